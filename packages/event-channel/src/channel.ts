@@ -1,0 +1,621 @@
+import type { EventEnvelope } from './envelope.js';
+import { createEventIdGenerator } from './event-id.js';
+import {
+  BufferedEventStream,
+  subscribeDefaults,
+  type EventStream,
+  type SubscribeOptions,
+} from './event-stream.js';
+import {
+  runSchema,
+  type EventInput,
+  type EventMap,
+  type EventOutput,
+  type EventTopic,
+  type SchemaOutcome,
+  type TypedEvent,
+  type UntypedEvents,
+} from './events.js';
+import {
+  EventwireError,
+  HandlerError,
+  UnknownEventError,
+  ValidationError,
+  toEventwireError,
+} from './errors.js';
+import type { ChannelStatus } from './status.js';
+import {
+  assertPattern,
+  assertTopic,
+  topicLimitDefaults,
+  type MatchingTopics,
+  type TopicLimits,
+} from './topic.js';
+import { TopicTrie } from './topic-trie.js';
+import type { MemoryHub } from './transport/memory.js';
+import { createTransport } from './transport/resolve.js';
+import type { Transport, TransportSink } from './transport/transport.js';
+
+/** Options shared by every way of creating a channel. */
+interface ChannelCommonOptions<TEvents extends EventMap> {
+  /**
+   * The event map (from `defineEvents`). With it, topics and payloads are
+   * typed and validated both ways; without it the channel is untyped
+   * (`unknown` payloads) and validates only topics.
+   */
+  readonly events?: TEvents;
+  /**
+   * The envelope `source` of events this channel emits: who is talking.
+   * @default `urn:eventwire:channel:<unique id>`
+   */
+  readonly source?: string;
+  /**
+   * Receives every failure not thrown to a caller: inbound payloads failing
+   * their schema, handler errors, transport trouble. Listeners added with
+   * `onError()` receive them too. With no listener at all they are written to
+   * `console.error`, never thrown, so an unobserved error cannot crash the process.
+   */
+  readonly onError?: (error: EventwireError) => void;
+  /**
+   * Bounds on topics and patterns.
+   * @default topicLimitDefaults ({ maxLength: 255, maxSegments: 32 })
+   */
+  readonly topicLimits?: TopicLimits;
+}
+
+/** Options of {@link EventChannel}: a URL, or a transport instance. */
+export type EventChannelOptions<TEvents extends EventMap> = ChannelCommonOptions<TEvents> &
+  (
+    | {
+        /** Where to connect; the scheme picks the transport (`memory://name`). */
+        readonly url: string;
+        /** The hub for `memory://` URLs. @default defaultMemoryHub */
+        readonly memoryHub?: MemoryHub;
+        readonly transport?: never;
+      }
+    | {
+        /** A transport instance, for custom transports; the channel owns and closes it. */
+        readonly transport: Transport;
+        readonly url?: never;
+        readonly memoryHub?: never;
+      }
+  );
+
+/** Options of `emit`. */
+export interface EmitOptions {
+  /** W3C trace context to carry with the event. */
+  readonly traceparent?: string;
+}
+
+/** Options of `once` and `ready`. */
+export interface WaitOptions {
+  /** Rejects with `aborted` when this fires. */
+  readonly signal?: AbortSignal;
+  /** Rejects with `timeout` after this many milliseconds. No limit when omitted. */
+  readonly timeoutMs?: number;
+}
+
+/** What a handler receives: the validated data, and the whole envelope. */
+export type EventHandler<TEvents extends EventMap, TTopic extends EventTopic<TEvents>> = (
+  data: EventOutput<TEvents, TTopic>,
+  event: TypedEvent<TEvents, TTopic>,
+) => void | Promise<void>;
+
+/**
+ * Calling it removes the handler (idempotent); `ready` resolves once the
+ * subscription is live on the transport, or rejects if the transport refused it.
+ */
+export type Unsubscribe = (() => void) & { readonly ready: Promise<void> };
+
+/**
+ * Makes a pattern that matches no declared event a compile error, naming the
+ * problem in the message. Untyped channels accept any pattern.
+ */
+export type PatternCheck<TEvents extends EventMap, TPattern extends string> =
+  string extends EventTopic<TEvents>
+    ? unknown
+    : [MatchingTopics<EventTopic<TEvents>, TPattern>] extends [never]
+      ? { readonly 'pattern matches no declared event': TPattern }
+      : unknown;
+
+/** A pattern argument: any string, with the declared topics offered by autocompletion. */
+export type PatternArgument<TEvents extends EventMap> = EventTopic<TEvents> | '#' | (string & {});
+
+/** The events a pattern delivers on a channel of `TEvents`. */
+export type PatternEvent<TEvents extends EventMap, TPattern extends string> = TypedEvent<
+  TEvents,
+  MatchingTopics<EventTopic<TEvents>, TPattern>
+>;
+
+/** Running totals of one channel, for dashboards and tests. */
+export interface ChannelStats {
+  /** Events accepted by `emit`. */
+  readonly emitted: number;
+  /** Events the transport delivered to this channel. */
+  readonly received: number;
+  /** Handler and stream deliveries made. */
+  readonly delivered: number;
+  /** Inbound events not delivered because their data failed the schema. */
+  readonly invalid: number;
+  /** Inbound events not delivered because their topic is not in the event map. */
+  readonly unknown: number;
+  /** Handlers that threw or rejected. */
+  readonly handlerErrors: number;
+}
+
+interface Registration {
+  readonly pattern: string;
+  readonly deliver: (data: unknown, event: EventEnvelope) => unknown;
+  active: boolean;
+}
+
+interface PatternLease {
+  count: number;
+  readonly ready: Promise<void>;
+}
+
+/** How many distinct unknown topics a channel reports before it stops listing new ones. */
+const UNKNOWN_TOPIC_REPORT_LIMIT = 1000;
+
+/**
+ * Typed `emit`/`on` over an event map declared once. The URL's scheme picks the
+ * transport; everything above it — validation, pattern matching, handler
+ * isolation, streams, status — is the same on every transport.
+ *
+ * @example
+ * const shop = defineEvents({ 'order.created': z.object({ id: z.string(), total: z.number() }) });
+ * const channel = new EventChannel({ url: 'memory://shop', events: shop });
+ * channel.on('order.*', (data, event) => console.log(event.topic, data.total));
+ * await channel.emit('order.created', { id: 'o1', total: 42 });
+ * await channel.close();
+ */
+export class EventChannel<TEvents extends EventMap = UntypedEvents> {
+  /** The envelope `source` of events this channel emits. */
+  readonly source: string;
+  /** The event map the channel validates against, if any. */
+  readonly events: TEvents | undefined;
+
+  readonly #transport: Transport;
+  readonly #limits: TopicLimits;
+  readonly #nextId = createEventIdGenerator();
+  readonly #handlers = new TopicTrie<Registration>();
+  readonly #leases = new Map<string, PatternLease>();
+  readonly #statusListeners = new Set<(status: ChannelStatus) => void>();
+  readonly #errorListeners = new Set<(error: EventwireError) => void>();
+  readonly #pending = new Set<Promise<unknown>>();
+  readonly #streams = new Set<BufferedEventStream<EventEnvelope>>();
+  readonly #unknownTopicsReported = new Set<string>();
+  readonly #stats = { emitted: 0, received: 0, delivered: 0, invalid: 0, unknown: 0, handlerErrors: 0 };
+  #status: ChannelStatus = { state: 'connecting' };
+  #inboundTail: Promise<void> | undefined;
+  #closing: Promise<void> | undefined;
+  #closed = false;
+
+  constructor(options: EventChannelOptions<TEvents>) {
+    this.events = options.events;
+    this.#limits = options.topicLimits ?? topicLimitDefaults;
+    this.source = options.source ?? `urn:eventwire:channel:${this.#nextId()}`;
+    if (options.onError) this.#errorListeners.add(options.onError);
+    this.#transport = options.transport
+      ? options.transport
+      : createTransport(
+          options.url,
+          options.memoryHub ? { memoryHub: options.memoryHub } : {},
+        );
+    const sink: TransportSink = {
+      deliver: (envelope) => this.#receive(envelope),
+      status: (status) => this.#onTransportStatus(status),
+      error: (error) => this.#report(error),
+    };
+    this.#transport.connect(sink);
+  }
+
+  /** The current connection state. */
+  get status(): ChannelStatus {
+    return this.#status;
+  }
+
+  /** A snapshot of this channel's counters. */
+  stats(): ChannelStats {
+    return { ...this.#stats };
+  }
+
+  /**
+   * Validates `data` against the topic's schema, then sends it. Resolves with
+   * the envelope sent once the transport accepted it. Throws (and sends
+   * nothing) with `invalid_topic`, `unknown_event`, `invalid_payload` or
+   * `channel_closed`.
+   */
+  async emit<TTopic extends EventTopic<TEvents>>(
+    topic: TTopic,
+    data: EventInput<TEvents, TTopic>,
+    options: EmitOptions = {},
+  ): Promise<EventEnvelope<TTopic, EventInput<TEvents, TTopic>>> {
+    this.#assertOpenForUse();
+    assertTopic(topic, this.#limits);
+    if (this.events) {
+      const schema = this.#schemaFor(topic);
+      if (!schema) throw new UnknownEventError(topic, 'outbound');
+      const outcome = await runSchema(schema, data);
+      if (!outcome.ok) throw new ValidationError(topic, 'outbound', outcome.issues);
+      this.#assertOpenForUse();
+    }
+    const envelope: EventEnvelope<TTopic, EventInput<TEvents, TTopic>> = {
+      id: this.#nextId(),
+      topic,
+      source: this.source,
+      time: new Date().toISOString(),
+      // The wire carries the schema's *input* shape; every receiver parses it
+      // with the same schema into the output shape (see docs/PROTOCOL.md).
+      data,
+      ...(options.traceparent !== undefined && { traceparent: options.traceparent }),
+    };
+    try {
+      await this.#transport.publish(envelope);
+    } catch (error) {
+      throw toEventwireError(error, 'connection_closed');
+    }
+    this.#stats.emitted++;
+    return envelope;
+  }
+
+  /**
+   * Calls `handler` for every event whose topic matches `pattern` (`*` one
+   * segment, trailing `#` any number). Returns an unsubscribe function whose
+   * `ready` resolves once the subscription is live.
+   */
+  on<TPattern extends PatternArgument<TEvents>>(
+    pattern: TPattern & PatternCheck<TEvents, TPattern>,
+    handler: EventHandler<TEvents, MatchingTopics<EventTopic<TEvents>, TPattern>>,
+  ): Unsubscribe {
+    return this.#register(pattern, (data, event) =>
+      handler(
+        data as EventOutput<TEvents, MatchingTopics<EventTopic<TEvents>, TPattern>>,
+        event as TypedEvent<TEvents, MatchingTopics<EventTopic<TEvents>, TPattern>>,
+      ),
+    );
+  }
+
+  /**
+   * Resolves with the next event matching `pattern`. Rejects with `aborted`,
+   * `timeout`, `channel_closed`, or the transport's refusal of the subscription.
+   */
+  once<TPattern extends PatternArgument<TEvents>>(
+    pattern: TPattern & PatternCheck<TEvents, TPattern>,
+    options: WaitOptions = {},
+  ): Promise<PatternEvent<TEvents, TPattern>> {
+    return new Promise((resolve, reject) => {
+      throwIfAborted(options.signal);
+      let settled = false;
+      const off = this.#register(pattern, (_data, event) =>
+        settle(() => resolve(event as PatternEvent<TEvents, TPattern>)),
+      );
+      const guard = guardWait(options, (error) => settle(() => reject(error)));
+      off.ready.catch((error: unknown) => settle(() => reject(toEventwireError(error))));
+      function settle(action: () => void): void {
+        if (settled) return;
+        settled = true;
+        guard.dispose();
+        off();
+        action();
+      }
+    });
+  }
+
+  /**
+   * The events matching `pattern` as an async iterable with a bounded buffer.
+   *
+   * @example
+   * for await (const event of channel.subscribe('order.#', { signal })) console.log(event.topic);
+   */
+  subscribe<TPattern extends PatternArgument<TEvents>>(
+    pattern: TPattern & PatternCheck<TEvents, TPattern>,
+    options: SubscribeOptions = {},
+  ): EventStream<PatternEvent<TEvents, TPattern>> {
+    const bufferSize = options.bufferSize ?? subscribeDefaults.bufferSize;
+    const overflow = options.overflow ?? subscribeDefaults.overflow;
+    assertBufferSize(bufferSize);
+    let stream: BufferedEventStream<EventEnvelope> | undefined;
+    // Delivery is never synchronous, so `stream` is assigned before the first push.
+    const off = this.#register(pattern, (_data, event) => stream?.push(event));
+    const created = new BufferedEventStream<EventEnvelope>({
+      bufferSize,
+      overflow,
+      ready: off.ready,
+      release: () => {
+        off();
+        options.signal?.removeEventListener('abort', onAbort);
+        this.#streams.delete(created);
+      },
+    });
+    stream = created;
+    this.#streams.add(created);
+    const onAbort = (): void => created.end();
+    if (options.signal?.aborted) created.end();
+    else options.signal?.addEventListener('abort', onAbort, { once: true });
+    return created as unknown as EventStream<PatternEvent<TEvents, TPattern>>;
+  }
+
+  /**
+   * Resolves once the channel is open and every subscription made so far is
+   * live. Rejects with `channel_closed` if the channel closes first, or with
+   * `aborted`/`timeout` per `options`.
+   */
+  async ready(options: WaitOptions = {}): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      throwIfAborted(options.signal);
+      if (this.#closing) throw closedError();
+      if (this.#status.state === 'open') return resolve();
+      let settled = false;
+      const stop = this.onStatus((status) => {
+        if (status.state === 'open') settle(resolve);
+        else if (status.state === 'closed') settle(() => reject(closedError()));
+      });
+      const guard = guardWait(options, (error) => settle(() => reject(error)));
+      function settle(action: () => void): void {
+        if (settled) return;
+        settled = true;
+        guard.dispose();
+        stop();
+        action();
+      }
+    });
+    await Promise.all([...this.#leases.values()].map((lease) => lease.ready));
+  }
+
+  /** Calls `listener` on every status change. Returns a function that removes it. */
+  onStatus(listener: (status: ChannelStatus) => void): () => void {
+    this.#statusListeners.add(listener);
+    return () => this.#statusListeners.delete(listener);
+  }
+
+  /** Calls `listener` with every reported error. Returns a function that removes it. */
+  onError(listener: (error: EventwireError) => void): () => void {
+    this.#errorListeners.add(listener);
+    return () => this.#errorListeners.delete(listener);
+  }
+
+  /**
+   * Stops the channel: refuses new emits and subscriptions, delivers what the
+   * transport already had in flight, ends every stream, waits for running
+   * handlers to settle, then reports `closed`. Idempotent.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#shutdown();
+    return this.#closing;
+  }
+
+  /** `await using channel = new EventChannel(…)` closes it on scope exit. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  // -------------------------------------------------------------------------
+
+  #register(pattern: string, deliver: Registration['deliver']): Unsubscribe {
+    this.#assertOpenForUse();
+    assertPattern(pattern, this.#limits);
+    const registration: Registration = { pattern, deliver, active: true };
+    this.#handlers.add(pattern, registration);
+    const ready = this.#retain(pattern);
+    const off = (): void => {
+      if (!registration.active) return;
+      registration.active = false;
+      this.#handlers.remove(pattern, registration);
+      this.#release(pattern);
+    };
+    return Object.assign(off, { ready });
+  }
+
+  #retain(pattern: string): Promise<void> {
+    const lease = this.#leases.get(pattern);
+    if (lease) {
+      lease.count++;
+      return lease.ready;
+    }
+    const ready = this.#transport.subscribe(pattern).catch((error: unknown) => {
+      const failure = toEventwireError(error, 'connection_closed');
+      this.#report(failure);
+      throw failure;
+    });
+    // The failure is reported above; callers who await `ready` still see it.
+    ready.catch(() => {});
+    this.#leases.set(pattern, { count: 1, ready });
+    return ready;
+  }
+
+  #release(pattern: string): void {
+    const lease = this.#leases.get(pattern);
+    if (!lease || --lease.count > 0) return;
+    this.#leases.delete(pattern);
+    if (this.#closing) return; // the transport drops everything on close
+    this.#transport.unsubscribe(pattern).catch((error: unknown) => this.#report(toEventwireError(error)));
+  }
+
+  #schemaFor(topic: string): EventMap[string] | undefined {
+    // hasOwn, so topics like "constructor" never reach Object.prototype.
+    return this.events && Object.hasOwn(this.events, topic) ? this.events[topic] : undefined;
+  }
+
+  #receive(envelope: EventEnvelope): void {
+    if (this.#closed) return;
+    this.#stats.received++;
+    let outcome: SchemaOutcome | Promise<SchemaOutcome> = { ok: true, value: envelope.data };
+    if (this.events) {
+      const schema = this.#schemaFor(envelope.topic);
+      if (!schema) return this.#reportUnknown(envelope.topic);
+      outcome = runSchema(schema, envelope.data);
+    }
+    if (!(outcome instanceof Promise) && !this.#inboundTail) {
+      this.#dispatch(envelope, outcome);
+      return;
+    }
+    // An async schema (or one still pending before us): chain so events are
+    // dispatched in arrival order anyway.
+    const pendingOutcome = outcome;
+    const tail = (this.#inboundTail ?? Promise.resolve())
+      .then(() => pendingOutcome)
+      .then((settled) => this.#dispatch(envelope, settled));
+    this.#inboundTail = tail;
+    this.#track(
+      tail.finally(() => {
+        if (this.#inboundTail === tail) this.#inboundTail = undefined;
+      }),
+    );
+  }
+
+  #dispatch(envelope: EventEnvelope, outcome: SchemaOutcome): void {
+    if (this.#closed) return;
+    if (!outcome.ok) {
+      this.#stats.invalid++;
+      this.#report(new ValidationError(envelope.topic, 'inbound', outcome.issues, envelope.id));
+      return;
+    }
+    const event: EventEnvelope = { ...envelope, data: outcome.value };
+    // Snapshot first: a handler that unsubscribes another mid-dispatch stops
+    // it from running; one added mid-dispatch waits for the next event.
+    const targets: Registration[] = [];
+    this.#handlers.forEachMatch(envelope.topic, (registration) => targets.push(registration));
+    for (const registration of targets) {
+      if (!registration.active) continue;
+      this.#stats.delivered++;
+      try {
+        const result = registration.deliver(event.data, event);
+        if (isPromiseLike(result)) {
+          this.#track(
+            Promise.resolve(result).catch((error: unknown) =>
+              this.#handlerFailed(registration, event, error),
+            ),
+          );
+        }
+      } catch (error) {
+        this.#handlerFailed(registration, event, error);
+      }
+    }
+  }
+
+  #handlerFailed(registration: Registration, event: EventEnvelope, error: unknown): void {
+    this.#stats.handlerErrors++;
+    this.#report(new HandlerError(registration.pattern, event.topic, event.id, error));
+  }
+
+  #reportUnknown(topic: string): void {
+    this.#stats.unknown++;
+    // Once per topic: a `#` subscriber on a shared bus would otherwise turn
+    // every foreign event into an error report.
+    if (this.#unknownTopicsReported.size >= UNKNOWN_TOPIC_REPORT_LIMIT) return;
+    if (this.#unknownTopicsReported.has(topic)) return;
+    this.#unknownTopicsReported.add(topic);
+    this.#report(new UnknownEventError(topic, 'inbound'));
+  }
+
+  #track(promise: Promise<unknown>): void {
+    this.#pending.add(promise);
+    void promise.finally(() => this.#pending.delete(promise));
+  }
+
+  #onTransportStatus(status: ChannelStatus): void {
+    if (this.#closed) return;
+    if (status.state === 'closed') {
+      // Only a transport that gave up reports this before we asked it to close.
+      if (status.error) this.#report(status.error);
+      void this.close();
+      return;
+    }
+    this.#setStatus(status);
+  }
+
+  #setStatus(status: ChannelStatus): void {
+    this.#status = status;
+    for (const listener of [...this.#statusListeners]) {
+      try {
+        listener(status);
+      } catch (error) {
+        this.#report(toEventwireError(error));
+      }
+    }
+  }
+
+  #report(error: EventwireError): void {
+    if (this.#errorListeners.size === 0) {
+      console.error(`[eventwire] ${error.code}: ${error.message}`);
+      return;
+    }
+    for (const listener of [...this.#errorListeners]) {
+      try {
+        listener(error);
+      } catch (listenerError) {
+        // An error listener that throws has nowhere else to report to.
+        console.error('[eventwire] onError listener threw', listenerError);
+      }
+    }
+  }
+
+  #assertOpenForUse(): void {
+    if (this.#closing) throw closedError();
+  }
+
+  async #shutdown(): Promise<void> {
+    try {
+      await this.#transport.close();
+    } catch (error) {
+      this.#report(toEventwireError(error, 'connection_closed'));
+    }
+    while (this.#inboundTail) await this.#inboundTail.catch(() => {});
+    this.#closed = true;
+    for (const stream of [...this.#streams]) stream.end();
+    while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
+    this.#leases.clear();
+    this.#setStatus({ state: 'closed' });
+    this.#statusListeners.clear();
+  }
+}
+
+function closedError(): EventwireError {
+  return new EventwireError('channel_closed', 'The channel is closed');
+}
+
+function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return (
+    (typeof value === 'object' || typeof value === 'function') &&
+    value !== null &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
+}
+
+function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw abortedError(signal);
+}
+
+function abortedError(signal: AbortSignal): EventwireError {
+  return new EventwireError('aborted', 'The wait was aborted', { cause: signal.reason });
+}
+
+function assertBufferSize(size: number): void {
+  if (!Number.isInteger(size) || size < 1) {
+    throw new RangeError(`bufferSize must be a positive integer, got ${size}`);
+  }
+}
+
+/**
+ * Turns `signal` and `timeoutMs` into one `onFail` call (`aborted` or
+ * `timeout`); `dispose()` removes both. Never calls `onFail` synchronously.
+ */
+function guardWait(
+  options: WaitOptions,
+  onFail: (error: EventwireError) => void,
+): { dispose: () => void } {
+  const { signal, timeoutMs } = options;
+  const onAbort = (): void => onFail(abortedError(signal!));
+  signal?.addEventListener('abort', onAbort, { once: true });
+  const timer =
+    timeoutMs === undefined
+      ? undefined
+      : setTimeout(() => onFail(new EventwireError('timeout', `Nothing within ${timeoutMs} ms`)), timeoutMs);
+  return {
+    dispose() {
+      if (timer !== undefined) clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    },
+  };
+}

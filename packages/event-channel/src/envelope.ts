@@ -1,0 +1,138 @@
+import { EventwireError } from './errors.js';
+import { findTopicProblem } from './topic.js';
+
+/**
+ * The one shape every event travels in, on every transport.
+ * Maps one-to-one onto CloudEvents 1.0 (see {@link toCloudEvent}).
+ */
+export interface EventEnvelope<TTopic extends string = string, TData = unknown> {
+  /** Unique, lexicographically sortable by creation time (a ULID). CloudEvents `id`. */
+  readonly id: string;
+  /** The concrete topic, e.g. `order.created`. CloudEvents `type`. */
+  readonly topic: TTopic;
+  /** Who emitted it (a URI-reference, e.g. `order-service`). CloudEvents `source`. */
+  readonly source: string;
+  /** When it was emitted, RFC 3339 in UTC. CloudEvents `time`. */
+  readonly time: string;
+  /** The payload, valid for the topic's schema. CloudEvents `data` (JSON). */
+  readonly data: TData;
+  /** Position assigned by a broker that keeps history; opaque, for recovery. */
+  readonly offset?: string;
+  /** W3C trace context of the emitter, carried through unchanged. */
+  readonly traceparent?: string;
+}
+
+/**
+ * Checks that an untrusted value (a decoded frame, a message from another
+ * process) is a well-formed envelope, and returns it with only the known fields.
+ * Throws `invalid_envelope` naming the first bad field.
+ */
+export function parseEnvelope(value: unknown): EventEnvelope {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw envelopeError('the envelope must be an object');
+  }
+  const record = value as Record<string, unknown>;
+  const id = requireString(record, 'id');
+  const topic = requireString(record, 'topic');
+  const problem = findTopicProblem(topic, 'topic');
+  if (problem) throw envelopeError(`"topic" is not a valid topic (${problem})`);
+  const envelope: {
+    -readonly [K in keyof EventEnvelope]: EventEnvelope[K];
+  } = {
+    id,
+    topic,
+    source: requireString(record, 'source'),
+    time: requireString(record, 'time'),
+    data: record['data'],
+  };
+  const offset = optionalString(record, 'offset');
+  if (offset !== undefined) envelope.offset = offset;
+  const traceparent = optionalString(record, 'traceparent');
+  if (traceparent !== undefined) envelope.traceparent = traceparent;
+  return envelope;
+}
+
+function requireString(record: Record<string, unknown>, field: string): string {
+  const value = record[field];
+  if (typeof value !== 'string' || value.length === 0) {
+    throw envelopeError(`"${field}" must be a non-empty string`);
+  }
+  return value;
+}
+
+function optionalString(record: Record<string, unknown>, field: string): string | undefined {
+  const value = record[field];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string') throw envelopeError(`"${field}" must be a string when present`);
+  return value;
+}
+
+function envelopeError(detail: string): EventwireError {
+  return new EventwireError('invalid_envelope', `Invalid event envelope: ${detail}`);
+}
+
+// ---------------------------------------------------------------------------
+// CloudEvents 1.0 (structured JSON mode)
+
+/** A CloudEvents 1.0 event as produced by {@link toCloudEvent}. */
+export interface CloudEvent<TData = unknown> {
+  readonly specversion: '1.0';
+  readonly id: string;
+  readonly source: string;
+  readonly type: string;
+  readonly time?: string;
+  readonly datacontenttype?: string;
+  readonly data?: TData;
+  /** Extension: the broker-assigned {@link EventEnvelope.offset}. */
+  readonly eventwireoffset?: string;
+  /** Extension (CloudEvents distributed tracing): {@link EventEnvelope.traceparent}. */
+  readonly traceparent?: string;
+}
+
+/**
+ * Maps an envelope to a CloudEvent: `id`→`id`, `topic`→`type`, `source`→`source`,
+ * `time`→`time`, `data`→`data` (`datacontenttype: application/json`),
+ * `offset`→`eventwireoffset`, `traceparent`→`traceparent`.
+ */
+export function toCloudEvent<TTopic extends string, TData>(
+  envelope: EventEnvelope<TTopic, TData>,
+): CloudEvent<TData> {
+  return {
+    specversion: '1.0',
+    id: envelope.id,
+    source: envelope.source,
+    type: envelope.topic,
+    time: envelope.time,
+    datacontenttype: 'application/json',
+    data: envelope.data,
+    ...(envelope.offset !== undefined && { eventwireoffset: envelope.offset }),
+    ...(envelope.traceparent !== undefined && { traceparent: envelope.traceparent }),
+  };
+}
+
+/**
+ * The inverse of {@link toCloudEvent}. Accepts any CloudEvents 1.0 JSON event
+ * whose `type` is a valid topic and whose data is JSON (`datacontenttype`
+ * absent or `application/json`); a missing `time` becomes "now".
+ * Throws `invalid_envelope` otherwise.
+ */
+export function fromCloudEvent(value: unknown, now: () => Date = () => new Date()): EventEnvelope {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw envelopeError('a CloudEvent must be an object');
+  }
+  const event = value as Record<string, unknown>;
+  if (event['specversion'] !== '1.0') throw envelopeError('"specversion" must be "1.0"');
+  const contentType = event['datacontenttype'];
+  if (contentType !== undefined && !/^application\/(?:[\w.+-]+\+)?json\b/.test(String(contentType))) {
+    throw envelopeError(`"datacontenttype" ${String(contentType)} is not JSON`);
+  }
+  return parseEnvelope({
+    id: event['id'],
+    topic: event['type'],
+    source: event['source'],
+    time: event['time'] ?? now().toISOString(),
+    data: event['data'],
+    offset: event['eventwireoffset'],
+    traceparent: event['traceparent'],
+  });
+}

@@ -1,0 +1,225 @@
+/**
+ * Every failure eventwire reports carries one of these codes. The set is closed
+ * so callers can branch exhaustively (`match(err.code)…exhaustive()`), and the
+ * same strings travel in broker error frames and HTTP error bodies, so a code
+ * means the same thing on both sides of the wire.
+ *
+ * | code                    | raised when                                                        |
+ * | ----------------------- | ------------------------------------------------------------------ |
+ * | `invalid_topic`         | an emitted topic is empty, too long, or contains wildcards/bad chars |
+ * | `invalid_pattern`       | a subscription pattern is malformed (e.g. `#` not last)            |
+ * | `unknown_event`         | a typed channel emits or receives a topic its event map lacks      |
+ * | `invalid_payload`       | data fails its event schema (outbound: nothing is sent)            |
+ * | `invalid_envelope`      | an envelope or CloudEvent lacks a required field or has a wrong type |
+ * | `handler_failed`        | a handler threw or rejected; other handlers still ran              |
+ * | `buffer_overflow`       | a bounded buffer was full under the `'error'` policy              |
+ * | `channel_closed`        | the channel was used after `close()`                               |
+ * | `unsupported_transport` | no transport is known for the URL's scheme                         |
+ * | `invalid_url`           | the channel URL cannot be parsed                                   |
+ * | `connection_closed`     | the transport lost its connection                                  |
+ * | `invalid_frame`         | a peer sent something that is not a valid frame                    |
+ * | `payload_too_large`     | a message exceeds the configured size limit                        |
+ * | `unauthorized`          | the peer refused an operation for lack of rights                   |
+ * | `rate_limited`          | the peer refused an operation for rate                             |
+ * | `timeout`               | an operation did not finish within its deadline                    |
+ * | `aborted`               | the caller's `AbortSignal` fired                                   |
+ * | `internal`              | anything else; the original is kept as `cause`                     |
+ */
+export type ErrorCode =
+  | 'invalid_topic'
+  | 'invalid_pattern'
+  | 'unknown_event'
+  | 'invalid_payload'
+  | 'invalid_envelope'
+  | 'handler_failed'
+  | 'buffer_overflow'
+  | 'channel_closed'
+  | 'unsupported_transport'
+  | 'invalid_url'
+  | 'connection_closed'
+  | 'invalid_frame'
+  | 'payload_too_large'
+  | 'unauthorized'
+  | 'rate_limited'
+  | 'timeout'
+  | 'aborted'
+  | 'internal';
+
+/** All error codes, in a stable order (useful for exhaustive tests and docs). */
+export const errorCodes: readonly ErrorCode[] = [
+  'invalid_topic',
+  'invalid_pattern',
+  'unknown_event',
+  'invalid_payload',
+  'invalid_envelope',
+  'handler_failed',
+  'buffer_overflow',
+  'channel_closed',
+  'unsupported_transport',
+  'invalid_url',
+  'connection_closed',
+  'invalid_frame',
+  'payload_too_large',
+  'unauthorized',
+  'rate_limited',
+  'timeout',
+  'aborted',
+  'internal',
+];
+
+/**
+ * The base class of every error eventwire throws or reports.
+ * Branch on `code`, never on `message`: messages are for humans and may change.
+ */
+export class EventwireError extends Error {
+  override readonly name: string = 'EventwireError';
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.code = code;
+  }
+
+  /** A plain, JSON-safe view, the shape error frames carry on the wire. */
+  toJSON(): { code: ErrorCode; message: string } {
+    return { code: this.code, message: this.message };
+  }
+}
+
+/** Why a topic or pattern was refused. */
+export type TopicProblem =
+  | 'not_a_string'
+  | 'empty'
+  | 'too_long'
+  | 'too_many_segments'
+  | 'empty_segment'
+  | 'invalid_character'
+  | 'wildcard_in_topic'
+  | 'partial_wildcard'
+  | 'hash_not_last';
+
+/** A topic (`invalid_topic`) or pattern (`invalid_pattern`) that breaks the topic rules. */
+export class TopicError extends EventwireError {
+  override readonly name = 'TopicError';
+  readonly topic: string;
+  readonly problem: TopicProblem;
+
+  constructor(
+    code: 'invalid_topic' | 'invalid_pattern',
+    topic: string,
+    problem: TopicProblem,
+    message: string,
+  ) {
+    super(code, message);
+    this.topic = topic;
+    this.problem = problem;
+  }
+}
+
+/** One problem found by a schema, in the Standard Schema shape (zod's issues fit it). */
+export interface ValidationIssue {
+  readonly message: string;
+  readonly path?: ReadonlyArray<PropertyKey | { readonly key: PropertyKey }> | undefined;
+}
+
+/**
+ * Data that failed its event schema (`invalid_payload`). `direction` says whether
+ * it was refused before sending (`outbound`, nothing was sent) or on arrival
+ * (`inbound`, no handler saw it).
+ */
+export class ValidationError extends EventwireError {
+  override readonly name = 'ValidationError';
+  readonly topic: string;
+  readonly direction: 'outbound' | 'inbound';
+  readonly issues: readonly ValidationIssue[];
+  readonly eventId: string | undefined;
+
+  constructor(
+    topic: string,
+    direction: 'outbound' | 'inbound',
+    issues: readonly ValidationIssue[],
+    eventId?: string,
+  ) {
+    const first = issues[0];
+    const where = first?.path?.length ? ` at ${formatPath(first.path)}` : '';
+    super(
+      'invalid_payload',
+      `Payload for "${topic}" failed its schema${where}: ${first?.message ?? 'invalid'}`,
+    );
+    this.topic = topic;
+    this.direction = direction;
+    this.issues = issues;
+    this.eventId = eventId;
+  }
+}
+
+/** A topic the channel's event map does not declare (`unknown_event`). */
+export class UnknownEventError extends EventwireError {
+  override readonly name = 'UnknownEventError';
+  readonly topic: string;
+  readonly direction: 'outbound' | 'inbound';
+
+  constructor(topic: string, direction: 'outbound' | 'inbound') {
+    super(
+      'unknown_event',
+      direction === 'outbound'
+        ? `"${topic}" is not declared in this channel's event map`
+        : `Received "${topic}", which this channel's event map does not declare; not delivered`,
+    );
+    this.topic = topic;
+    this.direction = direction;
+  }
+}
+
+/** A handler threw or rejected (`handler_failed`); the original error is `cause`. */
+export class HandlerError extends EventwireError {
+  override readonly name = 'HandlerError';
+  readonly topic: string;
+  readonly eventId: string;
+  readonly pattern: string;
+
+  constructor(pattern: string, topic: string, eventId: string, cause: unknown) {
+    super('handler_failed', `Handler for "${pattern}" failed on "${topic}" (${eventId})`, {
+      cause,
+    });
+    this.pattern = pattern;
+    this.topic = topic;
+    this.eventId = eventId;
+  }
+}
+
+/** A bounded buffer was full and its policy is `'error'` (`buffer_overflow`). */
+export class BufferOverflowError extends EventwireError {
+  override readonly name = 'BufferOverflowError';
+  readonly limit: number;
+
+  constructor(what: string, limit: number) {
+    super('buffer_overflow', `${what} is full (${limit} items)`);
+    this.limit = limit;
+  }
+}
+
+/**
+ * Normalises anything thrown at a boundary into an `EventwireError`, keeping
+ * the original as `cause`. Used wherever foreign code (handlers, schemas,
+ * transports) can throw.
+ */
+export function toEventwireError(error: unknown, fallback: ErrorCode = 'internal'): EventwireError {
+  if (error instanceof EventwireError) return error;
+  if (isAbortError(error)) {
+    return new EventwireError('aborted', 'The operation was aborted', { cause: error });
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return new EventwireError(fallback, message, { cause: error });
+}
+
+function isAbortError(error: unknown): boolean {
+  return error instanceof Error && error.name === 'AbortError';
+}
+
+function formatPath(path: ReadonlyArray<PropertyKey | { readonly key: PropertyKey }>): string {
+  return path
+    .map((part) => (typeof part === 'object' ? part.key : part))
+    .map(String)
+    .join('.');
+}

@@ -1,0 +1,58 @@
+// The public surface of @eventwire/event-channel, listed by hand: anything not
+// here is internal and may change without notice.
+
+export {
+  BufferOverflowError,
+  EventwireError,
+  HandlerError,
+  TopicError,
+  UnknownEventError,
+  ValidationError,
+  errorCodes,
+  toEventwireError,
+} from './errors.js';
+export { EventChannel } from './channel.js';
+export { MemoryHub, MemoryTransport, defaultMemoryHub } from './transport/memory.js';
+export { TopicTrie } from './topic-trie.js';
+export {
+  assertPattern,
+  assertTopic,
+  findTopicProblem,
+  isWildcardPattern,
+  topicLimitDefaults,
+  topicMatches,
+} from './topic.js';
+export { createEventIdGenerator, eventIdTime } from './event-id.js';
+export { createTransport } from './transport/resolve.js';
+export { defineEvents, isStandardSchema } from './events.js';
+export { fromCloudEvent, parseEnvelope, toCloudEvent } from './envelope.js';
+export { subscribeDefaults } from './event-stream.js';
+
+export type {
+  ChannelStats,
+  EmitOptions,
+  EventChannelOptions,
+  EventHandler,
+  PatternArgument,
+  PatternCheck,
+  PatternEvent,
+  Unsubscribe,
+  WaitOptions,
+} from './channel.js';
+export type { ChannelState, ChannelStatus } from './status.js';
+export type { CloudEvent, EventEnvelope } from './envelope.js';
+export type { ErrorCode, TopicProblem, ValidationIssue } from './errors.js';
+export type {
+  EventInput,
+  EventMap,
+  EventOutput,
+  EventTopic,
+  TypedEvent,
+  UntypedEvents,
+  inferEventInputs,
+  inferEventOutputs,
+} from './events.js';
+export type { EventStream, OverflowPolicy, SubscribeOptions } from './event-stream.js';
+export type { MatchingTopics, TopicLimits, TopicMatchesPattern, TopicSegments } from './topic.js';
+export type { TransportResolveOptions } from './transport/resolve.js';
+export type { Transport, TransportSink } from './transport/transport.js';

@@ -1,0 +1,189 @@
+import type { EventEnvelope } from '../envelope.js';
+import { EventwireError } from '../errors.js';
+import { TopicTrie } from '../topic-trie.js';
+import type { Transport, TransportSink } from './transport.js';
+
+/**
+ * In-process delivery: every channel opened on `memory://<name>` in one hub
+ * shares one bus. It is a product feature, not a test double, so it keeps the
+ * network's semantics:
+ *
+ * - delivery is asynchronous (never inside `emit`) and in one FIFO order per
+ *   bus, so each publisher's events arrive in the order it emitted them;
+ * - each event is serialised to JSON once per publish and parsed once per
+ *   receiving channel, so receivers never share or alias the publisher's
+ *   objects and data behaves exactly as it will over `ws://` (a `Date` arrives
+ *   as a string, a function not at all);
+ * - a channel gets each event once even when several of its patterns match.
+ */
+export class MemoryHub {
+  readonly #buses = new Map<string, MemoryBus>();
+
+  /** Opens a transport on the bus `name`, creating the bus on first use. */
+  transport(name: string): MemoryTransport {
+    let bus = this.#buses.get(name);
+    if (!bus) {
+      bus = new MemoryBus(() => this.#buses.delete(name));
+      this.#buses.set(name, bus);
+    }
+    return new MemoryTransport(bus);
+  }
+
+  /** Names of the buses with at least one open transport. */
+  busNames(): string[] {
+    return [...this.#buses.keys()];
+  }
+}
+
+/**
+ * The hub `memory://` URLs use when no `hub` is passed. In-process sharing by
+ * name is the feature, so some process-wide table has to exist; it is this one
+ * instance, explicit and replaceable (pass your own `MemoryHub` to isolate).
+ * Buses are dropped when their last transport closes, so it does not grow.
+ */
+export const defaultMemoryHub = new MemoryHub();
+
+type QueueItem =
+  | { readonly kind: 'event'; readonly json: string; readonly receivers: Set<MemoryTransport> }
+  | { readonly kind: 'marker'; readonly reached: () => void };
+
+/** @internal One named bus; reach it through {@link MemoryHub}. */
+export class MemoryBus {
+  readonly #subscriptions = new TopicTrie<MemoryTransport>();
+  readonly #members = new Set<MemoryTransport>();
+  readonly #onEmpty: () => void;
+  #queue: QueueItem[] = [];
+  #draining = false;
+
+  constructor(onEmpty: () => void) {
+    this.#onEmpty = onEmpty;
+  }
+
+  join(member: MemoryTransport): void {
+    this.#members.add(member);
+  }
+
+  leave(member: MemoryTransport, patterns: Iterable<string>): void {
+    for (const pattern of patterns) this.#subscriptions.remove(pattern, member);
+    this.#members.delete(member);
+    if (this.#members.size === 0) this.#onEmpty();
+  }
+
+  subscribe(pattern: string, member: MemoryTransport): void {
+    this.#subscriptions.add(pattern, member);
+  }
+
+  unsubscribe(pattern: string, member: MemoryTransport): void {
+    this.#subscriptions.remove(pattern, member);
+  }
+
+  publish(envelope: EventEnvelope): void {
+    // Receivers are fixed at publish time: a later subscriber does not see it.
+    const receivers = this.#subscriptions.matchValues(envelope.topic);
+    if (receivers.size === 0) return;
+    this.#enqueue({ kind: 'event', json: JSON.stringify(envelope), receivers });
+  }
+
+  /** Resolves once everything queued before this call has been handed out. */
+  flush(): Promise<void> {
+    return new Promise((reached) => this.#enqueue({ kind: 'marker', reached }));
+  }
+
+  #enqueue(item: QueueItem): void {
+    this.#queue.push(item);
+    if (!this.#draining) {
+      this.#draining = true;
+      queueMicrotask(() => this.#drain());
+    }
+  }
+
+  #drain(): void {
+    // Swap the queue out so items published by handlers during the drain go to
+    // the next round; one round at a time keeps FIFO order and lets I/O breathe.
+    while (this.#queue.length > 0) {
+      const batch = this.#queue;
+      this.#queue = [];
+      for (const item of batch) {
+        if (item.kind === 'marker') {
+          item.reached();
+          continue;
+        }
+        for (const receiver of item.receivers) receiver.receive(item.json);
+      }
+    }
+    this.#draining = false;
+  }
+}
+
+/** One channel's attachment to a {@link MemoryBus}. */
+export class MemoryTransport implements Transport {
+  readonly kind = 'memory';
+  readonly #bus: MemoryBus;
+  readonly #patterns = new Set<string>();
+  #sink: TransportSink | undefined;
+  #closed = false;
+  #closing: Promise<void> | undefined;
+
+  /** @internal Created by {@link MemoryHub.transport}. */
+  constructor(bus: MemoryBus) {
+    this.#bus = bus;
+  }
+
+  connect(sink: TransportSink): void {
+    this.#sink = sink;
+    this.#bus.join(this);
+    sink.status({ state: 'open' });
+  }
+
+  publish(envelope: EventEnvelope): Promise<void> {
+    if (this.#closed) return Promise.reject(closedError());
+    try {
+      this.#bus.publish(envelope);
+    } catch (error) {
+      // JSON.stringify throws on cycles and BigInt: the same data could not
+      // cross a network either.
+      return Promise.reject(
+        new EventwireError('invalid_payload', `Event data is not JSON-serialisable: ${String(error)}`, {
+          cause: error,
+        }),
+      );
+    }
+    return Promise.resolve();
+  }
+
+  subscribe(pattern: string): Promise<void> {
+    if (this.#closed) return Promise.reject(closedError());
+    this.#patterns.add(pattern);
+    this.#bus.subscribe(pattern, this);
+    return Promise.resolve();
+  }
+
+  unsubscribe(pattern: string): Promise<void> {
+    if (this.#patterns.delete(pattern)) this.#bus.unsubscribe(pattern, this);
+    return Promise.resolve();
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#shutdown();
+    return this.#closing;
+  }
+
+  async #shutdown(): Promise<void> {
+    // Deliver what is already queued for us (e.g. our own last emit) before leaving.
+    await this.#bus.flush();
+    this.#closed = true;
+    this.#bus.leave(this, this.#patterns);
+    this.#patterns.clear();
+    this.#sink?.status({ state: 'closed' });
+  }
+
+  /** @internal Called by the bus, in order. */
+  receive(json: string): void {
+    if (this.#closed || !this.#sink) return;
+    this.#sink.deliver(JSON.parse(json) as EventEnvelope);
+  }
+}
+
+function closedError(): EventwireError {
+  return new EventwireError('channel_closed', 'The memory transport is closed');
+}

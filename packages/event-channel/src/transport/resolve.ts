@@ -1,0 +1,41 @@
+import { EventwireError } from '../errors.js';
+import { defaultMemoryHub, type MemoryHub } from './memory.js';
+import type { Transport } from './transport.js';
+
+/** Options for turning a channel URL into a transport. */
+export interface TransportResolveOptions {
+  /**
+   * The hub `memory://` URLs attach to. Pass your own to isolate a group of
+   * channels (e.g. one per test) from the rest of the process.
+   * @default defaultMemoryHub
+   */
+  readonly memoryHub?: MemoryHub;
+}
+
+/**
+ * Picks the transport for a channel URL by its scheme:
+ * `memory://<name>` attaches to the in-process bus `<name>` (`memory://` alone is `default`).
+ */
+export function createTransport(url: string, options: TransportResolveOptions = {}): Transport {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch (error) {
+    throw new EventwireError('invalid_url', `"${url}" is not a valid channel URL`, { cause: error });
+  }
+  switch (parsed.protocol) {
+    case 'memory:':
+      return (options.memoryHub ?? defaultMemoryHub).transport(memoryBusName(parsed));
+    default:
+      throw new EventwireError(
+        'unsupported_transport',
+        `No transport for "${parsed.protocol}//" URLs; this build supports memory://. ` +
+          'Pass `transport` to use a custom one.',
+      );
+  }
+}
+
+function memoryBusName(url: URL): string {
+  const name = decodeURIComponent(url.host + url.pathname).replace(/\/+$/, '');
+  return name === '' ? 'default' : name;
+}

@@ -1,0 +1,54 @@
+import type { EventEnvelope } from '../envelope.js';
+import type { EventwireError } from '../errors.js';
+import type { ChannelStatus } from '../status.js';
+
+/**
+ * What a transport reports back to its channel. The channel implements it; a
+ * transport never calls user code directly.
+ */
+export interface TransportSink {
+  /**
+   * An event arrived for this transport's subscriptions. Called once per event
+   * even when several subscribed patterns match it, in arrival order.
+   * The envelope is untrusted: the channel validates its data.
+   */
+  deliver(envelope: EventEnvelope): void;
+  /** The connection changed state (`connecting`, `open`, `reconnecting`, `closed`). */
+  status(status: ChannelStatus): void;
+  /** A failure not tied to a call the channel made (a bad inbound frame, say). */
+  error(error: EventwireError): void;
+}
+
+/**
+ * Moves envelopes between a channel and everyone else. Small on purpose: a new
+ * transport (ws://, nats://, a custom one) implements these five members and
+ * gets the whole typed channel on top.
+ *
+ * The channel guarantees: `connect` is called once, before anything else;
+ * `subscribe`/`unsubscribe` are called once per distinct pattern (it reference-
+ * counts its handlers); nothing is called after `close`.
+ */
+export interface Transport {
+  /** A short name for logs and errors (`'memory'`, `'ws'`…). */
+  readonly kind: string;
+  /**
+   * Starts the connection and reports progress through `sink.status`. Must not
+   * throw; failures are statuses or `sink.error`.
+   */
+  connect(sink: TransportSink): void;
+  /**
+   * Sends one validated envelope. Resolves when the transport accepted it (or
+   * the peer acknowledged it, where the transport supports that); rejects with
+   * an `EventwireError`.
+   */
+  publish(envelope: EventEnvelope): Promise<void>;
+  /** Starts delivery for a valid pattern; resolves once it is live. */
+  subscribe(pattern: string): Promise<void>;
+  /** Stops delivery for a pattern previously subscribed. */
+  unsubscribe(pattern: string): Promise<void>;
+  /**
+   * Delivers what was already in flight to this transport, releases every
+   * resource and reports `closed`. Idempotent.
+   */
+  close(): Promise<void>;
+}
