@@ -95,11 +95,15 @@ export interface WaitOptions {
   readonly timeoutMs?: number;
 }
 
-/** What a handler receives: the validated data, and the whole envelope. */
+/**
+ * What a handler receives: the validated data, and the whole envelope. Its
+ * return value is ignored, except that a returned promise is awaited by
+ * `close()` and its rejection reported as `handler_failed`.
+ */
 export type EventHandler<TEvents extends EventMap, TTopic extends EventTopic<TEvents>> = (
   data: EventOutput<TEvents, TTopic>,
   event: TypedEvent<TEvents, TTopic>,
-) => void | Promise<void>;
+) => unknown;
 
 /**
  * Calling it removes the handler (idempotent); `ready` resolves once the

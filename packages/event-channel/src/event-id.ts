@@ -13,25 +13,29 @@ const MAX_TIME = 2 ** 48 - 1;
 /** Returns a function producing strictly increasing ULIDs. */
 export function createEventIdGenerator(now: () => number = Date.now): () => string {
   let lastTime = -1;
+  let timePrefix = '';
   const random = new Uint8Array(RANDOM_CHARS);
   return function nextEventId(): string {
-    let time = Math.min(Math.max(now(), 0), MAX_TIME);
+    const time = Math.min(Math.max(Math.floor(now()), 0), MAX_TIME);
     if (time <= lastTime) {
-      time = lastTime;
       incrementRandom(random);
     } else {
       lastTime = time;
+      timePrefix = encodeTime(time);
       globalThis.crypto.getRandomValues(random);
       // 256 is a multiple of 32, so masking keeps every digit uniform.
       for (let i = 0; i < RANDOM_CHARS; i++) random[i]! &= 31;
     }
-    let out = '';
-    for (let i = TIME_CHARS - 1; i >= 0; i--) {
-      out += ALPHABET[Math.floor(time / 32 ** i) % 32];
-    }
+    let out = timePrefix;
     for (let i = 0; i < RANDOM_CHARS; i++) out += ALPHABET[random[i]!];
     return out;
   };
+}
+
+function encodeTime(time: number): string {
+  let out = '';
+  for (let i = TIME_CHARS - 1; i >= 0; i--) out += ALPHABET[Math.floor(time / 32 ** i) % 32];
+  return out;
 }
 
 function incrementRandom(digits: Uint8Array): void {

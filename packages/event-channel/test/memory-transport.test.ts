@@ -1,0 +1,85 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { EventChannel, MemoryHub, defaultMemoryHub } from '../src/index.js';
+import { collector, expectCode, uniqueTopic, within } from './helpers.js';
+import { runTransportSuite } from './transport-suite.js';
+
+runTransportSuite('memory', async () => {
+  const hub = new MemoryHub();
+  return { connect: () => new EventChannel({ url: 'memory://suite', memoryHub: hub }) };
+});
+
+const test = suite('memory transport');
+
+test('channels on different bus names do not see each other', async () => {
+  const hub = new MemoryHub();
+  const topic = uniqueTopic();
+  const a = new EventChannel({ url: 'memory://a', memoryHub: hub });
+  const b = new EventChannel({ url: 'memory://b', memoryHub: hub });
+  const onA = collector<unknown>(1);
+  const onB: unknown[] = [];
+  await a.on(topic, (d) => onA.push(d)).ready;
+  await b.on(topic, (d) => void onB.push(d)).ready;
+  await a.emit(topic, 'for a');
+  await within(onA.done, 1000, 'a');
+  await Promise.all([a.close(), b.close()]);
+  assert.equal(onB, []);
+});
+
+test('separate hubs isolate the same bus name', async () => {
+  const topic = uniqueTopic();
+  const a = new EventChannel({ url: 'memory://same', memoryHub: new MemoryHub() });
+  const b = new EventChannel({ url: 'memory://same', memoryHub: new MemoryHub() });
+  const onB: unknown[] = [];
+  await b.on(topic, (d) => void onB.push(d)).ready;
+  await a.on(topic, () => {}).ready;
+  await a.emit(topic, 1);
+  await Promise.all([a.close(), b.close()]);
+  assert.equal(onB, []);
+});
+
+test('the default hub shares buses by name across the process and forgets empty ones', async () => {
+  const name = `shared-${uniqueTopic()}`;
+  const topic = uniqueTopic();
+  const a = new EventChannel({ url: `memory://${name}` });
+  const b = new EventChannel({ url: `memory://${name}` });
+  const got = collector<unknown>(1);
+  await b.on(topic, (d) => got.push(d)).ready;
+  await a.emit(topic, 'hi');
+  assert.equal(await within(got.done, 1000, 'delivery'), ['hi']);
+  assert.ok(defaultMemoryHub.busNames().includes(name));
+  await Promise.all([a.close(), b.close()]);
+  assert.not.ok(defaultMemoryHub.busNames().includes(name));
+});
+
+test('delivery is asynchronous: never inside emit', async () => {
+  const channel = new EventChannel({ url: 'memory://async', memoryHub: new MemoryHub() });
+  const topic = uniqueTopic();
+  let delivered = false;
+  await channel.on(topic, () => void (delivered = true)).ready;
+  const pending = channel.emit(topic, 1);
+  assert.is(delivered, false);
+  await pending;
+  await channel.close();
+  assert.is(delivered, true);
+});
+
+test('data that cannot be JSON is refused at emit with invalid_payload', async () => {
+  const channel = new EventChannel({ url: 'memory://json', memoryHub: new MemoryHub() });
+  const cyclic: Record<string, unknown> = {};
+  cyclic['self'] = cyclic;
+  const topic = uniqueTopic();
+  await channel.on(topic, () => {}).ready;
+  await expectCode(() => channel.emit(topic, cyclic), 'invalid_payload');
+  await expectCode(() => channel.emit(topic, { big: 1n }), 'invalid_payload');
+  await channel.close();
+});
+
+test('memory:// with no name is the bus "default"', async () => {
+  const hub = new MemoryHub();
+  const channel = new EventChannel({ url: 'memory://', memoryHub: hub });
+  assert.equal(hub.busNames(), ['default']);
+  await channel.close();
+});
+
+test.run();

@@ -1,0 +1,108 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import {
+  TopicError,
+  assertPattern,
+  assertTopic,
+  findTopicProblem,
+  topicMatches,
+  type TopicProblem,
+} from '../src/index.js';
+import { matchCases } from './fixtures/topic-cases.js';
+
+// Case tables. To extend: add a row; the same rules are pinned at the type
+// level in types.test-d.ts and for the trie in topic-trie.test.ts.
+
+const validTopics = ['a', 'order.created', 'log.error.payments', 'a-b_c:d@e', 'ünïcode.tópic', 'x'.repeat(255)];
+const validPatterns = ['#', '*', 'order.*', 'order.#', '*.created', '*.*.#', 'a.*.c.#', ...validTopics];
+
+const invalidTopics: Array<[unknown, TopicProblem]> = [
+  ['', 'empty'],
+  [42, 'not_a_string'],
+  [undefined, 'not_a_string'],
+  ['.a', 'empty_segment'],
+  ['a.', 'empty_segment'],
+  ['a..b', 'empty_segment'],
+  ['a b', 'invalid_character'],
+  ['a\tb', 'invalid_character'],
+  ['a\u00a0b', 'invalid_character'],
+  ['a.>', 'invalid_character'],
+  ['a\u0000', 'invalid_character'],
+  ['order.*', 'wildcard_in_topic'],
+  ['order.#', 'wildcard_in_topic'],
+  ['ord*er', 'wildcard_in_topic'],
+  ['x'.repeat(256), 'too_long'],
+  [Array.from({ length: 33 }, () => 'a').join('.'), 'too_many_segments'],
+];
+
+const invalidPatterns: Array<[unknown, TopicProblem]> = [
+  ['', 'empty'],
+  [null, 'not_a_string'],
+  ['a..#', 'empty_segment'],
+  ['a.#.b', 'hash_not_last'],
+  ['#.a', 'hash_not_last'],
+  ['ord*', 'partial_wildcard'],
+  ['*a', 'partial_wildcard'],
+  ['a.b#', 'partial_wildcard'],
+  ['##', 'partial_wildcard'],
+  ['a.**', 'partial_wildcard'],
+  ['a b.*', 'invalid_character'],
+  ['x'.repeat(256), 'too_long'],
+];
+
+const test = suite('topic rules');
+
+test('accepts valid topics and patterns', () => {
+  for (const topic of validTopics) {
+    assert.is(findTopicProblem(topic, 'topic'), undefined, topic);
+    assertTopic(topic);
+  }
+  for (const pattern of validPatterns) {
+    assert.is(findTopicProblem(pattern, 'pattern'), undefined, pattern);
+    assertPattern(pattern);
+  }
+});
+
+test('names the problem of each invalid topic', () => {
+  for (const [topic, problem] of invalidTopics) {
+    assert.is(findTopicProblem(topic, 'topic'), problem, String(topic));
+    try {
+      assertTopic(topic);
+      assert.unreachable(`accepted ${String(topic)}`);
+    } catch (error) {
+      assert.instance(error, TopicError);
+      assert.is((error as TopicError).code, 'invalid_topic');
+      assert.is((error as TopicError).problem, problem);
+    }
+  }
+});
+
+test('names the problem of each invalid pattern', () => {
+  for (const [pattern, problem] of invalidPatterns) {
+    assert.is(findTopicProblem(pattern, 'pattern'), problem, String(pattern));
+    try {
+      assertPattern(pattern);
+      assert.unreachable(`accepted ${String(pattern)}`);
+    } catch (error) {
+      assert.instance(error, TopicError);
+      assert.is((error as TopicError).code, 'invalid_pattern');
+      assert.is((error as TopicError).problem, problem);
+    }
+  }
+});
+
+test('limits are configurable', () => {
+  const limits = { maxLength: 5, maxSegments: 2 };
+  assert.is(findTopicProblem('abcdef', 'topic', limits), 'too_long');
+  assert.is(findTopicProblem('a.b.c', 'topic', limits), 'too_many_segments');
+  assert.is(findTopicProblem('a.b', 'topic', limits), undefined);
+  assert.is(findTopicProblem(Array(32).fill('a').join('.'), 'topic'), undefined);
+});
+
+test('the reference matcher follows the case table', () => {
+  for (const [pattern, topic, expected] of matchCases) {
+    assert.is(topicMatches(pattern, topic), expected, `${pattern} vs ${topic}`);
+  }
+});
+
+test.run();

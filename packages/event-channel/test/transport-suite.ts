@@ -1,0 +1,134 @@
+// The conformance suite every transport runs, like Hono's shared router cases.
+// A transport passes by connecting untyped channels through `connect()` that
+// all see each other. To add a transport: call runTransportSuite from its own
+// test file with a factory (and a written reason for any skip).
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { EventChannel, type EventEnvelope } from '../src/index.js';
+import { collector, uniqueTopic, within } from './helpers.js';
+
+export interface TransportHarness {
+  /** A new channel attached to the shared place (bus, broker, NATS server). */
+  connect(): EventChannel;
+  /** Called once after the suite. */
+  teardown?(): Promise<void>;
+}
+
+const WAIT = 2000;
+
+export function runTransportSuite(name: string, setup: () => Promise<TransportHarness>): void {
+  const test = suite<{ harness: TransportHarness; open: EventChannel[] }>(`transport: ${name}`);
+  const channel = (context: { harness: TransportHarness; open: EventChannel[] }): EventChannel => {
+    const created = context.harness.connect();
+    context.open.push(created);
+    return created;
+  };
+
+  test.before(async (context) => {
+    context.harness = await setup();
+    context.open = [];
+  });
+  test.after.each(async (context) => {
+    await Promise.all(context.open.map((c) => c.close()));
+    context.open = [];
+  });
+  test.after(async (context) => {
+    await context.harness.teardown?.();
+  });
+
+  test('delivers an event to a subscriber on another channel', async (context) => {
+    const [publisher, subscriber] = [channel(context), channel(context)];
+    const topic = uniqueTopic();
+    const got = collector<EventEnvelope>(1);
+    await subscriber.on(topic, (_data, event) => got.push(event)).ready;
+    const sent = await publisher.emit(topic, { n: 1 });
+    const [event] = await within(got.done, WAIT, 'delivery');
+    assert.equal(event!.data, { n: 1 });
+    assert.is(event!.id, sent.id);
+    assert.is(event!.source, publisher.source);
+    assert.is(event!.time, sent.time);
+  });
+
+  test('routes by wildcard pattern and skips non-matching topics', async (context) => {
+    const [publisher, subscriber] = [channel(context), channel(context)];
+    const root = uniqueTopic();
+    const star = collector<string>(2);
+    const hash = collector<string>(4);
+    await subscriber.on(`${root}.*`, (_d, e) => star.push(e.topic)).ready;
+    await subscriber.on(`${root}.#`, (_d, e) => hash.push(e.topic)).ready;
+    for (const topic of [`${root}.a`, `${root}.b.c`, `other.${root}`, `${root}.d`, root]) {
+      await publisher.emit(topic, null);
+    }
+    assert.equal(await within(star.done, WAIT, 'star'), [`${root}.a`, `${root}.d`]);
+    assert.equal(await within(hash.done, WAIT, 'hash'), [`${root}.a`, `${root}.b.c`, `${root}.d`, root]);
+  });
+
+  test('a channel receives an event once even when several of its patterns match', async (context) => {
+    const [publisher, subscriber] = [channel(context), channel(context)];
+    const root = uniqueTopic();
+    await Promise.all([
+      subscriber.on(`${root}.#`, () => {}).ready,
+      subscriber.on(`${root}.*`, () => {}).ready,
+      subscriber.on(`${root}.x`, () => {}).ready,
+    ]);
+    const marker = collector<string>(1);
+    await subscriber.on(`${root}.end`, (_d, e) => marker.push(e.topic)).ready;
+    await publisher.emit(`${root}.x`, 1);
+    await publisher.emit(`${root}.end`, 2);
+    await within(marker.done, WAIT, 'end marker');
+    // Each event reached the channel once; each then ran its three matching
+    // handlers (x: #, *, x; end: #, *, end).
+    assert.is(subscriber.stats().received, 2);
+    assert.is(subscriber.stats().delivered, 6);
+  });
+
+  test('keeps one publisher\'s order', async (context) => {
+    const [publisher, subscriber] = [channel(context), channel(context)];
+    const topic = uniqueTopic();
+    const got = collector<unknown>(200);
+    await subscriber.on(topic, (data) => got.push(data)).ready;
+    await Promise.all(Array.from({ length: 200 }, (_, i) => publisher.emit(topic, i)));
+    assert.equal(await within(got.done, WAIT, '200 events'), Array.from({ length: 200 }, (_, i) => i));
+  });
+
+  test('stops delivering after unsubscribe', async (context) => {
+    const [publisher, subscriber] = [channel(context), channel(context)];
+    const topic = uniqueTopic();
+    const first = collector<unknown>(1);
+    const off = subscriber.on(topic, (data) => first.push(data));
+    await off.ready;
+    await publisher.emit(topic, 'before');
+    await within(first.done, WAIT, 'first');
+    off();
+    const marker = collector<unknown>(1);
+    await subscriber.on(`${topic}.end`, (data) => marker.push(data)).ready;
+    await publisher.emit(topic, 'after');
+    await publisher.emit(`${topic}.end`, 'end');
+    await within(marker.done, WAIT, 'marker');
+    assert.equal(first.items, ['before']);
+  });
+
+  test('carries JSON data faithfully and never aliases the publisher\'s objects', async (context) => {
+    const [publisher, subscriber] = [channel(context), channel(context)];
+    const topic = uniqueTopic();
+    const got = collector<unknown>(1);
+    await subscriber.on(topic, (data) => got.push(data)).ready;
+    const data = { text: 'héllo ✓ "quoted"\n', nested: { list: [1, 2.5, null, true] }, empty: {} };
+    await publisher.emit(topic, data);
+    data.nested.list.push(99);
+    const [received] = await within(got.done, WAIT, 'json event');
+    assert.equal(received, { text: 'héllo ✓ "quoted"\n', nested: { list: [1, 2.5, null, true] }, empty: {} });
+  });
+
+  test('delivers an emit awaited just before close to the closing channel', async (context) => {
+    const solo = channel(context);
+    const topic = uniqueTopic();
+    const got: unknown[] = [];
+    await solo.on(topic, (data) => void got.push(data)).ready;
+    await solo.emit(topic, 'last words');
+    await solo.close();
+    assert.equal(got, ['last words']);
+  });
+
+  test.run();
+}

@@ -1,0 +1,145 @@
+// Compile-time tests: checked by `tsc --noEmit` in the test command, never run.
+// Each `@ts-expect-error` must point at a real error, or tsc fails the build;
+// each `expectType<Equal<…>>` fails to compile if the types drift.
+// To extend: add a case next to the feature it pins, positive and negative.
+import { z } from 'zod';
+import {
+  EventChannel,
+  defineEvents,
+  type ChannelStatus,
+  type EventEnvelope,
+  type EventStream,
+  type MatchingTopics,
+  type TopicMatchesPattern,
+  type inferEventInputs,
+  type inferEventOutputs,
+} from '../src/index.js';
+
+type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+function expectType<T extends true>(): T | void {}
+
+const shop = defineEvents({
+  'order.created': z.object({ id: z.string(), total: z.number() }),
+  'order.shipped': z.object({ id: z.string(), carrier: z.string() }),
+  'order.item.added': z.object({ sku: z.string() }),
+  'user.signup': z.object({ email: z.email(), at: z.string().transform((s) => new Date(s)) }),
+});
+type Shop = typeof shop;
+
+// --- topic pattern types ----------------------------------------------------
+expectType<Equal<TopicMatchesPattern<'a.b', 'a.*'>, true>>();
+expectType<Equal<TopicMatchesPattern<'a.b.c', 'a.*'>, false>>();
+expectType<Equal<TopicMatchesPattern<'a', 'a.#'>, true>>();
+expectType<Equal<TopicMatchesPattern<'a.b.c', 'a.#'>, true>>();
+expectType<Equal<TopicMatchesPattern<'x.b', 'a.#'>, false>>();
+expectType<Equal<TopicMatchesPattern<'a.b', '#'>, true>>();
+expectType<Equal<TopicMatchesPattern<'a.b', '*.b'>, true>>();
+expectType<Equal<TopicMatchesPattern<'a.b', 'a.b'>, true>>();
+expectType<Equal<TopicMatchesPattern<'a.b', 'a.#.b'>, false>>(); // `#` only last
+expectType<Equal<MatchingTopics<keyof Shop & string, 'order.*'>, 'order.created' | 'order.shipped'>>();
+expectType<Equal<MatchingTopics<keyof Shop & string, 'order.#'>, 'order.created' | 'order.shipped' | 'order.item.added'>>();
+expectType<Equal<MatchingTopics<keyof Shop & string, '*.*.added'>, 'order.item.added'>>();
+expectType<Equal<MatchingTopics<keyof Shop & string, string>, keyof Shop & string>>();
+
+// --- input vs output ------------------------------------------------------
+expectType<Equal<inferEventInputs<Shop>['user.signup'], { email: string; at: string }>>();
+expectType<Equal<inferEventOutputs<Shop>['user.signup'], { email: string; at: Date }>>();
+
+const channel = new EventChannel({ url: 'memory://types', events: shop });
+
+// --- emit --------------------------------------------------------------------
+void channel.emit('order.created', { id: 'o1', total: 42 });
+void channel.emit('user.signup', { email: 'a@b.c', at: '2026-01-01T00:00:00Z' }); // input type: string
+// @ts-expect-error unknown event name
+void channel.emit('order.cancelled', { id: 'o1' });
+// @ts-expect-error wrong payload type
+void channel.emit('order.created', { id: 'o1', total: '42' });
+// @ts-expect-error missing field
+void channel.emit('order.created', { id: 'o1' });
+// @ts-expect-error the output type (Date) is not what emit accepts
+void channel.emit('user.signup', { email: 'a@b.c', at: new Date() });
+// @ts-expect-error wildcards are for subscribing, not emitting
+void channel.emit('order.*', { id: 'o1', total: 1 });
+
+async function emitReturnsEnvelope(): Promise<void> {
+  const sent = await channel.emit('order.shipped', { id: 'o1', carrier: 'ups' });
+  expectType<Equal<typeof sent, EventEnvelope<'order.shipped', { id: string; carrier: string }>>>();
+}
+void emitReturnsEnvelope;
+
+// --- on ------------------------------------------------------------------------
+channel.on('order.created', (data, event) => {
+  expectType<Equal<typeof data, { id: string; total: number }>>();
+  expectType<Equal<typeof event.topic, 'order.created'>>();
+});
+channel.on('order.*', (data, event) => {
+  expectType<Equal<typeof data, { id: string; total: number } | { id: string; carrier: string }>>();
+  expectType<Equal<typeof event.topic, 'order.created' | 'order.shipped'>>();
+  if (event.topic === 'order.shipped') {
+    expectType<Equal<typeof event.data, { id: string; carrier: string }>>();
+  }
+});
+channel.on('user.signup', (data) => {
+  expectType<Equal<typeof data.at, Date>>(); // handlers get the output type
+});
+channel.on('#', (_data, event) => {
+  expectType<Equal<typeof event.topic, keyof Shop>>();
+});
+// Handlers may return anything (e.g. an arrow around push); promises are awaited on close.
+channel.on('order.created', (data) => [].push(data as never));
+channel.on('order.created', async () => 'done');
+const off = channel.on('order.#', () => {});
+off();
+void off.ready;
+// @ts-expect-error pattern that matches no declared event
+channel.on('ordr.*', () => {});
+// @ts-expect-error `#` is only valid as the last segment
+channel.on('order.#.created', () => {});
+channel.on('order.created', (data) => {
+  // @ts-expect-error carrier is not on order.created
+  void data.carrier;
+});
+
+// --- once / subscribe ----------------------------------------------------------
+async function streams(signal: AbortSignal): Promise<void> {
+  const shipped = await channel.once('order.shipped', { timeoutMs: 10 });
+  expectType<Equal<typeof shipped.data, { id: string; carrier: string }>>();
+  const stream = channel.subscribe('order.*', { signal, bufferSize: 10, overflow: 'error' });
+  expectType<Equal<typeof stream, EventStream<EventEnvelope<'order.created', { id: string; total: number }> | EventEnvelope<'order.shipped', { id: string; carrier: string }>>>>();
+  for await (const event of stream) {
+    if (event.topic === 'order.created') expectType<Equal<typeof event.data.total, number>>();
+  }
+  // @ts-expect-error unknown overflow policy
+  channel.subscribe('#', { overflow: 'drop-newest' });
+}
+void streams;
+
+// --- untyped channel: unknown, never any --------------------------------------
+const untyped = new EventChannel({ url: 'memory://untyped' });
+void untyped.emit('anything.goes', { whatever: true });
+untyped.on('a.*', (data, event) => {
+  expectType<Equal<typeof data, unknown>>();
+  expectType<Equal<typeof event.topic, string>>();
+});
+
+// --- status is a closed union ------------------------------------------------
+function describe(status: ChannelStatus): string {
+  switch (status.state) {
+    case 'connecting':
+    case 'open':
+      return status.state;
+    case 'reconnecting':
+      return `retry ${status.attempt} in ${status.delayMs}`;
+    case 'closed':
+      return status.error?.code ?? 'closed';
+    default: {
+      const exhaustive: never = status;
+      return exhaustive;
+    }
+  }
+}
+void describe;
+
+// --- options -----------------------------------------------------------------
+// @ts-expect-error a channel needs a url or a transport
+new EventChannel({ events: shop });

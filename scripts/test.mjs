@@ -1,0 +1,144 @@
+#!/usr/bin/env node
+// Runs every check of the workspace and prints one closing line
+// "N passed, N failed, N skipped". Exit code 1 when anything failed.
+//
+// Steps, in order (each step counts as passed/failed like a test):
+//   1. type tests: `tsc --noEmit` per package (covers test/*.test-d.ts)
+//   2. builds: `tsc -p tsconfig.build.json` per package (dist/ + .d.ts)
+//   3. every `test/**/*.test.ts` of packages/* and examples/*, each file in its
+//      own Node process (isolation; a hung file is killed at its deadline),
+//      run from source through the "@eventwire/source" export condition.
+//
+// Usage: node scripts/test.mjs [filter]   (filter: substring of a test file path)
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const filter = process.argv[2];
+const FILE_DEADLINE_MS = 5 * 60_000;
+const tsc = join(root, 'node_modules', '.bin', 'tsc');
+
+const totals = { passed: 0, failed: 0, skipped: 0 };
+const failures = [];
+
+function workspaceDirs() {
+  const dirs = [];
+  for (const group of ['packages', 'examples']) {
+    const base = join(root, group);
+    if (!existsSync(base)) continue;
+    for (const name of readdirSync(base).sort()) {
+      const dir = join(base, name);
+      if (existsSync(join(dir, 'package.json'))) dirs.push(dir);
+    }
+  }
+  return dirs;
+}
+
+function findTests(dir) {
+  const out = [];
+  const walk = (current) => {
+    for (const name of readdirSync(current).sort()) {
+      if (name === 'node_modules' || name === 'dist') continue;
+      const path = join(current, name);
+      if (statSync(path).isDirectory()) walk(path);
+      else if (name.endsWith('.test.ts')) out.push(path);
+    }
+  };
+  const testDir = join(dir, 'test');
+  if (existsSync(testDir)) walk(testDir);
+  return out;
+}
+
+function run(command, args, options) {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    let output = '';
+    child.stdout.on('data', (chunk) => {
+      output += chunk;
+      process.stdout.write(chunk);
+    });
+    child.stderr.on('data', (chunk) => {
+      output += chunk;
+      process.stderr.write(chunk);
+    });
+    const timer = setTimeout(() => {
+      output += `\n[runner] killed after ${FILE_DEADLINE_MS} ms\n`;
+      // Kill the whole process group: a test's own children (servers) too.
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {}
+    }, FILE_DEADLINE_MS);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? (signal ? 1 : 0), output });
+    });
+  });
+}
+
+function record(name, ok) {
+  if (ok) totals.passed++;
+  else {
+    totals.failed++;
+    failures.push(name);
+  }
+}
+
+async function step(name, command, args, cwd) {
+  process.stdout.write(`\n▶ ${name}\n`);
+  const { code } = await run(command, args, { cwd, env: process.env });
+  record(name, code === 0);
+}
+
+async function testFile(file) {
+  const name = relative(root, file);
+  process.stdout.write(`\n▶ ${name}\n`);
+  const { code, output } = await run(
+    process.execPath,
+    ['--conditions=@eventwire/source', '--import', 'tsx', file],
+    { cwd: root, env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' } },
+  );
+  // uvu prints one Total/Passed/Skipped block per file.
+  const total = Number(/Total:\s+(\d+)/.exec(output)?.[1] ?? NaN);
+  const passed = Number(/Passed:\s+(\d+)/.exec(output)?.[1] ?? NaN);
+  const skipped = Number(/Skipped:\s+(\d+)/.exec(output)?.[1] ?? 0);
+  if (Number.isNaN(total) || Number.isNaN(passed)) {
+    // Crashed before uvu could summarise: count the file as one failure.
+    record(`${name} (no summary, exit ${code})`, false);
+    return;
+  }
+  totals.passed += passed;
+  totals.skipped += skipped;
+  const failed = total - passed - skipped;
+  totals.failed += failed;
+  if (failed > 0) failures.push(`${name}: ${failed} failed`);
+  if (failed === 0 && code !== 0) record(`${name} (exit ${code} after passing tests)`, false);
+  if (total === 0) record(`${name} (ran no test)`, false);
+}
+
+const dirs = workspaceDirs();
+if (!filter) {
+  for (const dir of dirs) {
+    if (existsSync(join(dir, 'tsconfig.json'))) {
+      await step(`typecheck ${relative(root, dir)}`, tsc, ['-p', 'tsconfig.json', '--noEmit'], dir);
+    }
+  }
+  for (const dir of dirs) {
+    if (existsSync(join(dir, 'tsconfig.build.json'))) {
+      await step(`build ${relative(root, dir)}`, tsc, ['-p', 'tsconfig.build.json'], dir);
+    }
+  }
+}
+for (const dir of dirs) {
+  for (const file of findTests(dir)) {
+    if (filter && !file.includes(filter)) continue;
+    await testFile(file);
+  }
+}
+
+if (failures.length) {
+  process.stdout.write(`\nFailed:\n${failures.map((f) => `  - ${f}`).join('\n')}\n`);
+}
+process.stdout.write(`\n${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped\n`);
+process.exit(totals.failed > 0 || totals.passed === 0 ? 1 : 0);
