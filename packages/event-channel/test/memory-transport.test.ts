@@ -75,6 +75,28 @@ test('data that cannot be JSON is refused at emit with invalid_payload', async (
   await channel.close();
 });
 
+test('handlers that reply to each other forever do not starve timers', async () => {
+  const hub = new MemoryHub();
+  const ping = new EventChannel({ url: 'memory://pingpong', memoryHub: hub });
+  const pong = new EventChannel({ url: 'memory://pingpong', memoryHub: hub });
+  const limit = 100_000;
+  let bounces = 0;
+  let bouncesWhenTimerFired = -1;
+  const finished = collector<number>(1);
+  const bounce = (next: EventChannel, topic: string) => async () => {
+    if (++bounces === limit) return finished.push(bounces);
+    await next.emit(topic, bounces);
+  };
+  await ping.on('pp.ping', bounce(pong, 'pp.pong')).ready;
+  await pong.on('pp.pong', bounce(ping, 'pp.ping')).ready;
+  setTimeout(() => (bouncesWhenTimerFired = bounces), 0);
+  await ping.emit('pp.ping', 0);
+  await within(finished.done, 60_000, 'the bouncing to end');
+  await Promise.all([ping.close(), pong.close()]);
+  // Without yielding between rounds the timer could only fire after all of them.
+  assert.ok(bouncesWhenTimerFired >= 0 && bouncesWhenTimerFired < limit, String(bouncesWhenTimerFired));
+});
+
 test('memory:// with no name is the bus "default"', async () => {
   const hub = new MemoryHub();
   const channel = new EventChannel({ url: 'memory://', memoryHub: hub });

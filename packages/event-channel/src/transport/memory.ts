@@ -98,22 +98,27 @@ export class MemoryBus {
   }
 
   #drain(): void {
-    // Swap the queue out so items published by handlers during the drain go to
-    // the next round; one round at a time keeps FIFO order and lets I/O breathe.
-    while (this.#queue.length > 0) {
-      const batch = this.#queue;
-      this.#queue = [];
-      for (const item of batch) {
-        if (item.kind === 'marker') {
-          item.reached();
-          continue;
-        }
-        for (const receiver of item.receivers) receiver.receive(item.json);
+    // One round per turn: swap the queue out so events published by handlers
+    // during this round go to the next one, which runs after the event loop
+    // had a turn. Two handlers replying to each other forever then still let
+    // timers, I/O and signals through, instead of spinning in microtasks.
+    const batch = this.#queue;
+    this.#queue = [];
+    for (const item of batch) {
+      if (item.kind === 'marker') {
+        item.reached();
+        continue;
       }
+      for (const receiver of item.receivers) receiver.receive(item.json);
     }
-    this.#draining = false;
+    if (this.#queue.length > 0) yieldToEventLoop(() => this.#drain());
+    else this.#draining = false;
   }
 }
+
+/** Runs `task` after pending I/O and timers (setImmediate in Node, a 0 ms timer elsewhere). */
+const yieldToEventLoop: (task: () => void) => void =
+  typeof setImmediate === 'function' ? (task) => void setImmediate(task) : (task) => void setTimeout(task, 0);
 
 /** One channel's attachment to a {@link MemoryBus}. */
 export class MemoryTransport implements Transport {
