@@ -33,6 +33,7 @@ import {
 } from './topic.js';
 import { TopicTrie } from './topic-trie.js';
 import type { MemoryHub } from './transport/memory.js';
+import type { WsTransportOptions } from './transport/ws.js';
 import { createTransport } from './transport/resolve.js';
 import type { Transport, TransportSink } from './transport/transport.js';
 
@@ -71,6 +72,8 @@ export type EventChannelOptions<TEvents extends EventMap> = ChannelCommonOptions
         readonly url: string;
         /** The hub for `memory://` URLs. @default defaultMemoryHub */
         readonly memoryHub?: MemoryHub;
+        /** Tuning for `ws://` URLs: backoff, outbox size and policy, timeouts. */
+        readonly ws?: Omit<WsTransportOptions, 'url'>;
         readonly transport?: never;
       }
     | {
@@ -78,6 +81,7 @@ export type EventChannelOptions<TEvents extends EventMap> = ChannelCommonOptions
         readonly transport: Transport;
         readonly url?: never;
         readonly memoryHub?: never;
+        readonly ws?: never;
       }
   );
 
@@ -85,6 +89,13 @@ export type EventChannelOptions<TEvents extends EventMap> = ChannelCommonOptions
 export interface EmitOptions {
   /** W3C trace context to carry with the event. */
   readonly traceparent?: string;
+  /**
+   * Resolve only once the broker accepted the event, and reject with its
+   * refusal (e.g. `rejected` by a hook). Costs a round trip; `memory://` has
+   * no broker and accepts at once.
+   * @default false
+   */
+  readonly ack?: boolean;
 }
 
 /** Options of `once` and `ready`. */
@@ -202,10 +213,10 @@ export class EventChannel<TEvents extends EventMap = UntypedEvents> {
     if (options.onError) this.#errorListeners.add(options.onError);
     this.#transport = options.transport
       ? options.transport
-      : createTransport(
-          options.url,
-          options.memoryHub ? { memoryHub: options.memoryHub } : {},
-        );
+      : createTransport(options.url, {
+          ...(options.memoryHub && { memoryHub: options.memoryHub }),
+          ...(options.ws && { ws: options.ws }),
+        });
     const sink: TransportSink = {
       deliver: (envelope) => this.#receive(envelope),
       status: (status) => this.#onTransportStatus(status),
@@ -255,7 +266,7 @@ export class EventChannel<TEvents extends EventMap = UntypedEvents> {
       ...(options.traceparent !== undefined && { traceparent: options.traceparent }),
     };
     try {
-      await this.#transport.publish(envelope);
+      await this.#transport.publish(envelope, { ack: options.ack === true });
     } catch (error) {
       throw toEventwireError(error, 'connection_closed');
     }

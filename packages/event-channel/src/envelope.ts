@@ -20,6 +20,11 @@ export interface EventEnvelope<TTopic extends string = string, TData = unknown> 
   readonly offset?: string;
   /** W3C trace context of the emitter, carried through unchanged. */
   readonly traceparent?: string;
+  /**
+   * String annotations added along the way (by broker hooks, or by a Synap
+   * publisher's `metadata`), e.g. `{ causationid: '01J…' }` on derived events.
+   */
+  readonly metadata?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -49,7 +54,26 @@ export function parseEnvelope(value: unknown): EventEnvelope {
   if (offset !== undefined) envelope.offset = offset;
   const traceparent = optionalString(record, 'traceparent');
   if (traceparent !== undefined) envelope.traceparent = traceparent;
+  const metadata = optionalStringRecord(record, 'metadata');
+  if (metadata !== undefined) envelope.metadata = metadata;
   return envelope;
+}
+
+function optionalStringRecord(
+  record: Record<string, unknown>,
+  field: string,
+): Record<string, string> | undefined {
+  const value = record[field];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw envelopeError(`"${field}" must be an object of strings when present`);
+  }
+  const out: Record<string, string> = {};
+  for (const [key, entry] of Object.entries(value)) {
+    if (typeof entry !== 'string') throw envelopeError(`"${field}.${key}" must be a string`);
+    out[key] = entry;
+  }
+  return out;
 }
 
 function requireString(record: Record<string, unknown>, field: string): string {
@@ -87,12 +111,15 @@ export interface CloudEvent<TData = unknown> {
   readonly eventwireoffset?: string;
   /** Extension (CloudEvents distributed tracing): {@link EventEnvelope.traceparent}. */
   readonly traceparent?: string;
+  /** Extension: {@link EventEnvelope.metadata} as a JSON object string. */
+  readonly eventwiremetadata?: string;
 }
 
 /**
  * Maps an envelope to a CloudEvent: `id`→`id`, `topic`→`type`, `source`→`source`,
  * `time`→`time`, `data`→`data` (`datacontenttype: application/json`),
- * `offset`→`eventwireoffset`, `traceparent`→`traceparent`.
+ * `offset`→`eventwireoffset`, `traceparent`→`traceparent`, `metadata`→
+ * `eventwiremetadata` (a JSON string: extension values must be scalars).
  */
 export function toCloudEvent<TTopic extends string, TData>(
   envelope: EventEnvelope<TTopic, TData>,
@@ -107,6 +134,7 @@ export function toCloudEvent<TTopic extends string, TData>(
     data: envelope.data,
     ...(envelope.offset !== undefined && { eventwireoffset: envelope.offset }),
     ...(envelope.traceparent !== undefined && { traceparent: envelope.traceparent }),
+    ...(envelope.metadata !== undefined && { eventwiremetadata: JSON.stringify(envelope.metadata) }),
   };
 }
 
@@ -134,5 +162,16 @@ export function fromCloudEvent(value: unknown, now: () => Date = () => new Date(
     data: event['data'],
     offset: event['eventwireoffset'],
     traceparent: event['traceparent'],
+    metadata: parseMetadataExtension(event['eventwiremetadata']),
   });
+}
+
+function parseMetadataExtension(value: unknown): unknown {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string') throw envelopeError('"eventwiremetadata" must be a JSON string');
+  try {
+    return JSON.parse(value);
+  } catch {
+    throw envelopeError('"eventwiremetadata" is not valid JSON');
+  }
 }

@@ -21,6 +21,12 @@
  * | `payload_too_large`     | a message exceeds the configured size limit                        |
  * | `unauthorized`          | the peer refused an operation for lack of rights                   |
  * | `rate_limited`          | the peer refused an operation for rate                             |
+ * | `rejected`              | a broker hook refused the event (the reason is the message)        |
+ * | `limit_exceeded`        | a configured limit was hit (subscriptions per connection, …)       |
+ * | `slow_consumer`         | the peer stopped reading and its outbound buffer overflowed        |
+ * | `unsupported_protocol`  | the peer speaks a protocol version this side does not              |
+ * | `not_found`             | an HTTP route or resource that does not exist                      |
+ * | `method_not_allowed`    | an HTTP route called with the wrong method                         |
  * | `timeout`               | an operation did not finish within its deadline                    |
  * | `aborted`               | the caller's `AbortSignal` fired                                   |
  * | `internal`              | anything else; the original is kept as `cause`                     |
@@ -41,6 +47,12 @@ export type ErrorCode =
   | 'payload_too_large'
   | 'unauthorized'
   | 'rate_limited'
+  | 'rejected'
+  | 'limit_exceeded'
+  | 'slow_consumer'
+  | 'unsupported_protocol'
+  | 'not_found'
+  | 'method_not_allowed'
   | 'timeout'
   | 'aborted'
   | 'internal';
@@ -62,6 +74,12 @@ export const errorCodes: readonly ErrorCode[] = [
   'payload_too_large',
   'unauthorized',
   'rate_limited',
+  'rejected',
+  'limit_exceeded',
+  'slow_consumer',
+  'unsupported_protocol',
+  'not_found',
+  'method_not_allowed',
   'timeout',
   'aborted',
   'internal',

@@ -27,6 +27,8 @@ export { createTransport } from './transport/resolve.js';
 export { defineEvents, isStandardSchema } from './events.js';
 export { fromCloudEvent, parseEnvelope, toCloudEvent } from './envelope.js';
 export { subscribeDefaults } from './event-stream.js';
+export { WsTransport, wsTransportDefaults } from './transport/ws.js';
+export { backoffDefaults, fullJitterBackoff } from './backoff.js';
 
 export type {
   ChannelStats,
@@ -55,4 +57,7 @@ export type {
 export type { EventStream, OverflowPolicy, SubscribeOptions } from './event-stream.js';
 export type { MatchingTopics, TopicLimits, TopicMatchesPattern, TopicSegments } from './topic.js';
 export type { TransportResolveOptions } from './transport/resolve.js';
-export type { Transport, TransportSink } from './transport/transport.js';
+export type { PublishOptions, Transport, TransportSink } from './transport/transport.js';
+export type { WebSocketConstructor, WebSocketLike, WsTransportOptions } from './transport/ws.js';
+export type { BackoffOptions } from './backoff.js';
+export type { OutboxOverflow } from './outbox.js';

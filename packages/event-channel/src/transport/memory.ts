@@ -1,7 +1,7 @@
 import type { EventEnvelope } from '../envelope.js';
 import { EventwireError } from '../errors.js';
 import { TopicTrie } from '../topic-trie.js';
-import type { Transport, TransportSink } from './transport.js';
+import type { PublishOptions, Transport, TransportSink } from './transport.js';
 
 /**
  * In-process delivery: every channel opened on `memory://<name>` in one hub
@@ -140,7 +140,7 @@ export class MemoryTransport implements Transport {
     sink.status({ state: 'open' });
   }
 
-  publish(envelope: EventEnvelope): Promise<void> {
+  publish(envelope: EventEnvelope, _options?: PublishOptions): Promise<void> {
     if (this.#closed) return Promise.reject(closedError());
     try {
       this.#bus.publish(envelope);

@@ -1,6 +1,7 @@
 import { EventwireError } from '../errors.js';
 import { defaultMemoryHub, type MemoryHub } from './memory.js';
 import type { Transport } from './transport.js';
+import { WsTransport, type WsTransportOptions } from './ws.js';
 
 /** Options for turning a channel URL into a transport. */
 export interface TransportResolveOptions {
@@ -10,11 +11,14 @@ export interface TransportResolveOptions {
    * @default defaultMemoryHub
    */
   readonly memoryHub?: MemoryHub;
+  /** Tuning for `ws://` and `wss://` URLs (backoff, outbox, timeouts). */
+  readonly ws?: Omit<WsTransportOptions, 'url'>;
 }
 
 /**
  * Picks the transport for a channel URL by its scheme:
- * `memory://<name>` attaches to the in-process bus `<name>` (`memory://` alone is `default`).
+ * `memory://<name>` attaches to the in-process bus `<name>` (`memory://` alone is `default`);
+ * `ws://host:port` and `wss://…` connect to an eventwire broker.
  */
 export function createTransport(url: string, options: TransportResolveOptions = {}): Transport {
   let parsed: URL;
@@ -26,10 +30,13 @@ export function createTransport(url: string, options: TransportResolveOptions = 
   switch (parsed.protocol) {
     case 'memory:':
       return (options.memoryHub ?? defaultMemoryHub).transport(memoryBusName(parsed));
+    case 'ws:':
+    case 'wss:':
+      return new WsTransport({ ...options.ws, url });
     default:
       throw new EventwireError(
         'unsupported_transport',
-        `No transport for "${parsed.protocol}//" URLs; this build supports memory://. ` +
+        `No transport for "${parsed.protocol}//" URLs; supported: memory://, ws://, wss://. ` +
           'Pass `transport` to use a custom one.',
       );
   }

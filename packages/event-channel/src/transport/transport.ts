@@ -2,6 +2,17 @@ import type { EventEnvelope } from '../envelope.js';
 import type { EventwireError } from '../errors.js';
 import type { ChannelStatus } from '../status.js';
 
+/** Per-publish options. */
+export interface PublishOptions {
+  /**
+   * Wait for the peer to acknowledge (or refuse) the event, where the
+   * transport has a peer that can. Without it, `publish` resolves once the
+   * event is handed to the connection (or held in its outbox).
+   * @default false
+   */
+  readonly ack?: boolean;
+}
+
 /**
  * What a transport reports back to its channel. The channel implements it; a
  * transport never calls user code directly.
@@ -41,7 +52,7 @@ export interface Transport {
    * the peer acknowledged it, where the transport supports that); rejects with
    * an `EventwireError`.
    */
-  publish(envelope: EventEnvelope): Promise<void>;
+  publish(envelope: EventEnvelope, options?: PublishOptions): Promise<void>;
   /** Starts delivery for a valid pattern; resolves once it is live. */
   subscribe(pattern: string): Promise<void>;
   /** Stops delivery for a pattern previously subscribed. */

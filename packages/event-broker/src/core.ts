@@ -1,0 +1,225 @@
+import {
+  EventwireError,
+  UnknownEventError,
+  ValidationError,
+  isStandardSchema,
+  type EventEnvelope,
+  type EventMap,
+} from '@eventwire/event-channel';
+import { createEventIdGenerator, runSchema, type SchemaOutcome } from '@eventwire/event-channel/protocol';
+import {
+  InterceptChain,
+  ObserverQueue,
+  compileSelector,
+  describeSelector,
+  type DerivedEvent,
+  type HookSelector,
+  type HookStats,
+  type InterceptOutcome,
+  type ObserveContext,
+  type PublishOrigin,
+} from './hooks.js';
+import { RoutedEvent, Router } from './router.js';
+import { TopicStats } from './topic-stats.js';
+
+/** What a successful publish reports back to the surface that made it. */
+export interface PublishResult {
+  /** The event as routed (after transforms and metadata). */
+  readonly event: EventEnvelope;
+  /** Distinct subscribers (connections) it was delivered to. */
+  readonly notified: number;
+}
+
+/** Broker-wide counters. */
+export interface CoreCounters {
+  published: number;
+  deliveries: number;
+  rejected: number;
+  derived: number;
+  derivedDropped: number;
+}
+
+export interface BrokerCoreOptions {
+  readonly events: EventMap | undefined;
+  readonly allowUnknownTopics: boolean;
+  readonly interceptTimeoutMs: number;
+  readonly observerTimeoutMs: number;
+  readonly maxDerivedDepth: number;
+  readonly source: string;
+  readonly report: (error: EventwireError) => void;
+}
+
+/**
+ * The one publish/subscribe engine every surface talks to. It knows nothing of
+ * sockets, frames or HTTP: surfaces decode their wire formats into
+ * `publish(envelope, origin)` and `router.subscribe(subscriber, pattern)`.
+ *
+ * A publish goes: schema check → intercepts → (schema check again if
+ * transformed) → route → observers (queued) → derived events. When no schema
+ * or hook is asynchronous the whole path is synchronous.
+ */
+export class BrokerCore {
+  readonly router = new Router();
+  readonly topics = new TopicStats();
+  readonly counters: CoreCounters = { published: 0, deliveries: 0, rejected: 0, derived: 0, derivedDropped: 0 };
+  readonly #options: BrokerCoreOptions;
+  readonly #intercepts: InterceptChain;
+  readonly #observers: ObserverQueue[] = [];
+  readonly #nextId = createEventIdGenerator();
+
+  constructor(options: BrokerCoreOptions) {
+    this.#options = options;
+    this.#intercepts = new InterceptChain(options.interceptTimeoutMs, options.report);
+  }
+
+  /** A fresh event id, for events the broker creates (HTTP publishes, derived events). */
+  nextId(): string {
+    return this.#nextId();
+  }
+
+  intercept(selector: HookSelector, fn: Parameters<InterceptChain['add']>[1]): () => void {
+    return this.#intercepts.add(selector, fn);
+  }
+
+  observe(
+    selector: HookSelector,
+    fn: (event: EventEnvelope, context: ObserveContext<EventMap>) => unknown,
+    queueSize: number,
+  ): () => void {
+    const queue = new ObserverQueue({
+      name: describeSelector(selector),
+      matches: compileSelector(selector),
+      fn,
+      capacity: queueSize,
+      timeoutMs: this.#options.observerTimeoutMs,
+      report: this.#options.report,
+    });
+    this.#observers.push(queue);
+    return () => {
+      const index = this.#observers.indexOf(queue);
+      if (index >= 0) this.#observers.splice(index, 1);
+    };
+  }
+
+  hookStats(): HookStats[] {
+    return [...this.#intercepts.stats(), ...this.#observers.map((observer) => observer.stats())];
+  }
+
+  /** Waits until every observer queue is empty (bounded by the caller). */
+  async observersIdle(): Promise<void> {
+    await Promise.all(this.#observers.map((observer) => observer.idle()));
+  }
+
+  /**
+   * Publishes one envelope. Throws (or rejects) an `EventwireError`:
+   * `unknown_event`, `invalid_payload`, `rejected`, `timeout`, `internal`.
+   */
+  publish(envelope: EventEnvelope, origin: PublishOrigin, depth = 0): PublishResult | Promise<PublishResult> {
+    const checked = this.#check(envelope);
+    if (checked instanceof Promise) {
+      return checked.then((valid) => this.#intercept(valid, origin, depth));
+    }
+    return this.#intercept(checked, origin, depth);
+  }
+
+  #intercept(envelope: EventEnvelope, origin: PublishOrigin, depth: number): PublishResult | Promise<PublishResult> {
+    const outcome = this.#intercepts.run(envelope, origin);
+    if (outcome instanceof Promise) return outcome.then((settled) => this.#afterIntercept(settled, origin, depth));
+    return this.#afterIntercept(outcome, origin, depth);
+  }
+
+  #afterIntercept(
+    outcome: InterceptOutcome,
+    origin: PublishOrigin,
+    depth: number,
+  ): PublishResult | Promise<PublishResult> {
+    if (!outcome.ok) {
+      this.counters.rejected++;
+      throw outcome.error;
+    }
+    if (!outcome.transformed) return this.#route(outcome.envelope, outcome.derived, origin, depth);
+    // A transform must still satisfy the topic's schema.
+    const rechecked = this.#check(outcome.envelope);
+    if (rechecked instanceof Promise) {
+      return rechecked.then((valid) => this.#route(valid, outcome.derived, origin, depth));
+    }
+    return this.#route(rechecked, outcome.derived, origin, depth);
+  }
+
+  #route(envelope: EventEnvelope, derived: DerivedEvent[], origin: PublishOrigin, depth: number): PublishResult {
+    const notified = this.router.route(new RoutedEvent(envelope));
+    this.counters.published++;
+    this.counters.deliveries += notified;
+    this.topics.record(envelope.topic);
+    if (this.#observers.length > 0) {
+      const context: ObserveContext<EventMap> = {
+        origin,
+        notified,
+        emit: (topic, data) => this.#publishDerived(envelope, { topic, data }, depth),
+      };
+      for (const observer of this.#observers) {
+        if (observer.matches(envelope)) observer.push(envelope, context);
+      }
+    }
+    for (const event of derived) this.#publishDerived(envelope, event, depth);
+    return { event: envelope, notified };
+  }
+
+  #publishDerived(cause: EventEnvelope, derived: DerivedEvent, depth: number): void {
+    if (depth + 1 > this.#options.maxDerivedDepth) {
+      this.counters.derivedDropped++;
+      this.#options.report(
+        new EventwireError(
+          'limit_exceeded',
+          `Derived event "${derived.topic}" dropped: ${depth + 1} generations deep from a hook loop? (max ${this.#options.maxDerivedDepth})`,
+        ),
+      );
+      return;
+    }
+    this.counters.derived++;
+    const envelope: EventEnvelope = {
+      id: this.#nextId(),
+      topic: derived.topic,
+      source: this.#options.source,
+      time: new Date().toISOString(),
+      data: derived.data,
+      metadata: { causationid: cause.id },
+      ...(cause.traceparent !== undefined && { traceparent: cause.traceparent }),
+    };
+    try {
+      const result = this.publish(envelope, { surface: 'broker' }, depth + 1);
+      if (result instanceof Promise) result.catch((error: unknown) => this.#derivedFailed(envelope, error));
+    } catch (error) {
+      this.#derivedFailed(envelope, error);
+    }
+  }
+
+  #derivedFailed(envelope: EventEnvelope, error: unknown): void {
+    this.#options.report(
+      new EventwireError('handler_failed', `Derived event "${envelope.topic}" (${envelope.id}) was not published`, {
+        cause: error,
+      }),
+    );
+  }
+
+  /** Applies the event map, when there is one. */
+  #check(envelope: EventEnvelope): EventEnvelope | Promise<EventEnvelope> {
+    const events = this.#options.events;
+    if (!events) return envelope;
+    const schema = Object.hasOwn(events, envelope.topic) ? events[envelope.topic] : undefined;
+    if (!schema || !isStandardSchema(schema)) {
+      if (this.#options.allowUnknownTopics) return envelope;
+      this.counters.rejected++;
+      throw new UnknownEventError(envelope.topic, 'outbound');
+    }
+    // The broker checks but forwards the data as sent (the wire carries the
+    // input shape; each receiving channel parses it into the output shape).
+    const outcome = runSchema(schema, envelope.data);
+    const settle = (settled: SchemaOutcome): EventEnvelope => {
+      if (settled.ok) return envelope;
+      this.counters.rejected++;
+      throw new ValidationError(envelope.topic, 'inbound', settled.issues, envelope.id);
+    };
+    return outcome instanceof Promise ? outcome.then(settle) : settle(outcome);
+  }
+}

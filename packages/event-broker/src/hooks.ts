@@ -1,0 +1,400 @@
+import {
+  EventwireError,
+  assertPattern,
+  toEventwireError,
+  topicMatches,
+  type EventEnvelope,
+  type EventInput,
+  type EventMap,
+  type EventTopic,
+  type MatchingTopics,
+} from '@eventwire/event-channel';
+import { isMatching, type P } from 'ts-pattern';
+
+/** Where a publish came from. */
+export interface PublishOrigin {
+  /** `native` and `synap` are WebSocket surfaces, `http` the REST API, `broker` hooks and `broker.publish`. */
+  readonly surface: 'native' | 'synap' | 'http' | 'broker';
+  /** The connection that published, for WebSocket surfaces. */
+  readonly connectionId?: string;
+}
+
+/** An event as hooks see it: the wire shape (the schema's input type). */
+export type HookEvent<TEvents extends EventMap, TTopic extends EventTopic<TEvents>> = TTopic extends unknown
+  ? EventEnvelope<TTopic, EventInput<TEvents, TTopic>>
+  : never;
+
+/** Every event of the map, as a union discriminated by topic. */
+export type AnyHookEvent<TEvents extends EventMap> = HookEvent<TEvents, EventTopic<TEvents>>;
+
+/** The events a topic pattern selects. */
+export type TopicHookEvent<TEvents extends EventMap, TPattern extends string> = HookEvent<
+  TEvents,
+  MatchingTopics<EventTopic<TEvents>, TPattern>
+>;
+
+/** The events a ts-pattern pattern over the envelope selects. */
+export type PatternHookEvent<TEvents extends EventMap, TPattern> = P.narrow<AnyHookEvent<TEvents>, TPattern>;
+
+/** Lets hooks publish events of their own ("derived" events). */
+export interface EmitContext<TEvents extends EventMap> {
+  /** Where the triggering event came from. */
+  readonly origin: PublishOrigin;
+  /**
+   * Publishes a derived event once the triggering one has been routed. It is
+   * validated and hooked like any publish; its `metadata.causationid` names
+   * the triggering event, and hook loops stop at `maxDerivedDepth`.
+   */
+  emit<TTopic extends EventTopic<TEvents>>(topic: TTopic, data: EventInput<TEvents, TTopic>): void;
+}
+
+/** What an `intercept` hook may do to the event before it is routed. */
+export interface InterceptContext<TEvents extends EventMap, TEvent> extends EmitContext<TEvents> {
+  /** Refuses the event: nobody receives it, the publisher gets `rejected` with `reason`. */
+  reject(reason: string): never;
+  /** Replaces the event's data (validated again against its schema). */
+  transform(data: TEvent extends { readonly data: infer TData } ? TData : unknown): void;
+  /** Adds or replaces one metadata entry. */
+  setMetadata(key: string, value: string): void;
+}
+
+/** What an `observe` hook gets besides the event. */
+export interface ObserveContext<TEvents extends EventMap> extends EmitContext<TEvents> {
+  /** How many subscribers the event reached. */
+  readonly notified: number;
+}
+
+export type InterceptHook<TEvents extends EventMap, TEvent> = (
+  event: TEvent,
+  context: InterceptContext<TEvents, TEvent>,
+) => unknown;
+
+export type ObserveHook<TEvents extends EventMap, TEvent> = (
+  event: TEvent,
+  context: ObserveContext<TEvents>,
+) => unknown;
+
+/** A derived event a hook asked for, published after its cause. */
+export interface DerivedEvent {
+  readonly topic: string;
+  readonly data: unknown;
+}
+
+/** Per-hook counters, as reported by `broker.stats().hooks`. */
+export interface HookStats {
+  readonly kind: 'intercept' | 'observe';
+  readonly name: string;
+  readonly calls: number;
+  readonly failures: number;
+  /** Observers only: events discarded because the queue was full. */
+  readonly dropped: number;
+  /** Observers only: events waiting. */
+  readonly queued: number;
+}
+
+/** A topic pattern string, or a ts-pattern pattern matched against the envelope. */
+export type HookSelector = string | object;
+
+/** Turns a selector into a predicate; topic patterns are validated here. */
+export function compileSelector(selector: HookSelector): (event: EventEnvelope) => boolean {
+  if (typeof selector === 'string') {
+    assertPattern(selector);
+    return (event) => topicMatches(selector, event.topic);
+  }
+  return (event) => isMatching(selector as never, event);
+}
+
+function describeSelector(selector: HookSelector): string {
+  return typeof selector === 'string' ? selector : JSON.stringify(selector) ?? 'pattern';
+}
+
+/** Thrown by `context.reject()`; becomes a `rejected` error for the publisher. */
+class Rejection {
+  constructor(readonly reason: string) {}
+}
+
+/** The result of running the intercept chain on one event. */
+export type InterceptOutcome =
+  | { readonly ok: true; readonly envelope: EventEnvelope; readonly transformed: boolean; readonly derived: DerivedEvent[] }
+  | { readonly ok: false; readonly error: EventwireError };
+
+interface Interceptor {
+  readonly name: string;
+  readonly matches: (event: EventEnvelope) => boolean;
+  readonly fn: (event: EventEnvelope, context: InterceptContext<EventMap, EventEnvelope>) => unknown;
+  calls: number;
+  failures: number;
+}
+
+/**
+ * Intercept hooks, run inline before routing in registration order. Each may
+ * reject, transform, tag or derive; synchronous hooks cost no extra tick, an
+ * async one is awaited under `timeoutMs`. A hook that throws refuses the event
+ * (fail closed): an intercept is a gate, and a broken gate must not open.
+ */
+export class InterceptChain {
+  readonly #hooks: Interceptor[] = [];
+  readonly #timeoutMs: number;
+  readonly #report: (error: EventwireError) => void;
+
+  constructor(timeoutMs: number, report: (error: EventwireError) => void) {
+    this.#timeoutMs = timeoutMs;
+    this.#report = report;
+  }
+
+  add(selector: HookSelector, fn: Interceptor['fn'], name = describeSelector(selector)): () => void {
+    const hook: Interceptor = { name, matches: compileSelector(selector), fn, calls: 0, failures: 0 };
+    this.#hooks.push(hook);
+    return () => {
+      const index = this.#hooks.indexOf(hook);
+      if (index >= 0) this.#hooks.splice(index, 1);
+    };
+  }
+
+  get size(): number {
+    return this.#hooks.length;
+  }
+
+  stats(): HookStats[] {
+    return this.#hooks.map((hook) => ({
+      kind: 'intercept',
+      name: hook.name,
+      calls: hook.calls,
+      failures: hook.failures,
+      dropped: 0,
+      queued: 0,
+    }));
+  }
+
+  run(envelope: EventEnvelope, origin: PublishOrigin): InterceptOutcome | Promise<InterceptOutcome> {
+    if (this.#hooks.length === 0) return { ok: true, envelope, transformed: false, derived: [] };
+    const draft = new Draft(envelope, origin);
+    const hooks = [...this.#hooks];
+    for (let index = 0; index < hooks.length; index++) {
+      const hook = hooks[index]!;
+      const step = this.#call(hook, draft);
+      if (step instanceof Promise) return this.#continue(hooks, index, step, draft);
+      if (step) return step;
+    }
+    return draft.outcome();
+  }
+
+  async #continue(
+    hooks: Interceptor[],
+    index: number,
+    pending: Promise<InterceptOutcome | undefined>,
+    draft: Draft,
+  ): Promise<InterceptOutcome> {
+    const first = await pending;
+    if (first) return first;
+    for (let next = index + 1; next < hooks.length; next++) {
+      const step = await this.#call(hooks[next]!, draft);
+      if (step) return step;
+    }
+    return draft.outcome();
+  }
+
+  /** Runs one hook; returns a failed outcome, nothing to go on, or a promise of either. */
+  #call(hook: Interceptor, draft: Draft): InterceptOutcome | undefined | Promise<InterceptOutcome | undefined> {
+    const event = draft.current();
+    if (!hook.matches(event)) return undefined;
+    hook.calls++;
+    let result: unknown;
+    try {
+      result = hook.fn(event, draft.context);
+    } catch (error) {
+      return this.#failed(hook, error);
+    }
+    if (!(result instanceof Promise)) return undefined;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new EventwireError('timeout', `Intercept "${hook.name}" took longer than ${this.#timeoutMs} ms`)),
+        this.#timeoutMs,
+      );
+    });
+    return Promise.race([result, deadline]).then(
+      () => undefined,
+      (error: unknown) => this.#failed(hook, error),
+    ).finally(() => clearTimeout(timer));
+  }
+
+  #failed(hook: Interceptor, error: unknown): InterceptOutcome {
+    if (error instanceof Rejection) {
+      return { ok: false, error: new EventwireError('rejected', error.reason) };
+    }
+    hook.failures++;
+    const failure =
+      error instanceof EventwireError && error.code === 'timeout'
+        ? error
+        : new EventwireError('internal', `Intercept "${hook.name}" failed; the event was refused`, {
+            cause: error,
+          });
+    this.#report(failure);
+    return { ok: false, error: failure };
+  }
+}
+
+/** The event being intercepted, with the changes hooks asked for so far. */
+class Draft {
+  readonly context: InterceptContext<EventMap, EventEnvelope>;
+  readonly derived: DerivedEvent[] = [];
+  #envelope: EventEnvelope;
+  #transformed = false;
+
+  constructor(envelope: EventEnvelope, origin: PublishOrigin) {
+    this.#envelope = envelope;
+    this.context = {
+      origin,
+      reject: (reason: string): never => {
+        throw new Rejection(String(reason));
+      },
+      transform: (data: unknown) => {
+        this.#envelope = { ...this.#envelope, data };
+        this.#transformed = true;
+      },
+      setMetadata: (key: string, value: string) => {
+        this.#envelope = { ...this.#envelope, metadata: { ...this.#envelope.metadata, [key]: String(value) } };
+      },
+      emit: (topic: string, data: unknown) => {
+        this.derived.push({ topic, data });
+      },
+    };
+  }
+
+  current(): EventEnvelope {
+    return this.#envelope;
+  }
+
+  outcome(): InterceptOutcome {
+    return { ok: true, envelope: this.#envelope, transformed: this.#transformed, derived: this.derived };
+  }
+}
+
+interface QueuedObservation {
+  readonly event: EventEnvelope;
+  readonly context: ObserveContext<EventMap>;
+}
+
+/**
+ * One observer with its own bounded queue, drained by one async loop. A slow
+ * or failing observer only ever delays itself: routing never waits for it.
+ */
+export class ObserverQueue {
+  readonly name: string;
+  readonly matches: (event: EventEnvelope) => boolean;
+  readonly #fn: (event: EventEnvelope, context: ObserveContext<EventMap>) => unknown;
+  readonly #capacity: number;
+  readonly #timeoutMs: number;
+  readonly #report: (error: EventwireError) => void;
+  #queue: QueuedObservation[] = [];
+  #head = 0;
+  #running = false;
+  #idle: Array<() => void> = [];
+  calls = 0;
+  failures = 0;
+  dropped = 0;
+
+  constructor(options: {
+    name: string;
+    matches: (event: EventEnvelope) => boolean;
+    fn: (event: EventEnvelope, context: ObserveContext<EventMap>) => unknown;
+    capacity: number;
+    timeoutMs: number;
+    report: (error: EventwireError) => void;
+  }) {
+    this.name = options.name;
+    this.matches = options.matches;
+    this.#fn = options.fn;
+    this.#capacity = options.capacity;
+    this.#timeoutMs = options.timeoutMs;
+    this.#report = options.report;
+  }
+
+  get queued(): number {
+    return this.#queue.length - this.#head;
+  }
+
+  /** Queues one event; when full, the oldest waiting one is dropped and counted. */
+  push(event: EventEnvelope, context: ObserveContext<EventMap>): void {
+    if (this.queued >= this.#capacity) {
+      this.#head++;
+      this.dropped++;
+      if (this.dropped === 1 || this.dropped % 1000 === 0) {
+        this.#report(
+          new EventwireError('buffer_overflow', `Observer "${this.name}" is behind; ${this.dropped} events dropped so far`),
+        );
+      }
+    }
+    this.#queue.push({ event, context });
+    if (!this.#running) {
+      this.#running = true;
+      // Off the publish path: start after the current publish has returned.
+      queueMicrotask(() => void this.#drain());
+    }
+  }
+
+  /** Resolves when the queue is empty (for shutdown). */
+  idle(): Promise<void> {
+    if (!this.#running) return Promise.resolve();
+    return new Promise((resolve) => this.#idle.push(resolve));
+  }
+
+  async #drain(): Promise<void> {
+    while (this.#head < this.#queue.length) {
+      const item = this.#queue[this.#head]!;
+      this.#queue[this.#head++] = undefined as never;
+      if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
+        this.#queue = this.#queue.slice(this.#head);
+        this.#head = 0;
+      }
+      this.calls++;
+      try {
+        await this.#callWithDeadline(item);
+      } catch (error) {
+        this.failures++;
+        this.#report(
+          new EventwireError('handler_failed', `Observer "${this.name}" failed on ${item.event.topic} (${item.event.id})`, {
+            cause: toEventwireError(error),
+          }),
+        );
+      }
+    }
+    this.#queue = [];
+    this.#head = 0;
+    this.#running = false;
+    for (const resolve of this.#idle.splice(0)) resolve();
+  }
+
+  async #callWithDeadline(item: QueuedObservation): Promise<void> {
+    const result = this.#fn(item.event, item.context);
+    if (!(result instanceof Promise)) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      await Promise.race([
+        result,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new EventwireError('timeout', `took longer than ${this.#timeoutMs} ms`)),
+            this.#timeoutMs,
+          );
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  stats(): HookStats {
+    return {
+      kind: 'observe',
+      name: this.name,
+      calls: this.calls,
+      failures: this.failures,
+      dropped: this.dropped,
+      queued: this.queued,
+    };
+  }
+}
+
+export { describeSelector };

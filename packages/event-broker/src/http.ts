@@ -1,0 +1,106 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { EventwireError, toEventwireError, type ErrorCode } from '@eventwire/event-channel';
+
+/**
+ * HTTP status for each error code: one table, so every endpoint answers the
+ * same failure with the same status. Bodies always carry the code itself.
+ */
+const statusByCode: Record<ErrorCode, number> = {
+  invalid_topic: 400,
+  invalid_pattern: 400,
+  unknown_event: 400,
+  invalid_payload: 400,
+  invalid_envelope: 400,
+  invalid_frame: 400,
+  invalid_url: 400,
+  handler_failed: 500,
+  buffer_overflow: 503,
+  channel_closed: 503,
+  unsupported_transport: 400,
+  connection_closed: 503,
+  payload_too_large: 413,
+  unauthorized: 401,
+  rate_limited: 429,
+  // A hook refused it: the request was understood and is well-formed, but not allowed.
+  rejected: 403,
+  limit_exceeded: 429,
+  slow_consumer: 503,
+  unsupported_protocol: 400,
+  not_found: 404,
+  method_not_allowed: 405,
+  timeout: 504,
+  aborted: 499,
+  internal: 500,
+};
+
+/** The HTTP status for an error code. */
+export function httpStatusFor(code: ErrorCode): number {
+  return statusByCode[code];
+}
+
+/** Writes a JSON body. */
+export function sendJson(response: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  response.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+  });
+  response.end(text);
+}
+
+/** Writes `{ "error": { "code", "message" } }` with the status for its code. */
+export function sendError(response: ServerResponse, error: unknown): void {
+  const failure = toEventwireError(error);
+  sendJson(response, httpStatusFor(failure.code), { error: failure.toJSON() });
+}
+
+/** The raw HTTP response for refusing a WebSocket upgrade, with a JSON error body. */
+export function upgradeRefusal(error: EventwireError): string {
+  const status = httpStatusFor(error.code);
+  const body = JSON.stringify({ error: error.toJSON() });
+  return (
+    `HTTP/1.1 ${status} ${statusText(status)}\r\n` +
+    'Content-Type: application/json; charset=utf-8\r\n' +
+    `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+    'Connection: close\r\n\r\n' +
+    body
+  );
+}
+
+function statusText(status: number): string {
+  return { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found' }[status] ?? 'Error';
+}
+
+/**
+ * Reads a JSON request body of at most `limit` bytes. Stops reading as soon as
+ * the limit is passed (`payload_too_large`), so an oversized body costs at
+ * most `limit` bytes of memory. Throws `invalid_payload` for bad JSON.
+ */
+export async function readJsonBody(request: IncomingMessage, limit: number): Promise<unknown> {
+  const declared = Number(request.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) {
+    request.resume(); // drain without keeping it
+    throw tooLarge(declared, limit);
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) {
+      request.resume();
+      throw tooLarge(size, limit);
+    }
+    chunks.push(chunk);
+  }
+  if (size === 0) return undefined;
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    throw new EventwireError('invalid_payload', 'The request body is not valid JSON');
+  }
+}
+
+function tooLarge(size: number, limit: number): EventwireError {
+  return new EventwireError('payload_too_large', `Body of ${size}+ bytes exceeds the limit of ${limit}`);
+}

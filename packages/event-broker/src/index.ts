@@ -1,0 +1,22 @@
+// The public surface of @eventwire/event-broker, listed by hand.
+
+export { EventBrokerServer } from './server.js';
+export { brokerDefaults } from './options.js';
+export { httpStatusFor } from './http.js';
+
+export type { BrokerAddress, BrokerStats, ObserveOptions } from './server.js';
+export type { BrokerOptions } from './options.js';
+export type { PublishResult } from './core.js';
+export type {
+  AnyHookEvent,
+  EmitContext,
+  HookEvent,
+  HookStats,
+  InterceptContext,
+  InterceptHook,
+  ObserveContext,
+  ObserveHook,
+  PatternHookEvent,
+  PublishOrigin,
+  TopicHookEvent,
+} from './hooks.js';

@@ -1,0 +1,103 @@
+import type { EventMap, EventwireError, TopicLimits } from '@eventwire/event-channel';
+
+/** Options of {@link EventBrokerServer}. Every field is optional. */
+export interface BrokerOptions<TEvents extends EventMap = EventMap> {
+  /**
+   * TCP port for WebSocket and HTTP. 0 lets the OS choose (see `listen()`'s result).
+   * @default 15500
+   */
+  readonly port?: number;
+  /**
+   * Interface to bind. Use `0.0.0.0` to accept connections from other hosts.
+   * @default '127.0.0.1'
+   */
+  readonly host?: string;
+  /**
+   * The event map the broker enforces: publishes to undeclared topics are
+   * refused with `unknown_event` and data failing its schema with
+   * `invalid_payload`. Hooks are typed from it.
+   */
+  readonly events?: TEvents;
+  /**
+   * With `events`, let topics the map does not declare through unchecked.
+   * @default false
+   */
+  readonly allowUnknownTopics?: boolean;
+  /**
+   * Largest accepted message (a WebSocket frame or an HTTP body), in bytes.
+   * Bigger ones get `payload_too_large` (HTTP 413) and the connection stays up.
+   * @default 1_048_576 (1 MiB)
+   */
+  readonly maxPayloadBytes?: number;
+  /**
+   * Most patterns one connection may hold; more get `limit_exceeded`.
+   * @default 1000
+   */
+  readonly maxSubscriptionsPerConnection?: number;
+  /** Bounds on topics and patterns. @default topicLimitDefaults */
+  readonly topicLimits?: TopicLimits;
+  /**
+   * Bytes a connection may have waiting to be sent before it is treated as a
+   * slow consumer and closed (4008), so it never holds back anyone else.
+   * @default 8_388_608 (8 MiB)
+   */
+  readonly maxOutboundBytes?: number;
+  /**
+   * Heartbeat interval: the broker pings every connection this often and drops
+   * one that did not answer the previous ping. Announced to clients.
+   * @default 25_000
+   */
+  readonly heartbeatMs?: number;
+  /**
+   * Longest an `intercept` hook may take before the publish fails with `timeout`.
+   * @default 1000
+   */
+  readonly interceptTimeoutMs?: number;
+  /**
+   * Longest one `observe` call may take before it counts as failed and the
+   * observer moves on to its next event.
+   * @default 30_000
+   */
+  readonly observerTimeoutMs?: number;
+  /**
+   * How many generations of derived events (a hook's `emit` reacting to an
+   * event that was itself derived) are allowed; deeper ones are dropped and
+   * counted, which stops hook loops.
+   * @default 8
+   */
+  readonly maxDerivedDepth?: number;
+  /**
+   * How long `close()` waits for clients to finish their closing handshake.
+   * @default 5000
+   */
+  readonly shutdownTimeoutMs?: number;
+  /**
+   * The envelope `source` of events the broker itself emits (derived events,
+   * server-side publishes).
+   * @default 'urn:eventwire:broker'
+   */
+  readonly source?: string;
+  /** Receives one readable line per connection and state change. Silent by default. */
+  readonly log?: (line: string) => void;
+  /**
+   * Receives failures nobody else hears of: failing observers, dropped derived
+   * events, transport errors. @default writes to console.error
+   */
+  readonly onError?: (error: EventwireError) => void;
+}
+
+/** The defaults of {@link BrokerOptions}. */
+export const brokerDefaults = {
+  port: 15500,
+  host: '127.0.0.1',
+  allowUnknownTopics: false,
+  maxPayloadBytes: 1_048_576,
+  maxSubscriptionsPerConnection: 1000,
+  maxOutboundBytes: 8_388_608,
+  heartbeatMs: 25_000,
+  interceptTimeoutMs: 1000,
+  observerTimeoutMs: 30_000,
+  maxDerivedDepth: 8,
+  shutdownTimeoutMs: 5000,
+  source: 'urn:eventwire:broker',
+} as const;

@@ -1,0 +1,107 @@
+import { TopicTrie, type EventEnvelope } from '@eventwire/event-channel';
+
+/** Anything that can receive routed events: a native session, a Synap socket… */
+export interface Subscriber {
+  /** Stable id for stats and logs. */
+  readonly id: string;
+  /** Called once per routed event, however many of its patterns match. Must not throw. */
+  deliver(event: RoutedEvent): void;
+}
+
+/**
+ * One published event on its way out. Each surface encodes it at most once,
+ * whatever the number of its subscribers: the cost of a publish is one encode
+ * per surface plus one socket write per subscriber.
+ */
+export class RoutedEvent {
+  readonly envelope: EventEnvelope;
+  #encoders: Array<(envelope: EventEnvelope) => string> = [];
+  #encoded: string[] = [];
+
+  constructor(envelope: EventEnvelope) {
+    this.envelope = envelope;
+  }
+
+  /** `encode(envelope)`, computed on first use per encoder and reused. */
+  encoded(encode: (envelope: EventEnvelope) => string): string {
+    const index = this.#encoders.indexOf(encode);
+    if (index >= 0) return this.#encoded[index]!;
+    const text = encode(this.envelope);
+    this.#encoders.push(encode);
+    this.#encoded.push(text);
+    return text;
+  }
+}
+
+/**
+ * Subscriptions of every surface in one trie. Knows nothing about sockets or
+ * protocols: surfaces subscribe `Subscriber`s and the core routes envelopes.
+ */
+export class Router {
+  readonly #trie = new TopicTrie<Subscriber>();
+  readonly #patterns = new Map<Subscriber, Set<string>>();
+
+  /** Adds a pattern for a subscriber; false when it already had it. */
+  subscribe(subscriber: Subscriber, pattern: string): boolean {
+    let patterns = this.#patterns.get(subscriber);
+    if (!patterns) {
+      patterns = new Set();
+      this.#patterns.set(subscriber, patterns);
+    }
+    if (patterns.has(pattern)) return false;
+    patterns.add(pattern);
+    this.#trie.add(pattern, subscriber);
+    return true;
+  }
+
+  /** Removes one pattern; false when the subscriber did not have it. */
+  unsubscribe(subscriber: Subscriber, pattern: string): boolean {
+    const patterns = this.#patterns.get(subscriber);
+    if (!patterns?.delete(pattern)) return false;
+    this.#trie.remove(pattern, subscriber);
+    if (patterns.size === 0) this.#patterns.delete(subscriber);
+    return true;
+  }
+
+  /** Removes every pattern of a subscriber (it disconnected). */
+  remove(subscriber: Subscriber): void {
+    const patterns = this.#patterns.get(subscriber);
+    if (!patterns) return;
+    for (const pattern of patterns) this.#trie.remove(pattern, subscriber);
+    this.#patterns.delete(subscriber);
+  }
+
+  /** Whether a subscriber holds exactly this pattern. */
+  has(subscriber: Subscriber, pattern: string): boolean {
+    return this.#patterns.get(subscriber)?.has(pattern) ?? false;
+  }
+
+  /** How many patterns a subscriber holds. */
+  patternCount(subscriber: Subscriber): number {
+    return this.#patterns.get(subscriber)?.size ?? 0;
+  }
+
+  /** Delivers to every matching subscriber once; returns how many that was. */
+  route(event: RoutedEvent): number {
+    const targets = this.#trie.matchValues(event.envelope.topic);
+    for (const subscriber of targets) subscriber.deliver(event);
+    return targets.size;
+  }
+
+  /** How many distinct subscribers `topic` would reach now. */
+  countMatching(topic: string): number {
+    return this.#trie.matchValues(topic).size;
+  }
+
+  /** Subscribers with at least one pattern, and the total number of patterns. */
+  counts(): { subscribers: number; subscriptions: number } {
+    return { subscribers: this.#patterns.size, subscriptions: this.#trie.size };
+  }
+
+  /** Every distinct pattern currently subscribed. */
+  patterns(): string[] {
+    const all = new Set<string>();
+    for (const patterns of this.#patterns.values()) for (const pattern of patterns) all.add(pattern);
+    return [...all];
+  }
+}

@@ -1,0 +1,442 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import {
+  EventwireError,
+  assertTopic,
+  topicLimitDefaults,
+  type EventEnvelope,
+  type EventInput,
+  type EventMap,
+  type EventTopic,
+  type PatternArgument,
+  type PatternCheck,
+  type TopicLimits,
+  type UntypedEvents,
+} from '@eventwire/event-channel';
+import { closeCodes, createEventIdGenerator } from '@eventwire/event-channel/protocol';
+import type { P } from 'ts-pattern';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { Connection } from './connection.js';
+import { BrokerCore, type PublishResult } from './core.js';
+import type {
+  AnyHookEvent,
+  HookStats,
+  InterceptHook,
+  ObserveHook,
+  PatternHookEvent,
+  TopicHookEvent,
+} from './hooks.js';
+import { sendError, sendJson, upgradeRefusal } from './http.js';
+import { brokerDefaults, type BrokerOptions } from './options.js';
+import { NativeSession } from './surfaces/native.js';
+import { SynapSubscriber, handleSynapPublish, parseSynapTopics } from './surfaces/synap.js';
+
+/** Where a listening broker can be reached. */
+export interface BrokerAddress {
+  readonly host: string;
+  readonly port: number;
+  /** `ws://host:port` for `EventChannel`. */
+  readonly url: string;
+  /** `http://host:port` for the HTTP API. */
+  readonly httpUrl: string;
+}
+
+/** A snapshot of the broker's counters. */
+export interface BrokerStats {
+  readonly connections: { readonly native: number; readonly synap: number };
+  readonly subscribers: number;
+  readonly subscriptions: number;
+  readonly published: number;
+  readonly deliveries: number;
+  readonly rejected: number;
+  readonly derived: number;
+  readonly derivedDropped: number;
+  readonly slowConsumersCut: number;
+  readonly heartbeatTimeouts: number;
+  readonly topics: number;
+  readonly hooks: readonly HookStats[];
+}
+
+/** Options of `observe`. */
+export interface ObserveOptions {
+  /**
+   * Events the observer may fall behind by; past it the oldest waiting event
+   * is dropped and counted.
+   * @default 10_000
+   */
+  readonly queueSize?: number;
+}
+
+/**
+ * An event broker on one port: WebSocket (native protocol at `/` and `/ws`,
+ * Synap-compatible at `/pubsub/ws`) and HTTP (`/pubsub/…`, `/health`,
+ * `/stats`). It routes every event to its subscribers and lets hooks act on
+ * the stream: `intercept` before routing, `observe` after.
+ *
+ * @example
+ * const broker = new EventBrokerServer({ port: 15500, events: shop });
+ * broker.intercept('order.created', (event, ctx) => {
+ *   if (event.data.total > 1000) ctx.emit('fraud.review', { orderId: event.data.id });
+ * });
+ * broker.observe('#', (event) => console.log(event.topic));
+ * await broker.listen();
+ */
+export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
+  readonly #options: BrokerOptions<TEvents>;
+  readonly #core: BrokerCore;
+  readonly #topicLimits: TopicLimits;
+  readonly #maxPayloadBytes: number;
+  readonly #heartbeatMs: number;
+  readonly #connections = new Map<WebSocket, Connection>();
+  readonly #nextConnectionId = createEventIdGenerator();
+  readonly #http: Server;
+  readonly #wss: WebSocketServer;
+  #heartbeat: ReturnType<typeof setInterval> | undefined;
+  #address: BrokerAddress | undefined;
+  #closing: Promise<void> | undefined;
+  #slowConsumersCut = 0;
+  #heartbeatTimeouts = 0;
+  readonly #startedAt = Date.now();
+
+  constructor(options: BrokerOptions<TEvents> = {}) {
+    this.#options = options;
+    this.#topicLimits = options.topicLimits ?? topicLimitDefaults;
+    this.#maxPayloadBytes = options.maxPayloadBytes ?? brokerDefaults.maxPayloadBytes;
+    this.#heartbeatMs = options.heartbeatMs ?? brokerDefaults.heartbeatMs;
+    const report = options.onError ?? ((error: EventwireError) => console.error(`[event-broker] ${error.code}: ${error.message}`));
+    this.#core = new BrokerCore({
+      events: options.events,
+      allowUnknownTopics: options.allowUnknownTopics ?? brokerDefaults.allowUnknownTopics,
+      interceptTimeoutMs: options.interceptTimeoutMs ?? brokerDefaults.interceptTimeoutMs,
+      observerTimeoutMs: options.observerTimeoutMs ?? brokerDefaults.observerTimeoutMs,
+      maxDerivedDepth: options.maxDerivedDepth ?? brokerDefaults.maxDerivedDepth,
+      source: options.source ?? brokerDefaults.source,
+      report,
+    });
+    this.#http = createServer((request, response) => void this.#onRequest(request, response));
+    this.#wss = new WebSocketServer({
+      noServer: true,
+      // The protocol limit is enforced per message with an error frame; this
+      // hard cap (4×) only protects memory from absurd frames, closing with 1009.
+      maxPayload: this.#maxPayloadBytes * 4,
+      perMessageDeflate: false,
+    });
+    this.#http.on('upgrade', (request, socket, head) => this.#onUpgrade(request, socket as Socket, head));
+  }
+
+  /** The bound address, once listening. */
+  get address(): BrokerAddress | undefined {
+    return this.#address;
+  }
+
+  /** Starts listening. Resolves with the address (useful with `port: 0`). */
+  async listen(): Promise<BrokerAddress> {
+    const host = this.#options.host ?? brokerDefaults.host;
+    const port = this.#options.port ?? brokerDefaults.port;
+    await new Promise<void>((resolve, reject) => {
+      this.#http.once('error', reject);
+      this.#http.listen(port, host, () => {
+        this.#http.off('error', reject);
+        resolve();
+      });
+    });
+    const bound = this.#http.address() as AddressInfo;
+    const shownHost = bound.family === 'IPv6' ? `[${bound.address}]` : bound.address;
+    this.#address = {
+      host: bound.address,
+      port: bound.port,
+      url: `ws://${shownHost}:${bound.port}`,
+      httpUrl: `http://${shownHost}:${bound.port}`,
+    };
+    this.#startHeartbeat();
+    this.#log(`listening on ${this.#address.url} (native: /, synap: /pubsub/ws, http: /pubsub, /health, /stats)`);
+    return this.#address;
+  }
+
+  /**
+   * Runs `hook` inline before routing for events matching `selector` — a topic
+   * pattern (`'order.*'`) or a ts-pattern pattern over the envelope
+   * (`{ topic: 'order.created', data: { total: P.number.gte(1000) } }`).
+   * Hooks run in registration order; each may `reject`, `transform`,
+   * `setMetadata` or `emit`. Returns a function that removes the hook.
+   */
+  intercept<TPattern extends PatternArgument<TEvents>>(
+    selector: TPattern & PatternCheck<TEvents, TPattern>,
+    hook: InterceptHook<TEvents, TopicHookEvent<TEvents, TPattern>>,
+  ): () => void;
+  intercept<const TPattern extends P.Pattern<AnyHookEvent<TEvents>>>(
+    selector: TPattern,
+    hook: InterceptHook<TEvents, PatternHookEvent<TEvents, TPattern>>,
+  ): () => void;
+  intercept(selector: string | object, hook: (event: never, context: never) => unknown): () => void {
+    return this.#core.intercept(selector, hook as never);
+  }
+
+  /**
+   * Runs `hook` after routing, off the publish path, through a bounded queue
+   * of its own: a slow or failing observer never delays delivery or other
+   * observers. Selectors as for `intercept`. Returns a function that removes it.
+   */
+  observe<TPattern extends PatternArgument<TEvents>>(
+    selector: TPattern & PatternCheck<TEvents, TPattern>,
+    hook: ObserveHook<TEvents, TopicHookEvent<TEvents, TPattern>>,
+    options?: ObserveOptions,
+  ): () => void;
+  observe<const TPattern extends P.Pattern<AnyHookEvent<TEvents>>>(
+    selector: TPattern,
+    hook: ObserveHook<TEvents, PatternHookEvent<TEvents, TPattern>>,
+    options?: ObserveOptions,
+  ): () => void;
+  observe(
+    selector: string | object,
+    hook: (event: never, context: never) => unknown,
+    options: ObserveOptions = {},
+  ): () => void {
+    return this.#core.observe(selector, hook as never, options.queueSize ?? 10_000);
+  }
+
+  /**
+   * Publishes from the server itself (validated and hooked like any publish).
+   * Resolves with the routed event and how many subscribers it reached.
+   */
+  async publish<TTopic extends EventTopic<TEvents>>(
+    topic: TTopic,
+    data: EventInput<TEvents, TTopic>,
+  ): Promise<PublishResult> {
+    assertTopic(topic, this.#topicLimits);
+    const envelope: EventEnvelope = {
+      id: this.#core.nextId(),
+      topic,
+      source: this.#options.source ?? brokerDefaults.source,
+      time: new Date().toISOString(),
+      data,
+    };
+    return this.#core.publish(envelope, { surface: 'broker' });
+  }
+
+  /** A snapshot of the broker's counters. */
+  stats(): BrokerStats {
+    let native = 0;
+    let synap = 0;
+    for (const connection of this.#connections.values()) {
+      if (connection.surface === 'native') native++;
+      else synap++;
+    }
+    const { subscribers, subscriptions } = this.#core.router.counts();
+    return {
+      connections: { native, synap },
+      subscribers,
+      subscriptions,
+      ...this.#core.counters,
+      slowConsumersCut: this.#slowConsumersCut,
+      heartbeatTimeouts: this.#heartbeatTimeouts,
+      topics: this.#core.topics.size,
+      hooks: this.#core.hookStats(),
+    };
+  }
+
+  /**
+   * Graceful shutdown: stops accepting, closes every client with 1001 (they
+   * reconnect elsewhere or later), waits up to `shutdownTimeoutMs` for their
+   * handshakes and for observers to drain, then releases the port. Idempotent.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#shutdown();
+    return this.#closing;
+  }
+
+  /** `await using broker = …` closes it on scope exit. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  // ---------------------------------------------------------------------------
+
+  async #shutdown(): Promise<void> {
+    this.#log('shutting down');
+    clearInterval(this.#heartbeat);
+    const timeoutMs = this.#options.shutdownTimeoutMs ?? brokerDefaults.shutdownTimeoutMs;
+    const httpClosed = new Promise<void>((resolve) => this.#http.close(() => resolve()));
+    const sockets = [...this.#connections.values()].map(
+      (connection) =>
+        new Promise<void>((resolve) => {
+          if (connection.socket.readyState === connection.socket.CLOSED) return resolve();
+          connection.socket.once('close', () => resolve());
+          connection.close(closeCodes.goingAway, 'server shutting down', timeoutMs);
+        }),
+    );
+    await Promise.all(sockets);
+    await withDeadline(this.#core.observersIdle(), timeoutMs);
+    this.#http.closeAllConnections();
+    await httpClosed;
+    this.#wss.close();
+    this.#log('stopped');
+  }
+
+  #onUpgrade(request: IncomingMessage, socket: Socket, head: Buffer): void {
+    if (this.#closing) {
+      socket.end(upgradeRefusal(new EventwireError('connection_closed', 'The broker is shutting down')));
+      return;
+    }
+    const url = new URL(request.url ?? '/', 'http://broker');
+    let surface: 'native' | 'synap';
+    let topics: string[] = [];
+    try {
+      if (url.pathname === '/' || url.pathname === '/ws') surface = 'native';
+      else if (url.pathname === '/pubsub/ws') {
+        surface = 'synap';
+        topics = parseSynapTopics(url, this.#topicLimits);
+      } else throw new EventwireError('not_found', `No WebSocket endpoint at ${url.pathname}`);
+    } catch (error) {
+      socket.end(upgradeRefusal(error as EventwireError));
+      return;
+    }
+    this.#wss.handleUpgrade(request, socket, head, (ws) => this.#onConnection(ws, request, surface, topics));
+  }
+
+  #onConnection(ws: WebSocket, request: IncomingMessage, surface: 'native' | 'synap', topics: string[]): void {
+    const connection = new Connection({
+      id: this.#nextConnectionId(),
+      socket: ws,
+      surface,
+      remote: `${request.socket.remoteAddress}:${request.socket.remotePort}`,
+      maxOutboundBytes: this.#options.maxOutboundBytes ?? brokerDefaults.maxOutboundBytes,
+      onSlow: (slow) => {
+        this.#slowConsumersCut++;
+        // Stop routing to it at once; its close event comes later.
+        this.#core.router.remove(subscriber);
+        this.#log(`conn ${slow.id} cut: slow consumer (${slow.socket.bufferedAmount} bytes unsent)`);
+      },
+    });
+    this.#connections.set(ws, connection);
+    ws.on('pong', () => (connection.alive = true));
+    ws.on('error', (error) => this.#log(`conn ${connection.id} socket error: ${error.message}`));
+    let subscriber: NativeSession | SynapSubscriber;
+    if (surface === 'native') {
+      const session = new NativeSession(connection, this.#core, {
+        maxPayloadBytes: this.#maxPayloadBytes,
+        maxSubscriptions: this.#options.maxSubscriptionsPerConnection ?? brokerDefaults.maxSubscriptionsPerConnection,
+        topicLimits: this.#topicLimits,
+        heartbeatMs: this.#heartbeatMs,
+      });
+      subscriber = session;
+      ws.on('message', (data, isBinary) => {
+        connection.alive = true;
+        session.receive(data, isBinary);
+      });
+    } else {
+      const synap = new SynapSubscriber(connection);
+      subscriber = synap;
+      for (const topic of topics) this.#core.router.subscribe(synap, topic);
+      synap.welcome(topics);
+      ws.on('message', (data) => {
+        connection.alive = true;
+        synap.receive(String(data));
+      });
+    }
+    ws.on('close', (code, reason) => {
+      this.#connections.delete(ws);
+      if (subscriber instanceof NativeSession) subscriber.closed();
+      else this.#core.router.remove(subscriber);
+      this.#log(`conn ${connection.id} closed ${code}${reason.length ? ` ${reason.toString()}` : ''}`);
+    });
+    this.#log(`conn ${connection.id} open ${surface} from ${connection.remote}${topics.length ? ` topics=${topics.join(',')}` : ''}`);
+  }
+
+  #startHeartbeat(): void {
+    if (!(this.#heartbeatMs > 0)) return;
+    this.#heartbeat = setInterval(() => {
+      for (const connection of this.#connections.values()) {
+        if (!connection.alive) {
+          this.#heartbeatTimeouts++;
+          this.#log(`conn ${connection.id} dead: no pong within ${this.#heartbeatMs} ms`);
+          connection.socket.terminate();
+          continue;
+        }
+        connection.alive = false;
+        connection.socket.ping();
+      }
+    }, this.#heartbeatMs);
+    this.#heartbeat.unref();
+  }
+
+  async #onRequest(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    try {
+      await this.#route(request, response);
+    } catch (error) {
+      if (!response.headersSent) sendError(response, error);
+      else response.destroy();
+    }
+  }
+
+  async #route(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const url = new URL(request.url ?? '/', 'http://broker');
+    const path = url.pathname;
+    const method = request.method ?? 'GET';
+    const publish = /^\/pubsub\/([^/]+)\/publish$/.exec(path);
+    const info = /^\/pubsub\/([^/]+)\/info$/.exec(path);
+    const expect = (wanted: string): void => {
+      if (method !== wanted) throw new EventwireError('method_not_allowed', `${path} accepts ${wanted}, not ${method}`);
+    };
+    if (path === '/health') {
+      expect('GET');
+      const { native, synap } = this.stats().connections;
+      return sendJson(response, 200, {
+        status: this.#closing ? 'shutting_down' : 'healthy',
+        uptime_seconds: Math.floor((Date.now() - this.#startedAt) / 1000),
+        connections: native + synap,
+      });
+    }
+    if (path === '/stats') {
+      expect('GET');
+      return sendJson(response, 200, this.stats());
+    }
+    if (publish) {
+      expect('POST');
+      return handleSynapPublish(request, response, decodeURIComponent(publish[1]!), this.#core, {
+        maxPayloadBytes: this.#maxPayloadBytes,
+        topicLimits: this.#topicLimits,
+      });
+    }
+    if (path === '/pubsub/stats') {
+      expect('GET');
+      const stats = this.stats();
+      return sendJson(response, 200, {
+        total_topics: stats.topics,
+        total_subscribers: stats.subscribers,
+        total_subscriptions: stats.subscriptions,
+        messages_published: stats.published,
+        messages_delivered: stats.deliveries,
+        connections: stats.connections,
+      });
+    }
+    if (path === '/pubsub/topics') {
+      expect('GET');
+      const topics = this.#core.topics.list().map((record) => record.topic);
+      return sendJson(response, 200, { topics, count: topics.length, patterns: this.#core.router.patterns() });
+    }
+    if (info) {
+      expect('GET');
+      const topic = decodeURIComponent(info[1]!);
+      assertTopic(topic, this.#topicLimits);
+      const record = this.#core.topics.get(topic);
+      return sendJson(response, 200, {
+        topic,
+        subscribers: this.#core.router.countMatching(topic),
+        messages_published: record?.messages ?? 0,
+        last_published_at: record ? new Date(record.lastPublishedAt).toISOString() : null,
+      });
+    }
+    throw new EventwireError('not_found', `No route for ${method} ${path}`);
+  }
+
+  #log(line: string): void {
+    this.#options.log?.(line);
+  }
+}
+
+async function withDeadline(promise: Promise<void>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([promise, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
+}

@@ -1,0 +1,231 @@
+import {
+  EventwireError,
+  assertPattern,
+  assertTopic,
+  toEventwireError,
+  type EventEnvelope,
+  type TopicLimits,
+} from '@eventwire/event-channel';
+import {
+  FrameError,
+  PROTOCOL_VERSION,
+  closeCodes,
+  encodeFrame,
+  parseClientFrame,
+  type ClientFrame,
+  type FrameId,
+  type ServerFrame,
+} from '@eventwire/event-channel/protocol';
+import type { Connection } from '../connection.js';
+import type { BrokerCore, PublishResult } from '../core.js';
+import type { RoutedEvent, Subscriber } from '../router.js';
+
+/** Limits a native session enforces. */
+export interface NativeSessionLimits {
+  readonly maxPayloadBytes: number;
+  readonly maxSubscriptions: number;
+  readonly topicLimits: TopicLimits;
+  readonly heartbeatMs: number;
+}
+
+/** Frames waiting while an async hook holds the session; beyond this the client is flooding. */
+const MAX_BACKLOG = 10_000;
+
+const encodeEventFrame = (envelope: EventEnvelope): string => encodeFrame({ type: 'event', event: envelope });
+
+/**
+ * One client speaking the native protocol. Frames are handled strictly in
+ * arrival order (an async hook on one publish holds back this client's later
+ * frames, never anyone else's), so acks, errors and pongs come back in the
+ * order their requests went out, and a ping is a barrier.
+ * Bad input gets an error frame; the connection stays up.
+ */
+export class NativeSession implements Subscriber {
+  readonly id: string;
+  readonly #connection: Connection;
+  readonly #core: BrokerCore;
+  readonly #limits: NativeSessionLimits;
+  #greeted = false;
+  #busy = false;
+  readonly #backlog: string[] = [];
+
+  constructor(connection: Connection, core: BrokerCore, limits: NativeSessionLimits) {
+    this.id = connection.id;
+    this.#connection = connection;
+    this.#core = core;
+    this.#limits = limits;
+  }
+
+  deliver(event: RoutedEvent): void {
+    this.#connection.send(event.encoded(encodeEventFrame));
+  }
+
+  /** Feeds one WebSocket message. */
+  receive(data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): void {
+    const size = byteLength(data);
+    if (isBinary) {
+      this.#send({ type: 'error', code: 'invalid_frame', message: 'Binary frames are not part of the protocol; send JSON text' });
+      return;
+    }
+    if (size > this.#limits.maxPayloadBytes) {
+      this.#send({
+        type: 'error',
+        code: 'payload_too_large',
+        message: `Frame of ${size} bytes exceeds the limit of ${this.#limits.maxPayloadBytes}`,
+      });
+      return;
+    }
+    const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8');
+    if (this.#busy) {
+      if (this.#backlog.length >= MAX_BACKLOG) {
+        this.#send({ type: 'error', code: 'rate_limited', message: 'Too many frames waiting; this one was dropped' });
+        return;
+      }
+      this.#backlog.push(text);
+      return;
+    }
+    this.#process(text);
+  }
+
+  /** The connection is gone: drop every subscription. */
+  closed(): void {
+    this.#core.router.remove(this);
+    this.#backlog.length = 0;
+  }
+
+  #process(text: string): void {
+    const pending = this.#handle(text);
+    if (!pending) return;
+    this.#busy = true;
+    void pending.then(() => this.#resume());
+  }
+
+  /** Works through frames that arrived while waiting; stops again at the next async one. */
+  #resume(): void {
+    while (this.#backlog.length > 0) {
+      const pending = this.#handle(this.#backlog.shift()!);
+      if (pending) return void pending.then(() => this.#resume());
+    }
+    this.#busy = false;
+  }
+
+  /** Handles one frame; returns a promise only if it had to wait (async hooks). */
+  #handle(text: string): Promise<void> | undefined {
+    let frame: ClientFrame;
+    try {
+      frame = parseClientFrame(text);
+    } catch (error) {
+      this.#sendError(error instanceof FrameError ? error.frameId : undefined, error);
+      return undefined;
+    }
+    if (!this.#greeted && frame.type !== 'hello') {
+      this.#sendError(frameIdOf(frame), new EventwireError('invalid_frame', 'Send a hello frame first'));
+      return undefined;
+    }
+    switch (frame.type) {
+      case 'hello':
+        return this.#hello(frame.protocol);
+      case 'subscribe':
+        return this.#subscribe(frame.id, frame.pattern);
+      case 'unsubscribe':
+        this.#core.router.unsubscribe(this, frame.pattern);
+        this.#send({ type: 'ack', id: frame.id });
+        return undefined;
+      case 'publish':
+        return this.#publish(frame.id, frame.event);
+      case 'ping':
+        this.#send(frame.id === undefined ? { type: 'pong' } : { type: 'pong', id: frame.id });
+        return undefined;
+    }
+  }
+
+  #hello(protocol: number): undefined {
+    if (this.#greeted) {
+      this.#sendError(undefined, new EventwireError('invalid_frame', 'hello was already received'));
+      return undefined;
+    }
+    if (protocol !== PROTOCOL_VERSION) {
+      this.#sendError(
+        undefined,
+        new EventwireError('unsupported_protocol', `Protocol ${protocol} is not supported; this broker speaks ${PROTOCOL_VERSION}`),
+      );
+      this.#connection.close(closeCodes.unsupportedProtocol, 'unsupported protocol', 1000);
+      return undefined;
+    }
+    this.#greeted = true;
+    this.#send({
+      type: 'welcome',
+      protocol: PROTOCOL_VERSION,
+      connectionId: this.id,
+      heartbeatMs: this.#limits.heartbeatMs,
+      maxPayloadBytes: this.#limits.maxPayloadBytes,
+    });
+    return undefined;
+  }
+
+  #subscribe(id: FrameId, pattern: string): undefined {
+    try {
+      assertPattern(pattern, this.#limits.topicLimits);
+    } catch (error) {
+      this.#sendError(id, error);
+      return undefined;
+    }
+    const router = this.#core.router;
+    // Re-subscribing a pattern it already holds is idempotent and never hits the limit.
+    if (router.patternCount(this) >= this.#limits.maxSubscriptions && !router.has(this, pattern)) {
+      this.#sendError(
+        id,
+        new EventwireError('limit_exceeded', `A connection may hold at most ${this.#limits.maxSubscriptions} subscriptions`),
+      );
+      return undefined;
+    }
+    router.subscribe(this, pattern);
+    this.#send({ type: 'ack', id });
+    return undefined;
+  }
+
+  #publish(id: FrameId | undefined, event: EventEnvelope): Promise<void> | undefined {
+    try {
+      assertTopic(event.topic, this.#limits.topicLimits);
+      const result = this.#core.publish(event, { surface: 'native', connectionId: this.id });
+      if (result instanceof Promise) {
+        return result.then(
+          (settled) => this.#published(id, settled),
+          (error: unknown) => this.#sendError(id, error, event.id),
+        );
+      }
+      this.#published(id, result);
+    } catch (error) {
+      this.#sendError(id, error, event.id);
+    }
+    return undefined;
+  }
+
+  #published(id: FrameId | undefined, result: PublishResult): void {
+    if (id !== undefined) this.#send({ type: 'ack', id, eventId: result.event.id });
+  }
+
+  #sendError(id: FrameId | undefined, error: unknown, eventId?: string): void {
+    const failure = toEventwireError(error);
+    this.#send({
+      type: 'error',
+      code: failure.code,
+      message: failure.message,
+      ...(id !== undefined && { id }),
+      ...(eventId !== undefined && { eventId }),
+    });
+  }
+
+  #send(frame: ServerFrame): void {
+    this.#connection.send(encodeFrame(frame));
+  }
+}
+
+function frameIdOf(frame: ClientFrame): FrameId | undefined {
+  return 'id' in frame ? frame.id : undefined;
+}
+
+function byteLength(data: Buffer | ArrayBuffer | Buffer[]): number {
+  if (Array.isArray(data)) return data.reduce((total, chunk) => total + chunk.length, 0);
+  return data instanceof ArrayBuffer ? data.byteLength : data.length;
+}

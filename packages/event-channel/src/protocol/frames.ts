@@ -1,0 +1,211 @@
+import type { EventEnvelope } from '../envelope.js';
+import { parseEnvelope } from '../envelope.js';
+import { EventwireError, type ErrorCode, errorCodes } from '../errors.js';
+
+/**
+ * The native eventwire protocol, version 1: JSON text frames over a WebSocket.
+ * One copy, used by the ws:// transport and (through the `/protocol` subpath)
+ * by the broker. Specified in docs/PROTOCOL.md §6.
+ */
+export const PROTOCOL_VERSION = 1;
+
+/** A correlation id chosen by the client; echoed in the `ack` or `error` that answers it. */
+export type FrameId = number | string;
+
+/** Frames a client sends. */
+export type ClientFrame =
+  | { readonly type: 'hello'; readonly protocol: number; readonly client?: string }
+  | { readonly type: 'subscribe'; readonly id: FrameId; readonly pattern: string }
+  | { readonly type: 'unsubscribe'; readonly id: FrameId; readonly pattern: string }
+  | { readonly type: 'publish'; readonly id?: FrameId; readonly event: EventEnvelope }
+  | { readonly type: 'ping'; readonly id?: FrameId };
+
+/** Frames a server sends. */
+export type ServerFrame =
+  | {
+      readonly type: 'welcome';
+      readonly protocol: number;
+      readonly connectionId: string;
+      /** How often the client should ping; also the server's dead-peer horizon. */
+      readonly heartbeatMs: number;
+      /** The largest frame the server accepts, in bytes. */
+      readonly maxPayloadBytes: number;
+    }
+  | { readonly type: 'ack'; readonly id: FrameId; readonly eventId?: string }
+  | { readonly type: 'event'; readonly event: EventEnvelope }
+  | {
+      readonly type: 'error';
+      readonly id?: FrameId;
+      readonly code: ErrorCode;
+      readonly message: string;
+      /** The event the error is about, for unacknowledged publishes. */
+      readonly eventId?: string;
+    }
+  | { readonly type: 'pong'; readonly id?: FrameId };
+
+/** Encodes a frame for the wire. */
+export function encodeFrame(frame: ClientFrame | ServerFrame): string {
+  return JSON.stringify(frame);
+}
+
+/**
+ * Parses what a client sent. Throws `invalid_frame` (bad JSON, unknown type,
+ * wrong field types), `invalid_envelope` (a publish with a malformed event).
+ * The thrown error carries the frame's `id` when one could be read, so the
+ * server can answer the right request.
+ */
+export function parseClientFrame(text: string): ClientFrame {
+  const record = parseObject(text);
+  const type = record['type'];
+  switch (type) {
+    case 'hello': {
+      const protocol = record['protocol'];
+      if (typeof protocol !== 'number' || !Number.isInteger(protocol)) {
+        throw frameError('"protocol" must be an integer');
+      }
+      const client = optionalString(record, 'client');
+      return client === undefined ? { type, protocol } : { type, protocol, client };
+    }
+    case 'subscribe':
+    case 'unsubscribe': {
+      const id = requireId(record);
+      const pattern = record['pattern'];
+      if (typeof pattern !== 'string') throw frameError('"pattern" must be a string', id);
+      return { type, id, pattern };
+    }
+    case 'publish': {
+      const id = optionalId(record);
+      let event: EventEnvelope;
+      try {
+        event = parseEnvelope(record['event']);
+      } catch (error) {
+        throw withFrameId(error, id);
+      }
+      return id === undefined ? { type, event } : { type, id, event };
+    }
+    case 'ping': {
+      const id = optionalId(record);
+      return id === undefined ? { type } : { type, id };
+    }
+    default:
+      throw frameError(
+        typeof type === 'string' ? `unknown frame type "${type}"` : '"type" must be a string',
+        optionalIdOrUndefined(record),
+      );
+  }
+}
+
+/** Parses what a server sent. Throws `invalid_frame` or `invalid_envelope`. */
+export function parseServerFrame(text: string): ServerFrame {
+  const record = parseObject(text);
+  switch (record['type']) {
+    case 'welcome': {
+      const protocol = record['protocol'];
+      const connectionId = record['connectionId'];
+      const heartbeatMs = record['heartbeatMs'];
+      const maxPayloadBytes = record['maxPayloadBytes'];
+      if (
+        typeof protocol !== 'number' ||
+        typeof connectionId !== 'string' ||
+        typeof heartbeatMs !== 'number' ||
+        typeof maxPayloadBytes !== 'number'
+      ) {
+        throw frameError('welcome needs protocol, connectionId, heartbeatMs, maxPayloadBytes');
+      }
+      return { type: 'welcome', protocol, connectionId, heartbeatMs, maxPayloadBytes };
+    }
+    case 'ack': {
+      const id = requireId(record);
+      const eventId = optionalString(record, 'eventId');
+      return eventId === undefined ? { type: 'ack', id } : { type: 'ack', id, eventId };
+    }
+    case 'event':
+      return { type: 'event', event: parseEnvelope(record['event']) };
+    case 'error': {
+      const code = record['code'];
+      const message = record['message'];
+      if (typeof message !== 'string') throw frameError('error needs a message');
+      const known = (errorCodes as readonly unknown[]).includes(code) ? (code as ErrorCode) : 'internal';
+      const id = optionalId(record);
+      const eventId = optionalString(record, 'eventId');
+      return {
+        type: 'error',
+        code: known,
+        message,
+        ...(id !== undefined && { id }),
+        ...(eventId !== undefined && { eventId }),
+      };
+    }
+    case 'pong': {
+      const id = optionalId(record);
+      return id === undefined ? { type: 'pong' } : { type: 'pong', id };
+    }
+    default:
+      throw frameError(`unknown frame type "${String(record['type'])}"`);
+  }
+}
+
+/** An `EventwireError` that remembers which request (frame id) it answers. */
+export class FrameError extends EventwireError {
+  override readonly name = 'FrameError';
+  readonly frameId: FrameId | undefined;
+
+  constructor(code: ErrorCode, message: string, frameId: FrameId | undefined, options?: ErrorOptions) {
+    super(code, message, options);
+    this.frameId = frameId;
+  }
+}
+
+function parseObject(text: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw frameError('not valid JSON');
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw frameError('a frame must be a JSON object');
+  }
+  return value as Record<string, unknown>;
+}
+
+const MAX_ID_LENGTH = 64;
+
+function isFrameId(value: unknown): value is FrameId {
+  return (
+    (typeof value === 'number' && Number.isSafeInteger(value)) ||
+    (typeof value === 'string' && value.length > 0 && value.length <= MAX_ID_LENGTH)
+  );
+}
+
+function requireId(record: Record<string, unknown>): FrameId {
+  const id = record['id'];
+  if (!isFrameId(id)) throw frameError(`"id" must be an integer or a string of 1–${MAX_ID_LENGTH} chars`);
+  return id;
+}
+
+function optionalId(record: Record<string, unknown>): FrameId | undefined {
+  return record['id'] === undefined ? undefined : requireId(record);
+}
+
+function optionalIdOrUndefined(record: Record<string, unknown>): FrameId | undefined {
+  return isFrameId(record['id']) ? record['id'] : undefined;
+}
+
+function optionalString(record: Record<string, unknown>, field: string): string | undefined {
+  const value = record[field];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string') throw frameError(`"${field}" must be a string`);
+  return value;
+}
+
+function frameError(detail: string, id?: FrameId): FrameError {
+  return new FrameError('invalid_frame', `Invalid frame: ${detail}`, id);
+}
+
+function withFrameId(error: unknown, id: FrameId | undefined): unknown {
+  if (error instanceof EventwireError && !(error instanceof FrameError)) {
+    return new FrameError(error.code, error.message, id, { cause: error });
+  }
+  return error;
+}

@@ -1,0 +1,526 @@
+import { fullJitterBackoff } from '../backoff.js';
+import type { EventEnvelope } from '../envelope.js';
+import { EventwireError, toEventwireError } from '../errors.js';
+import { Outbox, type OutboxOverflow } from '../outbox.js';
+import { closeCodes, isTerminalCloseCode } from '../protocol/close-codes.js';
+import {
+  PROTOCOL_VERSION,
+  encodeFrame,
+  parseServerFrame,
+  type ClientFrame,
+  type FrameId,
+  type ServerFrame,
+} from '../protocol/frames.js';
+import type { PublishOptions, Transport, TransportSink } from './transport.js';
+
+/** The part of the WebSocket API this transport uses: the browser's and `ws` both fit. */
+export interface WebSocketLike {
+  readonly readyState: number;
+  readonly bufferedAmount: number;
+  onopen: ((event: unknown) => void) | null;
+  onmessage: ((event: { data: unknown }) => void) | null;
+  onclose: ((event: { code: number; reason: string }) => void) | null;
+  onerror: ((event: unknown) => void) | null;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  /** `ws` only: drop the connection without a closing handshake. */
+  terminate?(): void;
+}
+
+/** A WebSocket constructor (the browser's global, or `ws`'s). */
+export type WebSocketConstructor = new (url: string) => WebSocketLike;
+
+/** Options of {@link WsTransport}. */
+export interface WsTransportOptions {
+  /** `ws://host:port` or `wss://…` of an eventwire broker. */
+  readonly url: string;
+  /**
+   * Delay before reconnect attempt n (1-based).
+   * @default fullJitterBackoff({ baseMs: 250, capMs: 30_000 })
+   */
+  readonly backoff?: (attempt: number) => number;
+  /**
+   * How many emits are held while disconnected, flushed in order on reconnect.
+   * @default 1000
+   */
+  readonly outboxSize?: number;
+  /**
+   * When the outbox is full: `'reject'` fails the new emit with
+   * `buffer_overflow`; `'drop-oldest'` fails the oldest held one instead.
+   * @default 'reject'
+   */
+  readonly outboxOverflow?: OutboxOverflow;
+  /**
+   * How long a subscribe, an acknowledged publish, or the connection handshake
+   * may wait for the broker before failing with `timeout`.
+   * @default 10_000
+   */
+  readonly requestTimeoutMs?: number;
+  /**
+   * Ping interval; a ping unanswered by the next one marks the broker dead and
+   * the transport reconnects. Defaults to what the broker's welcome announces.
+   */
+  readonly heartbeatMs?: number;
+  /** A client name the broker logs. @default 'eventwire-js' */
+  readonly client?: string;
+  /** A WebSocket implementation. @default `ws` in Node, the global in browsers */
+  readonly WebSocket?: WebSocketConstructor;
+}
+
+/** Defaults of {@link WsTransportOptions}. */
+export const wsTransportDefaults = {
+  outboxSize: 1000,
+  outboxOverflow: 'reject',
+  requestTimeoutMs: 10_000,
+  client: 'eventwire-js',
+} as const;
+
+const OPEN = 1;
+
+interface OutboxItem {
+  readonly envelope: EventEnvelope;
+  readonly ack: boolean;
+  readonly resolve: () => void;
+  readonly reject: (error: EventwireError) => void;
+}
+
+interface PendingRequest {
+  readonly kind: 'subscribe' | 'unsubscribe' | 'publish' | 'ping';
+  readonly resolve: () => void;
+  readonly reject: (error: EventwireError) => void;
+  readonly timer: ReturnType<typeof setTimeout>;
+  /** For acknowledged publishes: requeued if the connection drops first. */
+  readonly item?: OutboxItem;
+  readonly pattern?: string;
+}
+
+type State = 'idle' | 'connecting' | 'open' | 'waiting' | 'closing' | 'closed';
+
+/**
+ * The native protocol over a WebSocket, with the connection's whole life:
+ * hello/welcome, reconnection with full-jitter backoff, resubscription of
+ * every pattern, a bounded outbox flushed in order, acknowledgements,
+ * heartbeats and a flush barrier on close.
+ *
+ * Delivery guarantees across a reconnect: acknowledged emits (`ack: true`)
+ * that were in flight are sent again (at least once); unacknowledged ones that
+ * were already written to the socket may be lost; emits made while
+ * disconnected wait in the outbox. Events published by others while this
+ * client was away are not replayed (history and recovery come later).
+ */
+export class WsTransport implements Transport {
+  readonly kind = 'ws';
+  readonly #options: WsTransportOptions;
+  readonly #backoff: (attempt: number) => number;
+  readonly #requestTimeoutMs: number;
+  readonly #outbox: Outbox<OutboxItem>;
+  /** Every pattern the channel wants, whether or not the broker has acked it yet. */
+  readonly #patterns = new Map<string, Array<{ resolve: () => void; reject: (e: EventwireError) => void }>>();
+  readonly #pending = new Map<FrameId, PendingRequest>();
+  #sink: TransportSink | undefined;
+  #socket: WebSocketLike | undefined;
+  #state: State = 'idle';
+  #attempt = 0;
+  #nextId = 1;
+  #retryTimer: ReturnType<typeof setTimeout> | undefined;
+  #handshakeTimer: ReturnType<typeof setTimeout> | undefined;
+  #heartbeatTimer: ReturnType<typeof setInterval> | undefined;
+  #awaitingPong = false;
+  #closing: Promise<void> | undefined;
+  #closed: (() => void) | undefined;
+
+  constructor(options: WsTransportOptions) {
+    this.#options = options;
+    this.#backoff = options.backoff ?? fullJitterBackoff();
+    this.#requestTimeoutMs = options.requestTimeoutMs ?? wsTransportDefaults.requestTimeoutMs;
+    this.#outbox = new Outbox(
+      options.outboxSize ?? wsTransportDefaults.outboxSize,
+      options.outboxOverflow ?? wsTransportDefaults.outboxOverflow,
+    );
+  }
+
+  /** Emits refused or evicted because the outbox was full. */
+  get outboxDropped(): number {
+    return this.#outbox.dropped;
+  }
+
+  connect(sink: TransportSink): void {
+    this.#sink = sink;
+    sink.status({ state: 'connecting' });
+    void this.#open();
+  }
+
+  publish(envelope: EventEnvelope, options: PublishOptions = {}): Promise<void> {
+    if (this.#state === 'closing' || this.#state === 'closed') {
+      return Promise.reject(new EventwireError('channel_closed', 'The ws transport is closed'));
+    }
+    return new Promise<void>((resolve, reject) => {
+      const item: OutboxItem = { envelope, ack: options.ack === true, resolve, reject };
+      if (this.#state === 'open') return this.#send(item);
+      let evicted: OutboxItem | undefined;
+      try {
+        evicted = this.#outbox.push(item);
+      } catch (error) {
+        return reject(toEventwireError(error));
+      }
+      evicted?.reject(
+        new EventwireError('buffer_overflow', 'Dropped from the full outbox while disconnected'),
+      );
+    });
+  }
+
+  subscribe(pattern: string): Promise<void> {
+    if (this.#state === 'closing' || this.#state === 'closed') {
+      return Promise.reject(new EventwireError('channel_closed', 'The ws transport is closed'));
+    }
+    return new Promise<void>((resolve, reject) => {
+      const waiters = this.#patterns.get(pattern);
+      if (waiters) {
+        waiters.push({ resolve, reject });
+        return;
+      }
+      this.#patterns.set(pattern, [{ resolve, reject }]);
+      if (this.#state === 'open') this.#sendSubscribe(pattern);
+    });
+  }
+
+  unsubscribe(pattern: string): Promise<void> {
+    if (!this.#patterns.delete(pattern) || this.#state !== 'open') return Promise.resolve();
+    return this.#request({ type: 'unsubscribe', id: this.#id(), pattern }, 'unsubscribe');
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#shutdown();
+    return this.#closing;
+  }
+
+  // ---------------------------------------------------------------------------
+  // Connection life
+
+  async #open(): Promise<void> {
+    if (this.#state === 'closing' || this.#state === 'closed') return;
+    this.#state = 'connecting';
+    let socket: WebSocketLike;
+    try {
+      const WebSocketImpl = this.#options.WebSocket ?? (await loadWebSocket());
+      if (this.#state !== 'connecting') return;
+      socket = new WebSocketImpl(this.#options.url);
+    } catch (error) {
+      this.#scheduleReconnect(toEventwireError(error, 'connection_closed'));
+      return;
+    }
+    this.#socket = socket;
+    socket.onopen = () => {
+      socket.send(
+        encodeFrame({
+          type: 'hello',
+          protocol: PROTOCOL_VERSION,
+          client: this.#options.client ?? wsTransportDefaults.client,
+        }),
+      );
+    };
+    socket.onmessage = (event) => {
+      if (socket === this.#socket) this.#onMessage(event.data);
+    };
+    socket.onerror = () => {
+      // A close event always follows; that is where the state changes.
+    };
+    socket.onclose = (event) => {
+      if (socket === this.#socket) this.#onSocketClosed(event.code, event.reason);
+    };
+    // A broker that accepts TCP but never welcomes us is as good as down.
+    this.#handshakeTimer = setTimeout(() => {
+      if (socket === this.#socket && this.#state === 'connecting') {
+        this.#drop(socket, closeCodes.heartbeatTimeout, 'no welcome in time');
+      }
+    }, this.#requestTimeoutMs);
+  }
+
+  #onWelcome(frame: Extract<ServerFrame, { type: 'welcome' }>): void {
+    clearTimeout(this.#handshakeTimer);
+    if (frame.protocol !== PROTOCOL_VERSION) {
+      this.#fail(
+        new EventwireError(
+          'unsupported_protocol',
+          `Broker speaks protocol ${frame.protocol}, this client ${PROTOCOL_VERSION}`,
+        ),
+      );
+      return;
+    }
+    this.#state = 'open';
+    this.#attempt = 0;
+    // Order matters: subscriptions first, so a flushed emit the client itself
+    // listens to comes back to it; then the outbox, oldest first.
+    for (const pattern of this.#patterns.keys()) this.#sendSubscribe(pattern);
+    for (const item of this.#outbox.drain()) this.#send(item);
+    this.#startHeartbeat(this.#options.heartbeatMs ?? frame.heartbeatMs);
+    this.#sink?.status({ state: 'open' });
+  }
+
+  #onSocketClosed(code: number, reason: string): void {
+    this.#socket = undefined;
+    this.#stopHeartbeat();
+    clearTimeout(this.#handshakeTimer);
+    if (this.#state === 'closing' || this.#state === 'closed') {
+      this.#closed?.();
+      return;
+    }
+    // Acknowledged publishes in flight go out again after reconnecting, first.
+    const inFlight: OutboxItem[] = [];
+    for (const [id, request] of this.#pending) {
+      if (request.kind === 'publish' && request.item) {
+        clearTimeout(request.timer);
+        inFlight.push(request.item);
+        this.#pending.delete(id);
+      } else if (request.kind === 'ping') {
+        clearTimeout(request.timer);
+        request.resolve();
+        this.#pending.delete(id);
+      } else {
+        // Subscriptions stay in #patterns and are re-sent on reconnect; their
+        // waiters are still pending there.
+        clearTimeout(request.timer);
+        if (request.kind === 'unsubscribe') request.resolve();
+        this.#pending.delete(id);
+      }
+    }
+    this.#outbox.requeue(inFlight);
+    const error = closeError(code, reason);
+    if (isTerminalCloseCode(code) && code !== closeCodes.normal) {
+      this.#fail(error);
+      return;
+    }
+    this.#scheduleReconnect(error);
+  }
+
+  #scheduleReconnect(error: EventwireError): void {
+    if (this.#state === 'closing' || this.#state === 'closed') return;
+    this.#state = 'waiting';
+    this.#attempt++;
+    const delayMs = Math.max(0, this.#backoff(this.#attempt));
+    this.#sink?.status({ state: 'reconnecting', attempt: this.#attempt, delayMs, error });
+    this.#retryTimer = setTimeout(() => void this.#open(), delayMs);
+  }
+
+  /** Gives up for good: everything waiting fails with `error`. */
+  #fail(error: EventwireError): void {
+    this.#state = 'closed';
+    clearTimeout(this.#retryTimer);
+    this.#stopHeartbeat();
+    if (this.#socket) this.#drop(this.#socket, closeCodes.normal, error.code);
+    this.#rejectEverything(error);
+    this.#sink?.status({ state: 'closed', error });
+  }
+
+  async #shutdown(): Promise<void> {
+    const socket = this.#socket;
+    if (this.#state === 'open' && socket) {
+      // Barrier: the broker answers in order, so once this pong arrives every
+      // event caused by our earlier frames has been delivered to us.
+      await this.#request({ type: 'ping', id: this.#id() }, 'ping').catch(() => {});
+    }
+    this.#state = 'closing';
+    clearTimeout(this.#retryTimer);
+    clearTimeout(this.#handshakeTimer);
+    this.#stopHeartbeat();
+    if (this.#socket) {
+      const closedSocket = new Promise<void>((resolve) => (this.#closed = resolve));
+      const current = this.#socket;
+      current.close(closeCodes.normal, 'client closing');
+      const timer = setTimeout(() => this.#drop(current, closeCodes.normal, 'close timed out'), 2000);
+      await closedSocket;
+      clearTimeout(timer);
+    }
+    this.#state = 'closed';
+    this.#rejectEverything(new EventwireError('channel_closed', 'The ws transport closed'));
+    this.#sink?.status({ state: 'closed' });
+  }
+
+  #rejectEverything(error: EventwireError): void {
+    for (const request of this.#pending.values()) {
+      clearTimeout(request.timer);
+      request.reject(error);
+    }
+    this.#pending.clear();
+    for (const item of this.#outbox.drain()) item.reject(error);
+    for (const waiters of this.#patterns.values()) for (const waiter of waiters) waiter.reject(error);
+    this.#patterns.clear();
+  }
+
+  /** Ends a socket now, without waiting for the peer (which may be dead). */
+  #drop(socket: WebSocketLike, code: number, reason: string): void {
+    if (socket.terminate) socket.terminate();
+    else socket.close(code, reason);
+    // Browsers may take a while to report close on a dead peer; do not wait.
+    if (socket === this.#socket) this.#onSocketClosed(code, reason);
+  }
+
+  // ---------------------------------------------------------------------------
+  // Frames
+
+  #onMessage(data: unknown): void {
+    this.#awaitingPong = false;
+    let frame: ServerFrame;
+    try {
+      frame = parseServerFrame(typeof data === 'string' ? data : String(data));
+    } catch (error) {
+      this.#sink?.error(toEventwireError(error, 'invalid_frame'));
+      return;
+    }
+    switch (frame.type) {
+      case 'welcome':
+        this.#onWelcome(frame);
+        return;
+      case 'event':
+        this.#sink?.deliver(frame.event);
+        return;
+      case 'ack':
+      case 'pong': {
+        if (frame.id === undefined) return;
+        const request = this.#pending.get(frame.id);
+        if (!request) return;
+        this.#pending.delete(frame.id);
+        clearTimeout(request.timer);
+        if (request.kind === 'subscribe' && request.pattern !== undefined) {
+          this.#settleSubscription(request.pattern);
+        }
+        request.resolve();
+        return;
+      }
+      case 'error': {
+        const error = new EventwireError(frame.code, frame.message);
+        const request = frame.id === undefined ? undefined : this.#pending.get(frame.id);
+        if (!request) {
+          this.#sink?.error(error);
+          return;
+        }
+        this.#pending.delete(frame.id!);
+        clearTimeout(request.timer);
+        if (request.kind === 'subscribe' && request.pattern !== undefined) {
+          const waiters = this.#patterns.get(request.pattern) ?? [];
+          this.#patterns.delete(request.pattern);
+          for (const waiter of waiters) waiter.reject(error);
+        } else {
+          request.reject(error);
+        }
+        return;
+      }
+    }
+  }
+
+  #send(item: OutboxItem): void {
+    const frame: ClientFrame = item.ack
+      ? { type: 'publish', id: this.#id(), event: item.envelope }
+      : { type: 'publish', event: item.envelope };
+    if (!item.ack) {
+      this.#write(frame);
+      item.resolve();
+      return;
+    }
+    this.#track(frame.id!, 'publish', item.resolve, item.reject, { item });
+    this.#write(frame);
+  }
+
+  #sendSubscribe(pattern: string): void {
+    const id = this.#id();
+    // A timeout fails the current waiters but keeps the pattern, so the next
+    // connection subscribes it again; a broker refusal (error frame) drops it.
+    const failWaiters = (error: EventwireError): void => {
+      for (const waiter of this.#patterns.get(pattern)?.splice(0) ?? []) waiter.reject(error);
+    };
+    this.#track(id, 'subscribe', () => {}, failWaiters, { pattern });
+    this.#write({ type: 'subscribe', id, pattern });
+  }
+
+  #settleSubscription(pattern: string): void {
+    const waiters = this.#patterns.get(pattern);
+    if (!waiters) return;
+    // Keep the pattern (it must be re-sent on reconnect); release the waiters.
+    for (const waiter of waiters.splice(0)) waiter.resolve();
+  }
+
+  #request(frame: ClientFrame & { id: FrameId }, kind: PendingRequest['kind']): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.#track(frame.id, kind, resolve, reject, {});
+      this.#write(frame);
+    });
+  }
+
+  #track(
+    id: FrameId,
+    kind: PendingRequest['kind'],
+    resolve: () => void,
+    reject: (error: EventwireError) => void,
+    extra: { item?: OutboxItem; pattern?: string },
+  ): void {
+    const timer = setTimeout(() => {
+      this.#pending.delete(id);
+      reject(new EventwireError('timeout', `No answer from the broker to ${kind} within ${this.#requestTimeoutMs} ms`));
+    }, this.#requestTimeoutMs);
+    this.#pending.set(id, { kind, resolve, reject, timer, ...extra });
+  }
+
+  #write(frame: ClientFrame): void {
+    const socket = this.#socket;
+    if (!socket || socket.readyState !== OPEN) return; // the close path requeues or re-sends
+    socket.send(encodeFrame(frame));
+  }
+
+  #id(): number {
+    return this.#nextId++;
+  }
+
+  // ---------------------------------------------------------------------------
+  // Heartbeat
+
+  #startHeartbeat(intervalMs: number): void {
+    this.#stopHeartbeat();
+    if (!(intervalMs > 0)) return;
+    this.#awaitingPong = false;
+    this.#heartbeatTimer = setInterval(() => {
+      const socket = this.#socket;
+      if (!socket) return;
+      if (this.#awaitingPong) {
+        this.#drop(socket, closeCodes.heartbeatTimeout, 'heartbeat timeout');
+        return;
+      }
+      this.#awaitingPong = true;
+      this.#write({ type: 'ping' });
+    }, intervalMs);
+    // A heartbeat alone should not keep a Node process alive.
+    (this.#heartbeatTimer as { unref?: () => void }).unref?.();
+  }
+
+  #stopHeartbeat(): void {
+    clearInterval(this.#heartbeatTimer);
+    this.#heartbeatTimer = undefined;
+  }
+}
+
+function closeError(code: number, reason: string): EventwireError {
+  const detail = reason ? `${code} ${reason}` : String(code);
+  switch (code) {
+    case closeCodes.unauthorized:
+      return new EventwireError('unauthorized', `The broker refused the connection (${detail})`);
+    case closeCodes.unsupportedProtocol:
+      return new EventwireError('unsupported_protocol', `The broker refused the protocol (${detail})`);
+    case closeCodes.slowConsumer:
+      return new EventwireError('slow_consumer', `The broker cut this slow consumer (${detail})`);
+    default:
+      return new EventwireError('connection_closed', `Connection closed (${detail})`);
+  }
+}
+
+/**
+ * Node gets `ws` (loaded only when a ws:// URL is used, so memory:// users and
+ * browsers never load it); browsers use their global WebSocket. `ws` ships a
+ * browser stub, so bundlers resolve this import without pulling Node code in.
+ */
+async function loadWebSocket(): Promise<WebSocketConstructor> {
+  const isNode = typeof process !== 'undefined' && typeof process.versions?.node === 'string';
+  if (!isNode && typeof globalThis.WebSocket === 'function') {
+    return globalThis.WebSocket as unknown as WebSocketConstructor;
+  }
+  const { WebSocket } = await import('ws');
+  return WebSocket as unknown as WebSocketConstructor;
+}
