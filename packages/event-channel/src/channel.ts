@@ -396,7 +396,9 @@ export class EventChannel<TEvents extends EventMap = UntypedEvents> {
    * handlers to settle, then reports `closed`. Idempotent.
    */
   close(): Promise<void> {
-    this.#closing ??= this.#shutdown();
+    // Set the guard before any shutdown code runs: shutting down can report
+    // `closed` synchronously, and whoever hears it may call close() again.
+    this.#closing ??= Promise.resolve().then(() => this.#shutdown());
     return this.#closing;
   }
 

@@ -169,7 +169,9 @@ export class MemoryTransport implements Transport {
   }
 
   close(): Promise<void> {
-    this.#closing ??= this.#shutdown();
+    // Set the guard before any shutdown code runs: shutting down can report
+    // `closed` synchronously, and whoever hears it may call close() again.
+    this.#closing ??= Promise.resolve().then(() => this.#shutdown());
     return this.#closing;
   }
 

@@ -190,7 +190,9 @@ export class WsTransport implements Transport {
   }
 
   close(): Promise<void> {
-    this.#closing ??= this.#shutdown();
+    // Set the guard before any shutdown code runs: shutting down can report
+    // `closed` synchronously, and whoever hears it may call close() again.
+    this.#closing ??= Promise.resolve().then(() => this.#shutdown());
     return this.#closing;
   }
 
@@ -249,12 +251,16 @@ export class WsTransport implements Transport {
     }
     this.#state = 'open';
     this.#attempt = 0;
+    const socket = this.#socket;
     // Order matters: subscriptions first, so a flushed emit the client itself
     // listens to comes back to it; then the outbox, oldest first.
-    for (const pattern of this.#patterns.keys()) this.#sendSubscribe(pattern);
+    const resubscribed = [...this.#patterns.keys()].map((pattern) => this.#sendSubscribe(pattern));
     for (const item of this.#outbox.drain()) this.#send(item);
     this.#startHeartbeat(this.#options.heartbeatMs ?? frame.heartbeatMs);
-    this.#sink?.status({ state: 'open' });
+    // `open` means usable: connected and every subscription live again.
+    void Promise.all(resubscribed).then(() => {
+      if (socket === this.#socket && this.#state === 'open') this.#sink?.status({ state: 'open' });
+    });
   }
 
   #onSocketClosed(code: number, reason: string): void {
@@ -278,9 +284,9 @@ export class WsTransport implements Transport {
         this.#pending.delete(id);
       } else {
         // Subscriptions stay in #patterns and are re-sent on reconnect; their
-        // waiters are still pending there.
+        // waiters are still pending there. Settle the request itself.
         clearTimeout(request.timer);
-        if (request.kind === 'unsubscribe') request.resolve();
+        request.resolve();
         this.#pending.delete(id);
       }
     }
@@ -400,9 +406,8 @@ export class WsTransport implements Transport {
           const waiters = this.#patterns.get(request.pattern) ?? [];
           this.#patterns.delete(request.pattern);
           for (const waiter of waiters) waiter.reject(error);
-        } else {
-          request.reject(error);
         }
+        request.reject(error);
         return;
       }
     }
@@ -421,15 +426,19 @@ export class WsTransport implements Transport {
     this.#write(frame);
   }
 
-  #sendSubscribe(pattern: string): void {
+  /** Sends a subscribe; the promise settles (never rejects) once it is answered or abandoned. */
+  #sendSubscribe(pattern: string): Promise<void> {
     const id = this.#id();
-    // A timeout fails the current waiters but keeps the pattern, so the next
-    // connection subscribes it again; a broker refusal (error frame) drops it.
-    const failWaiters = (error: EventwireError): void => {
-      for (const waiter of this.#patterns.get(pattern)?.splice(0) ?? []) waiter.reject(error);
-    };
-    this.#track(id, 'subscribe', () => {}, failWaiters, { pattern });
-    this.#write({ type: 'subscribe', id, pattern });
+    return new Promise<void>((settled) => {
+      // A timeout fails the current waiters but keeps the pattern, so the next
+      // connection subscribes it again; a broker refusal (error frame) drops it.
+      const failWaiters = (error: EventwireError): void => {
+        for (const waiter of this.#patterns.get(pattern)?.splice(0) ?? []) waiter.reject(error);
+        settled();
+      };
+      this.#track(id, 'subscribe', settled, failWaiters, { pattern });
+      this.#write({ type: 'subscribe', id, pattern });
+    });
   }
 
   #settleSubscription(pattern: string): void {

@@ -1,0 +1,169 @@
+// Test helpers: a real broker on an OS-chosen port that can restart on the
+// same port, and a raw WebSocket client whose waits have deadlines, not sleeps.
+import type { EventMap, EventwireError } from '@eventwire/event-channel';
+import WebSocket from 'ws';
+import { EventBrokerServer, type BrokerOptions } from '../src/index.js';
+
+export interface TestBroker<TEvents extends EventMap> {
+  broker: EventBrokerServer<TEvents>;
+  readonly port: number;
+  readonly url: string;
+  readonly httpUrl: string;
+  /** Errors the broker reported through onError. */
+  readonly errors: EventwireError[];
+  /** Lines the broker logged. */
+  readonly logs: string[];
+  /** Stops the broker. */
+  stop(): Promise<void>;
+  /** Starts a new broker on the same port (after stop()), with the same setup. */
+  start(): Promise<void>;
+  /** stop() then start(): a real outage and a real recovery. */
+  restart(): Promise<void>;
+}
+
+export async function startBroker<TEvents extends EventMap>(
+  options: BrokerOptions<TEvents> = {},
+  setup: (broker: EventBrokerServer<TEvents>) => void = () => {},
+): Promise<TestBroker<TEvents>> {
+  const errors: EventwireError[] = [];
+  const logs: string[] = [];
+  let port = 0;
+  const create = (): EventBrokerServer<TEvents> => {
+    const broker = new EventBrokerServer<TEvents>({
+      host: '127.0.0.1',
+      onError: (error) => errors.push(error),
+      log: (line) => logs.push(line),
+      ...options,
+      port,
+    });
+    setup(broker);
+    return broker;
+  };
+  const handle: TestBroker<TEvents> = {
+    broker: create(),
+    port: 0,
+    url: '',
+    httpUrl: '',
+    errors,
+    logs,
+    stop: () => handle.broker.close(),
+    async start() {
+      handle.broker = create();
+      await handle.broker.listen();
+    },
+    async restart() {
+      await handle.stop();
+      await handle.start();
+    },
+  };
+  const address = await handle.broker.listen();
+  port = address.port;
+  Object.assign(handle, { port, url: address.url, httpUrl: address.httpUrl });
+  return handle;
+}
+
+/** Resolves with `promise` or fails with a clear message after `ms` (an upper bound, not a sync tool). */
+export async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`Timed out after ${ms} ms waiting for ${what}`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+type Json = Record<string, unknown>;
+
+/** A raw WebSocket client: everything it receives is queued; `next()` waits for a match. */
+export class RawClient {
+  readonly socket: WebSocket;
+  readonly received: Json[] = [];
+  readonly closed: Promise<{ code: number; reason: string }>;
+  #cursor = 0;
+  #waiters: Array<() => void> = [];
+
+  private constructor(socket: WebSocket) {
+    this.socket = socket;
+    socket.on('message', (data) => {
+      this.received.push(JSON.parse(String(data)) as Json);
+      for (const wake of this.#waiters.splice(0)) wake();
+    });
+    this.closed = new Promise((resolve) => {
+      socket.on('close', (code, reason) => {
+        resolve({ code, reason: reason.toString() });
+        for (const wake of this.#waiters.splice(0)) wake();
+      });
+    });
+  }
+
+  static async open(url: string): Promise<RawClient> {
+    const socket = new WebSocket(url);
+    const client = new RawClient(socket);
+    await within(
+      new Promise<void>((resolve, reject) => {
+        socket.once('open', () => resolve());
+        socket.once('error', reject);
+      }),
+      2000,
+      `open ${url}`,
+    );
+    return client;
+  }
+
+  /** Opens a native-protocol client and completes hello/welcome. */
+  static async native(url: string): Promise<RawClient> {
+    const client = await RawClient.open(url);
+    client.send({ type: 'hello', protocol: 1 });
+    await client.next((frame) => frame['type'] === 'welcome');
+    return client;
+  }
+
+  send(frame: unknown): void {
+    this.socket.send(typeof frame === 'string' ? frame : JSON.stringify(frame));
+  }
+
+  /** The next received frame (after those already taken) that matches. */
+  async next(match: (frame: Json) => boolean = () => true, ms = 2000): Promise<Json> {
+    return within(
+      (async () => {
+        for (;;) {
+          while (this.#cursor < this.received.length) {
+            const frame = this.received[this.#cursor++]!;
+            if (match(frame)) return frame;
+          }
+          if (this.socket.readyState === WebSocket.CLOSED) throw new Error('socket closed while waiting');
+          await new Promise<void>((resolve) => this.#waiters.push(resolve));
+        }
+      })(),
+      ms,
+      'a matching frame',
+    );
+  }
+
+  close(): void {
+    this.socket.close();
+  }
+}
+
+/** Attempts a WebSocket upgrade that the broker should refuse; resolves with its HTTP answer. */
+export function upgradeRefusal(url: string): Promise<{ status: number; body: unknown }> {
+  return within(
+    new Promise((resolve, reject) => {
+      const socket = new WebSocket(url);
+      socket.on('open', () => reject(new Error(`upgrade to ${url} was accepted`)));
+      socket.on('error', () => {});
+      socket.on('unexpected-response', (_request, response) => {
+        let text = '';
+        response.on('data', (chunk: Buffer) => (text += chunk));
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, body: JSON.parse(text) }));
+      });
+    }),
+    2000,
+    `refusal of ${url}`,
+  );
+}
