@@ -11,7 +11,7 @@
 //
 // Usage: node scripts/test.mjs [filter]   (filter: substring of a test file path)
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -34,6 +34,26 @@ function workspaceDirs() {
     }
   }
   return dirs;
+}
+
+/** Workspace dirs ordered so every package comes after the workspace packages it depends on. */
+function dependencyOrder(dirs) {
+  const byName = new Map();
+  for (const dir of dirs) byName.set(JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).name, dir);
+  const ordered = [];
+  const visiting = new Set();
+  const visit = (dir) => {
+    if (ordered.includes(dir)) return;
+    if (visiting.has(dir)) throw new Error(`dependency cycle through ${dir}`);
+    visiting.add(dir);
+    const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
+    const deps = { ...manifest.dependencies, ...manifest.devDependencies, ...manifest.peerDependencies };
+    for (const name of Object.keys(deps)) if (byName.has(name)) visit(byName.get(name));
+    visiting.delete(dir);
+    ordered.push(dir);
+  };
+  for (const dir of dirs) visit(dir);
+  return ordered;
 }
 
 function findTests(dir) {
@@ -117,7 +137,8 @@ async function testFile(file) {
   if (total === 0) record(`${name} (ran no test)`, false);
 }
 
-const dirs = workspaceDirs();
+// Dependency order: a package's build needs the dist/ of what it imports.
+const dirs = dependencyOrder(workspaceDirs());
 if (!filter) {
   for (const dir of dirs) {
     if (existsSync(join(dir, 'tsconfig.json'))) {
