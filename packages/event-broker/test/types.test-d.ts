@@ -1,0 +1,52 @@
+// Compile-time tests for hook typing (checked by tsc in the test command).
+import { P } from 'ts-pattern';
+import { z } from 'zod';
+import { defineEvents } from '@eventwire/event-channel';
+import { EventBrokerServer } from '../src/index.js';
+
+type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+function expectType<T extends true>(): T | void {}
+
+const shop = defineEvents({
+  'order.created': z.object({ id: z.string(), total: z.number() }),
+  'order.shipped': z.object({ id: z.string(), carrier: z.string() }),
+  'fraud.review': z.object({ orderId: z.string() }),
+});
+const broker = new EventBrokerServer({ events: shop });
+
+broker.intercept('order.*', (event, ctx) => {
+  expectType<Equal<typeof event.topic, 'order.created' | 'order.shipped'>>();
+  if (event.topic === 'order.created') expectType<Equal<typeof event.data.total, number>>();
+  ctx.emit('fraud.review', { orderId: event.data.id });
+  // @ts-expect-error derived events are typed too
+  ctx.emit('fraud.review', { orderId: 1 });
+  // @ts-expect-error unknown derived topic
+  ctx.emit('fraud.unknown', {});
+  ctx.setMetadata('k', 'v');
+});
+
+broker.intercept('order.created', (_event, ctx) => {
+  ctx.transform({ id: 'x', total: 2 });
+  // @ts-expect-error a transform must keep the topic's data type
+  ctx.transform({ id: 'x', total: 'two' });
+});
+
+// ts-pattern selectors narrow the event.
+broker.observe({ topic: 'order.created', data: { total: P.number.gte(1000) } }, (event, ctx) => {
+  expectType<Equal<typeof event.topic, 'order.created'>>();
+  expectType<Equal<typeof event.data.total, number>>();
+  expectType<Equal<typeof ctx.notified, number>>();
+});
+
+// @ts-expect-error a topic pattern that matches no declared event
+broker.observe('ordr.*', () => {});
+
+void broker.publish('order.shipped', { id: 'o', carrier: 'dhl' });
+// @ts-expect-error server-side publishes are typed
+void broker.publish('order.shipped', { id: 'o' });
+
+// Untyped broker: unknown data, never any.
+const loose = new EventBrokerServer();
+loose.observe('anything.#', (event) => {
+  expectType<Equal<typeof event.data, unknown>>();
+});
