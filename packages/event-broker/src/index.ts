@@ -3,10 +3,14 @@
 export { EventBrokerServer } from './server.js';
 export { brokerDefaults } from './options.js';
 export { httpStatusFor } from './http.js';
+export { createAuditLog } from './observers/audit-log.js';
+export { createWebhookNotifier } from './observers/webhook.js';
 
 export type { BrokerAddress, BrokerStats, ObserveOptions } from './server.js';
 export type { BrokerOptions } from './options.js';
 export type { PublishResult } from './core.js';
+export type { AuditLog, AuditLogOptions } from './observers/audit-log.js';
+export type { WebhookOptions } from './observers/webhook.js';
 export type {
   AnyHookEvent,
   EmitContext,

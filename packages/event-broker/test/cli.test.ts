@@ -1,0 +1,71 @@
+// The event-broker command, run as a real process.
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { RawClient, within } from './helpers.js';
+
+const cli = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
+const test = suite('event-broker CLI');
+
+function run(args: string[], env: Record<string, string> = {}): { child: ChildProcessWithoutNullStreams; output: () => string; exit: Promise<number | null> } {
+  const child = spawn(process.execPath, ['--conditions=@eventwire/source', '--import', 'tsx', cli, ...args], {
+    env: { ...process.env, ...env },
+  });
+  let text = '';
+  child.stdout.on('data', (chunk) => (text += chunk));
+  child.stderr.on('data', (chunk) => (text += chunk));
+  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, output: () => text, exit };
+}
+
+async function waitFor(output: () => string, pattern: RegExp, what: string): Promise<RegExpExecArray> {
+  return within(
+    (async () => {
+      for (;;) {
+        const match = pattern.exec(output());
+        if (match) return match;
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    })(),
+    15_000,
+    what,
+  );
+}
+
+test('--help prints usage and exits 0', async () => {
+  const { output, exit } = run(['--help']);
+  assert.is(await within(exit, 15_000, 'exit'), 0);
+  assert.match(output(), /Usage: event-broker/);
+  assert.match(output(), /EVENTWIRE_PORT/);
+});
+
+test('bad options exit 2 with a clear message', async () => {
+  const bad = run(['--max-payload', 'lots']);
+  assert.is(await within(bad.exit, 15_000, 'exit'), 2);
+  assert.match(bad.output(), /--max-payload: "lots" is not a size/);
+  const unknown = run(['--frobnicate']);
+  assert.is(await within(unknown.exit, 15_000, 'exit'), 2);
+});
+
+test('serves, logs one line per connection, and stops cleanly on SIGTERM (env config)', async () => {
+  const { child, output, exit } = run([], { EVENTWIRE_PORT: '0', EVENTWIRE_MAX_PAYLOAD: '64kb' });
+  try {
+    const [, url] = await waitFor(output, /listening on (ws:\/\/[\d.]+:\d+)/, 'listening line');
+    const client = await RawClient.open(url!);
+    client.send({ type: 'hello', protocol: 1 });
+    const welcome = await client.next();
+    assert.is(welcome['maxPayloadBytes'], 65_536);
+    await waitFor(output, /conn \S+ open native from 127\.0\.0\.1/, 'connection line');
+    client.close();
+    await waitFor(output, /conn \S+ closed 1005|conn \S+ closed 1000/, 'close line');
+    child.kill('SIGTERM');
+    assert.is(await within(exit, 15_000, 'exit'), 0);
+    assert.match(output(), /SIGTERM received/);
+    assert.match(output(), /stopped/);
+  } finally {
+    child.kill('SIGKILL');
+  }
+});
+
+test.run();

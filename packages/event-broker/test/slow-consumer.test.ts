@@ -1,0 +1,58 @@
+// A client that stops reading is cut (4008) once its unsent data passes the
+// bound, and never slows delivery to the others.
+import type { Socket } from 'node:net';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { EventChannel } from '@eventwire/event-channel';
+import { RawClient, startBroker, within } from './helpers.js';
+
+const test = suite('slow consumers');
+
+test('a stalled reader is cut with 4008 while a fast one receives every event', async () => {
+  const server = await startBroker({ maxOutboundBytes: 256 * 1024, maxPayloadBytes: 64 * 1024 });
+  const fast = new EventChannel({ url: server.url, ws: { backoff: () => 0 } });
+  try {
+    let fastCount = 0;
+    await fast.on('flood.#', () => void fastCount++).ready;
+    const slow = await RawClient.native(server.url);
+    slow.send({ type: 'subscribe', id: 1, pattern: 'flood.#' });
+    await slow.next((frame) => frame['type'] === 'ack');
+    // Stop reading: the kernel buffers fill, then the broker's queue grows.
+    (slow.socket as unknown as { _socket: Socket })._socket.pause();
+
+    const publisher = await RawClient.native(server.url);
+    const payload = 'x'.repeat(16 * 1024);
+    let published = 0;
+    // Bounded: at most 2000 × 16 KiB; the cut normally comes after a few MB.
+    while (server.broker.stats().slowConsumersCut === 0 && published < 2000) {
+      for (let i = 0; i < 50; i++, published++) {
+        publisher.send({
+          type: 'publish',
+          event: { id: `f${published}`, topic: 'flood.data', source: 'test', time: new Date().toISOString(), data: payload },
+        });
+      }
+      publisher.send({ type: 'ping', id: published });
+      await publisher.next((frame) => frame['type'] === 'pong' && frame['id'] === published, 5000);
+    }
+    assert.is(server.broker.stats().slowConsumersCut, 1, `not cut after ${published} events`);
+    assert.ok(server.logs.some((line) => line.includes('slow consumer')));
+    await within(
+      (async () => {
+        while (fastCount < published) await new Promise((resolve) => setImmediate(resolve));
+      })(),
+      10_000,
+      `fast consumer to receive ${published}`,
+    );
+    assert.is(fastCount, published);
+    // The stalled client's socket is closed by the broker (close frame, then destroyed).
+    (slow.socket as unknown as { _socket: Socket })._socket.resume();
+    const closed = await within(slow.closed, 5000, 'slow client closed');
+    assert.ok(closed.code === 4008 || closed.code === 1006, `close code ${closed.code}`);
+    publisher.close();
+  } finally {
+    await fast.close();
+    await server.stop();
+  }
+});
+
+test.run();
