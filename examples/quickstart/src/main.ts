@@ -3,22 +3,29 @@
 //   inventory reserves stock and emits inventory.reserved;
 //   payments charges after the reservation and emits payment.received;
 //   email mails on order.*; analytics counts everything on `#`.
-// Usage: main.ts [--orders N] [--interval-ms MS]   (default: forever, one order a second)
+// Usage: main.ts [--url URL] [--orders N] [--interval-ms MS]
+//   --url   memory://shop (default: all in this process) or ws://host:port (through a broker)
+//   default: forever, one order a second
 import { parseArgs } from 'node:util';
 import { EventChannel, EventwireError, MemoryHub } from '@eventwire/event-channel';
 import { shop } from './events.js';
 
 const { values } = parseArgs({
-  options: { orders: { type: 'string' }, 'interval-ms': { type: 'string', default: '1000' } },
+  options: {
+    url: { type: 'string', default: 'memory://shop' },
+    orders: { type: 'string' },
+    'interval-ms': { type: 'string', default: '1000' },
+  },
 });
 const orderLimit = values.orders === undefined ? Infinity : Number(values.orders);
 const intervalMs = Number(values['interval-ms']);
 
+const url = values.url;
 const hub = new MemoryHub();
 const connect = (source: string) =>
   new EventChannel({
-    url: 'memory://shop',
-    memoryHub: hub,
+    url,
+    ...(url.startsWith('memory:') && { memoryHub: hub }),
     events: shop,
     source,
     onError: (error) => log(source, `error ${error.code}: ${error.message}`),
@@ -63,7 +70,7 @@ const counting = (async () => {
 })();
 
 await Promise.all([orders, inventory, payments, email, analytics].map((c) => c.ready()));
-log('demo', 'services up on memory://shop; Ctrl-C to stop');
+log('demo', `services up on ${url}; Ctrl-C to stop`);
 
 // A bad order shows the typed error: nothing is sent, the caller gets the code.
 try {
