@@ -3,7 +3,7 @@
 // "N passed, N failed, N skipped". Exit code 1 when anything failed.
 //
 // Steps, in order (each step counts as passed/failed like a test):
-//   1. type tests: `tsc --noEmit` per package (covers test/*.test-d.ts)
+//   1. type tests: `tsc --noEmit` per package, example and bench/ (covers test/*.test-d.ts)
 //   2. builds: `tsc -p tsconfig.build.json` per package (dist/ + .d.ts)
 //   3. every `test/**/*.test.ts` of packages/* and examples/*, each file in its
 //      own Node process (isolation; a hung file is killed at its deadline),
@@ -33,6 +33,8 @@ function workspaceDirs() {
       if (existsSync(join(dir, 'package.json'))) dirs.push(dir);
     }
   }
+  // bench/ has no tests, but its code is typechecked like the rest.
+  if (existsSync(join(root, 'bench', 'package.json'))) dirs.push(join(root, 'bench'));
   return dirs;
 }
 

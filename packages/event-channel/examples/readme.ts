@@ -8,7 +8,7 @@ export const shop = defineEvents({
   'user.signup': z.object({ email: z.email() }),
 });
 
-// 2. Channels on the same memory:// name share a bus (ws:// and nats:// later).
+// 2. Channels on the same memory:// name share a bus; 'ws://…' goes through the broker.
 const orders = new EventChannel({ url: 'memory://shop', events: shop, source: 'orders' });
 const watcher = new EventChannel({ url: 'memory://shop', events: shop, source: 'watcher' });
 
