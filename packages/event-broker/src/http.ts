@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import { EventwireError, toEventwireError, type ErrorCode } from '@eventwire/event-channel';
 
 /**
@@ -60,16 +60,12 @@ export function upgradeRefusal(error: EventwireError): string {
   const status = httpStatusFor(error.code);
   const body = JSON.stringify({ error: error.toJSON() });
   return (
-    `HTTP/1.1 ${status} ${statusText(status)}\r\n` +
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\n` +
     'Content-Type: application/json; charset=utf-8\r\n' +
     `Content-Length: ${Buffer.byteLength(body)}\r\n` +
     'Connection: close\r\n\r\n' +
     body
   );
-}
-
-function statusText(status: number): string {
-  return { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found' }[status] ?? 'Error';
 }
 
 /**

@@ -49,6 +49,13 @@ export interface BrokerOptions<TEvents extends EventMap = EventMap> {
    */
   readonly heartbeatMs?: number;
   /**
+   * How long a native-protocol client may stay connected without sending
+   * `hello`; then it is closed with 4000. Bounds what idle, never-greeting
+   * sockets can hold.
+   * @default 10_000
+   */
+  readonly helloTimeoutMs?: number;
+  /**
    * Longest an `intercept` hook may take before the publish fails with `timeout`.
    * @default 1000
    */
@@ -95,6 +102,7 @@ export const brokerDefaults = {
   maxSubscriptionsPerConnection: 1000,
   maxOutboundBytes: 8_388_608,
   heartbeatMs: 25_000,
+  helloTimeoutMs: 10_000,
   interceptTimeoutMs: 1000,
   observerTimeoutMs: 30_000,
   maxDerivedDepth: 8,

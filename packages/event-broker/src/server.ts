@@ -87,6 +87,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
   readonly #topicLimits: TopicLimits;
   readonly #maxPayloadBytes: number;
   readonly #heartbeatMs: number;
+  readonly #maxSubscriptions: number;
   readonly #connections = new Map<WebSocket, Connection>();
   readonly #nextConnectionId = createEventIdGenerator();
   readonly #http: Server;
@@ -103,6 +104,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
     this.#topicLimits = options.topicLimits ?? topicLimitDefaults;
     this.#maxPayloadBytes = options.maxPayloadBytes ?? brokerDefaults.maxPayloadBytes;
     this.#heartbeatMs = options.heartbeatMs ?? brokerDefaults.heartbeatMs;
+    this.#maxSubscriptions = options.maxSubscriptionsPerConnection ?? brokerDefaults.maxSubscriptionsPerConnection;
     const report = options.onError ?? ((error: EventwireError) => console.error(`[event-broker] ${error.code}: ${error.message}`));
     this.#core = new BrokerCore({
       events: options.events,
@@ -285,7 +287,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
       if (url.pathname === '/' || url.pathname === '/ws') surface = 'native';
       else if (url.pathname === '/pubsub/ws') {
         surface = 'synap';
-        topics = parseSynapTopics(url, this.#topicLimits);
+        topics = parseSynapTopics(url, this.#topicLimits, this.#maxSubscriptions);
       } else throw new EventwireError('not_found', `No WebSocket endpoint at ${url.pathname}`);
     } catch (error) {
       socket.end(upgradeRefusal(error as EventwireError));
@@ -315,9 +317,10 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
     if (surface === 'native') {
       const session = new NativeSession(connection, this.#core, {
         maxPayloadBytes: this.#maxPayloadBytes,
-        maxSubscriptions: this.#options.maxSubscriptionsPerConnection ?? brokerDefaults.maxSubscriptionsPerConnection,
+        maxSubscriptions: this.#maxSubscriptions,
         topicLimits: this.#topicLimits,
         heartbeatMs: this.#heartbeatMs,
+        helloTimeoutMs: this.#options.helloTimeoutMs ?? brokerDefaults.helloTimeoutMs,
       });
       subscriber = session;
       ws.on('message', (data, isBinary) => {

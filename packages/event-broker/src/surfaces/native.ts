@@ -26,6 +26,7 @@ export interface NativeSessionLimits {
   readonly maxSubscriptions: number;
   readonly topicLimits: TopicLimits;
   readonly heartbeatMs: number;
+  readonly helloTimeoutMs: number;
 }
 
 /** Frames waiting while an async hook holds the session; beyond this the client is flooding. */
@@ -48,12 +49,18 @@ export class NativeSession implements Subscriber {
   #greeted = false;
   #busy = false;
   readonly #backlog: string[] = [];
+  readonly #helloTimer: ReturnType<typeof setTimeout>;
 
   constructor(connection: Connection, core: BrokerCore, limits: NativeSessionLimits) {
     this.id = connection.id;
     this.#connection = connection;
     this.#core = core;
     this.#limits = limits;
+    this.#helloTimer = setTimeout(() => {
+      this.#sendError(undefined, new EventwireError('timeout', `No hello within ${limits.helloTimeoutMs} ms`));
+      this.#connection.close(closeCodes.protocolError, 'no hello', 1000);
+    }, limits.helloTimeoutMs);
+    this.#helloTimer.unref();
   }
 
   deliver(event: RoutedEvent): void {
@@ -89,6 +96,7 @@ export class NativeSession implements Subscriber {
 
   /** The connection is gone: drop every subscription. */
   closed(): void {
+    clearTimeout(this.#helloTimer);
     this.#core.router.remove(this);
     this.#backlog.length = 0;
   }
@@ -153,6 +161,7 @@ export class NativeSession implements Subscriber {
       return undefined;
     }
     this.#greeted = true;
+    clearTimeout(this.#helloTimer);
     this.#send({
       type: 'welcome',
       protocol: PROTOCOL_VERSION,

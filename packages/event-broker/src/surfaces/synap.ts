@@ -38,7 +38,7 @@ export function encodeSynapMessage(envelope: EventEnvelope): string {
  * Reads `?topics=a.*,b.#` from an upgrade URL. Throws `invalid_pattern` (the
  * upgrade is refused with 400 and a JSON body) when none is given or one is invalid.
  */
-export function parseSynapTopics(url: URL, limits: TopicLimits): string[] {
+export function parseSynapTopics(url: URL, limits: TopicLimits, maxTopics: number): string[] {
   const topics = (url.searchParams.get('topics') ?? '')
     .split(',')
     .map((topic) => topic.trim())
@@ -47,7 +47,11 @@ export function parseSynapTopics(url: URL, limits: TopicLimits): string[] {
     throw new EventwireError('invalid_pattern', 'Give at least one topic: /pubsub/ws?topics=a.b,c.*');
   }
   for (const topic of topics) assertPattern(topic, limits);
-  return [...new Set(topics)];
+  const distinct = [...new Set(topics)];
+  if (distinct.length > maxTopics) {
+    throw new EventwireError('limit_exceeded', `A connection may hold at most ${maxTopics} subscriptions`);
+  }
+  return distinct;
 }
 
 /** A Synap-protocol WebSocket subscriber. */
