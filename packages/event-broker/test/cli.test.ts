@@ -3,6 +3,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { EventChannel, type ChannelStatus } from '@eventwire/event-channel';
 import { RawClient, within } from './helpers.js';
 
 const cli = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
@@ -65,6 +66,45 @@ test('serves, logs one line per connection, and stops cleanly on SIGTERM (env co
     assert.match(output(), /stopped/);
   } finally {
     child.kill('SIGKILL');
+  }
+});
+
+test('a broker killed with SIGKILL and restarted on its port: the channel recovers by itself', async () => {
+  const first = run(['--port', '0']);
+  let second: ReturnType<typeof run> | undefined;
+  const [, url, port] = await waitFor(first.output, /listening on (ws:\/\/[\d.]+:(\d+))/, 'first broker');
+  const channel = new EventChannel({ url: url!, ws: { backoff: () => 10 } });
+  try {
+    const statuses: ChannelStatus['state'][] = [];
+    channel.onStatus((status) => statuses.push(status.state));
+    const got: unknown[] = [];
+    channel.on('crash.test', (data) => void got.push(data));
+    await channel.ready();
+    first.child.kill('SIGKILL'); // no close frames: the socket just dies (1006)
+    await within(first.exit, 15_000, 'first broker gone');
+    second = run(['--port', port!]);
+    await waitFor(second.output, /listening on/, 'second broker');
+    await within(
+      (async () => {
+        while (channel.status.state !== 'open') await new Promise((resolve) => setTimeout(resolve, 10));
+      })(),
+      15_000,
+      'channel open again',
+    );
+    assert.ok(statuses.includes('reconnecting'));
+    await channel.emit('crash.test', 'after restart', { ack: true });
+    await within(
+      (async () => {
+        while (got.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+      })(),
+      5000,
+      'own event after restart (resubscribed)',
+    );
+    assert.equal(got, ['after restart']);
+  } finally {
+    await channel.close();
+    first.child.kill('SIGKILL');
+    second?.child.kill('SIGKILL');
   }
 });
 
