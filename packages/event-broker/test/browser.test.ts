@@ -10,7 +10,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { EventChannel } from '@eventwire/event-channel';
-import { startBroker, within, type TestBroker } from './helpers.js';
+import { startBroker, until, within, type TestBroker } from './helpers.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const dist = fileURLToPath(new URL('../../event-channel/dist/', import.meta.url));
@@ -113,13 +113,7 @@ if (!existsSync(CHROMIUM)) {
       (statuses) => statuses.includes('reconnecting') && statuses.at(-1) === 'open',
       'page reconnected',
     );
-    await within(
-      (async () => {
-        while (context.node.status.state !== 'open') await new Promise((resolve) => setTimeout(resolve, 10));
-      })(),
-      5000,
-      'node reconnected',
-    );
+    await until(() => context.node.status.state === 'open', 'node reconnected');
     await context.node.emit('browser.reply', { to: 'page', n: 2 });
     const received = await pageValue<unknown[]>(context.page, 'window.received', (v) => v.length === 2, 'reply after restart');
     assert.equal(received[1], { to: 'page', n: 2 });

@@ -10,7 +10,7 @@ import {
   type EventwireError,
 } from '@eventwire/event-channel';
 import { runTransportSuite } from '../../event-channel/test/transport-suite.js';
-import { RawClient, startBroker, within, type TestBroker } from './helpers.js';
+import { RawClient, startBroker, until, within, type TestBroker } from './helpers.js';
 
 runTransportSuite('ws (broker)', async () => {
   const server = await startBroker();
@@ -102,13 +102,7 @@ test('a broker-side refusal rejects an acknowledged emit with its code', async (
   }
   // Without ack the refusal still surfaces, on the error stream.
   await publisher.emit('order.created', { id: 'big2', total: 1000 });
-  await within(
-    (async () => {
-      while (!context.errors.some((e) => e.code === 'rejected')) await new Promise((r) => setImmediate(r));
-    })(),
-    2000,
-    'rejected error report',
-  );
+  await until(() => context.errors.some((e) => e.code === 'rejected'), 'rejected error report');
 });
 
 test('the broker enforces the event map on raw publishers too', async (context) => {

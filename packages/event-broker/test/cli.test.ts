@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { EventChannel, type ChannelStatus } from '@eventwire/event-channel';
-import { RawClient, within } from './helpers.js';
+import { RawClient, until, within } from './helpers.js';
 
 const cli = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
 const test = suite('event-broker CLI');
@@ -84,22 +84,10 @@ test('a broker killed with SIGKILL and restarted on its port: the channel recove
     await within(first.exit, 15_000, 'first broker gone');
     second = run(['--port', port!]);
     await waitFor(second.output, /listening on/, 'second broker');
-    await within(
-      (async () => {
-        while (channel.status.state !== 'open') await new Promise((resolve) => setTimeout(resolve, 10));
-      })(),
-      15_000,
-      'channel open again',
-    );
+    await until(() => channel.status.state === 'open', 'channel open again', 15_000);
     assert.ok(statuses.includes('reconnecting'));
     await channel.emit('crash.test', 'after restart', { ack: true });
-    await within(
-      (async () => {
-        while (got.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
-      })(),
-      5000,
-      'own event after restart (resubscribed)',
-    );
+    await until(() => got.length > 0, 'own event after restart (resubscribed)');
     assert.equal(got, ['after restart']);
   } finally {
     await channel.close();

@@ -77,6 +77,21 @@ export async function within<T>(promise: Promise<T>, ms: number, what: string): 
   }
 }
 
+/**
+ * Resolves once `condition()` holds, checking every few milliseconds; fails
+ * with `what` after `ms`. For state that changes without an event to await
+ * (counters, another process's output).
+ */
+export async function until(condition: () => boolean, what: string, ms = 5000): Promise<void> {
+  await within(
+    (async () => {
+      while (!condition()) await new Promise((resolve) => setTimeout(resolve, 5));
+    })(),
+    ms,
+    what,
+  );
+}
+
 type Json = Record<string, unknown>;
 
 /** A raw WebSocket client: everything it receives is queued; `next()` waits for a match. */

@@ -4,7 +4,7 @@ import * as assert from 'uvu/assert';
 import { P } from 'ts-pattern';
 import { z } from 'zod';
 import { EventChannel, defineEvents, type EventEnvelope, type EventwireError } from '@eventwire/event-channel';
-import { RawClient, startBroker, within, type TestBroker } from './helpers.js';
+import { RawClient, startBroker, until, within, type TestBroker } from './helpers.js';
 
 const shop = defineEvents({
   'order.created': z.object({ id: z.string(), total: z.number() }),
@@ -42,17 +42,6 @@ async function setup(
   const pair: [EventChannel<typeof shop>, EventChannel<typeof shop>] = [make(), make()];
   await Promise.all(pair.map((c) => c.ready()));
   return pair;
-}
-
-/** Waits until `condition()` holds, checking after each event-loop turn (bounded). */
-async function until(condition: () => boolean, what: string): Promise<void> {
-  await within(
-    (async () => {
-      while (!condition()) await new Promise((resolve) => setImmediate(resolve));
-    })(),
-    3000,
-    what,
-  );
 }
 
 test('intercept can reject: the publisher gets rejected, nobody receives it', async (context) => {

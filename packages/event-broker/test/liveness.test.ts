@@ -4,7 +4,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import WebSocket, { WebSocketServer } from 'ws';
 import { EventChannel, type ChannelStatus } from '@eventwire/event-channel';
-import { RawClient, startBroker, upgradeRefusal, within } from './helpers.js';
+import { RawClient, startBroker, until, upgradeRefusal, within } from './helpers.js';
 
 const test = suite('liveness and greeting');
 
@@ -29,15 +29,9 @@ test('a live client that answers pings is kept across many heartbeats', async ()
   try {
     const client = await RawClient.native(server.url);
     // Ten heartbeat periods, measured by the broker's own pings being answered.
-    await within(
-      (async () => {
-        let pings = 0;
-        client.socket.on('ping', () => pings++);
-        while (pings < 10) await new Promise((resolve) => setTimeout(resolve, 5));
-      })(),
-      3000,
-      'ten pings',
-    );
+    let pings = 0;
+    client.socket.on('ping', () => pings++);
+    await until(() => pings >= 10, 'ten pings', 3000);
     client.send({ type: 'ping', id: 'alive' });
     assert.equal(await client.next(), { type: 'pong', id: 'alive' });
     assert.is(server.broker.stats().heartbeatTimeouts, 0);
@@ -68,13 +62,7 @@ test('the channel reconnects when the broker stops answering its pings', async (
     );
     assert.is(reconnecting.state === 'reconnecting' && reconnecting.error?.code, 'connection_closed');
     assert.match(String(reconnecting.state === 'reconnecting' && reconnecting.error?.message), /4009/);
-    await within(
-      (async () => {
-        while (connections < 2) await new Promise((resolve) => setTimeout(resolve, 5));
-      })(),
-      3000,
-      'a second connection',
-    );
+    await until(() => connections >= 2, 'a second connection', 3000);
   } finally {
     await channel.close();
     for (const client of fake.clients) client.terminate();

@@ -8,19 +8,9 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { EventChannel } from '@eventwire/event-channel';
 import { createAuditLog, createWebhookNotifier } from '../src/index.js';
-import { startBroker, within } from './helpers.js';
+import { startBroker, until } from './helpers.js';
 
 const test = suite('built-in observers');
-
-async function until(condition: () => boolean, what: string, ms = 5000): Promise<void> {
-  await within(
-    (async () => {
-      while (!condition()) await new Promise((resolve) => setTimeout(resolve, 5));
-    })(),
-    ms,
-    what,
-  );
-}
 
 test('audit log: one JSON line per event with origin and reach, rotated by size', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'eventwire-audit-'));

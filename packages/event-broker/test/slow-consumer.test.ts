@@ -4,7 +4,7 @@ import type { Socket } from 'node:net';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { EventChannel } from '@eventwire/event-channel';
-import { RawClient, startBroker, within } from './helpers.js';
+import { RawClient, startBroker, until, within } from './helpers.js';
 
 const test = suite('slow consumers');
 
@@ -36,13 +36,7 @@ test('a stalled reader is cut with 4008 while a fast one receives every event', 
     }
     assert.is(server.broker.stats().slowConsumersCut, 1, `not cut after ${published} events`);
     assert.ok(server.logs.some((line) => line.includes('slow consumer')));
-    await within(
-      (async () => {
-        while (fastCount < published) await new Promise((resolve) => setImmediate(resolve));
-      })(),
-      10_000,
-      `fast consumer to receive ${published}`,
-    );
+    await until(() => fastCount >= published, `fast consumer to receive ${published}`, 10_000);
     assert.is(fastCount, published);
     // The stalled client's socket is closed by the broker (close frame, then destroyed).
     (slow.socket as unknown as { _socket: Socket })._socket.resume();

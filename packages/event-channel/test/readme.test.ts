@@ -1,26 +1,3 @@
-// Docs stay true: the README's example is examples/readme.ts, verbatim, and it runs.
-import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
-import { suite } from 'uvu';
-import * as assert from 'uvu/assert';
+import { testReadmeExample } from './readme-example.js';
 
-const run = promisify(execFile);
-const example = fileURLToPath(new URL('../examples/readme.ts', import.meta.url));
-const test = suite('readme example');
-
-test('the README shows examples/readme.ts verbatim', () => {
-  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
-  const block = /```ts\n([\s\S]*?)```/.exec(readme)?.[1];
-  assert.is(block, readFileSync(example, 'utf8'));
-});
-
-test('the example prints what the README says', async () => {
-  const { stdout } = await run(process.execPath, ['--conditions=@eventwire/source', '--import', 'tsx', example], {
-    timeout: 20_000,
-  });
-  assert.equal(stdout.trim().split('\n'), ['created o1 for 42', 'shipped o1 via ups', 'refused: invalid_payload']);
-});
-
-test.run();
+testReadmeExample(new URL('../', import.meta.url), ['created o1 for 42', 'shipped o1 via ups', 'refused: invalid_payload']);
