@@ -297,6 +297,8 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
   }
 
   #onConnection(ws: WebSocket, request: IncomingMessage, surface: 'native' | 'synap', topics: string[]): void {
+    // Assigned below, once the connection it wraps exists; onSlow only runs later.
+    let subscriber: NativeSession | SynapSubscriber;
     const connection = new Connection({
       id: this.#nextConnectionId(),
       socket: ws,
@@ -313,7 +315,6 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
     this.#connections.set(ws, connection);
     ws.on('pong', () => (connection.alive = true));
     ws.on('error', (error) => this.#log(`conn ${connection.id} socket error: ${error.message}`));
-    let subscriber: NativeSession | SynapSubscriber;
     if (surface === 'native') {
       const session = new NativeSession(connection, this.#core, {
         maxPayloadBytes: this.#maxPayloadBytes,

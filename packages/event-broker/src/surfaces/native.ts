@@ -82,7 +82,7 @@ export class NativeSession implements Subscriber {
       });
       return;
     }
-    const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8');
+    const text = textOf(data);
     if (this.#busy) {
       if (this.#backlog.length >= MAX_BACKLOG) {
         this.#send({ type: 'error', code: 'rate_limited', message: 'Too many frames waiting; this one was dropped' });
@@ -232,6 +232,13 @@ export class NativeSession implements Subscriber {
 
 function frameIdOf(frame: ClientFrame): FrameId | undefined {
   return 'id' in frame ? frame.id : undefined;
+}
+
+/** Decodes a message without copying it first (ws hands us a Buffer by default). */
+function textOf(data: Buffer | ArrayBuffer | Buffer[]): string {
+  if (Buffer.isBuffer(data)) return data.toString('utf8');
+  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
+  return Buffer.from(data).toString('utf8'); // a view on the ArrayBuffer, not a copy
 }
 
 function byteLength(data: Buffer | ArrayBuffer | Buffer[]): number {
