@@ -6,7 +6,7 @@ import {
   type EventEnvelope,
   type EventMap,
 } from '@eventwire/event-channel';
-import { createEventIdGenerator, runSchema, type SchemaOutcome } from '@eventwire/event-channel/protocol';
+import { createEventIdGenerator, createSchemaLookup, runSchema, type SchemaOutcome } from '@eventwire/event-channel/protocol';
 import {
   InterceptChain,
   ObserverQueue,
@@ -66,9 +66,11 @@ export class BrokerCore {
   readonly #intercepts: InterceptChain;
   readonly #observers: ObserverQueue[] = [];
   readonly #nextId = createEventIdGenerator();
+  readonly #lookupSchema: ReturnType<typeof createSchemaLookup> | undefined;
 
   constructor(options: BrokerCoreOptions) {
     this.#options = options;
+    this.#lookupSchema = options.events && createSchemaLookup(options.events);
     this.#intercepts = new InterceptChain(options.interceptTimeoutMs, options.report);
   }
 
@@ -204,9 +206,8 @@ export class BrokerCore {
 
   /** Applies the event map, when there is one. */
   #check(envelope: EventEnvelope): EventEnvelope | Promise<EventEnvelope> {
-    const events = this.#options.events;
-    if (!events) return envelope;
-    const schema = Object.hasOwn(events, envelope.topic) ? events[envelope.topic] : undefined;
+    if (!this.#lookupSchema) return envelope;
+    const schema = this.#lookupSchema(envelope.topic);
     if (!schema || !isStandardSchema(schema)) {
       if (this.#options.allowUnknownTopics) return envelope;
       this.counters.rejected++;

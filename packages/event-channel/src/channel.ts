@@ -7,6 +7,7 @@ import {
   type SubscribeOptions,
 } from './event-stream.js';
 import {
+  createSchemaLookup,
   runSchema,
   type EventInput,
   type EventMap,
@@ -191,6 +192,7 @@ export class EventChannel<TEvents extends EventMap = UntypedEvents> {
   readonly events: TEvents | undefined;
 
   readonly #transport: Transport;
+  readonly #lookupSchema: ((topic: string) => EventMap[string] | undefined) | undefined;
   readonly #limits: TopicLimits;
   readonly #nextId = createEventIdGenerator();
   readonly #handlers = new TopicTrie<Registration>();
@@ -208,6 +210,7 @@ export class EventChannel<TEvents extends EventMap = UntypedEvents> {
 
   constructor(options: EventChannelOptions<TEvents>) {
     this.events = options.events;
+    this.#lookupSchema = options.events && createSchemaLookup(options.events);
     this.#limits = options.topicLimits ?? topicLimitDefaults;
     this.source = options.source ?? `urn:eventwire:channel:${this.#nextId()}`;
     if (options.onError) this.#errorListeners.add(options.onError);
@@ -450,8 +453,7 @@ export class EventChannel<TEvents extends EventMap = UntypedEvents> {
   }
 
   #schemaFor(topic: string): EventMap[string] | undefined {
-    // hasOwn, so topics like "constructor" never reach Object.prototype.
-    return this.events && Object.hasOwn(this.events, topic) ? this.events[topic] : undefined;
+    return this.#lookupSchema?.(topic);
   }
 
   #receive(envelope: EventEnvelope): void {

@@ -1,44 +1,68 @@
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import type { EventEnvelope } from './envelope.js';
-import { EventwireError, type ValidationIssue } from './errors.js';
-import { assertTopic } from './topic.js';
+import { EventwireError, TopicError, type ValidationIssue } from './errors.js';
+import { assertPattern } from './topic.js';
+import { TopicTrie } from './topic-trie.js';
 
 /**
- * A map from concrete topic to the schema of its data. Any Standard Schema
- * validator works (zod, valibot, arktype…); zod is the one we document.
+ * A map from topic to the schema of its data. Any Standard Schema validator
+ * works (zod, valibot, arktype…); zod is the one we document.
+ *
+ * A key may be a concrete topic (`'order.created'`) or a *topic family* with
+ * `*` segments (`'log.error.*'`): every topic the family matches shares its
+ * schema, so open-ended topics (one per service, per room…) are still typed
+ * and validated. An exact key wins over a family; among families the first
+ * declared wins.
  */
 export type EventMap = { readonly [topic: string]: StandardSchemaV1 };
 
 /** The map of a channel created without `events`: any topic, `unknown` data. */
 export type UntypedEvents = { readonly [topic: string]: StandardSchemaV1<unknown, unknown> };
 
-/** The topics declared by an event map (`string` when untyped). */
-export type EventTopic<TEvents extends EventMap> = Extract<keyof TEvents, string>;
+/** `'log.error.*'` → `` `log.error.${string}` ``: the concrete topics a key stands for. */
+export type FamilyTopic<TKey extends string> = TKey extends `${infer Head}.${infer Rest}`
+  ? `${Head extends '*' ? string : Head}.${FamilyTopic<Rest>}`
+  : TKey extends '*'
+    ? string
+    : TKey;
 
-/** What `emit` accepts for each topic (the schema's input type). */
+/** The topics an event map declares, families as template types (`string` when untyped). */
+export type EventTopic<TEvents extends EventMap> = {
+  [TKey in Extract<keyof TEvents, string>]: FamilyTopic<TKey>;
+}[Extract<keyof TEvents, string>];
+
+/** The key(s) of the map that declare `TTopic`: itself, or the families it belongs to. */
+export type EventKey<TEvents extends EventMap, TTopic extends string> = {
+  [TKey in Extract<keyof TEvents, string>]: TTopic extends FamilyTopic<TKey> ? TKey : never;
+}[Extract<keyof TEvents, string>];
+
+/** What `emit` accepts for each key of the map (the schema's input type). */
 export type inferEventInputs<TEvents extends EventMap> = {
-  [TTopic in EventTopic<TEvents>]: StandardSchemaV1.InferInput<TEvents[TTopic]>;
+  [TKey in Extract<keyof TEvents, string>]: StandardSchemaV1.InferInput<TEvents[TKey]>;
 };
 
-/** What handlers receive for each topic (the schema's output type). */
+/** What handlers receive for each key of the map (the schema's output type). */
 export type inferEventOutputs<TEvents extends EventMap> = {
-  [TTopic in EventTopic<TEvents>]: StandardSchemaV1.InferOutput<TEvents[TTopic]>;
+  [TKey in Extract<keyof TEvents, string>]: StandardSchemaV1.InferOutput<TEvents[TKey]>;
 };
 
 /** The input data of `TTopic` (a union when `TTopic` is a union). */
-export type EventInput<TEvents extends EventMap, TTopic extends EventTopic<TEvents>> =
-  TTopic extends unknown ? StandardSchemaV1.InferInput<TEvents[TTopic]> : never;
+export type EventInput<TEvents extends EventMap, TTopic extends EventTopic<TEvents>> = TTopic extends unknown
+  ? StandardSchemaV1.InferInput<TEvents[EventKey<TEvents, TTopic>]>
+  : never;
 
 /** The output data of `TTopic` (a union when `TTopic` is a union). */
-export type EventOutput<TEvents extends EventMap, TTopic extends EventTopic<TEvents>> =
-  TTopic extends unknown ? StandardSchemaV1.InferOutput<TEvents[TTopic]> : never;
+export type EventOutput<TEvents extends EventMap, TTopic extends EventTopic<TEvents>> = TTopic extends unknown
+  ? StandardSchemaV1.InferOutput<TEvents[EventKey<TEvents, TTopic>]>
+  : never;
 
 /**
  * The envelope a handler receives: a union discriminated by `topic`, so
  * `if (event.topic === 'order.shipped')` narrows `event.data`.
  */
-export type TypedEvent<TEvents extends EventMap, TTopic extends EventTopic<TEvents>> =
-  TTopic extends unknown ? EventEnvelope<TTopic, StandardSchemaV1.InferOutput<TEvents[TTopic]>> : never;
+export type TypedEvent<TEvents extends EventMap, TTopic extends EventTopic<TEvents>> = TTopic extends unknown
+  ? EventEnvelope<TTopic, StandardSchemaV1.InferOutput<TEvents[EventKey<TEvents, TTopic>]>>
+  : never;
 
 /**
  * Declares a service's events once. Returns the map unchanged, typed precisely,
@@ -52,7 +76,15 @@ export type TypedEvent<TEvents extends EventMap, TTopic extends EventTopic<TEven
  */
 export function defineEvents<const TEvents extends EventMap>(events: TEvents): TEvents {
   for (const [topic, schema] of Object.entries(events)) {
-    assertTopic(topic);
+    assertPattern(topic);
+    if (topic.split('.').includes('#')) {
+      throw new TopicError(
+        'invalid_topic',
+        topic,
+        'wildcard_in_topic',
+        `Event map key "${topic}" uses "#"; a topic family may only use "*" segments`,
+      );
+    }
     if (!isStandardSchema(schema)) {
       throw new EventwireError(
         'invalid_payload',
@@ -61,6 +93,32 @@ export function defineEvents<const TEvents extends EventMap>(events: TEvents): T
     }
   }
   return events;
+}
+
+/**
+ * Finds the schema for a concrete topic: the exact key, else the first
+ * declared family (`*` key) that matches. Built once per map; exact lookups
+ * cost one hash probe, family lookups one trie walk.
+ */
+export function createSchemaLookup(events: EventMap): (topic: string) => StandardSchemaV1 | undefined {
+  const order = new Map<string, number>();
+  const families = new TopicTrie<string>();
+  Object.keys(events).forEach((key, index) => {
+    if (key.split('.').includes('*')) {
+      families.add(key, key);
+      order.set(key, index);
+    }
+  });
+  return (topic) => {
+    // hasOwn, so topics like "constructor" never reach Object.prototype.
+    if (Object.hasOwn(events, topic)) return events[topic];
+    if (families.size === 0) return undefined;
+    let first: string | undefined;
+    families.forEachMatch(topic, (key) => {
+      if (first === undefined || order.get(key)! < order.get(first)!) first = key;
+    });
+    return first === undefined ? undefined : events[first];
+  };
 }
 
 /** True when `value` implements Standard Schema v1. */

@@ -46,9 +46,11 @@ export type { CloudEvent, EventEnvelope } from './envelope.js';
 export type { ErrorCode, TopicProblem, ValidationIssue } from './errors.js';
 export type {
   EventInput,
+  EventKey,
   EventMap,
   EventOutput,
   EventTopic,
+  FamilyTopic,
   TypedEvent,
   UntypedEvents,
   inferEventInputs,

@@ -361,8 +361,38 @@ test('a schema that throws is reported as invalid_payload, not thrown raw', asyn
   assert.match((error as ValidationError).issues[0]!.message, /schema bug/);
 });
 
-test('defineEvents refuses wildcard keys and non-schemas', () => {
-  assert.throws(() => defineEvents({ 'order.*': z.string() }), (e: unknown) => (e as EventwireError).code === 'invalid_topic');
+test('topic families: a `*` key types and validates every topic it matches; exact keys win', async (context) => {
+  const logs = defineEvents({
+    'log.error.audit': z.object({ message: z.string(), auditId: z.string() }),
+    'log.error.*': z.object({ message: z.string() }),
+    'log.*.*': z.object({ message: z.string(), level: z.string() }),
+  });
+  const hub = new MemoryHub();
+  const a = new EventChannel({ url: 'memory://families', events: logs, memoryHub: hub, onError: (e) => context.errors.push(e) });
+  const b = new EventChannel({ url: 'memory://families', events: logs, memoryHub: hub, onError: (e) => context.errors.push(e) });
+  const raw = new EventChannel({ url: 'memory://families', memoryHub: hub });
+  context.channels.push(a, b, raw);
+  const got = collector<[string, unknown]>(3);
+  await b.on('log.#', (data, event) => got.push([event.topic, data])).ready;
+  await a.emit('log.error.payments', { message: 'boom' });
+  await a.emit('log.error.audit', { message: 'audit', auditId: 'a1' }); // exact key, not the family
+  await a.emit('log.info.payments', { message: 'ok', level: 'info' }); // second family
+  await expectCode(() => a.emit('log.error.audit', { message: 'no id' } as never), 'invalid_payload');
+  await expectCode(() => a.emit('log.warn.payments', { message: 'no level' } as never), 'invalid_payload');
+  await expectCode(() => a.emit('metrics.cpu' as never, {} as never), 'unknown_event');
+  await raw.emit('log.error.payments', { wrong: true }); // fails the family schema on arrival
+  assert.equal(await within(got.done, 1000, 'family events'), [
+    ['log.error.payments', { message: 'boom' }],
+    ['log.error.audit', { message: 'audit', auditId: 'a1' }],
+    ['log.info.payments', { message: 'ok', level: 'info' }],
+  ]);
+  await b.close();
+  assert.ok(context.errors.some((e) => e.code === 'invalid_payload' && (e as ValidationError).direction === 'inbound'));
+});
+
+test('defineEvents refuses `#` keys and non-schemas', () => {
+  assert.throws(() => defineEvents({ 'order.#': z.string() }), (e: unknown) => (e as EventwireError).code === 'invalid_topic');
+  assert.throws(() => defineEvents({ 'a..b': z.string() }), (e: unknown) => (e as EventwireError).code === 'invalid_pattern');
   assert.throws(
     () => defineEvents({ 'a.b': { parse() {} } as unknown as StandardSchemaV1 }),
     (e: unknown) => (e as EventwireError).code === 'invalid_payload',

@@ -140,6 +140,32 @@ function describe(status: ChannelStatus): string {
 }
 void describe;
 
+// --- topic families: `*` keys stand for open-ended topics ---------------------
+const logs = defineEvents({
+  'log.error.*': z.object({ message: z.string(), stack: z.string().optional() }),
+  'log.info.*': z.object({ message: z.string() }),
+  'chat.room.*.message': z.object({ text: z.string() }),
+});
+const logChannel = new EventChannel({ url: 'memory://logs', events: logs });
+void logChannel.emit('log.error.payments', { message: 'boom', stack: 'at …' });
+void logChannel.emit('chat.room.lobby.message', { text: 'hi' });
+// @ts-expect-error the family's schema applies
+void logChannel.emit('log.info.payments', { message: 1 });
+// @ts-expect-error no family covers log.debug
+void logChannel.emit('log.debug.payments', { message: 'x' });
+// @ts-expect-error a family segment is one segment, the topic must fill it
+void logChannel.emit('log.error', { message: 'x' });
+logChannel.on('log.*.payments', (data, event) => {
+  expectType<Equal<typeof event.topic, `log.error.${string}` | `log.info.${string}`>>();
+  expectType<Equal<typeof data.message, string>>();
+});
+logChannel.on('log.error.*', (data) => {
+  expectType<Equal<typeof data, { message: string; stack?: string | undefined }>>();
+});
+logChannel.on('chat.room.*.message', (data) => void data.text);
+// @ts-expect-error matches no family
+logChannel.on('metrics.#', () => {});
+
 // --- options -----------------------------------------------------------------
 // @ts-expect-error a channel needs a url or a transport
 new EventChannel({ events: shop });

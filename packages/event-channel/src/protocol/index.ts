@@ -5,7 +5,7 @@ export { PROTOCOL_VERSION, FrameError, encodeFrame, parseClientFrame, parseServe
 export { closeCodes, isTerminalCloseCode } from './close-codes.js';
 export { createEventIdGenerator } from '../event-id.js';
 export { parseEnvelope } from '../envelope.js';
-export { runSchema } from '../events.js';
+export { createSchemaLookup, runSchema } from '../events.js';
 
 export type { ClientFrame, FrameId, ServerFrame } from './frames.js';
 export type { SchemaOutcome } from '../events.js';
