@@ -1,0 +1,52 @@
+// eventwire-tail as a real process against a real broker.
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { EventChannel } from '@eventwire/event-channel';
+import { EventBrokerServer } from '@eventwire/event-broker';
+import { createEventLogger, logEvents } from '../src/index.js';
+
+const tail = fileURLToPath(new URL('../src/tail.ts', import.meta.url));
+const test = suite('eventwire-tail');
+
+async function until(condition: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+test('shows one service at or above a level, live', async () => {
+  const broker = new EventBrokerServer({ port: 0 });
+  const { url } = await broker.listen();
+  const child = spawn(process.execPath, ['--conditions=@eventwire/source', '--import', 'tsx', tail, '--url', url, '--level', 'warn', '--service', 'payments']);
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (chunk) => (out += chunk));
+  child.stderr.on('data', (chunk) => (err += chunk));
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  const channel = new EventChannel({ url, events: logEvents });
+  try {
+    await until(() => err.includes('watching'), 'tail to subscribe');
+    const payments = createEventLogger({ channel, service: 'payments', level: 'debug' });
+    const shipping = createEventLogger({ channel, service: 'shipping' });
+    payments.info('not shown: below warn');
+    shipping.error('not shown: other service');
+    payments.warn('card retry {attempt}', { attempt: 2 });
+    payments.error('card declined', new Error('insufficient funds'));
+    await Promise.all([payments.flush(), shipping.flush()]);
+    await until(() => out.includes('card declined'), 'error line');
+    assert.match(out, /WARN  payments: card retry 2 \{"attempt":2\}/);
+    assert.match(out, /ERROR payments: card declined\n  Error: insufficient funds/);
+    assert.not.match(out, /not shown/);
+  } finally {
+    child.kill('SIGTERM');
+    await exited;
+    await channel.close();
+    await broker.close();
+  }
+});
+
+test.run();
