@@ -1,0 +1,59 @@
+// The e-commerce order flow from Synap's pub/sub guide, on eventwire.
+// Usage: main.ts [--port 15500] [--orders N] [--interval-ms 1000] [--audit-log path]
+//   default: forever, one order a second; --port 0 picks a free port.
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { FRAUD_THRESHOLD, startShopBroker } from './broker.js';
+import { say } from './events.js';
+import { startAnalyticsService, startFraudDesk } from './services/analytics.js';
+import { startEmailService } from './services/email.js';
+import { startInventoryService } from './services/inventory.js';
+import { startOrderService } from './services/orders.js';
+
+const { values } = parseArgs({
+  options: {
+    port: { type: 'string', default: '15500' },
+    orders: { type: 'string' },
+    'interval-ms': { type: 'string', default: '1000' },
+    'audit-log': { type: 'string', default: join(tmpdir(), 'eventwire-order-flow', 'audit.jsonl') },
+  },
+});
+const orderLimit = values.orders === undefined ? Infinity : Number(values.orders);
+
+const shopBroker = await startShopBroker({ port: Number(values.port), auditLog: values['audit-log']! });
+const { url, httpUrl } = shopBroker.address;
+const [orders, email, inventory, analytics, fraudDesk] = await Promise.all([
+  startOrderService(url),
+  startEmailService(httpUrl),
+  startInventoryService(url),
+  startAnalyticsService(url),
+  startFraudDesk(url),
+]);
+say('demo', `broker on ${url}; audit log ${values['audit-log']}; Ctrl-C to stop`);
+say('demo', `inspect: curl ${httpUrl}/pubsub/stats   or watch the raw stream: a WebSocket on ${url}/pubsub/ws?topics=%23`);
+
+let placed = 0;
+let timer: NodeJS.Timeout | undefined;
+let stop: () => void = () => {};
+const stopped = new Promise<void>((resolve) => (stop = resolve));
+process.once('SIGINT', () => stop());
+process.once('SIGTERM', () => stop());
+
+// Every third order is large enough for the fraud desk.
+const tick = async (): Promise<void> => {
+  placed++;
+  await orders.placeOrder(placed % 3 === 0 ? FRAUD_THRESHOLD * 1.5 : 19.99 * placed);
+  if (placed < orderLimit) timer = setTimeout(() => void tick(), Number(values['interval-ms']));
+  else stop();
+};
+void tick();
+await stopped;
+clearTimeout(timer);
+
+// A ping barrier on every channel (close) makes sure what is in flight arrives.
+for (const service of [orders, inventory, fraudDesk, analytics]) await service.channel.close();
+email.close();
+say('analytics', analytics.summary());
+say('fraud-desk', `reviews: ${fraudDesk.reviews.join(', ') || 'none'}`);
+await shopBroker.close();

@@ -1,0 +1,32 @@
+import { EventChannel } from '@eventwire/event-channel';
+import { say, shop } from '../events.js';
+
+/** Counts everything under events.# and the revenue it represents. */
+export async function startAnalyticsService(url: string) {
+  const channel = new EventChannel({ url, events: shop, source: 'analytics' });
+  const counts = new Map<string, number>();
+  let revenue = 0;
+  channel.on('events.#', (data, event) => {
+    counts.set(event.topic, (counts.get(event.topic) ?? 0) + 1);
+    if (event.topic === 'events.payment.received') revenue += event.data.amount;
+    void data;
+  });
+  await channel.ready();
+  return {
+    channel,
+    summary: () => `${[...counts].map(([topic, n]) => `${topic}=${n}`).join(' ')} revenue=${revenue.toFixed(2)}`,
+    counts,
+  };
+}
+
+/** Acts on the broker's derived fraud.review events. */
+export async function startFraudDesk(url: string) {
+  const channel = new EventChannel({ url, events: shop, source: 'fraud-desk' });
+  const reviews: string[] = [];
+  channel.on('fraud.review', (review, event) => {
+    reviews.push(review.orderId);
+    say('fraud-desk', `review ${review.orderId}: ${review.reason} (caused by event ${event.metadata?.['causationid']})`);
+  });
+  await channel.ready();
+  return { channel, reviews };
+}
