@@ -6,13 +6,13 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { EventChannel } from '@eventwire/event-channel';
+import { chromiumAvailable, launchChromium } from '../../../scripts/testing/chromium.js';
 import { startBroker, until, within, type TestBroker } from './helpers.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const dist = fileURLToPath(new URL('../../event-channel/dist/', import.meta.url));
 const test = suite<{ server: TestBroker<never>; web: Server; browser: Browser; page: Page; node: EventChannel }>(
   'browser (headless Chromium)',
@@ -65,20 +65,14 @@ async function pageValue<T>(target: Page, expression: string, until: (value: T) 
   );
 }
 
-if (!existsSync(CHROMIUM)) {
-  // Locally a missing browser skips, with the reason; CI installs Chromium and must run this.
-  if (process.env['CI'] === 'true') throw new Error(`${CHROMIUM} is missing; .ci/run installs it (apt-get install chromium)`);
-  console.log(`skipping browser tests: ${CHROMIUM} not installed (apt-get install -y chromium)`);
+if (!chromiumAvailable()) {
   test.skip('a page and a Node service exchange events through the broker', () => {});
   test.skip('the page reconnects after a broker restart', () => {});
 } else {
   test.before(async (context) => {
     context.server = (await startBroker()) as never;
     context.web = await serve(context.server.url);
-    context.browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    context.browser = await launchChromium();
     context.page = await context.browser.newPage();
     const errors: string[] = [];
     context.page.on('pageerror', (error) => errors.push(error.message));

@@ -1,0 +1,28 @@
+// Headless Chromium for browser tests: the system browser (Debian's chromium
+// package), driven by playwright-core, which downloads nothing.
+import { existsSync } from 'node:fs';
+import type { Browser } from 'playwright-core';
+
+export const chromiumPath = '/usr/bin/chromium';
+
+/**
+ * Whether browser tests can run here. Locally a missing browser means skip,
+ * with the reason printed; under CI=true it is an error (.ci/run installs it).
+ */
+export function chromiumAvailable(): boolean {
+  if (existsSync(chromiumPath)) return true;
+  if (process.env['CI'] === 'true') throw new Error(`${chromiumPath} is missing; .ci/run installs it (apt-get install chromium)`);
+  console.log(`skipping browser tests: ${chromiumPath} not installed (apt-get install -y chromium)`);
+  return false;
+}
+
+/** Launches headless Chromium with the flags this sandboxed, offline machine needs. */
+export async function launchChromium(): Promise<Browser> {
+  const { chromium } = await import('playwright-core');
+  return chromium.launch({
+    executablePath: chromiumPath,
+    // Background networking and component updates would try to reach the
+    // internet, which this machine refuses; --no-sandbox because tests run as root.
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+}
