@@ -39,7 +39,11 @@ const colour = process.stdout.isTTY ? (code: string, text: string) => `\u001b[${
 function line(record: LogRecord): string {
   if (values.json) return JSON.stringify(record);
   const fields = Object.keys(record.fields).length ? ` ${JSON.stringify(record.fields)}` : '';
-  const error = record.error ? `\n  ${record.error.stack ?? `${record.error.name}: ${record.error.message}`}` : '';
+  let error = '';
+  for (let cause = record.error, depth = 0; cause && depth < 5; cause = cause.cause, depth++) {
+    const text = cause.stack ?? `${cause.name}: ${cause.message}`;
+    error += `\n  ${depth > 0 ? 'caused by: ' : ''}${text.replace(/\n/g, '\n  ')}`;
+  }
   const dropped = record.dropped ? colour('33', ` (${record.dropped} dropped before this)`) : '';
   return `${record.time} ${colour(colours[record.level], record.level.toUpperCase().padEnd(5))} ${record.service}: ${record.message}${fields}${dropped}${error}`;
 }

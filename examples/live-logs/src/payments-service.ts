@@ -1,0 +1,33 @@
+import { EventChannel } from '@eventwire/event-channel';
+import { captureConsole, createEventLogger, logEvents } from '@eventwire/logger-adapter';
+
+/**
+ * A payments service that only logs: a structured logger plus captured
+ * console output, both streaming as log.<level>.payments events.
+ */
+export function startPaymentsService(url: string) {
+  const channel = new EventChannel({ url, events: logEvents, source: 'payments' });
+  const log = createEventLogger({ channel, service: 'payments', level: 'debug' });
+  const restoreConsole = captureConsole(log);
+  let round = 0;
+  return {
+    /** One round of a payment's life, at every level. */
+    async work(): Promise<void> {
+      round++;
+      const request = log.child({ requestId: `req-${round}` });
+      request.debug('validating card for order {orderId}', { orderId: `o${round}` });
+      request.info('charged {amount} EUR for {orderId}', { orderId: `o${round}`, amount: 19.99 * round, card: { number: '4242…', token: 'tok_secret' } });
+      if (round % 2 === 0) request.warn('gateway slow: {ms} ms', { ms: 800 + round });
+      if (round % 3 === 0) {
+        request.error('refund failed', new Error('gateway timeout', { cause: new Error('socket hang up') }));
+      }
+      console.log('\u001b[32mround %d done\u001b[39m', round); // plain console, captured too
+      await log.flush();
+    },
+    async close(): Promise<void> {
+      restoreConsole();
+      await log.flush();
+      await channel.close();
+    },
+  };
+}
