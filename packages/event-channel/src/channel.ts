@@ -254,9 +254,13 @@ export class EventChannel<TEvents extends EventMap = UntypedEvents> {
     if (this.events) {
       const schema = this.#schemaFor(topic);
       if (!schema) throw new UnknownEventError(topic, 'outbound');
-      const outcome = await runSchema(schema, data);
+      let outcome = runSchema(schema, data);
+      if (outcome instanceof Promise) {
+        // Only async schemas cost a tick; close() may have started meanwhile.
+        outcome = await outcome;
+        this.#assertOpenForUse();
+      }
       if (!outcome.ok) throw new ValidationError(topic, 'outbound', outcome.issues);
-      this.#assertOpenForUse();
     }
     const envelope: EventEnvelope<TTopic, EventInput<TEvents, TTopic>> = {
       id: this.#nextId(),

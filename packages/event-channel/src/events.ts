@@ -109,17 +109,26 @@ export function createSchemaLookup(events: EventMap): (topic: string) => Standar
       order.set(key, index);
     }
   });
+  // Family answers are cached per topic: real topics repeat (log.info.payments
+  // on every call). Bounded, so a stream of unique topics cannot grow it.
+  const cache = new Map<string, StandardSchemaV1 | undefined>();
   return (topic) => {
     // hasOwn, so topics like "constructor" never reach Object.prototype.
     if (Object.hasOwn(events, topic)) return events[topic];
     if (families.size === 0) return undefined;
+    if (cache.has(topic)) return cache.get(topic);
     let first: string | undefined;
     families.forEachMatch(topic, (key) => {
       if (first === undefined || order.get(key)! < order.get(first)!) first = key;
     });
-    return first === undefined ? undefined : events[first];
+    const schema = first === undefined ? undefined : events[first];
+    if (cache.size >= FAMILY_CACHE_SIZE) cache.delete(cache.keys().next().value!);
+    cache.set(topic, schema);
+    return schema;
   };
 }
+
+const FAMILY_CACHE_SIZE = 1024;
 
 /** True when `value` implements Standard Schema v1. */
 export function isStandardSchema(value: unknown): value is StandardSchemaV1 {
