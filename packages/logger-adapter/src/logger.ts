@@ -195,12 +195,9 @@ class LogPipeline {
     this.#onError = options.onError;
   }
 
+  /** A call of this package's logger: fields may hold an Error, which becomes the record's error. */
   record(level: LogLevel, message: string, context: LogFields, fields: LogFields | Error | undefined): void {
-    if (isSendingLogs()) {
-      this.#counters.suppressed++;
-      return;
-    }
-    try {
+    this.#build(level, () => {
       let error: Error | undefined;
       let merged: Record<string, unknown> = { ...context };
       if (fields instanceof Error) error = fields;
@@ -211,37 +208,40 @@ class LogPipeline {
           delete merged[key];
         }
       }
-      const clean = sanitizeFields(merged, this.#redact);
-      this.#push(level, {
-        service: this.service,
-        level,
-        time: new Date().toISOString(),
-        // Filled from the redacted fields, so a placeholder cannot leak a secret.
-        message: fillTemplate(String(message), clean),
-        fields: clean,
-        ...(error && { error: serializeError(error) }),
-        ...this.#trace(merged),
-      });
-    } catch (failure) {
-      this.#fail(failure);
-    }
+      return { message: String(message), merged, error: error && serializeError(error) };
+    });
   }
 
+  /** A record from a foreign logger (pino) whose error is already serialised. */
   recordForeign(record: ForeignRecord, context: LogFields): void {
+    this.#build(record.level, () => ({
+      message: record.message,
+      merged: { ...context, ...record.fields },
+      error: record.error,
+      time: record.time,
+    }));
+  }
+
+  /** The shared path: recursion guard, redaction, template, trace id, buffer. Never throws. */
+  #build(
+    level: LogLevel,
+    parts: () => { message: string; merged: Record<string, unknown>; error?: SerializedError | undefined; time?: string | undefined },
+  ): void {
     if (isSendingLogs()) {
       this.#counters.suppressed++;
       return;
     }
     try {
-      const merged = { ...context, ...record.fields };
+      const { message, merged, error, time } = parts();
       const clean = sanitizeFields(merged, this.#redact);
-      this.#push(record.level, {
+      this.#push(level, {
         service: this.service,
-        level: record.level,
-        time: record.time ?? new Date().toISOString(),
-        message: fillTemplate(record.message, clean),
+        level,
+        time: time ?? new Date().toISOString(),
+        // Filled from the redacted fields, so a placeholder cannot leak a secret.
+        message: fillTemplate(message, clean),
         fields: clean,
-        ...(record.error && { error: record.error }),
+        ...(error && { error }),
         ...this.#trace(merged),
       });
     } catch (failure) {
