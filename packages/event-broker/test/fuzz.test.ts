@@ -1,0 +1,76 @@
+// Property: no sequence of hostile frames takes down the broker, the
+// connection that sent them, or anyone else's delivery.
+import fc from 'fast-check';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { RawClient, startBroker } from './helpers.js';
+
+const test = suite('fuzz: hostile native frames');
+
+const topicish = fc.oneof(
+  fc.constantFrom('a', 'a.b', 'a.*', 'a.#', '#', '*', '', '.', 'a..b', 'a.#.b', 'x'.repeat(300), 'constructor', '__proto__'),
+  fc.string({ maxLength: 20 }),
+);
+const value = fc.oneof(fc.jsonValue({ maxDepth: 3 }), fc.constant(undefined));
+const envelopeish = fc.record(
+  { id: value, topic: fc.oneof(topicish, value), source: value, time: value, data: value, metadata: value, offset: value },
+  { requiredKeys: [] },
+);
+const frame = fc.oneof(
+  fc.string({ maxLength: 200 }), // raw text, mostly not JSON
+  fc.jsonValue({ maxDepth: 3 }).map((v) => JSON.stringify(v)),
+  fc
+    .record(
+      {
+        type: fc.oneof(fc.constantFrom('hello', 'subscribe', 'unsubscribe', 'publish', 'ping', 'event', 'welcome'), fc.string({ maxLength: 8 }), value),
+        id: fc.oneof(fc.integer(), fc.string({ maxLength: 70 }), value),
+        pattern: fc.oneof(topicish, value),
+        protocol: fc.oneof(fc.constant(1), value),
+        event: fc.oneof(envelopeish, value),
+      },
+      { requiredKeys: [] },
+    )
+    .map((v) => JSON.stringify(v)),
+);
+
+test('random frames get answers or errors; the connection and the broker keep working', async () => {
+  const server = await startBroker({ maxSubscriptionsPerConnection: 50 });
+  const watcher = await RawClient.native(server.url);
+  watcher.send({ type: 'subscribe', id: 'w', pattern: 'health.#' });
+  await watcher.next((f) => f['id'] === 'w');
+  const publisher = await RawClient.native(server.url);
+  let round = 0;
+  try {
+    await fc.assert(
+      fc.asyncProperty(fc.array(frame, { minLength: 1, maxLength: 40 }), async (frames) => {
+        round++;
+        const client = await RawClient.native(server.url);
+        try {
+          for (const text of frames) client.send(text);
+          // The connection survived and processed everything in order: the ping comes back.
+          client.send({ type: 'ping', id: `alive-${round}` });
+          const pong = await client.next((f) => f['type'] === 'pong' && f['id'] === `alive-${round}`, 5000);
+          assert.ok(pong);
+          for (const answer of client.received) assert.type(answer['type'], 'string');
+        } finally {
+          client.close();
+        }
+        // And the broker still routes for everyone else.
+        publisher.send({
+          type: 'publish',
+          id: `h${round}`,
+          event: { id: `h${round}`, topic: 'health.check', source: 'fuzz', time: new Date().toISOString(), data: round },
+        });
+        const delivered = await watcher.next((f) => f['type'] === 'event' && (f['event'] as { data: number }).data === round);
+        assert.ok(delivered);
+      }),
+      { numRuns: 150 },
+    );
+  } finally {
+    watcher.close();
+    publisher.close();
+    await server.stop();
+  }
+});
+
+test.run();
