@@ -94,7 +94,7 @@ function run(command, args, options) {
     }, FILE_DEADLINE_MS);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      resolve({ code: code ?? (signal ? 1 : 0), output });
+      resolve({ code: code ?? 1, signal, output });
     });
   });
 }
@@ -116,7 +116,7 @@ async function step(name, command, args, cwd) {
 async function testFile(file) {
   const name = relative(root, file);
   process.stdout.write(`\n▶ ${name}\n`);
-  const { code, output } = await run(
+  const { code, signal, output } = await run(
     process.execPath,
     ['--conditions=@eventwire/source', '--import', 'tsx', file],
     { cwd: root, env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' } },
@@ -127,7 +127,7 @@ async function testFile(file) {
   const skipped = Number(/Skipped:\s+(\d+)/.exec(output)?.[1] ?? 0);
   if (Number.isNaN(total) || Number.isNaN(passed)) {
     // Crashed before uvu could summarise: count the file as one failure.
-    record(`${name} (no summary, exit ${code})`, false);
+    record(`${name} (no summary, ${signal ? `killed by ${signal}` : `exit ${code}`})`, false);
     return;
   }
   totals.passed += passed;

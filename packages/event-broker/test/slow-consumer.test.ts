@@ -49,4 +49,24 @@ test('a stalled reader is cut with 4008 while a fast one receives every event', 
   }
 });
 
+test('a burst larger than the bound within one tick does not cut a client that reads', async () => {
+  // Writes are batched per tick (corked); the slow-consumer check must judge
+  // the client after the flush, not the burst sitting in our own buffer.
+  const server = await startBroker({ maxOutboundBytes: 64 * 1024 });
+  const reader = new EventChannel({ url: server.url, ws: { backoff: () => 0 } });
+  try {
+    let received = 0;
+    await reader.on('burst.#', () => void received++).ready;
+    const payload = 'y'.repeat(4 * 1024);
+    // 100 × 4 KiB routed synchronously: ~400 KiB queued for the reader in one tick.
+    const publishes = Array.from({ length: 100 }, (_, i) => server.broker.publish('burst.data', { i, payload }));
+    await Promise.all(publishes);
+    await until(() => received === 100, 'all 100 burst events');
+    assert.is(server.broker.stats().slowConsumersCut, 0);
+  } finally {
+    await reader.close();
+    await server.stop();
+  }
+});
+
 test.run();
