@@ -92,8 +92,15 @@ function run(command, args, options) {
         process.kill(-child.pid, 'SIGKILL');
       } catch {}
     }, FILE_DEADLINE_MS);
+    const started = Date.now();
     child.on('close', (code, signal) => {
       clearTimeout(timer);
+      if (signal) {
+        // Killed from outside (we only kill on the deadline, noted above): say
+        // who died, when, and what the kernel logged, so a flake is diagnosable.
+        output += `\n[runner] pid ${child.pid} killed by ${signal} after ${Date.now() - started} ms\n`;
+        process.stdout.write(`\n[runner] pid ${child.pid} killed by ${signal} after ${Date.now() - started} ms\n`);
+      }
       resolve({ code: code ?? 1, signal, output });
     });
   });
