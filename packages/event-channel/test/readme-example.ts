@@ -1,6 +1,5 @@
-// Docs stay true: a package README's first ```ts block is its
-// examples/readme.ts verbatim, and running that file prints `expected`.
-// Used by each package's readme.test.ts.
+// Docs stay true: a README's first ```ts block is an example file verbatim,
+// and running that file prints `expected`. Used by each readme.test.ts.
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -10,12 +9,17 @@ import * as assert from 'uvu/assert';
 
 const run = promisify(execFile);
 
-export function testReadmeExample(packageDir: URL, expected: readonly string[]): void {
-  const example = fileURLToPath(new URL('examples/readme.ts', packageDir));
-  const test = suite('readme example');
+export function testReadmeExample(
+  packageDir: URL,
+  expected: readonly string[],
+  files: { readme?: URL; example?: URL } = {},
+): void {
+  const example = fileURLToPath(files.example ?? new URL('examples/readme.ts', packageDir));
+  const readmeFile = files.readme ?? new URL('README.md', packageDir);
+  const test = suite(`readme example (${fileURLToPath(readmeFile).split('/').slice(-2).join('/')})`);
 
-  test('the README shows examples/readme.ts verbatim', () => {
-    const readme = readFileSync(new URL('README.md', packageDir), 'utf8');
+  test('the README shows the example file verbatim', () => {
+    const readme = readFileSync(readmeFile, 'utf8');
     const block = /```ts\n([\s\S]*?)```/.exec(readme)?.[1];
     assert.is(block, readFileSync(example, 'utf8'));
   });
