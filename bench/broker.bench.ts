@@ -8,8 +8,8 @@
 //    b. fixed loads: 200 and 1,000 events/s for 3 s each (20k and 100k
 //       deliveries/s); publish→deliver latency measured
 //       by every subscriber (p50/p99/max), clocks shared (one process).
-// 2. Idle connections: broker RSS before/after 2,000 connected, greeted,
-//    subscribed clients; memory per idle connection.
+// 2. Idle connections, on a fresh broker process: RSS before/after 2,000
+//    connected, greeted, subscribed clients; memory per idle connection.
 // Broker CPU time comes from /proc/<pid>/stat (user+system), per delivery.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -195,9 +195,12 @@ async function idleMemory(broker: Broker): Promise<Record<string, number>> {
 }
 
 const broker = await startBroker();
+// Idle memory is measured on a fresh broker: after fan-out the heap holds
+// garbage that new connections would reuse, which hides their real cost.
+const idleBroker = await startBroker();
 try {
   const fan = await fanOut(broker);
-  const idle = await idleMemory(broker);
+  const idle = await idleMemory(idleBroker);
   console.log(`node ${process.version}, broker: built dist as its own process; clients: this process`);
   console.log('');
   console.log(`| scenario | figure |`);
@@ -215,4 +218,5 @@ try {
   console.log(`| memory per idle connection | ${idle.kibPerConnection!.toFixed(1)} KiB |`);
 } finally {
   broker.process.kill('SIGTERM');
+  idleBroker.process.kill('SIGTERM');
 }
