@@ -234,6 +234,19 @@ test('closing a channel while it waits to reconnect shuts the transport down onc
   await context.server.start();
 });
 
+test('WsTransport: subscribing a pattern that is already live resolves at once', async (context) => {
+  const transport = new WsTransport({ url: context.server.url, backoff: () => 0 });
+  const statuses: string[] = [];
+  transport.connect({ deliver: () => {}, status: (s) => void statuses.push(s.state), error: () => {} });
+  try {
+    await within(transport.subscribe('order.*'), 2000, 'first subscribe');
+    await within(transport.subscribe('order.*'), 2000, 'second subscribe of the same live pattern');
+  } finally {
+    await transport.close();
+  }
+  assert.equal(statuses.at(-1), 'closed');
+});
+
 test('a server-side publish reaches channels', async (context) => {
   const subscriber = connect(context);
   const got = subscriber.once('order.shipped');

@@ -114,8 +114,14 @@ export class WsTransport implements Transport {
   readonly #backoff: (attempt: number) => number;
   readonly #requestTimeoutMs: number;
   readonly #outbox: Outbox<OutboxItem>;
-  /** Every pattern the channel wants, whether or not the broker has acked it yet. */
-  readonly #patterns = new Map<string, Array<{ resolve: () => void; reject: (e: EventwireError) => void }>>();
+  /**
+   * Every pattern wanted, with whether the broker has acknowledged it on the
+   * current connection (`live`) and who waits for that.
+   */
+  readonly #patterns = new Map<
+    string,
+    { live: boolean; waiters: Array<{ resolve: () => void; reject: (e: EventwireError) => void }> }
+  >();
   readonly #pending = new Map<FrameId, PendingRequest>();
   #sink: TransportSink | undefined;
   #socket: WebSocketLike | undefined;
@@ -174,12 +180,13 @@ export class WsTransport implements Transport {
       return Promise.reject(new EventwireError('channel_closed', 'The ws transport is closed'));
     }
     return new Promise<void>((resolve, reject) => {
-      const waiters = this.#patterns.get(pattern);
-      if (waiters) {
-        waiters.push({ resolve, reject });
+      const entry = this.#patterns.get(pattern);
+      if (entry?.live) return resolve();
+      if (entry) {
+        entry.waiters.push({ resolve, reject });
         return;
       }
-      this.#patterns.set(pattern, [{ resolve, reject }]);
+      this.#patterns.set(pattern, { live: false, waiters: [{ resolve, reject }] });
       if (this.#state === 'open') this.#sendSubscribe(pattern);
     });
   }
@@ -291,6 +298,8 @@ export class WsTransport implements Transport {
       }
     }
     this.#outbox.requeue(inFlight);
+    // Nothing is live on a dead connection; the next one re-sends every pattern.
+    for (const entry of this.#patterns.values()) entry.live = false;
     const error = closeError(code, reason);
     if (isTerminalCloseCode(code) && code !== closeCodes.normal) {
       this.#fail(error);
@@ -349,7 +358,7 @@ export class WsTransport implements Transport {
     }
     this.#pending.clear();
     for (const item of this.#outbox.drain()) item.reject(error);
-    for (const waiters of this.#patterns.values()) for (const waiter of waiters) waiter.reject(error);
+    for (const entry of this.#patterns.values()) for (const waiter of entry.waiters) waiter.reject(error);
     this.#patterns.clear();
   }
 
@@ -403,7 +412,7 @@ export class WsTransport implements Transport {
         this.#pending.delete(frame.id!);
         clearTimeout(request.timer);
         if (request.kind === 'subscribe' && request.pattern !== undefined) {
-          const waiters = this.#patterns.get(request.pattern) ?? [];
+          const waiters = this.#patterns.get(request.pattern)?.waiters ?? [];
           this.#patterns.delete(request.pattern);
           for (const waiter of waiters) waiter.reject(error);
         }
@@ -433,7 +442,7 @@ export class WsTransport implements Transport {
       // A timeout fails the current waiters but keeps the pattern, so the next
       // connection subscribes it again; a broker refusal (error frame) drops it.
       const failWaiters = (error: EventwireError): void => {
-        for (const waiter of this.#patterns.get(pattern)?.splice(0) ?? []) waiter.reject(error);
+        for (const waiter of this.#patterns.get(pattern)?.waiters.splice(0) ?? []) waiter.reject(error);
         settled();
       };
       this.#track(id, 'subscribe', settled, failWaiters, { pattern });
@@ -442,10 +451,11 @@ export class WsTransport implements Transport {
   }
 
   #settleSubscription(pattern: string): void {
-    const waiters = this.#patterns.get(pattern);
-    if (!waiters) return;
+    const entry = this.#patterns.get(pattern);
+    if (!entry) return;
     // Keep the pattern (it must be re-sent on reconnect); release the waiters.
-    for (const waiter of waiters.splice(0)) waiter.resolve();
+    entry.live = true;
+    for (const waiter of entry.waiters.splice(0)) waiter.resolve();
   }
 
   #request(frame: ClientFrame & { id: FrameId }, kind: PendingRequest['kind']): Promise<void> {
