@@ -234,6 +234,26 @@ test('closing a channel while it waits to reconnect shuts the transport down onc
   await context.server.start();
 });
 
+test('a refused subscription is not cached: on() again asks the broker again', async (context) => {
+  await context.server.stop();
+  context.server = await startBroker({ events: shop, maxSubscriptionsPerConnection: 1 });
+  const channel = connect(context);
+  const offFirst = channel.on('order.created', () => {});
+  await offFirst.ready;
+  const refused = channel.on('order.shipped', () => {});
+  const error = await refused.ready.catch((e: EventwireError) => e);
+  assert.is((error as EventwireError).code, 'limit_exceeded');
+  offFirst(); // frees the broker-side slot; the refused registration stays
+  const got = channel.once('order.shipped'); // must ask the broker again, not reuse the refusal
+  await channel.ready();
+  await channel.emit('order.shipped', { id: 'retry', carrier: 'ups' });
+  assert.is((await within(got, 2000, 'delivery after retry')).data.id, 'retry');
+  refused(); // releasing the old, refused registration must not unsubscribe the new lease
+  const again = channel.once('order.shipped');
+  await channel.emit('order.shipped', { id: 'still', carrier: 'ups' });
+  assert.is((await within(again, 2000, 'delivery after releasing the refused one')).data.id, 'still');
+});
+
 test('WsTransport: subscribing a pattern that is already live resolves at once', async (context) => {
   const transport = new WsTransport({ url: context.server.url, backoff: () => 0 });
   const statuses: string[] = [];

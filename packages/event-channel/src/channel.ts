@@ -421,36 +421,42 @@ export class EventChannel<TEvents extends EventMap = UntypedEvents> {
     assertPattern(pattern, this.#limits);
     const registration: Registration = { pattern, deliver, active: true };
     this.#handlers.add(pattern, registration);
-    const ready = this.#retain(pattern);
+    const lease = this.#retain(pattern);
     const off = (): void => {
       if (!registration.active) return;
       registration.active = false;
       this.#handlers.remove(pattern, registration);
-      this.#release(pattern);
+      this.#release(pattern, lease);
     };
-    return Object.assign(off, { ready });
+    return Object.assign(off, { ready: lease.ready });
   }
 
-  #retain(pattern: string): Promise<void> {
-    const lease = this.#leases.get(pattern);
-    if (lease) {
-      lease.count++;
-      return lease.ready;
+  #retain(pattern: string): PatternLease {
+    const existing = this.#leases.get(pattern);
+    if (existing) {
+      existing.count++;
+      return existing;
     }
-    const ready = this.#transport.subscribe(pattern).catch((error: unknown) => {
-      const failure = toEventwireError(error, 'connection_closed');
-      this.#report(failure);
-      throw failure;
-    });
+    const lease: PatternLease = {
+      count: 1,
+      ready: this.#transport.subscribe(pattern).catch((error: unknown) => {
+        const failure = toEventwireError(error, 'connection_closed');
+        this.#report(failure);
+        // A refused lease is forgotten, so a later on() of this pattern asks
+        // again (e.g. once the broker allows it) instead of reusing the refusal.
+        if (this.#leases.get(pattern) === lease) this.#leases.delete(pattern);
+        throw failure;
+      }),
+    };
     // The failure is reported above; callers who await `ready` still see it.
-    ready.catch(() => {});
-    this.#leases.set(pattern, { count: 1, ready });
-    return ready;
+    lease.ready.catch(() => {});
+    this.#leases.set(pattern, lease);
+    return lease;
   }
 
-  #release(pattern: string): void {
-    const lease = this.#leases.get(pattern);
-    if (!lease || --lease.count > 0) return;
+  #release(pattern: string, lease: PatternLease): void {
+    // Only the lease this registration took: a refused one may have been replaced.
+    if (this.#leases.get(pattern) !== lease || --lease.count > 0) return;
     this.#leases.delete(pattern);
     if (this.#closing) return; // the transport drops everything on close
     this.#transport.unsubscribe(pattern).catch((error: unknown) => this.#report(toEventwireError(error)));
