@@ -53,7 +53,7 @@ test('the channel reconnects when the broker stops answering its pings', async (
   });
   await new Promise((resolve) => fake.once('listening', resolve));
   const url = `ws://127.0.0.1:${(fake.address() as AddressInfo).port}`;
-  const channel = new EventChannel({ url, ws: { backoff: () => 0 } });
+  const channel = new EventChannel({ url, ws: { backoff: () => 0, closeTimeoutMs: 200 } });
   try {
     const reconnecting = await within(
       new Promise<ChannelStatus>((resolve) => channel.onStatus((s) => s.state === 'reconnecting' && resolve(s))),
@@ -64,7 +64,10 @@ test('the channel reconnects when the broker stops answering its pings', async (
     assert.match(String(reconnecting.state === 'reconnecting' && reconnecting.error?.message), /4009/);
     await until(() => connections >= 2, 'a second connection', 3000);
   } finally {
+    // The fake never answers the close barrier either: close() is bounded by closeTimeoutMs.
+    const closing = Date.now();
     await channel.close();
+    assert.ok(Date.now() - closing < 5000, `close took ${Date.now() - closing} ms`);
     for (const client of fake.clients) client.terminate();
     await new Promise((resolve) => fake.close(resolve));
   }

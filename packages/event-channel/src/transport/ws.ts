@@ -61,6 +61,13 @@ export interface WsTransportOptions {
    * the transport reconnects. Defaults to what the broker's welcome announces.
    */
   readonly heartbeatMs?: number;
+  /**
+   * How long `close()` waits for the broker: first for the flush barrier (so
+   * events already on their way are delivered), then for the closing
+   * handshake. A hung broker cannot hold a close longer than twice this.
+   * @default 2000
+   */
+  readonly closeTimeoutMs?: number;
   /** A client name the broker logs. @default 'eventwire-js' */
   readonly client?: string;
   /** A WebSocket implementation. @default `ws` in Node, the global in browsers */
@@ -72,6 +79,7 @@ export const wsTransportDefaults = {
   outboxSize: 1000,
   outboxOverflow: 'reject',
   requestTimeoutMs: 10_000,
+  closeTimeoutMs: 2000,
   client: 'eventwire-js',
 } as const;
 
@@ -329,10 +337,16 @@ export class WsTransport implements Transport {
 
   async #shutdown(): Promise<void> {
     const socket = this.#socket;
+    const closeTimeoutMs = this.#options.closeTimeoutMs ?? wsTransportDefaults.closeTimeoutMs;
     if (this.#state === 'open' && socket) {
       // Barrier: the broker answers in order, so once this pong arrives every
       // event caused by our earlier frames has been delivered to us.
-      await this.#request({ type: 'ping', id: this.#id() }, 'ping').catch(() => {});
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        this.#request({ type: 'ping', id: this.#id() }, 'ping').catch(() => {}),
+        new Promise<void>((resolve) => (timer = setTimeout(resolve, closeTimeoutMs))),
+      ]);
+      clearTimeout(timer);
     }
     this.#state = 'closing';
     clearTimeout(this.#retryTimer);
@@ -342,7 +356,7 @@ export class WsTransport implements Transport {
       const closedSocket = new Promise<void>((resolve) => (this.#closed = resolve));
       const current = this.#socket;
       current.close(closeCodes.normal, 'client closing');
-      const timer = setTimeout(() => this.#drop(current, closeCodes.normal, 'close timed out'), 2000);
+      const timer = setTimeout(() => this.#drop(current, closeCodes.normal, 'close timed out'), closeTimeoutMs);
       await closedSocket;
       clearTimeout(timer);
     }
