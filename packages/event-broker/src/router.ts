@@ -39,46 +39,55 @@ export class RoutedEvent {
  */
 export class Router {
   readonly #trie = new TopicTrie<Subscriber>();
-  readonly #patterns = new Map<Subscriber, Set<string>>();
+  // One pattern (the usual case) is kept as a bare string; a Set from the second.
+  readonly #patterns = new Map<Subscriber, string | Set<string>>();
 
   /** Adds a pattern for a subscriber; false when it already had it. */
   subscribe(subscriber: Subscriber, pattern: string): boolean {
-    let patterns = this.#patterns.get(subscriber);
-    if (!patterns) {
-      patterns = new Set();
-      this.#patterns.set(subscriber, patterns);
+    const held = this.#patterns.get(subscriber);
+    if (held === undefined) this.#patterns.set(subscriber, pattern);
+    else if (typeof held === 'string') {
+      if (held === pattern) return false;
+      this.#patterns.set(subscriber, new Set([held, pattern]));
+    } else {
+      if (held.has(pattern)) return false;
+      held.add(pattern);
     }
-    if (patterns.has(pattern)) return false;
-    patterns.add(pattern);
     this.#trie.add(pattern, subscriber);
     return true;
   }
 
   /** Removes one pattern; false when the subscriber did not have it. */
   unsubscribe(subscriber: Subscriber, pattern: string): boolean {
-    const patterns = this.#patterns.get(subscriber);
-    if (!patterns?.delete(pattern)) return false;
+    const held = this.#patterns.get(subscriber);
+    if (held === undefined) return false;
+    if (typeof held === 'string') {
+      if (held !== pattern) return false;
+      this.#patterns.delete(subscriber);
+    } else {
+      if (!held.delete(pattern)) return false;
+      if (held.size === 1) this.#patterns.set(subscriber, held.values().next().value!);
+    }
     this.#trie.remove(pattern, subscriber);
-    if (patterns.size === 0) this.#patterns.delete(subscriber);
     return true;
   }
 
   /** Removes every pattern of a subscriber (it disconnected). */
   remove(subscriber: Subscriber): void {
-    const patterns = this.#patterns.get(subscriber);
-    if (!patterns) return;
-    for (const pattern of patterns) this.#trie.remove(pattern, subscriber);
+    for (const pattern of this.#patternsOf(subscriber)) this.#trie.remove(pattern, subscriber);
     this.#patterns.delete(subscriber);
   }
 
   /** Whether a subscriber holds exactly this pattern. */
   has(subscriber: Subscriber, pattern: string): boolean {
-    return this.#patterns.get(subscriber)?.has(pattern) ?? false;
+    const held = this.#patterns.get(subscriber);
+    return typeof held === 'string' ? held === pattern : (held?.has(pattern) ?? false);
   }
 
   /** How many patterns a subscriber holds. */
   patternCount(subscriber: Subscriber): number {
-    return this.#patterns.get(subscriber)?.size ?? 0;
+    const held = this.#patterns.get(subscriber);
+    return held === undefined ? 0 : typeof held === 'string' ? 1 : held.size;
   }
 
   /** Delivers to every matching subscriber once; returns how many that was. */
@@ -101,7 +110,12 @@ export class Router {
   /** Every distinct pattern currently subscribed. */
   patterns(): string[] {
     const all = new Set<string>();
-    for (const patterns of this.#patterns.values()) for (const pattern of patterns) all.add(pattern);
+    for (const subscriber of this.#patterns.keys()) for (const pattern of this.#patternsOf(subscriber)) all.add(pattern);
     return [...all];
+  }
+
+  #patternsOf(subscriber: Subscriber): Iterable<string> {
+    const held = this.#patterns.get(subscriber);
+    return held === undefined ? [] : typeof held === 'string' ? [held] : [...held];
   }
 }

@@ -22,9 +22,7 @@ export class TopicTrie<TValue> {
     for (const segment of pattern.split('.')) {
       node = node.child(segment);
     }
-    node.values ??= new Set();
-    if (node.values.has(value)) return false;
-    node.values.add(value);
+    if (!node.addValue(value)) return false;
     this.#size++;
     return true;
   }
@@ -39,9 +37,8 @@ export class TopicTrie<TValue> {
       if (!node) return false;
       path.push(node);
     }
-    if (!node.values?.delete(value)) return false;
+    if (!node.deleteValue(value)) return false;
     this.#size--;
-    if (node.values.size === 0) node.values = undefined;
     for (let depth = segments.length; depth > 0; depth--) {
       const current = path[depth]!;
       if (!current.isEmpty()) break;
@@ -79,10 +76,9 @@ function walk<TValue>(
   visit: (value: TValue) => void,
 ): void {
   // `#` matches zero or more remaining segments, so it fires wherever the walk reaches.
-  const hash = node.hash?.values;
-  if (hash) for (const value of hash) visit(value);
+  if (node.hash) node.hash.visitValues(visit);
   if (index === segments.length) {
-    if (node.values) for (const value of node.values) visit(value);
+    node.visitValues(visit);
     return;
   }
   const literal = node.literals?.get(segments[index]!);
@@ -91,15 +87,22 @@ function walk<TValue>(
 }
 
 function hasAny<TValue>(node: TrieNode<TValue>, segments: readonly string[], index: number): boolean {
-  if (node.hash?.values) return true;
-  if (index === segments.length) return node.values !== undefined;
+  if (node.hash?.hasValues()) return true;
+  if (index === segments.length) return node.hasValues();
   const literal = node.literals?.get(segments[index]!);
   if (literal && hasAny(literal, segments, index + 1)) return true;
   return node.star !== undefined && hasAny(node.star, segments, index + 1);
 }
 
+/** Marks "no value" apart from any value a caller may store (undefined included). */
+const EMPTY: unique symbol = Symbol('empty');
+
 class TrieNode<TValue> {
-  values: Set<TValue> | undefined;
+  // Most patterns have one subscriber (one connection, one handler): keep a
+  // single value bare and switch to a Set from the second. A Set per node
+  // was the largest per-connection cost in the broker.
+  #one: TValue | typeof EMPTY = EMPTY;
+  #many: Set<TValue> | undefined;
   literals: Map<string, TrieNode<TValue>> | undefined;
   star: TrieNode<TValue> | undefined;
   hash: TrieNode<TValue> | undefined;
@@ -131,7 +134,46 @@ class TrieNode<TValue> {
     }
   }
 
+  addValue(value: TValue): boolean {
+    if (this.#many) {
+      if (this.#many.has(value)) return false;
+      this.#many.add(value);
+      return true;
+    }
+    if (this.#one === EMPTY) {
+      this.#one = value;
+      return true;
+    }
+    if (this.#one === value) return false;
+    this.#many = new Set([this.#one, value]);
+    this.#one = EMPTY;
+    return true;
+  }
+
+  deleteValue(value: TValue): boolean {
+    if (this.#many) {
+      if (!this.#many.delete(value)) return false;
+      if (this.#many.size === 1) {
+        this.#one = this.#many.values().next().value as TValue;
+        this.#many = undefined;
+      }
+      return true;
+    }
+    if (this.#one === EMPTY || this.#one !== value) return false;
+    this.#one = EMPTY;
+    return true;
+  }
+
+  hasValues(): boolean {
+    return this.#many !== undefined || this.#one !== EMPTY;
+  }
+
+  visitValues(visit: (value: TValue) => void): void {
+    if (this.#many) for (const value of this.#many) visit(value);
+    else if (this.#one !== EMPTY) visit(this.#one);
+  }
+
   isEmpty(): boolean {
-    return !this.values && !this.literals && !this.star && !this.hash;
+    return !this.hasValues() && !this.literals && !this.star && !this.hash;
   }
 }

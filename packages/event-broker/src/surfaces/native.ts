@@ -48,8 +48,10 @@ export class NativeSession implements Subscriber {
   readonly #limits: NativeSessionLimits;
   #greeted = false;
   #busy = false;
-  readonly #backlog: string[] = [];
-  readonly #helloTimer: ReturnType<typeof setTimeout>;
+  // Created on first use: most sessions never wait on an async hook.
+  #backlog: string[] | undefined;
+  // Dropped once cleared: a Timeout object per idle connection adds up.
+  #helloTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(connection: Connection, core: BrokerCore, limits: NativeSessionLimits) {
     this.id = connection.id;
@@ -84,6 +86,7 @@ export class NativeSession implements Subscriber {
     }
     const text = textOf(data);
     if (this.#busy) {
+      this.#backlog ??= [];
       if (this.#backlog.length >= MAX_BACKLOG) {
         this.#send({ type: 'error', code: 'rate_limited', message: 'Too many frames waiting; this one was dropped' });
         return;
@@ -97,8 +100,9 @@ export class NativeSession implements Subscriber {
   /** The connection is gone: drop every subscription. */
   closed(): void {
     clearTimeout(this.#helloTimer);
+    this.#helloTimer = undefined;
     this.#core.router.remove(this);
-    this.#backlog.length = 0;
+    this.#backlog = undefined;
   }
 
   #process(text: string): void {
@@ -110,7 +114,7 @@ export class NativeSession implements Subscriber {
 
   /** Works through frames that arrived while waiting; stops again at the next async one. */
   #resume(): void {
-    while (this.#backlog.length > 0) {
+    while (this.#backlog && this.#backlog.length > 0) {
       const pending = this.#handle(this.#backlog.shift()!);
       if (pending) return void pending.then(() => this.#resume());
     }
@@ -162,6 +166,7 @@ export class NativeSession implements Subscriber {
     }
     this.#greeted = true;
     clearTimeout(this.#helloTimer);
+    this.#helloTimer = undefined;
     this.#send({
       type: 'welcome',
       protocol: PROTOCOL_VERSION,
