@@ -85,7 +85,9 @@ function run(command, args, options) {
       output += chunk;
       process.stderr.write(chunk);
     });
+    let deadline = false;
     const timer = setTimeout(() => {
+      deadline = true;
       output += `\n[runner] killed after ${FILE_DEADLINE_MS} ms\n`;
       // Kill the whole process group: a test's own children (servers) too.
       try {
@@ -101,7 +103,7 @@ function run(command, args, options) {
         output += `\n[runner] pid ${child.pid} killed by ${signal} after ${Date.now() - started} ms\n`;
         process.stdout.write(`\n[runner] pid ${child.pid} killed by ${signal} after ${Date.now() - started} ms\n`);
       }
-      resolve({ code: code ?? 1, signal, output });
+      resolve({ code: code ?? 1, signal, output, deadline });
     });
   });
 }
@@ -120,10 +122,12 @@ async function step(name, command, args, cwd) {
   record(name, code === 0);
 }
 
-async function testFile(file) {
+const retried = [];
+
+async function testFile(file, attempt = 1) {
   const name = relative(root, file);
-  process.stdout.write(`\n▶ ${name}\n`);
-  const { code, signal, output } = await run(
+  process.stdout.write(`\n▶ ${name}${attempt > 1 ? ' (retry)' : ''}\n`);
+  const { code, signal, output, deadline } = await run(
     process.execPath,
     ['--conditions=@eventwire/source', '--import', 'tsx', file],
     { cwd: root, env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' } },
@@ -133,6 +137,14 @@ async function testFile(file) {
   const passed = Number(/Passed:\s+(\d+)/.exec(output)?.[1] ?? NaN);
   const skipped = Number(/Skipped:\s+(\d+)/.exec(output)?.[1] ?? 0);
   if (Number.isNaN(total) || Number.isNaN(passed)) {
+    if (signal && !deadline && attempt === 1) {
+      // Killed from outside (not by our deadline) before any verdict: that is
+      // no test result. Run the file once more, and say so; a test that fails
+      // its assertions is never retried, and a second kill counts as failure.
+      process.stdout.write(`\n[runner] ${name} was killed by ${signal} from outside; running it once more\n`);
+      retried.push(`${name} (killed by ${signal})`);
+      return testFile(file, 2);
+    }
     // Crashed before uvu could summarise: count the file as one failure.
     record(`${name} (no summary, ${signal ? `killed by ${signal}` : `exit ${code}`})`, false);
     return;
@@ -167,6 +179,9 @@ for (const dir of dirs) {
   }
 }
 
+if (retried.length) {
+  process.stdout.write(`\nRe-run after an outside kill (see [runner] lines):\n${retried.map((f) => `  - ${f}`).join('\n')}\n`);
+}
 if (failures.length) {
   process.stdout.write(`\nFailed:\n${failures.map((f) => `  - ${f}`).join('\n')}\n`);
 }
