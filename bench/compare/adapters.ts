@@ -4,7 +4,7 @@
 // client cost stays equal and the server is what differs.
 import { io, type Socket } from 'socket.io-client';
 import WebSocket from 'ws';
-import type { SystemSpec } from './systems.js';
+import type { ClientKey } from './systems.js';
 
 export interface BenchConnection {
   subscribe(topic: string): Promise<void>;
@@ -16,7 +16,7 @@ export interface BenchConnection {
   close(): void;
 }
 
-export async function connect(system: SystemSpec['key'], url: string): Promise<BenchConnection> {
+export async function connect(system: ClientKey, url: string): Promise<BenchConnection> {
   switch (system) {
     case 'eventwire':
       return eventwire(url, false);

@@ -6,10 +6,10 @@
 // across processes on this machine.
 import * as hdr from 'hdr-histogram-js';
 import { connect, type BenchConnection } from './adapters.js';
-import type { SystemSpec } from './systems.js';
+import type { ClientKey } from './systems.js';
 
 export type ClientCommand =
-  | { cmd: 'connect'; system: SystemSpec['key']; url: string; count: number; subscribe?: string }
+  | { cmd: 'connect'; system: ClientKey; url: string; count: number; subscribe?: string }
   | { cmd: 'record'; on: boolean }
   | { cmd: 'count' }
   | { cmd: 'histogram' }

@@ -5,7 +5,7 @@
 //   pnpm --filter @eventwire/bench compare [--quick] [--runs N] [--systems ws,eventwire,…]
 //
 // Scenario here: fan-out, 1 publisher → N subscribers on one topic, ~100-byte
-// JSON. For each system and run: RSS per connection, saturation throughput
+// JSON; eventwire also with 1 and 5 observers on '#' (the cost of hooks). For each system and run: RSS per connection, saturation throughput
 // and server CPU per delivery, then publish→deliver latency (HDR) at a fixed
 // offered load of half what the bare ws server sustained. Medians of the
 // runs go to bench/results/compare.json, a table into bench/RESULTS.md and a
@@ -134,7 +134,7 @@ async function fanOut(
       subscribers.map((client, index) =>
         client.ask({
           cmd: 'connect',
-          system: system.key,
+          system: system.client,
           url: server.url,
           count: Math.floor(scenario.subscribers / processes) + (index < scenario.subscribers % processes ? 1 : 0),
           subscribe: TOPIC,
@@ -142,7 +142,7 @@ async function fanOut(
       ),
     );
     // A Synap-surface run still publishes with the native protocol (Synap's own publish is HTTP).
-    const publisherSystem = system.key === 'eventwire-synap' ? 'eventwire' : system.key;
+    const publisherSystem = system.client === 'eventwire-synap' ? 'eventwire' : system.client;
     await publisher.ask({ cmd: 'connect', system: publisherSystem, url: server.url, count: 1 });
     await new Promise((resolve) => setTimeout(resolve, 300));
     const rssKibPerConnection = (rssBytes(server.pid) - rssBefore) / (scenario.subscribers + 1) / 1024;
@@ -197,7 +197,7 @@ const median = (numbers: number[]): number => {
   return sorted[Math.floor(sorted.length / 2)]!;
 };
 
-type Summary = RunResult & { system: SystemSpec['key']; name: string; version: string; runs: RunResult[] };
+type Summary = RunResult & { system: string; name: string; version: string; runs: RunResult[] };
 const report: Array<{ scenario: string; offeredPerSecond: number; systems: Summary[] }> = [];
 const skipped: string[] = [];
 

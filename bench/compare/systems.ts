@@ -14,9 +14,14 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
+/** Which client adapter talks to a system. */
+export type ClientKey = 'eventwire' | 'eventwire-synap' | 'ws' | 'socketio' | 'nats';
+
 export interface SystemSpec {
-  /** The key client adapters know it by. */
-  readonly key: 'eventwire' | 'eventwire-synap' | 'ws' | 'socketio' | 'nats';
+  /** Selects it on the command line (--systems) and in the results. */
+  readonly key: string;
+  /** The client adapter that talks to it. */
+  readonly client: ClientKey;
   readonly name: string;
   version(): string;
   start(): Promise<RunningServer>;
@@ -78,30 +83,44 @@ const eventwireBroker = (): Promise<RunningServer> =>
 export const systems: readonly SystemSpec[] = [
   {
     key: 'ws',
+    client: 'ws',
     name: 'bare ws broadcast',
     version: () => `ws ${packageVersion('../node_modules/ws/package.json')}`,
     start: () => launch(process.execPath, [here('servers/ws-broadcast.mjs')], /listening on (ws:\/\/\S+)/, (m) => m[1]!),
   },
   {
     key: 'eventwire',
+    client: 'eventwire',
     name: 'eventwire (native)',
     version: () => `@eventwire/event-broker ${packageVersion('../../packages/event-broker/package.json')}`,
     start: eventwireBroker,
   },
   {
     key: 'eventwire-synap',
+    client: 'eventwire-synap',
     name: 'eventwire (Synap surface)',
     version: () => `@eventwire/event-broker ${packageVersion('../../packages/event-broker/package.json')}`,
     start: eventwireBroker,
   },
+  ...[1, 5].map(
+    (observers): SystemSpec => ({
+      key: `eventwire-hooks-${observers}`,
+      client: 'eventwire',
+      name: `eventwire (native) + ${observers} observer${observers > 1 ? 's' : ''}`,
+      version: () => `@eventwire/event-broker ${packageVersion('../../packages/event-broker/package.json')}`,
+      start: () => launch(process.execPath, [here('servers/eventwire-hooks.mjs'), String(observers)], /listening on (ws:\/\/\S+)/, (m) => m[1]!),
+    }),
+  ),
   {
     key: 'socketio',
+    client: 'socketio',
     name: 'Socket.IO 4 (rooms)',
     version: () => `socket.io ${packageVersion('../node_modules/socket.io/package.json')}`,
     start: () => launch(process.execPath, [here('servers/socketio.mjs')], /listening on (ws:\/\/\S+)/, (m) => m[1]!),
   },
   {
     key: 'nats',
+    client: 'nats',
     name: 'nats-server (WebSocket)',
     version: () => execFileSync('nats-server', ['--version']).toString().trim(),
     unavailable: () => {
