@@ -15,6 +15,10 @@ export type ClientCommand =
   | { cmd: 'histogram' }
   | { cmd: 'saturate'; topic: string; messages: number; window: number }
   | { cmd: 'rate'; topic: string; perSecond: number; seconds: number }
+  /** Every connection publishes `messagesPerConnection`, all at once (fan-in). */
+  | { cmd: 'saturate-each'; topic: string; messagesPerConnection: number; window: number }
+  /** `perSecond` in total, spread round-robin over every connection (fan-in). */
+  | { cmd: 'rate-each'; topic: string; perSecond: number; seconds: number }
   | { cmd: 'exit' };
 
 export type ClientReply =
@@ -86,6 +90,31 @@ async function handle(command: ClientCommand): Promise<ClientReply | undefined> 
         publisher.publish(command.topic, payload());
       }
       await publisher.barrier();
+      return { type: 'done', ms: now() - started };
+    }
+    case 'saturate-each': {
+      const started = now();
+      await Promise.all(
+        connections.map(async (publisher) => {
+          for (let sent = 0; sent < command.messagesPerConnection; ) {
+            for (let i = 0; i < command.window && sent < command.messagesPerConnection; i++, sent++) {
+              publisher.publish(command.topic, payload());
+            }
+            await publisher.barrier();
+          }
+        }),
+      );
+      return { type: 'done', ms: now() - started };
+    }
+    case 'rate-each': {
+      const total = Math.round(command.perSecond * command.seconds);
+      const started = now();
+      for (let i = 0; i < total; i++) {
+        const wait = started + (i * 1000) / command.perSecond - now();
+        if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
+        connections[i % connections.length]!.publish(command.topic, payload());
+      }
+      await Promise.all(connections.map((publisher) => publisher.barrier()));
       return { type: 'done', ms: now() - started };
     }
     case 'exit':

@@ -2,10 +2,11 @@
 // instead, in one run, on one machine. Every server is its own process; the
 // clients run in other processes; everything is on 127.0.0.1.
 //
-//   pnpm --filter @eventwire/bench compare [--quick] [--runs N] [--systems ws,eventwire,…]
+//   pnpm --filter @eventwire/bench compare [--quick] [--runs N] [--systems ws,eventwire,…] [--scenarios fan-in,…]
 //
-// Scenario here: fan-out, 1 publisher → N subscribers on one topic, ~100-byte
-// JSON; eventwire also with 1 and 5 observers on '#' (the cost of hooks). For each system and run: RSS per connection, saturation throughput
+// Scenarios: fan-out (1 publisher → 100 and 1,000 subscribers on one topic)
+// and fan-in (100 publishers → 1 subscriber), ~100-byte JSON; eventwire also
+// with 1 and 5 observers on '#' (the cost of hooks). For each system and run: RSS per connection, saturation throughput
 // and server CPU per delivery, then publish→deliver latency (HDR) at a fixed
 // offered load of half what the bare ws server sustained. Medians of the
 // runs go to bench/results/compare.json, a table into bench/RESULTS.md and a
@@ -20,17 +21,28 @@ import type { ClientCommand, ClientReply } from './client.js';
 import { systems, type RunningServer, type SystemSpec } from './systems.js';
 
 const { values } = parseArgs({
-  options: { quick: { type: 'boolean' }, runs: { type: 'string' }, systems: { type: 'string' } },
+  options: { quick: { type: 'boolean' }, runs: { type: 'string' }, systems: { type: 'string' }, scenarios: { type: 'string' } },
 });
 const quick = values.quick === true;
 const runs = Number(values.runs ?? (quick ? 1 : 3));
 const chosen = values.systems?.split(',') ?? systems.map((system) => system.key);
-const scenarios = quick
-  ? [{ subscribers: 100, messages: 5000, seconds: 2 }]
+interface Scenario {
+  readonly kind: 'fan-out' | 'fan-in';
+  readonly subscribers: number;
+  readonly publishers: number;
+  /** Messages published in the saturation phase, in total. */
+  readonly messages: number;
+  /** Length of the fixed-load phase. */
+  readonly seconds: number;
+}
+const scenarios: Scenario[] = quick
+  ? [{ kind: 'fan-out', subscribers: 100, publishers: 1, messages: 5000, seconds: 2 }]
   : [
-      { subscribers: 100, messages: 20_000, seconds: 3 },
-      { subscribers: 1000, messages: 4000, seconds: 3 },
+      { kind: 'fan-out', subscribers: 100, publishers: 1, messages: 20_000, seconds: 3 },
+      { kind: 'fan-out', subscribers: 1000, publishers: 1, messages: 4000, seconds: 3 },
+      { kind: 'fan-in', subscribers: 1, publishers: 100, messages: 100_000, seconds: 3 },
     ];
+const onlyScenarios = values.scenarios?.split(',');
 const TOPIC = 'bench.fanout';
 const WINDOW = 200;
 const resultsDir = fileURLToPath(new URL('../results/', import.meta.url));
@@ -118,15 +130,16 @@ interface RunResult {
   deliveredShare: number;
 }
 
-async function fanOut(
+async function runScenario(
   system: SystemSpec,
-  scenario: { subscribers: number; messages: number; seconds: number },
+  scenario: Scenario,
   offeredPerSecond: number | undefined,
 ): Promise<RunResult & { sustainedPerSecond: number }> {
   const server: RunningServer = await system.start();
-  const processes = scenario.subscribers >= 1000 ? 4 : 2;
+  const processes = scenario.subscribers >= 1000 ? 4 : scenario.subscribers >= 100 ? 2 : 1;
   const subscribers = await Promise.all(Array.from({ length: processes }, () => Client.start()));
-  const publisher = await Client.start();
+  // Fan-in spreads its publishers over two processes; fan-out has one publisher.
+  const publishers = await Promise.all(Array.from({ length: scenario.publishers > 1 ? 2 : 1 }, () => Client.start()));
   try {
     await new Promise((resolve) => setTimeout(resolve, 200));
     const rssBefore = rssBytes(server.pid);
@@ -143,28 +156,43 @@ async function fanOut(
     );
     // A Synap-surface run still publishes with the native protocol (Synap's own publish is HTTP).
     const publisherSystem = system.client === 'eventwire-synap' ? 'eventwire' : system.client;
-    await publisher.ask({ cmd: 'connect', system: publisherSystem, url: server.url, count: 1 });
+    await Promise.all(
+      publishers.map((client) =>
+        client.ask({ cmd: 'connect', system: publisherSystem, url: server.url, count: scenario.publishers / publishers.length }),
+      ),
+    );
     await new Promise((resolve) => setTimeout(resolve, 300));
-    const rssKibPerConnection = (rssBytes(server.pid) - rssBefore) / (scenario.subscribers + 1) / 1024;
+    const rssKibPerConnection = (rssBytes(server.pid) - rssBefore) / (scenario.subscribers + scenario.publishers) / 1024;
 
     // Saturation.
     const before = await totalReceived(subscribers);
     const target = before + scenario.messages * scenario.subscribers;
     const cpuBefore = cpuMicros(server.pid);
     const started = performance.now();
-    await publisher.ask({ cmd: 'saturate', topic: TOPIC, messages: scenario.messages, window: WINDOW });
+    if (scenario.publishers === 1) {
+      await publishers[0]!.ask({ cmd: 'saturate', topic: TOPIC, messages: scenario.messages, window: WINDOW });
+    } else {
+      const messagesPerConnection = scenario.messages / scenario.publishers;
+      await Promise.all(publishers.map((client) => client.ask({ cmd: 'saturate-each', topic: TOPIC, messagesPerConnection, window: WINDOW })));
+    }
     const reached = await waitForDeliveries(subscribers, target, 60_000);
     const seconds = (performance.now() - started) / 1000;
     const delivered = reached - before;
     const cpuMicrosPerDelivery = (cpuMicros(server.pid) - cpuBefore) / delivered;
     const deliveriesPerSecond = delivered / seconds;
+    // Messages per second the publishers got through (deliveries per message = subscribers).
     const sustainedPerSecond = deliveriesPerSecond / scenario.subscribers;
 
     // Latency at a fixed offered load.
     const rate = offeredPerSecond ?? sustainedPerSecond / 2;
     const latencyBefore = await totalReceived(subscribers);
     for (const client of subscribers) client.tell({ cmd: 'record', on: true });
-    await publisher.ask({ cmd: 'rate', topic: TOPIC, perSecond: rate, seconds: scenario.seconds });
+    if (scenario.publishers === 1) {
+      await publishers[0]!.ask({ cmd: 'rate', topic: TOPIC, perSecond: rate, seconds: scenario.seconds });
+    } else {
+      const perProcess = rate / publishers.length;
+      await Promise.all(publishers.map((client) => client.ask({ cmd: 'rate-each', topic: TOPIC, perSecond: perProcess, seconds: scenario.seconds })));
+    }
     const expected = Math.round(rate * scenario.seconds) * scenario.subscribers;
     const latencyReached = await waitForDeliveries(subscribers, latencyBefore + expected, 20_000);
     for (const client of subscribers) client.tell({ cmd: 'record', on: false });
@@ -184,7 +212,7 @@ async function fanOut(
       deliveredShare: (latencyReached - latencyBefore) / expected,
     };
   } finally {
-    await Promise.all([...subscribers, publisher].map((client) => client.exit()));
+    await Promise.all([...subscribers, ...publishers].map((client) => client.exit()));
     await server.stop();
   }
 }
@@ -202,7 +230,8 @@ const report: Array<{ scenario: string; offeredPerSecond: number; systems: Summa
 const skipped: string[] = [];
 
 for (const scenario of scenarios) {
-  const label = `fan-out 1→${scenario.subscribers}`;
+  if (onlyScenarios && !onlyScenarios.includes(scenario.kind)) continue;
+  const label = scenario.kind === 'fan-out' ? `fan-out 1→${scenario.subscribers}` : `fan-in ${scenario.publishers}→1`;
   let offered: number | undefined;
   const summaries: Summary[] = [];
   // The bare ws server goes first: the fixed load is half of what it sustains.
@@ -215,7 +244,7 @@ for (const scenario of scenarios) {
     const results: Array<RunResult & { sustainedPerSecond: number }> = [];
     for (let run = 1; run <= runs; run++) {
       process.stdout.write(`${label} · ${system.name} · run ${run}/${runs} … `);
-      const result = await fanOut(system, scenario, offered);
+      const result = await runScenario(system, scenario, offered);
       results.push(result);
       console.log(`${Math.round(result.deliveriesPerSecond).toLocaleString('en')} deliveries/s, ${result.cpuMicrosPerDelivery.toFixed(2)} µs CPU/delivery`);
     }
@@ -258,13 +287,13 @@ function ratio(value: number, base: number | undefined): string {
 
 function writeResultsSection(): void {
   const lines: string[] = [];
-  lines.push('## Against peers: fan-out');
+  lines.push('## Against peers: fan-out and fan-in');
   lines.push('');
   lines.push(`Command: \`${meta.command}\` (generated ${meta.date.slice(0, 10)}; raw results in`);
   lines.push('`bench/results/compare.json`, chart `bench/results/compare.svg`). Machine: ' + `${meta.cpus}, Node ${meta.node}.`);
   lines.push('');
-  lines.push('Every server is its own process; subscribers (2–4 processes) and the publisher');
-  lines.push('(1 process) are other processes, all on 127.0.0.1. Same ~100-byte JSON payload,');
+  lines.push('Every server is its own process; subscribers (1–4 processes) and publishers');
+  lines.push('(1 process; fan-in: 100 connections in 2) are other processes, all on 127.0.0.1. Same ~100-byte JSON payload,');
   lines.push('no acknowledgements on publish, a server barrier after every window of 200 at');
   lines.push('saturation. CPU per delivery is the server process\'s own user+system time over');
   lines.push('the saturation phase. Latency (HDR) is publish→deliver at a fixed offered load of');
