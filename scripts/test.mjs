@@ -89,6 +89,7 @@ function run(command, args, options) {
     const timer = setTimeout(() => {
       deadline = true;
       output += `\n[runner] killed after ${FILE_DEADLINE_MS} ms\n`;
+      process.stdout.write(`\n[runner] ${command} ${args.at(-1)} hung: killing it after ${FILE_DEADLINE_MS} ms\n`);
       // Kill the whole process group: a test's own children (servers) too.
       try {
         process.kill(-child.pid, 'SIGKILL');
@@ -98,8 +99,7 @@ function run(command, args, options) {
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       if (signal) {
-        // Killed from outside (we only kill on the deadline, noted above): say
-        // who died, when, and what the kernel logged, so a flake is diagnosable.
+        // Say who died and when, so a hang or a crash is diagnosable from CI's log.
         output += `\n[runner] pid ${child.pid} killed by ${signal} after ${Date.now() - started} ms\n`;
         process.stdout.write(`\n[runner] pid ${child.pid} killed by ${signal} after ${Date.now() - started} ms\n`);
       }
@@ -122,11 +122,9 @@ async function step(name, command, args, cwd) {
   record(name, code === 0);
 }
 
-const retried = [];
-
-async function testFile(file, attempt = 1) {
+async function testFile(file) {
   const name = relative(root, file);
-  process.stdout.write(`\n▶ ${name}${attempt > 1 ? ' (retry)' : ''}\n`);
+  process.stdout.write(`\n▶ ${name}\n`);
   const { code, signal, output, deadline } = await run(
     process.execPath,
     ['--conditions=@eventwire/source', '--import', 'tsx', file],
@@ -137,16 +135,9 @@ async function testFile(file, attempt = 1) {
   const passed = Number(/Passed:\s+(\d+)/.exec(output)?.[1] ?? NaN);
   const skipped = Number(/Skipped:\s+(\d+)/.exec(output)?.[1] ?? 0);
   if (Number.isNaN(total) || Number.isNaN(passed)) {
-    if (signal && !deadline && attempt === 1) {
-      // Killed from outside (not by our deadline) before any verdict: that is
-      // no test result. Run the file once more, and say so; a test that fails
-      // its assertions is never retried, and a second kill counts as failure.
-      process.stdout.write(`\n[runner] ${name} was killed by ${signal} from outside; running it once more\n`);
-      retried.push(`${name} (killed by ${signal})`);
-      return testFile(file, 2);
-    }
-    // Crashed before uvu could summarise: count the file as one failure.
-    record(`${name} (no summary, ${signal ? `killed by ${signal}` : `exit ${code}`})`, false);
+    // Crashed or hung before uvu could summarise: count the file as one failure.
+    const why = deadline ? `hung: killed after ${FILE_DEADLINE_MS} ms` : signal ? `killed by ${signal}` : `exit ${code}`;
+    record(`${name} (no summary, ${why})`, false);
     return;
   }
   totals.passed += passed;
@@ -179,9 +170,6 @@ for (const dir of dirs) {
   }
 }
 
-if (retried.length) {
-  process.stdout.write(`\nRe-run after an outside kill (see [runner] lines):\n${retried.map((f) => `  - ${f}`).join('\n')}\n`);
-}
 if (failures.length) {
   process.stdout.write(`\nFailed:\n${failures.map((f) => `  - ${f}`).join('\n')}\n`);
 }

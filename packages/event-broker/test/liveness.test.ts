@@ -1,4 +1,5 @@
 // Dead peers on both sides, and clients that never greet.
+import { createServer } from 'node:http';
 import { type AddressInfo } from 'node:net';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -42,8 +43,13 @@ test('a live client that answers pings is kept across many heartbeats', async ()
 });
 
 test('the channel reconnects when the broker stops answering its pings', async () => {
-  // A fake broker: welcomes, then ignores every frame (a hung process).
-  const fake = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+  // A fake broker: welcomes, then ignores every frame (a hung process). It owns
+  // an explicit HTTP server so cleanup can cut half-open upgrades too: a
+  // WebSocketServer that owns its server waits for every connection to end,
+  // and a reconnect caught mid-handshake is in none of its lists.
+  const http = createServer();
+  const fake = new WebSocketServer({ server: http });
+  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
   let connections = 0;
   fake.on('connection', (socket) => {
     connections++;
@@ -51,8 +57,7 @@ test('the channel reconnects when the broker stops answering its pings', async (
       socket.send(JSON.stringify({ type: 'welcome', protocol: 1, connectionId: `c${connections}`, heartbeatMs: 30, maxPayloadBytes: 1024 })),
     );
   });
-  await new Promise((resolve) => fake.once('listening', resolve));
-  const url = `ws://127.0.0.1:${(fake.address() as AddressInfo).port}`;
+  const url = `ws://127.0.0.1:${(http.address() as AddressInfo).port}`;
   const channel = new EventChannel({ url, ws: { backoff: () => 0, closeTimeoutMs: 200 } });
   try {
     const reconnecting = await within(
@@ -66,10 +71,12 @@ test('the channel reconnects when the broker stops answering its pings', async (
   } finally {
     // The fake never answers the close barrier either: close() is bounded by closeTimeoutMs.
     const closing = Date.now();
-    await channel.close();
+    await within(channel.close(), 5000, 'channel.close() against a hung broker');
     assert.ok(Date.now() - closing < 5000, `close took ${Date.now() - closing} ms`);
     for (const client of fake.clients) client.terminate();
-    await new Promise((resolve) => fake.close(resolve));
+    fake.close();
+    http.closeAllConnections();
+    await within(new Promise((resolve) => http.close(resolve)), 5000, 'the fake broker to close');
   }
 });
 

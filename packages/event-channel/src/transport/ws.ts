@@ -254,6 +254,11 @@ export class WsTransport implements Transport {
   }
 
   #onWelcome(frame: Extract<ServerFrame, { type: 'welcome' }>): void {
+    // Only a connection being set up may become open. A welcome already on the
+    // wire when close() began must not flip 'closing' back to 'open': the
+    // socket's close would then look like a loss, and the transport would
+    // reconnect forever while close() never resolved.
+    if (this.#state !== 'connecting') return;
     clearTimeout(this.#handshakeTimer);
     if (frame.protocol !== PROTOCOL_VERSION) {
       this.#fail(

@@ -1,0 +1,82 @@
+// The ws:// transport's state machine against a scripted, in-process socket
+// (the `WebSocket` option), so races can be played in an exact order.
+// End-to-end behaviour against a real broker is in event-broker's tests.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { EventChannel, WsTransport, type WebSocketLike } from '../src/index.js';
+import { within } from './helpers.js';
+
+/** A WebSocket whose events the test fires by hand. */
+class ScriptedSocket implements WebSocketLike {
+  static created: ScriptedSocket[] = [];
+  readyState = 0;
+  bufferedAmount = 0;
+  onopen: ((event: unknown) => void) | null = null;
+  onmessage: ((event: { data: unknown }) => void) | null = null;
+  onclose: ((event: { code: number; reason: string }) => void) | null = null;
+  onerror: ((event: unknown) => void) | null = null;
+  readonly sent: string[] = [];
+  closeRequested: number | undefined;
+
+  constructor(readonly url: string) {
+    ScriptedSocket.created.push(this);
+  }
+  send(data: string): void {
+    this.sent.push(data);
+  }
+  close(code?: number): void {
+    this.closeRequested = code ?? 1000;
+    this.readyState = 2;
+  }
+  open(): void {
+    this.readyState = 1;
+    this.onopen?.({});
+  }
+  receive(frame: unknown): void {
+    this.onmessage?.({ data: JSON.stringify(frame) });
+  }
+  closed(code: number): void {
+    this.readyState = 3;
+    this.onclose?.({ code, reason: '' });
+  }
+}
+
+const welcome = { type: 'welcome', protocol: 1, connectionId: 'c1', heartbeatMs: 0, maxPayloadBytes: 1024 };
+const test = suite('ws transport (scripted socket)');
+
+test.before.each(() => {
+  ScriptedSocket.created = [];
+});
+
+test('a welcome that arrives after close() began does not reopen: close resolves, no reconnect', async () => {
+  const transport = new WsTransport({ url: 'ws://scripted', WebSocket: ScriptedSocket, backoff: () => 0, closeTimeoutMs: 50 });
+  const channel = new EventChannel({ transport });
+  await within((async () => { while (ScriptedSocket.created.length === 0) await new Promise((r) => setImmediate(r)); })(), 1000, 'socket');
+  const socket = ScriptedSocket.created[0]!;
+  socket.open(); // connected, hello sent, no welcome yet: state "connecting"
+  assert.match(socket.sent[0]!, /"type":"hello"/);
+  const closing = channel.close();
+  await within((async () => { while (socket.closeRequested === undefined) await new Promise((r) => setImmediate(r)); })(), 1000, 'close() to close the socket');
+  socket.receive(welcome); // was already on the wire
+  socket.closed(1000); // the closing handshake completes
+  await within(closing, 1000, 'close() to resolve');
+  assert.equal(channel.status, { state: 'closed' });
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.is(ScriptedSocket.created.length, 1, 'no reconnect after close');
+});
+
+test('a normal handshake: welcome makes the transport open', async () => {
+  const transport = new WsTransport({ url: 'ws://scripted', WebSocket: ScriptedSocket, backoff: () => 0, closeTimeoutMs: 50 });
+  const channel = new EventChannel({ transport });
+  await within((async () => { while (ScriptedSocket.created.length === 0) await new Promise((r) => setImmediate(r)); })(), 1000, 'socket');
+  const socket = ScriptedSocket.created[0]!;
+  socket.open();
+  socket.receive(welcome);
+  await within(channel.ready(), 1000, 'open');
+  const closing = channel.close();
+  await within((async () => { while (socket.closeRequested === undefined) await new Promise((r) => setImmediate(r)); })(), 1000, 'socket close');
+  socket.closed(1000);
+  await within(closing, 1000, 'close');
+});
+
+test.run();
