@@ -24,6 +24,17 @@ export async function within<T>(promise: Promise<T>, ms: number, what: string): 
   }
 }
 
+/** Resolves once `condition()` holds, checked after each event-loop turn; fails with `what` after `ms`. */
+export async function until(condition: () => boolean, what: string, ms = 1000): Promise<void> {
+  await within(
+    (async () => {
+      while (!condition()) await new Promise((resolve) => setImmediate(resolve));
+    })(),
+    ms,
+    what,
+  );
+}
+
 /** A promise with its resolve function exposed. */
 export function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => void } {
   let resolve!: (value: T) => void;

@@ -4,7 +4,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { EventChannel, WsTransport, type WebSocketLike } from '../src/index.js';
-import { within } from './helpers.js';
+import { until, within } from './helpers.js';
 
 /** A WebSocket whose events the test fires by hand. */
 class ScriptedSocket implements WebSocketLike {
@@ -51,12 +51,12 @@ test.before.each(() => {
 test('a welcome that arrives after close() began does not reopen: close resolves, no reconnect', async () => {
   const transport = new WsTransport({ url: 'ws://scripted', WebSocket: ScriptedSocket, backoff: () => 0, closeTimeoutMs: 50 });
   const channel = new EventChannel({ transport });
-  await within((async () => { while (ScriptedSocket.created.length === 0) await new Promise((r) => setImmediate(r)); })(), 1000, 'socket');
+  await until(() => ScriptedSocket.created.length > 0, 'a socket');
   const socket = ScriptedSocket.created[0]!;
   socket.open(); // connected, hello sent, no welcome yet: state "connecting"
   assert.match(socket.sent[0]!, /"type":"hello"/);
   const closing = channel.close();
-  await within((async () => { while (socket.closeRequested === undefined) await new Promise((r) => setImmediate(r)); })(), 1000, 'close() to close the socket');
+  await until(() => socket.closeRequested !== undefined, 'close() to close the socket');
   socket.receive(welcome); // was already on the wire
   socket.closed(1000); // the closing handshake completes
   await within(closing, 1000, 'close() to resolve');
@@ -68,13 +68,13 @@ test('a welcome that arrives after close() began does not reopen: close resolves
 test('a normal handshake: welcome makes the transport open', async () => {
   const transport = new WsTransport({ url: 'ws://scripted', WebSocket: ScriptedSocket, backoff: () => 0, closeTimeoutMs: 50 });
   const channel = new EventChannel({ transport });
-  await within((async () => { while (ScriptedSocket.created.length === 0) await new Promise((r) => setImmediate(r)); })(), 1000, 'socket');
+  await until(() => ScriptedSocket.created.length > 0, 'a socket');
   const socket = ScriptedSocket.created[0]!;
   socket.open();
   socket.receive(welcome);
   await within(channel.ready(), 1000, 'open');
   const closing = channel.close();
-  await within((async () => { while (socket.closeRequested === undefined) await new Promise((r) => setImmediate(r)); })(), 1000, 'socket close');
+  await until(() => socket.closeRequested !== undefined, 'the socket close');
   socket.closed(1000);
   await within(closing, 1000, 'close');
 });
