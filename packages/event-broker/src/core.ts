@@ -74,9 +74,25 @@ export class BrokerCore {
     this.#intercepts = new InterceptChain(options.interceptTimeoutMs, options.report);
   }
 
-  /** A fresh event id, for events the broker creates (HTTP publishes, derived events). */
-  nextId(): string {
-    return this.#nextId();
+  /**
+   * A new envelope for an event the broker itself creates (a server-side or
+   * HTTP publish, a derived event): fresh id, now, the broker's source unless
+   * one is given.
+   */
+  createEnvelope(
+    topic: string,
+    data: unknown,
+    extra: { source?: string; metadata?: Readonly<Record<string, string>>; traceparent?: string } = {},
+  ): EventEnvelope {
+    return {
+      id: this.#nextId(),
+      topic,
+      source: extra.source ?? this.#options.source,
+      time: new Date().toISOString(),
+      data,
+      ...(extra.metadata !== undefined && { metadata: extra.metadata }),
+      ...(extra.traceparent !== undefined && { traceparent: extra.traceparent }),
+    };
   }
 
   intercept(selector: HookSelector, fn: Parameters<InterceptChain['add']>[1]): () => void {
@@ -179,15 +195,10 @@ export class BrokerCore {
       return;
     }
     this.counters.derived++;
-    const envelope: EventEnvelope = {
-      id: this.#nextId(),
-      topic: derived.topic,
-      source: this.#options.source,
-      time: new Date().toISOString(),
-      data: derived.data,
+    const envelope = this.createEnvelope(derived.topic, derived.data, {
       metadata: { causationid: cause.id },
       ...(cause.traceparent !== undefined && { traceparent: cause.traceparent }),
-    };
+    });
     try {
       const result = this.publish(envelope, { surface: 'broker' }, depth + 1);
       if (result instanceof Promise) result.catch((error: unknown) => this.#derivedFailed(envelope, error));

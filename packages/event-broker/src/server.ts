@@ -4,7 +4,6 @@ import {
   EventwireError,
   assertTopic,
   topicLimitDefaults,
-  type EventEnvelope,
   type EventInput,
   type EventMap,
   type EventTopic,
@@ -206,14 +205,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
     data: EventInput<TEvents, TTopic>,
   ): Promise<PublishResult> {
     assertTopic(topic, this.#topicLimits);
-    const envelope: EventEnvelope = {
-      id: this.#core.nextId(),
-      topic,
-      source: this.#options.source ?? brokerDefaults.source,
-      time: new Date().toISOString(),
-      data,
-    };
-    return this.#core.publish(envelope, { surface: 'broker' });
+    return this.#core.publish(this.#core.createEnvelope(topic, data), { surface: 'broker' });
   }
 
   /** A snapshot of the broker's counters. */

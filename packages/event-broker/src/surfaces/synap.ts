@@ -113,14 +113,10 @@ export async function handleSynapPublish(
   const record = body as Record<string, unknown>;
   const data = payloadOf(record);
   const metadata = metadataOf(record['metadata']);
-  const envelope: EventEnvelope = {
-    id: core.nextId(),
-    topic,
+  const envelope = core.createEnvelope(topic, data, {
     source: typeof record['source'] === 'string' && record['source'] !== '' ? record['source'] : 'urn:eventwire:http',
-    time: new Date().toISOString(),
-    data,
     ...(metadata && { metadata }),
-  };
+  });
   const result = await core.publish(envelope, { surface: 'http' });
   sendJson(response, 200, {
     message_id: result.event.id,
