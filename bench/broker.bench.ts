@@ -12,9 +12,9 @@
 //    connected, greeted, subscribed clients; memory per idle connection.
 // Broker CPU time comes from /proc/<pid>/stat (user+system), per delivery.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
+import { cpuMicros, rssBytes } from './proc-stats.js';
 
 const brokerBin = fileURLToPath(new URL('../packages/event-broker/bin/event-broker.js', import.meta.url));
 const SUBSCRIBERS = 100;
@@ -43,18 +43,6 @@ async function startBroker(): Promise<Broker> {
     setTimeout(() => reject(new Error('broker did not start')), 10_000).unref();
   });
   return { process: child, url, pid: child.pid! };
-}
-
-function rssBytes(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) * 1024;
-}
-
-/** User + system CPU of a process, in microseconds. */
-function cpuMicros(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14, 15 of stat)
-  return (ticks / 100) * 1e6; // USER_HZ is 100 on Linux
 }
 
 class Client {

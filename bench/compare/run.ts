@@ -6,7 +6,7 @@
 //
 // Scenarios: fan-out (1 publisher → 100 and 1,000 subscribers on one topic)
 // and fan-in (100 publishers → 1 subscriber), ~100-byte JSON; eventwire also
-// with 1 and 5 observers on '#' (the cost of hooks). For each system and run: RSS per connection, saturation throughput
+// with 1 and 5 observers on '#' (the cost of hooks). For each system and run: saturation throughput
 // and server CPU per delivery, then publish→deliver latency (HDR) at a fixed
 // offered load of half what the bare ws server sustained. Medians of the
 // runs go to bench/results/compare.json, a table into bench/RESULTS.md and a
@@ -17,6 +17,7 @@ import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as hdr from 'hdr-histogram-js';
+import { cpuMicros } from '../proc-stats.js';
 import type { ClientCommand, ClientReply } from './client.js';
 import { systems, type RunningServer, type SystemSpec } from './systems.js';
 
@@ -91,16 +92,6 @@ class Client {
   }
 }
 
-function rssBytes(pid: number): number {
-  return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) * 1024;
-}
-
-/** User + system CPU time of a process (µs), from its own counters. */
-function cpuMicros(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) / 100) * 1e6;
-}
-
 async function totalReceived(subscribers: Client[]): Promise<number> {
   const counts = await Promise.all(subscribers.map((client) => client.ask({ cmd: 'count' })));
   return counts.reduce((sum, reply) => sum + (reply.type === 'count' ? reply.received : 0), 0);
@@ -121,7 +112,6 @@ async function waitForDeliveries(subscribers: Client[], target: number, limitMs:
 interface RunResult {
   deliveriesPerSecond: number;
   cpuMicrosPerDelivery: number;
-  rssKibPerConnection: number;
   /** At the fixed offered load. */
   p50ms: number;
   p99ms: number;
@@ -141,8 +131,6 @@ async function runScenario(
   // Fan-in spreads its publishers over two processes; fan-out has one publisher.
   const publishers = await Promise.all(Array.from({ length: scenario.publishers > 1 ? 2 : 1 }, () => Client.start()));
   try {
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    const rssBefore = rssBytes(server.pid);
     await Promise.all(
       subscribers.map((client, index) =>
         client.ask({
@@ -161,8 +149,8 @@ async function runScenario(
         client.ask({ cmd: 'connect', system: publisherSystem, url: server.url, count: scenario.publishers / publishers.length }),
       ),
     );
+    // Let connection setup finish, so its CPU is not charged to the saturation phase.
     await new Promise((resolve) => setTimeout(resolve, 300));
-    const rssKibPerConnection = (rssBytes(server.pid) - rssBefore) / (scenario.subscribers + scenario.publishers) / 1024;
 
     // Saturation.
     const before = await totalReceived(subscribers);
@@ -204,7 +192,6 @@ async function runScenario(
     return {
       deliveriesPerSecond,
       cpuMicrosPerDelivery,
-      rssKibPerConnection,
       sustainedPerSecond,
       p50ms: merged.getValueAtPercentile(50) / 1000,
       p99ms: merged.getValueAtPercentile(99) / 1000,
@@ -257,7 +244,6 @@ for (const scenario of scenarios) {
       runs: results,
       deliveriesPerSecond: pick('deliveriesPerSecond'),
       cpuMicrosPerDelivery: pick('cpuMicrosPerDelivery'),
-      rssKibPerConnection: pick('rssKibPerConnection'),
       p50ms: pick('p50ms'),
       p99ms: pick('p99ms'),
       p999ms: pick('p999ms'),
