@@ -2,12 +2,17 @@
 // Subscribers hand the raw received text to `onMessage` without parsing it:
 // the harness only extracts the send time, the same way for every system, so
 // client cost stays equal and the server is what differs.
+//
+// Topics and patterns arrive in eventwire's syntax (dot-separated, `*` for one
+// segment); each adapter writes them the way its system does (MQTT: `a/+/c`).
+// Systems without wildcards (bare ws, Socket.IO) are only ever given exact topics.
+import mqtt from 'mqtt';
 import { io, type Socket } from 'socket.io-client';
 import WebSocket from 'ws';
 import type { ClientKey } from './systems.js';
 
 export interface BenchConnection {
-  subscribe(topic: string): Promise<void>;
+  subscribe(pattern: string): Promise<void>;
   /** `payload` is a JSON object text; systems wrap it in their own frame. */
   publish(topic: string, payload: string): void;
   /** Resolves once the server has handled everything this connection sent before. */
@@ -28,6 +33,8 @@ export async function connect(system: ClientKey, url: string): Promise<BenchConn
       return socketIo(url);
     case 'nats':
       return nats(url);
+    case 'mqtt':
+      return mqttOverWs(url);
   }
 }
 
@@ -164,8 +171,8 @@ async function nats(url: string): Promise<BenchConnection> {
   const nc = await wsconnect({ servers: url });
   const connection: BenchConnection = {
     onMessage: () => {},
-    async subscribe(topic) {
-      nc.subscribe(topic, { callback: (_error, message) => connection.onMessage(message.string()) });
+    async subscribe(pattern) {
+      nc.subscribe(pattern.replace(/#$/, '>'), { callback: (_error, message) => connection.onMessage(message.string()) });
       await nc.flush();
     },
     publish(topic, payload) {
@@ -174,5 +181,33 @@ async function nats(url: string): Promise<BenchConnection> {
     barrier: () => nc.flush(),
     close: () => void nc.close(),
   };
+  return connection;
+}
+
+async function mqttOverWs(url: string): Promise<BenchConnection> {
+  const client = await mqtt.connectAsync(url, { protocolVersion: 4, reconnectPeriod: 0, clean: true });
+  // MQTT writes `order.*` as `order/+`; publish topics are few, so cache their spelling.
+  const spelled = new Map<string, string>();
+  const spell = (topic: string): string => {
+    let mqttTopic = spelled.get(topic);
+    if (mqttTopic === undefined) spelled.set(topic, (mqttTopic = topic.replaceAll('.', '/').replaceAll('*', '+')));
+    return mqttTopic;
+  };
+  const connection: BenchConnection = {
+    onMessage: () => {},
+    async subscribe(pattern) {
+      await client.subscribeAsync(spell(pattern), { qos: 0 });
+    },
+    publish(topic, payload) {
+      client.publish(spell(topic), payload, { qos: 0 });
+    },
+    // QoS 0 has no acknowledgement; a QoS 1 publish on the same connection is
+    // acknowledged only after the broker has handled everything sent before it.
+    async barrier() {
+      await client.publishAsync('bench/barrier', '', { qos: 1 });
+    },
+    close: () => void client.end(true),
+  };
+  client.on('message', (_topic, payload) => connection.onMessage(payload.toString()));
   return connection;
 }

@@ -8,21 +8,28 @@ import * as hdr from 'hdr-histogram-js';
 import { connect, type BenchConnection } from './adapters.js';
 import type { ClientKey } from './systems.js';
 
+// Publishers cycle through `topics` in order, one publish each.
 export type ClientCommand =
-  | { cmd: 'connect'; system: ClientKey; url: string; count: number; subscribe?: string }
+  /**
+   * Opens `count` connections, `concurrency` at a time; connection i then
+   * subscribes to every pattern of `subscriptions[i]` (all at once).
+   */
+  | { cmd: 'connect'; system: ClientKey; url: string; count: number; concurrency: number; subscriptions?: string[][] }
   | { cmd: 'record'; on: boolean }
   | { cmd: 'count' }
   | { cmd: 'histogram' }
-  | { cmd: 'saturate'; topic: string; messages: number; window: number }
-  | { cmd: 'rate'; topic: string; perSecond: number; seconds: number }
+  | { cmd: 'saturate'; topics: string[]; messages: number; window: number }
+  | { cmd: 'rate'; topics: string[]; perSecond: number; seconds: number }
   /** Every connection publishes `messagesPerConnection`, all at once (fan-in). */
-  | { cmd: 'saturate-each'; topic: string; messagesPerConnection: number; window: number }
+  | { cmd: 'saturate-each'; topics: string[]; messagesPerConnection: number; window: number }
   /** `perSecond` in total, spread round-robin over every connection (fan-in). */
-  | { cmd: 'rate-each'; topic: string; perSecond: number; seconds: number }
+  | { cmd: 'rate-each'; topics: string[]; perSecond: number; seconds: number }
   | { cmd: 'exit' };
 
 export type ClientReply =
   | { type: 'ready' }
+  /** `ms`: from the first connection attempt until every connection was open and subscribed. */
+  | { type: 'connected'; ms: number }
   | { type: 'count'; received: number }
   | { type: 'histogram'; encoded: string }
   | { type: 'done'; ms: number }
@@ -49,17 +56,19 @@ function payload(): string {
 async function handle(command: ClientCommand): Promise<ClientReply | undefined> {
   switch (command.cmd) {
     case 'connect': {
-      for (let opened = 0; opened < command.count; opened += 50) {
+      const started = now();
+      for (let opened = 0; opened < command.count; opened += command.concurrency) {
         const batch = await Promise.all(
-          Array.from({ length: Math.min(50, command.count - opened) }, () => connect(command.system, command.url)),
+          Array.from({ length: Math.min(command.concurrency, command.count - opened) }, async (_, offset) => {
+            const connection = await connect(command.system, command.url);
+            connection.onMessage = onMessage;
+            await Promise.all((command.subscriptions?.[opened + offset] ?? []).map((pattern) => connection.subscribe(pattern)));
+            return connection;
+          }),
         );
-        for (const connection of batch) {
-          connection.onMessage = onMessage;
-          if (command.subscribe) await connection.subscribe(command.subscribe);
-        }
         connections.push(...batch);
       }
-      return { type: 'ready' };
+      return { type: 'connected', ms: now() - started };
     }
     case 'record':
       recording = command.on;
@@ -74,8 +83,9 @@ async function handle(command: ClientCommand): Promise<ClientReply | undefined> 
     case 'saturate': {
       const publisher = connections[0]!;
       const started = now();
+      const { topics } = command;
       for (let sent = 0; sent < command.messages; ) {
-        for (let i = 0; i < command.window && sent < command.messages; i++, sent++) publisher.publish(command.topic, payload());
+        for (let i = 0; i < command.window && sent < command.messages; i++, sent++) publisher.publish(topics[sent % topics.length]!, payload());
         await publisher.barrier();
       }
       return { type: 'done', ms: now() - started };
@@ -87,7 +97,7 @@ async function handle(command: ClientCommand): Promise<ClientReply | undefined> 
       for (let i = 0; i < total; i++) {
         const wait = started + (i * 1000) / command.perSecond - now();
         if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
-        publisher.publish(command.topic, payload());
+        publisher.publish(command.topics[i % command.topics.length]!, payload());
       }
       await publisher.barrier();
       return { type: 'done', ms: now() - started };
@@ -98,7 +108,7 @@ async function handle(command: ClientCommand): Promise<ClientReply | undefined> 
         connections.map(async (publisher) => {
           for (let sent = 0; sent < command.messagesPerConnection; ) {
             for (let i = 0; i < command.window && sent < command.messagesPerConnection; i++, sent++) {
-              publisher.publish(command.topic, payload());
+              publisher.publish(command.topics[sent % command.topics.length]!, payload());
             }
             await publisher.barrier();
           }
@@ -112,7 +122,7 @@ async function handle(command: ClientCommand): Promise<ClientReply | undefined> 
       for (let i = 0; i < total; i++) {
         const wait = started + (i * 1000) / command.perSecond - now();
         if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
-        connections[i % connections.length]!.publish(command.topic, payload());
+        connections[i % connections.length]!.publish(command.topics[i % command.topics.length]!, payload());
       }
       await Promise.all(connections.map((publisher) => publisher.barrier()));
       return { type: 'done', ms: now() - started };

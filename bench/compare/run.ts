@@ -4,12 +4,20 @@
 //
 //   pnpm --filter @eventwire/bench compare [--quick] [--runs N] [--systems ws,eventwire,…] [--scenarios fan-in,…]
 //
-// Scenarios: fan-out (1 publisher → 100 and 1,000 subscribers on one topic)
-// and fan-in (100 publishers → 1 subscriber), ~100-byte JSON; eventwire also
-// with 1 and 5 observers on '#' (the cost of hooks). For each system and run: saturation throughput
-// and server CPU per delivery, then publish→deliver latency (HDR) at a fixed
-// offered load of half what the bare ws server sustained. Medians of the
-// runs go to bench/results/compare.json, a table into bench/RESULTS.md and a
+// Scenarios (~100-byte JSON everywhere):
+// - fan-out: 1 publisher → 100 and 1,000 subscribers on one topic;
+// - fan-in: 100 publishers → 1 subscriber;
+// - wildcard: 10,000 subscriptions on distinct patterns (`w.<n>.*`, `w.*.<n>`)
+//   over 100 connections, publishes spread over them, each matching one
+//   (systems without wildcards subscribe to the exact topics instead);
+// - connections: 10,000 idle connections, each holding one subscription:
+//   server memory per connection (after a full GC where the server is
+//   Node.js) and connect rate.
+// eventwire also runs with 1 and 5 observers on '#' (the cost of hooks).
+// For each throughput scenario, system and run: deliveries/s, server CPU per
+// delivery and publish→deliver latency (HDR) at saturation, then latency at a
+// fixed offered load of half what the bare ws server sustained. Medians of the
+// runs go to bench/results/compare.json, tables into bench/RESULTS.md and a
 // chart into bench/results/compare.svg.
 import { fork, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -17,9 +25,9 @@ import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as hdr from 'hdr-histogram-js';
-import { cpuMicros } from '../proc-stats.js';
+import { cpuMicros, rssBytes } from '../proc-stats.js';
 import type { ClientCommand, ClientReply } from './client.js';
-import { systems, type RunningServer, type SystemSpec } from './systems.js';
+import { systems, type RunningServer, type ScenarioKind, type SystemSpec } from './systems.js';
 
 const { values } = parseArgs({
   options: { quick: { type: 'boolean' }, runs: { type: 'string' }, systems: { type: 'string' }, scenarios: { type: 'string' } },
@@ -27,27 +35,77 @@ const { values } = parseArgs({
 const quick = values.quick === true;
 const runs = Number(values.runs ?? (quick ? 1 : 3));
 const chosen = values.systems?.split(',') ?? systems.map((system) => system.key);
-interface Scenario {
-  readonly kind: 'fan-out' | 'fan-in';
+
+interface ThroughputScenario {
+  readonly kind: 'fan-out' | 'fan-in' | 'wildcard';
+  readonly label: string;
+  /** Subscribing connections. */
   readonly subscribers: number;
+  /** Publishing connections. */
   readonly publishers: number;
   /** Messages published in the saturation phase, in total. */
   readonly messages: number;
   /** Length of the fixed-load phase. */
   readonly seconds: number;
 }
+interface CapacityScenario {
+  readonly kind: 'connections';
+  readonly label: string;
+  readonly connections: number;
+}
+type Scenario = ThroughputScenario | CapacityScenario;
+
 const scenarios: Scenario[] = quick
-  ? [{ kind: 'fan-out', subscribers: 100, publishers: 1, messages: 5000, seconds: 2 }]
+  ? [{ kind: 'fan-out', label: 'fan-out 1→100', subscribers: 100, publishers: 1, messages: 5000, seconds: 2 }]
   : [
-      { kind: 'fan-out', subscribers: 100, publishers: 1, messages: 20_000, seconds: 3 },
-      { kind: 'fan-out', subscribers: 1000, publishers: 1, messages: 4000, seconds: 3 },
-      { kind: 'fan-in', subscribers: 1, publishers: 100, messages: 100_000, seconds: 3 },
+      { kind: 'fan-out', label: 'fan-out 1→100', subscribers: 100, publishers: 1, messages: 20_000, seconds: 3 },
+      { kind: 'fan-out', label: 'fan-out 1→1000', subscribers: 1000, publishers: 1, messages: 4000, seconds: 3 },
+      { kind: 'fan-in', label: 'fan-in 100→1', subscribers: 1, publishers: 100, messages: 100_000, seconds: 3 },
+      { kind: 'wildcard', label: 'wildcard 10,000 patterns', subscribers: 100, publishers: 1, messages: 100_000, seconds: 3 },
+      { kind: 'connections', label: 'connections 10,000 idle', connections: 10_000 },
     ];
 const onlyScenarios = values.scenarios?.split(',');
 const TOPIC = 'bench.fanout';
+const WILDCARD_PATTERNS = 10_000;
 const WINDOW = 200;
 const resultsDir = fileURLToPath(new URL('../results/', import.meta.url));
 const clientScript = fileURLToPath(new URL('./client.ts', import.meta.url));
+
+/** What each subscribing connection subscribes to, and what is published. */
+interface Plan {
+  readonly subscriptions: string[][];
+  readonly topics: string[];
+}
+
+/** Every subscriber gets every fan-out publish; elsewhere one subscriber gets each. */
+const deliveriesPerMessage = (scenario: ThroughputScenario): number => (scenario.kind === 'fan-out' ? scenario.subscribers : 1);
+
+function plan(scenario: ThroughputScenario, system: SystemSpec): Plan {
+  if (scenario.kind !== 'wildcard') {
+    const subscriptions = Array.from({ length: scenario.subscribers }, () => [TOPIC]);
+    return { subscriptions, topics: [TOPIC] };
+  }
+  // Pattern n is `w.<n>.*` (even n) or `w.*.<n>` (odd n); topic n matches it and no other.
+  const topicOf = (n: number) => (n % 2 === 0 ? `w.${n}.x` : `w.x.${n}`);
+  const patternOf = (n: number) => (system.wildcards ? (n % 2 === 0 ? `w.${n}.*` : `w.*.${n}`) : topicOf(n));
+  const perConnection = WILDCARD_PATTERNS / scenario.subscribers;
+  const subscriptions = Array.from({ length: scenario.subscribers }, (_, connection) =>
+    Array.from({ length: perConnection }, (_, k) => patternOf(connection * perConnection + k)),
+  );
+  // Consecutive publishes go to different connections: connection j % subscribers, its pattern ⌊j / subscribers⌋.
+  const topics = Array.from({ length: WILDCARD_PATTERNS }, (_, j) =>
+    topicOf((j % scenario.subscribers) * perConnection + Math.floor(j / scenario.subscribers)),
+  );
+  return { subscriptions, topics };
+}
+
+/** Splits `items` into `parts` contiguous runs of (nearly) equal length. */
+function split<T>(items: T[], parts: number): T[][] {
+  return Array.from({ length: parts }, (_, index) => {
+    const from = Math.floor((items.length * index) / parts);
+    return items.slice(from, Math.floor((items.length * (index + 1)) / parts));
+  });
+}
 
 // ---------------------------------------------------------------------------
 // Processes and counters
@@ -107,99 +165,160 @@ async function waitForDeliveries(subscribers: Client[], target: number, limitMs:
 }
 
 // ---------------------------------------------------------------------------
-// One run of the fan-out scenario
+// One run of a throughput scenario
 
-interface RunResult {
-  deliveriesPerSecond: number;
-  cpuMicrosPerDelivery: number;
-  /** At the fixed offered load. */
+interface Latency {
   p50ms: number;
   p99ms: number;
   p999ms: number;
-  /** Share of the fixed-load deliveries that arrived within the limit. */
-  deliveredShare: number;
 }
 
-async function runScenario(
-  system: SystemSpec,
-  scenario: Scenario,
-  offeredPerSecond: number | undefined,
-): Promise<RunResult & { sustainedPerSecond: number }> {
+interface ThroughputRun {
+  deliveriesPerSecond: number;
+  cpuMicrosPerDelivery: number;
+  /** Publish→deliver over the saturation phase. */
+  saturated: Latency;
+  /** At the fixed offered load. */
+  fixed: Latency;
+  /** Share of the fixed-load deliveries that arrived within the limit. */
+  deliveredShare: number;
+  /** Messages per second the publishers got through. */
+  sustainedPerSecond: number;
+}
+
+const newHistogram = () => hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: 3 });
+
+/** Starts recording in every subscriber, runs `phase`, and returns the merged latency. */
+async function recorded(subscribers: Client[], phase: () => Promise<void>): Promise<Latency> {
+  for (const client of subscribers) client.tell({ cmd: 'record', on: true });
+  await phase();
+  for (const client of subscribers) client.tell({ cmd: 'record', on: false });
+  const merged = newHistogram();
+  for (const client of subscribers) {
+    const reply = await client.ask({ cmd: 'histogram' });
+    if (reply.type === 'histogram') merged.add(hdr.decodeFromCompressedBase64(reply.encoded));
+  }
+  return { p50ms: merged.getValueAtPercentile(50) / 1000, p99ms: merged.getValueAtPercentile(99) / 1000, p999ms: merged.getValueAtPercentile(99.9) / 1000 };
+}
+
+async function startClients(count: number): Promise<Client[]> {
+  return Promise.all(Array.from({ length: count }, () => Client.start()));
+}
+
+async function runThroughput(system: SystemSpec, scenario: ThroughputScenario, offeredPerSecond: number | undefined): Promise<ThroughputRun> {
+  const { subscriptions, topics } = plan(scenario, system);
+  const perMessage = deliveriesPerMessage(scenario);
   const server: RunningServer = await system.start();
   const processes = scenario.subscribers >= 1000 ? 4 : scenario.subscribers >= 100 ? 2 : 1;
-  const subscribers = await Promise.all(Array.from({ length: processes }, () => Client.start()));
-  // Fan-in spreads its publishers over two processes; fan-out has one publisher.
-  const publishers = await Promise.all(Array.from({ length: scenario.publishers > 1 ? 2 : 1 }, () => Client.start()));
+  const subscribers = await startClients(processes);
+  // Fan-in spreads its publishers over two processes; the others have one publisher.
+  const publishers = await startClients(scenario.publishers > 1 ? 2 : 1);
   try {
+    const shares = split(subscriptions, processes);
     await Promise.all(
       subscribers.map((client, index) =>
-        client.ask({
-          cmd: 'connect',
-          system: system.client,
-          url: server.url,
-          count: Math.floor(scenario.subscribers / processes) + (index < scenario.subscribers % processes ? 1 : 0),
-          subscribe: TOPIC,
-        }),
+        client.ask({ cmd: 'connect', system: system.client, url: server.url, count: shares[index]!.length, concurrency: 50, subscriptions: shares[index]! }),
       ),
     );
     // A Synap-surface run still publishes with the native protocol (Synap's own publish is HTTP).
     const publisherSystem = system.client === 'eventwire-synap' ? 'eventwire' : system.client;
     await Promise.all(
       publishers.map((client) =>
-        client.ask({ cmd: 'connect', system: publisherSystem, url: server.url, count: scenario.publishers / publishers.length }),
+        client.ask({ cmd: 'connect', system: publisherSystem, url: server.url, count: scenario.publishers / publishers.length, concurrency: 50 }),
       ),
     );
     // Let connection setup finish, so its CPU is not charged to the saturation phase.
     await new Promise((resolve) => setTimeout(resolve, 300));
 
-    // Saturation.
+    // Saturation: windows of WINDOW publishes, each closed by a server barrier.
     const before = await totalReceived(subscribers);
-    const target = before + scenario.messages * scenario.subscribers;
     const cpuBefore = cpuMicros(server.pid);
     const started = performance.now();
-    if (scenario.publishers === 1) {
-      await publishers[0]!.ask({ cmd: 'saturate', topic: TOPIC, messages: scenario.messages, window: WINDOW });
-    } else {
-      const messagesPerConnection = scenario.messages / scenario.publishers;
-      await Promise.all(publishers.map((client) => client.ask({ cmd: 'saturate-each', topic: TOPIC, messagesPerConnection, window: WINDOW })));
-    }
-    const reached = await waitForDeliveries(subscribers, target, 60_000);
+    let reached = before;
+    const saturated = await recorded(subscribers, async () => {
+      if (scenario.publishers === 1) {
+        await publishers[0]!.ask({ cmd: 'saturate', topics, messages: scenario.messages, window: WINDOW });
+      } else {
+        const messagesPerConnection = scenario.messages / scenario.publishers;
+        await Promise.all(publishers.map((client) => client.ask({ cmd: 'saturate-each', topics, messagesPerConnection, window: WINDOW })));
+      }
+      reached = await waitForDeliveries(subscribers, before + scenario.messages * perMessage, 60_000);
+    });
     const seconds = (performance.now() - started) / 1000;
     const delivered = reached - before;
     const cpuMicrosPerDelivery = (cpuMicros(server.pid) - cpuBefore) / delivered;
     const deliveriesPerSecond = delivered / seconds;
-    // Messages per second the publishers got through (deliveries per message = subscribers).
-    const sustainedPerSecond = deliveriesPerSecond / scenario.subscribers;
+    const sustainedPerSecond = deliveriesPerSecond / perMessage;
 
     // Latency at a fixed offered load.
     const rate = offeredPerSecond ?? sustainedPerSecond / 2;
     const latencyBefore = await totalReceived(subscribers);
-    for (const client of subscribers) client.tell({ cmd: 'record', on: true });
-    if (scenario.publishers === 1) {
-      await publishers[0]!.ask({ cmd: 'rate', topic: TOPIC, perSecond: rate, seconds: scenario.seconds });
-    } else {
-      const perProcess = rate / publishers.length;
-      await Promise.all(publishers.map((client) => client.ask({ cmd: 'rate-each', topic: TOPIC, perSecond: perProcess, seconds: scenario.seconds })));
-    }
-    const expected = Math.round(rate * scenario.seconds) * scenario.subscribers;
-    const latencyReached = await waitForDeliveries(subscribers, latencyBefore + expected, 20_000);
-    for (const client of subscribers) client.tell({ cmd: 'record', on: false });
-    const merged = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: 3 });
-    for (const client of subscribers) {
-      const reply = await client.ask({ cmd: 'histogram' });
-      if (reply.type === 'histogram') merged.add(hdr.decodeFromCompressedBase64(reply.encoded));
-    }
-    return {
-      deliveriesPerSecond,
-      cpuMicrosPerDelivery,
-      sustainedPerSecond,
-      p50ms: merged.getValueAtPercentile(50) / 1000,
-      p99ms: merged.getValueAtPercentile(99) / 1000,
-      p999ms: merged.getValueAtPercentile(99.9) / 1000,
-      deliveredShare: (latencyReached - latencyBefore) / expected,
-    };
+    const expected = Math.round(rate * scenario.seconds) * perMessage;
+    let latencyReached = latencyBefore;
+    const fixed = await recorded(subscribers, async () => {
+      if (scenario.publishers === 1) {
+        await publishers[0]!.ask({ cmd: 'rate', topics, perSecond: rate, seconds: scenario.seconds });
+      } else {
+        const perProcess = rate / publishers.length;
+        await Promise.all(publishers.map((client) => client.ask({ cmd: 'rate-each', topics, perSecond: perProcess, seconds: scenario.seconds })));
+      }
+      latencyReached = await waitForDeliveries(subscribers, latencyBefore + expected, 20_000);
+    });
+    return { deliveriesPerSecond, cpuMicrosPerDelivery, sustainedPerSecond, saturated, fixed, deliveredShare: (latencyReached - latencyBefore) / expected };
   } finally {
     await Promise.all([...subscribers, ...publishers].map((client) => client.exit()));
+    await server.stop();
+  }
+}
+
+// ---------------------------------------------------------------------------
+// One run of the connection-capacity scenario
+
+interface CapacityRun {
+  /** Server RSS growth per connection; after a full GC for Node.js servers. */
+  rssKiBPerConnection: number;
+  /** Connections opened (and subscribed) per second, 4 client processes × 50 at a time. */
+  connectsPerSecond: number;
+  /** Server CPU spent per connection while they were opened. */
+  cpuMicrosPerConnect: number;
+  /** Whether the memory was read after a forced full GC. */
+  collected: boolean;
+}
+
+async function runCapacity(system: SystemSpec, scenario: CapacityScenario): Promise<CapacityRun> {
+  const server = await system.start();
+  const processes = 4;
+  const clients = await startClients(processes);
+  const settle = async () => {
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await server.collectGarbage?.();
+  };
+  try {
+    await settle();
+    const rssBefore = rssBytes(server.pid);
+    const cpuBefore = cpuMicros(server.pid);
+    const started = performance.now();
+    // One distinct exact-topic subscription each: the same for every system.
+    const shares = split(
+      Array.from({ length: scenario.connections }, (_, n) => [`idle.${n}`]),
+      processes,
+    );
+    await Promise.all(
+      clients.map((client, index) =>
+        client.ask({ cmd: 'connect', system: system.client, url: server.url, count: shares[index]!.length, concurrency: 50, subscriptions: shares[index]! }),
+      ),
+    );
+    const seconds = (performance.now() - started) / 1000;
+    const cpuMicrosPerConnect = (cpuMicros(server.pid) - cpuBefore) / scenario.connections;
+    await settle();
+    return {
+      rssKiBPerConnection: (rssBytes(server.pid) - rssBefore) / 1024 / scenario.connections,
+      connectsPerSecond: scenario.connections / seconds,
+      cpuMicrosPerConnect,
+      collected: server.collectGarbage !== undefined,
+    };
+  } finally {
+    await Promise.all(clients.map((client) => client.exit()));
     await server.stop();
   }
 }
@@ -211,46 +330,88 @@ const median = (numbers: number[]): number => {
   const sorted = [...numbers].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)]!;
 };
+const medianLatency = (latencies: Latency[]): Latency => ({
+  p50ms: median(latencies.map((l) => l.p50ms)),
+  p99ms: median(latencies.map((l) => l.p99ms)),
+  p999ms: median(latencies.map((l) => l.p999ms)),
+});
 
-type Summary = RunResult & { system: string; name: string; version: string; runs: RunResult[] };
-const report: Array<{ scenario: string; offeredPerSecond: number; systems: Summary[] }> = [];
-const skipped: string[] = [];
+interface Row {
+  system: string;
+  name: string;
+  version: string;
+}
+type ThroughputRow = Row & Omit<ThroughputRun, 'sustainedPerSecond'> & { runs: ThroughputRun[] };
+type CapacityRow = Row & CapacityRun & { runs: CapacityRun[] };
+type Entry =
+  | { kind: ThroughputScenario['kind']; scenario: string; offeredPerSecond: number; deliveriesPerMessage: number; systems: ThroughputRow[] }
+  | { kind: 'connections'; scenario: string; connections: number; systems: CapacityRow[] };
+const report: Entry[] = [];
+const skipped = new Set<string>();
+
+const takesPart = (system: SystemSpec, kind: ScenarioKind) => chosen.includes(system.key) && (system.scenarios?.includes(kind) ?? true);
 
 for (const scenario of scenarios) {
   if (onlyScenarios && !onlyScenarios.includes(scenario.kind)) continue;
-  const label = scenario.kind === 'fan-out' ? `fan-out 1→${scenario.subscribers}` : `fan-in ${scenario.publishers}→1`;
   let offered: number | undefined;
-  const summaries: Summary[] = [];
+  const throughputRows: ThroughputRow[] = [];
+  const capacityRows: CapacityRow[] = [];
   // The bare ws server goes first: the fixed load is half of what it sustains.
-  for (const system of systems.filter((s) => chosen.includes(s.key))) {
+  for (const system of systems.filter((s) => takesPart(s, scenario.kind))) {
     const why = system.unavailable?.();
     if (why) {
-      skipped.push(`${system.name}: ${why}`);
+      skipped.add(`${system.name}: ${why}`);
       continue;
     }
-    const results: Array<RunResult & { sustainedPerSecond: number }> = [];
+    const row = { system: system.key, name: system.name, version: system.version() };
+    if (scenario.kind === 'connections') {
+      const results: CapacityRun[] = [];
+      for (let run = 1; run <= runs; run++) {
+        process.stdout.write(`${scenario.label} · ${system.name} · run ${run}/${runs} … `);
+        const result = await runCapacity(system, scenario);
+        results.push(result);
+        console.log(`${result.rssKiBPerConnection.toFixed(1)} KiB/connection, ${Math.round(result.connectsPerSecond).toLocaleString('en')} connects/s`);
+      }
+      const pick = (key: 'rssKiBPerConnection' | 'connectsPerSecond' | 'cpuMicrosPerConnect') => median(results.map((r) => r[key]));
+      capacityRows.push({
+        ...row,
+        runs: results,
+        rssKiBPerConnection: pick('rssKiBPerConnection'),
+        connectsPerSecond: pick('connectsPerSecond'),
+        cpuMicrosPerConnect: pick('cpuMicrosPerConnect'),
+        collected: results[0]!.collected,
+      });
+      continue;
+    }
+    const results: ThroughputRun[] = [];
     for (let run = 1; run <= runs; run++) {
-      process.stdout.write(`${label} · ${system.name} · run ${run}/${runs} … `);
-      const result = await runScenario(system, scenario, offered);
+      process.stdout.write(`${scenario.label} · ${system.name} · run ${run}/${runs} … `);
+      const result = await runThroughput(system, scenario, offered);
       results.push(result);
       console.log(`${Math.round(result.deliveriesPerSecond).toLocaleString('en')} deliveries/s, ${result.cpuMicrosPerDelivery.toFixed(2)} µs CPU/delivery`);
     }
     if (system.key === 'ws' && offered === undefined) offered = median(results.map((r) => r.sustainedPerSecond)) / 2;
-    const pick = (key: keyof RunResult) => median(results.map((r) => r[key]));
-    summaries.push({
-      system: system.key,
-      name: system.name,
-      version: system.version(),
+    throughputRows.push({
+      ...row,
       runs: results,
-      deliveriesPerSecond: pick('deliveriesPerSecond'),
-      cpuMicrosPerDelivery: pick('cpuMicrosPerDelivery'),
-      p50ms: pick('p50ms'),
-      p99ms: pick('p99ms'),
-      p999ms: pick('p999ms'),
-      deliveredShare: pick('deliveredShare'),
+      deliveriesPerSecond: median(results.map((r) => r.deliveriesPerSecond)),
+      cpuMicrosPerDelivery: median(results.map((r) => r.cpuMicrosPerDelivery)),
+      saturated: medianLatency(results.map((r) => r.saturated)),
+      fixed: medianLatency(results.map((r) => r.fixed)),
+      deliveredShare: median(results.map((r) => r.deliveredShare)),
     });
   }
-  report.push({ scenario: label, offeredPerSecond: offered ?? 0, systems: summaries });
+  report.push(
+    scenario.kind === 'connections'
+      ? { kind: scenario.kind, scenario: scenario.label, connections: scenario.connections, systems: capacityRows }
+      : {
+          kind: scenario.kind,
+          scenario: scenario.label,
+          offeredPerSecond: offered ?? 0,
+          deliveriesPerMessage: deliveriesPerMessage(scenario),
+          systems: throughputRows,
+        },
+  );
 }
 
 const meta = {
@@ -260,10 +421,10 @@ const meta = {
   mode: quick ? 'quick' : 'full',
   runs,
   command: `pnpm --filter @eventwire/bench compare${quick ? ' --quick' : ''}`,
-  skipped,
+  skipped: [...skipped],
 };
 writeFileSync(`${resultsDir}compare.json`, `${JSON.stringify({ meta, report }, null, 2)}\n`);
-writeFileSync(`${resultsDir}compare.svg`, chart(report[0]!));
+writeFileSync(`${resultsDir}compare.svg`, chart());
 writeResultsSection();
 console.log(`\nwrote bench/results/compare.json, bench/results/compare.svg and the "Against peers" section of bench/RESULTS.md`);
 
@@ -271,39 +432,71 @@ function ratio(value: number, base: number | undefined): string {
   return base ? `${(value / base).toFixed(2)}×` : '–';
 }
 
+function latencyCell(latency: Latency): string {
+  return `${latency.p50ms.toFixed(2)} / ${latency.p99ms.toFixed(2)} / ${latency.p999ms.toFixed(2)}`;
+}
+
 function writeResultsSection(): void {
   const lines: string[] = [];
-  lines.push('## Against peers: fan-out and fan-in');
+  lines.push('## Against peers');
   lines.push('');
   lines.push(`Command: \`${meta.command}\` (generated ${meta.date.slice(0, 10)}; raw results in`);
   lines.push('`bench/results/compare.json`, chart `bench/results/compare.svg`). Machine: ' + `${meta.cpus}, Node ${meta.node}.`);
   lines.push('');
   lines.push('Every server is its own process; subscribers (1–4 processes) and publishers');
   lines.push('(1 process; fan-in: 100 connections in 2) are other processes, all on 127.0.0.1. Same ~100-byte JSON payload,');
-  lines.push('no acknowledgements on publish, a server barrier after every window of 200 at');
+  lines.push('no acknowledgements on publish (QoS 0 for MQTT), a server barrier after every window of 200 at');
   lines.push('saturation. CPU per delivery is the server process\'s own user+system time over');
-  lines.push('the saturation phase. Latency (HDR) is publish→deliver at a fixed offered load of');
-  lines.push('half the bare ws server\'s saturation rate. Median of ' + `${runs} run(s). Memory per`);
-  lines.push('connection is not here: ~100 connections without a forced GC is noise; see');
-  lines.push('"Memory per idle connection" above (a peer-wide 10k-connection scenario is next).');
-  if (skipped.length) lines.push(`Not run: ${skipped.join('; ')}.`);
-  for (const { scenario, offeredPerSecond, systems: rows } of report) {
-    const ws = rows.find((row) => row.system === 'ws');
-    const sio = rows.find((row) => row.system === 'socketio');
+  lines.push('the saturation phase. Latency (HDR, publish→deliver, ms as p50 / p99 / p999) is');
+  lines.push('measured over the saturation phase and at a fixed offered load of half the bare ws');
+  lines.push(`server's saturation rate. Median of ${runs} run(s); fairness notes follow the tables.`);
+  if (skipped.size) lines.push(`Not run: ${[...skipped].join('; ')}.`);
+  for (const entry of report) {
     lines.push('');
-    lines.push(`### ${scenario} (fixed load: ${Math.round(offeredPerSecond).toLocaleString('en')} messages/s)`);
+    if (entry.kind === 'connections') {
+      const ws = entry.systems.find((row) => row.system === 'ws');
+      const sio = entry.systems.find((row) => row.system === 'socketio');
+      lines.push(`### ${entry.scenario}`);
+      lines.push('');
+      lines.push(`${entry.connections.toLocaleString('en')} connections from 4 client processes, 50 opening at a time each, every one`);
+      lines.push('holding one distinct exact-topic subscription. Memory is server RSS growth per');
+      lines.push('connection, read after a forced full GC in Node.js servers (nats-server: as the Go');
+      lines.push('runtime left it, 0.5 s after the last connect).');
+      lines.push('');
+      lines.push('| system | RSS KiB / connection | vs ws | vs Socket.IO | connects/s | server CPU µs / connect |');
+      lines.push('| --- | ---: | ---: | ---: | ---: | ---: |');
+      for (const row of entry.systems) {
+        lines.push(
+          `| ${row.name} (${row.version})${row.collected ? '' : ' ¹'} | ${row.rssKiBPerConnection.toFixed(1)} | ${ratio(row.rssKiBPerConnection, ws?.rssKiBPerConnection)} | ${ratio(row.rssKiBPerConnection, sio?.rssKiBPerConnection)} | ${Math.round(row.connectsPerSecond).toLocaleString('en')} | ${row.cpuMicrosPerConnect.toFixed(0)} |`,
+        );
+      }
+      if (entry.systems.some((row) => !row.collected)) lines.push('', '¹ not a Node.js process: no forced GC before reading memory.');
+      continue;
+    }
+    const ws = entry.systems.find((row) => row.system === 'ws');
+    const sio = entry.systems.find((row) => row.system === 'socketio');
+    lines.push(`### ${entry.scenario} (fixed load: ${Math.round(entry.offeredPerSecond).toLocaleString('en')} messages/s)`);
     lines.push('');
-    lines.push('| system | deliveries/s | vs ws | vs Socket.IO | server CPU µs/delivery | vs ws | p50 ms | p99 ms | p999 ms |');
-    lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
-    for (const row of rows) {
+    if (entry.kind === 'wildcard') {
+      lines.push('Patterns `w.<n>.*` (even n) and `w.*.<n>` (odd n) over 100 connections, 100 each; one');
+      lines.push('publisher cycles through the 10,000 topics so that each publish matches exactly one');
+      lines.push('pattern. **The bare ws server and Socket.IO have no wildcards: they subscribe to the');
+      lines.push('10,000 exact topics instead** (a map lookup, not pattern matching), so their rows are a');
+      lines.push('ceiling for routing, not like for like.');
+      lines.push('');
+    }
+    lines.push('| system | deliveries/s | vs ws | vs Socket.IO | server CPU µs/delivery | vs ws | latency at saturation | latency at fixed load |');
+    lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    for (const row of entry.systems) {
       const late = row.deliveredShare < 0.999 ? ` (${(row.deliveredShare * 100).toFixed(1)}% delivered)` : '';
+      const overloaded = row.deliveriesPerSecond < entry.offeredPerSecond * entry.deliveriesPerMessage ? ' (load above its saturation rate)' : '';
       lines.push(
-        `| ${row.name} (${row.version}) | ${Math.round(row.deliveriesPerSecond).toLocaleString('en')} | ${ratio(row.deliveriesPerSecond, ws?.deliveriesPerSecond)} | ${ratio(row.deliveriesPerSecond, sio?.deliveriesPerSecond)} | ${row.cpuMicrosPerDelivery.toFixed(2)} | ${ratio(row.cpuMicrosPerDelivery, ws?.cpuMicrosPerDelivery)} | ${row.p50ms.toFixed(2)} | ${row.p99ms.toFixed(2)} | ${row.p999ms.toFixed(2)}${late} |`,
+        `| ${row.name} (${row.version}) | ${Math.round(row.deliveriesPerSecond).toLocaleString('en')} | ${ratio(row.deliveriesPerSecond, ws?.deliveriesPerSecond)} | ${ratio(row.deliveriesPerSecond, sio?.deliveriesPerSecond)} | ${row.cpuMicrosPerDelivery.toFixed(2)} | ${ratio(row.cpuMicrosPerDelivery, ws?.cpuMicrosPerDelivery)} | ${latencyCell(row.saturated)} | ${latencyCell(row.fixed)}${late}${overloaded} |`,
       );
     }
   }
   lines.push('');
-  lines.push('![fan-out chart](results/compare.svg)');
+  lines.push('![comparison chart](results/compare.svg)');
   const section = `<!-- compare:start -->\n${lines.join('\n')}\n<!-- compare:end -->`;
   const path = fileURLToPath(new URL('../RESULTS.md', import.meta.url));
   const current = readFileSync(path, 'utf8');
@@ -313,29 +506,55 @@ function writeResultsSection(): void {
   writeFileSync(path, next);
 }
 
-/** Two horizontal bar groups: deliveries/s and server CPU per delivery. */
-function chart(entry: (typeof report)[number]): string {
-  const rows = entry.systems;
-  const width = 760;
-  const barHeight = 22;
-  const left = 230;
-  const panel = (title: string, y0: number, value: (row: Summary) => number, format: (v: number) => string, color: string) => {
-    const max = Math.max(...rows.map(value)) || 1;
-    const bars = rows
-      .map((row, index) => {
-        const y = y0 + 28 + index * (barHeight + 8);
-        const w = ((width - left - 90) * value(row)) / max;
-        return `<text x="${left - 10}" y="${y + 16}" text-anchor="end">${escape(row.name)}</text><rect x="${left}" y="${y}" width="${w.toFixed(1)}" height="${barHeight}" fill="${color}"/><text x="${left + w + 6}" y="${y + 16}">${format(value(row))}</text>`;
-      })
-      .join('');
-    return `<text x="10" y="${y0 + 16}" font-weight="bold">${escape(title)}</text>${bars}`;
-  };
-  const panelHeight = 28 + rows.length * (barHeight + 8) + 16;
-  const height = panelHeight * 2 + 20;
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="13">
+/**
+ * Horizontal bar panels: server CPU per delivery for every throughput
+ * scenario (the broker's own cost), then memory per idle connection.
+ */
+function chart(): string {
+  const width = 780;
+  const barHeight = 18;
+  const gap = 6;
+  const left = 280;
+  interface Bar {
+    label: string;
+    value: number;
+  }
+  const panels: Array<{ title: string; bars: Bar[]; format: (v: number) => string; color: string }> = [];
+  for (const entry of report) {
+    if (entry.kind === 'connections') {
+      panels.push({
+        title: `${entry.scenario}: server RSS KiB per connection (lower is better)`,
+        bars: entry.systems.map((row) => ({ label: row.name, value: row.rssKiBPerConnection })),
+        format: (v) => v.toFixed(1),
+        color: '#2f855a',
+      });
+    } else {
+      panels.push({
+        title: `${entry.scenario}: server CPU µs per delivery (lower is better)`,
+        bars: entry.systems.map((row) => ({ label: row.name, value: row.cpuMicrosPerDelivery })),
+        format: (v) => v.toFixed(2),
+        color: '#c05621',
+      });
+    }
+  }
+  let y = 0;
+  const parts: string[] = [];
+  for (const panel of panels) {
+    const max = Math.max(...panel.bars.map((bar) => bar.value)) || 1;
+    parts.push(`<text x="10" y="${y + 16}" font-weight="bold">${escape(panel.title)}</text>`);
+    y += 26;
+    for (const bar of panel.bars) {
+      const w = ((width - left - 70) * bar.value) / max;
+      parts.push(
+        `<text x="${left - 10}" y="${y + 13}" text-anchor="end">${escape(bar.label)}</text><rect x="${left}" y="${y}" width="${w.toFixed(1)}" height="${barHeight}" fill="${panel.color}"/><text x="${left + w + 6}" y="${y + 13}">${panel.format(bar.value)}</text>`,
+      );
+      y += barHeight + gap;
+    }
+    y += 14;
+  }
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${y}" font-family="sans-serif" font-size="12">
 <rect width="100%" height="100%" fill="white"/>
-${panel(`${entry.scenario}: deliveries per second (higher is better)`, 0, (r) => r.deliveriesPerSecond, (v) => Math.round(v).toLocaleString('en'), '#2b6cb0')}
-${panel(`${entry.scenario}: server CPU µs per delivery (lower is better)`, panelHeight, (r) => r.cpuMicrosPerDelivery, (v) => v.toFixed(2), '#c05621')}
+${parts.join('\n')}
 </svg>
 `;
 }

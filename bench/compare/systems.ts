@@ -11,11 +11,15 @@ import { fileURLToPath } from 'node:url';
 export interface RunningServer {
   readonly url: string;
   readonly pid: number;
+  /** Runs a full GC in the server; only Node.js servers can. */
+  collectGarbage?(): Promise<void>;
   stop(): Promise<void>;
 }
 
 /** Which client adapter talks to a system. */
-export type ClientKey = 'eventwire' | 'eventwire-synap' | 'ws' | 'socketio' | 'nats';
+export type ClientKey = 'eventwire' | 'eventwire-synap' | 'ws' | 'socketio' | 'nats' | 'mqtt';
+
+export type ScenarioKind = 'fan-out' | 'fan-in' | 'wildcard' | 'connections';
 
 export interface SystemSpec {
   /** Selects it on the command line (--systems) and in the results. */
@@ -23,6 +27,10 @@ export interface SystemSpec {
   /** The client adapter that talks to it. */
   readonly client: ClientKey;
   readonly name: string;
+  /** Whether it routes `*` patterns; systems without get exact topics instead. */
+  readonly wildcards: boolean;
+  /** The scenarios it takes part in; all when absent. */
+  readonly scenarios?: readonly ScenarioKind[];
   version(): string;
   start(): Promise<RunningServer>;
   /** Why it cannot run here, if it cannot. */
@@ -32,19 +40,45 @@ export interface SystemSpec {
 const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 const packageVersion = (path: string) => (JSON.parse(readFileSync(here(path), 'utf8')) as { version: string }).version;
 
-function launch(command: string, args: string[], listening: RegExp, urlOf: (match: RegExpExecArray) => string): Promise<RunningServer> {
+const gcPreload = here('servers/gc-on-signal.mjs');
+
+/** A Node.js server script, with a full GC on request (see servers/gc-on-signal.mjs). */
+const launchNode = (script: string, args: string[] = []): Promise<RunningServer> =>
+  launch(process.execPath, ['--expose-gc', '--import', gcPreload, script, ...args], /listening on (ws:\/\/\S+)/, (m) => m[1]!, true);
+
+function launch(
+  command: string,
+  args: string[],
+  listening: RegExp,
+  urlOf: (match: RegExpExecArray) => string,
+  collectsOnSignal = false,
+): Promise<RunningServer> {
   const child: ChildProcess = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const gcWaiters: Array<() => void> = [];
+  child.stdout!.on('data', (chunk: Buffer) => {
+    for (const _ of String(chunk).matchAll(/gc done/g)) gcWaiters.shift()?.();
+  });
   return new Promise((resolve, reject) => {
     let text = '';
     const timer = setTimeout(() => reject(new Error(`${command} did not start: ${text}`)), 15_000);
+    let started = false;
     const onData = (chunk: Buffer) => {
+      if (started) return;
       text += chunk;
       const match = listening.exec(text);
       if (!match) return;
+      started = true;
       clearTimeout(timer);
       resolve({
         url: urlOf(match),
         pid: child.pid!,
+        ...(collectsOnSignal && {
+          collectGarbage: () =>
+            new Promise<void>((done) => {
+              gcWaiters.push(done);
+              child.kill('SIGUSR2');
+            }),
+        }),
         stop: () =>
           new Promise<void>((done) => {
             if (child.exitCode !== null) return done();
@@ -78,20 +112,22 @@ async function freePort(): Promise<number> {
 }
 
 const eventwireBroker = (): Promise<RunningServer> =>
-  launch(process.execPath, [here('../../packages/event-broker/bin/event-broker.js'), '--port', '0', '--quiet'], /listening on (ws:\/\/\S+)/, (m) => m[1]!);
+  launchNode(here('../../packages/event-broker/bin/event-broker.js'), ['--port', '0', '--quiet']);
 
 export const systems: readonly SystemSpec[] = [
   {
     key: 'ws',
     client: 'ws',
     name: 'bare ws broadcast',
+    wildcards: false,
     version: () => `ws ${packageVersion('../node_modules/ws/package.json')}`,
-    start: () => launch(process.execPath, [here('servers/ws-broadcast.mjs')], /listening on (ws:\/\/\S+)/, (m) => m[1]!),
+    start: () => launchNode(here('servers/ws-broadcast.mjs')),
   },
   {
     key: 'eventwire',
     client: 'eventwire',
     name: 'eventwire (native)',
+    wildcards: true,
     version: () => `@eventwire/event-broker ${packageVersion('../../packages/event-broker/package.json')}`,
     start: eventwireBroker,
   },
@@ -99,6 +135,9 @@ export const systems: readonly SystemSpec[] = [
     key: 'eventwire-synap',
     client: 'eventwire-synap',
     name: 'eventwire (Synap surface)',
+    wildcards: true,
+    // Same server as the native row; a Synap subscriber is one socket per topic list.
+    scenarios: ['fan-out', 'fan-in'],
     version: () => `@eventwire/event-broker ${packageVersion('../../packages/event-broker/package.json')}`,
     start: eventwireBroker,
   },
@@ -107,21 +146,25 @@ export const systems: readonly SystemSpec[] = [
       key: `eventwire-hooks-${observers}`,
       client: 'eventwire',
       name: `eventwire (native) + ${observers} observer${observers > 1 ? 's' : ''}`,
+      wildcards: true,
+      scenarios: ['fan-out', 'fan-in'],
       version: () => `@eventwire/event-broker ${packageVersion('../../packages/event-broker/package.json')}`,
-      start: () => launch(process.execPath, [here('servers/eventwire-hooks.mjs'), String(observers)], /listening on (ws:\/\/\S+)/, (m) => m[1]!),
+      start: () => launchNode(here('servers/eventwire-hooks.mjs'), [String(observers)]),
     }),
   ),
   {
     key: 'socketio',
     client: 'socketio',
     name: 'Socket.IO 4 (rooms)',
+    wildcards: false,
     version: () => `socket.io ${packageVersion('../node_modules/socket.io/package.json')}`,
-    start: () => launch(process.execPath, [here('servers/socketio.mjs')], /listening on (ws:\/\/\S+)/, (m) => m[1]!),
+    start: () => launchNode(here('servers/socketio.mjs')),
   },
   {
     key: 'nats',
     client: 'nats',
     name: 'nats-server (WebSocket)',
+    wildcards: true,
     version: () => execFileSync('nats-server', ['--version']).toString().trim(),
     unavailable: () => {
       if (hasNatsServer()) return undefined;
@@ -143,5 +186,13 @@ export const systems: readonly SystemSpec[] = [
       writeFileSync(config, `listen: 127.0.0.1:${tcp}\nwebsocket {\n  listen: "127.0.0.1:${ws}"\n  no_tls: true\n}\n`);
       return launch('nats-server', ['-c', config], /Listening for websocket clients on (ws:\/\/\S+)/, () => `ws://127.0.0.1:${ws}`);
     },
+  },
+  {
+    key: 'mqtt',
+    client: 'mqtt',
+    name: 'Aedes MQTT (WebSocket)',
+    wildcards: true,
+    version: () => `aedes ${packageVersion('../node_modules/aedes/package.json')}, mqtt.js ${packageVersion('../node_modules/mqtt/package.json')}`,
+    start: () => launchNode(here('servers/aedes.mjs')),
   },
 ];
