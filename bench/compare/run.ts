@@ -182,6 +182,8 @@ interface ThroughputRun {
   fixed: Latency;
   /** Share of the fixed-load deliveries that arrived within the limit. */
   deliveredShare: number;
+  /** Share of the saturation deliveries that arrived within the limit (below 1: a subscriber was lost or stalled). */
+  saturatedShare: number;
   /** Messages per second the publishers got through. */
   sustainedPerSecond: number;
 }
@@ -264,7 +266,15 @@ async function runThroughput(system: SystemSpec, scenario: ThroughputScenario, o
       }
       latencyReached = await waitForDeliveries(subscribers, latencyBefore + expected, 20_000);
     });
-    return { deliveriesPerSecond, cpuMicrosPerDelivery, sustainedPerSecond, saturated, fixed, deliveredShare: (latencyReached - latencyBefore) / expected };
+    return {
+      deliveriesPerSecond,
+      cpuMicrosPerDelivery,
+      sustainedPerSecond,
+      saturated,
+      fixed,
+      deliveredShare: (latencyReached - latencyBefore) / expected,
+      saturatedShare: delivered / (scenario.messages * perMessage),
+    };
   } finally {
     await Promise.all([...subscribers, ...publishers].map((client) => client.exit()));
     await server.stop();
@@ -388,7 +398,8 @@ for (const scenario of scenarios) {
       process.stdout.write(`${scenario.label} · ${system.name} · run ${run}/${runs} … `);
       const result = await runThroughput(system, scenario, offered);
       results.push(result);
-      console.log(`${Math.round(result.deliveriesPerSecond).toLocaleString('en')} deliveries/s, ${result.cpuMicrosPerDelivery.toFixed(2)} µs CPU/delivery`);
+      const lost = result.saturatedShare < 1 ? ` — INCOMPLETE: ${(result.saturatedShare * 100).toFixed(1)}% delivered` : '';
+      console.log(`${Math.round(result.deliveriesPerSecond).toLocaleString('en')} deliveries/s, ${result.cpuMicrosPerDelivery.toFixed(2)} µs CPU/delivery${lost}`);
     }
     if (system.key === 'ws' && offered === undefined) offered = median(results.map((r) => r.sustainedPerSecond)) / 2;
     throughputRows.push({
@@ -399,6 +410,7 @@ for (const scenario of scenarios) {
       saturated: medianLatency(results.map((r) => r.saturated)),
       fixed: medianLatency(results.map((r) => r.fixed)),
       deliveredShare: median(results.map((r) => r.deliveredShare)),
+      saturatedShare: Math.min(...results.map((r) => r.saturatedShare)),
     });
   }
   report.push(
@@ -489,9 +501,10 @@ function writeResultsSection(): void {
     lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
     for (const row of entry.systems) {
       const late = row.deliveredShare < 0.999 ? ` (${(row.deliveredShare * 100).toFixed(1)}% delivered)` : '';
+      const lost = row.saturatedShare < 1 ? ` (worst run: ${(row.saturatedShare * 100).toFixed(1)}% delivered)` : '';
       const overloaded = row.deliveriesPerSecond < entry.offeredPerSecond * entry.deliveriesPerMessage ? ' (load above its saturation rate)' : '';
       lines.push(
-        `| ${row.name} (${row.version}) | ${Math.round(row.deliveriesPerSecond).toLocaleString('en')} | ${ratio(row.deliveriesPerSecond, ws?.deliveriesPerSecond)} | ${ratio(row.deliveriesPerSecond, sio?.deliveriesPerSecond)} | ${row.cpuMicrosPerDelivery.toFixed(2)} | ${ratio(row.cpuMicrosPerDelivery, ws?.cpuMicrosPerDelivery)} | ${latencyCell(row.saturated)} | ${latencyCell(row.fixed)}${late}${overloaded} |`,
+        `| ${row.name} (${row.version}) | ${Math.round(row.deliveriesPerSecond).toLocaleString('en')}${lost} | ${ratio(row.deliveriesPerSecond, ws?.deliveriesPerSecond)} | ${ratio(row.deliveriesPerSecond, sio?.deliveriesPerSecond)} | ${row.cpuMicrosPerDelivery.toFixed(2)} | ${ratio(row.cpuMicrosPerDelivery, ws?.cpuMicrosPerDelivery)} | ${latencyCell(row.saturated)} | ${latencyCell(row.fixed)}${late}${overloaded} |`,
       );
     }
   }

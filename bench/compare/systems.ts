@@ -42,9 +42,15 @@ const packageVersion = (path: string) => (JSON.parse(readFileSync(here(path), 'u
 
 const gcPreload = here('servers/gc-on-signal.mjs');
 
+// BENCH_CPU_PROF_DIR=/tmp/prof profiles every Node.js server (node --cpu-prof);
+// NODE_OPTIONS may not carry --cpu-prof, and it would profile the clients too.
+const profiling = process.env.BENCH_CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR}`] : [];
+// BENCH_SERVER_LOG=1 passes every server's output through (and the eventwire broker is not --quiet).
+const showServerOutput = process.env.BENCH_SERVER_LOG === '1';
+
 /** A Node.js server script, with a full GC on request (see servers/gc-on-signal.mjs). */
 const launchNode = (script: string, args: string[] = []): Promise<RunningServer> =>
-  launch(process.execPath, ['--expose-gc', '--import', gcPreload, script, ...args], /listening on (ws:\/\/\S+)/, (m) => m[1]!, true);
+  launch(process.execPath, [...profiling, '--expose-gc', '--import', gcPreload, script, ...args], /listening on (ws:\/\/\S+)/, (m) => m[1]!, true);
 
 function launch(
   command: string,
@@ -88,6 +94,10 @@ function launch(
           }),
       });
     };
+    if (showServerOutput) {
+      child.stdout!.pipe(process.stderr, { end: false });
+      child.stderr!.pipe(process.stderr, { end: false });
+    }
     child.stdout!.on('data', onData);
     child.stderr!.on('data', onData);
     child.once('exit', (code) => reject(new Error(`${command} exited ${code}: ${text}`)));
@@ -112,7 +122,7 @@ async function freePort(): Promise<number> {
 }
 
 const eventwireBroker = (): Promise<RunningServer> =>
-  launchNode(here('../../packages/event-broker/bin/event-broker.js'), ['--port', '0', '--quiet']);
+  launchNode(here('../../packages/event-broker/bin/event-broker.js'), ['--port', '0', ...(showServerOutput ? [] : ['--quiet'])]);
 
 export const systems: readonly SystemSpec[] = [
   {

@@ -8,13 +8,19 @@ export interface TopicRecord {
 
 /**
  * Counts publishes per concrete topic. Bounded: when more than `capacity`
- * topics are known, the least recently published is forgotten, so a client
+ * topics are known, one not published to lately is forgotten, so a client
  * publishing to random topics cannot grow the broker's memory without limit.
+ *
+ * Eviction is CLOCK (second chance), not exact LRU: a publish only sets a
+ * flag on its entry instead of re-inserting it into the Map, which kept every
+ * publish paying a delete and an insert. When a new topic overflows the
+ * bound, entries are visited oldest first; a flagged one loses its flag and
+ * moves to the back, the first unflagged one is evicted.
  */
 export class TopicStats {
   readonly #capacity: number;
-  // Map keeps insertion order; re-inserting on each publish makes it LRU.
-  readonly #topics = new Map<string, { messages: number; lastPublishedAt: number }>();
+  // Insertion order is the clock's hand: the first entry is visited first.
+  readonly #topics = new Map<string, { messages: number; lastPublishedAt: number; recent: boolean }>();
 
   constructor(capacity = 10_000) {
     this.#capacity = capacity;
@@ -23,25 +29,35 @@ export class TopicStats {
   record(topic: string, now = Date.now()): void {
     const entry = this.#topics.get(topic);
     if (entry) {
-      this.#topics.delete(topic);
       entry.messages++;
       entry.lastPublishedAt = now;
-      this.#topics.set(topic, entry);
+      entry.recent = true;
       return;
     }
-    this.#topics.set(topic, { messages: 1, lastPublishedAt: now });
-    if (this.#topics.size > this.#capacity) {
-      this.#topics.delete(this.#topics.keys().next().value!);
+    this.#topics.set(topic, { messages: 1, lastPublishedAt: now, recent: false });
+    if (this.#topics.size > this.#capacity) this.#evictOne();
+  }
+
+  #evictOne(): void {
+    // Ends: each pass clears the flags it meets, so by the second lap one is unflagged.
+    for (const [topic, entry] of this.#topics) {
+      if (!entry.recent) {
+        this.#topics.delete(topic);
+        return;
+      }
+      entry.recent = false;
+      this.#topics.delete(topic);
+      this.#topics.set(topic, entry);
     }
   }
 
   get(topic: string): TopicRecord | undefined {
     const entry = this.#topics.get(topic);
-    return entry && { topic, ...entry };
+    return entry && { topic, messages: entry.messages, lastPublishedAt: entry.lastPublishedAt };
   }
 
   list(): TopicRecord[] {
-    return [...this.#topics].map(([topic, entry]) => ({ topic, ...entry }));
+    return [...this.#topics].map(([topic, entry]) => ({ topic, messages: entry.messages, lastPublishedAt: entry.lastPublishedAt }));
   }
 
   get size(): number {
