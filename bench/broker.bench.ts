@@ -15,13 +15,14 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { cpuMicros, rssBytes } from './proc-stats.js';
+import { quick } from './quick.js';
 
 const brokerBin = fileURLToPath(new URL('../packages/event-broker/bin/event-broker.js', import.meta.url));
 const SUBSCRIBERS = 100;
-const SATURATION_EVENTS = 20_000;
+const SATURATION_EVENTS = quick ? 5000 : 20_000;
 const WINDOW = 200;
 const FIXED_RATES = [200, 1000];
-const FIXED_SECONDS = 3;
+const FIXED_SECONDS = quick ? 1 : 3;
 const IDLE_CONNECTIONS = 2000;
 
 interface Broker {

@@ -11,6 +11,7 @@ import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { WebSocketServer } from 'ws';
 import { EventBrokerServer } from '@eventwire/event-broker';
+import { quick } from './quick.js';
 
 const CONNECTIONS = 2000;
 const clientScript = fileURLToPath(new URL('./connection-memory.clients.ts', import.meta.url));
@@ -66,7 +67,8 @@ async function measure(name: string, start: () => Promise<Server>, protocol: 'ra
   return { name, rss: kib('rss'), heap: kib('heapUsed') };
 }
 
-const only = process.argv[2] as SystemKey | undefined;
+// A measuring child is started with the system's key as its only argument.
+const only = Object.keys(systems).find((key) => process.argv[2] === key) as SystemKey | undefined;
 if (only) {
   // A measuring child: one system, then report through IPC.
   const system = systems[only];
@@ -76,16 +78,17 @@ if (only) {
 
 // The parent: one fresh --expose-gc process per system and run.
 const rows: Array<{ name: string; rss: number; heap: number }> = [];
-for (let run = 0; run < 3; run++) {
+const RUNS = quick ? 1 : 3;
+for (let run = 0; run < RUNS; run++) {
   for (const key of Object.keys(systems) as SystemKey[]) {
     const child = fork(fileURLToPath(import.meta.url), [key], { execArgv: ['--expose-gc', '--import', 'tsx'] });
     rows.push(await new Promise((resolve) => child.once('message', (row) => resolve(row as (typeof rows)[number]))));
     await new Promise((resolve) => child.once('exit', resolve));
   }
 }
-console.log(`node ${process.version}, ${CONNECTIONS} idle connections, server-side, after forced GC, 3 runs (fresh process each)`);
+console.log(`node ${process.version}, ${CONNECTIONS} idle connections, server-side, after forced GC, ${RUNS} run(s) (fresh process each)`);
 console.log('');
-console.log('| server | RSS KiB / connection (3 runs) | V8 heap KiB / connection (3 runs) |');
+console.log(`| server | RSS KiB / connection (${RUNS} runs) | V8 heap KiB / connection (${RUNS} runs) |`);
 console.log('| --- | ---: | ---: |');
 for (const name of [...new Set(rows.map((row) => row.name))]) {
   const mine = rows.filter((row) => row.name === name);

@@ -18,10 +18,11 @@ export type ClientCommand =
   | { cmd: 'record'; on: boolean }
   | { cmd: 'count' }
   | { cmd: 'histogram' }
-  | { cmd: 'saturate'; topics: string[]; messages: number; window: number }
+  /** Stops early, between windows, once `maxMs` have passed: slow systems get a bounded phase. */
+  | { cmd: 'saturate'; topics: string[]; messages: number; window: number; maxMs: number }
   | { cmd: 'rate'; topics: string[]; perSecond: number; seconds: number }
   /** Every connection publishes `messagesPerConnection`, all at once (fan-in). */
-  | { cmd: 'saturate-each'; topics: string[]; messagesPerConnection: number; window: number }
+  | { cmd: 'saturate-each'; topics: string[]; messagesPerConnection: number; window: number; maxMs: number }
   /** `perSecond` in total, spread round-robin over every connection (fan-in). */
   | { cmd: 'rate-each'; topics: string[]; perSecond: number; seconds: number }
   | { cmd: 'exit' };
@@ -32,7 +33,8 @@ export type ClientReply =
   | { type: 'connected'; ms: number }
   | { type: 'count'; received: number }
   | { type: 'histogram'; encoded: string }
-  | { type: 'done'; ms: number }
+  /** `sent`: messages published (fewer than asked when `maxMs` ran out). */
+  | { type: 'done'; ms: number; sent: number }
   | { type: 'error'; message: string };
 
 const now = (): number => performance.timeOrigin + performance.now();
@@ -84,11 +86,12 @@ async function handle(command: ClientCommand): Promise<ClientReply | undefined> 
       const publisher = connections[0]!;
       const started = now();
       const { topics } = command;
-      for (let sent = 0; sent < command.messages; ) {
+      let sent = 0;
+      while (sent < command.messages && now() - started < command.maxMs) {
         for (let i = 0; i < command.window && sent < command.messages; i++, sent++) publisher.publish(topics[sent % topics.length]!, payload());
         await publisher.barrier();
       }
-      return { type: 'done', ms: now() - started };
+      return { type: 'done', ms: now() - started, sent };
     }
     case 'rate': {
       const publisher = connections[0]!;
@@ -100,21 +103,23 @@ async function handle(command: ClientCommand): Promise<ClientReply | undefined> 
         publisher.publish(command.topics[i % command.topics.length]!, payload());
       }
       await publisher.barrier();
-      return { type: 'done', ms: now() - started };
+      return { type: 'done', ms: now() - started, sent: total };
     }
     case 'saturate-each': {
       const started = now();
-      await Promise.all(
+      const sentEach = await Promise.all(
         connections.map(async (publisher) => {
-          for (let sent = 0; sent < command.messagesPerConnection; ) {
+          let sent = 0;
+          while (sent < command.messagesPerConnection && now() - started < command.maxMs) {
             for (let i = 0; i < command.window && sent < command.messagesPerConnection; i++, sent++) {
               publisher.publish(command.topics[sent % command.topics.length]!, payload());
             }
             await publisher.barrier();
           }
+          return sent;
         }),
       );
-      return { type: 'done', ms: now() - started };
+      return { type: 'done', ms: now() - started, sent: sentEach.reduce((sum, sent) => sum + sent, 0) };
     }
     case 'rate-each': {
       const total = Math.round(command.perSecond * command.seconds);
@@ -125,7 +130,7 @@ async function handle(command: ClientCommand): Promise<ClientReply | undefined> 
         connections[i % connections.length]!.publish(command.topics[i % command.topics.length]!, payload());
       }
       await Promise.all(connections.map((publisher) => publisher.barrier()));
-      return { type: 'done', ms: now() - started };
+      return { type: 'done', ms: now() - started, sent: total };
     }
     case 'exit':
       for (const connection of connections) connection.close();
