@@ -1,8 +1,17 @@
 import { closeCodes } from '@eventwire/event-channel/protocol';
 import type { WebSocket } from 'ws';
+import type { PreparedTextFrame } from './prepared-frame.js';
 
 /** Time a cut slow consumer gets to read its close frame before the socket is destroyed. */
 const SLOW_CONSUMER_GRACE_MS = 1000;
+
+/** The part of ws's underlying net.Socket this class uses. */
+interface TcpSocket {
+  cork(): void;
+  uncork(): void;
+  write(bytes: Buffer): boolean;
+  readonly destroyed?: boolean;
+}
 
 /**
  * One WebSocket as the broker sees it, whatever the surface: sends with a
@@ -20,6 +29,9 @@ export class Connection {
   #onSlow: (connection: Connection) => void;
   #cut = false;
   #corked = false;
+  // ws's own net.Socket (`_socket`); absent in another WebSocket implementation,
+  // where we neither batch nor write prepared frames.
+  readonly #tcp: TcpSocket | undefined;
 
   constructor(options: {
     id: string;
@@ -35,6 +47,7 @@ export class Connection {
     this.remote = options.remote;
     this.#maxOutboundBytes = options.maxOutboundBytes;
     this.#onSlow = options.onSlow;
+    this.#tcp = (options.socket as unknown as { _socket?: TcpSocket })._socket;
   }
 
   /**
@@ -52,6 +65,19 @@ export class Connection {
   }
 
   /**
+   * Sends a frame built once for every recipient (see PreparedTextFrame):
+   * its bytes go straight to the TCP socket, in order with ws's own writes
+   * (the broker only sends strings and negotiates no extensions, so ws's
+   * sender never holds a frame back). ws counts them in `bufferedAmount`.
+   */
+  sendPrepared(frame: PreparedTextFrame): void {
+    if (!this.#tcp) return this.send(frame.text);
+    if (this.#cut || this.socket.readyState !== this.socket.OPEN) return;
+    this.#cork();
+    this.#tcp.write(frame.bytes);
+  }
+
+  /**
    * Holds this socket's writes until the current tick ends, so every frame
    * queued in one tick (a burst of publishes) leaves in one writev instead of
    * one syscall each. `ws` corks per frame itself; corks nest, so ours wins.
@@ -59,8 +85,7 @@ export class Connection {
    */
   #cork(): boolean {
     if (this.#corked) return true;
-    // `_socket` is ws's net.Socket; without it (another implementation) we just don't batch.
-    const tcp = (this.socket as unknown as { _socket?: { cork(): void; uncork(): void; destroyed?: boolean } })._socket;
+    const tcp = this.#tcp;
     if (!tcp) return false;
     this.#corked = true;
     tcp.cork();

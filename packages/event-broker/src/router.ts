@@ -15,21 +15,22 @@ export interface Subscriber {
  */
 export class RoutedEvent {
   readonly envelope: EventEnvelope;
-  #encoders: Array<(envelope: EventEnvelope) => string> = [];
-  #encoded: string[] = [];
+  #encoders: Array<(envelope: EventEnvelope) => unknown> = [];
+  #encoded: unknown[] = [];
 
   constructor(envelope: EventEnvelope) {
     this.envelope = envelope;
   }
 
   /** `encode(envelope)`, computed on first use per encoder and reused. */
-  encoded(encode: (envelope: EventEnvelope) => string): string {
+  encoded<T>(encode: (envelope: EventEnvelope) => T): T {
     const index = this.#encoders.indexOf(encode);
-    if (index >= 0) return this.#encoded[index]!;
-    const text = encode(this.envelope);
+    // Each encoder's own result sits at its index, so it has that encoder's type.
+    if (index >= 0) return this.#encoded[index] as T;
+    const result = encode(this.envelope);
     this.#encoders.push(encode);
-    this.#encoded.push(text);
-    return text;
+    this.#encoded.push(result);
+    return result;
   }
 }
 

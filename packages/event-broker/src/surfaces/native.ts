@@ -17,6 +17,7 @@ import {
   type ServerFrame,
 } from '@eventwire/event-channel/protocol';
 import type { Connection } from '../connection.js';
+import { PreparedTextFrame } from '../prepared-frame.js';
 import type { BrokerCore, PublishResult } from '../core.js';
 import type { RoutedEvent, Subscriber } from '../router.js';
 
@@ -32,7 +33,7 @@ export interface NativeSessionLimits {
 /** Frames waiting while an async hook holds the session; beyond this the client is flooding. */
 const MAX_BACKLOG = 10_000;
 
-const encodeEventFrame = (envelope: EventEnvelope): string => encodeFrame({ type: 'event', event: envelope });
+const encodeEventFrame = (envelope: EventEnvelope): PreparedTextFrame => new PreparedTextFrame(encodeFrame({ type: 'event', event: envelope }));
 
 /**
  * One client speaking the native protocol. Frames are handled strictly in
@@ -66,7 +67,7 @@ export class NativeSession implements Subscriber {
   }
 
   deliver(event: RoutedEvent): void {
-    this.#connection.send(event.encoded(encodeEventFrame));
+    this.#connection.sendPrepared(event.encoded(encodeEventFrame));
   }
 
   /** Feeds one WebSocket message. */

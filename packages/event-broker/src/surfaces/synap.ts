@@ -7,6 +7,7 @@ import {
   type TopicLimits,
 } from '@eventwire/event-channel';
 import type { Connection } from '../connection.js';
+import { PreparedTextFrame } from '../prepared-frame.js';
 import type { BrokerCore } from '../core.js';
 import { readJsonBody, sendJson } from '../http.js';
 import type { RoutedEvent, Subscriber } from '../router.js';
@@ -33,6 +34,9 @@ export function encodeSynapMessage(envelope: EventEnvelope): string {
     timestamp: Math.floor(Date.parse(envelope.time) / 1000),
   });
 }
+
+/** The `message` frame, framed once for every Synap subscriber of an event. */
+const prepareSynapMessage = (envelope: EventEnvelope): PreparedTextFrame => new PreparedTextFrame(encodeSynapMessage(envelope));
 
 /**
  * Reads `?topics=a.*,b.#` from an upgrade URL. Throws `invalid_pattern` (the
@@ -65,7 +69,7 @@ export class SynapSubscriber implements Subscriber {
   }
 
   deliver(event: RoutedEvent): void {
-    this.#connection.send(event.encoded(encodeSynapMessage));
+    this.#connection.sendPrepared(event.encoded(prepareSynapMessage));
   }
 
   /** The first frame: who the subscriber is and what it listens to. */

@@ -1,0 +1,60 @@
+// Event frames are built once per publish and written as raw bytes to every
+// subscriber's socket. They must be byte-for-byte what `ws` itself would
+// send, at every length encoding, and keep their order with the frames ws
+// writes (acks, pongs) on the same socket.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { Sender } from 'ws';
+import { PreparedTextFrame } from '../src/prepared-frame.js';
+import { RawClient, startBroker } from './helpers.js';
+
+/** Texts whose UTF-8 length sits on each side of the 7-bit, 16-bit and 64-bit length encodings. */
+const boundaryTexts = [0, 1, 125, 126, 127, 65_535, 65_536, 70_000].flatMap((bytes) => [
+  'a'.repeat(bytes),
+  // Multi-byte characters: the frame length is in bytes, not UTF-16 units.
+  bytes >= 4 ? `${'é'.repeat(Math.floor((bytes - 4) / 2))}${'a'.repeat((bytes - 4) % 2)}🙂` : 'a'.repeat(bytes),
+]);
+
+test('a prepared frame is exactly the frame ws builds for the same text', () => {
+  for (const text of boundaryTexts) {
+    const ours = new PreparedTextFrame(text).bytes;
+    const theirs = Buffer.concat(Sender.frame(Buffer.from(text), { fin: true, rsv1: false, opcode: 1, mask: false, readOnly: false }));
+    assert.ok(ours.equals(theirs), `frame for a ${Buffer.byteLength(text)}-byte text differs from ws's`);
+  }
+});
+
+// Wrapped in an event frame, the texts land in each length encoding (not on
+// its exact edge; the test above covers the edges).
+test('native and Synap subscribers receive events of every frame length intact and in order with acks', async () => {
+  const server = await startBroker({ maxPayloadBytes: 256 * 1024 });
+  try {
+    const native = await RawClient.native(server.url);
+    native.send({ type: 'subscribe', id: 'sub', pattern: 'sizes.#' });
+    await native.next((frame) => frame['type'] === 'ack');
+    const synap = await RawClient.open(`${server.url}/pubsub/ws?topics=sizes.%23`);
+    await synap.next((frame) => frame['type'] === 'connected');
+
+    for (const [index, text] of boundaryTexts.entries()) {
+      // The native client publishes to its own pattern: the broker writes the
+      // event (prepared bytes) and then the ack (through ws) on its socket.
+      native.send({
+        type: 'publish',
+        id: index,
+        event: { id: `e${index}`, topic: 'sizes.check', source: 'test', time: new Date().toISOString(), data: { text } },
+      });
+      const event = await native.next((frame) => frame['type'] === 'event' || frame['type'] === 'ack');
+      assert.is(event['type'], 'event', `frame ${index}: the ack overtook the event`);
+      assert.is((event['event'] as { data: { text: string } }).data.text, text);
+      const ack = await native.next();
+      assert.equal([ack['type'], ack['id']], ['ack', index]);
+      const message = await synap.next((frame) => frame['type'] === 'message');
+      assert.is((message['payload'] as { text: string }).text, text);
+    }
+    native.close();
+    synap.close();
+  } finally {
+    await server.stop();
+  }
+});
+
+test.run();
