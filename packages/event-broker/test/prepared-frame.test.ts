@@ -4,9 +4,19 @@
 // writes (acks, pongs) on the same socket.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Sender } from 'ws';
+import * as ws from 'ws';
 import { PreparedTextFrame } from '../src/prepared-frame.js';
 import { RawClient, startBroker } from './helpers.js';
+
+interface FrameOptions {
+  fin: boolean;
+  rsv1: boolean;
+  opcode: number;
+  mask: boolean;
+  readOnly: boolean;
+}
+// ws exports its frame builder (Sender.frame); @types/ws does not declare it.
+const { Sender } = ws as unknown as { Sender: { frame(data: Buffer, options: FrameOptions): Buffer[] } };
 
 /** Texts whose UTF-8 length sits on each side of the 7-bit, 16-bit and 64-bit length encodings. */
 const boundaryTexts = [0, 1, 125, 126, 127, 65_535, 65_536, 70_000].flatMap((bytes) => [
