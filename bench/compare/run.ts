@@ -191,6 +191,12 @@ interface ThroughputRun {
   fixed: Latency;
   /** Share of the fixed-load deliveries that arrived within the limit. */
   deliveredShare: number;
+  /**
+   * CPU the subscriber processes spent per delivery at the fixed load: what
+   * the system's frames cost the receiving side (the same harness code reads
+   * every system's frames), and whether the subscribers were the bottleneck.
+   */
+  subscriberCpuMicrosPerDelivery: number;
   /** Share of the saturation deliveries that arrived within the limit (below 1: a subscriber was lost or stalled). */
   saturatedShare: number;
   /** Messages per second the publishers got through. */
@@ -276,6 +282,8 @@ async function runThroughput(system: SystemSpec, scenario: ThroughputScenario, o
     const latencyBefore = await totalReceived(subscribers);
     const expected = Math.round(rate * scenario.seconds) * perMessage;
     let latencyReached = latencyBefore;
+    const subscriberCpu = () => subscribers.reduce((sum, client) => sum + cpuMicros(client.process.pid!), 0);
+    const subscriberCpuBefore = subscriberCpu();
     const fixed = await recorded(subscribers, async () => {
       if (scenario.publishers === 1) {
         await publishers[0]!.ask({ cmd: 'rate', topics, perSecond: rate, seconds: scenario.seconds });
@@ -285,6 +293,7 @@ async function runThroughput(system: SystemSpec, scenario: ThroughputScenario, o
       }
       latencyReached = await waitForDeliveries(subscribers, latencyBefore + expected, 20_000);
     });
+    const subscriberCpuMicrosPerDelivery = (subscriberCpu() - subscriberCpuBefore) / Math.max(1, latencyReached - latencyBefore);
     return {
       deliveriesPerSecond,
       cpuMicrosPerDelivery,
@@ -292,6 +301,7 @@ async function runThroughput(system: SystemSpec, scenario: ThroughputScenario, o
       saturated,
       fixed,
       deliveredShare: (latencyReached - latencyBefore) / expected,
+      subscriberCpuMicrosPerDelivery,
       saturatedShare: delivered / (sent * perMessage),
     };
   } finally {
@@ -429,7 +439,10 @@ async function measureAll(): Promise<{ meta: Meta; report: Entry[] }> {
         const result = await runThroughput(system, scenario, offered);
         results.push(result);
         const lost = result.saturatedShare < 1 ? ` — INCOMPLETE: ${(result.saturatedShare * 100).toFixed(1)}% delivered` : '';
-        console.log(`${Math.round(result.deliveriesPerSecond).toLocaleString('en')} deliveries/s, ${result.cpuMicrosPerDelivery.toFixed(2)} µs CPU/delivery${lost}`);
+        console.log(
+          `${Math.round(result.deliveriesPerSecond).toLocaleString('en')} deliveries/s, ${result.cpuMicrosPerDelivery.toFixed(2)} µs CPU/delivery${lost}; ` +
+            `fixed load p50/p99 ${result.fixed.p50ms.toFixed(2)}/${result.fixed.p99ms.toFixed(2)} ms, subscribers ${result.subscriberCpuMicrosPerDelivery.toFixed(2)} µs CPU/delivery`,
+        );
       }
       if (system.key === 'ws' && offered === undefined) offered = median(results.map((r) => r.sustainedPerSecond)) / 2;
       throughputRows.push({
@@ -440,6 +453,7 @@ async function measureAll(): Promise<{ meta: Meta; report: Entry[] }> {
         saturated: medianLatency(results.map((r) => r.saturated)),
         fixed: medianLatency(results.map((r) => r.fixed)),
         deliveredShare: median(results.map((r) => r.deliveredShare)),
+        subscriberCpuMicrosPerDelivery: median(results.map((r) => r.subscriberCpuMicrosPerDelivery)),
         saturatedShare: Math.min(...results.map((r) => r.saturatedShare)),
       });
     }
