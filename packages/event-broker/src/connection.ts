@@ -26,7 +26,10 @@ export class Connection {
   /** Cleared by each heartbeat tick, set by any pong or message. */
   alive = true;
   #maxOutboundBytes: number;
+  #slowConsumerMs: number;
   #onSlow: (connection: Connection) => void;
+  // Set while the unsent data is above the bound: the deadline for draining it.
+  #drainTimer: ReturnType<typeof setTimeout> | undefined;
   #cut = false;
   #corked = false;
   // ws's own net.Socket (`_socket`); absent in another WebSocket implementation,
@@ -39,6 +42,7 @@ export class Connection {
     surface: 'native' | 'synap';
     remote: string;
     maxOutboundBytes: number;
+    slowConsumerMs: number;
     onSlow: (connection: Connection) => void;
   }) {
     this.id = options.id;
@@ -46,14 +50,15 @@ export class Connection {
     this.surface = options.surface;
     this.remote = options.remote;
     this.#maxOutboundBytes = options.maxOutboundBytes;
+    this.#slowConsumerMs = options.slowConsumerMs;
     this.#onSlow = options.onSlow;
     this.#tcp = (options.socket as unknown as { _socket?: TcpSocket })._socket;
   }
 
   /**
-   * Queues `text` for the client. A client whose unsent data passes the bound
-   * is cut with 4008: dropping it costs one client its stream, keeping it would
-   * cost the broker unbounded memory.
+   * Queues `text` for the client. A client that does not read what it is sent
+   * is cut with 4008 (see #judge): dropping it costs one client its stream,
+   * keeping it would cost the broker unbounded memory.
    */
   send(text: string): void {
     if (this.#cut || this.socket.readyState !== this.socket.OPEN) return;
@@ -61,7 +66,7 @@ export class Connection {
     this.socket.send(text);
     // While corked, this tick's frames sit in our buffer whatever the client
     // does; judge the client after the flush (see #cork), not mid-burst.
-    if (!corked && this.socket.bufferedAmount > this.#maxOutboundBytes) this.#cutSlowConsumer();
+    if (!corked) this.#judge();
   }
 
   /**
@@ -93,10 +98,36 @@ export class Connection {
       this.#corked = false;
       if (tcp.destroyed) return;
       tcp.uncork();
-      // What the kernel would not take now is what the client has not read.
-      if (!this.#cut && this.socket.bufferedAmount > this.#maxOutboundBytes) this.#cutSlowConsumer();
+      this.#judge();
     });
     return true;
+  }
+
+  /**
+   * Decides, after a flush, whether the client keeps up. What the kernel would
+   * not take is what the client has not read yet. Above twice the bound it is
+   * cut at once (memory); above the bound it gets `slowConsumerMs` to drain
+   * below it: one burst bigger than the bound (a batch of large events in one
+   * tick) is not a slow reader, a client that stopped reading is.
+   */
+  #judge(): void {
+    if (this.#cut) return;
+    const unsent = this.socket.bufferedAmount;
+    if (unsent > 2 * this.#maxOutboundBytes) return this.#cutSlowConsumer();
+    if (unsent <= this.#maxOutboundBytes) {
+      // Drained in time: a later burst gets a whole grace period of its own.
+      clearTimeout(this.#drainTimer);
+      this.#drainTimer = undefined;
+      return;
+    }
+    if (this.#drainTimer) return;
+    this.#drainTimer = setTimeout(() => {
+      this.#drainTimer = undefined;
+      if (this.#cut || this.socket.readyState !== this.socket.OPEN) return;
+      if (this.socket.bufferedAmount > this.#maxOutboundBytes) this.#cutSlowConsumer();
+    }, this.#slowConsumerMs);
+    // Never what keeps a process alive; the check is moot once the broker stops.
+    this.#drainTimer.unref();
   }
 
   /** Starts a closing handshake; the socket is destroyed if it does not finish in `graceMs`. */
@@ -110,6 +141,8 @@ export class Connection {
 
   #cutSlowConsumer(): void {
     this.#cut = true;
+    clearTimeout(this.#drainTimer);
+    this.#drainTimer = undefined;
     this.#onSlow(this);
     this.close(closeCodes.slowConsumer, 'slow consumer: outbound buffer full', SLOW_CONSUMER_GRACE_MS);
   }

@@ -37,11 +37,20 @@ export interface BrokerOptions<TEvents extends EventMap = EventMap> {
   /** Bounds on topics and patterns. @default topicLimitDefaults */
   readonly topicLimits?: TopicLimits;
   /**
-   * Bytes a connection may have waiting to be sent before it is treated as a
-   * slow consumer and closed (4008), so it never holds back anyone else.
+   * Bytes a connection may keep waiting to be sent. One whose unsent data is
+   * still above this `slowConsumerMs` after it was seen above it (it is not
+   * reading), or ever reaches twice this (a hard bound on the memory it
+   * holds), is a slow consumer: closed with 4008, so it never holds back
+   * anyone else. A reader that takes a burst bigger than this and drains it
+   * in time is not cut.
    * @default 8_388_608 (8 MiB)
    */
   readonly maxOutboundBytes?: number;
+  /**
+   * How long a connection's unsent data may stay above `maxOutboundBytes`.
+   * @default 1000
+   */
+  readonly slowConsumerMs?: number;
   /**
    * Heartbeat interval: the broker pings every connection this often and drops
    * one that did not answer the previous ping. Announced to clients.
@@ -101,6 +110,7 @@ export const brokerDefaults = {
   maxPayloadBytes: 1_048_576,
   maxSubscriptionsPerConnection: 1000,
   maxOutboundBytes: 8_388_608,
+  slowConsumerMs: 1000,
   heartbeatMs: 25_000,
   helloTimeoutMs: 10_000,
   interceptTimeoutMs: 1000,

@@ -297,6 +297,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
       surface,
       remote: `${request.socket.remoteAddress}:${request.socket.remotePort}`,
       maxOutboundBytes: this.#options.maxOutboundBytes ?? brokerDefaults.maxOutboundBytes,
+      slowConsumerMs: this.#options.slowConsumerMs ?? brokerDefaults.slowConsumerMs,
       onSlow: (slow) => {
         this.#slowConsumersCut++;
         // Stop routing to it at once; its close event comes later.
