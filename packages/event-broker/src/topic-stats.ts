@@ -15,7 +15,9 @@ export interface TopicRecord {
  * flag on its entry instead of re-inserting it into the Map, which kept every
  * publish paying a delete and an insert. When a new topic overflows the
  * bound, entries are visited oldest first; a flagged one loses its flag and
- * moves to the back, the first unflagged one is evicted.
+ * moves to the back, the first unflagged one is evicted. A new topic starts
+ * unflagged, so a flood of one-off topics evicts its own kind before it can
+ * push out a topic that is published to again.
  */
 export class TopicStats {
   readonly #capacity: number;

@@ -33,7 +33,8 @@ export interface NativeSessionLimits {
 /** Frames waiting while an async hook holds the session; beyond this the client is flooding. */
 const MAX_BACKLOG = 10_000;
 
-const encodeEventFrame = (envelope: EventEnvelope): PreparedTextFrame => new PreparedTextFrame(encodeFrame({ type: 'event', event: envelope }));
+const encodeEventFrame = (envelope: EventEnvelope): PreparedTextFrame =>
+  new PreparedTextFrame(encodeFrame({ type: 'event', event: envelope }));
 
 /**
  * One client speaking the native protocol. Frames are handled strictly in

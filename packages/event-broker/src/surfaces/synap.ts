@@ -36,7 +36,8 @@ export function encodeSynapMessage(envelope: EventEnvelope): string {
 }
 
 /** The `message` frame, framed once for every Synap subscriber of an event. */
-const prepareSynapMessage = (envelope: EventEnvelope): PreparedTextFrame => new PreparedTextFrame(encodeSynapMessage(envelope));
+const prepareSynapMessage = (envelope: EventEnvelope): PreparedTextFrame =>
+  new PreparedTextFrame(encodeSynapMessage(envelope));
 
 /**
  * Reads `?topics=a.*,b.#` from an upgrade URL. Throws `invalid_pattern` (the
