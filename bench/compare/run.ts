@@ -3,6 +3,11 @@
 // clients run in other processes; everything is on 127.0.0.1.
 //
 //   pnpm --filter @eventwire/bench compare [--quick] [--runs N] [--systems ws,eventwire,…] [--scenarios fan-in,…]
+//   pnpm --filter @eventwire/bench compare --from-json   (rewrite the report from results/compare.json)
+//
+// --quick: fan-out 1→100 only, 2,000 messages, one run: a smoke check in well
+// under a minute, not figures to publish. BENCH_CPU_PROF_DIR and
+// BENCH_SERVER_LOG are described in systems.ts.
 //
 // Scenarios (~100-byte JSON everywhere):
 // - fan-out: 1 publisher → 100 and 1,000 subscribers on one topic;
