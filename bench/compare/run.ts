@@ -6,8 +6,10 @@
 //   pnpm --filter @eventwire/bench compare --from-json   (rewrite the report from results/compare.json)
 //
 // --quick: fan-out 1→100 only, 2,000 messages, one run: a smoke check in well
-// under a minute, not figures to publish. BENCH_CPU_PROF_DIR and
-// BENCH_SERVER_LOG are described in systems.ts.
+// under a minute, not figures to publish. --smoke: every scenario at a tiny
+// size, one run, nothing written; exits non-zero when any run lost deliveries
+// (the test suite runs it, so the harness itself stays working).
+// BENCH_CPU_PROF_DIR and BENCH_SERVER_LOG are described in systems.ts.
 //
 // Scenarios (~100-byte JSON everywhere):
 // - fan-out: 1 publisher → 100 and 1,000 subscribers on one topic;
@@ -37,6 +39,7 @@ import { systems, type RunningServer, type ScenarioKind, type SystemSpec } from 
 const { values } = parseArgs({
   options: {
     quick: { type: 'boolean' },
+    smoke: { type: 'boolean' },
     runs: { type: 'string' },
     systems: { type: 'string' },
     scenarios: { type: 'string' },
@@ -45,7 +48,8 @@ const { values } = parseArgs({
   },
 });
 const quick = values.quick === true;
-const runs = Number(values.runs ?? (quick ? 1 : 3));
+const smoke = values.smoke === true;
+const runs = Number(values.runs ?? (quick || smoke ? 1 : 3));
 const chosen = values.systems?.split(',') ?? systems.map((system) => system.key);
 
 interface ThroughputScenario {
@@ -59,6 +63,8 @@ interface ThroughputScenario {
   readonly messages: number;
   /** Length of the fixed-load phase. */
   readonly seconds: number;
+  /** Wildcard only: distinct patterns, spread evenly over the subscribers. */
+  readonly patterns?: number;
 }
 interface CapacityScenario {
   readonly kind: 'connections';
@@ -67,21 +73,29 @@ interface CapacityScenario {
 }
 type Scenario = ThroughputScenario | CapacityScenario;
 
-const scenarios: Scenario[] = quick
+const scenarios: Scenario[] = smoke
+  ? [
+      { kind: 'fan-out', label: 'fan-out 1→10', subscribers: 10, publishers: 1, messages: 200, seconds: 0.5 },
+      { kind: 'fan-in', label: 'fan-in 10→1', subscribers: 1, publishers: 10, messages: 200, seconds: 0.5 },
+      { kind: 'wildcard', label: 'wildcard 100 patterns', subscribers: 10, publishers: 1, messages: 200, seconds: 0.5, patterns: 100 },
+      { kind: 'connections', label: 'connections 40 idle', connections: 40 },
+    ]
+  : quick
   ? [{ kind: 'fan-out', label: 'fan-out 1→100', subscribers: 100, publishers: 1, messages: 2000, seconds: 1 }]
   : [
       { kind: 'fan-out', label: 'fan-out 1→100', subscribers: 100, publishers: 1, messages: 20_000, seconds: 3 },
       { kind: 'fan-out', label: 'fan-out 1→1000', subscribers: 1000, publishers: 1, messages: 4000, seconds: 3 },
       { kind: 'fan-in', label: 'fan-in 100→1', subscribers: 1, publishers: 100, messages: 100_000, seconds: 3 },
-      { kind: 'wildcard', label: 'wildcard 10,000 patterns', subscribers: 100, publishers: 1, messages: 100_000, seconds: 3 },
+      { kind: 'wildcard', label: 'wildcard 10,000 patterns', subscribers: 100, publishers: 1, messages: 100_000, seconds: 3, patterns: 10_000 },
       { kind: 'connections', label: 'connections 10,000 idle', connections: 10_000 },
     ];
 const onlyScenarios = values.scenarios?.split(',');
 const TOPIC = 'bench.fanout';
-const WILDCARD_PATTERNS = 10_000;
 const WINDOW = 200;
 /** Publishing at saturation stops after this long even if `messages` were not all sent (Aedes needs it). */
 const SATURATION_MAX_MS = quick ? 4000 : 10_000;
+/** How long deliveries may trail the publishers before a run counts as incomplete. */
+const DRAIN_LIMIT_MS = smoke ? 5000 : 60_000;
 const resultsDir = fileURLToPath(new URL('../results/', import.meta.url));
 const clientScript = fileURLToPath(new URL('./client.ts', import.meta.url));
 
@@ -102,12 +116,13 @@ function plan(scenario: ThroughputScenario, system: SystemSpec): Plan {
   // Pattern n is `w.<n>.*` (even n) or `w.*.<n>` (odd n); topic n matches it and no other.
   const topicOf = (n: number) => (n % 2 === 0 ? `w.${n}.x` : `w.x.${n}`);
   const patternOf = (n: number) => (system.wildcards ? (n % 2 === 0 ? `w.${n}.*` : `w.*.${n}`) : topicOf(n));
-  const perConnection = WILDCARD_PATTERNS / scenario.subscribers;
+  const patterns = scenario.patterns ?? 10_000;
+  const perConnection = patterns / scenario.subscribers;
   const subscriptions = Array.from({ length: scenario.subscribers }, (_, connection) =>
     Array.from({ length: perConnection }, (_, k) => patternOf(connection * perConnection + k)),
   );
   // Consecutive publishes go to different connections: connection j % subscribers, its pattern ⌊j / subscribers⌋.
-  const topics = Array.from({ length: WILDCARD_PATTERNS }, (_, j) =>
+  const topics = Array.from({ length: patterns }, (_, j) =>
     topicOf((j % scenario.subscribers) * perConnection + Math.floor(j / scenario.subscribers)),
   );
   return { subscriptions, topics };
@@ -274,7 +289,7 @@ async function runThroughput(system: SystemSpec, scenario: ThroughputScenario, o
               ),
             );
       sent = replies.reduce((sum, reply) => sum + (reply.type === 'done' ? reply.sent : 0), 0);
-      reached = await waitForDeliveries(subscribers, before + sent * perMessage, 60_000);
+      reached = await waitForDeliveries(subscribers, before + sent * perMessage, DRAIN_LIMIT_MS);
     });
     const seconds = (performance.now() - started) / 1000;
     const delivered = reached - before;
@@ -296,7 +311,7 @@ async function runThroughput(system: SystemSpec, scenario: ThroughputScenario, o
         const perProcess = rate / publishers.length;
         await Promise.all(publishers.map((client) => client.ask({ cmd: 'rate-each', topics, perSecond: perProcess, seconds: scenario.seconds })));
       }
-      latencyReached = await waitForDeliveries(subscribers, latencyBefore + expected, 20_000);
+      latencyReached = await waitForDeliveries(subscribers, latencyBefore + expected, Math.min(DRAIN_LIMIT_MS, 20_000));
     });
     const subscriberCpuMicrosPerDelivery = (subscriberCpu() - subscriberCpuBefore) / Math.max(1, latencyReached - latencyBefore);
     return {
@@ -658,6 +673,17 @@ function escape(text: string): string {
 const { meta, report } = values['from-json']
   ? (JSON.parse(readFileSync(`${resultsDir}compare.json`, 'utf8')) as { meta: Meta; report: Entry[] })
   : await measureAll();
+if (smoke) {
+  // Nothing is written: these sizes measure nothing. What counts is that every
+  // system ran every scenario and delivered everything.
+  const incomplete = report.flatMap((entry) =>
+    entry.kind === 'connections'
+      ? entry.systems.filter((row) => !(row.connectsPerSecond > 0)).map((row) => `${entry.scenario} · ${row.name}`)
+      : entry.systems.filter((row) => row.saturatedShare < 1 || row.deliveredShare < 1).map((row) => `${entry.scenario} · ${row.name}`),
+  );
+  console.log(`SMOKE ${JSON.stringify({ scenarios: report.map((entry) => ({ scenario: entry.scenario, systems: entry.systems.map((row) => row.system) })), incomplete })}`);
+  process.exit(incomplete.length === 0 ? 0 : 1);
+}
 if (!values['from-json']) writeFileSync(`${resultsDir}compare.json`, `${JSON.stringify({ meta, report }, null, 2)}\n`);
 writeFileSync(`${resultsDir}compare.svg`, chart());
 writeResultsSection();

@@ -1,0 +1,54 @@
+// The peer comparison is a deliverable of its own (`pnpm bench --quick` must
+// work from a clean clone), so the test suite runs its harness end to end at
+// a tiny size: real servers, real client processes, every adapter, every
+// scenario. Nothing is measured or written; every run must deliver everything.
+import { execFile, execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+
+const runScript = fileURLToPath(new URL('../compare/run.ts', import.meta.url));
+
+function hasNatsServer(): boolean {
+  try {
+    execFileSync('nats-server', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+test('every system runs every scenario of the comparison and delivers everything', async () => {
+  // nats-server only when installed: the harness would otherwise install it with apt.
+  const systems = ['ws', 'eventwire', 'eventwire-synap', 'socketio', 'mqtt', ...(hasNatsServer() ? ['nats'] : [])];
+  const { code, stdout } = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
+    const child = execFile(
+      process.execPath,
+      ['--import', 'tsx', runScript, '--smoke', '--systems', systems.join(',')],
+      { timeout: 240_000, maxBuffer: 16 * 1024 * 1024 },
+      (error, out, err) => {
+        if (error && !('code' in error)) process.stderr.write(String(err));
+        resolve({ code: child.exitCode, stdout: out });
+      },
+    );
+  });
+  const line = stdout.split('\n').find((text) => text.startsWith('SMOKE '));
+  assert.ok(line, `no summary line; output:\n${stdout}`);
+  const summary = JSON.parse(line.slice('SMOKE '.length)) as {
+    scenarios: Array<{ scenario: string; systems: string[] }>;
+    incomplete: string[];
+  };
+  assert.equal(summary.incomplete, [], 'runs that lost deliveries');
+  assert.is(code, 0);
+  assert.equal(
+    summary.scenarios.map((entry) => entry.scenario),
+    ['fan-out 1→10', 'fan-in 10→1', 'wildcard 100 patterns', 'connections 40 idle'],
+  );
+  for (const entry of summary.scenarios) {
+    // The Synap surface takes part in fan-out and fan-in only.
+    const expected = entry.scenario.startsWith('fan-') ? systems : systems.filter((key) => key !== 'eventwire-synap');
+    assert.equal([...entry.systems].sort(), [...expected].sort(), entry.scenario);
+  }
+});
+
+test.run();
