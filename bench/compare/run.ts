@@ -515,6 +515,9 @@ function fairnessNotes(): string[] {
       'each frame as it is sent, as their plain use does.',
     'Wildcards: the bare ws server and Socket.IO route exact topics only, so in the wildcard scenario they hold the ' +
       '10,000 concrete topics (a map lookup). eventwire, NATS and MQTT match the patterns.',
+    'Clients: eventwire\'s load clients speak the native protocol over plain `ws` sockets (not EventChannel, so ' +
+      'no client-side schema validation), the bare ws server\'s likewise; Socket.IO, NATS and MQTT use their own ' +
+      'clients (socket.io-client, nats.js, mqtt.js). Server CPU does not depend on the client; deliveries/s partly does.',
     'One machine: servers and load generators share 2 cores, so the fastest systems are partly limited by the clients; ' +
       'CPU per delivery is read from the server process alone and does not depend on that.',
     'Node.js servers run with --expose-gc and a preloaded SIGUSR2 handler (servers/gc-on-signal.mjs) that only the ' +
