@@ -35,6 +35,10 @@ export class Connection {
   // ws's own net.Socket (`_socket`); absent in another WebSocket implementation,
   // where we neither batch nor write prepared frames.
   readonly #tcp: TcpSocket | undefined;
+  // With an extension negotiated (permessage-deflate), ws compresses messages
+  // asynchronously and holds them in its own queue; raw bytes written beside
+  // it would overtake them. Then every message goes through ws.
+  readonly #writesPrepared: boolean;
 
   constructor(options: {
     id: string;
@@ -53,6 +57,7 @@ export class Connection {
     this.#slowConsumerMs = options.slowConsumerMs;
     this.#onSlow = options.onSlow;
     this.#tcp = (options.socket as unknown as { _socket?: TcpSocket })._socket;
+    this.#writesPrepared = this.#tcp !== undefined && options.socket.extensions === '';
   }
 
   /**
@@ -72,14 +77,14 @@ export class Connection {
   /**
    * Sends a frame built once for every recipient (see PreparedTextFrame):
    * its bytes go straight to the TCP socket, in order with ws's own writes
-   * (the broker only sends strings and negotiates no extensions, so ws's
+   * (the broker only sends strings, and with no extension negotiated ws's
    * sender never holds a frame back). ws counts them in `bufferedAmount`.
    */
   sendPrepared(frame: PreparedTextFrame): void {
-    if (!this.#tcp) return this.send(frame.text);
+    if (!this.#writesPrepared) return this.send(frame.text);
     if (this.#cut || this.socket.readyState !== this.socket.OPEN) return;
     this.#cork();
-    this.#tcp.write(frame.bytes);
+    this.#tcp!.write(frame.bytes);
   }
 
   /**

@@ -5,8 +5,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as ws from 'ws';
+import { WebSocket, WebSocketServer } from 'ws';
+import { Connection } from '../src/connection.js';
 import { PreparedTextFrame } from '../src/prepared-frame.js';
-import { RawClient, startBroker } from './helpers.js';
+import { RawClient, startBroker, within } from './helpers.js';
 
 interface FrameOptions {
   fin: boolean;
@@ -64,6 +66,43 @@ test('native and Synap subscribers receive events of every frame length intact a
     synap.close();
   } finally {
     await server.stop();
+  }
+});
+
+test('with permessage-deflate negotiated, prepared frames go through ws and keep their order', async () => {
+  // The broker never enables compression; this guards the day it does. ws
+  // deflates asynchronously and queues, so raw bytes would overtake 'first'.
+  const server = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: { threshold: 0 } });
+  await new Promise((resolve) => server.once('listening', resolve));
+  try {
+    const accepted = new Promise<ws.WebSocket>((resolve) => server.once('connection', resolve));
+    const client = new WebSocket(`ws://127.0.0.1:${(server.address() as { port: number }).port}`);
+    const received: string[] = [];
+    const both = new Promise<void>((resolve) =>
+      client.on('message', (data) => {
+        received.push(String(data));
+        if (received.length === 2) resolve();
+      }),
+    );
+    const socket = await accepted;
+    assert.is.not(socket.extensions, '', 'compression was not negotiated');
+    const connection = new Connection({
+      id: 'c1',
+      socket,
+      surface: 'native',
+      remote: 'test',
+      maxOutboundBytes: 1_048_576,
+      slowConsumerMs: 1000,
+      onSlow: () => {},
+    });
+    connection.send('first');
+    connection.sendPrepared(new PreparedTextFrame('second'));
+    await within(both, 2000, 'two messages');
+    assert.equal(received, ['first', 'second']);
+    client.close();
+  } finally {
+    for (const socket of server.clients) socket.terminate();
+    await new Promise((resolve) => server.close(resolve));
   }
 });
 
