@@ -18,13 +18,14 @@ export type ClientCommand =
   | { cmd: 'record'; on: boolean }
   | { cmd: 'count' }
   | { cmd: 'histogram' }
-  /** Stops early, between windows, once `maxMs` have passed: slow systems get a bounded phase. */
-  | { cmd: 'saturate'; topics: string[]; messages: number; window: number; maxMs: number }
+  /**
+   * Every connection publishes `messagesPerConnection` in windows of `window`,
+   * each closed by a barrier, all connections at once. Stops early, between
+   * windows, once `maxMs` have passed: slow systems get a bounded phase.
+   */
+  | { cmd: 'saturate'; topics: string[]; messagesPerConnection: number; window: number; maxMs: number }
+  /** `perSecond` in total, spread round-robin over every connection. */
   | { cmd: 'rate'; topics: string[]; perSecond: number; seconds: number }
-  /** Every connection publishes `messagesPerConnection`, all at once (fan-in). */
-  | { cmd: 'saturate-each'; topics: string[]; messagesPerConnection: number; window: number; maxMs: number }
-  /** `perSecond` in total, spread round-robin over every connection (fan-in). */
-  | { cmd: 'rate-each'; topics: string[]; perSecond: number; seconds: number }
   | { cmd: 'exit' };
 
 export type ClientReply =
@@ -83,29 +84,6 @@ async function handle(command: ClientCommand): Promise<ClientReply | undefined> 
     case 'histogram':
       return { type: 'histogram', encoded: hdr.encodeIntoCompressedBase64(histogram) };
     case 'saturate': {
-      const publisher = connections[0]!;
-      const started = now();
-      const { topics } = command;
-      let sent = 0;
-      while (sent < command.messages && now() - started < command.maxMs) {
-        for (let i = 0; i < command.window && sent < command.messages; i++, sent++) publisher.publish(topics[sent % topics.length]!, payload());
-        await publisher.barrier();
-      }
-      return { type: 'done', ms: now() - started, sent };
-    }
-    case 'rate': {
-      const publisher = connections[0]!;
-      const total = Math.round(command.perSecond * command.seconds);
-      const started = now();
-      for (let i = 0; i < total; i++) {
-        const wait = started + (i * 1000) / command.perSecond - now();
-        if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
-        publisher.publish(command.topics[i % command.topics.length]!, payload());
-      }
-      await publisher.barrier();
-      return { type: 'done', ms: now() - started, sent: total };
-    }
-    case 'saturate-each': {
       const started = now();
       const sentEach = await Promise.all(
         connections.map(async (publisher) => {
@@ -121,7 +99,7 @@ async function handle(command: ClientCommand): Promise<ClientReply | undefined> 
       );
       return { type: 'done', ms: now() - started, sent: sentEach.reduce((sum, sent) => sum + sent, 0) };
     }
-    case 'rate-each': {
+    case 'rate': {
       const total = Math.round(command.perSecond * command.seconds);
       const started = now();
       for (let i = 0; i < total; i++) {

@@ -274,20 +274,18 @@ async function runThroughput(system: SystemSpec, scenario: ThroughputScenario, o
     let reached = before;
     let sent = 0;
     const saturated = await recorded(subscribers, async () => {
-      const replies =
-        scenario.publishers === 1
-          ? [await publishers[0]!.ask({ cmd: 'saturate', topics, messages: scenario.messages, window: WINDOW, maxMs: SATURATION_MAX_MS })]
-          : await Promise.all(
-              publishers.map((client) =>
-                client.ask({
-                  cmd: 'saturate-each',
-                  topics,
-                  messagesPerConnection: scenario.messages / scenario.publishers,
-                  window: WINDOW,
-                  maxMs: SATURATION_MAX_MS,
-                }),
-              ),
-            );
+      // Each publisher process holds scenario.publishers / publishers.length connections.
+      const replies = await Promise.all(
+        publishers.map((client) =>
+          client.ask({
+            cmd: 'saturate',
+            topics,
+            messagesPerConnection: scenario.messages / scenario.publishers,
+            window: WINDOW,
+            maxMs: SATURATION_MAX_MS,
+          }),
+        ),
+      );
       sent = replies.reduce((sum, reply) => sum + (reply.type === 'done' ? reply.sent : 0), 0);
       reached = await waitForDeliveries(subscribers, before + sent * perMessage, DRAIN_LIMIT_MS);
     });
@@ -305,14 +303,9 @@ async function runThroughput(system: SystemSpec, scenario: ThroughputScenario, o
     const subscriberCpu = () => subscribers.reduce((sum, client) => sum + cpuMicros(client.process.pid!), 0);
     const subscriberCpuBefore = subscriberCpu();
     const fixed = await recorded(subscribers, async () => {
-      const replies =
-        scenario.publishers === 1
-          ? [await publishers[0]!.ask({ cmd: 'rate', topics, perSecond: rate, seconds: scenario.seconds })]
-          : await Promise.all(
-              publishers.map((client) =>
-                client.ask({ cmd: 'rate-each', topics, perSecond: rate / publishers.length, seconds: scenario.seconds }),
-              ),
-            );
+      const replies = await Promise.all(
+        publishers.map((client) => client.ask({ cmd: 'rate', topics, perSecond: rate / publishers.length, seconds: scenario.seconds })),
+      );
       // What the publishers report sending: each rounds its own share of the rate.
       expected = replies.reduce((sum, reply) => sum + (reply.type === 'done' ? reply.sent : 0), 0) * perMessage;
       latencyReached = await waitForDeliveries(subscribers, latencyBefore + expected, Math.min(DRAIN_LIMIT_MS, 20_000));

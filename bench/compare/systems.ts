@@ -104,7 +104,8 @@ function launch(
   });
 }
 
-function hasNatsServer(): boolean {
+/** Whether `nats-server` is on the PATH. */
+export function hasNatsServer(): boolean {
   try {
     execFileSync('nats-server', ['--version']);
     return true;

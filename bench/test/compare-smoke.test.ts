@@ -2,21 +2,13 @@
 // work from a clean clone), so the test suite runs its harness end to end at
 // a tiny size: real servers, real client processes, every adapter, every
 // scenario. Nothing is measured or written; every run must deliver everything.
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { hasNatsServer } from '../compare/systems.js';
 
 const runScript = fileURLToPath(new URL('../compare/run.ts', import.meta.url));
-
-function hasNatsServer(): boolean {
-  try {
-    execFileSync('nats-server', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 test('every system runs every scenario of the comparison and delivers everything', async () => {
   // nats-server only when installed: the harness would otherwise install it with apt.
