@@ -23,6 +23,12 @@ if (!existsSync(join(dist, 'index.js'))) {
 }
 const page = readFileSync(new URL('../public/index.html', import.meta.url), 'utf8');
 
+// Ctrl-C may come at any moment, even during start-up: stop once started.
+const stopped = new Promise<void>((resolve) => {
+  process.on('SIGINT', () => resolve());
+  process.on('SIGTERM', () => resolve());
+});
+
 const broker = new EventBrokerServer({ port: Number(values.port), events: chat });
 const { url } = await broker.listen();
 const bot = await startBot(url, log);
@@ -44,12 +50,9 @@ const web = createServer((request, response) => {
 await new Promise<void>((resolve) => web.listen(Number(values['web-port']), '127.0.0.1', resolve));
 log(`chat page on http://127.0.0.1:${(web.address() as AddressInfo).port}/ (broker ${url}); Ctrl-C to stop`);
 
-const stop = async (): Promise<void> => {
-  await bot.close();
-  web.close();
-  web.closeAllConnections();
-  await broker.close();
-  process.exit(0);
-};
-process.on('SIGINT', () => void stop());
-process.on('SIGTERM', () => void stop());
+await stopped;
+await bot.close();
+web.closeAllConnections();
+await new Promise<void>((resolve) => web.close(() => resolve()));
+await broker.close();
+log('chat stopped');

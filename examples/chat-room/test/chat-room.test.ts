@@ -5,9 +5,19 @@ import type { Browser } from 'playwright-core';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { chromiumAvailable, launchChromium } from '../../../scripts/testing/chromium.js';
+import { runAndInterrupt } from '../../../scripts/testing/interrupt.js';
 
 const main = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 const test = suite('example: chat room');
+
+test('Ctrl-C, once or three times, stops the chat server cleanly', async () => {
+  for (const repeat of [0, 2]) {
+    const run = await runAndInterrupt(main, ['--port', '0', '--web-port', '0'], { when: (out) => out.includes('chat page on'), repeat });
+    assert.is(run.code, 0, `exit ${run.code ?? run.signal}\n${run.stderr}`);
+    assert.is(run.stderr, '');
+    assert.match(run.stdout, /chat stopped\n$/);
+  }
+});
 
 async function until(condition: () => boolean | Promise<boolean>, what: string, ms = 10_000): Promise<void> {
   const deadline = Date.now() + ms;

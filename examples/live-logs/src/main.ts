@@ -17,6 +17,19 @@ const { values } = parseArgs({
 });
 const rounds = values.rounds === undefined ? Infinity : Number(values.rounds);
 
+// Ctrl-C may come at any moment, even during start-up; a terminal sends it
+// to the viewer too, which then stops by itself. Either way the demo finishes
+// what it is doing, waits for the viewer, and prints its summary.
+let stopRequested = false;
+let stop: () => void = () => {};
+const stopped = new Promise<void>((resolve) => (stop = resolve));
+const onSignal = (): void => {
+  stopRequested = true;
+  stop();
+};
+process.on('SIGINT', onSignal);
+process.on('SIGTERM', onSignal);
+
 const broker = new EventBrokerServer({ port: Number(values.port) });
 const { url } = await broker.listen();
 
@@ -25,36 +38,41 @@ const tailCli = fileURLToPath(new URL('../../../packages/logger-adapter/src/tail
 const viewer = spawn(process.execPath, ['--conditions=@eventwire/source', '--import', 'tsx', tailCli, '--url', url, '--level', values.level!], {
   stdio: ['ignore', 'inherit', 'pipe'],
 });
-await new Promise<void>((resolve, reject) => {
-  let text = '';
-  viewer.stderr!.on('data', (chunk) => {
-    text += chunk;
-    process.stderr.write(chunk);
-    if (text.includes('watching')) resolve();
-  });
-  viewer.on('exit', (code) => reject(new Error(`eventwire-tail exited ${code}`)));
+const viewerExited = new Promise<number | null>((resolve) => viewer.on('exit', (code) => resolve(code)));
+let viewerText = '';
+viewer.stderr!.on('data', (chunk) => {
+  viewerText += chunk;
+  process.stderr.write(chunk);
 });
+const watching = new Promise<boolean>((resolve) => {
+  viewer.stderr!.on('data', () => viewerText.includes('watching') && resolve(true));
+  void viewerExited.then(() => resolve(false));
+});
+const viewerReady = await Promise.race([watching, stopped.then(() => false)]);
+if (!viewerReady && !stopRequested) {
+  console.error(`live-logs: eventwire-tail exited (${await viewerExited}) before it was watching`);
+  process.exitCode = 1;
+  stop();
+}
 
 const service = startPaymentsService(url);
-let stop: () => void = () => {};
-const stopped = new Promise<void>((resolve) => (stop = resolve));
-process.once('SIGINT', () => stop());
-process.once('SIGTERM', () => stop());
 let done = 0;
 let timer: NodeJS.Timeout | undefined;
-const tick = async (): Promise<void> => {
+let working: Promise<void> = Promise.resolve();
+const workNext = async (): Promise<void> => {
   await service.work();
   if (++done >= rounds) stop();
-  else timer = setTimeout(() => void tick(), Number(values['interval-ms']));
+  else if (!stopRequested) timer = setTimeout(() => (working = workNext()), Number(values['interval-ms']));
 };
-void tick();
+if (viewerReady && !stopRequested) working = workNext();
 await stopped;
 clearTimeout(timer);
+await working;
 await service.close();
 // service.close() was a barrier (the broker has routed every record to the
 // viewer); the viewer's own close is another, so it prints them all first.
 const stats = broker.stats();
 viewer.kill('SIGTERM');
-await new Promise((resolve) => viewer.on('exit', resolve));
+await viewerExited;
 await broker.close();
 console.error(`live-logs: ${stats.published} log events published, ${stats.deliveries} delivered`);

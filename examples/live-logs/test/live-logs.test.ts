@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { runAndInterrupt } from '../../../scripts/testing/interrupt.js';
 
 const run = promisify(execFile);
 const main = fileURLToPath(new URL('../src/main.ts', import.meta.url));
@@ -24,5 +25,18 @@ test('three rounds of a payments service, seen live by the tail process', async 
   assert.not.match(stdout, /tok_secret/);
   assert.match(stderr, /live-logs: 11 log events published, 11 delivered/);
 });
+
+// Ctrl-C reaches the viewer too (one process group), which stops by itself.
+for (const [moment, when] of [
+  ['during start-up', (output: string) => output.length > 0],
+  ['while the service logs', (output: string) => output.includes('round 2 done')],
+] as const) {
+  test(`Ctrl-C ${moment} stops the demo and its viewer cleanly`, async () => {
+    const run = await runAndInterrupt(main, ['--port', '0', '--interval-ms', '5'], { when, repeat: 1 });
+    assert.is(run.code, 0, `exit ${run.code ?? run.signal}\n${run.stderr}`);
+    assert.match(run.stderr, /live-logs: \d+ log events published, \d+ delivered\n$/);
+    assert.not.match(run.stderr, /Error|at .*\.ts:\d+/);
+  });
+}
 
 test.run();

@@ -21,6 +21,19 @@ const { values } = parseArgs({
 });
 const orderLimit = values.orders === undefined ? Infinity : Number(values.orders);
 
+// Ctrl-C may come at any moment, even during start-up: remember it, and stop
+// once what is running has finished. A second Ctrl-C only says so.
+let stopRequested = false;
+let stop: () => void = () => {};
+const stopped = new Promise<void>((resolve) => (stop = resolve));
+const onSignal = (): void => {
+  if (stopRequested) return say('demo', 'still stopping…');
+  stopRequested = true;
+  stop();
+};
+process.on('SIGINT', onSignal);
+process.on('SIGTERM', onSignal);
+
 const shopBroker = await startShopBroker({ port: Number(values.port), auditLog: values['audit-log']! });
 const { url, httpUrl } = shopBroker.address;
 const [orders, email, inventory, analytics, fraudDesk] = await Promise.all([
@@ -33,27 +46,27 @@ const [orders, email, inventory, analytics, fraudDesk] = await Promise.all([
 say('demo', `broker on ${url}; audit log ${values['audit-log']}; Ctrl-C to stop`);
 say('demo', `inspect: curl ${httpUrl}/pubsub/stats   or watch the raw stream: a WebSocket on ${url}/pubsub/ws?topics=%23`);
 
+// One order at a time; stopping waits for the order being placed, so every
+// order the demo starts is completed (and counted) before the channels close.
 let placed = 0;
 let timer: NodeJS.Timeout | undefined;
-let stop: () => void = () => {};
-const stopped = new Promise<void>((resolve) => (stop = resolve));
-process.once('SIGINT', () => stop());
-process.once('SIGTERM', () => stop());
-
-// Every third order is large enough for the fraud desk.
-const tick = async (): Promise<void> => {
+let placing: Promise<void> = Promise.resolve();
+const placeNext = async (): Promise<void> => {
   placed++;
-  await orders.placeOrder(placed % 3 === 0 ? FRAUD_THRESHOLD * 1.5 : 19.99 * placed);
-  if (placed < orderLimit) timer = setTimeout(() => void tick(), Number(values['interval-ms']));
-  else stop();
+  // Every third order is large enough for the fraud desk; the others stay small.
+  const total = placed % 3 === 0 ? FRAUD_THRESHOLD * 1.5 : 19.99 * (1 + ((placed - 1) % 5));
+  await orders.placeOrder(total);
+  if (placed >= orderLimit) stop();
+  else if (!stopRequested) timer = setTimeout(() => (placing = placeNext()), Number(values['interval-ms']));
 };
-void tick();
+if (!stopRequested) placing = placeNext();
 await stopped;
 clearTimeout(timer);
+await placing;
 
 // A ping barrier on every channel (close) makes sure what is in flight arrives.
 for (const service of [orders, inventory, fraudDesk, analytics]) await service.channel.close();
 email.close();
 say('analytics', analytics.summary());
-say('fraud-desk', `reviews: ${fraudDesk.reviews.join(', ') || 'none'}`);
+say('fraud-desk', fraudDesk.summary());
 await shopBroker.close();

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { occurrences, runAndInterrupt } from '../../../scripts/testing/interrupt.js';
 
 const run = promisify(execFile);
 const main = fileURLToPath(new URL('../src/main.ts', import.meta.url));
@@ -38,5 +39,37 @@ test('three orders reach every service; the large one goes to the fraud desk; al
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+// Ctrl-C at any moment: during start-up, while an order is half placed (its
+// first emit awaits the broker's ack, its payment is not sent yet), between
+// orders, and pressed three times. Each run must exit 0 with its summary.
+const moments: Array<[string, (output: string) => boolean, number]> = [
+  ['during start-up', (output) => output.includes('listening on'), 0],
+  ['while the first order is placed', (output) => output.includes('placing o1'), 0],
+  ['while the fourth order is placed', (output) => output.includes('placing o4'), 0],
+  ['between orders', (output) => /receipt for o2/.test(output), 0],
+  ['several times in a row', (output) => occurrences(output, /placing o/g) >= 3, 2],
+];
+for (const [moment, when, repeat] of moments) {
+  test(`Ctrl-C ${moment} stops cleanly: exit 0, no stack trace, the summary printed`, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'order-flow-'));
+    try {
+      const run = await runAndInterrupt(main, ['--port', '0', '--interval-ms', '5', '--audit-log', join(dir, 'audit.jsonl')], {
+        when,
+        repeat,
+      });
+      assert.is(run.stderr, '', run.stderr);
+      assert.is(run.code, 0, `exit ${run.code ?? run.signal}\n${run.stdout.slice(-2000)}`);
+      assert.match(run.stdout, /analytics\s+\S*/);
+      assert.match(run.stdout, /fraud-desk\s+reviews: /);
+      // Every order started was completed: its payment arrived and it was paid.
+      const placedCount = occurrences(run.stdout, /placing o\d+/g);
+      const receipts = occurrences(run.stdout, /receipt for o\d+/g);
+      assert.is(receipts, placedCount, 'every order started was paid');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}
 
 test.run();

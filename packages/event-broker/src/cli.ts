@@ -118,12 +118,7 @@ if (webhook) {
   log(`webhook: ${topics} → ${webhook}`);
 }
 
-try {
-  await broker.listen();
-} catch (error) {
-  fail(`cannot listen on ${host}:${port}: ${(error as Error).message}`);
-}
-
+// Ctrl-C may come at any moment (even before listening); later ones are ignored.
 let stopping = false;
 async function stop(signal: string): Promise<void> {
   if (stopping) return;
@@ -135,3 +130,9 @@ async function stop(signal: string): Promise<void> {
 }
 process.on('SIGINT', () => void stop('SIGINT'));
 process.on('SIGTERM', () => void stop('SIGTERM'));
+
+try {
+  await broker.listen();
+} catch (error) {
+  if (!stopping) fail(`cannot listen on ${host}:${port}: ${(error as Error).message}`);
+}

@@ -5,6 +5,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { EventChannel, type ChannelStatus } from '@eventwire/event-channel';
 import { RawClient, until, within } from './helpers.js';
+import { runAndInterrupt } from '../../../scripts/testing/interrupt.js';
 
 const cli = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
 const test = suite('event-broker CLI');
@@ -94,6 +95,22 @@ test('a broker killed with SIGKILL and restarted on its port: the channel recove
     first.child.kill('SIGKILL');
     second?.child.kill('SIGKILL');
   }
+});
+
+test('Ctrl-C (pressed three times) stops it cleanly while clients are connected', async () => {
+  let client: EventChannel | undefined;
+  const run = await runAndInterrupt(cli, ['--port', '0'], {
+    when: (out) => {
+      const url = /listening on (ws:\/\/[\d.]+:\d+)/.exec(out)?.[1];
+      if (url && !client) client = new EventChannel({ url, ws: { backoff: () => 10_000 } });
+      return /conn \S+ open native/.test(out);
+    },
+    repeat: 2,
+  });
+  await client?.close();
+  assert.is(run.code, 0, `exit ${run.code ?? run.signal}\n${run.stderr}`);
+  assert.is(run.stderr, '');
+  assert.match(run.stdout, /SIGINT received[\s\S]*stopped\n$/);
 });
 
 test.run();

@@ -63,7 +63,17 @@ interface ChannelCommonOptions<TEvents extends EventMap> {
    * @default topicLimitDefaults ({ maxLength: 255, maxSegments: 32 })
    */
   readonly topicLimits?: TopicLimits;
+  /**
+   * How long `close()` lets running handlers finish while the channel still
+   * sends (their replies go out); after it, emits stop and whatever a handler
+   * still waits for fails with `channel_closed`.
+   * @default 5000
+   */
+  readonly drainTimeoutMs?: number;
 }
+
+/** Defaults of {@link EventChannelOptions}. */
+export const channelDefaults = { drainTimeoutMs: 5000 } as const;
 
 /** Options of {@link EventChannel}: a URL, or a transport instance. */
 export type EventChannelOptions<TEvents extends EventMap> = ChannelCommonOptions<TEvents> &
@@ -205,13 +215,17 @@ export class EventChannel<TEvents extends EventMap = UntypedEvents> {
   readonly #stats = { emitted: 0, received: 0, delivered: 0, invalid: 0, unknown: 0, handlerErrors: 0 };
   #status: ChannelStatus = { state: 'connecting' };
   #inboundTail: Promise<void> | undefined;
+  readonly #drainTimeoutMs: number;
   #closing: Promise<void> | undefined;
+  /** Set once the drain is over: from then on emits fail with `channel_closed`. */
+  #emitsClosed = false;
   #closed = false;
 
   constructor(options: EventChannelOptions<TEvents>) {
     this.events = options.events;
     this.#lookupSchema = options.events && createSchemaLookup(options.events);
     this.#limits = options.topicLimits ?? topicLimitDefaults;
+    this.#drainTimeoutMs = options.drainTimeoutMs ?? channelDefaults.drainTimeoutMs;
     this.source = options.source ?? `urn:eventwire:channel:${this.#nextId()}`;
     if (options.onError) this.#errorListeners.add(options.onError);
     this.#transport = options.transport
@@ -243,13 +257,17 @@ export class EventChannel<TEvents extends EventMap = UntypedEvents> {
    * the envelope sent once the transport accepted it. Throws (and sends
    * nothing) with `invalid_topic`, `unknown_event`, `invalid_payload` or
    * `channel_closed`.
+   *
+   * While `close()` drains, emits still go out: a handler finishing its work
+   * (or code that raced the close) gets its event sent, not an error. Only an
+   * emit made after the drain ended fails with `channel_closed`.
    */
   async emit<TTopic extends EventTopic<TEvents>>(
     topic: TTopic,
     data: EventInput<TEvents, TTopic>,
     options: EmitOptions = {},
   ): Promise<EventEnvelope<TTopic, EventInput<TEvents, TTopic>>> {
-    this.#assertOpenForUse();
+    this.#assertAcceptingEmits();
     assertTopic(topic, this.#limits);
     if (this.events) {
       const schema = this.#schemaFor(topic);
@@ -258,7 +276,7 @@ export class EventChannel<TEvents extends EventMap = UntypedEvents> {
       if (outcome instanceof Promise) {
         // Only async schemas cost a tick; close() may have started meanwhile.
         outcome = await outcome;
-        this.#assertOpenForUse();
+        this.#assertAcceptingEmits();
       }
       if (!outcome.ok) throw new ValidationError(topic, 'outbound', outcome.issues);
     }
@@ -398,9 +416,15 @@ export class EventChannel<TEvents extends EventMap = UntypedEvents> {
   }
 
   /**
-   * Stops the channel: refuses new emits and subscriptions, delivers what the
-   * transport already had in flight, ends every stream, waits for running
-   * handlers to settle, then reports `closed`. Idempotent.
+   * Stops the channel gracefully, in the order NATS calls a drain:
+   * 1. new subscriptions are refused (`channel_closed`) and every pattern is
+   *    unsubscribed at the transport; events already on their way are still
+   *    delivered to their handlers and streams;
+   * 2. running handlers get up to `drainTimeoutMs` to finish, and may still
+   *    emit (a reply to an event received before the close goes out);
+   * 3. emits stop (`channel_closed` from here on), the transport flushes and
+   *    closes, streams end, handlers settle, and `closed` is reported.
+   * Idempotent; every call returns the same promise.
    */
   close(): Promise<void> {
     // Set the guard before any shutdown code runs: shutting down can report
@@ -584,7 +608,17 @@ export class EventChannel<TEvents extends EventMap = UntypedEvents> {
     if (this.#closing) throw closedError();
   }
 
+  #assertAcceptingEmits(): void {
+    if (this.#emitsClosed) throw closedError();
+  }
+
   async #shutdown(): Promise<void> {
+    // 1–2, bounded together: a broker that does not answer, or a handler that
+    // waits on something the transport cannot give (an emit held in the
+    // outbox while disconnected), must not hold the close forever.
+    await withDeadline(this.#drain(), this.#drainTimeoutMs);
+    // 3. Stop sending, flush and close the transport.
+    this.#emitsClosed = true;
     try {
       await this.#transport.close();
     } catch (error) {
@@ -593,11 +627,30 @@ export class EventChannel<TEvents extends EventMap = UntypedEvents> {
     while (this.#inboundTail) await this.#inboundTail.catch(() => {});
     this.#closed = true;
     for (const stream of [...this.#streams]) stream.end();
-    while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
+    await this.#settleInbound();
     this.#leases.clear();
     this.#setStatus({ state: 'closed' });
     this.#statusListeners.clear();
   }
+
+  async #drain(): Promise<void> {
+    // 1. No new deliveries: a transport resolves an unsubscribe once no more
+    //    events for it will arrive, so whatever was in flight is delivered.
+    await Promise.allSettled([...this.#leases.keys()].map((pattern) => this.#transport.unsubscribe(pattern)));
+    // 2. Handlers finish; what they emit is still sent.
+    await this.#settleInbound();
+  }
+
+  async #settleInbound(): Promise<void> {
+    while (this.#inboundTail) await this.#inboundTail.catch(() => {});
+    while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
+  }
+}
+
+async function withDeadline(promise: Promise<void>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([promise, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
 }
 
 function closedError(): EventwireError {

@@ -11,7 +11,7 @@ export {
   errorCodes,
   toEventwireError,
 } from './errors.js';
-export { EventChannel } from './channel.js';
+export { EventChannel, channelDefaults } from './channel.js';
 export { MemoryHub, MemoryTransport, defaultMemoryHub } from './transport/memory.js';
 export { TopicTrie } from './topic-trie.js';
 export {

@@ -130,5 +130,50 @@ export function runTransportSuite(name: string, setup: () => Promise<TransportHa
     assert.equal(got, ['last words']);
   });
 
+  test('close() drains: a handler still running replies, an emit racing the close goes out, a later one is refused', async (context) => {
+    const [service, client] = [channel(context), channel(context)];
+    const topic = uniqueTopic();
+    const replies = collector<unknown>(2);
+    await client.on(`${topic}.reply`, (data) => replies.push(data)).ready;
+    let handlerStarted!: () => void;
+    const started = new Promise<void>((resolve) => (handlerStarted = resolve));
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    await service
+      .on(`${topic}.request`, async (data) => {
+        handlerStarted();
+        await gate; // still busy when close() begins
+        await service.emit(`${topic}.reply`, { to: data }, { ack: true });
+      })
+      .ready;
+    await client.emit(`${topic}.request`, 'r1');
+    await within(started, WAIT, 'handler started');
+    const closing = service.close();
+    // Code elsewhere in the program that raced the close: still sent.
+    const raced = service.emit(`${topic}.reply`, 'raced');
+    assert.throws(() => service.on(`${topic}.late`, () => {}), (error: { code?: string }) => error.code === 'channel_closed');
+    release();
+    await within(closing, WAIT, 'close');
+    await raced;
+    assert.equal((await within(replies.done, WAIT, 'replies')).sort(), [{ to: 'r1' }, 'raced'].sort());
+    const late = await service.emit(`${topic}.reply`, 'too late').then(
+      () => 'sent',
+      (error: { code?: string }) => error.code,
+    );
+    assert.is(late, 'channel_closed');
+    assert.is(service.stats().handlerErrors, 0);
+  });
+
+  test('close() stops deliveries to the closing channel but still delivers what was in flight', async (context) => {
+    const [publisher, subscriber] = [channel(context), channel(context)];
+    const topic = uniqueTopic();
+    const got: unknown[] = [];
+    await subscriber.on(topic, (data) => void got.push(data)).ready;
+    await publisher.emit(topic, 'in flight', { ack: true });
+    await subscriber.close();
+    await publisher.emit(topic, 'after close', { ack: true });
+    assert.equal(got, ['in flight']);
+  });
+
   test.run();
 }

@@ -57,11 +57,20 @@ for (const level of logLevels) {
   if (levelSeverity[level] < levelSeverity[minimum]) continue;
   channel.on(`log.${level}.${service}`, (record) => console.log(line(record)));
 }
-await channel.ready();
-console.error(`eventwire-tail: watching log.{${logLevels.filter((l) => levelSeverity[l] >= levelSeverity[minimum]).join(',')}}.${service} on ${url}`);
+// Ctrl-C may come before the broker answers (it may be down): stop then too.
+let stopping = false;
 const stop = async (): Promise<void> => {
+  if (stopping) return;
+  stopping = true;
   await channel.close();
   process.exit(0);
 };
 process.on('SIGINT', () => void stop());
 process.on('SIGTERM', () => void stop());
+try {
+  await channel.ready();
+} catch (error) {
+  // Closed by stop() while waiting: nothing to report.
+  if (!stopping) throw error;
+}
+if (!stopping) console.error(`eventwire-tail: watching log.{${logLevels.filter((l) => levelSeverity[l] >= levelSeverity[minimum]).join(',')}}.${service} on ${url}`);

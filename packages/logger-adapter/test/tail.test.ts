@@ -6,6 +6,7 @@ import * as assert from 'uvu/assert';
 import { EventChannel } from '@eventwire/event-channel';
 import { EventBrokerServer } from '@eventwire/event-broker';
 import { createEventLogger, logEvents } from '../src/index.js';
+import { runAndInterrupt } from '../../../scripts/testing/interrupt.js';
 
 const tail = fileURLToPath(new URL('../src/tail.ts', import.meta.url));
 const test = suite('eventwire-tail');
@@ -45,6 +46,20 @@ test('shows one service at or above a level, live', async () => {
     child.kill('SIGTERM');
     await exited;
     await channel.close();
+    await broker.close();
+  }
+});
+
+test('Ctrl-C stops it cleanly, even while it is still trying to reach a broker that is down', async () => {
+  const down = await runAndInterrupt(tail, ['--url', 'ws://127.0.0.1:1'], { when: (out) => out.includes('reconnecting') });
+  assert.is(down.code, 0, `exit ${down.code ?? down.signal}\n${down.stderr}`);
+  assert.not.match(down.stderr, /Error|channel_closed/);
+  const broker = new EventBrokerServer({ port: 0 });
+  const { url } = await broker.listen();
+  try {
+    const up = await runAndInterrupt(tail, ['--url', url], { when: (out) => out.includes('watching'), repeat: 2 });
+    assert.is(up.code, 0, `exit ${up.code ?? up.signal}\n${up.stderr}`);
+  } finally {
     await broker.close();
   }
 });

@@ -28,5 +28,15 @@ export async function startFraudDesk(url: string) {
     say('fraud-desk', `review ${review.orderId}: ${review.reason} (caused by event ${event.metadata?.['causationid']})`);
   });
   await channel.ready();
-  return { channel, reviews };
+  return {
+    channel,
+    reviews,
+    /** `reviews: o3, o6` — the last ten when there were more. */
+    summary: () =>
+      reviews.length === 0
+        ? 'reviews: none'
+        : reviews.length <= 10
+          ? `reviews: ${reviews.join(', ')}`
+          : `reviews: ${reviews.length} (last: ${reviews.slice(-10).join(', ')})`,
+  };
 }

@@ -165,7 +165,9 @@ export class MemoryTransport implements Transport {
 
   unsubscribe(pattern: string): Promise<void> {
     if (this.#patterns.delete(pattern)) this.#bus.unsubscribe(pattern, this);
-    return Promise.resolve();
+    // Events published before this call are already queued for us; resolve
+    // once they are handed out, as a broker's ack would come after them.
+    return this.#bus.flush();
   }
 
   close(): Promise<void> {

@@ -55,7 +55,11 @@ export interface Transport {
   publish(envelope: EventEnvelope, options?: PublishOptions): Promise<void>;
   /** Starts delivery for a valid pattern; resolves once it is live. */
   subscribe(pattern: string): Promise<void>;
-  /** Stops delivery for a pattern previously subscribed. */
+  /**
+   * Stops delivery for a pattern previously subscribed. Resolves once no more
+   * events will be delivered for it; events already on their way when it was
+   * called are delivered first (the channel's graceful close relies on this).
+   */
   unsubscribe(pattern: string): Promise<void>;
   /**
    * Delivers what was already in flight to this transport, releases every
