@@ -9,14 +9,18 @@
 //      own Node process (isolation; a hung file is killed at its deadline),
 //      run from source through the "@eventwire/source" export condition.
 //
-// Usage: node scripts/test.mjs [filter]   (filter: substring of a test file path)
+// Usage: node scripts/test.mjs [filter]       filter: substring of a test file path
+//        node scripts/test.mjs FILE.ts…       exactly these files (no typecheck/build)
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { summariseFile } from './test-summary.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const filter = process.argv[2];
+const args = process.argv.slice(2);
+const explicitFiles = args.length > 0 && args.every((arg) => arg.endsWith('.ts') && existsSync(arg)) ? args.map((arg) => resolve(arg)) : undefined;
+const filter = explicitFiles ? undefined : args[0];
 const FILE_DEADLINE_MS = 5 * 60_000;
 const tsc = join(root, 'node_modules', '.bin', 'tsc');
 
@@ -130,29 +134,18 @@ async function testFile(file) {
     ['--conditions=@eventwire/source', '--import', 'tsx', file],
     { cwd: root, env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' } },
   );
-  // uvu prints one Total/Passed/Skipped block per file.
-  const total = Number(/Total:\s+(\d+)/.exec(output)?.[1] ?? NaN);
-  const passed = Number(/Passed:\s+(\d+)/.exec(output)?.[1] ?? NaN);
-  const skipped = Number(/Skipped:\s+(\d+)/.exec(output)?.[1] ?? 0);
-  if (Number.isNaN(total) || Number.isNaN(passed)) {
-    // Crashed or hung before uvu could summarise: count the file as one failure.
-    const why = deadline ? `hung: killed after ${FILE_DEADLINE_MS} ms` : signal ? `killed by ${signal}` : `exit ${code}`;
-    record(`${name} (no summary, ${why})`, false);
-    return;
-  }
-  totals.passed += passed;
-  totals.skipped += skipped;
-  const failed = total - passed - skipped;
-  totals.failed += failed;
-  if (failed > 0) failures.push(`${name}: ${failed} failed`);
-  if (failed === 0 && code !== 0) record(`${name} (exit ${code} after passing tests)`, false);
-  if (total === 0) record(`${name} (ran no test)`, false);
+  const verdict = summariseFile({ output, code, signal, deadline, deadlineMs: FILE_DEADLINE_MS });
+  totals.passed += verdict.passed;
+  totals.failed += verdict.failed;
+  totals.skipped += verdict.skipped;
+  for (const problem of verdict.problems) failures.push(`${name}${problem}`);
 }
 
 // Dependency order: a package's build needs the dist/ of what it imports.
 const dirs = dependencyOrder(workspaceDirs());
-if (!filter) {
-  for (const dir of dirs) {
+if (!filter && !explicitFiles) {
+  // scripts/ (test helpers and the runner's own tests) is typechecked too.
+  for (const dir of [...dirs, join(root, 'scripts')]) {
     if (existsSync(join(dir, 'tsconfig.json'))) {
       await step(`typecheck ${relative(root, dir)}`, tsc, ['-p', 'tsconfig.json', '--noEmit'], dir);
     }
@@ -163,11 +156,11 @@ if (!filter) {
     }
   }
 }
-for (const dir of dirs) {
-  for (const file of findTests(dir)) {
-    if (filter && !file.includes(filter)) continue;
-    await testFile(file);
-  }
+// The runner's own tests live in scripts/test.
+const testFiles = explicitFiles ?? [...dirs.flatMap(findTests), ...findTests(join(root, 'scripts'))];
+for (const file of testFiles) {
+  if (filter && !file.includes(filter)) continue;
+  await testFile(file);
 }
 
 if (failures.length) {
