@@ -222,7 +222,7 @@ export class BrokerCore {
     if (!schema || !isStandardSchema(schema)) {
       if (this.#options.allowUnknownTopics) return envelope;
       this.counters.rejected++;
-      throw new UnknownEventError(envelope.topic, 'outbound');
+      throw new UnknownEventError(envelope.topic, 'broker');
     }
     // The broker checks but forwards the data as sent (the wire carries the
     // input shape; each receiving channel parses it into the output shape).
@@ -230,7 +230,7 @@ export class BrokerCore {
     const settle = (settled: SchemaOutcome): EventEnvelope => {
       if (settled.ok) return envelope;
       this.counters.rejected++;
-      throw new ValidationError(envelope.topic, 'inbound', settled.issues, envelope.id);
+      throw new ValidationError(envelope.topic, 'broker', settled.issues, envelope.id);
     };
     return outcome instanceof Promise ? outcome.then(settle) : settle(outcome);
   }

@@ -8,6 +8,7 @@ import {
   type EventMap,
   type EventTopic,
   type MatchingTopics,
+  type TopicCheck,
 } from '@eventwire/event-channel';
 import { isMatching, type P } from 'ts-pattern';
 
@@ -45,7 +46,7 @@ export interface EmitContext<TEvents extends EventMap> {
    * validated and hooked like any publish; its `metadata.causationid` names
    * the triggering event, and hook loops stop at `maxDerivedDepth`.
    */
-  emit<TTopic extends EventTopic<TEvents>>(topic: TTopic, data: EventInput<TEvents, TTopic>): void;
+  emit<TTopic extends EventTopic<TEvents>>(topic: TTopic & TopicCheck<TEvents, TTopic>, data: EventInput<TEvents, TTopic>): void;
 }
 
 /** What an `intercept` hook may do to the event before it is routed. */

@@ -5,7 +5,7 @@ import { EventwireError, toEventwireError, type ErrorCode } from '@eventwire/eve
  * HTTP status for each error code: one table, so every endpoint answers the
  * same failure with the same status. Bodies always carry the code itself.
  */
-const statusByCode: Record<ErrorCode, number> = {
+const statusByCode: { readonly [code in ErrorCode]: number } = {
   invalid_topic: 400,
   invalid_pattern: 400,
   unknown_event: 400,
@@ -28,6 +28,7 @@ const statusByCode: Record<ErrorCode, number> = {
   unsupported_protocol: 400,
   not_found: 404,
   method_not_allowed: 405,
+  upgrade_required: 426,
   timeout: 504,
   aborted: 499,
   internal: 500,
@@ -39,20 +40,50 @@ export function httpStatusFor(code: ErrorCode): number {
 }
 
 /** Writes a JSON body. */
-export function sendJson(response: ServerResponse, status: number, body: unknown): void {
+export function sendJson(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
   response.writeHead(status, {
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(text),
     'cache-control': 'no-store',
+    ...headers,
   });
   response.end(text);
 }
 
-/** Writes `{ "error": { "code", "message" } }` with the status for its code. */
+/** Writes `{ "error": { "code", "message", … } }` with the status for its code. */
 export function sendError(response: ServerResponse, error: unknown): void {
   const failure = toEventwireError(error);
-  sendJson(response, httpStatusFor(failure.code), { error: failure.toJSON() });
+  // RFC 9110 §15.5.22: a 426 names the protocol to switch to.
+  const headers: Record<string, string> = failure.code === 'upgrade_required' ? { upgrade: 'websocket' } : {};
+  sendJson(response, httpStatusFor(failure.code), { error: failure.toJSON() }, headers);
+}
+
+/**
+ * The request's URL. Parsed against a fixed origin with the path appended, so
+ * a path like `//host/x` stays a path (not an authority) and anything that is
+ * not a URL is the client's `invalid_url`, never a 500.
+ */
+export function requestUrl(request: IncomingMessage): URL {
+  const target = request.url ?? '/';
+  if (!target.startsWith('/')) throw new EventwireError('invalid_url', `"${target.slice(0, 100)}" is not a path`);
+  try {
+    return new URL(`http://broker${target}`);
+  } catch {
+    throw new EventwireError('invalid_url', `"${target.slice(0, 100)}" is not a valid path`);
+  }
+}
+
+/**
+ * One percent-encoded path segment, decoded. Malformed encoding (`%ZZ`, a
+ * truncated UTF-8 sequence) is the client's `invalid_url` (400), not a 500.
+ */
+export function decodePathSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new EventwireError('invalid_url', `The path segment "${segment.slice(0, 100)}" is not valid percent-encoding`);
+  }
 }
 
 /** The raw HTTP response for refusing a WebSocket upgrade, with a JSON error body. */

@@ -9,6 +9,7 @@ import {
   type EventTopic,
   type PatternArgument,
   type PatternCheck,
+  type TopicCheck,
   type TopicLimits,
   type UntypedEvents,
 } from '@eventwire/event-channel';
@@ -25,7 +26,7 @@ import type {
   PatternHookEvent,
   TopicHookEvent,
 } from './hooks.js';
-import { sendError, sendJson, upgradeRefusal } from './http.js';
+import { decodePathSegment, requestUrl, sendError, sendJson, upgradeRefusal } from './http.js';
 import { brokerDefaults, type BrokerOptions } from './options.js';
 import { NativeSession } from './surfaces/native.js';
 import { SynapSubscriber, handleSynapPublish, parseSynapTopics } from './surfaces/synap.js';
@@ -123,6 +124,16 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
       perMessageDeflate: false,
     });
     this.#http.on('upgrade', (request, socket, head) => this.#onUpgrade(request, socket as Socket, head));
+    // Node answers a request it cannot parse with a bare 400; answer in JSON
+    // with a code, like every other refusal.
+    this.#http.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
+      if (!socket.writable || error.code === 'ECONNRESET') return void socket.destroy();
+      const failure =
+        error.code === 'HPE_HEADER_OVERFLOW'
+          ? new EventwireError('payload_too_large', 'The request headers are too large')
+          : new EventwireError('invalid_frame', `Malformed HTTP request (${error.code ?? error.message})`);
+      socket.end(upgradeRefusal(failure));
+    });
   }
 
   /** The bound address, once listening. */
@@ -201,7 +212,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
    * Resolves with the routed event and how many subscribers it reached.
    */
   async publish<TTopic extends EventTopic<TEvents>>(
-    topic: TTopic,
+    topic: TTopic & TopicCheck<TEvents, TTopic>,
     data: EventInput<TEvents, TTopic>,
   ): Promise<PublishResult> {
     assertTopic(topic, this.#topicLimits);
@@ -272,10 +283,10 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
       socket.end(upgradeRefusal(new EventwireError('connection_closed', 'The broker is shutting down')));
       return;
     }
-    const url = new URL(request.url ?? '/', 'http://broker');
     let surface: 'native' | 'synap';
     let topics: string[] = [];
     try {
+      const url = requestUrl(request);
       if (url.pathname === '/' || url.pathname === '/ws') surface = 'native';
       else if (url.pathname === '/pubsub/ws') {
         surface = 'synap';
@@ -367,7 +378,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
   }
 
   async #route(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const url = new URL(request.url ?? '/', 'http://broker');
+    const url = requestUrl(request);
     const path = url.pathname;
     const method = request.method ?? 'GET';
     const publish = /^\/pubsub\/([^/]+)\/publish$/.exec(path);
@@ -375,6 +386,10 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
     const expect = (wanted: string): void => {
       if (method !== wanted) throw new EventwireError('method_not_allowed', `${path} accepts ${wanted}, not ${method}`);
     };
+    if (path === '/' || path === '/ws' || path === '/pubsub/ws') {
+      // A browser tab, curl or a health probe on a WebSocket path: say how to connect.
+      throw upgradeRequired(path, request.headers.host ?? this.#address?.host ?? 'localhost');
+    }
     if (path === '/health') {
       expect('GET');
       const { native, synap } = this.stats().connections;
@@ -390,7 +405,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
     }
     if (publish) {
       expect('POST');
-      return handleSynapPublish(request, response, decodeURIComponent(publish[1]!), this.#core, {
+      return handleSynapPublish(request, response, decodePathSegment(publish[1]!), this.#core, {
         maxPayloadBytes: this.#maxPayloadBytes,
         topicLimits: this.#topicLimits,
       });
@@ -414,7 +429,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
     }
     if (info) {
       expect('GET');
-      const topic = decodeURIComponent(info[1]!);
+      const topic = decodePathSegment(info[1]!);
       assertTopic(topic, this.#topicLimits);
       const record = this.#core.topics.get(topic);
       return sendJson(response, 200, {
@@ -430,6 +445,17 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
   #log(line: string): void {
     this.#options.log?.(line);
   }
+}
+
+function upgradeRequired(path: string, host: string): EventwireError {
+  const how =
+    path === '/pubsub/ws'
+      ? `open a WebSocket to ws://${host}/pubsub/ws?topics=a.b,c.* (Synap pub/sub)`
+      : `open a WebSocket to ws://${host}${path} (eventwire protocol; EventChannel({ url: 'ws://${host}' }) does this)`;
+  return new EventwireError(
+    'upgrade_required',
+    `${path} is a WebSocket endpoint: ${how}. HTTP endpoints: /health, /stats, /pubsub/stats, /pubsub/topics, POST /pubsub/{topic}/publish`,
+  );
 }
 
 async function withDeadline(promise: Promise<void>, ms: number): Promise<void> {

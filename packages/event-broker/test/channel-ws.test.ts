@@ -4,6 +4,8 @@ import * as assert from 'uvu/assert';
 import { z } from 'zod';
 import {
   EventChannel,
+  UnknownEventError,
+  ValidationError,
   WsTransport,
   defineEvents,
   type ChannelStatus,
@@ -105,6 +107,36 @@ test('a broker-side refusal rejects an acknowledged emit with its code', async (
   await until(() => context.errors.some((e) => e.code === 'rejected'), 'rejected error report');
 });
 
+test('a broker-side schema refusal arrives as a ValidationError with the issues (which field, why)', async (context) => {
+  // The client is untyped, so only the broker's map can refuse.
+  const publisher = new EventChannel({ url: context.server.url, ws: { backoff: () => 0 } });
+  try {
+    await publisher.ready();
+    const refusal = await publisher.emit('order.created', { id: 'o1', total: 'lots' }, { ack: true }).then(
+      () => assert.unreachable('accepted'),
+      (error: unknown) => error,
+    );
+    assert.instance(refusal, ValidationError);
+    const validation = refusal as ValidationError;
+    assert.is(validation.code, 'invalid_payload');
+    assert.is(validation.direction, 'broker');
+    assert.is(validation.topic, 'order.created');
+    assert.equal(validation.issues.map((issue) => issue.path), [['total']]);
+    assert.match(validation.message, /at total/);
+
+    const unknown = await publisher.emit('order.cancelled', {}, { ack: true }).then(
+      () => assert.unreachable('accepted'),
+      (error: unknown) => error,
+    );
+    assert.instance(unknown, UnknownEventError);
+    assert.is((unknown as UnknownEventError).direction, 'broker');
+    assert.match((unknown as UnknownEventError).message, /the broker's event map/);
+    assert.not.match((unknown as UnknownEventError).message, /channel/);
+  } finally {
+    await publisher.close();
+  }
+});
+
 test('the broker enforces the event map on raw publishers too', async (context) => {
   const raw = await RawClient.native(context.server.url);
   raw.send({
@@ -112,7 +144,13 @@ test('the broker enforces the event map on raw publishers too', async (context) 
     id: 1,
     event: { id: 'x', topic: 'order.created', source: 'raw', time: new Date().toISOString(), data: { id: 1 } },
   });
-  assert.is((await raw.next())['code'], 'invalid_payload');
+  const invalid = await raw.next();
+  assert.is(invalid['code'], 'invalid_payload');
+  assert.is(invalid['topic'], 'order.created');
+  assert.equal(invalid['issues'], [
+    { message: (invalid['issues'] as Array<{ message: string }>)[0]!.message, path: ['id'] },
+    { message: (invalid['issues'] as Array<{ message: string }>)[1]!.message, path: ['total'] },
+  ]);
   raw.send({
     type: 'publish',
     id: 2,

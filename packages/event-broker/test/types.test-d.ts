@@ -50,3 +50,13 @@ const loose = new EventBrokerServer();
 loose.observe('anything.#', (event) => {
   expectType<Equal<typeof event.data, unknown>>();
 });
+
+// Topic families: a `*` is exactly one segment, as the broker checks at run time.
+const logBroker = new EventBrokerServer({ events: defineEvents({ 'log.error.*': z.object({ message: z.string() }) }) });
+void logBroker.publish('log.error.payments', { message: 'x' });
+// @ts-expect-error two segments where the family has one
+void logBroker.publish('log.error.a.b', { message: 'x' });
+logBroker.intercept('log.error.*', (_event, ctx) => {
+  // @ts-expect-error derived events too
+  ctx.emit('log.error.a.b', { message: 'x' });
+});

@@ -1,4 +1,4 @@
-import type { EventEnvelope } from './envelope.js';
+import { parseEnvelope, type EventEnvelope } from './envelope.js';
 import { createEventIdGenerator } from './event-id.js';
 import {
   BufferedEventStream,
@@ -14,6 +14,7 @@ import {
   type EventOutput,
   type EventTopic,
   type SchemaOutcome,
+  type TopicCheck,
   type TypedEvent,
   type UntypedEvents,
 } from './events.js';
@@ -161,7 +162,7 @@ export interface ChannelStats {
   readonly received: number;
   /** Handler and stream deliveries made. */
   readonly delivered: number;
-  /** Inbound events not delivered because their data failed the schema. */
+  /** Inbound events not delivered because their envelope was malformed or their data failed the schema. */
   readonly invalid: number;
   /** Inbound events not delivered because their topic is not in the event map. */
   readonly unknown: number;
@@ -263,7 +264,7 @@ export class EventChannel<TEvents extends EventMap = UntypedEvents> {
    * emit made after the drain ended fails with `channel_closed`.
    */
   async emit<TTopic extends EventTopic<TEvents>>(
-    topic: TTopic,
+    topic: TTopic & TopicCheck<TEvents, TTopic>,
     data: EventInput<TEvents, TTopic>,
     options: EmitOptions = {},
   ): Promise<EventEnvelope<TTopic, EventInput<TEvents, TTopic>>> {
@@ -490,9 +491,17 @@ export class EventChannel<TEvents extends EventMap = UntypedEvents> {
     return this.#lookupSchema?.(topic);
   }
 
-  #receive(envelope: EventEnvelope): void {
+  #receive(raw: unknown): void {
     if (this.#closed) return;
     this.#stats.received++;
+    let envelope: EventEnvelope;
+    try {
+      envelope = parseEnvelope(raw, this.#limits);
+    } catch (error) {
+      this.#stats.invalid++;
+      this.#report(toEventwireError(error, 'invalid_envelope'));
+      return;
+    }
     let outcome: SchemaOutcome | Promise<SchemaOutcome> = { ok: true, value: envelope.data };
     if (this.events) {
       const schema = this.#schemaFor(envelope.topic);

@@ -1,5 +1,5 @@
 import { EventwireError } from './errors.js';
-import { findTopicProblem } from './topic.js';
+import { findTopicProblem, topicLimitDefaults, type TopicLimits } from './topic.js';
 
 /**
  * The one shape every event travels in, on every transport.
@@ -29,25 +29,28 @@ export interface EventEnvelope<TTopic extends string = string, TData = unknown> 
 
 /**
  * Checks that an untrusted value (a decoded frame, a message from another
- * process) is a well-formed envelope, and returns it with only the known fields.
- * Throws `invalid_envelope` naming the first bad field.
+ * process) is a well-formed envelope, and returns it with only the known fields:
+ * non-empty `id` and `source`, a valid topic (within `limits`), `time` an RFC
+ * 3339 timestamp. Throws `invalid_envelope` naming the first bad field.
  */
-export function parseEnvelope(value: unknown): EventEnvelope {
+export function parseEnvelope(value: unknown, limits: TopicLimits = topicLimitDefaults): EventEnvelope {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw envelopeError('the envelope must be an object');
   }
   const record = value as Record<string, unknown>;
   const id = requireString(record, 'id');
   const topic = requireString(record, 'topic');
-  const problem = findTopicProblem(topic, 'topic');
+  const problem = findTopicProblem(topic, 'topic', limits);
   if (problem) throw envelopeError(`"topic" is not a valid topic (${problem})`);
+  const time = requireString(record, 'time');
+  if (!isRfc3339(time)) throw envelopeError(`"time" must be an RFC 3339 timestamp (e.g. 2026-01-31T12:00:00.000Z), got "${time.slice(0, 40)}"`);
   const envelope: {
     -readonly [K in keyof EventEnvelope]: EventEnvelope[K];
   } = {
     id,
     topic,
     source: requireString(record, 'source'),
-    time: requireString(record, 'time'),
+    time,
     data: record['data'],
   };
   const offset = optionalString(record, 'offset');
@@ -57,6 +60,21 @@ export function parseEnvelope(value: unknown): EventEnvelope {
   const metadata = optionalStringRecord(record, 'metadata');
   if (metadata !== undefined) envelope.metadata = metadata;
   return envelope;
+}
+
+/** `date-time` of RFC 3339 §5.6: full date, `T`, full time with an offset (`Z` or ±hh:mm). */
+const RFC3339 = /^(\d{4})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[Tt]([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)(\.\d+)?([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d)$/;
+
+/** True for an RFC 3339 timestamp (`2026-01-31T12:00:00.000Z`) that names a real calendar day. */
+export function isRfc3339(text: string): boolean {
+  const match = RFC3339.exec(text);
+  if (!match) return false;
+  // The pattern bounds every field but the day by its month (Date.parse would
+  // quietly roll 02-30 over to 03-02).
+  const year = Number(match[1]);
+  const month = Number(match[2]);
+  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  return Number(match[3]) <= daysInMonth;
 }
 
 function optionalStringRecord(

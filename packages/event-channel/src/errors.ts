@@ -27,38 +27,17 @@
  * | `unsupported_protocol`  | the peer speaks a protocol version this side does not              |
  * | `not_found`             | an HTTP route or resource that does not exist                      |
  * | `method_not_allowed`    | an HTTP route called with the wrong method                         |
+ * | `upgrade_required`      | a plain HTTP request to a WebSocket endpoint                       |
  * | `timeout`               | an operation did not finish within its deadline                    |
  * | `aborted`               | the caller's `AbortSignal` fired                                   |
  * | `internal`              | anything else; the original is kept as `cause`                     |
  */
-export type ErrorCode =
-  | 'invalid_topic'
-  | 'invalid_pattern'
-  | 'unknown_event'
-  | 'invalid_payload'
-  | 'invalid_envelope'
-  | 'handler_failed'
-  | 'buffer_overflow'
-  | 'channel_closed'
-  | 'unsupported_transport'
-  | 'invalid_url'
-  | 'connection_closed'
-  | 'invalid_frame'
-  | 'payload_too_large'
-  | 'unauthorized'
-  | 'rate_limited'
-  | 'rejected'
-  | 'limit_exceeded'
-  | 'slow_consumer'
-  | 'unsupported_protocol'
-  | 'not_found'
-  | 'method_not_allowed'
-  | 'timeout'
-  | 'aborted'
-  | 'internal';
-
-/** All error codes, in a stable order (useful for exhaustive tests and docs). */
-export const errorCodes: readonly ErrorCode[] = [
+/**
+ * All error codes, in a stable order. The one list: `ErrorCode` is derived
+ * from it, and so is every table keyed by code (HTTP statuses, the wire's
+ * accepted codes), so a code cannot exist in one place and be missing in another.
+ */
+export const errorCodes = [
   'invalid_topic',
   'invalid_pattern',
   'unknown_event',
@@ -80,10 +59,19 @@ export const errorCodes: readonly ErrorCode[] = [
   'unsupported_protocol',
   'not_found',
   'method_not_allowed',
+  'upgrade_required',
   'timeout',
   'aborted',
   'internal',
-];
+] as const;
+
+/** One of {@link errorCodes}. */
+export type ErrorCode = (typeof errorCodes)[number];
+
+/** True when `value` is one of {@link errorCodes}. */
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return (errorCodes as readonly unknown[]).includes(value);
+}
 
 /**
  * The base class of every error eventwire throws or reports.
@@ -98,23 +86,65 @@ export class EventwireError extends Error {
     this.code = code;
   }
 
-  /** A plain, JSON-safe view, the shape error frames carry on the wire. */
-  toJSON(): { code: ErrorCode; message: string } {
+  /** A plain, JSON-safe view: what error frames and HTTP error bodies carry. */
+  toJSON(): WireError {
     return { code: this.code, message: this.message };
   }
 }
 
-/** Why a topic or pattern was refused. */
-export type TopicProblem =
-  | 'not_a_string'
-  | 'empty'
-  | 'too_long'
-  | 'too_many_segments'
-  | 'empty_segment'
-  | 'invalid_character'
-  | 'wildcard_in_topic'
-  | 'partial_wildcard'
-  | 'hash_not_last';
+/**
+ * An error as it crosses the wire (broker error frames, HTTP error bodies):
+ * JSON-safe, with the details an application needs to act on it.
+ */
+export interface WireError {
+  readonly code: ErrorCode;
+  readonly message: string;
+  /** The topic or pattern the error is about (`invalid_topic`, `invalid_pattern`, `unknown_event`, `invalid_payload`). */
+  readonly topic?: string;
+  /** `invalid_topic` / `invalid_pattern`: which rule the topic broke. */
+  readonly problem?: TopicProblem;
+  /** `invalid_payload`: what the schema said, each path as a list of keys. */
+  readonly issues?: readonly WireIssue[];
+}
+
+/** A {@link ValidationIssue} on the wire: its path as plain keys. */
+export interface WireIssue {
+  readonly message: string;
+  readonly path?: ReadonlyArray<string | number>;
+}
+
+/**
+ * The inverse of `toJSON()`: the error a peer reported, as the class that
+ * carries its details (`ValidationError` with its `issues`, `TopicError`,
+ * `UnknownEventError`), or a plain `EventwireError`.
+ */
+export function errorFromWire(wire: WireError): EventwireError {
+  const { code, message, topic } = wire;
+  if (topic !== undefined) {
+    if (code === 'invalid_payload' && wire.issues) return new ValidationError(topic, 'broker', wire.issues);
+    if (code === 'unknown_event') return new UnknownEventError(topic, 'broker');
+    if ((code === 'invalid_topic' || code === 'invalid_pattern') && wire.problem) {
+      return new TopicError(code, topic, wire.problem, message);
+    }
+  }
+  return new EventwireError(code, message);
+}
+
+/** Every reason a topic or pattern can be refused. */
+export const topicProblems = [
+  'not_a_string',
+  'empty',
+  'too_long',
+  'too_many_segments',
+  'empty_segment',
+  'invalid_character',
+  'wildcard_in_topic',
+  'partial_wildcard',
+  'hash_not_last',
+] as const;
+
+/** Why a topic or pattern was refused: one of {@link topicProblems}. */
+export type TopicProblem = (typeof topicProblems)[number];
 
 /** A topic (`invalid_topic`) or pattern (`invalid_pattern`) that breaks the topic rules. */
 export class TopicError extends EventwireError {
@@ -132,6 +162,10 @@ export class TopicError extends EventwireError {
     this.topic = topic;
     this.problem = problem;
   }
+
+  override toJSON(): WireError {
+    return { ...super.toJSON(), topic: this.topic, problem: this.problem };
+  }
 }
 
 /** One problem found by a schema, in the Standard Schema shape (zod's issues fit it). */
@@ -141,20 +175,27 @@ export interface ValidationIssue {
 }
 
 /**
- * Data that failed its event schema (`invalid_payload`). `direction` says whether
- * it was refused before sending (`outbound`, nothing was sent) or on arrival
- * (`inbound`, no handler saw it).
+ * Where a payload or topic was refused: before sending (`outbound`, nothing was
+ * sent), on arrival at a channel (`inbound`, no handler saw it), or by the
+ * broker's event map (`broker`, nobody received it).
+ */
+export type CheckDirection = 'outbound' | 'inbound' | 'broker';
+
+/**
+ * Data that failed its event schema (`invalid_payload`). `issues` says which
+ * field failed and why, also when the broker refused it (the issues travel in
+ * its error frame or HTTP body).
  */
 export class ValidationError extends EventwireError {
   override readonly name = 'ValidationError';
   readonly topic: string;
-  readonly direction: 'outbound' | 'inbound';
+  readonly direction: CheckDirection;
   readonly issues: readonly ValidationIssue[];
   readonly eventId: string | undefined;
 
   constructor(
     topic: string,
-    direction: 'outbound' | 'inbound',
+    direction: CheckDirection,
     issues: readonly ValidationIssue[],
     eventId?: string,
   ) {
@@ -169,23 +210,51 @@ export class ValidationError extends EventwireError {
     this.issues = issues;
     this.eventId = eventId;
   }
+
+  override toJSON(): WireError {
+    // Bounded: a huge array failing element by element must not make a huge error frame.
+    return { ...super.toJSON(), topic: this.topic, issues: this.issues.slice(0, MAX_WIRE_ISSUES).map(toWireIssue) };
+  }
 }
 
-/** A topic the channel's event map does not declare (`unknown_event`). */
+/** The most issues an error carries over the wire. */
+const MAX_WIRE_ISSUES = 20;
+
+function toWireIssue(issue: ValidationIssue): WireIssue {
+  if (!issue.path?.length) return { message: issue.message };
+  // Symbols cannot cross JSON; a symbol key is shown by its description.
+  const path = issue.path.map((part) => {
+    const key = typeof part === 'object' ? part.key : part;
+    return typeof key === 'number' ? key : String(typeof key === 'symbol' ? (key.description ?? 'symbol') : key);
+  });
+  return { message: issue.message, path };
+}
+
+/** A topic the event map (the channel's, or the broker's) does not declare (`unknown_event`). */
 export class UnknownEventError extends EventwireError {
   override readonly name = 'UnknownEventError';
   readonly topic: string;
-  readonly direction: 'outbound' | 'inbound';
+  readonly direction: CheckDirection;
 
-  constructor(topic: string, direction: 'outbound' | 'inbound') {
-    super(
-      'unknown_event',
-      direction === 'outbound'
-        ? `"${topic}" is not declared in this channel's event map`
-        : `Received "${topic}", which this channel's event map does not declare; not delivered`,
-    );
+  constructor(topic: string, direction: CheckDirection) {
+    super('unknown_event', unknownEventMessage(topic, direction));
     this.topic = topic;
     this.direction = direction;
+  }
+
+  override toJSON(): WireError {
+    return { ...super.toJSON(), topic: this.topic };
+  }
+}
+
+function unknownEventMessage(topic: string, direction: CheckDirection): string {
+  switch (direction) {
+    case 'outbound':
+      return `"${topic}" is not declared in this channel's event map`;
+    case 'inbound':
+      return `Received "${topic}", which this channel's event map does not declare; not delivered`;
+    case 'broker':
+      return `"${topic}" is not declared in the broker's event map; not routed`;
   }
 }
 

@@ -1,5 +1,6 @@
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import type { EventEnvelope } from './envelope.js';
+import type { TopicMatchesPattern } from './topic.js';
 import { EventwireError, TopicError, type ValidationIssue } from './errors.js';
 import { assertPattern } from './topic.js';
 import { TopicTrie } from './topic-trie.js';
@@ -19,7 +20,12 @@ export type EventMap = { readonly [topic: string]: StandardSchemaV1 };
 /** The map of a channel created without `events`: any topic, `unknown` data. */
 export type UntypedEvents = { readonly [topic: string]: StandardSchemaV1<unknown, unknown> };
 
-/** `'log.error.*'` → `` `log.error.${string}` ``: the concrete topics a key stands for. */
+/**
+ * `'log.error.*'` → `` `log.error.${string}` ``: the concrete topics a key stands
+ * for, as autocompletion and narrowing see them. A template cannot say "one
+ * segment", so `EventKey` (and through it `emit`'s `TopicCheck`) checks a
+ * literal topic segment by segment: `log.error.a.b` is not a `log.error.*`.
+ */
 export type FamilyTopic<TKey extends string> = TKey extends `${infer Head}.${infer Rest}`
   ? `${Head extends '*' ? string : Head}.${FamilyTopic<Rest>}`
   : TKey extends '*'
@@ -31,10 +37,28 @@ export type EventTopic<TEvents extends EventMap> = {
   [TKey in Extract<keyof TEvents, string>]: FamilyTopic<TKey>;
 }[Extract<keyof TEvents, string>];
 
-/** The key(s) of the map that declare `TTopic`: itself, or the families it belongs to. */
+/**
+ * The key(s) of the map that declare `TTopic`: itself, or the families it
+ * belongs to, with each `*` filled by exactly one non-empty segment, as at run time.
+ */
 export type EventKey<TEvents extends EventMap, TTopic extends string> = {
-  [TKey in Extract<keyof TEvents, string>]: TTopic extends FamilyTopic<TKey> ? TKey : never;
+  [TKey in Extract<keyof TEvents, string>]: string extends TKey
+    ? TKey // an untyped map (index signature): every topic
+    : TTopic extends FamilyTopic<TKey>
+      ? TopicMatchesPattern<TTopic, TKey> extends true
+        ? TKey
+        : never
+      : never;
 }[Extract<keyof TEvents, string>];
+
+/**
+ * Makes a topic that no key of the map declares a compile error naming the
+ * problem: `emit('log.error.a.b', …)` when only `'log.error.*'` exists (a `*`
+ * is one segment).
+ */
+export type TopicCheck<TEvents extends EventMap, TTopic extends string> = [EventKey<TEvents, TTopic>] extends [never]
+  ? { readonly 'topic is not declared in the event map (a * in a key is exactly one segment)': TTopic }
+  : unknown;
 
 /** What `emit` accepts for each key of the map (the schema's input type). */
 export type inferEventInputs<TEvents extends EventMap> = {

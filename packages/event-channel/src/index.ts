@@ -9,7 +9,10 @@ export {
   UnknownEventError,
   ValidationError,
   errorCodes,
+  errorFromWire,
+  isErrorCode,
   toEventwireError,
+  topicProblems,
 } from './errors.js';
 export { EventChannel, channelDefaults } from './channel.js';
 export { MemoryHub, MemoryTransport, defaultMemoryHub } from './transport/memory.js';
@@ -43,7 +46,7 @@ export type {
 } from './channel.js';
 export type { ChannelState, ChannelStatus } from './status.js';
 export type { CloudEvent, EventEnvelope } from './envelope.js';
-export type { ErrorCode, TopicProblem, ValidationIssue } from './errors.js';
+export type { CheckDirection, ErrorCode, TopicProblem, ValidationIssue, WireError, WireIssue } from './errors.js';
 export type {
   EventInput,
   EventKey,
@@ -51,6 +54,7 @@ export type {
   EventOutput,
   EventTopic,
   FamilyTopic,
+  TopicCheck,
   TypedEvent,
   UntypedEvents,
   inferEventInputs,

@@ -178,7 +178,9 @@ type SegmentsMatch<
   : TPattern extends readonly [infer PHead extends string, ...infer PRest extends string[]]
     ? TTopic extends readonly [infer THead extends string, ...infer TRest extends string[]]
       ? PHead extends '*'
-        ? SegmentsMatch<TRest, PRest>
+        ? THead extends '' // a segment is never empty
+          ? false
+          : SegmentsMatch<TRest, PRest>
         : [PHead] extends [THead]
           ? SegmentsMatch<TRest, PRest>
           : false

@@ -71,4 +71,14 @@ test('parseEnvelope keeps known fields only and names the bad one', async () => 
   await expectCode(() => parseEnvelope(null), 'invalid_envelope');
 });
 
+test('time must be an RFC 3339 timestamp naming a real day', async () => {
+  const valid = ['2026-11-23T10:00:00Z', '2026-11-23T10:00:00.123456Z', '2026-11-23t10:00:00+05:30', '2024-02-29T00:00:00-00:00', '2016-12-31T23:59:60Z'];
+  for (const time of valid) assert.is(parseEnvelope({ ...envelope, time }).time, time, time);
+  const invalid = ['t', '', '2026-11-23', '2026-11-23 10:00:00Z', '2026-11-23T10:00:00', '2026-13-01T00:00:00Z', '2026-02-30T00:00:00Z', '2025-02-29T00:00:00Z', '2026-11-23T24:00:00Z', '2026-11-23T10:00:00+5:30', 'Mon, 23 Nov 2026 10:00:00 GMT', 1_700_000_000];
+  for (const time of invalid) {
+    const error = await expectCode(() => parseEnvelope({ ...envelope, time }), 'invalid_envelope');
+    assert.match(error.message, /"time"/, String(time));
+  }
+});
+
 test.run();

@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { EventChannel, MemoryHub, defaultMemoryHub } from '../src/index.js';
+import { EventChannel, MemoryHub, defaultMemoryHub, type EventEnvelope, type EventwireError } from '../src/index.js';
 import { collector, expectCode, uniqueTopic, within } from './helpers.js';
 import { runTransportSuite } from './transport-suite.js';
 
@@ -10,6 +10,26 @@ runTransportSuite('memory', async () => {
 });
 
 const test = suite('memory transport');
+
+test('an envelope put on the bus by something other than a channel is parsed like any other: a bad one is refused', async () => {
+  const hub = new MemoryHub();
+  const topic = uniqueTopic();
+  const errors: EventwireError[] = [];
+  const channel = new EventChannel({ url: 'memory://raw', memoryHub: hub, onError: (error) => errors.push(error) });
+  const got = collector<unknown>(1);
+  await channel.on(topic, (data) => got.push(data)).ready;
+  // A transport used directly (a custom bridge, say) bypasses emit's checks.
+  const raw = hub.transport('raw');
+  raw.connect({ deliver: () => {}, status: () => {}, error: () => {} });
+  const bad = { id: 'x', topic, source: 'bridge', time: 'yesterday', data: 'bad' } as EventEnvelope;
+  await raw.publish(bad);
+  await raw.publish({ id: 'y', topic, source: 'bridge', time: new Date().toISOString(), data: 'good' });
+  assert.equal(await within(got.done, 1000, 'the good event'), ['good']);
+  assert.equal(errors.map((error) => error.code), ['invalid_envelope']);
+  assert.is(channel.stats().invalid, 1);
+  await raw.close();
+  await channel.close();
+});
 
 test('channels on different bus names do not see each other', async () => {
   const hub = new MemoryHub();

@@ -155,6 +155,15 @@ void logChannel.emit('log.info.payments', { message: 1 });
 void logChannel.emit('log.debug.payments', { message: 'x' });
 // @ts-expect-error a family segment is one segment, the topic must fill it
 void logChannel.emit('log.error', { message: 'x' });
+// @ts-expect-error a `*` is exactly one segment: the runtime refuses this with unknown_event
+void logChannel.emit('log.error.a.b', { message: 'x' });
+// @ts-expect-error a segment is never empty (invalid_topic at run time)
+void logChannel.emit('log.error.', { message: 'x' });
+// @ts-expect-error nor in the middle of a key
+void logChannel.emit('chat.room.a.b.message', { text: 'x' });
+// A topic built at run time is checked at run time.
+declare const service: string;
+void logChannel.emit(`log.error.${service}`, { message: 'x' });
 logChannel.on('log.*.payments', (data, event) => {
   expectType<Equal<typeof event.topic, `log.error.${string}` | `log.info.${string}`>>();
   expectType<Equal<typeof data.message, string>>();

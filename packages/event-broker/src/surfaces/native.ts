@@ -225,8 +225,7 @@ export class NativeSession implements Subscriber {
     const failure = toEventwireError(error);
     this.#send({
       type: 'error',
-      code: failure.code,
-      message: failure.message,
+      ...failure.toJSON(),
       ...(id !== undefined && { id }),
       ...(eventId !== undefined && { eventId }),
     });

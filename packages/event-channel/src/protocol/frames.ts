@@ -1,6 +1,14 @@
 import type { EventEnvelope } from '../envelope.js';
 import { parseEnvelope } from '../envelope.js';
-import { EventwireError, type ErrorCode, errorCodes } from '../errors.js';
+import {
+  EventwireError,
+  isErrorCode,
+  topicProblems,
+  type ErrorCode,
+  type TopicProblem,
+  type WireError,
+  type WireIssue,
+} from '../errors.js';
 
 /**
  * The native eventwire protocol, version 1: JSON text frames over a WebSocket.
@@ -33,15 +41,22 @@ export type ServerFrame =
     }
   | { readonly type: 'ack'; readonly id: FrameId; readonly eventId?: string }
   | { readonly type: 'event'; readonly event: EventEnvelope }
-  | {
+  | (WireError & {
       readonly type: 'error';
       readonly id?: FrameId;
-      readonly code: ErrorCode;
-      readonly message: string;
       /** The event the error is about, for unacknowledged publishes. */
       readonly eventId?: string;
-    }
+    })
   | { readonly type: 'pong'; readonly id?: FrameId };
+
+/**
+ * A server frame as {@link parseServerFrame} returns it. The envelope of an
+ * `event` frame is left unparsed: every transport hands envelopes to the
+ * channel, which parses them in one place (so no transport can forget).
+ */
+export type ReceivedServerFrame =
+  | Exclude<ServerFrame, { readonly type: 'event' }>
+  | { readonly type: 'event'; readonly event: unknown };
 
 /** Encodes a frame for the wire. */
 export function encodeFrame(frame: ClientFrame | ServerFrame): string {
@@ -95,8 +110,8 @@ export function parseClientFrame(text: string): ClientFrame {
   }
 }
 
-/** Parses what a server sent. Throws `invalid_frame` or `invalid_envelope`. */
-export function parseServerFrame(text: string): ServerFrame {
+/** Parses what a server sent. Throws `invalid_frame`. */
+export function parseServerFrame(text: string): ReceivedServerFrame {
   const record = parseObject(text);
   switch (record['type']) {
     case 'welcome': {
@@ -120,18 +135,13 @@ export function parseServerFrame(text: string): ServerFrame {
       return eventId === undefined ? { type: 'ack', id } : { type: 'ack', id, eventId };
     }
     case 'event':
-      return { type: 'event', event: parseEnvelope(record['event']) };
+      return { type: 'event', event: record['event'] };
     case 'error': {
-      const code = record['code'];
-      const message = record['message'];
-      if (typeof message !== 'string') throw frameError('error needs a message');
-      const known = (errorCodes as readonly unknown[]).includes(code) ? (code as ErrorCode) : 'internal';
       const id = optionalId(record);
       const eventId = optionalString(record, 'eventId');
       return {
         type: 'error',
-        code: known,
-        message,
+        ...parseWireError(record),
         ...(id !== undefined && { id }),
         ...(eventId !== undefined && { eventId }),
       };
@@ -143,6 +153,43 @@ export function parseServerFrame(text: string): ServerFrame {
     default:
       throw frameError(`unknown frame type "${String(record['type'])}"`);
   }
+}
+
+/**
+ * Reads the error fields of an error frame (or an HTTP error body). A code this
+ * side does not know becomes `internal` (a newer peer); malformed optional
+ * details are dropped rather than failing the whole frame.
+ */
+export function parseWireError(record: Record<string, unknown>): WireError {
+  const message = record['message'];
+  if (typeof message !== 'string') throw frameError('error needs a message');
+  const code: ErrorCode = isErrorCode(record['code']) ? record['code'] : 'internal';
+  const topic = typeof record['topic'] === 'string' ? record['topic'] : undefined;
+  const problem = (topicProblems as readonly unknown[]).includes(record['problem'])
+    ? (record['problem'] as TopicProblem)
+    : undefined;
+  const issues = parseIssues(record['issues']);
+  return {
+    code,
+    message,
+    ...(topic !== undefined && { topic }),
+    ...(problem !== undefined && { problem }),
+    ...(issues !== undefined && { issues }),
+  };
+}
+
+function parseIssues(value: unknown): WireIssue[] | undefined {
+  if (!Array.isArray(value)) return undefined;
+  const issues: WireIssue[] = [];
+  for (const entry of value) {
+    if (typeof entry !== 'object' || entry === null || typeof entry.message !== 'string') return undefined;
+    const path: unknown = entry.path;
+    if (path === undefined) issues.push({ message: entry.message });
+    else if (Array.isArray(path) && path.every((key) => typeof key === 'string' || typeof key === 'number')) {
+      issues.push({ message: entry.message, path: path as Array<string | number> });
+    } else return undefined;
+  }
+  return issues;
 }
 
 /** An `EventwireError` that remembers which request (frame id) it answers. */

@@ -189,7 +189,7 @@ export class MemoryTransport implements Transport {
   /** @internal Called by the bus, in order. */
   receive(json: string): void {
     if (this.#closed || !this.#sink) return;
-    this.#sink.deliver(JSON.parse(json) as EventEnvelope);
+    this.#sink.deliver(JSON.parse(json));
   }
 }
 

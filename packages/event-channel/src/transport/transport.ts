@@ -21,9 +21,11 @@ export interface TransportSink {
   /**
    * An event arrived for this transport's subscriptions. Called once per event
    * even when several subscribed patterns match it, in arrival order.
-   * The envelope is untrusted: the channel validates its data.
+   * Hand over what the wire carried, decoded but unchecked: the channel parses
+   * the envelope (`parseEnvelope`) and validates its data, in one place for
+   * every transport; a malformed one is reported as `invalid_envelope`.
    */
-  deliver(envelope: EventEnvelope): void;
+  deliver(envelope: unknown): void;
   /** The connection changed state (`connecting`, `open`, `reconnecting`, `closed`). */
   status(status: ChannelStatus): void;
   /** A failure not tied to a call the channel made (a bad inbound frame, say). */

@@ -1,6 +1,6 @@
 import { fullJitterBackoff } from '../backoff.js';
 import type { EventEnvelope } from '../envelope.js';
-import { EventwireError, toEventwireError } from '../errors.js';
+import { EventwireError, errorFromWire, toEventwireError } from '../errors.js';
 import { Outbox, type OutboxOverflow } from '../outbox.js';
 import { closeCodes, isTerminalCloseCode } from '../protocol/close-codes.js';
 import {
@@ -9,6 +9,7 @@ import {
   parseServerFrame,
   type ClientFrame,
   type FrameId,
+  type ReceivedServerFrame,
   type ServerFrame,
 } from '../protocol/frames.js';
 import type { PublishOptions, Transport, TransportSink } from './transport.js';
@@ -394,7 +395,7 @@ export class WsTransport implements Transport {
 
   #onMessage(data: unknown): void {
     this.#awaitingPong = false;
-    let frame: ServerFrame;
+    let frame: ReceivedServerFrame;
     try {
       frame = parseServerFrame(typeof data === 'string' ? data : String(data));
     } catch (error) {
@@ -422,7 +423,7 @@ export class WsTransport implements Transport {
         return;
       }
       case 'error': {
-        const error = new EventwireError(frame.code, frame.message);
+        const error = errorFromWire(frame);
         const request = frame.id === undefined ? undefined : this.#pending.get(frame.id);
         if (!request) {
           this.#sink?.error(error);
