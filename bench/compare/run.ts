@@ -25,10 +25,15 @@
 // delivery and publish→deliver latency (HDR) at saturation, then latency at a
 // fixed offered load of half what the bare ws server sustained. Medians of the
 // runs go to bench/results/compare.json, tables into bench/RESULTS.md and a
-// chart into bench/results/compare.svg.
+// chart into bench/results/compare.svg — for a full run only (every system,
+// every scenario, 3+ runs). Any other run (--quick, --systems, --scenarios,
+// --runs 1 or 2) writes the same three files to a scratch folder
+// ($BENCH_SCRATCH_DIR, default <tmp>/eventwire-bench) and says where, so the
+// committed report never holds smoke figures.
 import { fork, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as hdr from 'hdr-histogram-js';
@@ -96,7 +101,12 @@ const WINDOW = 200;
 const SATURATION_MAX_MS = quick ? 4000 : 10_000;
 /** How long deliveries may trail the publishers before a run counts as incomplete. */
 const DRAIN_LIMIT_MS = smoke ? 15_000 : 60_000;
-const resultsDir = fileURLToPath(new URL('../results/', import.meta.url));
+/** Only a full run may update the committed report; the rest goes to scratch. */
+const publishable = !quick && !smoke && values.systems === undefined && values.scenarios === undefined && runs >= 3;
+const committedResultsDir = fileURLToPath(new URL('../results/', import.meta.url));
+const scratchDir = join(process.env['BENCH_SCRATCH_DIR'] ?? join(tmpdir(), 'eventwire-bench'), '/');
+const resultsDir = publishable || values['from-json'] ? committedResultsDir : scratchDir;
+const resultsMarkdown = resultsDir === committedResultsDir ? fileURLToPath(new URL('../RESULTS.md', import.meta.url)) : `${scratchDir}RESULTS.md`;
 const clientScript = fileURLToPath(new URL('./client.ts', import.meta.url));
 
 /** What each subscribing connection subscribes to, and what is published. */
@@ -602,8 +612,13 @@ function writeResultsSection(): void {
   lines.push('');
   for (const note of fairnessNotes()) lines.push(`- ${note}`);
   const section = `<!-- compare:start -->\n${lines.join('\n')}\n<!-- compare:end -->`;
-  const path = fileURLToPath(new URL('../RESULTS.md', import.meta.url));
-  const current = readFileSync(path, 'utf8');
+  const path = resultsMarkdown;
+  let current = '';
+  try {
+    current = readFileSync(path, 'utf8');
+  } catch {
+    // a fresh scratch folder
+  }
   const next = /<!-- compare:start -->[\s\S]*<!-- compare:end -->/.test(current)
     ? current.replace(/<!-- compare:start -->[\s\S]*<!-- compare:end -->/, section)
     : `${current.trimEnd()}\n\n${section}\n`;
@@ -684,7 +699,12 @@ if (smoke) {
   console.log(`SMOKE ${JSON.stringify({ scenarios: report.map((entry) => ({ scenario: entry.scenario, systems: entry.systems.map((row) => row.system) })), incomplete })}`);
   process.exit(incomplete.length === 0 ? 0 : 1);
 }
+mkdirSync(resultsDir, { recursive: true });
 if (!values['from-json']) writeFileSync(`${resultsDir}compare.json`, `${JSON.stringify({ meta, report }, null, 2)}\n`);
 writeFileSync(`${resultsDir}compare.svg`, chart());
 writeResultsSection();
-console.log(`\nwrote ${values['from-json'] ? '' : 'bench/results/compare.json, '}bench/results/compare.svg and the "Against peers" section of bench/RESULTS.md`);
+if (resultsDir === committedResultsDir) {
+  console.log(`\nwrote ${values['from-json'] ? '' : 'bench/results/compare.json, '}bench/results/compare.svg and the "Against peers" section of bench/RESULTS.md`);
+} else {
+  console.log(`\nnot a full run (every system and scenario, 3+ runs): figures written to ${scratchDir} (compare.json, compare.svg, RESULTS.md); bench/RESULTS.md is unchanged`);
+}
