@@ -16,6 +16,9 @@ export const shop = defineEvents({
 });
 export type Shop = typeof shop;
 
+/** Orders at or above this total are sent to the fraud desk (by the broker's hook). */
+export const FRAUD_THRESHOLD = 1000;
+
 /** One line per event, prefixed with who printed it. */
 export function say(service: string, message: string): void {
   console.log(`${service.padEnd(13)} ${message}`);

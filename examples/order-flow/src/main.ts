@@ -1,11 +1,10 @@
 // The e-commerce order flow from Synap's pub/sub guide, on eventwire.
 // Usage: main.ts [--port 15500] [--orders N] [--interval-ms 1000] [--audit-log path]
 //   default: forever, one order a second; --port 0 picks a free port.
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+// The broker comes from ../broker.config.ts; --port and --audit-log override it.
 import { parseArgs } from 'node:util';
-import { FRAUD_THRESHOLD, startShopBroker } from './broker.js';
-import { say } from './events.js';
+import { startShopBroker } from './broker.js';
+import { FRAUD_THRESHOLD, say } from './events.js';
 import { startAnalyticsService, startFraudDesk } from './services/analytics.js';
 import { startEmailService } from './services/email.js';
 import { startInventoryService } from './services/inventory.js';
@@ -13,10 +12,10 @@ import { startOrderService } from './services/orders.js';
 
 const { values } = parseArgs({
   options: {
-    port: { type: 'string', default: '15500' },
+    port: { type: 'string' },
     orders: { type: 'string' },
     'interval-ms': { type: 'string', default: '1000' },
-    'audit-log': { type: 'string', default: join(tmpdir(), 'eventwire-order-flow', 'audit.jsonl') },
+    'audit-log': { type: 'string' },
   },
 });
 const orderLimit = values.orders === undefined ? Infinity : Number(values.orders);
@@ -34,7 +33,10 @@ const onSignal = (): void => {
 process.on('SIGINT', onSignal);
 process.on('SIGTERM', onSignal);
 
-const shopBroker = await startShopBroker({ port: Number(values.port), auditLog: values['audit-log']! });
+const shopBroker = await startShopBroker({
+  ...(values.port !== undefined && { port: Number(values.port) }),
+  ...(values['audit-log'] !== undefined && { auditLog: values['audit-log'] }),
+});
 const { url, httpUrl } = shopBroker.address;
 const [orders, email, inventory, analytics, fraudDesk] = await Promise.all([
   startOrderService(url),
@@ -43,7 +45,7 @@ const [orders, email, inventory, analytics, fraudDesk] = await Promise.all([
   startAnalyticsService(url),
   startFraudDesk(url),
 ]);
-say('demo', `broker on ${url}; audit log ${values['audit-log']}; Ctrl-C to stop`);
+say('demo', `broker on ${url} (from broker.config.ts); Ctrl-C to stop`);
 say('demo', `inspect: curl ${httpUrl}/pubsub/stats   or watch the raw stream: a WebSocket on ${url}/pubsub/ws?topics=%23`);
 
 // One order at a time; stopping waits for the order being placed, so every

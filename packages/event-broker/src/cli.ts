@@ -1,15 +1,29 @@
 // The `event-broker` command. The only place that reads the environment.
+// Settings come from four layers, each overriding the one before: defaults,
+// the config file (--config), the environment, the flags.
 import { parseArgs } from 'node:util';
-import { createAuditLog, type AuditLog } from './observers/audit-log.js';
-import { createWebhookNotifier } from './observers/webhook.js';
+import { createBrokerFromConfig } from './broker-from-config.js';
+import { loadBrokerConfigFile } from './config-file.js';
+import {
+  BrokerConfigError,
+  maskConfig,
+  mergeConfigLayers,
+  validateConfig,
+  type ConfigLayer,
+  type ResolvedBrokerConfig,
+} from './config.js';
 import { brokerDefaults } from './options.js';
-import { EventBrokerServer } from './server.js';
 
 const usage = `event-broker — the eventwire event broker
 
-Usage: event-broker [options]
+Usage: event-broker [--config broker.config.ts] [options]
 
-Options (each also read from the environment variable shown):
+Options (each also read from the environment variable shown; flags win over
+the environment, the environment over the config file):
+  --config <file>        a config file: .ts .mts .js .mjs EVENTWIRE_CONFIG
+                         .json (see the broker README)
+  --print-config         print the effective config, where each value came
+                         from, secrets masked; then exit
   --port <n>             TCP port; 0 picks a free one   EVENTWIRE_PORT        (default ${brokerDefaults.port})
   --host <address>       interface to bind              EVENTWIRE_HOST        (default ${brokerDefaults.host};
                                                                                0.0.0.0 for every interface)
@@ -20,7 +34,7 @@ Options (each also read from the environment variable shown):
   --webhook <url>        POST every event (CloudEvent)  EVENTWIRE_WEBHOOK
   --webhook-topics <p>   pattern for --webhook          EVENTWIRE_WEBHOOK_TOPICS (default #)
   --heartbeat <ms>       ping interval                  EVENTWIRE_HEARTBEAT_MS (default ${brokerDefaults.heartbeatMs})
-  --quiet                no per-connection log lines
+  --quiet                no per-connection log lines    EVENTWIRE_QUIET=1
   -h, --help             show this help
 
 Endpoints: ws://host:port/ (eventwire protocol), /pubsub/ws?topics=… (Synap),
@@ -28,30 +42,28 @@ POST /pubsub/{topic}/publish, GET /pubsub/stats, /pubsub/topics,
 /pubsub/{topic}/info, /health, /stats.`;
 
 function fail(message: string): never {
-  console.error(`event-broker: ${message}\nRun event-broker --help for usage.`);
+  console.error(`event-broker: ${message.replace(/\n/g, '\nevent-broker: ')}\nRun event-broker --help for usage.`);
   process.exit(2);
 }
 
-export function parseSize(text: string): number {
-  const match = /^(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib)?$/i.exec(text.trim());
-  if (!match) throw new Error(`"${text}" is not a size (try 1mb, 512kb or a byte count)`);
-  const unit = (match[2] ?? 'b').toLowerCase();
-  const factor = unit === 'b' ? 1 : unit.startsWith('k') ? 1024 : 1024 * 1024;
-  const bytes = Math.floor(Number(match[1]) * factor);
-  if (bytes < 1) throw new Error(`"${text}" is too small`);
-  return bytes;
-}
-
-function integer(name: string, text: string): number {
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < 0) fail(`${name} must be a non-negative integer, got "${text}"`);
-  return value;
-}
+/** Each flag: its environment variable and the config key it sets. */
+const settings = [
+  { flag: 'port', variable: 'EVENTWIRE_PORT', key: 'port', kind: 'number' },
+  { flag: 'host', variable: 'EVENTWIRE_HOST', key: 'host', kind: 'string' },
+  { flag: 'max-payload', variable: 'EVENTWIRE_MAX_PAYLOAD', key: 'maxPayloadBytes', kind: 'size' },
+  { flag: 'audit-log', variable: 'EVENTWIRE_AUDIT_LOG', key: 'auditLog', kind: 'string' },
+  { flag: 'webhook', variable: 'EVENTWIRE_WEBHOOK', key: 'webhooks', kind: 'string' },
+  { flag: 'webhook-topics', variable: 'EVENTWIRE_WEBHOOK_TOPICS', key: 'webhooks', kind: 'string' },
+  { flag: 'heartbeat', variable: 'EVENTWIRE_HEARTBEAT_MS', key: 'heartbeatMs', kind: 'number' },
+  { flag: 'quiet', variable: 'EVENTWIRE_QUIET', key: 'quiet', kind: 'boolean' },
+] as const;
 
 let parsed: ReturnType<typeof parseArgs>;
 try {
   parsed = parseArgs({
     options: {
+      config: { type: 'string' },
+      'print-config': { type: 'boolean' },
       port: { type: 'string' },
       host: { type: 'string' },
       'max-payload': { type: 'string' },
@@ -72,51 +84,63 @@ if (flags['help']) {
   console.log(usage);
   process.exit(0);
 }
-const env = process.env;
-const option = (flag: string, variable: string): string | undefined =>
-  (flags[flag] as string | undefined) ?? env[variable];
 
-const port = integer('--port', option('port', 'EVENTWIRE_PORT') ?? String(brokerDefaults.port));
-const host = option('host', 'EVENTWIRE_HOST') ?? brokerDefaults.host;
-let maxPayloadBytes: number = brokerDefaults.maxPayloadBytes;
-const maxPayload = option('max-payload', 'EVENTWIRE_MAX_PAYLOAD');
-if (maxPayload !== undefined) {
-  try {
-    maxPayloadBytes = parseSize(maxPayload);
-  } catch (error) {
-    fail(`--max-payload: ${(error as Error).message}`);
+/**
+ * One layer from flags or variables. Numbers stay text when they are not
+ * numbers, so validation can say "expected a port number, got "abc"".
+ */
+function layerFrom(read: (setting: (typeof settings)[number]) => string | boolean | undefined, name: (setting: (typeof settings)[number]) => string, label: string): ConfigLayer {
+  const raw: Record<string, unknown> = {};
+  const names = new Map<string, string>();
+  for (const setting of settings) {
+    const value = read(setting);
+    if (value === undefined || setting.key === 'webhooks') continue;
+    names.set(setting.key, name(setting));
+    if (setting.kind === 'number') raw[setting.key] = /^\d+$/.test(String(value)) ? Number(value) : value;
+    else if (setting.kind === 'boolean') raw[setting.key] = value === true || value === '1' || value === 'true';
+    else raw[setting.key] = value;
   }
+  const [webhook, topics] = settings.filter((setting) => setting.key === 'webhooks').map(read);
+  if (webhook !== undefined) {
+    raw['webhooks'] = [{ url: webhook, ...(topics !== undefined && { topics }) }];
+    names.set('webhooks', name(settings.find((setting) => setting.flag === 'webhook')!));
+  }
+  const values = validateConfig(raw, '', {
+    keyName: (path) => {
+      if (path.startsWith('webhooks[0].topics')) return name(settings.find((setting) => setting.flag === 'webhook-topics')!);
+      return names.get(path.split('.')[0]!) ?? path;
+    },
+  });
+  return { label: (key) => `${label} ${names.get(key) ?? key}`, values };
 }
-const heartbeat = option('heartbeat', 'EVENTWIRE_HEARTBEAT_MS');
-const quiet = flags['quiet'] === true;
+
+let layers: ConfigLayer[];
+let fileConfig: ResolvedBrokerConfig = {};
+const configPath = (flags['config'] as string | undefined) ?? process.env['EVENTWIRE_CONFIG'];
+try {
+  const defaults: ConfigLayer = { label: () => 'default', values: { ...brokerDefaults } };
+  if (configPath) fileConfig = await loadBrokerConfigFile(configPath);
+  const file: ConfigLayer = { label: () => `file ${configPath}`, values: fileConfig };
+  const environment = layerFrom((setting) => process.env[setting.variable], (setting) => setting.variable, 'env');
+  const flagLayer = layerFrom((setting) => flags[setting.flag], (setting) => `--${setting.flag}`, 'flag');
+  layers = [defaults, file, environment, flagLayer];
+} catch (error) {
+  if (error instanceof BrokerConfigError) fail(error.message);
+  throw error;
+}
+const { config, sources } = mergeConfigLayers(layers);
+
+if (flags['print-config']) {
+  console.log(JSON.stringify({ config: maskConfig(config), sources }, null, 2));
+  process.exit(0);
+}
+
 const log = (line: string): void => console.log(`${new Date().toISOString()} ${line}`);
-
-const broker = new EventBrokerServer({
-  port,
-  host,
-  maxPayloadBytes,
-  ...(heartbeat !== undefined && { heartbeatMs: integer('--heartbeat', heartbeat) }),
-  log: quiet ? (line) => !line.startsWith('conn ') && log(line) : log,
+const configured = await createBrokerFromConfig(config, {
+  log,
   onError: (error) => log(`error ${error.code}: ${error.message}`),
-});
-
-let audit: AuditLog | undefined;
-const auditPath = option('audit-log', 'EVENTWIRE_AUDIT_LOG');
-if (auditPath) {
-  audit = createAuditLog({ path: auditPath });
-  broker.observe('#', audit.observer);
-  log(`audit log: ${auditPath}`);
-}
-const webhook = option('webhook', 'EVENTWIRE_WEBHOOK');
-if (webhook) {
-  const topics = option('webhook-topics', 'EVENTWIRE_WEBHOOK_TOPICS') ?? '#';
-  try {
-    broker.observe(topics, createWebhookNotifier({ url: webhook }));
-  } catch (error) {
-    fail(`--webhook-topics: ${(error as Error).message}`);
-  }
-  log(`webhook: ${topics} → ${webhook}`);
-}
+}).catch((error: unknown) => fail(error instanceof BrokerConfigError ? error.message : `setup failed: ${(error as Error).message}`));
+if (configPath) log(`config: ${configPath}`);
 
 // Ctrl-C may come at any moment (even before listening); later ones are ignored.
 let stopping = false;
@@ -124,15 +148,14 @@ async function stop(signal: string): Promise<void> {
   if (stopping) return;
   stopping = true;
   log(`${signal} received`);
-  await broker.close();
-  await audit?.close();
+  await configured.close();
   process.exit(0);
 }
 process.on('SIGINT', () => void stop('SIGINT'));
 process.on('SIGTERM', () => void stop('SIGTERM'));
 
 try {
-  await broker.listen();
+  await configured.broker.listen();
 } catch (error) {
-  if (!stopping) fail(`cannot listen on ${host}:${port}: ${(error as Error).message}`);
+  if (!stopping) fail(`cannot listen on ${config.host}:${config.port}: ${(error as Error).message}`);
 }

@@ -5,9 +5,14 @@ export { brokerDefaults } from './options.js';
 export { httpStatusFor } from './http.js';
 export { createAuditLog } from './observers/audit-log.js';
 export { createWebhookNotifier } from './observers/webhook.js';
+export { BrokerConfigError, defineBrokerConfig, parseSize } from './config.js';
+export { loadBrokerConfigFile } from './config-file.js';
+export { createBrokerFromConfig } from './broker-from-config.js';
 
 export type { BrokerAddress, BrokerStats, ObserveOptions } from './server.js';
 export type { BrokerOptions } from './options.js';
+export type { AuditLogConfig, BrokerConfig, ResolvedBrokerConfig, WebhookConfig } from './config.js';
+export type { ConfiguredBroker, ConfiguredBrokerOptions } from './broker-from-config.js';
 export type { PublishResult } from './core.js';
 export type { AuditLog, AuditLogOptions } from './observers/audit-log.js';
 export type { WebhookOptions } from './observers/webhook.js';

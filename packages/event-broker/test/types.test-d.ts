@@ -2,7 +2,7 @@
 import { P } from 'ts-pattern';
 import { z } from 'zod';
 import { defineEvents } from '@eventwire/event-channel';
-import { EventBrokerServer } from '../src/index.js';
+import { EventBrokerServer, defineBrokerConfig } from '../src/index.js';
 
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
 function expectType<T extends true>(): T | void {}
@@ -60,3 +60,20 @@ logBroker.intercept('log.error.*', (_event, ctx) => {
   // @ts-expect-error derived events too
   ctx.emit('log.error.a.b', { message: 'x' });
 });
+
+// defineBrokerConfig: setup's broker, and so every hook, is typed by `events`.
+defineBrokerConfig({
+  events: shop,
+  maxPayloadBytes: '1mb',
+  setup(typed) {
+    typed.intercept('order.created', (event) => {
+      expectType<Equal<typeof event.data.total, number>>();
+    });
+    // @ts-expect-error a pattern that matches no declared event
+    typed.observe('ordr.*', () => {});
+  },
+});
+// @ts-expect-error a port is a number
+defineBrokerConfig({ port: '80' });
+// @ts-expect-error unknown keys are refused at compile time too
+defineBrokerConfig({ prot: 80 });

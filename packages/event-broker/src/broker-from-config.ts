@@ -1,0 +1,108 @@
+// A broker built from a config (file, environment, flags): the server, its
+// built-in observers (audit log, webhooks) and the config's own setup.
+import { topicLimitDefaults, type EventMap, type EventwireError, type UntypedEvents } from '@eventwire/event-channel';
+import { validateConfig, type BrokerConfig, type ResolvedBrokerConfig } from './config.js';
+import { createAuditLog, type AuditLog } from './observers/audit-log.js';
+import { createWebhookNotifier } from './observers/webhook.js';
+import { EventBrokerServer } from './server.js';
+
+/** A broker made by {@link createBrokerFromConfig}, with what it owns. */
+export interface ConfiguredBroker<TEvents extends EventMap> {
+  readonly broker: EventBrokerServer<TEvents>;
+  /** The audit log, when the config has one. */
+  readonly auditLog: AuditLog | undefined;
+  /** Closes the broker gracefully, then the audit log. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** What only the program running the broker decides: where its lines go. */
+export interface ConfiguredBrokerOptions {
+  /** Receives one readable line per connection and state change (filtered by `quiet`). */
+  readonly log?: (line: string) => void;
+  readonly onError?: (error: EventwireError) => void;
+}
+
+/**
+ * Builds (does not start) a broker from a config: validates it (throws
+ * `BrokerConfigError`), creates the server, registers the audit log and
+ * webhooks on their patterns, then runs the config's `setup`.
+ *
+ * @example
+ * const { broker, close } = await createBrokerFromConfig(await loadBrokerConfigFile('broker.config.ts'));
+ * await broker.listen();
+ */
+export async function createBrokerFromConfig<TEvents extends EventMap = UntypedEvents>(
+  input: BrokerConfig<TEvents> | ResolvedBrokerConfig,
+  options: ConfiguredBrokerOptions = {},
+): Promise<ConfiguredBroker<TEvents>> {
+  const config = validateConfig(input, 'config', { code: true });
+  const { log } = options;
+  const broker = new EventBrokerServer<TEvents>({
+    ...pick(config, [
+      'port',
+      'host',
+      'maxPayloadBytes',
+      'maxSubscriptionsPerConnection',
+      'maxOutboundBytes',
+      'slowConsumerMs',
+      'heartbeatMs',
+      'helloTimeoutMs',
+      'interceptTimeoutMs',
+      'observerTimeoutMs',
+      'maxDerivedDepth',
+      'shutdownTimeoutMs',
+      'source',
+      'allowUnknownTopics',
+    ]),
+    ...(config.topicLimits && {
+      topicLimits: {
+        maxLength: config.topicLimits.maxLength ?? topicLimitDefaults.maxLength,
+        maxSegments: config.topicLimits.maxSegments ?? topicLimitDefaults.maxSegments,
+      },
+    }),
+    ...(config.events && { events: config.events as TEvents }),
+    ...(log && { log: config.quiet ? (line: string) => void (!line.startsWith('conn ') && log(line)) : log }),
+    ...(options.onError && { onError: options.onError }),
+  });
+  // The built-in observers take any event: register them on the untyped view.
+  const untyped = broker as unknown as EventBrokerServer;
+  let auditLog: AuditLog | undefined;
+  if (config.auditLog !== undefined) {
+    const audit = typeof config.auditLog === 'string' ? { path: config.auditLog } : config.auditLog;
+    auditLog = createAuditLog({
+      path: audit.path,
+      ...(audit.maxBytes !== undefined && { maxBytes: audit.maxBytes }),
+      ...(audit.maxFiles !== undefined && { maxFiles: audit.maxFiles }),
+    });
+    untyped.observe('#', auditLog.observer);
+    log?.(`audit log: ${audit.path}`);
+  }
+  for (const webhook of config.webhooks ?? []) {
+    const topics = webhook.topics ?? '#';
+    const notifier = createWebhookNotifier({
+      url: webhook.url,
+      ...(webhook.headers && { headers: webhook.headers }),
+      ...(webhook.retries !== undefined && { retries: webhook.retries }),
+      ...(webhook.timeoutMs !== undefined && { timeoutMs: webhook.timeoutMs }),
+    });
+    untyped.observe(topics, notifier, webhook.queueSize === undefined ? {} : { queueSize: webhook.queueSize });
+    log?.(`webhook: ${topics} → ${new URL(webhook.url).origin}`);
+  }
+  await (input.setup as ((broker: EventBrokerServer<TEvents>) => unknown) | undefined)?.(broker);
+  let closing: Promise<void> | undefined;
+  return {
+    broker,
+    auditLog,
+    close: () =>
+      (closing ??= (async () => {
+        await broker.close();
+        await auditLog?.close();
+      })()),
+  };
+}
+
+function pick<T extends object, K extends keyof T>(value: T, keys: readonly K[]): { [P in K]?: Exclude<T[P], undefined> } {
+  const out: Partial<Record<K, unknown>> = {};
+  for (const key of keys) if (value[key] !== undefined) out[key] = value[key];
+  return out as { [P in K]?: Exclude<T[P], undefined> };
+}

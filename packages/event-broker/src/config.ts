@@ -1,0 +1,328 @@
+// The broker's configuration, declared once: the zod schema behind the config
+// file, the environment and the CLI flags, and the typed `defineBrokerConfig`.
+import {
+  findTopicProblem,
+  isStandardSchema,
+  type EventMap,
+  type TopicLimits,
+  type UntypedEvents,
+} from '@eventwire/event-channel';
+import { z } from 'zod';
+import type { EventBrokerServer } from './server.js';
+
+/** An audit log: a path, or a path with rotation settings. */
+export type AuditLogConfig = string | { readonly path: string; readonly maxBytes?: number | string; readonly maxFiles?: number };
+
+/** One webhook: every event matching `topics` is POSTed to `url` as a CloudEvent. */
+export interface WebhookConfig {
+  readonly url: string;
+  /** @default '#' */
+  readonly topics?: string;
+  /** Extra request headers (an authorization token, say); masked by `--print-config`. */
+  readonly headers?: Readonly<Record<string, string>>;
+  /** @default 5 */
+  readonly retries?: number;
+  /** @default 5000 */
+  readonly timeoutMs?: number;
+  /** Events the webhook may fall behind by. @default 10_000 */
+  readonly queueSize?: number;
+}
+
+/**
+ * Everything a broker config file (or the flags, or the environment) can say.
+ * JSON holds the declarative part; a TypeScript or JavaScript file can also
+ * give the event map and `setup`, which registers hooks typed by that map.
+ * Byte sizes take a number or a string (`'1mb'`, `'512kb'`).
+ */
+export interface BrokerConfig<TEvents extends EventMap = UntypedEvents> {
+  /** @default 15500 */
+  readonly port?: number;
+  /** @default '127.0.0.1' */
+  readonly host?: string;
+  /** @default '1mb' */
+  readonly maxPayloadBytes?: number | string;
+  /** @default 1000 */
+  readonly maxSubscriptionsPerConnection?: number;
+  /** @default '8mb' */
+  readonly maxOutboundBytes?: number | string;
+  /** @default 1000 */
+  readonly slowConsumerMs?: number;
+  /** @default 25_000 */
+  readonly heartbeatMs?: number;
+  /** @default 10_000 */
+  readonly helloTimeoutMs?: number;
+  /** @default 1000 */
+  readonly interceptTimeoutMs?: number;
+  /** @default 30_000 */
+  readonly observerTimeoutMs?: number;
+  /** @default 8 */
+  readonly maxDerivedDepth?: number;
+  /** @default 5000 */
+  readonly shutdownTimeoutMs?: number;
+  /** @default 'urn:eventwire:broker' */
+  readonly source?: string;
+  /** With `events`, let undeclared topics through. @default false */
+  readonly allowUnknownTopics?: boolean;
+  readonly topicLimits?: Partial<TopicLimits>;
+  /** Append every event to a JSONL file (rotated by size). */
+  readonly auditLog?: AuditLogConfig;
+  readonly webhooks?: readonly WebhookConfig[];
+  /** No per-connection log lines. @default false */
+  readonly quiet?: boolean;
+  /** The event map the broker enforces (TypeScript/JavaScript configs only). */
+  readonly events?: TEvents;
+  /**
+   * Called once with the broker before it listens: register `intercept` and
+   * `observe` hooks here, typed by `events` (TypeScript/JavaScript configs only).
+   */
+  readonly setup?: (broker: EventBrokerServer<TEvents>) => void | Promise<void>;
+}
+
+/**
+ * Declares a broker config file with full types: `setup`'s broker, and so
+ * every hook, is typed by `events`.
+ *
+ * @example
+ * // broker.config.ts — run with: event-broker --config broker.config.ts
+ * export default defineBrokerConfig({
+ *   port: 15500,
+ *   events: shop,
+ *   auditLog: './audit.jsonl',
+ *   setup(broker) {
+ *     broker.intercept('order.created', (event, ctx) => {
+ *       if (event.data.total <= 0) ctx.reject('total must be positive');
+ *     });
+ *   },
+ * });
+ */
+export function defineBrokerConfig<const TEvents extends EventMap = UntypedEvents>(
+  config: BrokerConfig<TEvents>,
+): BrokerConfig<TEvents> {
+  return config;
+}
+
+// ---------------------------------------------------------------------------
+// Validation
+
+/** `1mb`, `512kb`, `64KiB`, or a byte count → bytes. Throws with a readable message. */
+export function parseSize(text: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib|gb|gib)?$/i.exec(text.trim());
+  if (!match) throw new Error(`"${text}" is not a size (try 1mb, 512kb or a byte count)`);
+  const unit = (match[2] ?? 'b').toLowerCase();
+  const factor = unit === 'b' ? 1 : unit.startsWith('k') ? 1024 : unit.startsWith('m') ? 1024 ** 2 : 1024 ** 3;
+  const bytes = Math.floor(Number(match[1]) * factor);
+  if (bytes < 1) throw new Error(`"${text}" is too small`);
+  return bytes;
+}
+
+const size = z.union([
+  z.number().int().positive(),
+  z.string().transform((text, context) => {
+    try {
+      return parseSize(text);
+    } catch (error) {
+      context.addIssue({ code: 'custom', message: (error as Error).message });
+      return z.NEVER;
+    }
+  }),
+], { error: 'expected a size: a byte count or a string like "1mb"' });
+const milliseconds = z.number({ error: 'expected milliseconds (a number)' }).int().nonnegative();
+const count = z.number({ error: 'expected a whole number' }).int().positive();
+const pattern = z.string().refine((text) => findTopicProblem(text, 'pattern') === undefined, {
+  error: (issue) => `"${String(issue.input)}" is not a valid topic pattern (${findTopicProblem(String(issue.input), 'pattern')})`,
+});
+
+/** The part of the config a JSON file, the environment or a flag can hold. */
+export const declarativeConfigSchema = z.strictObject({
+  port: z.number({ error: 'expected a port number' }).int().min(0).max(65535, 'expected a port number from 0 to 65535'),
+  host: z.string().min(1, 'expected an interface address such as 127.0.0.1 or 0.0.0.0'),
+  maxPayloadBytes: size,
+  maxSubscriptionsPerConnection: count,
+  maxOutboundBytes: size,
+  slowConsumerMs: milliseconds,
+  heartbeatMs: milliseconds,
+  helloTimeoutMs: milliseconds,
+  interceptTimeoutMs: milliseconds,
+  observerTimeoutMs: milliseconds,
+  maxDerivedDepth: z.number().int().nonnegative(),
+  shutdownTimeoutMs: milliseconds,
+  source: z.string().min(1),
+  allowUnknownTopics: z.boolean(),
+  topicLimits: z.strictObject({ maxLength: count, maxSegments: count }).partial(),
+  auditLog: z.union(
+    [
+      z.string().min(1),
+      z.strictObject({ path: z.string().min(1), maxBytes: size.optional(), maxFiles: z.number().int().nonnegative().optional() }),
+    ],
+    { error: 'expected a file path, or { path, maxBytes?, maxFiles? }' },
+  ),
+  webhooks: z.array(
+    z.strictObject({
+      url: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }),
+      topics: pattern.optional(),
+      headers: z.record(z.string(), z.string()).optional(),
+      retries: z.number().int().nonnegative().optional(),
+      timeoutMs: milliseconds.optional(),
+      queueSize: count.optional(),
+    }),
+  ),
+  quiet: z.boolean(),
+}).partial();
+
+/** A TypeScript/JavaScript config: the declarative part plus the event map and `setup`. */
+export const codeConfigSchema = declarativeConfigSchema.extend({
+  events: z
+    .custom<EventMap>(
+      (value) => typeof value === 'object' && value !== null && Object.values(value).every(isStandardSchema),
+      'expected an event map from defineEvents() (topic → zod schema)',
+    )
+    .optional(),
+  setup: z.custom<(broker: never) => unknown>((value) => typeof value === 'function', 'expected a function (broker) => void').optional(),
+});
+
+/** A validated config: sizes are bytes. */
+export type ResolvedBrokerConfig = z.output<typeof codeConfigSchema>;
+
+/** A config that failed validation; `problems` name each key path and what was expected. */
+export class BrokerConfigError extends Error {
+  override readonly name = 'BrokerConfigError';
+  readonly problems: readonly string[];
+
+  constructor(problems: readonly string[]) {
+    super(problems.join('\n'));
+    this.problems = problems;
+  }
+}
+
+/**
+ * Validates one layer of configuration (`where` names it in messages: a file
+ * name, `EVENTWIRE_PORT`, `--port`). `keyName` maps a key path to how the user
+ * wrote it (a flag or variable). Throws {@link BrokerConfigError}.
+ */
+export function validateConfig(
+  value: unknown,
+  where: string,
+  options: { readonly code?: boolean; readonly keyName?: (path: string) => string } = {},
+): ResolvedBrokerConfig {
+  const schema = options.code ? codeConfigSchema : declarativeConfigSchema;
+  if (!options.code && typeof value === 'object' && value !== null) {
+    const codeOnly = ['events', 'setup'].filter((key) => key in value);
+    if (codeOnly.length > 0) {
+      throw new BrokerConfigError(
+        codeOnly.map((key) => `${where}: ${key}: needs a TypeScript or JavaScript config file (broker.config.ts); JSON cannot hold ${key === 'events' ? 'schemas' : 'functions'}`),
+      );
+    }
+  }
+  const result = schema.safeParse(value, { reportInput: true });
+  if (result.success) return result.data;
+  const name = options.keyName ?? ((path: string) => path);
+  throw new BrokerConfigError(result.error.issues.flatMap((issue) => describeIssue(issue, where, name)));
+}
+
+const knownKeys = Object.keys(codeConfigSchema.shape);
+
+function describeIssue(issue: z.core.$ZodIssue, where: string, name: (path: string) => string, base: readonly PropertyKey[] = []): string[] {
+  const prefix = where ? `${where}: ` : '';
+  const keys = [...base, ...issue.path];
+  const path = keys.map((key, index) => (typeof key === 'number' ? `[${key}]` : `${index > 0 ? '.' : ''}${String(key)}`)).join('');
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map((key) => {
+      const full = path ? `${path}.${key}` : key;
+      const hint = path ? '' : didYouMean(key, knownKeys);
+      return `${prefix}${name(full)}: unknown key${hint}`;
+    });
+  }
+  if (issue.code === 'invalid_union') {
+    // One alternative accepted the type but not the value ("lots" is a string
+    // but not a size): its message says more than "expected one of".
+    const closest = issue.errors.find((branch) => branch.length > 0 && branch.every((inner) => inner.code !== 'invalid_type'));
+    if (closest) return closest.flatMap((inner) => describeIssue(inner, where, name, keys));
+  }
+  const input = 'input' in issue ? JSON.stringify(issue.input) : undefined;
+  const message = issue.code === 'invalid_type' && issue.message.startsWith('Invalid input') ? `expected ${issue.expected}` : issue.message;
+  const got = input !== undefined && !message.includes(input) ? `, got ${input}` : '';
+  return [`${prefix}${name(path) || '(the whole config)'}: ${message}${got}`];
+}
+
+function didYouMean(key: string, candidates: readonly string[]): string {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const candidate of candidates) {
+    const distance = editDistance(key.toLowerCase(), candidate.toLowerCase());
+    if (distance < bestDistance) [best, bestDistance] = [candidate, distance];
+  }
+  return best !== undefined && bestDistance <= Math.max(2, Math.floor(key.length / 3)) ? ` (did you mean "${best}"?)` : '';
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
+}
+
+// ---------------------------------------------------------------------------
+// Layers and precedence
+
+/** One source of settings, lowest precedence first when merged. */
+export interface ConfigLayer {
+  /** How `--print-config` names it: `default`, `file broker.config.json`, `env EVENTWIRE_PORT`, `flag --port`. */
+  readonly label: (key: string) => string;
+  readonly values: ResolvedBrokerConfig;
+}
+
+/** The merged config and, for each key set, which layer it came from. */
+export interface EffectiveConfig {
+  readonly config: ResolvedBrokerConfig;
+  readonly sources: Readonly<Record<string, string>>;
+}
+
+/**
+ * Merges layers, later ones winning key by key (flags > environment > file >
+ * defaults, when given in the order defaults, file, environment, flags).
+ * `topicLimits` merges field by field; every other key is replaced whole.
+ */
+export function mergeConfigLayers(layers: readonly ConfigLayer[]): EffectiveConfig {
+  const config: Record<string, unknown> = {};
+  const sources: Record<string, string> = {};
+  for (const layer of layers) {
+    for (const [key, value] of Object.entries(layer.values)) {
+      if (value === undefined) continue;
+      if (key === 'topicLimits' && typeof config[key] === 'object') {
+        config[key] = { ...(config[key] as object), ...(value as object) };
+      } else config[key] = value;
+      sources[key] = layer.label(key);
+    }
+  }
+  return { config: config as ResolvedBrokerConfig, sources };
+}
+
+/**
+ * A printable copy of the config: secrets masked (webhook header values,
+ * passwords in URLs, any key that names a secret, token or password), the
+ * event map as its topics, functions as `[function]`.
+ */
+export function maskConfig(config: ResolvedBrokerConfig): Record<string, unknown> {
+  const mask = (key: string, value: unknown): unknown => {
+    if (typeof value === 'function') return '[function]';
+    if (typeof value === 'string') {
+      if (/secret|password|token|authorization|api.?key/i.test(key)) return '***';
+      return value.replace(/^(\w+:\/\/[^:/@]+:)[^@/]*@/, '$1***@');
+    }
+    if (Array.isArray(value)) return value.map((entry) => mask(key, entry));
+    if (typeof value === 'object' && value !== null) {
+      return Object.fromEntries(Object.entries(value).map(([inner, entry]) => [inner, key === 'headers' ? '***' : mask(inner, entry)]));
+    }
+    return value;
+  };
+  const printable: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(config)) {
+    printable[key] = key === 'events' ? Object.keys(value as object) : mask(key, value);
+  }
+  return printable;
+}

@@ -1,0 +1,184 @@
+// The broker config: a TypeScript and a JSON file through the real CLI,
+// precedence (flags > environment > file > defaults), every kind of
+// validation error, and secrets masked by --print-config.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { BrokerConfigError, createBrokerFromConfig, loadBrokerConfigFile } from '../src/index.js';
+import { RawClient, within } from './helpers.js';
+
+const cli = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
+const fixture = (name: string): string => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
+const test = suite<{ dir: string }>('broker config');
+
+test.before((context) => {
+  context.dir = mkdtempSync(join(tmpdir(), 'broker-config-'));
+});
+test.after((context) => rmSync(context.dir, { recursive: true, force: true }));
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI to completion (for --print-config and refusals). */
+function runCli(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  return within(
+    new Promise((resolve) => {
+      const child = spawn(process.execPath, ['--conditions=@eventwire/source', '--import', 'tsx', cli, ...args], {
+        env: { ...process.env, ...env },
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (chunk) => (stdout += chunk));
+      child.stderr.on('data', (chunk) => (stderr += chunk));
+      child.on('close', (code) => resolve({ code, stdout, stderr }));
+    }),
+    30_000,
+    `event-broker ${args.join(' ')}`,
+  );
+}
+
+function writeJson(dir: string, name: string, value: unknown): string {
+  const path = join(dir, name);
+  writeFileSync(path, typeof value === 'string' ? value : JSON.stringify(value));
+  return path;
+}
+
+test('a TypeScript config: its event map and typed hooks run in the broker the CLI starts', async () => {
+  const child = spawn(process.execPath, ['--conditions=@eventwire/source', '--import', 'tsx', cli, '--config', fixture('broker.config.ts'), '--port', '0']);
+  let out = '';
+  child.stdout.on('data', (chunk) => (out += chunk));
+  child.stderr.on('data', (chunk) => (out += chunk));
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  try {
+    const url = await within(
+      (async () => {
+        for (;;) {
+          const match = /listening on (ws:\/\/[\d.]+:\d+)/.exec(out);
+          if (match) return match[1]!;
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+      })(),
+      20_000,
+      `listening line in: ${out}`,
+    );
+    assert.match(out, /config: .*broker\.config\.ts/);
+    const client = await RawClient.native(url);
+    assert.is(client.received[0]!['maxPayloadBytes'], 32 * 1024); // from the file
+    client.send({ type: 'subscribe', id: 1, pattern: 'order.#' });
+    await client.next((frame) => frame['id'] === 1);
+    const event = (id: string, total: unknown) => ({ id, topic: 'order.created', source: 't', time: new Date().toISOString(), data: { id, total } });
+    client.send({ type: 'publish', id: 2, event: event('o0', 0) });
+    assert.is((await client.next((frame) => frame['id'] === 2))['code'], 'rejected'); // the config's intercept
+    client.send({ type: 'publish', id: 3, event: event('o1', 'many') });
+    assert.is((await client.next((frame) => frame['id'] === 3))['code'], 'invalid_payload'); // the config's event map
+    client.send({ type: 'publish', id: 4, event: event('o2', 5000) });
+    const flagged = await client.next((frame) => frame['type'] === 'event' && (frame['event'] as { topic: string }).topic === 'order.flagged');
+    assert.equal((flagged['event'] as { data: unknown }).data, { id: 'o2' }); // the config's derived event
+    client.close();
+  } finally {
+    child.kill('SIGTERM');
+    await exited;
+  }
+});
+
+test('precedence: flags > environment > file > defaults, as --print-config shows', async ({ dir }) => {
+  const file = writeJson(dir, 'layers.json', { host: '0.0.0.0', heartbeatMs: 1000, maxPayloadBytes: '64kb', port: 4000 });
+  const { code, stdout, stderr } = await runCli(['--config', file, '--heartbeat', '3000', '--print-config'], {
+    EVENTWIRE_HEARTBEAT_MS: '2000',
+    EVENTWIRE_MAX_PAYLOAD: '128kb',
+  });
+  assert.is(code, 0, stderr);
+  const { config, sources } = JSON.parse(stdout) as { config: Record<string, unknown>; sources: Record<string, string> };
+  assert.is(config['heartbeatMs'], 3000);
+  assert.is(sources['heartbeatMs'], 'flag --heartbeat');
+  assert.is(config['maxPayloadBytes'], 128 * 1024);
+  assert.is(sources['maxPayloadBytes'], 'env EVENTWIRE_MAX_PAYLOAD');
+  assert.is(config['host'], '0.0.0.0');
+  assert.is(sources['host'], `file ${file}`);
+  assert.is(config['port'], 4000);
+  assert.is(config['shutdownTimeoutMs'], 5000);
+  assert.is(sources['shutdownTimeoutMs'], 'default');
+});
+
+test('EVENTWIRE_CONFIG names the file when --config is not given', async ({ dir }) => {
+  const file = writeJson(dir, 'env.json', { port: 4321 });
+  const { code, stdout } = await runCli(['--print-config'], { EVENTWIRE_CONFIG: file });
+  assert.is(code, 0);
+  assert.is((JSON.parse(stdout) as { config: { port: number } }).config.port, 4321);
+});
+
+test('--print-config masks secrets: webhook headers, passwords in URLs', async ({ dir }) => {
+  const file = writeJson(dir, 'secrets.json', {
+    webhooks: [{ url: 'https://bot:hunter2@hooks.example/events', topics: 'order.#', headers: { authorization: 'Bearer s3cr3t' } }],
+  });
+  const { code, stdout } = await runCli(['--config', file, '--print-config']);
+  assert.is(code, 0);
+  assert.not.match(stdout, /hunter2|s3cr3t/);
+  const { config } = JSON.parse(stdout) as { config: { webhooks: Array<{ url: string; headers: Record<string, string> }> } };
+  assert.is(config.webhooks[0]!.url, 'https://bot:***@hooks.example/events');
+  assert.equal(config.webhooks[0]!.headers, { authorization: '***' });
+});
+
+test('each validation error stops the broker with the key path and what was expected, never a stack trace', async ({ dir }) => {
+  const cases: Array<[string, unknown, RegExp]> = [
+    ['unknown.json', { prot: 80 }, /unknown\.json: prot: unknown key \(did you mean "port"\?\)/],
+    ['nested.json', { topicLimits: { maxDepth: 3 } }, /topicLimits\.maxDepth: unknown key/],
+    ['type.json', { heartbeatMs: 'fast' }, /heartbeatMs: expected milliseconds \(a number\), got "fast"/],
+    ['range.json', { port: 70000 }, /port: expected a port number from 0 to 65535, got 70000/],
+    ['size.json', { maxPayloadBytes: 'lots' }, /maxPayloadBytes: "lots" is not a size/],
+    ['pattern.json', { webhooks: [{ url: 'https://x.example', topics: 'a.#.b' }] }, /webhooks\[0\]\.topics: "a\.#\.b" is not a valid topic pattern/],
+    ['url.json', { webhooks: [{ url: 'ftp://x.example' }] }, /webhooks\[0\]\.url: expected an http\(s\) URL, got "ftp:\/\/x\.example"/],
+    ['code.json', { events: {} }, /code\.json: events: needs a TypeScript or JavaScript config file/],
+    ['array.json', [1], /array\.json: \(the whole config\): expected object/],
+    ['syntax.json', '{ "port": 1,', /syntax\.json: not valid JSON/],
+  ];
+  for (const [name, content, expected] of cases) {
+    const { code, stderr } = await runCli(['--config', writeJson(dir, name, content)]);
+    assert.is(code, 2, name);
+    assert.match(stderr, expected, `${name}: ${stderr}`);
+    assert.not.match(stderr, /\n\s+at /, `${name}: stack trace`);
+  }
+  for (const [args, env, expected] of [
+    [['--config', join(dir, 'missing.ts')], {}, /missing\.ts: no such file/],
+    [['--config', fixture('throws.config.ts')], {}, /throws\.config\.ts: failed to load: the database URL is missing/],
+    [['--config', fixture('not-an-object.config.mjs')], {}, /not-an-object\.config\.mjs: \(the whole config\): expected object, got 42/],
+    [['--config', join(dir, 'config.yaml')], {}, /config\.yaml: a config file must end in/],
+    [['--port', 'abc'], {}, /--port: expected a port number, got "abc"/],
+    [[], { EVENTWIRE_PORT: '99999' }, /EVENTWIRE_PORT: expected a port number from 0 to 65535, got 99999/],
+  ] as Array<[string[], Record<string, string>, RegExp]>) {
+    const { code, stderr } = await runCli(args, env);
+    assert.is(code, 2, args.join(' '));
+    assert.match(stderr, expected, stderr);
+    assert.not.match(stderr, /\n\s+at /, `${args.join(' ')}: stack trace`);
+  }
+});
+
+test('the library API: loadBrokerConfigFile + createBrokerFromConfig, overrides win, errors are typed', async ({ dir }) => {
+  const config = await loadBrokerConfigFile(fixture('broker.config.ts'));
+  assert.is(config.maxPayloadBytes, 32 * 1024);
+  const configured = await createBrokerFromConfig({ ...config, port: 0, auditLog: join(dir, 'audit.jsonl') });
+  const { httpUrl } = await configured.broker.listen();
+  const response = await fetch(`${httpUrl}/pubsub/order.created/publish`, {
+    method: 'POST',
+    body: JSON.stringify({ payload: { id: 'o1', total: -1 } }),
+  });
+  assert.is(response.status, 403);
+  await configured.close();
+  await configured.close(); // idempotent
+  try {
+    await createBrokerFromConfig({ port: -1 });
+    assert.unreachable('accepted port -1');
+  } catch (error) {
+    assert.instance(error, BrokerConfigError);
+    assert.match((error as BrokerConfigError).problems[0]!, /port/);
+  }
+});
+
+test.run();
