@@ -2,7 +2,7 @@
 // precedence (flags > environment > file > defaults), every kind of
 // validation error, and secrets masked by --print-config.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +13,8 @@ import { RawClient, within } from './helpers.js';
 
 const cli = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
 const fixture = (name: string): string => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
+// The README's complete example is a real file, run here.
+const readmeConfig = fileURLToPath(new URL('../examples/broker.config.ts', import.meta.url));
 const test = suite<{ dir: string }>('broker config');
 
 test.before((context) => {
@@ -50,8 +52,9 @@ function writeJson(dir: string, name: string, value: unknown): string {
   return path;
 }
 
-test('a TypeScript config: its event map and typed hooks run in the broker the CLI starts', async () => {
-  const child = spawn(process.execPath, ['--conditions=@eventwire/source', '--import', 'tsx', cli, '--config', fixture('broker.config.ts'), '--port', '0']);
+test('a TypeScript config: its event map and typed hooks run in the broker the CLI starts', async ({ dir }) => {
+  const audit = join(dir, 'ts-audit.jsonl');
+  const child = spawn(process.execPath, ['--conditions=@eventwire/source', '--import', 'tsx', cli, '--config', readmeConfig, '--port', '0', '--audit-log', audit]);
   let out = '';
   child.stdout.on('data', (chunk) => (out += chunk));
   child.stderr.on('data', (chunk) => (out += chunk));
@@ -82,10 +85,17 @@ test('a TypeScript config: its event map and typed hooks run in the broker the C
     const flagged = await client.next((frame) => frame['type'] === 'event' && (frame['event'] as { topic: string }).topic === 'order.flagged');
     assert.equal((flagged['event'] as { data: unknown }).data, { id: 'o2' }); // the config's derived event
     client.close();
+    assert.match(out, new RegExp(`audit log: ${audit}`)); // the flag overrode the file's path
   } finally {
     child.kill('SIGTERM');
     await exited;
   }
+});
+
+test("the README's config section shows examples/broker.config.ts verbatim", () => {
+  const readme = readFileSync(fileURLToPath(new URL('../README.md', import.meta.url)), 'utf8');
+  const section = readme.slice(readme.indexOf('## Configuration file'));
+  assert.is(/```ts\n([\s\S]*?)```/.exec(section)?.[1], readFileSync(readmeConfig, 'utf8'));
 });
 
 test('precedence: flags > environment > file > defaults, as --print-config shows', async ({ dir }) => {
@@ -161,9 +171,9 @@ test('each validation error stops the broker with the key path and what was expe
 });
 
 test('the library API: loadBrokerConfigFile + createBrokerFromConfig, overrides win, errors are typed', async ({ dir }) => {
-  const config = await loadBrokerConfigFile(fixture('broker.config.ts'));
+  const config = await loadBrokerConfigFile(readmeConfig);
   assert.is(config.maxPayloadBytes, 32 * 1024);
-  const configured = await createBrokerFromConfig({ ...config, port: 0, auditLog: join(dir, 'audit.jsonl') });
+  const configured = await createBrokerFromConfig({ ...config, port: 0, auditLog: join(dir, 'audit.jsonl'), webhooks: [] });
   const { httpUrl } = await configured.broker.listen();
   const response = await fetch(`${httpUrl}/pubsub/order.created/publish`, {
     method: 'POST',
