@@ -1,7 +1,7 @@
 // A broker built from a config (file, environment, flags): the server, its
 // built-in observers (audit log, webhooks) and the config's own setup.
 import { topicLimitDefaults, type EventMap, type EventwireError, type UntypedEvents } from '@eventwire/event-channel';
-import { validateConfig, type BrokerConfig, type ResolvedBrokerConfig } from './config.js';
+import { passThroughOptionKeys, validateConfig, type BrokerConfig, type ResolvedBrokerConfig } from './config.js';
 import { createAuditLog, type AuditLog } from './observers/audit-log.js';
 import { createWebhookNotifier } from './observers/webhook.js';
 import { EventBrokerServer } from './server.js';
@@ -38,22 +38,7 @@ export async function createBrokerFromConfig<TEvents extends EventMap = UntypedE
   const config = validateConfig(input, 'config', { code: true });
   const { log } = options;
   const broker = new EventBrokerServer<TEvents>({
-    ...pick(config, [
-      'port',
-      'host',
-      'maxPayloadBytes',
-      'maxSubscriptionsPerConnection',
-      'maxOutboundBytes',
-      'slowConsumerMs',
-      'heartbeatMs',
-      'helloTimeoutMs',
-      'interceptTimeoutMs',
-      'observerTimeoutMs',
-      'maxDerivedDepth',
-      'shutdownTimeoutMs',
-      'source',
-      'allowUnknownTopics',
-    ]),
+    ...pick(config, [...passThroughOptionKeys, 'maxPayloadBytes', 'maxOutboundBytes']),
     ...(config.topicLimits && {
       topicLimits: {
         maxLength: config.topicLimits.maxLength ?? topicLimitDefaults.maxLength,

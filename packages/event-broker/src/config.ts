@@ -8,6 +8,7 @@ import {
   type UntypedEvents,
 } from '@eventwire/event-channel';
 import { z } from 'zod';
+import type { BrokerOptions } from './options.js';
 import type { EventBrokerServer } from './server.js';
 
 /** An audit log: a path, or a path with rotation settings. */
@@ -28,41 +29,35 @@ export interface WebhookConfig {
   readonly queueSize?: number;
 }
 
+/** The `EventBrokerServer` options a config sets as they are (documented, with defaults, in `BrokerOptions`). */
+export const passThroughOptionKeys = [
+  'port',
+  'host',
+  'maxSubscriptionsPerConnection',
+  'slowConsumerMs',
+  'heartbeatMs',
+  'helloTimeoutMs',
+  'interceptTimeoutMs',
+  'observerTimeoutMs',
+  'maxDerivedDepth',
+  'shutdownTimeoutMs',
+  'source',
+  'allowUnknownTopics',
+] as const satisfies ReadonlyArray<keyof BrokerOptions>;
+
 /**
- * Everything a broker config file (or the flags, or the environment) can say.
- * JSON holds the declarative part; a TypeScript or JavaScript file can also
- * give the event map and `setup`, which registers hooks typed by that map.
- * Byte sizes take a number or a string (`'1mb'`, `'512kb'`).
+ * Everything a broker config file (or the flags, or the environment) can say:
+ * the `EventBrokerServer` options, byte sizes also as text (`'1mb'`,
+ * `'512kb'`), the built-in observers, and — in TypeScript or JavaScript
+ * files, not JSON — the event map and `setup`, which registers hooks typed by it.
  */
-export interface BrokerConfig<TEvents extends EventMap = UntypedEvents> {
-  /** @default 15500 */
-  readonly port?: number;
-  /** @default '127.0.0.1' */
-  readonly host?: string;
+export interface BrokerConfig<TEvents extends EventMap = UntypedEvents>
+  extends Pick<BrokerOptions<TEvents>, (typeof passThroughOptionKeys)[number]> {
   /** @default '1mb' */
   readonly maxPayloadBytes?: number | string;
-  /** @default 1000 */
-  readonly maxSubscriptionsPerConnection?: number;
   /** @default '8mb' */
   readonly maxOutboundBytes?: number | string;
-  /** @default 1000 */
-  readonly slowConsumerMs?: number;
-  /** @default 25_000 */
-  readonly heartbeatMs?: number;
-  /** @default 10_000 */
-  readonly helloTimeoutMs?: number;
-  /** @default 1000 */
-  readonly interceptTimeoutMs?: number;
-  /** @default 30_000 */
-  readonly observerTimeoutMs?: number;
-  /** @default 8 */
-  readonly maxDerivedDepth?: number;
-  /** @default 5000 */
-  readonly shutdownTimeoutMs?: number;
-  /** @default 'urn:eventwire:broker' */
-  readonly source?: string;
-  /** With `events`, let undeclared topics through. @default false */
-  readonly allowUnknownTopics?: boolean;
+  /** Each field defaults to `topicLimitDefaults`. */
   readonly topicLimits?: Partial<TopicLimits>;
   /** Append every event to a JSONL file (rotated by size). */
   readonly auditLog?: AuditLogConfig;
