@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import {
@@ -26,10 +27,14 @@ import type {
   PatternHookEvent,
   TopicHookEvent,
 } from './hooks.js';
-import { decodePathSegment, requestUrl, sendError, sendJson, upgradeRefusal } from './http.js';
+import { requestUrl, sendError, sendJson, upgradeRefusal } from './http.js';
 import { brokerDefaults, type BrokerOptions } from './options.js';
 import { NativeSession } from './surfaces/native.js';
-import { SynapSubscriber, handleSynapPublish, parseSynapTopics } from './surfaces/synap.js';
+import { SynapSubscriber, parseSynapTopics } from './surfaces/synap.js';
+import { SynapHttpApi } from './surfaces/synap-http.js';
+
+/** This package's version, for `/health` (read once; src/ and dist/ sit beside package.json alike). */
+const brokerVersion = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 /** Where a listening broker can be reached. */
 export interface BrokerAddress {
@@ -92,6 +97,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
   readonly #nextConnectionId = createEventIdGenerator();
   readonly #http: Server;
   readonly #wss: WebSocketServer;
+  readonly #synapHttp: SynapHttpApi;
   #heartbeat: ReturnType<typeof setInterval> | undefined;
   #address: BrokerAddress | undefined;
   #closing: Promise<void> | undefined;
@@ -114,6 +120,12 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
       maxDerivedDepth: options.maxDerivedDepth ?? brokerDefaults.maxDerivedDepth,
       source: options.source ?? brokerDefaults.source,
       report,
+    });
+    this.#synapHttp = new SynapHttpApi(this.#core, {
+      maxPayloadBytes: this.#maxPayloadBytes,
+      topicLimits: this.#topicLimits,
+      maxSubscriptions: this.#maxSubscriptions,
+      counters: () => ({ connections: this.stats().connections, slowConsumersCut: this.#slowConsumersCut }),
     });
     this.#http = createServer((request, response) => void this.#onRequest(request, response));
     this.#wss = new WebSocketServer({
@@ -161,7 +173,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
       httpUrl: `http://${shownHost}:${bound.port}`,
     };
     this.#startHeartbeat();
-    this.#log(`listening on ${this.#address.url} (native: /, synap: /pubsub/ws, http: /pubsub, /health, /stats)`);
+    this.#log(`listening on ${this.#address.url} (native: /, synap: /pubsub/ws, http: /pubsub, /api/v1/command, /health, /stats)`);
     return this.#address;
   }
 
@@ -335,6 +347,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
     } else {
       const synap = new SynapSubscriber(connection);
       subscriber = synap;
+      this.#synapHttp.track(synap);
       for (const topic of topics) this.#core.router.subscribe(synap, topic);
       synap.welcome(topics);
       ws.on('message', (data) => {
@@ -345,7 +358,10 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
     ws.on('close', (code, reason) => {
       this.#connections.delete(ws);
       if (subscriber instanceof NativeSession) subscriber.closed();
-      else this.#core.router.remove(subscriber);
+      else {
+        this.#core.router.remove(subscriber);
+        this.#synapHttp.untrack(subscriber);
+      }
       this.#log(`conn ${connection.id} closed ${code}${reason.length ? ` ${reason.toString()}` : ''}`);
     });
     this.#log(`conn ${connection.id} open ${surface} from ${connection.remote}${topics.length ? ` topics=${topics.join(',')}` : ''}`);
@@ -381,8 +397,6 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
     const url = requestUrl(request);
     const path = url.pathname;
     const method = request.method ?? 'GET';
-    const publish = /^\/pubsub\/([^/]+)\/publish$/.exec(path);
-    const info = /^\/pubsub\/([^/]+)\/info$/.exec(path);
     const expect = (wanted: string): void => {
       if (method !== wanted) throw new EventwireError('method_not_allowed', `${path} accepts ${wanted}, not ${method}`);
     };
@@ -395,6 +409,9 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
       const { native, synap } = this.stats().connections;
       return sendJson(response, 200, {
         status: this.#closing ? 'shutting_down' : 'healthy',
+        // What Synap's SDKs read in health(): { status, service, version }.
+        service: 'eventwire-broker',
+        version: brokerVersion,
         uptime_seconds: Math.floor((Date.now() - this.#startedAt) / 1000),
         connections: native + synap,
       });
@@ -403,42 +420,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
       expect('GET');
       return sendJson(response, 200, this.stats());
     }
-    if (publish) {
-      expect('POST');
-      return handleSynapPublish(request, response, decodePathSegment(publish[1]!), this.#core, {
-        maxPayloadBytes: this.#maxPayloadBytes,
-        topicLimits: this.#topicLimits,
-      });
-    }
-    if (path === '/pubsub/stats') {
-      expect('GET');
-      const stats = this.stats();
-      return sendJson(response, 200, {
-        total_topics: stats.topics,
-        total_subscribers: stats.subscribers,
-        total_subscriptions: stats.subscriptions,
-        messages_published: stats.published,
-        messages_delivered: stats.deliveries,
-        connections: stats.connections,
-      });
-    }
-    if (path === '/pubsub/topics') {
-      expect('GET');
-      const topics = this.#core.topics.list().map((record) => record.topic);
-      return sendJson(response, 200, { topics, count: topics.length, patterns: this.#core.router.patterns() });
-    }
-    if (info) {
-      expect('GET');
-      const topic = decodePathSegment(info[1]!);
-      assertTopic(topic, this.#topicLimits);
-      const record = this.#core.topics.get(topic);
-      return sendJson(response, 200, {
-        topic,
-        subscribers: this.#core.router.countMatching(topic),
-        messages_published: record?.messages ?? 0,
-        last_published_at: record ? new Date(record.lastPublishedAt).toISOString() : null,
-      });
-    }
+    if (await this.#synapHttp.handle(request, response, path, method)) return;
     throw new EventwireError('not_found', `No route for ${method} ${path}`);
   }
 
@@ -454,7 +436,7 @@ function upgradeRequired(path: string, host: string): EventwireError {
       : `open a WebSocket to ws://${host}${path} (eventwire protocol; EventChannel({ url: 'ws://${host}' }) does this)`;
   return new EventwireError(
     'upgrade_required',
-    `${path} is a WebSocket endpoint: ${how}. HTTP endpoints: /health, /stats, /pubsub/stats, /pubsub/topics, POST /pubsub/{topic}/publish`,
+    `${path} is a WebSocket endpoint: ${how}. HTTP endpoints: /health, /stats, /pubsub/stats, /pubsub/topics, POST /pubsub/{topic}/publish, POST /api/v1/command`,
   );
 }
 

@@ -4,6 +4,8 @@ export interface TopicRecord {
   readonly messages: number;
   /** Milliseconds since epoch of the last publish. */
   readonly lastPublishedAt: number;
+  /** Milliseconds since epoch of the first publish this record counts. */
+  readonly firstPublishedAt: number;
 }
 
 /**
@@ -22,7 +24,7 @@ export interface TopicRecord {
 export class TopicStats {
   readonly #capacity: number;
   // Insertion order is the clock's hand: the first entry is visited first.
-  readonly #topics = new Map<string, { messages: number; lastPublishedAt: number; recent: boolean }>();
+  readonly #topics = new Map<string, { messages: number; lastPublishedAt: number; firstPublishedAt: number; recent: boolean }>();
 
   constructor(capacity = 10_000) {
     this.#capacity = capacity;
@@ -36,7 +38,7 @@ export class TopicStats {
       entry.recent = true;
       return;
     }
-    this.#topics.set(topic, { messages: 1, lastPublishedAt: now, recent: false });
+    this.#topics.set(topic, { messages: 1, lastPublishedAt: now, firstPublishedAt: now, recent: false });
     if (this.#topics.size > this.#capacity) this.#evictOne();
   }
 
@@ -55,11 +57,16 @@ export class TopicStats {
 
   get(topic: string): TopicRecord | undefined {
     const entry = this.#topics.get(topic);
-    return entry && { topic, messages: entry.messages, lastPublishedAt: entry.lastPublishedAt };
+    return entry && { topic, messages: entry.messages, lastPublishedAt: entry.lastPublishedAt, firstPublishedAt: entry.firstPublishedAt };
   }
 
   list(): TopicRecord[] {
-    return [...this.#topics].map(([topic, entry]) => ({ topic, messages: entry.messages, lastPublishedAt: entry.lastPublishedAt }));
+    return [...this.#topics].map(([topic, entry]) => ({
+      topic,
+      messages: entry.messages,
+      lastPublishedAt: entry.lastPublishedAt,
+      firstPublishedAt: entry.firstPublishedAt,
+    }));
   }
 
   get size(): number {

@@ -4,13 +4,13 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { TopicStats } from '../src/topic-stats.js';
 
-test('counts publishes per topic and remembers the last time', () => {
+test('counts publishes per topic and remembers the first and last time', () => {
   const stats = new TopicStats(10);
   stats.record('a.b', 1000);
   stats.record('a.b', 2000);
   stats.record('c', 1500);
-  assert.equal(stats.get('a.b'), { topic: 'a.b', messages: 2, lastPublishedAt: 2000 });
-  assert.equal(stats.get('c'), { topic: 'c', messages: 1, lastPublishedAt: 1500 });
+  assert.equal(stats.get('a.b'), { topic: 'a.b', messages: 2, lastPublishedAt: 2000, firstPublishedAt: 1000 });
+  assert.equal(stats.get('c'), { topic: 'c', messages: 1, lastPublishedAt: 1500, firstPublishedAt: 1500 });
   assert.is(stats.get('missing'), undefined);
   assert.equal(stats.list().map((record) => record.topic).sort(), ['a.b', 'c']);
 });

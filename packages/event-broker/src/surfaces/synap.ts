@@ -1,23 +1,14 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import {
-  EventwireError,
-  assertPattern,
-  assertTopic,
-  type EventEnvelope,
-  type TopicLimits,
-} from '@eventwire/event-channel';
+import { EventwireError, assertPattern, type EventEnvelope, type TopicLimits } from '@eventwire/event-channel';
 import type { Connection } from '../connection.js';
 import { PreparedTextFrame } from '../prepared-frame.js';
-import type { BrokerCore } from '../core.js';
-import { readJsonBody, sendJson } from '../http.js';
 import type { RoutedEvent, Subscriber } from '../router.js';
 
 /**
  * The Synap-compatible pub/sub surface: existing Synap pub/sub clients (a raw
- * WebSocket on `/pubsub/ws?topics=…`, `POST /pubsub/{topic}/publish`) work
- * unchanged against the eventwire broker. Everything here only translates;
- * publishing and routing go through the same core as the native protocol, so
- * events cross between surfaces and hooks see both.
+ * WebSocket on `/pubsub/ws?topics=…`; publishers over HTTP, in
+ * `synap-http.ts`) work unchanged against the eventwire broker. Everything
+ * here only translates; publishing and routing go through the same core as
+ * the native protocol, so events cross between surfaces and hooks see both.
  */
 
 /** The `message` frame Synap subscribers receive. */
@@ -27,8 +18,10 @@ export function encodeSynapMessage(envelope: EventEnvelope): string {
     message_id: envelope.id,
     topic: envelope.topic,
     payload: envelope.data,
-    // Synap clients do `JSON.parse(msg.message)`; it must be the payload as JSON text.
-    message: JSON.stringify(envelope.data ?? null),
+    // Synap clients do `JSON.parse(msg.message)`: the payload as JSON text. A
+    // payload that is a string already (Synap's SDKs publish `json.dumps(…)`)
+    // is that text, passed through exactly.
+    message: typeof envelope.data === 'string' ? envelope.data : JSON.stringify(envelope.data ?? null),
     metadata: envelope.metadata ?? {},
     // Synap timestamps are Unix seconds.
     timestamp: Math.floor(Date.parse(envelope.time) / 1000),
@@ -96,64 +89,9 @@ export class SynapSubscriber implements Subscriber {
       JSON.stringify({
         type: 'error',
         code: 'invalid_frame',
-        message: 'This endpoint only delivers; publish with POST /pubsub/{topic}/publish',
+        message: 'This endpoint only delivers; publish with POST /pubsub/{topic}/publish or the command API (POST /api/v1/command)',
       }),
     );
   }
 }
 
-/** `POST /pubsub/{topic}/publish` with `{ "payload": … }` (or `data`, or Synap's `message` string). */
-export async function handleSynapPublish(
-  request: IncomingMessage,
-  response: ServerResponse,
-  topic: string,
-  core: BrokerCore,
-  limits: { maxPayloadBytes: number; topicLimits: TopicLimits },
-): Promise<void> {
-  assertTopic(topic, limits.topicLimits);
-  const body = await readJsonBody(request, limits.maxPayloadBytes);
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw new EventwireError('invalid_payload', 'The body must be a JSON object with "payload"');
-  }
-  const record = body as Record<string, unknown>;
-  const data = payloadOf(record);
-  const metadata = metadataOf(record['metadata']);
-  const envelope = core.createEnvelope(topic, data, {
-    source: typeof record['source'] === 'string' && record['source'] !== '' ? record['source'] : 'urn:eventwire:http',
-    ...(metadata && { metadata }),
-  });
-  const result = await core.publish(envelope, { surface: 'http' });
-  sendJson(response, 200, {
-    message_id: result.event.id,
-    topic,
-    subscribers_notified: result.notified,
-  });
-}
-
-function payloadOf(record: Record<string, unknown>): unknown {
-  if ('payload' in record) return record['payload'];
-  if ('data' in record) return record['data'];
-  const message = record['message'];
-  if (typeof message === 'string') {
-    // Synap's guide publishes JSON as a string in "message"; keep it structured.
-    try {
-      return JSON.parse(message);
-    } catch {
-      return message;
-    }
-  }
-  if (message !== undefined) return message;
-  throw new EventwireError('invalid_payload', 'The body needs "payload" (or "data", or "message")');
-}
-
-function metadataOf(value: unknown): Record<string, string> | undefined {
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'object' || Array.isArray(value)) {
-    throw new EventwireError('invalid_payload', '"metadata" must be an object');
-  }
-  const out: Record<string, string> = {};
-  for (const [key, entry] of Object.entries(value)) {
-    out[key] = typeof entry === 'string' ? entry : JSON.stringify(entry);
-  }
-  return out;
-}
