@@ -3,6 +3,7 @@ import {
   UnknownEventError,
   ValidationError,
   isStandardSchema,
+  toEventwireError,
   type EventEnvelope,
   type EventMap,
 } from '@eventwire/event-channel';
@@ -19,6 +20,8 @@ import {
   type ObserveContext,
   type PublishOrigin,
 } from './hooks.js';
+import type { HistoryRules } from './history/rules.js';
+import type { HistoryStore } from '@eventwire/event-channel/protocol';
 import { RoutedEvent, Router } from './router.js';
 import { TopicStats } from './topic-stats.js';
 
@@ -28,6 +31,18 @@ export interface PublishResult {
   readonly event: EventEnvelope;
   /** Distinct subscribers (connections) it was delivered to. */
   readonly notified: number;
+  /**
+   * True when the event was already stored (a publish re-sent with the same
+   * id within the deduplication window): acknowledged again, not stored or
+   * routed twice. `event` is the stored one.
+   */
+  readonly duplicate?: boolean;
+}
+
+/** The broker's history: where events are stored, and which topics keep it. */
+export interface BrokerHistory {
+  readonly store: HistoryStore;
+  readonly rules: HistoryRules;
 }
 
 /** Broker-wide counters. */
@@ -37,6 +52,10 @@ export interface CoreCounters {
   rejected: number;
   derived: number;
   derivedDropped: number;
+  /** Re-sent publishes answered from history instead of stored again. */
+  duplicates: number;
+  /** Publishes refused because history could not store them (`unavailable`). */
+  storeFailures: number;
 }
 
 export interface BrokerCoreOptions {
@@ -47,6 +66,8 @@ export interface BrokerCoreOptions {
   readonly maxDerivedDepth: number;
   readonly source: string;
   readonly report: (error: EventwireError) => void;
+  /** History, when some topics keep it. */
+  readonly history?: BrokerHistory | undefined;
 }
 
 /**
@@ -61,7 +82,8 @@ export interface BrokerCoreOptions {
 export class BrokerCore {
   readonly router = new Router();
   readonly topics = new TopicStats();
-  readonly counters: CoreCounters = { published: 0, deliveries: 0, rejected: 0, derived: 0, derivedDropped: 0 };
+  readonly counters: CoreCounters = { published: 0, deliveries: 0, rejected: 0, derived: 0, derivedDropped: 0, duplicates: 0, storeFailures: 0 };
+  readonly history: BrokerHistory | undefined;
   readonly #options: BrokerCoreOptions;
   readonly #intercepts: InterceptChain;
   readonly #observers: ObserverQueue[] = [];
@@ -70,6 +92,7 @@ export class BrokerCore {
 
   constructor(options: BrokerCoreOptions) {
     this.#options = options;
+    this.history = options.history;
     this.#lookupSchema = options.events && createSchemaLookup(options.events);
     this.#intercepts = new InterceptChain(options.interceptTimeoutMs, options.report);
   }
@@ -133,6 +156,10 @@ export class BrokerCore {
    * `unknown_event`, `invalid_payload`, `rejected`, `timeout`, `internal`.
    */
   publish(envelope: EventEnvelope, origin: PublishOrigin, depth = 0): PublishResult | Promise<PublishResult> {
+    // A re-sent publish (the ws transport re-sends unacknowledged emits after
+    // a reconnect) is answered from history before its hooks run again.
+    const duplicate = this.#duplicateOf(envelope);
+    if (duplicate) return duplicate;
     const checked = this.#check(envelope);
     if (checked instanceof Promise) {
       return checked.then((valid) => this.#intercept(valid, origin, depth));
@@ -164,7 +191,23 @@ export class BrokerCore {
     return this.#route(rechecked, outcome.derived, origin, depth);
   }
 
-  #route(envelope: EventEnvelope, derived: DerivedEvent[], origin: PublishOrigin, depth: number): PublishResult {
+  #route(input: EventEnvelope, derived: DerivedEvent[], origin: PublishOrigin, depth: number): PublishResult {
+    let envelope = input;
+    const retention = this.history?.rules.retentionFor(envelope.topic);
+    if (retention) {
+      // Checked again here: two copies may have passed async hooks side by side.
+      const duplicate = this.#duplicateOf(envelope);
+      if (duplicate) return duplicate;
+      try {
+        // Stored before it is routed: no subscriber ever holds an offset the log does not.
+        envelope = this.history!.store.append(envelope, retention);
+      } catch (error) {
+        this.counters.storeFailures++;
+        const failure = toEventwireError(error, 'unavailable');
+        this.#options.report(failure);
+        throw failure;
+      }
+    }
     const notified = this.router.route(new RoutedEvent(envelope));
     this.counters.published++;
     this.counters.deliveries += notified;
@@ -181,6 +224,15 @@ export class BrokerCore {
     }
     for (const event of derived) this.#publishDerived(envelope, event, depth);
     return { event: envelope, notified };
+  }
+
+  #duplicateOf(envelope: EventEnvelope): PublishResult | undefined {
+    const history = this.history;
+    if (!history || !history.rules.retentionFor(envelope.topic)) return undefined;
+    const stored = history.store.findById(envelope.id);
+    if (!stored) return undefined;
+    this.counters.duplicates++;
+    return { event: stored.envelope, notified: 0, duplicate: true };
   }
 
   #publishDerived(cause: EventEnvelope, derived: DerivedEvent, depth: number): void {

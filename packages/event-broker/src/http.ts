@@ -29,6 +29,8 @@ const statusByCode: { readonly [code in ErrorCode]: number } = {
   not_found: 404,
   method_not_allowed: 405,
   upgrade_required: 426,
+  // Retryable: the broker is up but cannot store right now (a full disk, no file descriptors).
+  unavailable: 503,
   timeout: 504,
   aborted: 499,
   internal: 500,

@@ -1,4 +1,6 @@
 import type { EventMap, EventwireError, TopicLimits } from '@eventwire/event-channel';
+import type { HistoryStore } from '@eventwire/event-channel/protocol';
+import type { HistoryRule } from './history/rules.js';
 
 /** Options of {@link EventBrokerServer}. Every field is optional. */
 export interface BrokerOptions<TEvents extends EventMap = EventMap> {
@@ -93,6 +95,25 @@ export interface BrokerOptions<TEvents extends EventMap = EventMap> {
    * @default 'urn:eventwire:broker'
    */
   readonly source?: string;
+  /**
+   * Topics that keep history: events on them get an `offset`, are stored
+   * (bounded per topic by `maxEvents` and `maxAgeMs`), replayed to clients
+   * that reconnect, readable with `GET /history/{pattern}`, and deduplicated
+   * when a publish is re-sent. The first matching rule applies.
+   * @example [{ pattern: 'order.#', maxEvents: 10_000, maxAgeMs: 86_400_000 }]
+   */
+  readonly history?: readonly HistoryRule[];
+  /**
+   * Where history is stored. @default a `MemoryHistoryStore` (lost on restart;
+   * its epoch changes, so clients are told of the gap)
+   */
+  readonly historyStore?: HistoryStore;
+  /**
+   * Most missed events one reconnecting client is replayed; past it the
+   * client gets a `replay_limit` gap.
+   * @default 10_000
+   */
+  readonly maxReplayEvents?: number;
   /** Receives one readable line per connection and state change. Silent by default. */
   readonly log?: (line: string) => void;
   /**
@@ -118,4 +139,5 @@ export const brokerDefaults = {
   maxDerivedDepth: 8,
   shutdownTimeoutMs: 5000,
   source: 'urn:eventwire:broker',
+  maxReplayEvents: 10_000,
 } as const;

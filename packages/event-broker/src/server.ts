@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 import {
   EventwireError,
+  assertPattern,
   assertTopic,
   topicLimitDefaults,
   type EventInput,
@@ -14,7 +15,7 @@ import {
   type TopicLimits,
   type UntypedEvents,
 } from '@eventwire/event-channel';
-import { closeCodes, createEventIdGenerator } from '@eventwire/event-channel/protocol';
+import { MemoryHistoryStore, closeCodes, createEventIdGenerator } from '@eventwire/event-channel/protocol';
 import type { P } from 'ts-pattern';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { Connection } from './connection.js';
@@ -27,7 +28,9 @@ import type {
   PatternHookEvent,
   TopicHookEvent,
 } from './hooks.js';
-import { requestUrl, sendError, sendJson, upgradeRefusal } from './http.js';
+import { decodePathSegment, requestUrl, sendError, sendJson, upgradeRefusal } from './http.js';
+import { readHistoryPage } from './history/replay.js';
+import { HistoryRules } from './history/rules.js';
 import { brokerDefaults, type BrokerOptions } from './options.js';
 import { NativeSession } from './surfaces/native.js';
 import { SynapSubscriber, parseSynapTopics } from './surfaces/synap.js';
@@ -60,6 +63,12 @@ export interface BrokerStats {
   readonly heartbeatTimeouts: number;
   readonly topics: number;
   readonly hooks: readonly HookStats[];
+  /** Re-sent publishes answered from history instead of stored again. */
+  readonly duplicates: number;
+  /** Publishes refused because history could not store them. */
+  readonly storeFailures: number;
+  /** The history store, when some topics keep history. */
+  readonly history?: { readonly kind: string; readonly epoch: string; readonly head: number };
 }
 
 /** Options of `observe`. */
@@ -112,7 +121,9 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
     this.#heartbeatMs = options.heartbeatMs ?? brokerDefaults.heartbeatMs;
     this.#maxSubscriptions = options.maxSubscriptionsPerConnection ?? brokerDefaults.maxSubscriptionsPerConnection;
     const report = options.onError ?? ((error: EventwireError) => console.error(`[event-broker] ${error.code}: ${error.message}`));
+    const historyRules = options.history && options.history.length > 0 ? new HistoryRules(options.history) : undefined;
     this.#core = new BrokerCore({
+      history: historyRules && { rules: historyRules, store: options.historyStore ?? new MemoryHistoryStore() },
       events: options.events,
       allowUnknownTopics: options.allowUnknownTopics ?? brokerDefaults.allowUnknownTopics,
       interceptTimeoutMs: options.interceptTimeoutMs ?? brokerDefaults.interceptTimeoutMs,
@@ -249,6 +260,9 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
       heartbeatTimeouts: this.#heartbeatTimeouts,
       topics: this.#core.topics.size,
       hooks: this.#core.hookStats(),
+      ...(this.#core.history && {
+        history: { kind: this.#core.history.store.kind, epoch: this.#core.history.store.epoch, head: this.#core.history.store.head },
+      }),
     };
   }
 
@@ -284,6 +298,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
     );
     await Promise.all(sockets);
     await withDeadline(this.#core.observersIdle(), timeoutMs);
+    await this.#core.history?.store.close();
     this.#http.closeAllConnections();
     await httpClosed;
     this.#wss.close();
@@ -338,6 +353,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
         topicLimits: this.#topicLimits,
         heartbeatMs: this.#heartbeatMs,
         helloTimeoutMs: this.#options.helloTimeoutMs ?? brokerDefaults.helloTimeoutMs,
+        maxReplayEvents: this.#options.maxReplayEvents ?? brokerDefaults.maxReplayEvents,
       });
       subscriber = session;
       ws.on('message', (data, isBinary) => {
@@ -420,6 +436,20 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
       expect('GET');
       return sendJson(response, 200, this.stats());
     }
+    const history = /^\/history\/([^/]+)$/.exec(path);
+    if (history) {
+      expect('GET');
+      const pattern = decodePathSegment(history[1]!);
+      assertPattern(pattern, this.#topicLimits);
+      const limit = url.searchParams.get('limit');
+      const last = url.searchParams.get('last');
+      const page = readHistoryPage(this.#core.history, pattern, {
+        since: url.searchParams.get('since') ?? undefined,
+        limit: limit === null ? undefined : countParam('limit', limit),
+        last: last === null ? undefined : countParam('last', last),
+      });
+      return sendJson(response, 200, { pattern, ...page });
+    }
     if (await this.#synapHttp.handle(request, response, path, method)) return;
     throw new EventwireError('not_found', `No route for ${method} ${path}`);
   }
@@ -427,6 +457,12 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
   #log(line: string): void {
     this.#options.log?.(line);
   }
+}
+
+function countParam(name: string, text: string): number {
+  const value = Number(text);
+  if (!Number.isSafeInteger(value) || value < 0) throw new EventwireError('invalid_payload', `?${name}= must be a non-negative integer, got "${text.slice(0, 40)}"`);
+  return value;
 }
 
 function upgradeRequired(path: string, host: string): EventwireError {

@@ -28,6 +28,7 @@
  * | `not_found`             | an HTTP route or resource that does not exist                      |
  * | `method_not_allowed`    | an HTTP route called with the wrong method                         |
  * | `upgrade_required`      | a plain HTTP request to a WebSocket endpoint                       |
+ * | `unavailable`           | the broker cannot take it now (history store cannot write); retry  |
  * | `timeout`               | an operation did not finish within its deadline                    |
  * | `aborted`               | the caller's `AbortSignal` fired                                   |
  * | `internal`              | anything else; the original is kept as `cause`                     |
@@ -60,6 +61,7 @@ export const errorCodes = [
   'not_found',
   'method_not_allowed',
   'upgrade_required',
+  'unavailable',
   'timeout',
   'aborted',
   'internal',

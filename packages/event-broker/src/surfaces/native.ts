@@ -11,6 +11,7 @@ import {
   PROTOCOL_VERSION,
   closeCodes,
   encodeFrame,
+  formatOffset,
   parseClientFrame,
   type ClientFrame,
   type FrameId,
@@ -19,6 +20,7 @@ import {
 import type { Connection } from '../connection.js';
 import { PreparedTextFrame } from '../prepared-frame.js';
 import type { BrokerCore, PublishResult } from '../core.js';
+import { planResume, readHistoryPage } from '../history/replay.js';
 import type { RoutedEvent, Subscriber } from '../router.js';
 
 /** Limits a native session enforces. */
@@ -28,6 +30,8 @@ export interface NativeSessionLimits {
   readonly topicLimits: TopicLimits;
   readonly heartbeatMs: number;
   readonly helloTimeoutMs: number;
+  /** Most missed events one resume replays; past it the client is told of a `replay_limit` gap. */
+  readonly maxReplayEvents: number;
 }
 
 /** Frames waiting while an async hook holds the session; beyond this the client is flooding. */
@@ -145,6 +149,10 @@ export class NativeSession implements Subscriber {
         this.#core.router.unsubscribe(this, frame.pattern);
         this.#send({ type: 'ack', id: frame.id });
         return undefined;
+      case 'resume':
+        return this.#resumeSubscriptions(frame.id, frame.patterns, frame.since);
+      case 'history':
+        return this.#history(frame);
       case 'publish':
         return this.#publish(frame.id, frame.event);
       case 'ping':
@@ -169,13 +177,51 @@ export class NativeSession implements Subscriber {
     this.#greeted = true;
     clearTimeout(this.#helloTimer);
     this.#helloTimer = undefined;
+    const store = this.#core.history?.store;
     this.#send({
       type: 'welcome',
       protocol: PROTOCOL_VERSION,
       connectionId: this.id,
       heartbeatMs: this.#limits.heartbeatMs,
       maxPayloadBytes: this.#limits.maxPayloadBytes,
+      // Where history stands now: a client that reconnects later resumes from here at the latest.
+      ...(store && { history: { epoch: store.epoch, offset: formatOffset(store.epoch, store.head) } }),
     });
+    return undefined;
+  }
+
+  /**
+   * Subscribes every pattern and replays what they missed after `since`, in
+   * one synchronous step: events routed before this frame are in the replay,
+   * events routed after it arrive live, none twice.
+   */
+  #resumeSubscriptions(id: FrameId, patterns: readonly string[], since: string): undefined {
+    try {
+      for (const pattern of patterns) assertPattern(pattern, this.#limits.topicLimits);
+      const router = this.#core.router;
+      const fresh = new Set(patterns.filter((pattern) => !router.has(this, pattern)));
+      if (router.patternCount(this) + fresh.size > this.#limits.maxSubscriptions) {
+        throw new EventwireError('limit_exceeded', `A connection may hold at most ${this.#limits.maxSubscriptions} subscriptions`);
+      }
+      const plan = planResume(this.#core.history, patterns, since, this.#limits.maxReplayEvents);
+      for (const pattern of fresh) router.subscribe(this, pattern);
+      this.#send({ type: 'ack', id });
+      for (const gap of plan.gaps) this.#send({ type: 'gap', pattern: gap.pattern, reason: gap.reason, since });
+      for (const event of plan.events) this.#send({ type: 'event', event });
+    } catch (error) {
+      this.#sendError(id, error);
+    }
+    return undefined;
+  }
+
+  #history(frame: Extract<ClientFrame, { type: 'history' }>): undefined {
+    try {
+      assertPattern(frame.pattern, this.#limits.topicLimits);
+      const page = readHistoryPage(this.#core.history, frame.pattern, frame);
+      this.#send({ type: 'history', id: frame.id, ...page });
+    } catch (error) {
+      this.#sendError(frame.id, error);
+    }
     return undefined;
   }
 

@@ -20,10 +20,44 @@ export const PROTOCOL_VERSION = 1;
 /** A correlation id chosen by the client; echoed in the `ack` or `error` that answers it. */
 export type FrameId = number | string;
 
+/**
+ * Why a subscription's missed events could not all be recovered:
+ * - `epoch`: the offset is from another history (the broker lost its memory store, a log was deleted);
+ * - `trimmed`: retention dropped events after the offset;
+ * - `no_history`: no topic matching the pattern keeps history, so what was published meanwhile is gone;
+ * - `replay_limit`: more were missed than one replay sends (`maxReplayEvents`).
+ */
+export type GapReason = 'epoch' | 'trimmed' | 'no_history' | 'replay_limit';
+
+/** Every {@link GapReason}. */
+export const gapReasons: readonly GapReason[] = ['epoch', 'trimmed', 'no_history', 'replay_limit'];
+
 /** Frames a client sends. */
 export type ClientFrame =
   | { readonly type: 'hello'; readonly protocol: number; readonly client?: string }
   | { readonly type: 'subscribe'; readonly id: FrameId; readonly pattern: string }
+  | {
+      /**
+       * After a reconnect: subscribe every pattern again and replay, once and
+       * in order, what was stored after `since` for any of them, then go live.
+       * One frame, handled in one step, so nothing falls between replay and live.
+       */
+      readonly type: 'resume';
+      readonly id: FrameId;
+      readonly patterns: readonly string[];
+      readonly since: string;
+    }
+  | {
+      readonly type: 'history';
+      readonly id: FrameId;
+      readonly pattern: string;
+      /** After this offset, or `'earliest'`. */
+      readonly since?: string;
+      /** Instead of `since`: the last n events. */
+      readonly last?: number;
+      /** Page size, at most 1000. */
+      readonly limit?: number;
+    }
   | { readonly type: 'unsubscribe'; readonly id: FrameId; readonly pattern: string }
   | { readonly type: 'publish'; readonly id?: FrameId; readonly event: EventEnvelope }
   | { readonly type: 'ping'; readonly id?: FrameId };
@@ -38,6 +72,26 @@ export type ServerFrame =
       readonly heartbeatMs: number;
       /** The largest frame the server accepts, in bytes. */
       readonly maxPayloadBytes: number;
+      /** Where the broker's history stood at connect time, when it keeps any. */
+      readonly history?: { readonly epoch: string; readonly offset: string };
+    }
+  | {
+      /** Sent after a `resume`'s ack, per pattern whose missed events cannot all be replayed. */
+      readonly type: 'gap';
+      readonly pattern: string;
+      readonly reason: GapReason;
+      /** The offset the client resumed from. */
+      readonly since?: string;
+    }
+  | {
+      /** The answer to a `history` request: one page, oldest first. */
+      readonly type: 'history';
+      readonly id: FrameId;
+      readonly events: readonly EventEnvelope[];
+      /** More events follow after the last one: ask again with its offset. */
+      readonly more: boolean;
+      readonly epoch: string;
+      readonly gap?: GapReason;
     }
   | { readonly type: 'ack'; readonly id: FrameId; readonly eventId?: string }
   | { readonly type: 'event'; readonly event: EventEnvelope }
@@ -55,8 +109,9 @@ export type ServerFrame =
  * channel, which parses them in one place (so no transport can forget).
  */
 export type ReceivedServerFrame =
-  | Exclude<ServerFrame, { readonly type: 'event' }>
-  | { readonly type: 'event'; readonly event: unknown };
+  | Exclude<ServerFrame, { readonly type: 'event' } | { readonly type: 'history' }>
+  | { readonly type: 'event'; readonly event: unknown }
+  | (Omit<Extract<ServerFrame, { readonly type: 'history' }>, 'events'> & { readonly events: readonly unknown[] });
 
 /** Encodes a frame for the wire. */
 export function encodeFrame(frame: ClientFrame | ServerFrame): string {
@@ -87,6 +142,31 @@ export function parseClientFrame(text: string): ClientFrame {
       const pattern = record['pattern'];
       if (typeof pattern !== 'string') throw frameError('"pattern" must be a string', id);
       return { type, id, pattern };
+    }
+    case 'resume': {
+      const id = requireId(record);
+      const patterns = record['patterns'];
+      const since = record['since'];
+      if (!Array.isArray(patterns) || !patterns.every((pattern) => typeof pattern === 'string') || typeof since !== 'string') {
+        throw frameError('resume needs "patterns" (strings) and "since" (an offset)', id);
+      }
+      return { type, id, patterns, since };
+    }
+    case 'history': {
+      const id = requireId(record);
+      const pattern = record['pattern'];
+      if (typeof pattern !== 'string') throw frameError('"pattern" must be a string', id);
+      const since = optionalString(record, 'since', id);
+      const last = optionalCount(record, 'last', id);
+      const limit = optionalCount(record, 'limit', id);
+      return {
+        type,
+        id,
+        pattern,
+        ...(since !== undefined && { since }),
+        ...(last !== undefined && { last }),
+        ...(limit !== undefined && { limit }),
+      };
     }
     case 'publish': {
       const id = optionalId(record);
@@ -127,7 +207,38 @@ export function parseServerFrame(text: string): ReceivedServerFrame {
       ) {
         throw frameError('welcome needs protocol, connectionId, heartbeatMs, maxPayloadBytes');
       }
-      return { type: 'welcome', protocol, connectionId, heartbeatMs, maxPayloadBytes };
+      const history = record['history'] as { epoch?: unknown; offset?: unknown } | undefined;
+      const position =
+        typeof history === 'object' && history !== null && typeof history.epoch === 'string' && typeof history.offset === 'string'
+          ? { epoch: history.epoch, offset: history.offset }
+          : undefined;
+      return { type: 'welcome', protocol, connectionId, heartbeatMs, maxPayloadBytes, ...(position && { history: position }) };
+    }
+    case 'gap': {
+      const pattern = record['pattern'];
+      const reason = record['reason'];
+      if (typeof pattern !== 'string' || !(gapReasons as readonly unknown[]).includes(reason)) {
+        throw frameError('gap needs a pattern and a known reason');
+      }
+      const since = optionalString(record, 'since');
+      return { type: 'gap', pattern, reason: reason as GapReason, ...(since !== undefined && { since }) };
+    }
+    case 'history': {
+      const id = requireId(record);
+      const events = record['events'];
+      const epoch = record['epoch'];
+      if (!Array.isArray(events) || typeof epoch !== 'string' || typeof record['more'] !== 'boolean') {
+        throw frameError('history needs events, more and epoch', id);
+      }
+      const gap = record['gap'];
+      return {
+        type: 'history',
+        id,
+        events,
+        more: record['more'],
+        epoch,
+        ...((gapReasons as readonly unknown[]).includes(gap) && { gap: gap as GapReason }),
+      };
     }
     case 'ack': {
       const id = requireId(record);
@@ -239,10 +350,17 @@ function optionalIdOrUndefined(record: Record<string, unknown>): FrameId | undef
   return isFrameId(record['id']) ? record['id'] : undefined;
 }
 
-function optionalString(record: Record<string, unknown>, field: string): string | undefined {
+function optionalString(record: Record<string, unknown>, field: string, id?: FrameId): string | undefined {
   const value = record[field];
   if (value === undefined) return undefined;
-  if (typeof value !== 'string') throw frameError(`"${field}" must be a string`);
+  if (typeof value !== 'string') throw frameError(`"${field}" must be a string`, id);
+  return value;
+}
+
+function optionalCount(record: Record<string, unknown>, field: string, id: FrameId): number | undefined {
+  const value = record[field];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw frameError(`"${field}" must be a non-negative integer`, id);
   return value;
 }
 

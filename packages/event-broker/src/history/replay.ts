@@ -1,0 +1,105 @@
+// Reading history for clients: a reconnecting client's resume, and pages of
+// history for the HTTP API and the `history` frame. Synchronous like the
+// store, so the caller can make subscriptions live in the same step.
+import { EventwireError, type EventEnvelope } from '@eventwire/event-channel';
+import { parseOffset, type GapReason, type StoredEvent } from '@eventwire/event-channel/protocol';
+import type { BrokerHistory } from '../core.js';
+
+/** Most events one page of history holds. */
+export const MAX_HISTORY_PAGE = 1000;
+
+/** What a resume replays, and the patterns that cannot be brought fully up to date. */
+export interface ResumePlan {
+  /** Union of every pattern's missed events, each once, oldest first. */
+  readonly events: readonly EventEnvelope[];
+  readonly gaps: ReadonlyArray<{ readonly pattern: string; readonly reason: GapReason }>;
+}
+
+/**
+ * The events stored after `since` that match any of `patterns`, each once and
+ * in order, at most `maxEvents`; and a gap for each pattern that cannot be
+ * fully recovered (no history for it, another epoch, trimmed, over the limit).
+ */
+export function planResume(history: BrokerHistory | undefined, patterns: readonly string[], since: string, maxEvents: number): ResumePlan {
+  if (!history) return { events: [], gaps: patterns.map((pattern) => ({ pattern, reason: 'no_history' })) };
+  const { store, rules } = history;
+  const position = parseSince(since);
+  const sameEpoch = position.epoch === store.epoch;
+  // Another epoch: nothing of the old one is left, and everything of the
+  // current one is newer than anything the client saw.
+  const after = sameEpoch ? position.seq : 0;
+  const gaps: Array<{ pattern: string; reason: GapReason }> = [];
+  const bySeq = new Map<number, StoredEvent>();
+  let overLimit = false;
+  for (const pattern of patterns) {
+    if (!rules.covers(pattern)) {
+      gaps.push({ pattern, reason: 'no_history' });
+      continue;
+    }
+    if (!sameEpoch) gaps.push({ pattern, reason: 'epoch' });
+    else if (store.trimmedAfter(pattern, after)) gaps.push({ pattern, reason: 'trimmed' });
+    const found = store.read(pattern, after, maxEvents + 1);
+    if (found.length > maxEvents) overLimit = true;
+    for (const event of found) bySeq.set(event.seq, event);
+  }
+  let events = [...bySeq.values()].sort((a, b) => a.seq - b.seq);
+  if (events.length > maxEvents || overLimit) {
+    events = events.slice(0, maxEvents);
+    for (const pattern of patterns) {
+      if (rules.covers(pattern) && !gaps.some((gap) => gap.pattern === pattern)) gaps.push({ pattern, reason: 'replay_limit' });
+    }
+  }
+  return { events: events.map((event) => event.envelope), gaps };
+}
+
+/** One page of history for `pattern`. */
+export interface HistoryPage {
+  readonly epoch: string;
+  readonly events: readonly EventEnvelope[];
+  /** More stored events follow the last one. */
+  readonly more: boolean;
+  readonly gap?: GapReason;
+}
+
+/**
+ * Events matching `pattern`: after `since` (an offset, or `'earliest'`, the
+ * default) or the `last` n, oldest first, at most `limit` (≤ 1000).
+ */
+export function readHistoryPage(
+  history: BrokerHistory | undefined,
+  pattern: string,
+  query: { readonly since?: string | undefined; readonly last?: number | undefined; readonly limit?: number | undefined },
+): HistoryPage {
+  const limit = Math.min(query.limit ?? MAX_HISTORY_PAGE, MAX_HISTORY_PAGE);
+  if (!history || !history.rules.covers(pattern)) return { epoch: history?.store.epoch ?? '', events: [], more: false, gap: 'no_history' };
+  const { store } = history;
+  if (query.last !== undefined) {
+    // The newest n: nothing stored follows them (what comes next is live).
+    const events = store.readLast(pattern, Math.min(query.last, MAX_HISTORY_PAGE));
+    return { epoch: store.epoch, events: events.map((event) => event.envelope), more: false };
+  }
+  let after = 0;
+  let gap: GapReason | undefined;
+  if (query.since !== undefined && query.since !== 'earliest') {
+    const position = parseSince(query.since);
+    if (position.epoch !== store.epoch) gap = 'epoch';
+    else {
+      after = position.seq;
+      if (store.trimmedAfter(pattern, after)) gap = 'trimmed';
+    }
+  }
+  const found = store.read(pattern, after, limit + 1);
+  const more = found.length > limit;
+  return {
+    epoch: store.epoch,
+    events: found.slice(0, limit).map((event) => event.envelope),
+    more,
+    ...(gap && { gap }),
+  };
+}
+
+function parseSince(since: string): { epoch: string; seq: number } {
+  const position = parseOffset(since);
+  if (!position) throw new EventwireError('invalid_payload', `"${since.slice(0, 80)}" is not an offset (use one from an event's "offset", or "earliest")`);
+  return position;
+}

@@ -1,0 +1,72 @@
+// Which topics keep history, and for how long: the broker's `history` option.
+import { TopicTrie, assertPattern, findTopicProblem } from '@eventwire/event-channel';
+import type { HistoryRetention } from '@eventwire/event-channel/protocol';
+
+/** One `history` entry: topics matching `pattern` are stored. */
+export interface HistoryRule {
+  readonly pattern: string;
+  /** Most events kept per topic. @default 1000 */
+  readonly maxEvents?: number;
+  /** Longest an event is kept, in milliseconds. @default 86_400_000 (24 h) */
+  readonly maxAgeMs?: number;
+}
+
+/** Defaults of {@link HistoryRule}. */
+export const historyRuleDefaults = { maxEvents: 1000, maxAgeMs: 86_400_000 } as const;
+
+/**
+ * The compiled rules. A topic takes the retention of the first rule (in the
+ * order given) that matches it. Lookups are cached per topic (bounded), since
+ * the broker asks on every publish.
+ */
+export class HistoryRules {
+  readonly rules: readonly (HistoryRetention & { readonly pattern: string })[];
+  readonly #trie = new TopicTrie<number>();
+  readonly #cache = new Map<string, HistoryRetention | null>();
+
+  constructor(rules: readonly HistoryRule[]) {
+    this.rules = rules.map((rule, index) => {
+      assertPattern(rule.pattern);
+      this.#trie.add(rule.pattern, index);
+      return {
+        pattern: rule.pattern,
+        maxEvents: rule.maxEvents ?? historyRuleDefaults.maxEvents,
+        maxAgeMs: rule.maxAgeMs ?? historyRuleDefaults.maxAgeMs,
+      };
+    });
+  }
+
+  /** The retention for a concrete topic, or undefined when it keeps no history. */
+  retentionFor(topic: string): HistoryRetention | undefined {
+    const cached = this.#cache.get(topic);
+    if (cached !== undefined) return cached ?? undefined;
+    let first: number | undefined;
+    this.#trie.forEachMatch(topic, (index) => {
+      if (first === undefined || index < first) first = index;
+    });
+    const retention = first === undefined ? null : this.rules[first]!;
+    if (this.#cache.size >= CACHE_SIZE) this.#cache.delete(this.#cache.keys().next().value!);
+    this.#cache.set(topic, retention);
+    return retention ?? undefined;
+  }
+
+  /** Whether some topic matching `pattern` keeps history (so a `since` can be served). */
+  covers(pattern: string): boolean {
+    return this.rules.some((rule) => patternsOverlap(rule.pattern, pattern));
+  }
+}
+
+const CACHE_SIZE = 4096;
+
+/** True when some topic matches both patterns. */
+export function patternsOverlap(a: string, b: string): boolean {
+  if (findTopicProblem(a, 'pattern') || findTopicProblem(b, 'pattern')) return false;
+  return overlap(a.split('.'), 0, b.split('.'), 0);
+}
+
+function overlap(a: string[], i: number, b: string[], j: number): boolean {
+  if (a[i] === '#' || b[j] === '#') return true; // '#' also matches zero segments
+  if (i === a.length || j === b.length) return i === a.length && j === b.length;
+  if (a[i] !== '*' && b[j] !== '*' && a[i] !== b[j]) return false;
+  return overlap(a, i + 1, b, j + 1);
+}
