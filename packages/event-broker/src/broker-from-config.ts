@@ -46,6 +46,13 @@ export async function createBrokerFromConfig<TEvents extends EventMap = UntypedE
       },
     }),
     ...(config.events && { events: config.events as TEvents }),
+    ...(config.history && {
+      history: config.history.map((rule) => ({
+        pattern: rule.pattern,
+        ...(rule.maxEvents !== undefined && { maxEvents: rule.maxEvents }),
+        ...(rule.maxAge !== undefined && { maxAgeMs: rule.maxAge }),
+      })),
+    }),
     ...(log && { log: config.quiet ? (line: string) => void (!line.startsWith('conn ') && log(line)) : log }),
     ...(options.onError && { onError: options.onError }),
   });

@@ -8,6 +8,7 @@ import {
   BrokerConfigError,
   maskConfig,
   mergeConfigLayers,
+  parseHistoryFlag,
   validateConfig,
   type ConfigLayer,
   type ResolvedBrokerConfig,
@@ -34,6 +35,9 @@ the environment, the environment over the config file):
   --webhook <url>        POST every event (CloudEvent)  EVENTWIRE_WEBHOOK
   --webhook-topics <p>   pattern for --webhook          EVENTWIRE_WEBHOOK_TOPICS (default #)
   --heartbeat <ms>       ping interval                  EVENTWIRE_HEARTBEAT_MS (default ${brokerDefaults.heartbeatMs})
+  --history <rule>       keep history for a pattern:    EVENTWIRE_HISTORY (rules joined by ",")
+                         pattern[:maxEvents[:maxAge]],
+                         e.g. 'order.#:10000:24h'; repeatable
   --quiet                no per-connection log lines    EVENTWIRE_QUIET=1
   -h, --help             show this help
 
@@ -56,6 +60,7 @@ const settings = [
   { flag: 'webhook-topics', variable: 'EVENTWIRE_WEBHOOK_TOPICS', key: 'webhooks', kind: 'string' },
   { flag: 'heartbeat', variable: 'EVENTWIRE_HEARTBEAT_MS', key: 'heartbeatMs', kind: 'number' },
   { flag: 'quiet', variable: 'EVENTWIRE_QUIET', key: 'quiet', kind: 'boolean' },
+  { flag: 'history', variable: 'EVENTWIRE_HISTORY', key: 'history', kind: 'history' },
 ] as const;
 
 let parsed: ReturnType<typeof parseArgs>;
@@ -72,6 +77,7 @@ try {
       'webhook-topics': { type: 'string' },
       heartbeat: { type: 'string' },
       quiet: { type: 'boolean' },
+      history: { type: 'string', multiple: true },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -79,7 +85,7 @@ try {
 } catch (error) {
   fail((error as Error).message);
 }
-const flags = parsed.values as Record<string, string | boolean | undefined>;
+const flags = parsed.values as Record<string, string | boolean | string[] | undefined>;
 if (flags['help']) {
   console.log(usage);
   process.exit(0);
@@ -89,14 +95,21 @@ if (flags['help']) {
  * One layer from flags or variables. Numbers stay text when they are not
  * numbers, so validation can say "expected a port number, got "abc"".
  */
-function layerFrom(read: (setting: (typeof settings)[number]) => string | boolean | undefined, name: (setting: (typeof settings)[number]) => string, label: string): ConfigLayer {
+function layerFrom(read: (setting: (typeof settings)[number]) => string | boolean | string[] | undefined, name: (setting: (typeof settings)[number]) => string, label: string): ConfigLayer {
   const raw: Record<string, unknown> = {};
   const names = new Map<string, string>();
   for (const setting of settings) {
     const value = read(setting);
     if (value === undefined || setting.key === 'webhooks') continue;
     names.set(setting.key, name(setting));
-    if (setting.kind === 'number') raw[setting.key] = /^\d+$/.test(String(value)) ? Number(value) : value;
+    if (setting.kind === 'history') {
+      const specs = Array.isArray(value) ? value : String(value).split(',').filter((spec) => spec.trim() !== '');
+      try {
+        raw[setting.key] = specs.map((spec) => parseHistoryFlag(spec.trim()));
+      } catch (error) {
+        throw new BrokerConfigError([`${name(setting)}: ${(error as Error).message}`]);
+      }
+    } else if (setting.kind === 'number') raw[setting.key] = /^\d+$/.test(String(value)) ? Number(value) : value;
     else if (setting.kind === 'boolean') raw[setting.key] = value === true || value === '1' || value === 'true';
     else raw[setting.key] = value;
   }
@@ -108,7 +121,7 @@ function layerFrom(read: (setting: (typeof settings)[number]) => string | boolea
   const values = validateConfig(raw, '', {
     keyName: (path) => {
       if (path.startsWith('webhooks[0].topics')) return name(settings.find((setting) => setting.flag === 'webhook-topics')!);
-      return names.get(path.split('.')[0]!) ?? path;
+      return names.get(path.split(/[.[]/)[0]!) ?? path;
     },
   });
   return { label: (key) => `${label} ${names.get(key) ?? key}`, values };

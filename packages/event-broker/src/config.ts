@@ -43,7 +43,17 @@ export const passThroughOptionKeys = [
   'shutdownTimeoutMs',
   'source',
   'allowUnknownTopics',
+  'maxReplayEvents',
 ] as const satisfies ReadonlyArray<keyof BrokerOptions>;
+
+/** One `history` entry of a config: like `HistoryRule`, with the age also as text (`'24h'`). */
+export interface HistoryRuleConfig {
+  readonly pattern: string;
+  /** Most events kept per topic. @default 1000 */
+  readonly maxEvents?: number;
+  /** Longest an event is kept: milliseconds, or `'90s'`, `'30m'`, `'24h'`, `'7d'`. @default '24h' */
+  readonly maxAge?: number | string;
+}
 
 /**
  * Everything a broker config file (or the flags, or the environment) can say:
@@ -64,6 +74,8 @@ export interface BrokerConfig<TEvents extends EventMap = UntypedEvents>
   readonly webhooks?: readonly WebhookConfig[];
   /** No per-connection log lines. @default false */
   readonly quiet?: boolean;
+  /** Topics that keep history (offsets, replay on reconnect, `GET /history`); the first matching rule applies. */
+  readonly history?: readonly HistoryRuleConfig[];
   /** The event map the broker enforces (TypeScript/JavaScript configs only). */
   readonly events?: TEvents;
   /**
@@ -109,6 +121,43 @@ export function parseSize(text: string): number {
   if (bytes < 1) throw new Error(`"${text}" is too small`);
   return bytes;
 }
+
+/** `500ms`, `90s`, `30m`, `24h`, `7d`, or milliseconds → milliseconds. */
+export function parseDuration(text: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/i.exec(text.trim());
+  if (!match) throw new Error(`"${text}" is not a duration (try 90s, 30m, 24h, 7d or milliseconds)`);
+  const factor = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(match[2] ?? 'ms').toLowerCase() as 'ms'];
+  const ms = Math.round(Number(match[1]) * factor);
+  if (ms < 1) throw new Error(`"${text}" is too short`);
+  return ms;
+}
+
+/**
+ * One `--history` flag: `pattern[:maxEvents[:maxAge]]`, e.g. `order.#:10000:24h`
+ * (a pattern never holds ':').
+ */
+export function parseHistoryFlag(text: string): { pattern: string; maxEvents?: number; maxAge?: string } {
+  const [pattern = '', maxEvents, maxAge, ...rest] = text.split(':');
+  if (rest.length > 0) throw new Error(`"${text}" has too many parts (pattern:maxEvents:maxAge)`);
+  if (maxEvents !== undefined && maxEvents !== '' && !/^\d+$/.test(maxEvents)) throw new Error(`"${maxEvents}" in "${text}" is not a count`);
+  return {
+    pattern,
+    ...(maxEvents !== undefined && maxEvents !== '' && { maxEvents: Number(maxEvents) }),
+    ...(maxAge !== undefined && maxAge !== '' && { maxAge }),
+  };
+}
+
+const duration = z.union([
+  z.number().int().positive(),
+  z.string().transform((text, context) => {
+    try {
+      return parseDuration(text);
+    } catch (error) {
+      context.addIssue({ code: 'custom', message: (error as Error).message });
+      return z.NEVER;
+    }
+  }),
+], { error: 'expected a duration: milliseconds or a string like "24h"' });
 
 const size = z.union([
   z.number().int().positive(),
@@ -162,6 +211,8 @@ export const declarativeConfigSchema = z.strictObject({
     }),
   ),
   quiet: z.boolean(),
+  maxReplayEvents: count,
+  history: z.array(z.strictObject({ pattern, maxEvents: count.optional(), maxAge: duration.optional() })),
 }).partial();
 
 /** A TypeScript/JavaScript config: the declarative part plus the event map and `setup`. */

@@ -20,8 +20,7 @@ import {
   type ObserveContext,
   type PublishOrigin,
 } from './hooks.js';
-import type { HistoryRules } from './history/rules.js';
-import type { HistoryStore } from '@eventwire/event-channel/protocol';
+import type { HistoryRules, HistoryStore } from '@eventwire/event-channel/protocol';
 import { RoutedEvent, Router } from './router.js';
 import { TopicStats } from './topic-stats.js';
 

@@ -8,15 +8,13 @@ export { createWebhookNotifier } from './observers/webhook.js';
 export { BrokerConfigError, defineBrokerConfig, parseSize } from './config.js';
 export { loadBrokerConfigFile } from './config-file.js';
 export { createBrokerFromConfig } from './broker-from-config.js';
-export { HistoryRules, historyRuleDefaults } from './history/rules.js';
-export { MemoryHistoryStore } from '@eventwire/event-channel/protocol';
+export { HistoryRules, MemoryHistoryStore, historyRuleDefaults } from '@eventwire/event-channel/protocol';
 
 export type { BrokerAddress, BrokerStats, ObserveOptions } from './server.js';
 export type { BrokerOptions } from './options.js';
 export type { AuditLogConfig, BrokerConfig, ResolvedBrokerConfig, WebhookConfig } from './config.js';
 export type { ConfiguredBroker, ConfiguredBrokerOptions } from './broker-from-config.js';
-export type { HistoryRule } from './history/rules.js';
-export type { HistoryRetention, HistoryStore, MemoryHistoryStoreOptions, StoredEvent } from '@eventwire/event-channel/protocol';
+export type { HistoryRetention, HistoryRule, HistoryStore, MemoryHistoryStoreOptions, StoredEvent } from '@eventwire/event-channel/protocol';
 export type { PublishResult } from './core.js';
 export type { AuditLog, AuditLogOptions } from './observers/audit-log.js';
 export type { WebhookOptions } from './observers/webhook.js';

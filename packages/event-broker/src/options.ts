@@ -1,6 +1,5 @@
 import type { EventMap, EventwireError, TopicLimits } from '@eventwire/event-channel';
-import type { HistoryStore } from '@eventwire/event-channel/protocol';
-import type { HistoryRule } from './history/rules.js';
+import type { HistoryRule, HistoryStore } from '@eventwire/event-channel/protocol';
 
 /** Options of {@link EventBrokerServer}. Every field is optional. */
 export interface BrokerOptions<TEvents extends EventMap = EventMap> {

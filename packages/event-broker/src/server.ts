@@ -15,7 +15,7 @@ import {
   type TopicLimits,
   type UntypedEvents,
 } from '@eventwire/event-channel';
-import { MemoryHistoryStore, closeCodes, createEventIdGenerator } from '@eventwire/event-channel/protocol';
+import { HistoryRules, MemoryHistoryStore, closeCodes, createEventIdGenerator } from '@eventwire/event-channel/protocol';
 import type { P } from 'ts-pattern';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { Connection } from './connection.js';
@@ -30,7 +30,6 @@ import type {
 } from './hooks.js';
 import { decodePathSegment, requestUrl, sendError, sendJson, upgradeRefusal } from './http.js';
 import { readHistoryPage } from './history/replay.js';
-import { HistoryRules } from './history/rules.js';
 import { brokerDefaults, type BrokerOptions } from './options.js';
 import { NativeSession } from './surfaces/native.js';
 import { SynapSubscriber, parseSynapTopics } from './surfaces/synap.js';

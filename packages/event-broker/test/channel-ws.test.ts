@@ -11,11 +11,20 @@ import {
   type ChannelStatus,
   type EventwireError,
 } from '@eventwire/event-channel';
+import { runHistorySuite } from '../../event-channel/test/history-suite.js';
 import { runTransportSuite } from '../../event-channel/test/transport-suite.js';
 import { RawClient, startBroker, until, within, type TestBroker } from './helpers.js';
 
 runTransportSuite('ws (broker)', async () => {
   const server = await startBroker();
+  return {
+    connect: () => new EventChannel({ url: server.url, ws: { backoff: () => 0 } }),
+    teardown: () => server.stop(),
+  };
+});
+
+runHistorySuite('ws (broker)', async () => {
+  const server = await startBroker({ history: [{ pattern: 'hist.#', maxEvents: 1000 }] });
   return {
     connect: () => new EventChannel({ url: server.url, ws: { backoff: () => 0 } }),
     teardown: () => server.stop(),
@@ -295,7 +304,7 @@ test('a refused subscription is not cached: on() again asks the broker again', a
 test('WsTransport: subscribing a pattern that is already live resolves at once', async (context) => {
   const transport = new WsTransport({ url: context.server.url, backoff: () => 0 });
   const statuses: string[] = [];
-  transport.connect({ deliver: () => {}, status: (s) => void statuses.push(s.state), error: () => {} });
+  transport.connect({ deliver: () => {}, status: (s) => void statuses.push(s.state), error: () => {}, gap: () => {} });
   try {
     await within(transport.subscribe('order.*'), 2000, 'first subscribe');
     await within(transport.subscribe('order.*'), 2000, 'second subscribe of the same live pattern');

@@ -25,6 +25,9 @@ import {
   ValidationError,
   toEventwireError,
 } from './errors.js';
+import type { HistoryGap } from './gap.js';
+import { deliveredByReplay, replayHistory, type HistorySince } from './history-replay.js';
+import type { ParsedOffset } from './offset.js';
 import type { ChannelStatus } from './status.js';
 import {
   assertPattern,
@@ -168,12 +171,27 @@ export interface ChannelStats {
   readonly unknown: number;
   /** Handlers that threw or rejected. */
   readonly handlerErrors: number;
+  /** Gaps reported: subscriptions that may have missed events that could not be recovered. */
+  readonly gaps: number;
 }
 
 interface Registration {
   readonly pattern: string;
   readonly deliver: (data: unknown, event: EventEnvelope) => unknown;
   active: boolean;
+  /** While its history is read: live events wait here (validated), then the seam drops repeats. */
+  held?: EventEnvelope[] | undefined;
+}
+
+/** Options of `on`. */
+export interface OnOptions {
+  /**
+   * Read history first, then go live, through the same handler: `'earliest'`,
+   * an offset (from an event's `offset`), or `{ last: n }`. Each event is
+   * delivered once at the seam. A transport or topic without history reports
+   * a `no_history` gap (`onGap`) and the handler just goes live.
+   */
+  readonly since?: HistorySince;
 }
 
 interface PatternLease {
@@ -210,10 +228,11 @@ export class EventChannel<TEvents extends EventMap = UntypedEvents> {
   readonly #leases = new Map<string, PatternLease>();
   readonly #statusListeners = new Set<(status: ChannelStatus) => void>();
   readonly #errorListeners = new Set<(error: EventwireError) => void>();
+  readonly #gapListeners = new Set<(gap: HistoryGap) => void>();
   readonly #pending = new Set<Promise<unknown>>();
   readonly #streams = new Set<BufferedEventStream<EventEnvelope>>();
   readonly #unknownTopicsReported = new Set<string>();
-  readonly #stats = { emitted: 0, received: 0, delivered: 0, invalid: 0, unknown: 0, handlerErrors: 0 };
+  readonly #stats = { emitted: 0, received: 0, delivered: 0, invalid: 0, unknown: 0, handlerErrors: 0, gaps: 0 };
   #status: ChannelStatus = { state: 'connecting' };
   #inboundTail: Promise<void> | undefined;
   readonly #drainTimeoutMs: number;
@@ -239,6 +258,7 @@ export class EventChannel<TEvents extends EventMap = UntypedEvents> {
       deliver: (envelope) => this.#receive(envelope),
       status: (status) => this.#onTransportStatus(status),
       error: (error) => this.#report(error),
+      gap: (gap) => this.#reportGap(gap),
     };
     this.#transport.connect(sink);
   }
@@ -308,12 +328,16 @@ export class EventChannel<TEvents extends EventMap = UntypedEvents> {
   on<TPattern extends PatternArgument<TEvents>>(
     pattern: TPattern & PatternCheck<TEvents, TPattern>,
     handler: EventHandler<TEvents, MatchingTopics<EventTopic<TEvents>, TPattern>>,
+    options: OnOptions = {},
   ): Unsubscribe {
-    return this.#register(pattern, (data, event) =>
-      handler(
-        data as EventOutput<TEvents, MatchingTopics<EventTopic<TEvents>, TPattern>>,
-        event as TypedEvent<TEvents, MatchingTopics<EventTopic<TEvents>, TPattern>>,
-      ),
+    return this.#register(
+      pattern,
+      (data, event) =>
+        handler(
+          data as EventOutput<TEvents, MatchingTopics<EventTopic<TEvents>, TPattern>>,
+          event as TypedEvent<TEvents, MatchingTopics<EventTopic<TEvents>, TPattern>>,
+        ),
+      options.since,
     );
   }
 
@@ -358,7 +382,7 @@ export class EventChannel<TEvents extends EventMap = UntypedEvents> {
     assertBufferSize(bufferSize);
     let stream: BufferedEventStream<EventEnvelope> | undefined;
     // Delivery is never synchronous, so `stream` is assigned before the first push.
-    const off = this.#register(pattern, (_data, event) => stream?.push(event));
+    const off = this.#register(pattern, (_data, event) => stream?.push(event), options.since);
     const created = new BufferedEventStream<EventEnvelope>({
       bufferSize,
       overflow,
@@ -410,6 +434,18 @@ export class EventChannel<TEvents extends EventMap = UntypedEvents> {
     return () => this.#statusListeners.delete(listener);
   }
 
+  /**
+   * Calls `listener` when a subscription may have missed events that cannot
+   * be recovered (`epoch`, `trimmed`, `no_history`, `replay_limit`): after a
+   * reconnect, or when `since` asked for more than is stored. The application
+   * should resync that pattern from its own source of truth. Returns a
+   * function that removes the listener.
+   */
+  onGap(listener: (gap: HistoryGap) => void): () => void {
+    this.#gapListeners.add(listener);
+    return () => this.#gapListeners.delete(listener);
+  }
+
   /** Calls `listener` with every reported error. Returns a function that removes it. */
   onError(listener: (error: EventwireError) => void): () => void {
     this.#errorListeners.add(listener);
@@ -441,10 +477,10 @@ export class EventChannel<TEvents extends EventMap = UntypedEvents> {
 
   // -------------------------------------------------------------------------
 
-  #register(pattern: string, deliver: Registration['deliver']): Unsubscribe {
+  #register(pattern: string, deliver: Registration['deliver'], since?: HistorySince): Unsubscribe {
     this.#assertOpenForUse();
     assertPattern(pattern, this.#limits);
-    const registration: Registration = { pattern, deliver, active: true };
+    const registration: Registration = { pattern, deliver, active: true, ...(since !== undefined && { held: [] }) };
     this.#handlers.add(pattern, registration);
     const lease = this.#retain(pattern);
     const off = (): void => {
@@ -453,7 +489,18 @@ export class EventChannel<TEvents extends EventMap = UntypedEvents> {
       this.#handlers.remove(pattern, registration);
       this.#release(pattern, lease);
     };
-    return Object.assign(off, { ready: lease.ready });
+    if (since === undefined) return Object.assign(off, { ready: lease.ready });
+    // Live first (so nothing published from now on is missed), then history,
+    // then the live events held meanwhile; `ready` resolves once caught up.
+    const caughtUp = lease.ready.then(
+      () => this.#catchUp(registration, since),
+      (error: unknown) => {
+        this.#releaseHeld(registration, undefined);
+        throw error;
+      },
+    );
+    this.#track(caughtUp.catch(() => {}));
+    return Object.assign(off, { ready: caughtUp });
   }
 
   #retain(pattern: string): PatternLease {
@@ -487,27 +534,66 @@ export class EventChannel<TEvents extends EventMap = UntypedEvents> {
     this.#transport.unsubscribe(pattern).catch((error: unknown) => this.#report(toEventwireError(error)));
   }
 
+  async #catchUp(registration: Registration, since: HistorySince): Promise<void> {
+    const through = await replayHistory(this.#transport, registration.pattern, since, {
+      deliver: async (raw) => {
+        const checked = this.#check(raw);
+        if (!checked) return undefined;
+        const outcome = checked.outcome instanceof Promise ? await checked.outcome : checked.outcome;
+        if (!outcome.ok) {
+          this.#stats.invalid++;
+          this.#report(new ValidationError(checked.envelope.topic, 'inbound', outcome.issues, checked.envelope.id));
+        } else if (registration.active && !this.#closed) {
+          this.#deliverTo(registration, { ...checked.envelope, data: outcome.value });
+        }
+        return checked.envelope.offset;
+      },
+      gap: (gap) => this.#reportGap(gap),
+      error: (error) => this.#report(toEventwireError(error)),
+      active: () => registration.active && !this.#closed,
+    });
+    this.#releaseHeld(registration, through);
+  }
+
+  /** The seam: live events held during the replay, without those history already delivered. */
+  #releaseHeld(registration: Registration, through: ParsedOffset | undefined): void {
+    const held = registration.held ?? [];
+    registration.held = undefined;
+    for (const event of held) {
+      if (!registration.active || deliveredByReplay(event.offset, through)) continue;
+      this.#deliverTo(registration, event);
+    }
+  }
+
   #schemaFor(topic: string): EventMap[string] | undefined {
     return this.#lookupSchema?.(topic);
   }
 
-  #receive(raw: unknown): void {
-    if (this.#closed) return;
-    this.#stats.received++;
+  /** Parses an envelope and starts validating its data; undefined (reported) when it cannot be delivered. */
+  #check(raw: unknown): { envelope: EventEnvelope; outcome: SchemaOutcome | Promise<SchemaOutcome> } | undefined {
     let envelope: EventEnvelope;
     try {
       envelope = parseEnvelope(raw, this.#limits);
     } catch (error) {
       this.#stats.invalid++;
       this.#report(toEventwireError(error, 'invalid_envelope'));
-      return;
+      return undefined;
     }
-    let outcome: SchemaOutcome | Promise<SchemaOutcome> = { ok: true, value: envelope.data };
-    if (this.events) {
-      const schema = this.#schemaFor(envelope.topic);
-      if (!schema) return this.#reportUnknown(envelope.topic);
-      outcome = runSchema(schema, envelope.data);
+    if (!this.events) return { envelope, outcome: { ok: true, value: envelope.data } };
+    const schema = this.#schemaFor(envelope.topic);
+    if (!schema) {
+      this.#reportUnknown(envelope.topic);
+      return undefined;
     }
+    return { envelope, outcome: runSchema(schema, envelope.data) };
+  }
+
+  #receive(raw: unknown): void {
+    if (this.#closed) return;
+    this.#stats.received++;
+    const checked = this.#check(raw);
+    if (!checked) return;
+    const { envelope, outcome } = checked;
     if (!(outcome instanceof Promise) && !this.#inboundTail) {
       this.#dispatch(envelope, outcome);
       return;
@@ -540,19 +626,24 @@ export class EventChannel<TEvents extends EventMap = UntypedEvents> {
     this.#handlers.forEachMatch(envelope.topic, (registration) => targets.push(registration));
     for (const registration of targets) {
       if (!registration.active) continue;
-      this.#stats.delivered++;
-      try {
-        const result = registration.deliver(event.data, event);
-        if (isPromiseLike(result)) {
-          this.#track(
-            Promise.resolve(result).catch((error: unknown) =>
-              this.#handlerFailed(registration, event, error),
-            ),
-          );
-        }
-      } catch (error) {
-        this.#handlerFailed(registration, event, error);
+      if (registration.held) registration.held.push(event);
+      else this.#deliverTo(registration, event);
+    }
+  }
+
+  #deliverTo(registration: Registration, event: EventEnvelope): void {
+    this.#stats.delivered++;
+    try {
+      const result = registration.deliver(event.data, event);
+      if (isPromiseLike(result)) {
+        this.#track(
+          Promise.resolve(result).catch((error: unknown) =>
+            this.#handlerFailed(registration, event, error),
+          ),
+        );
       }
+    } catch (error) {
+      this.#handlerFailed(registration, event, error);
     }
   }
 
@@ -592,6 +683,17 @@ export class EventChannel<TEvents extends EventMap = UntypedEvents> {
     for (const listener of [...this.#statusListeners]) {
       try {
         listener(status);
+      } catch (error) {
+        this.#report(toEventwireError(error));
+      }
+    }
+  }
+
+  #reportGap(gap: HistoryGap): void {
+    this.#stats.gaps++;
+    for (const listener of [...this.#gapListeners]) {
+      try {
+        listener(gap);
       } catch (error) {
         this.#report(toEventwireError(error));
       }

@@ -1,4 +1,5 @@
 import { BufferOverflowError, type EventwireError } from './errors.js';
+import type { HistorySince } from './history-replay.js';
 
 /** What a full stream buffer does with one more event. */
 export type OverflowPolicy = 'drop-oldest' | 'error';
@@ -20,11 +21,13 @@ export interface SubscribeOptions {
    * @default 'drop-oldest'
    */
   readonly overflow?: OverflowPolicy;
+  /** Read history first, then live events: `'earliest'`, an offset, or `{ last: n }` (see `on`). */
+  readonly since?: HistorySince;
 }
 
 /** Defaults of {@link SubscribeOptions}. */
 export const subscribeDefaults = { bufferSize: 1024, overflow: 'drop-oldest' } as const satisfies
-  Required<Omit<SubscribeOptions, 'signal'>>;
+  Required<Omit<SubscribeOptions, 'signal' | 'since'>>;
 
 /**
  * A pull-based view of a subscription: `for await (const event of stream)`.

@@ -38,6 +38,7 @@ export type {
   EmitOptions,
   EventChannelOptions,
   EventHandler,
+  OnOptions,
   PatternArgument,
   PatternCheck,
   PatternEvent,
@@ -45,6 +46,8 @@ export type {
   WaitOptions,
 } from './channel.js';
 export type { ChannelState, ChannelStatus } from './status.js';
+export type { GapReason, HistoryGap } from './gap.js';
+export type { HistorySince } from './history-replay.js';
 export type { CloudEvent, EventEnvelope } from './envelope.js';
 export type { CheckDirection, ErrorCode, TopicProblem, ValidationIssue, WireError, WireIssue } from './errors.js';
 export type {
@@ -63,7 +66,9 @@ export type {
 export type { EventStream, OverflowPolicy, SubscribeOptions } from './event-stream.js';
 export type { MatchingTopics, TopicLimits, TopicMatchesPattern, TopicSegments } from './topic.js';
 export type { TransportResolveOptions } from './transport/resolve.js';
-export type { PublishOptions, Transport, TransportSink } from './transport/transport.js';
+export type { HistoryPage, HistoryQuery, PublishOptions, Transport, TransportSink } from './transport/transport.js';
 export type { WebSocketConstructor, WebSocketLike, WsTransportOptions } from './transport/ws.js';
 export type { BackoffOptions } from './backoff.js';
 export type { OutboxOverflow } from './outbox.js';
+export type { MemoryHubOptions } from './transport/memory.js';
+export type { HistoryRule } from './history/rules.js';

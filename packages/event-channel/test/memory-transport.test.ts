@@ -2,11 +2,17 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { EventChannel, MemoryHub, defaultMemoryHub, type EventEnvelope, type EventwireError } from '../src/index.js';
 import { collector, expectCode, uniqueTopic, within } from './helpers.js';
+import { runHistorySuite } from './history-suite.js';
 import { runTransportSuite } from './transport-suite.js';
 
 runTransportSuite('memory', async () => {
   const hub = new MemoryHub();
   return { connect: () => new EventChannel({ url: 'memory://suite', memoryHub: hub }) };
+});
+
+runHistorySuite('memory', async () => {
+  const hub = new MemoryHub({ history: [{ pattern: 'hist.#', maxEvents: 1000 }] });
+  return { connect: () => new EventChannel({ url: 'memory://history', memoryHub: hub }) };
 });
 
 const test = suite('memory transport');
@@ -20,7 +26,7 @@ test('an envelope put on the bus by something other than a channel is parsed lik
   await channel.on(topic, (data) => got.push(data)).ready;
   // A transport used directly (a custom bridge, say) bypasses emit's checks.
   const raw = hub.transport('raw');
-  raw.connect({ deliver: () => {}, status: () => {}, error: () => {} });
+  raw.connect({ deliver: () => {}, status: () => {}, error: () => {}, gap: () => {} });
   const bad = { id: 'x', topic, source: 'bridge', time: 'yesterday', data: 'bad' } as EventEnvelope;
   await raw.publish(bad);
   await raw.publish({ id: 'y', topic, source: 'bridge', time: new Date().toISOString(), data: 'good' });

@@ -1,4 +1,5 @@
 import type { EventEnvelope } from '../envelope.js';
+import { gapReasons, type GapReason } from '../gap.js';
 import { parseEnvelope } from '../envelope.js';
 import {
   EventwireError,
@@ -19,18 +20,6 @@ export const PROTOCOL_VERSION = 1;
 
 /** A correlation id chosen by the client; echoed in the `ack` or `error` that answers it. */
 export type FrameId = number | string;
-
-/**
- * Why a subscription's missed events could not all be recovered:
- * - `epoch`: the offset is from another history (the broker lost its memory store, a log was deleted);
- * - `trimmed`: retention dropped events after the offset;
- * - `no_history`: no topic matching the pattern keeps history, so what was published meanwhile is gone;
- * - `replay_limit`: more were missed than one replay sends (`maxReplayEvents`).
- */
-export type GapReason = 'epoch' | 'trimmed' | 'no_history' | 'replay_limit';
-
-/** Every {@link GapReason}. */
-export const gapReasons: readonly GapReason[] = ['epoch', 'trimmed', 'no_history', 'replay_limit'];
 
 /** Frames a client sends. */
 export type ClientFrame =

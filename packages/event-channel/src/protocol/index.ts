@@ -1,16 +1,20 @@
 // @eventwire/event-channel/protocol — the wire protocol, shared with the broker.
 // A wider, internal surface (like nats.js's internal module): stable within a
 // release of the workspace, not a public API for applications.
-export { PROTOCOL_VERSION, FrameError, encodeFrame, gapReasons, parseClientFrame, parseServerFrame, parseWireError } from './frames.js';
+export { PROTOCOL_VERSION, FrameError, encodeFrame, parseClientFrame, parseServerFrame, parseWireError } from './frames.js';
+export { gapReasons } from '../gap.js';
 export { closeCodes, isTerminalCloseCode } from './close-codes.js';
 export { createEventIdGenerator } from '../event-id.js';
 export { parseEnvelope } from '../envelope.js';
 export { formatOffset, parseOffset } from '../offset.js';
 export { MemoryHistoryStore } from '../history/memory-store.js';
+export { HistoryRules, historyRuleDefaults, patternsOverlap } from '../history/rules.js';
 export { createSchemaLookup, runSchema } from '../events.js';
 
-export type { ClientFrame, FrameId, GapReason, ReceivedServerFrame, ServerFrame } from './frames.js';
+export type { ClientFrame, FrameId, ReceivedServerFrame, ServerFrame } from './frames.js';
+export type { GapReason } from '../gap.js';
 export type { SchemaOutcome } from '../events.js';
 export type { ParsedOffset } from '../offset.js';
 export type { HistoryRetention, HistoryStore, StoredEvent } from '../history/store.js';
 export type { MemoryHistoryStoreOptions } from '../history/memory-store.js';
+export type { HistoryRule } from '../history/rules.js';

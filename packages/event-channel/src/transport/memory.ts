@@ -1,7 +1,21 @@
 import type { EventEnvelope } from '../envelope.js';
 import { EventwireError } from '../errors.js';
+import { MemoryHistoryStore } from '../history/memory-store.js';
+import { HistoryRules, type HistoryRule } from '../history/rules.js';
+import { parseOffset } from '../offset.js';
 import { TopicTrie } from '../topic-trie.js';
-import type { PublishOptions, Transport, TransportSink } from './transport.js';
+import type { HistoryPage, HistoryQuery, PublishOptions, Transport, TransportSink } from './transport.js';
+
+/** Options of {@link MemoryHub}. */
+export interface MemoryHubOptions {
+  /**
+   * Topics that keep history on every bus of this hub, as a broker's
+   * `history` option: events get offsets, and `on(p, h, { since })` /
+   * `subscribe(p, { since })` read them back, so code written against
+   * memory:// behaves the same over ws://.
+   */
+  readonly history?: readonly HistoryRule[];
+}
 
 /**
  * In-process delivery: every channel opened on `memory://<name>` in one hub
@@ -18,12 +32,17 @@ import type { PublishOptions, Transport, TransportSink } from './transport.js';
  */
 export class MemoryHub {
   readonly #buses = new Map<string, MemoryBus>();
+  readonly #history: HistoryRules | undefined;
+
+  constructor(options: MemoryHubOptions = {}) {
+    this.#history = options.history && options.history.length > 0 ? new HistoryRules(options.history) : undefined;
+  }
 
   /** Opens a transport on the bus `name`, creating the bus on first use. */
   transport(name: string): MemoryTransport {
     let bus = this.#buses.get(name);
     if (!bus) {
-      bus = new MemoryBus(() => this.#buses.delete(name));
+      bus = new MemoryBus(() => this.#buses.delete(name), this.#history);
       this.#buses.set(name, bus);
     }
     return new MemoryTransport(bus);
@@ -54,9 +73,12 @@ export class MemoryBus {
   readonly #onEmpty: () => void;
   #queue: QueueItem[] = [];
   #draining = false;
+  /** History, when the hub keeps any; a bus's history lives as long as the bus. */
+  readonly #history: { readonly rules: HistoryRules; readonly store: MemoryHistoryStore } | undefined;
 
-  constructor(onEmpty: () => void) {
+  constructor(onEmpty: () => void, rules?: HistoryRules) {
     this.#onEmpty = onEmpty;
+    this.#history = rules && { rules, store: new MemoryHistoryStore() };
   }
 
   join(member: MemoryTransport): void {
@@ -77,11 +99,40 @@ export class MemoryBus {
     this.#subscriptions.remove(pattern, member);
   }
 
-  publish(envelope: EventEnvelope): void {
+  publish(input: EventEnvelope): void {
+    let envelope = input;
+    const retention = this.#history?.rules.retentionFor(envelope.topic);
+    if (retention) {
+      // As a broker does: a re-sent event is stored once; stored before delivered.
+      if (this.#history!.store.findById(envelope.id)) return;
+      JSON.stringify(envelope.data); // refuse what cannot be stored before storing it
+      envelope = this.#history!.store.append(envelope, retention);
+    }
     // Receivers are fixed at publish time: a later subscriber does not see it.
     const receivers = this.#subscriptions.matchValues(envelope.topic);
     if (receivers.size === 0) return;
     this.#enqueue({ kind: 'event', json: JSON.stringify(envelope), receivers });
+  }
+
+  /** A page of this bus's history (`no_history` when the hub keeps none for the pattern). */
+  readHistory(pattern: string, query: HistoryQuery): HistoryPage {
+    const history = this.#history;
+    if (!history || !history.rules.covers(pattern)) return { events: [], more: false, gap: 'no_history' };
+    const limit = Math.min(query.limit ?? 1000, 1000);
+    if (query.last !== undefined) return { events: jsonCopies(history.store.readLast(pattern, query.last)), more: false };
+    let after = 0;
+    let gap: HistoryPage['gap'];
+    if (query.since !== undefined && query.since !== 'earliest') {
+      const position = parseOffset(query.since);
+      if (!position) throw new EventwireError('invalid_payload', `"${query.since}" is not an offset`);
+      if (position.epoch !== history.store.epoch) gap = 'epoch';
+      else {
+        after = position.seq;
+        if (history.store.trimmedAfter(pattern, after)) gap = 'trimmed';
+      }
+    }
+    const found = history.store.read(pattern, after, limit + 1);
+    return { events: jsonCopies(found.slice(0, limit)), more: found.length > limit, ...(gap && { gap }) };
   }
 
   /** Resolves once everything queued before this call has been handed out. */
@@ -114,6 +165,11 @@ export class MemoryBus {
     if (this.#queue.length > 0) yieldToEventLoop(() => this.#drain());
     else this.#draining = false;
   }
+}
+
+/** Stored events as the network would hand them over: fresh copies, never the stored objects. */
+function jsonCopies(events: ReadonlyArray<{ readonly envelope: EventEnvelope }>): unknown[] {
+  return events.map((event) => JSON.parse(JSON.stringify(event.envelope)) as unknown);
 }
 
 /** Runs `task` after pending I/O and timers (setImmediate in Node, a 0 ms timer elsewhere). */
@@ -168,6 +224,15 @@ export class MemoryTransport implements Transport {
     // Events published before this call are already queued for us; resolve
     // once they are handed out, as a broker's ack would come after them.
     return this.#bus.flush();
+  }
+
+  readHistory(pattern: string, query: HistoryQuery): Promise<HistoryPage> {
+    if (this.#closed) return Promise.reject(closedError());
+    try {
+      return Promise.resolve(this.#bus.readHistory(pattern, query));
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   close(): Promise<void> {

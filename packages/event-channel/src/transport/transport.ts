@@ -1,5 +1,6 @@
 import type { EventEnvelope } from '../envelope.js';
 import type { EventwireError } from '../errors.js';
+import type { HistoryGap } from '../gap.js';
 import type { ChannelStatus } from '../status.js';
 
 /** Per-publish options. */
@@ -30,6 +31,26 @@ export interface TransportSink {
   status(status: ChannelStatus): void;
   /** A failure not tied to a call the channel made (a bad inbound frame, say). */
   error(error: EventwireError): void;
+  /** A subscription may have missed events that could not be recovered (after a reconnect, say). */
+  gap(gap: HistoryGap): void;
+}
+
+/** What a transport that can read history is asked for (see `Transport.readHistory`). */
+export interface HistoryQuery {
+  /** After this offset, or `'earliest'`. */
+  readonly since?: string;
+  /** Instead of `since`: the newest n. */
+  readonly last?: number;
+  /** Page size. */
+  readonly limit?: number;
+}
+
+/** One page of history, oldest first; envelopes unchecked, like `sink.deliver`'s. */
+export interface HistoryPage {
+  readonly events: readonly unknown[];
+  /** More follow the last one: ask again with its offset. */
+  readonly more: boolean;
+  readonly gap?: HistoryGap['reason'];
 }
 
 /**
@@ -68,4 +89,9 @@ export interface Transport {
    * resource and reports `closed`. Idempotent.
    */
   close(): Promise<void>;
+  /**
+   * Reads stored events for `pattern` (transports whose peer keeps history).
+   * Without it, `on(pattern, handler, { since })` reports a `no_history` gap.
+   */
+  readHistory?(pattern: string, query: HistoryQuery): Promise<HistoryPage>;
 }

@@ -12,7 +12,8 @@ import {
   type ReceivedServerFrame,
   type ServerFrame,
 } from '../protocol/frames.js';
-import type { PublishOptions, Transport, TransportSink } from './transport.js';
+import { formatOffset, parseOffset, type ParsedOffset } from '../offset.js';
+import type { HistoryPage, HistoryQuery, PublishOptions, Transport, TransportSink } from './transport.js';
 
 /** The part of the WebSocket API this transport uses: the browser's and `ws` both fit. */
 export interface WebSocketLike {
@@ -94,13 +95,17 @@ interface OutboxItem {
 }
 
 interface PendingRequest {
-  readonly kind: 'subscribe' | 'unsubscribe' | 'publish' | 'ping';
+  readonly kind: 'subscribe' | 'resume' | 'unsubscribe' | 'publish' | 'ping' | 'history';
   readonly resolve: () => void;
   readonly reject: (error: EventwireError) => void;
   readonly timer: ReturnType<typeof setTimeout>;
   /** For acknowledged publishes: requeued if the connection drops first. */
   readonly item?: OutboxItem;
   readonly pattern?: string;
+  /** For resumes: the patterns it makes live. */
+  readonly patterns?: readonly string[];
+  /** For history requests: receives the page. */
+  readonly page?: (page: HistoryPage) => void;
 }
 
 type State = 'idle' | 'connecting' | 'open' | 'waiting' | 'closing' | 'closed';
@@ -112,10 +117,13 @@ type State = 'idle' | 'connecting' | 'open' | 'waiting' | 'closing' | 'closed';
  * heartbeats and a flush barrier on close.
  *
  * Delivery guarantees across a reconnect: acknowledged emits (`ack: true`)
- * that were in flight are sent again (at least once); unacknowledged ones that
- * were already written to the socket may be lost; emits made while
- * disconnected wait in the outbox. Events published by others while this
- * client was away are not replayed (history and recovery come later).
+ * that were in flight are sent again (at least once; a broker keeping history
+ * for the topic stores them once); unacknowledged ones that were already
+ * written to the socket may be lost; emits made while disconnected wait in
+ * the outbox. Events published by others while this client was away are
+ * replayed on reconnect where the broker keeps history for them (the
+ * transport resumes from the last offset it saw), and reported as a `gap`
+ * where it cannot.
  */
 export class WsTransport implements Transport {
   readonly kind = 'ws';
@@ -129,8 +137,20 @@ export class WsTransport implements Transport {
    */
   readonly #patterns = new Map<
     string,
-    { live: boolean; waiters: Array<{ resolve: () => void; reject: (e: EventwireError) => void }> }
+    {
+      live: boolean;
+      /** Was live on an earlier connection: what it missed meanwhile is resumed or reported. */
+      resume: boolean;
+      waiters: Array<{ resolve: () => void; reject: (e: EventwireError) => void }>;
+    }
   >();
+  /**
+   * How far this client has everything for the patterns it held: the broker's
+   * history position at the first welcome, then the offset of every event
+   * that carried one (events reach a connection in sequence order).
+   */
+  #position: ParsedOffset | undefined;
+  #everWelcomed = false;
   readonly #pending = new Map<FrameId, PendingRequest>();
   #sink: TransportSink | undefined;
   #socket: WebSocketLike | undefined;
@@ -195,7 +215,7 @@ export class WsTransport implements Transport {
         entry.waiters.push({ resolve, reject });
         return;
       }
-      this.#patterns.set(pattern, { live: false, waiters: [{ resolve, reject }] });
+      this.#patterns.set(pattern, { live: false, resume: false, waiters: [{ resolve, reject }] });
       if (this.#state === 'open') this.#sendSubscribe(pattern);
     });
   }
@@ -273,9 +293,21 @@ export class WsTransport implements Transport {
     this.#state = 'open';
     this.#attempt = 0;
     const socket = this.#socket;
+    if (!this.#everWelcomed && frame.history) this.#position = parseOffset(frame.history.offset);
+    this.#everWelcomed = true;
     // Order matters: subscriptions first, so a flushed emit the client itself
-    // listens to comes back to it; then the outbox, oldest first.
-    const resubscribed = [...this.#patterns.keys()].map((pattern) => this.#sendSubscribe(pattern));
+    // listens to comes back to it; then the outbox, oldest first. Patterns
+    // held before the drop resume from the last offset seen (the broker
+    // replays what they missed, then goes live, in one step).
+    const resumable = [...this.#patterns].filter(([, entry]) => entry.resume).map(([pattern]) => pattern);
+    const resubscribed = [...this.#patterns.keys()]
+      .filter((pattern) => !(this.#position && resumable.includes(pattern)))
+      .map((pattern) => this.#sendSubscribe(pattern));
+    if (this.#position && resumable.length > 0) resubscribed.push(this.#sendResume(resumable, formatOffset(this.#position.epoch, this.#position.seq)));
+    else {
+      // No history position to resume from: what these missed is gone; say so.
+      for (const pattern of resumable) this.#sink?.gap({ pattern, reason: 'no_history', lastOffset: undefined });
+    }
     for (const item of this.#outbox.drain()) this.#send(item);
     this.#startHeartbeat(this.#options.heartbeatMs ?? frame.heartbeatMs);
     // `open` means usable: connected and every subscription live again.
@@ -312,8 +344,12 @@ export class WsTransport implements Transport {
       }
     }
     this.#outbox.requeue(inFlight);
-    // Nothing is live on a dead connection; the next one re-sends every pattern.
-    for (const entry of this.#patterns.values()) entry.live = false;
+    // Nothing is live on a dead connection; the next one re-sends every
+    // pattern, and resumes those that were live.
+    for (const entry of this.#patterns.values()) {
+      entry.resume ||= entry.live;
+      entry.live = false;
+    }
     const error = closeError(code, reason);
     if (isTerminalCloseCode(code) && code !== closeCodes.normal) {
       this.#fail(error);
@@ -406,9 +442,30 @@ export class WsTransport implements Transport {
       case 'welcome':
         this.#onWelcome(frame);
         return;
-      case 'event':
+      case 'event': {
+        const offset = (frame.event as { offset?: unknown } | null)?.offset;
+        if (typeof offset === 'string') this.#advance(offset);
         this.#sink?.deliver(frame.event);
         return;
+      }
+      case 'gap': {
+        const position = this.#position;
+        this.#sink?.gap({
+          pattern: frame.pattern,
+          reason: frame.reason,
+          lastOffset: frame.since ?? (position && formatOffset(position.epoch, position.seq)),
+        });
+        return;
+      }
+      case 'history': {
+        const request = this.#pending.get(frame.id);
+        if (!request) return;
+        this.#pending.delete(frame.id);
+        clearTimeout(request.timer);
+        request.page?.({ events: frame.events, more: frame.more, ...(frame.gap && { gap: frame.gap }) });
+        request.resolve();
+        return;
+      }
       case 'ack':
       case 'pong': {
         if (frame.id === undefined) return;
@@ -419,6 +476,7 @@ export class WsTransport implements Transport {
         if (request.kind === 'subscribe' && request.pattern !== undefined) {
           this.#settleSubscription(request.pattern);
         }
+        for (const pattern of request.patterns ?? []) this.#settleSubscription(pattern);
         request.resolve();
         return;
       }
@@ -431,9 +489,10 @@ export class WsTransport implements Transport {
         }
         this.#pending.delete(frame.id!);
         clearTimeout(request.timer);
-        if (request.kind === 'subscribe' && request.pattern !== undefined) {
-          const waiters = this.#patterns.get(request.pattern)?.waiters ?? [];
-          this.#patterns.delete(request.pattern);
+        for (const pattern of request.pattern !== undefined ? [request.pattern] : (request.patterns ?? [])) {
+          if (request.kind !== 'subscribe' && request.kind !== 'resume') break;
+          const waiters = this.#patterns.get(pattern)?.waiters ?? [];
+          this.#patterns.delete(pattern);
           for (const waiter of waiters) waiter.reject(error);
         }
         request.reject(error);
@@ -470,11 +529,52 @@ export class WsTransport implements Transport {
     });
   }
 
+  /** Sends a resume; settles (never rejects) once answered or abandoned, like a subscribe. */
+  #sendResume(patterns: readonly string[], since: string): Promise<void> {
+    const id = this.#id();
+    return new Promise<void>((settled) => {
+      const failWaiters = (error: EventwireError): void => {
+        for (const pattern of patterns) for (const waiter of this.#patterns.get(pattern)?.waiters.splice(0) ?? []) waiter.reject(error);
+        settled();
+      };
+      this.#track(id, 'resume', settled, failWaiters, { patterns });
+      this.#write({ type: 'resume', id, patterns, since });
+    });
+  }
+
+  /** Reads one page of the broker's history for `pattern`. */
+  readHistory(pattern: string, query: HistoryQuery): Promise<HistoryPage> {
+    if (this.#state !== 'open') {
+      return Promise.reject(new EventwireError('connection_closed', 'History can be read only while connected'));
+    }
+    return new Promise<HistoryPage>((resolve, reject) => {
+      const id = this.#id();
+      let page: HistoryPage | undefined;
+      this.#track(id, 'history', () => resolve(page!), reject, { page: (received) => (page = received) });
+      this.#write({
+        type: 'history',
+        id,
+        pattern,
+        ...(query.since !== undefined && { since: query.since }),
+        ...(query.last !== undefined && { last: query.last }),
+        ...(query.limit !== undefined && { limit: query.limit }),
+      });
+    });
+  }
+
+  #advance(offset: string): void {
+    const parsed = parseOffset(offset);
+    if (!parsed) return;
+    // A new epoch (after a broker lost its history) replaces the old position.
+    if (!this.#position || parsed.epoch !== this.#position.epoch || parsed.seq > this.#position.seq) this.#position = parsed;
+  }
+
   #settleSubscription(pattern: string): void {
     const entry = this.#patterns.get(pattern);
     if (!entry) return;
     // Keep the pattern (it must be re-sent on reconnect); release the waiters.
     entry.live = true;
+    entry.resume = false;
     for (const waiter of entry.waiters.splice(0)) waiter.resolve();
   }
 
@@ -490,7 +590,7 @@ export class WsTransport implements Transport {
     kind: PendingRequest['kind'],
     resolve: () => void,
     reject: (error: EventwireError) => void,
-    extra: { item?: OutboxItem; pattern?: string },
+    extra: { item?: OutboxItem; pattern?: string; patterns?: readonly string[]; page?: (page: HistoryPage) => void },
   ): void {
     const timer = setTimeout(() => {
       this.#pending.delete(id);

@@ -1,6 +1,8 @@
-// Which topics keep history, and for how long: the broker's `history` option.
-import { TopicTrie, assertPattern, findTopicProblem } from '@eventwire/event-channel';
-import type { HistoryRetention } from '@eventwire/event-channel/protocol';
+// Which topics keep history, and for how long: the broker's `history` option
+// (and a MemoryHub's, so memory:// keeps the same semantics).
+import { assertPattern, findTopicProblem } from '../topic.js';
+import { TopicTrie } from '../topic-trie.js';
+import type { HistoryRetention } from './store.js';
 
 /** One `history` entry: topics matching `pattern` are stored. */
 export interface HistoryRule {
