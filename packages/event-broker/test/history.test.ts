@@ -1,0 +1,228 @@
+// History and recovery through a real broker on a real port: a client that
+// drops gets what it missed, once and in order; when it cannot, it is told.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { EventChannel, EventwireError, type EventEnvelope, type HistoryGap } from '@eventwire/event-channel';
+import { MemoryHistoryStore, type BrokerOptions, type HistoryRetention, type HistoryStore } from '../src/index.js';
+import { RawClient, startBroker, until, within, type TestBroker } from './helpers.js';
+
+const test = suite<{ server: TestBroker<never> | undefined; channels: EventChannel[] }>('history and recovery');
+
+test.before.each((context) => {
+  context.server = undefined;
+  context.channels = [];
+});
+test.after.each(async (context) => {
+  await Promise.all(context.channels.map((channel) => channel.close()));
+  await context.server?.stop();
+});
+
+/** A memory store that outlives broker restarts: what a data directory gives a real broker. */
+function survivingStore(): HistoryStore {
+  const store = new MemoryHistoryStore();
+  return {
+    kind: 'memory (kept across restarts)',
+    get epoch() {
+      return store.epoch;
+    },
+    get head() {
+      return store.head;
+    },
+    append: (envelope: EventEnvelope, retention: HistoryRetention) => store.append(envelope, retention),
+    read: (pattern, after, limit) => store.read(pattern, after, limit),
+    readLast: (pattern, count) => store.readLast(pattern, count),
+    trimmedAfter: (pattern, after) => store.trimmedAfter(pattern, after),
+    findById: (id) => store.findById(id),
+    close: async () => {},
+  };
+}
+
+async function start(context: { server: TestBroker<never> | undefined }, options: BrokerOptions): Promise<TestBroker<never>> {
+  const server = (await startBroker(options)) as unknown as TestBroker<never>;
+  context.server = server;
+  return server;
+}
+
+function channelOn(context: { channels: EventChannel[] }, server: TestBroker<never>): EventChannel {
+  const channel = new EventChannel({ url: server.url, ws: { backoff: () => 20 } });
+  context.channels.push(channel);
+  return channel;
+}
+
+async function publishMany(server: TestBroker<never>, topic: string, values: readonly number[]): Promise<void> {
+  // broker.publish routes synchronously: nothing can connect between these.
+  await Promise.all(values.map((value) => server.broker.publish(topic as never, value as never)));
+}
+
+const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+
+test('a subscriber that drops gets what it missed, once and in order, then live, and no gap', async (context) => {
+  const server = await start(context, { history: [{ pattern: 'hist.#' }], historyStore: survivingStore() });
+  const subscriber = channelOn(context, server);
+  const gaps: HistoryGap[] = [];
+  subscriber.onGap((gap) => gaps.push(gap));
+  const got: number[] = [];
+  await subscriber.on('hist.orders', (data) => void got.push(data as number)).ready;
+  await publishMany(server, 'hist.orders', range(1, 5));
+  await until(() => got.length === 5, 'the first five');
+  await server.restart();
+  await publishMany(server, 'hist.orders', range(6, 10)); // while the subscriber is away
+  await until(() => subscriber.status.state === 'open', 'reconnected');
+  await publishMany(server, 'hist.orders', range(11, 12));
+  await until(() => got.length >= 12, 'all twelve');
+  assert.equal(got, range(1, 12));
+  assert.equal(gaps, []);
+});
+
+test('overlapping patterns resume together: each missed event once', async (context) => {
+  const server = await start(context, { history: [{ pattern: 'hist.#' }], historyStore: survivingStore() });
+  const subscriber = channelOn(context, server);
+  const wide: number[] = [];
+  const narrow: number[] = [];
+  await subscriber.on('hist.#', (data) => void wide.push(data as number)).ready;
+  await subscriber.on('hist.a.*', (data) => void narrow.push(data as number)).ready;
+  await server.restart();
+  await publishMany(server, 'hist.a.x', [1, 2]);
+  await publishMany(server, 'hist.b', [3]);
+  await until(() => wide.length === 3 && narrow.length === 2, 'replayed');
+  assert.equal(wide, [1, 2, 3]);
+  assert.equal(narrow, [1, 2]);
+  assert.is(subscriber.stats().received, 3);
+});
+
+test('a broker whose memory store restarted: an epoch gap, and what the new epoch holds is replayed', async (context) => {
+  const server = await start(context, { history: [{ pattern: 'hist.#' }] });
+  const subscriber = channelOn(context, server);
+  const gaps: HistoryGap[] = [];
+  subscriber.onGap((gap) => gaps.push(gap));
+  const got: number[] = [];
+  await subscriber.on('hist.epoch', (data) => void got.push(data as number)).ready;
+  await publishMany(server, 'hist.epoch', [1]);
+  await until(() => got.length === 1, 'first');
+  await server.restart(); // a new MemoryHistoryStore: a new epoch
+  await publishMany(server, 'hist.epoch', [2, 3]);
+  await until(() => got.length === 3 && gaps.length === 1, 'replayed and told');
+  assert.equal(got, [1, 2, 3]);
+  assert.equal(gaps.map((gap) => [gap.pattern, gap.reason]), [['hist.epoch', 'epoch']]);
+  assert.match(gaps[0]!.lastOffset!, /:1$/);
+});
+
+test('away longer than retention: a trimmed gap, then what is still stored', async (context) => {
+  const server = await start(context, { history: [{ pattern: 'hist.#', maxEvents: 3 }], historyStore: survivingStore() });
+  const subscriber = channelOn(context, server);
+  const gaps: HistoryGap[] = [];
+  subscriber.onGap((gap) => gaps.push(gap));
+  const got: number[] = [];
+  await subscriber.on('hist.trim', (data) => void got.push(data as number)).ready;
+  await publishMany(server, 'hist.trim', [1]);
+  await until(() => got.length === 1, 'first');
+  await server.restart();
+  await publishMany(server, 'hist.trim', range(2, 10));
+  await until(() => got.length === 4 && gaps.length === 1, 'the retained three');
+  assert.equal(got, [1, 8, 9, 10]);
+  assert.equal(gaps.map((gap) => gap.reason), ['trimmed']);
+});
+
+test('a pattern held across a drop from a topic without history is a no_history gap', async (context) => {
+  const server = await start(context, { history: [{ pattern: 'hist.#' }], historyStore: survivingStore() });
+  const subscriber = channelOn(context, server);
+  const gaps: HistoryGap[] = [];
+  subscriber.onGap((gap) => gaps.push(gap));
+  await subscriber.on('plain.topic', () => {}).ready;
+  await server.restart();
+  await until(() => gaps.length === 1, 'told');
+  assert.equal(gaps.map((gap) => [gap.pattern, gap.reason]), [['plain.topic', 'no_history']]);
+});
+
+test('a re-sent publish (same event id) is acknowledged again, stored and routed once', async (context) => {
+  const server = await start(context, { history: [{ pattern: 'hist.#' }] });
+  const watcher = await RawClient.native(server.url);
+  watcher.send({ type: 'subscribe', id: 'w', pattern: 'hist.#' });
+  await watcher.next((frame) => frame['id'] === 'w');
+  const publisher = await RawClient.native(server.url);
+  const event = { id: '01JDEDUPLICATE0000000000001', topic: 'hist.dedup', source: 'raw', time: new Date().toISOString(), data: 1 };
+  publisher.send({ type: 'publish', id: 1, event });
+  publisher.send({ type: 'publish', id: 2, event });
+  const [first, second] = [await publisher.next((f) => f['id'] === 1), await publisher.next((f) => f['id'] === 2)];
+  assert.equal([first['type'], second['type']], ['ack', 'ack']);
+  assert.is(second['eventId'], first['eventId']);
+  publisher.send({ type: 'ping', id: 'p' });
+  await publisher.next((f) => f['id'] === 'p');
+  watcher.send({ type: 'ping', id: 'wp' });
+  await watcher.next((f) => f['id'] === 'wp');
+  assert.is(watcher.received.filter((f) => f['type'] === 'event').length, 1);
+  assert.is(server.broker.stats().duplicates, 1);
+  assert.is(server.broker.stats().history?.head, 1);
+  watcher.close();
+  publisher.close();
+});
+
+test('GET /history/{pattern}: since, limit, last, and typed errors', async (context) => {
+  const server = await start(context, { history: [{ pattern: 'hist.#' }] });
+  await publishMany(server, 'hist.http', range(1, 5));
+  const get = async (query: string) => {
+    const response = await fetch(`${server.httpUrl}/history/${encodeURIComponent('hist.#')}${query}`);
+    return { status: response.status, body: (await response.json()) as { events: EventEnvelope[]; more: boolean; epoch: string; gap?: string; error?: { code: string } } };
+  };
+  const all = await get('');
+  assert.equal(all.body.events.map((e) => e.data), range(1, 5));
+  assert.is(all.body.epoch, server.broker.stats().history?.epoch);
+  const page = await get('?limit=2');
+  assert.equal([page.body.events.map((e) => e.data), page.body.more], [[1, 2], true]);
+  const next = await get(`?since=${encodeURIComponent(page.body.events[1]!.offset!)}&limit=2`);
+  assert.equal(next.body.events.map((e) => e.data), [3, 4]);
+  assert.equal((await get('?last=2')).body.events.map((e) => e.data), [4, 5]);
+  const otherEpoch = await get('?since=someotherepoch:3');
+  assert.equal([otherEpoch.body.gap, otherEpoch.body.events.length], ['epoch', 5]);
+  assert.equal([(await get('?since=nonsense')).status, (await get('?limit=-1')).status], [400, 400]);
+  const plain = await (await fetch(`${server.httpUrl}/history/plain.x`)).json();
+  assert.is((plain as { gap: string }).gap, 'no_history');
+});
+
+test('a store that cannot write refuses the publish (unavailable) before anyone receives or acks it', async (context) => {
+  const failing = survivingStore();
+  let broken = true;
+  const store: HistoryStore = {
+    ...failing,
+    get epoch() {
+      return failing.epoch;
+    },
+    get head() {
+      return failing.head;
+    },
+    append: (envelope, retention) => {
+      if (broken) throw new EventwireError('unavailable', 'EMFILE: too many open files, open segment');
+      return failing.append(envelope, retention);
+    },
+  };
+  const server = await start(context, { history: [{ pattern: 'hist.#' }], historyStore: store });
+  const subscriber = channelOn(context, server);
+  const got: unknown[] = [];
+  await subscriber.on('hist.#', (data) => void got.push(data)).ready;
+  const publisher = channelOn(context, server);
+  const refused = await publisher.emit('hist.x', 1, { ack: true }).then(() => 'acked', (error: EventwireError) => error.code);
+  assert.is(refused, 'unavailable');
+  const http = await fetch(`${server.httpUrl}/pubsub/hist.x/publish`, { method: 'POST', body: JSON.stringify({ payload: 2 }) });
+  assert.is(http.status, 503);
+  assert.is(server.broker.stats().storeFailures, 2);
+  broken = false; // the resource is back: no restart needed
+  await publisher.emit('hist.x', 3, { ack: true });
+  await until(() => got.length === 1, 'the stored one');
+  assert.equal(got, [3]);
+  assert.ok(server.errors.some((error) => error.code === 'unavailable'), 'reported');
+});
+
+test('a channel reading history with since sees what a reconnect replays too, once', async (context) => {
+  const server = await start(context, { history: [{ pattern: 'hist.#' }], historyStore: survivingStore() });
+  await publishMany(server, 'hist.chat', range(1, 3));
+  const reader = channelOn(context, server);
+  const got: number[] = [];
+  await reader.on('hist.chat', (data) => void got.push(data as number), { since: { last: 2 } }).ready;
+  await server.restart();
+  await publishMany(server, 'hist.chat', [4]);
+  await until(() => got.length === 3, 'backlog, then the missed one');
+  assert.equal(got, [2, 3, 4]);
+  await within(reader.ready(), 5000, 'ready after reconnect');
+});
+
+test.run();
