@@ -38,6 +38,9 @@ the environment, the environment over the config file):
   --history <rule>       keep history for a pattern:    EVENTWIRE_HISTORY (rules joined by ",")
                          pattern[:maxEvents[:maxAge]],
                          e.g. 'order.#:10000:24h'; repeatable
+  --data-dir <dir>       durable state: history goes to EVENTWIRE_DATA_DIR
+                         a log there, kept across restarts
+  --fsync <policy>       always | never | <ms>          EVENTWIRE_FSYNC (default 100)
   --quiet                no per-connection log lines    EVENTWIRE_QUIET=1
   -h, --help             show this help
 
@@ -61,6 +64,8 @@ const settings = [
   { flag: 'heartbeat', variable: 'EVENTWIRE_HEARTBEAT_MS', key: 'heartbeatMs', kind: 'number' },
   { flag: 'quiet', variable: 'EVENTWIRE_QUIET', key: 'quiet', kind: 'boolean' },
   { flag: 'history', variable: 'EVENTWIRE_HISTORY', key: 'history', kind: 'history' },
+  { flag: 'data-dir', variable: 'EVENTWIRE_DATA_DIR', key: 'dataDir', kind: 'string' },
+  { flag: 'fsync', variable: 'EVENTWIRE_FSYNC', key: 'historyFsync', kind: 'number' },
 ] as const;
 
 let parsed: ReturnType<typeof parseArgs>;
@@ -78,6 +83,8 @@ try {
       heartbeat: { type: 'string' },
       quiet: { type: 'boolean' },
       history: { type: 'string', multiple: true },
+      'data-dir': { type: 'string' },
+      fsync: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,

@@ -44,6 +44,8 @@ export const passThroughOptionKeys = [
   'source',
   'allowUnknownTopics',
   'maxReplayEvents',
+  'dataDir',
+  'historyFsync',
 ] as const satisfies ReadonlyArray<keyof BrokerOptions>;
 
 /** One `history` entry of a config: like `HistoryRule`, with the age also as text (`'24h'`). */
@@ -212,6 +214,10 @@ export const declarativeConfigSchema = z.strictObject({
   ),
   quiet: z.boolean(),
   maxReplayEvents: count,
+  dataDir: z.string().min(1),
+  historyFsync: z.union([z.literal('always'), z.literal('never'), z.number().int().positive()], {
+    error: 'expected "always", "never" or a number of milliseconds',
+  }),
   history: z.array(z.strictObject({ pattern, maxEvents: count.optional(), maxAge: duration.optional() })),
 }).partial();
 

@@ -103,8 +103,20 @@ export interface BrokerOptions<TEvents extends EventMap = EventMap> {
    */
   readonly history?: readonly HistoryRule[];
   /**
-   * Where history is stored. @default a `MemoryHistoryStore` (lost on restart;
-   * its epoch changes, so clients are told of the gap)
+   * A directory for durable state: with it, history goes to an append-only
+   * log in `<dataDir>/history` that survives restarts and `kill -9`.
+   */
+  readonly dataDir?: string;
+  /**
+   * When the durable log forces writes to disk: `'always'` (before each ack),
+   * a number of milliseconds, or `'never'`. See `LogHistoryStoreOptions.fsync`.
+   * @default 100
+   */
+  readonly historyFsync?: 'always' | 'never' | number;
+  /**
+   * Where history is stored, overriding `dataDir`. @default a `LogHistoryStore`
+   * in `dataDir` when given, else a `MemoryHistoryStore` (lost on restart; its
+   * epoch changes, so clients are told of the gap)
    */
   readonly historyStore?: HistoryStore;
   /**

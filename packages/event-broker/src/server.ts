@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import {
@@ -15,7 +16,8 @@ import {
   type TopicLimits,
   type UntypedEvents,
 } from '@eventwire/event-channel';
-import { HistoryRules, MemoryHistoryStore, closeCodes, createEventIdGenerator } from '@eventwire/event-channel/protocol';
+import { HistoryRules, MemoryHistoryStore, closeCodes, createEventIdGenerator, type HistoryStore } from '@eventwire/event-channel/protocol';
+import { LogHistoryStore } from './history/log-store.js';
 import type { P } from 'ts-pattern';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { Connection } from './connection.js';
@@ -122,7 +124,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
     const report = options.onError ?? ((error: EventwireError) => console.error(`[event-broker] ${error.code}: ${error.message}`));
     const historyRules = options.history && options.history.length > 0 ? new HistoryRules(options.history) : undefined;
     this.#core = new BrokerCore({
-      history: historyRules && { rules: historyRules, store: options.historyStore ?? new MemoryHistoryStore() },
+      history: historyRules && { rules: historyRules, store: options.historyStore ?? this.#defaultHistoryStore(options) },
       events: options.events,
       allowUnknownTopics: options.allowUnknownTopics ?? brokerDefaults.allowUnknownTopics,
       interceptTimeoutMs: options.interceptTimeoutMs ?? brokerDefaults.interceptTimeoutMs,
@@ -155,6 +157,15 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
           ? new EventwireError('payload_too_large', 'The request headers are too large')
           : new EventwireError('invalid_frame', `Malformed HTTP request (${error.code ?? error.message})`);
       socket.end(upgradeRefusal(failure));
+    });
+  }
+
+  #defaultHistoryStore(options: BrokerOptions<TEvents>): HistoryStore {
+    if (options.dataDir === undefined) return new MemoryHistoryStore();
+    return new LogHistoryStore({
+      dir: join(options.dataDir, 'history'),
+      ...(options.historyFsync !== undefined && { fsync: options.historyFsync }),
+      onWarning: (message) => this.#log(message),
     });
   }
 

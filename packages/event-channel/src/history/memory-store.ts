@@ -19,6 +19,8 @@ export interface MemoryHistoryStoreOptions {
   readonly maxDedupIds?: number;
   /** The clock, injectable for retention tests. @default Date.now */
   readonly now?: () => number;
+  /** The epoch, for a store rebuilt from a durable log. @default a new ULID */
+  readonly epoch?: string;
 }
 
 interface Entry {
@@ -93,7 +95,7 @@ export class MemoryHistoryStore implements HistoryStore {
   readonly #now: () => number;
 
   constructor(options: MemoryHistoryStoreOptions = {}) {
-    this.epoch = createEventIdGenerator()();
+    this.epoch = options.epoch ?? createEventIdGenerator()();
     this.#maxTopics = options.maxTopics ?? 100_000;
     this.#dedupWindowMs = options.dedupWindowMs ?? 120_000;
     this.#maxDedupIds = options.maxDedupIds ?? 200_000;
@@ -105,10 +107,22 @@ export class MemoryHistoryStore implements HistoryStore {
   }
 
   append(envelope: EventEnvelope, retention: HistoryRetention): EventEnvelope {
+    const stored: EventEnvelope = { ...envelope, offset: formatOffset(this.epoch, this.#head + 1) };
+    this.restore(stored, this.#head + 1, this.#now(), retention);
+    return stored;
+  }
+
+  /**
+   * Adds an event that already has its seq and offset (a durable store
+   * rebuilding its index from disk, or writing before indexing). `seq` must
+   * be above `head`.
+   */
+  restore(stored: EventEnvelope, seq: number, storedAt: number, retention: HistoryRetention): void {
     if (!(retention.maxEvents > 0)) throw new EventwireError('internal', 'History retention needs maxEvents > 0');
+    if (!(seq > this.#head)) throw new EventwireError('internal', `History seq ${seq} is not above the head ${this.#head}`);
     const now = this.#now();
-    const seq = ++this.#head;
-    const stored: EventEnvelope = { ...envelope, offset: formatOffset(this.epoch, seq) };
+    const envelope = stored;
+    this.#head = seq;
     let log = this.#topics.get(envelope.topic);
     if (log) {
       // Re-insert so the Map's order is "least recently published first".
@@ -119,12 +133,22 @@ export class MemoryHistoryStore implements HistoryStore {
       if (this.#topics.size >= this.#maxTopics) this.#forgetOldestTopic();
     }
     this.#topics.set(envelope.topic, log);
-    const entry: Entry = { seq, envelope: stored, storedAt: now };
+    const entry: Entry = { seq, envelope: stored, storedAt };
     log.entries.push(entry);
     log.trim(now);
     this.#ids.set(envelope.id, entry);
     this.#pruneIds(now);
-    return stored;
+  }
+
+  /** Events up to `seq` are gone (a durable store dropped their file): readers behind it get a gap. */
+  forgetThrough(seq: number): void {
+    if (seq > this.#forgottenThrough) this.#forgottenThrough = seq;
+    for (const log of this.#topics.values()) {
+      while (log.size > 0 && log.entries[log.start]!.seq <= seq) {
+        log.trimmedThrough = log.entries[log.start]!.seq;
+        log.start++;
+      }
+    }
   }
 
   read(pattern: string, after: number, limit: number): StoredEvent[] {
