@@ -3,8 +3,8 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { EventChannel, EventwireError, type EventEnvelope, type HistoryGap } from '@eventwire/event-channel';
-import { MemoryHistoryStore, type BrokerOptions, type HistoryRetention, type HistoryStore } from '../src/index.js';
-import { RawClient, startBroker, until, within, type TestBroker } from './helpers.js';
+import type { BrokerOptions, HistoryStore } from '../src/index.js';
+import { RawClient, keptMemoryStore, startBroker, until, within, type TestBroker } from './helpers.js';
 
 const test = suite<{ server: TestBroker<never> | undefined; channels: EventChannel[] }>('history and recovery');
 
@@ -16,26 +16,6 @@ test.after.each(async (context) => {
   await Promise.all(context.channels.map((channel) => channel.close()));
   await context.server?.stop();
 });
-
-/** A memory store that outlives broker restarts: what a data directory gives a real broker. */
-function survivingStore(): HistoryStore {
-  const store = new MemoryHistoryStore();
-  return {
-    kind: 'memory (kept across restarts)',
-    get epoch() {
-      return store.epoch;
-    },
-    get head() {
-      return store.head;
-    },
-    append: (envelope: EventEnvelope, retention: HistoryRetention) => store.append(envelope, retention),
-    read: (pattern, after, limit) => store.read(pattern, after, limit),
-    readLast: (pattern, count) => store.readLast(pattern, count),
-    trimmedAfter: (pattern, after) => store.trimmedAfter(pattern, after),
-    findById: (id) => store.findById(id),
-    close: async () => {},
-  };
-}
 
 async function start(context: { server: TestBroker<never> | undefined }, options: BrokerOptions): Promise<TestBroker<never>> {
   const server = (await startBroker(options)) as unknown as TestBroker<never>;
@@ -57,7 +37,7 @@ async function publishMany(server: TestBroker<never>, topic: string, values: rea
 const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
 test('a subscriber that drops gets what it missed, once and in order, then live, and no gap', async (context) => {
-  const server = await start(context, { history: [{ pattern: 'hist.#' }], historyStore: survivingStore() });
+  const server = await start(context, { history: [{ pattern: 'hist.#' }], historyStore: keptMemoryStore() });
   const subscriber = channelOn(context, server);
   const gaps: HistoryGap[] = [];
   subscriber.onGap((gap) => gaps.push(gap));
@@ -75,7 +55,7 @@ test('a subscriber that drops gets what it missed, once and in order, then live,
 });
 
 test('overlapping patterns resume together: each missed event once', async (context) => {
-  const server = await start(context, { history: [{ pattern: 'hist.#' }], historyStore: survivingStore() });
+  const server = await start(context, { history: [{ pattern: 'hist.#' }], historyStore: keptMemoryStore() });
   const subscriber = channelOn(context, server);
   const wide: number[] = [];
   const narrow: number[] = [];
@@ -108,7 +88,7 @@ test('a broker whose memory store restarted: an epoch gap, and what the new epoc
 });
 
 test('away longer than retention: a trimmed gap, then what is still stored', async (context) => {
-  const server = await start(context, { history: [{ pattern: 'hist.#', maxEvents: 3 }], historyStore: survivingStore() });
+  const server = await start(context, { history: [{ pattern: 'hist.#', maxEvents: 3 }], historyStore: keptMemoryStore() });
   const subscriber = channelOn(context, server);
   const gaps: HistoryGap[] = [];
   subscriber.onGap((gap) => gaps.push(gap));
@@ -124,7 +104,7 @@ test('away longer than retention: a trimmed gap, then what is still stored', asy
 });
 
 test('a pattern held across a drop from a topic without history is a no_history gap', async (context) => {
-  const server = await start(context, { history: [{ pattern: 'hist.#' }], historyStore: survivingStore() });
+  const server = await start(context, { history: [{ pattern: 'hist.#' }], historyStore: keptMemoryStore() });
   const subscriber = channelOn(context, server);
   const gaps: HistoryGap[] = [];
   subscriber.onGap((gap) => gaps.push(gap));
@@ -180,7 +160,7 @@ test('GET /history/{pattern}: since, limit, last, and typed errors', async (cont
 });
 
 test('a store that cannot write refuses the publish (unavailable) before anyone receives or acks it', async (context) => {
-  const failing = survivingStore();
+  const failing = keptMemoryStore();
   let broken = true;
   const store: HistoryStore = {
     ...failing,
@@ -213,7 +193,7 @@ test('a store that cannot write refuses the publish (unavailable) before anyone 
 });
 
 test('a channel reading history with since sees what a reconnect replays too, once', async (context) => {
-  const server = await start(context, { history: [{ pattern: 'hist.#' }], historyStore: survivingStore() });
+  const server = await start(context, { history: [{ pattern: 'hist.#' }], historyStore: keptMemoryStore() });
   await publishMany(server, 'hist.chat', range(1, 3));
   const reader = channelOn(context, server);
   const got: number[] = [];
