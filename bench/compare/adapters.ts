@@ -6,6 +6,7 @@
 // Topics and patterns arrive in eventwire's syntax (dot-separated, `*` for one
 // segment); each adapter writes them the way its system does (MQTT: `a/+/c`).
 // Systems without wildcards (bare ws, Socket.IO) are only ever given exact topics.
+import { randomUUID } from 'node:crypto';
 import mqtt from 'mqtt';
 import { io, type Socket } from 'socket.io-client';
 import WebSocket from 'ws';
@@ -65,6 +66,9 @@ class Pending {
 async function eventwire(url: string, synapSubscribers: boolean): Promise<BenchConnection> {
   let socket = await openSocket(url);
   const pending = new Pending();
+  // Event ids must be unique across connections: a broker keeping history
+  // deduplicates re-sent publishes by id.
+  const idPrefix = `b${randomUUID().slice(0, 8)}-`;
   let greeted = false;
   const connection: BenchConnection = {
     onMessage: () => {},
@@ -91,7 +95,7 @@ async function eventwire(url: string, synapSubscribers: boolean): Promise<BenchC
     },
     publish(topic, payload) {
       socket.send(
-        `{"type":"publish","event":{"id":"b${pending.id()}","topic":${JSON.stringify(topic)},"source":"bench","time":"2026-01-01T00:00:00.000Z","data":${payload}}}`,
+        `{"type":"publish","event":{"id":"${idPrefix}${pending.id()}","topic":${JSON.stringify(topic)},"source":"bench","time":"2026-01-01T00:00:00.000Z","data":${payload}}}`,
       );
     },
     async barrier() {

@@ -152,6 +152,27 @@ export const systems: readonly SystemSpec[] = [
     version: () => `@eventwire/event-broker ${packageVersion('../../packages/event-broker/package.json')}`,
     start: eventwireBroker,
   },
+  {
+    key: 'eventwire-history',
+    client: 'eventwire',
+    name: 'eventwire (native) + durable history',
+    wildcards: true,
+    scenarios: ['fan-out', 'fan-in'],
+    version: () => `@eventwire/event-broker ${packageVersion('../../packages/event-broker/package.json')}, log store, fsync every 100 ms`,
+    // Every topic keeps history in an append-only log in a fresh directory.
+    start: () =>
+      launchNode(here('../../packages/event-broker/bin/event-broker.js'), [
+        '--port',
+        '0',
+        '--history',
+        '#:1000000:1h',
+        '--data-dir',
+        mkdtempSync(join(tmpdir(), 'bench-history-')),
+        '--fsync',
+        '100',
+        ...(showServerOutput ? [] : ['--quiet']),
+      ]),
+  },
   ...[1, 5].map(
     (observers): SystemSpec => ({
       key: `eventwire-hooks-${observers}`,

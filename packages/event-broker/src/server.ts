@@ -364,6 +364,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
         heartbeatMs: this.#heartbeatMs,
         helloTimeoutMs: this.#options.helloTimeoutMs ?? brokerDefaults.helloTimeoutMs,
         maxReplayEvents: this.#options.maxReplayEvents ?? brokerDefaults.maxReplayEvents,
+        maxReplayBytes: this.#options.maxOutboundBytes ?? brokerDefaults.maxOutboundBytes,
       });
       subscriber = session;
       ws.on('message', (data, isBinary) => {

@@ -205,4 +205,20 @@ test('a channel reading history with since sees what a reconnect replays too, on
   await within(reader.ready(), 5000, 'ready after reconnect');
 });
 
+test('a replay larger than the client may hold unread stops at that bound and says so (replay_limit), instead of getting it cut', async (context) => {
+  const server = await start(context, { history: [{ pattern: 'hist.#' }], historyStore: keptMemoryStore(), maxOutboundBytes: 64 * 1024 });
+  const subscriber = channelOn(context, server);
+  const gaps: HistoryGap[] = [];
+  subscriber.onGap((gap) => gaps.push(gap));
+  const got: number[] = [];
+  await subscriber.on('hist.big', (data) => void got.push((data as { n: number }).n)).ready;
+  await server.restart();
+  await Promise.all(range(1, 100).map((n) => server.broker.publish('hist.big' as never, { n, pad: 'z'.repeat(2000) } as never)));
+  await until(() => gaps.length === 1, 'told');
+  assert.equal(gaps.map((gap) => gap.reason), ['replay_limit']);
+  assert.ok(got.length > 0 && got.length < 100, `replayed ${got.length}`);
+  assert.equal(got, range(1, got.length)); // in order, from the start
+  assert.is(server.broker.stats().slowConsumersCut, 0);
+});
+
 test.run();

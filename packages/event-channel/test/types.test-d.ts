@@ -178,3 +178,15 @@ logChannel.on('metrics.#', () => {});
 // --- options -----------------------------------------------------------------
 // @ts-expect-error a channel needs a url or a transport
 new EventChannel({ events: shop });
+
+// --- history: since and gaps ---------------------------------------------------
+const historyChannel = new EventChannel({ url: 'memory://history-types', events: shop });
+historyChannel.on('order.*', (data) => void data, { since: 'earliest' });
+historyChannel.on('order.*', (data) => void data, { since: '01JEPOCH:42' });
+historyChannel.subscribe('order.*', { since: { last: 50 } });
+// @ts-expect-error since is 'earliest', an offset string or { last: n }
+historyChannel.on('order.*', () => {}, { since: 42 });
+historyChannel.onGap((gap) => {
+  expectType<Equal<typeof gap.reason, 'epoch' | 'trimmed' | 'no_history' | 'replay_limit'>>();
+  expectType<Equal<typeof gap.lastOffset, string | undefined>>();
+});

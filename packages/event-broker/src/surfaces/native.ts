@@ -32,6 +32,12 @@ export interface NativeSessionLimits {
   readonly helloTimeoutMs: number;
   /** Most missed events one resume replays; past it the client is told of a `replay_limit` gap. */
   readonly maxReplayEvents: number;
+  /**
+   * Most bytes one resume writes at once (the connection's outbound bound):
+   * a replay bigger than what the client may hold unread would get it cut as
+   * a slow consumer, reconnect, and resume into the same wall.
+   */
+  readonly maxReplayBytes: number;
 }
 
 /** Frames waiting while an async hook holds the session; beyond this the client is flooding. */
@@ -206,8 +212,23 @@ export class NativeSession implements Subscriber {
       const plan = planResume(this.#core.history, patterns, since, this.#limits.maxReplayEvents);
       for (const pattern of fresh) router.subscribe(this, pattern);
       this.#send({ type: 'ack', id });
+      let bytes = 0;
+      let cut = false;
+      for (const event of plan.events) {
+        const frame = encodeFrame({ type: 'event', event });
+        bytes += frame.length;
+        if (bytes > this.#limits.maxReplayBytes) {
+          cut = true;
+          break;
+        }
+        this.#connection.send(frame);
+      }
       for (const gap of plan.gaps) this.#send({ type: 'gap', pattern: gap.pattern, reason: gap.reason, since });
-      for (const event of plan.events) this.#send({ type: 'event', event });
+      if (cut) {
+        // What did not fit is not replayed: every pattern with history may miss some of it.
+        const told = new Set(plan.gaps.filter((gap) => gap.reason === 'replay_limit' || gap.reason === 'no_history').map((gap) => gap.pattern));
+        for (const pattern of patterns) if (!told.has(pattern)) this.#send({ type: 'gap', pattern, reason: 'replay_limit', since });
+      }
     } catch (error) {
       this.#sendError(id, error);
     }
