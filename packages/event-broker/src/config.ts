@@ -149,29 +149,26 @@ export function parseHistoryFlag(text: string): { pattern: string; maxEvents?: n
   };
 }
 
-const duration = z.union([
-  z.number().int().positive(),
-  z.string().transform((text, context) => {
-    try {
-      return parseDuration(text);
-    } catch (error) {
-      context.addIssue({ code: 'custom', message: (error as Error).message });
-      return z.NEVER;
-    }
-  }),
-], { error: 'expected a duration: milliseconds or a string like "24h"' });
+/** A positive number as given, or text that `parse` turns into one (its error becomes the message). */
+function numberOrText(parse: (text: string) => number, expected: string) {
+  return z.union(
+    [
+      z.number().int().positive(),
+      z.string().transform((text, context) => {
+        try {
+          return parse(text);
+        } catch (error) {
+          context.addIssue({ code: 'custom', message: (error as Error).message });
+          return z.NEVER;
+        }
+      }),
+    ],
+    { error: expected },
+  );
+}
 
-const size = z.union([
-  z.number().int().positive(),
-  z.string().transform((text, context) => {
-    try {
-      return parseSize(text);
-    } catch (error) {
-      context.addIssue({ code: 'custom', message: (error as Error).message });
-      return z.NEVER;
-    }
-  }),
-], { error: 'expected a size: a byte count or a string like "1mb"' });
+const duration = numberOrText(parseDuration, 'expected a duration: milliseconds or a string like "24h"');
+const size = numberOrText(parseSize, 'expected a size: a byte count or a string like "1mb"');
 const milliseconds = z.number({ error: 'expected milliseconds (a number)' }).int().nonnegative();
 const count = z.number({ error: 'expected a whole number' }).int().positive();
 const pattern = z.string().refine((text) => findTopicProblem(text, 'pattern') === undefined, {

@@ -1,8 +1,8 @@
 // Test helpers: a real broker on an OS-chosen port that can restart on the
 // same port, and a raw WebSocket client whose waits have deadlines, not sleeps.
-import type { EventEnvelope, EventMap, EventwireError } from '@eventwire/event-channel';
+import type { EventMap, EventwireError } from '@eventwire/event-channel';
 import WebSocket from 'ws';
-import { EventBrokerServer, MemoryHistoryStore, type BrokerOptions, type HistoryRetention, type HistoryStore } from '../src/index.js';
+import { EventBrokerServer, MemoryHistoryStore, type BrokerOptions, type HistoryStore } from '../src/index.js';
 
 export interface TestBroker<TEvents extends EventMap> {
   broker: EventBrokerServer<TEvents>;
@@ -185,21 +185,5 @@ export function upgradeRefusal(url: string): Promise<{ status: number; body: unk
 
 /** A memory store that outlives broker restarts: what a data directory gives a real broker. */
 export function keptMemoryStore(): HistoryStore {
-  const store = new MemoryHistoryStore();
-  return {
-    kind: 'memory (kept across restarts)',
-    get epoch() {
-      return store.epoch;
-    },
-    get head() {
-      return store.head;
-    },
-    append: (envelope: EventEnvelope, retention: HistoryRetention) => store.append(envelope, retention),
-    read: (pattern, after, limit) => store.read(pattern, after, limit),
-    readLast: (pattern, count) => store.readLast(pattern, count),
-    trimmedAfter: (pattern, after) => store.trimmedAfter(pattern, after),
-    findById: (id) => store.findById(id),
-    close: async () => {},
-  };
+  return new MemoryHistoryStore();
 }
-

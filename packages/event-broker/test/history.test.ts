@@ -3,7 +3,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { EventChannel, EventwireError, type EventEnvelope, type HistoryGap } from '@eventwire/event-channel';
-import type { BrokerOptions, HistoryStore } from '../src/index.js';
+import { MemoryHistoryStore, type BrokerOptions, type HistoryRetention } from '../src/index.js';
 import { RawClient, keptMemoryStore, startBroker, until, within, type TestBroker } from './helpers.js';
 
 const test = suite<{ server: TestBroker<never> | undefined; channels: EventChannel[] }>('history and recovery');
@@ -160,21 +160,15 @@ test('GET /history/{pattern}: since, limit, last, and typed errors', async (cont
 });
 
 test('a store that cannot write refuses the publish (unavailable) before anyone receives or acks it', async (context) => {
-  const failing = keptMemoryStore();
+  // A store whose disk is full (or out of descriptors) until the test says otherwise.
   let broken = true;
-  const store: HistoryStore = {
-    ...failing,
-    get epoch() {
-      return failing.epoch;
-    },
-    get head() {
-      return failing.head;
-    },
-    append: (envelope, retention) => {
+  class FailingStore extends MemoryHistoryStore {
+    override append(envelope: EventEnvelope, retention: HistoryRetention): EventEnvelope {
       if (broken) throw new EventwireError('unavailable', 'EMFILE: too many open files, open segment');
-      return failing.append(envelope, retention);
-    },
-  };
+      return super.append(envelope, retention);
+    }
+  }
+  const store = new FailingStore();
   const server = await start(context, { history: [{ pattern: 'hist.#' }], historyStore: store });
   const subscriber = channelOn(context, server);
   const got: unknown[] = [];

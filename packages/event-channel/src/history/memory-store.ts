@@ -195,10 +195,12 @@ export class MemoryHistoryStore implements HistoryStore {
     return toStored(entry);
   }
 
-  async close(): Promise<void> {
-    this.#topics.clear();
-    this.#ids.clear();
-  }
+  /**
+   * Nothing to release: memory goes with the store object. A closed memory
+   * store stays readable, so one instance can outlive a broker (an in-process
+   * restart, as tests do to stand in for a data directory).
+   */
+  async close(): Promise<void> {}
 
   #forgetOldestTopic(): void {
     const [topic, log] = this.#topics.entries().next().value!;
