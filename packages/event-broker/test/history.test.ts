@@ -54,6 +54,22 @@ test('a subscriber that drops gets what it missed, once and in order, then live,
   assert.equal(gaps, []);
 });
 
+test('a pattern subscribed later resumes from when it was subscribed, not from when the channel connected', async (context) => {
+  const server = await start(context, { history: [{ pattern: 'hist.#' }], historyStore: keptMemoryStore() });
+  const subscriber = channelOn(context, server);
+  await subscriber.on('hist.first', () => {}).ready; // connected, history at 0
+  await publishMany(server, 'hist.later', range(1, 5)); // before the second pattern exists
+  const got: number[] = [];
+  await subscriber.on('hist.later', (data) => void got.push(data as number)).ready;
+  await server.restart();
+  await publishMany(server, 'hist.later', [6]);
+  await until(() => got.length >= 1, 'the missed one');
+  await subscriber.ready();
+  await publishMany(server, 'hist.later', [7]);
+  await until(() => got.length >= 2, 'live again');
+  assert.equal(got, [6, 7]);
+});
+
 test('overlapping patterns resume together: each missed event once', async (context) => {
   const server = await start(context, { history: [{ pattern: 'hist.#' }], historyStore: keptMemoryStore() });
   const subscriber = channelOn(context, server);

@@ -161,9 +161,11 @@ export class NativeSession implements Subscriber {
         return this.#history(frame);
       case 'publish':
         return this.#publish(frame.id, frame.event);
-      case 'ping':
-        this.#send(frame.id === undefined ? { type: 'pong' } : { type: 'pong', id: frame.id });
+      case 'ping': {
+        const offset = this.#historyOffset();
+        this.#send({ type: 'pong', ...(frame.id !== undefined && { id: frame.id }), ...(offset !== undefined && { offset }) });
         return undefined;
+      }
     }
   }
 
@@ -263,8 +265,15 @@ export class NativeSession implements Subscriber {
       return undefined;
     }
     router.subscribe(this, pattern);
-    this.#send({ type: 'ack', id });
+    const offset = this.#historyOffset();
+    this.#send(offset === undefined ? { type: 'ack', id } : { type: 'ack', id, offset });
     return undefined;
+  }
+
+  /** The history head now, for acks and pongs: everything routed before them was sent before them. */
+  #historyOffset(): string | undefined {
+    const store = this.#core.history?.store;
+    return store && formatOffset(store.epoch, store.head);
   }
 
   #publish(id: FrameId | undefined, event: EventEnvelope): Promise<void> | undefined {

@@ -82,7 +82,17 @@ export type ServerFrame =
       readonly epoch: string;
       readonly gap?: GapReason;
     }
-  | { readonly type: 'ack'; readonly id: FrameId; readonly eventId?: string }
+  | {
+      readonly type: 'ack';
+      readonly id: FrameId;
+      readonly eventId?: string;
+      /**
+       * On a subscribe's ack, where the broker's history stood when it was
+       * sent (everything routed before it has been sent too): a client may
+       * resume from there.
+       */
+      readonly offset?: string;
+    }
   | { readonly type: 'event'; readonly event: EventEnvelope }
   | (WireError & {
       readonly type: 'error';
@@ -90,7 +100,12 @@ export type ServerFrame =
       /** The event the error is about, for unacknowledged publishes. */
       readonly eventId?: string;
     })
-  | { readonly type: 'pong'; readonly id?: FrameId };
+  | {
+      readonly type: 'pong';
+      readonly id?: FrameId;
+      /** Where the broker's history stood when it answered (as on a subscribe's ack). */
+      readonly offset?: string;
+    };
 
 /**
  * A server frame as {@link parseServerFrame} returns it. The envelope of an
@@ -232,7 +247,8 @@ export function parseServerFrame(text: string): ReceivedServerFrame {
     case 'ack': {
       const id = requireId(record);
       const eventId = optionalString(record, 'eventId');
-      return eventId === undefined ? { type: 'ack', id } : { type: 'ack', id, eventId };
+      const offset = optionalString(record, 'offset');
+      return { type: 'ack', id, ...(eventId !== undefined && { eventId }), ...(offset !== undefined && { offset }) };
     }
     case 'event':
       return { type: 'event', event: record['event'] };
@@ -248,7 +264,8 @@ export function parseServerFrame(text: string): ReceivedServerFrame {
     }
     case 'pong': {
       const id = optionalId(record);
-      return id === undefined ? { type: 'pong' } : { type: 'pong', id };
+      const offset = optionalString(record, 'offset');
+      return { type: 'pong', ...(id !== undefined && { id }), ...(offset !== undefined && { offset }) };
     }
     default:
       throw frameError(`unknown frame type "${String(record['type'])}"`);

@@ -468,6 +468,12 @@ export class WsTransport implements Transport {
       }
       case 'ack':
       case 'pong': {
+        // A pong, or a subscribe's ack, says how far history got before it:
+        // the connection has everything routed until then. (Not a resume's
+        // ack: its replay follows it.)
+        if (frame.offset !== undefined && (frame.type === 'pong' || this.#pending.get(frame.id!)?.kind === 'subscribe')) {
+          this.#advance(frame.offset);
+        }
         if (frame.id === undefined) return;
         const request = this.#pending.get(frame.id);
         if (!request) return;
