@@ -335,6 +335,11 @@ export class WsTransport implements Transport {
         clearTimeout(request.timer);
         request.resolve();
         this.#pending.delete(id);
+      } else if (request.kind === 'history') {
+        // Its answer is lost with the connection: the reader reports it.
+        clearTimeout(request.timer);
+        request.reject(new EventwireError('connection_closed', 'The connection dropped while reading history'));
+        this.#pending.delete(id);
       } else {
         // Subscriptions stay in #patterns and are re-sent on reconnect; their
         // waiters are still pending there. Settle the request itself.
