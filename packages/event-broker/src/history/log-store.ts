@@ -281,7 +281,9 @@ export class LogHistoryStore implements HistoryStore {
         const record = decodeRecord(data, position);
         if (!record || record.seq <= this.#memory.head) break;
         const [maxEvents, maxAgeMs] = record.keep;
-        this.#memory.restore(record.event, record.seq, record.at, { maxEvents, maxAgeMs });
+        // The offset is rebuilt from the log's epoch: a record written under an
+        // epoch file that has since been lost must not carry the old epoch.
+        this.#memory.restore({ ...record.event, offset: formatOffset(this.epoch, record.seq) }, record.seq, record.at, { maxEvents, maxAgeMs });
         segment.lastSeq = record.seq;
         segment.newestAt = record.at;
         segment.longestAgeMs = Math.max(segment.longestAgeMs, maxAgeMs);
