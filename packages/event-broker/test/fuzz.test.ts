@@ -22,11 +22,16 @@ const frame = fc.oneof(
   fc
     .record(
       {
-        type: fc.oneof(fc.constantFrom('hello', 'subscribe', 'unsubscribe', 'publish', 'ping', 'event', 'welcome'), fc.string({ maxLength: 8 }), value),
+        type: fc.oneof(fc.constantFrom('hello', 'subscribe', 'unsubscribe', 'publish', 'ping', 'resume', 'history', 'event', 'welcome'), fc.string({ maxLength: 8 }), value),
         id: fc.oneof(fc.integer(), fc.string({ maxLength: 70 }), value),
         pattern: fc.oneof(topicish, value),
         protocol: fc.oneof(fc.constant(1), value),
         event: fc.oneof(envelopeish, value),
+        // resume / history
+        patterns: fc.oneof(fc.array(topicish, { maxLength: 5 }), value),
+        since: fc.oneof(fc.constantFrom('earliest', 'x:1', ':', 'a:-1', 'a:1e3', '01J:99999999999999999999'), fc.string({ maxLength: 12 }), value),
+        last: fc.oneof(fc.integer({ min: -5, max: 5000 }), value),
+        limit: fc.oneof(fc.integer({ min: -5, max: 5000 }), value),
       },
       { requiredKeys: [] },
     )
@@ -34,7 +39,8 @@ const frame = fc.oneof(
 );
 
 test('random frames get answers or errors; the connection and the broker keep working', async () => {
-  const server = await startBroker({ maxSubscriptionsPerConnection: 50 });
+  // With history on, so resume and history frames reach real stores.
+  const server = await startBroker({ maxSubscriptionsPerConnection: 50, history: [{ pattern: 'a.#' }, { pattern: 'health.#', maxEvents: 10 }] });
   const watcher = await RawClient.native(server.url);
   watcher.send({ type: 'subscribe', id: 'w', pattern: 'health.#' });
   await watcher.next((f) => f['id'] === 'w');

@@ -4,7 +4,7 @@
 // and restarted on the same port each time. Every subscriber must end with
 // every event exactly once, in order. Rounds: 20 (HISTORY_KILL_ROUNDS for more).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -97,6 +97,34 @@ test(`SIGKILL at random moments (${ROUNDS} rounds, seed ${SEED}): every subscrib
     assert.equal(gaps, [], 'nothing was lost, so nothing was reported lost');
   } finally {
     await Promise.all([publisher, ...subscribers].map((channel) => channel.close()));
+    await kill(broker.child);
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('a broker started on a log whose newest file ends in a torn record drops only that record and serves the rest', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'history-torn-'));
+  let broker = await startCli(dataDir, 0);
+  try {
+    const httpUrl = `http://127.0.0.1:${broker.port}`;
+    for (let i = 1; i <= 5; i++) {
+      const response = await fetch(`${httpUrl}/pubsub/stream.torn/publish`, { method: 'POST', body: JSON.stringify({ payload: i }) });
+      assert.is(response.status, 200);
+    }
+    await kill(broker.child);
+    // Tear the newest record: cut the file in the middle of its last record.
+    const historyDir = join(dataDir, 'history');
+    const newest = readdirSync(historyDir).filter((name) => name.endsWith('.log')).sort().at(-1)!;
+    const path = join(historyDir, newest);
+    truncateSync(path, statSync(path).size - 7);
+    broker = await startCli(dataDir, 0);
+    const page = (await (await fetch(`http://127.0.0.1:${broker.port}/history/stream.torn`)).json()) as { events: Array<{ data: number }> };
+    assert.equal(page.events.map((event) => event.data), [1, 2, 3, 4]);
+    const next = await fetch(`http://127.0.0.1:${broker.port}/pubsub/stream.torn/publish`, { method: 'POST', body: JSON.stringify({ payload: 6 }) });
+    assert.is(next.status, 200);
+    const after = (await (await fetch(`http://127.0.0.1:${broker.port}/history/stream.torn`)).json()) as { events: Array<{ data: number }> };
+    assert.equal(after.events.map((event) => event.data), [1, 2, 3, 4, 6]);
+  } finally {
     await kill(broker.child);
     rmSync(dataDir, { recursive: true, force: true });
   }
