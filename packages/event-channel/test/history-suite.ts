@@ -2,36 +2,18 @@
 // MemoryHub with history rules) and ws:// (a broker with history rules) run
 // this suite, so tests written against memory:// hold over ws://. The place
 // behind the harness keeps history for `hist.#` and for nothing else.
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { EventChannel, type EventEnvelope, type HistoryGap } from '../src/index.js';
+import type { EventEnvelope, HistoryGap } from '../src/index.js';
 import { collector, uniqueTopic, within } from './helpers.js';
+import { harnessSuite, type TransportHarness } from './transport-suite.js';
 
-export interface HistoryHarness {
-  connect(): EventChannel;
-  teardown?(): Promise<void>;
-}
+/** The place behind it keeps history for `hist.#` and nothing else. */
+export type HistoryHarness = TransportHarness;
 
 const WAIT = 3000;
 
 export function runHistorySuite(name: string, setup: () => Promise<HistoryHarness>): void {
-  const test = suite<{ harness: HistoryHarness; open: EventChannel[] }>(`history: ${name}`);
-  const channel = (context: { harness: HistoryHarness; open: EventChannel[] }): EventChannel => {
-    const created = context.harness.connect();
-    context.open.push(created);
-    return created;
-  };
-  test.before(async (context) => {
-    context.harness = await setup();
-    context.open = [];
-  });
-  test.after.each(async (context) => {
-    await Promise.all(context.open.map((c) => c.close()));
-    context.open = [];
-  });
-  test.after(async (context) => {
-    await context.harness.teardown?.();
-  });
+  const { test, channel } = harnessSuite(`history: ${name}`, setup);
 
   const topicUnder = (root: string): string => `hist.${uniqueTopic().replace(/\./g, '-')}.${root}`;
 

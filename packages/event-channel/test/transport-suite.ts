@@ -14,16 +14,19 @@ export interface TransportHarness {
   teardown?(): Promise<void>;
 }
 
-const WAIT = 2000;
+/** A suite's context: the harness, and the channels a test opened (closed after each). */
+export interface HarnessContext {
+  harness: TransportHarness;
+  open: EventChannel[];
+}
 
-export function runTransportSuite(name: string, setup: () => Promise<TransportHarness>): void {
-  const test = suite<{ harness: TransportHarness; open: EventChannel[] }>(`transport: ${name}`);
-  const channel = (context: { harness: TransportHarness; open: EventChannel[] }): EventChannel => {
-    const created = context.harness.connect();
-    context.open.push(created);
-    return created;
-  };
-
+/**
+ * A uvu suite over a harness: set up once, every channel a test opens through
+ * `channel(context)` closed after it, torn down at the end. Shared by the
+ * transport and history suites.
+ */
+export function harnessSuite(title: string, setup: () => Promise<TransportHarness>) {
+  const test = suite<HarnessContext>(title);
   test.before(async (context) => {
     context.harness = await setup();
     context.open = [];
@@ -35,6 +38,18 @@ export function runTransportSuite(name: string, setup: () => Promise<TransportHa
   test.after(async (context) => {
     await context.harness.teardown?.();
   });
+  const channel = (context: HarnessContext): EventChannel => {
+    const created = context.harness.connect();
+    context.open.push(created);
+    return created;
+  };
+  return { test, channel };
+}
+
+const WAIT = 2000;
+
+export function runTransportSuite(name: string, setup: () => Promise<TransportHarness>): void {
+  const { test, channel } = harnessSuite(`transport: ${name}`, setup);
 
   test('delivers an event to a subscriber on another channel', async (context) => {
     const [publisher, subscriber] = [channel(context), channel(context)];
