@@ -82,8 +82,9 @@ interface Segment {
  * History in an append-only segment log (`<dir>/<first seq>.log`) with the
  * epoch in `<dir>/epoch`: it survives restarts and `kill -9`, keeping its
  * epoch, so reconnecting clients resume without a gap. Retained events are
- * also kept in memory (a `MemoryHistoryStore` with the same epoch), so reads
- * never touch the disk; the disk is for surviving restarts.
+ * also kept in memory (a `MemoryHistoryStore` with the same epoch and its
+ * bounds: 100,000 topics, 1,000,000 events), so reads never touch the disk;
+ * the disk is for surviving restarts.
  *
  * A write that fails (no file descriptor, a full disk, an I/O error) throws
  * `unavailable` before the event gets a seq: the broker refuses the publish,
@@ -117,7 +118,6 @@ export class LogHistoryStore implements HistoryStore {
     this.#memory = new MemoryHistoryStore({
       epoch: this.epoch,
       now: this.#now,
-      maxTopics: Number.MAX_SAFE_INTEGER,
       ...(options.dedupWindowMs !== undefined && { dedupWindowMs: options.dedupWindowMs }),
     });
     this.#load();

@@ -13,6 +13,13 @@ export interface MemoryHistoryStoreOptions {
    * @default 100_000
    */
   readonly maxTopics?: number;
+  /**
+   * Most events held in all, whatever the per-topic retention says: past it
+   * the oldest event of the topic published to least recently goes (and a
+   * reader behind it is told of a gap). Bounds memory.
+   * @default 1_000_000
+   */
+  readonly maxEvents?: number;
   /** How long an event id is remembered for deduplicating re-sent publishes. @default 120_000 */
   readonly dedupWindowMs?: number;
   /** Most event ids remembered for deduplication, whatever the window (bounds memory at high rates). @default 200_000 */
@@ -49,17 +56,23 @@ class TopicLog {
     return this.size > 0 ? this.entries[this.entries.length - 1] : undefined;
   }
 
-  trim(now: number): void {
+  /** Applies the retention; returns how many events it dropped. */
+  trim(now: number): number {
     const { maxEvents, maxAgeMs } = this.retention;
-    while (this.size > 0 && (this.size > maxEvents || now - this.entries[this.start]!.storedAt > maxAgeMs)) {
-      this.trimmedThrough = this.entries[this.start]!.seq;
-      this.start++;
-    }
+    const before = this.start;
+    while (this.size > 0 && (this.size > maxEvents || now - this.entries[this.start]!.storedAt > maxAgeMs)) this.dropOldest();
+    const dropped = this.start - before;
     // Compact once the dead prefix is at least half the array.
     if (this.start > 64 && this.start * 2 > this.entries.length) {
       this.entries = this.entries.slice(this.start);
       this.start = 0;
     }
+    return dropped;
+  }
+
+  dropOldest(): void {
+    this.trimmedThrough = this.entries[this.start]!.seq;
+    this.start++;
   }
 
   /** Index of the first live entry with seq > after (binary search). */
@@ -90,6 +103,9 @@ export class MemoryHistoryStore implements HistoryStore {
   /** Highest seq among the events of forgotten topics. */
   #forgottenThrough = 0;
   readonly #maxTopics: number;
+  readonly #maxEvents: number;
+  /** Events held, over every topic. */
+  #total = 0;
   readonly #dedupWindowMs: number;
   readonly #maxDedupIds: number;
   readonly #now: () => number;
@@ -97,6 +113,7 @@ export class MemoryHistoryStore implements HistoryStore {
   constructor(options: MemoryHistoryStoreOptions = {}) {
     this.epoch = options.epoch ?? createEventIdGenerator()();
     this.#maxTopics = options.maxTopics ?? 100_000;
+    this.#maxEvents = options.maxEvents ?? 1_000_000;
     this.#dedupWindowMs = options.dedupWindowMs ?? 120_000;
     this.#maxDedupIds = options.maxDedupIds ?? 200_000;
     this.#now = options.now ?? Date.now;
@@ -135,7 +152,8 @@ export class MemoryHistoryStore implements HistoryStore {
     this.#topics.set(envelope.topic, log);
     const entry: Entry = { seq, envelope: stored, storedAt };
     log.entries.push(entry);
-    log.trim(now);
+    this.#total += 1 - log.trim(now);
+    while (this.#total > this.#maxEvents) this.#dropGloballyOldest();
     this.#ids.set(envelope.id, entry);
     this.#pruneIds(now);
   }
@@ -145,8 +163,8 @@ export class MemoryHistoryStore implements HistoryStore {
     if (seq > this.#forgottenThrough) this.#forgottenThrough = seq;
     for (const log of this.#topics.values()) {
       while (log.size > 0 && log.entries[log.start]!.seq <= seq) {
-        log.trimmedThrough = log.entries[log.start]!.seq;
-        log.start++;
+        log.dropOldest();
+        this.#total--;
       }
     }
   }
@@ -156,7 +174,7 @@ export class MemoryHistoryStore implements HistoryStore {
     const found: Entry[] = [];
     for (const [topic, log] of this.#topics) {
       if (!topicMatches(pattern, topic)) continue;
-      log.trim(now);
+      this.#total -= log.trim(now);
       const last = log.last;
       if (!last || last.seq <= after) continue;
       // Each topic contributes at most `limit`: the overall first `limit` are among them.
@@ -172,7 +190,7 @@ export class MemoryHistoryStore implements HistoryStore {
     const found: Entry[] = [];
     for (const [topic, log] of this.#topics) {
       if (!topicMatches(pattern, topic)) continue;
-      log.trim(now);
+      this.#total -= log.trim(now);
       for (let i = Math.max(log.start, log.entries.length - count); i < log.entries.length; i++) found.push(log.entries[i]!);
     }
     return found.sort((a, b) => a.seq - b.seq).slice(-count).map(toStored);
@@ -183,7 +201,7 @@ export class MemoryHistoryStore implements HistoryStore {
     const now = this.#now();
     for (const [topic, log] of this.#topics) {
       if (!topicMatches(pattern, topic)) continue;
-      log.trim(now);
+      this.#total -= log.trim(now);
       if (log.trimmedThrough > after) return true;
     }
     return false;
@@ -202,9 +220,19 @@ export class MemoryHistoryStore implements HistoryStore {
    */
   async close(): Promise<void> {}
 
+  /** Over `maxEvents`: the oldest event of the least recently published topic goes. */
+  #dropGloballyOldest(): void {
+    const log = this.#topics.values().next().value!;
+    if (log.size <= 1) return this.#forgetOldestTopic();
+    // Its trimmedThrough moves: readers of that topic behind it get a gap, others do not.
+    log.dropOldest();
+    this.#total--;
+  }
+
   #forgetOldestTopic(): void {
     const [topic, log] = this.#topics.entries().next().value!;
     this.#topics.delete(topic);
+    this.#total -= log.size;
     const last = log.last?.seq ?? log.trimmedThrough;
     if (last > this.#forgottenThrough) this.#forgottenThrough = last;
   }
