@@ -38,7 +38,7 @@ export async function createBrokerFromConfig<TEvents extends EventMap = UntypedE
   const config = validateConfig(input, 'config', { code: true });
   const { log } = options;
   const broker = new EventBrokerServer<TEvents>({
-    ...pick(config, [...passThroughOptionKeys, 'maxPayloadBytes', 'maxOutboundBytes']),
+    ...pick(config, [...passThroughOptionKeys, 'maxPayloadBytes', 'maxOutboundBytes', 'historyMaxBytes']),
     ...(config.topicLimits && {
       topicLimits: {
         maxLength: config.topicLimits.maxLength ?? topicLimitDefaults.maxLength,

@@ -69,6 +69,8 @@ export interface BrokerConfig<TEvents extends EventMap = UntypedEvents>
   readonly maxPayloadBytes?: number | string;
   /** @default '8mb' */
   readonly maxOutboundBytes?: number | string;
+  /** Most bytes the durable history log keeps (`'10gb'` works). @default '1gb' */
+  readonly historyMaxBytes?: number | string;
   /** Each field defaults to `topicLimitDefaults`. */
   readonly topicLimits?: Partial<TopicLimits>;
   /** Append every event to a JSONL file (rotated by size). */
@@ -182,6 +184,7 @@ export const declarativeConfigSchema = z.strictObject({
   maxPayloadBytes: size,
   maxSubscriptionsPerConnection: count,
   maxOutboundBytes: size,
+  historyMaxBytes: size,
   slowConsumerMs: milliseconds,
   heartbeatMs: milliseconds,
   helloTimeoutMs: milliseconds,

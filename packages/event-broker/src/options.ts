@@ -114,6 +114,12 @@ export interface BrokerOptions<TEvents extends EventMap = EventMap> {
    */
   readonly historyFsync?: 'always' | 'never' | number;
   /**
+   * Most bytes the durable log keeps on disk; past it the oldest segments
+   * are deleted (readers behind them get a gap).
+   * @default 1_073_741_824 (1 GiB)
+   */
+  readonly historyMaxBytes?: number;
+  /**
    * Where history is stored, overriding `dataDir`. @default a `LogHistoryStore`
    * in `dataDir` when given, else a `MemoryHistoryStore` (lost on restart; its
    * epoch changes, so clients are told of the gap)

@@ -165,6 +165,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
     return new LogHistoryStore({
       dir: join(options.dataDir, 'history'),
       ...(options.historyFsync !== undefined && { fsync: options.historyFsync }),
+      ...(options.historyMaxBytes !== undefined && { maxBytes: options.historyMaxBytes }),
       onWarning: (message) => this.#log(message),
     });
   }

@@ -99,7 +99,7 @@ test("the README's config section shows examples/broker.config.ts verbatim", () 
 });
 
 test('precedence: flags > environment > file > defaults, as --print-config shows', async ({ dir }) => {
-  const file = writeJson(dir, 'layers.json', { host: '0.0.0.0', heartbeatMs: 1000, maxPayloadBytes: '64kb', port: 4000 });
+  const file = writeJson(dir, 'layers.json', { host: '0.0.0.0', heartbeatMs: 1000, maxPayloadBytes: '64kb', port: 4000, historyMaxBytes: '2gb', history: [{ pattern: 'order.#', maxAge: '7d' }] });
   const { code, stdout, stderr } = await runCli(['--config', file, '--heartbeat', '3000', '--print-config'], {
     EVENTWIRE_HEARTBEAT_MS: '2000',
     EVENTWIRE_MAX_PAYLOAD: '128kb',
@@ -113,6 +113,8 @@ test('precedence: flags > environment > file > defaults, as --print-config shows
   assert.is(config['host'], '0.0.0.0');
   assert.is(sources['host'], `file ${file}`);
   assert.is(config['port'], 4000);
+  assert.is(config['historyMaxBytes'], 2 * 1024 ** 3);
+  assert.equal(config['history'], [{ pattern: 'order.#', maxAge: 7 * 86_400_000 }]);
   assert.is(config['shutdownTimeoutMs'], 5000);
   assert.is(sources['shutdownTimeoutMs'], 'default');
 });
