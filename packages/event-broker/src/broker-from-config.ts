@@ -2,6 +2,7 @@
 // built-in observers (audit log, webhooks) and the config's own setup.
 import { topicLimitDefaults, type EventMap, type EventwireError, type UntypedEvents } from '@eventwire/event-channel';
 import { passThroughOptionKeys, validateConfig, type BrokerConfig, type ResolvedBrokerConfig } from './config.js';
+import { createJwtAuthenticator } from './auth/jwt.js';
 import { createAuditLog, type AuditLog } from './observers/audit-log.js';
 import { createWebhookNotifier } from './observers/webhook.js';
 import { EventBrokerServer } from './server.js';
@@ -54,6 +55,13 @@ export async function createBrokerFromConfig<TEvents extends EventMap = UntypedE
       })),
     }),
     ...(log && { log: config.quiet ? (line: string) => void (!line.startsWith('conn ') && log(line)) : log }),
+    ...((config.jwtSecret !== undefined || config.jwksUrl !== undefined) && {
+      authenticate: createJwtAuthenticator({
+        ...(config.jwtSecret !== undefined ? { secret: config.jwtSecret } : { jwksUrl: config.jwksUrl! }),
+        ...(config.jwtAudience !== undefined && { audience: config.jwtAudience }),
+        ...(config.jwtIssuer !== undefined && { issuer: config.jwtIssuer }),
+      }),
+    }),
     ...(options.onError && { onError: options.onError }),
   });
   // The built-in observers take any event: register them on the untyped view.

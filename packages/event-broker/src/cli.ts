@@ -41,6 +41,9 @@ the environment, the environment over the config file):
   --data-dir <dir>       durable state: history goes to EVENTWIRE_DATA_DIR
                          a log there, kept across restarts
   --fsync <policy>       always | never | <ms>          EVENTWIRE_FSYNC (default 100)
+  --jwt-secret <secret>  authenticate with HS256 JWTs  EVENTWIRE_JWT_SECRET
+  --jwks-url <url>       authenticate with JWTs signed  EVENTWIRE_JWKS_URL
+                         by keys from this JWKS
   --quiet                no per-connection log lines    EVENTWIRE_QUIET=1
   -h, --help             show this help
 
@@ -66,6 +69,8 @@ const settings = [
   { flag: 'history', variable: 'EVENTWIRE_HISTORY', key: 'history', kind: 'history' },
   { flag: 'data-dir', variable: 'EVENTWIRE_DATA_DIR', key: 'dataDir', kind: 'string' },
   { flag: 'fsync', variable: 'EVENTWIRE_FSYNC', key: 'historyFsync', kind: 'number' },
+  { flag: 'jwt-secret', variable: 'EVENTWIRE_JWT_SECRET', key: 'jwtSecret', kind: 'string' },
+  { flag: 'jwks-url', variable: 'EVENTWIRE_JWKS_URL', key: 'jwksUrl', kind: 'string' },
 ] as const;
 
 let parsed: ReturnType<typeof parseArgs>;
@@ -84,6 +89,8 @@ try {
       quiet: { type: 'boolean' },
       history: { type: 'string', multiple: true },
       'data-dir': { type: 'string' },
+      'jwt-secret': { type: 'string' },
+      'jwks-url': { type: 'string' },
       fsync: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },

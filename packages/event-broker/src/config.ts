@@ -46,6 +46,7 @@ export const passThroughOptionKeys = [
   'maxReplayEvents',
   'dataDir',
   'historyFsync',
+  'allowAnonymous',
 ] as const satisfies ReadonlyArray<keyof BrokerOptions>;
 
 /** One `history` entry of a config: like `HistoryRule`, with the age also as text (`'24h'`). */
@@ -80,6 +81,14 @@ export interface BrokerConfig<TEvents extends EventMap = UntypedEvents>
   readonly quiet?: boolean;
   /** Topics that keep history (offsets, replay on reconnect, `GET /history`); the first matching rule applies. */
   readonly history?: readonly HistoryRuleConfig[];
+  /** Verify JWTs signed with this HS256 secret (masked by `--print-config`). */
+  readonly jwtSecret?: string;
+  /** Verify JWTs against this JWKS endpoint (RS256/ES256). */
+  readonly jwksUrl?: string;
+  /** Required `aud` of JWTs. */
+  readonly jwtAudience?: string;
+  /** Required `iss` of JWTs. */
+  readonly jwtIssuer?: string;
   /** The event map the broker enforces (TypeScript/JavaScript configs only). */
   readonly events?: TEvents;
   /**
@@ -214,6 +223,11 @@ export const declarativeConfigSchema = z.strictObject({
   ),
   quiet: z.boolean(),
   maxReplayEvents: count,
+  allowAnonymous: z.boolean(),
+  jwtSecret: z.string().min(16, 'expected a secret of at least 16 characters'),
+  jwksUrl: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL of a JWKS' }),
+  jwtAudience: z.string().min(1),
+  jwtIssuer: z.string().min(1),
   dataDir: z.string().min(1),
   historyFsync: z.union([z.literal('always'), z.literal('never'), z.number().int().positive()], {
     error: 'expected "always", "never" or a number of milliseconds',
@@ -273,6 +287,9 @@ export function validateConfig(
 
 const knownKeys = Object.keys(codeConfigSchema.shape);
 
+/** Keys whose values are secrets: masked by `--print-config`, never echoed in errors. */
+const SECRET_KEY = /secret|password|token|authorization|api.?key/i;
+
 function describeIssue(issue: z.core.$ZodIssue, where: string, name: (path: string) => string, base: readonly PropertyKey[] = []): string[] {
   const prefix = where ? `${where}: ` : '';
   const keys = [...base, ...issue.path];
@@ -290,7 +307,8 @@ function describeIssue(issue: z.core.$ZodIssue, where: string, name: (path: stri
     const closest = issue.errors.find((branch) => branch.length > 0 && branch.every((inner) => inner.code !== 'invalid_type'));
     if (closest) return closest.flatMap((inner) => describeIssue(inner, where, name, keys));
   }
-  const input = 'input' in issue ? JSON.stringify(issue.input) : undefined;
+  // A secret's value is never echoed, not even a wrong one.
+  const input = 'input' in issue && !SECRET_KEY.test(path) ? JSON.stringify(issue.input) : undefined;
   const message = issue.code === 'invalid_type' && issue.message.startsWith('Invalid input') ? `expected ${issue.expected}` : issue.message;
   const got = input !== undefined && !message.includes(input) ? `, got ${input}` : '';
   return [`${prefix}${name(path) || '(the whole config)'}: ${message}${got}`];
@@ -363,7 +381,7 @@ export function maskConfig(config: ResolvedBrokerConfig): Record<string, unknown
   const mask = (key: string, value: unknown): unknown => {
     if (typeof value === 'function') return '[function]';
     if (typeof value === 'string') {
-      if (/secret|password|token|authorization|api.?key/i.test(key)) return '***';
+      if (SECRET_KEY.test(key)) return '***';
       return value.replace(/^(\w+:\/\/[^:/@]+:)[^@/]*@/, '$1***@');
     }
     if (Array.isArray(value)) return value.map((entry) => mask(key, entry));

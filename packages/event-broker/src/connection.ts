@@ -1,5 +1,6 @@
 import { closeCodes } from '@eventwire/event-channel/protocol';
 import type { WebSocket } from 'ws';
+import type { BrokerUser } from './auth/authenticate.js';
 import type { PreparedTextFrame } from './prepared-frame.js';
 
 /** Time a cut slow consumer gets to read its close frame before the socket is destroyed. */
@@ -25,6 +26,9 @@ export class Connection {
   readonly remote: string;
   /** Cleared by each heartbeat tick, set by any pong or message. */
   alive = true;
+  /** Who is connected, once authenticated; undefined for anonymous connections. */
+  #user: BrokerUser | undefined;
+  #expiryTimer: ReturnType<typeof setTimeout> | undefined;
   #maxOutboundBytes: number;
   #slowConsumerMs: number;
   #onSlow: (connection: Connection) => void;
@@ -39,6 +43,29 @@ export class Connection {
   // asynchronously and holds them in its own queue; raw bytes written beside
   // it would overtake them. Then every message goes through ws.
   readonly #writesPrepared: boolean;
+
+  get user(): BrokerUser | undefined {
+    return this.#user;
+  }
+
+  /**
+   * The connection is (re)authenticated as `user`: when its credentials
+   * expire without a refresh, it is closed with 4001, since a token must not
+   * outlive its validity on a long-lived socket.
+   */
+  authenticated(user: BrokerUser | undefined): void {
+    this.#user = user;
+    clearTimeout(this.#expiryTimer);
+    this.#expiryTimer = undefined;
+    if (user?.expiresAt === undefined) return;
+    // setTimeout holds at most ~24.8 days; a later expiry is re-checked then.
+    const delay = Math.min(Math.max(0, user.expiresAt - Date.now()), 2 ** 31 - 1);
+    this.#expiryTimer = setTimeout(() => {
+      if (user.expiresAt! > Date.now()) return this.authenticated(user);
+      this.close(closeCodes.unauthorized, 'token expired', 1000);
+    }, delay);
+    this.#expiryTimer.unref();
+  }
 
   constructor(options: {
     id: string;

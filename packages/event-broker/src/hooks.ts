@@ -11,6 +11,7 @@ import {
   type TopicCheck,
 } from '@eventwire/event-channel';
 import { isMatching, type P } from 'ts-pattern';
+import type { BrokerUser } from './auth/authenticate.js';
 
 /** Where a publish came from. */
 export interface PublishOrigin {
@@ -18,6 +19,8 @@ export interface PublishOrigin {
   readonly surface: 'native' | 'synap' | 'http' | 'broker';
   /** The connection that published, for WebSocket surfaces. */
   readonly connectionId?: string;
+  /** Who published, when the broker authenticates (undefined: anonymous or the broker itself). */
+  readonly user?: BrokerUser | undefined;
 }
 
 /** An event as hooks see it: the wire shape (the schema's input type). */

@@ -56,8 +56,9 @@ export function sendJson(response: ServerResponse, status: number, body: unknown
 /** Writes `{ "error": { "code", "message", … } }` with the status for its code. */
 export function sendError(response: ServerResponse, error: unknown): void {
   const failure = toEventwireError(error);
-  // RFC 9110 §15.5.22: a 426 names the protocol to switch to.
-  const headers: Record<string, string> = failure.code === 'upgrade_required' ? { upgrade: 'websocket' } : {};
+  // RFC 9110 §15.5.22: a 426 names the protocol to switch to; §11.6.1: a 401 names the scheme.
+  const headers: Record<string, string> =
+    failure.code === 'upgrade_required' ? { upgrade: 'websocket' } : failure.code === 'unauthorized' ? { 'www-authenticate': 'Bearer' } : {};
   sendJson(response, httpStatusFor(failure.code), { error: failure.toJSON() }, headers);
 }
 

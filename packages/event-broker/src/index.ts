@@ -10,12 +10,16 @@ export { loadBrokerConfigFile } from './config-file.js';
 export { createBrokerFromConfig } from './broker-from-config.js';
 export { HistoryRules, MemoryHistoryStore, historyRuleDefaults } from '@eventwire/event-channel/protocol';
 export { LogHistoryStore, logHistoryStoreDefaults } from './history/log-store.js';
+export { findToken } from './auth/authenticate.js';
+export { createJwtAuthenticator } from './auth/jwt.js';
 
 export type { BrokerAddress, BrokerStats, ObserveOptions } from './server.js';
 export type { BrokerOptions } from './options.js';
 export type { AuditLogConfig, BrokerConfig, ResolvedBrokerConfig, WebhookConfig } from './config.js';
 export type { ConfiguredBroker, ConfiguredBrokerOptions } from './broker-from-config.js';
 export type { FsyncPolicy, LogHistoryStoreOptions } from './history/log-store.js';
+export type { AuthRequest, Authenticator, BrokerUser } from './auth/authenticate.js';
+export type { JwtAuthenticatorOptions, JwtUser } from './auth/jwt.js';
 export type { HistoryRetention, HistoryRule, HistoryStore, MemoryHistoryStoreOptions, StoredEvent } from '@eventwire/event-channel/protocol';
 export type { PublishResult } from './core.js';
 export type { AuditLog, AuditLogOptions } from './observers/audit-log.js';

@@ -1,5 +1,6 @@
 import type { EventMap, EventwireError, TopicLimits } from '@eventwire/event-channel';
 import type { HistoryRule, HistoryStore } from '@eventwire/event-channel/protocol';
+import type { Authenticator } from './auth/authenticate.js';
 
 /** Options of {@link EventBrokerServer}. Every field is optional. */
 export interface BrokerOptions<TEvents extends EventMap = EventMap> {
@@ -131,6 +132,20 @@ export interface BrokerOptions<TEvents extends EventMap = EventMap> {
    * @default 10_000
    */
   readonly maxReplayEvents?: number;
+  /**
+   * Who may connect: every WebSocket connection and HTTP call (but `/health`)
+   * is authenticated with the credential it carries (`?token=`,
+   * `Authorization: Bearer`, Basic's password, or the native hello's
+   * `token`). Wrong credentials are refused before any state is created:
+   * HTTP 401, a refused upgrade, or close 4001. `createJwtAuthenticator()`
+   * verifies JWTs; any function will do. Without it, everyone is anonymous.
+   */
+  readonly authenticate?: Authenticator;
+  /**
+   * Whether a request without credentials is let in as anonymous.
+   * @default true without `authenticate`, false with it
+   */
+  readonly allowAnonymous?: boolean;
   /** Receives one readable line per connection and state change. Silent by default. */
   readonly log?: (line: string) => void;
   /**

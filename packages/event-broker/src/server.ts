@@ -6,6 +6,7 @@ import {
   EventwireError,
   assertPattern,
   assertTopic,
+  toEventwireError,
   topicLimitDefaults,
   type EventInput,
   type EventMap,
@@ -30,6 +31,7 @@ import type {
   PatternHookEvent,
   TopicHookEvent,
 } from './hooks.js';
+import { authenticateRequest, findToken, type Authenticator, type BrokerUser } from './auth/authenticate.js';
 import { decodePathSegment, requestUrl, sendError, sendJson, upgradeRefusal } from './http.js';
 import { readHistoryPage } from './history/replay.js';
 import { brokerDefaults, type BrokerOptions } from './options.js';
@@ -68,6 +70,8 @@ export interface BrokerStats {
   readonly duplicates: number;
   /** Publishes refused because history could not store them. */
   readonly storeFailures: number;
+  /** Connections and HTTP calls refused for their credentials. */
+  readonly authFailures: number;
   /** The history store, when some topics keep history. */
   readonly history?: { readonly kind: string; readonly epoch: string; readonly head: number };
 }
@@ -112,6 +116,9 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
   #address: BrokerAddress | undefined;
   #closing: Promise<void> | undefined;
   #slowConsumersCut = 0;
+  #authFailures = 0;
+  readonly #authenticate: Authenticator | undefined;
+  readonly #allowAnonymous: boolean;
   #heartbeatTimeouts = 0;
   readonly #startedAt = Date.now();
 
@@ -121,6 +128,8 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
     this.#maxPayloadBytes = options.maxPayloadBytes ?? brokerDefaults.maxPayloadBytes;
     this.#heartbeatMs = options.heartbeatMs ?? brokerDefaults.heartbeatMs;
     this.#maxSubscriptions = options.maxSubscriptionsPerConnection ?? brokerDefaults.maxSubscriptionsPerConnection;
+    this.#authenticate = options.authenticate;
+    this.#allowAnonymous = options.allowAnonymous ?? options.authenticate === undefined;
     const report = options.onError ?? ((error: EventwireError) => console.error(`[event-broker] ${error.code}: ${error.message}`));
     const historyRules = options.history && options.history.length > 0 ? new HistoryRules(options.history) : undefined;
     this.#core = new BrokerCore({
@@ -147,7 +156,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
       maxPayload: this.#maxPayloadBytes * 4,
       perMessageDeflate: false,
     });
-    this.#http.on('upgrade', (request, socket, head) => this.#onUpgrade(request, socket as Socket, head));
+    this.#http.on('upgrade', (request, socket, head) => void this.#onUpgrade(request, socket as Socket, head));
     // Node answers a request it cannot parse with a bare 400; answer in JSON
     // with a code, like every other refusal.
     this.#http.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
@@ -268,6 +277,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
       subscriptions,
       ...this.#core.counters,
       slowConsumersCut: this.#slowConsumersCut,
+      authFailures: this.#authFailures,
       heartbeatTimeouts: this.#heartbeatTimeouts,
       topics: this.#core.topics.size,
       hooks: this.#core.hookStats(),
@@ -316,13 +326,14 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
     this.#log('stopped');
   }
 
-  #onUpgrade(request: IncomingMessage, socket: Socket, head: Buffer): void {
+  async #onUpgrade(request: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
     if (this.#closing) {
       socket.end(upgradeRefusal(new EventwireError('connection_closed', 'The broker is shutting down')));
       return;
     }
     let surface: 'native' | 'synap';
     let topics: string[] = [];
+    let user: BrokerUser | undefined;
     try {
       const url = requestUrl(request);
       if (url.pathname === '/' || url.pathname === '/ws') surface = 'native';
@@ -330,14 +341,28 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
         surface = 'synap';
         topics = parseSynapTopics(url, this.#topicLimits, this.#maxSubscriptions);
       } else throw new EventwireError('not_found', `No WebSocket endpoint at ${url.pathname}`);
+      const token = findToken(url, request.headers);
+      // Checked before the socket is accepted: wrong credentials cost the
+      // broker one verification, no connection state. A native client without
+      // credentials here may still send them in its hello.
+      if (this.#authenticate && (token !== undefined || surface === 'synap')) {
+        user = await this.#authenticateRequest(request, token, surface);
+      }
     } catch (error) {
-      socket.end(upgradeRefusal(error as EventwireError));
+      if (toEventwireError(error).code === 'unauthorized') this.#authFailures++;
+      socket.end(upgradeRefusal(toEventwireError(error)));
       return;
     }
-    this.#wss.handleUpgrade(request, socket, head, (ws) => this.#onConnection(ws, request, surface, topics));
+    if (socket.destroyed) return;
+    this.#wss.handleUpgrade(request, socket, head, (ws) => this.#onConnection(ws, request, surface, topics, user));
   }
 
-  #onConnection(ws: WebSocket, request: IncomingMessage, surface: 'native' | 'synap', topics: string[]): void {
+  /** The broker's authentication rules for one request (anonymous only where allowed). */
+  #authenticateRequest(request: IncomingMessage, token: string | undefined, surface: 'native' | 'synap' | 'http'): Promise<BrokerUser | undefined> {
+    return authenticateRequest(this.#authenticate!, { token, headers: request.headers, remoteAddress: request.socket.remoteAddress ?? '', surface }, this.#allowAnonymous);
+  }
+
+  #onConnection(ws: WebSocket, request: IncomingMessage, surface: 'native' | 'synap', topics: string[], user: BrokerUser | undefined): void {
     // Assigned below, once the connection it wraps exists; onSlow only runs later.
     let subscriber: NativeSession | SynapSubscriber;
     const connection = new Connection({
@@ -354,6 +379,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
         this.#log(`conn ${slow.id} cut: slow consumer (${slow.socket.bufferedAmount} bytes unsent)`);
       },
     });
+    connection.authenticated(user);
     this.#connections.set(ws, connection);
     ws.on('pong', () => (connection.alive = true));
     ws.on('error', (error) => this.#log(`conn ${connection.id} socket error: ${error.message}`));
@@ -366,6 +392,10 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
         helloTimeoutMs: this.#options.helloTimeoutMs ?? brokerDefaults.helloTimeoutMs,
         maxReplayEvents: this.#options.maxReplayEvents ?? brokerDefaults.maxReplayEvents,
         maxReplayBytes: this.#options.maxOutboundBytes ?? brokerDefaults.maxOutboundBytes,
+        // Credentials not given at the upgrade must come with the hello.
+        ...(this.#authenticate && user === undefined && {
+          authenticateHello: (token: string | undefined) => this.#authenticateRequest(request, token, 'native'),
+        }),
       });
       subscriber = session;
       ws.on('message', (data, isBinary) => {
@@ -443,6 +473,15 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
         uptime_seconds: Math.floor((Date.now() - this.#startedAt) / 1000),
         connections: native + synap,
       });
+    }
+    // Everything below /health needs credentials when the broker authenticates.
+    if (this.#authenticate) {
+      try {
+        await this.#authenticateRequest(request, findToken(url, request.headers), 'http');
+      } catch (error) {
+        this.#authFailures++;
+        throw error;
+      }
     }
     if (path === '/stats') {
       expect('GET');

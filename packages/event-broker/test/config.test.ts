@@ -138,6 +138,29 @@ test('--print-config masks secrets: webhook headers, passwords in URLs', async (
   assert.equal(config.webhooks[0]!.headers, { authorization: '***' });
 });
 
+test('--jwt-secret turns authentication on from the command line; the secret is masked and never echoed', async ({ dir }) => {
+  const secret = 'a-cli-secret-of-enough-length';
+  const printed = await runCli(['--jwt-secret', secret, '--print-config']);
+  assert.is(printed.code, 0);
+  assert.not.match(printed.stdout, new RegExp(secret));
+  const short = await runCli(['--jwt-secret', 'tiny-secret']);
+  assert.is(short.code, 2);
+  assert.not.match(short.stderr, /tiny-secret/);
+  const file = writeJson(dir, 'auth.json', { jwtSecret: 'x' });
+  const fromFile = await runCli(['--config', file]);
+  assert.match(fromFile.stderr, /auth\.json: jwtSecret: expected a secret of at least 16 characters\n/);
+  const configured = await createBrokerFromConfig({ port: 0, jwtSecret: secret, jwtAudience: 'shop' });
+  const { httpUrl } = await configured.broker.listen();
+  try {
+    assert.is((await fetch(`${httpUrl}/stats`)).status, 401);
+    const { SignJWT } = await import('jose');
+    const token = await new SignJWT({ sub: 'ops', aud: 'shop' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1h').sign(new TextEncoder().encode(secret));
+    assert.is((await fetch(`${httpUrl}/stats`, { headers: { authorization: `Bearer ${token}` } })).status, 200);
+  } finally {
+    await configured.close();
+  }
+});
+
 test('each validation error stops the broker with the key path and what was expected, never a stack trace', async ({ dir }) => {
   const cases: Array<[string, unknown, RegExp]> = [
     ['unknown.json', { prot: 80 }, /unknown\.json: prot: unknown key \(did you mean "port"\?\)/],

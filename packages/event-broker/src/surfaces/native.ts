@@ -17,6 +17,7 @@ import {
   type FrameId,
   type ServerFrame,
 } from '@eventwire/event-channel/protocol';
+import type { BrokerUser } from '../auth/authenticate.js';
 import type { Connection } from '../connection.js';
 import { PreparedTextFrame } from '../prepared-frame.js';
 import type { BrokerCore, PublishResult } from '../core.js';
@@ -38,6 +39,8 @@ export interface NativeSessionLimits {
    * a slow consumer, reconnect, and resume into the same wall.
    */
   readonly maxReplayBytes: number;
+  /** Set when the credentials must come with the hello (none were given at the upgrade). */
+  readonly authenticateHello?: (token: string | undefined) => Promise<BrokerUser | undefined>;
 }
 
 /** Frames waiting while an async hook holds the session; beyond this the client is flooding. */
@@ -148,7 +151,7 @@ export class NativeSession implements Subscriber {
     }
     switch (frame.type) {
       case 'hello':
-        return this.#hello(frame.protocol);
+        return this.#hello(frame.protocol, frame.token);
       case 'subscribe':
         return this.#subscribe(frame.id, frame.pattern);
       case 'unsubscribe':
@@ -169,11 +172,29 @@ export class NativeSession implements Subscriber {
     }
   }
 
-  #hello(protocol: number): undefined {
+  #hello(protocol: number, token: string | undefined): Promise<void> | undefined {
     if (this.#greeted) {
       this.#sendError(undefined, new EventwireError('invalid_frame', 'hello was already received'));
       return undefined;
     }
+    const authenticate = this.#limits.authenticateHello;
+    if (authenticate) {
+      // Frames that follow wait (the session is busy) until this is decided.
+      return authenticate(token).then(
+        (user) => {
+          this.#connection.authenticated(user);
+          this.#welcome(protocol);
+        },
+        (error: unknown) => {
+          this.#sendError(undefined, error);
+          this.#connection.close(closeCodes.unauthorized, 'unauthorized', 1000);
+        },
+      );
+    }
+    return this.#welcome(protocol);
+  }
+
+  #welcome(protocol: number): undefined {
     if (protocol !== PROTOCOL_VERSION) {
       this.#sendError(
         undefined,
@@ -186,6 +207,7 @@ export class NativeSession implements Subscriber {
     clearTimeout(this.#helloTimer);
     this.#helloTimer = undefined;
     const store = this.#core.history?.store;
+    const user = this.#connection.user;
     this.#send({
       type: 'welcome',
       protocol: PROTOCOL_VERSION,
@@ -194,6 +216,7 @@ export class NativeSession implements Subscriber {
       maxPayloadBytes: this.#limits.maxPayloadBytes,
       // Where history stands now: a client that reconnects later resumes from here at the latest.
       ...(store && { history: { epoch: store.epoch, offset: formatOffset(store.epoch, store.head) } }),
+      ...(user && { user: { id: user.id, ...(user.expiresAt !== undefined && { expiresAt: user.expiresAt }) } }),
     });
     return undefined;
   }
@@ -279,7 +302,7 @@ export class NativeSession implements Subscriber {
   #publish(id: FrameId | undefined, event: EventEnvelope): Promise<void> | undefined {
     try {
       assertTopic(event.topic, this.#limits.topicLimits);
-      const result = this.#core.publish(event, { surface: 'native', connectionId: this.id });
+      const result = this.#core.publish(event, { surface: 'native', connectionId: this.id, user: this.#connection.user });
       if (result instanceof Promise) {
         return result.then(
           (settled) => this.#published(id, settled),

@@ -23,7 +23,13 @@ export type FrameId = number | string;
 
 /** Frames a client sends. */
 export type ClientFrame =
-  | { readonly type: 'hello'; readonly protocol: number; readonly client?: string }
+  | {
+      readonly type: 'hello';
+      readonly protocol: number;
+      readonly client?: string;
+      /** Credentials, for clients that cannot put them on the connect URL or in a header. */
+      readonly token?: string;
+    }
   | { readonly type: 'subscribe'; readonly id: FrameId; readonly pattern: string }
   | {
       /**
@@ -63,6 +69,8 @@ export type ServerFrame =
       readonly maxPayloadBytes: number;
       /** Where the broker's history stood at connect time, when it keeps any. */
       readonly history?: { readonly epoch: string; readonly offset: string };
+      /** Who the broker authenticated, and until when (ms since epoch), when it authenticates. */
+      readonly user?: { readonly id: string; readonly expiresAt?: number };
     }
   | {
       /** Sent after a `resume`'s ack, per pattern whose missed events cannot all be replayed. */
@@ -138,7 +146,8 @@ export function parseClientFrame(text: string): ClientFrame {
         throw frameError('"protocol" must be an integer');
       }
       const client = optionalString(record, 'client');
-      return client === undefined ? { type, protocol } : { type, protocol, client };
+      const token = optionalString(record, 'token');
+      return { type, protocol, ...(client !== undefined && { client }), ...(token !== undefined && { token }) };
     }
     case 'subscribe':
     case 'unsubscribe': {

@@ -72,6 +72,13 @@ export interface WsTransportOptions {
   readonly closeTimeoutMs?: number;
   /** A client name the broker logs. @default 'eventwire-js' */
   readonly client?: string;
+  /**
+   * Credentials for a broker that authenticates, sent in the hello of every
+   * connection: a token, or a function asked for a fresh one on each
+   * (re)connect (`getToken`). Browsers, which cannot set headers on a
+   * WebSocket, use this or `?token=` on the URL.
+   */
+  readonly token?: string | (() => string | Promise<string>);
   /** A WebSocket implementation. @default `ws` in Node, the global in browsers */
   readonly WebSocket?: WebSocketConstructor;
 }
@@ -248,13 +255,26 @@ export class WsTransport implements Transport {
       return;
     }
     this.#socket = socket;
+    const token = this.#token();
+    token.catch(() => {}); // handled in onopen; the socket may never open
     socket.onopen = () => {
-      socket.send(
-        encodeFrame({
-          type: 'hello',
-          protocol: PROTOCOL_VERSION,
-          client: this.#options.client ?? wsTransportDefaults.client,
-        }),
+      void token.then(
+        (value) => {
+          if (socket !== this.#socket || socket.readyState !== OPEN) return;
+          socket.send(
+            encodeFrame({
+              type: 'hello',
+              protocol: PROTOCOL_VERSION,
+              client: this.#options.client ?? wsTransportDefaults.client,
+              ...(value !== undefined && { token: value }),
+            }),
+          );
+        },
+        (error: unknown) => {
+          // No credentials, no hello: this attempt fails and backs off like any other.
+          this.#sink?.error(toEventwireError(error, 'unauthorized'));
+          if (socket === this.#socket) this.#drop(socket, closeCodes.normal, 'no token');
+        },
       );
     };
     socket.onmessage = (event) => {
@@ -272,6 +292,12 @@ export class WsTransport implements Transport {
         this.#drop(socket, closeCodes.heartbeatTimeout, 'no welcome in time');
       }
     }, this.#requestTimeoutMs);
+  }
+
+  /** The token for this attempt: the option's value, or a fresh one from its function. */
+  async #token(): Promise<string | undefined> {
+    const token = this.#options.token;
+    return typeof token === 'function' ? await token() : token;
   }
 
   #onWelcome(frame: Extract<ServerFrame, { type: 'welcome' }>): void {

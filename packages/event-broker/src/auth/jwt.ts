@@ -1,0 +1,69 @@
+// JWT out of the box: HS256 with a secret, RS256/ES256 with a public key or
+// a JWKS URL (jose does the cryptography; `alg: none` is never accepted).
+import { EventwireError } from '@eventwire/event-channel';
+import { createRemoteJWKSet, importSPKI, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import type { AuthRequest, Authenticator, BrokerUser } from './authenticate.js';
+
+/** Options of {@link createJwtAuthenticator}: one of `secret`, `publicKey`, `jwksUrl`. */
+export interface JwtAuthenticatorOptions<TUser extends BrokerUser = JwtUser> {
+  /** HS256/384/512 shared secret. */
+  readonly secret?: string;
+  /** An SPKI PEM public key (RS256 or ES256 by default, see `algorithms`). */
+  readonly publicKey?: string;
+  /** A JWKS endpoint; keys are fetched and cached by `kid`. */
+  readonly jwksUrl?: string;
+  /** Accepted algorithms. @default ['HS256'] with a secret, ['RS256', 'ES256'] with a key or JWKS */
+  readonly algorithms?: readonly string[];
+  /** Required `aud`. */
+  readonly audience?: string | readonly string[];
+  /** Required `iss`. */
+  readonly issuer?: string | readonly string[];
+  /** Tolerated clock difference for `exp` and `nbf`, in seconds. @default 5 */
+  readonly clockToleranceSec?: number;
+  /** The user the broker keeps, from the verified claims. @default { id: sub, expiresAt: exp, claims } */
+  readonly user?: (claims: JWTPayload, request: AuthRequest) => TUser;
+}
+
+/** The default user of a JWT: its subject, expiry and claims. */
+export interface JwtUser extends BrokerUser {
+  readonly claims: JWTPayload;
+}
+
+/**
+ * An {@link Authenticator} verifying JWTs: signature, `exp`, `nbf`, `aud`,
+ * `iss`; a token without `sub` is refused.
+ *
+ * @example
+ * new EventBrokerServer({ authenticate: createJwtAuthenticator({ secret: process.env.JWT_SECRET!, audience: 'shop' }) });
+ */
+export function createJwtAuthenticator<TUser extends BrokerUser = JwtUser>(options: JwtAuthenticatorOptions<TUser>): Authenticator<TUser> {
+  const sources = [options.secret, options.publicKey, options.jwksUrl].filter((source) => source !== undefined);
+  if (sources.length !== 1) throw new EventwireError('invalid_payload', 'createJwtAuthenticator needs exactly one of secret, publicKey, jwksUrl');
+  const algorithms = [...(options.algorithms ?? (options.secret !== undefined ? ['HS256'] : ['RS256', 'ES256']))];
+  if (algorithms.some((algorithm) => algorithm.toLowerCase() === 'none')) {
+    throw new EventwireError('invalid_payload', 'The "none" algorithm is never accepted');
+  }
+  let key: Promise<Uint8Array | CryptoKey> | JWTVerifyGetKey;
+  if (options.secret !== undefined) key = Promise.resolve(new TextEncoder().encode(options.secret));
+  else if (options.publicKey !== undefined) key = importSPKI(options.publicKey, algorithms[0]!);
+  else key = createRemoteJWKSet(new URL(options.jwksUrl!));
+  const toUser = options.user ?? ((claims: JWTPayload) => ({ id: claims.sub!, expiresAt: claims.exp === undefined ? undefined : claims.exp * 1000, claims }) as unknown as TUser);
+  return async (request) => {
+    const token = request.token;
+    if (token === undefined) return undefined;
+    const verifyOptions = {
+      algorithms,
+      clockTolerance: options.clockToleranceSec ?? 5,
+      ...(options.audience !== undefined && { audience: options.audience as string | string[] }),
+      ...(options.issuer !== undefined && { issuer: options.issuer as string | string[] }),
+    };
+    let payload: JWTPayload;
+    try {
+      ({ payload } = typeof key === 'function' ? await jwtVerify(token, key, verifyOptions) : await jwtVerify(token, await key, verifyOptions));
+    } catch (error) {
+      throw new EventwireError('unauthorized', `Token refused: ${(error as { code?: string }).code ?? (error as Error).message}`, { cause: error });
+    }
+    if (typeof payload.sub !== 'string' || payload.sub === '') throw new EventwireError('unauthorized', 'Token refused: no "sub"');
+    return toUser(payload, request);
+  };
+}
