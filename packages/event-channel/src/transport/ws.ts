@@ -255,27 +255,29 @@ export class WsTransport implements Transport {
       return;
     }
     this.#socket = socket;
-    const token = this.#token();
-    token.catch(() => {}); // handled in onopen; the socket may never open
-    socket.onopen = () => {
-      void token.then(
-        (value) => {
-          if (socket !== this.#socket || socket.readyState !== OPEN) return;
-          socket.send(
-            encodeFrame({
-              type: 'hello',
-              protocol: PROTOCOL_VERSION,
-              client: this.#options.client ?? wsTransportDefaults.client,
-              ...(value !== undefined && { token: value }),
-            }),
-          );
-        },
-        (error: unknown) => {
-          // No credentials, no hello: this attempt fails and backs off like any other.
-          this.#sink?.error(toEventwireError(error, 'unauthorized'));
-          if (socket === this.#socket) this.#drop(socket, closeCodes.normal, 'no token');
-        },
+    // A token function is asked once per attempt, while the socket opens; a
+    // plain token (or none) lets the hello go out at once on open.
+    const option = this.#options.token;
+    const pendingToken = typeof option === 'function' ? Promise.resolve().then(option) : undefined;
+    pendingToken?.catch(() => {}); // handled on open; the socket may never open
+    const sendHello = (token: string | undefined): void => {
+      if (socket !== this.#socket || socket.readyState !== OPEN) return;
+      socket.send(
+        encodeFrame({
+          type: 'hello',
+          protocol: PROTOCOL_VERSION,
+          client: this.#options.client ?? wsTransportDefaults.client,
+          ...(token !== undefined && { token }),
+        }),
       );
+    };
+    socket.onopen = () => {
+      if (!pendingToken) return sendHello(typeof option === 'string' ? option : undefined);
+      pendingToken.then(sendHello, (error: unknown) => {
+        // No credentials, no hello: this attempt fails and backs off like any other.
+        this.#sink?.error(toEventwireError(error, 'unauthorized'));
+        if (socket === this.#socket) this.#drop(socket, closeCodes.normal, 'no token');
+      });
     };
     socket.onmessage = (event) => {
       if (socket === this.#socket) this.#onMessage(event.data);
@@ -292,12 +294,6 @@ export class WsTransport implements Transport {
         this.#drop(socket, closeCodes.heartbeatTimeout, 'no welcome in time');
       }
     }, this.#requestTimeoutMs);
-  }
-
-  /** The token for this attempt: the option's value, or a fresh one from its function. */
-  async #token(): Promise<string | undefined> {
-    const token = this.#options.token;
-    return typeof token === 'function' ? await token() : token;
   }
 
   #onWelcome(frame: Extract<ServerFrame, { type: 'welcome' }>): void {
