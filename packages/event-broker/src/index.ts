@@ -12,6 +12,7 @@ export { HistoryRules, MemoryHistoryStore, historyRuleDefaults } from '@eventwir
 export { LogHistoryStore, logHistoryStoreDefaults } from './history/log-store.js';
 export { findToken } from './auth/authenticate.js';
 export { createJwtAuthenticator } from './auth/jwt.js';
+export { channelKind } from './auth/channels.js';
 
 export type { BrokerAddress, BrokerStats, ObserveOptions } from './server.js';
 export type { BrokerOptions } from './options.js';
@@ -20,6 +21,7 @@ export type { ConfiguredBroker, ConfiguredBrokerOptions } from './broker-from-co
 export type { FsyncPolicy, LogHistoryStoreOptions } from './history/log-store.js';
 export type { AuthRequest, Authenticator, BrokerUser } from './auth/authenticate.js';
 export type { JwtAuthenticatorOptions, JwtUser } from './auth/jwt.js';
+export type { ChannelKind, ChannelParams, ChannelRule } from './auth/channels.js';
 export type { HistoryRetention, HistoryRule, HistoryStore, MemoryHistoryStoreOptions, StoredEvent } from '@eventwire/event-channel/protocol';
 export type { PublishResult } from './core.js';
 export type { AuditLog, AuditLogOptions } from './observers/audit-log.js';

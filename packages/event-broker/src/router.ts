@@ -1,4 +1,5 @@
 import { TopicTrie, type EventEnvelope } from '@eventwire/event-channel';
+import { channelKind } from './auth/channels.js';
 
 /** Anything that can receive routed events: a native session, a Synap socket… */
 export interface Subscriber {
@@ -93,14 +94,30 @@ export class Router {
 
   /** Delivers to every matching subscriber once; returns how many that was. */
   route(event: RoutedEvent): number {
-    const targets = this.#trie.matchValues(event.envelope.topic);
+    const topic = event.envelope.topic;
+    const targets = this.#trie.matchValues(topic);
+    if (channelKind(topic) !== 'public') {
+      // A guarded channel reaches only those who subscribed its exact name
+      // (and passed its rule doing so): never a wildcard such as '#'.
+      let reached = 0;
+      for (const subscriber of targets) {
+        if (!this.has(subscriber, topic)) continue;
+        subscriber.deliver(event);
+        reached++;
+      }
+      return reached;
+    }
     for (const subscriber of targets) subscriber.deliver(event);
     return targets.size;
   }
 
   /** How many distinct subscribers `topic` would reach now. */
   countMatching(topic: string): number {
-    return this.#trie.matchValues(topic).size;
+    const targets = this.#trie.matchValues(topic);
+    if (channelKind(topic) === 'public') return targets.size;
+    let reached = 0;
+    for (const subscriber of targets) if (this.has(subscriber, topic)) reached++;
+    return reached;
   }
 
   /** Subscribers with at least one pattern, and the total number of patterns. */

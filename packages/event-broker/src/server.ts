@@ -32,6 +32,7 @@ import type {
   TopicHookEvent,
 } from './hooks.js';
 import { authenticateRequest, findToken, type Authenticator, type BrokerUser } from './auth/authenticate.js';
+import type { ChannelRule } from './auth/channels.js';
 import { decodePathSegment, requestUrl, sendError, sendJson, upgradeRefusal } from './http.js';
 import { readHistoryPage } from './history/replay.js';
 import { brokerDefaults, type BrokerOptions } from './options.js';
@@ -228,6 +229,20 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
   }
 
   /**
+   * Guards private and presence channels matching `template` (`{param}` is
+   * one whole segment; `params` is typed from it): subscribing, publishing
+   * and reading history there need the rule to say yes, on every surface.
+   * Channels no rule matches are denied; public channels need no rule.
+   * Returns a function that removes the rule.
+   *
+   * @example
+   * broker.channel('private-user.{userId}', (user, { userId }) => user?.id === userId);
+   */
+  channel<const TTemplate extends string>(template: TTemplate, rule: ChannelRule<TTemplate>): () => void {
+    return this.#core.channels.add(template, rule as ChannelRule);
+  }
+
+  /**
    * Runs `hook` after routing, off the publish path, through a bounded queue
    * of its own: a slow or failing observer never delays delivery or other
    * observers. Selectors as for `intercept`. Returns a function that removes it.
@@ -348,6 +363,8 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
       if (this.#authenticate && (token !== undefined || surface === 'synap')) {
         user = await this.#authenticateRequest(request, token, surface);
       }
+      // A Synap subscriber names its channels in the URL: each must be allowed.
+      for (const topic of topics) await this.#core.channels.authorize(user, topic);
     } catch (error) {
       if (toEventwireError(error).code === 'unauthorized') this.#authFailures++;
       socket.end(upgradeRefusal(toEventwireError(error)));
@@ -475,9 +492,10 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
       });
     }
     // Everything below /health needs credentials when the broker authenticates.
+    let user: BrokerUser | undefined;
     if (this.#authenticate) {
       try {
-        await this.#authenticateRequest(request, findToken(url, request.headers), 'http');
+        user = await this.#authenticateRequest(request, findToken(url, request.headers), 'http');
       } catch (error) {
         this.#authFailures++;
         throw error;
@@ -492,6 +510,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
       expect('GET');
       const pattern = decodePathSegment(history[1]!);
       assertPattern(pattern, this.#topicLimits);
+      await this.#core.channels.authorize(user, pattern);
       const limit = url.searchParams.get('limit');
       const last = url.searchParams.get('last');
       const page = readHistoryPage(this.#core.history, pattern, {
@@ -501,7 +520,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
       });
       return sendJson(response, 200, { pattern, ...page });
     }
-    if (await this.#synapHttp.handle(request, response, path, method)) return;
+    if (await this.#synapHttp.handle(request, response, path, method, user)) return;
     throw new EventwireError('not_found', `No route for ${method} ${path}`);
   }
 

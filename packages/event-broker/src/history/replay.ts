@@ -3,6 +3,7 @@
 // store, so the caller can make subscriptions live in the same step.
 import { EventwireError, type EventEnvelope } from '@eventwire/event-channel';
 import { parseOffset, type GapReason, type StoredEvent } from '@eventwire/event-channel/protocol';
+import { channelKind } from '../auth/channels.js';
 import type { BrokerHistory } from '../core.js';
 
 /** Most events one page of history holds. */
@@ -40,7 +41,7 @@ export function planResume(history: BrokerHistory | undefined, patterns: readonl
     else if (store.trimmedAfter(pattern, after)) gaps.push({ pattern, reason: 'trimmed' });
     const found = store.read(pattern, after, maxEvents + 1);
     if (found.length > maxEvents) overLimit = true;
-    for (const event of found) bySeq.set(event.seq, event);
+    for (const event of found) if (visibleThrough(pattern, event.envelope.topic)) bySeq.set(event.seq, event);
   }
   let events = [...bySeq.values()].sort((a, b) => a.seq - b.seq);
   if (events.length > maxEvents || overLimit) {
@@ -75,7 +76,7 @@ export function readHistoryPage(
   const { store } = history;
   if (query.last !== undefined) {
     // The newest n: nothing stored follows them (what comes next is live).
-    const events = store.readLast(pattern, Math.min(query.last, MAX_HISTORY_PAGE));
+    const events = store.readLast(pattern, Math.min(query.last, MAX_HISTORY_PAGE)).filter((event) => visibleThrough(pattern, event.envelope.topic));
     return { epoch: store.epoch, events: events.map((event) => event.envelope), more: false };
   }
   let after = 0;
@@ -92,10 +93,15 @@ export function readHistoryPage(
   const more = found.length > limit;
   return {
     epoch: store.epoch,
-    events: found.slice(0, limit).map((event) => event.envelope),
+    events: found.slice(0, limit).filter((event) => visibleThrough(pattern, event.envelope.topic)).map((event) => event.envelope),
     more,
     ...(gap && { gap }),
   };
+}
+
+/** As for live delivery: a guarded channel's history is read only through its exact name. */
+function visibleThrough(pattern: string, topic: string): boolean {
+  return channelKind(topic) === 'public' || pattern === topic;
 }
 
 function parseSince(since: string): { epoch: string; seq: number } {

@@ -2,6 +2,7 @@ import {
   EventwireError,
   assertPattern,
   assertTopic,
+  findTopicProblem,
   toEventwireError,
   type EventEnvelope,
   type TopicLimits,
@@ -18,6 +19,7 @@ import {
   type ServerFrame,
 } from '@eventwire/event-channel/protocol';
 import type { BrokerUser } from '../auth/authenticate.js';
+import { channelKind } from '../auth/channels.js';
 import type { Connection } from '../connection.js';
 import { PreparedTextFrame } from '../prepared-frame.js';
 import type { BrokerCore, PublishResult } from '../core.js';
@@ -153,23 +155,46 @@ export class NativeSession implements Subscriber {
       case 'hello':
         return this.#hello(frame.protocol, frame.token);
       case 'subscribe':
-        return this.#subscribe(frame.id, frame.pattern);
+        return this.#guarded(frame.id, [frame.pattern], () => this.#subscribe(frame.id, frame.pattern));
       case 'unsubscribe':
         this.#core.router.unsubscribe(this, frame.pattern);
         this.#send({ type: 'ack', id: frame.id });
         return undefined;
       case 'resume':
-        return this.#resumeSubscriptions(frame.id, frame.patterns, frame.since);
+        return this.#guarded(frame.id, frame.patterns, () => this.#resumeSubscriptions(frame.id, frame.patterns, frame.since));
       case 'history':
-        return this.#history(frame);
+        return this.#guarded(frame.id, [frame.pattern], () => this.#history(frame));
       case 'publish':
-        return this.#publish(frame.id, frame.event);
+        return this.#guarded(frame.id, [frame.event.topic], () => this.#publish(frame.id, frame.event), frame.event.id);
       case 'ping': {
         const offset = this.#historyOffset();
         this.#send({ type: 'pong', ...(frame.id !== undefined && { id: frame.id }), ...(offset !== undefined && { offset }) });
         return undefined;
       }
     }
+  }
+
+  /**
+   * Runs `then` once the connection's user may use every private or presence
+   * name among `names` (public names need no rule and cost no tick); a
+   * refusal answers `unauthorized` and nothing else happens.
+   */
+  #guarded(
+    id: FrameId | undefined,
+    names: readonly string[],
+    then: () => Promise<void> | undefined,
+    eventId?: string,
+  ): Promise<void> | undefined {
+    // A malformed name is refused by the handler itself (invalid_pattern), as for any name.
+    const guarded = names.filter(
+      (name) => typeof name === 'string' && channelKind(name) !== 'public' && findTopicProblem(name, 'pattern', this.#limits.topicLimits) === undefined,
+    );
+    if (guarded.length === 0) return then();
+    const user = this.#connection.user;
+    return Promise.all(guarded.map((name) => this.#core.channels.authorize(user, name))).then(
+      () => then(),
+      (error: unknown) => this.#sendError(id, error, eventId),
+    );
   }
 
   #hello(protocol: number, token: string | undefined): Promise<void> | undefined {

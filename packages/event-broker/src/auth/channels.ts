@@ -1,0 +1,117 @@
+// Private and presence channels, and the rules that guard them, declared the
+// way Laravel's routes/channels.php declares them.
+import { EventwireError, assertPattern, isWildcardPattern } from '@eventwire/event-channel';
+import type { BrokerUser } from './authenticate.js';
+
+/**
+ * The kind of a channel (a topic) by its name: `private-…` and `presence-…`
+ * are guarded by rules; anything else is public.
+ */
+export type ChannelKind = 'public' | 'private' | 'presence';
+
+/** The kind of a topic or pattern, by its first segment's prefix. */
+export function channelKind(name: string): ChannelKind {
+  // One character first: the common (public) case costs a single comparison.
+  if (name.charCodeAt(0) !== 112 /* p */) return 'public';
+  if (name.startsWith('private-')) return 'private';
+  if (name.startsWith('presence-')) return 'presence';
+  return 'public';
+}
+
+/** `'private-user.{userId}'` → `{ userId: string }`: the params a template names. */
+export type ChannelParams<TTemplate extends string> = TTemplate extends `${string}{${infer Name}}${infer Rest}`
+  ? { readonly [K in Name | keyof ChannelParams<Rest>]: string }
+  : {};
+
+/** Decides whether `user` may use one channel; may be async. Throwing or timing out denies. */
+export type ChannelRule<TTemplate extends string = string> = (
+  user: BrokerUser | undefined,
+  params: ChannelParams<TTemplate>,
+  channel: string,
+) => boolean | Promise<boolean>;
+
+interface CompiledRule {
+  readonly template: string;
+  readonly segments: ReadonlyArray<{ readonly literal: string } | { readonly param: string }>;
+  readonly rule: ChannelRule;
+}
+
+/**
+ * The broker's channel rules. A private or presence channel is allowed only
+ * when a rule matches its name and says yes (default deny, anonymous users
+ * included unless a rule lets them); public channels need no rule.
+ * Wildcards never reach guarded channels: a pattern naming one must be exact,
+ * and the router never delivers a guarded channel's events through a wildcard.
+ */
+export class ChannelRules {
+  readonly #rules: CompiledRule[] = [];
+  readonly #timeoutMs: number;
+
+  constructor(timeoutMs: number) {
+    this.#timeoutMs = timeoutMs;
+  }
+
+  /** Adds a rule for channels matching `template` (`{name}` is one whole segment). */
+  add(template: string, rule: ChannelRule): () => void {
+    const segments = template.split('.').map((segment) => {
+      const param = /^\{([A-Za-z_][A-Za-z0-9_]*)\}$/.exec(segment);
+      if (param) return { param: param[1]! };
+      if (segment.includes('{') || segment.includes('}')) {
+        throw new EventwireError('invalid_pattern', `"${template}": a {param} must be a whole segment`);
+      }
+      return { literal: segment };
+    });
+    assertPattern(segments.map((segment) => ('param' in segment ? 'x' : segment.literal)).join('.'));
+    const compiled: CompiledRule = { template, segments, rule };
+    this.#rules.push(compiled);
+    return () => {
+      const index = this.#rules.indexOf(compiled);
+      if (index >= 0) this.#rules.splice(index, 1);
+    };
+  }
+
+  /**
+   * Throws `unauthorized` unless `user` may use `name` (a subscription
+   * pattern or a publish topic). Public names pass at once.
+   */
+  async authorize(user: BrokerUser | undefined, name: string): Promise<void> {
+    if (channelKind(name) === 'public') return;
+    if (isWildcardPattern(name)) {
+      throw new EventwireError('unauthorized', `"${name}": a private or presence channel is subscribed by its exact name, never by a wildcard`);
+    }
+    const parts = name.split('.');
+    for (const compiled of this.#rules) {
+      const params = matchTemplate(compiled, parts);
+      if (!params) continue;
+      let allowed = false;
+      try {
+        allowed = (await withTimeout(Promise.resolve(compiled.rule(user, params as never, name)), this.#timeoutMs)) === true;
+      } catch {
+        allowed = false; // a rule that throws or hangs denies
+      }
+      if (allowed) return;
+      throw new EventwireError('unauthorized', `Not allowed on "${name}"`);
+    }
+    throw new EventwireError('unauthorized', `No rule allows "${name}"`);
+  }
+}
+
+function matchTemplate(compiled: CompiledRule, parts: readonly string[]): Record<string, string> | undefined {
+  if (parts.length !== compiled.segments.length) return undefined;
+  const params: Record<string, string> = {};
+  for (let i = 0; i < parts.length; i++) {
+    const segment = compiled.segments[i]!;
+    if ('literal' in segment) {
+      if (segment.literal !== parts[i]) return undefined;
+    } else params[segment.param] = parts[i]!;
+  }
+  return params;
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return Promise.race([
+    promise,
+    new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error('rule timed out')), ms))),
+  ]).finally(() => clearTimeout(timer));
+}

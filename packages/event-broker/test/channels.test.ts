@@ -1,0 +1,148 @@
+// Private and presence channels (#12): rules with typed params, default deny,
+// and no private event ever reaching a connection whose user is not allowed on
+// that exact channel — through a wildcard, a replay, a history page, or any surface.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { RawClient, startBroker, until, upgradeRefusal, type TestBroker } from './helpers.js';
+
+const test = suite<{ server: TestBroker<never> }>('channel rules');
+
+test.before(async (context) => {
+  context.server = (await startBroker(
+    {
+      // The token is the user id here: the rules are what is under test.
+      authenticate: ({ token }) => (token ? { id: token } : undefined),
+      allowAnonymous: true,
+      history: [{ pattern: '#' }],
+    },
+    (broker) => {
+      broker.channel('private-user.{userId}', (user, { userId }) => user?.id === userId);
+      broker.channel('presence-room.{roomId}', (user) => user !== undefined);
+      broker.channel('private-order.{orderId}', async (user, { orderId }) => {
+        if (orderId === 'explodes') throw new Error('database down');
+        return user?.id === 'ada' && orderId.startsWith('ada-');
+      });
+    },
+  )) as never;
+});
+test.after(async (context) => {
+  await context.server.stop();
+});
+
+async function as(server: TestBroker<never>, user: string | undefined): Promise<RawClient> {
+  const client = await RawClient.open(user === undefined ? server.url : `${server.url}/?token=${encodeURIComponent(user)}`);
+  client.send({ type: 'hello', protocol: 1 });
+  await client.next((frame) => frame['type'] === 'welcome');
+  return client;
+}
+
+let frameId = 0;
+async function subscribe(client: RawClient, pattern: string): Promise<string> {
+  const id = `s${++frameId}`;
+  client.send({ type: 'subscribe', id, pattern });
+  const answer = await client.next((frame) => frame['id'] === id);
+  return answer['type'] === 'ack' ? 'ack' : String(answer['code']);
+}
+
+const events = (client: RawClient): string[] => client.received.filter((f) => f['type'] === 'event').map((f) => (f['event'] as { topic: string }).topic);
+
+test('a table of subscriptions: the answer, and that no foreign private event arrives', async ({ server }) => {
+  const cases: Array<[string, string | undefined, string, string]> = [
+    ['own private channel', 'ada', 'private-user.ada', 'ack'],
+    ['a foreign private channel', 'ada', 'private-user.bob', 'unauthorized'],
+    ['every topic (#)', 'ada', '#', 'ack'],
+    ['a wildcard over private channels', 'ada', 'private-user.*', 'unauthorized'],
+    ['# under a private name', 'ada', 'private-user.#', 'unauthorized'],
+    ['a partial wildcard', 'ada', 'private-#', 'invalid_pattern'],
+    ['another case is another (public) name', 'ada', 'PRIVATE-user.bob', 'ack'],
+    ['a trailing space', 'ada', 'private-user.bob ', 'invalid_pattern'],
+    ['an extra segment matches no rule', 'ada', 'private-user.bob.x', 'unauthorized'],
+    ['leading zeros are another id', '7', 'private-user.007', 'unauthorized'],
+    ['an empty segment', 'ada', 'private-user..ada', 'invalid_pattern'],
+    ['a unicode look-alike', 'ada', 'private-user.\u0430da', 'unauthorized'],
+    ['a private name no rule covers', 'ada', 'private-unknown.x', 'unauthorized'],
+    ['anonymous on a private channel', undefined, 'private-user.ada', 'unauthorized'],
+    ['anonymous on a presence channel', undefined, 'presence-room.7', 'unauthorized'],
+    ['a user on a presence channel', 'bob', 'presence-room.7', 'ack'],
+    ['a leading wildcard', 'ada', '*.bob', 'ack'],
+    ['an async rule that says yes', 'ada', 'private-order.ada-1', 'ack'],
+    ['an async rule that says no', 'bob', 'private-order.ada-1', 'unauthorized'],
+    ['an async rule that throws denies', 'ada', 'private-order.explodes', 'unauthorized'],
+  ];
+  const clients: RawClient[] = [];
+  for (const [what, user, pattern, expected] of cases) {
+    const client = await as(server, user);
+    clients.push(client);
+    assert.is(await subscribe(client, pattern), expected, what);
+  }
+  for (const topic of ['private-user.ada', 'private-user.bob', 'private-user.007', 'private-order.ada-1', 'presence-room.7', 'public.bob']) {
+    await server.broker.publish(topic as never, { to: topic } as never);
+  }
+  for (const client of clients) {
+    client.send({ type: 'ping', id: 'barrier' });
+    await client.next((frame) => frame['id'] === 'barrier');
+  }
+  const seen = clients.map(events);
+  const expectedEvents: string[][] = [
+    ['private-user.ada'], [], ['public.bob'], [], [], [], [], [], [], [], [], [], [], [], [], ['presence-room.7'], ['public.bob'], ['private-order.ada-1'], [], [],
+  ];
+  cases.forEach(([what], index) => assert.equal(seen[index], expectedEvents[index], what));
+  for (const client of clients) client.close();
+});
+
+test('publishing into a private channel needs its rule too (native and HTTP); anonymous HTTP publish is refused', async ({ server }) => {
+  const ada = await as(server, 'ada');
+  ada.send({ type: 'publish', id: 'p1', event: { id: 'x1', topic: 'private-user.bob', source: 't', time: new Date().toISOString(), data: 1 } });
+  assert.is((await ada.next((frame) => frame['id'] === 'p1'))['code'], 'unauthorized');
+  ada.send({ type: 'publish', id: 'p2', event: { id: 'x2', topic: 'private-user.ada', source: 't', time: new Date().toISOString(), data: 2 } });
+  assert.is((await ada.next((frame) => frame['id'] === 'p2'))['type'], 'ack');
+  ada.close();
+  const post = (user: string | undefined) =>
+    fetch(`${server.httpUrl}/pubsub/private-user.bob/publish`, {
+      method: 'POST',
+      headers: user ? { authorization: `Bearer ${user}` } : {},
+      body: JSON.stringify({ payload: 1 }),
+    });
+  assert.equal([(await post(undefined)).status, (await post('ada')).status, (await post('bob')).status], [401, 401, 200]);
+});
+
+test('Synap subscribers: a foreign private channel refuses the upgrade; # connects but never sees a private event', async ({ server }) => {
+  assert.is((await upgradeRefusal(`${server.url}/pubsub/ws?topics=private-user.bob&token=ada`)).status, 401);
+  const wide = await RawClient.open(`${server.url}/pubsub/ws?topics=%23&token=ada`);
+  const own = await RawClient.open(`${server.url}/pubsub/ws?topics=private-user.ada&token=ada`);
+  await wide.next();
+  await own.next();
+  await server.broker.publish('private-user.ada' as never, 'secret' as never);
+  await server.broker.publish('public.synap' as never, 'hello' as never);
+  await until(() => own.received.length === 2 && wide.received.length === 2, 'deliveries');
+  assert.equal(wide.received.slice(1).map((f) => f['topic']), ['public.synap']);
+  assert.equal(own.received.slice(1).map((f) => f['topic']), ['private-user.ada']);
+  wide.close();
+  own.close();
+});
+
+test('history and replay keep private events to their exact, allowed channel', async ({ server }) => {
+  await server.broker.publish('private-user.bob' as never, 'for bob' as never);
+  const page = (await (await fetch(`${server.httpUrl}/history/${encodeURIComponent('#')}`, { headers: { authorization: 'Bearer ada' } })).json()) as { events: Array<{ topic: string }> };
+  assert.ok(page.events.length > 0);
+  assert.ok(page.events.every((event) => !event.topic.startsWith('private-') && !event.topic.startsWith('presence-')), 'no guarded event through #');
+  assert.is((await fetch(`${server.httpUrl}/history/private-user.bob`, { headers: { authorization: 'Bearer ada' } })).status, 401);
+  const bobs = (await (await fetch(`${server.httpUrl}/history/private-user.bob`, { headers: { authorization: 'Bearer bob' } })).json()) as { events: unknown[] };
+  assert.ok(bobs.events.length > 0);
+  // A resume of '#' from the start replays no private event.
+  const ada = await as(server, 'ada');
+  const epoch = server.broker.stats().history!.epoch;
+  ada.send({ type: 'resume', id: 'r', patterns: ['#'], since: `${epoch}:0` });
+  await ada.next((frame) => frame['id'] === 'r');
+  ada.send({ type: 'ping', id: 'done' });
+  await ada.next((frame) => frame['id'] === 'done');
+  const replayed = events(ada);
+  assert.ok(replayed.length > 0);
+  assert.ok(replayed.every((topic) => !topic.startsWith('private-') && !topic.startsWith('presence-')), replayed.join());
+  // A history frame for a foreign private channel is refused.
+  ada.send({ type: 'history', id: 'h', pattern: 'private-user.bob' });
+  assert.is((await ada.next((frame) => frame['id'] === 'h'))['code'], 'unauthorized');
+  ada.close();
+});
+
+test.run();
