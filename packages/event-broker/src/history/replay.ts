@@ -1,13 +1,10 @@
 // Reading history for clients: a reconnecting client's resume, and pages of
 // history for the HTTP API and the `history` frame. Synchronous like the
 // store, so the caller can make subscriptions live in the same step.
-import { EventwireError, type EventEnvelope } from '@eventwire/event-channel';
-import { parseOffset, type GapReason, type StoredEvent } from '@eventwire/event-channel/protocol';
+import type { EventEnvelope } from '@eventwire/event-channel';
+import { parseSince, readStoredPage, type GapReason, type PageQuery, type StoredEvent, type StoredPage } from '@eventwire/event-channel/protocol';
 import { channelKind } from '../auth/channels.js';
 import type { BrokerHistory } from '../core.js';
-
-/** Most events one page of history holds. */
-export const MAX_HISTORY_PAGE = 1000;
 
 /** What a resume replays, and the patterns that cannot be brought fully up to date. */
 export interface ResumePlan {
@@ -53,59 +50,12 @@ export function planResume(history: BrokerHistory | undefined, patterns: readonl
   return { events: events.map((event) => event.envelope), gaps };
 }
 
-/** One page of history for `pattern`. */
-export interface HistoryPage {
-  readonly epoch: string;
-  readonly events: readonly EventEnvelope[];
-  /** More stored events follow the last one. */
-  readonly more: boolean;
-  readonly gap?: GapReason;
-}
-
-/**
- * Events matching `pattern`: after `since` (an offset, or `'earliest'`, the
- * default) or the `last` n, oldest first, at most `limit` (≤ 1000).
- */
-export function readHistoryPage(
-  history: BrokerHistory | undefined,
-  pattern: string,
-  query: { readonly since?: string | undefined; readonly last?: number | undefined; readonly limit?: number | undefined },
-): HistoryPage {
-  const limit = Math.min(query.limit ?? MAX_HISTORY_PAGE, MAX_HISTORY_PAGE);
-  if (!history || !history.rules.covers(pattern)) return { epoch: history?.store.epoch ?? '', events: [], more: false, gap: 'no_history' };
-  const { store } = history;
-  if (query.last !== undefined) {
-    // The newest n: nothing stored follows them (what comes next is live).
-    const events = store.readLast(pattern, Math.min(query.last, MAX_HISTORY_PAGE)).filter((event) => visibleThrough(pattern, event.envelope.topic));
-    return { epoch: store.epoch, events: events.map((event) => event.envelope), more: false };
-  }
-  let after = 0;
-  let gap: GapReason | undefined;
-  if (query.since !== undefined && query.since !== 'earliest') {
-    const position = parseSince(query.since);
-    if (position.epoch !== store.epoch) gap = 'epoch';
-    else {
-      after = position.seq;
-      if (store.trimmedAfter(pattern, after)) gap = 'trimmed';
-    }
-  }
-  const found = store.read(pattern, after, limit + 1);
-  const more = found.length > limit;
-  return {
-    epoch: store.epoch,
-    events: found.slice(0, limit).filter((event) => visibleThrough(pattern, event.envelope.topic)).map((event) => event.envelope),
-    more,
-    ...(gap && { gap }),
-  };
+/** One page of history for `pattern`, as the broker serves it: guarded channels only through their exact name. */
+export function readHistoryPage(history: BrokerHistory | undefined, pattern: string, query: PageQuery): StoredPage {
+  return readStoredPage(history, pattern, query, (topic) => visibleThrough(pattern, topic));
 }
 
 /** As for live delivery: a guarded channel's history is read only through its exact name. */
 function visibleThrough(pattern: string, topic: string): boolean {
   return channelKind(topic) === 'public' || pattern === topic;
-}
-
-function parseSince(since: string): { epoch: string; seq: number } {
-  const position = parseOffset(since);
-  if (!position) throw new EventwireError('invalid_payload', `"${since.slice(0, 80)}" is not an offset (use one from an event's "offset", or "earliest")`);
-  return position;
 }

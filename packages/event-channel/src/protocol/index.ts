@@ -9,6 +9,7 @@ export { parseEnvelope } from '../envelope.js';
 export { formatOffset, parseOffset } from '../offset.js';
 export { MemoryHistoryStore } from '../history/memory-store.js';
 export { HistoryRules, historyRuleDefaults, patternsOverlap } from '../history/rules.js';
+export { MAX_HISTORY_PAGE, parseSince, readStoredPage } from '../history/page.js';
 export { createSchemaLookup, runSchema } from '../events.js';
 
 export type { ClientFrame, FrameId, ReceivedServerFrame, ServerFrame } from './frames.js';
@@ -18,3 +19,4 @@ export type { ParsedOffset } from '../offset.js';
 export type { HistoryRetention, HistoryStore, StoredEvent } from '../history/store.js';
 export type { MemoryHistoryStoreOptions } from '../history/memory-store.js';
 export type { HistoryRule } from '../history/rules.js';
+export type { PageQuery, StoredPage } from '../history/page.js';

@@ -2,7 +2,7 @@ import type { EventEnvelope } from '../envelope.js';
 import { EventwireError } from '../errors.js';
 import { MemoryHistoryStore } from '../history/memory-store.js';
 import { HistoryRules, type HistoryRule } from '../history/rules.js';
-import { parseOffset } from '../offset.js';
+import { readStoredPage } from '../history/page.js';
 import { TopicTrie } from '../topic-trie.js';
 import type { HistoryPage, HistoryQuery, PublishOptions, Transport, TransportSink } from './transport.js';
 
@@ -116,23 +116,8 @@ export class MemoryBus {
 
   /** A page of this bus's history (`no_history` when the hub keeps none for the pattern). */
   readHistory(pattern: string, query: HistoryQuery): HistoryPage {
-    const history = this.#history;
-    if (!history || !history.rules.covers(pattern)) return { events: [], more: false, gap: 'no_history' };
-    const limit = Math.min(query.limit ?? 1000, 1000);
-    if (query.last !== undefined) return { events: jsonCopies(history.store.readLast(pattern, query.last)), more: false };
-    let after = 0;
-    let gap: HistoryPage['gap'];
-    if (query.since !== undefined && query.since !== 'earliest') {
-      const position = parseOffset(query.since);
-      if (!position) throw new EventwireError('invalid_payload', `"${query.since}" is not an offset`);
-      if (position.epoch !== history.store.epoch) gap = 'epoch';
-      else {
-        after = position.seq;
-        if (history.store.trimmedAfter(pattern, after)) gap = 'trimmed';
-      }
-    }
-    const found = history.store.read(pattern, after, limit + 1);
-    return { events: jsonCopies(found.slice(0, limit)), more: found.length > limit, ...(gap && { gap }) };
+    const page = readStoredPage(this.#history, pattern, query);
+    return { events: jsonCopies(page.events), more: page.more, ...(page.gap && { gap: page.gap }) };
   }
 
   /** Resolves once everything queued before this call has been handed out. */
@@ -168,8 +153,8 @@ export class MemoryBus {
 }
 
 /** Stored events as the network would hand them over: fresh copies, never the stored objects. */
-function jsonCopies(events: ReadonlyArray<{ readonly envelope: EventEnvelope }>): unknown[] {
-  return events.map((event) => JSON.parse(JSON.stringify(event.envelope)) as unknown);
+function jsonCopies(events: readonly EventEnvelope[]): unknown[] {
+  return events.map((event) => JSON.parse(JSON.stringify(event)) as unknown);
 }
 
 /** Runs `task` after pending I/O and timers (setImmediate in Node, a 0 ms timer elsewhere). */
