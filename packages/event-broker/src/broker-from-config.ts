@@ -2,6 +2,8 @@
 // built-in observers (audit log, webhooks) and the config's own setup.
 import { topicLimitDefaults, type EventMap, type EventwireError, type UntypedEvents } from '@eventwire/event-channel';
 import { passThroughOptionKeys, validateConfig, type BrokerConfig, type ResolvedBrokerConfig } from './config.js';
+import { createApiKeyAuthenticator } from './auth/api-keys.js';
+import type { Authenticator } from './auth/authenticate.js';
 import { createJwtAuthenticator } from './auth/jwt.js';
 import { createAuditLog, type AuditLog } from './observers/audit-log.js';
 import { createWebhookNotifier } from './observers/webhook.js';
@@ -55,13 +57,7 @@ export async function createBrokerFromConfig<TEvents extends EventMap = UntypedE
       })),
     }),
     ...(log && { log: config.quiet ? (line: string) => void (!line.startsWith('conn ') && log(line)) : log }),
-    ...((config.jwtSecret !== undefined || config.jwksUrl !== undefined) && {
-      authenticate: createJwtAuthenticator({
-        ...(config.jwtSecret !== undefined ? { secret: config.jwtSecret } : { jwksUrl: config.jwksUrl! }),
-        ...(config.jwtAudience !== undefined && { audience: config.jwtAudience }),
-        ...(config.jwtIssuer !== undefined && { issuer: config.jwtIssuer }),
-      }),
-    }),
+    ...authenticatorOf(config),
     ...(options.onError && { onError: options.onError }),
   });
   // The built-in observers take any event: register them on the untyped view.
@@ -88,6 +84,7 @@ export async function createBrokerFromConfig<TEvents extends EventMap = UntypedE
     untyped.observe(topics, notifier, webhook.queueSize === undefined ? {} : { queueSize: webhook.queueSize });
     log?.(`webhook: ${topics} → ${new URL(webhook.url).origin}`);
   }
+  for (const [template, rule] of Object.entries(config.channels ?? {})) broker.channel(template, rule);
   await (input.setup as ((broker: EventBrokerServer<TEvents>) => unknown) | undefined)?.(broker);
   let closing: Promise<void> | undefined;
   return {
@@ -99,6 +96,20 @@ export async function createBrokerFromConfig<TEvents extends EventMap = UntypedE
         await auditLog?.close();
       })()),
   };
+}
+
+/** API keys first, then JWTs: whichever the config names; neither, no authentication. */
+function authenticatorOf(config: ResolvedBrokerConfig): { authenticate?: Authenticator } {
+  const jwt =
+    config.jwtSecret !== undefined || config.jwksUrl !== undefined
+      ? createJwtAuthenticator({
+          ...(config.jwtSecret !== undefined ? { secret: config.jwtSecret } : { jwksUrl: config.jwksUrl! }),
+          ...(config.jwtAudience !== undefined && { audience: config.jwtAudience }),
+          ...(config.jwtIssuer !== undefined && { issuer: config.jwtIssuer }),
+        })
+      : undefined;
+  if (config.apiKeys && config.apiKeys.length > 0) return { authenticate: createApiKeyAuthenticator(config.apiKeys, jwt) };
+  return jwt ? { authenticate: jwt } : {};
 }
 
 function pick<T extends object, K extends keyof T>(value: T, keys: readonly K[]): { [P in K]?: Exclude<T[P], undefined> } {

@@ -44,6 +44,10 @@ the environment, the environment over the config file):
   --jwt-secret <secret>  authenticate with HS256 JWTs  EVENTWIRE_JWT_SECRET
   --jwks-url <url>       authenticate with JWTs signed  EVENTWIRE_JWKS_URL
                          by keys from this JWKS
+  --max-connections <n>  most WebSocket connections;    EVENTWIRE_MAX_CONNECTIONS
+                         past it 503 + Retry-After      (default unlimited)
+  --max-connections-per-ip <n>                          EVENTWIRE_MAX_CONNECTIONS_PER_IP
+                         most from one address; 429     (default unlimited)
   --quiet                no per-connection log lines    EVENTWIRE_QUIET=1
   -h, --help             show this help
 
@@ -71,6 +75,8 @@ const settings = [
   { flag: 'fsync', variable: 'EVENTWIRE_FSYNC', key: 'historyFsync', kind: 'number' },
   { flag: 'jwt-secret', variable: 'EVENTWIRE_JWT_SECRET', key: 'jwtSecret', kind: 'string' },
   { flag: 'jwks-url', variable: 'EVENTWIRE_JWKS_URL', key: 'jwksUrl', kind: 'string' },
+  { flag: 'max-connections', variable: 'EVENTWIRE_MAX_CONNECTIONS', key: 'maxConnections', kind: 'number' },
+  { flag: 'max-connections-per-ip', variable: 'EVENTWIRE_MAX_CONNECTIONS_PER_IP', key: 'maxConnectionsPerIp', kind: 'number' },
 ] as const;
 
 let parsed: ReturnType<typeof parseArgs>;
@@ -91,6 +97,8 @@ try {
       'data-dir': { type: 'string' },
       'jwt-secret': { type: 'string' },
       'jwks-url': { type: 'string' },
+      'max-connections': { type: 'string' },
+      'max-connections-per-ip': { type: 'string' },
       fsync: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },

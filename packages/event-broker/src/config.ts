@@ -8,6 +8,8 @@ import {
   type UntypedEvents,
 } from '@eventwire/event-channel';
 import { z } from 'zod';
+import type { ApiKey } from './auth/api-keys.js';
+import type { ChannelRule } from './auth/channels.js';
 import type { BrokerOptions } from './options.js';
 import type { EventBrokerServer } from './server.js';
 
@@ -47,6 +49,10 @@ export const passThroughOptionKeys = [
   'dataDir',
   'historyFsync',
   'allowAnonymous',
+  'maxConnections',
+  'maxConnectionsPerIp',
+  'permissions',
+  'rateLimits',
 ] as const satisfies ReadonlyArray<keyof BrokerOptions>;
 
 /** One `history` entry of a config: like `HistoryRule`, with the age also as text (`'24h'`). */
@@ -89,6 +95,18 @@ export interface BrokerConfig<TEvents extends EventMap = UntypedEvents>
   readonly jwtAudience?: string;
   /** Required `iss` of JWTs. */
   readonly jwtIssuer?: string;
+  /**
+   * API keys for services and HTTP callers (`Authorization: Bearer <key>`,
+   * Basic's password, `?token=`), each standing for a user with optional
+   * permissions. Checked before JWTs. Masked by `--print-config`.
+   */
+  readonly apiKeys?: readonly ApiKey[];
+  /**
+   * Rules for private and presence channels, as `broker.channel(template, rule)`
+   * declares them (TypeScript/JavaScript configs only).
+   * @example { 'private-user.{userId}': (user, { userId }) => user?.id === userId }
+   */
+  readonly channels?: Readonly<Record<string, ChannelRule>>;
   /** The event map the broker enforces (TypeScript/JavaScript configs only). */
   readonly events?: TEvents;
   /**
@@ -186,6 +204,13 @@ const pattern = z.string().refine((text) => findTopicProblem(text, 'pattern') ==
   error: (issue) => `"${String(issue.input)}" is not a valid topic pattern (${findTopicProblem(String(issue.input), 'pattern')})`,
 });
 
+const permissionsSchema = z.strictObject({ publish: z.array(pattern).optional(), subscribe: z.array(pattern).optional() });
+const rateSchema = z.strictObject({
+  perSecond: z.number({ error: 'expected a rate per second (a positive number)' }).positive(),
+  burst: count.optional(),
+});
+const scopedRates = z.strictObject({ perConnection: rateSchema.optional(), perIp: rateSchema.optional() });
+
 /** The part of the config a JSON file, the environment or a flag can hold. */
 export const declarativeConfigSchema = z.strictObject({
   port: z.number({ error: 'expected a port number' }).int().min(0).max(65535, 'expected a port number from 0 to 65535'),
@@ -228,6 +253,26 @@ export const declarativeConfigSchema = z.strictObject({
   jwksUrl: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL of a JWKS' }),
   jwtAudience: z.string().min(1),
   jwtIssuer: z.string().min(1),
+  apiKeys: z.array(
+    z.strictObject({
+      key: z.string().min(16, 'expected a key of at least 16 characters'),
+      user: z.string().min(1, 'expected the user id the key stands for'),
+      permissions: permissionsSchema.optional(),
+    }),
+  ),
+  permissions: z.strictObject({
+    users: z.record(z.string(), permissionsSchema).optional(),
+    authenticated: permissionsSchema.optional(),
+    anonymous: permissionsSchema.optional(),
+  }),
+  rateLimits: z.strictObject({
+    publish: scopedRates.optional(),
+    subscribe: scopedRates.optional(),
+    connect: z.strictObject({ perIp: rateSchema.optional() }).optional(),
+    failedAuth: z.strictObject({ perIp: rateSchema.optional() }).optional(),
+  }),
+  maxConnections: count,
+  maxConnectionsPerIp: count,
   dataDir: z.string().min(1),
   historyFsync: z.union([z.literal('always'), z.literal('never'), z.number().int().positive()], {
     error: 'expected "always", "never" or a number of milliseconds',
@@ -244,6 +289,12 @@ export const codeConfigSchema = declarativeConfigSchema.extend({
     )
     .optional(),
   setup: z.custom<(broker: never) => unknown>((value) => typeof value === 'function', 'expected a function (broker) => void').optional(),
+  channels: z
+    .record(
+      z.string(),
+      z.custom<ChannelRule>((value) => typeof value === 'function', 'expected a rule: (user, params, channel) => boolean | Promise<boolean>'),
+    )
+    .optional(),
 });
 
 /** A validated config: sizes are bytes. */
@@ -272,7 +323,7 @@ export function validateConfig(
 ): ResolvedBrokerConfig {
   const schema = options.code ? codeConfigSchema : declarativeConfigSchema;
   if (!options.code && typeof value === 'object' && value !== null) {
-    const codeOnly = ['events', 'setup'].filter((key) => key in value);
+    const codeOnly = ['events', 'setup', 'channels'].filter((key) => key in value);
     if (codeOnly.length > 0) {
       throw new BrokerConfigError(
         codeOnly.map((key) => `${where}: ${key}: needs a TypeScript or JavaScript config file (broker.config.ts); JSON cannot hold ${key === 'events' ? 'schemas' : 'functions'}`),
@@ -288,7 +339,7 @@ export function validateConfig(
 const knownKeys = Object.keys(codeConfigSchema.shape);
 
 /** Keys whose values are secrets: masked by `--print-config`, never echoed in errors. */
-const SECRET_KEY = /secret|password|token|authorization|api.?key/i;
+const SECRET_KEY = /secret|password|token|authorization|api.?key|^key$/i;
 
 function describeIssue(issue: z.core.$ZodIssue, where: string, name: (path: string) => string, base: readonly PropertyKey[] = []): string[] {
   const prefix = where ? `${where}: ` : '';

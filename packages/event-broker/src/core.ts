@@ -21,7 +21,6 @@ import {
   type PublishOrigin,
 } from './hooks.js';
 import type { HistoryRules, HistoryStore } from '@eventwire/event-channel/protocol';
-import { ChannelRules } from './auth/channels.js';
 import { RoutedEvent, Router } from './router.js';
 import { TopicStats } from './topic-stats.js';
 
@@ -82,8 +81,6 @@ export interface BrokerCoreOptions {
 export class BrokerCore {
   readonly router = new Router();
   readonly topics = new TopicStats();
-  /** Rules for private and presence channels; every surface asks them. */
-  readonly channels: ChannelRules;
   readonly counters: CoreCounters = { published: 0, deliveries: 0, rejected: 0, derived: 0, derivedDropped: 0, duplicates: 0, storeFailures: 0 };
   readonly history: BrokerHistory | undefined;
   readonly #options: BrokerCoreOptions;
@@ -95,7 +92,6 @@ export class BrokerCore {
   constructor(options: BrokerCoreOptions) {
     this.#options = options;
     this.history = options.history;
-    this.channels = new ChannelRules(options.interceptTimeoutMs);
     this.#lookupSchema = options.events && createSchemaLookup(options.events);
     this.#intercepts = new InterceptChain(options.interceptTimeoutMs, options.report);
   }

@@ -20,6 +20,8 @@ const statusByCode: { readonly [code in ErrorCode]: number } = {
   connection_closed: 503,
   payload_too_large: 413,
   unauthorized: 401,
+  // Authenticated (or anonymous), and not allowed: a channel rule or a permission.
+  forbidden: 403,
   rate_limited: 429,
   // A hook refused it: the request was understood and is well-formed, but not allowed.
   rejected: 403,
@@ -57,9 +59,19 @@ export function sendJson(response: ServerResponse, status: number, body: unknown
 export function sendError(response: ServerResponse, error: unknown): void {
   const failure = toEventwireError(error);
   // RFC 9110 §15.5.22: a 426 names the protocol to switch to; §11.6.1: a 401 names the scheme.
-  const headers: Record<string, string> =
-    failure.code === 'upgrade_required' ? { upgrade: 'websocket' } : failure.code === 'unauthorized' ? { 'www-authenticate': 'Bearer' } : {};
-  sendJson(response, httpStatusFor(failure.code), { error: failure.toJSON() }, headers);
+  sendJson(response, httpStatusFor(failure.code), { error: failure.toJSON() }, refusalHeaders(failure));
+}
+
+/**
+ * Headers a refusal needs to be acted on: RFC 9110 §15.5.22 (a 426 names the
+ * protocol to switch to), §11.6.1 (a 401 names the scheme), §10.2.3 (a 429 or
+ * 503 says when to retry, in whole seconds).
+ */
+function refusalHeaders(failure: EventwireError): Record<string, string> {
+  if (failure.code === 'upgrade_required') return { upgrade: 'websocket' };
+  if (failure.code === 'unauthorized') return { 'www-authenticate': 'Bearer' };
+  if (failure.retryAfterMs !== undefined) return { 'retry-after': String(Math.max(1, Math.ceil(failure.retryAfterMs / 1000))) };
+  return {};
 }
 
 /**
@@ -93,10 +105,14 @@ export function decodePathSegment(segment: string): string {
 export function upgradeRefusal(error: EventwireError): string {
   const status = httpStatusFor(error.code);
   const body = JSON.stringify({ error: error.toJSON() });
+  const extra = Object.entries(refusalHeaders(error))
+    .map(([name, value]) => `${name}: ${value}\r\n`)
+    .join('');
   return (
     `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\n` +
     'Content-Type: application/json; charset=utf-8\r\n' +
     `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+    extra +
     'Connection: close\r\n\r\n' +
     body
   );

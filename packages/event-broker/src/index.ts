@@ -13,6 +13,8 @@ export { LogHistoryStore, logHistoryStoreDefaults } from './history/log-store.js
 export { findToken } from './auth/authenticate.js';
 export { createJwtAuthenticator } from './auth/jwt.js';
 export { channelKind } from './auth/channels.js';
+export { createApiKeyAuthenticator } from './auth/api-keys.js';
+export { failedAuthDefault } from './auth/access.js';
 
 export type { BrokerAddress, BrokerStats, ObserveOptions } from './server.js';
 export type { BrokerOptions } from './options.js';
@@ -22,6 +24,10 @@ export type { FsyncPolicy, LogHistoryStoreOptions } from './history/log-store.js
 export type { AuthRequest, Authenticator, BrokerUser } from './auth/authenticate.js';
 export type { JwtAuthenticatorOptions, JwtUser } from './auth/jwt.js';
 export type { ChannelKind, ChannelParams, ChannelRule } from './auth/channels.js';
+export type { ApiKey } from './auth/api-keys.js';
+export type { AccessAction, PermissionRules, Permissions } from './auth/permissions.js';
+export type { Caller, RateLimits, RefusalCounts } from './auth/access.js';
+export type { RateLimit } from './auth/rate-limit.js';
 export type { HistoryRetention, HistoryRule, HistoryStore, MemoryHistoryStoreOptions, StoredEvent } from '@eventwire/event-channel/protocol';
 export type { PublishResult } from './core.js';
 export type { AuditLog, AuditLogOptions } from './observers/audit-log.js';

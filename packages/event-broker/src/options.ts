@@ -1,6 +1,8 @@
 import type { EventMap, EventwireError, TopicLimits } from '@eventwire/event-channel';
 import type { HistoryRule, HistoryStore } from '@eventwire/event-channel/protocol';
+import type { RateLimits } from './auth/access.js';
 import type { Authenticator } from './auth/authenticate.js';
+import type { PermissionRules } from './auth/permissions.js';
 
 /** Options of {@link EventBrokerServer}. Every field is optional. */
 export interface BrokerOptions<TEvents extends EventMap = EventMap> {
@@ -146,6 +148,31 @@ export interface BrokerOptions<TEvents extends EventMap = EventMap> {
    * @default true without `authenticate`, false with it
    */
   readonly allowAnonymous?: boolean;
+  /**
+   * What users may publish and subscribe, by pattern, for users whose
+   * `authenticate` result carries no `permissions` of its own: per user id,
+   * for every authenticated user, for anonymous connections. Refusals are
+   * `forbidden` (HTTP 403). Unrestricted when omitted.
+   * @example { users: { 'svc-orders': { publish: ['order.*'], subscribe: ['inventory.#'] } }, anonymous: { publish: [] } }
+   */
+  readonly permissions?: PermissionRules;
+  /**
+   * Token-bucket rate limits per connection and per IP for publishes,
+   * subscribes and connects, and for failed authentications (on by default).
+   * Refusals are `rate_limited` error frames or HTTP 429, with when to retry.
+   */
+  readonly rateLimits?: RateLimits;
+  /**
+   * Most WebSocket connections at once; a newcomer past it is refused with
+   * 503 and `Retry-After`, never reset.
+   * @default unlimited
+   */
+  readonly maxConnections?: number;
+  /**
+   * Most WebSocket connections from one IP address; past it, 429 with `Retry-After`.
+   * @default unlimited
+   */
+  readonly maxConnectionsPerIp?: number;
   /** Receives one readable line per connection and state change. Silent by default. */
   readonly log?: (line: string) => void;
   /**

@@ -31,8 +31,10 @@ import type {
   PatternHookEvent,
   TopicHookEvent,
 } from './hooks.js';
-import { authenticateRequest, findToken, type Authenticator, type BrokerUser } from './auth/authenticate.js';
+import { Access, type RefusalCounts } from './auth/access.js';
+import { findToken, type BrokerUser } from './auth/authenticate.js';
 import type { ChannelRule } from './auth/channels.js';
+import { assertPermissions } from './auth/permissions.js';
 import { decodePathSegment, requestUrl, sendError, sendJson, upgradeRefusal } from './http.js';
 import { readHistoryPage } from './history/replay.js';
 import { brokerDefaults, type BrokerOptions } from './options.js';
@@ -71,8 +73,14 @@ export interface BrokerStats {
   readonly duplicates: number;
   /** Publishes refused because history could not store them. */
   readonly storeFailures: number;
-  /** Connections and HTTP calls refused for their credentials. */
-  readonly authFailures: number;
+  /**
+   * Connections, frames and HTTP calls refused, by reason: credentials
+   * (`unauthorized`), rules and permissions (`forbidden`), rate limits
+   * (`rate_limited`), connection caps (`connection_limit`).
+   */
+  readonly refused: RefusalCounts;
+  /** WebSocket connections admitted and open (all surfaces; what `maxConnections` counts). */
+  readonly admitted: number;
   /** The history store, when some topics keep history. */
   readonly history?: { readonly kind: string; readonly epoch: string; readonly head: number };
 }
@@ -117,9 +125,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
   #address: BrokerAddress | undefined;
   #closing: Promise<void> | undefined;
   #slowConsumersCut = 0;
-  #authFailures = 0;
-  readonly #authenticate: Authenticator | undefined;
-  readonly #allowAnonymous: boolean;
+  readonly #access: Access;
   #heartbeatTimeouts = 0;
   readonly #startedAt = Date.now();
 
@@ -129,8 +135,19 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
     this.#maxPayloadBytes = options.maxPayloadBytes ?? brokerDefaults.maxPayloadBytes;
     this.#heartbeatMs = options.heartbeatMs ?? brokerDefaults.heartbeatMs;
     this.#maxSubscriptions = options.maxSubscriptionsPerConnection ?? brokerDefaults.maxSubscriptionsPerConnection;
-    this.#authenticate = options.authenticate;
-    this.#allowAnonymous = options.allowAnonymous ?? options.authenticate === undefined;
+    const permissions = options.permissions;
+    for (const [where, granted] of Object.entries({ ...permissions?.users, authenticated: permissions?.authenticated, anonymous: permissions?.anonymous })) {
+      if (granted) assertPermissions(granted, `permissions.${where}`);
+    }
+    this.#access = new Access({
+      authenticate: options.authenticate,
+      allowAnonymous: options.allowAnonymous ?? options.authenticate === undefined,
+      permissions,
+      rateLimits: options.rateLimits,
+      maxConnections: options.maxConnections ?? Infinity,
+      maxConnectionsPerIp: options.maxConnectionsPerIp ?? Infinity,
+      ruleTimeoutMs: options.interceptTimeoutMs ?? brokerDefaults.interceptTimeoutMs,
+    });
     const report = options.onError ?? ((error: EventwireError) => console.error(`[event-broker] ${error.code}: ${error.message}`));
     const historyRules = options.history && options.history.length > 0 ? new HistoryRules(options.history) : undefined;
     this.#core = new BrokerCore({
@@ -143,7 +160,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
       source: options.source ?? brokerDefaults.source,
       report,
     });
-    this.#synapHttp = new SynapHttpApi(this.#core, {
+    this.#synapHttp = new SynapHttpApi(this.#core, this.#access, {
       maxPayloadBytes: this.#maxPayloadBytes,
       topicLimits: this.#topicLimits,
       maxSubscriptions: this.#maxSubscriptions,
@@ -239,7 +256,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
    * broker.channel('private-user.{userId}', (user, { userId }) => user?.id === userId);
    */
   channel<const TTemplate extends string>(template: TTemplate, rule: ChannelRule<TTemplate>): () => void {
-    return this.#core.channels.add(template, rule as ChannelRule);
+    return this.#access.channels.add(template, rule as ChannelRule);
   }
 
   /**
@@ -292,7 +309,8 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
       subscriptions,
       ...this.#core.counters,
       slowConsumersCut: this.#slowConsumersCut,
-      authFailures: this.#authFailures,
+      refused: this.#access.refused,
+      admitted: this.#access.connections,
       heartbeatTimeouts: this.#heartbeatTimeouts,
       topics: this.#core.topics.size,
       hooks: this.#core.hookStats(),
@@ -349,7 +367,10 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
     let surface: 'native' | 'synap';
     let topics: string[] = [];
     let user: BrokerUser | undefined;
+    let release: (() => void) | undefined;
     try {
+      // Caps and the connect rate first: over them, nothing else is spent.
+      release = this.#access.admit(remoteIp(request));
       const url = requestUrl(request);
       if (url.pathname === '/' || url.pathname === '/ws') surface = 'native';
       else if (url.pathname === '/pubsub/ws') {
@@ -360,26 +381,33 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
       // Checked before the socket is accepted: wrong credentials cost the
       // broker one verification, no connection state. A native client without
       // credentials here may still send them in its hello.
-      if (this.#authenticate && (token !== undefined || surface === 'synap')) {
+      if (this.#access.authenticates && (token !== undefined || surface === 'synap')) {
         user = await this.#authenticateRequest(request, token, surface);
       }
       // A Synap subscriber names its channels in the URL: each must be allowed.
-      for (const topic of topics) await this.#core.channels.authorize(user, topic);
+      await this.#access.authorize(user, topics, 'subscribe');
     } catch (error) {
-      if (toEventwireError(error).code === 'unauthorized') this.#authFailures++;
+      release?.();
       socket.end(upgradeRefusal(toEventwireError(error)));
       return;
     }
-    if (socket.destroyed) return;
-    this.#wss.handleUpgrade(request, socket, head, (ws) => this.#onConnection(ws, request, surface, topics, user));
+    if (socket.destroyed) return release();
+    this.#wss.handleUpgrade(request, socket, head, (ws) => this.#onConnection(ws, request, surface, topics, user, release));
   }
 
-  /** The broker's authentication rules for one request (anonymous only where allowed). */
+  /** The broker's authentication rules for one request (anonymous only where allowed; failures limited per IP). */
   #authenticateRequest(request: IncomingMessage, token: string | undefined, surface: 'native' | 'synap' | 'http'): Promise<BrokerUser | undefined> {
-    return authenticateRequest(this.#authenticate!, { token, headers: request.headers, remoteAddress: request.socket.remoteAddress ?? '', surface }, this.#allowAnonymous);
+    return this.#access.authenticate({ token, headers: request.headers, remoteAddress: remoteIp(request), surface });
   }
 
-  #onConnection(ws: WebSocket, request: IncomingMessage, surface: 'native' | 'synap', topics: string[], user: BrokerUser | undefined): void {
+  #onConnection(
+    ws: WebSocket,
+    request: IncomingMessage,
+    surface: 'native' | 'synap',
+    topics: string[],
+    user: BrokerUser | undefined,
+    release: () => void,
+  ): void {
     // Assigned below, once the connection it wraps exists; onSlow only runs later.
     let subscriber: NativeSession | SynapSubscriber;
     const connection = new Connection({
@@ -409,10 +437,13 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
         helloTimeoutMs: this.#options.helloTimeoutMs ?? brokerDefaults.helloTimeoutMs,
         maxReplayEvents: this.#options.maxReplayEvents ?? brokerDefaults.maxReplayEvents,
         maxReplayBytes: this.#options.maxOutboundBytes ?? brokerDefaults.maxOutboundBytes,
-        // Credentials not given at the upgrade must come with the hello.
-        ...(this.#authenticate && user === undefined && {
-          authenticateHello: (token: string | undefined) => this.#authenticateRequest(request, token, 'native'),
+        access: this.#access,
+        rateLimits: this.#access.limits(remoteIp(request)),
+        ...(this.#access.authenticates && {
+          authenticate: (token: string | undefined) => this.#authenticateRequest(request, token, 'native'),
         }),
+        // Credentials not given at the upgrade must come with the hello.
+        authenticateHello: this.#access.authenticates && user === undefined,
       });
       subscriber = session;
       ws.on('message', (data, isBinary) => {
@@ -432,6 +463,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
     }
     ws.on('close', (code, reason) => {
       this.#connections.delete(ws);
+      release();
       if (subscriber instanceof NativeSession) subscriber.closed();
       else {
         this.#core.router.remove(subscriber);
@@ -492,15 +524,8 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
       });
     }
     // Everything below /health needs credentials when the broker authenticates.
-    let user: BrokerUser | undefined;
-    if (this.#authenticate) {
-      try {
-        user = await this.#authenticateRequest(request, findToken(url, request.headers), 'http');
-      } catch (error) {
-        this.#authFailures++;
-        throw error;
-      }
-    }
+    const user = this.#access.authenticates ? await this.#authenticateRequest(request, findToken(url, request.headers), 'http') : undefined;
+    const caller = { user, ip: remoteIp(request) };
     if (path === '/stats') {
       expect('GET');
       return sendJson(response, 200, this.stats());
@@ -510,7 +535,8 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
       expect('GET');
       const pattern = decodePathSegment(history[1]!);
       assertPattern(pattern, this.#topicLimits);
-      await this.#core.channels.authorize(user, pattern);
+      this.#access.takeForIp(caller.ip, 'subscribe');
+      await this.#access.authorize(user, [pattern], 'subscribe');
       const limit = url.searchParams.get('limit');
       const last = url.searchParams.get('last');
       const page = readHistoryPage(this.#core.history, pattern, {
@@ -520,13 +546,18 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
       });
       return sendJson(response, 200, { pattern, ...page });
     }
-    if (await this.#synapHttp.handle(request, response, path, method, user)) return;
+    if (await this.#synapHttp.handle(request, response, path, method, caller)) return;
     throw new EventwireError('not_found', `No route for ${method} ${path}`);
   }
 
   #log(line: string): void {
     this.#options.log?.(line);
   }
+}
+
+/** The peer's address: the key of per-IP caps and limits. */
+function remoteIp(request: IncomingMessage): string {
+  return request.socket.remoteAddress ?? '';
 }
 
 function countParam(name: string, text: string): number {

@@ -58,13 +58,13 @@ test('forged, expired, not-yet-valid, wrong-audience, wrong-issuer, subject-less
     ['alg none', `${base64url({ alg: 'none', typ: 'JWT' })}.${base64url({ sub: 'ada', aud: 'shop', iss: 'https://auth.example', exp: now + 3600 })}.`],
     ['garbage', 'not-a-jwt'],
   ];
-  const before = server.broker.stats().authFailures;
+  const before = server.broker.stats().refused.unauthorized;
   for (const [what, token] of cases) {
     const refusal = await upgradeRefusal(`${server.url}/?token=${encodeURIComponent(token)}`);
     assert.is(refusal.status, 401, what);
     assert.is((refusal.body as { error: { code: string } }).error.code, 'unauthorized', what);
   }
-  assert.is(server.broker.stats().authFailures, before + cases.length);
+  assert.is(server.broker.stats().refused.unauthorized, before + cases.length);
   assert.is(server.broker.stats().connections.native, 0, 'no connection state was created');
 });
 

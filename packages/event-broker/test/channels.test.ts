@@ -3,6 +3,7 @@
 // that exact channel — through a wildcard, a replay, a history page, or any surface.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { topicMatches } from '@eventwire/event-channel';
 import { RawClient, startBroker, until, upgradeRefusal, type TestBroker } from './helpers.js';
 
 const test = suite<{ server: TestBroker<never> }>('channel rules');
@@ -46,54 +47,86 @@ async function subscribe(client: RawClient, pattern: string): Promise<string> {
 
 const events = (client: RawClient): string[] => client.received.filter((f) => f['type'] === 'event').map((f) => (f['event'] as { topic: string }).topic);
 
-test('a table of subscriptions: the answer, and that no foreign private event arrives', async ({ server }) => {
-  const cases: Array<[string, string | undefined, string, string]> = [
-    ['own private channel', 'ada', 'private-user.ada', 'ack'],
-    ['a foreign private channel', 'ada', 'private-user.bob', 'unauthorized'],
-    ['every topic (#)', 'ada', '#', 'ack'],
-    ['a wildcard over private channels', 'ada', 'private-user.*', 'unauthorized'],
-    ['# under a private name', 'ada', 'private-user.#', 'unauthorized'],
-    ['a partial wildcard', 'ada', 'private-#', 'invalid_pattern'],
-    ['another case is another (public) name', 'ada', 'PRIVATE-user.bob', 'ack'],
-    ['a trailing space', 'ada', 'private-user.bob ', 'invalid_pattern'],
-    ['an extra segment matches no rule', 'ada', 'private-user.bob.x', 'unauthorized'],
-    ['leading zeros are another id', '7', 'private-user.007', 'unauthorized'],
-    ['an empty segment', 'ada', 'private-user..ada', 'invalid_pattern'],
-    ['a unicode look-alike', 'ada', 'private-user.\u0430da', 'unauthorized'],
-    ['a private name no rule covers', 'ada', 'private-unknown.x', 'unauthorized'],
-    ['anonymous on a private channel', undefined, 'private-user.ada', 'unauthorized'],
-    ['anonymous on a presence channel', undefined, 'presence-room.7', 'unauthorized'],
-    ['a user on a presence channel', 'bob', 'presence-room.7', 'ack'],
-    ['a leading wildcard', 'ada', '*.bob', 'ack'],
-    ['an async rule that says yes', 'ada', 'private-order.ada-1', 'ack'],
-    ['an async rule that says no', 'bob', 'private-order.ada-1', 'unauthorized'],
-    ['an async rule that throws denies', 'ada', 'private-order.explodes', 'unauthorized'],
-  ];
+// [what, user, pattern, answer, the events it must see of those published below]
+const cases: Array<[string, string | undefined, string, string, string[]]> = [
+  ['own private channel', 'ada', 'private-user.ada', 'ack', ['private-user.ada']],
+  ['a foreign private channel', 'ada', 'private-user.bob', 'forbidden', []],
+  ['every topic (#)', 'ada', '#', 'ack', ['public.bob']],
+  ['a wildcard over private channels', 'ada', 'private-user.*', 'forbidden', []],
+  ['# under a private name', 'ada', 'private-user.#', 'forbidden', []],
+  ['a partial wildcard', 'ada', 'private-#', 'invalid_pattern', []],
+  ['another case is another (public) name', 'ada', 'PRIVATE-user.bob', 'ack', []],
+  ['a trailing space', 'ada', 'private-user.bob ', 'invalid_pattern', []],
+  ['an extra segment matches no rule', 'ada', 'private-user.bob.x', 'forbidden', []],
+  ['leading zeros are another id', '7', 'private-user.007', 'forbidden', []],
+  ['an empty segment', 'ada', 'private-user..ada', 'invalid_pattern', []],
+  ['a dot-dot path', 'ada', 'private-user.ada..', 'invalid_pattern', []],
+  ['a unicode look-alike', 'ada', 'private-user.\u0430da', 'forbidden', []],
+  ['a private name no rule covers', 'ada', 'private-unknown.x', 'forbidden', []],
+  ['anonymous on a private channel', undefined, 'private-user.ada', 'forbidden', []],
+  ['anonymous on a presence channel', undefined, 'presence-room.7', 'forbidden', []],
+  ['anonymous on every topic', undefined, '#', 'ack', ['public.bob']],
+  ['a user on a presence channel', 'bob', 'presence-room.7', 'ack', ['presence-room.7']],
+  ['a leading wildcard', 'ada', '*.bob', 'ack', ['public.bob']],
+  ['an async rule that says yes', 'ada', 'private-order.ada-1', 'ack', ['private-order.ada-1']],
+  ['an async rule that says no', 'bob', 'private-order.ada-1', 'forbidden', []],
+  ['an async rule that throws denies', 'ada', 'private-order.explodes', 'forbidden', []],
+];
+const guardedTopics = ['private-user.ada', 'private-user.bob', 'private-user.007', 'private-order.ada-1', 'presence-room.7', 'public.bob'];
+
+test('native: a table of subscriptions — the answer, and that no foreign private event arrives', async ({ server }) => {
   const clients: RawClient[] = [];
   for (const [what, user, pattern, expected] of cases) {
     const client = await as(server, user);
     clients.push(client);
     assert.is(await subscribe(client, pattern), expected, what);
   }
-  for (const topic of ['private-user.ada', 'private-user.bob', 'private-user.007', 'private-order.ada-1', 'presence-room.7', 'public.bob']) {
-    await server.broker.publish(topic as never, { to: topic } as never);
-  }
+  for (const topic of guardedTopics) await server.broker.publish(topic as never, { to: topic } as never);
   for (const client of clients) {
     client.send({ type: 'ping', id: 'barrier' });
     await client.next((frame) => frame['id'] === 'barrier');
   }
-  const seen = clients.map(events);
-  const expectedEvents: string[][] = [
-    ['private-user.ada'], [], ['public.bob'], [], [], [], [], [], [], [], [], [], [], [], [], ['presence-room.7'], ['public.bob'], ['private-order.ada-1'], [], [],
-  ];
-  cases.forEach(([what], index) => assert.equal(seen[index], expectedEvents[index], what));
+  cases.forEach(([what, , , , expected], index) => assert.equal(events(clients[index]!), expected, what));
   for (const client of clients) client.close();
+});
+
+test('Synap: the same table over /pubsub/ws?topics= — refused upgrades answer the same code, and no foreign private event arrives', async ({ server }) => {
+  const clients: Array<RawClient | undefined> = [];
+  // Synap's topics= is a comma-separated list whose entries are trimmed: the
+  // trailing space is gone before the rule sees the (foreign) name.
+  const synapAnswer: Record<string, string> = { 'a trailing space': 'forbidden' };
+  for (const [what, user, pattern, tableAnswer] of cases) {
+    const expected = synapAnswer[what] ?? tableAnswer;
+    const url = `${server.url}/pubsub/ws?topics=${encodeURIComponent(pattern)}${user === undefined ? '' : `&token=${encodeURIComponent(user)}`}`;
+    if (expected === 'ack') {
+      const client = await RawClient.open(url);
+      assert.is((await client.next())['type'], 'connected', what);
+      clients.push(client);
+    } else {
+      const refusal = await upgradeRefusal(url);
+      assert.is((refusal.body as { error: { code: string } }).error.code, expected, what);
+      assert.is(refusal.status, expected === 'forbidden' ? 403 : 400, what);
+      clients.push(undefined);
+    }
+  }
+  for (const topic of guardedTopics) await server.broker.publish(topic as never, { to: topic } as never);
+  // Synap subscribers have no barrier frame: wait for what each must get, then one more public event all wide ones see.
+  await server.broker.publish('public.last' as never, 'end' as never);
+  for (const [index, client] of clients.entries()) {
+    if (!client) continue;
+    const [what, , pattern, , expected] = cases[index]!;
+    const wanted = expected.length + (topicMatches(pattern, 'public.last') ? 1 : 0);
+    await until(() => client.received.length - 1 >= wanted, `${what}: deliveries`);
+    const topics = client.received.slice(1).map((frame) => String(frame['topic'])).filter((topic) => topic !== 'public.last');
+    assert.equal(topics, expected, what);
+  }
+  for (const client of clients) client?.close();
 });
 
 test('publishing into a private channel needs its rule too (native and HTTP); anonymous HTTP publish is refused', async ({ server }) => {
   const ada = await as(server, 'ada');
   ada.send({ type: 'publish', id: 'p1', event: { id: 'x1', topic: 'private-user.bob', source: 't', time: new Date().toISOString(), data: 1 } });
-  assert.is((await ada.next((frame) => frame['id'] === 'p1'))['code'], 'unauthorized');
+  assert.is((await ada.next((frame) => frame['id'] === 'p1'))['code'], 'forbidden');
   ada.send({ type: 'publish', id: 'p2', event: { id: 'x2', topic: 'private-user.ada', source: 't', time: new Date().toISOString(), data: 2 } });
   assert.is((await ada.next((frame) => frame['id'] === 'p2'))['type'], 'ack');
   ada.close();
@@ -103,11 +136,11 @@ test('publishing into a private channel needs its rule too (native and HTTP); an
       headers: user ? { authorization: `Bearer ${user}` } : {},
       body: JSON.stringify({ payload: 1 }),
     });
-  assert.equal([(await post(undefined)).status, (await post('ada')).status, (await post('bob')).status], [401, 401, 200]);
+  assert.equal([(await post(undefined)).status, (await post('ada')).status, (await post('bob')).status], [403, 403, 200]);
 });
 
 test('Synap subscribers: a foreign private channel refuses the upgrade; # connects but never sees a private event', async ({ server }) => {
-  assert.is((await upgradeRefusal(`${server.url}/pubsub/ws?topics=private-user.bob&token=ada`)).status, 401);
+  assert.is((await upgradeRefusal(`${server.url}/pubsub/ws?topics=private-user.bob&token=ada`)).status, 403);
   const wide = await RawClient.open(`${server.url}/pubsub/ws?topics=%23&token=ada`);
   const own = await RawClient.open(`${server.url}/pubsub/ws?topics=private-user.ada&token=ada`);
   await wide.next();
@@ -126,7 +159,7 @@ test('history and replay keep private events to their exact, allowed channel', a
   const page = (await (await fetch(`${server.httpUrl}/history/${encodeURIComponent('#')}`, { headers: { authorization: 'Bearer ada' } })).json()) as { events: Array<{ topic: string }> };
   assert.ok(page.events.length > 0);
   assert.ok(page.events.every((event) => !event.topic.startsWith('private-') && !event.topic.startsWith('presence-')), 'no guarded event through #');
-  assert.is((await fetch(`${server.httpUrl}/history/private-user.bob`, { headers: { authorization: 'Bearer ada' } })).status, 401);
+  assert.is((await fetch(`${server.httpUrl}/history/private-user.bob`, { headers: { authorization: 'Bearer ada' } })).status, 403);
   const bobs = (await (await fetch(`${server.httpUrl}/history/private-user.bob`, { headers: { authorization: 'Bearer bob' } })).json()) as { events: unknown[] };
   assert.ok(bobs.events.length > 0);
   // A resume of '#' from the start replays no private event.
@@ -141,7 +174,7 @@ test('history and replay keep private events to their exact, allowed channel', a
   assert.ok(replayed.every((topic) => !topic.startsWith('private-') && !topic.startsWith('presence-')), replayed.join());
   // A history frame for a foreign private channel is refused.
   ada.send({ type: 'history', id: 'h', pattern: 'private-user.bob' });
-  assert.is((await ada.next((frame) => frame['id'] === 'h'))['code'], 'unauthorized');
+  assert.is((await ada.next((frame) => frame['id'] === 'h'))['code'], 'forbidden');
   ada.close();
 });
 

@@ -116,8 +116,9 @@ export class RawClient {
     });
   }
 
-  static async open(url: string): Promise<RawClient> {
-    const socket = new WebSocket(url);
+  /** `localAddress` picks the client's source address (127.0.0.2 is another IP on loopback). */
+  static async open(url: string, options: { localAddress?: string } = {}): Promise<RawClient> {
+    const socket = new WebSocket(url, options);
     const client = new RawClient(socket);
     await within(
       new Promise<void>((resolve, reject) => {
@@ -166,16 +167,19 @@ export class RawClient {
 }
 
 /** Attempts a WebSocket upgrade that the broker should refuse; resolves with its HTTP answer. */
-export function upgradeRefusal(url: string): Promise<{ status: number; body: unknown }> {
+export function upgradeRefusal(
+  url: string,
+  options: { localAddress?: string } = {},
+): Promise<{ status: number; body: unknown; headers: Record<string, string | string[] | undefined> }> {
   return within(
     new Promise((resolve, reject) => {
-      const socket = new WebSocket(url);
+      const socket = new WebSocket(url, options);
       socket.on('open', () => reject(new Error(`upgrade to ${url} was accepted`)));
       socket.on('error', () => {});
       socket.on('unexpected-response', (_request, response) => {
         let text = '';
         response.on('data', (chunk: Buffer) => (text += chunk));
-        response.on('end', () => resolve({ status: response.statusCode ?? 0, body: JSON.parse(text) }));
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, body: JSON.parse(text), headers: response.headers }));
       });
     }),
     2000,

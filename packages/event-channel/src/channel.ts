@@ -39,6 +39,7 @@ import {
 import { TopicTrie } from './topic-trie.js';
 import type { MemoryHub } from './transport/memory.js';
 import type { WsTransportOptions } from './transport/ws.js';
+import type { GetToken } from './transport/token-source.js';
 import { createTransport } from './transport/resolve.js';
 import type { Transport, TransportSink } from './transport/transport.js';
 
@@ -89,6 +90,14 @@ export type EventChannelOptions<TEvents extends EventMap> = ChannelCommonOptions
         readonly memoryHub?: MemoryHub;
         /** Tuning for `ws://` URLs: backoff, outbox size and policy, timeouts. */
         readonly ws?: Omit<WsTransportOptions, 'url'>;
+        /**
+         * Credentials for a broker that authenticates: asked for a fresh
+         * token on every (re)connect and again ahead of expiry, when the live
+         * connection is re-authenticated without dropping a subscription.
+         * One request at a time. Overrides `ws.token`.
+         * @example getToken: async () => (await fetch('/api/realtime-token')).text()
+         */
+        readonly getToken?: GetToken;
         readonly transport?: never;
       }
     | {
@@ -97,6 +106,7 @@ export type EventChannelOptions<TEvents extends EventMap> = ChannelCommonOptions
         readonly url?: never;
         readonly memoryHub?: never;
         readonly ws?: never;
+        readonly getToken?: never;
       }
   );
 
@@ -240,6 +250,8 @@ export class EventChannel<TEvents extends EventMap = UntypedEvents> {
   /** Set once the drain is over: from then on emits fail with `channel_closed`. */
   #emitsClosed = false;
   #closed = false;
+  /** Why the transport gave up, when it did (kept for the final status). */
+  #gaveUp: EventwireError | undefined;
 
   constructor(options: EventChannelOptions<TEvents>) {
     this.events = options.events;
@@ -253,6 +265,7 @@ export class EventChannel<TEvents extends EventMap = UntypedEvents> {
       : createTransport(options.url, {
           ...(options.memoryHub && { memoryHub: options.memoryHub }),
           ...(options.ws && { ws: options.ws }),
+          ...(options.getToken && { getToken: options.getToken }),
         });
     const sink: TransportSink = {
       deliver: (envelope) => this.#receive(envelope),
@@ -671,7 +684,10 @@ export class EventChannel<TEvents extends EventMap = UntypedEvents> {
     if (this.#closed) return;
     if (status.state === 'closed') {
       // Only a transport that gave up reports this before we asked it to close.
-      if (status.error) this.#report(status.error);
+      if (status.error) {
+        this.#gaveUp = status.error;
+        this.#report(status.error);
+      }
       void this.close();
       return;
     }
@@ -740,7 +756,8 @@ export class EventChannel<TEvents extends EventMap = UntypedEvents> {
     for (const stream of [...this.#streams]) stream.end();
     await this.#settleInbound();
     this.#leases.clear();
-    this.#setStatus({ state: 'closed' });
+    // A channel its transport gave up on says why: `status.error` (refused credentials, an unsupported protocol).
+    this.#setStatus(this.#gaveUp ? { state: 'closed', error: this.#gaveUp } : { state: 'closed' });
     this.#statusListeners.clear();
   }
 

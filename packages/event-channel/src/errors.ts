@@ -19,8 +19,9 @@
  * | `connection_closed`     | the transport lost its connection                                  |
  * | `invalid_frame`         | a peer sent something that is not a valid frame                    |
  * | `payload_too_large`     | a message exceeds the configured size limit                        |
- * | `unauthorized`          | the peer refused an operation for lack of rights                   |
- * | `rate_limited`          | the peer refused an operation for rate                             |
+ * | `unauthorized`          | credentials missing, wrong or expired (who are you?)               |
+ * | `forbidden`             | authenticated, but not allowed on this channel or topic            |
+ * | `rate_limited`          | too many operations; `retryAfterMs` says when to try again         |
  * | `rejected`              | a broker hook refused the event (the reason is the message)        |
  * | `limit_exceeded`        | a configured limit was hit (subscriptions per connection, …)       |
  * | `slow_consumer`         | the peer stopped reading and its outbound buffer overflowed        |
@@ -53,6 +54,7 @@ export const errorCodes = [
   'invalid_frame',
   'payload_too_large',
   'unauthorized',
+  'forbidden',
   'rate_limited',
   'rejected',
   'limit_exceeded',
@@ -82,16 +84,24 @@ export function isErrorCode(value: unknown): value is ErrorCode {
 export class EventwireError extends Error {
   override readonly name: string = 'EventwireError';
   readonly code: ErrorCode;
+  /** For retryable refusals (`rate_limited`, `unavailable`): how long to wait before trying again. */
+  readonly retryAfterMs: number | undefined;
 
-  constructor(code: ErrorCode, message: string, options?: ErrorOptions) {
+  constructor(code: ErrorCode, message: string, options?: EventwireErrorOptions) {
     super(message, options);
     this.code = code;
+    this.retryAfterMs = options?.retryAfterMs;
   }
 
   /** A plain, JSON-safe view: what error frames and HTTP error bodies carry. */
   toJSON(): WireError {
-    return { code: this.code, message: this.message };
+    return { code: this.code, message: this.message, ...(this.retryAfterMs !== undefined && { retryAfterMs: this.retryAfterMs }) };
   }
+}
+
+/** Options of {@link EventwireError}: a cause, and when a retryable refusal may be retried. */
+export interface EventwireErrorOptions extends ErrorOptions {
+  readonly retryAfterMs?: number | undefined;
 }
 
 /**
@@ -107,6 +117,8 @@ export interface WireError {
   readonly problem?: TopicProblem;
   /** `invalid_payload`: what the schema said, each path as a list of keys. */
   readonly issues?: readonly WireIssue[];
+  /** `rate_limited`, `unavailable`: milliseconds to wait before trying again. */
+  readonly retryAfterMs?: number;
 }
 
 /** A {@link ValidationIssue} on the wire: its path as plain keys. */
@@ -129,7 +141,7 @@ export function errorFromWire(wire: WireError): EventwireError {
       return new TopicError(code, topic, wire.problem, message);
     }
   }
-  return new EventwireError(code, message);
+  return new EventwireError(code, message, wire.retryAfterMs === undefined ? undefined : { retryAfterMs: wire.retryAfterMs });
 }
 
 /** Every reason a topic or pattern can be refused. */

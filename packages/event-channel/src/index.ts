@@ -23,6 +23,7 @@ export {
   findTopicProblem,
   isWildcardPattern,
   topicLimitDefaults,
+  patternCovers,
   topicMatches,
 } from './topic.js';
 export { createEventIdGenerator, eventIdTime } from './event-id.js';
@@ -49,7 +50,8 @@ export type { ChannelState, ChannelStatus } from './status.js';
 export type { GapReason, HistoryGap } from './gap.js';
 export type { HistorySince } from './history-replay.js';
 export type { CloudEvent, EventEnvelope } from './envelope.js';
-export type { CheckDirection, ErrorCode, TopicProblem, ValidationIssue, WireError, WireIssue } from './errors.js';
+export type { CheckDirection, ErrorCode, EventwireErrorOptions, TopicProblem, ValidationIssue, WireError, WireIssue } from './errors.js';
+export type { GetToken } from './transport/token-source.js';
 export type {
   EventInput,
   EventKey,

@@ -162,6 +162,28 @@ function segmentsMatch(pattern: string[], p: number, topic: string[], t: number)
   return segmentsMatch(pattern, p + 1, topic, t + 1);
 }
 
+/**
+ * Does `outer` cover `inner`: does every topic matching `inner` also match
+ * `outer`? (`inventory.#` covers `inventory.*.low` and `inventory`; `order.*`
+ * does not cover `order.#`.) What a subscribe permission needs: a grant of
+ * `outer` allows subscribing `inner`. Inputs are assumed valid.
+ */
+export function patternCovers(outer: string, inner: string): boolean {
+  // A topic has at least one segment, so a lone '#' is "one or more", which '*.#' covers too.
+  if (inner === '#') return outer === '#' || outer === '*.#';
+  return segmentsCover(outer.split('.'), 0, inner.split('.'), 0);
+}
+
+function segmentsCover(outer: string[], o: number, inner: string[], i: number): boolean {
+  if (outer[o] === '#') return true; // whatever inner still matches, '#' does too
+  if (o === outer.length) return i === inner.length;
+  if (i === inner.length) return false; // outer still needs a segment (a lone '#' was handled above)
+  const segment = inner[i];
+  if (segment === '#') return false; // inner reaches deeper than any outer without '#'
+  if (outer[o] !== '*' && outer[o] !== segment) return false; // covers a literal, or '*' by '*' only
+  return segmentsCover(outer, o + 1, inner, i + 1);
+}
+
 // ---------------------------------------------------------------------------
 // The same rules at the type level, so `on('order.*')` knows which events it gets.
 

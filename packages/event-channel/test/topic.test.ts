@@ -5,6 +5,7 @@ import {
   assertPattern,
   assertTopic,
   findTopicProblem,
+  patternCovers,
   topicMatches,
   type TopicProblem,
 } from '../src/index.js';
@@ -103,6 +104,36 @@ test('the reference matcher follows the case table', () => {
   for (const [pattern, topic, expected] of matchCases) {
     assert.is(topicMatches(pattern, topic), expected, `${pattern} vs ${topic}`);
   }
+});
+
+test('patternCovers agrees with the matcher on every small pattern pair (coverage means: every topic of inner matches outer)', () => {
+  // Every pattern of up to 3 segments over {a, b, *} with or without a
+  // trailing '#', checked against every topic of up to 5 segments over
+  // {a, b, c}: deep enough that a '#' always has a topic beyond the others.
+  const heads: string[][] = [[]];
+  for (let length = 1; length <= 3; length++) {
+    for (const head of heads.filter((h) => h.length === length - 1)) for (const s of ['a', 'b', '*']) heads.push([...head, s]);
+  }
+  const patterns = heads.flatMap((head) => [head.join('.'), [...head, '#'].join('.')]).filter((p) => p !== '');
+  const topics: string[] = [];
+  let level = [''];
+  for (let length = 1; length <= 5; length++) {
+    level = level.flatMap((prefix) => ['a', 'b', 'c'].map((s) => (prefix ? `${prefix}.${s}` : s)));
+    topics.push(...level);
+  }
+  let covered = 0;
+  for (const outer of patterns) {
+    for (const inner of patterns) {
+      const expected = topics.every((topic) => !topicMatches(inner, topic) || topicMatches(outer, topic));
+      assert.is(patternCovers(outer, inner), expected, `${outer} covers ${inner}`);
+      if (expected) covered++;
+    }
+  }
+  assert.ok(covered > patterns.length, 'the table has non-trivial coverings');
+  assert.ok(patternCovers('inventory.#', 'inventory.*.low'));
+  assert.ok(patternCovers('inventory.#', 'inventory'));
+  assert.not.ok(patternCovers('order.*', 'order.#'));
+  assert.not.ok(patternCovers('order.#', '#'));
 });
 
 test.run();

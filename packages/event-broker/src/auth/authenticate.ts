@@ -2,6 +2,7 @@
 // credentials into a user (the auth room; channel rules build on it).
 import type { IncomingHttpHeaders } from 'node:http';
 import { EventwireError } from '@eventwire/event-channel';
+import type { Permissions } from './permissions.js';
 
 /** A user as the broker knows it after authentication. Rules and hooks see it. */
 export interface BrokerUser {
@@ -9,6 +10,8 @@ export interface BrokerUser {
   readonly id: string;
   /** When the credentials stop being valid (ms since epoch); the connection is closed with 4001 then. */
   readonly expiresAt?: number | undefined;
+  /** What this user may publish and subscribe; see `PermissionRules` for declaring them in config instead. */
+  readonly permissions?: Permissions | undefined;
 }
 
 /** What an authenticator is given. */

@@ -71,13 +71,13 @@ export class ChannelRules {
   }
 
   /**
-   * Throws `unauthorized` unless `user` may use `name` (a subscription
+   * Throws `forbidden` unless `user` may use `name` (a subscription
    * pattern or a publish topic). Public names pass at once.
    */
   async authorize(user: BrokerUser | undefined, name: string): Promise<void> {
     if (channelKind(name) === 'public') return;
     if (isWildcardPattern(name)) {
-      throw new EventwireError('unauthorized', `"${name}": a private or presence channel is subscribed by its exact name, never by a wildcard`);
+      throw new EventwireError('forbidden', `"${name}": a private or presence channel is subscribed by its exact name, never by a wildcard`);
     }
     const parts = name.split('.');
     for (const compiled of this.#rules) {
@@ -90,9 +90,9 @@ export class ChannelRules {
         allowed = false; // a rule that throws or hangs denies
       }
       if (allowed) return;
-      throw new EventwireError('unauthorized', `Not allowed on "${name}"`);
+      throw new EventwireError('forbidden', `Not allowed on "${name}"`);
     }
-    throw new EventwireError('unauthorized', `No rule allows "${name}"`);
+    throw new EventwireError('forbidden', `No rule allows "${name}"`);
   }
 }
 

@@ -3,6 +3,7 @@
 import { EventwireError } from '@eventwire/event-channel';
 import { createRemoteJWKSet, importSPKI, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import type { AuthRequest, Authenticator, BrokerUser } from './authenticate.js';
+import { assertPermissions, type Permissions } from './permissions.js';
 
 /** Options of {@link createJwtAuthenticator}: one of `secret`, `publicKey`, `jwksUrl`. */
 export interface JwtAuthenticatorOptions<TUser extends BrokerUser = JwtUser> {
@@ -20,7 +21,10 @@ export interface JwtAuthenticatorOptions<TUser extends BrokerUser = JwtUser> {
   readonly issuer?: string | readonly string[];
   /** Tolerated clock difference for `exp` and `nbf`, in seconds. @default 5 */
   readonly clockToleranceSec?: number;
-  /** The user the broker keeps, from the verified claims. @default { id: sub, expiresAt: exp, claims } */
+  /**
+   * The user the broker keeps, from the verified claims.
+   * @default { id: sub, expiresAt: exp, permissions: the `permissions` claim ({ publish?, subscribe? } pattern lists), claims }
+   */
   readonly user?: (claims: JWTPayload, request: AuthRequest) => TUser;
 }
 
@@ -47,7 +51,7 @@ export function createJwtAuthenticator<TUser extends BrokerUser = JwtUser>(optio
   if (options.secret !== undefined) key = Promise.resolve(new TextEncoder().encode(options.secret));
   else if (options.publicKey !== undefined) key = importSPKI(options.publicKey, algorithms[0]!);
   else key = createRemoteJWKSet(new URL(options.jwksUrl!));
-  const toUser = options.user ?? ((claims: JWTPayload) => ({ id: claims.sub!, expiresAt: claims.exp === undefined ? undefined : claims.exp * 1000, claims }) as unknown as TUser);
+  const toUser = options.user ?? ((claims: JWTPayload) => defaultUser(claims) as unknown as TUser);
   return async (request) => {
     const token = request.token;
     if (token === undefined) return undefined;
@@ -65,5 +69,28 @@ export function createJwtAuthenticator<TUser extends BrokerUser = JwtUser>(optio
     }
     if (typeof payload.sub !== 'string' || payload.sub === '') throw new EventwireError('unauthorized', 'Token refused: no "sub"');
     return toUser(payload, request);
+  };
+}
+
+/** `sub`, `exp` and an optional `permissions` claim; a malformed `permissions` claim refuses the token. */
+function defaultUser(claims: JWTPayload): JwtUser {
+  const permissions = claims['permissions'];
+  if (permissions !== undefined) {
+    const valid =
+      typeof permissions === 'object' &&
+      permissions !== null &&
+      Object.entries(permissions).every(([action, patterns]) => (action === 'publish' || action === 'subscribe') && Array.isArray(patterns) && patterns.every((p) => typeof p === 'string'));
+    if (!valid) throw new EventwireError('unauthorized', 'Token refused: "permissions" must be { publish?: string[], subscribe?: string[] }');
+    try {
+      assertPermissions(permissions as Permissions, 'permissions');
+    } catch (error) {
+      throw new EventwireError('unauthorized', `Token refused: ${(error as Error).message}`);
+    }
+  }
+  return {
+    id: claims.sub!,
+    expiresAt: claims.exp === undefined ? undefined : claims.exp * 1000,
+    ...(permissions !== undefined && { permissions: permissions as Permissions }),
+    claims,
   };
 }

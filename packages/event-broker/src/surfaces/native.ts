@@ -2,7 +2,6 @@ import {
   EventwireError,
   assertPattern,
   assertTopic,
-  findTopicProblem,
   toEventwireError,
   type EventEnvelope,
   type TopicLimits,
@@ -18,8 +17,9 @@ import {
   type FrameId,
   type ServerFrame,
 } from '@eventwire/event-channel/protocol';
+import type { Access, ConnectionLimits } from '../auth/access.js';
 import type { BrokerUser } from '../auth/authenticate.js';
-import { channelKind } from '../auth/channels.js';
+import type { AccessAction } from '../auth/permissions.js';
 import type { Connection } from '../connection.js';
 import { PreparedTextFrame } from '../prepared-frame.js';
 import type { BrokerCore, PublishResult } from '../core.js';
@@ -41,8 +41,17 @@ export interface NativeSessionLimits {
    * a slow consumer, reconnect, and resume into the same wall.
    */
   readonly maxReplayBytes: number;
-  /** Set when the credentials must come with the hello (none were given at the upgrade). */
-  readonly authenticateHello?: (token: string | undefined) => Promise<BrokerUser | undefined>;
+  /** Who may do what; asked for every guarded name, permission and rate. */
+  readonly access: Access;
+  /** This connection's rate limits, when any apply. */
+  readonly rateLimits: ConnectionLimits | undefined;
+  /**
+   * Verifies credentials from this connection (its hello, or an `auth`
+   * frame), when the broker authenticates.
+   */
+  readonly authenticate?: (token: string | undefined) => Promise<BrokerUser | undefined>;
+  /** The credentials must come with the hello: none were given at the upgrade. */
+  readonly authenticateHello: boolean;
 }
 
 /** Frames waiting while an async hook holds the session; beyond this the client is flooding. */
@@ -154,18 +163,20 @@ export class NativeSession implements Subscriber {
     switch (frame.type) {
       case 'hello':
         return this.#hello(frame.protocol, frame.token);
+      case 'auth':
+        return this.#reauthenticate(frame.id, frame.token);
       case 'subscribe':
-        return this.#guarded(frame.id, [frame.pattern], () => this.#subscribe(frame.id, frame.pattern));
+        return this.#guarded(frame.id, [frame.pattern], 'subscribe', () => this.#subscribe(frame.id, frame.pattern));
       case 'unsubscribe':
         this.#core.router.unsubscribe(this, frame.pattern);
         this.#send({ type: 'ack', id: frame.id });
         return undefined;
       case 'resume':
-        return this.#guarded(frame.id, frame.patterns, () => this.#resumeSubscriptions(frame.id, frame.patterns, frame.since));
+        return this.#guarded(frame.id, frame.patterns, 'subscribe', () => this.#resumeSubscriptions(frame.id, frame.patterns, frame.since));
       case 'history':
-        return this.#guarded(frame.id, [frame.pattern], () => this.#history(frame));
+        return this.#guarded(frame.id, [frame.pattern], 'subscribe', () => this.#history(frame));
       case 'publish':
-        return this.#guarded(frame.id, [frame.event.topic], () => this.#publish(frame.id, frame.event), frame.event.id);
+        return this.#guarded(frame.id, [frame.event.topic], 'publish', () => this.#publish(frame.id, frame.event), frame.event.id);
       case 'ping': {
         const offset = this.#historyOffset();
         this.#send({ type: 'pong', ...(frame.id !== undefined && { id: frame.id }), ...(offset !== undefined && { offset }) });
@@ -175,26 +186,57 @@ export class NativeSession implements Subscriber {
   }
 
   /**
-   * Runs `then` once the connection's user may use every private or presence
-   * name among `names` (public names need no rule and cost no tick); a
-   * refusal answers `unauthorized` and nothing else happens.
+   * Runs `then` once this connection is within its rate for `action` and its
+   * user may `action` every name in `names` (permissions, then the rules of
+   * private and presence names; public names with no permissions to check
+   * cost no tick). A refusal (`rate_limited`, `forbidden`) is answered and
+   * nothing else happens.
    */
   #guarded(
     id: FrameId | undefined,
     names: readonly string[],
+    action: AccessAction,
     then: () => Promise<void> | undefined,
     eventId?: string,
   ): Promise<void> | undefined {
-    // A malformed name is refused by the handler itself (invalid_pattern), as for any name.
-    const guarded = names.filter(
-      (name) => typeof name === 'string' && channelKind(name) !== 'public' && findTopicProblem(name, 'pattern', this.#limits.topicLimits) === undefined,
-    );
-    if (guarded.length === 0) return then();
-    const user = this.#connection.user;
-    return Promise.all(guarded.map((name) => this.#core.channels.authorize(user, name))).then(
+    let pending: Promise<void> | undefined;
+    try {
+      this.#limits.rateLimits?.take(action);
+      pending = this.#limits.access.authorize(this.#connection.user, names, action);
+    } catch (error) {
+      this.#sendError(id, error, eventId);
+      return undefined;
+    }
+    if (!pending) return then();
+    return pending.then(
       () => then(),
       (error: unknown) => this.#sendError(id, error, eventId),
     );
+  }
+
+  /**
+   * Fresh credentials on a live connection: the new user must be the same
+   * (subscriptions were allowed for it), and its expiry replaces the old one.
+   * A refusal leaves the old credentials in force until they expire.
+   */
+  #reauthenticate(id: FrameId, token: string): Promise<void> | undefined {
+    const authenticate = this.#limits.authenticate;
+    if (!authenticate) {
+      this.#send({ type: 'ack', id });
+      return undefined;
+    }
+    const current = this.#connection.user;
+    return authenticate(token)
+      .then((user) => {
+        if (user?.id !== current?.id) {
+          throw this.#limits.access.refuse(
+            new EventwireError('forbidden', `These credentials are for ${user ? `"${user.id}"` : 'nobody'}, this connection's for "${current?.id ?? 'anonymous'}"; reconnect to change users`),
+          );
+        }
+        this.#connection.authenticated(user);
+        this.#send({ type: 'ack', id, ...expiryOf(user) });
+      })
+      .catch((error: unknown) => this.#sendError(id, error));
   }
 
   #hello(protocol: number, token: string | undefined): Promise<void> | undefined {
@@ -202,7 +244,7 @@ export class NativeSession implements Subscriber {
       this.#sendError(undefined, new EventwireError('invalid_frame', 'hello was already received'));
       return undefined;
     }
-    const authenticate = this.#limits.authenticateHello;
+    const authenticate = this.#limits.authenticateHello ? this.#limits.authenticate : undefined;
     if (authenticate) {
       // Frames that follow wait (the session is busy) until this is decided.
       return authenticate(token).then(
@@ -241,7 +283,7 @@ export class NativeSession implements Subscriber {
       maxPayloadBytes: this.#limits.maxPayloadBytes,
       // Where history stands now: a client that reconnects later resumes from here at the latest.
       ...(store && { history: { epoch: store.epoch, offset: formatOffset(store.epoch, store.head) } }),
-      ...(user && { user: { id: user.id, ...(user.expiresAt !== undefined && { expiresAt: user.expiresAt }) } }),
+      ...(user && { user: { id: user.id, ...expiryOf(user) } }),
     });
     return undefined;
   }
@@ -358,6 +400,12 @@ export class NativeSession implements Subscriber {
   #send(frame: ServerFrame): void {
     this.#connection.send(encodeFrame(frame));
   }
+}
+
+/** When `user`'s credentials expire, in the broker's clock and from now (what clients schedule by). */
+function expiryOf(user: BrokerUser | undefined): { expiresAt?: number; expiresInMs?: number } {
+  if (user?.expiresAt === undefined) return {};
+  return { expiresAt: user.expiresAt, expiresInMs: Math.max(0, user.expiresAt - Date.now()) };
 }
 
 function frameIdOf(frame: ClientFrame): FrameId | undefined {

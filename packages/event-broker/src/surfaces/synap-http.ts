@@ -8,7 +8,7 @@ import {
   type TopicLimits,
 } from '@eventwire/event-channel';
 import { createEventIdGenerator } from '@eventwire/event-channel/protocol';
-import type { BrokerUser } from '../auth/authenticate.js';
+import type { Access, Caller } from '../auth/access.js';
 import type { BrokerCore } from '../core.js';
 import { decodePathSegment, httpStatusFor, readJsonBody, sendJson } from '../http.js';
 import type { RoutedEvent, Subscriber } from '../router.js';
@@ -83,14 +83,16 @@ class DetachedSubscriber implements Subscriber {
 
 export class SynapHttpApi {
   readonly #core: BrokerCore;
+  readonly #access: Access;
   readonly #options: SynapHttpOptions;
   /** Every Synap subscriber by id: WebSocket ones (tracked by the server) and HTTP registrations. */
   readonly #subscribers = new Map<string, Subscriber>();
   readonly #nextId = createEventIdGenerator();
   #detached = 0;
 
-  constructor(core: BrokerCore, options: SynapHttpOptions) {
+  constructor(core: BrokerCore, access: Access, options: SynapHttpOptions) {
     this.#core = core;
+    this.#access = access;
     this.#options = options;
   }
 
@@ -109,18 +111,18 @@ export class SynapHttpApi {
    * false otherwise. Throws `EventwireError`s for the REST routes (the server
    * writes them as `{ error }` bodies); the command API answers in its own envelope.
    */
-  async handle(request: IncomingMessage, response: ServerResponse, path: string, method: string, user?: BrokerUser): Promise<boolean> {
+  async handle(request: IncomingMessage, response: ServerResponse, path: string, method: string, caller: Caller): Promise<boolean> {
     const expect = (wanted: string): void => {
       if (method !== wanted) throw new EventwireError('method_not_allowed', `${path} accepts ${wanted}, not ${method}`);
     };
     if (path === '/api/v1/command') {
       expect('POST');
-      await this.#commandRequest(request, response, user);
+      await this.#commandRequest(request, response, caller);
       return true;
     }
     if (path === '/api/stream') {
       expect('POST');
-      await this.#legacyRequest(request, response, user);
+      await this.#legacyRequest(request, response, caller);
       return true;
     }
     if (!path.startsWith('/pubsub/')) return false;
@@ -135,7 +137,7 @@ export class SynapHttpApi {
     } else if (path === '/pubsub/subscribe') {
       expect('POST');
       const body = objectBody(await this.#body(request));
-      sendJson(response, 200, await this.subscribe(body['topics'], body['subscriber_id'], user));
+      sendJson(response, 200, await this.subscribe(body['topics'], body['subscriber_id'], caller));
     } else if (path === '/pubsub/unsubscribe') {
       expect('POST');
       const body = objectBody(await this.#body(request));
@@ -146,10 +148,10 @@ export class SynapHttpApi {
       // Validate the path before reading a body the topic already condemns.
       assertTopic(topic, this.#options.topicLimits);
       const body = objectBody(await this.#body(request), 'The body must be a JSON object with "payload"');
-      sendJson(response, 200, await this.publish(topic, body, 'urn:eventwire:http', user));
+      sendJson(response, 200, await this.publish(topic, body, 'urn:eventwire:http', caller));
     } else if (info) {
       expect('GET');
-      sendJson(response, 200, await this.info(decodePathSegment(info[1]!), user));
+      sendJson(response, 200, await this.info(decodePathSegment(info[1]!), caller));
     } else return false;
     return true;
   }
@@ -162,14 +164,15 @@ export class SynapHttpApi {
    * through the core. `priority` and `headers`, which Synap's SDKs may send,
    * are accepted and ignored (Synap's server ignores them too).
    */
-  async publish(topic: unknown, body: Readonly<Record<string, unknown>>, defaultSource: string, user: BrokerUser | undefined): Promise<SynapPublishAnswer> {
+  async publish(topic: unknown, body: Readonly<Record<string, unknown>>, defaultSource: string, caller: Caller): Promise<SynapPublishAnswer> {
     if (typeof topic !== 'string') throw new EventwireError('invalid_payload', 'pubsub.publish needs "topic", a string');
     assertTopic(topic, this.#options.topicLimits);
-    await this.#core.channels.authorize(user, topic);
+    this.#access.takeForIp(caller.ip, 'publish');
+    await this.#access.authorize(caller.user, [topic], 'publish');
     const metadata = metadataOf(body['metadata']);
     const source = typeof body['source'] === 'string' && body['source'] !== '' ? body['source'] : defaultSource;
     const envelope = this.#core.createEnvelope(topic, payloadOf(body), { source, ...(metadata && { metadata }) });
-    const result = await this.#core.publish(envelope, { surface: 'http', user });
+    const result = await this.#core.publish(envelope, { surface: 'http', user: caller.user });
     return { message_id: result.event.id, topic, subscribers_matched: result.notified, subscribers_notified: result.notified };
   }
 
@@ -178,10 +181,11 @@ export class SynapHttpApi {
    * `pubsub.subscribe`): a given `subscriber_id` is used (and added to), else
    * one is made. The registration is matched and counted but has no connection.
    */
-  async subscribe(topics: unknown, subscriberId: unknown, user: BrokerUser | undefined): Promise<{ subscriber_id: string; topics: string[]; subscription_count: number }> {
+  async subscribe(topics: unknown, subscriberId: unknown, caller: Caller): Promise<{ subscriber_id: string; topics: string[]; subscription_count: number }> {
     const patterns = this.#patterns(topics, 'topics');
     if (patterns.length === 0) throw new EventwireError('invalid_payload', '"topics" needs at least one topic');
-    for (const pattern of patterns) await this.#core.channels.authorize(user, pattern);
+    this.#access.takeForIp(caller.ip, 'subscribe');
+    await this.#access.authorize(caller.user, patterns, 'subscribe');
     const id = subscriberId === undefined || subscriberId === null ? `http-${this.#nextId()}` : idOf(subscriberId);
     let subscriber = this.#subscribers.get(id);
     if (!subscriber) {
@@ -232,10 +236,10 @@ export class SynapHttpApi {
    * `message_count`, `created_at` in Unix seconds). A topic never published and
    * matched by no subscription is `not_found`, as Synap answers it.
    */
-  async info(topic: unknown, user: BrokerUser | undefined): Promise<Record<string, unknown>> {
+  async info(topic: unknown, caller: Caller): Promise<Record<string, unknown>> {
     if (typeof topic !== 'string') throw new EventwireError('invalid_payload', 'pubsub.info needs "topic", a string');
     assertTopic(topic, this.#options.topicLimits);
-    await this.#core.channels.authorize(user, topic);
+    await this.#access.authorize(caller.user, [topic], 'subscribe');
     const record = this.#core.topics.get(topic);
     const subscribers = this.#core.router.countMatching(topic);
     if (!record && subscribers === 0) throw new EventwireError('not_found', `Topic "${topic}" not found: never published, no subscriber`);
@@ -269,28 +273,28 @@ export class SynapHttpApi {
   // ---------------------------------------------------------------------------
   // Command API and its legacy form
 
-  async #run(command: ServedCommand, payload: Readonly<Record<string, unknown>>, user: BrokerUser | undefined): Promise<unknown> {
+  async #run(command: ServedCommand, payload: Readonly<Record<string, unknown>>, caller: Caller): Promise<unknown> {
     switch (command) {
       case 'pubsub.publish':
         if (!('payload' in payload) && !('data' in payload)) {
           throw new EventwireError('invalid_payload', 'pubsub.publish needs "payload" (or "data")');
         }
-        return this.publish(payload['topic'], payload, 'urn:eventwire:synap-command', user);
+        return this.publish(payload['topic'], payload, 'urn:eventwire:synap-command', caller);
       case 'pubsub.subscribe':
-        return this.subscribe(payload['topics'], payload['subscriber_id'], user);
+        return this.subscribe(payload['topics'], payload['subscriber_id'], caller);
       case 'pubsub.unsubscribe':
         return this.unsubscribe(payload['subscriber_id'], payload['topics']);
       case 'pubsub.topics':
         return this.topics();
       case 'pubsub.info':
-        return this.info(payload['topic'], user);
+        return this.info(payload['topic'], caller);
       case 'pubsub.stats':
         return this.stats();
     }
   }
 
   /** `POST /api/v1/command`: refusals are `success: false` with HTTP 200, as Synap answers. */
-  async #commandRequest(request: IncomingMessage, response: ServerResponse, user: BrokerUser | undefined): Promise<void> {
+  async #commandRequest(request: IncomingMessage, response: ServerResponse, caller: Caller): Promise<void> {
     let body: Record<string, unknown>;
     try {
       body = objectBody(await this.#body(request), 'The body must be a JSON object: { "command", "request_id", "payload" }');
@@ -304,7 +308,7 @@ export class SynapHttpApi {
     try {
       const command = servedCommand(body['command']);
       const payload = body['payload'] === undefined ? {} : objectBody(body['payload'], '"payload" must be a JSON object');
-      sendJson(response, 200, { success: true, request_id: requestId, payload: await this.#run(command, payload, user) });
+      sendJson(response, 200, { success: true, request_id: requestId, payload: await this.#run(command, payload, caller) });
     } catch (error) {
       sendJson(response, 200, commandFailure(requestId, toEventwireError(error)));
     }
@@ -316,7 +320,7 @@ export class SynapHttpApi {
    * subscriber id (subscribe, unsubscribe). Answers the bare result, errors
    * as `{ error, code }` with the status for the code.
    */
-  async #legacyRequest(request: IncomingMessage, response: ServerResponse, user: BrokerUser | undefined): Promise<void> {
+  async #legacyRequest(request: IncomingMessage, response: ServerResponse, caller: Caller): Promise<void> {
     try {
       const body = objectBody(await this.#body(request), 'The body must be a JSON object: { "operation", "target", "data" }');
       const command = servedCommand(body['operation'], 'operation');
@@ -324,13 +328,13 @@ export class SynapHttpApi {
       const target = body['target'];
       let result: unknown;
       if (command === 'pubsub.publish') {
-        const published = await this.publish(target, data, 'urn:eventwire:synap-command', user);
+        const published = await this.publish(target, data, 'urn:eventwire:synap-command', caller);
         // Pre-1.0 clients read the count as "delivered".
         result = { ...published, delivered: published.subscribers_matched };
-      } else if (command === 'pubsub.subscribe') result = await this.subscribe(data['topics'], target, user);
+      } else if (command === 'pubsub.subscribe') result = await this.subscribe(data['topics'], target, caller);
       else if (command === 'pubsub.unsubscribe') result = this.unsubscribe(target, data['topics']);
-      else if (command === 'pubsub.info') result = await this.info(target, user);
-      else result = await this.#run(command, data, user);
+      else if (command === 'pubsub.info') result = await this.info(target, caller);
+      else result = await this.#run(command, data, caller);
       sendJson(response, 200, result);
     } catch (error) {
       const failure = toEventwireError(error);

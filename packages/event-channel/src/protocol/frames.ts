@@ -30,6 +30,17 @@ export type ClientFrame =
       /** Credentials, for clients that cannot put them on the connect URL or in a header. */
       readonly token?: string;
     }
+  | {
+      /**
+       * Fresh credentials for a live connection, before the old ones expire:
+       * answered with an `ack` carrying the new `expiresAt`, or an error
+       * (the old credentials then stay in force until they expire). The user
+       * may not change: a token for someone else is refused.
+       */
+      readonly type: 'auth';
+      readonly id: FrameId;
+      readonly token: string;
+    }
   | { readonly type: 'subscribe'; readonly id: FrameId; readonly pattern: string }
   | {
       /**
@@ -69,8 +80,12 @@ export type ServerFrame =
       readonly maxPayloadBytes: number;
       /** Where the broker's history stood at connect time, when it keeps any. */
       readonly history?: { readonly epoch: string; readonly offset: string };
-      /** Who the broker authenticated, and until when (ms since epoch), when it authenticates. */
-      readonly user?: { readonly id: string; readonly expiresAt?: number };
+      /**
+       * Who the broker authenticated, when it authenticates, and until when:
+       * `expiresAt` (ms since epoch, the broker's clock) and `expiresInMs`
+       * (from now: what a client schedules its refresh by, whatever its clock says).
+       */
+      readonly user?: { readonly id: string; readonly expiresAt?: number; readonly expiresInMs?: number };
     }
   | {
       /** Sent after a `resume`'s ack, per pattern whose missed events cannot all be replayed. */
@@ -100,6 +115,9 @@ export type ServerFrame =
        * resume from there.
        */
       readonly offset?: string;
+      /** On an `auth`'s ack: when the new credentials expire (ms since epoch), and in how long. */
+      readonly expiresAt?: number;
+      readonly expiresInMs?: number;
     }
   | { readonly type: 'event'; readonly event: EventEnvelope }
   | (WireError & {
@@ -148,6 +166,12 @@ export function parseClientFrame(text: string): ClientFrame {
       const client = optionalString(record, 'client');
       const token = optionalString(record, 'token');
       return { type, protocol, ...(client !== undefined && { client }), ...(token !== undefined && { token }) };
+    }
+    case 'auth': {
+      const id = requireId(record);
+      const token = record['token'];
+      if (typeof token !== 'string' || token === '') throw frameError('"token" must be a non-empty string', id);
+      return { type, id, token };
     }
     case 'subscribe':
     case 'unsubscribe': {
@@ -225,7 +249,16 @@ export function parseServerFrame(text: string): ReceivedServerFrame {
         typeof history === 'object' && history !== null && typeof history.epoch === 'string' && typeof history.offset === 'string'
           ? { epoch: history.epoch, offset: history.offset }
           : undefined;
-      return { type: 'welcome', protocol, connectionId, heartbeatMs, maxPayloadBytes, ...(position && { history: position }) };
+      const user = record['user'] as { id?: unknown; expiresAt?: unknown; expiresInMs?: unknown } | undefined;
+      const who =
+        typeof user === 'object' && user !== null && typeof user.id === 'string'
+          ? {
+              id: user.id,
+              ...(typeof user.expiresAt === 'number' && { expiresAt: user.expiresAt }),
+              ...(typeof user.expiresInMs === 'number' && { expiresInMs: user.expiresInMs }),
+            }
+          : undefined;
+      return { type: 'welcome', protocol, connectionId, heartbeatMs, maxPayloadBytes, ...(position && { history: position }), ...(who && { user: who }) };
     }
     case 'gap': {
       const pattern = record['pattern'];
@@ -257,7 +290,16 @@ export function parseServerFrame(text: string): ReceivedServerFrame {
       const id = requireId(record);
       const eventId = optionalString(record, 'eventId');
       const offset = optionalString(record, 'offset');
-      return { type: 'ack', id, ...(eventId !== undefined && { eventId }), ...(offset !== undefined && { offset }) };
+      const expiresAt = typeof record['expiresAt'] === 'number' ? record['expiresAt'] : undefined;
+      const expiresInMs = typeof record['expiresInMs'] === 'number' ? record['expiresInMs'] : undefined;
+      return {
+        type: 'ack',
+        id,
+        ...(eventId !== undefined && { eventId }),
+        ...(offset !== undefined && { offset }),
+        ...(expiresAt !== undefined && { expiresAt }),
+        ...(expiresInMs !== undefined && { expiresInMs }),
+      };
     }
     case 'event':
       return { type: 'event', event: record['event'] };
@@ -301,6 +343,7 @@ export function parseWireError(record: Record<string, unknown>): WireError {
     ...(topic !== undefined && { topic }),
     ...(problem !== undefined && { problem }),
     ...(issues !== undefined && { issues }),
+    ...(typeof record['retryAfterMs'] === 'number' && record['retryAfterMs'] >= 0 && { retryAfterMs: record['retryAfterMs'] }),
   };
 }
 

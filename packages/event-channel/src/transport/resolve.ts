@@ -1,6 +1,7 @@
 import { EventwireError } from '../errors.js';
 import { defaultMemoryHub, type MemoryHub } from './memory.js';
 import type { Transport } from './transport.js';
+import type { GetToken } from './token-source.js';
 import { WsTransport, type WsTransportOptions } from './ws.js';
 
 /** Options for turning a channel URL into a transport. */
@@ -13,6 +14,8 @@ export interface TransportResolveOptions {
   readonly memoryHub?: MemoryHub;
   /** Tuning for `ws://` and `wss://` URLs (backoff, outbox, timeouts). */
   readonly ws?: Omit<WsTransportOptions, 'url'>;
+  /** Credentials for transports that authenticate (`ws.token` as a function). */
+  readonly getToken?: GetToken;
 }
 
 /**
@@ -32,7 +35,7 @@ export function createTransport(url: string, options: TransportResolveOptions = 
       return (options.memoryHub ?? defaultMemoryHub).transport(memoryBusName(parsed));
     case 'ws:':
     case 'wss:':
-      return new WsTransport({ ...options.ws, url });
+      return new WsTransport({ ...options.ws, ...(options.getToken && { token: options.getToken }), url });
     default:
       throw new EventwireError(
         'unsupported_transport',

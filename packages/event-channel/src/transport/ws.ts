@@ -13,6 +13,7 @@ import {
   type ServerFrame,
 } from '../protocol/frames.js';
 import { formatOffset, parseOffset, type ParsedOffset } from '../offset.js';
+import { TokenSource, refreshDelayMs, type GetToken } from './token-source.js';
 import type { HistoryPage, HistoryQuery, PublishOptions, Transport, TransportSink } from './transport.js';
 
 /** The part of the WebSocket API this transport uses: the browser's and `ws` both fit. */
@@ -74,11 +75,12 @@ export interface WsTransportOptions {
   readonly client?: string;
   /**
    * Credentials for a broker that authenticates, sent in the hello of every
-   * connection: a token, or a function asked for a fresh one on each
-   * (re)connect (`getToken`). Browsers, which cannot set headers on a
-   * WebSocket, use this or `?token=` on the URL.
+   * connection: a token, or a function (`getToken`) asked for a fresh one on
+   * each (re)connect and ahead of expiry — the live connection is then
+   * re-authenticated with an `auth` frame, subscriptions untouched. Browsers,
+   * which cannot set headers on a WebSocket, use this or `?token=` on the URL.
    */
-  readonly token?: string | (() => string | Promise<string>);
+  readonly token?: string | GetToken;
   /** A WebSocket implementation. @default `ws` in Node, the global in browsers */
   readonly WebSocket?: WebSocketConstructor;
 }
@@ -94,6 +96,9 @@ export const wsTransportDefaults = {
 
 const OPEN = 1;
 
+/** How long a token fetched for a dropped connection stays good for the next connect. */
+const SPARE_TOKEN_MS = 5000;
+
 interface OutboxItem {
   readonly envelope: EventEnvelope;
   readonly ack: boolean;
@@ -102,7 +107,7 @@ interface OutboxItem {
 }
 
 interface PendingRequest {
-  readonly kind: 'subscribe' | 'resume' | 'unsubscribe' | 'publish' | 'ping' | 'history';
+  readonly kind: 'subscribe' | 'resume' | 'unsubscribe' | 'publish' | 'ping' | 'history' | 'auth';
   readonly resolve: () => void;
   readonly reject: (error: EventwireError) => void;
   readonly timer: ReturnType<typeof setTimeout>;
@@ -113,6 +118,8 @@ interface PendingRequest {
   readonly patterns?: readonly string[];
   /** For history requests: receives the page. */
   readonly page?: (page: HistoryPage) => void;
+  /** For auth requests: receives how long the new credentials are valid. */
+  readonly expires?: (expiresInMs: number | undefined) => void;
 }
 
 type State = 'idle' | 'connecting' | 'open' | 'waiting' | 'closing' | 'closed';
@@ -170,15 +177,31 @@ export class WsTransport implements Transport {
   #awaitingPong = false;
   #closing: Promise<void> | undefined;
   #closed: (() => void) | undefined;
+  /** Set when `token` is a function: asked per connect and before expiry. */
+  readonly #tokens: TokenSource | undefined;
+  #refreshTimer: ReturnType<typeof setTimeout> | undefined;
+  /** A token fetched for a refresh whose connection dropped meanwhile: the next hello uses it. */
+  #spareToken: { readonly token: string; readonly at: number } | undefined;
+  /** The current socket got its welcome (so a 4001 on it is an expiry, not a refusal). */
+  #welcomed = false;
 
   constructor(options: WsTransportOptions) {
     this.#options = options;
+    this.#tokens =
+      typeof options.token === 'function'
+        ? new TokenSource(options.token, options.requestTimeoutMs ?? wsTransportDefaults.requestTimeoutMs)
+        : undefined;
     this.#backoff = options.backoff ?? fullJitterBackoff();
     this.#requestTimeoutMs = options.requestTimeoutMs ?? wsTransportDefaults.requestTimeoutMs;
     this.#outbox = new Outbox(
       options.outboxSize ?? wsTransportDefaults.outboxSize,
       options.outboxOverflow ?? wsTransportDefaults.outboxOverflow,
     );
+  }
+
+  /** How many times the token function was asked (connects and refreshes; one at a time). */
+  get tokensAsked(): number {
+    return this.#tokens?.asked ?? 0;
   }
 
   /** Emits refused or evicted because the outbox was full. */
@@ -255,10 +278,12 @@ export class WsTransport implements Transport {
       return;
     }
     this.#socket = socket;
-    // A token function is asked once per attempt, while the socket opens; a
-    // plain token (or none) lets the hello go out at once on open.
+    this.#welcomed = false;
+    // A token function is asked once per attempt, while the socket opens (a
+    // refresh already asking shares its answer); a plain token (or none)
+    // lets the hello go out at once on open.
     const option = this.#options.token;
-    const pendingToken = typeof option === 'function' ? Promise.resolve().then(option) : undefined;
+    const pendingToken = this.#takeSpareToken() ?? this.#tokens?.fetch();
     pendingToken?.catch(() => {}); // handled on open; the socket may never open
     const sendHello = (token: string | undefined): void => {
       if (socket !== this.#socket || socket.readyState !== OPEN) return;
@@ -314,7 +339,9 @@ export class WsTransport implements Transport {
     }
     this.#state = 'open';
     this.#attempt = 0;
+    this.#welcomed = true;
     const socket = this.#socket;
+    this.#scheduleRefresh(frame.user?.expiresInMs, 0);
     if (!this.#everWelcomed && frame.history) this.#position = parseOffset(frame.history.offset);
     this.#everWelcomed = true;
     // Order matters: subscriptions first, so a flushed emit the client itself
@@ -342,6 +369,9 @@ export class WsTransport implements Transport {
     this.#socket = undefined;
     this.#stopHeartbeat();
     clearTimeout(this.#handshakeTimer);
+    clearTimeout(this.#refreshTimer);
+    const wasWelcomed = this.#welcomed;
+    this.#welcomed = false;
     if (this.#state === 'closing' || this.#state === 'closed') {
       this.#closed?.();
       return;
@@ -378,11 +408,73 @@ export class WsTransport implements Transport {
       entry.live = false;
     }
     const error = closeError(code, reason);
-    if (isTerminalCloseCode(code) && code !== closeCodes.normal) {
+    // Credentials that expired on a live connection are not a refusal: with a
+    // token function the next connect brings fresh ones. (Refused at the
+    // hello, they are: asking again would loop on the same answer.)
+    const expired = code === closeCodes.unauthorized && wasWelcomed && this.#tokens !== undefined;
+    if (isTerminalCloseCode(code) && code !== closeCodes.normal && !expired) {
       this.#fail(error);
       return;
     }
     this.#scheduleReconnect(error);
+  }
+
+  // ---------------------------------------------------------------------------
+  // Credentials refresh
+
+  /**
+   * Plans the next refresh of credentials valid for `expiresInMs` more
+   * (told by the broker, so neither clock's error matters). `attempt` > 0 is
+   * a retry after a failed refresh: backed off, but always before expiry.
+   */
+  #scheduleRefresh(expiresInMs: number | undefined, attempt: number): void {
+    clearTimeout(this.#refreshTimer);
+    this.#refreshTimer = undefined;
+    if (!this.#tokens || expiresInMs === undefined) return;
+    const expiresAt = Date.now() + expiresInMs;
+    const delayMs = attempt === 0 ? refreshDelayMs(expiresInMs) : Math.min(this.#backoff(attempt), Math.max(0, expiresInMs / 2));
+    this.#refreshTimer = setTimeout(() => void this.#refresh(expiresAt, attempt), delayMs);
+    (this.#refreshTimer as { unref?: () => void }).unref?.();
+  }
+
+  /** The spare token, if one was fetched in the last few seconds (an older one may be near its end). */
+  #takeSpareToken(): Promise<string> | undefined {
+    const spare = this.#spareToken;
+    this.#spareToken = undefined;
+    return spare && Date.now() - spare.at < SPARE_TOKEN_MS ? Promise.resolve(spare.token) : undefined;
+  }
+
+  async #refresh(expiresAt: number, attempt: number): Promise<void> {
+    const socket = this.#socket;
+    if (!socket || this.#state !== 'open') return;
+    const retry = (error: EventwireError): void => {
+      // Only this connection's credentials are at stake; a new one authenticates in its hello.
+      if (socket !== this.#socket || this.#state !== 'open') return;
+      this.#sink?.error(error);
+      this.#scheduleRefresh(expiresAt - Date.now(), attempt + 1);
+    };
+    let token: string;
+    try {
+      token = await this.#tokens!.fetch();
+    } catch (error) {
+      return retry(toEventwireError(error, 'unauthorized'));
+    }
+    if (socket !== this.#socket || this.#state !== 'open') {
+      // Fetched for a connection that is gone: fresh, unused, and the next connect needs one.
+      this.#spareToken = { token, at: Date.now() };
+      return;
+    }
+    const id = this.#id();
+    let expiresInMs: number | undefined;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        this.#track(id, 'auth', resolve, reject, { expires: (ms) => (expiresInMs = ms) });
+        this.#write({ type: 'auth', id, token });
+      });
+    } catch (error) {
+      return retry(toEventwireError(error));
+    }
+    if (socket === this.#socket && this.#state === 'open') this.#scheduleRefresh(expiresInMs, 0);
   }
 
   #scheduleReconnect(error: EventwireError): void {
@@ -398,6 +490,7 @@ export class WsTransport implements Transport {
   #fail(error: EventwireError): void {
     this.#state = 'closed';
     clearTimeout(this.#retryTimer);
+    clearTimeout(this.#refreshTimer);
     this.#stopHeartbeat();
     if (this.#socket) this.#drop(this.#socket, closeCodes.normal, error.code);
     this.#rejectEverything(error);
@@ -420,6 +513,7 @@ export class WsTransport implements Transport {
     this.#state = 'closing';
     clearTimeout(this.#retryTimer);
     clearTimeout(this.#handshakeTimer);
+    clearTimeout(this.#refreshTimer);
     this.#stopHeartbeat();
     if (this.#socket) {
       const closedSocket = new Promise<void>((resolve) => (this.#closed = resolve));
@@ -506,6 +600,7 @@ export class WsTransport implements Transport {
         if (!request) return;
         this.#pending.delete(frame.id);
         clearTimeout(request.timer);
+        if (frame.type === 'ack') request.expires?.(frame.expiresInMs);
         if (request.kind === 'subscribe' && request.pattern !== undefined) {
           this.#settleSubscription(request.pattern);
         }
@@ -623,7 +718,13 @@ export class WsTransport implements Transport {
     kind: PendingRequest['kind'],
     resolve: () => void,
     reject: (error: EventwireError) => void,
-    extra: { item?: OutboxItem; pattern?: string; patterns?: readonly string[]; page?: (page: HistoryPage) => void },
+    extra: {
+      item?: OutboxItem;
+      pattern?: string;
+      patterns?: readonly string[];
+      page?: (page: HistoryPage) => void;
+      expires?: (expiresInMs: number | undefined) => void;
+    },
   ): void {
     const timer = setTimeout(() => {
       this.#pending.delete(id);

@@ -1,0 +1,66 @@
+// What a user may publish and subscribe, by pattern: a service token that may
+// publish `order.*` and read `inventory.#`, and nothing else.
+import { EventwireError, findTopicProblem, patternCovers, topicMatches } from '@eventwire/event-channel';
+import type { BrokerUser } from './authenticate.js';
+
+/**
+ * Grants by pattern. A missing list allows everything of that kind (channel
+ * rules still guard private and presence channels); an empty list allows
+ * nothing. A subscription (or a history read) must lie inside one granted
+ * pattern — `inventory.#` allows `inventory.*.low`, never `#` — and a publish
+ * must match one.
+ */
+export interface Permissions {
+  readonly publish?: readonly string[] | undefined;
+  readonly subscribe?: readonly string[] | undefined;
+}
+
+/**
+ * Permissions declared beside the users, for users whose authenticator does
+ * not return any: by user id, else for every authenticated user, else for
+ * anonymous connections. A user's own `permissions` win.
+ */
+export interface PermissionRules {
+  readonly users?: Readonly<Record<string, Permissions>> | undefined;
+  readonly authenticated?: Permissions | undefined;
+  readonly anonymous?: Permissions | undefined;
+}
+
+/** What a check is for: reading (subscribe, resume, history, info) or writing. */
+export type AccessAction = 'subscribe' | 'publish';
+
+/** Throws `invalid_pattern` unless every granted pattern is valid; call once, where rules are declared. */
+export function assertPermissions(permissions: Permissions, where: string): void {
+  for (const action of ['publish', 'subscribe'] as const) {
+    for (const pattern of permissions[action] ?? []) {
+      const problem = findTopicProblem(pattern, 'pattern');
+      if (problem) throw new EventwireError('invalid_pattern', `${where}.${action}: "${pattern}" is not a valid pattern (${problem})`);
+    }
+  }
+}
+
+/** The permissions that apply to `user` under `rules`, or undefined when nothing is restricted. */
+export function permissionsOf(user: BrokerUser | undefined, rules: PermissionRules | undefined): Permissions | undefined {
+  if (user?.permissions) return user.permissions;
+  if (!rules) return undefined;
+  if (user === undefined) return rules.anonymous;
+  return rules.users?.[user.id] ?? rules.authenticated;
+}
+
+/**
+ * Throws `forbidden` unless `permissions` allow `action` on `name` (a topic
+ * for publishes, a pattern for subscriptions). Synchronous and allocation-free
+ * when nothing is restricted: it runs on every publish.
+ */
+export function checkPermission(permissions: Permissions | undefined, action: AccessAction, name: string): void {
+  const granted = permissions?.[action];
+  if (granted === undefined) return;
+  const allowed = action === 'publish' ? granted.some((pattern) => topicMatches(pattern, name)) : granted.some((pattern) => patternCovers(pattern, name));
+  if (allowed) return;
+  throw new EventwireError(
+    'forbidden',
+    granted.length === 0
+      ? `Not allowed to ${action} anything`
+      : `Not allowed to ${action} "${name}" (allowed: ${granted.slice(0, 10).join(', ')}${granted.length > 10 ? ', …' : ''})`,
+  );
+}
