@@ -70,7 +70,7 @@ export interface HistoryRuleConfig {
  * `'512kb'`), the built-in observers, and — in TypeScript or JavaScript
  * files, not JSON — the event map and `setup`, which registers hooks typed by it.
  */
-export interface BrokerConfig<TEvents extends EventMap = UntypedEvents>
+export interface BrokerConfig<TEvents extends EventMap = UntypedEvents, TChannels extends string = string>
   extends Pick<BrokerOptions<TEvents>, (typeof passThroughOptionKeys)[number]> {
   /** @default '1mb' */
   readonly maxPayloadBytes?: number | string;
@@ -88,13 +88,13 @@ export interface BrokerConfig<TEvents extends EventMap = UntypedEvents>
   /** Topics that keep history (offsets, replay on reconnect, `GET /history`); the first matching rule applies. */
   readonly history?: readonly HistoryRuleConfig[];
   /** Verify JWTs signed with this HS256 secret (masked by `--print-config`). */
-  readonly jwtSecret?: string;
+  readonly jwtSecret?: string | undefined;
   /** Verify JWTs against this JWKS endpoint (RS256/ES256). */
-  readonly jwksUrl?: string;
+  readonly jwksUrl?: string | undefined;
   /** Required `aud` of JWTs. */
-  readonly jwtAudience?: string;
+  readonly jwtAudience?: string | undefined;
   /** Required `iss` of JWTs. */
-  readonly jwtIssuer?: string;
+  readonly jwtIssuer?: string | undefined;
   /**
    * API keys for services and HTTP callers (`Authorization: Bearer <key>`,
    * Basic's password, `?token=`), each standing for a user with optional
@@ -106,7 +106,7 @@ export interface BrokerConfig<TEvents extends EventMap = UntypedEvents>
    * declares them (TypeScript/JavaScript configs only).
    * @example { 'private-user.{userId}': (user, { userId }) => user?.id === userId }
    */
-  readonly channels?: Readonly<Record<string, ChannelRule>>;
+  readonly channels?: { readonly [TTemplate in TChannels]: ChannelRule<TTemplate> };
   /** The event map the broker enforces (TypeScript/JavaScript configs only). */
   readonly events?: TEvents;
   /**
@@ -133,10 +133,10 @@ export interface BrokerConfig<TEvents extends EventMap = UntypedEvents>
  *   },
  * });
  */
-export function defineBrokerConfig<const TEvents extends EventMap = UntypedEvents>(
-  config: BrokerConfig<TEvents>,
+export function defineBrokerConfig<const TEvents extends EventMap = UntypedEvents, const TChannels extends string = never>(
+  config: BrokerConfig<TEvents, TChannels>,
 ): BrokerConfig<TEvents> {
-  return config;
+  return config as BrokerConfig<TEvents>;
 }
 
 // ---------------------------------------------------------------------------
