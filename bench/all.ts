@@ -4,7 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-const scripts = ['topic-trie.bench.ts', 'broker.bench.ts', 'connection-memory.bench.ts', 'logger.bench.ts', 'history.bench.ts', 'compare/run.ts'];
+const scripts = ['topic-trie.bench.ts', 'broker.bench.ts', 'connection-memory.bench.ts', 'logger.bench.ts', 'history.bench.ts', 'auth.bench.ts', 'compare/run.ts'];
 for (const script of scripts) {
   console.log(`\n=== ${script}\n`);
   const { status } = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(new URL(script, import.meta.url)), ...process.argv.slice(2)], {

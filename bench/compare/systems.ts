@@ -7,6 +7,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { hs256 } from '../jwt.js';
 
 export interface RunningServer {
   readonly url: string;
@@ -172,6 +173,33 @@ export const systems: readonly SystemSpec[] = [
         '100',
         ...(showServerOutput ? [] : ['--quiet']),
       ]),
+  },
+  {
+    key: 'eventwire-auth',
+    client: 'eventwire',
+    name: 'eventwire (native) + JWT, permissions, rate limits',
+    wildcards: true,
+    scenarios: ['fan-out', 'fan-in'],
+    version: () => `@eventwire/event-broker ${packageVersion('../../packages/event-broker/package.json')}, HS256 JWT on the URL`,
+    // Every connection verified at connect; every publish checked against a
+    // permission list and a per-connection token bucket (both generous, so
+    // nothing is refused: this measures what the checks cost).
+    async start() {
+      const secret = 'bench-compare-secret-0123456789ab';
+      const config = join(mkdtempSync(join(tmpdir(), 'bench-auth-')), 'broker.config.json');
+      writeFileSync(
+        config,
+        JSON.stringify({
+          port: 0,
+          quiet: !showServerOutput,
+          jwtSecret: secret,
+          permissions: { authenticated: { publish: ['#'], subscribe: ['#'] } },
+          rateLimits: { publish: { perConnection: { perSecond: 1e9 } }, subscribe: { perConnection: { perSecond: 1e9 } } },
+        }),
+      );
+      const server = await launchNode(here('../../packages/event-broker/bin/event-broker.js'), ['--config', config]);
+      return Object.assign(server, { url: `${server.url}/?token=${hs256(secret, 'bench')}` });
+    },
   },
   ...[1, 5].map(
     (observers): SystemSpec => ({

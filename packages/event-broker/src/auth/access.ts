@@ -199,10 +199,13 @@ export class Access {
       const kind = channelKind(name);
       if (permissions === undefined && kind === 'public') continue; // the common case: nothing to check
       // A malformed name is the handler's to refuse (invalid_topic / invalid_pattern), as for anyone.
-      if (typeof name !== 'string' || findTopicProblem(name, 'pattern') !== undefined) continue;
+      // A public publish is validated only when refused: the permission check is cached, validation is not.
+      const validatesFirst = action === 'subscribe' || kind !== 'public';
+      if (typeof name !== 'string' || (validatesFirst && findTopicProblem(name, 'pattern') !== undefined)) continue;
       try {
         checkPermission(permissions, action, name);
       } catch (error) {
+        if (!validatesFirst && findTopicProblem(name, 'pattern') !== undefined) continue;
         throw this.refuse(toEventwireError(error));
       }
       if (kind !== 'public') (guarded ??= []).push(name);

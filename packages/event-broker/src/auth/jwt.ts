@@ -48,7 +48,7 @@ export function createJwtAuthenticator<TUser extends BrokerUser = JwtUser>(optio
     throw new EventwireError('invalid_payload', 'The "none" algorithm is never accepted');
   }
   let key: Promise<Uint8Array | CryptoKey> | JWTVerifyGetKey;
-  if (options.secret !== undefined) key = Promise.resolve(new TextEncoder().encode(options.secret));
+  if (options.secret !== undefined) key = hmacKeys(options.secret, algorithms);
   else if (options.publicKey !== undefined) key = importSPKI(options.publicKey, algorithms[0]!);
   else key = createRemoteJWKSet(new URL(options.jwksUrl!));
   const toUser = options.user ?? ((claims: JWTPayload) => defaultUser(claims) as unknown as TUser);
@@ -93,4 +93,21 @@ function defaultUser(claims: JWTPayload): JwtUser {
     ...(permissions !== undefined && { permissions: permissions as Permissions }),
     claims,
   };
+}
+
+/**
+ * The secret imported once as a WebCrypto HMAC key per accepted algorithm:
+ * verifying with a ready CryptoKey costs ~70 µs where handing jose the raw
+ * bytes (imported again on every verify) costs ~120 µs (bench/RESULTS.md).
+ */
+function hmacKeys(secret: string, algorithms: readonly string[]): JWTVerifyGetKey {
+  const bytes = new TextEncoder().encode(secret);
+  const keys = new Map<string, Promise<CryptoKey>>();
+  for (const algorithm of algorithms) {
+    const hash = /^HS(256|384|512)$/.exec(algorithm)?.[1];
+    if (!hash) throw new EventwireError('invalid_payload', `A secret verifies HS256/HS384/HS512 tokens, not ${algorithm}`);
+    keys.set(algorithm, crypto.subtle.importKey('raw', bytes, { name: 'HMAC', hash: `SHA-${hash}` }, false, ['verify']));
+  }
+  // jose has checked the header's alg against `algorithms` before it asks for the key.
+  return (header) => keys.get(header.alg ?? '')!;
 }

@@ -49,18 +49,35 @@ export function permissionsOf(user: BrokerUser | undefined, rules: PermissionRul
 
 /**
  * Throws `forbidden` unless `permissions` allow `action` on `name` (a topic
- * for publishes, a pattern for subscriptions). Synchronous and allocation-free
- * when nothing is restricted: it runs on every publish.
+ * for publishes, a pattern for subscriptions; valid ones). Runs on every
+ * publish of a restricted user, so publish answers are cached per grant
+ * list and topic: a publisher repeats its topics.
  */
 export function checkPermission(permissions: Permissions | undefined, action: AccessAction, name: string): void {
   const granted = permissions?.[action];
   if (granted === undefined) return;
-  const allowed = action === 'publish' ? granted.some((pattern) => topicMatches(pattern, name)) : granted.some((pattern) => patternCovers(pattern, name));
-  if (allowed) return;
+  if (action === 'publish' ? publishAllowed(granted, name) : granted.some((pattern) => patternCovers(pattern, name))) return;
   throw new EventwireError(
     'forbidden',
     granted.length === 0
       ? `Not allowed to ${action} anything`
       : `Not allowed to ${action} "${name}" (allowed: ${granted.slice(0, 10).join(', ')}${granted.length > 10 ? ', …' : ''})`,
   );
+}
+
+/** Decisions per grant list (the same array for every connection of a user or config entry). */
+const publishDecisions = new WeakMap<readonly string[], Map<string, boolean>>();
+/** Topics remembered per grant list; past it the cache starts over (a bound, not an LRU: cheap and enough). */
+const DECISIONS_PER_GRANT = 4096;
+
+function publishAllowed(granted: readonly string[], topic: string): boolean {
+  let decisions = publishDecisions.get(granted);
+  if (!decisions) publishDecisions.set(granted, (decisions = new Map()));
+  let allowed = decisions.get(topic);
+  if (allowed === undefined) {
+    allowed = granted.some((pattern) => topicMatches(pattern, topic));
+    if (decisions.size >= DECISIONS_PER_GRANT) decisions.clear();
+    decisions.set(topic, allowed);
+  }
+  return allowed;
 }
