@@ -1,7 +1,7 @@
 // Headless Chromium for browser tests: the system browser (Debian's chromium
 // package), driven by playwright-core, which downloads nothing.
 import { existsSync } from 'node:fs';
-import type { Browser } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 
 export const chromiumPath = '/usr/bin/chromium';
 
@@ -25,4 +25,28 @@ export async function launchChromium(): Promise<Browser> {
     // internet, which this machine refuses; --no-sandbox because tests run as root.
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
+}
+
+/**
+ * Evaluates `expression` in the page until `done` accepts its value; fails
+ * after `ms` naming `what`. For page state that has no event to await.
+ */
+export async function pageValue<T>(page: Page, expression: string, done: (value: T) => boolean, what: string, ms = 10_000): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      (async () => {
+        for (;;) {
+          const value = (await page.evaluate(expression)) as T;
+          if (done(value)) return value;
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+      })(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`Timed out after ${ms} ms waiting for ${what}`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -12,9 +12,9 @@ import { SignJWT } from 'jose';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { EventChannel } from '@eventwire/event-channel';
-import { chromiumAvailable, launchChromium } from '../../../scripts/testing/chromium.js';
+import { chromiumAvailable, launchChromium, pageValue } from '../../../scripts/testing/chromium.js';
 import { createBrokerFromConfig, loadBrokerConfigFile } from '../src/index.js';
-import { upgradeRefusal, within } from './helpers.js';
+import { until, upgradeRefusal, within } from './helpers.js';
 
 const JWT_SECRET = 'readme-example-secret-0123456789';
 const ORDERS_API_KEY = 'readme-orders-key-0123456789';
@@ -110,22 +110,12 @@ if (!chromiumAvailable()) {
       const pageErrors: string[] = [];
       tab.on('pageerror', (error) => pageErrors.push(error.message));
       await tab.goto(`http://127.0.0.1:${(web.address() as AddressInfo).port}/`);
-      const value = async <T>(expression: string, done: (value: T) => boolean, what: string): Promise<T> =>
-        within(
-          (async () => {
-            for (;;) {
-              const current = (await tab.evaluate(expression)) as T;
-              if (done(current)) return current;
-              await new Promise((resolve) => setTimeout(resolve, 20));
-            }
-          })(),
-          10_000,
-          `${what} (page errors: ${pageErrors.join('; ')})`,
-        );
+      const value = <T>(expression: string, done: (value: T) => boolean, what: string) =>
+        pageValue<T>(tab, expression, done, `${what} (page errors: ${pageErrors.join('; ')})`);
       await value<boolean>('window.ready === true', Boolean, 'page ready');
       await service.ready();
       // Outlive two tokens: refreshed on the live connection, never reconnected.
-      await within((async () => { while (tokens < 3) await new Promise((resolve) => setTimeout(resolve, 20)); })(), 10_000, 'two refreshes');
+      await until(() => tokens >= 3, 'two refreshes', 10_000);
       await service.emit('private-user.ada', { note: 'after two refreshes' }, { ack: true });
       await service.emit('private-user.bob', { note: 'not for ada' }, { ack: true });
       const received = await value<unknown[]>('window.received', (list) => list.length >= 1, 'the private event');

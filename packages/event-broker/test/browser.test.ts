@@ -10,7 +10,7 @@ import type { Browser, Page } from 'playwright-core';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { EventChannel } from '@eventwire/event-channel';
-import { chromiumAvailable, launchChromium } from '../../../scripts/testing/chromium.js';
+import { chromiumAvailable, launchChromium, pageValue } from '../../../scripts/testing/chromium.js';
 import { startBroker, until, within, type TestBroker } from './helpers.js';
 
 const dist = fileURLToPath(new URL('../../event-channel/dist/', import.meta.url));
@@ -49,20 +49,6 @@ function serve(brokerUrl: string): Promise<Server> {
     response.writeHead(200, { 'content-type': type }).end(readFileSync(file));
   });
   return new Promise((resolve) => web.listen(0, '127.0.0.1', () => resolve(web)));
-}
-
-async function pageValue<T>(target: Page, expression: string, until: (value: T) => boolean, what: string): Promise<T> {
-  return within(
-    (async () => {
-      for (;;) {
-        const value = (await target.evaluate(expression)) as T;
-        if (until(value)) return value;
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-    })(),
-    10_000,
-    what,
-  );
 }
 
 if (!chromiumAvailable()) {
