@@ -51,6 +51,7 @@ export const passThroughOptionKeys = [
   'allowAnonymous',
   'maxConnections',
   'maxConnectionsPerIp',
+  'trustedProxies',
   'permissions',
   'rateLimits',
 ] as const satisfies ReadonlyArray<keyof BrokerOptions>;
@@ -273,6 +274,7 @@ export const declarativeConfigSchema = z.strictObject({
   }),
   maxConnections: count,
   maxConnectionsPerIp: count,
+  trustedProxies: z.array(z.string().min(1, 'expected an IP address')),
   dataDir: z.string().min(1),
   historyFsync: z.union([z.literal('always'), z.literal('never'), z.number().int().positive()], {
     error: 'expected "always", "never" or a number of milliseconds',

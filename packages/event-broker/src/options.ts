@@ -173,6 +173,15 @@ export interface BrokerOptions<TEvents extends EventMap = EventMap> {
    * @default unlimited
    */
   readonly maxConnectionsPerIp?: number;
+  /**
+   * Addresses of reverse proxies in front of the broker (exact, as the socket
+   * reports them: `127.0.0.1`, `10.0.0.5`). A request from one of them counts
+   * against the client it forwarded for (`X-Forwarded-For`, the right-most
+   * entry that is not a trusted proxy), not against the proxy; from anyone
+   * else the header is ignored, since clients can forge it.
+   * @default none
+   */
+  readonly trustedProxies?: readonly string[];
   /** Receives one readable line per connection and state change. Silent by default. */
   readonly log?: (line: string) => void;
   /**

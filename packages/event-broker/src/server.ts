@@ -35,6 +35,7 @@ import { Access, type RefusalCounts } from './auth/access.js';
 import { findToken, type BrokerUser } from './auth/authenticate.js';
 import type { ChannelRule } from './auth/channels.js';
 import { assertPermissions } from './auth/permissions.js';
+import { clientAddress } from './auth/client-address.js';
 import { decodePathSegment, requestUrl, sendError, sendJson, upgradeRefusal } from './http.js';
 import { readHistoryPage } from './history/replay.js';
 import { brokerDefaults, type BrokerOptions } from './options.js';
@@ -126,6 +127,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
   #closing: Promise<void> | undefined;
   #slowConsumersCut = 0;
   readonly #access: Access;
+  readonly #trustedProxies: ReadonlySet<string>;
   #heartbeatTimeouts = 0;
   readonly #startedAt = Date.now();
 
@@ -139,6 +141,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
     for (const [where, granted] of Object.entries({ ...permissions?.users, authenticated: permissions?.authenticated, anonymous: permissions?.anonymous })) {
       if (granted) assertPermissions(granted, `permissions.${where}`);
     }
+    this.#trustedProxies = new Set(options.trustedProxies ?? []);
     this.#access = new Access({
       authenticate: options.authenticate,
       allowAnonymous: options.allowAnonymous ?? options.authenticate === undefined,
@@ -370,7 +373,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
     let release: (() => void) | undefined;
     try {
       // Caps and the connect rate first: over them, nothing else is spent.
-      release = this.#access.admit(remoteIp(request));
+      release = this.#access.admit(this.#clientAddress(request));
       const url = requestUrl(request);
       if (url.pathname === '/' || url.pathname === '/ws') surface = 'native';
       else if (url.pathname === '/pubsub/ws') {
@@ -397,7 +400,12 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
 
   /** The broker's authentication rules for one request (anonymous only where allowed; failures limited per IP). */
   #authenticateRequest(request: IncomingMessage, token: string | undefined, surface: 'native' | 'synap' | 'http'): Promise<BrokerUser | undefined> {
-    return this.#access.authenticate({ token, headers: request.headers, remoteAddress: remoteIp(request), surface });
+    return this.#access.authenticate({ token, headers: request.headers, remoteAddress: this.#clientAddress(request), surface });
+  }
+
+  /** The address per-IP caps and limits count this request against (see `trustedProxies`). */
+  #clientAddress(request: IncomingMessage): string {
+    return clientAddress(request, this.#trustedProxies);
   }
 
   #onConnection(
@@ -438,7 +446,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
         maxReplayEvents: this.#options.maxReplayEvents ?? brokerDefaults.maxReplayEvents,
         maxReplayBytes: this.#options.maxOutboundBytes ?? brokerDefaults.maxOutboundBytes,
         access: this.#access,
-        rateLimits: this.#access.limits(remoteIp(request)),
+        rateLimits: this.#access.limits(this.#clientAddress(request)),
         ...(this.#access.authenticates && {
           authenticate: (token: string | undefined) => this.#authenticateRequest(request, token, 'native'),
         }),
@@ -525,7 +533,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
     }
     // Everything below /health needs credentials when the broker authenticates.
     const user = this.#access.authenticates ? await this.#authenticateRequest(request, findToken(url, request.headers), 'http') : undefined;
-    const caller = { user, ip: remoteIp(request) };
+    const caller = { user, ip: this.#clientAddress(request) };
     if (path === '/stats') {
       expect('GET');
       return sendJson(response, 200, this.stats());
@@ -553,11 +561,6 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
   #log(line: string): void {
     this.#options.log?.(line);
   }
-}
-
-/** The peer's address: the key of per-IP caps and limits. */
-function remoteIp(request: IncomingMessage): string {
-  return request.socket.remoteAddress ?? '';
 }
 
 function countParam(name: string, text: string): number {

@@ -248,4 +248,17 @@ test('connection caps: per IP (429) and in total (503 + Retry-After, /health sti
   });
 });
 
+test('behind a trusted proxy, per-address caps count the forwarded client; from anyone else X-Forwarded-For is ignored', async () => {
+  await withBroker({ maxConnectionsPerIp: 1, trustedProxies: ['127.0.0.1'] }, async (server) => {
+    const forwarded = (client: string) => ({ headers: { 'x-forwarded-for': `${client}, 127.0.0.1` } });
+    const alice = await RawClient.open(server.url, forwarded('203.0.113.7'));
+    const bob = await RawClient.open(server.url, forwarded('198.51.100.9'));
+    assert.is((await upgradeRefusal(server.url, forwarded('203.0.113.7'))).status, 429, "alice's second connection, through the proxy");
+    // Not a trusted proxy: its forged header does not move it out of its own address's share.
+    const direct = await RawClient.open(server.url, { localAddress: '127.0.0.2', headers: { 'x-forwarded-for': '192.0.2.1' } });
+    assert.is((await upgradeRefusal(server.url, { localAddress: '127.0.0.2', headers: { 'x-forwarded-for': '192.0.2.2' } })).status, 429);
+    for (const client of [alice, bob, direct]) client.close();
+  });
+});
+
 test.run();

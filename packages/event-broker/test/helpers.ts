@@ -116,8 +116,8 @@ export class RawClient {
     });
   }
 
-  /** `localAddress` picks the client's source address (127.0.0.2 is another IP on loopback). */
-  static async open(url: string, options: { localAddress?: string } = {}): Promise<RawClient> {
+  /** `localAddress` picks the client's source address (127.0.0.2 is another IP on loopback); `headers` go with the upgrade. */
+  static async open(url: string, options: { localAddress?: string; headers?: Record<string, string> } = {}): Promise<RawClient> {
     const socket = new WebSocket(url, options);
     const client = new RawClient(socket);
     await within(
@@ -169,7 +169,7 @@ export class RawClient {
 /** Attempts a WebSocket upgrade that the broker should refuse; resolves with its HTTP answer. */
 export function upgradeRefusal(
   url: string,
-  options: { localAddress?: string } = {},
+  options: { localAddress?: string; headers?: Record<string, string> } = {},
 ): Promise<{ status: number; body: unknown; headers: Record<string, string | string[] | undefined> }> {
   return within(
     new Promise((resolve, reject) => {

@@ -77,3 +77,47 @@ defineBrokerConfig({
 defineBrokerConfig({ port: '80' });
 // @ts-expect-error unknown keys are refused at compile time too
 defineBrokerConfig({ prot: 80 });
+
+// Channel rules: params typed from the template, in code and in a config file.
+broker.channel('private-user.{userId}', (user, params, channel) => {
+  expectType<Equal<typeof params, { readonly userId: string }>>();
+  expectType<Equal<typeof channel, string>>();
+  // @ts-expect-error the template names no orderId
+  void params.orderId;
+  return user?.id === params.userId;
+});
+broker.channel('presence-room.{roomId}.{seat}', async (_user, { roomId, seat }) => roomId.length > 0 && seat !== '');
+// @ts-expect-error a rule answers with a boolean
+broker.channel('private-x.{id}', () => 'yes');
+defineBrokerConfig({
+  channels: {
+    'private-order.{orderId}': (user, { orderId }) => user?.id === orderId,
+    // @ts-expect-error each rule's params come from its own template
+    'private-team.{teamId}': (_user, { orderId }) => orderId === 'x',
+  },
+});
+
+// Permissions, API keys and limits are typed config.
+defineBrokerConfig({
+  apiKeys: [{ key: 'a-key-of-sixteen-chars', user: 'svc', permissions: { publish: ['order.*'] } }],
+  permissions: { users: { svc: { subscribe: ['inventory.#'] } }, anonymous: { publish: [] } },
+  rateLimits: { publish: { perConnection: { perSecond: 100, burst: 200 } }, failedAuth: { perIp: { perSecond: 1 } } },
+  maxConnectionsPerIp: 100,
+});
+// @ts-expect-error grants are lists of patterns
+defineBrokerConfig({ permissions: { authenticated: { publish: 'order.*' } } });
+// @ts-expect-error a rate needs perSecond
+defineBrokerConfig({ rateLimits: { connect: { perIp: { burst: 5 } } } });
+
+// The user rules and hooks see is the app's own: BrokerUser is open for augmentation.
+declare module '../src/index.js' {
+  interface BrokerUser {
+    readonly role?: 'admin' | 'member';
+  }
+}
+broker.channel('private-admin.{area}', (user) => user?.role === 'admin');
+// @ts-expect-error 'root' is not a role of this app
+broker.channel('private-root.{area}', (user) => user?.role === 'root');
+broker.observe('order.created', (_event, ctx) => {
+  expectType<Equal<NonNullable<typeof ctx.origin.user>['role'], 'admin' | 'member' | undefined>>();
+});

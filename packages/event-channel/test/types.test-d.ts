@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import {
   EventChannel,
+  MemoryHub,
   defineEvents,
   type ChannelStatus,
   type EventEnvelope,
@@ -190,3 +191,11 @@ historyChannel.onGap((gap) => {
   expectType<Equal<typeof gap.reason, 'epoch' | 'trimmed' | 'no_history' | 'replay_limit'>>();
   expectType<Equal<typeof gap.lastOffset, string | undefined>>();
 });
+
+// Credentials: getToken returns a token (or its promise), for URL channels only.
+new EventChannel({ url: 'ws://localhost:15500', getToken: () => 'token' });
+new EventChannel({ url: 'ws://localhost:15500', getToken: async () => (await Promise.resolve('token')).trim() });
+// @ts-expect-error a token is a string
+new EventChannel({ url: 'ws://localhost:15500', getToken: () => 42 });
+// @ts-expect-error a custom transport brings its own credentials
+new EventChannel({ transport: new MemoryHub().transport('x'), getToken: () => 'token' });

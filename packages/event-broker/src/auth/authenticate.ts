@@ -19,6 +19,7 @@ export interface AuthRequest {
   /** The credential found: `?token=`, `Authorization: Bearer`, Basic's password, or the hello frame's `token`. */
   readonly token: string | undefined;
   readonly headers: IncomingHttpHeaders;
+  /** The client's address: the peer, or whom a trusted proxy forwarded for (`trustedProxies`). */
   readonly remoteAddress: string;
   /** Which surface asks: `native`, `synap` (WebSocket) or `http`. */
   readonly surface: 'native' | 'synap' | 'http';
