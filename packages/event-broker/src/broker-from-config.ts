@@ -106,6 +106,7 @@ function authenticatorOf(config: ResolvedBrokerConfig): { authenticate?: Authent
           ...(config.jwtSecret !== undefined ? { secret: config.jwtSecret } : { jwksUrl: config.jwksUrl! }),
           ...(config.jwtAudience !== undefined && { audience: config.jwtAudience }),
           ...(config.jwtIssuer !== undefined && { issuer: config.jwtIssuer }),
+          ...(config.jwtClockToleranceSec !== undefined && { clockToleranceSec: config.jwtClockToleranceSec }),
         })
       : undefined;
   if (config.apiKeys && config.apiKeys.length > 0) return { authenticate: createApiKeyAuthenticator(config.apiKeys, jwt) };

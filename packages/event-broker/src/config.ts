@@ -96,6 +96,8 @@ export interface BrokerConfig<TEvents extends EventMap = UntypedEvents, TChannel
   readonly jwtAudience?: string | undefined;
   /** Required `iss` of JWTs. */
   readonly jwtIssuer?: string | undefined;
+  /** Tolerated clock difference for JWTs' `exp` and `nbf`, in seconds. @default 5 */
+  readonly jwtClockToleranceSec?: number;
   /**
    * API keys for services and HTTP callers (`Authorization: Bearer <key>`,
    * Basic's password, `?token=`), each standing for a user with optional
@@ -254,6 +256,7 @@ export const declarativeConfigSchema = z.strictObject({
   jwksUrl: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL of a JWKS' }),
   jwtAudience: z.string().min(1),
   jwtIssuer: z.string().min(1),
+  jwtClockToleranceSec: z.number({ error: 'expected seconds (a number)' }).nonnegative(),
   apiKeys: z.array(
     z.strictObject({
       key: z.string().min(16, 'expected a key of at least 16 characters'),

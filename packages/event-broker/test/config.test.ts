@@ -138,6 +138,22 @@ test('--print-config masks secrets: webhook headers, passwords in URLs', async (
   assert.equal(config.webhooks[0]!.headers, { authorization: '***' });
 });
 
+test('--print-config masks API keys; --max-connections and its variable set the caps', async ({ dir }) => {
+  const key = 'svc-key-never-printed-0123';
+  const file = writeJson(dir, 'keys.json', { apiKeys: [{ key, user: 'svc', permissions: { publish: ['order.*'] } }], maxConnectionsPerIp: 50 });
+  const { code, stdout } = await runCli(['--config', file, '--print-config', '--max-connections', '900'], { EVENTWIRE_MAX_CONNECTIONS_PER_IP: '70' });
+  assert.is(code, 0);
+  assert.not.match(stdout, new RegExp(key));
+  const printed = JSON.parse(stdout) as { config: { apiKeys: Array<{ key: string; user: string }>; maxConnections: number; maxConnectionsPerIp: number }; sources: Record<string, string> };
+  assert.equal(printed.config.apiKeys[0], { key: '***', user: 'svc', permissions: { publish: ['order.*'] } });
+  assert.is(printed.config.maxConnections, 900);
+  assert.is(printed.config.maxConnectionsPerIp, 70);
+  assert.match(printed.sources['maxConnectionsPerIp']!, /EVENTWIRE_MAX_CONNECTIONS_PER_IP/);
+  const short = await runCli(['--config', writeJson(dir, 'short-key.json', { apiKeys: [{ key: 'tiny-but-secret', user: 'x' }] })]);
+  assert.is(short.code, 2);
+  assert.not.match(short.stderr, /tiny-but-secret/);
+});
+
 test('--jwt-secret turns authentication on from the command line; the secret is masked and never echoed', async ({ dir }) => {
   const secret = 'a-cli-secret-of-enough-length';
   const printed = await runCli(['--jwt-secret', secret, '--print-config']);
@@ -171,6 +187,10 @@ test('each validation error stops the broker with the key path and what was expe
     ['pattern.json', { webhooks: [{ url: 'https://x.example', topics: 'a.#.b' }] }, /webhooks\[0\]\.topics: "a\.#\.b" is not a valid topic pattern/],
     ['url.json', { webhooks: [{ url: 'ftp://x.example' }] }, /webhooks\[0\]\.url: expected an http\(s\) URL, got "ftp:\/\/x\.example"/],
     ['code.json', { events: {} }, /code\.json: events: needs a TypeScript or JavaScript config file/],
+    ['rules.json', { channels: {} }, /rules\.json: channels: needs a TypeScript or JavaScript config file/],
+    ['grant.json', { permissions: { anonymous: { publish: ['a.#.b'] } } }, /permissions\.anonymous\.publish\[0\]: "a\.#\.b" is not a valid topic pattern/],
+    ['rate.json', { rateLimits: { publish: { perConnection: { perSecond: 0 } } } }, /rateLimits\.publish\.perConnection\.perSecond: expected a rate per second/],
+    ['key.json', { apiKeys: [{ key: 'short-key', user: 'svc' }] }, /apiKeys\[0\]\.key: expected a key of at least 16 characters\n/],
     ['array.json', [1], /array\.json: \(the whole config\): expected object/],
     ['syntax.json', '{ "port": 1,', /syntax\.json: not valid JSON/],
   ];
