@@ -14,6 +14,7 @@ import {
   type ResolvedBrokerConfig,
 } from './config.js';
 import { brokerDefaults } from './options.js';
+import { defaultMaxConnections } from './capacity.js';
 
 const usage = `event-broker — the eventwire event broker
 
@@ -45,7 +46,8 @@ the environment, the environment over the config file):
   --jwks-url <url>       authenticate with JWTs signed  EVENTWIRE_JWKS_URL
                          by keys from this JWKS
   --max-connections <n>  most WebSocket connections;    EVENTWIRE_MAX_CONNECTIONS
-                         past it 503 + Retry-After      (default unlimited)
+                         past it 503 + Retry-After      (default: open-file limit
+                                                        minus a 5% reserve)
   --max-connections-per-ip <n>                          EVENTWIRE_MAX_CONNECTIONS_PER_IP
                          most from one address; 429     (default unlimited)
   --quiet                no per-connection log lines    EVENTWIRE_QUIET=1
@@ -153,7 +155,12 @@ let layers: ConfigLayer[];
 let fileConfig: ResolvedBrokerConfig = {};
 const configPath = (flags['config'] as string | undefined) ?? process.env['EVENTWIRE_CONFIG'];
 try {
-  const defaults: ConfigLayer = { label: () => 'default', values: { ...brokerDefaults } };
+  // The connection cap is derived from this process's open-file limit; --print-config says how.
+  const cap = defaultMaxConnections();
+  const defaults: ConfigLayer = {
+    label: (key) => (key === 'maxConnections' ? `default: ${cap.reason}` : 'default'),
+    values: { ...brokerDefaults, maxConnections: cap.value },
+  };
   if (configPath) fileConfig = await loadBrokerConfigFile(configPath);
   const file: ConfigLayer = { label: () => `file ${configPath}`, values: fileConfig };
   const environment = layerFrom((setting) => process.env[setting.variable], (setting) => setting.variable, 'env');

@@ -164,8 +164,11 @@ export interface BrokerOptions<TEvents extends EventMap = EventMap> {
   readonly rateLimits?: RateLimits;
   /**
    * Most WebSocket connections at once; a newcomer past it is refused with
-   * 503 and `Retry-After`, never reset.
-   * @default unlimited
+   * 503 and `Retry-After`, never reset. The default keeps a reserve of file
+   * descriptors below the process's open-file limit (5% of it, 32 to 1000;
+   * see capacity.ts), so at the cap `/health`, `/stats`, HTTP publish and the
+   * broker's own files keep working.
+   * @default open-file limit − reserve (Linux), else 10,000
    */
   readonly maxConnections?: number;
   /**

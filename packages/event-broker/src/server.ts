@@ -36,12 +36,16 @@ import { findToken, type BrokerUser } from './auth/authenticate.js';
 import type { ChannelRule } from './auth/channels.js';
 import { assertPermissions } from './auth/permissions.js';
 import { clientAddress } from './auth/client-address.js';
+import { defaultMaxConnections, readOpenFileLimit } from './capacity.js';
 import { decodePathSegment, requestUrl, sendError, sendJson, upgradeRefusal } from './http.js';
 import { readHistoryPage } from './history/replay.js';
 import { brokerDefaults, type BrokerOptions } from './options.js';
 import { NativeSession } from './surfaces/native.js';
 import { SynapSubscriber, parseSynapTopics } from './surfaces/synap.js';
 import { SynapHttpApi } from './surfaces/synap-http.js';
+
+/** Descriptors kept free even of plain HTTP connections: the broker's own files need some at any moment. */
+const HARD_DESCRIPTOR_MARGIN = 16;
 
 /** This package's version, for `/health` (read once; src/ and dist/ sit beside package.json alike). */
 const brokerVersion = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -147,9 +151,15 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
       allowAnonymous: options.allowAnonymous ?? options.authenticate === undefined,
       permissions,
       rateLimits: options.rateLimits,
-      maxConnections: options.maxConnections ?? Infinity,
+      maxConnections: options.maxConnections ?? defaultMaxConnections().value,
       maxConnectionsPerIp: options.maxConnectionsPerIp ?? Infinity,
       ruleTimeoutMs: options.interceptTimeoutMs ?? brokerDefaults.interceptTimeoutMs,
+      onCapacity: ({ atCapacity, connections, maxConnections, refused }) =>
+        this.#log(
+          atCapacity
+            ? `at capacity: ${connections} connections of ${maxConnections}; newcomers get 503 with Retry-After until some leave`
+            : `capacity available again: ${connections} connections of ${maxConnections}; ${refused} newcomers were refused meanwhile`,
+        ),
     });
     const report = options.onError ?? ((error: EventwireError) => console.error(`[event-broker] ${error.code}: ${error.message}`));
     const historyRules = options.history && options.history.length > 0 ? new HistoryRules(options.history) : undefined;
@@ -225,7 +235,15 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
       httpUrl: `http://${shownHost}:${bound.port}`,
     };
     this.#startHeartbeat();
-    this.#log(`listening on ${this.#address.url} (native: /, synap: /pubsub/ws, http: /pubsub, /api/v1/command, /health, /stats)`);
+    // The last line of defence for the descriptors: past the open-file limit
+    // the kernel refuses accept() and libuv resets connections blindly, so
+    // stop taking TCP connections a little before it (the WebSocket cap sits
+    // far lower; this only bites when plain HTTP calls flood the reserve).
+    const fileLimit = readOpenFileLimit();
+    if (fileLimit) this.#http.maxConnections = Math.max(1, fileLimit.soft - HARD_DESCRIPTOR_MARGIN);
+    this.#log(
+      `listening on ${this.#address.url} (native: /, synap: /pubsub/ws, http: /pubsub, /api/v1/command, /health, /stats); up to ${this.#access.maxConnections} connections`,
+    );
     return this.#address;
   }
 
@@ -523,12 +541,15 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
       expect('GET');
       const { native, synap } = this.stats().connections;
       return sendJson(response, 200, {
-        status: this.#closing ? 'shutting_down' : 'healthy',
+        // At the cap the broker is up and serving its clients, only full: 200, so a
+        // liveness probe does not restart it; a load balancer reads `status`.
+        status: this.#closing ? 'shutting_down' : this.#access.atCapacity ? 'at_capacity' : 'healthy',
         // What Synap's SDKs read in health(): { status, service, version }.
         service: 'eventwire-broker',
         version: brokerVersion,
         uptime_seconds: Math.floor((Date.now() - this.#startedAt) / 1000),
         connections: native + synap,
+        max_connections: this.#access.maxConnections,
       });
     }
     // Everything below /health needs credentials when the broker authenticates.

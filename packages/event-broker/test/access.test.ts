@@ -236,8 +236,8 @@ test('connection caps: per IP (429) and in total (503 + Retry-After, /health sti
     // An EventChannel refused at the cap reconnects with its backoff and gets in once a slot frees.
     const statuses: string[] = [];
     const channel = new EventChannel({ url: server.url, ws: { backoff: () => 20 } });
-    channel.onStatus((status) => statuses.push(status.state));
-    await until(() => statuses.filter((state) => state === 'reconnecting').length >= 2, 'refused and retrying');
+    channel.onStatus((status) => statuses.push(status.state === 'reconnecting' ? `reconnecting:${status.error?.code}` : status.state));
+    await until(() => statuses.filter((state) => state === 'reconnecting:unavailable').length >= 2, 'refused (503: the broker is at its cap) and retrying');
     a.close();
     await within(channel.ready(), 3000, 'admitted once a slot is free');
     assert.ok(server.broker.stats().refused.connection_limit >= 2, JSON.stringify(server.broker.stats().refused));
@@ -245,6 +245,25 @@ test('connection caps: per IP (429) and in total (503 + Retry-After, /health sti
     b.close();
     c.close();
     await until(() => server.broker.stats().admitted === 0, 'every slot released');
+  });
+});
+
+test('EventChannel: a 401 at the upgrade (a wrong ?token=) ends the channel; a 503 at the cap is retried with the status saying unavailable', async () => {
+  await withBroker({ authenticate: ({ token }) => (token === 'good' ? { id: 'ada' } : undefined), maxConnections: 1 }, async (server) => {
+    const refused = new EventChannel({ url: `${server.url}/?token=bad`, ws: { backoff: () => 10 }, onError: () => {} });
+    await until(() => refused.status.state === 'closed', 'closed, not retrying');
+    const final = refused.status;
+    assert.is(final.state === 'closed' ? final.error?.code : final.state, 'unauthorized');
+    const holder = await RawClient.open(`${server.url}/?token=good`);
+    const codes: string[] = [];
+    const waiting = new EventChannel({ url: `${server.url}/?token=good`, ws: { backoff: () => 10 } });
+    waiting.onStatus((status) => void (status.state === 'reconnecting' && codes.push(String(status.error?.code))));
+    await until(() => codes.length >= 2, 'retrying at the cap');
+    assert.ok(codes.every((code) => code === 'unavailable'), codes.join());
+    holder.close();
+    await within(waiting.ready(), 3000, 'in once the holder left');
+    await waiting.close();
+    assert.match(server.logs.join('\n'), /at capacity: 1 connections of 1/);
   });
 });
 

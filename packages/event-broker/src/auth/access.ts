@@ -50,6 +50,17 @@ export interface AccessOptions {
   readonly maxConnectionsPerIp: number;
   /** Longest a channel rule may take; then it denies. */
   readonly ruleTimeoutMs: number;
+  /** Told once when the total cap is reached and once when it clears (never per refusal). */
+  readonly onCapacity?: (event: CapacityEvent) => void;
+}
+
+/** The total connection cap was reached, or has room again. */
+export interface CapacityEvent {
+  readonly atCapacity: boolean;
+  readonly connections: number;
+  readonly maxConnections: number;
+  /** Newcomers refused in the episode that just ended (when it clears). */
+  readonly refused: number;
 }
 
 /** Refusals by reason, as `/stats` shows them. */
@@ -100,6 +111,9 @@ export class Access {
   readonly #options: AccessOptions;
   readonly #connectionsByIp = new Map<string, number>();
   #connections = 0;
+  /** Set from the first refusal at the total cap until enough room is back (see #release). */
+  #atCapacity = false;
+  #refusedThisEpisode = 0;
   readonly #refused = { unauthorized: 0, forbidden: 0, rate_limited: 0, connection_limit: 0 };
   readonly #connectsPerIp: KeyedBuckets | undefined;
   readonly #failedAuthPerIp: KeyedBuckets;
@@ -134,6 +148,16 @@ export class Access {
     return this.#connections;
   }
 
+  /** The total connection cap. */
+  get maxConnections(): number {
+    return this.#options.maxConnections;
+  }
+
+  /** Whether newcomers are being refused at the total cap. */
+  get atCapacity(): boolean {
+    return this.#atCapacity;
+  }
+
   /**
    * Admits one WebSocket connection from `ip` under the caps and the connect
    * rate, or throws (`unavailable` 503 over the total, `rate_limited` 429
@@ -142,6 +166,11 @@ export class Access {
   admit(ip: string): () => void {
     const options = this.#options;
     if (this.#connections >= options.maxConnections) {
+      this.#refusedThisEpisode++;
+      if (!this.#atCapacity) {
+        this.#atCapacity = true;
+        options.onCapacity?.({ atCapacity: true, connections: this.#connections, maxConnections: options.maxConnections, refused: 0 });
+      }
       throw this.refuse(
         new EventwireError('unavailable', `The broker holds its maximum of ${options.maxConnections} connections; try again later`, { retryAfterMs: CONNECTION_RETRY_MS }),
         'connection_limit',
@@ -163,7 +192,21 @@ export class Access {
       const left = (this.#connectionsByIp.get(ip) ?? 1) - 1;
       if (left > 0) this.#connectionsByIp.set(ip, left);
       else this.#connectionsByIp.delete(ip);
+      this.#release();
     };
+  }
+
+  /**
+   * The episode at the cap ends once 5% of it is free again (at least one
+   * slot): a broker hovering at the cap logs one pair of lines, not one per
+   * connection that comes and goes.
+   */
+  #release(): void {
+    const { maxConnections, onCapacity } = this.#options;
+    if (!this.#atCapacity || this.#connections > maxConnections - Math.max(1, Math.floor(maxConnections * 0.05))) return;
+    this.#atCapacity = false;
+    onCapacity?.({ atCapacity: false, connections: this.#connections, maxConnections, refused: this.#refusedThisEpisode });
+    this.#refusedThisEpisode = 0;
   }
 
   /**

@@ -307,11 +307,18 @@ export class WsTransport implements Transport {
     socket.onmessage = (event) => {
       if (socket === this.#socket) this.#onMessage(event.data);
     };
-    socket.onerror = () => {
+    // Node's `ws` says why an upgrade was refused ("Unexpected server
+    // response: 503"); browsers only report 1006. Kept for the close.
+    let refusedWith: number | undefined;
+    socket.onerror = (event) => {
       // A close event always follows; that is where the state changes.
+      const status = /Unexpected server response: (\d{3})/.exec(String((event as { message?: unknown } | null)?.message ?? ''))?.[1];
+      if (status) refusedWith = Number(status);
     };
     socket.onclose = (event) => {
-      if (socket === this.#socket) this.#onSocketClosed(event.code, event.reason);
+      if (socket !== this.#socket) return;
+      if (refusedWith !== undefined) this.#onUpgradeRefused(refusedWith);
+      else this.#onSocketClosed(event.code, event.reason);
     };
     // A broker that accepts TCP but never welcomes us is as good as down.
     this.#handshakeTimer = setTimeout(() => {
@@ -365,7 +372,24 @@ export class WsTransport implements Transport {
     });
   }
 
-  #onSocketClosed(code: number, reason: string): void {
+  /**
+   * The broker answered the upgrade with an HTTP error. Credentials refused
+   * (401) or not allowed (403) cannot get better by retrying the same URL;
+   * at capacity (503) or over a rate (429) the broker asks for a retry later,
+   * which the backoff provides, and the status says why.
+   */
+  #onUpgradeRefused(status: number): void {
+    const error = upgradeError(status);
+    if (status === 401 || status === 403) {
+      this.#socket = undefined;
+      clearTimeout(this.#handshakeTimer);
+      this.#fail(error);
+      return;
+    }
+    this.#onSocketClosed(1006, error.message, error);
+  }
+
+  #onSocketClosed(code: number, reason: string, cause?: EventwireError): void {
     this.#socket = undefined;
     this.#stopHeartbeat();
     clearTimeout(this.#handshakeTimer);
@@ -407,7 +431,7 @@ export class WsTransport implements Transport {
       entry.resume ||= entry.live;
       entry.live = false;
     }
-    const error = closeError(code, reason);
+    const error = cause ?? closeError(code, reason);
     // Credentials that expired on a live connection are not a refusal: with a
     // token function the next connect brings fresh ones. (Refused at the
     // hello, they are: asking again would loop on the same answer.)
@@ -767,6 +791,21 @@ export class WsTransport implements Transport {
   #stopHeartbeat(): void {
     clearInterval(this.#heartbeatTimer);
     this.#heartbeatTimer = undefined;
+  }
+}
+
+function upgradeError(status: number): EventwireError {
+  switch (status) {
+    case 401:
+      return new EventwireError('unauthorized', 'The broker refused the credentials on the connect URL (HTTP 401)');
+    case 403:
+      return new EventwireError('forbidden', 'The broker does not allow this connection (HTTP 403)');
+    case 429:
+      return new EventwireError('rate_limited', 'The broker asked this client to connect less often (HTTP 429)');
+    case 503:
+      return new EventwireError('unavailable', 'The broker is at capacity (HTTP 503); retrying with backoff');
+    default:
+      return new EventwireError('connection_closed', `The broker refused the connection (HTTP ${status})`);
   }
 }
 

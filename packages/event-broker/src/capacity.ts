@@ -1,0 +1,49 @@
+// How many connections this process can hold: every socket is an open file,
+// and so is every history segment, audit log, webhook and cluster connection.
+// The connection cap keeps a reserve of descriptors below the process's
+// limit, so the broker stays operable (health, stats, HTTP publish, its own
+// files) when clients fill it.
+import { readFileSync } from 'node:fs';
+
+/** The process's open-file limit, and where it was read. */
+export interface OpenFileLimit {
+  /** The soft limit (what `open()` and `accept()` run into). */
+  readonly soft: number;
+  readonly source: string;
+}
+
+/** Without a way to read the limit (not Linux), the cap assumed. */
+export const FALLBACK_MAX_CONNECTIONS = 10_000;
+
+/**
+ * The soft `RLIMIT_NOFILE` of this process, from `/proc/self/limits`
+ * (Linux); undefined where it cannot be read or is unlimited.
+ */
+export function readOpenFileLimit(path = '/proc/self/limits'): OpenFileLimit | undefined {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const match = /^Max open files\s+(\d+|unlimited)\s/m.exec(text);
+  if (!match || match[1] === 'unlimited') return undefined;
+  return { soft: Number(match[1]), source: path };
+}
+
+/**
+ * Descriptors kept out of the connection cap for everything else: 5% of the
+ * limit, at least 32 (Node's own pipes and the event loop take ~15), at most
+ * 1000 (plenty for HTTP calls, files and webhooks on any machine).
+ */
+export function descriptorReserve(limit: number): number {
+  return Math.min(1000, Math.max(32, Math.ceil(limit * 0.05)));
+}
+
+/** The default `maxConnections` and how it was derived (for `--print-config` and the log). */
+export function defaultMaxConnections(limit: OpenFileLimit | undefined = readOpenFileLimit()): { readonly value: number; readonly reason: string } {
+  if (!limit) return { value: FALLBACK_MAX_CONNECTIONS, reason: `fixed default (the open-file limit could not be read)` };
+  const reserve = descriptorReserve(limit.soft);
+  const value = Math.max(1, limit.soft - reserve);
+  return { value, reason: `open-file limit ${limit.soft} (${limit.source}) − reserve ${reserve}` };
+}
