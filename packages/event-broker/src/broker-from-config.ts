@@ -41,7 +41,7 @@ export async function createBrokerFromConfig<TEvents extends EventMap = UntypedE
   const config = validateConfig(input, 'config', { code: true });
   const { log } = options;
   const broker = new EventBrokerServer<TEvents>({
-    ...pick(config, [...passThroughOptionKeys, 'maxPayloadBytes', 'maxOutboundBytes', 'historyMaxBytes']),
+    ...pick(config, [...passThroughOptionKeys, 'maxPayloadBytes', 'maxOutboundBytes', 'maxTotalOutboundBytes', 'historyMaxBytes']),
     ...(config.topicLimits && {
       topicLimits: {
         maxLength: config.topicLimits.maxLength ?? topicLimitDefaults.maxLength,
@@ -69,7 +69,10 @@ export async function createBrokerFromConfig<TEvents extends EventMap = UntypedE
       path: audit.path,
       ...(audit.maxBytes !== undefined && { maxBytes: audit.maxBytes }),
       ...(audit.maxFiles !== undefined && { maxFiles: audit.maxFiles }),
+      ...(log && { onProblem: log }),
     });
+    // The gate first: while the file cannot be written, nothing is accepted that would go unlogged.
+    untyped.intercept('#', auditLog.gate);
     untyped.observe('#', auditLog.observer);
     log?.(`audit log: ${audit.path}`);
   }

@@ -4,6 +4,7 @@
 // limit, so the broker stays operable (health, stats, HTTP publish, its own
 // files) when clients fill it.
 import { readFileSync } from 'node:fs';
+import { totalmem } from 'node:os';
 
 /** The process's open-file limit, and where it was read. */
 export interface OpenFileLimit {
@@ -46,4 +47,13 @@ export function defaultMaxConnections(limit: OpenFileLimit | undefined = readOpe
   const reserve = descriptorReserve(limit.soft);
   const value = Math.max(1, limit.soft - reserve);
   return { value, reason: `open-file limit ${limit.soft} (${limit.source}) − reserve ${reserve}` };
+}
+
+/**
+ * The default bound on bytes queued for all readers together: a quarter of
+ * the machine's memory, at most 1 GiB (queues live outside the JS heap, in
+ * socket buffers, so the heap limit is not the measure).
+ */
+export function defaultTotalOutboundBytes(): number {
+  return Math.min(1024 ** 3, Math.floor(totalmem() / 4));
 }

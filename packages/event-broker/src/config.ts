@@ -77,6 +77,8 @@ export interface BrokerConfig<TEvents extends EventMap = UntypedEvents, TChannel
   readonly maxPayloadBytes?: number | string;
   /** @default '8mb' */
   readonly maxOutboundBytes?: number | string;
+  /** All connections' queues together (`'1gb'`). @default a quarter of memory, at most 1gb */
+  readonly maxTotalOutboundBytes?: number | string;
   /** Most bytes the durable history log keeps (`'10gb'` works). @default '1gb' */
   readonly historyMaxBytes?: number | string;
   /** Each field defaults to `topicLimitDefaults`. */
@@ -221,6 +223,7 @@ export const declarativeConfigSchema = z.strictObject({
   maxPayloadBytes: size,
   maxSubscriptionsPerConnection: count,
   maxOutboundBytes: size,
+  maxTotalOutboundBytes: size,
   historyMaxBytes: size,
   slowConsumerMs: milliseconds,
   heartbeatMs: milliseconds,

@@ -1,6 +1,7 @@
 import { closeCodes } from '@eventwire/event-channel/protocol';
 import type { WebSocket } from 'ws';
 import type { BrokerUser } from './auth/authenticate.js';
+import type { BudgetedReader, OutboundBudget } from './outbound-budget.js';
 import type { PreparedTextFrame } from './prepared-frame.js';
 
 /** Time a cut slow consumer gets to read its close frame before the socket is destroyed. */
@@ -19,7 +20,7 @@ interface TcpSocket {
  * bound on what may pile up for a client that stopped reading, and liveness
  * for the server-wide heartbeat.
  */
-export class Connection {
+export class Connection implements BudgetedReader {
   readonly id: string;
   readonly socket: WebSocket;
   readonly surface: 'native' | 'synap';
@@ -32,10 +33,12 @@ export class Connection {
   #maxOutboundBytes: number;
   #slowConsumerMs: number;
   #onSlow: (connection: Connection) => void;
+  readonly #budget: OutboundBudget | undefined;
   // Set while the unsent data is above the bound: the deadline for draining it.
   #drainTimer: ReturnType<typeof setTimeout> | undefined;
   #cut = false;
   #corked = false;
+  #backloggedSince: number | undefined;
   // ws's own net.Socket (`_socket`); absent in another WebSocket implementation,
   // where we neither batch nor write prepared frames.
   readonly #tcp: TcpSocket | undefined;
@@ -75,6 +78,8 @@ export class Connection {
     maxOutboundBytes: number;
     slowConsumerMs: number;
     onSlow: (connection: Connection) => void;
+    /** The bound on what all connections together may have queued. */
+    budget?: OutboundBudget;
   }) {
     this.id = options.id;
     this.socket = options.socket;
@@ -83,6 +88,15 @@ export class Connection {
     this.#maxOutboundBytes = options.maxOutboundBytes;
     this.#slowConsumerMs = options.slowConsumerMs;
     this.#onSlow = options.onSlow;
+    this.#budget = options.budget;
+    if (this.#budget) {
+      options.socket.once('close', () => this.#budget!.forget(this));
+      // The kernel took everything queued: this reader is not behind any more.
+      (this.#tcp as { on?: (event: 'drain', listener: () => void) => void } | undefined)?.on?.('drain', () => {
+        this.#backloggedSince = undefined;
+        this.#budget!.report(this, 0);
+      });
+    }
     this.#tcp = (options.socket as unknown as { _socket?: TcpSocket })._socket;
     this.#writesPrepared = this.#tcp !== undefined && options.socket.extensions === '';
   }
@@ -145,6 +159,10 @@ export class Connection {
   #judge(): void {
     if (this.#cut) return;
     const unsent = this.socket.bufferedAmount;
+    if (unsent === 0) this.#backloggedSince = undefined;
+    else this.#backloggedSince ??= Date.now();
+    this.#budget?.report(this, unsent);
+    if (this.#cut) return; // the budget cut this one: it was furthest behind
     if (unsent > 2 * this.#maxOutboundBytes) return this.#cutSlowConsumer();
     if (unsent <= this.#maxOutboundBytes) {
       // Drained in time: a later burst gets a whole grace period of its own.
@@ -169,6 +187,30 @@ export class Connection {
     const timer = setTimeout(() => this.socket.terminate(), graceMs);
     timer.unref();
     this.socket.once('close', () => clearTimeout(timer));
+  }
+
+  /** Bytes queued for this client now. */
+  get unsentBytes(): number {
+    return this.socket.bufferedAmount;
+  }
+
+  /** Since when this client's queue has not been empty, if it is not. */
+  get backloggedSince(): number | undefined {
+    return this.#backloggedSince;
+  }
+
+  /**
+   * Cut to keep all connections' queues within the broker's budget: dropped
+   * at once, since what it holds is what must be freed (a close frame would
+   * wait behind the backlog it will never read in time).
+   */
+  cutForBudget(): void {
+    if (this.#cut) return;
+    this.#cut = true;
+    clearTimeout(this.#drainTimer);
+    this.#drainTimer = undefined;
+    this.#onSlow(this);
+    this.socket.terminate();
   }
 
   #cutSlowConsumer(): void {

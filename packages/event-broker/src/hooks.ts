@@ -228,6 +228,9 @@ export class InterceptChain {
       return { ok: false, error: new EventwireError('rejected', error.reason) };
     }
     hook.failures++;
+    // A gate saying "not now" (a sink it guards cannot write): the refusal is
+    // the message, retryable as it is; the gate itself reports the outage once.
+    if (error instanceof EventwireError && error.code === 'unavailable') return { ok: false, error };
     const failure =
       error instanceof EventwireError && error.code === 'timeout'
         ? error

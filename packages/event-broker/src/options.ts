@@ -51,6 +51,14 @@ export interface BrokerOptions<TEvents extends EventMap = EventMap> {
    */
   readonly maxOutboundBytes?: number;
   /**
+   * Bytes all connections together may keep waiting to be sent. Over it the
+   * readers furthest behind are cut first (counted as slow consumers, dropped
+   * at once), so a burst to thousands of stalled readers cannot exhaust the
+   * memory while healthy readers, which hold little, keep receiving.
+   * @default a quarter of the machine's memory, at most 1 GiB
+   */
+  readonly maxTotalOutboundBytes?: number;
+  /**
    * How long a connection's unsent data may stay above `maxOutboundBytes`.
    * @default 1000
    */

@@ -36,7 +36,8 @@ import { findToken, type BrokerUser } from './auth/authenticate.js';
 import type { ChannelRule } from './auth/channels.js';
 import { assertPermissions } from './auth/permissions.js';
 import { clientAddress } from './auth/client-address.js';
-import { defaultMaxConnections, readOpenFileLimit } from './capacity.js';
+import { defaultMaxConnections, defaultTotalOutboundBytes, readOpenFileLimit } from './capacity.js';
+import { OutboundBudget } from './outbound-budget.js';
 import { decodePathSegment, requestUrl, sendError, sendJson, upgradeRefusal } from './http.js';
 import { readHistoryPage } from './history/replay.js';
 import { brokerDefaults, type BrokerOptions } from './options.js';
@@ -71,6 +72,8 @@ export interface BrokerStats {
   readonly derived: number;
   readonly derivedDropped: number;
   readonly slowConsumersCut: number;
+  /** Of those, cut because all queues together passed `maxTotalOutboundBytes` (the furthest behind first). */
+  readonly slowConsumersCutForMemory: number;
   readonly heartbeatTimeouts: number;
   readonly topics: number;
   readonly hooks: readonly HookStats[];
@@ -132,6 +135,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
   #slowConsumersCut = 0;
   readonly #access: Access;
   readonly #trustedProxies: ReadonlySet<string>;
+  readonly #outboundBudget: OutboundBudget;
   #heartbeatTimeouts = 0;
   readonly #startedAt = Date.now();
 
@@ -146,6 +150,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
       if (granted) assertPermissions(granted, `permissions.${where}`);
     }
     this.#trustedProxies = new Set(options.trustedProxies ?? []);
+    this.#outboundBudget = new OutboundBudget(options.maxTotalOutboundBytes ?? defaultTotalOutboundBytes());
     this.#access = new Access({
       authenticate: options.authenticate,
       allowAnonymous: options.allowAnonymous ?? options.authenticate === undefined,
@@ -330,6 +335,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
       subscriptions,
       ...this.#core.counters,
       slowConsumersCut: this.#slowConsumersCut,
+      slowConsumersCutForMemory: this.#outboundBudget.cuts,
       refused: this.#access.refused,
       admitted: this.#access.connections,
       heartbeatTimeouts: this.#heartbeatTimeouts,
@@ -443,6 +449,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
       remote: `${request.socket.remoteAddress}:${request.socket.remotePort}`,
       maxOutboundBytes: this.#options.maxOutboundBytes ?? brokerDefaults.maxOutboundBytes,
       slowConsumerMs: this.#options.slowConsumerMs ?? brokerDefaults.slowConsumerMs,
+      budget: this.#outboundBudget,
       onSlow: (slow) => {
         this.#slowConsumersCut++;
         // Stop routing to it at once; its close event comes later.

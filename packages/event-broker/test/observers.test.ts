@@ -1,13 +1,13 @@
 // Built-in observers against real files and a real HTTP server.
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { EventChannel } from '@eventwire/event-channel';
-import { createAuditLog, createWebhookNotifier } from '../src/index.js';
+import { createAuditLog, createBrokerFromConfig, createWebhookNotifier } from '../src/index.js';
 import { startBroker, until } from './helpers.js';
 
 const test = suite('built-in observers');
@@ -41,6 +41,41 @@ test('audit log: one JSON line per event with origin and reach, rotated by size'
   } finally {
     await channel.close();
     await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('audit log that cannot write (ENOSPC): publishes are refused with unavailable, the acknowledged one is kept and written once the file is back', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'eventwire-audit-full-'));
+  const path = join(dir, 'audit.jsonl');
+  // A symlink to /dev/full: every write fails with ENOSPC, as on a full disk, until it is pointed at a real file.
+  symlinkSync('/dev/full', path);
+  const lines: string[] = [];
+  const configured = await createBrokerFromConfig({ port: 0, auditLog: path }, { log: (line) => lines.push(line), onError: () => {} });
+  const { url, httpUrl } = await configured.broker.listen();
+  const channel = new EventChannel({ url, ws: { backoff: () => 0 } });
+  try {
+    // The first one is accepted before the disk is known to be full; its line is kept, not dropped.
+    await channel.emit('audit.kept', 1, { ack: true });
+    await until(() => configured.auditLog!.failure !== undefined, 'the audit log noticed');
+    const refused = await channel.emit('audit.refused', 2, { ack: true }).then(() => 'accepted', (error: { code: string }) => error.code);
+    assert.is(refused, 'unavailable');
+    const http = await fetch(`${httpUrl}/pubsub/audit.refused/publish`, { method: 'POST', body: '{"payload":3}' });
+    assert.equal([http.status, http.headers.get('retry-after')], [503, '1']);
+    assert.is(configured.auditLog!.pending, 1);
+    // The disk has room again: the kept line is written, publishes are accepted, nothing earlier is missing.
+    unlinkSync(path);
+    writeFileSync(path, '');
+    await until(() => configured.auditLog!.failure === undefined && configured.auditLog!.pending === 0, 'writable again', 5000);
+    await channel.emit('audit.after', 4, { ack: true });
+    await until(() => readFileSync(path, 'utf8').split('\n').filter(Boolean).length === 2, 'both lines');
+    const topics = readFileSync(path, 'utf8').trim().split('\n').map((line) => JSON.parse(line).event.topic);
+    assert.equal(topics, ['audit.kept', 'audit.after']);
+    assert.is(lines.filter((line) => line.includes('cannot be written')).length, 1, 'one line for the outage');
+    assert.is(lines.filter((line) => line.includes('writable again')).length, 1, 'one for the recovery');
+  } finally {
+    await channel.close();
+    await configured.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });
