@@ -96,6 +96,27 @@ test('--print-config under prlimit shows the derived cap and where it came from;
   assert.equal([parsed.config.maxConnections, parsed.sources['maxConnections']], [100, 'flag --max-connections']);
 });
 
+test('durable history out of descriptors (real EMFILE under prlimit): refused with unavailable, nothing acknowledged unstored, accepted again once descriptors are back', async () => {
+  const fixture = fileURLToPath(new URL('./fixtures/history-emfile.ts', import.meta.url));
+  const child = spawn('prlimit', ['--nofile=64:64', process.execPath, '--conditions=@eventwire/source', '--import', 'tsx', fixture]);
+  let output = '';
+  child.stdout.on('data', (chunk) => (output += chunk));
+  child.stderr.on('data', (chunk) => (output += chunk));
+  assert.is(await within(new Promise((resolve) => child.on('exit', resolve)), 30_000, 'fixture exit'), 0, output);
+  const result = JSON.parse(output.trim().split('\n').at(-1)!) as {
+    acknowledged: number[];
+    refused: Array<{ n: number; code: string }>;
+    stored: number[];
+    hoarded: number;
+    storeFailures: number;
+  };
+  assert.ok(result.hoarded > 0, 'descriptors were exhausted');
+  assert.equal(result.refused, [0, 1, 2, 3, 4].map((n) => ({ n, code: 'unavailable' })), 'no segment could be opened');
+  assert.equal(result.acknowledged, Array.from({ length: 15 }, (_, k) => k + 5));
+  assert.equal(result.stored, result.acknowledged, 'every acknowledged event is stored, nothing else');
+  assert.is(result.storeFailures, 5);
+});
+
 /** Peak and current resident memory of a process, in bytes (Linux /proc). */
 function memoryOf(pid: number): { rss: number; peak: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
