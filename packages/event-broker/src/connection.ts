@@ -39,6 +39,8 @@ export class Connection implements BudgetedReader {
   #cut = false;
   #corked = false;
   #backloggedSince: number | undefined;
+  /** What the budget was last told this reader has unsent. */
+  #reportedUnsent = 0;
   // ws's own net.Socket (`_socket`); absent in another WebSocket implementation,
   // where we neither batch nor write prepared frames.
   readonly #tcp: TcpSocket | undefined;
@@ -94,6 +96,7 @@ export class Connection implements BudgetedReader {
       // The kernel took everything queued: this reader is not behind any more.
       (this.#tcp as { on?: (event: 'drain', listener: () => void) => void } | undefined)?.on?.('drain', () => {
         this.#backloggedSince = undefined;
+        this.#reportedUnsent = 0;
         this.#budget!.report(this, 0);
       });
     }
@@ -159,9 +162,13 @@ export class Connection implements BudgetedReader {
   #judge(): void {
     if (this.#cut) return;
     const unsent = this.socket.bufferedAmount;
-    if (unsent === 0) this.#backloggedSince = undefined;
-    else this.#backloggedSince ??= Date.now();
-    this.#budget?.report(this, unsent);
+    // Most flushes of a reader that keeps up end with nothing unsent, as the last one did: no call at all.
+    if (unsent !== this.#reportedUnsent && this.#budget) {
+      if (unsent === 0) this.#backloggedSince = undefined;
+      else this.#backloggedSince ??= Date.now();
+      this.#reportedUnsent = unsent;
+      this.#budget.report(this, unsent);
+    }
     if (this.#cut) return; // the budget cut this one: it was furthest behind
     if (unsent > 2 * this.#maxOutboundBytes) return this.#cutSlowConsumer();
     if (unsent <= this.#maxOutboundBytes) {
