@@ -5,6 +5,9 @@
 //   pnpm --filter @eventwire/bench compare [--quick] [--runs N] [--systems ws,eventwire,…] [--scenarios fan-in,…]
 //   pnpm --filter @eventwire/bench compare --from-json   (rewrite the report from results/compare.json)
 //
+// --scale: fan-out to 10,000 and 18,900 subscribers and as many idle
+// connections, near one process's open-file limit (scratch only; the
+// at-capacity figures in RESULTS.md come from it).
 // --quick: fan-out 1→100 only, 2,000 messages, one run: a smoke check in well
 // under a minute, not figures to publish. --smoke: every scenario at a tiny
 // size, one run, nothing written; exits non-zero when any run lost deliveries
@@ -45,6 +48,8 @@ const { values } = parseArgs({
   options: {
     quick: { type: 'boolean' },
     smoke: { type: 'boolean' },
+    // Near one process's open-file limit (20,000 here): fan-out to 10,000 and 18,900 subscribers, and as many idle connections.
+    scale: { type: 'boolean' },
     runs: { type: 'string' },
     systems: { type: 'string' },
     scenarios: { type: 'string' },
@@ -54,6 +59,7 @@ const { values } = parseArgs({
 });
 const quick = values.quick === true;
 const smoke = values.smoke === true;
+const scale = values.scale === true;
 const runs = Number(values.runs ?? (quick || smoke ? 1 : 3));
 const chosen = values.systems?.split(',') ?? systems.map((system) => system.key);
 
@@ -78,7 +84,14 @@ interface CapacityScenario {
 }
 type Scenario = ThroughputScenario | CapacityScenario;
 
-const scenarios: Scenario[] = smoke
+const scenarios: Scenario[] = scale
+  ? [
+      { kind: 'fan-out', label: 'fan-out 1→10,000', subscribers: 10_000, publishers: 1, messages: 400, seconds: 2 },
+      { kind: 'fan-out', label: 'fan-out 1→18,900', subscribers: 18_900, publishers: 1, messages: 200, seconds: 2 },
+      { kind: 'connections', label: 'connections 10,000 idle', connections: 10_000 },
+      { kind: 'connections', label: 'connections 18,900 idle', connections: 18_900 },
+    ]
+  : smoke
   ? [
       { kind: 'fan-out', label: 'fan-out 1→10', subscribers: 10, publishers: 1, messages: 200, seconds: 0.5 },
       { kind: 'fan-in', label: 'fan-in 10→1', subscribers: 1, publishers: 10, messages: 200, seconds: 0.5 },
@@ -102,7 +115,7 @@ const SATURATION_MAX_MS = quick ? 4000 : 10_000;
 /** How long deliveries may trail the publishers before a run counts as incomplete. */
 const DRAIN_LIMIT_MS = smoke ? 15_000 : 60_000;
 /** Only a full run may update the committed report; the rest goes to scratch. */
-const publishable = !quick && !smoke && values.systems === undefined && values.scenarios === undefined && runs >= 3;
+const publishable = !quick && !smoke && !scale && values.systems === undefined && values.scenarios === undefined && runs >= 3;
 const committedResultsDir = fileURLToPath(new URL('../results/', import.meta.url));
 const scratchDir = join(process.env['BENCH_SCRATCH_DIR'] ?? join(tmpdir(), 'eventwire-bench'), '/');
 const resultsDir = publishable || values['from-json'] ? committedResultsDir : scratchDir;
