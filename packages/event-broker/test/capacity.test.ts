@@ -34,13 +34,14 @@ async function waitFor(output: () => string, pattern: RegExp, what: string): Pro
 
 const count = (text: string, pattern: RegExp) => text.split('\n').filter((line) => pattern.test(line)).length;
 
-test('filled under prlimit --nofile=128: 503 + Retry-After for newcomers on every surface, the broker stays operable, and recovers', async () => {
-  const broker = brokerUnderLimit(128);
+test('filled under prlimit --nofile=256: 503 + Retry-After for newcomers on every surface, the broker stays operable, and recovers', async () => {
+  // Not fewer: loading the broker's modules opens many files at once.
+  const broker = brokerUnderLimit(256);
   const subscribers: RawClient[] = [];
   try {
     const [, url, cap] = await waitFor(broker.output, /listening on (ws:\/\/[\d.]+:\d+).*up to (\d+) connections/, 'listening');
     const maxConnections = Number(cap);
-    assert.is(maxConnections, 128 - 32, 'the default cap keeps a reserve of 32 descriptors below 128');
+    assert.is(maxConnections, 256 - 32, 'the default cap keeps a reserve of 32 descriptors below 256');
     const httpUrl = url!.replace('ws://', 'http://');
     for (let i = 0; i < maxConnections; i++) {
       const subscriber = await RawClient.open(`${url}/pubsub/ws?topics=cap.t`);
@@ -96,9 +97,9 @@ test('--print-config under prlimit shows the derived cap and where it came from;
   assert.equal([parsed.config.maxConnections, parsed.sources['maxConnections']], [100, 'flag --max-connections']);
 });
 
-test('durable history out of descriptors (real EMFILE under prlimit): refused with unavailable, nothing acknowledged unstored, accepted again once descriptors are back', async () => {
+test('durable history out of descriptors (real EMFILE under prlimit --nofile=256): refused with unavailable, nothing acknowledged unstored, accepted again once descriptors are back', async () => {
   const fixture = fileURLToPath(new URL('./fixtures/history-emfile.ts', import.meta.url));
-  const child = spawn('prlimit', ['--nofile=64:64', process.execPath, '--conditions=@eventwire/source', '--import', 'tsx', fixture]);
+  const child = spawn('prlimit', ['--nofile=256:256', process.execPath, '--conditions=@eventwire/source', '--import', 'tsx', fixture]);
   let output = '';
   child.stdout.on('data', (chunk) => (output += chunk));
   child.stderr.on('data', (chunk) => (output += chunk));
