@@ -34,7 +34,6 @@ import type {
 import { Access, type RefusalCounts } from './auth/access.js';
 import { findToken, type BrokerUser } from './auth/authenticate.js';
 import type { ChannelRule } from './auth/channels.js';
-import { assertPermissions } from './auth/permissions.js';
 import { clientAddress } from './auth/client-address.js';
 import { defaultMaxConnections, defaultTotalOutboundBytes, readOpenFileLimit } from './capacity.js';
 import { OutboundBudget } from './outbound-budget.js';
@@ -145,20 +144,17 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
     this.#maxPayloadBytes = options.maxPayloadBytes ?? brokerDefaults.maxPayloadBytes;
     this.#heartbeatMs = options.heartbeatMs ?? brokerDefaults.heartbeatMs;
     this.#maxSubscriptions = options.maxSubscriptionsPerConnection ?? brokerDefaults.maxSubscriptionsPerConnection;
-    const permissions = options.permissions;
-    for (const [where, granted] of Object.entries({ ...permissions?.users, authenticated: permissions?.authenticated, anonymous: permissions?.anonymous })) {
-      if (granted) assertPermissions(granted, `permissions.${where}`);
-    }
     this.#trustedProxies = new Set(options.trustedProxies ?? []);
     this.#outboundBudget = new OutboundBudget(options.maxTotalOutboundBytes ?? defaultTotalOutboundBytes());
     this.#access = new Access({
       authenticate: options.authenticate,
       allowAnonymous: options.allowAnonymous ?? options.authenticate === undefined,
-      permissions,
+      permissions: options.permissions,
       rateLimits: options.rateLimits,
       maxConnections: options.maxConnections ?? defaultMaxConnections().value,
       maxConnectionsPerIp: options.maxConnectionsPerIp ?? Infinity,
       ruleTimeoutMs: options.interceptTimeoutMs ?? brokerDefaults.interceptTimeoutMs,
+      topicLimits: this.#topicLimits,
       onCapacity: ({ atCapacity, connections, maxConnections, refused }) =>
         this.#log(
           atCapacity

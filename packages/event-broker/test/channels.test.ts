@@ -178,4 +178,22 @@ test('history and replay keep private events to their exact, allowed channel', a
   ada.close();
 });
 
+test('with longer topic limits, a long guarded name is still checked by its rule (never skipped as malformed)', async () => {
+  const server = (await startBroker(
+    { authenticate: ({ token }) => (token ? { id: token } : undefined), topicLimits: { maxLength: 1000, maxSegments: 32 } },
+    (broker) => void broker.channel('private-user.{userId}', (user, { userId }) => user?.id === userId),
+  )) as unknown as TestBroker<never>;
+  try {
+    const long = 'u'.repeat(300);
+    const client = await as(server, 'ada');
+    assert.is(await subscribe(client, `private-user.${long}`), 'forbidden', 'a foreign 300-character id');
+    client.close();
+    const owner = await as(server, long);
+    assert.is(await subscribe(owner, `private-user.${long}`), 'ack', 'its owner');
+    owner.close();
+  } finally {
+    await server.stop();
+  }
+});
+
 test.run();

@@ -1,10 +1,10 @@
 // The auth room: one place every surface asks who may connect, as whom, and
 // what they may do — authentication, permissions, channel rules, rate limits
 // and connection caps — and where every refusal is counted.
-import { EventwireError, findTopicProblem, toEventwireError } from '@eventwire/event-channel';
+import { EventwireError, findTopicProblem, toEventwireError, type TopicLimits } from '@eventwire/event-channel';
 import { authenticateRequest, type AuthRequest, type Authenticator, type BrokerUser } from './authenticate.js';
 import { ChannelRules, channelKind } from './channels.js';
-import { checkPermission, permissionsOf, type AccessAction, type PermissionRules } from './permissions.js';
+import { assertPermissions, checkPermission, permissionsOf, type AccessAction, type PermissionRules } from './permissions.js';
 import { KeyedBuckets, TokenBucket, rateLimited, type RateLimit } from './rate-limit.js';
 
 /** Who is asking over HTTP, where there is no connection: the user and the address. */
@@ -50,6 +50,12 @@ export interface AccessOptions {
   readonly maxConnectionsPerIp: number;
   /** Longest a channel rule may take; then it denies. */
   readonly ruleTimeoutMs: number;
+  /**
+   * The broker's topic limits: a name is skipped here only when the handler
+   * will refuse it as malformed under the very same limits (a looser check
+   * here would let a valid guarded name pass unchecked).
+   */
+  readonly topicLimits: TopicLimits;
   /** Told once when the total cap is reached and once when it clears (never per refusal). */
   readonly onCapacity?: (event: CapacityEvent) => void;
 }
@@ -123,6 +129,11 @@ export class Access {
   readonly #limitsTraffic: boolean;
 
   constructor(options: AccessOptions) {
+    const permissions = options.permissions;
+    // Refused where declared (a typo'd pattern), not on the first request it would apply to.
+    for (const [where, granted] of Object.entries({ ...permissions?.users, authenticated: permissions?.authenticated, anonymous: permissions?.anonymous })) {
+      if (granted) assertPermissions(granted, `permissions.${where}`);
+    }
     this.#options = options;
     this.channels = new ChannelRules(options.ruleTimeoutMs);
     const limits = options.rateLimits ?? {};
@@ -244,11 +255,11 @@ export class Access {
       // A malformed name is the handler's to refuse (invalid_topic / invalid_pattern), as for anyone.
       // A public publish is validated only when refused: the permission check is cached, validation is not.
       const validatesFirst = action === 'subscribe' || kind !== 'public';
-      if (typeof name !== 'string' || (validatesFirst && findTopicProblem(name, 'pattern') !== undefined)) continue;
+      if (typeof name !== 'string' || (validatesFirst && findTopicProblem(name, 'pattern', this.#options.topicLimits) !== undefined)) continue;
       try {
         checkPermission(permissions, action, name);
       } catch (error) {
-        if (!validatesFirst && findTopicProblem(name, 'pattern') !== undefined) continue;
+        if (!validatesFirst && findTopicProblem(name, 'pattern', this.#options.topicLimits) !== undefined) continue;
         throw this.refuse(toEventwireError(error));
       }
       if (kind !== 'public') (guarded ??= []).push(name);
