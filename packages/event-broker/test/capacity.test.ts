@@ -3,7 +3,7 @@
 // Newcomers get 503 with Retry-After (never a reset), /health and HTTP
 // publish keep answering, every open subscriber gets the event published at
 // the cap, the log says so once per episode, and room frees up again.
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,26 +11,13 @@ import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import WebSocket from 'ws';
-import { RawClient, until, upgradeRefusal, within } from './helpers.js';
+import { RawClient, runBrokerCli, until, upgradeRefusal, waitForOutput, within } from './helpers.js';
 
-const cli = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
 const test = suite('at capacity (prlimit)');
 
-/** The CLI under an open-file limit of `files`; its output collected. */
-function brokerUnderLimit(files: number, args: string[] = []): { child: ChildProcessWithoutNullStreams; output: () => string; exit: Promise<number | null> } {
-  const child = spawn('prlimit', [`--nofile=${files}:${files}`, process.execPath, '--conditions=@eventwire/source', '--import', 'tsx', cli, '--port', '0', ...args]);
-  let text = '';
-  child.stdout.on('data', (chunk) => (text += chunk));
-  child.stderr.on('data', (chunk) => (text += chunk));
-  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, output: () => text, exit };
-}
-
-async function waitFor(output: () => string, pattern: RegExp, what: string): Promise<RegExpExecArray> {
-  let match: RegExpExecArray | null = null;
-  await until(() => (match = pattern.exec(output())) !== null, what, 20_000);
-  return match!;
-}
+/** The CLI under an open-file limit of `files`. */
+const brokerUnderLimit = (files: number, args: string[] = []) => runBrokerCli(['--port', '0', ...args], { openFiles: files });
+const waitFor = (output: () => string, pattern: RegExp, what: string) => waitForOutput(output, pattern, what);
 
 const count = (text: string, pattern: RegExp) => text.split('\n').filter((line) => pattern.test(line)).length;
 

@@ -1,39 +1,16 @@
 // The event-broker command, run as a real process.
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { EventChannel, type ChannelStatus } from '@eventwire/event-channel';
-import { RawClient, until, within } from './helpers.js';
+import { RawClient, runBrokerCli, until, waitForOutput, within } from './helpers.js';
 import { runAndInterrupt } from '../../../scripts/testing/interrupt.js';
 
 const cli = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
 const test = suite('event-broker CLI');
 
-function run(args: string[], env: Record<string, string> = {}): { child: ChildProcessWithoutNullStreams; output: () => string; exit: Promise<number | null> } {
-  const child = spawn(process.execPath, ['--conditions=@eventwire/source', '--import', 'tsx', cli, ...args], {
-    env: { ...process.env, ...env },
-  });
-  let text = '';
-  child.stdout.on('data', (chunk) => (text += chunk));
-  child.stderr.on('data', (chunk) => (text += chunk));
-  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, output: () => text, exit };
-}
-
-async function waitFor(output: () => string, pattern: RegExp, what: string): Promise<RegExpExecArray> {
-  return within(
-    (async () => {
-      for (;;) {
-        const match = pattern.exec(output());
-        if (match) return match;
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      }
-    })(),
-    15_000,
-    what,
-  );
-}
+const run = (args: string[], env: Record<string, string> = {}) => runBrokerCli(args, { env });
+const waitFor = (output: () => string, pattern: RegExp, what: string) => waitForOutput(output, pattern, what, 15_000);
 
 test('--help prints usage and exits 0', async () => {
   const { output, exit } = run(['--help']);

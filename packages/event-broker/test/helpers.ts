@@ -1,6 +1,8 @@
 // Test helpers: a real broker on an OS-chosen port that can restart on the
 // same port, and a raw WebSocket client whose waits have deadlines, not sleeps.
 import type { EventMap, EventwireError } from '@eventwire/event-channel';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { EventBrokerServer, MemoryHistoryStore, type BrokerOptions, type HistoryStore } from '../src/index.js';
 
@@ -190,4 +192,36 @@ export function upgradeRefusal(
 /** A memory store that outlives broker restarts: what a data directory gives a real broker. */
 export function keptMemoryStore(): HistoryStore {
   return new MemoryHistoryStore();
+}
+
+/** The event-broker CLI (from src/, through tsx) as a real process. */
+export interface BrokerProcess {
+  readonly child: ChildProcessWithoutNullStreams;
+  /** Everything it printed so far, stdout and stderr. */
+  output(): string;
+  readonly exit: Promise<number | null>;
+}
+
+const cliPath = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
+
+/**
+ * Starts `event-broker args…`; with `openFiles`, under `prlimit
+ * --nofile=N:N` (the process's open-file limit, as an operator sets it).
+ */
+export function runBrokerCli(args: string[], options: { env?: Record<string, string>; openFiles?: number } = {}): BrokerProcess {
+  const node = [process.execPath, '--conditions=@eventwire/source', '--import', 'tsx', cliPath, ...args];
+  const [command, ...rest] = options.openFiles === undefined ? node : ['prlimit', `--nofile=${options.openFiles}:${options.openFiles}`, ...node];
+  const child = spawn(command!, rest, { env: { ...process.env, ...options.env } });
+  let text = '';
+  child.stdout.on('data', (chunk) => (text += chunk));
+  child.stderr.on('data', (chunk) => (text += chunk));
+  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, output: () => text, exit };
+}
+
+/** Resolves with the first match of `pattern` in `output()`, waiting for it (bounded). */
+export async function waitForOutput(output: () => string, pattern: RegExp, what: string, ms = 20_000): Promise<RegExpExecArray> {
+  let match: RegExpExecArray | null = null;
+  await until(() => (match = pattern.exec(output())) !== null, what, ms);
+  return match!;
 }
