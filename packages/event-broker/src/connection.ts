@@ -41,6 +41,7 @@ export class Connection implements BudgetedReader {
   #backloggedSince: number | undefined;
   /** What the budget was last told this reader has unsent. */
   #reportedUnsent = 0;
+  #watchingDrain = false;
   // ws's own net.Socket (`_socket`); absent in another WebSocket implementation,
   // where we neither batch nor write prepared frames.
   readonly #tcp: TcpSocket | undefined;
@@ -91,15 +92,6 @@ export class Connection implements BudgetedReader {
     this.#slowConsumerMs = options.slowConsumerMs;
     this.#onSlow = options.onSlow;
     this.#budget = options.budget;
-    if (this.#budget) {
-      options.socket.once('close', () => this.#budget!.forget(this));
-      // The kernel took everything queued: this reader is not behind any more.
-      (this.#tcp as { on?: (event: 'drain', listener: () => void) => void } | undefined)?.on?.('drain', () => {
-        this.#backloggedSince = undefined;
-        this.#reportedUnsent = 0;
-        this.#budget!.report(this, 0);
-      });
-    }
     this.#tcp = (options.socket as unknown as { _socket?: TcpSocket })._socket;
     this.#writesPrepared = this.#tcp !== undefined && options.socket.extensions === '';
   }
@@ -165,7 +157,10 @@ export class Connection implements BudgetedReader {
     // Most flushes of a reader that keeps up end with nothing unsent, as the last one did: no call at all.
     if (unsent !== this.#reportedUnsent && this.#budget) {
       if (unsent === 0) this.#backloggedSince = undefined;
-      else this.#backloggedSince ??= Date.now();
+      else if (this.#backloggedSince === undefined) {
+        this.#backloggedSince = Date.now();
+        this.#watchDrain();
+      }
       this.#reportedUnsent = unsent;
       this.#budget.report(this, unsent);
     }
@@ -194,6 +189,26 @@ export class Connection implements BudgetedReader {
     const timer = setTimeout(() => this.socket.terminate(), graceMs);
     timer.unref();
     this.socket.once('close', () => clearTimeout(timer));
+  }
+
+  /** The connection is gone: it holds no part of the budget any more. */
+  closed(): void {
+    this.#budget?.forget(this);
+  }
+
+  /**
+   * Listens, from the first time this reader falls behind, for the kernel
+   * taking everything queued: then it is not behind any more. (Lazily: most
+   * connections never fall behind, and a listener each would add up.)
+   */
+  #watchDrain(): void {
+    if (this.#watchingDrain || !this.#tcp) return;
+    this.#watchingDrain = true;
+    (this.#tcp as unknown as { on(event: 'drain', listener: () => void): void }).on('drain', () => {
+      this.#backloggedSince = undefined;
+      this.#reportedUnsent = 0;
+      this.#budget!.report(this, 0);
+    });
   }
 
   /** Bytes queued for this client now. */

@@ -40,7 +40,7 @@ import { OutboundBudget } from './outbound-budget.js';
 import { decodePathSegment, requestUrl, sendError, sendJson, upgradeRefusal } from './http.js';
 import { readHistoryPage } from './history/replay.js';
 import { brokerDefaults, type BrokerOptions } from './options.js';
-import { NativeSession } from './surfaces/native.js';
+import { NativeSession, type NativeSessionLimits } from './surfaces/native.js';
 import { SynapSubscriber, parseSynapTopics } from './surfaces/synap.js';
 import { SynapHttpApi } from './surfaces/synap-http.js';
 
@@ -135,6 +135,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
   readonly #access: Access;
   readonly #trustedProxies: ReadonlySet<string>;
   readonly #outboundBudget: OutboundBudget;
+  #nativeLimits: NativeSessionLimits | undefined;
   #heartbeatTimeouts = 0;
   readonly #startedAt = Date.now();
 
@@ -390,10 +391,12 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
     let surface: 'native' | 'synap';
     let topics: string[] = [];
     let user: BrokerUser | undefined;
-    let release: (() => void) | undefined;
+    const ip = this.#clientAddress(request);
+    let admitted = false;
     try {
       // Caps and the connect rate first: over them, nothing else is spent.
-      release = this.#access.admit(this.#clientAddress(request));
+      this.#access.admit(ip);
+      admitted = true;
       const url = requestUrl(request);
       if (url.pathname === '/' || url.pathname === '/ws') surface = 'native';
       else if (url.pathname === '/pubsub/ws') {
@@ -410,17 +413,31 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
       // A Synap subscriber names its channels in the URL: each must be allowed.
       await this.#access.authorize(user, topics, 'subscribe');
     } catch (error) {
-      release?.();
+      if (admitted) this.#access.release(ip);
       socket.end(upgradeRefusal(toEventwireError(error)));
       return;
     }
-    if (socket.destroyed) return release();
-    this.#wss.handleUpgrade(request, socket, head, (ws) => this.#onConnection(ws, request, surface, topics, user, release));
+    if (socket.destroyed) return this.#access.release(ip);
+    this.#wss.handleUpgrade(request, socket, head, (ws) => this.#onConnection(ws, request, ip, surface, topics, user));
   }
 
   /** The broker's authentication rules for one request (anonymous only where allowed; failures limited per IP). */
   #authenticateRequest(request: IncomingMessage, token: string | undefined, surface: 'native' | 'synap' | 'http'): Promise<BrokerUser | undefined> {
     return this.#access.authenticate({ token, headers: request.headers, remoteAddress: this.#clientAddress(request), surface });
+  }
+
+  /** What every native session shares (one object for all of them). */
+  #sessionLimits(): NativeSessionLimits {
+    return {
+      maxPayloadBytes: this.#maxPayloadBytes,
+      maxSubscriptions: this.#maxSubscriptions,
+      topicLimits: this.#topicLimits,
+      heartbeatMs: this.#heartbeatMs,
+      helloTimeoutMs: this.#options.helloTimeoutMs ?? brokerDefaults.helloTimeoutMs,
+      maxReplayEvents: this.#options.maxReplayEvents ?? brokerDefaults.maxReplayEvents,
+      maxReplayBytes: this.#options.maxOutboundBytes ?? brokerDefaults.maxOutboundBytes,
+      access: this.#access,
+    };
   }
 
   /** The address per-IP caps and limits count this request against (see `trustedProxies`). */
@@ -431,10 +448,10 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
   #onConnection(
     ws: WebSocket,
     request: IncomingMessage,
+    ip: string,
     surface: 'native' | 'synap',
     topics: string[],
     user: BrokerUser | undefined,
-    release: () => void,
   ): void {
     // Assigned below, once the connection it wraps exists; onSlow only runs later.
     let subscriber: NativeSession | SynapSubscriber;
@@ -458,22 +475,23 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
     ws.on('pong', () => (connection.alive = true));
     ws.on('error', (error) => this.#log(`conn ${connection.id} socket error: ${error.message}`));
     if (surface === 'native') {
-      const session = new NativeSession(connection, this.#core, {
-        maxPayloadBytes: this.#maxPayloadBytes,
-        maxSubscriptions: this.#maxSubscriptions,
-        topicLimits: this.#topicLimits,
-        heartbeatMs: this.#heartbeatMs,
-        helloTimeoutMs: this.#options.helloTimeoutMs ?? brokerDefaults.helloTimeoutMs,
-        maxReplayEvents: this.#options.maxReplayEvents ?? brokerDefaults.maxReplayEvents,
-        maxReplayBytes: this.#options.maxOutboundBytes ?? brokerDefaults.maxOutboundBytes,
-        access: this.#access,
-        rateLimits: this.#access.limits(this.#clientAddress(request)),
-        ...(this.#access.authenticates && {
-          authenticate: (token: string | undefined) => this.#authenticateRequest(request, token, 'native'),
-        }),
-        // Credentials not given at the upgrade must come with the hello.
-        authenticateHello: this.#access.authenticates && user === undefined,
-      });
+      const rateLimits = this.#access.limits(ip);
+      // Per-connection parts only where they apply: an idle anonymous connection carries none.
+      const session = new NativeSession(
+        connection,
+        this.#core,
+        (this.#nativeLimits ??= this.#sessionLimits()),
+        this.#access.authenticates || rateLimits
+          ? {
+              rateLimits,
+              ...(this.#access.authenticates && {
+                authenticate: (token: string | undefined) => this.#authenticateRequest(request, token, 'native'),
+              }),
+              // Credentials not given at the upgrade must come with the hello.
+              authenticateHello: this.#access.authenticates && user === undefined,
+            }
+          : undefined,
+      );
       subscriber = session;
       ws.on('message', (data, isBinary) => {
         connection.alive = true;
@@ -492,7 +510,8 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
     }
     ws.on('close', (code, reason) => {
       this.#connections.delete(ws);
-      release();
+      this.#access.release(ip);
+      connection.closed();
       if (subscriber instanceof NativeSession) subscriber.closed();
       else {
         this.#core.router.remove(subscriber);

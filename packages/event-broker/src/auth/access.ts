@@ -172,9 +172,10 @@ export class Access {
   /**
    * Admits one WebSocket connection from `ip` under the caps and the connect
    * rate, or throws (`unavailable` 503 over the total, `rate_limited` 429
-   * over the IP's share). Returns the release to call once it is gone.
+   * over the IP's share). Call `release(ip)` once for each admitted
+   * connection when it is gone (no closure per connection: they add up).
    */
-  admit(ip: string): () => void {
+  admit(ip: string): void {
     const options = this.#options;
     if (this.#connections >= options.maxConnections) {
       this.#refusedThisEpisode++;
@@ -195,16 +196,15 @@ export class Access {
     if (wait > 0) throw this.refuse(rateLimited('Too many connects from this address', wait));
     this.#connections++;
     this.#connectionsByIp.set(ip, fromIp + 1);
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      this.#connections--;
-      const left = (this.#connectionsByIp.get(ip) ?? 1) - 1;
-      if (left > 0) this.#connectionsByIp.set(ip, left);
-      else this.#connectionsByIp.delete(ip);
-      this.#release();
-    };
+  }
+
+  /** An admitted connection from `ip` is gone. */
+  release(ip: string): void {
+    this.#connections--;
+    const left = (this.#connectionsByIp.get(ip) ?? 1) - 1;
+    if (left > 0) this.#connectionsByIp.set(ip, left);
+    else this.#connectionsByIp.delete(ip);
+    this.#endEpisode();
   }
 
   /**
@@ -212,7 +212,7 @@ export class Access {
    * slot): a broker hovering at the cap logs one pair of lines, not one per
    * connection that comes and goes.
    */
-  #release(): void {
+  #endEpisode(): void {
     const { maxConnections, onCapacity } = this.#options;
     if (!this.#atCapacity || this.#connections > maxConnections - Math.max(1, Math.floor(maxConnections * 0.05))) return;
     this.#atCapacity = false;

@@ -43,6 +43,10 @@ export interface NativeSessionLimits {
   readonly maxReplayBytes: number;
   /** Who may do what; asked for every guarded name, permission and rate. */
   readonly access: Access;
+}
+
+/** What one connection has of its own: present only when the broker authenticates or limits rates. */
+export interface NativeSessionAccess {
   /** This connection's rate limits, when any apply. */
   readonly rateLimits: ConnectionLimits | undefined;
   /**
@@ -72,6 +76,7 @@ export class NativeSession implements Subscriber {
   readonly #connection: Connection;
   readonly #core: BrokerCore;
   readonly #limits: NativeSessionLimits;
+  readonly #own: NativeSessionAccess | undefined;
   #greeted = false;
   #busy = false;
   // Created on first use: most sessions never wait on an async hook.
@@ -79,11 +84,12 @@ export class NativeSession implements Subscriber {
   // Dropped once cleared: a Timeout object per idle connection adds up.
   #helloTimer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(connection: Connection, core: BrokerCore, limits: NativeSessionLimits) {
+  constructor(connection: Connection, core: BrokerCore, limits: NativeSessionLimits, own?: NativeSessionAccess) {
     this.id = connection.id;
     this.#connection = connection;
     this.#core = core;
     this.#limits = limits;
+    this.#own = own;
     this.#helloTimer = setTimeout(() => {
       this.#sendError(undefined, new EventwireError('timeout', `No hello within ${limits.helloTimeoutMs} ms`));
       this.#connection.close(closeCodes.protocolError, 'no hello', 1000);
@@ -201,7 +207,7 @@ export class NativeSession implements Subscriber {
   ): Promise<void> | undefined {
     let pending: Promise<void> | undefined;
     try {
-      this.#limits.rateLimits?.take(action);
+      this.#own?.rateLimits?.take(action);
       pending = this.#limits.access.authorize(this.#connection.user, names, action);
     } catch (error) {
       this.#sendError(id, error, eventId);
@@ -220,7 +226,7 @@ export class NativeSession implements Subscriber {
    * A refusal leaves the old credentials in force until they expire.
    */
   #reauthenticate(id: FrameId, token: string): Promise<void> | undefined {
-    const authenticate = this.#limits.authenticate;
+    const authenticate = this.#own?.authenticate;
     if (!authenticate) {
       this.#send({ type: 'ack', id });
       return undefined;
@@ -244,7 +250,7 @@ export class NativeSession implements Subscriber {
       this.#sendError(undefined, new EventwireError('invalid_frame', 'hello was already received'));
       return undefined;
     }
-    const authenticate = this.#limits.authenticateHello ? this.#limits.authenticate : undefined;
+    const authenticate = this.#own?.authenticateHello ? this.#own.authenticate : undefined;
     if (authenticate) {
       // Frames that follow wait (the session is busy) until this is decided.
       return authenticate(token).then(
