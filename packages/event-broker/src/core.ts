@@ -207,7 +207,7 @@ export class BrokerCore {
         throw failure;
       }
     }
-    const notified = this.router.route(new RoutedEvent(envelope));
+    const notified = this.router.route(new RoutedEvent(envelope), origin.except);
     this.counters.published++;
     this.counters.deliveries += notified;
     this.topics.record(envelope.topic);

@@ -21,6 +21,11 @@ export interface PublishOrigin {
   readonly connectionId?: string;
   /** Who published, when the broker authenticates (undefined: anonymous or the broker itself). */
   readonly user?: BrokerUser | undefined;
+  /**
+   * A connection this event is not delivered to: the publisher's own, for a
+   * publish "to others" (`toOthers`, HTTP `socket_id` / `X-Socket-ID`).
+   */
+  readonly except?: string;
 }
 
 /** An event as hooks see it: the wire shape (the schema's input type). */

@@ -92,10 +92,16 @@ export class Router {
     return held === undefined ? 0 : typeof held === 'string' ? 1 : held.size;
   }
 
-  /** Delivers to every matching subscriber once; returns how many that was. */
-  route(event: RoutedEvent): number {
+  /**
+   * Delivers to every matching subscriber once (but the one whose id is
+   * `except`: a publish to others); returns how many that was.
+   */
+  route(event: RoutedEvent, except?: string): number {
     const topic = event.envelope.topic;
     const targets = this.#trie.matchValues(topic);
+    if (except !== undefined) {
+      for (const subscriber of targets) if (subscriber.id === except) targets.delete(subscriber);
+    }
     if (channelKind(topic) !== 'public') {
       // A guarded channel reaches only those who subscribed its exact name
       // (and passed its rule doing so): never a wildcard such as '#'.

@@ -576,7 +576,8 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
     }
     // Everything below /health needs credentials when the broker authenticates.
     const user = this.#access.authenticates ? await this.#authenticateRequest(request, findToken(url, request.headers), 'http') : undefined;
-    const caller = { user, ip: this.#clientAddress(request) };
+    const socketId = request.headers['x-socket-id'];
+    const caller = { user, ip: this.#clientAddress(request), socketId: Array.isArray(socketId) ? socketId[0] : socketId };
     if (path === '/stats') {
       expect('GET');
       return sendJson(response, 200, this.stats());

@@ -121,6 +121,12 @@ export interface EmitOptions {
    * @default false
    */
   readonly ack?: boolean;
+  /**
+   * Deliver to every subscriber but this channel's own connection — "to
+   * others", as Laravel's `toOthers()`: the sender already shows what it did.
+   * @default false
+   */
+  readonly toOthers?: boolean;
 }
 
 /** Options of `once` and `ready`. */
@@ -276,6 +282,16 @@ export class EventChannel<TEvents extends EventMap = UntypedEvents> {
     this.#transport.connect(sink);
   }
 
+  /**
+   * The broker's id of this channel's connection while connected (`ws://`):
+   * hand it to your backend so its HTTP publishes leave this client out
+   * (`socket_id` / `X-Socket-ID`, as Laravel's `toOthers()`). It changes on
+   * every reconnect.
+   */
+  get connectionId(): string | undefined {
+    return this.#transport.connectionId;
+  }
+
   /** The current connection state. */
   get status(): ChannelStatus {
     return this.#status;
@@ -325,7 +341,7 @@ export class EventChannel<TEvents extends EventMap = UntypedEvents> {
       ...(options.traceparent !== undefined && { traceparent: options.traceparent }),
     };
     try {
-      await this.#transport.publish(envelope, { ack: options.ack === true });
+      await this.#transport.publish(envelope, { ack: options.ack === true, ...(options.toOthers === true && { toOthers: true }) });
     } catch (error) {
       throw toEventwireError(error, 'connection_closed');
     }

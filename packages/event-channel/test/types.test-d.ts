@@ -199,3 +199,10 @@ new EventChannel({ url: 'ws://localhost:15500', getToken: async () => (await Pro
 new EventChannel({ url: 'ws://localhost:15500', getToken: () => 42 });
 // @ts-expect-error a custom transport brings its own credentials
 new EventChannel({ transport: new MemoryHub().transport('x'), getToken: () => 'token' });
+
+const untypedForToOthers = new EventChannel({ url: 'ws://localhost:15500' });
+// to_others is an emit option; the connection id is a string while connected.
+void untypedForToOthers.emit('chat.lobby', 'hi', { toOthers: true, ack: true });
+// @ts-expect-error toOthers is a boolean
+void untypedForToOthers.emit('chat.lobby', 'hi', { toOthers: 'yes' });
+expectType<Equal<typeof untypedForToOthers.connectionId, string | undefined>>();

@@ -11,6 +11,8 @@ import { KeyedBuckets, TokenBucket, rateLimited, type RateLimit } from './rate-l
 export interface Caller {
   readonly user: BrokerUser | undefined;
   readonly ip: string;
+  /** `X-Socket-ID`: a connection of the caller's that its publishes leave out (Laravel's `toOthers()`). */
+  readonly socketId?: string | undefined;
 }
 
 /** One kind of operation's limits: each connection's own, and its address's share (all its connections and HTTP calls). */

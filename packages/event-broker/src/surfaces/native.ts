@@ -23,6 +23,7 @@ import type { AccessAction } from '../auth/permissions.js';
 import type { Connection } from '../connection.js';
 import { PreparedTextFrame } from '../prepared-frame.js';
 import type { BrokerCore, PublishResult } from '../core.js';
+import type { PublishOrigin } from '../hooks.js';
 import { planResume, readHistoryPage } from '../history/replay.js';
 import type { RoutedEvent, Subscriber } from '../router.js';
 
@@ -182,7 +183,7 @@ export class NativeSession implements Subscriber {
       case 'history':
         return this.#guarded(frame.id, [frame.pattern], 'subscribe', () => this.#history(frame));
       case 'publish':
-        return this.#guarded(frame.id, [frame.event.topic], 'publish', () => this.#publish(frame.id, frame.event), frame.event.id);
+        return this.#guarded(frame.id, [frame.event.topic], 'publish', () => this.#publish(frame.id, frame.event, frame.toOthers === true), frame.event.id);
       case 'ping': {
         const offset = this.#historyOffset();
         this.#send({ type: 'pong', ...(frame.id !== undefined && { id: frame.id }), ...(offset !== undefined && { offset }) });
@@ -372,10 +373,14 @@ export class NativeSession implements Subscriber {
     return store && formatOffset(store.epoch, store.head);
   }
 
-  #publish(id: FrameId | undefined, event: EventEnvelope): Promise<void> | undefined {
+  #publish(id: FrameId | undefined, event: EventEnvelope, toOthers: boolean): Promise<void> | undefined {
     try {
       assertTopic(event.topic, this.#limits.topicLimits);
-      const result = this.#core.publish(event, { surface: 'native', connectionId: this.id, user: this.#connection.user });
+      // Two literals, not a spread: this runs for every publish.
+      const origin: PublishOrigin = toOthers
+        ? { surface: 'native', connectionId: this.id, user: this.#connection.user, except: this.id }
+        : { surface: 'native', connectionId: this.id, user: this.#connection.user };
+      const result = this.#core.publish(event, origin);
       if (result instanceof Promise) {
         return result.then(
           (settled) => this.#published(id, settled),

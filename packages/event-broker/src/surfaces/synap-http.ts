@@ -160,9 +160,11 @@ export class SynapHttpApi {
   // The operations, once each
 
   /**
-   * Publishes `{ payload | data | message, metadata?, source? }` to `topic`
-   * through the core. `priority` and `headers`, which Synap's SDKs may send,
-   * are accepted and ignored (Synap's server ignores them too).
+   * Publishes `{ payload | data | message, metadata?, source?, socket_id? }`
+   * to `topic` through the core; `socket_id` (or the `X-Socket-ID` header, as
+   * Laravel's `toOthers()` sends it) names a connection it is not delivered to.
+   * `priority` and `headers`, which Synap's SDKs may send, are accepted and
+   * ignored (Synap's server ignores them too).
    */
   async publish(topic: unknown, body: Readonly<Record<string, unknown>>, defaultSource: string, caller: Caller): Promise<SynapPublishAnswer> {
     if (typeof topic !== 'string') throw new EventwireError('invalid_payload', 'pubsub.publish needs "topic", a string');
@@ -172,7 +174,8 @@ export class SynapHttpApi {
     const metadata = metadataOf(body['metadata']);
     const source = typeof body['source'] === 'string' && body['source'] !== '' ? body['source'] : defaultSource;
     const envelope = this.#core.createEnvelope(topic, payloadOf(body), { source, ...(metadata && { metadata }) });
-    const result = await this.#core.publish(envelope, { surface: 'http', user: caller.user });
+    const except = socketIdOf(body['socket_id']) ?? socketIdOf(caller.socketId);
+    const result = await this.#core.publish(envelope, { surface: 'http', user: caller.user, ...(except !== undefined && { except }) });
     return { message_id: result.event.id, topic, subscribers_matched: result.notified, subscribers_notified: result.notified };
   }
 
@@ -409,4 +412,11 @@ function metadataOf(value: unknown): Record<string, string> | undefined {
     out[key] = typeof entry === 'string' ? entry : JSON.stringify(entry);
   }
   return out;
+}
+
+/** A connection id to leave out (`socket_id`), or undefined when none (or not an id) is given. */
+function socketIdOf(value: unknown): string | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  if (typeof value !== 'string' || value.length > 64) throw new EventwireError('invalid_payload', '"socket_id" must be a connection id (a string of at most 64 characters)');
+  return value;
 }

@@ -65,7 +65,13 @@ export type ClientFrame =
       readonly limit?: number;
     }
   | { readonly type: 'unsubscribe'; readonly id: FrameId; readonly pattern: string }
-  | { readonly type: 'publish'; readonly id?: FrameId; readonly event: EventEnvelope }
+  | {
+      readonly type: 'publish';
+      readonly id?: FrameId;
+      readonly event: EventEnvelope;
+      /** Deliver to every subscriber but the publishing connection. */
+      readonly toOthers?: boolean;
+    }
   | { readonly type: 'ping'; readonly id?: FrameId };
 
 /** Frames a server sends. */
@@ -213,7 +219,8 @@ export function parseClientFrame(text: string): ClientFrame {
       } catch (error) {
         throw withFrameId(error, id);
       }
-      return id === undefined ? { type, event } : { type, id, event };
+      const toOthers = record['toOthers'] === true;
+      return { type, ...(id !== undefined && { id }), event, ...(toOthers && { toOthers }) };
     }
     case 'ping': {
       const id = optionalId(record);

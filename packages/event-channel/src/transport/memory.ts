@@ -99,7 +99,8 @@ export class MemoryBus {
     this.#subscriptions.remove(pattern, member);
   }
 
-  publish(input: EventEnvelope): void {
+  /** Delivers to every matching member, but `except` (a publish to others). */
+  publish(input: EventEnvelope, except?: MemoryTransport): void {
     let envelope = input;
     const retention = this.#history?.rules.retentionFor(envelope.topic);
     if (retention) {
@@ -110,6 +111,7 @@ export class MemoryBus {
     }
     // Receivers are fixed at publish time: a later subscriber does not see it.
     const receivers = this.#subscriptions.matchValues(envelope.topic);
+    if (except) receivers.delete(except);
     if (receivers.size === 0) return;
     this.#enqueue({ kind: 'event', json: JSON.stringify(envelope), receivers });
   }
@@ -181,10 +183,10 @@ export class MemoryTransport implements Transport {
     sink.status({ state: 'open' });
   }
 
-  publish(envelope: EventEnvelope, _options?: PublishOptions): Promise<void> {
+  publish(envelope: EventEnvelope, options?: PublishOptions): Promise<void> {
     if (this.#closed) return Promise.reject(closedError());
     try {
-      this.#bus.publish(envelope);
+      this.#bus.publish(envelope, options?.toOthers === true ? this : undefined);
     } catch (error) {
       // JSON.stringify throws on cycles and BigInt: the same data could not
       // cross a network either.

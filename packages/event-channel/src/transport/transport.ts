@@ -12,6 +12,8 @@ export interface PublishOptions {
    * @default false
    */
   readonly ack?: boolean;
+  /** Deliver to every subscriber but this connection (its own handlers included). @default false */
+  readonly toOthers?: boolean;
 }
 
 /**
@@ -76,6 +78,8 @@ export interface Transport {
    * an `EventwireError`.
    */
   publish(envelope: EventEnvelope, options?: PublishOptions): Promise<void>;
+  /** The broker's id for the current connection, where there is one (what HTTP `socket_id` names). */
+  readonly connectionId?: string | undefined;
   /** Starts delivery for a valid pattern; resolves once it is live. */
   subscribe(pattern: string): Promise<void>;
   /**

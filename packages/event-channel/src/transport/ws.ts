@@ -102,6 +102,7 @@ const SPARE_TOKEN_MS = 5000;
 interface OutboxItem {
   readonly envelope: EventEnvelope;
   readonly ack: boolean;
+  readonly toOthers: boolean;
   readonly resolve: () => void;
   readonly reject: (error: EventwireError) => void;
 }
@@ -184,6 +185,7 @@ export class WsTransport implements Transport {
   #spareToken: { readonly token: string; readonly at: number } | undefined;
   /** The current socket got its welcome (so a 4001 on it is an expiry, not a refusal). */
   #welcomed = false;
+  #connectionId: string | undefined;
 
   constructor(options: WsTransportOptions) {
     this.#options = options;
@@ -197,6 +199,11 @@ export class WsTransport implements Transport {
       options.outboxSize ?? wsTransportDefaults.outboxSize,
       options.outboxOverflow ?? wsTransportDefaults.outboxOverflow,
     );
+  }
+
+  /** The broker's id of the current connection (from its welcome); undefined while disconnected. */
+  get connectionId(): string | undefined {
+    return this.#state === 'open' ? this.#connectionId : undefined;
   }
 
   /** How many times the token function was asked (connects and refreshes; one at a time). */
@@ -220,7 +227,7 @@ export class WsTransport implements Transport {
       return Promise.reject(new EventwireError('channel_closed', 'The ws transport is closed'));
     }
     return new Promise<void>((resolve, reject) => {
-      const item: OutboxItem = { envelope, ack: options.ack === true, resolve, reject };
+      const item: OutboxItem = { envelope, ack: options.ack === true, toOthers: options.toOthers === true, resolve, reject };
       if (this.#state === 'open') return this.#send(item);
       let evicted: OutboxItem | undefined;
       try {
@@ -347,6 +354,7 @@ export class WsTransport implements Transport {
     this.#state = 'open';
     this.#attempt = 0;
     this.#welcomed = true;
+    this.#connectionId = frame.connectionId;
     const socket = this.#socket;
     this.#scheduleRefresh(frame.user?.expiresInMs, 0);
     if (!this.#everWelcomed && frame.history) this.#position = parseOffset(frame.history.offset);
@@ -654,9 +662,12 @@ export class WsTransport implements Transport {
   }
 
   #send(item: OutboxItem): void {
-    const frame: ClientFrame = item.ack
-      ? { type: 'publish', id: this.#id(), event: item.envelope }
-      : { type: 'publish', event: item.envelope };
+    const frame: ClientFrame = {
+      type: 'publish',
+      ...(item.ack && { id: this.#id() }),
+      event: item.envelope,
+      ...(item.toOthers && { toOthers: true }),
+    };
     if (!item.ack) {
       this.#write(frame);
       item.resolve();
