@@ -4,6 +4,9 @@ import type { BrokerUser } from './auth/authenticate.js';
 import type { BudgetedReader, OutboundBudget } from './outbound-budget.js';
 import type { PreparedTextFrame } from './prepared-frame.js';
 
+/** The WebSocket surfaces: each a protocol beside the others over the same core. */
+export type SocketSurface = 'native' | 'synap' | 'broadcasting';
+
 /** Time a cut slow consumer gets to read its close frame before the socket is destroyed. */
 const SLOW_CONSUMER_GRACE_MS = 1000;
 
@@ -23,7 +26,7 @@ interface TcpSocket {
 export class Connection implements BudgetedReader {
   readonly id: string;
   readonly socket: WebSocket;
-  readonly surface: 'native' | 'synap';
+  readonly surface: SocketSurface;
   readonly remote: string;
   /** Cleared by each heartbeat tick, set by any pong or message. */
   alive = true;
@@ -76,7 +79,7 @@ export class Connection implements BudgetedReader {
   constructor(options: {
     id: string;
     socket: WebSocket;
-    surface: 'native' | 'synap';
+    surface: SocketSurface;
     remote: string;
     maxOutboundBytes: number;
     slowConsumerMs: number;

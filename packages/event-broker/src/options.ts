@@ -193,6 +193,13 @@ export interface BrokerOptions<TEvents extends EventMap = EventMap> {
    * @default none
    */
   readonly trustedProxies?: readonly string[];
+  /**
+   * Where the simple broadcasting WebSocket surface listens (the one FastAPI
+   * "Laravel-like broadcasting" clients use: `{"event":"subscribe","channel":…}`
+   * in, `{"event","channel","data"}` out); `false` turns it off.
+   * @default '/api/v1/broadcasting/ws'
+   */
+  readonly broadcastingPath?: string | false;
   /** Receives one readable line per connection and state change. Silent by default. */
   readonly log?: (line: string) => void;
   /**

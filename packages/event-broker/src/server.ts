@@ -21,7 +21,7 @@ import { HistoryRules, MemoryHistoryStore, closeCodes, createEventIdGenerator, t
 import { LogHistoryStore } from './history/log-store.js';
 import type { P } from 'ts-pattern';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { Connection } from './connection.js';
+import { Connection, type SocketSurface } from './connection.js';
 import { BrokerCore, type PublishResult } from './core.js';
 import type {
   AnyHookEvent,
@@ -43,6 +43,7 @@ import { brokerDefaults, type BrokerOptions } from './options.js';
 import { NativeSession, type NativeSessionLimits } from './surfaces/native.js';
 import { SynapSubscriber, parseSynapTopics } from './surfaces/synap.js';
 import { SynapHttpApi } from './surfaces/synap-http.js';
+import { BroadcastingSubscriber, defaultBroadcastingPath } from './surfaces/broadcasting.js';
 
 /** Descriptors kept free even of plain HTTP connections: the broker's own files need some at any moment. */
 const HARD_DESCRIPTOR_MARGIN = 16;
@@ -62,7 +63,7 @@ export interface BrokerAddress {
 
 /** A snapshot of the broker's counters. */
 export interface BrokerStats {
-  readonly connections: { readonly native: number; readonly synap: number };
+  readonly connections: { readonly native: number; readonly synap: number; readonly broadcasting: number };
   readonly subscribers: number;
   readonly subscriptions: number;
   readonly published: number;
@@ -136,6 +137,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
   readonly #trustedProxies: ReadonlySet<string>;
   readonly #outboundBudget: OutboundBudget;
   #nativeLimits: NativeSessionLimits | undefined;
+  readonly #broadcastingPath: string | undefined;
   #heartbeatTimeouts = 0;
   readonly #startedAt = Date.now();
 
@@ -146,6 +148,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
     this.#heartbeatMs = options.heartbeatMs ?? brokerDefaults.heartbeatMs;
     this.#maxSubscriptions = options.maxSubscriptionsPerConnection ?? brokerDefaults.maxSubscriptionsPerConnection;
     this.#trustedProxies = new Set(options.trustedProxies ?? []);
+    this.#broadcastingPath = options.broadcastingPath === false ? undefined : (options.broadcastingPath ?? defaultBroadcastingPath);
     this.#outboundBudget = new OutboundBudget(options.maxTotalOutboundBytes ?? defaultTotalOutboundBytes());
     this.#access = new Access({
       authenticate: options.authenticate,
@@ -244,7 +247,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
     const fileLimit = readOpenFileLimit();
     if (fileLimit) this.#http.maxConnections = Math.max(1, fileLimit.soft - HARD_DESCRIPTOR_MARGIN);
     this.#log(
-      `listening on ${this.#address.url} (native: /, synap: /pubsub/ws, http: /pubsub, /api/v1/command, /health, /stats); up to ${this.#access.maxConnections} connections`,
+      `listening on ${this.#address.url} (native: /, synap: /pubsub/ws${this.#broadcastingPath ? `, broadcasting: ${this.#broadcastingPath}` : ''}, http: /pubsub, /api/v1/command, /health, /stats); up to ${this.#access.maxConnections} connections`,
     );
     return this.#address;
   }
@@ -319,15 +322,11 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
 
   /** A snapshot of the broker's counters. */
   stats(): BrokerStats {
-    let native = 0;
-    let synap = 0;
-    for (const connection of this.#connections.values()) {
-      if (connection.surface === 'native') native++;
-      else synap++;
-    }
+    const connections = { native: 0, synap: 0, broadcasting: 0 };
+    for (const connection of this.#connections.values()) connections[connection.surface]++;
     const { subscribers, subscriptions } = this.#core.router.counts();
     return {
-      connections: { native, synap },
+      connections,
       subscribers,
       subscriptions,
       ...this.#core.counters,
@@ -388,7 +387,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
       socket.end(upgradeRefusal(new EventwireError('connection_closed', 'The broker is shutting down')));
       return;
     }
-    let surface: 'native' | 'synap';
+    let surface: SocketSurface;
     let topics: string[] = [];
     let user: BrokerUser | undefined;
     const ip = this.#clientAddress(request);
@@ -402,12 +401,13 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
       else if (url.pathname === '/pubsub/ws') {
         surface = 'synap';
         topics = parseSynapTopics(url, this.#topicLimits, this.#maxSubscriptions);
-      } else throw new EventwireError('not_found', `No WebSocket endpoint at ${url.pathname}`);
+      } else if (this.#broadcastingPath !== undefined && url.pathname === this.#broadcastingPath) surface = 'broadcasting';
+      else throw new EventwireError('not_found', `No WebSocket endpoint at ${url.pathname}`);
       const token = findToken(url, request.headers);
       // Checked before the socket is accepted: wrong credentials cost the
       // broker one verification, no connection state. A native client without
       // credentials here may still send them in its hello.
-      if (this.#access.authenticates && (token !== undefined || surface === 'synap')) {
+      if (this.#access.authenticates && (token !== undefined || surface !== 'native')) {
         user = await this.#authenticateRequest(request, token, surface);
       }
       // A Synap subscriber names its channels in the URL: each must be allowed.
@@ -422,7 +422,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
   }
 
   /** The broker's authentication rules for one request (anonymous only where allowed; failures limited per IP). */
-  #authenticateRequest(request: IncomingMessage, token: string | undefined, surface: 'native' | 'synap' | 'http'): Promise<BrokerUser | undefined> {
+  #authenticateRequest(request: IncomingMessage, token: string | undefined, surface: SocketSurface | 'http'): Promise<BrokerUser | undefined> {
     return this.#access.authenticate({ token, headers: request.headers, remoteAddress: this.#clientAddress(request), surface });
   }
 
@@ -449,12 +449,12 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
     ws: WebSocket,
     request: IncomingMessage,
     ip: string,
-    surface: 'native' | 'synap',
+    surface: SocketSurface,
     topics: string[],
     user: BrokerUser | undefined,
   ): void {
     // Assigned below, once the connection it wraps exists; onSlow only runs later.
-    let subscriber: NativeSession | SynapSubscriber;
+    let subscriber: NativeSession | SynapSubscriber | BroadcastingSubscriber;
     const connection = new Connection({
       id: this.#nextConnectionId(),
       socket: ws,
@@ -497,6 +497,19 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
         connection.alive = true;
         session.receive(data, isBinary);
       });
+    } else if (surface === 'broadcasting') {
+      const broadcasting = new BroadcastingSubscriber(connection, {
+        access: this.#access,
+        router: this.#core.router,
+        topicLimits: this.#topicLimits,
+        maxSubscriptions: this.#maxSubscriptions,
+      });
+      subscriber = broadcasting;
+      broadcasting.welcome();
+      ws.on('message', (data) => {
+        connection.alive = true;
+        broadcasting.receive(String(data));
+      });
     } else {
       const synap = new SynapSubscriber(connection);
       subscriber = synap;
@@ -515,7 +528,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
       if (subscriber instanceof NativeSession) subscriber.closed();
       else {
         this.#core.router.remove(subscriber);
-        this.#synapHttp.untrack(subscriber);
+        if (subscriber instanceof SynapSubscriber) this.#synapHttp.untrack(subscriber);
       }
       this.#log(`conn ${connection.id} closed ${code}${reason.length ? ` ${reason.toString()}` : ''}`);
     });
@@ -555,13 +568,12 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
     const expect = (wanted: string): void => {
       if (method !== wanted) throw new EventwireError('method_not_allowed', `${path} accepts ${wanted}, not ${method}`);
     };
-    if (path === '/' || path === '/ws' || path === '/pubsub/ws') {
+    if (path === '/' || path === '/ws' || path === '/pubsub/ws' || path === this.#broadcastingPath) {
       // A browser tab, curl or a health probe on a WebSocket path: say how to connect.
-      throw upgradeRequired(path, request.headers.host ?? this.#address?.host ?? 'localhost');
+      throw upgradeRequired(path, request.headers.host ?? this.#address?.host ?? 'localhost', this.#broadcastingPath);
     }
     if (path === '/health') {
       expect('GET');
-      const { native, synap } = this.stats().connections;
       return sendJson(response, 200, {
         // At the cap the broker is up and serving its clients, only full: 200, so a
         // liveness probe does not restart it; a load balancer reads `status`.
@@ -570,7 +582,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
         service: 'eventwire-broker',
         version: brokerVersion,
         uptime_seconds: Math.floor((Date.now() - this.#startedAt) / 1000),
-        connections: native + synap,
+        connections: this.#connections.size,
         max_connections: this.#access.maxConnections,
       });
     }
@@ -613,11 +625,13 @@ function countParam(name: string, text: string): number {
   return value;
 }
 
-function upgradeRequired(path: string, host: string): EventwireError {
+function upgradeRequired(path: string, host: string, broadcastingPath: string | undefined): EventwireError {
   const how =
     path === '/pubsub/ws'
       ? `open a WebSocket to ws://${host}/pubsub/ws?topics=a.b,c.* (Synap pub/sub)`
-      : `open a WebSocket to ws://${host}${path} (eventwire protocol; EventChannel({ url: 'ws://${host}' }) does this)`;
+      : path === broadcastingPath
+        ? `open a WebSocket to ws://${host}${path}?token=… and send {"event":"subscribe","channel":"users"} (broadcasting)`
+        : `open a WebSocket to ws://${host}${path} (eventwire protocol; EventChannel({ url: 'ws://${host}' }) does this)`;
   return new EventwireError(
     'upgrade_required',
     `${path} is a WebSocket endpoint: ${how}. HTTP endpoints: /health, /stats, /pubsub/stats, /pubsub/topics, POST /pubsub/{topic}/publish, POST /api/v1/command`,

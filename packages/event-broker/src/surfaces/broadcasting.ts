@@ -1,0 +1,121 @@
+// The simple broadcasting WebSocket surface that FastAPI "Laravel-like
+// broadcasting" projects ship a client for: `new WebSocket('ws://host/api/v1/
+// broadcasting/ws?token=TOKEN')`, then `{ "event": "subscribe", "channel":
+// "users" }`, and every broadcast arrives as `{ "event": "UserCreated",
+// "channel": "users", "data": {…} }`. Only a translation: subscriptions go
+// through the same access rules and router as every other surface.
+import { EventwireError, assertPattern, toEventwireError, type EventEnvelope, type TopicLimits } from '@eventwire/event-channel';
+import type { Access } from '../auth/access.js';
+import type { Connection } from '../connection.js';
+import { PreparedTextFrame } from '../prepared-frame.js';
+import type { Router, RoutedEvent, Subscriber } from '../router.js';
+
+/** Where the surface listens unless configured otherwise. */
+export const defaultBroadcastingPath = '/api/v1/broadcasting/ws';
+
+/**
+ * The name a broadcast carries: what the server-side broadcasting API set as
+ * `broadcastAs` (the envelope's `event` metadata), else the topic itself.
+ */
+export function broadcastName(envelope: EventEnvelope): string {
+  return envelope.metadata?.['event'] ?? envelope.topic;
+}
+
+/** `{ event, channel, data }`: one broadcast as these clients read it. */
+export function encodeBroadcast(envelope: EventEnvelope): string {
+  return JSON.stringify({ event: broadcastName(envelope), channel: envelope.topic, data: envelope.data ?? null });
+}
+
+/** Frames one client may have waiting (as the native surface's backlog). */
+const MAX_WAITING = 10_000;
+
+const prepareBroadcast = (envelope: EventEnvelope): PreparedTextFrame => new PreparedTextFrame(encodeBroadcast(envelope));
+
+/** What the surface needs of the broker. */
+export interface BroadcastingLimits {
+  readonly access: Access;
+  readonly router: Router;
+  readonly topicLimits: TopicLimits;
+  readonly maxSubscriptions: number;
+}
+
+/**
+ * One client of the broadcasting surface. It sends `subscribe` and
+ * `unsubscribe` (each answered `subscribed` / `unsubscribed`, or an `error`
+ * naming the channel and a code), and `ping` (answered `pong`); it receives
+ * broadcasts. Bad input gets an `error` event; the connection stays up.
+ * Frames are handled in arrival order (a channel rule may be async).
+ */
+export class BroadcastingSubscriber implements Subscriber {
+  readonly id: string;
+  readonly #connection: Connection;
+  readonly #limits: BroadcastingLimits;
+  #queue: Promise<void> = Promise.resolve();
+  /** Frames waiting behind an async rule; past MAX_WAITING the client is flooding. */
+  #waiting = 0;
+
+  constructor(connection: Connection, limits: BroadcastingLimits) {
+    this.id = connection.id;
+    this.#connection = connection;
+    this.#limits = limits;
+  }
+
+  deliver(event: RoutedEvent): void {
+    this.#connection.sendPrepared(event.encoded(prepareBroadcast));
+  }
+
+  /** The first frame: the connection's id (what HTTP `socket_id` names to leave it out). */
+  welcome(): void {
+    this.#send({ event: 'connected', socket_id: this.id });
+  }
+
+  receive(text: string): void {
+    if (this.#waiting >= MAX_WAITING) return this.#error(undefined, new EventwireError('rate_limited', 'Too many frames waiting; this one was dropped'));
+    this.#waiting++;
+    // In order: a subscribe waiting on an async rule holds back later frames of this client only.
+    this.#queue = this.#queue.then(() => this.#handle(text)).finally(() => this.#waiting--);
+  }
+
+  async #handle(text: string): Promise<void> {
+    let frame: { event?: unknown; channel?: unknown } | undefined;
+    try {
+      const parsed: unknown = JSON.parse(text);
+      if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) frame = parsed;
+    } catch {
+      // answered below
+    }
+    if (!frame) return this.#error(undefined, new EventwireError('invalid_frame', 'Send JSON such as {"event":"subscribe","channel":"users"}'));
+    if (frame.event === 'ping') return this.#send({ event: 'pong' });
+    if (frame.event !== 'subscribe' && frame.event !== 'unsubscribe') {
+      return this.#error(undefined, new EventwireError('invalid_frame', `Unknown event ${JSON.stringify(frame.event)}; send "subscribe", "unsubscribe" or "ping"`));
+    }
+    const channel = frame.channel;
+    if (typeof channel !== 'string') return this.#error(undefined, new EventwireError('invalid_pattern', '"channel" must be a string'));
+    const router = this.#limits.router;
+    try {
+      assertPattern(channel, this.#limits.topicLimits);
+      if (frame.event === 'unsubscribe') {
+        router.unsubscribe(this, channel);
+        return this.#send({ event: 'unsubscribed', channel });
+      }
+      if (!router.has(this, channel) && router.patternCount(this) >= this.#limits.maxSubscriptions) {
+        throw new EventwireError('limit_exceeded', `A connection may hold at most ${this.#limits.maxSubscriptions} subscriptions`);
+      }
+      await this.#limits.access.authorize(this.#connection.user, [channel], 'subscribe');
+      if (this.#connection.socket.readyState !== this.#connection.socket.OPEN) return; // gone while the rule ran
+      router.subscribe(this, channel);
+      this.#send({ event: 'subscribed', channel });
+    } catch (error) {
+      this.#error(channel, error);
+    }
+  }
+
+  #error(channel: string | undefined, error: unknown): void {
+    const failure = toEventwireError(error);
+    this.#send({ event: 'error', ...(channel !== undefined && { channel }), code: failure.code, message: failure.message });
+  }
+
+  #send(frame: Record<string, unknown>): void {
+    this.#connection.send(JSON.stringify(frame));
+  }
+}
