@@ -127,6 +127,14 @@ export interface EmitOptions {
    * @default false
    */
   readonly toOthers?: boolean;
+  /**
+   * A connection this event is not delivered to, by its id: a backend
+   * leaving out the browser whose action it broadcasts (the id that browser's
+   * `channel.connectionId` gave it). Ignored by `memory://`.
+   */
+  readonly except?: string;
+  /** Annotations carried with the event (the broadcasting API puts the event name here). */
+  readonly metadata?: Readonly<Record<string, string>>;
 }
 
 /** Options of `once` and `ready`. */
@@ -339,9 +347,14 @@ export class EventChannel<TEvents extends EventMap = UntypedEvents> {
       // with the same schema into the output shape (see docs/PROTOCOL.md).
       data,
       ...(options.traceparent !== undefined && { traceparent: options.traceparent }),
+      ...(options.metadata !== undefined && { metadata: { ...options.metadata } }),
     };
     try {
-      await this.#transport.publish(envelope, { ack: options.ack === true, ...(options.toOthers === true && { toOthers: true }) });
+      await this.#transport.publish(envelope, {
+        ack: options.ack === true,
+        ...(options.toOthers === true && { toOthers: true }),
+        ...(options.except !== undefined && { except: options.except }),
+      });
     } catch (error) {
       throw toEventwireError(error, 'connection_closed');
     }

@@ -183,7 +183,7 @@ export class NativeSession implements Subscriber {
       case 'history':
         return this.#guarded(frame.id, [frame.pattern], 'subscribe', () => this.#history(frame));
       case 'publish':
-        return this.#guarded(frame.id, [frame.event.topic], 'publish', () => this.#publish(frame.id, frame.event, frame.toOthers === true), frame.event.id);
+        return this.#guarded(frame.id, [frame.event.topic], 'publish', () => this.#publish(frame.id, frame.event, frame.toOthers === true ? this.id : frame.except), frame.event.id);
       case 'ping': {
         const offset = this.#historyOffset();
         this.#send({ type: 'pong', ...(frame.id !== undefined && { id: frame.id }), ...(offset !== undefined && { offset }) });
@@ -373,12 +373,12 @@ export class NativeSession implements Subscriber {
     return store && formatOffset(store.epoch, store.head);
   }
 
-  #publish(id: FrameId | undefined, event: EventEnvelope, toOthers: boolean): Promise<void> | undefined {
+  #publish(id: FrameId | undefined, event: EventEnvelope, except: string | undefined): Promise<void> | undefined {
     try {
       assertTopic(event.topic, this.#limits.topicLimits);
       // Two literals, not a spread: this runs for every publish.
-      const origin: PublishOrigin = toOthers
-        ? { surface: 'native', connectionId: this.id, user: this.#connection.user, except: this.id }
+      const origin: PublishOrigin = except !== undefined
+        ? { surface: 'native', connectionId: this.id, user: this.#connection.user, except }
         : { surface: 'native', connectionId: this.id, user: this.#connection.user };
       const result = this.#core.publish(event, origin);
       if (result instanceof Promise) {

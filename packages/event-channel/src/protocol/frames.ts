@@ -71,6 +71,8 @@ export type ClientFrame =
       readonly event: EventEnvelope;
       /** Deliver to every subscriber but the publishing connection. */
       readonly toOthers?: boolean;
+      /** Deliver to every subscriber but the connection with this id (a backend leaving out a browser). */
+      readonly except?: string;
     }
   | { readonly type: 'ping'; readonly id?: FrameId };
 
@@ -220,7 +222,8 @@ export function parseClientFrame(text: string): ClientFrame {
         throw withFrameId(error, id);
       }
       const toOthers = record['toOthers'] === true;
-      return { type, ...(id !== undefined && { id }), event, ...(toOthers && { toOthers }) };
+      const except = optionalString(record, 'except', id);
+      return { type, ...(id !== undefined && { id }), event, ...(toOthers && { toOthers }), ...(except !== undefined && { except }) };
     }
     case 'ping': {
       const id = optionalId(record);

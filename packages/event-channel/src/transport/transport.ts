@@ -14,6 +14,8 @@ export interface PublishOptions {
   readonly ack?: boolean;
   /** Deliver to every subscriber but this connection (its own handlers included). @default false */
   readonly toOthers?: boolean;
+  /** Deliver to every subscriber but the connection with this id. */
+  readonly except?: string;
 }
 
 /**

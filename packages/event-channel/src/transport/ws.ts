@@ -103,6 +103,7 @@ interface OutboxItem {
   readonly envelope: EventEnvelope;
   readonly ack: boolean;
   readonly toOthers: boolean;
+  readonly except: string | undefined;
   readonly resolve: () => void;
   readonly reject: (error: EventwireError) => void;
 }
@@ -227,7 +228,7 @@ export class WsTransport implements Transport {
       return Promise.reject(new EventwireError('channel_closed', 'The ws transport is closed'));
     }
     return new Promise<void>((resolve, reject) => {
-      const item: OutboxItem = { envelope, ack: options.ack === true, toOthers: options.toOthers === true, resolve, reject };
+      const item: OutboxItem = { envelope, ack: options.ack === true, toOthers: options.toOthers === true, except: options.except, resolve, reject };
       if (this.#state === 'open') return this.#send(item);
       let evicted: OutboxItem | undefined;
       try {
@@ -667,6 +668,7 @@ export class WsTransport implements Transport {
       ...(item.ack && { id: this.#id() }),
       event: item.envelope,
       ...(item.toOthers && { toOthers: true }),
+      ...(item.except !== undefined && { except: item.except }),
     };
     if (!item.ack) {
       this.#write(frame);

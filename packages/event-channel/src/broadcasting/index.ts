@@ -1,0 +1,8 @@
+// @eventwire/event-channel/broadcasting: server-side broadcasting, as teams
+// coming from Laravel or FastAPI broadcasting layers know it.
+export { createBroadcaster } from './broadcaster.js';
+export { resolveBroadcast } from './broadcastable.js';
+export { channelDriver, httpDriver, logDriver, nullDriver } from './drivers.js';
+export type { Broadcast, PendingBroadcast } from './broadcaster.js';
+export type { BroadcastMessage, Broadcastable } from './broadcastable.js';
+export type { BroadcastDriver, HttpDriverOptions } from './drivers.js';
