@@ -414,7 +414,7 @@ function metadataOf(value: unknown): Record<string, string> | undefined {
   return out;
 }
 
-/** A connection id to leave out (`socket_id`), or undefined when none (or not an id) is given. */
+/** A connection id to leave out (`socket_id`), undefined when none is given; anything else than an id is `invalid_payload`. */
 function socketIdOf(value: unknown): string | undefined {
   if (value === undefined || value === null || value === '') return undefined;
   if (typeof value !== 'string' || value.length > 64) throw new EventwireError('invalid_payload', '"socket_id" must be a connection id (a string of at most 64 characters)');
