@@ -53,6 +53,7 @@ export const passThroughOptionKeys = [
   'maxConnectionsPerIp',
   'trustedProxies',
   'broadcastingPath',
+  'maxPresenceMembers',
   'permissions',
   'rateLimits',
 ] as const satisfies ReadonlyArray<keyof BrokerOptions>;
@@ -281,6 +282,7 @@ export const declarativeConfigSchema = z.strictObject({
   }),
   maxConnections: count,
   maxConnectionsPerIp: count,
+  maxPresenceMembers: count,
   trustedProxies: z.array(z.string().min(1, 'expected an IP address')),
   broadcastingPath: z.union([z.literal(false), z.string().regex(/^\/[^?#\s]*$/, 'expected a path such as /api/v1/broadcasting/ws')]),
   dataDir: z.string().min(1),

@@ -21,6 +21,7 @@ import {
   type PublishOrigin,
 } from './hooks.js';
 import type { HistoryRules, HistoryStore } from '@eventwire/event-channel/protocol';
+import { PresenceRegistry } from './presence.js';
 import { RoutedEvent, Router } from './router.js';
 import { TopicStats } from './topic-stats.js';
 
@@ -67,6 +68,8 @@ export interface BrokerCoreOptions {
   readonly report: (error: EventwireError) => void;
   /** History, when some topics keep it. */
   readonly history?: BrokerHistory | undefined;
+  /** Most members one presence channel may have. */
+  readonly maxPresenceMembers: number;
 }
 
 /**
@@ -80,6 +83,8 @@ export interface BrokerCoreOptions {
  */
 export class BrokerCore {
   readonly router = new Router();
+  /** Members of presence channels, for every surface. */
+  readonly presence: PresenceRegistry;
   readonly topics = new TopicStats();
   readonly counters: CoreCounters = { published: 0, deliveries: 0, rejected: 0, derived: 0, derivedDropped: 0, duplicates: 0, storeFailures: 0 };
   readonly history: BrokerHistory | undefined;
@@ -92,6 +97,7 @@ export class BrokerCore {
   constructor(options: BrokerCoreOptions) {
     this.#options = options;
     this.history = options.history;
+    this.presence = new PresenceRegistry(options.maxPresenceMembers);
     this.#lookupSchema = options.events && createSchemaLookup(options.events);
     this.#intercepts = new InterceptChain(options.interceptTimeoutMs, options.report);
   }

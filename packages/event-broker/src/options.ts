@@ -200,6 +200,12 @@ export interface BrokerOptions<TEvents extends EventMap = EventMap> {
    * @default '/api/v1/broadcasting/ws'
    */
   readonly broadcastingPath?: string | false;
+  /**
+   * Most members (distinct users) one presence channel may have; a newcomer
+   * past it is refused with `limit_exceeded`.
+   * @default 100
+   */
+  readonly maxPresenceMembers?: number;
   /** Receives one readable line per connection and state change. Silent by default. */
   readonly log?: (line: string) => void;
   /**
@@ -226,4 +232,5 @@ export const brokerDefaults = {
   shutdownTimeoutMs: 5000,
   source: 'urn:eventwire:broker',
   maxReplayEvents: 10_000,
+  maxPresenceMembers: 100,
 } as const;

@@ -33,7 +33,7 @@ import type {
 } from './hooks.js';
 import { Access, type RefusalCounts } from './auth/access.js';
 import { findToken, type BrokerUser } from './auth/authenticate.js';
-import type { ChannelRule } from './auth/channels.js';
+import { channelKind, type ChannelRule } from './auth/channels.js';
 import { clientAddress } from './auth/client-address.js';
 import { defaultMaxConnections, defaultTotalOutboundBytes, readOpenFileLimit } from './capacity.js';
 import { OutboundBudget } from './outbound-budget.js';
@@ -175,6 +175,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
       interceptTimeoutMs: options.interceptTimeoutMs ?? brokerDefaults.interceptTimeoutMs,
       observerTimeoutMs: options.observerTimeoutMs ?? brokerDefaults.observerTimeoutMs,
       maxDerivedDepth: options.maxDerivedDepth ?? brokerDefaults.maxDerivedDepth,
+      maxPresenceMembers: options.maxPresenceMembers ?? brokerDefaults.maxPresenceMembers,
       source: options.source ?? brokerDefaults.source,
       report,
     });
@@ -609,6 +610,17 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
         last: last === null ? undefined : countParam('last', last),
       });
       return sendJson(response, 200, { pattern, ...page });
+    }
+    const members = /^\/channels\/([^/]+)\/members$/.exec(path);
+    if (members) {
+      expect('GET');
+      const channel = decodePathSegment(members[1]!);
+      assertTopic(channel, this.#topicLimits);
+      if (channelKind(channel) !== 'presence') throw new EventwireError('not_found', `"${channel}" is not a presence channel (presence-…)`);
+      // Who is on a channel is for those who may be on it.
+      await this.#access.authorize(user, [channel], 'subscribe');
+      const list = this.#core.presence.members(channel);
+      return sendJson(response, 200, { channel, count: list.length, members: list });
     }
     if (await this.#synapHttp.handle(request, response, path, method, caller)) return;
     throw new EventwireError('not_found', `No route for ${method} ${path}`);

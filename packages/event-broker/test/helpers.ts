@@ -85,13 +85,19 @@ export async function within<T>(promise: Promise<T>, ms: number, what: string): 
  * (counters, another process's output).
  */
 export async function until(condition: () => boolean, what: string, ms = 5000): Promise<void> {
-  await within(
-    (async () => {
-      while (!condition()) await new Promise((resolve) => setTimeout(resolve, 5));
-    })(),
-    ms,
-    what,
-  );
+  // The poll stops with the deadline: a failed wait must not keep the test process alive.
+  let expired = false;
+  try {
+    await within(
+      (async () => {
+        while (!expired && !condition()) await new Promise((resolve) => setTimeout(resolve, 5));
+      })(),
+      ms,
+      what,
+    );
+  } finally {
+    expired = true;
+  }
 }
 
 type Json = Record<string, unknown>;

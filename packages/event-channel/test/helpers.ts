@@ -26,13 +26,19 @@ export async function within<T>(promise: Promise<T>, ms: number, what: string): 
 
 /** Resolves once `condition()` holds, checked after each event-loop turn; fails with `what` after `ms`. */
 export async function until(condition: () => boolean, what: string, ms = 1000): Promise<void> {
-  await within(
-    (async () => {
-      while (!condition()) await new Promise((resolve) => setImmediate(resolve));
-    })(),
-    ms,
-    what,
-  );
+  // The poll stops with the deadline: a failed wait must not keep the test process alive.
+  let expired = false;
+  try {
+    await within(
+      (async () => {
+        while (!expired && !condition()) await new Promise((resolve) => setImmediate(resolve));
+      })(),
+      ms,
+      what,
+    );
+  } finally {
+    expired = true;
+  }
 }
 
 /** A promise with its resolve function exposed. */

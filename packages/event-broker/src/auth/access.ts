@@ -3,7 +3,7 @@
 // and connection caps — and where every refusal is counted.
 import { EventwireError, findTopicProblem, toEventwireError, type TopicLimits } from '@eventwire/event-channel';
 import { authenticateRequest, type AuthRequest, type Authenticator, type BrokerUser } from './authenticate.js';
-import { ChannelRules, channelKind } from './channels.js';
+import { ChannelRules, channelKind, type MemberInfo } from './channels.js';
 import { assertPermissions, checkPermission, permissionsOf, type AccessAction, type PermissionRules } from './permissions.js';
 import { KeyedBuckets, TokenBucket, rateLimited, type RateLimit } from './rate-limit.js';
 
@@ -245,10 +245,11 @@ export class Access {
    * Whether `user` may `action` every name in `names` (topics for
    * publishes, patterns otherwise): permissions first (synchronous), then
    * the channel rules of private and presence names. Returns undefined when
-   * decided at once (public names: no tick), a promise when a rule runs;
-   * throws or rejects with `forbidden`.
+   * decided at once (public names: no tick), a promise when a rule runs,
+   * resolving with the member info rules returned (by name, where they
+   * returned one); throws or rejects with `forbidden`.
    */
-  authorize(user: BrokerUser | undefined, names: readonly string[], action: AccessAction): Promise<void> | undefined {
+  authorize(user: BrokerUser | undefined, names: readonly string[], action: AccessAction): Promise<ReadonlyMap<string, MemberInfo>> | undefined {
     const permissions = permissionsOf(user, this.#options.permissions);
     let guarded: string[] | undefined;
     for (const name of names) {
@@ -267,8 +268,13 @@ export class Access {
       if (kind !== 'public') (guarded ??= []).push(name);
     }
     if (!guarded) return undefined;
-    return Promise.all(guarded.map((name) => this.channels.authorize(user, name))).then(
-      () => undefined,
+    const checked = guarded;
+    return Promise.all(checked.map((name) => this.channels.authorize(user, name))).then(
+      (infos) => {
+        const granted = new Map<string, MemberInfo>();
+        infos.forEach((info, index) => info && granted.set(checked[index]!, info));
+        return granted;
+      },
       (error: unknown) => {
         throw this.refuse(toEventwireError(error));
       },

@@ -23,12 +23,19 @@ export type ChannelParams<TTemplate extends string> = TTemplate extends `${strin
   ? { readonly [K in Name | keyof ChannelParams<Rest>]: string }
   : {};
 
-/** Decides whether `user` may use one channel; may be async. Throwing or timing out denies. */
+/** What a presence channel's members see of one member: what its rule returned (Laravel's user array). */
+export type MemberInfo = Readonly<Record<string, unknown>>;
+
+/**
+ * Decides whether `user` may use one channel; may be async. Throwing or
+ * timing out denies. On a presence channel an object means yes, and is the
+ * member info the other members see.
+ */
 export type ChannelRule<TTemplate extends string = string> = (
   user: BrokerUser | undefined,
   params: ChannelParams<TTemplate>,
   channel: string,
-) => boolean | Promise<boolean>;
+) => boolean | MemberInfo | Promise<boolean | MemberInfo>;
 
 interface CompiledRule {
   readonly template: string;
@@ -72,10 +79,11 @@ export class ChannelRules {
 
   /**
    * Throws `forbidden` unless `user` may use `name` (a subscription
-   * pattern or a publish topic). Public names pass at once.
+   * pattern or a publish topic). Public names pass at once. Resolves with the
+   * member info a rule returned (an object instead of `true`).
    */
-  async authorize(user: BrokerUser | undefined, name: string): Promise<void> {
-    if (channelKind(name) === 'public') return;
+  async authorize(user: BrokerUser | undefined, name: string): Promise<MemberInfo | undefined> {
+    if (channelKind(name) === 'public') return undefined;
     if (isWildcardPattern(name)) {
       throw new EventwireError('forbidden', `"${name}": a private or presence channel is subscribed by its exact name, never by a wildcard`);
     }
@@ -83,13 +91,14 @@ export class ChannelRules {
     for (const compiled of this.#rules) {
       const params = matchTemplate(compiled, parts);
       if (!params) continue;
-      let allowed = false;
+      let answer: boolean | MemberInfo = false;
       try {
-        allowed = (await withTimeout(Promise.resolve(compiled.rule(user, params as never, name)), this.#timeoutMs)) === true;
+        answer = await withTimeout(Promise.resolve(compiled.rule(user, params as never, name)), this.#timeoutMs);
       } catch {
-        allowed = false; // a rule that throws or hangs denies
+        answer = false; // a rule that throws or hangs denies
       }
-      if (allowed) return;
+      if (answer === true) return undefined;
+      if (typeof answer === 'object' && answer !== null && !Array.isArray(answer)) return answer;
       throw new EventwireError('forbidden', `Not allowed on "${name}"`);
     }
     throw new EventwireError('forbidden', `No rule allows "${name}"`);

@@ -20,6 +20,8 @@ import {
 import type { Access, ConnectionLimits } from '../auth/access.js';
 import type { BrokerUser } from '../auth/authenticate.js';
 import type { AccessAction } from '../auth/permissions.js';
+import { channelKind, type MemberInfo } from '../auth/channels.js';
+import type { PresenceListener, PresenceMember } from '../presence.js';
 import type { Connection } from '../connection.js';
 import { PreparedTextFrame } from '../prepared-frame.js';
 import type { BrokerCore, PublishResult } from '../core.js';
@@ -72,7 +74,7 @@ const encodeEventFrame = (envelope: EventEnvelope): PreparedTextFrame =>
  * order their requests went out, and a ping is a barrier.
  * Bad input gets an error frame; the connection stays up.
  */
-export class NativeSession implements Subscriber {
+export class NativeSession implements Subscriber, PresenceListener {
   readonly id: string;
   readonly #connection: Connection;
   readonly #core: BrokerCore;
@@ -135,7 +137,38 @@ export class NativeSession implements Subscriber {
     clearTimeout(this.#helloTimer);
     this.#helloTimer = undefined;
     this.#core.router.remove(this);
+    this.#core.presence.leaveAll(this);
     this.#backlog = undefined;
+  }
+
+  memberAdded(channel: string, member: PresenceMember): void {
+    this.#send({ type: 'member_added', channel, member });
+  }
+
+  memberRemoved(channel: string, member: PresenceMember): void {
+    this.#send({ type: 'member_removed', channel, member });
+  }
+
+  /**
+   * Joins the presence channels among `patterns` (exact names: a rule
+   * allowed each) as this connection's user, before subscribing: a refusal
+   * (the member limit) leaves nothing behind. Returns what to tell the client.
+   */
+  #joinPresence(patterns: Iterable<string>, granted: ReadonlyMap<string, MemberInfo> | undefined): Array<{ channel: string; members: PresenceMember[] }> {
+    const joined: Array<{ channel: string; members: PresenceMember[] }> = [];
+    const user = this.#connection.user;
+    try {
+      for (const channel of patterns) {
+        if (channelKind(channel) !== 'presence') continue;
+        // Anonymous members (where a rule lets them in) are their connection.
+        const member: PresenceMember = { id: user?.id ?? this.id, info: granted?.get(channel) ?? {} };
+        joined.push({ channel, members: this.#core.presence.join(channel, member, this) });
+      }
+    } catch (error) {
+      for (const { channel } of joined) this.#core.presence.leave(channel, this);
+      throw error;
+    }
+    return joined;
   }
 
   #process(text: string): void {
@@ -173,13 +206,14 @@ export class NativeSession implements Subscriber {
       case 'auth':
         return this.#reauthenticate(frame.id, frame.token);
       case 'subscribe':
-        return this.#guarded(frame.id, [frame.pattern], 'subscribe', () => this.#subscribe(frame.id, frame.pattern));
+        return this.#guarded(frame.id, [frame.pattern], 'subscribe', (granted) => this.#subscribe(frame.id, frame.pattern, granted));
       case 'unsubscribe':
         this.#core.router.unsubscribe(this, frame.pattern);
+        this.#core.presence.leave(frame.pattern, this);
         this.#send({ type: 'ack', id: frame.id });
         return undefined;
       case 'resume':
-        return this.#guarded(frame.id, frame.patterns, 'subscribe', () => this.#resumeSubscriptions(frame.id, frame.patterns, frame.since));
+        return this.#guarded(frame.id, frame.patterns, 'subscribe', (granted) => this.#resumeSubscriptions(frame.id, frame.patterns, frame.since, granted));
       case 'history':
         return this.#guarded(frame.id, [frame.pattern], 'subscribe', () => this.#history(frame));
       case 'publish':
@@ -203,10 +237,10 @@ export class NativeSession implements Subscriber {
     id: FrameId | undefined,
     names: readonly string[],
     action: AccessAction,
-    then: () => Promise<void> | undefined,
+    then: (granted?: ReadonlyMap<string, MemberInfo>) => Promise<void> | undefined,
     eventId?: string,
   ): Promise<void> | undefined {
-    let pending: Promise<void> | undefined;
+    let pending: Promise<ReadonlyMap<string, MemberInfo>> | undefined;
     try {
       this.#own?.rateLimits?.take(action);
       pending = this.#limits.access.authorize(this.#connection.user, names, action);
@@ -216,7 +250,7 @@ export class NativeSession implements Subscriber {
     }
     if (!pending) return then();
     return pending.then(
-      () => then(),
+      (granted) => then(granted),
       (error: unknown) => this.#sendError(id, error, eventId),
     );
   }
@@ -300,7 +334,7 @@ export class NativeSession implements Subscriber {
    * one synchronous step: events routed before this frame are in the replay,
    * events routed after it arrive live, none twice.
    */
-  #resumeSubscriptions(id: FrameId, patterns: readonly string[], since: string): undefined {
+  #resumeSubscriptions(id: FrameId, patterns: readonly string[], since: string, granted?: ReadonlyMap<string, MemberInfo>): undefined {
     try {
       for (const pattern of patterns) assertPattern(pattern, this.#limits.topicLimits);
       const router = this.#core.router;
@@ -309,8 +343,10 @@ export class NativeSession implements Subscriber {
         throw new EventwireError('limit_exceeded', `A connection may hold at most ${this.#limits.maxSubscriptions} subscriptions`);
       }
       const plan = planResume(this.#core.history, patterns, since, this.#limits.maxReplayEvents);
+      const presence = this.#joinPresence(fresh, granted);
       for (const pattern of fresh) router.subscribe(this, pattern);
       this.#send({ type: 'ack', id });
+      for (const { channel, members } of presence) this.#send({ type: 'presence', channel, members });
       let bytes = 0;
       let cut = false;
       for (const event of plan.events) {
@@ -345,7 +381,7 @@ export class NativeSession implements Subscriber {
     return undefined;
   }
 
-  #subscribe(id: FrameId, pattern: string): undefined {
+  #subscribe(id: FrameId, pattern: string, granted?: ReadonlyMap<string, MemberInfo>): undefined {
     try {
       assertPattern(pattern, this.#limits.topicLimits);
     } catch (error) {
@@ -361,9 +397,17 @@ export class NativeSession implements Subscriber {
       );
       return undefined;
     }
+    let presence: Array<{ channel: string; members: PresenceMember[] }>;
+    try {
+      presence = this.#joinPresence([pattern], granted);
+    } catch (error) {
+      this.#sendError(id, error);
+      return undefined;
+    }
     router.subscribe(this, pattern);
     const offset = this.#historyOffset();
     this.#send(offset === undefined ? { type: 'ack', id } : { type: 'ack', id, offset });
+    for (const { channel, members } of presence) this.#send({ type: 'presence', channel, members });
     return undefined;
   }
 

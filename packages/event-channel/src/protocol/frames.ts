@@ -128,6 +128,18 @@ export type ServerFrame =
       readonly expiresInMs?: number;
     }
   | { readonly type: 'event'; readonly event: EventEnvelope }
+  | {
+      /** After a presence channel's subscribe (or resume) ack: who is there now, the subscriber included. */
+      readonly type: 'presence';
+      readonly channel: string;
+      readonly members: ReadonlyArray<{ readonly id: string; readonly info: Readonly<Record<string, unknown>> }>;
+    }
+  | {
+      /** A member came to (`member_added`) or left (`member_removed`) a presence channel this connection is on. */
+      readonly type: 'member_added' | 'member_removed';
+      readonly channel: string;
+      readonly member: { readonly id: string; readonly info: Readonly<Record<string, unknown>> };
+    }
   | (WireError & {
       readonly type: 'error';
       readonly id?: FrameId;
@@ -313,6 +325,19 @@ export function parseServerFrame(text: string): ReceivedServerFrame {
     }
     case 'event':
       return { type: 'event', event: record['event'] };
+    case 'presence': {
+      const channel = record['channel'];
+      const members = record['members'];
+      if (typeof channel !== 'string' || !Array.isArray(members) || !members.every(isMember)) throw frameError('presence needs a channel and members');
+      return { type: 'presence', channel, members };
+    }
+    case 'member_added':
+    case 'member_removed': {
+      const channel = record['channel'];
+      const member = record['member'];
+      if (typeof channel !== 'string' || !isMember(member)) throw frameError(`${record['type']} needs a channel and a member`);
+      return { type: record['type'], channel, member };
+    }
     case 'error': {
       const id = optionalId(record);
       const eventId = optionalString(record, 'eventId');
@@ -441,4 +466,9 @@ function withFrameId(error: unknown, id: FrameId | undefined): unknown {
     return new FrameError(error.code, error.message, id, { cause: error });
   }
   return error;
+}
+
+function isMember(value: unknown): value is { id: string; info: Readonly<Record<string, unknown>> } {
+  const member = value as { id?: unknown; info?: unknown } | null;
+  return typeof member === 'object' && member !== null && typeof member.id === 'string' && typeof member.info === 'object' && member.info !== null;
 }
