@@ -1,4 +1,4 @@
-import { TopicTrie, type EventEnvelope } from '@eventwire/event-channel';
+import { EventwireError, TopicTrie, type EventEnvelope } from '@eventwire/event-channel';
 import { channelKind } from './auth/channels.js';
 
 /** Anything that can receive routed events: a native session, a Synap socket… */
@@ -84,6 +84,20 @@ export class Router {
   has(subscriber: Subscriber, pattern: string): boolean {
     const held = this.#patterns.get(subscriber);
     return typeof held === 'string' ? held === pattern : (held?.has(pattern) ?? false);
+  }
+
+  /**
+   * The patterns among `patterns` that `subscriber` does not hold yet;
+   * throws `limit_exceeded` when holding them too would pass `max` (patterns
+   * it holds already never count against it). Every surface's subscribe asks this.
+   */
+  newPatterns(subscriber: Subscriber, patterns: Iterable<string>, max: number, holder = 'A connection'): Set<string> {
+    const fresh = new Set<string>();
+    for (const pattern of patterns) if (!this.has(subscriber, pattern)) fresh.add(pattern);
+    if (this.patternCount(subscriber) + fresh.size > max) {
+      throw new EventwireError('limit_exceeded', `${holder} may hold at most ${max} subscriptions`);
+    }
+    return fresh;
   }
 
   /** How many patterns a subscriber holds. */

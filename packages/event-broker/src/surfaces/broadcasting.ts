@@ -98,9 +98,7 @@ export class BroadcastingSubscriber implements Subscriber {
         router.unsubscribe(this, channel);
         return this.#send({ event: 'unsubscribed', channel });
       }
-      if (!router.has(this, channel) && router.patternCount(this) >= this.#limits.maxSubscriptions) {
-        throw new EventwireError('limit_exceeded', `A connection may hold at most ${this.#limits.maxSubscriptions} subscriptions`);
-      }
+      router.newPatterns(this, [channel], this.#limits.maxSubscriptions);
       await this.#limits.access.authorize(this.#connection.user, [channel], 'subscribe');
       if (this.#connection.socket.readyState !== this.#connection.socket.OPEN) return; // gone while the rule ran
       router.subscribe(this, channel);

@@ -338,10 +338,7 @@ export class NativeSession implements Subscriber, PresenceListener {
     try {
       for (const pattern of patterns) assertPattern(pattern, this.#limits.topicLimits);
       const router = this.#core.router;
-      const fresh = new Set(patterns.filter((pattern) => !router.has(this, pattern)));
-      if (router.patternCount(this) + fresh.size > this.#limits.maxSubscriptions) {
-        throw new EventwireError('limit_exceeded', `A connection may hold at most ${this.#limits.maxSubscriptions} subscriptions`);
-      }
+      const fresh = router.newPatterns(this, patterns, this.#limits.maxSubscriptions);
       const plan = planResume(this.#core.history, patterns, since, this.#limits.maxReplayEvents);
       const presence = this.#joinPresence(fresh, granted);
       for (const pattern of fresh) router.subscribe(this, pattern);
@@ -389,16 +386,10 @@ export class NativeSession implements Subscriber, PresenceListener {
       return undefined;
     }
     const router = this.#core.router;
-    // Re-subscribing a pattern it already holds is idempotent and never hits the limit.
-    if (router.patternCount(this) >= this.#limits.maxSubscriptions && !router.has(this, pattern)) {
-      this.#sendError(
-        id,
-        new EventwireError('limit_exceeded', `A connection may hold at most ${this.#limits.maxSubscriptions} subscriptions`),
-      );
-      return undefined;
-    }
     let presence: Array<{ channel: string; members: PresenceMember[] }>;
     try {
+      // Re-subscribing a pattern it already holds is idempotent and never hits the limit.
+      router.newPatterns(this, [pattern], this.#limits.maxSubscriptions);
       presence = this.#joinPresence([pattern], granted);
     } catch (error) {
       this.#sendError(id, error);

@@ -200,10 +200,7 @@ export class SynapHttpApi {
       this.#detached++;
     }
     const router = this.#core.router;
-    const fresh = patterns.filter((pattern) => !router.has(subscriber, pattern));
-    if (router.patternCount(subscriber) + fresh.length > this.#options.maxSubscriptions) {
-      throw new EventwireError('limit_exceeded', `A subscriber may hold at most ${this.#options.maxSubscriptions} subscriptions`);
-    }
+    const fresh = router.newPatterns(subscriber, patterns, this.#options.maxSubscriptions, 'A subscriber');
     for (const pattern of fresh) router.subscribe(subscriber, pattern);
     return { subscriber_id: id, topics: patterns, subscription_count: router.patternCount(subscriber) };
   }
