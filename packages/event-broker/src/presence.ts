@@ -2,7 +2,7 @@
 // presence rule returned. A user on several connections is one member, there
 // until the last of them leaves (unsubscribes, closes, or is dropped).
 import { EventwireError } from '@eventwire/event-channel';
-import type { MemberInfo } from './auth/channels.js';
+import { channelKind, type MemberInfo } from './auth/channels.js';
 
 /** One member as the others see it. */
 export interface PresenceMember {
@@ -56,6 +56,31 @@ export class PresenceRegistry {
       members.set(member.id, { member, connections: new Set([listener]) });
     }
     return [...members.values()].map((entry) => entry.member);
+  }
+
+  /**
+   * Joins the presence channels among `names` (each allowed by its rule,
+   * which may have returned the member's info in `granted`) as `memberId`,
+   * all or none: a refusal (the member limit) leaves nothing behind. Call it
+   * before subscribing. Returns each joined channel's members, to send.
+   */
+  joinGranted(
+    names: Iterable<string>,
+    memberId: string,
+    granted: ReadonlyMap<string, MemberInfo> | undefined,
+    listener: PresenceListener,
+  ): Array<{ channel: string; members: PresenceMember[] }> {
+    const joined: Array<{ channel: string; members: PresenceMember[] }> = [];
+    try {
+      for (const channel of names) {
+        if (channelKind(channel) !== 'presence') continue;
+        joined.push({ channel, members: this.join(channel, { id: memberId, info: granted?.get(channel) ?? {} }, listener) });
+      }
+    } catch (error) {
+      for (const { channel } of joined) this.leave(channel, listener);
+      throw error;
+    }
+    return joined;
   }
 
   /** `listener` leaves `channel`; the others are told when that was its member's last connection. */

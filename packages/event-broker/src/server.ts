@@ -502,6 +502,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
       const broadcasting = new BroadcastingSubscriber(connection, {
         access: this.#access,
         router: this.#core.router,
+        presence: this.#core.presence,
         topicLimits: this.#topicLimits,
         maxSubscriptions: this.#maxSubscriptions,
       });
@@ -526,10 +527,10 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
       this.#connections.delete(ws);
       this.#access.release(ip);
       connection.closed();
-      if (subscriber instanceof NativeSession) subscriber.closed();
+      if (subscriber instanceof NativeSession || subscriber instanceof BroadcastingSubscriber) subscriber.closed();
       else {
         this.#core.router.remove(subscriber);
-        if (subscriber instanceof SynapSubscriber) this.#synapHttp.untrack(subscriber);
+        this.#synapHttp.untrack(subscriber);
       }
       this.#log(`conn ${connection.id} closed ${code}${reason.length ? ` ${reason.toString()}` : ''}`);
     });

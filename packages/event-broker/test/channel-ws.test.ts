@@ -304,7 +304,7 @@ test('a refused subscription is not cached: on() again asks the broker again', a
 test('WsTransport: subscribing a pattern that is already live resolves at once', async (context) => {
   const transport = new WsTransport({ url: context.server.url, backoff: () => 0 });
   const statuses: string[] = [];
-  transport.connect({ deliver: () => {}, status: (s) => void statuses.push(s.state), error: () => {}, gap: () => {} });
+  transport.connect({ deliver: () => {}, status: (s) => void statuses.push(s.state), error: () => {}, gap: () => {}, presence: () => {}, member: () => {} });
   try {
     await within(transport.subscribe('order.*'), 2000, 'first subscribe');
     await within(transport.subscribe('order.*'), 2000, 'second subscribe of the same live pattern');

@@ -2,7 +2,8 @@
 // on join (with the info the presence rule returned), member_added /
 // member_removed to the others, one member per user however many
 // connections, leaving when the last goes — unsubscribed, closed, killed or
-// dropped by the heartbeat — GET /channels/{name}/members and a member limit.
+// dropped by the heartbeat — GET /channels/{name}/members, a member limit,
+// and the same on the broadcasting surface.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { RawClient, startBroker, until, type TestBroker } from './helpers.js';
@@ -93,6 +94,42 @@ test('the member limit refuses a new user, not another connection of a member; a
     assert.is((await fetch(`${server.httpUrl}/channels/presence-room.1/members`)).status, 401, 'no credentials');
     assert.is((await fetch(`${server.httpUrl}/channels/orders/members`, { headers: { authorization: 'Bearer a' } })).status, 404, 'not a presence channel');
     for (const client of [a.client, b.client, aAgain.client]) client.close();
+  } finally {
+    await server.stop();
+  }
+});
+
+test('the broadcasting surface: subscribed carries the members; member_added / member_removed arrive as {event, channel, data}; one member across surfaces', async () => {
+  const server = await presenceBroker();
+  try {
+    const web = await RawClient.open(`${server.url}/api/v1/broadcasting/ws?token=ada`);
+    await web.next((frame) => frame['event'] === 'connected');
+    web.send({ event: 'subscribe', channel: 'presence-room.1' });
+    const subscribed = await web.next((frame) => frame['event'] === 'subscribed');
+    assert.equal(subscribed, { event: 'subscribed', channel: 'presence-room.1', members: [{ id: 'ada', info: { name: 'ADA' } }] });
+    // The same user over the native protocol is the same member: nobody is told.
+    const adaNative = await join(server, 'ada');
+    assert.is((adaNative.members as unknown[]).length, 1);
+    const bob = await join(server, 'bob');
+    assert.equal(await web.next((frame) => frame['event'] === 'member_added'), { event: 'member_added', channel: 'presence-room.1', data: { id: 'bob', info: { name: 'BOB' } } });
+    bob.client.close();
+    assert.equal(await web.next((frame) => frame['event'] === 'member_removed'), { event: 'member_removed', channel: 'presence-room.1', data: { id: 'bob', info: { name: 'BOB' } } });
+    // The web client unsubscribes: ada stays (her native connection); it goes, ada leaves.
+    const watcher = await join(server, 'watcher');
+    web.send({ event: 'unsubscribe', channel: 'presence-room.1' });
+    await web.next((frame) => frame['event'] === 'unsubscribed');
+    adaNative.client.socket.terminate();
+    await until(() => memberEvents(watcher.client).includes('member_removed:ada'), 'ada left with her last connection');
+    assert.equal(memberEvents(watcher.client), ['member_removed:ada']);
+    // A broadcasting client that closes leaves too.
+    const carol = await RawClient.open(`${server.url}/api/v1/broadcasting/ws?token=carol`);
+    carol.send({ event: 'subscribe', channel: 'presence-room.1' });
+    await carol.next((frame) => frame['event'] === 'subscribed');
+    await until(() => memberEvents(watcher.client).includes('member_added:carol'), 'carol joined');
+    carol.socket.terminate();
+    await until(() => memberEvents(watcher.client).includes('member_removed:carol'), 'carol left');
+    web.close();
+    watcher.client.close();
   } finally {
     await server.stop();
   }

@@ -26,6 +26,8 @@ import {
   toEventwireError,
 } from './errors.js';
 import type { HistoryGap } from './gap.js';
+import { PresenceChannel, type PresenceFeed, type PresenceInfo, type PresenceOptions } from './presence.js';
+import type { StandardSchemaV1 } from '@standard-schema/spec';
 import { deliveredByReplay, replayHistory, type HistorySince } from './history-replay.js';
 import type { ParsedOffset } from './offset.js';
 import type { ChannelStatus } from './status.js';
@@ -41,7 +43,7 @@ import type { MemoryHub } from './transport/memory.js';
 import type { WsTransportOptions } from './transport/ws.js';
 import type { GetToken } from './transport/token-source.js';
 import { createTransport } from './transport/resolve.js';
-import type { Transport, TransportSink } from './transport/transport.js';
+import type { PresenceWireMember, Transport, TransportSink } from './transport/transport.js';
 
 /** Options shared by every way of creating a channel. */
 interface ChannelCommonOptions<TEvents extends EventMap> {
@@ -250,6 +252,14 @@ export class EventChannel<TEvents extends EventMap = UntypedEvents> {
   readonly #nextId = createEventIdGenerator();
   readonly #handlers = new TopicTrie<Registration>();
   readonly #leases = new Map<string, PatternLease>();
+  /**
+   * The member list of every presence channel subscribed (by `presence()` or
+   * a plain `on()`), kept while its lease lives, so a `presence()` view
+   * created on an already-live subscription starts from it.
+   */
+  readonly #presenceLists = new Map<string, Map<string, PresenceWireMember>>();
+  /** The `presence()` views per channel name, fed from the transport. */
+  readonly #presenceFeeds = new Map<string, Set<PresenceFeed>>();
   readonly #statusListeners = new Set<(status: ChannelStatus) => void>();
   readonly #errorListeners = new Set<(error: EventwireError) => void>();
   readonly #gapListeners = new Set<(gap: HistoryGap) => void>();
@@ -286,6 +296,8 @@ export class EventChannel<TEvents extends EventMap = UntypedEvents> {
       status: (status) => this.#onTransportStatus(status),
       error: (error) => this.#report(error),
       gap: (gap) => this.#reportGap(gap),
+      presence: (name, members) => this.#onPresence(name, members),
+      member: (name, change, member) => this.#onMember(name, change, member),
     };
     this.#transport.connect(sink);
   }
@@ -444,6 +456,64 @@ export class EventChannel<TEvents extends EventMap = UntypedEvents> {
   }
 
   /**
+   * Joins a presence channel (`presence-…`, allowed by the broker's presence
+   * rule) and follows who is on it: `members()`, `onJoin`, `onLeave`,
+   * `onSync`, typed by `options.member`. Events published to the channel are
+   * received with `on()` as usual. Needs a transport whose peer keeps member
+   * lists (`ws://`); others throw `unsupported_transport`.
+   *
+   * @example
+   * const room = channel.presence('presence-room.7', { member: z.object({ name: z.string() }) });
+   * room.onJoin((member) => console.log(`${member.info.name} is here`));
+   * await room.ready;
+   * console.log(room.members().map((m) => m.info.name));
+   */
+  presence<TSchema extends StandardSchemaV1 | undefined = undefined>(
+    name: `presence-${string}`,
+    options: PresenceOptions<TSchema> = {},
+  ): PresenceChannel<PresenceInfo<TSchema>> {
+    this.#assertOpenForUse();
+    if (!this.#transport.tracksPresence) {
+      throw new EventwireError('unsupported_transport', `${this.#transport.kind}:// keeps no member lists; presence channels need a broker (ws://)`);
+    }
+    assertTopic(name, this.#limits);
+    if (!name.startsWith('presence-')) throw new EventwireError('invalid_topic', `"${name}" is not a presence channel (its name starts with presence-)`);
+    const lease = this.#retain(name);
+    let feed!: PresenceFeed;
+    const feeds = this.#presenceFeeds.get(name) ?? new Set<PresenceFeed>();
+    this.#presenceFeeds.set(name, feeds);
+    const forget = (): void => {
+      feeds.delete(feed);
+      if (feeds.size === 0 && this.#presenceFeeds.get(name) === feeds) this.#presenceFeeds.delete(name);
+    };
+    let released = false;
+    const view = new PresenceChannel<PresenceInfo<TSchema>>(
+      name,
+      options.member,
+      {
+        release: () => {
+          if (released) return;
+          released = true;
+          forget();
+          this.#release(name, lease);
+        },
+        report: (error) => this.#report(error),
+      },
+      (attached) => (feed = attached),
+    );
+    feeds.add(feed);
+    lease.ready.catch((error: unknown) => {
+      forget();
+      feed.end(toEventwireError(error));
+    });
+    // Already subscribed: start from the list the broker sent then (after
+    // this call returns, so the caller's listeners are attached first).
+    const known = this.#presenceLists.get(name);
+    if (known) queueMicrotask(() => feed.sync([...known.values()]));
+    return view;
+  }
+
+  /**
    * Resolves once the channel is open and every subscription made so far is
    * live. Rejects with `channel_closed` if the channel closes first, or with
    * `aborted`/`timeout` per `options`.
@@ -572,6 +642,7 @@ export class EventChannel<TEvents extends EventMap = UntypedEvents> {
     // Only the lease this registration took: a refused one may have been replaced.
     if (this.#leases.get(pattern) !== lease || --lease.count > 0) return;
     this.#leases.delete(pattern);
+    this.#presenceLists.delete(pattern);
     if (this.#closing) return; // the transport drops everything on close
     this.#transport.unsubscribe(pattern).catch((error: unknown) => this.#report(toEventwireError(error)));
   }
@@ -624,6 +695,8 @@ export class EventChannel<TEvents extends EventMap = UntypedEvents> {
     if (!this.events) return { envelope, outcome: { ok: true, value: envelope.data } };
     const schema = this.#schemaFor(envelope.topic);
     if (!schema) {
+      // A presence() subscription's own events, with no on() for them: not ours to judge.
+      if (!this.#handlers.hasMatch(envelope.topic)) return undefined;
       this.#reportUnknown(envelope.topic);
       return undefined;
     }
@@ -702,6 +775,20 @@ export class EventChannel<TEvents extends EventMap = UntypedEvents> {
     if (this.#unknownTopicsReported.has(topic)) return;
     this.#unknownTopicsReported.add(topic);
     this.#report(new UnknownEventError(topic, 'inbound'));
+  }
+
+  #onPresence(name: string, members: readonly PresenceWireMember[]): void {
+    if (this.#closed || !this.#leases.has(name)) return;
+    this.#presenceLists.set(name, new Map(members.map((member) => [member.id, member])));
+    for (const feed of this.#presenceFeeds.get(name) ?? []) feed.sync(members);
+  }
+
+  #onMember(name: string, change: 'added' | 'removed', member: PresenceWireMember): void {
+    const list = this.#presenceLists.get(name);
+    if (this.#closed || !list) return;
+    if (change === 'added') list.set(member.id, member);
+    else list.delete(member.id);
+    for (const feed of this.#presenceFeeds.get(name) ?? []) feed.change(change, member);
   }
 
   #track(promise: Promise<unknown>): void {
@@ -785,6 +872,9 @@ export class EventChannel<TEvents extends EventMap = UntypedEvents> {
     for (const stream of [...this.#streams]) stream.end();
     await this.#settleInbound();
     this.#leases.clear();
+    this.#presenceLists.clear();
+    for (const feeds of this.#presenceFeeds.values()) for (const feed of feeds) feed.end(closedError());
+    this.#presenceFeeds.clear();
     // A channel its transport gave up on says why: `status.error` (refused credentials, an unsupported protocol).
     this.#setStatus(this.#gaveUp ? { state: 'closed', error: this.#gaveUp } : { state: 'closed' });
     this.#statusListeners.clear();

@@ -17,6 +17,7 @@ export {
 export { EventChannel, channelDefaults } from './channel.js';
 export { MemoryHub, MemoryTransport, defaultMemoryHub } from './transport/memory.js';
 export { TopicTrie } from './topic-trie.js';
+export { PresenceChannel } from './presence.js';
 export {
   assertPattern,
   assertTopic,
@@ -47,6 +48,7 @@ export type {
   WaitOptions,
 } from './channel.js';
 export type { ChannelState, ChannelStatus } from './status.js';
+export type { MemberInfo, PresenceInfo, PresenceMember, PresenceOptions } from './presence.js';
 export type { GapReason, HistoryGap } from './gap.js';
 export type { HistorySince } from './history-replay.js';
 export type { CloudEvent, EventEnvelope } from './envelope.js';
@@ -68,7 +70,7 @@ export type {
 export type { EventStream, OverflowPolicy, SubscribeOptions } from './event-stream.js';
 export type { MatchingTopics, TopicLimits, TopicMatchesPattern, TopicSegments } from './topic.js';
 export type { TransportResolveOptions } from './transport/resolve.js';
-export type { HistoryPage, HistoryQuery, PublishOptions, Transport, TransportSink } from './transport/transport.js';
+export type { HistoryPage, HistoryQuery, PresenceWireMember, PublishOptions, Transport, TransportSink } from './transport/transport.js';
 export type { WebSocketConstructor, WebSocketLike, WsTransportOptions } from './transport/ws.js';
 export type { BackoffOptions } from './backoff.js';
 export type { OutboxOverflow } from './outbox.js';

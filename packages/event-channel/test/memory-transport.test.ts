@@ -26,7 +26,7 @@ test('an envelope put on the bus by something other than a channel is parsed lik
   await channel.on(topic, (data) => got.push(data)).ready;
   // A transport used directly (a custom bridge, say) bypasses emit's checks.
   const raw = hub.transport('raw');
-  raw.connect({ deliver: () => {}, status: () => {}, error: () => {}, gap: () => {} });
+  raw.connect({ deliver: () => {}, status: () => {}, error: () => {}, gap: () => {}, presence: () => {}, member: () => {} });
   const bad = { id: 'x', topic, source: 'bridge', time: 'yesterday', data: 'bad' } as EventEnvelope;
   await raw.publish(bad);
   await raw.publish({ id: 'y', topic, source: 'bridge', time: new Date().toISOString(), data: 'good' });

@@ -206,3 +206,23 @@ void untypedForToOthers.emit('chat.lobby', 'hi', { toOthers: true, ack: true });
 // @ts-expect-error toOthers is a boolean
 void untypedForToOthers.emit('chat.lobby', 'hi', { toOthers: 'yes' });
 expectType<Equal<typeof untypedForToOthers.connectionId, string | undefined>>();
+
+// Presence: members typed by the member schema's output; plain JSON without one.
+const presenceChannel = new EventChannel({ url: 'ws://localhost:15500', events: shop });
+const room = presenceChannel.presence('presence-room.7', { member: z.object({ name: z.string(), since: z.string().transform((s) => new Date(s)) }) });
+room.onJoin((member) => {
+  expectType<Equal<typeof member.id, string>>();
+  expectType<Equal<typeof member.info, { name: string; since: Date }>>();
+});
+room.onLeave((member) => void member.info.name.toUpperCase());
+room.onSync((members) => expectType<Equal<(typeof members)[number]['info']['since'], Date>>());
+expectType<Equal<ReturnType<typeof room.members>[number]['info'], { name: string; since: Date }>>();
+expectType<Equal<typeof room.ready, Promise<void>>>();
+// @ts-expect-error the schema has no such field
+room.onJoin((member) => member.info.email);
+const plainRoom = presenceChannel.presence('presence-lobby');
+expectType<Equal<ReturnType<typeof plainRoom.members>[number]['info'], Readonly<Record<string, unknown>>>>();
+// @ts-expect-error a presence channel's name starts with presence-
+presenceChannel.presence('room.7');
+// @ts-expect-error a member schema is a Standard Schema
+presenceChannel.presence('presence-room.7', { member: { name: 'string' } });

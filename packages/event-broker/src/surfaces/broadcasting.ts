@@ -7,6 +7,7 @@
 import { EventwireError, assertPattern, toEventwireError, type EventEnvelope, type TopicLimits } from '@eventwire/event-channel';
 import type { Access } from '../auth/access.js';
 import type { Connection } from '../connection.js';
+import type { PresenceListener, PresenceMember, PresenceRegistry } from '../presence.js';
 import { PreparedTextFrame } from '../prepared-frame.js';
 import type { Router, RoutedEvent, Subscriber } from '../router.js';
 
@@ -35,6 +36,7 @@ const prepareBroadcast = (envelope: EventEnvelope): PreparedTextFrame => new Pre
 export interface BroadcastingLimits {
   readonly access: Access;
   readonly router: Router;
+  readonly presence: PresenceRegistry;
   readonly topicLimits: TopicLimits;
   readonly maxSubscriptions: number;
 }
@@ -43,10 +45,12 @@ export interface BroadcastingLimits {
  * One client of the broadcasting surface. It sends `subscribe` and
  * `unsubscribe` (each answered `subscribed` / `unsubscribed`, or an `error`
  * naming the channel and a code), and `ping` (answered `pong`); it receives
- * broadcasts. Bad input gets an `error` event; the connection stays up.
+ * broadcasts. On a presence channel `subscribed` carries `members`, and
+ * `member_added` / `member_removed` arrive with the member as `data`.
+ * Bad input gets an `error` event; the connection stays up.
  * Frames are handled in arrival order (a channel rule may be async).
  */
-export class BroadcastingSubscriber implements Subscriber {
+export class BroadcastingSubscriber implements Subscriber, PresenceListener {
   readonly id: string;
   readonly #connection: Connection;
   readonly #limits: BroadcastingLimits;
@@ -62,6 +66,20 @@ export class BroadcastingSubscriber implements Subscriber {
 
   deliver(event: RoutedEvent): void {
     this.#connection.sendPrepared(event.encoded(prepareBroadcast));
+  }
+
+  memberAdded(channel: string, member: PresenceMember): void {
+    this.#send({ event: 'member_added', channel, data: member });
+  }
+
+  memberRemoved(channel: string, member: PresenceMember): void {
+    this.#send({ event: 'member_removed', channel, data: member });
+  }
+
+  /** The connection is gone: drop its subscriptions and presence. */
+  closed(): void {
+    this.#limits.router.remove(this);
+    this.#limits.presence.leaveAll(this);
   }
 
   /** The first frame: the connection's id (what HTTP `socket_id` names to leave it out). */
@@ -96,13 +114,15 @@ export class BroadcastingSubscriber implements Subscriber {
       assertPattern(channel, this.#limits.topicLimits);
       if (frame.event === 'unsubscribe') {
         router.unsubscribe(this, channel);
+        this.#limits.presence.leave(channel, this);
         return this.#send({ event: 'unsubscribed', channel });
       }
       router.newPatterns(this, [channel], this.#limits.maxSubscriptions);
-      await this.#limits.access.authorize(this.#connection.user, [channel], 'subscribe');
+      const granted = await this.#limits.access.authorize(this.#connection.user, [channel], 'subscribe');
       if (this.#connection.socket.readyState !== this.#connection.socket.OPEN) return; // gone while the rule ran
+      const [presence] = this.#limits.presence.joinGranted([channel], this.#connection.user?.id ?? this.id, granted, this);
       router.subscribe(this, channel);
-      this.#send({ event: 'subscribed', channel });
+      this.#send({ event: 'subscribed', channel, ...(presence && { members: presence.members }) });
     } catch (error) {
       this.#error(channel, error);
     }

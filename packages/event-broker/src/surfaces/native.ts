@@ -20,7 +20,7 @@ import {
 import type { Access, ConnectionLimits } from '../auth/access.js';
 import type { BrokerUser } from '../auth/authenticate.js';
 import type { AccessAction } from '../auth/permissions.js';
-import { channelKind, type MemberInfo } from '../auth/channels.js';
+import type { MemberInfo } from '../auth/channels.js';
 import type { PresenceListener, PresenceMember } from '../presence.js';
 import type { Connection } from '../connection.js';
 import { PreparedTextFrame } from '../prepared-frame.js';
@@ -149,26 +149,9 @@ export class NativeSession implements Subscriber, PresenceListener {
     this.#send({ type: 'member_removed', channel, member });
   }
 
-  /**
-   * Joins the presence channels among `patterns` (exact names: a rule
-   * allowed each) as this connection's user, before subscribing: a refusal
-   * (the member limit) leaves nothing behind. Returns what to tell the client.
-   */
+  /** Joins the presence channels among `patterns`; anonymous members (where a rule lets them in) are their connection. */
   #joinPresence(patterns: Iterable<string>, granted: ReadonlyMap<string, MemberInfo> | undefined): Array<{ channel: string; members: PresenceMember[] }> {
-    const joined: Array<{ channel: string; members: PresenceMember[] }> = [];
-    const user = this.#connection.user;
-    try {
-      for (const channel of patterns) {
-        if (channelKind(channel) !== 'presence') continue;
-        // Anonymous members (where a rule lets them in) are their connection.
-        const member: PresenceMember = { id: user?.id ?? this.id, info: granted?.get(channel) ?? {} };
-        joined.push({ channel, members: this.#core.presence.join(channel, member, this) });
-      }
-    } catch (error) {
-      for (const { channel } of joined) this.#core.presence.leave(channel, this);
-      throw error;
-    }
-    return joined;
+    return this.#core.presence.joinGranted(patterns, this.#connection.user?.id ?? this.id, granted, this);
   }
 
   #process(text: string): void {

@@ -37,6 +37,20 @@ export interface TransportSink {
   error(error: EventwireError): void;
   /** A subscription may have missed events that could not be recovered (after a reconnect, say). */
   gap(gap: HistoryGap): void;
+  /**
+   * Who is on a presence channel this connection subscribed to, in full:
+   * after the subscribe (and again after every resubscribe, which replaces
+   * the list). Members are unchecked, like `deliver`'s envelopes.
+   */
+  presence(channel: string, members: readonly PresenceWireMember[]): void;
+  /** One member came to (`added`) or left (`removed`) a presence channel this connection is on. */
+  member(channel: string, change: 'added' | 'removed', member: PresenceWireMember): void;
+}
+
+/** A presence member as the wire carries it: the user id and what its presence rule returned. */
+export interface PresenceWireMember {
+  readonly id: string;
+  readonly info: unknown;
 }
 
 /** What a transport that can read history is asked for (see `Transport.readHistory`). */
@@ -80,6 +94,12 @@ export interface Transport {
    * an `EventwireError`.
    */
   publish(envelope: EventEnvelope, options?: PublishOptions): Promise<void>;
+  /**
+   * The peer keeps member lists of presence channels (`presence-…`) and
+   * reports them through `sink.presence` / `sink.member`. Without it,
+   * `channel.presence()` is refused.
+   */
+  readonly tracksPresence?: boolean;
   /** The broker's id for the current connection, where there is one (what HTTP `socket_id` names). */
   readonly connectionId?: string | undefined;
   /** Starts delivery for a valid pattern; resolves once it is live. */

@@ -143,6 +143,7 @@ type State = 'idle' | 'connecting' | 'open' | 'waiting' | 'closing' | 'closed';
  */
 export class WsTransport implements Transport {
   readonly kind = 'ws';
+  readonly tracksPresence = true;
   readonly #options: WsTransportOptions;
   readonly #backoff: (attempt: number) => number;
   readonly #requestTimeoutMs: number;
@@ -602,6 +603,13 @@ export class WsTransport implements Transport {
         this.#sink?.deliver(frame.event);
         return;
       }
+      case 'presence':
+        this.#sink?.presence(frame.channel, frame.members);
+        return;
+      case 'member_added':
+      case 'member_removed':
+        this.#sink?.member(frame.channel, frame.type === 'member_added' ? 'added' : 'removed', frame.member);
+        return;
       case 'gap': {
         const position = this.#position;
         this.#sink?.gap({
