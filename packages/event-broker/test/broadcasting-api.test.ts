@@ -131,8 +131,18 @@ test('a typed EventChannel checks the data against the topic schema; log and nul
   const typed = new EventChannel({ url: server.url, events, ws: { token: SERVICE_KEY } });
   try {
     const broadcast = createBroadcaster(channelDriver(typed));
-    const code = await Promise.resolve(broadcast({ broadcastOn: () => 'orders', broadcastWith: () => ({ id: 42 }) })).then(() => 'sent', (error: { code: string }) => error.code);
+    // `as string`: the channel named at run time, so the check is the channel's, not the compiler's.
+    const code = await Promise.resolve(broadcast({ broadcastOn: () => 'orders' as string, broadcastWith: () => ({ id: 42 }) })).then(() => 'sent', (error: { code: string }) => error.code);
     assert.is(code, 'invalid_payload');
+    // The HTTP driver given the event map checks the same before sending anything.
+    const before = server.broker.stats().published;
+    const viaHttp = createBroadcaster(httpDriver({ url: server.httpUrl, token: SERVICE_KEY, events }));
+    const outcome = (event: Broadcastable) => Promise.resolve(viaHttp(event as never)).then(() => 'sent', (error: { code: string }) => error.code);
+    assert.is(await outcome({ broadcastOn: () => 'orders', broadcastWith: () => ({ id: 42 }) }), 'invalid_payload');
+    assert.is(await outcome({ broadcastOn: () => ['orders', 'private-user.ada'], broadcastWith: () => ({ id: 'o9' }) }), 'unknown_event');
+    assert.is(server.broker.stats().published, before, 'nothing was sent');
+    assert.is(await outcome({ broadcastOn: () => 'orders', broadcastWith: () => ({ id: 'o9' }) }), 'sent');
+    await until(() => server.broker.stats().published === before + 1, 'the valid one published');
     const lines: string[] = [];
     await createBroadcaster(logDriver((line) => lines.push(line)))(new OrderShipped(order('shipped'))).toOthers('s-1');
     assert.equal(lines, ['broadcast OrderShipped on private-user.ada, orders (to others than s-1): {"id":"o1","carrier":"DHL"}']);

@@ -3,7 +3,7 @@
 // onSync; the list replaced (and the difference reported) after a
 // reconnect; member info checked by its schema; refusals and transports
 // without member lists.
-import { EventChannel, EventwireError, type PresenceMember } from '@eventwire/event-channel';
+import { EventChannel, EventwireError, type PresenceMember, type WebSocketConstructor } from '@eventwire/event-channel';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import WebSocket from 'ws';
@@ -24,7 +24,7 @@ async function presenceBroker(): Promise<TestBroker<never>> {
 }
 
 /** A WebSocket the test can cut, and keep from reconnecting until it says so. */
-function cuttableSockets(): { WebSocket: typeof WebSocket; cut(): void; allow(): void } {
+function cuttableSockets(): { WebSocket: WebSocketConstructor; cut(): void; allow(): void } {
   const state = { allowed: true, last: undefined as WebSocket | undefined };
   class Cuttable extends WebSocket {
     constructor(url: string) {

@@ -3,9 +3,12 @@
 // each `expectType<Equal<…>>` fails to compile if the types drift.
 // To extend: add a case next to the feature it pins, positive and negative.
 import { z } from 'zod';
+import WebSocket from 'ws';
+import { channelDriver, createBroadcaster, httpDriver, nullDriver, type Broadcastable } from '../src/broadcasting/index.js';
 import {
   EventChannel,
   MemoryHub,
+  WsTransport,
   defineEvents,
   type ChannelStatus,
   type EventEnvelope,
@@ -226,3 +229,40 @@ expectType<Equal<ReturnType<typeof plainRoom.members>[number]['info'], Readonly<
 presenceChannel.presence('room.7');
 // @ts-expect-error a member schema is a Standard Schema
 presenceChannel.presence('presence-room.7', { member: { name: 'string' } });
+
+// `ws`'s WebSocket class fits the transport's socket type, as the browser's does.
+new WsTransport({ url: 'ws://localhost:15500', WebSocket });
+new EventChannel({ url: 'ws://localhost:15500', ws: { WebSocket } });
+
+// Broadcasts are checked against the event map where they name a topic of it.
+const typedBroadcast = createBroadcaster(channelDriver(new EventChannel({ url: 'memory://types', events: shop })));
+class OrderShipped {
+  constructor(readonly id: string, readonly carrier: string, readonly secret: string) {}
+  broadcastOn() {
+    return 'order.shipped' as const;
+  }
+  broadcastWith() {
+    return { id: this.id, carrier: this.carrier };
+  }
+}
+void typedBroadcast(new OrderShipped('o1', 'dhl', 'x'));
+void typedBroadcast({ broadcastOn: () => ['order.shipped', 'order.created'] as const, broadcastWith: () => ({ id: 'o1', carrier: 'dhl', total: 3 }) });
+// Without broadcastWith the data is the object's own fields.
+void typedBroadcast({ broadcastOn: () => 'order.created' as const, id: 'o1', total: 3 });
+// @ts-expect-error carrier is missing for order.shipped
+void typedBroadcast({ broadcastOn: () => 'order.shipped' as const, broadcastWith: () => ({ id: 'o1' }) });
+// @ts-expect-error order.created needs a total, one of the two channels fails
+void typedBroadcast({ broadcastOn: () => ['order.shipped', 'order.created'] as const, broadcastWith: () => ({ id: 'o1', carrier: 'dhl' }) });
+// @ts-expect-error the own fields do not fit order.created
+void typedBroadcast({ broadcastOn: () => 'order.created' as const, id: 'o1' });
+// Channels named at run time (string) or outside the map are checked at run time.
+const dynamicChannel: string = 'private-user.1';
+void typedBroadcast({ broadcastOn: () => dynamicChannel, broadcastWith: () => ({ anything: true }) });
+void typedBroadcast({ broadcastOn: () => 'private-user.1' as const, broadcastWith: () => ({ anything: true }) });
+const typedHttp = createBroadcaster(httpDriver({ url: 'http://localhost:15500', events: shop }));
+// @ts-expect-error the http driver with an event map checks the same way
+void typedHttp({ broadcastOn: () => 'order.shipped' as const, broadcastWith: () => ({ id: 1 }) });
+// Untyped drivers take any broadcastable.
+void createBroadcaster(nullDriver())({ broadcastOn: () => 'order.shipped' as const, broadcastWith: () => ({ id: 1 }) });
+const asInterface: Broadcastable<'order.shipped', { id: string; carrier: string }> = { broadcastOn: () => 'order.shipped', broadcastWith: () => ({ id: 'o', carrier: 'c' }) };
+void typedBroadcast(asInterface);

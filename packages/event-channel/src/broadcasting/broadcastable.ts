@@ -1,5 +1,7 @@
 // A broadcastable event, as Laravel and the FastAPI layers that copy it
 // declare one: where it goes, under what name, with what data, and whether.
+import type { StandardSchemaV1 } from '@standard-schema/spec';
+import type { EventKey, EventMap } from '../events.js';
 
 /**
  * An event a service broadcasts: a class instance or a plain object.
@@ -22,6 +24,36 @@ export interface Broadcastable<TChannel extends string = string, TData = unknown
   /** Whether to send it at all. @default true */
   broadcastWhen?(): boolean;
 }
+
+/** The channels a broadcastable names, as its `broadcastOn()` type says (`string` unless literal or `as const`). */
+export type BroadcastChannels<TEvent extends Broadcastable> =
+  ReturnType<TEvent['broadcastOn']> extends infer TOn ? (TOn extends readonly (infer TItem)[] ? TItem : TOn) & string : never;
+
+/** The data a broadcastable sends: `broadcastWith()`'s type, else its own fields that are not functions. */
+export type BroadcastData<TEvent extends Broadcastable> = 'broadcastWith' extends keyof TEvent
+  ? ReturnType<NonNullable<TEvent['broadcastWith']>>
+  : { [TKey in keyof TEvent as TEvent[TKey] extends (...args: never[]) => unknown ? never : TKey]: TEvent[TKey] };
+
+/** The channels of `TEvent` that the event map declares and whose schema its data does not fit. */
+export type MismatchedChannels<TEvents extends EventMap, TEvent extends Broadcastable> =
+  BroadcastChannels<TEvent> extends infer TChannel extends string
+    ? TChannel extends unknown
+      ? [EventKey<TEvents, TChannel>] extends [never]
+        ? never // not in the map: checked at run time (a typed channel refuses unknown topics)
+        : [BroadcastData<TEvent>] extends [StandardSchemaV1.InferInput<TEvents[EventKey<TEvents, TChannel>]>]
+          ? never
+          : TChannel
+      : never
+    : never;
+
+/**
+ * Makes a broadcast whose data does not fit the event map's schema for one
+ * of its channels a compile error naming the channel. Channels the map does
+ * not declare, or known only at run time (`string`), are left to run time.
+ */
+export type BroadcastCheck<TEvents extends EventMap, TEvent extends Broadcastable> = [MismatchedChannels<TEvents, TEvent>] extends [never]
+  ? unknown
+  : { readonly 'the broadcast data does not fit the event map on': MismatchedChannels<TEvents, TEvent> };
 
 /** What a driver is asked to send: the resolved event. */
 export interface BroadcastMessage {

@@ -1,6 +1,7 @@
 // `await broadcast(new OrderShipped(order)).toOthers(socketId)` from any
 // Node service, through the driver the broadcaster was made with.
-import { resolveBroadcast, type Broadcastable } from './broadcastable.js';
+import type { EventMap, UntypedEvents } from '../events.js';
+import { resolveBroadcast, type BroadcastCheck, type Broadcastable } from './broadcastable.js';
 import type { BroadcastDriver } from './drivers.js';
 
 /**
@@ -12,8 +13,13 @@ export interface PendingBroadcast extends PromiseLike<void> {
   toOthers(socketId: string | undefined): PendingBroadcast;
 }
 
-/** `broadcast(event)`: see {@link createBroadcaster}. */
-export type Broadcast = <TChannel extends string, TData>(event: Broadcastable<TChannel, TData>) => PendingBroadcast;
+/**
+ * `broadcast(event)`: see {@link createBroadcaster}. With a typed driver,
+ * an event naming a topic of the map must send data that fits its schema.
+ */
+export type Broadcast<TEvents extends EventMap = UntypedEvents> = <TEvent extends Broadcastable>(
+  event: TEvent & BroadcastCheck<TEvents, TEvent>,
+) => PendingBroadcast;
 
 /**
  * A `broadcast` function bound to a driver.
@@ -22,8 +28,8 @@ export type Broadcast = <TChannel extends string, TData>(event: Broadcastable<TC
  * const broadcast = createBroadcaster(channelDriver(channel));
  * await broadcast(new OrderShipped(order)).toOthers(request.headers['x-socket-id']);
  */
-export function createBroadcaster(driver: BroadcastDriver): Broadcast {
-  return (event) => {
+export function createBroadcaster<TEvents extends EventMap = UntypedEvents>(driver: BroadcastDriver<TEvents>): Broadcast<TEvents> {
+  return (event: Broadcastable) => {
     let except: string | undefined;
     let sent: Promise<void> | undefined;
     const send = (): Promise<void> => {

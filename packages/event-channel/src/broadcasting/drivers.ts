@@ -1,14 +1,16 @@
 // Where broadcasts go: the eventwire broker (through an EventChannel, or its
 // HTTP API from a service without a socket), a log, or nowhere (tests).
 import type { EventChannel } from '../channel.js';
-import { EventwireError, errorFromWire } from '../errors.js';
-import type { EventMap } from '../events.js';
+import { EventwireError, UnknownEventError, ValidationError, errorFromWire } from '../errors.js';
+import { createSchemaLookup, runSchema, type EventMap, type UntypedEvents } from '../events.js';
 import { parseWireError } from '../protocol/frames.js';
 import type { BroadcastMessage } from './broadcastable.js';
 
-/** Sends resolved broadcasts. */
-export interface BroadcastDriver {
+/** Sends resolved broadcasts; `TEvents` types the broadcasts of a broadcaster made with it. */
+export interface BroadcastDriver<TEvents extends EventMap = UntypedEvents> {
   send(message: BroadcastMessage): Promise<void>;
+  /** The event map broadcasts are checked against (types only). */
+  readonly '~events'?: TEvents;
 }
 
 /**
@@ -16,7 +18,7 @@ export interface BroadcastDriver {
  * channel, the name in the envelope's `event` metadata. A typed channel
  * validates the data against each channel's schema, as any emit.
  */
-export function channelDriver<TEvents extends EventMap>(channel: EventChannel<TEvents>): BroadcastDriver {
+export function channelDriver<TEvents extends EventMap>(channel: EventChannel<TEvents>): BroadcastDriver<TEvents> {
   // The broadcast names its topics at runtime; the channel's own validation is the check.
   const emit = channel.emit.bind(channel) as (topic: string, data: unknown, options: object) => Promise<unknown>;
   return {
@@ -27,13 +29,19 @@ export function channelDriver<TEvents extends EventMap>(channel: EventChannel<TE
 }
 
 /** Options of {@link httpDriver}. */
-export interface HttpDriverOptions {
+export interface HttpDriverOptions<TEvents extends EventMap = UntypedEvents> {
   /** The broker's HTTP address, `http://host:15500`. */
   readonly url: string;
   /** Credentials (an API key or a JWT), sent as `Authorization: Bearer`. */
   readonly token?: string | (() => string | Promise<string>);
   /** @default globalThis.fetch */
   readonly fetch?: typeof fetch;
+  /**
+   * The event map: broadcasts are typed by it, and their data validated
+   * before anything is sent (`unknown_event`, `invalid_payload`), as a typed
+   * channel's emit would.
+   */
+  readonly events?: TEvents;
 }
 
 /**
@@ -41,11 +49,20 @@ export interface HttpDriverOptions {
  * service that holds no socket: the name in `metadata.event`, `socket_id`
  * for `toOthers`. A refusal rejects with the broker's typed error.
  */
-export function httpDriver(options: HttpDriverOptions): BroadcastDriver {
+export function httpDriver<TEvents extends EventMap = UntypedEvents>(options: HttpDriverOptions<TEvents>): BroadcastDriver<TEvents> {
   const base = options.url.replace(/\/+$/, '');
   const fetchImpl = options.fetch ?? globalThis.fetch;
+  const lookup = options.events && createSchemaLookup(options.events);
   return {
     async send({ channels, event, data, except }) {
+      if (lookup) {
+        for (const channel of channels) {
+          const schema = lookup(channel);
+          if (!schema) throw new UnknownEventError(channel, 'outbound');
+          const outcome = await runSchema(schema, data);
+          if (!outcome.ok) throw new ValidationError(channel, 'outbound', outcome.issues);
+        }
+      }
       const token = typeof options.token === 'function' ? await options.token() : options.token;
       const body = JSON.stringify({ payload: data, metadata: { event }, ...(except !== undefined && { socket_id: except }) });
       await Promise.all(

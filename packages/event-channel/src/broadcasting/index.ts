@@ -4,5 +4,5 @@ export { createBroadcaster } from './broadcaster.js';
 export { resolveBroadcast } from './broadcastable.js';
 export { channelDriver, httpDriver, logDriver, nullDriver } from './drivers.js';
 export type { Broadcast, PendingBroadcast } from './broadcaster.js';
-export type { BroadcastMessage, Broadcastable } from './broadcastable.js';
+export type { BroadcastChannels, BroadcastCheck, BroadcastData, BroadcastMessage, Broadcastable, MismatchedChannels } from './broadcastable.js';
 export type { BroadcastDriver, HttpDriverOptions } from './drivers.js';

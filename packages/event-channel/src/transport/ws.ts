@@ -16,14 +16,20 @@ import { formatOffset, parseOffset, type ParsedOffset } from '../offset.js';
 import { TokenSource, refreshDelayMs, type GetToken } from './token-source.js';
 import type { HistoryPage, HistoryQuery, PublishOptions, Transport, TransportSink } from './transport.js';
 
+/**
+ * An event handler slot. Declared as a method type so the browser's and
+ * `ws`'s own event classes fit (the transport only assigns these, never calls them).
+ */
+type EventHandlerSlot<TEvent> = { handle(event: TEvent): void }['handle'] | null;
+
 /** The part of the WebSocket API this transport uses: the browser's and `ws` both fit. */
 export interface WebSocketLike {
   readonly readyState: number;
   readonly bufferedAmount: number;
-  onopen: ((event: unknown) => void) | null;
-  onmessage: ((event: { data: unknown }) => void) | null;
-  onclose: ((event: { code: number; reason: string }) => void) | null;
-  onerror: ((event: unknown) => void) | null;
+  onopen: EventHandlerSlot<unknown>;
+  onmessage: EventHandlerSlot<{ data: unknown }>;
+  onclose: EventHandlerSlot<{ code: number; reason: string }>;
+  onerror: EventHandlerSlot<unknown>;
   send(data: string): void;
   close(code?: number, reason?: string): void;
   /** `ws` only: drop the connection without a closing handshake. */
