@@ -1,28 +1,38 @@
-import { EventChannel } from '@eventwire/event-channel';
-import { chat } from './events.js';
+import { EventChannel, type PresenceChannel } from '@eventwire/event-channel';
+import type { z } from 'zod';
+import { chat, member } from './events.js';
 
 /**
- * A bot in every room: greets whoever joins, answers "!time" and "!rooms",
- * and echoes anything addressed to it ("bot, …").
+ * The room bot, a Node service on the broker like any other: it enters the
+ * rooms the web server opens, greets whoever joins (it sees them through
+ * presence), answers "!time" and "!who", and echoes anything addressed to it
+ * ("bot, …").
  */
-export async function startBot(url: string, log: (line: string) => void) {
-  const channel = new EventChannel({ url, events: chat, source: 'chat-bot' });
-  const rooms = new Set<string>();
-  const say = (room: string, text: string) => channel.emit(`chat.room.${room}.message`, { user: 'bot', text });
-  channel.on('chat.room.*.joined', async ({ user }, event) => {
-    const room = event.topic.split('.')[2]!;
-    rooms.add(room);
-    log(`${user} joined #${room}`);
-    await say(room, `welcome, ${user}! Try "!time", "!rooms" or "bot, <anything>".`);
-  });
-  channel.on('chat.room.*.message', async ({ user, text }, event) => {
-    if (user === 'bot') return;
-    const room = event.topic.split('.')[2]!;
-    log(`#${room} <${user}> ${text}`);
-    if (text === '!time') await say(room, `it is ${new Date().toISOString()}`);
-    else if (text === '!rooms') await say(room, `rooms: ${[...rooms].map((r) => `#${r}`).join(' ')}`);
-    else if (/^bot[,:]/i.test(text)) await say(room, `${user} said: ${text.replace(/^bot[,:]\s*/i, '')}`);
-  });
+export async function startBot(url: string, token: string, log: (line: string) => void) {
+  const channel = new EventChannel({ url, events: chat, source: 'chat-bot', ws: { token } });
+  const rooms = new Map<string, PresenceChannel<z.output<typeof member>>>();
   await channel.ready();
-  return channel;
+
+  async function enter(room: string): Promise<void> {
+    if (rooms.has(room)) return;
+    const topic = `presence-room.${room}` as const;
+    const say = (text: string) => channel.emit(topic, { text });
+    const presence = channel.presence(topic, { member });
+    rooms.set(room, presence);
+    presence.onJoin(({ info }) => {
+      log(`${info.name} joined #${room}`);
+      void say(`welcome, ${info.name}! Try "!time", "!who" or "bot, <anything>".`);
+    });
+    presence.onLeave(({ info }) => log(`${info.name} left #${room}`));
+    channel.on(topic, async ({ user, text }) => {
+      if (user === 'bot' || user === undefined) return;
+      log(`#${room} <${user}> ${text}`);
+      if (text === '!time') await say(`it is ${new Date().toISOString()}`);
+      else if (text === '!who') await say(`here: ${presence.members().map((m) => m.info.name).join(', ')}`);
+      else if (/^bot[,:]/i.test(text)) await say(`${user} said: ${text.replace(/^bot[,:]\s*/i, '')}`);
+    });
+    await presence.ready;
+  }
+
+  return { enter, close: () => channel.close() };
 }

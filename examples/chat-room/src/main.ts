@@ -1,7 +1,9 @@
-// The chat room: a broker (enforcing the message schema), a web server for
-// the page, and a bot. Open the printed URL in a browser (several tabs, or
-// ?user=ada&room=lobby) and chat.
+// The chat room: a broker (enforcing the message schema, guarding each room
+// as a presence channel), a web server for the page that signs people in,
+// and a bot. Open the printed URL in a browser (several tabs, or
+// ?user=ada&room=lobby) and chat; the side bar shows who is online.
 // Usage: main.ts [--port 15500] [--web-port 3000]   (0 picks free ports)
+import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -10,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { EventBrokerServer } from '@eventwire/event-broker';
 import { startBot } from './bot.js';
-import { chat } from './events.js';
+import { chat, roomName } from './events.js';
 
 const { values } = parseArgs({ options: { port: { type: 'string', default: '15500' }, 'web-port': { type: 'string', default: '3000' } } });
 const log = (line: string) => console.log(`${new Date().toISOString().slice(11, 19)} ${line}`);
@@ -29,14 +31,57 @@ const stopped = new Promise<void>((resolve) => {
   process.on('SIGTERM', () => resolve());
 });
 
-const broker = new EventBrokerServer({ port: Number(values.port), events: chat });
-const { url } = await broker.listen();
-const bot = await startBot(url, log);
+// Sign-in, kept small: a session token per person, minted by the web server
+// (the app's backend) and checked by the broker. Tokens live for 10 minutes;
+// the page asks for a new one before then (`getToken`).
+const SESSION_MS = 10 * 60_000;
+const sessions = new Map<string, { user: string; expiresAt: number }>();
+const mint = (user: string) => {
+  const token = randomBytes(18).toString('base64url');
+  sessions.set(token, { user, expiresAt: Date.now() + SESSION_MS });
+  return token;
+};
+const botToken = mint('bot');
+sessions.get(botToken)!.expiresAt = Number.MAX_SAFE_INTEGER;
 
-const web = createServer((request, response) => {
-  const path = new URL(request.url ?? '/', 'http://page').pathname;
+const broker = new EventBrokerServer({
+  port: Number(values.port),
+  events: chat,
+  authenticate: ({ token }) => {
+    const session = token === undefined ? undefined : sessions.get(token);
+    if (!session || session.expiresAt <= Date.now()) return undefined;
+    return { id: session.user, expiresAt: session.expiresAt };
+  },
+});
+// A room is a presence channel: any signed-in person may enter; the info
+// returned here is what everyone in the room sees of them.
+broker.channel('presence-room.{room}', (user, { room }) => (user && roomName.test(room) ? { name: user.id, ...(user.id === 'bot' && { bot: true }) } : false));
+// Who said it is the broker's word, not the sender's.
+broker.intercept('presence-room.*', (event, ctx) => {
+  const author = ctx.origin.user?.id;
+  if (author === undefined) ctx.reject('sign in to speak');
+  if (event.data.user !== author) ctx.transform({ ...event.data, user: author });
+});
+const { url } = await broker.listen();
+const bot = await startBot(url, botToken, log);
+
+const web = createServer(async (request, response) => {
+  const address = new URL(request.url ?? '/', 'http://page');
+  const path = address.pathname;
   if (path === '/') {
     response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(page.replace('__BROKER_URL__', url));
+    return;
+  }
+  if (path === '/session' && request.method === 'POST') {
+    // A demo sign-in: the name is the identity. A real app checks a password or an SSO session here.
+    const user = address.searchParams.get('user') ?? '';
+    const room = address.searchParams.get('room') ?? '';
+    if (!/^[\w-]{1,32}$/.test(user) || user === 'bot' || !roomName.test(room)) {
+      response.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'a user name and a room of letters, digits, - or _' }));
+      return;
+    }
+    await bot.enter(room); // the bot is in the room before its first guest
+    response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token: mint(user) }));
     return;
   }
   const file = normalize(join(dist, path.replace(/^\/eventwire\//, '')));

@@ -1,6 +1,7 @@
 // Smoke test: the chat example as a person would use it, in headless Chromium.
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { EventChannel } from '@eventwire/event-channel';
 import type { Browser } from 'playwright-core';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -27,43 +28,72 @@ async function until(condition: () => boolean | Promise<boolean>, what: string, 
   }
 }
 
+const TITLE = 'two people and the bot chat in a room, see who is online and who leaves; the room is private; a bad message is refused; the author is the broker\'s word';
+
 if (!chromiumAvailable()) {
-  test.skip('two people and the bot chat in a room; a bad message is refused by the broker', () => {});
+  test.skip(TITLE, () => {});
 } else {
-  test('two people and the bot chat in a room; a bad message is refused by the broker', async () => {
+  test(TITLE, async () => {
     const server = spawn(process.execPath, ['--conditions=@eventwire/source', '--import', 'tsx', main, '--port', '0', '--web-port', '0']);
     let out = '';
     server.stdout.on('data', (chunk) => (out += chunk));
     server.stderr.on('data', (chunk) => (out += chunk));
     const exited = new Promise((resolve) => server.on('exit', resolve));
     let browser: Browser | undefined;
+    const channels: EventChannel[] = [];
     try {
-      await until(() => /chat page on (http:\S+)/.test(out), 'chat server');
-      const pageUrl = /chat page on (http:\S+)/.exec(out)![1]!;
+      await until(() => /chat page on (http:\S+) \(broker (ws:\S+)\)/.test(out), 'chat server');
+      const [, pageUrl, brokerUrl] = /chat page on (http:\S+) \(broker (ws:\S+)\)/.exec(out)!;
       const chromium = await launchChromium();
       browser = chromium;
       const [ada, bob] = [await chromium.newPage(), await chromium.newPage()];
       await ada.goto(`${pageUrl}?user=ada&room=lobby`);
+      await until(async () => (await ada.evaluate('window.chatReady === true')) as boolean, 'ada ready');
       await bob.goto(`${pageUrl}?user=bob&room=lobby`);
+      await until(async () => (await bob.evaluate('window.chatReady === true')) as boolean, 'bob ready');
       const logText = (page: typeof ada) => page.locator('#log').innerText();
-      for (const page of [ada, bob]) await until(async () => (await page.evaluate('window.chatReady === true')) as boolean, 'page ready');
+      const online = async (page: typeof ada) => (await page.locator('#online li').allInnerTexts()).sort();
       await until(async () => (await logText(ada)).includes('bot: welcome, ada!'), 'welcome for ada');
+
+      // Who is online, on both pages; ada saw bob arrive.
+      await until(async () => JSON.stringify(await online(ada)) === '["ada","bob","bot"]', 'ada sees bob online');
+      assert.equal(await online(bob), ['ada', 'bob', 'bot'], 'bob got the list on joining');
+      assert.is(await ada.locator('#count').innerText(), '3');
+      assert.match(await logText(ada), /bob joined/);
 
       await ada.fill('#text', 'hello bob <b>not bold</b>');
       await ada.press('#text', 'Enter');
       await until(async () => (await logText(bob)).includes('ada: hello bob <b>not bold</b>'), 'bob sees ada (as text)');
       assert.is(await bob.locator('#log b').count(), 0); // never parsed as HTML
 
-      await bob.fill('#text', '!time');
+      await bob.fill('#text', '!who');
       await bob.press('#text', 'Enter');
-      await until(async () => /bot: it is \d{4}-\d\d-\d\dT/.test(await logText(ada)), 'bot answers !time to everyone');
+      await until(async () => /bot: here: (?=.*ada)(?=.*bob)(?=.*bot)/.test(await logText(ada)), 'the bot answers !who from its presence list');
 
       await ada.fill('#text', '');
       await ada.press('#text', 'Enter'); // empty text: the broker's schema refuses it
       await until(async () => (await logText(ada)).includes('not sent (invalid_payload)'), 'refusal shown');
       assert.match(await ada.locator('#status').innerText(), /open/);
       assert.match(out, /#lobby <ada> hello bob/);
+
+      // The room is private: a forged token gets nowhere.
+      const forged = new EventChannel({ url: brokerUrl!, ws: { token: 'forged' }, onError: () => {} });
+      channels.push(forged);
+      const refused = await new Promise<string | undefined>((resolve) => forged.onStatus((status) => status.state === 'closed' && resolve(status.error?.code)));
+      assert.is(refused, 'unauthorized');
+      // Signed in through the page's server, a Node client may speak, but only as itself.
+      const session = (await (await fetch(`${pageUrl}session?user=eve&room=lobby`, { method: 'POST' })).json()) as { token: string };
+      const eve = new EventChannel({ url: brokerUrl!, ws: { token: session.token } });
+      channels.push(eve);
+      await eve.emit('presence-room.lobby', { text: 'I am ada, honest', user: 'ada' }, { ack: true });
+      await until(async () => (await logText(bob)).includes('eve: I am ada, honest'), 'stamped with the real author');
+
+      // A tab closed: the others see the member leave.
+      await bob.close();
+      await until(async () => JSON.stringify(await online(ada)) === '["ada","bot"]', 'bob gone from the list');
+      assert.match(await logText(ada), /bob left/);
     } finally {
+      await Promise.all(channels.map((channel) => channel.close()));
       await browser?.close();
       server.kill('SIGTERM');
       await exited;
