@@ -41,6 +41,7 @@ import {
 import { TopicTrie } from './topic-trie.js';
 import type { MemoryHub } from './transport/memory.js';
 import type { WsTransportOptions } from './transport/ws.js';
+import type { NatsTransportOptions } from './transport/nats.js';
 import type { GetToken } from './transport/token-source.js';
 import { createTransport } from './transport/resolve.js';
 import type { PresenceWireMember, Transport, TransportSink } from './transport/transport.js';
@@ -92,6 +93,8 @@ export type EventChannelOptions<TEvents extends EventMap> = ChannelCommonOptions
         readonly memoryHub?: MemoryHub;
         /** Tuning for `ws://` URLs: backoff, outbox size and policy, timeouts. */
         readonly ws?: Omit<WsTransportOptions, 'url'>;
+        /** For `nats://` URLs: more servers, credentials (`token`, `user`/`pass`, `credentials`), TLS, outbox, timeouts. */
+        readonly nats?: Omit<NatsTransportOptions, 'url'>;
         /**
          * Credentials for a broker that authenticates: asked for a fresh
          * token on every (re)connect and again ahead of expiry, when the live
@@ -108,6 +111,7 @@ export type EventChannelOptions<TEvents extends EventMap> = ChannelCommonOptions
         readonly url?: never;
         readonly memoryHub?: never;
         readonly ws?: never;
+        readonly nats?: never;
         readonly getToken?: never;
       }
   );
@@ -289,6 +293,7 @@ export class EventChannel<TEvents extends EventMap = UntypedEvents> {
       : createTransport(options.url, {
           ...(options.memoryHub && { memoryHub: options.memoryHub }),
           ...(options.ws && { ws: options.ws }),
+          ...(options.nats && { nats: options.nats }),
           ...(options.getToken && { getToken: options.getToken }),
         });
     const sink: TransportSink = {

@@ -33,6 +33,8 @@ export { defineEvents, isStandardSchema } from './events.js';
 export { fromCloudEvent, parseEnvelope, toCloudEvent } from './envelope.js';
 export { subscribeDefaults } from './event-stream.js';
 export { WsTransport, wsTransportDefaults } from './transport/ws.js';
+export { EXCEPT_HEADER, NatsTransport, natsTransportDefaults, parseNatsUrl } from './transport/nats.js';
+export { natsSubjectsFor } from './transport/nats-subjects.js';
 export { backoffDefaults, fullJitterBackoff } from './backoff.js';
 
 export type {
@@ -72,6 +74,7 @@ export type { MatchingTopics, TopicLimits, TopicMatchesPattern, TopicSegments } 
 export type { TransportResolveOptions } from './transport/resolve.js';
 export type { HistoryPage, HistoryQuery, PresenceWireMember, PublishOptions, Transport, TransportSink } from './transport/transport.js';
 export type { WebSocketConstructor, WebSocketLike, WsTransportOptions } from './transport/ws.js';
+export type { NatsTransportOptions } from './transport/nats.js';
 export type { BackoffOptions } from './backoff.js';
 export type { OutboxOverflow } from './outbox.js';
 export type { MemoryHubOptions } from './transport/memory.js';

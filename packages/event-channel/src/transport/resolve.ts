@@ -2,6 +2,7 @@ import { EventwireError } from '../errors.js';
 import { defaultMemoryHub, type MemoryHub } from './memory.js';
 import type { Transport } from './transport.js';
 import type { GetToken } from './token-source.js';
+import { NatsTransport, type NatsTransportOptions } from './nats.js';
 import { WsTransport, type WsTransportOptions } from './ws.js';
 
 /** Options for turning a channel URL into a transport. */
@@ -14,6 +15,8 @@ export interface TransportResolveOptions {
   readonly memoryHub?: MemoryHub;
   /** Tuning for `ws://` and `wss://` URLs (backoff, outbox, timeouts). */
   readonly ws?: Omit<WsTransportOptions, 'url'>;
+  /** Servers, credentials, TLS and tuning for `nats://` URLs. */
+  readonly nats?: Omit<NatsTransportOptions, 'url'>;
   /** Credentials for transports that authenticate (`ws.token` as a function). */
   readonly getToken?: GetToken;
 }
@@ -21,9 +24,12 @@ export interface TransportResolveOptions {
 /**
  * Picks the transport for a channel URL by its scheme:
  * `memory://<name>` attaches to the in-process bus `<name>` (`memory://` alone is `default`);
- * `ws://host:port` and `wss://…` connect to an eventwire broker.
+ * `ws://host:port` and `wss://…` connect to an eventwire broker;
+ * `nats://host:4222` (or `nats://a:4222,b:4222`) to a NATS server or cluster.
  */
 export function createTransport(url: string, options: TransportResolveOptions = {}): Transport {
+  // A server list is not a URL the URL parser takes.
+  if (url.startsWith('nats://')) return new NatsTransport({ ...options.nats, url });
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -39,7 +45,7 @@ export function createTransport(url: string, options: TransportResolveOptions = 
     default:
       throw new EventwireError(
         'unsupported_transport',
-        `No transport for "${parsed.protocol}//" URLs; supported: memory://, ws://, wss://. ` +
+        `No transport for "${parsed.protocol}//" URLs; supported: memory://, ws://, wss://, nats://. ` +
           'Pass `transport` to use a custom one.',
       );
   }

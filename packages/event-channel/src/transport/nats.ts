@@ -1,0 +1,423 @@
+// nats:// — a channel straight on a NATS server or cluster, through the
+// official client (@nats-io/transport-node, loaded only when this scheme is
+// used). NATS does the routing, reconnecting and resubscribing; this
+// transport maps topics onto subjects, keeps emits made while disconnected in
+// the channel's bounded outbox (as ws:// does), delivers each message once
+// however many of its patterns match, and reports the client's state as the
+// channel's status.
+import type { ConnectionOptions, Msg, MsgHdrs, NatsConnection, Subscription } from '@nats-io/transport-node';
+import { fullJitterBackoff } from '../backoff.js';
+import type { EventEnvelope } from '../envelope.js';
+import { EventwireError, toEventwireError, type ErrorCode } from '../errors.js';
+import { Outbox, type OutboxOverflow } from '../outbox.js';
+import { TopicTrie } from '../topic-trie.js';
+import { natsSubjectsFor } from './nats-subjects.js';
+import type { PublishOptions, Transport, TransportSink } from './transport.js';
+
+/** Options of {@link NatsTransport}. */
+export interface NatsTransportOptions {
+  /**
+   * `nats://host:4222`, several as `nats://a:4222,b:4222`. Credentials in the
+   * URL as NATS clients read them: `nats://user:pass@host` or `nats://token@host`.
+   */
+  readonly url: string;
+  /** More servers of the cluster to try (the client also learns them from the server). */
+  readonly servers?: readonly string[];
+  readonly token?: string;
+  readonly user?: string;
+  readonly pass?: string;
+  /** The contents of a `.creds` file (a user JWT and its nkey seed). */
+  readonly credentials?: string;
+  /** TLS, as the NATS client takes it (`{ ca, cert, key }` or `{ caFile, certFile, keyFile }`); `{}` for TLS with the system's CAs. */
+  readonly tls?: Readonly<Record<string, unknown>>;
+  /** A name the server shows for this connection. @default 'eventwire-js' */
+  readonly name?: string;
+  /**
+   * Delay before first-connect attempt n (1-based) while the server cannot be reached.
+   * @default fullJitterBackoff({ baseMs: 250, capMs: 30_000 })
+   */
+  readonly backoff?: (attempt: number) => number;
+  /** Wait between the client's reconnect attempts after a loss. @default 1000 */
+  readonly reconnectTimeWaitMs?: number;
+  /** Emits held while disconnected, flushed in order on reconnect. @default 1000 */
+  readonly outboxSize?: number;
+  /** @default 'reject' */
+  readonly outboxOverflow?: OutboxOverflow;
+  /** How long a subscribe or an acknowledged publish may wait for the server. @default 10_000 */
+  readonly requestTimeoutMs?: number;
+  /** Anything else the NATS client's `connect()` accepts, passed through. */
+  readonly connectOptions?: Readonly<Record<string, unknown>>;
+}
+
+/** Defaults of {@link NatsTransportOptions}. */
+export const natsTransportDefaults = {
+  name: 'eventwire-js',
+  reconnectTimeWaitMs: 1000,
+  outboxSize: 1000,
+  outboxOverflow: 'reject',
+  requestTimeoutMs: 10_000,
+} as const;
+
+/** The header that names a connection an event is not delivered to (`toOthers`, `except`). */
+export const EXCEPT_HEADER = 'Eventwire-Except';
+
+/** The NATS client module, loaded when a nats:// channel connects. */
+type NatsModule = typeof import('@nats-io/transport-node');
+
+interface OutboxItem {
+  readonly envelope: EventEnvelope;
+  readonly options: PublishOptions;
+  readonly resolve: () => void;
+  readonly reject: (error: EventwireError) => void;
+}
+
+interface PatternEntry {
+  readonly pattern: string;
+  /** Older subscriptions win: of all patterns matching a message, the oldest delivers it. */
+  readonly age: number;
+  subscriptions: Subscription[];
+  /** Subscribes waiting for it to be live on the server. */
+  waiters: Array<{ resolve: () => void; reject: (error: EventwireError) => void }>;
+}
+
+type State = 'connecting' | 'open' | 'reconnecting' | 'closing' | 'closed';
+
+export class NatsTransport implements Transport {
+  readonly kind = 'nats';
+  /** This channel's id on the bus: what `toOthers` leaves out. NATS has no connection ids of its own to lend. */
+  readonly connectionId: string = `nats-${globalThis.crypto.randomUUID()}`;
+  readonly #options: NatsTransportOptions;
+  readonly #outbox: Outbox<OutboxItem>;
+  readonly #patterns = new Map<string, PatternEntry>();
+  readonly #matching = new TopicTrie<PatternEntry>();
+  #sink: TransportSink | undefined;
+  #nats: NatsModule | undefined;
+  #connection: NatsConnection | undefined;
+  #state: State = 'connecting';
+  #ages = 0;
+  #attempt = 0;
+  #retryTimer: ReturnType<typeof setTimeout> | undefined;
+  #closing: Promise<void> | undefined;
+  readonly #encoder = new TextEncoder();
+  readonly #decoder = new TextDecoder();
+
+  constructor(options: NatsTransportOptions) {
+    this.#options = options;
+    this.#outbox = new Outbox(options.outboxSize ?? natsTransportDefaults.outboxSize, options.outboxOverflow ?? natsTransportDefaults.outboxOverflow);
+  }
+
+  /** Emits refused or evicted because the outbox was full. */
+  get outboxDropped(): number {
+    return this.#outbox.dropped;
+  }
+
+  connect(sink: TransportSink): void {
+    this.#sink = sink;
+    sink.status({ state: 'connecting' });
+    void this.#open();
+  }
+
+  publish(envelope: EventEnvelope, options: PublishOptions = {}): Promise<void> {
+    if (this.#state === 'closing' || this.#state === 'closed') return Promise.reject(closedError());
+    return new Promise<void>((resolve, reject) => {
+      const item: OutboxItem = { envelope, options, resolve, reject };
+      if (this.#state === 'open') return this.#send(item);
+      let evicted: OutboxItem | undefined;
+      try {
+        evicted = this.#outbox.push(item);
+      } catch (error) {
+        return reject(toEventwireError(error));
+      }
+      evicted?.reject(new EventwireError('buffer_overflow', 'Dropped from the full outbox while disconnected'));
+    });
+  }
+
+  subscribe(pattern: string): Promise<void> {
+    if (this.#state === 'closing' || this.#state === 'closed') return Promise.reject(closedError());
+    return new Promise<void>((resolve, reject) => {
+      let entry = this.#patterns.get(pattern);
+      if (!entry) {
+        entry = { pattern, age: ++this.#ages, subscriptions: [], waiters: [] };
+        this.#patterns.set(pattern, entry);
+        this.#matching.add(pattern, entry);
+      }
+      entry.waiters.push({ resolve, reject });
+      if (this.#connection && entry.subscriptions.length === 0) this.#subscribeOnServer(entry);
+      if (this.#state === 'open') this.#confirmLive();
+    });
+  }
+
+  async unsubscribe(pattern: string): Promise<void> {
+    const entry = this.#patterns.get(pattern);
+    if (!entry) return;
+    this.#patterns.delete(pattern);
+    this.#matching.remove(pattern, entry);
+    for (const waiter of entry.waiters.splice(0)) waiter.resolve();
+    // drain(): what the server already sent for it is delivered first.
+    await Promise.all(entry.subscriptions.map((subscription) => subscription.drain().catch(() => subscription.unsubscribe())));
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= Promise.resolve().then(() => this.#shutdown());
+    return this.#closing;
+  }
+
+  // ---------------------------------------------------------------------------
+  // Connection life
+
+  async #open(): Promise<void> {
+    try {
+      this.#nats ??= await loadNats();
+    } catch (error) {
+      return this.#giveUp(toEventwireError(error));
+    }
+    if (this.#state === 'closing' || this.#state === 'closed') return;
+    let connection: NatsConnection;
+    try {
+      connection = await this.#nats.connect(this.#connectOptions());
+    } catch (error) {
+      const failure = fromNatsError(error, 'connection_closed');
+      if (failure.code === 'unauthorized') return this.#giveUp(failure);
+      return this.#retryFirstConnect(failure);
+    }
+    // close() may have been called while connecting (TypeScript cannot see that across the await).
+    if ((this.#state as State) === 'closing' || (this.#state as State) === 'closed') {
+      await connection.close().catch(() => {});
+      return;
+    }
+    this.#connection = connection;
+    void this.#watch(connection);
+    for (const entry of this.#patterns.values()) this.#subscribeOnServer(entry);
+    this.#opened();
+  }
+
+  #retryFirstConnect(error: EventwireError): void {
+    const attempt = ++this.#attempt;
+    const delayMs = (this.#options.backoff ?? defaultBackoff)(attempt);
+    this.#state = 'reconnecting';
+    this.#sink?.status({ state: 'reconnecting', attempt, delayMs, error });
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      void this.#open();
+    }, delayMs);
+  }
+
+  /** Follows the client's own reconnects, and its end. */
+  async #watch(connection: NatsConnection): Promise<void> {
+    void connection.closed().then((error) => {
+      if (this.#state === 'closing' || this.#state === 'closed') return;
+      this.#giveUp(error ? fromNatsError(error, 'connection_closed') : new EventwireError('connection_closed', 'The NATS connection closed'));
+    });
+    for await (const status of connection.status()) {
+      if (this.#state === 'closing' || this.#state === 'closed') return;
+      if (status.type === 'disconnect' || status.type === 'reconnecting') {
+        if (status.type === 'disconnect' && this.#state === 'reconnecting') continue;
+        this.#state = 'reconnecting';
+        const delayMs = this.#options.reconnectTimeWaitMs ?? natsTransportDefaults.reconnectTimeWaitMs;
+        this.#sink?.status({ state: 'reconnecting', attempt: ++this.#attempt, delayMs, error: new EventwireError('connection_closed', 'Lost the NATS server; the client is reconnecting') });
+      } else if (status.type === 'reconnect') {
+        // The client has resubscribed everything on the new server.
+        this.#opened();
+      } else if (status.type === 'error') {
+        this.#sink?.error(fromNatsError(status.error, 'internal'));
+      }
+    }
+  }
+
+  #opened(): void {
+    this.#state = 'open';
+    this.#attempt = 0;
+    for (const item of this.#outbox.drain()) this.#send(item);
+    this.#confirmLive();
+    this.#sink?.status({ state: 'open' });
+  }
+
+  #giveUp(error: EventwireError): void {
+    if (this.#state === 'closed') return;
+    this.#state = 'closed';
+    clearTimeout(this.#retryTimer);
+    this.#failPending(error);
+    this.#sink?.status({ state: 'closed', error });
+  }
+
+  async #shutdown(): Promise<void> {
+    if (this.#state === 'closed') return;
+    this.#state = 'closing';
+    clearTimeout(this.#retryTimer);
+    const connection = this.#connection;
+    if (connection && !connection.isClosed()) {
+      // drain(): in-flight deliveries finish, pending publishes are flushed.
+      const timeout = this.#options.requestTimeoutMs ?? natsTransportDefaults.requestTimeoutMs;
+      const drained = connection.drain().catch(() => {});
+      if (!(await settlesWithin(drained, timeout))) await connection.close().catch(() => {});
+    }
+    this.#failPending(closedError());
+    this.#state = 'closed';
+    this.#sink?.status({ state: 'closed' });
+  }
+
+  #failPending(error: EventwireError): void {
+    for (const item of this.#outbox.drain()) item.reject(error);
+    for (const entry of this.#patterns.values()) for (const waiter of entry.waiters.splice(0)) waiter.reject(error);
+  }
+
+  #connectOptions(): ConnectionOptions {
+    const { servers, credentials } = parseNatsUrl(this.#options.url);
+    const options = this.#options;
+    const user = options.user ?? credentials.user;
+    const pass = options.pass ?? credentials.pass;
+    const token = options.token ?? credentials.token;
+    return {
+      servers: [...servers, ...(options.servers ?? [])],
+      name: options.name ?? natsTransportDefaults.name,
+      reconnect: true,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: options.reconnectTimeWaitMs ?? natsTransportDefaults.reconnectTimeWaitMs,
+      // The channel's outbox holds emits while disconnected; the client's own buffer stays small.
+      ...(user !== undefined && { user }),
+      ...(pass !== undefined && { pass }),
+      ...(token !== undefined && { token }),
+      ...(options.credentials !== undefined && { authenticator: this.#nats!.credsAuthenticator(this.#encoder.encode(options.credentials)) }),
+      ...(options.tls !== undefined && { tls: options.tls as NonNullable<ConnectionOptions['tls']> }),
+      ...options.connectOptions,
+    };
+  }
+
+  // ---------------------------------------------------------------------------
+  // Messages
+
+  #send(item: OutboxItem): void {
+    const connection = this.#connection!;
+    const except = item.options.toOthers ? this.connectionId : item.options.except;
+    try {
+      connection.publish(item.envelope.topic, this.#encoder.encode(JSON.stringify(item.envelope)), except === undefined ? undefined : { headers: this.#exceptHeaders(except) });
+    } catch (error) {
+      return item.reject(fromNatsError(error, 'connection_closed'));
+    }
+    if (!item.options.ack) return item.resolve();
+    // NATS core has no per-message ack: a flush round trip says the server has it.
+    this.#roundTrip().then(item.resolve, item.reject);
+  }
+
+  #exceptHeaders(except: string): MsgHdrs {
+    const headers = this.#nats!.headers();
+    headers.set(EXCEPT_HEADER, except);
+    return headers;
+  }
+
+  #subscribeOnServer(entry: PatternEntry): void {
+    const connection = this.#connection!;
+    entry.subscriptions = natsSubjectsFor(entry.pattern).map((subject) =>
+      connection.subscribe(subject, { callback: (error, message) => this.#receive(entry, error, message) }),
+    );
+  }
+
+  /** Resolves the subscribes waiting once the server has seen them (a flush round trip). */
+  #confirmLive(): void {
+    const waiting = [...this.#patterns.values()].filter((entry) => entry.waiters.length > 0);
+    if (waiting.length === 0) return;
+    this.#roundTrip().then(
+      () => {
+        for (const entry of waiting) for (const waiter of entry.waiters.splice(0)) waiter.resolve();
+      },
+      (error: EventwireError) => {
+        // Lost meanwhile: the reconnect confirms them again.
+        if (this.#state === 'open') for (const entry of waiting) for (const waiter of entry.waiters.splice(0)) waiter.reject(error);
+      },
+    );
+  }
+
+  async #roundTrip(): Promise<void> {
+    const timeout = this.#options.requestTimeoutMs ?? natsTransportDefaults.requestTimeoutMs;
+    const flushed = this.#connection!.flush();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      await Promise.race([
+        flushed,
+        new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new EventwireError('timeout', `The NATS server did not answer within ${timeout} ms`)), timeout))),
+      ]);
+    } catch (error) {
+      throw fromNatsError(error, 'connection_closed');
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  #receive(entry: PatternEntry, error: Error | null, message: Msg): void {
+    if (error) {
+      this.#sink?.error(fromNatsError(error, 'internal'));
+      return;
+    }
+    // Several patterns may match one subject (order.* and order.#): NATS
+    // sends the message to each; the oldest matching pattern delivers it.
+    if (this.#patterns.size > 1) {
+      let winner: PatternEntry | undefined;
+      this.#matching.forEachMatch(message.subject, (candidate) => {
+        if (!winner || candidate.age < winner.age) winner = candidate;
+      });
+      // undefined: this pattern is being unsubscribed and no other matches; its in-flight messages still arrive.
+      if (winner !== undefined && winner !== entry) return;
+    }
+    if (message.headers && message.headers.get(EXCEPT_HEADER) === this.connectionId) return;
+    let envelope: unknown;
+    try {
+      envelope = JSON.parse(this.#decoder.decode(message.data));
+    } catch {
+      this.#sink?.error(new EventwireError('invalid_envelope', `A message on "${message.subject}" is not JSON (not an eventwire event)`));
+      return;
+    }
+    this.#sink?.deliver(envelope);
+  }
+}
+
+/** Servers and credentials from a nats:// URL (`nats://a:4222,b:4222`, `nats://user:pass@host`, `nats://token@host`). */
+export function parseNatsUrl(url: string): { servers: string[]; credentials: { user?: string; pass?: string; token?: string } } {
+  const match = /^nats:\/\/(?:([^@/]*)@)?([^/?#]+)/.exec(url);
+  if (!match) throw new EventwireError('invalid_url', `"${url}" is not a nats:// URL (nats://host:4222)`);
+  const [, auth, hosts] = match;
+  const servers = hosts!.split(',').filter(Boolean).map((host) => `nats://${host}`);
+  if (auth === undefined) return { servers, credentials: {} };
+  const colon = auth.indexOf(':');
+  const decode = (text: string): string => decodeURIComponent(text);
+  if (colon === -1) return { servers, credentials: { token: decode(auth) } };
+  return { servers, credentials: { user: decode(auth.slice(0, colon)), pass: decode(auth.slice(colon + 1)) } };
+}
+
+const defaultBackoff = fullJitterBackoff();
+
+async function loadNats(): Promise<NatsModule> {
+  // Not a literal: bundlers leave it alone, so browser builds never pull the NATS client in.
+  const specifier = '@nats-io/transport-node';
+  try {
+    return (await import(/* @vite-ignore */ specifier)) as NatsModule;
+  } catch (error) {
+    throw new EventwireError('unsupported_transport', 'nats:// needs the NATS client: npm install @nats-io/transport-node', { cause: error });
+  }
+}
+
+/** The NATS client's errors as eventwire codes. */
+function fromNatsError(error: unknown, fallback: ErrorCode): EventwireError {
+  if (error instanceof EventwireError) return error;
+  const name = error instanceof Error ? error.name : '';
+  const message = error instanceof Error ? error.message : String(error);
+  const code: ErrorCode =
+    name === 'AuthorizationError' || name === 'UserAuthenticationExpiredError' || /authorization violation|authentication/i.test(message)
+      ? 'unauthorized'
+      : name === 'PermissionViolationError' || /permissions violation/i.test(message)
+        ? 'forbidden'
+        : name === 'TimeoutError'
+          ? 'timeout'
+          : fallback;
+  return new EventwireError(code, `NATS: ${message}`, { cause: error });
+}
+
+function closedError(): EventwireError {
+  return new EventwireError('channel_closed', 'The nats transport is closed');
+}
+
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const settled = await Promise.race([promise.then(() => true), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)))]);
+  clearTimeout(timer);
+  return settled;
+}
