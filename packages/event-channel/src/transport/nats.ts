@@ -97,6 +97,8 @@ export class NatsTransport implements Transport {
   #ages = 0;
   #attempt = 0;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
+  /** A connect() in flight: close() waits for it, so no socket outlives the channel. */
+  #dialing: Promise<unknown> | undefined;
   #closing: Promise<void> | undefined;
   readonly #encoder = new TextEncoder();
   readonly #decoder = new TextDecoder();
@@ -174,8 +176,14 @@ export class NatsTransport implements Transport {
     if (this.#state === 'closing' || this.#state === 'closed') return;
     let connection: NatsConnection;
     try {
-      connection = await this.#nats.connect(this.#connectOptions());
+      const dialing = this.#nats.connect(this.#connectOptions());
+      this.#dialing = dialing.then(
+        (landed) => (this.#state === 'closing' || this.#state === 'closed' ? landed.close() : undefined),
+        () => {},
+      );
+      connection = await dialing;
     } catch (error) {
+      if ((this.#state as State) === 'closing' || (this.#state as State) === 'closed') return;
       const failure = fromNatsError(error, 'connection_closed');
       if (failure.code === 'unauthorized') return this.#giveUp(failure);
       return this.#retryFirstConnect(failure);
@@ -216,8 +224,15 @@ export class NatsTransport implements Transport {
         const delayMs = this.#options.reconnectTimeWaitMs ?? natsTransportDefaults.reconnectTimeWaitMs;
         this.#sink?.status({ state: 'reconnecting', attempt: ++this.#attempt, delayMs, error: new EventwireError('connection_closed', 'Lost the NATS server; the client is reconnecting') });
       } else if (status.type === 'reconnect') {
-        // The client has resubscribed everything on the new server.
-        this.#opened();
+        // The client has re-sent every subscription; one round trip more and
+        // the server has them, so 'open' means another connection's next
+        // publish reaches us.
+        connection.flush().then(
+          () => {
+            if (this.#state === 'reconnecting') this.#opened();
+          },
+          () => {},
+        );
       } else if (status.type === 'error') {
         this.#sink?.error(fromNatsError(status.error, 'internal'));
       }
@@ -242,14 +257,22 @@ export class NatsTransport implements Transport {
 
   async #shutdown(): Promise<void> {
     if (this.#state === 'closed') return;
+    const wasOpen = this.#state === 'open';
     this.#state = 'closing';
     clearTimeout(this.#retryTimer);
+    // A first connect still in flight is closed by #open when it lands.
+    if (this.#dialing) await settlesWithin(this.#dialing, this.#options.requestTimeoutMs ?? natsTransportDefaults.requestTimeoutMs);
     const connection = this.#connection;
     if (connection && !connection.isClosed()) {
       // drain(): in-flight deliveries finish, pending publishes are flushed.
-      const timeout = this.#options.requestTimeoutMs ?? natsTransportDefaults.requestTimeoutMs;
-      const drained = connection.drain().catch(() => {});
-      if (!(await settlesWithin(drained, timeout))) await connection.close().catch(() => {});
+      // Only worth it while connected: drain() on a reconnecting client
+      // fails at once and leaves its reconnect loop running, so the
+      // connection is closed outright after, whatever drain() did.
+      if (wasOpen) {
+        const timeout = this.#options.requestTimeoutMs ?? natsTransportDefaults.requestTimeoutMs;
+        await settlesWithin(connection.drain().catch(() => {}), timeout);
+      }
+      if (!connection.isClosed()) await connection.close().catch(() => {});
     }
     this.#failPending(closedError());
     this.#state = 'closed';
