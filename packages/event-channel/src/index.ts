@@ -33,7 +33,8 @@ export { defineEvents, isStandardSchema } from './events.js';
 export { fromCloudEvent, parseEnvelope, toCloudEvent } from './envelope.js';
 export { subscribeDefaults } from './event-stream.js';
 export { WsTransport, wsTransportDefaults } from './transport/ws.js';
-export { EXCEPT_HEADER, NatsTransport, natsTransportDefaults, parseNatsUrl } from './transport/nats.js';
+export { EXCEPT_HEADER, NatsTransport, natsTransportDefaults } from './transport/nats.js';
+export { parseNatsUrl } from './transport/nats-client.js';
 export { natsSubjectsFor } from './transport/nats-subjects.js';
 export { backoffDefaults, fullJitterBackoff } from './backoff.js';
 
@@ -75,6 +76,7 @@ export type { TransportResolveOptions } from './transport/resolve.js';
 export type { HistoryPage, HistoryQuery, PresenceWireMember, PublishOptions, Transport, TransportSink } from './transport/transport.js';
 export type { WebSocketConstructor, WebSocketLike, WsTransportOptions } from './transport/ws.js';
 export type { NatsTransportOptions } from './transport/nats.js';
+export type { NatsServerOptions } from './transport/nats-client.js';
 export type { BackoffOptions } from './backoff.js';
 export type { OutboxOverflow } from './outbox.js';
 export type { MemoryHubOptions } from './transport/memory.js';

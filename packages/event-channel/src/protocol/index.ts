@@ -11,6 +11,10 @@ export { MemoryHistoryStore } from '../history/memory-store.js';
 export { HistoryRules, historyRuleDefaults, patternsOverlap } from '../history/rules.js';
 export { MAX_HISTORY_PAGE, parseSince, readStoredPage } from '../history/page.js';
 export { createSchemaLookup, runSchema } from '../events.js';
+export { NatsPatternOwners, fromNatsError, loadNats, natsConnectionOptions } from '../transport/nats-client.js';
+export { natsSubjectsFor } from '../transport/nats-subjects.js';
+export { EXCEPT_HEADER } from '../transport/nats.js';
+export { Outbox } from '../outbox.js';
 
 export type { ClientFrame, FrameId, ReceivedServerFrame, ServerFrame } from './frames.js';
 export type { GapReason } from '../gap.js';
@@ -20,3 +24,5 @@ export type { HistoryRetention, HistoryStore, StoredEvent } from '../history/sto
 export type { MemoryHistoryStoreOptions } from '../history/memory-store.js';
 export type { HistoryRule } from '../history/rules.js';
 export type { PageQuery, StoredPage } from '../history/page.js';
+export type { NatsModule, NatsServerOptions } from '../transport/nats-client.js';
+export type { OutboxOverflow } from '../outbox.js';

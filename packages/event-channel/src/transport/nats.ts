@@ -5,33 +5,17 @@
 // the channel's bounded outbox (as ws:// does), delivers each message once
 // however many of its patterns match, and reports the client's state as the
 // channel's status.
-import type { ConnectionOptions, Msg, MsgHdrs, NatsConnection, Subscription } from '@nats-io/transport-node';
+import type { Msg, MsgHdrs, NatsConnection, Subscription } from '@nats-io/transport-node';
 import { fullJitterBackoff } from '../backoff.js';
 import type { EventEnvelope } from '../envelope.js';
-import { EventwireError, toEventwireError, type ErrorCode } from '../errors.js';
+import { EventwireError, toEventwireError } from '../errors.js';
 import { Outbox, type OutboxOverflow } from '../outbox.js';
-import { TopicTrie } from '../topic-trie.js';
+import { NatsPatternOwners, fromNatsError, loadNats, natsConnectionOptions, type NatsModule, type NatsServerOptions } from './nats-client.js';
 import { natsSubjectsFor } from './nats-subjects.js';
 import type { PublishOptions, Transport, TransportSink } from './transport.js';
 
-/** Options of {@link NatsTransport}. */
-export interface NatsTransportOptions {
-  /**
-   * `nats://host:4222`, several as `nats://a:4222,b:4222`. Credentials in the
-   * URL as NATS clients read them: `nats://user:pass@host` or `nats://token@host`.
-   */
-  readonly url: string;
-  /** More servers of the cluster to try (the client also learns them from the server). */
-  readonly servers?: readonly string[];
-  readonly token?: string;
-  readonly user?: string;
-  readonly pass?: string;
-  /** The contents of a `.creds` file (a user JWT and its nkey seed). */
-  readonly credentials?: string;
-  /** TLS, as the NATS client takes it (`{ ca, cert, key }` or `{ caFile, certFile, keyFile }`); `{}` for TLS with the system's CAs. */
-  readonly tls?: Readonly<Record<string, unknown>>;
-  /** A name the server shows for this connection. @default 'eventwire-js' */
-  readonly name?: string;
+/** Options of {@link NatsTransport}: where NATS is, plus the channel's own tuning. */
+export interface NatsTransportOptions extends NatsServerOptions {
   /**
    * Delay before first-connect attempt n (1-based) while the server cannot be reached.
    * @default fullJitterBackoff({ baseMs: 250, capMs: 30_000 })
@@ -45,8 +29,6 @@ export interface NatsTransportOptions {
   readonly outboxOverflow?: OutboxOverflow;
   /** How long a subscribe or an acknowledged publish may wait for the server. @default 10_000 */
   readonly requestTimeoutMs?: number;
-  /** Anything else the NATS client's `connect()` accepts, passed through. */
-  readonly connectOptions?: Readonly<Record<string, unknown>>;
 }
 
 /** Defaults of {@link NatsTransportOptions}. */
@@ -61,9 +43,6 @@ export const natsTransportDefaults = {
 /** The header that names a connection an event is not delivered to (`toOthers`, `except`). */
 export const EXCEPT_HEADER = 'Eventwire-Except';
 
-/** The NATS client module, loaded when a nats:// channel connects. */
-type NatsModule = typeof import('@nats-io/transport-node');
-
 interface OutboxItem {
   readonly envelope: EventEnvelope;
   readonly options: PublishOptions;
@@ -73,8 +52,6 @@ interface OutboxItem {
 
 interface PatternEntry {
   readonly pattern: string;
-  /** Older subscriptions win: of all patterns matching a message, the oldest delivers it. */
-  readonly age: number;
   subscriptions: Subscription[];
   /** Subscribes waiting for it to be live on the server. */
   waiters: Array<{ resolve: () => void; reject: (error: EventwireError) => void }>;
@@ -89,12 +66,11 @@ export class NatsTransport implements Transport {
   readonly #options: NatsTransportOptions;
   readonly #outbox: Outbox<OutboxItem>;
   readonly #patterns = new Map<string, PatternEntry>();
-  readonly #matching = new TopicTrie<PatternEntry>();
+  readonly #owners = new NatsPatternOwners<PatternEntry>();
   #sink: TransportSink | undefined;
   #nats: NatsModule | undefined;
   #connection: NatsConnection | undefined;
   #state: State = 'connecting';
-  #ages = 0;
   #attempt = 0;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   /** A connect() in flight: close() waits for it, so no socket outlives the channel. */
@@ -139,9 +115,9 @@ export class NatsTransport implements Transport {
     return new Promise<void>((resolve, reject) => {
       let entry = this.#patterns.get(pattern);
       if (!entry) {
-        entry = { pattern, age: ++this.#ages, subscriptions: [], waiters: [] };
+        entry = { pattern, subscriptions: [], waiters: [] };
         this.#patterns.set(pattern, entry);
-        this.#matching.add(pattern, entry);
+        this.#owners.add(entry);
       }
       entry.waiters.push({ resolve, reject });
       if (this.#connection && entry.subscriptions.length === 0) this.#subscribeOnServer(entry);
@@ -153,7 +129,7 @@ export class NatsTransport implements Transport {
     const entry = this.#patterns.get(pattern);
     if (!entry) return;
     this.#patterns.delete(pattern);
-    this.#matching.remove(pattern, entry);
+    this.#owners.delete(entry);
     for (const waiter of entry.waiters.splice(0)) waiter.resolve();
     // drain(): what the server already sent for it is delivered first.
     await Promise.all(entry.subscriptions.map((subscription) => subscription.drain().catch(() => subscription.unsubscribe())));
@@ -284,26 +260,12 @@ export class NatsTransport implements Transport {
     for (const entry of this.#patterns.values()) for (const waiter of entry.waiters.splice(0)) waiter.reject(error);
   }
 
-  #connectOptions(): ConnectionOptions {
-    const { servers, credentials } = parseNatsUrl(this.#options.url);
-    const options = this.#options;
-    const user = options.user ?? credentials.user;
-    const pass = options.pass ?? credentials.pass;
-    const token = options.token ?? credentials.token;
-    return {
-      servers: [...servers, ...(options.servers ?? [])],
-      name: options.name ?? natsTransportDefaults.name,
-      reconnect: true,
-      maxReconnectAttempts: -1,
-      reconnectTimeWait: options.reconnectTimeWaitMs ?? natsTransportDefaults.reconnectTimeWaitMs,
-      // The channel's outbox holds emits while disconnected; the client's own buffer stays small.
-      ...(user !== undefined && { user }),
-      ...(pass !== undefined && { pass }),
-      ...(token !== undefined && { token }),
-      ...(options.credentials !== undefined && { authenticator: this.#nats!.credsAuthenticator(this.#encoder.encode(options.credentials)) }),
-      ...(options.tls !== undefined && { tls: options.tls as NonNullable<ConnectionOptions['tls']> }),
-      ...options.connectOptions,
-    };
+  #connectOptions() {
+    return natsConnectionOptions(
+      this.#nats!,
+      { ...this.#options, name: this.#options.name ?? natsTransportDefaults.name },
+      this.#options.reconnectTimeWaitMs ?? natsTransportDefaults.reconnectTimeWaitMs,
+    );
   }
 
   // ---------------------------------------------------------------------------
@@ -371,16 +333,7 @@ export class NatsTransport implements Transport {
       this.#sink?.error(fromNatsError(error, 'internal'));
       return;
     }
-    // Several patterns may match one subject (order.* and order.#): NATS
-    // sends the message to each; the oldest matching pattern delivers it.
-    if (this.#patterns.size > 1) {
-      let winner: PatternEntry | undefined;
-      this.#matching.forEachMatch(message.subject, (candidate) => {
-        if (!winner || candidate.age < winner.age) winner = candidate;
-      });
-      // undefined: this pattern is being unsubscribed and no other matches; its in-flight messages still arrive.
-      if (winner !== undefined && winner !== entry) return;
-    }
+    if (!this.#owners.owns(entry, message.subject)) return;
     if (message.headers && message.headers.get(EXCEPT_HEADER) === this.connectionId) return;
     let envelope: unknown;
     try {
@@ -393,46 +346,7 @@ export class NatsTransport implements Transport {
   }
 }
 
-/** Servers and credentials from a nats:// URL (`nats://a:4222,b:4222`, `nats://user:pass@host`, `nats://token@host`). */
-export function parseNatsUrl(url: string): { servers: string[]; credentials: { user?: string; pass?: string; token?: string } } {
-  const match = /^nats:\/\/(?:([^@/]*)@)?([^/?#]+)/.exec(url);
-  if (!match) throw new EventwireError('invalid_url', `"${url}" is not a nats:// URL (nats://host:4222)`);
-  const [, auth, hosts] = match;
-  const servers = hosts!.split(',').filter(Boolean).map((host) => `nats://${host}`);
-  if (auth === undefined) return { servers, credentials: {} };
-  const colon = auth.indexOf(':');
-  const decode = (text: string): string => decodeURIComponent(text);
-  if (colon === -1) return { servers, credentials: { token: decode(auth) } };
-  return { servers, credentials: { user: decode(auth.slice(0, colon)), pass: decode(auth.slice(colon + 1)) } };
-}
-
 const defaultBackoff = fullJitterBackoff();
-
-async function loadNats(): Promise<NatsModule> {
-  // Not a literal: bundlers leave it alone, so browser builds never pull the NATS client in.
-  const specifier = '@nats-io/transport-node';
-  try {
-    return (await import(/* @vite-ignore */ specifier)) as NatsModule;
-  } catch (error) {
-    throw new EventwireError('unsupported_transport', 'nats:// needs the NATS client: npm install @nats-io/transport-node', { cause: error });
-  }
-}
-
-/** The NATS client's errors as eventwire codes. */
-function fromNatsError(error: unknown, fallback: ErrorCode): EventwireError {
-  if (error instanceof EventwireError) return error;
-  const name = error instanceof Error ? error.name : '';
-  const message = error instanceof Error ? error.message : String(error);
-  const code: ErrorCode =
-    name === 'AuthorizationError' || name === 'UserAuthenticationExpiredError' || /authorization violation|authentication/i.test(message)
-      ? 'unauthorized'
-      : name === 'PermissionViolationError' || /permissions violation/i.test(message)
-        ? 'forbidden'
-        : name === 'TimeoutError'
-          ? 'timeout'
-          : fallback;
-  return new EventwireError(code, `NATS: ${message}`, { cause: error });
-}
 
 function closedError(): EventwireError {
   return new EventwireError('channel_closed', 'The nats transport is closed');
