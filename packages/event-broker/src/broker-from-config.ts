@@ -1,5 +1,6 @@
 // A broker built from a config (file, environment, flags): the server, its
 // built-in observers (audit log, webhooks) and the config's own setup.
+import type { ClusterOptions } from './cluster/nats-cluster.js';
 import { topicLimitDefaults, type EventMap, type EventwireError, type UntypedEvents } from '@eventwire/event-channel';
 import { passThroughOptionKeys, validateConfig, type BrokerConfig, type ResolvedBrokerConfig } from './config.js';
 import { createApiKeyAuthenticator } from './auth/api-keys.js';
@@ -42,6 +43,10 @@ export async function createBrokerFromConfig<TEvents extends EventMap = UntypedE
   const { log } = options;
   const broker = new EventBrokerServer<TEvents>({
     ...pick(config, [...passThroughOptionKeys, 'maxPayloadBytes', 'maxOutboundBytes', 'maxTotalOutboundBytes', 'historyMaxBytes']),
+    ...(config.cluster !== undefined && {
+      // Keys left out stay out (the options are exact: no `undefined` values).
+      cluster: typeof config.cluster === 'string' ? config.cluster : (Object.fromEntries(Object.entries(config.cluster).filter(([, value]) => value !== undefined)) as unknown as ClusterOptions),
+    }),
     ...(config.topicLimits && {
       topicLimits: {
         maxLength: config.topicLimits.maxLength ?? topicLimitDefaults.maxLength,

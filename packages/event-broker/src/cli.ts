@@ -42,6 +42,8 @@ the environment, the environment over the config file):
   --data-dir <dir>       durable state: history goes to EVENTWIRE_DATA_DIR
                          a log there, kept across restarts
   --fsync <policy>       always | never | <ms>          EVENTWIRE_FSYNC (default 100)
+  --cluster <nats-url>   share one event space with the EVENTWIRE_CLUSTER
+                         brokers on this NATS (nats://a:4222,b:4222)
   --jwt-secret <secret>  authenticate with HS256 JWTs  EVENTWIRE_JWT_SECRET
   --jwks-url <url>       authenticate with JWTs signed  EVENTWIRE_JWKS_URL
                          by keys from this JWKS
@@ -55,7 +57,7 @@ the environment, the environment over the config file):
 
 Endpoints: ws://host:port/ (eventwire protocol), /pubsub/ws?topics=… (Synap),
 POST /pubsub/{topic}/publish, GET /pubsub/stats, /pubsub/topics,
-/pubsub/{topic}/info, /health, /stats.`;
+/pubsub/{topic}/info, /health, /stats, /cluster.`;
 
 function fail(message: string): never {
   console.error(`event-broker: ${message.replace(/\n/g, '\nevent-broker: ')}\nRun event-broker --help for usage.`);
@@ -75,6 +77,7 @@ const settings = [
   { flag: 'history', variable: 'EVENTWIRE_HISTORY', key: 'history', kind: 'history' },
   { flag: 'data-dir', variable: 'EVENTWIRE_DATA_DIR', key: 'dataDir', kind: 'string' },
   { flag: 'fsync', variable: 'EVENTWIRE_FSYNC', key: 'historyFsync', kind: 'number' },
+  { flag: 'cluster', variable: 'EVENTWIRE_CLUSTER', key: 'cluster', kind: 'string' },
   { flag: 'jwt-secret', variable: 'EVENTWIRE_JWT_SECRET', key: 'jwtSecret', kind: 'string' },
   { flag: 'jwks-url', variable: 'EVENTWIRE_JWKS_URL', key: 'jwksUrl', kind: 'string' },
   { flag: 'max-connections', variable: 'EVENTWIRE_MAX_CONNECTIONS', key: 'maxConnections', kind: 'number' },
@@ -102,6 +105,7 @@ try {
       'max-connections': { type: 'string' },
       'max-connections-per-ip': { type: 'string' },
       fsync: { type: 'string' },
+      cluster: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,

@@ -286,6 +286,21 @@ export const declarativeConfigSchema = z.strictObject({
   trustedProxies: z.array(z.string().min(1, 'expected an IP address')),
   broadcastingPath: z.union([z.literal(false), z.string().regex(/^\/[^?#\s]*$/, 'expected a path such as /api/v1/broadcasting/ws')]),
   dataDir: z.string().min(1),
+  cluster: z.union([
+    z.string().regex(/^nats:\/\//, 'expected a nats:// URL'),
+    z.strictObject({
+      url: z.string().regex(/^nats:\/\//, 'expected a nats:// URL'),
+      servers: z.array(z.string()).optional(),
+      node: z.string().min(1).optional(),
+      token: z.string().optional(),
+      user: z.string().optional(),
+      pass: z.string().optional(),
+      credentials: z.string().optional(),
+      reconnectTimeWaitMs: count.optional(),
+      outboxSize: count.optional(),
+      statsTimeoutMs: count.optional(),
+    }),
+  ]),
   historyFsync: z.union([z.literal('always'), z.literal('never'), z.number().int().positive()], {
     error: 'expected "always", "never" or a number of milliseconds',
   }),

@@ -7,7 +7,7 @@ import {
   type EventEnvelope,
   type EventMap,
 } from '@eventwire/event-channel';
-import { createEventIdGenerator, createSchemaLookup, runSchema, type SchemaOutcome } from '@eventwire/event-channel/protocol';
+import { createEventIdGenerator, createSchemaLookup, parseEnvelope, runSchema, type SchemaOutcome } from '@eventwire/event-channel/protocol';
 import {
   InterceptChain,
   ObserverQueue,
@@ -56,6 +56,10 @@ export interface CoreCounters {
   duplicates: number;
   /** Publishes refused because history could not store them (`unavailable`). */
   storeFailures: number;
+  /** Events that came from the cluster (other brokers, nats:// channels) and were delivered here. */
+  fromCluster: number;
+  /** Cluster messages dropped: not an envelope, or failing this broker's event map. */
+  fromClusterInvalid: number;
 }
 
 export interface BrokerCoreOptions {
@@ -86,13 +90,15 @@ export class BrokerCore {
   /** Members of presence channels, for every surface. */
   readonly presence: PresenceRegistry;
   readonly topics = new TopicStats();
-  readonly counters: CoreCounters = { published: 0, deliveries: 0, rejected: 0, derived: 0, derivedDropped: 0, duplicates: 0, storeFailures: 0 };
+  readonly counters: CoreCounters = { published: 0, deliveries: 0, rejected: 0, derived: 0, derivedDropped: 0, duplicates: 0, storeFailures: 0, fromCluster: 0, fromClusterInvalid: 0 };
   readonly history: BrokerHistory | undefined;
   readonly #options: BrokerCoreOptions;
   readonly #intercepts: InterceptChain;
   readonly #observers: ObserverQueue[] = [];
   readonly #nextId = createEventIdGenerator();
   readonly #lookupSchema: ReturnType<typeof createSchemaLookup> | undefined;
+  /** The cluster link, when brokers share one event space: every routed event that entered here goes to it. */
+  #forward: ((envelope: EventEnvelope, except: string | undefined) => void) | undefined;
 
   constructor(options: BrokerCoreOptions) {
     this.#options = options;
@@ -121,6 +127,52 @@ export class BrokerCore {
       ...(extra.metadata !== undefined && { metadata: extra.metadata }),
       ...(extra.traceparent !== undefined && { traceparent: extra.traceparent }),
     };
+  }
+
+  /** Joins a cluster: events entering here are handed to `forward` once routed locally. */
+  linkCluster(forward: (envelope: EventEnvelope, except: string | undefined) => void): void {
+    this.#forward = forward;
+  }
+
+  /**
+   * An event from the cluster: it entered at another broker (whose hooks ran
+   * there) or was published straight on NATS. It is checked (envelope, event
+   * map) and delivered to this broker's subscribers; no hook runs again and
+   * it is not forwarded back. Returns false when it was dropped.
+   */
+  deliverFromCluster(raw: unknown, except: string | undefined): boolean {
+    let envelope: EventEnvelope;
+    try {
+      envelope = parseEnvelope(raw);
+      const checked = this.#check(envelope);
+      if (checked instanceof Promise) {
+        // An asynchronous schema: delivered once it settles (order across such events is not kept).
+        checked.then(
+          (valid) => this.#deliverChecked(valid, except),
+          (error: unknown) => this.#dropFromCluster(error),
+        );
+        return true;
+      }
+      envelope = checked;
+    } catch (error) {
+      this.#dropFromCluster(error);
+      return false;
+    }
+    this.#deliverChecked(envelope, except);
+    return true;
+  }
+
+  #deliverChecked(envelope: EventEnvelope, except: string | undefined): void {
+    const notified = this.router.route(new RoutedEvent(envelope), except);
+    this.counters.fromCluster++;
+    this.counters.deliveries += notified;
+    this.topics.record(envelope.topic);
+  }
+
+  #dropFromCluster(error: unknown): void {
+    this.counters.fromClusterInvalid++;
+    const failure = toEventwireError(error, 'invalid_envelope');
+    this.#options.report(new EventwireError(failure.code, `cluster: an event from NATS was dropped: ${failure.message}`, { cause: error }));
   }
 
   intercept(selector: HookSelector, fn: Parameters<InterceptChain['add']>[1]): () => void {
@@ -214,6 +266,7 @@ export class BrokerCore {
       }
     }
     const notified = this.router.route(new RoutedEvent(envelope), origin.except);
+    this.#forward?.(envelope, origin.except);
     this.counters.published++;
     this.counters.deliveries += notified;
     this.topics.record(envelope.topic);

@@ -16,7 +16,9 @@ export { channelKind } from './auth/channels.js';
 export { createApiKeyAuthenticator } from './auth/api-keys.js';
 export { failedAuthDefault } from './auth/access.js';
 
-export type { BrokerAddress, BrokerStats, ObserveOptions } from './server.js';
+export type { BrokerAddress, BrokerStats, ClusterStats, ObserveOptions } from './server.js';
+export { clusterDefaults } from './cluster/nats-cluster.js';
+export type { ClusterLinkStats, ClusterOptions, ClusterState } from './cluster/nats-cluster.js';
 export type { BrokerOptions } from './options.js';
 export type { AuditLogConfig, BrokerConfig, ResolvedBrokerConfig, WebhookConfig } from './config.js';
 export type { ConfiguredBroker, ConfiguredBrokerOptions } from './broker-from-config.js';

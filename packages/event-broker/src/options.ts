@@ -1,3 +1,4 @@
+import type { ClusterOptions } from './cluster/nats-cluster.js';
 import type { EventMap, EventwireError, TopicLimits } from '@eventwire/event-channel';
 import type { HistoryRule, HistoryStore } from '@eventwire/event-channel/protocol';
 import type { RateLimits } from './auth/access.js';
@@ -113,6 +114,12 @@ export interface BrokerOptions<TEvents extends EventMap = EventMap> {
    * @example [{ pattern: 'order.#', maxEvents: 10_000, maxAgeMs: 86_400_000 }]
    */
   readonly history?: readonly HistoryRule[];
+  /**
+   * Join a cluster: brokers on one NATS server or cluster share one event
+   * space (`'nats://host:4222'`, or options with credentials and the node
+   * name). See docs/SCALING.md.
+   */
+  readonly cluster?: string | ClusterOptions;
   /**
    * A directory for durable state: with it, history goes to an append-only
    * log in `<dataDir>/history` that survives restarts and `kill -9`.

@@ -9,6 +9,9 @@ export interface Subscriber {
   deliver(event: RoutedEvent): void;
 }
 
+/** See {@link Router.watchInterest}. */
+export type InterestListener = (pattern: string, interested: boolean) => void;
+
 /**
  * One published event on its way out. Each surface encodes it at most once,
  * whatever the number of its subscribers: the cost of a publish is one encode
@@ -43,6 +46,22 @@ export class Router {
   readonly #trie = new TopicTrie<Subscriber>();
   // One pattern (the usual case) is kept as a bare string; a Set from the second.
   readonly #patterns = new Map<Subscriber, string | Set<string>>();
+  /** Subscribers per distinct pattern, kept only while someone watches interest (a cluster link). */
+  #interest: { readonly counts: Map<string, number>; readonly listener: InterestListener } | undefined;
+
+  /**
+   * Calls `listener(pattern, true)` when a pattern gets its first subscriber
+   * and `(pattern, false)` when it loses its last: what a cluster link
+   * subscribes to upstream. Patterns held now are reported at once.
+   */
+  watchInterest(listener: InterestListener): void {
+    const counts = new Map<string, number>();
+    for (const subscriber of this.#patterns.keys()) {
+      for (const pattern of this.#patternsOf(subscriber)) counts.set(pattern, (counts.get(pattern) ?? 0) + 1);
+    }
+    this.#interest = { counts, listener };
+    for (const pattern of counts.keys()) listener(pattern, true);
+  }
 
   /** Adds a pattern for a subscriber; false when it already had it. */
   subscribe(subscriber: Subscriber, pattern: string): boolean {
@@ -56,6 +75,7 @@ export class Router {
       held.add(pattern);
     }
     this.#trie.add(pattern, subscriber);
+    if (this.#interest) this.#countInterest(pattern, 1);
     return true;
   }
 
@@ -71,13 +91,26 @@ export class Router {
       if (held.size === 1) this.#patterns.set(subscriber, held.values().next().value!);
     }
     this.#trie.remove(pattern, subscriber);
+    if (this.#interest) this.#countInterest(pattern, -1);
     return true;
   }
 
   /** Removes every pattern of a subscriber (it disconnected). */
   remove(subscriber: Subscriber): void {
-    for (const pattern of this.#patternsOf(subscriber)) this.#trie.remove(pattern, subscriber);
+    for (const pattern of this.#patternsOf(subscriber)) {
+      this.#trie.remove(pattern, subscriber);
+      if (this.#interest) this.#countInterest(pattern, -1);
+    }
     this.#patterns.delete(subscriber);
+  }
+
+  #countInterest(pattern: string, change: 1 | -1): void {
+    const { counts, listener } = this.#interest!;
+    const count = (counts.get(pattern) ?? 0) + change;
+    if (count > 0) counts.set(pattern, count);
+    else counts.delete(pattern);
+    if (change === 1 && count === 1) listener(pattern, true);
+    else if (change === -1 && count === 0) listener(pattern, false);
   }
 
   /** Whether a subscriber holds exactly this pattern. */

@@ -1,3 +1,4 @@
+import { NatsClusterLink, type ClusterLinkStats } from './cluster/nats-cluster.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -91,6 +92,25 @@ export interface BrokerStats {
   readonly admitted: number;
   /** The history store, when some topics keep history. */
   readonly history?: { readonly kind: string; readonly epoch: string; readonly head: number };
+  /** Events that came from the cluster and were delivered here. */
+  readonly fromCluster: number;
+  /** Cluster messages dropped here: not an envelope, or failing the event map. */
+  readonly fromClusterInvalid: number;
+  /** This node's link to the cluster, when it is in one. */
+  readonly cluster?: ClusterLinkStats;
+}
+
+/** `/cluster`: every node, and sums over them. */
+export interface ClusterStats {
+  readonly nodes: readonly BrokerStats[];
+  readonly total: {
+    readonly nodes: number;
+    readonly connections: number;
+    readonly subscriptions: number;
+    readonly published: number;
+    readonly deliveries: number;
+    readonly rejected: number;
+  };
 }
 
 /** Options of `observe`. */
@@ -140,6 +160,8 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
   readonly #broadcastingPath: string | undefined;
   #heartbeatTimeouts = 0;
   readonly #startedAt = Date.now();
+  /** The link to the other brokers, when `cluster` is set. */
+  readonly #cluster: NatsClusterLink | undefined;
 
   constructor(options: BrokerOptions<TEvents> = {}) {
     this.#options = options;
@@ -179,6 +201,19 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
       source: options.source ?? brokerDefaults.source,
       report,
     });
+    if (options.cluster !== undefined) {
+      const link = new NatsClusterLink(typeof options.cluster === 'string' ? { url: options.cluster } : options.cluster, {
+        deliver: (envelope, except) => {
+          if (!this.#core.deliverFromCluster(envelope, except)) link.countInvalid();
+        },
+        report,
+        log: (line) => this.#log(line),
+        nodeStats: () => this.#nodeStats(),
+      });
+      this.#cluster = link;
+      this.#core.linkCluster((envelope, except) => link.forward(envelope, except));
+      this.#core.router.watchInterest(link.interest);
+    }
     this.#synapHttp = new SynapHttpApi(this.#core, this.#access, {
       maxPayloadBytes: this.#maxPayloadBytes,
       topicLimits: this.#topicLimits,
@@ -241,6 +276,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
       httpUrl: `http://${shownHost}:${bound.port}`,
     };
     this.#startHeartbeat();
+    this.#cluster?.start();
     // The last line of defence for the descriptors: past the open-file limit
     // the kernel refuses accept() and libuv resets connections blindly, so
     // stop taking TCP connections a little before it (the WebSocket cap sits
@@ -341,7 +377,33 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
       ...(this.#core.history && {
         history: { kind: this.#core.history.store.kind, epoch: this.#core.history.store.epoch, head: this.#core.history.store.head },
       }),
+      ...(this.#cluster && { cluster: this.#cluster.stats() }),
     };
+  }
+
+  /**
+   * Every broker of the cluster: each node's stats (as `/stats`, with its
+   * `cluster.node`) and the sums over them. Brokers that do not answer within
+   * `statsTimeoutMs` are missing from `nodes`. Without a cluster, this broker alone.
+   */
+  async clusterStats(): Promise<ClusterStats> {
+    const nodes = (this.#cluster ? await this.#cluster.gatherStats() : [this.#nodeStats()]) as BrokerStats[];
+    const sum = (read: (stats: BrokerStats) => number): number => nodes.reduce((total, node) => total + (read(node) || 0), 0);
+    return {
+      nodes,
+      total: {
+        nodes: nodes.length,
+        connections: sum((node) => node.connections.native + node.connections.synap + node.connections.broadcasting),
+        subscriptions: sum((node) => node.subscriptions),
+        published: sum((node) => node.published),
+        deliveries: sum((node) => node.deliveries),
+        rejected: sum((node) => node.rejected),
+      },
+    };
+  }
+
+  #nodeStats(): BrokerStats {
+    return this.stats();
   }
 
   /**
@@ -376,6 +438,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
     );
     await Promise.all(sockets);
     await withDeadline(this.#core.observersIdle(), timeoutMs);
+    await this.#cluster?.close();
     await this.#core.history?.store.close();
     this.#http.closeAllConnections();
     await httpClosed;
@@ -579,13 +642,21 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
       return sendJson(response, 200, {
         // At the cap the broker is up and serving its clients, only full: 200, so a
         // liveness probe does not restart it; a load balancer reads `status`.
-        status: this.#closing ? 'shutting_down' : this.#access.atCapacity ? 'at_capacity' : 'healthy',
+        // A node that lost NATS still serves its own clients: up (200), but `degraded`.
+        status: this.#closing
+          ? 'shutting_down'
+          : this.#access.atCapacity
+            ? 'at_capacity'
+            : this.#cluster && this.#cluster.state !== 'open'
+              ? 'degraded'
+              : 'healthy',
         // What Synap's SDKs read in health(): { status, service, version }.
         service: 'eventwire-broker',
         version: brokerVersion,
         uptime_seconds: Math.floor((Date.now() - this.#startedAt) / 1000),
         connections: this.#connections.size,
         max_connections: this.#access.maxConnections,
+        ...(this.#cluster && { cluster: { node: this.#cluster.node, state: this.#cluster.state } }),
       });
     }
     // Everything below /health needs credentials when the broker authenticates.
@@ -595,6 +666,10 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
     if (path === '/stats') {
       expect('GET');
       return sendJson(response, 200, this.stats());
+    }
+    if (path === '/cluster') {
+      expect('GET');
+      return sendJson(response, 200, await this.clusterStats());
     }
     const history = /^\/history\/([^/]+)$/.exec(path);
     if (history) {

@@ -12,7 +12,7 @@ export { HistoryRules, historyRuleDefaults, patternsOverlap } from '../history/r
 export { MAX_HISTORY_PAGE, parseSince, readStoredPage } from '../history/page.js';
 export { createSchemaLookup, runSchema } from '../events.js';
 export { NatsPatternOwners, fromNatsError, loadNats, natsConnectionOptions } from '../transport/nats-client.js';
-export { natsSubjectsFor } from '../transport/nats-subjects.js';
+export { isInternalSubject, natsSubjectsFor } from '../transport/nats-subjects.js';
 export { EXCEPT_HEADER } from '../transport/nats.js';
 export { Outbox } from '../outbox.js';
 

@@ -14,3 +14,11 @@ export function natsSubjectsFor(pattern: string): string[] {
   const parent = pattern.slice(0, -2);
   return [parent, `${parent}.>`];
 }
+
+/**
+ * NATS's and eventwire's own subjects (`_INBOX.` replies, `_EVENTWIRE.`
+ * cluster requests): never events, dropped unread even under `#` (`>`).
+ */
+export function isInternalSubject(subject: string): boolean {
+  return subject.startsWith('_EVENTWIRE.') || subject.startsWith('_INBOX.');
+}

@@ -11,7 +11,7 @@ import type { EventEnvelope } from '../envelope.js';
 import { EventwireError, toEventwireError } from '../errors.js';
 import { Outbox, type OutboxOverflow } from '../outbox.js';
 import { NatsPatternOwners, fromNatsError, loadNats, natsConnectionOptions, type NatsModule, type NatsServerOptions } from './nats-client.js';
-import { natsSubjectsFor } from './nats-subjects.js';
+import { isInternalSubject, natsSubjectsFor } from './nats-subjects.js';
 import type { PublishOptions, Transport, TransportSink } from './transport.js';
 
 /** Options of {@link NatsTransport}: where NATS is, plus the channel's own tuning. */
@@ -333,7 +333,7 @@ export class NatsTransport implements Transport {
       this.#sink?.error(fromNatsError(error, 'internal'));
       return;
     }
-    if (!this.#owners.owns(entry, message.subject)) return;
+    if (isInternalSubject(message.subject) || !this.#owners.owns(entry, message.subject)) return;
     if (message.headers && message.headers.get(EXCEPT_HEADER) === this.connectionId) return;
     let envelope: unknown;
     try {

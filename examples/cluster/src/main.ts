@@ -1,0 +1,103 @@
+// Three brokers, one event space: nats-server plus three eventwire brokers
+// joined with `cluster`, and a chat whose members sit on different brokers.
+// Each member prints what it receives and through which broker; then the
+// brokers stay up for your own clients until Ctrl-C.
+//
+//   npm run example:cluster                 (from the repository root)
+//   … -- --rounds 2 --exit                  (two rounds, then stop: the test's way)
+//   … -- --port 0                           (OS-chosen broker ports)
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { EventBrokerServer } from '@eventwire/event-broker';
+import { EventChannel, defineEvents } from '@eventwire/event-channel';
+import { natsServerAvailable, startNatsServer } from '../../../scripts/testing/nats-server.js';
+
+const { values } = parseArgs({
+  options: { port: { type: 'string', default: '15501' }, rounds: { type: 'string', default: '3' }, exit: { type: 'boolean', default: false } },
+});
+const basePort = Number(values.port);
+const rounds = Number(values.rounds);
+
+const chat = defineEvents({
+  'chat.room.*': z.object({ author: z.string(), text: z.string().min(1) }),
+});
+
+if (!natsServerAvailable()) {
+  console.error('cluster: this example needs nats-server (apt-get install -y nats-server, or a binary from nats.io on PATH)');
+  process.exit(1);
+}
+const nats = await startNatsServer();
+console.log(`cluster: nats-server on ${nats.url}`);
+
+const brokers: EventBrokerServer<typeof chat>[] = [];
+for (const index of [1, 2, 3]) {
+  const broker = new EventBrokerServer({
+    events: chat,
+    port: basePort === 0 ? 0 : basePort + index - 1,
+    host: '127.0.0.1',
+    cluster: { url: nats.url, node: `broker-${index}` },
+    log: (line) => console.log(`[broker-${index}] ${line}`),
+  });
+  await broker.listen();
+  brokers.push(broker);
+}
+// Joined once each link says so (it connects in the background).
+await Promise.all(brokers.map((broker) => waitFor(() => broker.stats().cluster?.state === 'open')));
+
+const members = ['alice', 'bob', 'carol'].map((name, index) => {
+  const broker = brokers[index]!;
+  const channel = new EventChannel({ url: broker.address!.url, events: chat, source: name });
+  return { name, node: `broker-${index + 1}`, channel };
+});
+const heard = new Map<string, number>();
+const heardFrom = new Map<string, Set<string>>();
+for (const member of members) {
+  member.channel.on('chat.room.*', (message, event) => {
+    if (message.author === member.name) return;
+    if (message.text.startsWith('round')) heard.set(member.name, (heard.get(member.name) ?? 0) + 1);
+    else heardFrom.set(member.name, (heardFrom.get(member.name) ?? new Set()).add(message.author));
+    console.log(`  ${member.name} (on ${member.node}) hears ${message.author} in ${event.topic.split('.')[2]}: ${message.text}`);
+  });
+}
+await Promise.all(members.map((member) => member.channel.ready()));
+
+// A new subscription spreads through NATS asynchronously: say hello until everyone hears everyone.
+await waitFor(async () => {
+  for (const member of members) await member.channel.emit('chat.room.lobby', { author: member.name, text: `hello from ${member.node}` }, { ack: true });
+  return members.every((member) => (heardFrom.get(member.name)?.size ?? 0) === members.length - 1);
+});
+for (let round = 1; round <= rounds; round++) {
+  for (const member of members) {
+    await member.channel.emit('chat.room.lobby', { author: member.name, text: `round ${round} from ${member.node}` }, { ack: true });
+  }
+}
+// Each member hears the other two, every round.
+await waitFor(() => members.every((member) => (heard.get(member.name) ?? 0) === rounds * (members.length - 1)));
+const totals = await brokers[0]!.clusterStats();
+console.log(`cluster: ${totals.total.nodes} brokers, ${totals.total.published} events entered, ${totals.total.deliveries} deliveries in all`);
+
+let stopping: Promise<void> | undefined;
+const stop = (): Promise<void> =>
+  (stopping ??= (async () => {
+    await Promise.all(members.map((member) => member.channel.close()));
+    await Promise.all(brokers.map((broker) => broker.close()));
+    await nats.stop();
+    console.log('cluster: stopped');
+  })());
+
+if (values.exit) {
+  await stop();
+} else {
+  console.log(`cluster: brokers on ${brokers.map((broker) => broker.address!.url).join(', ')}; connect a client to any of them (Ctrl-C stops)`);
+  process.once('SIGINT', () => void stop());
+  process.once('SIGTERM', () => void stop());
+}
+
+/** Polls `condition` (bounded): for state that changes without an event to await. */
+async function waitFor(condition: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error('cluster: the brokers did not come together in time');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}

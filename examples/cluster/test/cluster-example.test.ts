@@ -1,0 +1,33 @@
+// Smoke test: `npm run example:cluster` with two rounds, then stop — every
+// member, each on its own broker, hears the other two every round.
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { natsServerAvailable } from '../../../scripts/testing/nats-server.js';
+
+const run = promisify(execFile);
+const main = fileURLToPath(new URL('../src/main.ts', import.meta.url));
+const test = suite('example: cluster');
+
+if (!natsServerAvailable()) {
+  test.skip('(nats-server not installed: the cluster example is skipped)', () => {});
+} else {
+  test('three brokers on one NATS: a chat across them', async () => {
+    const { stdout } = await run(process.execPath, ['--conditions=@eventwire/source', '--import', 'tsx', main, '--port', '0', '--rounds', '2', '--exit'], { timeout: 60_000 });
+    for (const [listener, node] of [['alice', 'broker-1'], ['bob', 'broker-2'], ['carol', 'broker-3']] as const) {
+      for (const [speaker, from] of [['alice', 'broker-1'], ['bob', 'broker-2'], ['carol', 'broker-3']] as const) {
+        if (speaker === listener) continue;
+        for (const round of [1, 2]) {
+          const line = `  ${listener} (on ${node}) hears ${speaker} in lobby: round ${round} from ${from}`;
+          assert.is(stdout.split('\n').filter((printed) => printed === line).length, 1, line);
+        }
+      }
+    }
+    assert.match(stdout, /cluster: 3 brokers, \d+ events entered/);
+    assert.match(stdout, /cluster: stopped\n$/);
+  });
+}
+
+test.run();

@@ -1,0 +1,207 @@
+// Brokers sharing one event space over a real NATS cluster: three
+// nats-server processes routed together, one broker on each. WebSocket
+// clients on different brokers see each other's events (patterns with * and
+// #, once each, in publisher order), plain nats.js code takes part both
+// ways, a raw message is counted and dropped, and a broker that loses NATS
+// keeps serving its own clients, says `degraded`, and forwards what it held.
+//
+// NATS spreads a new subscription to the other servers of a cluster
+// asynchronously, so before a cross-broker expectation each test waits for a
+// probe on the newest pattern to come through (bounded), never for a time.
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { EventChannel, type EventEnvelope, type EventMap } from '@eventwire/event-channel';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { natsServerAvailable, startNatsCluster, startNatsServer, type NatsServer } from '../../../scripts/testing/nats-server.js';
+import type { ClusterStats } from '../src/index.js';
+import { startBroker, until, within, type TestBroker } from './helpers.js';
+
+const available = natsServerAvailable();
+const WAIT = 5000;
+
+interface Context {
+  servers: NatsServer[];
+  brokers: TestBroker<EventMap>[];
+}
+
+const test = suite<Context>('broker cluster over NATS');
+let topics = 0;
+const uniqueRoot = (): string => `cl${process.pid}x${++topics}`;
+
+async function clusterBroker(server: NatsServer, node: string): Promise<TestBroker<EventMap>> {
+  const handle = await startBroker({ cluster: { url: server.url, node, reconnectTimeWaitMs: 50 } });
+  await until(() => handle.broker.stats().cluster?.state === 'open', `${node} joined NATS`, WAIT);
+  return handle;
+}
+
+/**
+ * Emits `probe` from `publisher` until `seen()` says it arrived: the
+ * subscription behind it has reached every NATS server on the way.
+ */
+async function awaitRoute(publisher: EventChannel, probe: string, seen: () => boolean): Promise<void> {
+  const deadline = Date.now() + WAIT;
+  while (!seen()) {
+    if (Date.now() > deadline) throw new Error(`no route for ${probe} within ${WAIT} ms`);
+    await publisher.emit(probe, { probe: true }, { ack: true });
+    await until(seen, 'the probe', 50).catch(() => {});
+  }
+}
+
+if (!available) {
+  test.skip('(nats-server not installed: the cluster tests are skipped)', () => {});
+} else {
+  test.before(async (context) => {
+    context.servers = await startNatsCluster(3);
+    context.brokers = [];
+    for (const [index, server] of context.servers.entries()) context.brokers.push(await clusterBroker(server, `node-${'abc'[index]}`));
+  });
+  test.after(async (context) => {
+    await Promise.all(context.brokers.map((broker) => broker.stop()));
+    await Promise.all(context.servers.map((server) => server.stop()));
+  });
+
+  test('clients on different brokers see each other: * and #, each event once, in publisher order, HTTP too', async ({ brokers }) => {
+    const [a, b, c] = brokers as [TestBroker<EventMap>, TestBroker<EventMap>, TestBroker<EventMap>];
+    const root = uniqueRoot();
+    const onA = new EventChannel({ url: a.url });
+    const onB = new EventChannel({ url: b.url });
+    try {
+      const star: string[] = [];
+      const all: string[] = [];
+      await onA.on(`${root}.*`, (_data, event) => void star.push(event.topic)).ready;
+      await onA.on(`${root}.#`, (_data, event) => void all.push(event.topic)).ready;
+      // Only `#` matches x.probe: once it arrives, both patterns are routed (sent in this order).
+      await awaitRoute(onB, `${root}.x.probe`, () => all.includes(`${root}.x.probe`));
+      star.length = 0;
+      all.length = 0;
+      // Probes sent before the route existed were dropped by NATS, so none is still on its way.
+      const receivedBefore = onA.stats().received;
+      const sequence = Array.from({ length: 50 }, (_, n) => `${root}.${n % 2 === 0 ? 'e' : 'deep.o'}${n}`);
+      for (const topic of sequence) await onB.emit(topic, {});
+      // And an HTTP publish on the third broker.
+      const response = await fetch(`${c.httpUrl}/pubsub/${root}.http/publish`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ data: { via: 'http' } }) });
+      assert.is(response.status, 200);
+      await until(() => all.includes(`${root}.http`), 'the HTTP publish on A', WAIT);
+      // One connection per broker on NATS: B's events reach A in order; the HTTP one came after.
+      assert.equal(all, [...sequence, `${root}.http`]);
+      assert.equal(star, [...sequence.filter((topic) => topic.split('.').length === 2), `${root}.http`]);
+      assert.is(onA.stats().received - receivedBefore, sequence.length + 1, 'no duplicates though two NATS subscriptions match');
+      // The other way: B subscribes, A publishes.
+      const back: string[] = [];
+      await onB.on(`${root}.back.*`, (_data, event) => void back.push(event.topic)).ready;
+      await awaitRoute(onA, `${root}.back.probe`, () => back.includes(`${root}.back.probe`));
+      await onA.emit(`${root}.back.1`, {});
+      await until(() => back.includes(`${root}.back.1`), 'A → B', WAIT);
+      // Stats per node and for the cluster.
+      const cluster = (await (await fetch(`${a.httpUrl}/cluster`)).json()) as ClusterStats;
+      assert.equal(cluster.nodes.map((node) => node.cluster?.node).sort(), ['node-a', 'node-b', 'node-c']);
+      assert.is(cluster.total.nodes, 3);
+      assert.ok(cluster.total.published >= sequence.length + 1);
+      const health = (await (await fetch(`${a.httpUrl}/health`)).json()) as { status: string; cluster: { node: string; state: string } };
+      assert.equal([health.status, health.cluster], ['healthy', { node: 'node-a', state: 'open' }]);
+    } finally {
+      await Promise.all([onA.close(), onB.close()]);
+    }
+  });
+
+  test('interest-based: a broker subscribes on NATS only to what its clients hold, and lets go after the last', async ({ brokers }) => {
+    const [a] = brokers as [TestBroker<EventMap>];
+    const root = uniqueRoot();
+    const before = a.broker.stats().cluster!.interest;
+    const first = new EventChannel({ url: a.url });
+    const second = new EventChannel({ url: a.url });
+    try {
+      await first.on(`${root}.#`, () => {}).ready;
+      await second.on(`${root}.#`, () => {}).ready;
+      assert.is(a.broker.stats().cluster!.interest, before + 1, 'one NATS subscription for two clients on one pattern');
+      const held = a.broker.stats().subscriptions;
+      await second.close();
+      await until(() => a.broker.stats().subscriptions === held - 1, 'the second left', WAIT);
+      assert.is(a.broker.stats().cluster!.interest, before + 1, 'still one local subscriber');
+      await first.close();
+      await until(() => a.broker.stats().cluster!.interest === before, 'dropped with the last subscriber', WAIT);
+    } finally {
+      await Promise.all([first.close(), second.close()]);
+    }
+  });
+
+  test('plain nats.js takes part both ways; a message that is not an event is counted and dropped', async ({ brokers, servers }) => {
+    const [a, b] = brokers as [TestBroker<EventMap>, TestBroker<EventMap>];
+    const root = uniqueRoot();
+    const plain: NatsConnection = await connect({ servers: servers[2]!.url });
+    const onA = new EventChannel({ url: a.url });
+    try {
+      // A plain subscriber (no eventwire code) on the third server sees a WebSocket client's event.
+      const seen: unknown[] = [];
+      plain.subscribe(`${root}.from-ws`, { callback: (_error, message) => void seen.push(message.json()) });
+      plain.subscribe(`${root}.probe`, { callback: (_error, message) => void seen.push(message.json()) });
+      await plain.flush();
+      await awaitRoute(onA, `${root}.probe`, () => seen.length > 0);
+      const sent = await onA.emit(`${root}.from-ws`, { n: 1 }, { ack: true });
+      await until(() => seen.some((message) => (message as EventEnvelope).id === sent.id), 'the plain subscriber got it', WAIT);
+      assert.equal(seen.find((message) => (message as EventEnvelope).id === sent.id), sent);
+      // An envelope published by plain nats.js reaches a WebSocket client of broker B.
+      const onB = new EventChannel({ url: b.url });
+      const got: EventEnvelope[] = [];
+      await onB.on(`${root}.in`, (_data, event) => void got.push(event)).ready;
+      const invalidBefore = b.broker.stats().cluster!.invalid;
+      const envelope = (n: number): EventEnvelope => ({ id: `01J0000000000000000000000${n}`, topic: `${root}.in`, source: 'urn:plain-nats', time: new Date().toISOString(), data: { n } });
+      // Probe until B's interest reached the plain client's server, then the real ones.
+      const deadline = Date.now() + WAIT;
+      while (got.length === 0 && Date.now() < deadline) {
+        plain.publish(`${root}.in`, JSON.stringify(envelope(0)));
+        await until(() => got.length > 0, 'probe', 50).catch(() => {});
+      }
+      got.length = 0;
+      plain.publish(`${root}.in`, 'not json');
+      plain.publish(`${root}.in`, JSON.stringify({ no: 'envelope' }));
+      plain.publish(`${root}.in`, JSON.stringify(envelope(1)));
+      await until(() => got.some((event) => event.id === envelope(1).id), 'the envelope from nats.js', WAIT);
+      assert.equal(got.map((event) => event.data), [{ n: 1 }]);
+      const stats = b.broker.stats();
+      assert.is(stats.cluster!.invalid - invalidBefore, 2, 'both non-events counted (the non-JSON one by the link, the other by the broker)');
+      assert.is(stats.fromClusterInvalid, 1, 'the broker saw the JSON non-envelope');
+      assert.ok(b.errors.some((error) => error.code === 'invalid_envelope'), 'and reported');
+      await onB.close();
+    } finally {
+      await plain.close();
+      await onA.close();
+    }
+  });
+
+  test('NATS restarts: the broker keeps delivering locally, says degraded, holds what enters, forwards it when back', async () => {
+    const server = await startNatsServer();
+    const one = await clusterBroker(server, 'solo-1');
+    const two = await clusterBroker(server, 'solo-2');
+    const root = uniqueRoot();
+    const local = new EventChannel({ url: one.url });
+    const remote = new EventChannel({ url: two.url });
+    try {
+      const localGot: string[] = [];
+      const remoteGot: string[] = [];
+      await local.on(`${root}.#`, (_data, event) => void localGot.push(event.topic)).ready;
+      await remote.on(`${root}.#`, (_data, event) => void remoteGot.push(event.topic)).ready;
+      await awaitRoute(local, `${root}.probe`, () => remoteGot.includes(`${root}.probe`));
+      await server.stop();
+      await until(() => one.broker.stats().cluster!.state === 'reconnecting', 'one saw NATS go', WAIT);
+      const health = (await (await fetch(`${one.httpUrl}/health`)).json()) as { status: string };
+      assert.is(health.status, 'degraded');
+      // Local delivery never stopped.
+      await local.emit(`${root}.during`, {}, { ack: true });
+      await until(() => localGot.includes(`${root}.during`), 'local delivery while NATS is down', WAIT);
+      assert.is(one.broker.stats().cluster!.held, 1, 'held for the cluster');
+      await server.start();
+      await until(() => one.broker.stats().cluster!.state === 'open' && two.broker.stats().cluster!.state === 'open', 'both back', 10_000);
+      assert.is(one.broker.stats().cluster!.held, 0, 'forwarded once back');
+      // Resubscribed: the other broker's clients get events again.
+      await awaitRoute(local, `${root}.after`, () => remoteGot.includes(`${root}.after`));
+      assert.is(((await (await fetch(`${one.httpUrl}/health`)).json()) as { status: string }).status, 'healthy');
+    } finally {
+      await Promise.all([local.close(), remote.close()]);
+      await Promise.all([one.stop(), two.stop()]);
+      await server.stop();
+    }
+  });
+}
+
+test.run();
