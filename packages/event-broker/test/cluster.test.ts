@@ -14,7 +14,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { natsServerAvailable, startNatsCluster, startNatsServer, type NatsServer } from '../../../scripts/testing/nats-server.js';
 import type { ClusterStats } from '../src/index.js';
-import { startBroker, until, within, type TestBroker } from './helpers.js';
+import { runBrokerCli, startBroker, until, waitForOutput, within, type TestBroker } from './helpers.js';
 
 const available = natsServerAvailable();
 const WAIT = 5000;
@@ -166,6 +166,40 @@ if (!available) {
     } finally {
       await plain.close();
       await onA.close();
+    }
+  });
+
+  test('kill -9 a broker: its clients fail over to another broker of the list and get events again', async ({ brokers, servers }) => {
+    const [, b] = brokers as [TestBroker<EventMap>, TestBroker<EventMap>];
+    const doomed = runBrokerCli(['--port', '0', '--host', '127.0.0.1', '--cluster', servers[0]!.url, '--quiet']);
+    const root = uniqueRoot();
+    let client: EventChannel | undefined;
+    const publisher = new EventChannel({ url: b.url });
+    try {
+      const [, doomedUrl] = await waitForOutput(doomed.output, /listening on (ws:\/\/[\d.]+:\d+)/, 'the CLI broker');
+      await waitForOutput(doomed.output, /cluster: node \S+ joined/, 'the CLI broker on NATS');
+      // The list: the doomed broker first, then B.
+      client = new EventChannel({ url: [doomedUrl!, b.url], ws: { backoff: () => 10 } });
+      const got: string[] = [];
+      await client.on(`${root}.#`, (_data, event) => void got.push(event.topic)).ready;
+      await awaitRoute(publisher, `${root}.before`, () => got.includes(`${root}.before`));
+      const reopened = new Promise<void>((resolve) => {
+        let lost = false;
+        client!.onStatus((status) => {
+          if (status.state === 'reconnecting') lost = true;
+          if (lost && status.state === 'open') resolve();
+        });
+      });
+      doomed.child.kill('SIGKILL');
+      await within(doomed.exit, WAIT, 'the broker process gone');
+      await within(reopened, WAIT, 'the client open again, on B');
+      // Resubscribed on B: B's own publishes reach it at once (no NATS hop needed).
+      await publisher.emit(`${root}.after`, {}, { ack: true });
+      await until(() => got.includes(`${root}.after`), 'delivery after the failover', WAIT);
+      assert.ok(b.broker.stats().connections.native >= 2, 'the client now sits on B');
+    } finally {
+      doomed.child.kill('SIGKILL');
+      await Promise.all([client?.close(), publisher.close()]);
     }
   });
 

@@ -87,8 +87,12 @@ export const channelDefaults = { drainTimeoutMs: 5000 } as const;
 export type EventChannelOptions<TEvents extends EventMap> = ChannelCommonOptions<TEvents> &
   (
     | {
-        /** Where to connect; the scheme picks the transport (`memory://name`). */
-        readonly url: string;
+        /**
+         * Where to connect; the scheme picks the transport (`memory://name`).
+         * Several brokers of a cluster as a list (`['ws://a:15500',
+         * 'ws://b:15500']`): a lost or failed connection moves to the next.
+         */
+        readonly url: string | readonly string[];
         /** The hub for `memory://` URLs. @default defaultMemoryHub */
         readonly memoryHub?: MemoryHub;
         /** Tuning for `ws://` URLs: backoff, outbox size and policy, timeouts. */

@@ -27,9 +27,16 @@ export interface TransportResolveOptions {
  * `ws://host:port` and `wss://…` connect to an eventwire broker;
  * `nats://host:4222` (or `nats://a:4222,b:4222`) to a NATS server or cluster.
  */
-export function createTransport(url: string, options: TransportResolveOptions = {}): Transport {
+export function createTransport(urls: string | readonly string[], options: TransportResolveOptions = {}): Transport {
+  // A list: the first picks the transport, the others are more servers of the same kind.
+  const [url, ...more] = typeof urls === 'string' ? [urls] : urls;
+  if (url === undefined) throw new EventwireError('invalid_url', 'An empty list of URLs');
+  const scheme = (candidate: string): string => candidate.slice(0, candidate.indexOf('://') + 3);
+  const odd = more.find((other) => scheme(other) !== scheme(url) && !(scheme(url).startsWith('ws') && scheme(other).startsWith('ws')));
+  if (odd !== undefined) throw new EventwireError('invalid_url', `"${odd}" is not the same kind of URL as "${url}"`);
   // A server list is not a URL the URL parser takes.
-  if (url.startsWith('nats://')) return new NatsTransport({ ...options.nats, url });
+  if (url.startsWith('nats://')) return new NatsTransport({ ...options.nats, url, ...(more.length > 0 && { servers: [...more, ...(options.nats?.servers ?? [])] }) });
+  if (more.length > 0 && !url.startsWith('ws')) throw new EventwireError('invalid_url', `Only ws://, wss:// and nats:// take several URLs, not "${url}"`);
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -41,7 +48,12 @@ export function createTransport(url: string, options: TransportResolveOptions = 
       return (options.memoryHub ?? defaultMemoryHub).transport(memoryBusName(parsed));
     case 'ws:':
     case 'wss:':
-      return new WsTransport({ ...options.ws, ...(options.getToken && { token: options.getToken }), url });
+      return new WsTransport({
+        ...options.ws,
+        ...(options.getToken && { token: options.getToken }),
+        url,
+        ...(more.length > 0 && { failover: [...more, ...(options.ws?.failover ?? [])] }),
+      });
     default:
       throw new EventwireError(
         'unsupported_transport',

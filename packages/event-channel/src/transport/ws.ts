@@ -44,6 +44,12 @@ export interface WsTransportOptions {
   /** `ws://host:port` or `wss://…` of an eventwire broker. */
   readonly url: string;
   /**
+   * More brokers of the same cluster. After a failed or lost connection the
+   * next attempt goes to the next URL in turn (`url` first, then these), so
+   * clients of a broker that died move to a live one.
+   */
+  readonly failover?: readonly string[];
+  /**
    * Delay before reconnect attempt n (1-based).
    * @default fullJitterBackoff({ baseMs: 250, capMs: 30_000 })
    */
@@ -179,6 +185,9 @@ export class WsTransport implements Transport {
   #socket: WebSocketLike | undefined;
   #state: State = 'idle';
   #attempt = 0;
+  /** Which of `url` and `failover` the next attempt dials. */
+  #urlIndex = 0;
+  readonly #urls: readonly string[];
   #nextId = 1;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   #handshakeTimer: ReturnType<typeof setTimeout> | undefined;
@@ -202,6 +211,7 @@ export class WsTransport implements Transport {
         ? new TokenSource(options.token, options.requestTimeoutMs ?? wsTransportDefaults.requestTimeoutMs)
         : undefined;
     this.#backoff = options.backoff ?? fullJitterBackoff();
+    this.#urls = [options.url, ...(options.failover ?? [])];
     this.#requestTimeoutMs = options.requestTimeoutMs ?? wsTransportDefaults.requestTimeoutMs;
     this.#outbox = new Outbox(
       options.outboxSize ?? wsTransportDefaults.outboxSize,
@@ -287,7 +297,7 @@ export class WsTransport implements Transport {
     try {
       const WebSocketImpl = this.#options.WebSocket ?? (await loadWebSocket());
       if (this.#state !== 'connecting') return;
-      socket = new WebSocketImpl(this.#options.url);
+      socket = new WebSocketImpl(this.#urls[this.#urlIndex]!);
     } catch (error) {
       this.#scheduleReconnect(toEventwireError(error, 'connection_closed'));
       return;
@@ -521,6 +531,7 @@ export class WsTransport implements Transport {
     if (this.#state === 'closing' || this.#state === 'closed') return;
     this.#state = 'waiting';
     this.#attempt++;
+    this.#urlIndex = (this.#urlIndex + 1) % this.#urls.length;
     const delayMs = Math.max(0, this.#backoff(this.#attempt));
     this.#sink?.status({ state: 'reconnecting', attempt: this.#attempt, delayMs, error });
     this.#retryTimer = setTimeout(() => void this.#open(), delayMs);
