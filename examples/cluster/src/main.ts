@@ -26,16 +26,30 @@ if (!natsServerAvailable()) {
   console.error('cluster: this example needs nats-server (apt-get install -y nats-server, or a binary from nats.io on PATH)');
   process.exit(1);
 }
-const nats = await startNatsServer();
+let nats: Awaited<ReturnType<typeof startNatsServer>> | undefined;
+const brokers: EventBrokerServer<typeof chat>[] = [];
+const members: Array<{ name: string; node: string; channel: EventChannel<typeof chat> }> = [];
+let stopping: Promise<void> | undefined;
+const stop = (): Promise<void> =>
+  (stopping ??= (async () => {
+    await Promise.all(members.map((member) => member.channel.close()));
+    await Promise.all(brokers.map((broker) => broker.close()));
+    await nats?.stop();
+    console.log('cluster: stopped');
+  })());
+
+// Ctrl-C at any moment, start-up included: close what is up, then leave.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void stop().then(() => process.exit(0)));
+
+nats = await startNatsServer();
 console.log(`cluster: nats-server on ${nats.url}`);
 
-const brokers: EventBrokerServer<typeof chat>[] = [];
 for (const index of [1, 2, 3]) {
   const broker = new EventBrokerServer({
     events: chat,
     port: basePort === 0 ? 0 : basePort + index - 1,
     host: '127.0.0.1',
-    cluster: { url: nats.url, node: `broker-${index}` },
+    cluster: { url: nats!.url, node: `broker-${index}` },
     log: (line) => console.log(`[broker-${index}] ${line}`),
   });
   await broker.listen();
@@ -44,11 +58,10 @@ for (const index of [1, 2, 3]) {
 // Joined once each link says so (it connects in the background).
 await Promise.all(brokers.map((broker) => waitFor(() => broker.stats().cluster?.state === 'open')));
 
-const members = ['alice', 'bob', 'carol'].map((name, index) => {
-  const broker = brokers[index]!;
-  const channel = new EventChannel({ url: broker.address!.url, events: chat, source: name });
-  return { name, node: `broker-${index + 1}`, channel };
-});
+for (const [index, name] of ['alice', 'bob', 'carol'].entries()) {
+  const channel = new EventChannel({ url: brokers[index]!.address!.url, events: chat, source: name });
+  members.push({ name, node: `broker-${index + 1}`, channel });
+}
 const heard = new Map<string, number>();
 const heardFrom = new Map<string, Set<string>>();
 for (const member of members) {
@@ -76,21 +89,10 @@ await waitFor(() => members.every((member) => (heard.get(member.name) ?? 0) === 
 const totals = await brokers[0]!.clusterStats();
 console.log(`cluster: ${totals.total.nodes} brokers, ${totals.total.published} events entered, ${totals.total.deliveries} deliveries in all`);
 
-let stopping: Promise<void> | undefined;
-const stop = (): Promise<void> =>
-  (stopping ??= (async () => {
-    await Promise.all(members.map((member) => member.channel.close()));
-    await Promise.all(brokers.map((broker) => broker.close()));
-    await nats.stop();
-    console.log('cluster: stopped');
-  })());
-
 if (values.exit) {
   await stop();
 } else {
   console.log(`cluster: brokers on ${brokers.map((broker) => broker.address!.url).join(', ')}; connect a client to any of them (Ctrl-C stops)`);
-  process.once('SIGINT', () => void stop());
-  process.once('SIGTERM', () => void stop());
 }
 
 /** Polls `condition` (bounded): for state that changes without an event to await. */

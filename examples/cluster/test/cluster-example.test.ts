@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { runAndInterrupt } from '../../../scripts/testing/interrupt.js';
 import { natsServerAvailable } from '../../../scripts/testing/nats-server.js';
 
 const run = promisify(execFile);
@@ -28,6 +29,19 @@ if (!natsServerAvailable()) {
     assert.match(stdout, /cluster: 3 brokers, \d+ events entered/);
     assert.match(stdout, /cluster: stopped\n$/);
   });
+
+  // Ctrl-C reaches nats-server too (one process group); the brokers close cleanly.
+  for (const [moment, when] of [
+    ['during start-up', (output: string) => output.includes('nats-server on')],
+    ['while serving', (output: string) => output.includes('connect a client to any of them')],
+  ] as const) {
+    test(`Ctrl-C ${moment} stops the brokers and nats-server cleanly`, async () => {
+      const run = await runAndInterrupt(main, ['--port', '0', '--rounds', '1'], { when, repeat: 1 });
+      assert.is(run.code, 0, `exit ${run.code ?? run.signal}\n${run.stderr}`);
+      assert.match(run.stdout, /cluster: stopped\n$/);
+      assert.not.match(run.stderr, /Error|at .*\.ts:\d+/);
+    });
+  }
 }
 
 test.run();
