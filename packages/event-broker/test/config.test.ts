@@ -193,6 +193,7 @@ test('each validation error stops the broker with the key path and what was expe
     ['key.json', { apiKeys: [{ key: 'short-key', user: 'svc' }] }, /apiKeys\[0\]\.key: expected a key of at least 16 characters\n/],
     ['array.json', [1], /array\.json: \(the whole config\): expected object/],
     ['syntax.json', '{ "port": 1,', /syntax\.json: not valid JSON/],
+    ['cluster.json', { cluster: { url: 'nats://n:4222', nodes: 3 } }, /cluster\.nodes: unknown key/],
   ];
   for (const [name, content, expected] of cases) {
     const { code, stderr } = await runCli(['--config', writeJson(dir, name, content)]);
@@ -206,6 +207,7 @@ test('each validation error stops the broker with the key path and what was expe
     [['--config', fixture('not-an-object.config.mjs')], {}, /not-an-object\.config\.mjs: \(the whole config\): expected object, got 42/],
     [['--config', join(dir, 'config.yaml')], {}, /config\.yaml: a config file must end in/],
     [['--port', 'abc'], {}, /--port: expected a port number, got "abc"/],
+    [['--cluster', 'http://n:4222'], {}, /--cluster: expected a nats:\/\/ URL, got "http:\/\/n:4222"/],
     [[], { EVENTWIRE_PORT: '99999' }, /EVENTWIRE_PORT: expected a port number from 0 to 65535, got 99999/],
   ] as Array<[string[], Record<string, string>, RegExp]>) {
     const { code, stderr } = await runCli(args, env);

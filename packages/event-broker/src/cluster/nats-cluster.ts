@@ -162,16 +162,21 @@ export class NatsClusterLink {
     const connection = this.#connection;
     if (!connection || this.#state !== 'open') return [this.#host.nodeStats()];
     const answers: unknown[] = [];
-    const replies = await connection.requestMany(CLUSTER_STATS_SUBJECT, '', {
-      strategy: 'timer',
-      maxWait: this.#options.statsTimeoutMs ?? clusterDefaults.statsTimeoutMs,
-    });
-    for await (const reply of replies) {
-      try {
-        answers.push(reply.json());
-      } catch {
-        // An answer that is not JSON is not a broker's.
+    try {
+      const replies = await connection.requestMany(CLUSTER_STATS_SUBJECT, '', {
+        strategy: 'timer',
+        maxWait: this.#options.statsTimeoutMs ?? clusterDefaults.statsTimeoutMs,
+      });
+      for await (const reply of replies) {
+        try {
+          answers.push(reply.json());
+        } catch {
+          // An answer that is not JSON is not a broker's.
+        }
       }
+    } catch (error) {
+      // No other broker answering (NATS says "no responders"), or NATS lost meanwhile: this node alone, and said why.
+      this.#host.log(`cluster: stats from the other nodes unavailable (${fromNatsError(error, 'unavailable').message})`);
     }
     // noEcho: this broker does not hear its own request.
     return [this.#host.nodeStats(), ...answers];
