@@ -37,6 +37,8 @@ export interface NatsServer {
   readonly url: string;
   /** The cluster (route) port, when started as part of a cluster. */
   readonly clusterPort: number | undefined;
+  /** The running process's id (for CPU and memory readings in benchmarks). */
+  readonly pid: number | undefined;
   /** Stops it (SIGTERM, then SIGKILL after 3 s). */
   stop(): Promise<void>;
   /** kill -9. */
@@ -107,6 +109,9 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     port,
     url: `nats://127.0.0.1:${port}`,
     clusterPort,
+    get pid() {
+      return child?.pid;
+    },
     stop: () => signal('SIGTERM'),
     kill: () => signal('SIGKILL'),
     start,

@@ -1,0 +1,97 @@
+// Fan-out across a broker cluster: 1 publisher → 1,000 subscribers, all on
+// one topic, spread round-robin over 3 brokers joined by one nats-server,
+// against the same 1,000 on 1 broker alone. Run (after npm run build, with
+// nats-server on PATH): cd bench && node --import tsx cluster.bench.ts
+//
+// Brokers are CLI processes; server CPU is read from /proc for every broker
+// and nats-server and summed, per delivery. The subscribers live in this
+// process (one core's worth of reading), so deliveries/s is bounded by them
+// on this 2-core machine; CPU per delivery is the server-side figure.
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { startNatsServer } from '../scripts/testing/nats-server.js';
+import { connect, type BenchConnection } from './compare/adapters.js';
+import { cpuMicros } from './proc-stats.js';
+import { quick } from './quick.js';
+
+const SUBSCRIBERS = 1000;
+const MESSAGES = quick ? 200 : 1000;
+const BATCH = 10;
+const ROUNDS = quick ? 1 : 3;
+const cli = fileURLToPath(new URL('../packages/event-broker/bin/event-broker.js', import.meta.url));
+
+async function startBroker(cluster: string | undefined): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
+  const child = spawn(process.execPath, [cli, '--port', '0', '--host', '127.0.0.1', '--quiet', ...(cluster ? ['--cluster', cluster] : [])], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let text = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`broker did not start: ${text}`)), 15_000);
+    const onData = (chunk: Buffer): void => {
+      text += chunk;
+      const listening = /listening on (ws:\/\/\S+)/.exec(text);
+      if (listening && (!cluster || /cluster: node \S+ joined/.test(text))) {
+        clearTimeout(timer);
+        resolve(listening[1]!);
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return { url, pid: child.pid!, stop: async () => void (child.kill('SIGTERM'), await exited) };
+}
+
+interface Outcome {
+  deliveriesPerSecond: number;
+  cpuMicrosPerDelivery: number;
+}
+
+async function scenario(brokerCount: number): Promise<Outcome[]> {
+  const nats = brokerCount > 1 ? await startNatsServer() : undefined;
+  const brokers = [];
+  for (let index = 0; index < brokerCount; index++) brokers.push(await startBroker(nats?.url));
+  let received = 0;
+  const subscribers: BenchConnection[] = [];
+  for (let index = 0; index < SUBSCRIBERS; index++) {
+    const connection = await connect('eventwire', brokers[index % brokerCount]!.url);
+    connection.onMessage = () => void received++;
+    await connection.subscribe('bench.fan');
+    subscribers.push(connection);
+  }
+  const publisher = await connect('eventwire', brokers[0]!.url);
+  const payload = JSON.stringify({ n: 1, user: 'ada', action: 'click', at: 1700000000000, pad: 'x'.repeat(40) });
+  // NATS spreads the brokers' subscriptions asynchronously: probe until every subscriber got one.
+  const deadline = Date.now() + 10_000;
+  while (received < SUBSCRIBERS) {
+    if (Date.now() > deadline) throw new Error(`only ${received} of ${SUBSCRIBERS} subscribers reachable`);
+    received = 0;
+    publisher.publish('bench.fan', payload);
+    await publisher.barrier();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  const pids = [...brokers.map((broker) => broker.pid), ...(nats?.pid ? [nats.pid] : [])];
+  const outcomes: Outcome[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    received = 0;
+    const cpuBefore = pids.reduce((total, pid) => total + cpuMicros(pid), 0);
+    const start = performance.now();
+    for (let sent = 0; sent < MESSAGES; sent += BATCH) {
+      for (let n = 0; n < BATCH; n++) publisher.publish('bench.fan', payload);
+      await publisher.barrier();
+    }
+    const expected = MESSAGES * SUBSCRIBERS;
+    while (received < expected) await new Promise((resolve) => setTimeout(resolve, 5));
+    const elapsed = (performance.now() - start) / 1000;
+    const cpu = pids.reduce((total, pid) => total + cpuMicros(pid), 0) - cpuBefore;
+    outcomes.push({ deliveriesPerSecond: expected / elapsed, cpuMicrosPerDelivery: cpu / expected });
+  }
+  for (const connection of [...subscribers, publisher]) connection.close();
+  await Promise.all(brokers.map((broker) => broker.stop()));
+  await nats?.stop();
+  return outcomes;
+}
+
+const fmt = (outcomes: Outcome[]): string =>
+  outcomes.map((o) => `${Math.round(o.deliveriesPerSecond / 1000)}k/s, ${o.cpuMicrosPerDelivery.toFixed(2)} µs CPU/delivery`).join(' | ');
+console.log(`fan-out 1 → ${SUBSCRIBERS} subscribers, ${MESSAGES} messages per round, ${ROUNDS} rounds`);
+console.log(`  1 broker             ${fmt(await scenario(1))}`);
+console.log(`  3 brokers + NATS     ${fmt(await scenario(3))}  (CPU summed over the brokers and nats-server)`);
