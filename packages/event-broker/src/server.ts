@@ -208,7 +208,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
         },
         report,
         log: (line) => this.#log(line),
-        nodeStats: () => this.#nodeStats(),
+        nodeStats: () => this.stats(),
       });
       this.#cluster = link;
       this.#core.linkCluster((envelope, except) => link.forward(envelope, except));
@@ -387,7 +387,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
    * `statsTimeoutMs` are missing from `nodes`. Without a cluster, this broker alone.
    */
   async clusterStats(): Promise<ClusterStats> {
-    const nodes = (this.#cluster ? await this.#cluster.gatherStats() : [this.#nodeStats()]) as BrokerStats[];
+    const nodes = (this.#cluster ? await this.#cluster.gatherStats() : [this.stats()]) as BrokerStats[];
     const sum = (read: (stats: BrokerStats) => number): number => nodes.reduce((total, node) => total + (read(node) || 0), 0);
     return {
       nodes,
@@ -402,9 +402,6 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
     };
   }
 
-  #nodeStats(): BrokerStats {
-    return this.stats();
-  }
 
   /**
    * Graceful shutdown: stops accepting, closes every client with 1001 (they
