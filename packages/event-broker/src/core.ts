@@ -142,23 +142,30 @@ export class BrokerCore {
    */
   deliverFromCluster(raw: unknown, except: string | undefined): boolean {
     let envelope: EventEnvelope;
+    let checked: EventEnvelope | Promise<EventEnvelope>;
     try {
       envelope = parseEnvelope(raw);
-      const checked = this.#check(envelope);
-      if (checked instanceof Promise) {
-        // An asynchronous schema: delivered once it settles (order across such events is not kept).
-        checked.then(
-          (valid) => this.#deliverChecked(valid, except),
-          (error: unknown) => this.#dropFromCluster(error),
-        );
-        return true;
-      }
-      envelope = checked;
     } catch (error) {
-      this.#dropFromCluster(error);
+      this.counters.fromClusterInvalid++;
+      this.#reportFromCluster(error);
       return false;
     }
-    this.#deliverChecked(envelope, except);
+    try {
+      // Counted as fromClusterInvalid, not `rejected`: nobody here published it.
+      checked = this.#check(envelope, 'fromClusterInvalid');
+    } catch (error) {
+      this.#reportFromCluster(error);
+      return false;
+    }
+    if (checked instanceof Promise) {
+      // An asynchronous schema: delivered once it settles (order across such events is not kept).
+      checked.then(
+        (valid) => this.#deliverChecked(valid, except),
+        (error: unknown) => this.#reportFromCluster(error),
+      );
+      return true;
+    }
+    this.#deliverChecked(checked, except);
     return true;
   }
 
@@ -169,8 +176,7 @@ export class BrokerCore {
     this.topics.record(envelope.topic);
   }
 
-  #dropFromCluster(error: unknown): void {
-    this.counters.fromClusterInvalid++;
+  #reportFromCluster(error: unknown): void {
     const failure = toEventwireError(error, 'invalid_envelope');
     this.#options.report(new EventwireError(failure.code, `cluster: an event from NATS was dropped: ${failure.message}`, { cause: error }));
   }
@@ -326,12 +332,12 @@ export class BrokerCore {
   }
 
   /** Applies the event map, when there is one. */
-  #check(envelope: EventEnvelope): EventEnvelope | Promise<EventEnvelope> {
+  #check(envelope: EventEnvelope, refusal: 'rejected' | 'fromClusterInvalid' = 'rejected'): EventEnvelope | Promise<EventEnvelope> {
     if (!this.#lookupSchema) return envelope;
     const schema = this.#lookupSchema(envelope.topic);
     if (!schema || !isStandardSchema(schema)) {
       if (this.#options.allowUnknownTopics) return envelope;
-      this.counters.rejected++;
+      this.counters[refusal]++;
       throw new UnknownEventError(envelope.topic, 'broker');
     }
     // The broker checks but forwards the data as sent (the wire carries the
@@ -339,7 +345,7 @@ export class BrokerCore {
     const outcome = runSchema(schema, envelope.data);
     const settle = (settled: SchemaOutcome): EventEnvelope => {
       if (settled.ok) return envelope;
-      this.counters.rejected++;
+      this.counters[refusal]++;
       throw new ValidationError(envelope.topic, 'broker', settled.issues, envelope.id);
     };
     return outcome instanceof Promise ? outcome.then(settle) : settle(outcome);
