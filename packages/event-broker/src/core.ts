@@ -138,35 +138,33 @@ export class BrokerCore {
    * An event from the cluster: it entered at another broker (whose hooks ran
    * there) or was published straight on NATS. It is checked (envelope, event
    * map) and delivered to this broker's subscribers; no hook runs again and
-   * it is not forwarded back. Returns false when it was dropped.
+   * it is not forwarded back. One that is dropped (not an envelope, or
+   * failing the event map) goes to `dropped` instead, which reports it.
    */
-  deliverFromCluster(raw: unknown, except: string | undefined): boolean {
+  deliverFromCluster(raw: unknown, except: string | undefined, dropped: (error: EventwireError) => void): void {
     let envelope: EventEnvelope;
     let checked: EventEnvelope | Promise<EventEnvelope>;
     try {
       envelope = parseEnvelope(raw);
     } catch (error) {
       this.counters.fromClusterInvalid++;
-      this.#reportFromCluster(error);
-      return false;
+      return dropped(toEventwireError(error, 'invalid_envelope'));
     }
     try {
       // Counted as fromClusterInvalid, not `rejected`: nobody here published it.
       checked = this.#check(envelope, 'fromClusterInvalid');
     } catch (error) {
-      this.#reportFromCluster(error);
-      return false;
+      return dropped(toEventwireError(error, 'invalid_envelope'));
     }
     if (checked instanceof Promise) {
       // An asynchronous schema: delivered once it settles (order across such events is not kept).
       checked.then(
         (valid) => this.#deliverChecked(valid, except),
-        (error: unknown) => this.#reportFromCluster(error),
+        (error: unknown) => dropped(toEventwireError(error, 'invalid_envelope')),
       );
-      return true;
+      return;
     }
     this.#deliverChecked(checked, except);
-    return true;
   }
 
   #deliverChecked(envelope: EventEnvelope, except: string | undefined): void {
@@ -174,11 +172,6 @@ export class BrokerCore {
     this.counters.fromCluster++;
     this.counters.deliveries += notified;
     this.topics.record(envelope.topic);
-  }
-
-  #reportFromCluster(error: unknown): void {
-    const failure = toEventwireError(error, 'invalid_envelope');
-    this.#options.report(new EventwireError(failure.code, `cluster: an event from NATS was dropped: ${failure.message}`, { cause: error }));
   }
 
   intercept(selector: HookSelector, fn: Parameters<InterceptChain['add']>[1]): () => void {

@@ -204,7 +204,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
     if (options.cluster !== undefined) {
       const link = new NatsClusterLink(typeof options.cluster === 'string' ? { url: options.cluster } : options.cluster, {
         deliver: (envelope, except) => {
-          if (!this.#core.deliverFromCluster(envelope, except)) link.countInvalid();
+          this.#core.deliverFromCluster(envelope, except, (error) => link.dropped(error));
         },
         report,
         log: (line) => this.#log(line),

@@ -99,6 +99,8 @@ export class NatsClusterLink {
   #received = 0;
   #invalid = 0;
   #reconnects = 0;
+  #lastDropReport = -Infinity;
+  #droppedUnreported = 0;
 
   constructor(options: ClusterOptions, host: ClusterLinkHost) {
     this.#options = options;
@@ -303,17 +305,36 @@ export class NatsClusterLink {
       envelope = JSON.parse(this.#decoder.decode(message.data));
     } catch {
       this.#invalid++;
-      this.#host.report(new EventwireError('invalid_envelope', `cluster: a NATS message on "${message.subject}" is not JSON (not an eventwire event); dropped`));
+      this.#reportDropped(new EventwireError('invalid_envelope', `a message on "${message.subject}" is not JSON (not an eventwire event)`));
       return;
     }
     this.#received++;
     this.#host.deliver(envelope, message.headers?.get(EXCEPT_HEADER) || undefined);
   }
 
-  /** Counts a message the broker found was not a valid envelope after all. */
-  countInvalid(): void {
+  /** A message the broker found was not a valid event after all: counted, and reported (throttled). */
+  dropped(error: EventwireError): void {
     this.#received--;
     this.#invalid++;
+    this.#reportDropped(error);
+  }
+
+  /**
+   * At most one report a second for dropped messages, naming how many more
+   * were dropped meanwhile: a publisher flooding NATS with garbage must not
+   * turn every message into a log write on every broker.
+   */
+  #reportDropped(error: EventwireError): void {
+    const now = Date.now();
+    if (now - this.#lastDropReport < 1000) {
+      this.#droppedUnreported++;
+      return;
+    }
+    const more = this.#droppedUnreported;
+    this.#lastDropReport = now;
+    this.#droppedUnreported = 0;
+    const suffix = more > 0 ? ` (and ${more} more dropped since the last report)` : '';
+    this.#host.report(new EventwireError(error.code, `cluster: a message from NATS was dropped: ${error.message}${suffix}`, { cause: error }));
   }
 }
 
