@@ -168,10 +168,16 @@ export class BrokerCore {
   }
 
   #deliverChecked(envelope: EventEnvelope, except: string | undefined): void {
-    const notified = this.router.route(new RoutedEvent(envelope), except);
+    this.#deliverLocally(envelope, except);
     this.counters.fromCluster++;
+  }
+
+  /** Routes to this broker's subscribers and counts it; returns how many were reached. */
+  #deliverLocally(envelope: EventEnvelope, except: string | undefined): number {
+    const notified = this.router.route(new RoutedEvent(envelope), except);
     this.counters.deliveries += notified;
     this.topics.record(envelope.topic);
+    return notified;
   }
 
   intercept(selector: HookSelector, fn: Parameters<InterceptChain['add']>[1]): () => void {
@@ -264,11 +270,9 @@ export class BrokerCore {
         throw failure;
       }
     }
-    const notified = this.router.route(new RoutedEvent(envelope), origin.except);
+    const notified = this.#deliverLocally(envelope, origin.except);
     this.#forward?.(envelope, origin.except);
     this.counters.published++;
-    this.counters.deliveries += notified;
-    this.topics.record(envelope.topic);
     if (this.#observers.length > 0) {
       const context: ObserveContext<EventMap> = {
         origin,

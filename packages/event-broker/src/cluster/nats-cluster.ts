@@ -14,14 +14,12 @@ import {
   NatsPatternOwners,
   Outbox,
   fromNatsError,
-  isInternalSubject,
   loadNats,
   natsConnectionOptions,
-  natsSubjectsFor,
   type NatsModule,
   type NatsServerOptions,
 } from '@eventwire/event-channel/protocol';
-import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 
 /** `cluster` option of the broker: where NATS is, and this node's name. */
 export interface ClusterOptions extends NatsServerOptions {
@@ -89,7 +87,6 @@ export class NatsClusterLink {
   readonly #owners = new NatsPatternOwners<InterestEntry>();
   readonly #outbox: Outbox<HeldEvent>;
   readonly #encoder = new TextEncoder();
-  readonly #decoder = new TextDecoder();
   #nats: NatsModule | undefined;
   #connection: NatsConnection | undefined;
   #state: ClusterState = 'connecting';
@@ -291,25 +288,17 @@ export class NatsClusterLink {
   }
 
   #subscribeUpstream(entry: InterestEntry): void {
-    const connection = this.#connection!;
-    entry.subscriptions = natsSubjectsFor(entry.pattern).map((subject) =>
-      connection.subscribe(subject, { callback: (error, message) => this.#receive(entry, error, message) }),
-    );
-  }
-
-  #receive(entry: InterestEntry, error: Error | null, message: Msg): void {
-    if (error) return this.#host.report(fromNatsError(error, 'internal'));
-    if (isInternalSubject(message.subject) || !this.#owners.owns(entry, message.subject)) return;
-    let envelope: unknown;
-    try {
-      envelope = JSON.parse(this.#decoder.decode(message.data));
-    } catch {
-      this.#invalid++;
-      this.#reportDropped(new EventwireError('invalid_envelope', `a message on "${message.subject}" is not JSON (not an eventwire event)`));
-      return;
-    }
-    this.#received++;
-    this.#host.deliver(envelope, message.headers?.get(EXCEPT_HEADER) || undefined);
+    entry.subscriptions = this.#owners.subscribe(this.#connection!, entry, {
+      receive: (envelope, message) => {
+        this.#received++;
+        this.#host.deliver(envelope, message.headers?.get(EXCEPT_HEADER) || undefined);
+      },
+      notJson: (error) => {
+        this.#invalid++;
+        this.#reportDropped(error);
+      },
+      failed: (error) => this.#host.report(error),
+    });
   }
 
   /** A message the broker found was not a valid event after all: counted, and reported (throttled). */

@@ -3,9 +3,10 @@
 // client's errors as eventwire codes, and which of several overlapping
 // patterns owns a message. The nats:// transport and the broker's cluster
 // link both build on it.
-import type { ConnectionOptions } from '@nats-io/transport-node';
+import type { ConnectionOptions, Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import { EventwireError, type ErrorCode } from '../errors.js';
 import { TopicTrie } from '../topic-trie.js';
+import { isInternalSubject, natsSubjectsFor } from './nats-subjects.js';
 
 /** The NATS client module (`@nats-io/transport-node`), loaded on first use. */
 export type NatsModule = typeof import('@nats-io/transport-node');
@@ -94,6 +95,16 @@ export function fromNatsError(error: unknown, fallback: ErrorCode): EventwireErr
 }
 
 
+/** What becomes of the messages a pattern owns (see {@link NatsPatternOwners.subscribe}). */
+export interface NatsMessageHandlers {
+  /** A message parsed as JSON (not yet checked to be an envelope). */
+  receive(envelope: unknown, message: Msg): void;
+  /** A message that is not JSON: no eventwire event (`invalid_envelope`). */
+  notJson(error: EventwireError): void;
+  /** The subscription failed (a permission, the connection). */
+  failed(error: EventwireError): void;
+}
+
 /**
  * Patterns subscribed on one NATS connection, and which of them owns a
  * message. Several patterns may match one subject (`order.*` and `order.#`)
@@ -118,6 +129,30 @@ export class NatsPatternOwners<TEntry extends { readonly pattern: string }> {
   delete(entry: TEntry): void {
     this.#ages.delete(entry);
     this.#trie.remove(entry.pattern, entry);
+  }
+
+  /**
+   * Subscribes the subjects of `entry`'s pattern on `connection`. Only the
+   * messages it owns reach `handlers`: never internal subjects, never the
+   * copy another matching pattern delivers, each parsed from JSON once.
+   */
+  subscribe(connection: NatsConnection, entry: TEntry, handlers: NatsMessageHandlers): Subscription[] {
+    const decoder = new TextDecoder();
+    return natsSubjectsFor(entry.pattern).map((subject) =>
+      connection.subscribe(subject, {
+        callback: (error, message) => {
+          if (error) return handlers.failed(fromNatsError(error, 'internal'));
+          if (isInternalSubject(message.subject) || !this.owns(entry, message.subject)) return;
+          let envelope: unknown;
+          try {
+            envelope = JSON.parse(decoder.decode(message.data));
+          } catch {
+            return handlers.notJson(new EventwireError('invalid_envelope', `a message on "${message.subject}" is not JSON (not an eventwire event)`));
+          }
+          handlers.receive(envelope, message);
+        },
+      }),
+    );
   }
 
   /**

@@ -5,13 +5,12 @@
 // the channel's bounded outbox (as ws:// does), delivers each message once
 // however many of its patterns match, and reports the client's state as the
 // channel's status.
-import type { Msg, MsgHdrs, NatsConnection, Subscription } from '@nats-io/transport-node';
+import type { MsgHdrs, NatsConnection, Subscription } from '@nats-io/transport-node';
 import { fullJitterBackoff } from '../backoff.js';
 import type { EventEnvelope } from '../envelope.js';
 import { EventwireError, toEventwireError } from '../errors.js';
 import { Outbox, type OutboxOverflow } from '../outbox.js';
 import { NatsPatternOwners, fromNatsError, loadNats, natsConnectionOptions, type NatsModule, type NatsServerOptions } from './nats-client.js';
-import { isInternalSubject, natsSubjectsFor } from './nats-subjects.js';
 import type { PublishOptions, Transport, TransportSink } from './transport.js';
 
 /** Options of {@link NatsTransport}: where NATS is, plus the channel's own tuning. */
@@ -77,7 +76,6 @@ export class NatsTransport implements Transport {
   #dialing: Promise<unknown> | undefined;
   #closing: Promise<void> | undefined;
   readonly #encoder = new TextEncoder();
-  readonly #decoder = new TextDecoder();
 
   constructor(options: NatsTransportOptions) {
     this.#options = options;
@@ -291,10 +289,14 @@ export class NatsTransport implements Transport {
   }
 
   #subscribeOnServer(entry: PatternEntry): void {
-    const connection = this.#connection!;
-    entry.subscriptions = natsSubjectsFor(entry.pattern).map((subject) =>
-      connection.subscribe(subject, { callback: (error, message) => this.#receive(entry, error, message) }),
-    );
+    entry.subscriptions = this.#owners.subscribe(this.#connection!, entry, {
+      receive: (envelope, message) => {
+        if (message.headers?.get(EXCEPT_HEADER) === this.connectionId) return;
+        this.#sink?.deliver(envelope);
+      },
+      notJson: (error) => this.#sink?.error(error),
+      failed: (error) => this.#sink?.error(error),
+    });
   }
 
   /** Resolves the subscribes waiting once the server has seen them (a flush round trip). */
@@ -328,22 +330,6 @@ export class NatsTransport implements Transport {
     }
   }
 
-  #receive(entry: PatternEntry, error: Error | null, message: Msg): void {
-    if (error) {
-      this.#sink?.error(fromNatsError(error, 'internal'));
-      return;
-    }
-    if (isInternalSubject(message.subject) || !this.#owners.owns(entry, message.subject)) return;
-    if (message.headers && message.headers.get(EXCEPT_HEADER) === this.connectionId) return;
-    let envelope: unknown;
-    try {
-      envelope = JSON.parse(this.#decoder.decode(message.data));
-    } catch {
-      this.#sink?.error(new EventwireError('invalid_envelope', `A message on "${message.subject}" is not JSON (not an eventwire event)`));
-      return;
-    }
-    this.#sink?.deliver(envelope);
-  }
 }
 
 const defaultBackoff = fullJitterBackoff();
