@@ -45,7 +45,13 @@ export async function createBrokerFromConfig<TEvents extends EventMap = UntypedE
     ...pick(config, [...passThroughOptionKeys, 'maxPayloadBytes', 'maxOutboundBytes', 'maxTotalOutboundBytes', 'historyMaxBytes']),
     ...(config.cluster !== undefined && {
       // Keys left out stay out (the options are exact: no `undefined` values).
-      cluster: typeof config.cluster === 'string' ? config.cluster : (Object.fromEntries(Object.entries(config.cluster).filter(([, value]) => value !== undefined)) as unknown as ClusterOptions),
+      cluster:
+        typeof config.cluster === 'string'
+          ? config.cluster
+          : ({
+              ...withoutUndefined(config.cluster),
+              ...(config.cluster.history && { history: withoutUndefined(config.cluster.history) }),
+            } as unknown as ClusterOptions),
     }),
     ...(config.topicLimits && {
       topicLimits: {
@@ -125,4 +131,8 @@ function pick<T extends object, K extends keyof T>(value: T, keys: readonly K[])
   const out: Partial<Record<K, unknown>> = {};
   for (const key of keys) if (value[key] !== undefined) out[key] = value[key];
   return out as { [P in K]?: Exclude<T[P], undefined> };
+}
+
+function withoutUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, field]) => field !== undefined)) as Partial<T>;
 }

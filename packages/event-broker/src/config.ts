@@ -299,6 +299,15 @@ export const declarativeConfigSchema = z.strictObject({
       reconnectTimeWaitMs: count.optional(),
       outboxSize: count.optional(),
       statsTimeoutMs: count.optional(),
+      history: z
+        .strictObject({
+          stream: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'expected a JetStream stream name (letters, digits, _ and -)').optional(),
+          replicas: z.number({ error: 'expected 1 to 5 copies' }).int().min(1).max(5).optional(),
+          maxBytes: size.optional(),
+          readyTimeoutMs: milliseconds.optional(),
+          publishTimeoutMs: count.optional(),
+        })
+        .optional(),
     }),
   ]),
   historyFsync: z.union([z.literal('always'), z.literal('never'), z.number().int().positive()], {

@@ -21,6 +21,7 @@ import {
   type PublishOrigin,
 } from './hooks.js';
 import type { HistoryRules, HistoryStore } from '@eventwire/event-channel/protocol';
+import { isSharedStore, type SharedAppend, type SharedHistoryStore } from './history/shared-store.js';
 import { PresenceRegistry } from './presence.js';
 import { RoutedEvent, Router } from './router.js';
 import { TopicStats } from './topic-stats.js';
@@ -41,7 +42,8 @@ export interface PublishResult {
 
 /** The broker's history: where events are stored, and which topics keep it. */
 export interface BrokerHistory {
-  readonly store: HistoryStore;
+  /** A store of this broker's own (synchronous), or the cluster's (JetStream, read from a local mirror). */
+  readonly store: HistoryStore | SharedHistoryStore;
   readonly rules: HistoryRules;
 }
 
@@ -150,6 +152,9 @@ export class BrokerCore {
       this.counters.fromClusterInvalid++;
       return dropped(toEventwireError(error, 'invalid_envelope'));
     }
+    // A topic the cluster keeps history for arrives through the history's
+    // mirror, with its offset; this copy from the core subscription is not needed.
+    if (this.#sharedHistoryFor(envelope.topic)) return;
     try {
       // Counted as fromClusterInvalid, not `rejected`: nobody here published it.
       checked = this.#check(envelope, 'fromClusterInvalid');
@@ -165,6 +170,39 @@ export class BrokerCore {
       return;
     }
     this.#deliverChecked(checked, except);
+  }
+
+  /**
+   * A stored message the cluster's history mirror took: checked (envelope,
+   * event map) unless this broker stored it itself. Throws an `EventwireError`
+   * for one that is not a valid event. An asynchronous schema's verdict comes
+   * too late to hold the event back (the mirror takes events in stream order,
+   * synchronously): a failure is counted as fromClusterInvalid, not dropped.
+   */
+  acceptFromHistory(raw: unknown, own: boolean): EventEnvelope {
+    let envelope: EventEnvelope;
+    try {
+      envelope = parseEnvelope(raw);
+    } catch (error) {
+      this.counters.fromClusterInvalid++;
+      throw toEventwireError(error, 'invalid_envelope');
+    }
+    if (own) return envelope;
+    const checked = this.#check(envelope, 'fromClusterInvalid');
+    if (checked instanceof Promise) checked.catch(() => {});
+    return envelope;
+  }
+
+  /** Delivers an event the history mirror took (with its offset) to this broker's subscribers. */
+  deliverFromHistory(envelope: EventEnvelope, except: string | undefined, own: boolean): number {
+    const notified = this.#deliverLocally(envelope, except);
+    if (!own) this.counters.fromCluster++;
+    return notified;
+  }
+
+  #sharedHistoryFor(topic: string): boolean {
+    const history = this.history;
+    return history !== undefined && isSharedStore(history.store) && history.rules.retentionFor(topic) !== undefined;
   }
 
   #deliverChecked(envelope: EventEnvelope, except: string | undefined): void {
@@ -253,25 +291,53 @@ export class BrokerCore {
     return this.#route(rechecked, outcome.derived, origin, depth);
   }
 
-  #route(input: EventEnvelope, derived: DerivedEvent[], origin: PublishOrigin, depth: number): PublishResult {
+  #route(input: EventEnvelope, derived: DerivedEvent[], origin: PublishOrigin, depth: number): PublishResult | Promise<PublishResult> {
     let envelope = input;
     const retention = this.history?.rules.retentionFor(envelope.topic);
     if (retention) {
       // Checked again here: two copies may have passed async hooks side by side.
       const duplicate = this.#duplicateOf(envelope);
       if (duplicate) return duplicate;
+      const store = this.history!.store;
+      if (isSharedStore(store)) {
+        // The cluster stores it, and this broker's mirror delivers it here
+        // (as every other broker's does there): no forward over core NATS.
+        return store.share(envelope, origin.except).then(
+          (shared) => this.#afterShared(shared, derived, origin, depth),
+          (error: unknown) => {
+            throw this.#storeFailed(error);
+          },
+        );
+      }
       try {
         // Stored before it is routed: no subscriber ever holds an offset the log does not.
-        envelope = this.history!.store.append(envelope, retention);
+        envelope = store.append(envelope, retention);
       } catch (error) {
-        this.counters.storeFailures++;
-        const failure = toEventwireError(error, 'unavailable');
-        this.#options.report(failure);
-        throw failure;
+        throw this.#storeFailed(error);
       }
     }
     const notified = this.#deliverLocally(envelope, origin.except);
     this.#forward?.(envelope, origin.except);
+    return this.#routed(envelope, notified, derived, origin, depth);
+  }
+
+  #afterShared(shared: SharedAppend, derived: DerivedEvent[], origin: PublishOrigin, depth: number): PublishResult {
+    if (shared.duplicate) {
+      this.counters.duplicates++;
+      return { event: shared.event, notified: 0, duplicate: true };
+    }
+    return this.#routed(shared.event, shared.notified, derived, origin, depth);
+  }
+
+  #storeFailed(error: unknown): EventwireError {
+    this.counters.storeFailures++;
+    const failure = toEventwireError(error, 'unavailable');
+    this.#options.report(failure);
+    return failure;
+  }
+
+  /** After delivery: counted, handed to the observers, derived events published. */
+  #routed(envelope: EventEnvelope, notified: number, derived: DerivedEvent[], origin: PublishOrigin, depth: number): PublishResult {
     this.counters.published++;
     if (this.#observers.length > 0) {
       const context: ObserveContext<EventMap> = {

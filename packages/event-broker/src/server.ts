@@ -1,4 +1,5 @@
-import { NatsClusterLink, type ClusterLinkStats } from './cluster/nats-cluster.js';
+import { JetStreamHistory } from './cluster/jetstream-history.js';
+import { NatsClusterLink, clusterNodeName, type ClusterLinkStats, type ClusterOptions } from './cluster/nats-cluster.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -162,6 +163,8 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
   readonly #startedAt = Date.now();
   /** The link to the other brokers, when `cluster` is set. */
   readonly #cluster: NatsClusterLink | undefined;
+  /** The cluster's history (JetStream), when `cluster` and `history` are both set. */
+  readonly #sharedHistory: JetStreamHistory | undefined;
 
   constructor(options: BrokerOptions<TEvents> = {}) {
     this.#options = options;
@@ -190,8 +193,21 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
     });
     const report = options.onError ?? ((error: EventwireError) => console.error(`[event-broker] ${error.code}: ${error.message}`));
     const historyRules = options.history && options.history.length > 0 ? new HistoryRules(options.history) : undefined;
+    const cluster = options.cluster === undefined ? undefined : clusterOptionsOf(options.cluster);
+    // In a cluster, history lives in JetStream (unless a store of this broker's own is given).
+    const shared =
+      cluster && historyRules && !options.historyStore
+        ? new JetStreamHistory(cluster.history ?? {}, historyRules, cluster.node, {
+            accept: (raw, own) => this.#core.acceptFromHistory(raw, own),
+            deliver: (envelope, except, own) => this.#core.deliverFromHistory(envelope, except, own),
+            dropped: (error) => this.#cluster?.dropped(error, false),
+            report,
+            log: (line) => this.#log(line),
+          })
+        : undefined;
+    this.#sharedHistory = shared;
     this.#core = new BrokerCore({
-      history: historyRules && { rules: historyRules, store: options.historyStore ?? this.#defaultHistoryStore(options) },
+      history: historyRules && { rules: historyRules, store: shared ?? options.historyStore ?? this.#defaultHistoryStore(options) },
       events: options.events,
       allowUnknownTopics: options.allowUnknownTopics ?? brokerDefaults.allowUnknownTopics,
       interceptTimeoutMs: options.interceptTimeoutMs ?? brokerDefaults.interceptTimeoutMs,
@@ -201,15 +217,19 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
       source: options.source ?? brokerDefaults.source,
       report,
     });
-    if (options.cluster !== undefined) {
-      const link = new NatsClusterLink(typeof options.cluster === 'string' ? { url: options.cluster } : options.cluster, {
-        deliver: (envelope, except) => {
-          this.#core.deliverFromCluster(envelope, except, (error) => link.dropped(error));
+    if (cluster) {
+      const link = new NatsClusterLink(
+        cluster,
+        {
+          deliver: (envelope, except) => {
+            this.#core.deliverFromCluster(envelope, except, (error) => link.dropped(error));
+          },
+          report,
+          log: (line) => this.#log(line),
+          nodeStats: () => this.stats(),
         },
-        report,
-        log: (line) => this.#log(line),
-        nodeStats: () => this.stats(),
-      });
+        shared,
+      );
       this.#cluster = link;
       this.#core.linkCluster((envelope, except) => link.forward(envelope, except));
       this.#core.router.watchInterest(link.interest);
@@ -277,6 +297,16 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
     };
     this.#startHeartbeat();
     this.#cluster?.start();
+    if (this.#sharedHistory) {
+      // A broker that cannot reach the cluster's history cannot keep its
+      // promises to reconnecting clients: it does not start without it.
+      try {
+        await this.#sharedHistory.whenReady();
+      } catch (error) {
+        await this.close();
+        throw error;
+      }
+    }
     // The last line of defence for the descriptors: past the open-file limit
     // the kernel refuses accept() and libuv resets connections blindly, so
     // stop taking TCP connections a little before it (the WebSocket cap sits
@@ -435,8 +465,9 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
     );
     await Promise.all(sockets);
     await withDeadline(this.#core.observersIdle(), timeoutMs);
-    await this.#cluster?.close();
+    // The history first: the cluster's mirror reads from the link's connection, which the link then drains.
     await this.#core.history?.store.close();
+    await this.#cluster?.close();
     this.#http.closeAllConnections();
     await httpClosed;
     this.#wss.close();
@@ -727,4 +758,10 @@ async function withDeadline(promise: Promise<void>, ms: number): Promise<void> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   await Promise.race([promise, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
   clearTimeout(timer);
+}
+
+/** The `cluster` option as options, with this node's name fixed (the history and the link both need it). */
+function clusterOptionsOf(option: string | ClusterOptions): ClusterOptions & { readonly node: string } {
+  const options = typeof option === 'string' ? { url: option } : option;
+  return { ...options, node: clusterNodeName(options) };
 }

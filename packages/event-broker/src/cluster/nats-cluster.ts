@@ -20,6 +20,7 @@ import {
   type NatsServerOptions,
 } from '@eventwire/event-channel/protocol';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import type { JetStreamHistory, JetStreamHistoryOptions } from './jetstream-history.js';
 
 /** `cluster` option of the broker: where NATS is, and this node's name. */
 export interface ClusterOptions extends NatsServerOptions {
@@ -31,6 +32,8 @@ export interface ClusterOptions extends NatsServerOptions {
   readonly outboxSize?: number;
   /** How long `/cluster` waits for the other brokers' answers. @default 500 */
   readonly statsTimeoutMs?: number;
+  /** Where the cluster keeps history (the broker's `history` rules), in JetStream. */
+  readonly history?: JetStreamHistoryOptions;
 }
 
 export const clusterDefaults = { reconnectTimeWaitMs: 1000, outboxSize: 10_000, statsTimeoutMs: 500 } as const;
@@ -83,6 +86,7 @@ export class NatsClusterLink {
   readonly node: string;
   readonly #options: ClusterOptions;
   readonly #host: ClusterLinkHost;
+  readonly #history: JetStreamHistory | undefined;
   readonly #interest = new Map<string, InterestEntry>();
   readonly #owners = new NatsPatternOwners<InterestEntry>();
   readonly #outbox: Outbox<HeldEvent>;
@@ -99,10 +103,12 @@ export class NatsClusterLink {
   #lastDropReport = -Infinity;
   #droppedUnreported = 0;
 
-  constructor(options: ClusterOptions, host: ClusterLinkHost) {
+  /** `history`: the cluster's history, whose mirror rides on this link's connection. */
+  constructor(options: ClusterOptions, host: ClusterLinkHost, history?: JetStreamHistory) {
     this.#options = options;
     this.#host = host;
-    this.node = options.node ?? `${hostnameOr('broker')}-${globalThis.crypto.randomUUID().slice(0, 8)}`;
+    this.#history = history;
+    this.node = clusterNodeName(options);
     this.#outbox = new Outbox(options.outboxSize ?? clusterDefaults.outboxSize, 'drop-oldest');
   }
 
@@ -240,6 +246,8 @@ export class NatsClusterLink {
     await connection.flush().catch(() => {});
     this.#opened();
     this.#host.log(`cluster: node ${this.node} joined through ${connection.getServer()}`);
+    // The history's mirror shares this connection; it survives reconnects by itself.
+    this.#history?.attach(this.#nats, connection, () => this.#state === 'open').catch((error: unknown) => this.#host.report(fromNatsError(error, 'unavailable')));
   }
 
   async #watch(connection: NatsConnection): Promise<void> {
@@ -301,9 +309,13 @@ export class NatsClusterLink {
     });
   }
 
-  /** A message the broker found was not a valid event after all: counted, and reported (throttled). */
-  dropped(error: EventwireError): void {
-    this.#received--;
+  /**
+   * A message the broker found was not a valid event after all: counted, and
+   * reported (throttled). `received`: it was counted as received (from a core
+   * subscription; the history's mirror counts its own).
+   */
+  dropped(error: EventwireError, received = true): void {
+    if (received) this.#received--;
     this.#invalid++;
     this.#reportDropped(error);
   }
@@ -325,6 +337,11 @@ export class NatsClusterLink {
     const suffix = more > 0 ? ` (and ${more} more dropped since the last report)` : '';
     this.#host.report(new EventwireError(error.code, `cluster: a message from NATS was dropped: ${error.message}${suffix}`, { cause: error }));
   }
+}
+
+/** This broker's name in the cluster: the configured one, or the host's name with a random suffix. */
+export function clusterNodeName(options: ClusterOptions): string {
+  return options.node ?? `${hostnameOr('broker')}-${globalThis.crypto.randomUUID().slice(0, 8)}`;
 }
 
 function hostnameOr(fallback: string): string {

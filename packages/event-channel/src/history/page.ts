@@ -6,7 +6,7 @@ import { EventwireError } from '../errors.js';
 import type { GapReason } from '../gap.js';
 import { parseOffset, type ParsedOffset } from '../offset.js';
 import type { HistoryRules } from './rules.js';
-import type { HistoryStore } from './store.js';
+import type { HistoryReader } from './store.js';
 
 /** Most events one page holds. */
 export const MAX_HISTORY_PAGE = 1000;
@@ -33,7 +33,7 @@ export interface StoredPage {
  * applied after paging, so `more` still says whether the store holds more.
  */
 export function readStoredPage(
-  history: { readonly store: HistoryStore; readonly rules: HistoryRules } | undefined,
+  history: { readonly store: HistoryReader; readonly rules: HistoryRules } | undefined,
   pattern: string,
   query: PageQuery,
   visible: (topic: string) => boolean = () => true,

@@ -17,27 +17,17 @@ export interface StoredEvent {
 }
 
 /**
- * An ordered, bounded log of the events on history topics. One sequence
- * counts up across every topic (`head` is the last one assigned), so a reader
- * that saw seq N on a connection has seen every event routed to it before N.
- * `epoch` changes whenever continuity is broken; offsets are `<epoch>:<seq>`.
- *
- * Every method is synchronous on purpose: the broker appends and routes in
- * one step, and replays a subscription's history and makes it live in one
- * step, so no publish can fall between them (no gap, no duplicate at the seam).
+ * The reading side of a history store: what a resume, a page of history and
+ * deduplication need. A broker whose history the cluster keeps (JetStream)
+ * reads a local mirror through it and stores elsewhere (asynchronously:
+ * the mirror delivers what it takes, so replay and going live stay one step).
  */
-export interface HistoryStore {
-  /** `'memory'`, `'log'`… for logs and stats. */
+export interface HistoryReader {
+  /** `'memory'`, `'log'`, `'jetstream'`… for logs and stats. */
   readonly kind: string;
   readonly epoch: string;
   /** The last sequence number assigned; 0 before the first append. */
   readonly head: number;
-  /**
-   * Stores an envelope and returns it with its `offset`. Throws an
-   * `EventwireError` `unavailable` when it cannot (a file it cannot open or
-   * write): the event must then not be routed or acknowledged.
-   */
-  append(envelope: EventEnvelope, retention: HistoryRetention): EventEnvelope;
   /** Events after `after` (a seq) whose topic matches `pattern`, oldest first, at most `limit`. */
   read(pattern: string, after: number, limit: number): StoredEvent[];
   /** The last `count` events whose topic matches `pattern`, oldest first. */
@@ -52,4 +42,23 @@ export interface HistoryStore {
   findById(id: string): StoredEvent | undefined;
   /** Flushes and releases files. */
   close(): Promise<void>;
+}
+
+/**
+ * An ordered, bounded log of the events on history topics. One sequence
+ * counts up across every topic (`head` is the last one assigned), so a reader
+ * that saw seq N on a connection has seen every event routed to it before N.
+ * `epoch` changes whenever continuity is broken; offsets are `<epoch>:<seq>`.
+ *
+ * Every method is synchronous on purpose: the broker appends and routes in
+ * one step, and replays a subscription's history and makes it live in one
+ * step, so no publish can fall between them (no gap, no duplicate at the seam).
+ */
+export interface HistoryStore extends HistoryReader {
+  /**
+   * Stores an envelope and returns it with its `offset`. Throws an
+   * `EventwireError` `unavailable` when it cannot (a file it cannot open or
+   * write): the event must then not be routed or acknowledged.
+   */
+  append(envelope: EventEnvelope, retention: HistoryRetention): EventEnvelope;
 }

@@ -20,7 +20,7 @@ export type { ClientFrame, FrameId, ReceivedServerFrame, ServerFrame } from './f
 export type { GapReason } from '../gap.js';
 export type { SchemaOutcome } from '../events.js';
 export type { ParsedOffset } from '../offset.js';
-export type { HistoryRetention, HistoryStore, StoredEvent } from '../history/store.js';
+export type { HistoryReader, HistoryRetention, HistoryStore, StoredEvent } from '../history/store.js';
 export type { MemoryHistoryStoreOptions } from '../history/memory-store.js';
 export type { HistoryRule } from '../history/rules.js';
 export type { PageQuery, StoredPage } from '../history/page.js';
