@@ -4,22 +4,21 @@
 // one broker; three brokers + nats-server; the same with the topic keeping
 // history (in a cluster: JetStream, nats-server -js). Run (after npm run
 // build, with nats-server on PATH): cd bench && node --import tsx cluster-latency.bench.ts
+// (BENCH_RATE=20 for another load).
 //
 // Latency is publish → receipt, both in this process (one clock); the
 // subscribers share this process's event loop, so the figures include its
 // reading time, which a real client spreads over its own machine. Server CPU
 // is read from /proc for every broker and nats-server, summed, per delivery.
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { startNatsServer } from '../scripts/testing/nats-server.js';
+import { startBrokerProcess } from './broker-process.js';
 import { connect, type BenchConnection } from './compare/adapters.js';
 import { cpuMicros } from './proc-stats.js';
 import { quick } from './quick.js';
 
 const SUBSCRIBERS = 1000;
-const RATE = 100;
+const RATE = Number(process.env['BENCH_RATE'] ?? 100);
 const SECONDS = quick ? 2 : 10;
-const cli = fileURLToPath(new URL('../packages/event-broker/bin/event-broker.js', import.meta.url));
 
 interface Scenario {
   readonly name: string;
@@ -27,33 +26,13 @@ interface Scenario {
   readonly history: boolean;
 }
 
-async function startBroker(cluster: string | undefined, history: boolean): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
-  const args = [cli, '--port', '0', '--host', '127.0.0.1', '--quiet', ...(cluster ? ['--cluster', cluster] : []), ...(history ? ['--history', 'bench.#:1000:1h'] : [])];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let text = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`broker did not start: ${text}`)), 30_000);
-    const onData = (chunk: Buffer): void => {
-      text += chunk;
-      const listening = /listening on (ws:\/\/\S+)/.exec(text);
-      if (listening && (!cluster || /cluster: node \S+ joined/.test(text))) {
-        clearTimeout(timer);
-        resolve(listening[1]!);
-      }
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  return { url, pid: child.pid!, stop: async () => void (child.kill('SIGTERM'), await exited) };
-}
 
 const SENT_AT = /"t":([\d.]+)/;
 
 async function run(scenario: Scenario): Promise<string> {
   const nats = scenario.brokers > 1 ? await startNatsServer({ jetstream: scenario.history }) : undefined;
   const brokers = [];
-  for (let index = 0; index < scenario.brokers; index++) brokers.push(await startBroker(nats?.url, scenario.history));
+  for (let index = 0; index < scenario.brokers; index++) brokers.push(await startBrokerProcess(nats?.url, scenario.history ? ['--history', 'bench.#:1000:1h'] : []));
   const latencies: number[] = [];
   let measuring = false;
   let received = 0;

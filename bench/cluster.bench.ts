@@ -7,9 +7,8 @@
 // and nats-server and summed, per delivery. The subscribers live in this
 // process (one core's worth of reading), so deliveries/s is bounded by them
 // on this 2-core machine; CPU per delivery is the server-side figure.
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { startNatsServer } from '../scripts/testing/nats-server.js';
+import { startBrokerProcess } from './broker-process.js';
 import { connect, type BenchConnection } from './compare/adapters.js';
 import { cpuMicros } from './proc-stats.js';
 import { quick } from './quick.js';
@@ -18,27 +17,7 @@ const SUBSCRIBERS = 1000;
 const MESSAGES = quick ? 200 : 1000;
 const BATCH = 10;
 const ROUNDS = quick ? 1 : 3;
-const cli = fileURLToPath(new URL('../packages/event-broker/bin/event-broker.js', import.meta.url));
 
-async function startBroker(cluster: string | undefined): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
-  const child = spawn(process.execPath, [cli, '--port', '0', '--host', '127.0.0.1', '--quiet', ...(cluster ? ['--cluster', cluster] : [])], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let text = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`broker did not start: ${text}`)), 15_000);
-    const onData = (chunk: Buffer): void => {
-      text += chunk;
-      const listening = /listening on (ws:\/\/\S+)/.exec(text);
-      if (listening && (!cluster || /cluster: node \S+ joined/.test(text))) {
-        clearTimeout(timer);
-        resolve(listening[1]!);
-      }
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  return { url, pid: child.pid!, stop: async () => void (child.kill('SIGTERM'), await exited) };
-}
 
 interface Outcome {
   deliveriesPerSecond: number;
@@ -48,7 +27,7 @@ interface Outcome {
 async function scenario(brokerCount: number): Promise<Outcome[]> {
   const nats = brokerCount > 1 ? await startNatsServer() : undefined;
   const brokers = [];
-  for (let index = 0; index < brokerCount; index++) brokers.push(await startBroker(nats?.url));
+  for (let index = 0; index < brokerCount; index++) brokers.push(await startBrokerProcess(nats?.url));
   let received = 0;
   const subscribers: BenchConnection[] = [];
   for (let index = 0; index < SUBSCRIBERS; index++) {

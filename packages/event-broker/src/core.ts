@@ -101,6 +101,8 @@ export class BrokerCore {
   readonly #lookupSchema: ReturnType<typeof createSchemaLookup> | undefined;
   /** The cluster link, when brokers share one event space: every routed event that entered here goes to it. */
   #forward: ((envelope: EventEnvelope, except: string | undefined) => void) | undefined;
+  /** Publishes the cluster's history has in order already (see isPipelined). */
+  readonly #pipelined = new WeakSet<Promise<PublishResult>>();
 
   constructor(options: BrokerCoreOptions) {
     this.#options = options;
@@ -302,12 +304,14 @@ export class BrokerCore {
       if (isSharedStore(store)) {
         // The cluster stores it, and this broker's mirror delivers it here
         // (as every other broker's does there): no forward over core NATS.
-        return store.share(envelope, origin.except).then(
-          (shared) => this.#afterShared(shared, derived, origin, depth),
+        const shared = store.share(envelope, origin.except).then(
+          (stored) => this.#afterShared(stored, derived, origin, depth),
           (error: unknown) => {
             throw this.#storeFailed(error);
           },
         );
+        this.#pipelined.add(shared);
+        return shared;
       }
       try {
         // Stored before it is routed: no subscriber ever holds an offset the log does not.
@@ -351,6 +355,17 @@ export class BrokerCore {
     }
     for (const event of derived) this.#publishDerived(envelope, event, depth);
     return { event: envelope, notified };
+  }
+
+  /**
+   * True for a publish whose order is already fixed though it has not
+   * settled: the cluster's history was handed it synchronously, and stores
+   * and delivers in the order it was handed events. A surface may handle its
+   * client's next frame without waiting (a connection would otherwise publish
+   * at most one event per JetStream round trip).
+   */
+  isPipelined(result: Promise<PublishResult>): boolean {
+    return this.#pipelined.has(result);
   }
 
   #duplicateOf(envelope: EventEnvelope): PublishResult | undefined {

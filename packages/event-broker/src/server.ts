@@ -675,7 +675,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
           ? 'shutting_down'
           : this.#access.atCapacity
             ? 'at_capacity'
-            : this.#cluster && this.#cluster.state !== 'open'
+            : (this.#cluster && this.#cluster.state !== 'open') || (this.#sharedHistory && !this.#sharedHistory.ready)
               ? 'degraded'
               : 'healthy',
         // What Synap's SDKs read in health(): { status, service, version }.
@@ -684,7 +684,13 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
         uptime_seconds: Math.floor((Date.now() - this.#startedAt) / 1000),
         connections: this.#connections.size,
         max_connections: this.#access.maxConnections,
-        ...(this.#cluster && { cluster: { node: this.#cluster.node, state: this.#cluster.state } }),
+        ...(this.#cluster && {
+          cluster: {
+            node: this.#cluster.node,
+            state: this.#cluster.state,
+            ...(this.#sharedHistory && { history: this.#sharedHistory.ready ? 'ready' : 'unavailable' }),
+          },
+        }),
       });
     }
     // Everything below /health needs credentials when the broker authenticates.

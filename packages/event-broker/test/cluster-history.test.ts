@@ -189,6 +189,35 @@ if (!available) {
     }
   });
 
+  test('JetStream off on the server: listen() fails at once with `unavailable`, saying to start nats-server with -js', async () => {
+    const server = await startNatsServer();
+    const reports: EventwireError[] = [];
+    const broker = new EventBrokerServer({
+      port: 0,
+      host: '127.0.0.1',
+      history: HISTORY,
+      cluster: { url: server.url, node: 'no-js', history: { readyTimeoutMs: 60_000 } },
+      onError: (error) => void reports.push(error),
+      log: () => {},
+    });
+    try {
+      const failure = await within(
+        broker.listen().then(
+          () => undefined,
+          (error: unknown) => error,
+        ),
+        WAIT,
+        'listen() refused well before the ready timeout',
+      );
+      assert.instance(failure, EventwireError);
+      assert.is((failure as EventwireError).code, 'unavailable');
+      assert.match((failure as EventwireError).message, /-js/);
+    } finally {
+      await broker.close();
+      await server.stop();
+    }
+  });
+
   test('NATS away: history publishes are refused `unavailable` (nothing stored, nothing delivered); other topics go on locally', async () => {
     const server = await startNatsServer({ jetstream: true });
     const broker = await historyBroker(server, 'alone', `ALONE_${process.pid}`, 1);

@@ -140,34 +140,39 @@ export class JetStreamHistory implements SharedHistoryStore {
     this.#isOpen = isOpen;
     const { jetstream, jetstreamManager, DeliverPolicy, JetStreamApiError } = await import('@nats-io/jetstream');
     let info: StreamInfo | undefined;
+    let messages: ConsumerMessages | undefined;
     for (let attempt = 0; !this.#closed && !connection.isClosed(); attempt++) {
       try {
         const manager = await jetstreamManager(connection, { timeout: 2000 });
         info = await this.#ensureStream(manager, (error) => error instanceof JetStreamApiError && error.code === STREAM_NOT_FOUND);
+        this.#js = jetstream(connection, { timeout: this.#options.publishTimeoutMs ?? jetStreamHistoryDefaults.publishTimeoutMs });
+        const { state } = info;
+        const startSeq = state.messages > 0 ? state.first_seq : state.last_seq + 1;
+        const consumer = await this.#js.consumers.get(this.stream, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: startSeq });
+        messages = await consumer.consume();
+        this.#mirror = new MemoryHistoryStore({ epoch: epochOf(info) });
+        // What the stream no longer holds: a reader behind it is told of a gap.
+        if (startSeq > 1) this.#mirror.forgetThrough(startSeq - 1);
+        this.#bootLastSeq = state.last_seq;
+        if (this.#bootLastSeq < startSeq) this.#becomeReady();
         break;
       } catch (error) {
         this.#lastError = fromNatsError(error, 'unavailable');
         // JetStream answered, and said no (off on this server, a config it refuses): waiting will not help.
-        if (error instanceof JetStreamApiError && !(error.status === 503 && error.code !== JETSTREAM_NOT_ENABLED)) {
-          const hint = error.code === JETSTREAM_NOT_ENABLED ? ' (start nats-server with -js)' : '';
-          return this.#fail(new EventwireError('unavailable', `History in JetStream refused: ${error.message}${hint}`, { cause: error }));
+        // No responders on its API (nats.js: JetStreamNotEnabled) means the server runs without it.
+        const off = (error as Error | undefined)?.name === 'JetStreamNotEnabled' || (error instanceof JetStreamApiError && error.code === JETSTREAM_NOT_ENABLED);
+        if (off || (error instanceof JetStreamApiError && error.status !== 503)) {
+          const hint = off ? ' (start nats-server with -js)' : '';
+          return this.#fail(new EventwireError('unavailable', `History in JetStream refused: ${this.#lastError.message}${hint}`, { cause: error }));
         }
         if (attempt === 0) this.#host.log(`history: JetStream not ready (${this.#lastError.message}); retrying`);
         await delay(Math.min(2000, 100 * 2 ** Math.min(attempt, 4)));
       }
     }
-    if (!info || this.#closed) return;
-    this.#js = jetstream(connection, { timeout: this.#options.publishTimeoutMs ?? jetStreamHistoryDefaults.publishTimeoutMs });
-    const { state } = info;
-    this.#mirror = new MemoryHistoryStore({ epoch: epochOf(info) });
-    const startSeq = state.messages > 0 ? state.first_seq : state.last_seq + 1;
-    // What the stream no longer holds: a reader behind it is told of a gap.
-    if (startSeq > 1) this.#mirror.forgetThrough(startSeq - 1);
-    this.#bootLastSeq = state.last_seq;
-    const consumer = await this.#js.consumers.get(this.stream, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: startSeq });
-    const messages = await consumer.consume();
+    if (!info || !messages) return;
+    if (this.#closed) return void (await messages.close().catch(() => {}));
     this.#messages = messages;
-    if (this.#bootLastSeq < startSeq) this.#becomeReady();
+    const { state } = info;
     this.#host.log(`history: JetStream stream ${this.stream} (epoch ${this.epoch}), ${state.messages} events to mirror`);
     void this.#mirrorFrom(messages);
   }

@@ -400,10 +400,12 @@ export class NativeSession implements Subscriber, PresenceListener {
         : { surface: 'native', connectionId: this.id, user: this.#connection.user };
       const result = this.#core.publish(event, origin);
       if (result instanceof Promise) {
-        return result.then(
+        const answered = result.then(
           (settled) => this.#published(id, settled),
           (error: unknown) => this.#sendError(id, error, event.id),
         );
+        // Already in order (stored by the cluster in the order sent): the next frames need not wait for it.
+        return this.#core.isPipelined(result) ? undefined : answered;
       }
       this.#published(id, result);
     } catch (error) {
