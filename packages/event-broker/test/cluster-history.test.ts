@@ -19,6 +19,8 @@ import { RawClient, runBrokerCli, startBroker, until, waitForOutput, within, typ
 
 const available = natsServerAvailable();
 const WAIT = 10_000;
+/** After a nats-server is killed the others take several seconds to notice and elect new JetStream leaders. */
+const WAIT_AFTER_LOSS = 30_000;
 const HISTORY = [{ pattern: 'room.#', maxEvents: 10_000 }];
 
 interface Context {
@@ -244,6 +246,44 @@ if (!available) {
       await client.close();
       await broker.stop();
       await server.stop();
+    }
+  });
+
+  // Last: it kills a nats-server, which is not started again (its ports may have gone to other sockets).
+  test('the nats-server under a broker dies: the broker moves to another, its mirror resumes, its clients miss nothing', async ({ servers, brokers, stream }) => {
+    const [a] = brokers as [TestBroker<EventMap>];
+    const root = uniqueRoot();
+    const onDoomed = await historyBroker(servers[2]!, 'node-d', stream);
+    const client = new EventChannel({ url: onDoomed.url });
+    const publisher = new EventChannel({ url: a.url });
+    try {
+      const received: number[] = [];
+      const gaps: string[] = [];
+      client.onGap((gap) => gaps.push(gap.reason));
+      await client.on(`${root}.n`, (n) => void received.push(n as number)).ready;
+      await publisher.emit(`${root}.n`, 0, { ack: true });
+      await until(() => received.length === 1, 'the first event', WAIT);
+      await servers[2]!.kill();
+      for (let n = 1; n <= 20; n++) {
+        // Refused `unavailable` while the stream elects a leader on the servers left: sent again.
+        for (const deadline = Date.now() + WAIT_AFTER_LOSS; ; ) {
+          const sent = await publisher.emit(`${root}.n`, n, { ack: true }).then(
+            () => true,
+            (error: EventwireError) => {
+              if (error.code !== 'unavailable' || Date.now() > deadline) throw error;
+              return false;
+            },
+          );
+          if (sent) break;
+        }
+      }
+      await until(() => received.length === 21, 'all 21 on the broker that lost its server', WAIT_AFTER_LOSS);
+      assert.equal(received, Array.from({ length: 21 }, (_, n) => n), 'once each, in order');
+      assert.equal(gaps, []);
+      assert.ok(onDoomed.broker.stats().cluster!.reconnects >= 1, 'the broker moved to another server');
+    } finally {
+      await Promise.all([client.close(), publisher.close()]);
+      await onDoomed.stop();
     }
   });
 }

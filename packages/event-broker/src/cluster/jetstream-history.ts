@@ -18,11 +18,15 @@
 // rules; several streams would need a vector of offsets. The stream keeps the
 // loosest bounds of the rules (per subject: the most events; the longest age),
 // and the mirror applies each rule's own.
-import { createHash } from 'node:crypto';
-import { EventwireError, natsSubjectsFor, type EventEnvelope } from '@eventwire/event-channel';
+import { EventwireError, type EventEnvelope } from '@eventwire/event-channel';
 import {
   EXCEPT_HEADER,
+  HISTORY_STREAM,
   MemoryHistoryStore,
+  StreamReader,
+  historyEpoch,
+  loadJetStream,
+  streamSubjects,
   formatOffset,
   fromNatsError,
   type HistoryRetention,
@@ -30,7 +34,7 @@ import {
   type NatsModule,
   type StoredEvent,
 } from '@eventwire/event-channel/protocol';
-import type { ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg, StreamConfig, StreamInfo } from '@nats-io/jetstream';
+import type { JetStreamClient, JetStreamManager, JsMsg, StreamConfig, StreamInfo } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { SharedAppend, SharedHistoryStore } from '../history/shared-store.js';
 
@@ -48,7 +52,7 @@ export interface JetStreamHistoryOptions {
   readonly publishTimeoutMs?: number;
 }
 
-export const jetStreamHistoryDefaults = { stream: 'EVENTWIRE_HISTORY', replicas: 1, readyTimeoutMs: 30_000, publishTimeoutMs: 5000 } as const;
+export const jetStreamHistoryDefaults = { stream: HISTORY_STREAM, replicas: 1, readyTimeoutMs: 30_000, publishTimeoutMs: 5000 } as const;
 
 /** Which broker stored a message: its own are not checked or counted as cluster traffic again. */
 export const NODE_HEADER = 'Eventwire-Node';
@@ -66,6 +70,9 @@ export interface JetStreamHistoryHost {
 }
 
 type Waiter = (notified: number) => void;
+
+/** The mirror's consumer requests (retried after a reconnect). */
+const MIRROR_API_TIMEOUT_MS = 3000;
 
 /** JetStream's error codes: no such stream; JetStream off for the account. */
 const STREAM_NOT_FOUND = 10059;
@@ -92,7 +99,7 @@ export class JetStreamHistory implements SharedHistoryStore {
   #mirror = new MemoryHistoryStore({ epoch: '' });
   #nats: NatsModule | undefined;
   #js: JetStreamClient | undefined;
-  #messages: ConsumerMessages | undefined;
+  #reader: StreamReader | undefined;
   /** Seqs at or below it were stored before this broker started: mirrored, not delivered. */
   #bootLastSeq = 0;
   #ready = false;
@@ -138,9 +145,10 @@ export class JetStreamHistory implements SharedHistoryStore {
   async attach(nats: NatsModule, connection: NatsConnection, isOpen: () => boolean): Promise<void> {
     this.#nats = nats;
     this.#isOpen = isOpen;
-    const { jetstream, jetstreamManager, DeliverPolicy, JetStreamApiError } = await import('@nats-io/jetstream');
+    const module = await loadJetStream();
+    const { jetstream, jetstreamManager, JetStreamApiError } = module;
     let info: StreamInfo | undefined;
-    let messages: ConsumerMessages | undefined;
+    let reader: StreamReader | undefined;
     for (let attempt = 0; !this.#closed && !connection.isClosed(); attempt++) {
       try {
         const manager = await jetstreamManager(connection, { timeout: 2000 });
@@ -148,12 +156,20 @@ export class JetStreamHistory implements SharedHistoryStore {
         this.#js = jetstream(connection, { timeout: this.#options.publishTimeoutMs ?? jetStreamHistoryDefaults.publishTimeoutMs });
         const { state } = info;
         const startSeq = state.messages > 0 ? state.first_seq : state.last_seq + 1;
-        const consumer = await this.#js.consumers.get(this.stream, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: startSeq });
-        messages = await consumer.consume();
-        this.#mirror = new MemoryHistoryStore({ epoch: epochOf(info) });
+        // The mirror before the reader: the reader's first messages may be taken before start() returns.
+        this.#mirror = new MemoryHistoryStore({ epoch: await historyEpoch(info.config.name, info.created) });
         // What the stream no longer holds: a reader behind it is told of a gap.
         if (startSeq > 1) this.#mirror.forgetThrough(startSeq - 1);
         this.#bootLastSeq = state.last_seq;
+        reader = new StreamReader({
+          module,
+          js: jetstream(connection, { timeout: MIRROR_API_TIMEOUT_MS }),
+          stream: this.stream,
+          from: startSeq,
+          take: (message) => this.#take(message),
+          failed: (error) => this.#host.report(error),
+        });
+        await reader.start();
         if (this.#bootLastSeq < startSeq) this.#becomeReady();
         break;
       } catch (error) {
@@ -169,12 +185,15 @@ export class JetStreamHistory implements SharedHistoryStore {
         await delay(Math.min(2000, 100 * 2 ** Math.min(attempt, 4)));
       }
     }
-    if (!info || !messages) return;
-    if (this.#closed) return void (await messages.close().catch(() => {}));
-    this.#messages = messages;
-    const { state } = info;
-    this.#host.log(`history: JetStream stream ${this.stream} (epoch ${this.epoch}), ${state.messages} events to mirror`);
-    void this.#mirrorFrom(messages);
+    if (!info || !reader) return;
+    if (this.#closed) return void (await reader.close());
+    this.#reader = reader;
+    this.#host.log(`history: JetStream stream ${this.stream} (epoch ${this.epoch}), ${info.state.messages} events to mirror`);
+  }
+
+  /** The link is back after losing NATS: the mirror's consumer is made again from where it was (its server may be gone). */
+  reconnected(): void {
+    void this.#reader?.restart();
   }
 
   /** Resolves once ready; rejects `unavailable` after `readyTimeoutMs` or when JetStream refuses, saying why. */
@@ -242,7 +261,7 @@ export class JetStreamHistory implements SharedHistoryStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await this.#messages?.close().catch(() => {});
+    await this.#reader?.close();
     for (const waiter of this.#waiters.values()) waiter(0);
     this.#waiters.clear();
   }
@@ -274,16 +293,6 @@ export class JetStreamHistory implements SharedHistoryStore {
       this.#host.log(`history: stream ${this.stream} kept as it is, the new limits were refused (${fromNatsError(error, 'internal').message})`);
       return existing;
     }
-  }
-
-  async #mirrorFrom(messages: ConsumerMessages): Promise<void> {
-    try {
-      for await (const message of messages) this.#take(message);
-    } catch (error) {
-      if (!this.#closed) this.#host.report(fromNatsError(error, 'unavailable'));
-    }
-    if (!this.#closed) this.#host.log(`history: the mirror of stream ${this.stream} stopped; history publishes are refused until the broker restarts`);
-    this.#ready = false;
   }
 
   /** One stored message: into the mirror, then (if it is new since start) to local subscribers. */
@@ -350,47 +359,6 @@ export class JetStreamHistory implements SharedHistoryStore {
     this.#host.report(failure);
     for (const waiter of this.#readyWaiters.splice(0)) waiter(failure);
   }
-}
-
-/**
- * The stream's subjects for the history patterns: disjoint, since JetStream
- * refuses overlapping subjects. A pattern starting with a wildcard would also
- * capture NATS's own subjects (`_INBOX.…` replies, `$JS.…` calls), so in a
- * cluster every history pattern starts with a literal segment.
- */
-export function streamSubjects(patterns: readonly string[]): string[] {
-  const subjects = new Set<string>();
-  for (const pattern of patterns) {
-    const first = pattern.split('.')[0]!;
-    if (first === '*' || first === '#') {
-      throw new EventwireError(
-        'invalid_pattern',
-        `History pattern "${pattern}" cannot be kept in JetStream: in a cluster a history pattern starts with a literal segment ("orders.#", not "${pattern}"), or its stream would capture NATS's own subjects`,
-      );
-    }
-    for (const subject of natsSubjectsFor(pattern)) subjects.add(subject);
-  }
-  const all = [...subjects];
-  return all.filter((subject) => !all.some((other) => other !== subject && subjectCovers(other, subject)));
-}
-
-/** True when every subject `specific` matches is matched by `general` (both may hold wildcards). */
-export function subjectCovers(general: string, specific: string): boolean {
-  const a = general.split('.');
-  const b = specific.split('.');
-  for (let i = 0; i < a.length; i++) {
-    if (a[i] === '>') return b.length > i;
-    if (i >= b.length) return false;
-    if (b[i] === '>') return false;
-    if (a[i] !== '*' && a[i] !== b[i]) return false;
-    if (a[i] !== '*' && b[i] === '*') return false;
-  }
-  return a.length === b.length;
-}
-
-/** The epoch names the stream instance: a stream deleted and created again starts a new sequence, so a new epoch. */
-function epochOf(info: StreamInfo): string {
-  return createHash('sha256').update(`${info.config.name}\n${info.created}`).digest('hex').slice(0, 24).toUpperCase();
 }
 
 function sameLimits(config: StreamConfig, wanted: Partial<StreamConfig>): boolean {

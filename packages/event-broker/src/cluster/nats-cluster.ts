@@ -263,6 +263,7 @@ export class NatsClusterLink {
           () => {
             if (this.#state !== 'reconnecting') return;
             this.#opened();
+            this.#history?.reconnected();
             this.#host.log(`cluster: NATS back (${connection.getServer()}); held events forwarded`);
           },
           () => {},

@@ -25,4 +25,6 @@ export type { MemoryHistoryStoreOptions } from '../history/memory-store.js';
 export type { HistoryRule } from '../history/rules.js';
 export type { PageQuery, StoredPage } from '../history/page.js';
 export type { NatsModule, NatsServerOptions } from '../transport/nats-client.js';
+export { StreamReader, type StreamReaderOptions } from '../transport/stream-reader.js';
+export { HISTORY_STREAM, historyEpoch, loadJetStream, streamConsumeOptions, streamCovers, streamSubjects, subjectCovers, type JetStreamModule } from '../transport/nats-history.js';
 export type { OutboxOverflow } from '../outbox.js';

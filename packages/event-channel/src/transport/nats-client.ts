@@ -34,13 +34,20 @@ export interface NatsServerOptions {
 }
 
 /** Loads the NATS client, or says how to install it (`unsupported_transport`). */
-export async function loadNats(): Promise<NatsModule> {
-  // Not a literal: bundlers leave it alone, so browser builds never pull the NATS client in.
-  const specifier = '@nats-io/transport-node';
+export function loadNats(): Promise<NatsModule> {
+  return loadOptionalPeer<NatsModule>('@nats-io/transport-node', 'NATS needs its client');
+}
+
+/**
+ * Imports an optional peer dependency by a specifier that is not a literal
+ * (bundlers leave it alone, so browser builds never pull NATS in); missing,
+ * it is an `unsupported_transport` error saying what to install.
+ */
+export async function loadOptionalPeer<T>(specifier: string, why: string): Promise<T> {
   try {
-    return (await import(/* @vite-ignore */ specifier)) as NatsModule;
+    return (await import(/* @vite-ignore */ specifier)) as T;
   } catch (error) {
-    throw new EventwireError('unsupported_transport', 'NATS needs its client: npm install @nats-io/transport-node', { cause: error });
+    throw new EventwireError('unsupported_transport', `${why}: npm install ${specifier}`, { cause: error });
   }
 }
 

@@ -5,13 +5,26 @@
 // the channel's bounded outbox (as ws:// does), delivers each message once
 // however many of its patterns match, and reports the client's state as the
 // channel's status.
+//
+// Where a broker cluster keeps history in JetStream (PROTOCOL.md §4.1), the
+// patterns its stream covers are read from the stream instead, with one
+// ordered consumer each: every event then carries its offset, what was
+// missed while disconnected arrives after the reconnect (the consumer
+// resumes after the last one it delivered), and `on(…, { since })` reads
+// from the stream.
+import type { JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream';
 import type { MsgHdrs, NatsConnection, Subscription } from '@nats-io/transport-node';
 import { fullJitterBackoff } from '../backoff.js';
 import type { EventEnvelope } from '../envelope.js';
 import { EventwireError, toEventwireError } from '../errors.js';
 import { Outbox, type OutboxOverflow } from '../outbox.js';
+import type { GapReason } from '../gap.js';
+import { formatOffset, parseOffset } from '../offset.js';
 import { NatsPatternOwners, fromNatsError, loadNats, natsConnectionOptions, type NatsModule, type NatsServerOptions } from './nats-client.js';
-import type { PublishOptions, Transport, TransportSink } from './transport.js';
+import { HISTORY_STREAM, historyEpoch, loadJetStream, streamCovers, type JetStreamModule } from './nats-history.js';
+import { natsSubjectsFor } from './nats-subjects.js';
+import { StreamReader } from './stream-reader.js';
+import type { HistoryPage, HistoryQuery, PublishOptions, Transport, TransportSink } from './transport.js';
 
 /** Options of {@link NatsTransport}: where NATS is, plus the channel's own tuning. */
 export interface NatsTransportOptions extends NatsServerOptions {
@@ -28,6 +41,15 @@ export interface NatsTransportOptions extends NatsServerOptions {
   readonly outboxOverflow?: OutboxOverflow;
   /** How long a subscribe or an acknowledged publish may wait for the server. @default 10_000 */
   readonly requestTimeoutMs?: number;
+  /**
+   * The JetStream stream that keeps history (a broker cluster's), looked up
+   * on connect: the patterns it covers are read from it (offsets, recovery
+   * after a reconnect, `since`). `false`: core NATS only. Needs
+   * `@nats-io/jetstream` installed; without it, or without the stream, core
+   * NATS only.
+   * @default 'EVENTWIRE_HISTORY'
+   */
+  readonly history?: string | false;
 }
 
 /** Defaults of {@link NatsTransportOptions}. */
@@ -52,11 +74,33 @@ interface OutboxItem {
 interface PatternEntry {
   readonly pattern: string;
   subscriptions: Subscription[];
+  /** Read from the history stream instead of core subscriptions: one reader per subject. */
+  streams: StreamReader[];
+  /** The stream's consumer being set up: live once it settles. */
+  streamReady?: Promise<void> | undefined;
+  /** Unsubscribed: a consumer that lands afterwards is closed. */
+  gone?: boolean;
   /** Subscribes waiting for it to be live on the server. */
   waiters: Array<{ resolve: () => void; reject: (error: EventwireError) => void }>;
 }
 
 type State = 'connecting' | 'open' | 'reconnecting' | 'closing' | 'closed';
+
+/** The history stream found on connect. */
+interface StreamHistory {
+  readonly module: JetStreamModule;
+  readonly js: JetStreamClient;
+  /** For the readers' consumers: a short timeout, since a failed attempt is retried. */
+  readonly readerJs: JetStreamClient;
+  readonly stream: string;
+  readonly epoch: string;
+  readonly subjects: readonly string[];
+}
+
+/** How long a lookup of the history stream may take before the channel goes on without it. */
+const HISTORY_LOOKUP_MS = 2000;
+/** A history reader's consumer requests (retried on failure after a reconnect). */
+const READER_API_TIMEOUT_MS = 3000;
 
 export class NatsTransport implements Transport {
   readonly kind = 'nats';
@@ -75,7 +119,9 @@ export class NatsTransport implements Transport {
   /** A connect() in flight: close() waits for it, so no socket outlives the channel. */
   #dialing: Promise<unknown> | undefined;
   #closing: Promise<void> | undefined;
+  #history: StreamHistory | undefined;
   readonly #encoder = new TextEncoder();
+  readonly #decoder = new TextDecoder();
 
   constructor(options: NatsTransportOptions) {
     this.#options = options;
@@ -113,12 +159,12 @@ export class NatsTransport implements Transport {
     return new Promise<void>((resolve, reject) => {
       let entry = this.#patterns.get(pattern);
       if (!entry) {
-        entry = { pattern, subscriptions: [], waiters: [] };
+        entry = { pattern, subscriptions: [], streams: [], waiters: [] };
         this.#patterns.set(pattern, entry);
         this.#owners.add(entry);
       }
       entry.waiters.push({ resolve, reject });
-      if (this.#connection && entry.subscriptions.length === 0) this.#subscribeOnServer(entry);
+      if (this.#connection && entry.subscriptions.length === 0 && !entry.streamReady) this.#subscribeOnServer(entry);
       if (this.#state === 'open') this.#confirmLive();
     });
   }
@@ -129,6 +175,8 @@ export class NatsTransport implements Transport {
     this.#patterns.delete(pattern);
     this.#owners.delete(entry);
     for (const waiter of entry.waiters.splice(0)) waiter.resolve();
+    entry.gone = true;
+    await Promise.all(entry.streams.map((reader) => reader.close()));
     // drain(): what the server already sent for it is delivered first.
     await Promise.all(entry.subscriptions.map((subscription) => subscription.drain().catch(() => subscription.unsubscribe())));
   }
@@ -167,6 +215,13 @@ export class NatsTransport implements Transport {
       await connection.close().catch(() => {});
       return;
     }
+    // The history stream first: until it is known, subscribe() holds its patterns (no connection yet).
+    const history = await this.#findHistory(connection);
+    if ((this.#state as State) === 'closing' || (this.#state as State) === 'closed') {
+      await connection.close().catch(() => {});
+      return;
+    }
+    this.#history = history;
     this.#connection = connection;
     void this.#watch(connection);
     for (const entry of this.#patterns.values()) this.#subscribeOnServer(entry);
@@ -203,7 +258,10 @@ export class NatsTransport implements Transport {
         // publish reaches us.
         connection.flush().then(
           () => {
-            if (this.#state === 'reconnecting') this.#opened();
+            if (this.#state !== 'reconnecting') return;
+            // The history readers' consumers may have been on the server that went away.
+            for (const entry of this.#patterns.values()) for (const reader of entry.streams) void reader.restart();
+            this.#opened();
           },
           () => {},
         );
@@ -236,6 +294,7 @@ export class NatsTransport implements Transport {
     clearTimeout(this.#retryTimer);
     // A first connect still in flight is closed by #open when it lands.
     if (this.#dialing) await settlesWithin(this.#dialing, this.#options.requestTimeoutMs ?? natsTransportDefaults.requestTimeoutMs);
+    await Promise.all([...this.#patterns.values()].flatMap((entry) => entry.streams.map((reader) => reader.close())));
     const connection = this.#connection;
     if (connection && !connection.isClosed()) {
       // drain(): in-flight deliveries finish, pending publishes are flushed.
@@ -272,6 +331,8 @@ export class NatsTransport implements Transport {
   #send(item: OutboxItem): void {
     const connection = this.#connection!;
     const except = item.options.toOthers ? this.connectionId : item.options.except;
+    const history = this.#history;
+    if (item.options.ack && history && streamCovers(history.subjects, item.envelope.topic)) return this.#store(item, history, except);
     try {
       connection.publish(item.envelope.topic, this.#encoder.encode(JSON.stringify(item.envelope)), except === undefined ? undefined : { headers: this.#exceptHeaders(except) });
     } catch (error) {
@@ -282,6 +343,24 @@ export class NatsTransport implements Transport {
     this.#roundTrip().then(item.resolve, item.reject);
   }
 
+  /**
+   * An acknowledged emit on a topic the history stream keeps: stored with
+   * `js.publish`, so the ack means stored (a core publish into a stream is
+   * lost unseen while the stream elects a leader), deduplicated by the
+   * event id as the brokers' are.
+   */
+  #store(item: OutboxItem, history: StreamHistory, except: string | undefined): void {
+    const encoded = this.#encoder.encode(JSON.stringify(item.envelope));
+    const stored = history.js.publish(item.envelope.topic, encoded, {
+      msgID: item.envelope.id,
+      ...(except !== undefined && { headers: this.#exceptHeaders(except) }),
+    });
+    stored.then(
+      () => item.resolve(),
+      (error: unknown) => item.reject(new EventwireError('unavailable', `History could not store the event: ${fromNatsError(error, 'unavailable').message}`, { cause: error, retryAfterMs: 1000 })),
+    );
+  }
+
   #exceptHeaders(except: string): MsgHdrs {
     const headers = this.#nats!.headers();
     headers.set(EXCEPT_HEADER, except);
@@ -289,6 +368,7 @@ export class NatsTransport implements Transport {
   }
 
   #subscribeOnServer(entry: PatternEntry): void {
+    if (this.#history && streamCovers(this.#history.subjects, entry.pattern)) return this.#readStream(entry, this.#history);
     entry.subscriptions = this.#owners.subscribe(this.#connection!, entry, {
       receive: (envelope, message) => {
         if (message.headers?.get(EXCEPT_HEADER) === this.connectionId) return;
@@ -299,11 +379,182 @@ export class NatsTransport implements Transport {
     });
   }
 
-  /** Resolves the subscribes waiting once the server has seen them (a flush round trip). */
+  /**
+   * From the history stream: an ordered consumer on the pattern's subjects,
+   * from now on. It delivers in stream order and, after a reconnect, resumes
+   * after the last event it delivered, so nothing stored meanwhile is missed.
+   */
+  #readStream(entry: PatternEntry, history: StreamHistory): void {
+    // One reader per subject (a trailing # is two): filtering on several
+    // subjects at once needs nats-server 2.10, and the subjects are disjoint.
+    const readers = natsSubjectsFor(entry.pattern).map(
+      (subject) =>
+        new StreamReader({
+          module: history.module,
+          js: history.readerJs,
+          stream: history.stream,
+          subject,
+          from: 'new',
+          take: (message) => this.#fromStream(entry, history, message),
+          failed: (error) => this.#sink?.error(error),
+        }),
+    );
+    entry.streams = readers;
+    entry.streamReady = Promise.all(readers.map((reader) => reader.start())).then(
+      () => undefined,
+      (error: unknown) => {
+        throw fromNatsError(error, 'unavailable');
+      },
+    );
+    entry.streamReady.catch(() => {});
+  }
+
+  #fromStream(entry: PatternEntry, history: StreamHistory, message: JsMsg): void {
+    if (!this.#owners.owns(entry, message.subject)) return;
+    if (message.headers?.get(EXCEPT_HEADER) === this.connectionId) return;
+    const envelope = this.#storedEnvelope(history, message);
+    if (envelope !== undefined) this.#sink?.deliver(envelope);
+  }
+
+  /** A stored message as an envelope with its offset; undefined (reported) when it is not JSON. */
+  #storedEnvelope(history: StreamHistory, message: JsMsg): unknown {
+    let envelope: unknown;
+    try {
+      envelope = JSON.parse(this.#decoder.decode(message.data));
+    } catch {
+      this.#sink?.error(new EventwireError('invalid_envelope', `a stored message on "${message.subject}" is not JSON (not an eventwire event)`));
+      return undefined;
+    }
+    // The stream's sequence is the offset (the channel checks the rest of the envelope).
+    return typeof envelope === 'object' && envelope !== null ? { ...envelope, offset: formatOffset(history.epoch, message.seq) } : envelope;
+  }
+
+  /**
+   * One page of the history stream for `pattern` (when the stream covers
+   * it): after `since`'s seq in the same epoch, everything when the epoch is
+   * another (with an `epoch` gap) or `'earliest'`, or the newest `last` (read
+   * through the pattern's stored events to find them).
+   */
+  async readHistory(pattern: string, query: HistoryQuery): Promise<HistoryPage> {
+    const history = this.#history;
+    if (!history || !streamCovers(history.subjects, pattern)) return { events: [], more: false, gap: 'no_history' };
+    if (this.#state !== 'open') throw new EventwireError('connection_closed', 'History can be read only while connected');
+    const limit = Math.max(1, query.limit ?? 1000);
+    const manager = await history.module.jetstreamManager(this.#connection!, { timeout: this.#options.requestTimeoutMs ?? natsTransportDefaults.requestTimeoutMs });
+    const { state } = await manager.streams.info(history.stream);
+    const firstSeq = Math.max(1, state.first_seq);
+    let startSeq = firstSeq;
+    let gap: GapReason | undefined;
+    if (query.since !== undefined && query.since !== 'earliest') {
+      const position = parseOffset(query.since);
+      if (!position || position.epoch !== history.epoch) gap = 'epoch';
+      else {
+        startSeq = position.seq + 1;
+        // The stream dropped events after that position: some of this pattern's may be among them (errs towards a gap).
+        if (startSeq < firstSeq) {
+          gap = 'trimmed';
+          startSeq = firstSeq;
+        }
+      }
+    }
+    if (startSeq > state.last_seq) return { events: [], more: false, ...(gap && { gap }) };
+    // Each subject's first `limit` (or newest `last`) after startSeq; the union's first `limit` are among them.
+    const pages = await Promise.all(natsSubjectsFor(pattern).map((subject) => this.#readSubject(history, manager, subject, startSeq, limit, query.last)));
+    let stored = pages.flatMap((page) => page.messages).sort((a, b) => a.seq - b.seq);
+    let more = pages.some((page) => page.more);
+    if (query.last !== undefined) stored = stored.slice(-query.last);
+    if (stored.length > limit) {
+      stored = stored.slice(0, limit);
+      more = true;
+    }
+    const events = stored.map((message) => this.#storedEnvelope(history, message)).filter((envelope) => envelope !== undefined);
+    return { events, more: more && query.last === undefined, ...(gap && { gap }) };
+  }
+
+  /**
+   * Up to `limit` stored messages on one subject from `startSeq` (the newest
+   * `last` of them, when given), through a plain ephemeral pull consumer made
+   * for this read (its count of what matches is exact) and deleted after.
+   */
+  async #readSubject(
+    history: StreamHistory,
+    manager: JetStreamManager,
+    subject: string,
+    startSeq: number,
+    limit: number,
+    last: number | undefined,
+  ): Promise<{ messages: JsMsg[]; more: boolean }> {
+    const { AckPolicy, DeliverPolicy } = history.module;
+    const made = await manager.consumers.add(history.stream, {
+      filter_subject: subject,
+      deliver_policy: DeliverPolicy.StartSequence,
+      opt_start_seq: startSeq,
+      ack_policy: AckPolicy.None,
+      mem_storage: true,
+      num_replicas: 1,
+      // Nanoseconds: gone by itself if this read is abandoned.
+      inactive_threshold: 30_000_000_000,
+    });
+    try {
+      const consumer = await history.js.consumers.get(history.stream, made.name);
+      const pending = made.num_pending;
+      // `last`: the consumer counts what matches; reading through the older ones is the only way past them.
+      const skip = last !== undefined ? Math.max(0, pending - last) : 0;
+      const wanted = Math.min(limit, pending - skip);
+      const messages: JsMsg[] = [];
+      let left = pending;
+      let seen = 0;
+      for (let empty = 0; messages.length < wanted && left > 0 && empty < 3; ) {
+        const batch = await consumer.fetch({ max_messages: Math.min(1000, skip + wanted - seen), expires: 2000 });
+        let got = 0;
+        for await (const message of batch) {
+          got++;
+          seen++;
+          left = message.info.pending;
+          if (seen > skip) messages.push(message);
+          if (messages.length >= wanted || left === 0) break;
+        }
+        if (got === 0) empty++;
+      }
+      if (messages.length < wanted && left > 0) throw new EventwireError('timeout', `History on "${subject}" did not arrive from JetStream`);
+      return { messages, more: left > 0 };
+    } finally {
+      await manager.consumers.delete(history.stream, made.name).catch(() => {});
+    }
+  }
+
+  /** The history stream, if this NATS system has one and the JetStream client is installed. */
+  async #findHistory(connection: NatsConnection): Promise<StreamHistory | undefined> {
+    const stream = this.#options.history ?? HISTORY_STREAM;
+    if (stream === false) return undefined;
+    let module: JetStreamModule;
+    try {
+      module = await loadJetStream();
+    } catch {
+      return undefined;
+    }
+    try {
+      const manager = await module.jetstreamManager(connection, { timeout: HISTORY_LOOKUP_MS });
+      const info = await manager.streams.info(stream);
+      return {
+        module,
+        js: module.jetstream(connection, { timeout: this.#options.requestTimeoutMs ?? natsTransportDefaults.requestTimeoutMs }),
+        readerJs: module.jetstream(connection, { timeout: READER_API_TIMEOUT_MS }),
+        stream,
+        epoch: await historyEpoch(info.config.name, info.created),
+        subjects: info.config.subjects ?? [],
+      };
+    } catch {
+      // No JetStream on this server, or no such stream: core NATS only.
+      return undefined;
+    }
+  }
+
+  /** Resolves the subscribes waiting once the server has seen them (a flush round trip, and any stream consumer set up). */
   #confirmLive(): void {
     const waiting = [...this.#patterns.values()].filter((entry) => entry.waiters.length > 0);
     if (waiting.length === 0) return;
-    this.#roundTrip().then(
+    Promise.all([this.#roundTrip(), ...waiting.map((entry) => entry.streamReady)]).then(
       () => {
         for (const entry of waiting) for (const waiter of entry.waiters.splice(0)) waiter.resolve();
       },
