@@ -1,7 +1,9 @@
-// Three brokers, one event space: nats-server plus three eventwire brokers
-// joined with `cluster`, and a chat whose members sit on different brokers.
-// Each member prints what it receives and through which broker; then the
-// brokers stay up for your own clients until Ctrl-C.
+// Three brokers, one event space: nats-server (with JetStream) plus three
+// eventwire brokers joined with `cluster`, and a chat whose members sit on
+// different brokers. Each member prints what it receives and through which
+// broker. The chat keeps history, which in a cluster lives in JetStream: a
+// late member on the third broker reads the last messages, wherever they
+// were sent. Then the brokers stay up for your own clients until Ctrl-C.
 //
 //   npm run example:cluster                 (from the repository root)
 //   … -- --rounds 2 --exit                  (two rounds, then stop: the test's way)
@@ -41,7 +43,7 @@ const stop = (): Promise<void> =>
 // Ctrl-C at any moment, start-up included: close what is up, then leave.
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void stop().then(() => process.exit(0)));
 
-nats = await startNatsServer();
+nats = await startNatsServer({ jetstream: true });
 console.log(`cluster: nats-server on ${nats.url}`);
 
 for (const index of [1, 2, 3]) {
@@ -50,6 +52,7 @@ for (const index of [1, 2, 3]) {
     port: basePort === 0 ? 0 : basePort + index - 1,
     host: '127.0.0.1',
     cluster: { url: nats!.url, node: `broker-${index}` },
+    history: [{ pattern: 'chat.#', maxEvents: 100 }],
     log: (line) => console.log(`[broker-${index}] ${line}`),
   });
   await broker.listen();
@@ -86,6 +89,13 @@ for (let round = 1; round <= rounds; round++) {
 }
 // Each member hears the other two, every round.
 await waitFor(() => members.every((member) => (heard.get(member.name) ?? 0) === rounds * (members.length - 1)));
+// Dave comes late, on broker-3, and reads the last three messages from the cluster's history.
+const dave = new EventChannel({ url: brokers[2]!.address!.url, events: chat, source: 'dave' });
+members.push({ name: 'dave', node: 'broker-3', channel: dave });
+const backlog: string[] = [];
+await dave.on('chat.room.*', (message) => void backlog.push(`${message.author}: ${message.text}`), { since: { last: 3 } }).ready;
+await waitFor(() => backlog.length === 3);
+console.log(`  dave (late, on broker-3) reads the last 3 from history: ${backlog.join(' | ')}`);
 const totals = await brokers[0]!.clusterStats();
 console.log(`cluster: ${totals.total.nodes} brokers, ${totals.total.published} events entered, ${totals.total.deliveries} deliveries in all`);
 

@@ -27,6 +27,8 @@ if (!natsServerAvailable()) {
       }
     }
     assert.match(stdout, /cluster: 3 brokers, \d+ events entered/);
+    // The last three of the last round, from JetStream, though they entered brokers 1 to 3.
+    assert.match(stdout, /dave \(late, on broker-3\) reads the last 3 from history: alice: round 2 from broker-1 \| bob: round 2 from broker-2 \| carol: round 2 from broker-3/);
     assert.match(stdout, /cluster: stopped\n$/);
   });
 
