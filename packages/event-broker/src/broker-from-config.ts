@@ -51,6 +51,7 @@ export async function createBrokerFromConfig<TEvents extends EventMap = UntypedE
           : ({
               ...withoutUndefined(config.cluster),
               ...(config.cluster.history && { history: withoutUndefined(config.cluster.history) }),
+              ...(config.cluster.presence && { presence: withoutUndefined(config.cluster.presence) }),
             } as unknown as ClusterOptions),
     }),
     ...(config.topicLimits && {

@@ -308,6 +308,7 @@ export const declarativeConfigSchema = z.strictObject({
           publishTimeoutMs: count.optional(),
         })
         .optional(),
+      presence: z.strictObject({ heartbeatMs: count.optional(), syncTimeoutMs: count.optional(), membersPerPart: count.optional() }).optional(),
     }),
   ]),
   historyFsync: z.union([z.literal('always'), z.literal('never'), z.number().int().positive()], {

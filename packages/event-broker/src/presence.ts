@@ -1,6 +1,8 @@
 // Who is on each presence channel: members by user, each with the info its
 // presence rule returned. A user on several connections is one member, there
-// until the last of them leaves (unsubscribes, closes, or is dropped).
+// until the last of them leaves (unsubscribes, closes, or is dropped). In a
+// cluster the other brokers' members count too: a user on two brokers is one
+// member, added when the first broker has it and removed after the last.
 import { EventwireError } from '@eventwire/event-channel';
 import { channelKind, type MemberInfo } from './auth/channels.js';
 
@@ -22,12 +24,30 @@ interface Entry {
   readonly connections: Set<PresenceListener>;
 }
 
+/** A member other brokers have, and which of them. */
+interface RemoteEntry {
+  member: PresenceMember;
+  readonly nodes: Set<string>;
+}
+
+/** One channel's members on one broker (what brokers exchange). */
+export interface ChannelMembers {
+  readonly channel: string;
+  readonly members: readonly PresenceMember[];
+}
+
+/** A member's presence on this broker began (`present`) or ended. */
+export type LocalPresenceChange = (channel: string, member: PresenceMember, present: boolean) => void;
+
 export class PresenceRegistry {
   readonly #maxMembers: number;
   /** channel → member id → the member and its connections. */
   readonly #channels = new Map<string, Map<string, Entry>>();
   /** connection → the channels it is a member of, to leave them all when it closes. */
   readonly #joined = new Map<PresenceListener, Map<string, string>>();
+  /** channel → member id → a member the other brokers of the cluster have. */
+  readonly #remote = new Map<string, Map<string, RemoteEntry>>();
+  #onLocalChange: LocalPresenceChange | undefined;
 
   constructor(maxMembers: number) {
     this.#maxMembers = maxMembers;
@@ -41,7 +61,8 @@ export class PresenceRegistry {
   join(channel: string, member: PresenceMember, listener: PresenceListener): PresenceMember[] {
     let members = this.#channels.get(channel);
     const existing = members?.get(member.id);
-    if (!existing && (members?.size ?? 0) >= this.#maxMembers) {
+    const elsewhere = this.#remote.get(channel);
+    if (!existing && !elsewhere?.has(member.id) && this.#count(channel) >= this.#maxMembers) {
       throw new EventwireError('limit_exceeded', `"${channel}" has its maximum of ${this.#maxMembers} members`);
     }
     if (!members) this.#channels.set(channel, (members = new Map()));
@@ -52,10 +73,12 @@ export class PresenceRegistry {
     joined.set(channel, member.id);
     if (existing) existing.connections.add(listener);
     else {
-      for (const other of this.#listeners(members)) other.memberAdded(channel, member);
+      // Already on another broker: not new to anyone.
+      if (!elsewhere?.has(member.id)) for (const other of this.#listeners(members)) other.memberAdded(channel, member);
       members.set(member.id, { member, connections: new Set([listener]) });
+      this.#onLocalChange?.(channel, member, true);
     }
-    return [...members.values()].map((entry) => entry.member);
+    return this.members(channel);
   }
 
   /**
@@ -96,6 +119,9 @@ export class PresenceRegistry {
     if (entry.connections.size > 0) return;
     members.delete(memberId);
     if (members.size === 0) this.#channels.delete(channel);
+    this.#onLocalChange?.(channel, entry.member, false);
+    // Still on another broker: still a member.
+    if (this.#remote.get(channel)?.has(memberId)) return;
     for (const other of this.#listeners(members)) other.memberRemoved(channel, entry.member);
   }
 
@@ -104,9 +130,70 @@ export class PresenceRegistry {
     for (const channel of [...(this.#joined.get(listener)?.keys() ?? [])]) this.leave(channel, listener);
   }
 
-  /** The members of `channel` now. */
+  /** The members of `channel` now (in a cluster: on every broker). */
   members(channel: string): PresenceMember[] {
-    return [...(this.#channels.get(channel)?.values() ?? [])].map((entry) => entry.member);
+    const local = this.#channels.get(channel);
+    const found = [...(local?.values() ?? [])].map((entry) => entry.member);
+    for (const [id, entry] of this.#remote.get(channel) ?? []) if (!local?.has(id)) found.push(entry.member);
+    return found;
+  }
+
+  // ---------------------------------------------------------------------------
+  // The cluster: what this broker's members are, and what the others' are.
+
+  /** Told each time a member's presence on this broker begins or ends (the cluster link publishes it). */
+  watchLocal(listener: LocalPresenceChange): void {
+    this.#onLocalChange = listener;
+  }
+
+  /** Every channel's members on this broker (for another broker's snapshot). */
+  localMembers(): ChannelMembers[] {
+    return [...this.#channels].map(([channel, members]) => ({ channel, members: [...members.values()].map((entry) => entry.member) }));
+  }
+
+  /** Another broker has `member` on `channel` now. */
+  remoteJoined(node: string, channel: string, member: PresenceMember): void {
+    let remote = this.#remote.get(channel);
+    if (!remote) this.#remote.set(channel, (remote = new Map()));
+    const entry = remote.get(member.id);
+    if (entry) {
+      entry.nodes.add(node);
+      return;
+    }
+    remote.set(member.id, { member, nodes: new Set([node]) });
+    const local = this.#channels.get(channel);
+    if (local && !local.has(member.id)) for (const listener of this.#listeners(local)) listener.memberAdded(channel, member);
+  }
+
+  /** Another broker no longer has member `memberId` on `channel`. */
+  remoteLeft(node: string, channel: string, memberId: string): void {
+    const remote = this.#remote.get(channel);
+    const entry = remote?.get(memberId);
+    if (!entry || !entry.nodes.delete(node) || entry.nodes.size > 0) return;
+    remote!.delete(memberId);
+    if (remote!.size === 0) this.#remote.delete(channel);
+    const local = this.#channels.get(channel);
+    if (local && !local.has(memberId)) for (const listener of this.#listeners(local)) listener.memberRemoved(channel, entry.member);
+  }
+
+  /**
+   * What broker `node` has, in full (its snapshot): members it no longer has
+   * leave, new ones join. `[]` when the broker is gone.
+   */
+  replaceRemote(node: string, snapshot: readonly ChannelMembers[]): void {
+    const now = new Map(snapshot.map(({ channel, members }) => [channel, new Set(members.map((member) => member.id))]));
+    for (const [channel, remote] of [...this.#remote]) {
+      for (const [id, entry] of [...remote]) if (entry.nodes.has(node) && !now.get(channel)?.has(id)) this.remoteLeft(node, channel, id);
+    }
+    for (const { channel, members } of snapshot) for (const member of members) this.remoteJoined(node, channel, member);
+  }
+
+  /** Local and remote members of `channel`, each once. */
+  #count(channel: string): number {
+    const local = this.#channels.get(channel);
+    let count = local?.size ?? 0;
+    for (const id of this.#remote.get(channel)?.keys() ?? []) if (!local?.has(id)) count++;
+    return count;
   }
 
   #listeners(members: Map<string, Entry>): Set<PresenceListener> {

@@ -1,3 +1,4 @@
+import { ClusterPresence } from './cluster/cluster-presence.js';
 import { JetStreamHistory } from './cluster/jetstream-history.js';
 import { NatsClusterLink, clusterNodeName, type ClusterLinkStats, type ClusterOptions } from './cluster/nats-cluster.js';
 import { readFileSync } from 'node:fs';
@@ -228,7 +229,10 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
           log: (line) => this.#log(line),
           nodeStats: () => this.stats(),
         },
-        shared,
+        [
+          ...(shared ? [shared] : []),
+          new ClusterPresence(this.#core.presence, cluster.node, cluster.presence ?? {}, { report, log: (line) => this.#log(line) }),
+        ],
       );
       this.#cluster = link;
       this.#core.linkCluster((envelope, except) => link.forward(envelope, except));

@@ -26,6 +26,7 @@ import {
   StreamReader,
   historyEpoch,
   loadJetStream,
+  loadNats,
   streamSubjects,
   formatOffset,
   fromNatsError,
@@ -37,6 +38,7 @@ import {
 import type { JetStreamClient, JetStreamManager, JsMsg, StreamConfig, StreamInfo } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { SharedAppend, SharedHistoryStore } from '../history/shared-store.js';
+import type { ClusterPart } from './cluster-part.js';
 
 /** `cluster.history`: where the cluster keeps history. */
 export interface JetStreamHistoryOptions {
@@ -86,7 +88,7 @@ const RECENT_DELIVERIES = 4096;
  * and resolves once the event is in JetStream and the mirror here has
  * delivered it.
  */
-export class JetStreamHistory implements SharedHistoryStore {
+export class JetStreamHistory implements SharedHistoryStore, ClusterPart {
   readonly kind = 'jetstream';
   readonly #options: JetStreamHistoryOptions;
   readonly #rules: HistoryRules;
@@ -110,7 +112,8 @@ export class JetStreamHistory implements SharedHistoryStore {
   #closed = false;
   readonly #waiters = new Map<number, Waiter>();
   readonly #recent = new Map<number, number>();
-  #isOpen: () => boolean = () => false;
+  /** The link's state: publishes wait for nothing while NATS is away. */
+  #linkUp = false;
 
   constructor(options: JetStreamHistoryOptions, rules: HistoryRules, node: string, host: JetStreamHistoryHost) {
     this.#options = options;
@@ -138,13 +141,16 @@ export class JetStreamHistory implements SharedHistoryStore {
   }
 
   /**
-   * Binds to the cluster link's connection (called on every first connect):
-   * finds or creates the stream, then mirrors it. Retries while JetStream is
+   * Binds to the cluster link's connection (on its first connect): finds or
+   * creates the stream, then mirrors it. Retries while JetStream is
    * not ready (a NATS cluster electing its leader), until closed.
    */
-  async attach(nats: NatsModule, connection: NatsConnection, isOpen: () => boolean): Promise<void> {
-    this.#nats = nats;
-    this.#isOpen = isOpen;
+  lost(): void {
+    this.#linkUp = false;
+  }
+
+  async #attach(connection: NatsConnection): Promise<void> {
+    this.#nats = await loadNats();
     const module = await loadJetStream();
     const { jetstream, jetstreamManager, JetStreamApiError } = module;
     let info: StreamInfo | undefined;
@@ -191,9 +197,15 @@ export class JetStreamHistory implements SharedHistoryStore {
     this.#host.log(`history: JetStream stream ${this.stream} (epoch ${this.epoch}), ${info.state.messages} events to mirror`);
   }
 
-  /** The link is back after losing NATS: the mirror's consumer is made again from where it was (its server may be gone). */
-  reconnected(): void {
-    void this.#reader?.restart();
+  /**
+   * The link connected: find the stream and mirror it (first), or, back
+   * after losing NATS, make the mirror's consumer again from where it was
+   * (its server may be gone).
+   */
+  opened(connection: NatsConnection, first: boolean): void {
+    this.#linkUp = true;
+    if (!first) return void this.#reader?.restart();
+    this.#attach(connection).catch((error: unknown) => this.#host.report(fromNatsError(error, 'unavailable')));
   }
 
   /** Resolves once ready; rejects `unavailable` after `readyTimeoutMs` or when JetStream refuses, saying why. */
@@ -222,7 +234,7 @@ export class JetStreamHistory implements SharedHistoryStore {
    */
   async share(envelope: EventEnvelope, except: string | undefined): Promise<SharedAppend> {
     if (this.#closed) throw new EventwireError('unavailable', 'The history is closed');
-    if (!this.#ready || !this.#js || !this.#isOpen()) {
+    if (!this.#ready || !this.#js || !this.#linkUp) {
       throw new EventwireError('unavailable', 'History is unavailable: this broker is not connected to JetStream', { retryAfterMs: 1000 });
     }
     const headers = this.#nats!.headers();
@@ -331,11 +343,11 @@ export class JetStreamHistory implements SharedHistoryStore {
       if (this.#recent.size > RECENT_DELIVERIES) this.#recent.delete(this.#recent.keys().next().value!);
     }
     // Seqs below this one that never came (deleted before the mirror reached them): nothing to deliver.
+    // Acks come back in the order published, so the waiters are in seq order: stop at the first not passed.
     for (const [waiting, resolve] of this.#waiters) {
-      if (waiting < seq) {
-        this.#waiters.delete(waiting);
-        resolve(0);
-      }
+      if (waiting >= seq) break;
+      this.#waiters.delete(waiting);
+      resolve(0);
     }
   }
 

@@ -20,7 +20,9 @@ import {
   type NatsServerOptions,
 } from '@eventwire/event-channel/protocol';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
-import type { JetStreamHistory, JetStreamHistoryOptions } from './jetstream-history.js';
+import type { ClusterPart } from './cluster-part.js';
+import type { ClusterPresenceOptions } from './cluster-presence.js';
+import type { JetStreamHistoryOptions } from './jetstream-history.js';
 
 /** `cluster` option of the broker: where NATS is, and this node's name. */
 export interface ClusterOptions extends NatsServerOptions {
@@ -34,6 +36,8 @@ export interface ClusterOptions extends NatsServerOptions {
   readonly statsTimeoutMs?: number;
   /** Where the cluster keeps history (the broker's `history` rules), in JetStream. */
   readonly history?: JetStreamHistoryOptions;
+  /** Presence across brokers: how often each says it is alive (`heartbeatMs`; gone after three missed). */
+  readonly presence?: ClusterPresenceOptions;
 }
 
 export const clusterDefaults = { reconnectTimeWaitMs: 1000, outboxSize: 10_000, statsTimeoutMs: 500 } as const;
@@ -86,7 +90,7 @@ export class NatsClusterLink {
   readonly node: string;
   readonly #options: ClusterOptions;
   readonly #host: ClusterLinkHost;
-  readonly #history: JetStreamHistory | undefined;
+  readonly #parts: readonly ClusterPart[];
   readonly #interest = new Map<string, InterestEntry>();
   readonly #owners = new NatsPatternOwners<InterestEntry>();
   readonly #outbox: Outbox<HeldEvent>;
@@ -103,11 +107,11 @@ export class NatsClusterLink {
   #lastDropReport = -Infinity;
   #droppedUnreported = 0;
 
-  /** `history`: the cluster's history, whose mirror rides on this link's connection. */
-  constructor(options: ClusterOptions, host: ClusterLinkHost, history?: JetStreamHistory) {
+  /** `parts`: what rides on this link's connection (the history's mirror, presence). */
+  constructor(options: ClusterOptions, host: ClusterLinkHost, parts: readonly ClusterPart[] = []) {
     this.#options = options;
     this.#host = host;
-    this.#history = history;
+    this.#parts = parts;
     this.node = clusterNodeName(options);
     this.#outbox = new Outbox(options.outboxSize ?? clusterDefaults.outboxSize, 'drop-oldest');
   }
@@ -193,6 +197,7 @@ export class NatsClusterLink {
     this.#state = 'closed';
     clearTimeout(this.#retry);
     if (this.#dialing) await this.#dialing;
+    await Promise.all(this.#parts.map((part) => part.close().catch(() => {})));
     const connection = this.#connection;
     if (connection && !connection.isClosed()) {
       await Promise.race([connection.drain().catch(() => {}), delay(2000)]);
@@ -246,8 +251,7 @@ export class NatsClusterLink {
     await connection.flush().catch(() => {});
     this.#opened();
     this.#host.log(`cluster: node ${this.node} joined through ${connection.getServer()}`);
-    // The history's mirror shares this connection; it survives reconnects by itself.
-    this.#history?.attach(this.#nats, connection, () => this.#state === 'open').catch((error: unknown) => this.#host.report(fromNatsError(error, 'unavailable')));
+    for (const part of this.#parts) part.opened(connection, true);
   }
 
   async #watch(connection: NatsConnection): Promise<void> {
@@ -256,6 +260,7 @@ export class NatsClusterLink {
       if (status.type === 'disconnect') {
         if (this.#state === 'open') this.#host.log('cluster: lost NATS; local delivery goes on, events for the cluster are held');
         this.#state = 'reconnecting';
+        for (const part of this.#parts) part.lost?.();
       } else if (status.type === 'reconnect') {
         this.#reconnects++;
         // The client has re-sent the subscriptions; one round trip and the server has them.
@@ -263,7 +268,7 @@ export class NatsClusterLink {
           () => {
             if (this.#state !== 'reconnecting') return;
             this.#opened();
-            this.#history?.reconnected();
+            for (const part of this.#parts) part.opened(connection, false);
             this.#host.log(`cluster: NATS back (${connection.getServer()}); held events forwarded`);
           },
           () => {},

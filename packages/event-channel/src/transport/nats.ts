@@ -92,12 +92,14 @@ interface StreamHistory {
   readonly js: JetStreamClient;
   /** For the readers' consumers: a short timeout, since a failed attempt is retried. */
   readonly readerJs: JetStreamClient;
+  /** For `since` reads (stream info, page consumers). */
+  readonly manager: JetStreamManager;
   readonly stream: string;
   readonly epoch: string;
   readonly subjects: readonly string[];
 }
 
-/** How long a lookup of the history stream may take before the channel goes on without it. */
+/** How long a lookup of the history stream (and each JetStream API call of a `since` read) may take. */
 const HISTORY_LOOKUP_MS = 2000;
 /** A history reader's consumer requests (retried on failure after a reconnect). */
 const READER_API_TIMEOUT_MS = 3000;
@@ -440,7 +442,7 @@ export class NatsTransport implements Transport {
     if (!history || !streamCovers(history.subjects, pattern)) return { events: [], more: false, gap: 'no_history' };
     if (this.#state !== 'open') throw new EventwireError('connection_closed', 'History can be read only while connected');
     const limit = Math.max(1, query.limit ?? 1000);
-    const manager = await history.module.jetstreamManager(this.#connection!, { timeout: this.#options.requestTimeoutMs ?? natsTransportDefaults.requestTimeoutMs });
+    const { manager } = history;
     const { state } = await manager.streams.info(history.stream);
     const firstSeq = Math.max(1, state.first_seq);
     let startSeq = firstSeq;
@@ -538,6 +540,7 @@ export class NatsTransport implements Transport {
       const info = await manager.streams.info(stream);
       return {
         module,
+        manager,
         js: module.jetstream(connection, { timeout: this.#options.requestTimeoutMs ?? natsTransportDefaults.requestTimeoutMs }),
         readerJs: module.jetstream(connection, { timeout: READER_API_TIMEOUT_MS }),
         stream,

@@ -1,0 +1,277 @@
+// Presence across the brokers of a cluster. Each broker keeps its own
+// members (who is connected to it) and tells the others over NATS: a change
+// when a member's presence on it begins or ends, and its whole list when it
+// joins or comes back (so the others replace what they had of it). It asks
+// every other broker for theirs at the same moments, and a broker that goes
+// silent (no heartbeat for three intervals: killed, cut off) has its
+// members removed, so the channels' member_removed reach everyone.
+import type { EventwireError } from '@eventwire/event-channel';
+import { fromNatsError } from '@eventwire/event-channel/protocol';
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import type { ChannelMembers, PresenceMember, PresenceRegistry } from '../presence.js';
+import type { ClusterPart } from './cluster-part.js';
+
+/** A member's presence on one broker began (`present`) or ended. */
+const PRESENCE_CHANGE = '_EVENTWIRE.presence.change';
+/** A broker's whole list, sent when it joins or comes back. */
+const PRESENCE_SNAPSHOT = '_EVENTWIRE.presence.snapshot';
+/** A request every broker answers with its whole list. */
+const PRESENCE_SYNC = '_EVENTWIRE.presence.sync';
+/** Every broker says it is alive, every `heartbeatMs`. */
+const NODE_HEARTBEAT = '_EVENTWIRE.cluster.heartbeat';
+/** A broker closing on purpose. */
+const NODE_BYE = '_EVENTWIRE.cluster.bye';
+
+/** A broker is gone after this many heartbeats missed. */
+const MISSED_HEARTBEATS = 3;
+
+
+export interface ClusterPresenceOptions {
+  /** How often this broker says it is alive; another is gone after three missed. @default 2000 */
+  readonly heartbeatMs?: number;
+  /** How long a sync waits for the other brokers' lists. @default 500 */
+  readonly syncTimeoutMs?: number;
+  /**
+   * Members per message of a broker's whole list: it may be far larger than
+   * NATS's max_payload (1 MiB by default), so it travels in parts (~100 bytes
+   * a member: ~200 KiB a part), applied once the last has come. @default 2000
+   */
+  readonly membersPerPart?: number;
+}
+
+export const clusterPresenceDefaults = { heartbeatMs: 2000, syncTimeoutMs: 500, membersPerPart: 2000 } as const;
+
+export interface ClusterPresenceHost {
+  report(error: EventwireError): void;
+  log(message: string): void;
+}
+
+export class ClusterPresence implements ClusterPart {
+  readonly #registry: PresenceRegistry;
+  readonly #node: string;
+  readonly #heartbeatMs: number;
+  readonly #syncTimeoutMs: number;
+  readonly #membersPerPart: number;
+  readonly #host: ClusterPresenceHost;
+  readonly #encoder = new TextEncoder();
+  readonly #decoder = new TextDecoder();
+  /** Other brokers, and when each was last heard from. */
+  readonly #seen = new Map<string, number>();
+  #connection: NatsConnection | undefined;
+  #subscriptions: Subscription[] = [];
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #open = false;
+  #snapshots = 0;
+  /** Other brokers' lists whose last part has not come yet. */
+  readonly #parts = new Map<string, { snapshot: string; channels: Map<string, PresenceMember[]> }>();
+
+  constructor(registry: PresenceRegistry, node: string, options: ClusterPresenceOptions, host: ClusterPresenceHost) {
+    this.#registry = registry;
+    this.#node = node;
+    this.#heartbeatMs = options.heartbeatMs ?? clusterPresenceDefaults.heartbeatMs;
+    this.#syncTimeoutMs = options.syncTimeoutMs ?? clusterPresenceDefaults.syncTimeoutMs;
+    this.#membersPerPart = Math.max(1, options.membersPerPart ?? clusterPresenceDefaults.membersPerPart);
+    this.#host = host;
+    registry.watchLocal((channel, member, present) => this.#publish(PRESENCE_CHANGE, { node: this.#node, channel, member, present }));
+  }
+
+  /** How many other brokers this one hears. */
+  get nodes(): number {
+    return this.#seen.size;
+  }
+
+  opened(connection: NatsConnection, first: boolean): void {
+    this.#connection = connection;
+    this.#open = true;
+    if (first) {
+      this.#subscriptions = [
+        this.#listen(PRESENCE_CHANGE, (message) => {
+          const change = asChange(message);
+          if (!change) return;
+          if (change.present) this.#registry.remoteJoined(change.node, change.channel, change.member);
+          else this.#registry.remoteLeft(change.node, change.channel, change.member.id);
+        }),
+        this.#listen(PRESENCE_SNAPSHOT, (message) => {
+          const part = asSnapshotPart(message);
+          if (part) this.#takePart(part);
+        }),
+        this.#listen(NODE_HEARTBEAT, () => {}),
+        this.#listen(NODE_BYE, (message) => {
+          const node = nodeOf(message);
+          if (node === undefined) return;
+          this.#seen.delete(node);
+          this.#registry.replaceRemote(node, []);
+        }),
+        connection.subscribe(PRESENCE_SYNC, {
+          callback: (error, message) => {
+            if (error) return;
+            for (const part of this.#snapshotParts()) message.respond(this.#encoder.encode(JSON.stringify(part)));
+          },
+        }),
+      ];
+      this.#timer = setInterval(() => this.#tick(), this.#heartbeatMs);
+      this.#timer.unref();
+    }
+    // Joined or back: the others replace what they had of this broker, and this one learns theirs.
+    for (const part of this.#snapshotParts()) this.#publish(PRESENCE_SNAPSHOT, part);
+    void this.#sync(connection);
+  }
+
+  lost(): void {
+    this.#open = false;
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.#timer);
+    this.#publish(NODE_BYE, { node: this.#node });
+    this.#open = false;
+    for (const subscription of this.#subscriptions) subscription.unsubscribe();
+    this.#subscriptions = [];
+  }
+
+  // ---------------------------------------------------------------------------
+
+  /** Every other broker's list; a broker known before that does not answer is gone. */
+  async #sync(connection: NatsConnection): Promise<void> {
+    const answered = new Set<string>();
+    try {
+      const replies = await connection.requestMany(PRESENCE_SYNC, '', { strategy: 'timer', maxWait: this.#syncTimeoutMs });
+      for await (const reply of replies) {
+        const part = asSnapshotPart(this.#parse(reply.data));
+        if (!part || part.node === this.#node) continue;
+        answered.add(part.node);
+        this.#seen.set(part.node, Date.now());
+        this.#takePart(part);
+      }
+    } catch (error) {
+      // No other broker (NATS says "no responders"): nobody else has members.
+      if (!/no responders/i.test(String((error as Error)?.message))) this.#host.report(fromNatsError(error, 'unavailable'));
+    }
+    for (const node of [...this.#seen.keys()]) {
+      if (answered.has(node)) continue;
+      this.#seen.delete(node);
+      this.#registry.replaceRemote(node, []);
+    }
+  }
+
+  /** This broker's whole list, in parts of at most `membersPerPart` members (a big channel spans several). */
+  #snapshotParts(): SnapshotPart[] {
+    const id = `${this.#node}:${++this.#snapshots}`;
+    const parts: SnapshotPart[] = [];
+    let channels: ChannelMembers[] = [];
+    let size = 0;
+    const flush = (): void => {
+      parts.push({ node: this.#node, snapshot: id, channels, last: false });
+      channels = [];
+      size = 0;
+    };
+    for (const { channel, members } of this.#registry.localMembers()) {
+      for (let from = 0; from < members.length; ) {
+        const slice = members.slice(from, from + this.#membersPerPart - size);
+        channels.push({ channel, members: slice });
+        size += slice.length;
+        from += slice.length;
+        if (size >= this.#membersPerPart) flush();
+      }
+    }
+    if (channels.length > 0 || parts.length === 0) flush();
+    parts[parts.length - 1] = { ...parts[parts.length - 1]!, last: true };
+    return parts;
+  }
+
+  /** One part of another broker's list; the whole replaces what this broker had of it once the last part is in. */
+  #takePart(part: SnapshotPart): void {
+    let pending = this.#parts.get(part.node);
+    if (!pending || pending.snapshot !== part.snapshot) this.#parts.set(part.node, (pending = { snapshot: part.snapshot, channels: new Map() }));
+    for (const { channel, members } of part.channels) pending.channels.set(channel, [...(pending.channels.get(channel) ?? []), ...members]);
+    if (!part.last) return;
+    this.#parts.delete(part.node);
+    this.#registry.replaceRemote(part.node, [...pending.channels].map(([channel, members]) => ({ channel, members })));
+  }
+
+  #tick(): void {
+    this.#publish(NODE_HEARTBEAT, { node: this.#node });
+    const cutoff = Date.now() - this.#heartbeatMs * MISSED_HEARTBEATS;
+    for (const [node, last] of [...this.#seen]) {
+      if (last >= cutoff) continue;
+      this.#seen.delete(node);
+      this.#host.log(`cluster: node ${node} silent for ${MISSED_HEARTBEATS} heartbeats; its presence members are removed`);
+      this.#registry.replaceRemote(node, []);
+    }
+  }
+
+  /** Subscribes to one of the other brokers' subjects; every message also says its sender is alive. */
+  #listen(subject: string, handle: (message: unknown) => void): Subscription {
+    return this.#connection!.subscribe(subject, {
+      callback: (error, message) => {
+        if (error) return;
+        const parsed = this.#parse(message.data);
+        const node = nodeOf(parsed);
+        if (node === undefined || node === this.#node) return;
+        this.#seen.set(node, Date.now());
+        handle(parsed);
+      },
+    });
+  }
+
+  #publish(subject: string, body: object): void {
+    if (!this.#open || !this.#connection || this.#connection.isClosed()) return;
+    try {
+      this.#connection.publish(subject, this.#encoder.encode(JSON.stringify(body)));
+    } catch {
+      // Lost meanwhile: the snapshot sent on reconnect carries it.
+    }
+  }
+
+  #parse(data: Uint8Array): unknown {
+    try {
+      return JSON.parse(this.#decoder.decode(data));
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+// What comes from NATS is checked before it touches the registry: anyone
+// with access to the NATS account can publish on these subjects.
+
+function nodeOf(value: unknown): string | undefined {
+  const node = (value as { node?: unknown } | undefined)?.node;
+  return typeof node === 'string' && node.length > 0 ? node : undefined;
+}
+
+function asMember(value: unknown): PresenceMember | undefined {
+  const member = value as { id?: unknown; info?: unknown } | undefined;
+  if (typeof member?.id !== 'string' || typeof member.info !== 'object' || member.info === null) return undefined;
+  return { id: member.id, info: member.info as PresenceMember['info'] };
+}
+
+function asChange(value: unknown): { node: string; channel: string; member: PresenceMember; present: boolean } | undefined {
+  const change = value as { channel?: unknown; member?: unknown; present?: unknown };
+  const node = nodeOf(value);
+  const member = asMember(change.member);
+  if (node === undefined || typeof change.channel !== 'string' || !member || typeof change.present !== 'boolean') return undefined;
+  return { node, channel: change.channel, member, present: change.present };
+}
+
+/** One part of a broker's list (see `membersPerPart`). */
+interface SnapshotPart {
+  readonly node: string;
+  /** Which list this part belongs to: a newer one replaces an unfinished older one. */
+  readonly snapshot: string;
+  readonly channels: readonly ChannelMembers[];
+  readonly last: boolean;
+}
+
+function asSnapshotPart(value: unknown): SnapshotPart | undefined {
+  const node = nodeOf(value);
+  const { channels, snapshot, last } = (value ?? {}) as { channels?: unknown; snapshot?: unknown; last?: unknown };
+  if (node === undefined || !Array.isArray(channels) || typeof snapshot !== 'string' || typeof last !== 'boolean') return undefined;
+  const valid: ChannelMembers[] = [];
+  for (const entry of channels as Array<{ channel?: unknown; members?: unknown }>) {
+    if (typeof entry?.channel !== 'string' || !Array.isArray(entry.members)) continue;
+    const members = entry.members.map(asMember).filter((member): member is PresenceMember => member !== undefined);
+    valid.push({ channel: entry.channel, members });
+  }
+  return { node, snapshot, channels: valid, last };
+}

@@ -1,0 +1,152 @@
+// Presence across brokers: three nats-server processes routed together, a
+// broker on each. A member on any broker is a member of the channel on all
+// of them, a user on two brokers is one member (added with the first,
+// removed after the last), and a broker killed with members on it has them
+// removed everywhere within three heartbeats.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join as joinPath } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { natsServerAvailable, startNatsCluster, type NatsServer } from '../../../scripts/testing/nats-server.js';
+import type { EventBrokerServer } from '../src/index.js';
+import { RawClient, runBrokerCli, startBroker, until, waitForOutput, within, type TestBroker } from './helpers.js';
+
+const available = natsServerAvailable();
+const WAIT = 5000;
+const HEARTBEAT_MS = 100;
+
+interface Context {
+  servers: NatsServer[];
+  brokers: TestBroker<never>[];
+}
+
+const test = suite<Context>('presence across a broker cluster');
+
+async function presenceBroker(server: NatsServer, node: string): Promise<TestBroker<never>> {
+  const handle = await startBroker<never>(
+    {
+      authenticate: ({ token }) => (token ? { id: token } : undefined),
+      // One member a part: a broker's list always travels in several.
+      cluster: { url: server.url, node, reconnectTimeWaitMs: 50, presence: { heartbeatMs: HEARTBEAT_MS, membersPerPart: 1 } },
+    },
+    (broker: EventBrokerServer<never>) => void broker.channel('presence-room.{roomId}', (user) => ({ name: (user?.id ?? 'guest').toUpperCase() })),
+  );
+  await until(() => handle.broker.stats().cluster?.state === 'open', `${node} joined NATS`, WAIT);
+  return handle;
+}
+
+let frames = 0;
+async function join(broker: TestBroker<never>, user: string | undefined, channel: string): Promise<{ client: RawClient; members: Array<{ id: string }> }> {
+  const client = await RawClient.open(user ? `${broker.url}/?token=${user}` : broker.url);
+  client.send({ type: 'hello', protocol: 1 });
+  await client.next((frame) => frame['type'] === 'welcome');
+  const id = `p${++frames}`;
+  client.send({ type: 'subscribe', id, pattern: channel });
+  const answer = await client.next((frame) => frame['id'] === id);
+  assert.is(answer['type'], 'ack', JSON.stringify(answer));
+  const presence = await client.next((frame) => frame['type'] === 'presence');
+  return { client, members: presence['members'] as Array<{ id: string }> };
+}
+
+/** The channel's members as this broker's HTTP API lists them. */
+async function memberIds(broker: TestBroker<never>, channel: string): Promise<string[]> {
+  const response = await fetch(`${broker.httpUrl}/channels/${channel}/members`, { headers: { authorization: 'Bearer observer' } });
+  return ((await response.json()) as { members: Array<{ id: string }> }).members.map((member) => member.id).sort();
+}
+
+async function untilMembers(broker: TestBroker<never>, channel: string, expected: string[], what: string): Promise<void> {
+  const deadline = Date.now() + WAIT;
+  let seen: string[] = [];
+  while (Date.now() < deadline) {
+    seen = await memberIds(broker, channel);
+    if (JSON.stringify(seen) === JSON.stringify([...expected].sort())) return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error(`${what}: members ${JSON.stringify(seen)}, expected ${JSON.stringify(expected)}`);
+}
+
+const changes = (client: RawClient): string[] =>
+  client.received.filter((frame) => frame['type'] === 'member_added' || frame['type'] === 'member_removed').map((frame) => `${frame['type']}:${(frame['member'] as { id: string }).id}`);
+
+if (!available) {
+  test.skip('(nats-server not installed: the cluster presence tests are skipped)', () => {});
+} else {
+  test.before(async (context) => {
+    context.servers = await startNatsCluster(3);
+    context.brokers = [];
+    for (const [index, server] of context.servers.entries()) context.brokers.push(await presenceBroker(server, `p-${'abc'[index]}`));
+  });
+  test.after(async (context) => {
+    await Promise.all(context.brokers.map((broker) => broker.stop()));
+    await Promise.all(context.servers.map((server) => server.stop()));
+  });
+
+  test('a member on one broker is a member on all; a user on two brokers is one member, removed after the last', async ({ brokers }) => {
+    const [a, b, c] = brokers as [TestBroker<never>, TestBroker<never>, TestBroker<never>];
+    const channel = 'presence-room.shared';
+    const ada = await join(a, 'ada', channel);
+    await untilMembers(b, channel, ['ada'], 'B sees ada');
+    const bob = await join(b, 'bob', channel);
+    assert.equal(bob.members.map((member) => member.id).sort(), ['ada', 'bob'], 'bob, on B, is told ada (on A) is here');
+    await until(() => changes(ada.client).includes('member_added:bob'), 'ada hears bob joined, across brokers', WAIT);
+    await untilMembers(c, channel, ['ada', 'bob'], 'C, with no member of its own, lists both');
+    // Ada on a second broker: the same member, nobody is told she joined again.
+    const adaOnC = await join(c, 'ada', channel);
+    assert.equal(adaOnC.members.map((member) => member.id).sort(), ['ada', 'bob']);
+    ada.client.close();
+    await untilMembers(a, channel, ['ada', 'bob'], 'ada still here through C');
+    adaOnC.client.close();
+    await until(() => changes(bob.client).includes('member_removed:ada'), 'bob hears ada left after her last connection', WAIT);
+    assert.equal(changes(bob.client), ['member_removed:ada'], 'bob heard one removal and no second added');
+    await untilMembers(a, channel, ['bob'], 'A');
+    await untilMembers(c, channel, ['bob'], 'C');
+    bob.client.close();
+    await untilMembers(a, channel, [], 'A, at the end');
+  });
+
+  test('a broker that joins later learns every member (its list came in parts of one member)', async ({ servers, brokers }) => {
+    const [a, b] = brokers as [TestBroker<never>, TestBroker<never>];
+    const joined = [await join(a, 'ann', 'presence-room.x'), await join(a, 'al', 'presence-room.x'), await join(b, 'bea', 'presence-room.y')];
+    await untilMembers(b, 'presence-room.x', ['al', 'ann'], 'B sees A’s members');
+    const late = await presenceBroker(servers[2]!, 'p-late');
+    try {
+      // No change was sent after it joined: what it lists came from the others' lists.
+      await untilMembers(late, 'presence-room.x', ['al', 'ann'], 'the late broker, room x');
+      await untilMembers(late, 'presence-room.y', ['bea'], 'the late broker, room y');
+    } finally {
+      for (const member of joined) member.client.close();
+      await late.stop();
+    }
+  });
+
+  test('a broker killed with members on it: the others remove them within three heartbeats', async ({ servers, brokers }) => {
+    const [a] = brokers as [TestBroker<never>];
+    const channel = 'presence-room.doomed';
+    const dir = mkdtempSync(joinPath(tmpdir(), 'cluster-presence-'));
+    const config = joinPath(dir, 'broker.config.mjs');
+    writeFileSync(
+      config,
+      `export default { cluster: { url: ${JSON.stringify(servers[1]!.url)}, node: 'p-doomed', presence: { heartbeatMs: ${HEARTBEAT_MS} } }, channels: { 'presence-room.{roomId}': () => ({ name: 'GUEST' }) } };\n`,
+    );
+    const doomed = runBrokerCli(['--port', '0', '--host', '127.0.0.1', '--config', config, '--quiet']);
+    const watcher = await join(a, 'watcher', channel);
+    try {
+      const [, url] = await waitForOutput(doomed.output, /listening on (ws:\/\/[\d.]+:\d+)/, 'the CLI broker');
+      await waitForOutput(doomed.output, /cluster: node p-doomed joined/, 'the CLI broker on NATS');
+      const guest = await join({ url: url! } as TestBroker<never>, undefined, channel);
+      assert.equal(guest.members.length, 2, 'the guest (on the doomed broker) sees the watcher (on A)');
+      await until(() => changes(watcher.client).some((change) => change.startsWith('member_added:')), 'the watcher hears the guest', WAIT);
+      doomed.child.kill('SIGKILL');
+      await within(doomed.exit, WAIT, 'the broker gone');
+      await until(() => changes(watcher.client).some((change) => change.startsWith('member_removed:')), 'the guest removed after the broker died', WAIT);
+      await untilMembers(a, channel, ['watcher'], 'A');
+    } finally {
+      doomed.child.kill('SIGKILL');
+      watcher.client.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}
+
+test.run();
