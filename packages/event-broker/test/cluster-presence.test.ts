@@ -6,6 +6,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join as joinPath } from 'node:path';
+import { connect } from '@nats-io/transport-node';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { natsServerAvailable, startNatsCluster, type NatsServer } from '../../../scripts/testing/nats-server.js';
@@ -117,6 +118,28 @@ if (!available) {
     } finally {
       for (const member of joined) member.client.close();
       await late.stop();
+    }
+  });
+
+  test('malformed presence messages on NATS are ignored: no crash, no member made up', async ({ servers, brokers }) => {
+    const [a] = brokers as [TestBroker<never>];
+    const channel = 'presence-room.garbage';
+    const watcher = await join(a, 'watcher', channel);
+    const plain = await connect({ servers: servers[0]!.url });
+    try {
+      for (const body of ['not json', '{}', '{"node":"x","channel":1}', '{"node":"x","channel":"presence-room.garbage","member":{"id":5},"present":true}', '{"node":"x","snapshot":"s","channels":[{"channel":"presence-room.garbage","members":[{"id":"ghost"}]}],"last":"yes"}']) {
+        plain.publish('_EVENTWIRE.presence.change', body);
+        plain.publish('_EVENTWIRE.presence.snapshot', body);
+      }
+      // One well-formed change after the garbage: it is the only member that appears.
+      plain.publish('_EVENTWIRE.presence.change', JSON.stringify({ node: 'plain', channel, member: { id: 'real', info: {} }, present: true }));
+      await plain.flush();
+      await untilMembers(a, channel, ['real', 'watcher'], 'A after the garbage');
+      // (The made-up broker "plain" goes silent after this, so its member is removed again later.)
+      assert.equal(changes(watcher.client).filter((change) => change.startsWith('member_added:')), ['member_added:real']);
+    } finally {
+      await plain.close();
+      watcher.client.close();
     }
   });
 

@@ -194,6 +194,9 @@ test('each validation error stops the broker with the key path and what was expe
     ['array.json', [1], /array\.json: \(the whole config\): expected object/],
     ['syntax.json', '{ "port": 1,', /syntax\.json: not valid JSON/],
     ['cluster.json', { cluster: { url: 'nats://n:4222', nodes: 3 } }, /cluster\.nodes: unknown key/],
+    ['replicas.json', { cluster: { url: 'nats://n:4222', history: { replicas: 9 } } }, /cluster\.history\.replicas: .*5/],
+    ['stream.json', { cluster: { url: 'nats://n:4222', history: { stream: 'my stream' } } }, /cluster\.history\.stream: expected a JetStream stream name/],
+    ['presence.json', { cluster: { url: 'nats://n:4222', presence: { heartbeat: 100 } } }, /cluster\.presence\.heartbeat: unknown key/],
   ];
   for (const [name, content, expected] of cases) {
     const { code, stderr } = await runCli(['--config', writeJson(dir, name, content)]);
