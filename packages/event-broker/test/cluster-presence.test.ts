@@ -9,7 +9,7 @@ import { join as joinPath } from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { natsServerAvailable, startNatsCluster, type NatsServer } from '../../../scripts/testing/nats-server.js';
+import { natsServerAvailable, startNatsCluster, startNatsServer, type NatsServer } from '../../../scripts/testing/nats-server.js';
 import type { EventBrokerServer } from '../src/index.js';
 import { RawClient, runBrokerCli, startBroker, until, waitForOutput, within, type TestBroker } from './helpers.js';
 
@@ -140,6 +140,31 @@ if (!available) {
     } finally {
       await plain.close();
       watcher.client.close();
+    }
+  });
+
+  test('NATS restarts: a member who left meanwhile is gone everywhere once the brokers are back, the others stay', async () => {
+    const server = await startNatsServer();
+    const one = await presenceBroker(server, 'solo-1');
+    const two = await presenceBroker(server, 'solo-2');
+    const channel = 'presence-room.restart';
+    const ada = await join(one, 'ada', channel);
+    const bob = await join(one, 'bob', channel);
+    const watcher = await join(two, 'watcher', channel);
+    try {
+      await untilMembers(two, channel, ['ada', 'bob', 'watcher'], 'before');
+      await server.stop();
+      await until(() => one.broker.stats().cluster?.state !== 'open' && two.broker.stats().cluster?.state !== 'open', 'both see NATS gone', WAIT);
+      ada.client.close(); // leaves while the brokers cannot tell each other
+      await untilMembers(one, channel, ['bob'], 'broker one knows at once');
+      await server.start();
+      await until(() => one.broker.stats().cluster?.state === 'open' && two.broker.stats().cluster?.state === 'open', 'both back', WAIT);
+      await untilMembers(two, channel, ['bob', 'watcher'], 'after: ada gone, bob still here');
+    } finally {
+      bob.client.close();
+      watcher.client.close();
+      await Promise.all([one.stop(), two.stop()]);
+      await server.stop();
     }
   });
 
