@@ -470,7 +470,7 @@ export class NatsTransport implements Transport {
       more = true;
     }
     const events = stored.map((message) => this.#storedEnvelope(history, message)).filter((envelope) => envelope !== undefined);
-    return { events, more: more && query.last === undefined, ...(gap && { gap }) };
+    return { events, more, ...(gap && { gap }) };
   }
 
   /**
