@@ -9,7 +9,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { natsServerAvailable, startNatsCluster, type NatsServer } from '../../../scripts/testing/nats-server.js';
+import { natsServerAvailable, startNatsCluster, startNatsServer, type NatsServer } from '../../../scripts/testing/nats-server.js';
 import { EventChannel, type EventEnvelope, type EventwireError, type HistoryGap } from '../src/index.js';
 import { HISTORY_STREAM, historyEpoch } from '../src/protocol/index.js';
 import { until } from './helpers.js';
@@ -148,6 +148,33 @@ if (!available) {
       assert.equal(gaps.map((gap) => gap.reason), ['no_history']);
     } finally {
       await Promise.all([channel.close(), coreOnly.close()]);
+    }
+  });
+
+  test('a stream subscribe that cannot be set up is refused `unavailable`, and the next subscribe of the pattern tries again', async () => {
+    const server = await startNatsServer({ jetstream: true });
+    const admin = await connect({ servers: server.url });
+    const channel = new EventChannel({ url: server.url });
+    try {
+      const manager = await jetstreamManager(admin);
+      await manager.streams.add({ name: HISTORY_STREAM, subjects: ['solo', 'solo.>'] });
+      await channel.ready();
+      // The channel found the stream on connect; it is gone before the subscribe.
+      await manager.streams.delete(HISTORY_STREAM);
+      const refused = await channel.on('solo.x', () => {}).ready.then(
+        () => undefined,
+        (error: EventwireError) => error.code,
+      );
+      assert.is(refused, 'unavailable');
+      await manager.streams.add({ name: HISTORY_STREAM, subjects: ['solo', 'solo.>'] });
+      const got: unknown[] = [];
+      await channel.on('solo.x', (data) => void got.push(data)).ready;
+      await channel.emit('solo.x', 'after', { ack: true });
+      await until(() => got.length === 1, 'delivery on the second subscribe', WAIT);
+    } finally {
+      await channel.close();
+      await admin.close();
+      await server.stop();
     }
   });
 

@@ -402,12 +402,19 @@ export class NatsTransport implements Transport {
         }),
     );
     entry.streams = readers;
-    entry.streamReady = Promise.all(readers.map((reader) => reader.start())).then(
+    const ready = Promise.all(readers.map((reader) => reader.start())).then(
       () => undefined,
       (error: unknown) => {
+        // Not set up: the subscribe is refused, and the next subscribe of this pattern tries again.
+        if (entry.streamReady === ready) {
+          entry.streamReady = undefined;
+          entry.streams = [];
+          for (const reader of readers) void reader.close();
+        }
         throw fromNatsError(error, 'unavailable');
       },
     );
+    entry.streamReady = ready;
     entry.streamReady.catch(() => {});
   }
 
