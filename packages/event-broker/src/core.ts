@@ -149,10 +149,9 @@ export class BrokerCore {
     let envelope: EventEnvelope;
     let checked: EventEnvelope | Promise<EventEnvelope>;
     try {
-      envelope = parseEnvelope(raw);
+      envelope = this.#parseRemote(raw);
     } catch (error) {
-      this.counters.fromClusterInvalid++;
-      return dropped(toEventwireError(error, 'invalid_envelope'));
+      return dropped(error as EventwireError);
     }
     // A topic the cluster keeps history for arrives through the history's
     // mirror, with its offset; this copy from the core subscription is not needed.
@@ -182,13 +181,7 @@ export class BrokerCore {
    * synchronously): a failure is counted as fromClusterInvalid, not dropped.
    */
   acceptFromHistory(raw: unknown, own: boolean): EventEnvelope {
-    let envelope: EventEnvelope;
-    try {
-      envelope = parseEnvelope(raw);
-    } catch (error) {
-      this.counters.fromClusterInvalid++;
-      throw toEventwireError(error, 'invalid_envelope');
-    }
+    const envelope = this.#parseRemote(raw);
     if (own) return envelope;
     const checked = this.#check(envelope, 'fromClusterInvalid');
     if (checked instanceof Promise) checked.catch(() => {});
@@ -200,6 +193,16 @@ export class BrokerCore {
     const notified = this.#deliverLocally(envelope, except);
     if (!own) this.counters.fromCluster++;
     return notified;
+  }
+
+  /** An envelope from NATS (core or the history stream); one that is not is counted as fromClusterInvalid and thrown as `invalid_envelope`. */
+  #parseRemote(raw: unknown): EventEnvelope {
+    try {
+      return parseEnvelope(raw);
+    } catch (error) {
+      this.counters.fromClusterInvalid++;
+      throw toEventwireError(error, 'invalid_envelope');
+    }
   }
 
   #sharedHistoryFor(topic: string): boolean {

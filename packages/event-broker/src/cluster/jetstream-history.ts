@@ -18,7 +18,7 @@
 // rules; several streams would need a vector of offsets. The stream keeps the
 // loosest bounds of the rules (per subject: the most events; the longest age),
 // and the mirror applies each rule's own.
-import { EventwireError, type EventEnvelope } from '@eventwire/event-channel';
+import { EventwireError, toEventwireError, type EventEnvelope } from '@eventwire/event-channel';
 import {
   EXCEPT_HEADER,
   HISTORY_STREAM,
@@ -27,6 +27,7 @@ import {
   historyEpoch,
   loadJetStream,
   loadNats,
+  parseNatsJson,
   streamSubjects,
   formatOffset,
   fromNatsError,
@@ -95,7 +96,6 @@ export class JetStreamHistory implements SharedHistoryStore, ClusterPart {
   readonly #node: string;
   readonly #host: JetStreamHistoryHost;
   readonly #encoder = new TextEncoder();
-  readonly #decoder = new TextDecoder();
   readonly #subjects: string[];
   /** Empty and epoch-less until the stream is found. */
   #mirror = new MemoryHistoryStore({ epoch: '' });
@@ -314,7 +314,7 @@ export class JetStreamHistory implements SharedHistoryStore, ClusterPart {
     const own = message.headers?.get(NODE_HEADER) === this.#node;
     let notified = 0;
     try {
-      const raw: unknown = JSON.parse(this.#decoder.decode(message.data));
+      const raw = parseNatsJson(message.data, message.subject);
       const envelope = this.#host.accept(raw, own);
       const retention: HistoryRetention | undefined = this.#rules.retentionFor(envelope.topic);
       // A subject the rules no longer cover (the stream outlived a config change): not history here.
@@ -324,9 +324,7 @@ export class JetStreamHistory implements SharedHistoryStore, ClusterPart {
         if (live) notified = this.#host.deliver(stored, message.headers?.get(EXCEPT_HEADER) || undefined, own);
       }
     } catch (error) {
-      this.#host.dropped(
-        error instanceof EventwireError ? error : new EventwireError('invalid_envelope', `Stored message ${seq} on ${message.subject} is not JSON`),
-      );
+      this.#host.dropped(toEventwireError(error, 'internal'));
     }
     this.#settle(seq, notified, live);
     if (!this.#ready && (seq >= this.#bootLastSeq || message.info.pending === 0)) this.#becomeReady();

@@ -11,7 +11,7 @@ export { MemoryHistoryStore } from '../history/memory-store.js';
 export { HistoryRules, historyRuleDefaults, patternsOverlap } from '../history/rules.js';
 export { MAX_HISTORY_PAGE, parseSince, readStoredPage } from '../history/page.js';
 export { createSchemaLookup, runSchema } from '../events.js';
-export { NatsPatternOwners, fromNatsError, loadNats, natsConnectionOptions } from '../transport/nats-client.js';
+export { NatsPatternOwners, fromNatsError, loadNats, natsConnectionOptions, parseNatsJson } from '../transport/nats-client.js';
 export { isInternalSubject, natsSubjectsFor } from '../transport/nats-subjects.js';
 export { EXCEPT_HEADER } from '../transport/nats.js';
 export { Outbox } from '../outbox.js';

@@ -102,6 +102,20 @@ export function fromNatsError(error: unknown, fallback: ErrorCode): EventwireErr
 }
 
 
+const decoder = new TextDecoder();
+
+/**
+ * A NATS message's data parsed as JSON; throws `invalid_envelope` when it is
+ * not JSON (so no eventwire event), naming the subject.
+ */
+export function parseNatsJson(data: Uint8Array, subject: string): unknown {
+  try {
+    return JSON.parse(decoder.decode(data));
+  } catch {
+    throw new EventwireError('invalid_envelope', `a message on "${subject}" is not JSON (not an eventwire event)`);
+  }
+}
+
 /** What becomes of the messages a pattern owns (see {@link NatsPatternOwners.subscribe}). */
 export interface NatsMessageHandlers {
   /** A message parsed as JSON (not yet checked to be an envelope). */
@@ -144,7 +158,6 @@ export class NatsPatternOwners<TEntry extends { readonly pattern: string }> {
    * copy another matching pattern delivers, each parsed from JSON once.
    */
   subscribe(connection: NatsConnection, entry: TEntry, handlers: NatsMessageHandlers): Subscription[] {
-    const decoder = new TextDecoder();
     return natsSubjectsFor(entry.pattern).map((subject) =>
       connection.subscribe(subject, {
         callback: (error, message) => {
@@ -152,9 +165,9 @@ export class NatsPatternOwners<TEntry extends { readonly pattern: string }> {
           if (isInternalSubject(message.subject) || !this.owns(entry, message.subject)) return;
           let envelope: unknown;
           try {
-            envelope = JSON.parse(decoder.decode(message.data));
-          } catch {
-            return handlers.notJson(new EventwireError('invalid_envelope', `a message on "${message.subject}" is not JSON (not an eventwire event)`));
+            envelope = parseNatsJson(message.data, message.subject);
+          } catch (error) {
+            return handlers.notJson(error as EventwireError);
           }
           handlers.receive(envelope, message);
         },

@@ -20,7 +20,7 @@ import { EventwireError, toEventwireError } from '../errors.js';
 import { Outbox, type OutboxOverflow } from '../outbox.js';
 import type { GapReason } from '../gap.js';
 import { formatOffset, parseOffset } from '../offset.js';
-import { NatsPatternOwners, fromNatsError, loadNats, natsConnectionOptions, type NatsModule, type NatsServerOptions } from './nats-client.js';
+import { NatsPatternOwners, fromNatsError, loadNats, natsConnectionOptions, parseNatsJson, type NatsModule, type NatsServerOptions } from './nats-client.js';
 import { HISTORY_STREAM, historyEpoch, loadJetStream, streamCovers, type JetStreamModule } from './nats-history.js';
 import { natsSubjectsFor } from './nats-subjects.js';
 import { StreamReader } from './stream-reader.js';
@@ -123,7 +123,6 @@ export class NatsTransport implements Transport {
   #closing: Promise<void> | undefined;
   #history: StreamHistory | undefined;
   readonly #encoder = new TextEncoder();
-  readonly #decoder = new TextDecoder();
 
   constructor(options: NatsTransportOptions) {
     this.#options = options;
@@ -429,9 +428,9 @@ export class NatsTransport implements Transport {
   #storedEnvelope(history: StreamHistory, message: JsMsg): unknown {
     let envelope: unknown;
     try {
-      envelope = JSON.parse(this.#decoder.decode(message.data));
-    } catch {
-      this.#sink?.error(new EventwireError('invalid_envelope', `a stored message on "${message.subject}" is not JSON (not an eventwire event)`));
+      envelope = parseNatsJson(message.data, message.subject);
+    } catch (error) {
+      this.#sink?.error(error as EventwireError);
       return undefined;
     }
     // The stream's sequence is the offset (the channel checks the rest of the envelope).
