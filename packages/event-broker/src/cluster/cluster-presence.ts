@@ -131,22 +131,35 @@ export class ClusterPresence implements ClusterPart {
 
   // ---------------------------------------------------------------------------
 
-  /** Every other broker's list; a broker known before that does not answer is gone. */
+  /**
+   * Every other broker's list; a broker known before that does not answer
+   * is gone. The answers are taken in a subscription callback, as the changes
+   * are, so each broker's answer and the changes it published after it are
+   * taken in the order it sent them (an async iterator, as requestMany's,
+   * took an answer after a change that came behind it in the same read, and
+   * the older list then undid the change).
+   */
   async #sync(connection: NatsConnection): Promise<void> {
     const answered = new Set<string>();
-    try {
-      const replies = await connection.requestMany(PRESENCE_SYNC, '', { strategy: 'timer', maxWait: this.#syncTimeoutMs });
-      for await (const reply of replies) {
+    const inbox = `_INBOX.${globalThis.crypto.randomUUID().replaceAll('-', '')}`;
+    const replies = connection.subscribe(inbox, {
+      callback: (error, reply) => {
+        if (error) return;
         const part = asSnapshotPart(this.#parse(reply.data));
-        if (!part || part.node === this.#node) continue;
+        if (!part || part.node === this.#node) return;
         answered.add(part.node);
         this.#seen.set(part.node, Date.now());
         this.#takePart(part);
-      }
+      },
+    });
+    try {
+      connection.publish(PRESENCE_SYNC, '', { reply: inbox });
     } catch (error) {
-      // No other broker (NATS says "no responders"): nobody else has members.
-      if (!/no responders/i.test(String((error as Error)?.message))) this.#host.report(fromNatsError(error, 'unavailable'));
+      replies.unsubscribe();
+      return this.#host.report(fromNatsError(error, 'unavailable'));
     }
+    await new Promise((resolve) => setTimeout(resolve, this.#syncTimeoutMs).unref());
+    replies.unsubscribe();
     for (const node of [...this.#seen.keys()]) {
       if (answered.has(node)) continue;
       this.#seen.delete(node);
