@@ -5,7 +5,7 @@ import type { BudgetedReader, OutboundBudget } from './outbound-budget.js';
 import type { PreparedTextFrame } from './prepared-frame.js';
 
 /** The WebSocket surfaces: each a protocol beside the others over the same core. */
-export type SocketSurface = 'native' | 'synap' | 'broadcasting';
+export type SocketSurface = 'native' | 'synap' | 'broadcasting' | 'pusher';
 
 /** Time a cut slow consumer gets to read its close frame before the socket is destroyed. */
 const SLOW_CONSUMER_GRACE_MS = 1000;

@@ -15,8 +15,8 @@ import type { BrokerUser } from './auth/authenticate.js';
 
 /** Where a publish came from. */
 export interface PublishOrigin {
-  /** `native` and `synap` are WebSocket surfaces, `http` the REST API, `broker` hooks and `broker.publish`. */
-  readonly surface: 'native' | 'synap' | 'http' | 'broker';
+  /** `native`, `synap` and `pusher` (client events) are WebSocket surfaces, `http` the HTTP APIs, `broker` hooks and `broker.publish`. */
+  readonly surface: 'native' | 'synap' | 'pusher' | 'http' | 'broker';
   /** The connection that published, for WebSocket surfaces. */
   readonly connectionId?: string;
   /** Who published, when the broker authenticates (undefined: anonymous or the broker itself). */

@@ -119,11 +119,11 @@ export function upgradeRefusal(error: EventwireError): string {
 }
 
 /**
- * Reads a JSON request body of at most `limit` bytes. Stops reading as soon as
- * the limit is passed (`payload_too_large`), so an oversized body costs at
- * most `limit` bytes of memory. Throws `invalid_payload` for bad JSON.
+ * Reads a request body of at most `limit` bytes as text ('' for none). Stops
+ * reading as soon as the limit is passed (`payload_too_large`), so an
+ * oversized body costs at most `limit` bytes of memory.
  */
-export async function readJsonBody(request: IncomingMessage, limit: number): Promise<unknown> {
+export async function readTextBody(request: IncomingMessage, limit: number): Promise<string> {
   const declared = Number(request.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) {
     request.resume(); // drain without keeping it
@@ -139,9 +139,20 @@ export async function readJsonBody(request: IncomingMessage, limit: number): Pro
     }
     chunks.push(chunk);
   }
-  if (size === 0) return undefined;
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Reads a JSON request body of at most `limit` bytes (see readTextBody); `invalid_payload` for bad JSON, undefined for none. */
+export async function readJsonBody(request: IncomingMessage, limit: number): Promise<unknown> {
+  const text = await readTextBody(request, limit);
+  return parseJsonBody(text);
+}
+
+/** A request body's JSON; `invalid_payload` for bad JSON, undefined for an empty body. */
+export function parseJsonBody(text: string): unknown {
+  if (text.length === 0) return undefined;
   try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    return JSON.parse(text);
   } catch {
     throw new EventwireError('invalid_payload', 'The request body is not valid JSON');
   }

@@ -15,11 +15,14 @@ export { createJwtAuthenticator } from './auth/jwt.js';
 export { channelKind } from './auth/channels.js';
 export { createApiKeyAuthenticator } from './auth/api-keys.js';
 export { failedAuthDefault } from './auth/access.js';
+export { developmentPusherApp } from './surfaces/pusher-apps.js';
+export { signChannel, signUser } from './auth/pusher-signature.js';
 
 export type { BrokerAddress, BrokerStats, ClusterStats, ObserveOptions } from './server.js';
 export { clusterDefaults } from './cluster/nats-cluster.js';
 export type { ClusterLinkStats, ClusterOptions, ClusterState } from './cluster/nats-cluster.js';
-export type { BrokerOptions } from './options.js';
+export type { BrokerOptions, PusherOptions } from './options.js';
+export type { PusherAppOptions } from './surfaces/pusher-apps.js';
 export type { AuditLogConfig, BrokerConfig, ResolvedBrokerConfig, WebhookConfig } from './config.js';
 export type { ConfiguredBroker, ConfiguredBrokerOptions } from './broker-from-config.js';
 export type { FsyncPolicy, LogHistoryStoreOptions } from './history/log-store.js';

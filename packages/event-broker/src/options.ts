@@ -1,3 +1,4 @@
+import type { PusherAppOptions } from './surfaces/pusher-apps.js';
 import type { ClusterOptions } from './cluster/nats-cluster.js';
 import type { EventMap, EventwireError, TopicLimits } from '@eventwire/event-channel';
 import type { HistoryRule, HistoryStore } from '@eventwire/event-channel/protocol';
@@ -208,6 +209,15 @@ export interface BrokerOptions<TEvents extends EventMap = EventMap> {
    */
   readonly broadcastingPath?: string | false;
   /**
+   * The Pusher Channels surface (protocol 7), so pusher-js and Laravel Echo
+   * connect unchanged: WebSocket `/app/{key}`, the HTTP API under
+   * `/apps/{id}/…` that Pusher's server libraries sign, and the channel and
+   * user auth endpoints. `true` serves the development app
+   * `app-id`/`app-key`/`app-secret` (a well-known secret: never in
+   * production). Off unless set.
+   */
+  readonly pusher?: boolean | PusherOptions;
+  /**
    * Most members (distinct users) one presence channel may have; a newcomer
    * past it is refused with `limit_exceeded`.
    * @default 100
@@ -220,6 +230,28 @@ export interface BrokerOptions<TEvents extends EventMap = EventMap> {
    * events, transport errors. @default writes to console.error
    */
   readonly onError?: (error: EventwireError) => void;
+}
+
+/** The `pusher` option in full. */
+export interface PusherOptions {
+  /** The apps served; the first is the default (its channels are topics as they are). @default the development app */
+  readonly apps?: readonly PusherAppOptions[];
+  /**
+   * Where channel auth is answered (Laravel's path; Echo's `authEndpoint`); `false` turns it off.
+   * @default '/broadcasting/auth'
+   */
+  readonly authPath?: string | false;
+  /**
+   * Where user auth for `pusher:signin` is answered (pusher-js's `userAuthentication.endpoint`); `false` turns it off.
+   * @default '/pusher/user-auth'
+   */
+  readonly userAuthPath?: string | false;
+  /**
+   * Origins whose pages may call the auth endpoints from the browser (CORS),
+   * `'*'` for any. Same-origin and server-side calls need none.
+   * @default none
+   */
+  readonly allowedOrigins?: readonly string[] | '*';
 }
 
 /** The defaults of {@link BrokerOptions}. */

@@ -138,6 +138,11 @@ export class PresenceRegistry {
     return found;
   }
 
+  /** Every presence channel with at least one member (in a cluster: on any broker). */
+  channels(): string[] {
+    return [...new Set([...this.#channels.keys(), ...this.#remote.keys()])];
+  }
+
   // ---------------------------------------------------------------------------
   // The cluster: what this broker's members are, and what the others' are.
 

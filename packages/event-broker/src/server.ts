@@ -42,11 +42,14 @@ import { defaultMaxConnections, defaultTotalOutboundBytes, readOpenFileLimit } f
 import { OutboundBudget } from './outbound-budget.js';
 import { decodePathSegment, requestUrl, sendError, sendJson, upgradeRefusal } from './http.js';
 import { readHistoryPage } from './history/replay.js';
-import { brokerDefaults, type BrokerOptions } from './options.js';
+import { brokerDefaults, type BrokerOptions, type PusherOptions } from './options.js';
 import { NativeSession, type NativeSessionLimits } from './surfaces/native.js';
 import { SynapSubscriber, parseSynapTopics } from './surfaces/synap.js';
 import { SynapHttpApi } from './surfaces/synap-http.js';
 import { BroadcastingSubscriber, defaultBroadcastingPath } from './surfaces/broadcasting.js';
+import { PusherApps, developmentPusherApp, type PusherApp } from './surfaces/pusher-apps.js';
+import { PusherSubscriber, createSocketIdGenerator, protocolProblem, pusherCodeFor, pusherCodes, pusherErrorFrame } from './surfaces/pusher.js';
+import { PusherHttpApi, pusherAuthRequest, type PusherAuthAnswer } from './surfaces/pusher-http.js';
 
 /** Descriptors kept free even of plain HTTP connections: the broker's own files need some at any moment. */
 const HARD_DESCRIPTOR_MARGIN = 16;
@@ -66,7 +69,7 @@ export interface BrokerAddress {
 
 /** A snapshot of the broker's counters. */
 export interface BrokerStats {
-  readonly connections: { readonly native: number; readonly synap: number; readonly broadcasting: number };
+  readonly connections: { readonly native: number; readonly synap: number; readonly broadcasting: number; readonly pusher: number };
   readonly subscribers: number;
   readonly subscriptions: number;
   readonly published: number;
@@ -166,6 +169,8 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
   readonly #cluster: NatsClusterLink | undefined;
   /** The cluster's history (JetStream), when `cluster` and `history` are both set. */
   readonly #sharedHistory: JetStreamHistory | undefined;
+  /** The Pusher surface, when `pusher` is set. */
+  readonly #pusher: PusherSurface | undefined;
 
   constructor(options: BrokerOptions<TEvents> = {}) {
     this.#options = options;
@@ -244,6 +249,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
       maxSubscriptions: this.#maxSubscriptions,
       counters: () => ({ connections: this.stats().connections, slowConsumersCut: this.#slowConsumersCut }),
     });
+    this.#pusher = options.pusher ? this.#pusherSurface(options.pusher === true ? {} : options.pusher) : undefined;
     this.#http = createServer((request, response) => void this.#onRequest(request, response));
     this.#wss = new WebSocketServer({
       noServer: true,
@@ -263,6 +269,33 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
           : new EventwireError('invalid_frame', `Malformed HTTP request (${error.code ?? error.message})`);
       socket.end(upgradeRefusal(failure));
     });
+  }
+
+  #pusherSurface(options: PusherOptions): PusherSurface {
+    const apps = new PusherApps(options.apps ?? [developmentPusherApp], this.#topicLimits);
+    const sockets = new Map<string, PusherSubscriber>();
+    const origins = options.allowedOrigins;
+    return {
+      apps,
+      sockets,
+      nextSocketId: createSocketIdGenerator(),
+      authPath: options.authPath === false ? undefined : (options.authPath ?? '/broadcasting/auth'),
+      userAuthPath: options.userAuthPath === false ? undefined : (options.userAuthPath ?? '/pusher/user-auth'),
+      allowsOrigin: (origin) => origins === '*' || (origins?.includes(origin) ?? false),
+      http: new PusherHttpApi({
+        core: this.#core,
+        access: this.#access,
+        apps,
+        maxPayloadBytes: this.#maxPayloadBytes,
+        sockets,
+        terminate: (socket) => {
+          for (const connection of this.#connections.values()) {
+            if (connection.id === socket.id) connection.close(pusherCodes.unauthorized, 'terminated by the app', 1000);
+          }
+        },
+      }),
+      development: options.apps === undefined,
+    };
   }
 
   #defaultHistoryStore(options: BrokerOptions<TEvents>): HistoryStore {
@@ -317,8 +350,11 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
     // far lower; this only bites when plain HTTP calls flood the reserve).
     const fileLimit = readOpenFileLimit();
     if (fileLimit) this.#http.maxConnections = Math.max(1, fileLimit.soft - HARD_DESCRIPTOR_MARGIN);
+    if (this.#pusher?.development) {
+      this.#log(`pusher: development app ${developmentPusherApp.id}/${developmentPusherApp.key} with the well-known secret "${developmentPusherApp.secret}": set pusher.apps before production`);
+    }
     this.#log(
-      `listening on ${this.#address.url} (native: /, synap: /pubsub/ws${this.#broadcastingPath ? `, broadcasting: ${this.#broadcastingPath}` : ''}, http: /pubsub, /api/v1/command, /health, /stats); up to ${this.#access.maxConnections} connections`,
+      `listening on ${this.#address.url} (native: /, synap: /pubsub/ws${this.#broadcastingPath ? `, broadcasting: ${this.#broadcastingPath}` : ''}${this.#pusher ? ', pusher: /app/{key}' : ''}, http: /pubsub, /api/v1/command, /health, /stats${this.#pusher ? ', /apps/{id}' : ''}); up to ${this.#access.maxConnections} connections`,
     );
     return this.#address;
   }
@@ -393,7 +429,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
 
   /** A snapshot of the broker's counters. */
   stats(): BrokerStats {
-    const connections = { native: 0, synap: 0, broadcasting: 0 };
+    const connections = { native: 0, synap: 0, broadcasting: 0, pusher: 0 };
     for (const connection of this.#connections.values()) connections[connection.surface]++;
     const { subscribers, subscriptions } = this.#core.router.counts();
     return {
@@ -427,7 +463,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
       nodes,
       total: {
         nodes: nodes.length,
-        connections: sum((node) => node.connections.native + node.connections.synap + node.connections.broadcasting),
+        connections: sum((node) => Object.values(node.connections).reduce((total, count) => total + (count || 0), 0)),
         subscriptions: sum((node) => node.subscriptions),
         published: sum((node) => node.published),
         deliveries: sum((node) => node.deliveries),
@@ -483,17 +519,29 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
       socket.end(upgradeRefusal(new EventwireError('connection_closed', 'The broker is shutting down')));
       return;
     }
-    let surface: SocketSurface;
+    let surface: SocketSurface | undefined;
     let topics: string[] = [];
     let user: BrokerUser | undefined;
+    let app: PusherApp | undefined;
     const ip = this.#clientAddress(request);
     let admitted = false;
     try {
+      const pusherKey = this.#pusher && /^\/app\/([^/]+)$/.exec(requestUrl(request).pathname)?.[1];
+      if (pusherKey !== undefined) surface = 'pusher';
       // Caps and the connect rate first: over them, nothing else is spent.
       this.#access.admit(ip);
       admitted = true;
       const url = requestUrl(request);
-      if (url.pathname === '/' || url.pathname === '/ws') surface = 'native';
+      if (surface === 'pusher') {
+        // Pusher clients are told why in the protocol's own terms (pusher:error, then a close with its code).
+        app = this.#pusher!.apps.byKey(decodePathSegment(pusherKey!));
+        if (!app) throw new EventwireError('not_found', `No Pusher app with key "${pusherKey!.slice(0, 100)}"`);
+        const problem = protocolProblem(url);
+        if (problem) {
+          this.#access.release(ip);
+          return this.#refusePusher(request, socket, head, problem.code, problem.message);
+        }
+      } else if (url.pathname === '/' || url.pathname === '/ws') surface = 'native';
       else if (url.pathname === '/pubsub/ws') {
         surface = 'synap';
         topics = parseSynapTopics(url, this.#topicLimits, this.#maxSubscriptions);
@@ -510,11 +558,31 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
       await this.#access.authorize(user, topics, 'subscribe');
     } catch (error) {
       if (admitted) this.#access.release(ip);
-      socket.end(upgradeRefusal(toEventwireError(error)));
+      const failure = toEventwireError(error);
+      if (surface === 'pusher') return this.#refusePusher(request, socket, head, pusherCodeFor(failure.code) ?? pusherCodes.reconnect, failure.message);
+      socket.end(upgradeRefusal(failure));
       return;
     }
     if (socket.destroyed) return this.#access.release(ip);
-    this.#wss.handleUpgrade(request, socket, head, (ws) => this.#onConnection(ws, request, ip, surface, topics, user));
+    this.#wss.handleUpgrade(request, socket, head, (ws) => this.#onConnection(ws, request, ip, surface!, topics, user, app));
+  }
+
+  /**
+   * Refuses a Pusher connect the way pusher-js understands: the WebSocket is
+   * accepted, gets `pusher:error` with the code and is closed with it
+   * (4000–4099: do not retry, 4100–4199: back off, 4200–4299: retry now).
+   * An HTTP refusal would only read as a network failure to retry blindly.
+   */
+  #refusePusher(request: IncomingMessage, socket: Socket, head: Buffer, code: number, message: string): void {
+    if (socket.destroyed) return;
+    this.#wss.handleUpgrade(request, socket, head, (ws) => {
+      ws.send(pusherErrorFrame(code, message));
+      ws.close(code, message.slice(0, 120));
+      const timer = setTimeout(() => ws.terminate(), 1000);
+      timer.unref();
+      ws.once('close', () => clearTimeout(timer));
+      ws.on('error', () => ws.terminate());
+    });
   }
 
   /** The broker's authentication rules for one request (anonymous only where allowed; failures limited per IP). */
@@ -548,11 +616,13 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
     surface: SocketSurface,
     topics: string[],
     user: BrokerUser | undefined,
+    app?: PusherApp,
   ): void {
     // Assigned below, once the connection it wraps exists; onSlow only runs later.
-    let subscriber: NativeSession | SynapSubscriber | BroadcastingSubscriber;
+    let subscriber: NativeSession | SynapSubscriber | BroadcastingSubscriber | PusherSubscriber;
     const connection = new Connection({
-      id: this.#nextConnectionId(),
+      // A Pusher connection's id is its socket id (`N.N`), the id `socket_id` names to leave it out.
+      id: surface === 'pusher' ? this.#pusher!.nextSocketId() : this.#nextConnectionId(),
       socket: ws,
       surface,
       remote: `${request.socket.remoteAddress}:${request.socket.remotePort}`,
@@ -593,6 +663,20 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
         connection.alive = true;
         session.receive(data, isBinary);
       });
+    } else if (surface === 'pusher') {
+      const pusher = new PusherSubscriber(connection, app!, {
+        core: this.#core,
+        access: this.#access,
+        maxSubscriptions: this.#maxSubscriptions,
+        maxPayloadBytes: this.#maxPayloadBytes,
+      });
+      subscriber = pusher;
+      this.#pusher!.sockets.set(pusher.id, pusher);
+      pusher.welcome();
+      ws.on('message', (data) => {
+        connection.alive = true;
+        pusher.receive(String(data));
+      });
     } else if (surface === 'broadcasting') {
       const broadcasting = new BroadcastingSubscriber(connection, {
         access: this.#access,
@@ -622,7 +706,10 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
       this.#connections.delete(ws);
       this.#access.release(ip);
       connection.closed();
-      if (subscriber instanceof NativeSession || subscriber instanceof BroadcastingSubscriber) subscriber.closed();
+      if (subscriber instanceof PusherSubscriber) {
+        this.#pusher!.sockets.delete(subscriber.id);
+        subscriber.closed();
+      } else if (subscriber instanceof NativeSession || subscriber instanceof BroadcastingSubscriber) subscriber.closed();
       else {
         this.#core.router.remove(subscriber);
         this.#synapHttp.untrack(subscriber);
@@ -669,6 +756,12 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
       // A browser tab, curl or a health probe on a WebSocket path: say how to connect.
       throw upgradeRequired(path, request.headers.host ?? this.#address?.host ?? 'localhost', this.#broadcastingPath);
     }
+    if (this.#pusher && /^\/app\/[^/]+$/.test(path)) {
+      throw new EventwireError('upgrade_required', `${path} is the Pusher WebSocket endpoint: connect pusher-js with key "${path.slice(5)}", wsHost and wsPort of this broker`);
+    }
+    if (this.#pusher && (path === this.#pusher.authPath || path === this.#pusher.userAuthPath)) return this.#servePusherAuth(request, response, path);
+    // Signed with the app's secret (not the broker's credentials): before authentication below.
+    if (this.#pusher && (await this.#pusher.http.handle(request, response, url, this.#clientAddress(request)))) return;
     if (path === '/health') {
       expect('GET');
       return sendJson(response, 200, {
@@ -740,9 +833,98 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
     throw new EventwireError('not_found', `No route for ${method} ${path}`);
   }
 
+  /**
+   * The Pusher auth endpoints (channel auth, user auth), with CORS for the
+   * origins allowed: a browser page on another origin preflights its POST.
+   */
+  async #servePusherAuth(request: IncomingMessage, response: ServerResponse, path: string): Promise<void> {
+    const pusher = this.#pusher!;
+    const origin = request.headers.origin;
+    const cors: Record<string, string> =
+      origin !== undefined && pusher.allowsOrigin(origin)
+        ? { 'access-control-allow-origin': origin, 'access-control-allow-credentials': 'true', vary: 'Origin' }
+        : {};
+    if (request.method === 'OPTIONS') {
+      response.writeHead(204, {
+        ...cors,
+        'access-control-allow-methods': 'POST',
+        'access-control-allow-headers': 'authorization, content-type, x-socket-id, x-csrf-token, x-requested-with',
+        'access-control-max-age': '600',
+      });
+      return void response.end();
+    }
+    if (request.method !== 'POST') throw new EventwireError('method_not_allowed', `${path} accepts POST, not ${request.method ?? 'GET'}`);
+    const answer = await this.#answerPusherAuth(request, path === pusher.authPath ? 'channel' : 'user');
+    sendJson(response, answer.status, answer.body, cors);
+  }
+
+  async #answerPusherAuth(request: IncomingMessage, kind: 'channel' | 'user'): Promise<PusherAuthAnswer> {
+    const input = await pusherAuthRequest(request, this.#clientAddress(request), 64 * 1024);
+    return kind === 'channel' ? this.#pusher!.http.authorizeChannel(input) : this.#pusher!.http.authenticateUser(input);
+  }
+
+  /**
+   * The channel auth endpoint as a Node request listener, for an HTTP server
+   * of your own (Express, Fastify's raw handler, node:http): it runs this
+   * broker's authentication and channel rules and answers `{ auth }` or
+   * `{ auth, channel_data }` as Laravel's `/broadcasting/auth` does.
+   * The broker serves it itself at `pusher.authPath`.
+   *
+   * @example
+   * const auth = broker.pusherAuthHandler();
+   * createServer((req, res) => (req.url === '/broadcasting/auth' ? auth(req, res) : app(req, res)));
+   */
+  pusherAuthHandler(kind: 'channel' | 'user' = 'channel'): (request: IncomingMessage, response: ServerResponse) => Promise<void> {
+    if (!this.#pusher) throw new EventwireError('invalid_payload', 'The Pusher surface is off: set the `pusher` option');
+    return async (request, response) => {
+      try {
+        const answer = await this.#answerPusherAuth(request, kind);
+        sendJson(response, answer.status, answer.body);
+      } catch (error) {
+        sendError(response, error);
+      }
+    };
+  }
+
+  /**
+   * The channel auth endpoint as a fetch handler, `(Request) => Response`,
+   * for frameworks built on web requests (Hono, Next.js route handlers).
+   */
+  pusherAuthFetch(kind: 'channel' | 'user' = 'channel'): (request: Request) => Promise<Response> {
+    const pusher = this.#pusher;
+    if (!pusher) throw new EventwireError('invalid_payload', 'The Pusher surface is off: set the `pusher` option');
+    return async (request) => {
+      const url = new URL(request.url);
+      const headers = Object.fromEntries(request.headers);
+      const input = {
+        body: await request.text(),
+        contentType: request.headers.get('content-type') ?? undefined,
+        token: findToken(url, headers),
+        headers,
+        ip: request.headers.get('x-forwarded-for')?.split(',').pop()?.trim() ?? 'unknown',
+      };
+      const answer = kind === 'channel' ? await pusher.http.authorizeChannel(input) : await pusher.http.authenticateUser(input);
+      return Response.json(answer.body, { status: answer.status });
+    };
+  }
+
   #log(line: string): void {
     this.#options.log?.(line);
   }
+}
+
+/** The Pusher surface's parts, when it is on. */
+interface PusherSurface {
+  readonly apps: PusherApps;
+  /** This broker's Pusher connections by socket id. */
+  readonly sockets: Map<string, PusherSubscriber>;
+  readonly nextSocketId: () => string;
+  readonly authPath: string | undefined;
+  readonly userAuthPath: string | undefined;
+  readonly allowsOrigin: (origin: string) => boolean;
+  readonly http: PusherHttpApi;
+  /** Serving the development app (no apps configured). */
+  readonly development: boolean;
 }
 
 function countParam(name: string, text: string): number {

@@ -21,8 +21,8 @@ export interface AuthRequest {
   readonly headers: IncomingHttpHeaders;
   /** The client's address: the peer, or whom a trusted proxy forwarded for (`trustedProxies`). */
   readonly remoteAddress: string;
-  /** Which surface asks: a WebSocket one (`native`, `synap`, `broadcasting`) or `http`. */
-  readonly surface: 'native' | 'synap' | 'broadcasting' | 'http';
+  /** Which surface asks: a WebSocket one (`native`, `synap`, `broadcasting`, `pusher`) or `http`. */
+  readonly surface: 'native' | 'synap' | 'broadcasting' | 'pusher' | 'http';
 }
 
 /**

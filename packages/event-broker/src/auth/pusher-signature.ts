@@ -23,6 +23,19 @@ export function verifyChannelAuth(auth: string, key: string, secret: string, soc
   return sameText(auth, signChannel(key, secret, socketId, channel, channelData));
 }
 
+/**
+ * `key:signature` for signing `socket_id` in as the user `userData` (a JSON
+ * object with an `id`): what a user-auth endpoint answers for `pusher:signin`.
+ */
+export function signUser(key: string, secret: string, socketId: string, userData: string): string {
+  return `${key}:${hmacHex(secret, `${socketId}::user::${userData}`)}`;
+}
+
+/** True when `auth` is the signin signature of `key`/`secret` for this socket and user data. */
+export function verifyUserAuth(auth: string, key: string, secret: string, socketId: string, userData: string): boolean {
+  return sameText(auth, signUser(key, secret, socketId, userData));
+}
+
 /** A request to the HTTP API, as the server sees it. */
 export interface SignedRequest {
   readonly method: string;
