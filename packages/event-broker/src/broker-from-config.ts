@@ -1,6 +1,7 @@
 // A broker built from a config (file, environment, flags): the server, its
 // built-in observers (audit log, webhooks) and the config's own setup.
 import type { ClusterOptions } from './cluster/nats-cluster.js';
+import type { PusherOptions } from './options.js';
 import { topicLimitDefaults, type EventMap, type EventwireError, type UntypedEvents } from '@eventwire/event-channel';
 import { passThroughOptionKeys, validateConfig, type BrokerConfig, type ResolvedBrokerConfig } from './config.js';
 import { createApiKeyAuthenticator } from './auth/api-keys.js';
@@ -53,6 +54,12 @@ export async function createBrokerFromConfig<TEvents extends EventMap = UntypedE
               ...(config.cluster.history && { history: withoutUndefined(config.cluster.history) }),
               ...(config.cluster.presence && { presence: withoutUndefined(config.cluster.presence) }),
             } as unknown as ClusterOptions),
+    }),
+    ...(config.pusher !== undefined && {
+      pusher: {
+        ...withoutUndefined(config.pusher),
+        ...(config.pusher.apps && { apps: config.pusher.apps.map((app) => withoutUndefined(app)) }),
+      } as PusherOptions,
     }),
     ...(config.topicLimits && {
       topicLimits: {

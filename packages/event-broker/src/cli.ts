@@ -9,6 +9,7 @@ import {
   maskConfig,
   mergeConfigLayers,
   parseHistoryFlag,
+  parsePusherFlag,
   validateConfig,
   type ConfigLayer,
   type ResolvedBrokerConfig,
@@ -44,6 +45,11 @@ the environment, the environment over the config file):
   --fsync <policy>       always | never | <ms>          EVENTWIRE_FSYNC (default 100)
   --cluster <nats-url>   share one event space with the EVENTWIRE_CLUSTER
                          brokers on this NATS (nats://a:4222,b:4222)
+  --pusher <app>         speak the Pusher protocol      EVENTWIRE_PUSHER (apps joined by ",")
+                         (pusher-js, Laravel Echo) for
+                         an app id:key:secret, or "dev"
+                         for app-id:app-key:app-secret;
+                         repeatable
   --jwt-secret <secret>  authenticate with HS256 JWTs  EVENTWIRE_JWT_SECRET
   --jwks-url <url>       authenticate with JWTs signed  EVENTWIRE_JWKS_URL
                          by keys from this JWKS
@@ -57,7 +63,9 @@ the environment, the environment over the config file):
 
 Endpoints: ws://host:port/ (eventwire protocol), /pubsub/ws?topics=… (Synap),
 POST /pubsub/{topic}/publish, GET /pubsub/stats, /pubsub/topics,
-/pubsub/{topic}/info, /health, /stats, /cluster.`;
+/pubsub/{topic}/info, /health, /stats, /cluster; with --pusher also
+ws://host:port/app/{key} (Pusher protocol 7), /apps/{id}/… (Pusher HTTP API),
+POST /broadcasting/auth and /pusher/user-auth.`;
 
 function fail(message: string): never {
   console.error(`event-broker: ${message.replace(/\n/g, '\nevent-broker: ')}\nRun event-broker --help for usage.`);
@@ -78,6 +86,7 @@ const settings = [
   { flag: 'data-dir', variable: 'EVENTWIRE_DATA_DIR', key: 'dataDir', kind: 'string' },
   { flag: 'fsync', variable: 'EVENTWIRE_FSYNC', key: 'historyFsync', kind: 'number' },
   { flag: 'cluster', variable: 'EVENTWIRE_CLUSTER', key: 'cluster', kind: 'string' },
+  { flag: 'pusher', variable: 'EVENTWIRE_PUSHER', key: 'pusher', kind: 'pusher' },
   { flag: 'jwt-secret', variable: 'EVENTWIRE_JWT_SECRET', key: 'jwtSecret', kind: 'string' },
   { flag: 'jwks-url', variable: 'EVENTWIRE_JWKS_URL', key: 'jwksUrl', kind: 'string' },
   { flag: 'max-connections', variable: 'EVENTWIRE_MAX_CONNECTIONS', key: 'maxConnections', kind: 'number' },
@@ -106,6 +115,7 @@ try {
       'max-connections-per-ip': { type: 'string' },
       fsync: { type: 'string' },
       cluster: { type: 'string' },
+      pusher: { type: 'string', multiple: true },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -134,6 +144,14 @@ function layerFrom(read: (setting: (typeof settings)[number]) => string | boolea
       const specs = Array.isArray(value) ? value : String(value).split(',').filter((spec) => spec.trim() !== '');
       try {
         raw[setting.key] = specs.map((spec) => parseHistoryFlag(spec.trim()));
+      } catch (error) {
+        throw new BrokerConfigError([`${name(setting)}: ${(error as Error).message}`]);
+      }
+    } else if (setting.kind === 'pusher') {
+      const specs = Array.isArray(value) ? value : String(value).split(',').filter((spec) => spec.trim() !== '');
+      try {
+        const apps = specs.map((spec) => parsePusherFlag(spec.trim()));
+        raw[setting.key] = apps.includes('dev') ? true : { apps };
       } catch (error) {
         throw new BrokerConfigError([`${name(setting)}: ${(error as Error).message}`]);
       }

@@ -85,6 +85,8 @@ export interface BrokerConfig<TEvents extends EventMap = UntypedEvents, TChannel
   readonly historyMaxBytes?: number | string;
   /** Each field defaults to `topicLimitDefaults`. */
   readonly topicLimits?: Partial<TopicLimits>;
+  /** The Pusher surface (see `BrokerOptions.pusher`); `true` for the development app. */
+  readonly pusher?: BrokerOptions['pusher'];
   /** Append every event to a JSONL file (rotated by size). */
   readonly auditLog?: AuditLogConfig;
   readonly webhooks?: readonly WebhookConfig[];
@@ -168,6 +170,17 @@ export function parseDuration(text: string): number {
   const ms = Math.round(Number(match[1]) * factor);
   if (ms < 1) throw new Error(`"${text}" is too short`);
   return ms;
+}
+
+/**
+ * One `--pusher` flag: `id:key:secret` for an app, or `dev` for the
+ * development app (a secret cannot hold ':' here; use a config file for one that does).
+ */
+export function parsePusherFlag(text: string): { id: string; key: string; secret: string } | 'dev' {
+  if (text === 'dev') return 'dev';
+  const [id = '', key = '', secret = '', ...rest] = text.split(':');
+  if (rest.length > 0 || id === '' || key === '' || secret === '') throw new Error(`"${text.replace(/:[^:]*$/, ':***')}" is not id:key:secret (or "dev")`);
+  return { id, key, secret };
 }
 
 /**
@@ -285,6 +298,28 @@ export const declarativeConfigSchema = z.strictObject({
   maxPresenceMembers: count,
   trustedProxies: z.array(z.string().min(1, 'expected an IP address')),
   broadcastingPath: z.union([z.literal(false), z.string().regex(/^\/[^?#\s]*$/, 'expected a path such as /api/v1/broadcasting/ws')]),
+  // `true` is the development app ({}); `false` is off. An object is checked key by key (a union would only say "invalid input").
+  pusher: z.preprocess(
+    (value) => (value === true ? {} : value === false ? undefined : value),
+    z.strictObject({
+      apps: z
+        .array(
+          z.strictObject({
+            id: z.string().min(1, 'expected the app id (HTTP API: /apps/{id})'),
+            key: z.string().min(1, 'expected the public app key (clients connect to /app/{key})'),
+            secret: z.string().min(8, 'expected a secret of at least 8 characters'),
+            namespace: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'expected 1 to 64 of A-Z a-z 0-9 _ -').optional(),
+            clientEvents: z.boolean().optional(),
+            maxClientEventsPerSecond: z.number({ error: 'expected a rate per second (a positive number)' }).positive().optional(),
+          }),
+        )
+        .min(1, 'expected at least one app { id, key, secret }')
+        .optional(),
+      authPath: z.union([z.literal(false), z.string().regex(/^\/[^?#\s]*$/, 'expected a path such as /broadcasting/auth')]).optional(),
+      userAuthPath: z.union([z.literal(false), z.string().regex(/^\/[^?#\s]*$/, 'expected a path such as /pusher/user-auth')]).optional(),
+      allowedOrigins: z.union([z.literal('*'), z.array(z.string().min(1))]).optional(),
+    }, { error: 'expected true, or { apps?, authPath?, userAuthPath?, allowedOrigins? }' }),
+  ),
   dataDir: z.string().min(1),
   cluster: z.union([
     z.string().regex(/^nats:\/\//, 'expected a nats:// URL'),

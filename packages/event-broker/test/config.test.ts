@@ -177,6 +177,36 @@ test('--jwt-secret turns authentication on from the command line; the secret is 
   }
 });
 
+test('pusher: apps from a JSON config file and from --pusher flags (secrets masked); a bad app is a typed error naming its key path', async ({ dir }) => {
+  const file = writeJson(dir, 'pusher.json', { pusher: { apps: [{ id: 'shop', key: 'shop-key', secret: 'shop-secret-123' }], authPath: '/auth/pusher' } });
+  const printed = await runCli(['--config', file, '--print-config']);
+  assert.is(printed.code, 0);
+  assert.not.match(printed.stdout, /shop-secret-123/);
+  const flags = await runCli(['--pusher', 'a:ak:a-secret-1', '--pusher', 'b:bk:b-secret-1', '--print-config']);
+  const shown = JSON.parse(flags.stdout) as { config: { pusher: { apps: Array<{ id: string }> } } };
+  assert.equal(shown.config.pusher.apps.map((app) => app.id), ['a', 'b']);
+  assert.not.match(flags.stdout, /a-secret-1/);
+  const bad = await runCli(['--pusher', 'only-an-id']);
+  assert.is(bad.code, 2);
+  assert.match(bad.stderr, /--pusher: .* is not id:key:secret/);
+  const missing = await runCli(['--config', writeJson(dir, 'pusher-bad.json', { pusher: { apps: [{ id: 'x', key: 'k' }] } })]);
+  assert.match(missing.stderr, /pusher\.apps\[0\]\.secret/);
+
+  const configured = await createBrokerFromConfig({ ...(await loadBrokerConfigFile(file)), port: 0 });
+  const { url, httpUrl } = await configured.broker.listen();
+  try {
+    const client = await RawClient.open(`${url}/app/shop-key?protocol=7`);
+    const established = await client.next((frame) => frame['event'] === 'pusher:connection_established');
+    assert.match(JSON.parse(established['data'] as string).socket_id, /^\d+\.\d+$/);
+    client.socket.close();
+    // The configured auth path answers; the default one is not there.
+    assert.is((await fetch(`${httpUrl}/auth/pusher`, { method: 'POST', body: 'socket_id=1.1&channel_name=orders' })).status, 400);
+    assert.is((await fetch(`${httpUrl}/broadcasting/auth`, { method: 'POST' })).status, 404);
+  } finally {
+    await configured.close();
+  }
+});
+
 test('each validation error stops the broker with the key path and what was expected, never a stack trace', async ({ dir }) => {
   const cases: Array<[string, unknown, RegExp]> = [
     ['unknown.json', { prot: 80 }, /unknown\.json: prot: unknown key \(did you mean "port"\?\)/],
