@@ -551,7 +551,9 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
       // Checked before the socket is accepted: wrong credentials cost the
       // broker one verification, no connection state. A native client without
       // credentials here may still send them in its hello.
-      if (this.#access.authenticates && (token !== undefined || surface !== 'native')) {
+      // A Pusher socket has no credentials of its own: the app key admits it,
+      // and private and presence channels are let in by their signatures.
+      if (this.#access.authenticates && surface !== 'pusher' && (token !== undefined || surface !== 'native')) {
         user = await this.#authenticateRequest(request, token, surface);
       }
       // A Synap subscriber names its channels in the URL: each must be allowed.
