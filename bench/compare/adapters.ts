@@ -28,6 +28,8 @@ export async function connect(system: ClientKey, url: string): Promise<BenchConn
       return eventwire(url, false);
     case 'eventwire-synap':
       return eventwire(url, true);
+    case 'eventwire-pusher':
+      return pusherProtocol(url);
     case 'ws':
       return bareWs(url);
     case 'socketio':
@@ -114,6 +116,44 @@ async function eventwire(url: string, synapSubscribers: boolean): Promise<BenchC
   });
   socket.send(JSON.stringify({ type: 'hello', protocol: 1, client: 'bench' }));
   await connection.barrier();
+  return connection;
+}
+
+/** A Pusher protocol 7 socket (what pusher-js speaks), on the broker's development app. */
+async function pusherProtocol(url: string): Promise<BenchConnection> {
+  const socket = new WebSocket(`${url}/app/app-key?protocol=7&client=bench`, { perMessageDeflate: false });
+  const established = new Promise<void>((resolve) => socket.once('message', () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    socket.once('open', () => resolve());
+    socket.once('error', reject);
+  });
+  await established;
+  const waiting = new Map<string, () => void>();
+  let pong: (() => void) | undefined;
+  const connection: BenchConnection = {
+    onMessage: () => {},
+    async subscribe(channel) {
+      const done = new Promise<void>((resolve) => waiting.set(channel, resolve));
+      socket.send(JSON.stringify({ event: 'pusher:subscribe', data: { channel } }));
+      await done;
+    },
+    publish() {
+      throw new Error('Pusher-surface runs publish natively');
+    },
+    async barrier() {
+      const done = new Promise<void>((resolve) => (pong = resolve));
+      socket.send('{"event":"pusher:ping","data":{}}');
+      await done;
+    },
+    close: () => socket.close(),
+  };
+  socket.on('message', (data) => {
+    const text = String(data);
+    if (!text.startsWith('{"event":"pusher')) return connection.onMessage(text);
+    if (text.startsWith('{"event":"pusher:pong"')) return pong?.();
+    const channel = /"channel":"([^"]+)"/.exec(text)?.[1];
+    if (channel) waiting.get(channel)?.();
+  });
   return connection;
 }
 

@@ -48,7 +48,8 @@ let histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 12
 function onMessage(text: string): void {
   received++;
   if (!recording) return;
-  const sentAt = /"t":([\d.]+)/.exec(text);
+  // `"t":` in a JSON frame, `"t\":` where data is a JSON string inside it (the Pusher protocol).
+  const sentAt = /"t\\?":([\d.]+)/.exec(text);
   if (sentAt) histogram.recordValue(Math.max(1, Math.round((now() - Number(sentAt[1])) * 1000))); // µs
 }
 

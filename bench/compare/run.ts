@@ -280,8 +280,9 @@ async function runThroughput(system: SystemSpec, scenario: ThroughputScenario, o
         client.ask({ cmd: 'connect', system: system.client, url: server.url, count: shares[index]!.length, concurrency: 50, subscriptions: shares[index]! }),
       ),
     );
-    // A Synap-surface run still publishes with the native protocol (Synap's own publish is HTTP).
-    const publisherSystem = system.client === 'eventwire-synap' ? 'eventwire' : system.client;
+    // Synap- and Pusher-surface runs still publish with the native protocol (Synap's own publish is
+    // HTTP; a Pusher client publishes only client events, which are never echoed).
+    const publisherSystem = system.client === 'eventwire-synap' || system.client === 'eventwire-pusher' ? 'eventwire' : system.client;
     await Promise.all(
       publishers.map((client) =>
         client.ask({ cmd: 'connect', system: publisherSystem, url: server.url, count: scenario.publishers / publishers.length, concurrency: 50 }),

@@ -18,7 +18,7 @@ export interface RunningServer {
 }
 
 /** Which client adapter talks to a system. */
-export type ClientKey = 'eventwire' | 'eventwire-synap' | 'ws' | 'socketio' | 'nats' | 'mqtt';
+export type ClientKey = 'eventwire' | 'eventwire-synap' | 'eventwire-pusher' | 'ws' | 'socketio' | 'nats' | 'mqtt';
 
 export type ScenarioKind = 'fan-out' | 'fan-in' | 'wildcard' | 'connections';
 
@@ -152,6 +152,16 @@ export const systems: readonly SystemSpec[] = [
     scenarios: ['fan-out', 'fan-in'],
     version: () => `@eventwire/event-broker ${packageVersion('../../packages/event-broker/package.json')}`,
     start: eventwireBroker,
+  },
+  {
+    key: 'eventwire-pusher',
+    client: 'eventwire-pusher',
+    name: 'eventwire (Pusher surface)',
+    // Pusher channels are exact names; its subscribers are Pusher protocol 7 sockets, the publisher native.
+    wildcards: false,
+    scenarios: ['fan-out', 'fan-in'],
+    version: () => `@eventwire/event-broker ${packageVersion('../../packages/event-broker/package.json')}, --pusher dev`,
+    start: () => launchNode(here('../../packages/event-broker/bin/event-broker.js'), ['--port', '0', '--pusher', 'dev', ...(showServerOutput ? [] : ['--quiet'])]),
   },
   {
     key: 'eventwire-history',
