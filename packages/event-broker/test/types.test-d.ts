@@ -121,3 +121,15 @@ broker.channel('private-root.{area}', (user) => user?.role === 'root');
 broker.observe('order.created', (_event, ctx) => {
   expectType<Equal<NonNullable<typeof ctx.origin.user>['role'], 'admin' | 'member' | undefined>>();
 });
+
+// The Pusher surface: apps need id, key and secret; the auth handlers are typed for their frameworks.
+new EventBrokerServer({ pusher: true });
+new EventBrokerServer({ pusher: { apps: [{ id: 'shop', key: 'shop-key', secret: 'shop-secret', clientEvents: false }], authPath: '/auth', allowedOrigins: '*' } });
+// @ts-expect-error an app needs its secret
+new EventBrokerServer({ pusher: { apps: [{ id: 'shop', key: 'shop-key' }] } });
+// @ts-expect-error allowedOrigins is a list or '*'
+defineBrokerConfig({ pusher: { allowedOrigins: 'https://app.example' } });
+expectType<Equal<ReturnType<typeof broker.pusherAuthFetch>, (request: Request) => Promise<Response>>>();
+broker.observe('order.created', (_event, ctx) => {
+  expectType<Equal<typeof ctx.origin.surface, 'native' | 'synap' | 'pusher' | 'http' | 'broker'>>();
+});

@@ -1,0 +1,174 @@
+// The Pusher surface's edges: hooks on what Pusher clients and the HTTP API
+// publish, the client-event rate limit (4301), terminate_connections (4009,
+// not retried), the auth endpoint mounted in an HTTP server of one's own
+// (Node listener and fetch handler), Echo's 'reverb' broadcaster, and the
+// connection counts by surface.
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import Echo from 'laravel-echo';
+import PusherServer from 'pusher';
+import PusherJs from 'pusher-js';
+import type * as PusherModule from 'pusher-js';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { signChannel, type PusherAppOptions } from '../src/index.js';
+import { RawClient, startBroker, until, within, type TestBroker } from './helpers.js';
+
+const Pusher = ((PusherJs as unknown as { default?: unknown }).default ?? PusherJs) as (typeof PusherModule.default)['default'];
+
+const app: PusherAppOptions = { id: 'edge', key: 'edge-key', secret: 'edge-secret-0123456789', maxClientEventsPerSecond: 3 };
+const test = suite<{ server: TestBroker<never>; origins: string[] }>('pusher surface: hooks, limits, terminate, auth handlers');
+
+test.before(async (context) => {
+  context.origins = [];
+  context.server = (await startBroker(
+    {
+      pusher: { apps: [app] },
+      allowAnonymous: true,
+      authenticate: ({ token }) => (token ? { id: token } : undefined),
+    },
+    (broker) => {
+      broker.channel('private-team.{team}', (user) => user !== undefined);
+      broker.intercept('orders', (event, context) => {
+        if ((event.data as { total?: number }).total === 0) context.reject('total must be positive');
+      });
+    },
+  )) as never;
+  context.server.broker.observe('#', (_event, hook) => void context.origins.push(hook.origin.surface));
+});
+test.after(async (context) => {
+  await context.server.stop();
+});
+
+const library = (server: TestBroker<never>): PusherServer =>
+  new PusherServer({ appId: app.id, key: app.key, secret: app.secret, host: '127.0.0.1', port: String(server.port), useTLS: false });
+
+async function pusherSocket(server: TestBroker<never>): Promise<{ client: RawClient; socketId: string }> {
+  const client = await RawClient.open(`${server.url}/app/${app.key}?protocol=7`);
+  const established = await client.next((frame) => frame['event'] === 'pusher:connection_established');
+  return { client, socketId: (JSON.parse(established['data'] as string) as { socket_id: string }).socket_id };
+}
+
+test('hooks see Pusher publishes: an intercept refusal fails the HTTP trigger with its code; client events are origin "pusher"', async ({ server, origins }) => {
+  const refused = await library(server)
+    .trigger('orders', 'OrderPlaced', { total: 0 })
+    .then(
+      () => undefined,
+      (error: { status: number; body: string }) => error,
+    );
+  assert.is(refused?.status, 403);
+  assert.match(refused!.body, /rejected/);
+  assert.match(refused!.body, /total must be positive/);
+  await library(server).trigger('orders', 'OrderPlaced', { total: 5 });
+  await until(() => origins.includes('http'), 'the HTTP publish observed');
+
+  const { client, socketId } = await pusherSocket(server);
+  try {
+    client.send({ event: 'pusher:subscribe', data: { channel: 'private-team.x', auth: signChannel(app.key, app.secret, socketId, 'private-team.x') } });
+    await client.next((frame) => frame['event'] === 'pusher_internal:subscription_succeeded');
+    client.send({ event: 'client-ping', channel: 'private-team.x', data: { n: 1 } });
+    await until(() => origins.includes('pusher'), 'the client event observed with origin pusher');
+  } finally {
+    client.socket.close();
+  }
+});
+
+test('client events past the app\'s rate get pusher:error 4301; the connection stays and later ones pass again', async ({ server }) => {
+  const sender = await pusherSocket(server);
+  const receiver = await pusherSocket(server);
+  try {
+    for (const { client, socketId } of [sender, receiver]) {
+      client.send({ event: 'pusher:subscribe', data: { channel: 'private-team.rate', auth: signChannel(app.key, app.secret, socketId, 'private-team.rate') } });
+      await client.next((frame) => frame['event'] === 'pusher_internal:subscription_succeeded');
+    }
+    for (let n = 1; n <= 5; n++) sender.client.send({ event: 'client-tick', channel: 'private-team.rate', data: { n } });
+    const error = await sender.client.next((frame) => frame['event'] === 'pusher:error');
+    assert.is((error['data'] as { code: number }).code, 4301);
+    sender.client.send({ event: 'pusher:ping', data: {} });
+    await sender.client.next((frame) => frame['event'] === 'pusher:pong');
+    await until(() => receiver.client.received.filter((frame) => frame['event'] === 'client-tick').length === 3, 'the three within the burst');
+    const ticks = receiver.client.received.filter((frame) => frame['event'] === 'client-tick').map((frame) => JSON.parse(frame['data'] as string).n);
+    assert.equal(ticks, [1, 2, 3]);
+    assert.ok(server.broker.stats().refused.rate_limited >= 2, 'counted as refusals');
+  } finally {
+    sender.client.socket.close();
+    receiver.client.socket.close();
+  }
+});
+
+test('terminate_connections closes the user\'s sockets with 4009, which pusher-js does not retry', async ({ server }) => {
+  const pusher = new Pusher(app.key, {
+    cluster: 'eventwire',
+    wsHost: '127.0.0.1',
+    wsPort: server.port,
+    forceTLS: false,
+    enabledTransports: ['ws'],
+    userAuthentication: { endpoint: `${server.httpUrl}/pusher/user-auth`, transport: 'ajax', headers: { Authorization: 'Bearer zed' } },
+  });
+  try {
+    pusher.signin();
+    await until(() => Boolean((pusher.user as unknown as { user_data: unknown }).user_data), 'signed in as zed');
+    const states: string[] = [];
+    pusher.connection.bind('state_change', (change: { current: string }) => states.push(change.current));
+    await library(server).terminateUserConnections('zed');
+    await until(() => states.includes('disconnected') || states.includes('failed'), 'pusher-js to be disconnected');
+    assert.not.ok(states.includes('connecting'), `not retried: ${states.join(' → ')}`);
+  } finally {
+    pusher.disconnect();
+  }
+});
+
+test('the auth endpoint in an HTTP server of your own: the Node listener and the fetch handler run the broker\'s rules', async ({ server }) => {
+  const listener = server.broker.pusherAuthHandler();
+  const own = createServer((request, response) => void listener(request, response));
+  await new Promise<void>((resolve) => own.listen(0, '127.0.0.1', resolve));
+  try {
+    const url = `http://127.0.0.1:${(own.address() as AddressInfo).port}/broadcasting/auth`;
+    const form = new URLSearchParams({ socket_id: '1.2', channel_name: 'private-team.blue' });
+    const allowed = await fetch(url, { method: 'POST', body: form, headers: { authorization: 'Bearer kim' } });
+    assert.is(allowed.status, 200);
+    assert.equal(await allowed.json(), { auth: signChannel(app.key, app.secret, '1.2', 'private-team.blue') });
+    const anonymous = await fetch(url, { method: 'POST', body: form });
+    assert.is(anonymous.status, 403);
+    const json = await fetch(url, { method: 'POST', body: JSON.stringify({ socket_id: 'nope', channel_name: 'private-team.blue' }), headers: { 'content-type': 'application/json' } });
+    assert.is(json.status, 400);
+    assert.is(((await json.json()) as { error: { code: string } }).error.code, 'invalid_payload');
+  } finally {
+    await new Promise((resolve) => own.close(resolve));
+  }
+  const handle = server.broker.pusherAuthFetch();
+  const answer = await handle(
+    new Request('http://app.example/broadcasting/auth', {
+      method: 'POST',
+      body: new URLSearchParams({ socket_id: '3.4', channel_name: 'private-team.green' }),
+      headers: { authorization: 'Bearer kim' },
+    }),
+  );
+  assert.is(answer.status, 200);
+  assert.equal(await answer.json(), { auth: signChannel(app.key, app.secret, '3.4', 'private-team.green') });
+});
+
+test("Echo's 'reverb' broadcaster connects unchanged; /stats counts Pusher connections by surface", async ({ server }) => {
+  const echo = new Echo({
+    broadcaster: 'reverb',
+    key: app.key,
+    wsHost: '127.0.0.1',
+    wsPort: server.port,
+    forceTLS: false,
+    enabledTransports: ['ws'],
+    Pusher: Pusher as never,
+  });
+  try {
+    const got: unknown[] = [];
+    const channel = echo.channel('reverb.news').listen('.story', (data: unknown) => got.push(data));
+    await within(new Promise<void>((resolve) => channel.subscribed(() => resolve())), 5000, 'subscribed through the reverb connector');
+    assert.ok(server.broker.stats().connections.pusher >= 1);
+    await library(server).trigger('reverb.news', 'story', { id: 1 });
+    await until(() => got.length === 1, 'the story');
+    assert.equal(got, [{ id: 1 }]);
+  } finally {
+    echo.disconnect();
+  }
+});
+
+test.run();
