@@ -111,10 +111,11 @@ if (!natsServerAvailable()) {
   test('presence and client events across brokers', async (context) => {
     const [a, b] = context.brokers as [TestBroker<never>, TestBroker<never>];
     const ada = client(context, a, 'ada');
-    const room = ada.subscribe('presence-room.1') as unknown as { members: { count: number; each(callback: (member: { id: string }) => void): void } } & Parameters<typeof subscribed>[0];
+    type PresenceChannel = { members: { count: number } } & Parameters<typeof subscribed>[0];
+    const room = ada.subscribe('presence-room.1') as unknown as PresenceChannel;
     await subscribed(room, 'ada in the room');
     const added: string[] = [];
-    room.bind('pusher:member_added', (member: { id: string }) => added.push(member.id));
+    room.bind('pusher:member_added', (member) => void added.push((member as { id: string }).id));
     const bob = client(context, b, 'bob');
     const bobRoom = bob.subscribe('presence-room.1') as unknown as typeof room;
     const bobSucceeded = (await subscribed(bobRoom, 'bob in the room')) as { count: number };
