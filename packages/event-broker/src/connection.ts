@@ -37,6 +37,7 @@ export class Connection implements BudgetedReader {
   #slowConsumerMs: number;
   #onSlow: (connection: Connection) => void;
   readonly #budget: OutboundBudget | undefined;
+  readonly #closeCode: ((code: number) => number) | undefined;
   // Set while the unsent data is above the bound: the deadline for draining it.
   #drainTimer: ReturnType<typeof setTimeout> | undefined;
   #cut = false;
@@ -86,6 +87,11 @@ export class Connection implements BudgetedReader {
     onSlow: (connection: Connection) => void;
     /** The bound on what all connections together may have queued. */
     budget?: OutboundBudget;
+    /**
+     * The surface's own close code for one of eventwire's (a Pusher client
+     * reads 4008 as "do not reconnect", eventwire's slow consumer as "do").
+     */
+    closeCode?: (code: number) => number;
   }) {
     this.id = options.id;
     this.socket = options.socket;
@@ -95,6 +101,7 @@ export class Connection implements BudgetedReader {
     this.#slowConsumerMs = options.slowConsumerMs;
     this.#onSlow = options.onSlow;
     this.#budget = options.budget;
+    this.#closeCode = options.closeCode;
     this.#tcp = (options.socket as unknown as { _socket?: TcpSocket })._socket;
     this.#writesPrepared = this.#tcp !== undefined && options.socket.extensions === '';
   }
@@ -188,7 +195,7 @@ export class Connection implements BudgetedReader {
   /** Starts a closing handshake; the socket is destroyed if it does not finish in `graceMs`. */
   close(code: number, reason: string, graceMs: number): void {
     if (this.socket.readyState === this.socket.CLOSED) return;
-    this.socket.close(code, reason);
+    this.socket.close(this.#closeCode ? this.#closeCode(code) : code, reason);
     const timer = setTimeout(() => this.socket.terminate(), graceMs);
     timer.unref();
     this.socket.once('close', () => clearTimeout(timer));

@@ -48,7 +48,7 @@ import { SynapSubscriber, parseSynapTopics } from './surfaces/synap.js';
 import { SynapHttpApi } from './surfaces/synap-http.js';
 import { BroadcastingSubscriber, defaultBroadcastingPath } from './surfaces/broadcasting.js';
 import { PusherApps, developmentPusherApp, type PusherApp } from './surfaces/pusher-apps.js';
-import { PusherSubscriber, createSocketIdGenerator, protocolProblem, pusherCodeFor, pusherCodes, pusherErrorFrame } from './surfaces/pusher.js';
+import { PusherSubscriber, createSocketIdGenerator, protocolProblem, pusherCloseCode, pusherCodeFor, pusherCodes, pusherErrorFrame } from './surfaces/pusher.js';
 import { PusherHttpApi, pusherAuthRequest, type PusherAuthAnswer } from './surfaces/pusher-http.js';
 
 /** Descriptors kept free even of plain HTTP connections: the broker's own files need some at any moment. */
@@ -631,6 +631,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
       maxOutboundBytes: this.#options.maxOutboundBytes ?? brokerDefaults.maxOutboundBytes,
       slowConsumerMs: this.#options.slowConsumerMs ?? brokerDefaults.slowConsumerMs,
       budget: this.#outboundBudget,
+      ...(surface === 'pusher' && { closeCode: pusherCloseCode }),
       onSlow: (slow) => {
         this.#slowConsumersCut++;
         // Stop routing to it at once; its close event comes later.

@@ -171,4 +171,29 @@ test("Echo's 'reverb' broadcaster connects unchanged; /stats counts Pusher conne
   }
 });
 
+test('a broker restart closes Pusher sockets with 4200 (reconnect now): pusher-js comes back and resubscribes; a slow-consumer cut is 4100 (back off)', async () => {
+  const restarting = await startBroker({ pusher: true });
+  const pusher = new Pusher('app-key', { cluster: 'eventwire', wsHost: '127.0.0.1', wsPort: restarting.port, forceTLS: false, enabledTransports: ['ws'] });
+  try {
+    const got: unknown[] = [];
+    const channel = pusher.subscribe('status');
+    channel.bind('status', (data: unknown) => got.push(data));
+    await within(new Promise((resolve) => channel.bind('pusher:subscription_succeeded', resolve)), 5000, 'subscribed');
+    // pusher-js reports a close with a Pusher code (not 1000/1001) as an error carrying it.
+    const codes: unknown[] = [];
+    pusher.connection.bind('error', (error: { error?: { data?: { code?: number } } }) => codes.push(error.error?.data?.code));
+    await restarting.restart();
+    await until(() => restarting.broker.stats().subscriptions === 1, 'pusher-js back and resubscribed', 10_000);
+    await restarting.broker.publish('status' as never, { after: 'restart' } as never);
+    await until(() => got.length === 1, 'an event after the restart');
+    assert.equal(got, [{ after: 'restart' }]);
+    assert.equal(codes.filter((code) => code !== undefined), [4200], "the close code pusher-js saw (connect errors while the broker was down carry none)");
+  } finally {
+    pusher.disconnect();
+    await restarting.stop();
+  }
+  const { pusherCloseCode } = await import('../src/surfaces/pusher.js');
+  assert.equal([1001, 4008, 4001, 4009].map(pusherCloseCode), [4200, 4100, 4009, 4009]);
+});
+
 test.run();

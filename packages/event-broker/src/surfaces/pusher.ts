@@ -5,6 +5,7 @@
 // core (hooks, history, cluster), and a private or presence channel is let in
 // by the signature its app's auth endpoint gave (Laravel's, or the broker's).
 import { EventwireError, toEventwireError, type ErrorCode } from '@eventwire/event-channel';
+import { closeCodes } from '@eventwire/event-channel/protocol';
 import { randomInt } from 'node:crypto';
 import type { Access } from '../auth/access.js';
 import { channelKind } from '../auth/channels.js';
@@ -65,6 +66,20 @@ export function protocolProblem(url: URL): { code: number; message: string } | u
 /** The frame a refused Pusher connection gets before it is closed with the same code. */
 export function pusherErrorFrame(code: number | null, message: string): string {
   return JSON.stringify({ event: 'pusher:error', data: { code, message } });
+}
+
+/**
+ * The Pusher close code for one of eventwire's, so pusher-js acts as the
+ * broker means: a shutdown is "reconnect now" (4200), a slow consumer cut
+ * "reconnect after a pause" (4100); eventwire's 4008 would read as "no
+ * protocol version, never retry". Pusher codes (4000–4399) pass as they are.
+ */
+export function pusherCloseCode(code: number): number {
+  if (code === closeCodes.goingAway) return pusherCodes.reconnect;
+  if (code === closeCodes.slowConsumer) return pusherCodes.overCapacity;
+  if (code === closeCodes.unauthorized) return pusherCodes.unauthorized;
+  if (code === closeCodes.protocolError || code === closeCodes.messageTooBig) return pusherCodes.reconnect;
+  return code;
 }
 
 /** The Pusher code a refused connect or a failed operation gets, by eventwire code. */
