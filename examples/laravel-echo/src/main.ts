@@ -1,0 +1,127 @@
+// The order board, as a Laravel app with Echo builds it, on eventwire:
+// - the broker speaks the Pusher protocol to the page (app "orders-app") and
+//   guards the presence channel of who is watching and each customer's
+//   private channel with its channel rules;
+// - the web server stands in for the Laravel backend: it serves the page
+//   (Laravel Echo and pusher-js, their published browser builds), signs
+//   people in, answers Echo's /broadcasting/auth on its own origin with the
+//   broker's rules (broker.pusherAuthHandler()), and places orders through
+//   the official pusher server library, leaving the placing tab out
+//   (X-Socket-ID → socket_id, Laravel's toOthers());
+// - the warehouse is a native eventwire service in the same event space: it
+//   hears OrderPlaced on `orders` and broadcasts OrderPacked, Laravel-style
+//   (broadcastOn/broadcastAs), to the board and privately to the customer.
+// Usage: main.ts [--port 15500] [--web-port 3000]   (0 picks free ports)
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createServer, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { EventBrokerServer } from '@eventwire/event-broker';
+import Pusher from 'pusher';
+import { startWarehouse } from './warehouse.js';
+
+const { values } = parseArgs({ options: { port: { type: 'string', default: '15500' }, 'web-port': { type: 'string', default: '3000' } } });
+const log = (line: string) => console.log(`${new Date().toISOString().slice(11, 19)} ${line}`);
+
+// Ctrl-C may come at any moment, even during start-up: stop once started.
+const stopped = new Promise<void>((resolve) => {
+  process.on('SIGINT', () => resolve());
+  process.on('SIGTERM', () => resolve());
+});
+
+// What a Laravel app keeps in .env (PUSHER_APP_ID, _KEY, _SECRET): a secret made per run here.
+const app = { id: 'orders-app', key: 'orders-key', secret: randomBytes(24).toString('base64url') };
+
+// Sign-in, kept small: a session token per person, minted by the backend and
+// checked by the broker when Echo asks /broadcasting/auth.
+const sessions = new Map<string, string>();
+const warehouseToken = randomBytes(18).toString('base64url');
+sessions.set(warehouseToken, 'warehouse');
+
+const broker = new EventBrokerServer({
+  port: Number(values.port),
+  pusher: { apps: [app] },
+  authenticate: ({ token }) => {
+    const user = token === undefined ? undefined : sessions.get(token);
+    return user === undefined ? undefined : { id: user };
+  },
+});
+// routes/channels.php, in TypeScript.
+broker.channel('presence-board', (user) => (user ? { name: user.id } : false));
+// A customer's own channel: the customer reads it, the warehouse writes to it.
+broker.channel('private-user.{id}', (user, { id }) => user?.id === id || user?.id === 'warehouse');
+const { url, port } = await broker.listen();
+const warehouse = await startWarehouse(url, warehouseToken, log);
+
+// The backend's Pusher client, pointed at the broker instead of Pusher's cloud.
+const pusher = new Pusher({ appId: app.id, key: app.key, secret: app.secret, host: '127.0.0.1', port: String(port), useTLS: false });
+const vendor: Record<string, string> = {
+  '/vendor/pusher.js': fileURLToPath(new URL('../node_modules/pusher-js/dist/web/pusher.js', import.meta.url)),
+  '/vendor/echo.js': fileURLToPath(new URL('../node_modules/laravel-echo/dist/echo.iife.js', import.meta.url)),
+};
+const page = readFileSync(new URL('../public/index.html', import.meta.url), 'utf8')
+  .replace('__APP_KEY__', app.key)
+  .replace('__WS_PORT__', String(port));
+const authorize = broker.pusherAuthHandler();
+let orders = 0;
+
+const web = createServer(async (request, response) => {
+  const path = new URL(request.url ?? '/', 'http://board').pathname;
+  try {
+    if (path === '/') return void response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(page);
+    const script = vendor[path];
+    if (script) return void response.writeHead(200, { 'content-type': 'text/javascript' }).end(readFileSync(script));
+    if (path === '/broadcasting/auth' && request.method === 'POST') return await authorize(request, response);
+    if (path === '/session' && request.method === 'POST') {
+      // A demo sign-in: the name is the identity. A real app checks a password or an SSO session here.
+      const user = new URL(request.url ?? '/', 'http://board').searchParams.get('user') ?? '';
+      if (!/^[a-z][\w-]{0,31}$/.test(user) || user === 'warehouse') return json(response, 400, { error: 'a user name of lower-case letters, digits, - or _' });
+      const token = randomBytes(18).toString('base64url');
+      sessions.set(token, user);
+      return json(response, 200, { token });
+    }
+    if (path === '/orders' && request.method === 'POST') {
+      const user = sessions.get(bearer(request) ?? '');
+      if (!user) return json(response, 401, { error: 'sign in first' });
+      const { item } = JSON.parse(await body(request)) as { item?: unknown };
+      if (typeof item !== 'string' || item.length === 0 || item.length > 40) return json(response, 400, { error: 'an item of 1 to 40 characters' });
+      const order = { id: `o${++orders}`, item, customer: user };
+      // Laravel: broadcast(new OrderPlaced($order))->toOthers(); the placing tab shows it already.
+      const socketId = request.headers['x-socket-id'];
+      await pusher.trigger('orders', 'OrderPlaced', order, typeof socketId === 'string' && socketId ? { socket_id: socketId } : {});
+      log(`${user} placed ${order.id} (${item})`);
+      return json(response, 201, order);
+    }
+    response.writeHead(404).end();
+  } catch (error) {
+    json(response, 500, { error: (error as Error).message });
+  }
+});
+await new Promise<void>((resolve) => web.listen(Number(values['web-port']), '127.0.0.1', resolve));
+log(`order board on http://127.0.0.1:${(web.address() as AddressInfo).port}/ (broker ${url}, Pusher app ${app.key}); Ctrl-C stops`);
+
+await stopped;
+await new Promise((resolve) => web.close(resolve));
+web.closeAllConnections();
+await warehouse.close();
+await broker.close();
+log('order board stopped');
+
+function json(response: import('node:http').ServerResponse, status: number, value: unknown): void {
+  response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(value));
+}
+
+function bearer(request: IncomingMessage): string | undefined {
+  return /^Bearer (.+)$/.exec(request.headers.authorization ?? '')?.[1];
+}
+
+async function body(request: IncomingMessage): Promise<string> {
+  let text = '';
+  for await (const chunk of request) {
+    text += chunk;
+    if (text.length > 10_000) throw new Error('body too large');
+  }
+  return text;
+}
