@@ -310,6 +310,10 @@ export const declarativeConfigSchema = z.strictObject({
             secret: z.string().min(8, 'expected a secret of at least 8 characters'),
             namespace: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'expected 1 to 64 of A-Z a-z 0-9 _ -').optional(),
             clientEvents: z.boolean().optional(),
+            encryptionMasterKey: z
+              .string()
+              .refine((text) => Buffer.from(text, 'base64').length === 32, 'expected 32 bytes, base64-encoded (openssl rand -base64 32)')
+              .optional(),
             maxClientEventsPerSecond: z.number({ error: 'expected a rate per second (a positive number)' }).positive().optional(),
           }),
         )
@@ -411,7 +415,7 @@ export function validateConfig(
 const knownKeys = Object.keys(codeConfigSchema.shape);
 
 /** Keys whose values are secrets: masked by `--print-config`, never echoed in errors. */
-const SECRET_KEY = /secret|password|token|authorization|api.?key|^key$/i;
+const SECRET_KEY = /secret|password|token|authorization|api.?key|master.?key|^key$/i;
 
 function describeIssue(issue: z.core.$ZodIssue, where: string, name: (path: string) => string, base: readonly PropertyKey[] = []): string[] {
   const prefix = where ? `${where}: ` : '';

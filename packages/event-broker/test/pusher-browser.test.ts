@@ -3,7 +3,9 @@
 // another origin, as a Laravel front end would, and receives broadcasts from
 // the official server library through the broker — a public channel, and a
 // private one authorised cross-origin by the broker's auth endpoint (CORS
-// preflight with a bearer token).
+// preflight with a bearer token) — and an end-to-end encrypted one, whose
+// shared secret the broker's auth endpoint derives and whose ciphertext it
+// only relays (pusher-js's with-encryption build decrypts it in the page).
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -13,13 +15,14 @@ import PusherServer from 'pusher';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { chromiumAvailable, launchChromium, pageValue } from '../../../scripts/testing/chromium.js';
-import { startBroker, type TestBroker } from './helpers.js';
+import { startBroker, until, type TestBroker } from './helpers.js';
 
 const vendor: Record<string, string> = {
-  '/vendor/pusher.js': fileURLToPath(new URL('../node_modules/pusher-js/dist/web/pusher.js', import.meta.url)),
+  '/vendor/pusher.js': fileURLToPath(new URL('../node_modules/pusher-js/dist/web/pusher-with-encryption.js', import.meta.url)),
   '/vendor/echo.js': fileURLToPath(new URL('../node_modules/laravel-echo/dist/echo.iife.js', import.meta.url)),
 };
-const app = { id: 'web', key: 'web-key', secret: 'web-secret-0123456789' };
+const masterKey = Buffer.alloc(32, 7).toString('base64');
+const app = { id: 'web', key: 'web-key', secret: 'web-secret-0123456789', encryptionMasterKey: masterKey };
 
 const test = suite<{ server: TestBroker<never>; web: Server; browser: Browser; page: Page }>('pusher surface in a browser (laravel-echo + pusher-js, headless Chromium)');
 
@@ -44,7 +47,9 @@ function page(port: number, httpUrl: string): string {
   echo.channel('news').subscribed(() => ready++).listen('.published', (data) => window.received.push(['news', data]));
   echo.private('user.page').subscribed(() => ready++).listen('.notice', (data) => window.received.push(['private', data]))
     .error((error) => window.received.push(['error', error]));
-  window.isReady = () => ready === 2;
+  echo.encryptedPrivate('vault.page').subscribed(() => ready++).listen('.sealed', (data) => window.received.push(['encrypted', data]))
+    .error((error) => window.received.push(['error', error]));
+  window.isReady = () => ready === 3;
   window.socketId = () => echo.socketId();
 </script>`;
 }
@@ -70,7 +75,10 @@ if (!chromiumAvailable()) {
           return { id: 'page' };
         },
       },
-      (broker) => broker.channel('private-user.{id}', (user, { id }) => user?.id === id),
+      (broker) => {
+        broker.channel('private-user.{id}', (user, { id }) => user?.id === id);
+        broker.channel('private-encrypted-vault.{id}', (user, { id }) => user?.id === id);
+      },
     )) as never;
     html = page(context.server.port, context.server.httpUrl);
     context.browser = await launchChromium();
@@ -89,14 +97,30 @@ if (!chromiumAvailable()) {
   });
 
   test('a page with Laravel Echo receives broadcasts on a public and a private channel', async ({ server, page: browserPage }) => {
-    const library = new PusherServer({ appId: app.id, key: app.key, secret: app.secret, host: '127.0.0.1', port: String(server.port), useTLS: false });
+    const library = new PusherServer({
+      appId: app.id,
+      key: app.key,
+      secret: app.secret,
+      host: '127.0.0.1',
+      port: String(server.port),
+      useTLS: false,
+      encryptionMasterKeyBase64: masterKey,
+    });
+    const sealed: unknown[] = [];
+    server.broker.observe('private-encrypted-vault.page', (event) => void sealed.push(event.data));
     await library.trigger('news', 'published', { title: 'eventwire speaks Pusher' });
     await library.trigger('private-user.page', 'notice', { text: 'for the page only' });
-    const received = await pageValue<unknown[]>(browserPage, 'window.received', (value) => value.length === 2, 'both broadcasts in the page');
+    await library.trigger('private-encrypted-vault.page', 'sealed', { pin: '0000' });
+    const received = await pageValue<unknown[]>(browserPage, 'window.received', (value) => value.length === 3, 'the three broadcasts in the page');
     assert.equal(received, [
       ['news', { title: 'eventwire speaks Pusher' }],
       ['private', { text: 'for the page only' }],
+      ['encrypted', { pin: '0000' }],
     ]);
+    // The broker saw only ciphertext.
+    await until(() => sealed.length === 1, 'the observer to see the encrypted event');
+    assert.equal(Object.keys(sealed[0] as object).sort(), ['ciphertext', 'nonce']);
+    assert.not.match(JSON.stringify(sealed[0]), /0000/);
     const socketId = await browserPage.evaluate('window.socketId()');
     assert.match(String(socketId), /^\d+\.\d+$/);
   });

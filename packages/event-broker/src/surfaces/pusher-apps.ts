@@ -32,6 +32,14 @@ export interface PusherAppOptions {
    */
   readonly clientEvents?: boolean;
   /**
+   * The end-to-end encryption master key (32 bytes, base64: Pusher's
+   * `encryptionMasterKeyBase64`), for `private-encrypted-…` channels: the
+   * broker's auth endpoint derives each channel's `shared_secret` from it.
+   * The broker itself only relays their ciphertext. Without it the broker's
+   * endpoint refuses encrypted channels (Laravel's own endpoint can still sign them).
+   */
+  readonly encryptionMasterKey?: string;
+  /**
    * Client events one connection may send per second (Pusher's own limit is 10);
    * past it they are refused with `pusher:error` 4301.
    * @default 10
@@ -60,6 +68,8 @@ export class PusherApp {
   readonly namespace: string | undefined;
   readonly clientEvents: boolean;
   readonly maxClientEventsPerSecond: number;
+  /** The decoded encryption master key, when set. */
+  readonly encryptionMasterKey: Buffer | undefined;
   /**
    * Encodes one routed event as this app's clients read it, once per event
    * whatever the number of its subscribers (a stable function: RoutedEvent
@@ -75,6 +85,7 @@ export class PusherApp {
     this.namespace = namespace;
     this.clientEvents = options.clientEvents ?? true;
     this.maxClientEventsPerSecond = options.maxClientEventsPerSecond ?? 10;
+    this.encryptionMasterKey = options.encryptionMasterKey === undefined ? undefined : Buffer.from(options.encryptionMasterKey, 'base64');
     this.#topicLimits = topicLimits;
     this.prepare = (envelope) => new PreparedTextFrame(encodePusherEvent(envelope, this.channelOf(envelope.topic) ?? envelope.topic));
   }
@@ -125,6 +136,11 @@ export class PusherApp {
   }
 }
 
+/** Pusher's end-to-end encrypted channels: private, with a shared secret per channel. */
+export function isEncryptedChannel(channel: string): boolean {
+  return channel.startsWith('private-encrypted-');
+}
+
 /** The apps of one broker, by key (WebSocket) and by id (HTTP API). */
 export class PusherApps {
   readonly all: readonly PusherApp[];
@@ -141,6 +157,9 @@ export class PusherApps {
       const namespace = app.namespace ?? (index === 0 ? undefined : app.id);
       if (namespace !== undefined && !NAMESPACE.test(namespace)) {
         throw new EventwireError('invalid_payload', `pusher.apps[${index}].namespace "${namespace}" must be 1 to 64 of A-Z a-z 0-9 _ -`);
+      }
+      if (app.encryptionMasterKey !== undefined && Buffer.from(app.encryptionMasterKey, 'base64').length !== 32) {
+        throw new EventwireError('invalid_payload', `pusher.apps[${index}].encryptionMasterKey must be 32 bytes, base64-encoded (openssl rand -base64 32)`);
       }
       if (namespaces.has(namespace)) throw new EventwireError('invalid_payload', `pusher.apps[${index}]: two apps share the namespace ${namespace ?? '(none)'}; they would see each other's channels`);
       namespaces.add(namespace);

@@ -11,7 +11,8 @@ import { channelKind } from '../auth/channels.js';
 import { signChannel, signUser, verifyRequest } from '../auth/pusher-signature.js';
 import type { BrokerCore } from '../core.js';
 import { decodePathSegment, parseJsonBody, readTextBody, sendJson } from '../http.js';
-import { pusherDataToEventData, type PusherApp, type PusherApps } from './pusher-apps.js';
+import { isEncryptedChannel, pusherDataToEventData, type PusherApp, type PusherApps } from './pusher-apps.js';
+import { createHash } from 'node:crypto';
 import type { PusherSubscriber } from './pusher.js';
 
 /** Pusher's own bounds on one publish: channels per event, events per batch, name length. */
@@ -235,7 +236,14 @@ export class PusherHttpApi {
       if (kind === 'public') throw new EventwireError('invalid_payload', `"${String(channel)}" is public: it needs no auth`);
       const user = await this.#user(request);
       const granted = await this.#options.access.authorize(user, [topic], 'subscribe');
-      if (kind === 'private') return { auth: signChannel(app.key, app.secret, socketId, channel as string) };
+      if (kind === 'private') {
+        const auth = signChannel(app.key, app.secret, socketId, channel as string);
+        if (!isEncryptedChannel(channel as string)) return { auth };
+        // pusher-js decrypts with sha256(channel name ‖ master key), as Pusher's server libraries derive it.
+        const key = app.encryptionMasterKey;
+        if (!key) throw new EventwireError('invalid_payload', `"${String(channel)}" is end-to-end encrypted: set encryptionMasterKey on app ${app.id} to authorize it here`);
+        return { auth, shared_secret: createHash('sha256').update(Buffer.concat([Buffer.from(channel as string), key])).digest('base64') };
+      }
       if (!user) throw new EventwireError('unauthorized', 'A presence channel needs a signed-in user (Authorization: Bearer …)');
       const channelData = JSON.stringify({ user_id: user.id, user_info: granted?.get(topic) ?? {} });
       return { auth: signChannel(app.key, app.secret, socketId, channel as string, channelData), channel_data: channelData };

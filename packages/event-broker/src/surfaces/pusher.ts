@@ -15,7 +15,7 @@ import type { Connection } from '../connection.js';
 import type { BrokerCore } from '../core.js';
 import type { PresenceListener, PresenceMember } from '../presence.js';
 import type { RoutedEvent, Subscriber } from '../router.js';
-import { pusherDataToEventData, type PusherApp } from './pusher-apps.js';
+import { isEncryptedChannel, pusherDataToEventData, type PusherApp } from './pusher-apps.js';
 
 /** The protocol versions served: pusher-js since 3.0 speaks 7; 5 and 6 differ only in what we never send. */
 const SUPPORTED_PROTOCOLS = new Set(['5', '6', '7']);
@@ -313,6 +313,8 @@ export class PusherSubscriber implements Subscriber, PresenceListener {
     if (!this.app.clientEvents) throw new EventwireError('forbidden', `Client events are turned off for app ${this.app.id}`);
     const topic = this.app.topicOf(channel);
     if (channelKind(topic) === 'public') throw new EventwireError('forbidden', 'Client events are only allowed on private and presence channels');
+    // Pusher refuses them there too: the broker could not tell ciphertext from a forgery.
+    if (isEncryptedChannel(String(channel))) throw new EventwireError('forbidden', 'Client events are not supported on encrypted channels');
     if (!this.#limits.core.router.has(this, topic)) throw new EventwireError('forbidden', `Subscribe to "${String(channel)}" before sending client events on it`);
     this.#clientEvents ??= new TokenBucket({ perSecond: this.app.maxClientEventsPerSecond }, Date.now());
     if (this.#clientEvents.take(Date.now()) > 0) {
