@@ -79,4 +79,69 @@ test('random frames get answers or errors; the connection and the broker keep wo
   }
 });
 
+// The Pusher surface: its own frames, hostile. Every answer is a Pusher
+// frame with an event name; a ping after them still comes back.
+const pusherChannel = fc.oneof(
+  fc.constantFrom('orders', 'private-a', 'presence-room.1', 'private-encrypted-x', '#server-to-user-1', 'a..b', '', 'x'.repeat(250), 'bad channel', '__proto__'),
+  fc.string({ maxLength: 20 }),
+);
+const pusherFrame = fc.oneof(
+  fc.string({ maxLength: 200 }),
+  fc.jsonValue({ maxDepth: 3 }).map((v) => JSON.stringify(v)),
+  fc
+    .record(
+      {
+        event: fc.oneof(
+          fc.constantFrom('pusher:subscribe', 'pusher:unsubscribe', 'pusher:ping', 'pusher:pong', 'pusher:signin', 'client-x', 'pusher_internal:member_added', 'pusher:error'),
+          fc.string({ maxLength: 12 }),
+          value,
+        ),
+        channel: fc.oneof(pusherChannel, value),
+        data: fc.oneof(
+          fc.record(
+            { channel: fc.oneof(pusherChannel, value), auth: fc.oneof(fc.string({ maxLength: 80 }), value), channel_data: fc.oneof(fc.string({ maxLength: 80 }), value), user_data: value },
+            { requiredKeys: [] },
+          ),
+          fc.jsonValue({ maxDepth: 2 }).map((v) => JSON.stringify(v)),
+          value,
+        ),
+      },
+      { requiredKeys: [] },
+    )
+    .map((v) => JSON.stringify(v)),
+);
+
+test('random Pusher frames get pusher:error or their answers; the socket and the broker keep working', async () => {
+  const server = await startBroker({ pusher: true, maxSubscriptionsPerConnection: 50 });
+  server.broker.channel('presence-room.{id}', () => ({ name: 'x' }));
+  const watcher = await RawClient.open(`${server.url}/app/app-key?protocol=7`);
+  await watcher.next((f) => f['event'] === 'pusher:connection_established');
+  watcher.send({ event: 'pusher:subscribe', data: { channel: 'health' } });
+  await watcher.next((f) => f['event'] === 'pusher_internal:subscription_succeeded');
+  let round = 0;
+  try {
+    await fc.assert(
+      fc.asyncProperty(fc.array(pusherFrame, { minLength: 1, maxLength: 40 }), async (frames) => {
+        round++;
+        const client = await RawClient.open(`${server.url}/app/app-key?protocol=7`);
+        try {
+          await client.next((f) => f['event'] === 'pusher:connection_established');
+          for (const text of frames) client.send(text);
+          client.send({ event: 'pusher:ping', data: {} });
+          assert.ok(await client.next((f) => f['event'] === 'pusher:pong', 5000));
+          for (const answer of client.received) assert.type(answer['event'], 'string');
+        } finally {
+          client.close();
+        }
+        await server.broker.publish('health' as never, round as never);
+        assert.ok(await watcher.next((f) => f['event'] === 'health' && JSON.parse(f['data'] as string) === round));
+      }),
+      { numRuns: 100 },
+    );
+  } finally {
+    watcher.close();
+    await server.stop();
+  }
+});
+
 test.run();
