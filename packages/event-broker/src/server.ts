@@ -892,11 +892,14 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
   /**
    * The channel auth endpoint as a fetch handler, `(Request) => Response`,
    * for frameworks built on web requests (Hono, Next.js route handlers).
+   * Pass the caller's address where the framework knows it: failed
+   * authentications are limited per address, and without one every caller
+   * shares a single bucket (a forwarded-for header is not trusted here).
    */
-  pusherAuthFetch(kind: 'channel' | 'user' = 'channel'): (request: Request) => Promise<Response> {
+  pusherAuthFetch(kind: 'channel' | 'user' = 'channel'): (request: Request, clientAddress?: string) => Promise<Response> {
     const pusher = this.#pusher;
     if (!pusher) throw new EventwireError('invalid_payload', 'The Pusher surface is off: set the `pusher` option');
-    return async (request) => {
+    return async (request, clientAddress = 'unknown') => {
       const url = new URL(request.url);
       const headers = Object.fromEntries(request.headers);
       const input = {
@@ -904,7 +907,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
         contentType: request.headers.get('content-type') ?? undefined,
         token: findToken(url, headers),
         headers,
-        ip: request.headers.get('x-forwarded-for')?.split(',').pop()?.trim() ?? 'unknown',
+        ip: clientAddress,
       };
       const answer = kind === 'channel' ? await pusher.http.authorizeChannel(input) : await pusher.http.authenticateUser(input);
       return Response.json(answer.body, { status: answer.status });

@@ -5,17 +5,11 @@
 import { EventChannel } from '@eventwire/event-channel';
 import Echo from 'laravel-echo';
 import PusherServer from 'pusher';
-import PusherJs from 'pusher-js';
-import type * as PusherModule from 'pusher-js';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { signChannel, type BrokerUser, type PusherAppOptions } from '../src/index.js';
+import { Pusher, type PusherClient, subscribed } from './pusher-js.js';
 import { RawClient, startBroker, until, within, type TestBroker } from './helpers.js';
-
-// pusher-js's Node build is CommonJS: at run time its class is the module
-// itself, while its types declare it as the default export.
-const Pusher = ((PusherJs as unknown as { default?: unknown }).default ?? PusherJs) as (typeof PusherModule.default)["default"];
-type PusherClient = InstanceType<typeof Pusher>;
 
 const app: PusherAppOptions = { id: 'shop', key: 'shop-key', secret: 'shop-secret-0123456789' };
 const other: PusherAppOptions = { id: 'blog', key: 'blog-key', secret: 'blog-secret-0123456789' };
@@ -110,9 +104,6 @@ const connected = (client: PusherClient): Promise<string> =>
     5000,
     'pusher-js to connect',
   );
-
-const subscribed = (channel: { bind(event: string, callback: (data: unknown) => void): unknown }, what: string): Promise<unknown> =>
-  within(new Promise((resolve) => channel.bind('pusher:subscription_succeeded', resolve)), 5000, what);
 
 /** Resolves on an Echo channel's subscription; pusher-js does not say twice, so bind before subscribing completes. */
 const echoSubscribed = (channel: { subscribed(callback: () => void): unknown }, what: string): Promise<void> =>

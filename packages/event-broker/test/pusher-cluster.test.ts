@@ -4,16 +4,13 @@
 // on the other, `socket_id` leaves the sender out wherever it is connected,
 // client events cross brokers, and presence members are shared.
 import PusherServer from 'pusher';
-import PusherJs from 'pusher-js';
-import type * as PusherModule from 'pusher-js';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { natsServerAvailable, startNatsServer, type NatsServer } from '../../../scripts/testing/nats-server.js';
 import type { PusherAppOptions } from '../src/index.js';
+import { Pusher, type PusherClient, subscribed } from './pusher-js.js';
 import { startBroker, until, within, type TestBroker } from './helpers.js';
 
-const Pusher = ((PusherJs as unknown as { default?: unknown }).default ?? PusherJs) as (typeof PusherModule.default)['default'];
-type PusherClient = InstanceType<typeof Pusher>;
 
 const app: PusherAppOptions = { id: 'shop', key: 'shop-key', secret: 'shop-secret-0123456789' };
 const WAIT = 5000;
@@ -49,9 +46,6 @@ async function awaitRoute(probe: () => Promise<unknown> | void, seen: () => bool
     await until(seen, 'the probe', 50).catch(() => {});
   }
 }
-
-const subscribed = (channel: { bind(event: string, callback: (data: unknown) => void): unknown }, what: string): Promise<unknown> =>
-  within(new Promise((resolve) => channel.bind('pusher:subscription_succeeded', resolve)), WAIT, what);
 
 if (!natsServerAvailable()) {
   test.skip('(nats-server not installed: the Pusher cluster tests are skipped)', () => {});

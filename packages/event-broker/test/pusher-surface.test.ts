@@ -7,14 +7,12 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Echo from 'laravel-echo';
 import PusherServer from 'pusher';
-import PusherJs from 'pusher-js';
-import type * as PusherModule from 'pusher-js';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { signChannel, type PusherAppOptions } from '../src/index.js';
+import { Pusher, subscribed } from './pusher-js.js';
 import { RawClient, startBroker, until, within, type TestBroker } from './helpers.js';
 
-const Pusher = ((PusherJs as unknown as { default?: unknown }).default ?? PusherJs) as (typeof PusherModule.default)['default'];
 
 const app: PusherAppOptions = { id: 'edge', key: 'edge-key', secret: 'edge-secret-0123456789', maxClientEventsPerSecond: 3 };
 const test = suite<{ server: TestBroker<never>; origins: string[] }>('pusher surface: hooks, limits, terminate, auth handlers');
@@ -144,6 +142,7 @@ test('the auth endpoint in an HTTP server of your own: the Node listener and the
       body: new URLSearchParams({ socket_id: '3.4', channel_name: 'private-team.green' }),
       headers: { authorization: 'Bearer kim' },
     }),
+    '203.0.113.9',
   );
   assert.is(answer.status, 200);
   assert.equal(await answer.json(), { auth: signChannel(app.key, app.secret, '3.4', 'private-team.green') });

@@ -129,7 +129,7 @@ new EventBrokerServer({ pusher: { apps: [{ id: 'shop', key: 'shop-key', secret: 
 new EventBrokerServer({ pusher: { apps: [{ id: 'shop', key: 'shop-key' }] } });
 // @ts-expect-error allowedOrigins is a list or '*'
 defineBrokerConfig({ pusher: { allowedOrigins: 'https://app.example' } });
-expectType<Equal<ReturnType<typeof broker.pusherAuthFetch>, (request: Request) => Promise<Response>>>();
+expectType<Equal<ReturnType<typeof broker.pusherAuthFetch>, (request: Request, clientAddress?: string) => Promise<Response>>>();
 broker.observe('order.created', (_event, ctx) => {
   expectType<Equal<typeof ctx.origin.surface, 'native' | 'synap' | 'pusher' | 'http' | 'broker'>>();
 });
