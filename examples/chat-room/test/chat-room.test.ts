@@ -1,11 +1,11 @@
 // Smoke test: the chat example as a person would use it, in headless Chromium.
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { EventChannel } from '@eventwire/event-channel';
 import type { Browser } from 'playwright-core';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { chromiumAvailable, launchChromium } from '../../../scripts/testing/chromium.js';
+import { startExample, until } from '../../../scripts/testing/example-process.js';
 import { runAndInterrupt } from '../../../scripts/testing/interrupt.js';
 
 const main = fileURLToPath(new URL('../src/main.ts', import.meta.url));
@@ -20,30 +20,18 @@ test('Ctrl-C, once or three times, stops the chat server cleanly', async () => {
   }
 });
 
-async function until(condition: () => boolean | Promise<boolean>, what: string, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
 const TITLE = 'two people and the bot chat in a room, see who is online and who leaves; the room is private; a bad message is refused; the author is the broker\'s word';
 
 if (!chromiumAvailable()) {
   test.skip(TITLE, () => {});
 } else {
   test(TITLE, async () => {
-    const server = spawn(process.execPath, ['--conditions=@eventwire/source', '--import', 'tsx', main, '--port', '0', '--web-port', '0']);
-    let out = '';
-    server.stdout.on('data', (chunk) => (out += chunk));
-    server.stderr.on('data', (chunk) => (out += chunk));
-    const exited = new Promise((resolve) => server.on('exit', resolve));
+    const server = startExample(main, ['--port', '0', '--web-port', '0']);
     let browser: Browser | undefined;
     const channels: EventChannel[] = [];
     try {
-      await until(() => /chat page on (http:\S+) \(broker (ws:\S+)\)/.test(out), 'chat server');
-      const [, pageUrl, brokerUrl] = /chat page on (http:\S+) \(broker (ws:\S+)\)/.exec(out)!;
+      await until(() => /chat page on (http:\S+) \(broker (ws:\S+)\)/.test(server.output()), 'chat server');
+      const [, pageUrl, brokerUrl] = /chat page on (http:\S+) \(broker (ws:\S+)\)/.exec(server.output())!;
       const chromium = await launchChromium();
       browser = chromium;
       const [ada, bob] = [await chromium.newPage(), await chromium.newPage()];
@@ -74,7 +62,7 @@ if (!chromiumAvailable()) {
       await ada.press('#text', 'Enter'); // empty text: the broker's schema refuses it
       await until(async () => (await logText(ada)).includes('not sent (invalid_payload)'), 'refusal shown');
       assert.match(await ada.locator('#status').innerText(), /open/);
-      assert.match(out, /#lobby <ada> hello bob/);
+      assert.match(server.output(), /#lobby <ada> hello bob/);
 
       // The room is private: a forged token gets nowhere.
       const forged = new EventChannel({ url: brokerUrl!, ws: { token: 'forged' }, onError: () => {} });
@@ -95,8 +83,7 @@ if (!chromiumAvailable()) {
     } finally {
       await Promise.all(channels.map((channel) => channel.close()));
       await browser?.close();
-      server.kill('SIGTERM');
-      await exited;
+      await server.stop();
     }
   });
 }
