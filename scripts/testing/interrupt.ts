@@ -67,6 +67,20 @@ export function runAndInterrupt(entry: string, args: readonly string[], options:
   });
 }
 
+/**
+ * Ctrl-C once, then three times in a row, once `ready` is printed: each run
+ * exits 0 with nothing on stderr and `stopped` as its last line. What every
+ * long-running example promises.
+ */
+export async function assertStopsCleanly(entry: string, args: readonly string[], ready: string, stopped: RegExp): Promise<void> {
+  for (const repeat of [0, 2]) {
+    const run = await runAndInterrupt(entry, args, { when: (out) => out.includes(ready), repeat });
+    if (run.code !== 0) throw new Error(`exit ${run.code ?? run.signal} after ${repeat + 1} Ctrl-C\n${run.stderr}`);
+    if (run.stderr !== '') throw new Error(`stderr after ${repeat + 1} Ctrl-C: ${run.stderr}`);
+    if (!stopped.test(run.stdout)) throw new Error(`the output does not end with ${stopped}:\n${run.stdout.slice(-500)}`);
+  }
+}
+
 /** How many times `pattern` (a global regexp) occurs in `text`. */
 export function occurrences(text: string, pattern: RegExp): number {
   return text.match(pattern)?.length ?? 0;

@@ -6,19 +6,12 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { chromiumAvailable, launchChromium } from '../../../scripts/testing/chromium.js';
 import { startExample, until } from '../../../scripts/testing/example-process.js';
-import { runAndInterrupt } from '../../../scripts/testing/interrupt.js';
+import { assertStopsCleanly } from '../../../scripts/testing/interrupt.js';
 
 const main = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 const test = suite('example: chat room');
 
-test('Ctrl-C, once or three times, stops the chat server cleanly', async () => {
-  for (const repeat of [0, 2]) {
-    const run = await runAndInterrupt(main, ['--port', '0', '--web-port', '0'], { when: (out) => out.includes('chat page on'), repeat });
-    assert.is(run.code, 0, `exit ${run.code ?? run.signal}\n${run.stderr}`);
-    assert.is(run.stderr, '');
-    assert.match(run.stdout, /chat stopped\n$/);
-  }
-});
+test('Ctrl-C, once or three times, stops the chat server cleanly', () => assertStopsCleanly(main, ['--port', '0', '--web-port', '0'], 'chat page on', /chat stopped\n$/));
 
 const TITLE = 'two people and the bot chat in a room, see who is online and who leaves; the room is private; a bad message is refused; the author is the broker\'s word';
 

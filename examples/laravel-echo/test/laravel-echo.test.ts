@@ -7,19 +7,12 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { chromiumAvailable, launchChromium } from '../../../scripts/testing/chromium.js';
 import { startExample, until } from '../../../scripts/testing/example-process.js';
-import { runAndInterrupt } from '../../../scripts/testing/interrupt.js';
+import { assertStopsCleanly } from '../../../scripts/testing/interrupt.js';
 
 const main = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 const test = suite('example: Laravel Echo order board');
 
-test('Ctrl-C, once or three times, stops the order board cleanly', async () => {
-  for (const repeat of [0, 2]) {
-    const run = await runAndInterrupt(main, ['--port', '0', '--web-port', '0'], { when: (out) => out.includes('order board on'), repeat });
-    assert.is(run.code, 0, `exit ${run.code ?? run.signal}\n${run.stderr}`);
-    assert.is(run.stderr, '');
-    assert.match(run.stdout, /order board stopped\n$/);
-  }
-});
+test('Ctrl-C, once or three times, stops the order board cleanly', () => assertStopsCleanly(main, ['--port', '0', '--web-port', '0'], 'order board on', /order board stopped\n$/));
 
 const board = (page: Page) => page.evaluate('window.board') as Promise<{ orders: unknown[][]; notices: string[]; watching: string[]; typing: string[] }>;
 const TITLE = "two tabs watch the board: presence, a whisper, an order placed to others through the pusher library, the native warehouse's answer on the board and privately";
