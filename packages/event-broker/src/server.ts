@@ -48,8 +48,8 @@ import { SynapSubscriber, parseSynapTopics } from './surfaces/synap.js';
 import { SynapHttpApi } from './surfaces/synap-http.js';
 import { BroadcastingSubscriber, defaultBroadcastingPath } from './surfaces/broadcasting.js';
 import { PusherApps, developmentPusherApp, type PusherApp } from './surfaces/pusher-apps.js';
-import { PusherSubscriber, createSocketIdGenerator, protocolProblem, pusherCloseCode, pusherCodeFor, pusherCodes, pusherErrorFrame } from './surfaces/pusher.js';
-import { PusherHttpApi, pusherAuthRequest, type PusherAuthAnswer } from './surfaces/pusher-http.js';
+import { PusherSubscriber, createSocketIdGenerator, protocolProblem, pusherCloseCode, pusherCodeFor, pusherCodes, refusePusherUpgrade } from './surfaces/pusher.js';
+import { PusherHttpApi } from './surfaces/pusher-http.js';
 
 /** Descriptors kept free even of plain HTTP connections: the broker's own files need some at any moment. */
 const HARD_DESCRIPTOR_MARGIN = 16;
@@ -274,15 +274,14 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
   #pusherSurface(options: PusherOptions): PusherSurface {
     const apps = new PusherApps(options.apps ?? [developmentPusherApp], this.#topicLimits);
     const sockets = new Map<string, PusherSubscriber>();
-    const origins = options.allowedOrigins;
     return {
       apps,
       sockets,
       nextSocketId: createSocketIdGenerator(),
       authPath: options.authPath === false ? undefined : (options.authPath ?? '/broadcasting/auth'),
       userAuthPath: options.userAuthPath === false ? undefined : (options.userAuthPath ?? '/pusher/user-auth'),
-      allowsOrigin: (origin) => origins === '*' || (origins?.includes(origin) ?? false),
       http: new PusherHttpApi({
+        allowedOrigins: options.allowedOrigins,
         core: this.#core,
         access: this.#access,
         apps,
@@ -526,12 +525,12 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
     const ip = this.#clientAddress(request);
     let admitted = false;
     try {
-      const pusherKey = this.#pusher && /^\/app\/([^/]+)$/.exec(requestUrl(request).pathname)?.[1];
+      const url = requestUrl(request);
+      const pusherKey = this.#pusher && /^\/app\/([^/]+)$/.exec(url.pathname)?.[1];
       if (pusherKey !== undefined) surface = 'pusher';
       // Caps and the connect rate first: over them, nothing else is spent.
       this.#access.admit(ip);
       admitted = true;
-      const url = requestUrl(request);
       if (surface === 'pusher') {
         // Pusher clients are told why in the protocol's own terms (pusher:error, then a close with its code).
         app = this.#pusher!.apps.byKey(decodePathSegment(pusherKey!));
@@ -539,7 +538,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
         const problem = protocolProblem(url);
         if (problem) {
           this.#access.release(ip);
-          return this.#refusePusher(request, socket, head, problem.code, problem.message);
+          return refusePusherUpgrade(this.#wss, request, socket, head, problem.code, problem.message);
         }
       } else if (url.pathname === '/' || url.pathname === '/ws') surface = 'native';
       else if (url.pathname === '/pubsub/ws') {
@@ -561,30 +560,12 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
     } catch (error) {
       if (admitted) this.#access.release(ip);
       const failure = toEventwireError(error);
-      if (surface === 'pusher') return this.#refusePusher(request, socket, head, pusherCodeFor(failure.code) ?? pusherCodes.reconnect, failure.message);
+      if (surface === 'pusher') return refusePusherUpgrade(this.#wss, request, socket, head, pusherCodeFor(failure.code) ?? pusherCodes.reconnect, failure.message);
       socket.end(upgradeRefusal(failure));
       return;
     }
     if (socket.destroyed) return this.#access.release(ip);
     this.#wss.handleUpgrade(request, socket, head, (ws) => this.#onConnection(ws, request, ip, surface!, topics, user, app));
-  }
-
-  /**
-   * Refuses a Pusher connect the way pusher-js understands: the WebSocket is
-   * accepted, gets `pusher:error` with the code and is closed with it
-   * (4000–4099: do not retry, 4100–4199: back off, 4200–4299: retry now).
-   * An HTTP refusal would only read as a network failure to retry blindly.
-   */
-  #refusePusher(request: IncomingMessage, socket: Socket, head: Buffer, code: number, message: string): void {
-    if (socket.destroyed) return;
-    this.#wss.handleUpgrade(request, socket, head, (ws) => {
-      ws.send(pusherErrorFrame(code, message));
-      ws.close(code, message.slice(0, 120));
-      const timer = setTimeout(() => ws.terminate(), 1000);
-      timer.unref();
-      ws.once('close', () => clearTimeout(timer));
-      ws.on('error', () => ws.terminate());
-    });
   }
 
   /** The broker's authentication rules for one request (anonymous only where allowed; failures limited per IP). */
@@ -762,7 +743,9 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
     if (this.#pusher && /^\/app\/[^/]+$/.test(path)) {
       throw new EventwireError('upgrade_required', `${path} is the Pusher WebSocket endpoint: connect pusher-js with key "${path.slice(5)}", wsHost and wsPort of this broker`);
     }
-    if (this.#pusher && (path === this.#pusher.authPath || path === this.#pusher.userAuthPath)) return this.#servePusherAuth(request, response, path);
+    if (this.#pusher && (path === this.#pusher.authPath || path === this.#pusher.userAuthPath)) {
+      return this.#pusher.http.serveAuthEndpoint(request, response, path === this.#pusher.authPath ? 'channel' : 'user', this.#clientAddress(request));
+    }
     // Signed with the app's secret (not the broker's credentials): before authentication below.
     if (this.#pusher && (await this.#pusher.http.handle(request, response, url, this.#clientAddress(request)))) return;
     if (path === '/health') {
@@ -837,56 +820,19 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
   }
 
   /**
-   * The Pusher auth endpoints (channel auth, user auth), with CORS for the
-   * origins allowed: a browser page on another origin preflights its POST.
-   */
-  async #servePusherAuth(request: IncomingMessage, response: ServerResponse, path: string): Promise<void> {
-    const pusher = this.#pusher!;
-    const origin = request.headers.origin;
-    const cors: Record<string, string> =
-      origin !== undefined && pusher.allowsOrigin(origin)
-        ? { 'access-control-allow-origin': origin, 'access-control-allow-credentials': 'true', vary: 'Origin' }
-        : {};
-    if (request.method === 'OPTIONS') {
-      response.writeHead(204, {
-        ...cors,
-        'access-control-allow-methods': 'POST',
-        'access-control-allow-headers': 'authorization, content-type, x-socket-id, x-csrf-token, x-requested-with',
-        'access-control-max-age': '600',
-      });
-      return void response.end();
-    }
-    if (request.method !== 'POST') throw new EventwireError('method_not_allowed', `${path} accepts POST, not ${request.method ?? 'GET'}`);
-    const answer = await this.#answerPusherAuth(request, path === pusher.authPath ? 'channel' : 'user');
-    sendJson(response, answer.status, answer.body, cors);
-  }
-
-  async #answerPusherAuth(request: IncomingMessage, kind: 'channel' | 'user'): Promise<PusherAuthAnswer> {
-    const input = await pusherAuthRequest(request, this.#clientAddress(request), 64 * 1024);
-    return kind === 'channel' ? this.#pusher!.http.authorizeChannel(input) : this.#pusher!.http.authenticateUser(input);
-  }
-
-  /**
    * The channel auth endpoint as a Node request listener, for an HTTP server
    * of your own (Express, Fastify's raw handler, node:http): it runs this
    * broker's authentication and channel rules and answers `{ auth }` or
    * `{ auth, channel_data }` as Laravel's `/broadcasting/auth` does.
-   * The broker serves it itself at `pusher.authPath`.
+   * The broker serves it itself at `pusher.authPath`. `'user'` is the user
+   * auth endpoint of `pusher:signin` instead.
    *
    * @example
    * const auth = broker.pusherAuthHandler();
    * createServer((req, res) => (req.url === '/broadcasting/auth' ? auth(req, res) : app(req, res)));
    */
   pusherAuthHandler(kind: 'channel' | 'user' = 'channel'): (request: IncomingMessage, response: ServerResponse) => Promise<void> {
-    if (!this.#pusher) throw new EventwireError('invalid_payload', 'The Pusher surface is off: set the `pusher` option');
-    return async (request, response) => {
-      try {
-        const answer = await this.#answerPusherAuth(request, kind);
-        sendJson(response, answer.status, answer.body);
-      } catch (error) {
-        sendError(response, error);
-      }
-    };
+    return this.#pusherHttp().nodeHandler(kind, (request) => this.#clientAddress(request));
   }
 
   /**
@@ -897,21 +843,12 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
    * shares a single bucket (a forwarded-for header is not trusted here).
    */
   pusherAuthFetch(kind: 'channel' | 'user' = 'channel'): (request: Request, clientAddress?: string) => Promise<Response> {
-    const pusher = this.#pusher;
-    if (!pusher) throw new EventwireError('invalid_payload', 'The Pusher surface is off: set the `pusher` option');
-    return async (request, clientAddress = 'unknown') => {
-      const url = new URL(request.url);
-      const headers = Object.fromEntries(request.headers);
-      const input = {
-        body: await request.text(),
-        contentType: request.headers.get('content-type') ?? undefined,
-        token: findToken(url, headers),
-        headers,
-        ip: clientAddress,
-      };
-      const answer = kind === 'channel' ? await pusher.http.authorizeChannel(input) : await pusher.http.authenticateUser(input);
-      return Response.json(answer.body, { status: answer.status });
-    };
+    return this.#pusherHttp().fetchHandler(kind);
+  }
+
+  #pusherHttp(): PusherHttpApi {
+    if (!this.#pusher) throw new EventwireError('invalid_payload', 'The Pusher surface is off: set the `pusher` option');
+    return this.#pusher.http;
   }
 
   #log(line: string): void {
@@ -927,7 +864,6 @@ interface PusherSurface {
   readonly nextSocketId: () => string;
   readonly authPath: string | undefined;
   readonly userAuthPath: string | undefined;
-  readonly allowsOrigin: (origin: string) => boolean;
   readonly http: PusherHttpApi;
   /** Serving the development app (no apps configured). */
   readonly development: boolean;

@@ -10,7 +10,7 @@ import { findToken, type BrokerUser } from '../auth/authenticate.js';
 import { channelKind } from '../auth/channels.js';
 import { signChannel, signUser, verifyRequest } from '../auth/pusher-signature.js';
 import type { BrokerCore } from '../core.js';
-import { decodePathSegment, parseJsonBody, readTextBody, sendJson } from '../http.js';
+import { decodePathSegment, parseJsonBody, readTextBody, sendError, sendJson } from '../http.js';
 import { isEncryptedChannel, pusherDataToEventData, type PusherApp, type PusherApps } from './pusher-apps.js';
 import { createHash } from 'node:crypto';
 import type { PusherSubscriber } from './pusher.js';
@@ -31,7 +31,12 @@ export interface PusherHttpOptions {
   readonly sockets: ReadonlyMap<string, PusherSubscriber>;
   /** Closes one Pusher connection (terminate_connections). */
   readonly terminate: (socket: PusherSubscriber) => void;
+  /** Origins whose pages may call the auth endpoints (CORS); `'*'` for any. */
+  readonly allowedOrigins?: readonly string[] | '*' | undefined;
 }
+
+/** Largest auth request body: a socket id and a channel name, with room to spare. */
+const MAX_AUTH_BODY = 64 * 1024;
 
 /** What the auth endpoints are asked and answer, whatever the HTTP framework around them. */
 export interface PusherAuthRequest {
@@ -220,6 +225,33 @@ export class PusherHttpApi {
   // Auth endpoints
 
   /**
+   * Serves one auth endpoint on the broker's port, with CORS for the allowed
+   * origins: a page on another origin preflights its POST (it sends an
+   * Authorization header).
+   */
+  async serveAuthEndpoint(request: IncomingMessage, response: ServerResponse, kind: 'channel' | 'user', ip: string): Promise<void> {
+    const origin = request.headers.origin;
+    const allowed = this.#options.allowedOrigins;
+    const cors: Record<string, string> =
+      origin !== undefined && (allowed === '*' || allowed?.includes(origin))
+        ? { 'access-control-allow-origin': origin, 'access-control-allow-credentials': 'true', vary: 'Origin' }
+        : {};
+    if (request.method === 'OPTIONS') {
+      response.writeHead(204, {
+        ...cors,
+        'access-control-allow-methods': 'POST',
+        'access-control-allow-headers': 'authorization, content-type, x-socket-id, x-csrf-token, x-requested-with',
+        'access-control-max-age': '600',
+      });
+      return void response.end();
+    }
+    if (request.method !== 'POST') throw new EventwireError('method_not_allowed', `This auth endpoint accepts POST, not ${request.method ?? 'GET'}`);
+    const input = await pusherAuthRequest(request, ip);
+    const answer = kind === 'channel' ? await this.authorizeChannel(input) : await this.authenticateUser(input);
+    sendJson(response, answer.status, answer.body, cors);
+  }
+
+  /**
    * Channel auth, as Laravel's `/broadcasting/auth` answers it: the caller is
    * authenticated by the broker's rules (a bearer token), the channel's rule
    * decides, and the answer is `{ auth }` (private) or `{ auth, channel_data }`
@@ -262,6 +294,35 @@ export class PusherHttpApi {
       const userData = JSON.stringify({ id: user.id });
       return { auth: signUser(app.key, app.secret, socketId, userData), user_data: userData };
     });
+  }
+
+  /** The auth endpoint of `kind` as a Node request listener (see `broker.pusherAuthHandler`). */
+  nodeHandler(kind: 'channel' | 'user', clientAddress: (request: IncomingMessage) => string): (request: IncomingMessage, response: ServerResponse) => Promise<void> {
+    return async (request, response) => {
+      try {
+        const input = await pusherAuthRequest(request, clientAddress(request));
+        const answer = kind === 'channel' ? await this.authorizeChannel(input) : await this.authenticateUser(input);
+        sendJson(response, answer.status, answer.body);
+      } catch (error) {
+        sendError(response, error);
+      }
+    };
+  }
+
+  /** The auth endpoint of `kind` as a fetch handler (see `broker.pusherAuthFetch`). */
+  fetchHandler(kind: 'channel' | 'user'): (request: Request, clientAddress?: string) => Promise<Response> {
+    return async (request, clientAddress = 'unknown') => {
+      const headers = Object.fromEntries(request.headers);
+      const input: PusherAuthRequest = {
+        body: await request.text(),
+        contentType: request.headers.get('content-type') ?? undefined,
+        token: findToken(new URL(request.url), headers),
+        headers,
+        ip: clientAddress,
+      };
+      const answer = kind === 'channel' ? await this.authorizeChannel(input) : await this.authenticateUser(input);
+      return Response.json(answer.body, { status: answer.status });
+    };
   }
 
   async #answering(work: () => Promise<Record<string, unknown>>): Promise<PusherAuthAnswer> {
@@ -326,10 +387,10 @@ function socketIdOf(value: unknown): string {
 }
 
 /** Reads a Node request into what the auth endpoints take. */
-export async function pusherAuthRequest(request: IncomingMessage, ip: string, maxBytes: number): Promise<PusherAuthRequest> {
+export async function pusherAuthRequest(request: IncomingMessage, ip: string): Promise<PusherAuthRequest> {
   const url = new URL(request.url ?? '/', 'http://broker');
   return {
-    body: await readTextBody(request, maxBytes),
+    body: await readTextBody(request, MAX_AUTH_BODY),
     contentType: request.headers['content-type'],
     token: findToken(url, request.headers),
     headers: request.headers,

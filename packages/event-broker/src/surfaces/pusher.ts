@@ -7,6 +7,9 @@
 import { EventwireError, toEventwireError, type ErrorCode } from '@eventwire/event-channel';
 import { closeCodes } from '@eventwire/event-channel/protocol';
 import { randomInt } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { WebSocketServer } from 'ws';
 import type { Access } from '../auth/access.js';
 import { channelKind } from '../auth/channels.js';
 import { verifyChannelAuth, verifyUserAuth } from '../auth/pusher-signature.js';
@@ -22,6 +25,9 @@ const SUPPORTED_PROTOCOLS = new Set(['5', '6', '7']);
 
 /** Seconds of silence after which a Pusher client pings (sent in connection_established). */
 export const PUSHER_ACTIVITY_TIMEOUT_S = 120;
+
+/** How long a refused connect gets to read its close frame before the socket is dropped. */
+const REFUSED_CLOSE_GRACE_MS = 1000;
 
 /** Frames one client may have waiting behind an async step (as the other surfaces). */
 const MAX_WAITING = 10_000;
@@ -80,6 +86,24 @@ export function pusherCloseCode(code: number): number {
   if (code === closeCodes.unauthorized) return pusherCodes.unauthorized;
   if (code === closeCodes.protocolError || code === closeCodes.messageTooBig) return pusherCodes.reconnect;
   return code;
+}
+
+/**
+ * Refuses a Pusher connect the way pusher-js understands: the WebSocket is
+ * accepted, gets `pusher:error` with the code and is closed with it
+ * (4000–4099: do not retry, 4100–4199: back off, 4200–4299: retry now).
+ * An HTTP refusal would only read as a network failure to retry blindly.
+ */
+export function refusePusherUpgrade(wss: WebSocketServer, request: IncomingMessage, socket: Duplex, head: Buffer, code: number, message: string): void {
+  if (socket.destroyed) return;
+  wss.handleUpgrade(request, socket, head, (ws) => {
+    ws.on('error', () => ws.terminate());
+    ws.send(pusherErrorFrame(code, message));
+    ws.close(code, message.slice(0, 120));
+    const timer = setTimeout(() => ws.terminate(), REFUSED_CLOSE_GRACE_MS);
+    timer.unref();
+    ws.once('close', () => clearTimeout(timer));
+  });
 }
 
 /** The Pusher code a refused connect or a failed operation gets, by eventwire code. */
