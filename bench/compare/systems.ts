@@ -154,6 +154,29 @@ export const systems: readonly SystemSpec[] = [
     start: eventwireBroker,
   },
   {
+    key: 'eventwire-metrics-off',
+    client: 'eventwire',
+    name: 'eventwire (native), /metrics off',
+    wildcards: true,
+    scenarios: ['fan-out', 'fan-in'],
+    version: () => `@eventwire/event-broker ${packageVersion('../../packages/event-broker/package.json')}, --metrics off`,
+    start: () => launchNode(here('../../packages/event-broker/bin/event-broker.js'), ['--port', '0', '--metrics', 'off', ...(showServerOutput ? [] : ['--quiet'])]),
+  },
+  {
+    key: 'eventwire-metrics-groups',
+    client: 'eventwire',
+    name: 'eventwire (native), /metrics with topic groups',
+    wildcards: true,
+    scenarios: ['fan-out', 'fan-in'],
+    version: () => `@eventwire/event-broker ${packageVersion('../../packages/event-broker/package.json')}, metrics.topicGroups`,
+    // Three groups, the benchmark's topics in the last one: the classification a deployment pays.
+    start: () => {
+      const config = join(mkdtempSync(join(tmpdir(), 'bench-metrics-')), 'broker.json');
+      writeFileSync(config, JSON.stringify({ metrics: { topicGroups: ['order.#', 'chat.*', 'bench.#'] } }));
+      return launchNode(here('../../packages/event-broker/bin/event-broker.js'), ['--config', config, '--port', '0', ...(showServerOutput ? [] : ['--quiet'])]);
+    },
+  },
+  {
     key: 'eventwire-pusher',
     client: 'eventwire-pusher',
     name: 'eventwire (Pusher surface)',

@@ -50,6 +50,7 @@ the environment, the environment over the config file):
                          an app id:key:secret, or "dev"
                          for app-id:app-key:app-secret;
                          repeatable
+  --metrics <on|off>     GET /metrics (Prometheus)      EVENTWIRE_METRICS (default on)
   --jwt-secret <secret>  authenticate with HS256 JWTs  EVENTWIRE_JWT_SECRET
   --jwks-url <url>       authenticate with JWTs signed  EVENTWIRE_JWKS_URL
                          by keys from this JWKS
@@ -63,7 +64,7 @@ the environment, the environment over the config file):
 
 Endpoints: ws://host:port/ (eventwire protocol), /pubsub/ws?topics=… (Synap),
 POST /pubsub/{topic}/publish, GET /pubsub/stats, /pubsub/topics,
-/pubsub/{topic}/info, /health, /stats, /cluster; with --pusher also
+/pubsub/{topic}/info, /health, /stats, /metrics, /cluster; with --pusher also
 ws://host:port/app/{key} (Pusher protocol 7), /apps/{id}/… (Pusher HTTP API),
 POST /broadcasting/auth and /pusher/user-auth.`;
 
@@ -87,6 +88,7 @@ const settings = [
   { flag: 'fsync', variable: 'EVENTWIRE_FSYNC', key: 'historyFsync', kind: 'number' },
   { flag: 'cluster', variable: 'EVENTWIRE_CLUSTER', key: 'cluster', kind: 'string' },
   { flag: 'pusher', variable: 'EVENTWIRE_PUSHER', key: 'pusher', kind: 'pusher' },
+  { flag: 'metrics', variable: 'EVENTWIRE_METRICS', key: 'metrics', kind: 'switch' },
   { flag: 'jwt-secret', variable: 'EVENTWIRE_JWT_SECRET', key: 'jwtSecret', kind: 'string' },
   { flag: 'jwks-url', variable: 'EVENTWIRE_JWKS_URL', key: 'jwksUrl', kind: 'string' },
   { flag: 'max-connections', variable: 'EVENTWIRE_MAX_CONNECTIONS', key: 'maxConnections', kind: 'number' },
@@ -116,6 +118,7 @@ try {
       fsync: { type: 'string' },
       cluster: { type: 'string' },
       pusher: { type: 'string', multiple: true },
+      metrics: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -155,6 +158,10 @@ function layerFrom(read: (setting: (typeof settings)[number]) => string | boolea
       } catch (error) {
         throw new BrokerConfigError([`${name(setting)}: ${(error as Error).message}`]);
       }
+    } else if (setting.kind === 'switch') {
+      const text = String(value).toLowerCase();
+      if (!['on', 'off', 'true', 'false', '1', '0'].includes(text)) throw new BrokerConfigError([`${name(setting)}: expected on or off, got "${String(value).slice(0, 20)}"`]);
+      raw[setting.key] = text === 'on' || text === 'true' || text === '1';
     } else if (setting.kind === 'number') raw[setting.key] = /^\d+$/.test(String(value)) ? Number(value) : value;
     else if (setting.kind === 'boolean') raw[setting.key] = value === true || value === '1' || value === 'true';
     else raw[setting.key] = value;

@@ -85,6 +85,8 @@ export interface BrokerConfig<TEvents extends EventMap = UntypedEvents, TChannel
   readonly historyMaxBytes?: number | string;
   /** Each field defaults to `topicLimitDefaults`. */
   readonly topicLimits?: Partial<TopicLimits>;
+  /** GET /metrics (see `BrokerOptions.metrics`); on unless `false`. */
+  readonly metrics?: BrokerOptions['metrics'];
   /** The Pusher surface (see `BrokerOptions.pusher`); `true` for the development app. */
   readonly pusher?: BrokerOptions['pusher'];
   /** Append every event to a JSONL file (rotated by size). */
@@ -298,6 +300,14 @@ export const declarativeConfigSchema = z.strictObject({
   maxPresenceMembers: count,
   trustedProxies: z.array(z.string().min(1, 'expected an IP address')),
   broadcastingPath: z.union([z.literal(false), z.string().regex(/^\/[^?#\s]*$/, 'expected a path such as /api/v1/broadcasting/ws')]),
+  metrics: z.union([
+    z.boolean(),
+    z.strictObject({
+      path: z.string().regex(/^\/[^?#\s]*$/, 'expected a path such as /metrics').optional(),
+      topicGroups: z.array(pattern).optional(),
+      defaultMetrics: z.boolean().optional(),
+    }),
+  ]),
   // `true` is the development app ({}); `false` is off. An object is checked key by key (a union would only say "invalid input").
   pusher: z.preprocess(
     (value) => (value === true ? {} : value === false ? undefined : value),

@@ -16,6 +16,9 @@ interface TcpSocket {
   uncork(): void;
   write(bytes: Buffer): boolean;
   readonly destroyed?: boolean;
+  /** Kept by Node for every socket: what /metrics reports as bytes in and out, at no cost per frame. */
+  readonly bytesRead?: number;
+  readonly bytesWritten?: number;
 }
 
 /**
@@ -219,6 +222,11 @@ export class Connection implements BudgetedReader {
       this.#reportedUnsent = 0;
       this.#budget!.report(this, 0);
     });
+  }
+
+  /** Bytes read from and written to this connection's TCP socket so far (WebSocket framing and handshake included). */
+  get traffic(): { readonly received: number; readonly sent: number } {
+    return { received: this.#tcp?.bytesRead ?? 0, sent: this.#tcp?.bytesWritten ?? 0 };
   }
 
   /** Bytes queued for this client now. */

@@ -25,6 +25,7 @@ import { isSharedStore, type SharedAppend, type SharedHistoryStore } from './his
 import { PresenceRegistry } from './presence.js';
 import { RoutedEvent, Router } from './router.js';
 import { TopicStats } from './topic-stats.js';
+import { TopicGroups } from './topic-groups.js';
 
 /** What a successful publish reports back to the surface that made it. */
 export interface PublishResult {
@@ -76,6 +77,8 @@ export interface BrokerCoreOptions {
   readonly history?: BrokerHistory | undefined;
   /** Most members one presence channel may have. */
   readonly maxPresenceMembers: number;
+  /** Patterns whose events metrics count apart (`topic_group`); the rest is `other`. */
+  readonly topicGroups?: readonly string[] | undefined;
 }
 
 /**
@@ -91,7 +94,9 @@ export class BrokerCore {
   readonly router = new Router();
   /** Members of presence channels, for every surface. */
   readonly presence: PresenceRegistry;
-  readonly topics = new TopicStats();
+  readonly topics: TopicStats;
+  /** Counts by topic group, when metrics name groups. */
+  readonly topicGroups: TopicGroups | undefined;
   readonly counters: CoreCounters = { published: 0, deliveries: 0, rejected: 0, derived: 0, derivedDropped: 0, duplicates: 0, storeFailures: 0, fromCluster: 0, fromClusterInvalid: 0 };
   readonly history: BrokerHistory | undefined;
   readonly #options: BrokerCoreOptions;
@@ -110,6 +115,8 @@ export class BrokerCore {
     this.presence = new PresenceRegistry(options.maxPresenceMembers);
     this.#lookupSchema = options.events && createSchemaLookup(options.events);
     this.#intercepts = new InterceptChain(options.interceptTimeoutMs, options.report);
+    this.topicGroups = options.topicGroups && options.topicGroups.length > 0 ? new TopicGroups(options.topicGroups) : undefined;
+    this.topics = new TopicStats(10_000, this.topicGroups?.classify);
   }
 
   /**
@@ -219,7 +226,8 @@ export class BrokerCore {
   #deliverLocally(envelope: EventEnvelope, except: string | undefined): number {
     const notified = this.router.route(new RoutedEvent(envelope), except);
     this.counters.deliveries += notified;
-    this.topics.record(envelope.topic);
+    const group = this.topics.record(envelope.topic);
+    if (group >= 0) this.topicGroups!.count(group, notified);
     return notified;
   }
 

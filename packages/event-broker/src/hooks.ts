@@ -1,3 +1,4 @@
+import { DurationHistogram, type DurationSnapshot } from './duration-histogram.js';
 import {
   EventwireError,
   assertPattern,
@@ -99,6 +100,8 @@ export interface HookStats {
   readonly dropped: number;
   /** Observers only: events waiting. */
   readonly queued: number;
+  /** How long its runs took (an async hook: until it settled). */
+  readonly durations: DurationSnapshot;
 }
 
 /** A topic pattern string, or a ts-pattern pattern matched against the envelope. */
@@ -133,6 +136,7 @@ interface Interceptor {
   readonly fn: (event: EventEnvelope, context: InterceptContext<EventMap, EventEnvelope>) => unknown;
   calls: number;
   failures: number;
+  readonly durations: DurationHistogram;
 }
 
 /**
@@ -152,7 +156,7 @@ export class InterceptChain {
   }
 
   add(selector: HookSelector, fn: Interceptor['fn'], name = describeSelector(selector)): () => void {
-    const hook: Interceptor = { name, matches: compileSelector(selector), fn, calls: 0, failures: 0 };
+    const hook: Interceptor = { name, matches: compileSelector(selector), fn, calls: 0, failures: 0, durations: new DurationHistogram() };
     this.#hooks.push(hook);
     return () => {
       const index = this.#hooks.indexOf(hook);
@@ -172,6 +176,7 @@ export class InterceptChain {
       failures: hook.failures,
       dropped: 0,
       queued: 0,
+      durations: hook.durations.snapshot(),
     }));
   }
 
@@ -208,13 +213,18 @@ export class InterceptChain {
     const event = draft.current();
     if (!hook.matches(event)) return undefined;
     hook.calls++;
+    const startedAt = performance.now();
     let result: unknown;
     try {
       result = hook.fn(event, draft.context);
     } catch (error) {
+      hook.durations.since(startedAt);
       return this.#failed(hook, error);
     }
-    if (!(result instanceof Promise)) return undefined;
+    if (!(result instanceof Promise)) {
+      hook.durations.since(startedAt);
+      return undefined;
+    }
     let timer: ReturnType<typeof setTimeout> | undefined;
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(
@@ -225,7 +235,10 @@ export class InterceptChain {
     return Promise.race([result, deadline]).then(
       () => undefined,
       (error: unknown) => this.#failed(hook, error),
-    ).finally(() => clearTimeout(timer));
+    ).finally(() => {
+      clearTimeout(timer);
+      hook.durations.since(startedAt);
+    });
   }
 
   #failed(hook: Interceptor, error: unknown): InterceptOutcome {
@@ -306,6 +319,7 @@ export class ObserverQueue {
   calls = 0;
   failures = 0;
   dropped = 0;
+  readonly #durations = new DurationHistogram();
 
   constructor(options: {
     name: string;
@@ -361,9 +375,12 @@ export class ObserverQueue {
         this.#head = 0;
       }
       this.calls++;
+      const startedAt = performance.now();
       try {
         await this.#callWithDeadline(item);
+        this.#durations.since(startedAt);
       } catch (error) {
+        this.#durations.since(startedAt);
         this.failures++;
         this.#report(
           new EventwireError('handler_failed', `Observer "${this.name}" failed on ${item.event.topic} (${item.event.id})`, {
@@ -405,6 +422,7 @@ export class ObserverQueue {
       failures: this.failures,
       dropped: this.dropped,
       queued: this.queued,
+      durations: this.#durations.snapshot(),
     };
   }
 }

@@ -218,6 +218,12 @@ export interface BrokerOptions<TEvents extends EventMap = EventMap> {
    */
   readonly pusher?: boolean | PusherOptions;
   /**
+   * `GET /metrics` in Prometheus text format (behind the broker's
+   * authentication, as `/stats` is); `false` turns it off.
+   * @default true
+   */
+  readonly metrics?: boolean | MetricsOptions;
+  /**
    * Most members (distinct users) one presence channel may have; a newcomer
    * past it is refused with `limit_exceeded`.
    * @default 100
@@ -230,6 +236,24 @@ export interface BrokerOptions<TEvents extends EventMap = EventMap> {
    * events, transport errors. @default writes to console.error
    */
   readonly onError?: (error: EventwireError) => void;
+}
+
+/** The `metrics` option in full. */
+export interface MetricsOptions {
+  /** @default '/metrics' */
+  readonly path?: string;
+  /**
+   * Topic patterns counted apart under a `topic_group` label (the first
+   * matching one wins; every other topic is `other`). Raw topics never become
+   * labels: they are unbounded and chosen by clients.
+   * @default none
+   */
+  readonly topicGroups?: readonly string[];
+  /**
+   * prom-client's default process and Node.js metrics (CPU, memory, GC, event-loop lag).
+   * @default true
+   */
+  readonly defaultMetrics?: boolean;
 }
 
 /** The `pusher` option in full. */

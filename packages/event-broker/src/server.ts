@@ -50,6 +50,7 @@ import { BroadcastingSubscriber, defaultBroadcastingPath } from './surfaces/broa
 import { PusherApps, developmentPusherApp, type PusherApp } from './surfaces/pusher-apps.js';
 import { PusherSubscriber, createSocketIdGenerator, protocolProblem, pusherCloseCode, pusherCodeFor, pusherCodes, refusePusherUpgrade } from './surfaces/pusher.js';
 import { PusherHttpApi } from './surfaces/pusher-http.js';
+import { BrokerMetrics } from './metrics/broker-metrics.js';
 
 /** Descriptors kept free even of plain HTTP connections: the broker's own files need some at any moment. */
 const HARD_DESCRIPTOR_MARGIN = 16;
@@ -103,6 +104,8 @@ export interface BrokerStats {
   readonly fromClusterInvalid: number;
   /** This node's link to the cluster, when it is in one. */
   readonly cluster?: ClusterLinkStats;
+  /** Bytes read from and written to WebSocket connections (the TCP sockets' own counts: framing and handshakes included). */
+  readonly bytes: { readonly received: number; readonly sent: number };
 }
 
 /** `/cluster`: every node, and sums over them. */
@@ -171,6 +174,10 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
   readonly #sharedHistory: JetStreamHistory | undefined;
   /** The Pusher surface, when `pusher` is set. */
   readonly #pusher: PusherSurface | undefined;
+  /** GET /metrics, unless `metrics: false`. */
+  readonly #metrics: { readonly path: string; readonly registry: BrokerMetrics } | undefined;
+  /** Bytes of connections already closed (the open ones are read from their sockets). */
+  readonly #closedTraffic = { received: 0, sent: 0 };
 
   constructor(options: BrokerOptions<TEvents> = {}) {
     this.#options = options;
@@ -222,7 +229,20 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
       maxPresenceMembers: options.maxPresenceMembers ?? brokerDefaults.maxPresenceMembers,
       source: options.source ?? brokerDefaults.source,
       report,
+      topicGroups: typeof options.metrics === 'object' ? options.metrics.topicGroups : undefined,
     });
+    const metrics = options.metrics === false ? undefined : options.metrics === true ? {} : (options.metrics ?? {});
+    this.#metrics = metrics && {
+      path: metrics.path ?? '/metrics',
+      registry: new BrokerMetrics({
+        snapshot: () => this.stats(),
+        topicGroups: this.#core.topicGroups,
+        defaultMetrics: metrics.defaultMetrics ?? true,
+        version: brokerVersion,
+        history: this.#core.history !== undefined,
+        cluster: cluster !== undefined,
+      }),
+    };
     if (cluster) {
       const link = new NatsClusterLink(
         cluster,
@@ -429,7 +449,13 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
   /** A snapshot of the broker's counters. */
   stats(): BrokerStats {
     const connections = { native: 0, synap: 0, broadcasting: 0, pusher: 0 };
-    for (const connection of this.#connections.values()) connections[connection.surface]++;
+    const bytes = { ...this.#closedTraffic };
+    for (const connection of this.#connections.values()) {
+      connections[connection.surface]++;
+      const traffic = connection.traffic;
+      bytes.received += traffic.received;
+      bytes.sent += traffic.sent;
+    }
     const { subscribers, subscriptions } = this.#core.router.counts();
     return {
       connections,
@@ -447,6 +473,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
         history: { kind: this.#core.history.store.kind, epoch: this.#core.history.store.epoch, head: this.#core.history.store.head },
       }),
       ...(this.#cluster && { cluster: this.#cluster.stats() }),
+      bytes,
     };
   }
 
@@ -688,6 +715,9 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
     }
     ws.on('close', (code, reason) => {
       this.#connections.delete(ws);
+      const traffic = connection.traffic;
+      this.#closedTraffic.received += traffic.received;
+      this.#closedTraffic.sent += traffic.sent;
       this.#access.release(ip);
       connection.closed();
       if (subscriber instanceof PusherSubscriber) {
@@ -783,6 +813,12 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
     if (path === '/stats') {
       expect('GET');
       return sendJson(response, 200, this.stats());
+    }
+    if (this.#metrics && path === this.#metrics.path) {
+      expect('GET');
+      const text = await this.#metrics.registry.scrape();
+      response.writeHead(200, { 'content-type': this.#metrics.registry.contentType, 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
+      return void response.end(text);
     }
     if (path === '/cluster') {
       expect('GET');

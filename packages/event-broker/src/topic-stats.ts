@@ -24,22 +24,28 @@ export interface TopicRecord {
 export class TopicStats {
   readonly #capacity: number;
   // Insertion order is the clock's hand: the first entry is visited first.
-  readonly #topics = new Map<string, { messages: number; lastPublishedAt: number; firstPublishedAt: number; recent: boolean }>();
+  readonly #topics = new Map<string, { messages: number; lastPublishedAt: number; firstPublishedAt: number; recent: boolean; group: number }>();
+  readonly #classify: ((topic: string) => number) | undefined;
 
-  constructor(capacity = 10_000) {
+  /** `classify` gives each topic a group (see metrics/topic-groups.ts), decided once per entry. */
+  constructor(capacity = 10_000, classify?: (topic: string) => number) {
     this.#capacity = capacity;
+    this.#classify = classify;
   }
 
-  record(topic: string, now = Date.now()): void {
+  /** Counts one publish to `topic`; returns the topic's group (-1 without `classify`). */
+  record(topic: string, now = Date.now()): number {
     const entry = this.#topics.get(topic);
     if (entry) {
       entry.messages++;
       entry.lastPublishedAt = now;
       entry.recent = true;
-      return;
+      return entry.group;
     }
-    this.#topics.set(topic, { messages: 1, lastPublishedAt: now, firstPublishedAt: now, recent: false });
+    const group = this.#classify ? this.#classify(topic) : -1;
+    this.#topics.set(topic, { messages: 1, lastPublishedAt: now, firstPublishedAt: now, recent: false, group });
     if (this.#topics.size > this.#capacity) this.#evictOne();
+    return group;
   }
 
   #evictOne(): void {

@@ -1,0 +1,214 @@
+// GET /metrics: the broker's counters in Prometheus text format, through
+// prom-client (and its default Node process metrics, event-loop lag among
+// them). Nothing here runs on the publish or delivery path: the broker keeps
+// plain counters as it always has (core counters, per-hook counts and
+// durations, topic groups, the kernel's socket byte counts), and a scrape
+// reads one snapshot of them.
+import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
+import { durationBuckets } from '../duration-histogram.js';
+import type { HookStats } from '../hooks.js';
+import type { TopicGroups } from '../topic-groups.js';
+
+/** What a scrape reads (a subset of BrokerStats, so this file does not depend on the server). */
+export interface MetricsSnapshot {
+  readonly connections: object;
+  readonly admitted: number;
+  readonly subscribers: number;
+  readonly subscriptions: number;
+  readonly topics: number;
+  readonly published: number;
+  readonly deliveries: number;
+  readonly rejected: number;
+  readonly derived: number;
+  readonly derivedDropped: number;
+  readonly duplicates: number;
+  readonly storeFailures: number;
+  readonly slowConsumersCut: number;
+  readonly slowConsumersCutForMemory: number;
+  readonly heartbeatTimeouts: number;
+  readonly refused: object;
+  readonly hooks: readonly HookStats[];
+  readonly fromCluster: number;
+  readonly fromClusterInvalid: number;
+  readonly bytes: { readonly received: number; readonly sent: number };
+  readonly history?: { readonly head: number } | undefined;
+  readonly cluster?:
+    | {
+        readonly state: string;
+        readonly forwarded: number;
+        readonly received: number;
+        readonly held: number;
+        readonly droppedWhileAway: number;
+        readonly reconnects: number;
+        readonly interest: number;
+      }
+    | undefined;
+}
+
+/** Options of {@link BrokerMetrics}. */
+export interface BrokerMetricsOptions {
+  readonly snapshot: () => MetricsSnapshot;
+  readonly topicGroups: TopicGroups | undefined;
+  /** prom-client's default process and Node.js metrics (CPU, memory, GC, event-loop lag). */
+  readonly defaultMetrics: boolean;
+  readonly version: string;
+  /** Whether the broker keeps history / is in a cluster: their metrics exist only then. */
+  readonly history: boolean;
+  readonly cluster: boolean;
+}
+
+type Series = ReadonlyArray<readonly [Readonly<Record<string, string>>, number]>;
+type MetricMaker = (name: string, help: string, labelNames: readonly string[], read: (stats: MetricsSnapshot) => Series | number) => unknown;
+
+/**
+ * The broker's Prometheus registry. Made on the first scrape, so a broker
+ * nobody scrapes pays nothing, not even the event-loop lag monitor.
+ */
+export class BrokerMetrics {
+  readonly #options: BrokerMetricsOptions;
+  #registry: Registry | undefined;
+  /** The snapshot the current scrape reads (one per scrape, not one per metric). */
+  #now: MetricsSnapshot | undefined;
+
+  constructor(options: BrokerMetricsOptions) {
+    this.#options = options;
+  }
+
+  get contentType(): string {
+    return Registry.PROMETHEUS_CONTENT_TYPE;
+  }
+
+  /** The metrics now, in Prometheus text format. */
+  async scrape(): Promise<string> {
+    const registry = (this.#registry ??= this.#build());
+    this.#now = this.#options.snapshot();
+    try {
+      return await registry.metrics();
+    } finally {
+      this.#now = undefined;
+    }
+  }
+
+  #build(): Registry {
+    const registry = new Registry();
+    if (this.#options.defaultMetrics) collectDefaultMetrics({ register: registry });
+    const now = (): MetricsSnapshot => this.#now ?? this.#options.snapshot();
+    const gauge = (name: string, help: string, labelNames: readonly string[], read: (stats: MetricsSnapshot) => Series | number) =>
+      new Gauge({
+        name,
+        help,
+        labelNames,
+        registers: [registry],
+        collect() {
+          this.reset();
+          const value = read(now());
+          if (typeof value === 'number') this.set(value);
+          else for (const [labels, each] of value) this.set(labels, each);
+        },
+      });
+    // A counter read from a count kept elsewhere: set to it at each scrape (counts never go down while the broker runs).
+    const counter = (name: string, help: string, labelNames: readonly string[], read: (stats: MetricsSnapshot) => Series | number) =>
+      new Counter({
+        name,
+        help,
+        labelNames,
+        registers: [registry],
+        collect() {
+          this.reset();
+          const value = read(now());
+          if (typeof value === 'number') this.inc(value);
+          else for (const [labels, each] of value) this.inc(labels, each);
+        },
+      });
+
+    gauge('eventwire_info', 'The broker version (always 1).', ['version'], () => [[{ version: this.#options.version }, 1]]);
+    gauge('eventwire_connections', 'Open WebSocket connections, by surface.', ['surface'], (stats) =>
+      Object.entries(stats.connections as Record<string, number>).map(([surface, count]) => [{ surface }, count] as const),
+    );
+    gauge('eventwire_connections_admitted', 'WebSocket connections admitted and open (what maxConnections counts).', [], (stats) => stats.admitted);
+    gauge('eventwire_subscribers', 'Connections holding at least one subscription.', [], (stats) => stats.subscribers);
+    gauge('eventwire_subscriptions', 'Subscriptions (patterns) held.', [], (stats) => stats.subscriptions);
+    gauge('eventwire_topics', 'Topics with recent publishes (bounded).', [], (stats) => stats.topics);
+    counter('eventwire_published_total', 'Events accepted and routed (after intercepts), from any surface or hook.', [], (stats) => stats.published);
+    counter('eventwire_deliveries_total', 'Events delivered to subscribers (one per subscriber reached).', [], (stats) => stats.deliveries);
+    counter('eventwire_rejected_total', 'Publishes refused by an intercept hook.', [], (stats) => stats.rejected);
+    counter('eventwire_derived_total', 'Events emitted by hooks.', [], (stats) => stats.derived);
+    counter('eventwire_derived_dropped_total', 'Hook-emitted events dropped (too deep, invalid, refused).', [], (stats) => stats.derivedDropped);
+    counter('eventwire_duplicates_total', 'Re-sent publishes answered from history instead of stored again.', [], (stats) => stats.duplicates);
+    counter('eventwire_store_failures_total', 'Publishes refused because history could not store them.', [], (stats) => stats.storeFailures);
+    counter('eventwire_refused_total', 'Connections, frames and HTTP calls refused, by reason.', ['reason'], (stats) =>
+      Object.entries(stats.refused as Record<string, number>).map(([reason, count]) => [{ reason }, count] as const),
+    );
+    counter('eventwire_slow_consumers_cut_total', 'Connections cut for not reading: lag (their own bound) or memory (all queues together).', ['cause'], (stats) => [
+      [{ cause: 'lag' }, stats.slowConsumersCut - stats.slowConsumersCutForMemory],
+      [{ cause: 'memory' }, stats.slowConsumersCutForMemory],
+    ]);
+    counter('eventwire_heartbeat_timeouts_total', 'Connections dropped for not answering pings.', [], (stats) => stats.heartbeatTimeouts);
+    counter('eventwire_received_bytes_total', 'Bytes read from WebSocket connections (framing and handshakes included).', [], (stats) => stats.bytes.received);
+    counter('eventwire_sent_bytes_total', 'Bytes written to WebSocket connections (framing and handshakes included).', [], (stats) => stats.bytes.sent);
+    counter('eventwire_hook_calls_total', 'Hook runs, by hook.', ['kind', 'hook'], (stats) => stats.hooks.map((hook) => [{ kind: hook.kind, hook: hook.name }, hook.calls] as const));
+    counter('eventwire_hook_failures_total', 'Hook runs that threw or timed out, by hook.', ['kind', 'hook'], (stats) =>
+      stats.hooks.map((hook) => [{ kind: hook.kind, hook: hook.name }, hook.failures] as const),
+    );
+    gauge('eventwire_observer_queue_depth', 'Events waiting for an observer.', ['hook'], (stats) =>
+      stats.hooks.filter((hook) => hook.kind === 'observe').map((hook) => [{ hook: hook.name }, hook.queued] as const),
+    );
+    counter('eventwire_observer_dropped_total', 'Events an observer fell too far behind to see.', ['hook'], (stats) =>
+      stats.hooks.filter((hook) => hook.kind === 'observe').map((hook) => [{ hook: hook.name }, hook.dropped] as const),
+    );
+    registry.registerMetric(hookDurations(now));
+    const groups = this.#options.topicGroups;
+    if (groups) {
+      const byGroup = (counts: Float64Array): Series => [...counts].map((count, index) => [{ topic_group: groups.label(index) }, count] as const);
+      counter('eventwire_topic_group_events_total', 'Events routed to this broker\'s subscribers, by topic group (other: no group matched).', ['topic_group'], () => byGroup(groups.events));
+      counter('eventwire_topic_group_deliveries_total', 'Deliveries, by topic group.', ['topic_group'], () => byGroup(groups.deliveries));
+    }
+    if (this.#options.history) gauge('eventwire_history_head', 'The history store\'s latest sequence number.', [], (stats) => stats.history?.head ?? 0);
+    if (this.#options.cluster) this.#clusterMetrics(gauge, counter);
+    return registry;
+  }
+
+  #clusterMetrics(gauge: MetricMaker, counter: MetricMaker): void {
+    counter('eventwire_from_cluster_total', 'Events that came from the cluster and were delivered here.', [], (stats) => stats.fromCluster);
+    counter('eventwire_from_cluster_invalid_total', 'Cluster messages dropped here (not an envelope, or failing the event map).', [], (stats) => stats.fromClusterInvalid);
+    gauge('eventwire_cluster_up', 'Whether the link to the cluster is open (1) or away (0).', [], (stats) => (stats.cluster?.state === 'open' ? 1 : 0));
+    counter('eventwire_cluster_forwarded_total', 'Events this broker put on NATS.', [], (stats) => stats.cluster?.forwarded ?? 0);
+    counter('eventwire_cluster_reconnects_total', 'Reconnects of the cluster link.', [], (stats) => stats.cluster?.reconnects ?? 0);
+    counter('eventwire_cluster_dropped_while_away_total', 'Events dropped from the full outbox while NATS was away.', [], (stats) => stats.cluster?.droppedWhileAway ?? 0);
+    gauge('eventwire_cluster_held', 'Events waiting for NATS to come back.', [], (stats) => stats.cluster?.held ?? 0);
+  }
+}
+
+/**
+ * Hook durations as a Prometheus histogram. prom-client's Histogram can only
+ * be fed one observation at a time; the hooks keep their own bucket counts,
+ * so this metric reads them at scrape time in the same text format.
+ */
+function hookDurations(now: () => MetricsSnapshot): Metric {
+  const name = 'eventwire_hook_duration_seconds';
+  const help = 'How long hook runs took, by hook (an async hook: until it settled).';
+  const metric = {
+    name,
+    help,
+    type: 'histogram',
+    aggregator: 'sum',
+    reset() {},
+    async get() {
+      const values: Array<{ metricName: string; labels: Record<string, string>; value: number }> = [];
+      for (const hook of now().hooks) {
+        const labels = { kind: hook.kind, hook: hook.name };
+        let cumulative = 0;
+        durationBuckets.forEach((bound, index) => {
+          cumulative += hook.durations.counts[index]!;
+          values.push({ metricName: `${name}_bucket`, labels: { ...labels, le: String(bound) }, value: cumulative });
+        });
+        values.push({ metricName: `${name}_bucket`, labels: { ...labels, le: '+Inf' }, value: hook.durations.count });
+        values.push({ metricName: `${name}_sum`, labels, value: hook.durations.sum });
+        values.push({ metricName: `${name}_count`, labels, value: hook.durations.count });
+      }
+      return { name, help, type: 'histogram', aggregator: 'sum', values };
+    },
+  };
+  // The registry needs only name, help, type and get(); the rest of prom-client's Metric is for observing.
+  return metric as unknown as Metric;
+}
