@@ -207,6 +207,24 @@ test('pusher: apps from a JSON config file and from --pusher flags (secrets mask
   }
 });
 
+test('metrics: --metrics off turns /metrics off; a config names topic groups, and a bad pattern there is a typed error', async ({ dir }) => {
+  const off = await runCli(['--metrics', 'off', '--print-config']);
+  assert.equal((JSON.parse(off.stdout) as { config: { metrics: unknown } }).config.metrics, false);
+  const bad = await runCli(['--config', writeJson(dir, 'metrics-bad.json', { metrics: { topicGroups: ['order..x'] } })]);
+  assert.is(bad.code, 2);
+  assert.match(bad.stderr, /metrics\.topicGroups\[0\]: "order\.\.x" is not a valid topic pattern/);
+  const configured = await createBrokerFromConfig({ port: 0, metrics: { topicGroups: ['order.#'], path: '/internal/metrics' } });
+  const { httpUrl } = await configured.broker.listen();
+  try {
+    await configured.broker.publish('order.created' as never, {} as never);
+    const text = await (await fetch(`${httpUrl}/internal/metrics`)).text();
+    assert.match(text, /eventwire_topic_group_events_total\{topic_group="order\.#"\} 1/);
+    assert.is((await fetch(`${httpUrl}/metrics`)).status, 404);
+  } finally {
+    await configured.close();
+  }
+});
+
 test('each validation error stops the broker with the key path and what was expected, never a stack trace', async ({ dir }) => {
   const cases: Array<[string, unknown, RegExp]> = [
     ['unknown.json', { prot: 80 }, /unknown\.json: prot: unknown key \(did you mean "port"\?\)/],

@@ -133,3 +133,9 @@ expectType<Equal<ReturnType<typeof broker.pusherAuthFetch>, (request: Request, c
 broker.observe('order.created', (_event, ctx) => {
   expectType<Equal<typeof ctx.origin.surface, 'native' | 'synap' | 'pusher' | 'http' | 'broker'>>();
 });
+
+// Metrics: on by default; topic groups are patterns.
+new EventBrokerServer({ metrics: false });
+new EventBrokerServer({ metrics: { topicGroups: ['order.#', 'chat.*'], path: '/internal/metrics', defaultMetrics: false } });
+// @ts-expect-error topic groups are a list of patterns
+new EventBrokerServer({ metrics: { topicGroups: 'order.#' } });
