@@ -26,6 +26,7 @@ import { PresenceRegistry } from './presence.js';
 import { RoutedEvent, Router } from './router.js';
 import { TopicStats } from './topic-stats.js';
 import { TopicGroups } from './topic-groups.js';
+import type { EventTracing } from '@eventwire/event-channel';
 
 /** What a successful publish reports back to the surface that made it. */
 export interface PublishResult {
@@ -79,6 +80,8 @@ export interface BrokerCoreOptions {
   readonly maxPresenceMembers: number;
   /** Patterns whose events metrics count apart (`topic_group`); the rest is `other`. */
   readonly topicGroups?: readonly string[] | undefined;
+  /** A span around each event routed (see EventTracing.route). */
+  readonly tracing?: EventTracing | undefined;
 }
 
 /**
@@ -269,6 +272,37 @@ export class BrokerCore {
    * `unknown_event`, `invalid_payload`, `rejected`, `timeout`, `internal`.
    */
   publish(envelope: EventEnvelope, origin: PublishOrigin, depth = 0): PublishResult | Promise<PublishResult> {
+    const tracing = this.#options.tracing;
+    if (!tracing) return this.#publish(envelope, origin, depth);
+    // One span around validation, hooks and routing, a child of the trace the
+    // event came with; it is delivered (and stored, and forwarded) carrying
+    // this span's traceparent, so its subscribers' spans are children of it.
+    const span = tracing.route(envelope.topic, envelope.traceparent);
+    const traced = span.traceparent === undefined ? envelope : { ...envelope, traceparent: span.traceparent };
+    let result: PublishResult | Promise<PublishResult>;
+    try {
+      result = this.#publish(traced, origin, depth);
+    } catch (error) {
+      span.end(error);
+      throw error;
+    }
+    if (!(result instanceof Promise)) {
+      span.end();
+      return result;
+    }
+    return result.then(
+      (settled) => {
+        span.end();
+        return settled;
+      },
+      (error: unknown) => {
+        span.end(error);
+        throw error;
+      },
+    );
+  }
+
+  #publish(envelope: EventEnvelope, origin: PublishOrigin, depth: number): PublishResult | Promise<PublishResult> {
     // A re-sent publish (the ws transport re-sends unacknowledged emits after
     // a reconnect) is answered from history before its hooks run again.
     const duplicate = this.#duplicateOf(envelope);

@@ -1,6 +1,6 @@
 import type { PusherAppOptions } from './surfaces/pusher-apps.js';
 import type { ClusterOptions } from './cluster/nats-cluster.js';
-import type { EventMap, EventwireError, TopicLimits } from '@eventwire/event-channel';
+import type { EventMap, EventTracing, EventwireError, TopicLimits } from '@eventwire/event-channel';
 import type { HistoryRule, HistoryStore } from '@eventwire/event-channel/protocol';
 import type { RateLimits } from './auth/access.js';
 import type { Authenticator } from './auth/authenticate.js';
@@ -223,6 +223,14 @@ export interface BrokerOptions<TEvents extends EventMap = EventMap> {
    * @default true
    */
   readonly metrics?: boolean | MetricsOptions;
+  /**
+   * A span around each event the broker routes (validation, hooks, delivery),
+   * a child of the trace the event arrived with (`traceparent`); subscribers
+   * receive it carrying the broker span's traceparent, and hook-emitted
+   * events carry it on. `openTelemetryTracing()` from `@eventwire/event-channel/otel`.
+   * @default off
+   */
+  readonly tracing?: EventTracing;
   /**
    * Most members (distinct users) one presence channel may have; a newcomer
    * past it is refused with `limit_exceeded`.

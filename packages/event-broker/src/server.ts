@@ -9,6 +9,7 @@ import {
   EventwireError,
   assertPattern,
   assertTopic,
+  parseTraceparent,
   toEventwireError,
   topicLimitDefaults,
   type EventInput,
@@ -230,6 +231,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
       source: options.source ?? brokerDefaults.source,
       report,
       topicGroups: typeof options.metrics === 'object' ? options.metrics.topicGroups : undefined,
+      tracing: options.tracing,
     });
     const metrics = options.metrics === false ? undefined : options.metrics === true ? {} : (options.metrics ?? {});
     this.#metrics = metrics && {
@@ -777,7 +779,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
       return this.#pusher.http.serveAuthEndpoint(request, response, path === this.#pusher.authPath ? 'channel' : 'user', this.#clientAddress(request));
     }
     // Signed with the app's secret (not the broker's credentials): before authentication below.
-    if (this.#pusher && (await this.#pusher.http.handle(request, response, url, this.#clientAddress(request)))) return;
+    if (this.#pusher && (await this.#pusher.http.handle(request, response, url, this.#clientAddress(request), validTraceparent(request.headers.traceparent)))) return;
     if (path === '/health') {
       expect('GET');
       return sendJson(response, 200, {
@@ -809,7 +811,12 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
     // Everything below /health needs credentials when the broker authenticates.
     const user = this.#access.authenticates ? await this.#authenticateRequest(request, findToken(url, request.headers), 'http') : undefined;
     const socketId = request.headers['x-socket-id'];
-    const caller = { user, ip: this.#clientAddress(request), socketId: Array.isArray(socketId) ? socketId[0] : socketId };
+    const caller = {
+      user,
+      ip: this.#clientAddress(request),
+      socketId: Array.isArray(socketId) ? socketId[0] : socketId,
+      traceparent: validTraceparent(request.headers.traceparent),
+    };
     if (path === '/stats') {
       expect('GET');
       return sendJson(response, 200, this.stats());
@@ -903,6 +910,12 @@ interface PusherSurface {
   readonly http: PusherHttpApi;
   /** Serving the development app (no apps configured). */
   readonly development: boolean;
+}
+
+/** A request's `traceparent` header when it is a valid W3C one (the spec says to ignore any other). */
+function validTraceparent(header: string | string[] | undefined): string | undefined {
+  const value = Array.isArray(header) ? header[0] : header;
+  return parseTraceparent(value) ? value : undefined;
 }
 
 function countParam(name: string, text: string): number {

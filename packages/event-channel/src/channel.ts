@@ -43,6 +43,7 @@ import type { MemoryHub } from './transport/memory.js';
 import type { WsTransportOptions } from './transport/ws.js';
 import type { NatsTransportOptions } from './transport/nats.js';
 import type { GetToken } from './transport/token-source.js';
+import type { EventTracing } from './tracing/tracing.js';
 import { createTransport } from './transport/resolve.js';
 import type { PresenceWireMember, Transport, TransportSink } from './transport/transport.js';
 
@@ -78,6 +79,13 @@ interface ChannelCommonOptions<TEvents extends EventMap> {
    * @default 5000
    */
   readonly drainTimeoutMs?: number;
+  /**
+   * Spans around each emit (producer) and each handler run (consumer), joined
+   * to the traces the events carry (`traceparent`); handlers run inside
+   * theirs. `openTelemetryTracing()` from `@eventwire/event-channel/otel`.
+   * @default off
+   */
+  readonly tracing?: EventTracing;
 }
 
 /** Defaults of {@link EventChannelOptions}. */
@@ -255,6 +263,7 @@ export class EventChannel<TEvents extends EventMap = UntypedEvents> {
   readonly events: TEvents | undefined;
 
   readonly #transport: Transport;
+  readonly #tracing: EventTracing | undefined;
   readonly #lookupSchema: ((topic: string) => EventMap[string] | undefined) | undefined;
   readonly #limits: TopicLimits;
   readonly #nextId = createEventIdGenerator();
@@ -290,6 +299,7 @@ export class EventChannel<TEvents extends EventMap = UntypedEvents> {
     this.#lookupSchema = options.events && createSchemaLookup(options.events);
     this.#limits = options.topicLimits ?? topicLimitDefaults;
     this.#drainTimeoutMs = options.drainTimeoutMs ?? channelDefaults.drainTimeoutMs;
+    this.#tracing = options.tracing;
     this.source = options.source ?? `urn:eventwire:channel:${this.#nextId()}`;
     if (options.onError) this.#errorListeners.add(options.onError);
     this.#transport = options.transport
@@ -359,6 +369,8 @@ export class EventChannel<TEvents extends EventMap = UntypedEvents> {
       }
       if (!outcome.ok) throw new ValidationError(topic, 'outbound', outcome.issues);
     }
+    const span = this.#tracing?.publish(topic, options.traceparent);
+    const traceparent = span?.traceparent ?? options.traceparent;
     const envelope: EventEnvelope<TTopic, EventInput<TEvents, TTopic>> = {
       id: this.#nextId(),
       topic,
@@ -367,7 +379,7 @@ export class EventChannel<TEvents extends EventMap = UntypedEvents> {
       // The wire carries the schema's *input* shape; every receiver parses it
       // with the same schema into the output shape (see docs/PROTOCOL.md).
       data,
-      ...(options.traceparent !== undefined && { traceparent: options.traceparent }),
+      ...(traceparent !== undefined && { traceparent }),
       ...(options.metadata !== undefined && { metadata: { ...options.metadata } }),
     };
     try {
@@ -377,8 +389,11 @@ export class EventChannel<TEvents extends EventMap = UntypedEvents> {
         ...(options.except !== undefined && { except: options.except }),
       });
     } catch (error) {
-      throw toEventwireError(error, 'connection_closed');
+      const failure = toEventwireError(error, 'connection_closed');
+      span?.end(failure);
+      throw failure;
     }
+    span?.end();
     this.#stats.emitted++;
     return envelope;
   }
@@ -758,7 +773,10 @@ export class EventChannel<TEvents extends EventMap = UntypedEvents> {
   #deliverTo(registration: Registration, event: EventEnvelope): void {
     this.#stats.delivered++;
     try {
-      const result = registration.deliver(event.data, event);
+      const tracing = this.#tracing;
+      const result = tracing
+        ? tracing.process(event.topic, event.traceparent, () => registration.deliver(event.data, event))
+        : registration.deliver(event.data, event);
       if (isPromiseLike(result)) {
         this.#track(
           Promise.resolve(result).catch((error: unknown) =>

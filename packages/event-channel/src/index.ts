@@ -81,3 +81,6 @@ export type { BackoffOptions } from './backoff.js';
 export type { OutboxOverflow } from './outbox.js';
 export type { MemoryHubOptions } from './transport/memory.js';
 export type { HistoryRule } from './history/rules.js';
+export { formatTraceparent, parseTraceparent } from './tracing/traceparent.js';
+export type { TraceParent } from './tracing/traceparent.js';
+export type { EventTracing, TraceSpan } from './tracing/tracing.js';

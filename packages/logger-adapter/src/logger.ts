@@ -1,11 +1,11 @@
-import { EventwireError, toEventwireError } from '@eventwire/event-channel';
+import { EventwireError, parseTraceparent, toEventwireError, type EventTracing } from '@eventwire/event-channel';
 import { levelSeverity, logTopic, type LogLevel, type LogRecord, type SerializedError } from './events.js';
 import { isSendingLogs, whileSendingLogs } from './recursion-guard.js';
 import { fillTemplate, sanitizeFields, serializeError } from './serialize.js';
 
 /** Where log events go: an `EventChannel<typeof logEvents>`, or any channel whose map covers `log.*.*`. */
 export interface LogChannel {
-  emit(topic: `log.${LogLevel}.${string}`, data: LogRecord): Promise<unknown>;
+  emit(topic: `log.${LogLevel}.${string}`, data: LogRecord, options?: { readonly traceparent?: string }): Promise<unknown>;
 }
 
 /** Structured fields of one log call. An `Error` under `err` or `error` becomes the record's `error`. */
@@ -40,6 +40,12 @@ export interface EventLoggerOptions {
   readonly bufferSize?: number;
   /** The current trace id (e.g. from your tracing context), added to each record. */
   readonly traceId?: () => string | undefined;
+  /**
+   * Tracing (the same `EventTracing` the channels use, e.g. `openTelemetryTracing()`):
+   * each record gets the trace id of the span active where it was logged, and its
+   * event carries that span's traceparent, so a log line appears in its trace.
+   */
+  readonly tracing?: EventTracing;
   /** Hears about records the channel refused or failed to send. The logger itself never throws. */
   readonly onError?: (error: EventwireError) => void;
 }
@@ -166,6 +172,8 @@ class Logger implements EventLogger {
 interface Pending {
   readonly topic: `log.${LogLevel}.${string}`;
   readonly record: LogRecord;
+  /** The span active where it was logged. */
+  readonly traceparent?: string;
 }
 
 /** The buffer and sender shared by a logger and its children. */
@@ -177,6 +185,7 @@ class LogPipeline {
   readonly #redact: ReadonlySet<string>;
   readonly #capacity: number;
   readonly #traceId: (() => string | undefined) | undefined;
+  readonly #tracing: EventTracing | undefined;
   readonly #onError: ((error: EventwireError) => void) | undefined;
   #buffer: Pending[] = [];
   #scheduled = false;
@@ -192,6 +201,7 @@ class LogPipeline {
     this.#redact = new Set((options.redact ?? defaultRedactKeys).map((key) => key.toLowerCase()));
     this.#capacity = Math.max(1, options.bufferSize ?? 1000);
     this.#traceId = options.traceId;
+    this.#tracing = options.tracing;
     this.#onError = options.onError;
   }
 
@@ -234,7 +244,9 @@ class LogPipeline {
     try {
       const { message, merged, error, time } = parts();
       const clean = sanitizeFields(merged, this.#redact);
-      this.#push(level, {
+      // Read now: the record is sent a microtask later, when another span may be active.
+      const traceparent = this.#tracing?.current();
+      this.#push(level, traceparent, {
         service: this.service,
         level,
         time: time ?? new Date().toISOString(),
@@ -242,27 +254,27 @@ class LogPipeline {
         message: fillTemplate(message, clean),
         fields: clean,
         ...(error && { error }),
-        ...this.#trace(merged),
+        ...this.#trace(merged, traceparent),
       });
     } catch (failure) {
       this.#fail(failure);
     }
   }
 
-  #trace(fields: Record<string, unknown>): { traceId?: string } {
+  #trace(fields: Record<string, unknown>, traceparent: string | undefined): { traceId?: string } {
     const fromFields = fields['traceId'] ?? fields['trace_id'];
-    const traceId = typeof fromFields === 'string' ? fromFields : this.#traceId?.();
+    const traceId = typeof fromFields === 'string' ? fromFields : (this.#traceId?.() ?? parseTraceparent(traceparent)?.traceId);
     return traceId ? { traceId } : {};
   }
 
-  #push(level: LogLevel, record: LogRecord): void {
+  #push(level: LogLevel, traceparent: string | undefined, record: LogRecord): void {
     this.#counters.logged++;
     if (this.#buffer.length >= this.#capacity) {
       this.#buffer.shift();
       this.#counters.dropped++;
       this.#droppedSinceSent++;
     }
-    this.#buffer.push({ topic: logTopic(level, this.service), record });
+    this.#buffer.push({ topic: logTopic(level, this.service), record, ...(traceparent !== undefined && { traceparent }) });
     if (!this.#scheduled) {
       this.#scheduled = true;
       queueMicrotask(() => this.#send());
@@ -282,7 +294,7 @@ class LogPipeline {
         if (index === 0) this.#droppedSinceSent = 0;
         let sent: Promise<unknown>;
         try {
-          sent = this.#channel.emit(pending.topic, record);
+          sent = pending.traceparent === undefined ? this.#channel.emit(pending.topic, record) : this.#channel.emit(pending.topic, record, { traceparent: pending.traceparent });
         } catch (failure) {
           this.#fail(failure);
           continue;

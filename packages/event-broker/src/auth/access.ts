@@ -13,6 +13,8 @@ export interface Caller {
   readonly ip: string;
   /** `X-Socket-ID`: a connection of the caller's that its publishes leave out (Laravel's `toOthers()`). */
   readonly socketId?: string | undefined;
+  /** The W3C `traceparent` header, when valid: its publishes carry it. */
+  readonly traceparent?: string | undefined;
 }
 
 /** One kind of operation's limits: each connection's own, and its address's share (all its connections and HTTP calls). */

@@ -67,7 +67,7 @@ export class PusherHttpApi {
   }
 
   /** Serves `/apps/{id}/…`; false when the path is not the Pusher API's. */
-  async handle(request: IncomingMessage, response: ServerResponse, url: URL, ip: string): Promise<boolean> {
+  async handle(request: IncomingMessage, response: ServerResponse, url: URL, ip: string, traceparent?: string): Promise<boolean> {
     const match = /^\/apps\/([^/]+)(\/.*)$/.exec(url.pathname);
     if (!match) return false;
     const app = this.#options.apps.byId(decodePathSegment(match[1]!));
@@ -86,7 +86,7 @@ export class PusherHttpApi {
     };
     if (route === '/events') {
       expect('POST');
-      return this.#answer(response, await this.#trigger(app, objectBody(body), ip));
+      return this.#answer(response, await this.#trigger(app, objectBody(body), ip, traceparent));
     }
     if (route === '/batch_events') {
       expect('POST');
@@ -100,7 +100,7 @@ export class PusherHttpApi {
       });
       // Each entry answers for its own (one) channel: its attributes, not keyed by name.
       const infos: unknown[] = [];
-      for (const event of events) infos.push(Object.values(await this.#publish(app, event, ip))[0] ?? {});
+      for (const event of events) infos.push(Object.values(await this.#publish(app, event, ip, traceparent))[0] ?? {});
       return this.#answer(response, events.some((event) => event.info.length > 0) ? { batch: infos } : {});
     }
     if (route === '/channels') {
@@ -137,7 +137,7 @@ export class PusherHttpApi {
       }
       const fields = objectBody(body);
       const event = this.#validate(app, { ...fields, channel: undefined, channels: undefined }, '', app.userTopic(userId));
-      await this.#publish(app, event, ip);
+      await this.#publish(app, event, ip, traceparent);
       return this.#answer(response, {});
     }
     throw new EventwireError('not_found', `No Pusher API route ${method} ${url.pathname}`);
@@ -149,9 +149,9 @@ export class PusherHttpApi {
   }
 
   /** `POST /events`: `{ name, data, channels | channel, socket_id?, info? }`. */
-  async #trigger(app: PusherApp, body: Record<string, unknown>, ip: string): Promise<Record<string, unknown>> {
+  async #trigger(app: PusherApp, body: Record<string, unknown>, ip: string, traceparent: string | undefined): Promise<Record<string, unknown>> {
     const event = this.#validate(app, body, '');
-    const info = await this.#publish(app, event, ip);
+    const info = await this.#publish(app, event, ip, traceparent);
     return event.info.length > 0 ? { channels: info } : {};
   }
 
@@ -189,12 +189,16 @@ export class PusherHttpApi {
   }
 
   /** Publishes one validated event to each of its channels; the counts `info` asks for, by channel. */
-  async #publish(app: PusherApp, event: ValidEvent, ip: string): Promise<Record<string, unknown>> {
+  async #publish(app: PusherApp, event: ValidEvent, ip: string, traceparent: string | undefined): Promise<Record<string, unknown>> {
     const { core, access } = this.#options;
     const counts: Record<string, unknown> = {};
     for (const topic of event.topics) {
       access.takeForIp(ip, 'publish');
-      const envelope = core.createEnvelope(topic, event.data, { source: 'urn:eventwire:pusher-http', metadata: { event: event.name } });
+      const envelope = core.createEnvelope(topic, event.data, {
+        source: 'urn:eventwire:pusher-http',
+        metadata: { event: event.name },
+        ...(traceparent !== undefined && { traceparent }),
+      });
       await core.publish(envelope, { surface: 'http', ...(event.except !== undefined && { except: event.except }) });
       if (event.info.length > 0) counts[app.channelOf(topic) ?? topic] = this.#counts(topic, event.info);
     }

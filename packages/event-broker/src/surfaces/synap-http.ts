@@ -173,7 +173,11 @@ export class SynapHttpApi {
     await this.#access.authorize(caller.user, [topic], 'publish');
     const metadata = metadataOf(body['metadata']);
     const source = typeof body['source'] === 'string' && body['source'] !== '' ? body['source'] : defaultSource;
-    const envelope = this.#core.createEnvelope(topic, payloadOf(body), { source, ...(metadata && { metadata }) });
+    const envelope = this.#core.createEnvelope(topic, payloadOf(body), {
+      source,
+      ...(metadata && { metadata }),
+      ...(caller.traceparent !== undefined && { traceparent: caller.traceparent }),
+    });
     const except = socketIdOf(body['socket_id']) ?? socketIdOf(caller.socketId);
     const result = await this.#core.publish(envelope, { surface: 'http', user: caller.user, ...(except !== undefined && { except }) });
     return { message_id: result.event.id, topic, subscribers_matched: result.notified, subscribers_notified: result.notified };
