@@ -2,6 +2,7 @@
 // built-in observers (audit log, webhooks) and the config's own setup.
 import type { ClusterOptions } from './cluster/nats-cluster.js';
 import type { MetricsOptions, PusherOptions } from './options.js';
+import type { DashboardOptions } from './dashboard/dashboard.js';
 import { topicLimitDefaults, type EventMap, type EventwireError, type UntypedEvents } from '@eventwire/event-channel';
 import { passThroughOptionKeys, validateConfig, type BrokerConfig, type ResolvedBrokerConfig } from './config.js';
 import { createApiKeyAuthenticator } from './auth/api-keys.js';
@@ -60,6 +61,9 @@ export async function createBrokerFromConfig<TEvents extends EventMap = UntypedE
         ...withoutUndefined(config.pusher),
         ...(config.pusher.apps && { apps: config.pusher.apps.map((app) => withoutUndefined(app)) }),
       } as PusherOptions,
+    }),
+    ...(config.dashboard !== undefined && {
+      dashboard: typeof config.dashboard === 'boolean' ? config.dashboard : (withoutUndefined(config.dashboard) as DashboardOptions),
     }),
     ...(config.metrics !== undefined && {
       metrics: typeof config.metrics === 'boolean' ? config.metrics : (withoutUndefined(config.metrics) as MetricsOptions),

@@ -51,6 +51,9 @@ the environment, the environment over the config file):
                          for app-id:app-key:app-secret;
                          repeatable
   --metrics <on|off>     GET /metrics (Prometheus)      EVENTWIRE_METRICS (default on)
+  --dashboard <on|off>   the live page at /dashboard    EVENTWIRE_DASHBOARD (default off;
+                         (users: in a config file)      with authentication, only
+                                                        dashboard.users may watch)
   --jwt-secret <secret>  authenticate with HS256 JWTs  EVENTWIRE_JWT_SECRET
   --jwks-url <url>       authenticate with JWTs signed  EVENTWIRE_JWKS_URL
                          by keys from this JWKS
@@ -64,7 +67,8 @@ the environment, the environment over the config file):
 
 Endpoints: ws://host:port/ (eventwire protocol), /pubsub/ws?topics=… (Synap),
 POST /pubsub/{topic}/publish, GET /pubsub/stats, /pubsub/topics,
-/pubsub/{topic}/info, /health, /stats, /metrics, /cluster; with --pusher also
+/pubsub/{topic}/info, /health, /stats, /metrics, /cluster, /dashboard (with
+--dashboard on); with --pusher also
 ws://host:port/app/{key} (Pusher protocol 7), /apps/{id}/… (Pusher HTTP API),
 POST /broadcasting/auth and /pusher/user-auth.`;
 
@@ -89,6 +93,7 @@ const settings = [
   { flag: 'cluster', variable: 'EVENTWIRE_CLUSTER', key: 'cluster', kind: 'string' },
   { flag: 'pusher', variable: 'EVENTWIRE_PUSHER', key: 'pusher', kind: 'pusher' },
   { flag: 'metrics', variable: 'EVENTWIRE_METRICS', key: 'metrics', kind: 'switch' },
+  { flag: 'dashboard', variable: 'EVENTWIRE_DASHBOARD', key: 'dashboard', kind: 'switch' },
   { flag: 'jwt-secret', variable: 'EVENTWIRE_JWT_SECRET', key: 'jwtSecret', kind: 'string' },
   { flag: 'jwks-url', variable: 'EVENTWIRE_JWKS_URL', key: 'jwksUrl', kind: 'string' },
   { flag: 'max-connections', variable: 'EVENTWIRE_MAX_CONNECTIONS', key: 'maxConnections', kind: 'number' },
@@ -119,6 +124,7 @@ try {
       cluster: { type: 'string' },
       pusher: { type: 'string', multiple: true },
       metrics: { type: 'string' },
+      dashboard: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,

@@ -85,6 +85,8 @@ export interface BrokerConfig<TEvents extends EventMap = UntypedEvents, TChannel
   readonly historyMaxBytes?: number | string;
   /** Each field defaults to `topicLimitDefaults`. */
   readonly topicLimits?: Partial<TopicLimits>;
+  /** The live dashboard (see `BrokerOptions.dashboard`); off unless set. */
+  readonly dashboard?: BrokerOptions['dashboard'];
   /** GET /metrics (see `BrokerOptions.metrics`); on unless `false`. */
   readonly metrics?: BrokerOptions['metrics'];
   /** The Pusher surface (see `BrokerOptions.pusher`); `true` for the development app. */
@@ -306,6 +308,15 @@ export const declarativeConfigSchema = z.strictObject({
       path: z.string().regex(/^\/[^?#\s]*$/, 'expected a path such as /metrics').optional(),
       topicGroups: z.array(pattern).optional(),
       defaultMetrics: z.boolean().optional(),
+    }),
+  ]),
+  dashboard: z.union([
+    z.boolean(),
+    z.strictObject({
+      path: z.string().regex(/^\/[^?#\s]*$/, 'expected a path such as /dashboard').optional(),
+      users: z.array(z.string().min(1)).optional(),
+      redact: z.array(z.string().min(1)).optional(),
+      intervalMs: count.optional(),
     }),
   ]),
   // `true` is the development app ({}); `false` is off. An object is checked key by key (a union would only say "invalid input").

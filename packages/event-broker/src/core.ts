@@ -242,9 +242,10 @@ export class BrokerCore {
     selector: HookSelector,
     fn: (event: EventEnvelope, context: ObserveContext<EventMap>) => unknown,
     queueSize: number,
+    name = describeSelector(selector),
   ): () => void {
     const queue = new ObserverQueue({
-      name: describeSelector(selector),
+      name,
       matches: compileSelector(selector),
       fn,
       capacity: queueSize,

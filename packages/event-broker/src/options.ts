@@ -1,4 +1,5 @@
 import type { PusherAppOptions } from './surfaces/pusher-apps.js';
+import type { DashboardOptions } from './dashboard/dashboard.js';
 import type { ClusterOptions } from './cluster/nats-cluster.js';
 import type { EventMap, EventTracing, EventwireError, TopicLimits } from '@eventwire/event-channel';
 import type { HistoryRule, HistoryStore } from '@eventwire/event-channel/protocol';
@@ -231,6 +232,14 @@ export interface BrokerOptions<TEvents extends EventMap = EventMap> {
    * @default off
    */
   readonly tracing?: EventTracing;
+  /**
+   * The live dashboard at `/dashboard`: connections and rates, top topics,
+   * hooks, slow consumers, the last events (redacted previews) and a form to
+   * publish a test event. It reads `$sys.stats` and `$sys.events`, which only
+   * `users` may subscribe to when the broker authenticates.
+   * @default off
+   */
+  readonly dashboard?: boolean | DashboardOptions;
   /**
    * Most members (distinct users) one presence channel may have; a newcomer
    * past it is refused with `limit_exceeded`.

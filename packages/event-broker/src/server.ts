@@ -52,6 +52,7 @@ import { PusherApps, developmentPusherApp, type PusherApp } from './surfaces/pus
 import { PusherSubscriber, createSocketIdGenerator, protocolProblem, pusherCloseCode, pusherCodeFor, pusherCodes, refusePusherUpgrade } from './surfaces/pusher.js';
 import { PusherHttpApi } from './surfaces/pusher-http.js';
 import { BrokerMetrics } from './metrics/broker-metrics.js';
+import { Dashboard } from './dashboard/dashboard.js';
 
 /** Descriptors kept free even of plain HTTP connections: the broker's own files need some at any moment. */
 const HARD_DESCRIPTOR_MARGIN = 16;
@@ -177,6 +178,8 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
   readonly #pusher: PusherSurface | undefined;
   /** GET /metrics, unless `metrics: false`. */
   readonly #metrics: { readonly path: string; readonly registry: BrokerMetrics } | undefined;
+  /** The live dashboard, when `dashboard` is set. */
+  readonly #dashboard: Dashboard | undefined;
   /** Bytes of connections already closed (the open ones are read from their sockets). */
   readonly #closedTraffic = { received: 0, sent: 0 };
 
@@ -272,6 +275,11 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
       counters: () => ({ connections: this.stats().connections, slowConsumersCut: this.#slowConsumersCut }),
     });
     this.#pusher = options.pusher ? this.#pusherSurface(options.pusher === true ? {} : options.pusher) : undefined;
+    this.#dashboard = options.dashboard
+      ? new Dashboard(this.#core, () => this.stats(), options.dashboard === true ? {} : options.dashboard, this.#access.authenticates, (template, rule) =>
+          this.#access.channels.add(template, rule),
+        )
+      : undefined;
     this.#http = createServer((request, response) => void this.#onRequest(request, response));
     this.#wss = new WebSocketServer({
       noServer: true,
@@ -354,6 +362,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
       httpUrl: `http://${shownHost}:${bound.port}`,
     };
     this.#startHeartbeat();
+    this.#dashboard?.start();
     this.#cluster?.start();
     if (this.#sharedHistory) {
       // A broker that cannot reach the cluster's history cannot keep its
@@ -521,6 +530,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
   async #shutdown(): Promise<void> {
     this.#log('shutting down');
     clearInterval(this.#heartbeat);
+    this.#dashboard?.stop();
     const timeoutMs = this.#options.shutdownTimeoutMs ?? brokerDefaults.shutdownTimeoutMs;
     const httpClosed = new Promise<void>((resolve) => this.#http.close(() => resolve()));
     const sockets = [...this.#connections.values()].map(
@@ -775,6 +785,8 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
     if (this.#pusher && /^\/app\/[^/]+$/.test(path)) {
       throw new EventwireError('upgrade_required', `${path} is the Pusher WebSocket endpoint: connect pusher-js with key "${path.slice(5)}", wsHost and wsPort of this broker`);
     }
+    // The page and its scripts hold no data: what it shows comes over $sys. subscriptions, which are guarded.
+    if (this.#dashboard?.serve(request, response, path)) return;
     if (this.#pusher && (path === this.#pusher.authPath || path === this.#pusher.userAuthPath)) {
       return this.#pusher.http.serveAuthEndpoint(request, response, path === this.#pusher.authPath ? 'channel' : 'user', this.#clientAddress(request));
     }

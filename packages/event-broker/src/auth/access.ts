@@ -267,6 +267,9 @@ export class Access {
         if (!validatesFirst && findTopicProblem(name, 'pattern', this.#options.topicLimits) !== undefined) continue;
         throw this.refuse(toEventwireError(error));
       }
+      if (kind === 'system' && action === 'publish') {
+        throw this.refuse(new EventwireError('forbidden', `"${name}": $-topics are the broker's own; clients may not publish to them`));
+      }
       if (kind !== 'public') (guarded ??= []).push(name);
     }
     if (!guarded) return undefined;

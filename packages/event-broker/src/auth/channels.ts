@@ -5,14 +5,17 @@ import type { BrokerUser } from './authenticate.js';
 
 /**
  * The kind of a channel (a topic) by its name: `private-…` and `presence-…`
- * are guarded by rules; anything else is public.
+ * are guarded by rules; `$…` (`$sys.stats`) is the broker's own, guarded the
+ * same way and never published to by clients; anything else is public.
  */
-export type ChannelKind = 'public' | 'private' | 'presence';
+export type ChannelKind = 'public' | 'private' | 'presence' | 'system';
 
 /** The kind of a topic or pattern, by its first segment's prefix. */
 export function channelKind(name: string): ChannelKind {
-  // One character first: the common (public) case costs a single comparison.
-  if (name.charCodeAt(0) !== 112 /* p */) return 'public';
+  // One character first: the common (public) case costs two comparisons.
+  const first = name.charCodeAt(0);
+  if (first === 36 /* $ */) return 'system';
+  if (first !== 112 /* p */) return 'public';
   if (name.startsWith('private-')) return 'private';
   if (name.startsWith('presence-')) return 'presence';
   return 'public';
