@@ -64,6 +64,12 @@ export interface CoreCounters {
   fromCluster: number;
   /** Cluster messages dropped: not an envelope, or failing this broker's event map. */
   fromClusterInvalid: number;
+  /** Resumes: reconnected clients asking for what they missed. */
+  recoveries: number;
+  /** Events replayed to them. */
+  replayed: number;
+  /** Gaps they were told of (history could not cover what they missed). */
+  gaps: number;
 }
 
 export interface BrokerCoreOptions {
@@ -100,7 +106,7 @@ export class BrokerCore {
   readonly topics: TopicStats;
   /** Counts by topic group, when metrics name groups. */
   readonly topicGroups: TopicGroups | undefined;
-  readonly counters: CoreCounters = { published: 0, deliveries: 0, rejected: 0, derived: 0, derivedDropped: 0, duplicates: 0, storeFailures: 0, fromCluster: 0, fromClusterInvalid: 0 };
+  readonly counters: CoreCounters = { published: 0, deliveries: 0, rejected: 0, derived: 0, derivedDropped: 0, duplicates: 0, storeFailures: 0, fromCluster: 0, fromClusterInvalid: 0, recoveries: 0, replayed: 0, gaps: 0 };
   readonly history: BrokerHistory | undefined;
   readonly #options: BrokerCoreOptions;
   readonly #intercepts: InterceptChain;

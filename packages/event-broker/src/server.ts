@@ -104,6 +104,12 @@ export interface BrokerStats {
   readonly fromCluster: number;
   /** Cluster messages dropped here: not an envelope, or failing the event map. */
   readonly fromClusterInvalid: number;
+  /** Resumes: reconnected clients asking for the events they missed. */
+  readonly recoveries: number;
+  /** Events replayed to resuming clients. */
+  readonly replayed: number;
+  /** Gaps resuming clients were told of. */
+  readonly gaps: number;
   /** This node's link to the cluster, when it is in one. */
   readonly cluster?: ClusterLinkStats;
   /** Bytes read from and written to WebSocket connections (the TCP sockets' own counts: framing and handshakes included). */

@@ -136,6 +136,25 @@ test('cardinality stays bounded: events on a thousand new topics add no series',
   assert.ok(value(after, 'eventwire_topic_group_events_total', { topic_group: 'other' }) >= 1000);
 });
 
+test('recoveries: resumes, the events replayed and the gaps told are counted', async () => {
+  const server = await startBroker({ history: [{ pattern: 'order.#' }] });
+  try {
+    for (let n = 1; n <= 3; n++) await server.broker.publish('order.created' as never, { n } as never);
+    const client = await RawClient.native(server.url);
+    // From before the first event: all three are replayed; chat.# keeps no history, a gap.
+    client.send({ type: 'resume', id: 'r', patterns: ['order.#', 'chat.#'], since: `${server.broker.stats().history!.epoch}:0` });
+    await client.next((frame) => frame['type'] === 'gap');
+    await until(() => client.received.filter((frame) => frame['type'] === 'event').length === 3, 'the replay');
+    client.close();
+    const families = new Map(parse(await (await fetch(`${server.httpUrl}/metrics`)).text()).map((family) => [family.name, family]));
+    assert.is(value(families, 'eventwire_recoveries_total'), 1);
+    assert.is(value(families, 'eventwire_replayed_events_total'), 3);
+    assert.is(value(families, 'eventwire_recovery_gaps_total'), 1, 'chat.# keeps no history');
+  } finally {
+    await server.stop();
+  }
+});
+
 test('/metrics is behind the broker\'s authentication; metrics: false turns it off', async ({ server }) => {
   assert.is((await fetch(`${server.httpUrl}/metrics`)).status, 401);
   const off = await startBroker({ metrics: false });

@@ -30,6 +30,9 @@ export interface MetricsSnapshot {
   readonly hooks: readonly HookStats[];
   readonly fromCluster: number;
   readonly fromClusterInvalid: number;
+  readonly recoveries: number;
+  readonly replayed: number;
+  readonly gaps: number;
   readonly bytes: { readonly received: number; readonly sent: number };
   readonly history?: { readonly head: number } | undefined;
   readonly cluster?:
@@ -143,6 +146,9 @@ export class BrokerMetrics {
       [{ cause: 'lag' }, stats.slowConsumersCut - stats.slowConsumersCutForMemory],
       [{ cause: 'memory' }, stats.slowConsumersCutForMemory],
     ]);
+    counter('eventwire_recoveries_total', 'Resumes: reconnected clients asking for the events they missed.', [], (stats) => stats.recoveries);
+    counter('eventwire_replayed_events_total', 'Events replayed to resuming clients.', [], (stats) => stats.replayed);
+    counter('eventwire_recovery_gaps_total', 'Gaps resuming clients were told of (what they missed was not all in history).', [], (stats) => stats.gaps);
     counter('eventwire_heartbeat_timeouts_total', 'Connections dropped for not answering pings.', [], (stats) => stats.heartbeatTimeouts);
     counter('eventwire_received_bytes_total', 'Bytes read from WebSocket connections (framing and handshakes included).', [], (stats) => stats.bytes.received);
     counter('eventwire_sent_bytes_total', 'Bytes written to WebSocket connections (framing and handshakes included).', [], (stats) => stats.bytes.sent);

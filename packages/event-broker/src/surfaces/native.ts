@@ -324,6 +324,8 @@ export class NativeSession implements Subscriber, PresenceListener {
       const fresh = router.newPatterns(this, patterns, this.#limits.maxSubscriptions);
       const plan = planResume(this.#core.history, patterns, since, this.#limits.maxReplayEvents);
       const presence = this.#joinPresence(fresh, granted);
+      const counters = this.#core.counters;
+      counters.recoveries++;
       for (const pattern of fresh) router.subscribe(this, pattern);
       this.#send({ type: 'ack', id });
       for (const { channel, members } of presence) this.#send({ type: 'presence', channel, members });
@@ -337,12 +339,18 @@ export class NativeSession implements Subscriber, PresenceListener {
           break;
         }
         this.#connection.send(frame);
+        counters.replayed++;
       }
       for (const gap of plan.gaps) this.#send({ type: 'gap', pattern: gap.pattern, reason: gap.reason, since });
+      counters.gaps += plan.gaps.length;
       if (cut) {
         // What did not fit is not replayed: every pattern with history may miss some of it.
         const told = new Set(plan.gaps.filter((gap) => gap.reason === 'replay_limit' || gap.reason === 'no_history').map((gap) => gap.pattern));
-        for (const pattern of patterns) if (!told.has(pattern)) this.#send({ type: 'gap', pattern, reason: 'replay_limit', since });
+        for (const pattern of patterns) {
+          if (told.has(pattern)) continue;
+          this.#send({ type: 'gap', pattern, reason: 'replay_limit', since });
+          counters.gaps++;
+        }
       }
     } catch (error) {
       this.#sendError(id, error);
