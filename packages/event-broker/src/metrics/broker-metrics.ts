@@ -96,33 +96,24 @@ export class BrokerMetrics {
     const registry = new Registry();
     if (this.#options.defaultMetrics) collectDefaultMetrics({ register: registry });
     const now = (): MetricsSnapshot => this.#now ?? this.#options.snapshot();
-    const gauge = (name: string, help: string, labelNames: readonly string[], read: (stats: MetricsSnapshot) => Series | number) =>
-      new Gauge({
-        name,
-        help,
-        labelNames,
-        registers: [registry],
-        collect() {
+    // Each metric reads its value from the scrape's snapshot; a counter is set
+    // to a count kept elsewhere (counts never go down while the broker runs).
+    const define =
+      (kind: 'gauge' | 'counter'): MetricMaker =>
+      (name, help, labelNames, read) => {
+        function collect(this: Gauge | Counter): void {
           this.reset();
+          const put = (labels: Readonly<Record<string, string>>, value: number): void =>
+            this instanceof Gauge ? this.set(labels, value) : this.inc(labels, value);
           const value = read(now());
-          if (typeof value === 'number') this.set(value);
-          else for (const [labels, each] of value) this.set(labels, each);
-        },
-      });
-    // A counter read from a count kept elsewhere: set to it at each scrape (counts never go down while the broker runs).
-    const counter = (name: string, help: string, labelNames: readonly string[], read: (stats: MetricsSnapshot) => Series | number) =>
-      new Counter({
-        name,
-        help,
-        labelNames,
-        registers: [registry],
-        collect() {
-          this.reset();
-          const value = read(now());
-          if (typeof value === 'number') this.inc(value);
-          else for (const [labels, each] of value) this.inc(labels, each);
-        },
-      });
+          if (typeof value === 'number') put({}, value);
+          else for (const [labels, each] of value) put(labels, each);
+        }
+        const config = { name, help, labelNames, registers: [registry], collect };
+        return kind === 'gauge' ? new Gauge(config) : new Counter(config);
+      };
+    const gauge = define('gauge');
+    const counter = define('counter');
 
     gauge('eventwire_info', 'The broker version (always 1).', ['version'], () => [[{ version: this.#options.version }, 1]]);
     gauge('eventwire_connections', 'Open WebSocket connections, by surface.', ['surface'], (stats) =>
