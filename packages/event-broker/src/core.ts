@@ -7,7 +7,7 @@ import {
   type EventEnvelope,
   type EventMap,
 } from '@eventwire/event-channel';
-import { createEventIdGenerator, createSchemaLookup, parseEnvelope, runSchema, type SchemaOutcome } from '@eventwire/event-channel/protocol';
+import { createEventIdGenerator, createSchemaLookup, inSpan, parseEnvelope, runSchema, type SchemaOutcome } from '@eventwire/event-channel/protocol';
 import {
   InterceptChain,
   ObserverQueue,
@@ -286,27 +286,7 @@ export class BrokerCore {
     // this span's traceparent, so its subscribers' spans are children of it.
     const span = tracing.route(envelope.topic, envelope.traceparent);
     const traced = span.traceparent === undefined ? envelope : { ...envelope, traceparent: span.traceparent };
-    let result: PublishResult | Promise<PublishResult>;
-    try {
-      result = this.#publish(traced, origin, depth);
-    } catch (error) {
-      span.end(error);
-      throw error;
-    }
-    if (!(result instanceof Promise)) {
-      span.end();
-      return result;
-    }
-    return result.then(
-      (settled) => {
-        span.end();
-        return settled;
-      },
-      (error: unknown) => {
-        span.end(error);
-        throw error;
-      },
-    );
+    return inSpan(span, () => this.#publish(traced, origin, depth));
   }
 
   #publish(envelope: EventEnvelope, origin: PublishOrigin, depth: number): PublishResult | Promise<PublishResult> {

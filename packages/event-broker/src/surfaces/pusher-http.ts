@@ -118,14 +118,8 @@ export class PusherHttpApi {
     if (channel) {
       expect('GET');
       const topic = app.topicOf(decodePathSegment(channel[1]!));
-      const subscriptions = this.#options.core.router.countMatching(topic);
-      const info = infoOf(url.searchParams.get('info'));
-      const userCount = channelKind(topic) === 'presence' ? this.#options.core.presence.members(topic).length : undefined;
-      return this.#answer(response, {
-        occupied: subscriptions > 0 || (userCount ?? 0) > 0,
-        ...(info.includes('subscription_count') && { subscription_count: subscriptions }),
-        ...(info.includes('user_count') && userCount !== undefined && { user_count: userCount }),
-      });
+      const { subscriptions, users } = this.#occupancy(topic);
+      return this.#answer(response, { occupied: subscriptions > 0 || (users ?? 0) > 0, ...this.#counts(topic, infoOf(url.searchParams.get('info'))) });
     }
     const toUser = /^\/users\/([^/]+)\/(events|terminate_connections)$/.exec(route);
     if (toUser) {
@@ -205,11 +199,22 @@ export class PusherHttpApi {
     return counts;
   }
 
+  /** The `info` attributes asked for: subscription_count, and user_count for a presence channel. */
   #counts(topic: string, info: readonly string[]): Record<string, number> {
+    if (info.length === 0) return {};
+    const { subscriptions, users } = this.#occupancy(topic);
+    return {
+      ...(info.includes('subscription_count') && { subscription_count: subscriptions }),
+      ...(info.includes('user_count') && users !== undefined && { user_count: users }),
+    };
+  }
+
+  /** Subscribers this broker holds for `topic`, and a presence channel's members (cluster-wide). */
+  #occupancy(topic: string): { subscriptions: number; users: number | undefined } {
     const { core } = this.#options;
     return {
-      ...(info.includes('subscription_count') && { subscription_count: core.router.countMatching(topic) }),
-      ...(info.includes('user_count') && channelKind(topic) === 'presence' && { user_count: core.presence.members(topic).length }),
+      subscriptions: core.router.countMatching(topic),
+      users: channelKind(topic) === 'presence' ? core.presence.members(topic).length : undefined,
     };
   }
 

@@ -10,7 +10,7 @@
 // const broker = new EventBrokerServer({ tracing });
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, trace, type Context, type Span, type Tracer } from '@opentelemetry/api';
 import { formatTraceparent, parseTraceparent } from '../tracing/traceparent.js';
-import type { EventTracing, TraceSpan } from '../tracing/tracing.js';
+import { inSpan, type EventTracing, type TraceSpan } from '../tracing/tracing.js';
 
 /** Options of {@link openTelemetryTracing}. */
 export interface OpenTelemetryTracingOptions {
@@ -42,28 +42,7 @@ export function openTelemetryTracing(options: OpenTelemetryTracingOptions = {}):
     },
     process(topic, parent, handler) {
       const span = start(`${topic} process`, SpanKind.CONSUMER, contextOf(parent) ?? ROOT_CONTEXT, topic, 'process');
-      const ended = spanOf(span);
-      let result: ReturnType<typeof handler>;
-      try {
-        result = context.with(trace.setSpan(context.active(), span), handler);
-      } catch (error) {
-        ended.end(error);
-        throw error;
-      }
-      if (result instanceof Promise) {
-        return result.then(
-          (value) => {
-            ended.end();
-            return value;
-          },
-          (error: unknown) => {
-            ended.end(error);
-            throw error;
-          },
-        ) as typeof result;
-      }
-      ended.end();
-      return result;
+      return inSpan(spanOf(span), () => context.with(trace.setSpan(context.active(), span), handler));
     },
     current() {
       const active = trace.getActiveSpan()?.spanContext();

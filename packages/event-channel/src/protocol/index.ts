@@ -28,3 +28,4 @@ export type { NatsModule, NatsServerOptions } from '../transport/nats-client.js'
 export { StreamReader, type StreamReaderOptions } from '../transport/stream-reader.js';
 export { HISTORY_STREAM, historyEpoch, loadJetStream, streamConsumeOptions, streamCovers, streamSubjects, subjectCovers, type JetStreamModule } from '../transport/nats-history.js';
 export type { OutboxOverflow } from '../outbox.js';
+export { inSpan } from '../tracing/tracing.js';

@@ -27,3 +27,32 @@ export interface EventTracing {
   /** The traceparent of the span active now (what a log line written here belongs to). */
   current(): string | undefined;
 }
+
+/**
+ * Runs `work` and ends `span` when it returns or throws, or, when it returns
+ * a promise, once that settles (with the error, if it rejects). What every
+ * span around a step that may be synchronous or not needs.
+ */
+export function inSpan<T>(span: TraceSpan, work: () => T): T {
+  let result: T;
+  try {
+    result = work();
+  } catch (error) {
+    span.end(error);
+    throw error;
+  }
+  if (!(result instanceof Promise)) {
+    span.end();
+    return result;
+  }
+  return result.then(
+    (value: unknown) => {
+      span.end();
+      return value;
+    },
+    (error: unknown) => {
+      span.end(error);
+      throw error;
+    },
+  ) as T;
+}
