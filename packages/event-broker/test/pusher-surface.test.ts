@@ -166,6 +166,32 @@ test('encrypted channels: without a master key the broker\'s auth endpoint refus
   }
 });
 
+test('oversized input is refused with payload_too_large, on the socket (which stays up) and over the HTTP API (413)', async () => {
+  const small = await startBroker({ pusher: { apps: [app] }, maxPayloadBytes: 1024 });
+  try {
+    const { client } = await pusherSocket(small);
+    try {
+      client.send({ event: 'client-big', channel: 'private-team.x', data: { text: 'x'.repeat(2000) } });
+      const error = await client.next((frame) => frame['event'] === 'pusher:error');
+      assert.is((error['data'] as { error_code: string }).error_code, 'payload_too_large');
+      client.send({ event: 'pusher:ping', data: {} });
+      await client.next((frame) => frame['event'] === 'pusher:pong');
+    } finally {
+      client.socket.close();
+    }
+    const refused = await library(small)
+      .trigger('orders', 'Big', { text: 'x'.repeat(2000) })
+      .then(
+        () => undefined,
+        (failure: { status: number; body: string }) => failure,
+      );
+    assert.is(refused?.status, 413);
+    assert.match(refused!.body, /payload_too_large/);
+  } finally {
+    await small.stop();
+  }
+});
+
 test("Echo's 'reverb' broadcaster connects unchanged; /stats counts Pusher connections by surface", async ({ server }) => {
   const echo = new Echo({
     broadcaster: 'reverb',
