@@ -167,7 +167,7 @@ test('encrypted channels: without a master key the broker\'s auth endpoint refus
 });
 
 test('oversized input is refused with payload_too_large, on the socket (which stays up) and over the HTTP API (413)', async () => {
-  const small = await startBroker({ pusher: { apps: [app] }, maxPayloadBytes: 1024 });
+  const small = (await startBroker({ pusher: { apps: [app] }, maxPayloadBytes: 1024 })) as unknown as TestBroker<never>;
   try {
     const { client } = await pusherSocket(small);
     try {
