@@ -52,7 +52,7 @@ import { PusherApps, developmentPusherApp, type PusherApp } from './surfaces/pus
 import { PusherSubscriber, createSocketIdGenerator, protocolProblem, pusherCloseCode, pusherCodeFor, pusherCodes, refusePusherUpgrade } from './surfaces/pusher.js';
 import { PusherHttpApi } from './surfaces/pusher-http.js';
 import { BrokerMetrics } from './metrics/broker-metrics.js';
-import { Dashboard } from './dashboard/dashboard.js';
+import { Dashboard, type BehindConnection } from './dashboard/dashboard.js';
 
 /** Descriptors kept free even of plain HTTP connections: the broker's own files need some at any moment. */
 const HARD_DESCRIPTOR_MARGIN = 16;
@@ -282,8 +282,12 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
     });
     this.#pusher = options.pusher ? this.#pusherSurface(options.pusher === true ? {} : options.pusher) : undefined;
     this.#dashboard = options.dashboard
-      ? new Dashboard(this.#core, () => this.stats(), options.dashboard === true ? {} : options.dashboard, this.#access.authenticates, (template, rule) =>
-          this.#access.channels.add(template, rule),
+      ? new Dashboard(
+          this.#core,
+          { stats: () => this.stats(), behind: () => this.#furthestBehind(5) },
+          options.dashboard === true ? {} : options.dashboard,
+          this.#access.authenticates,
+          (template, rule) => this.#access.channels.add(template, rule),
         )
       : undefined;
     this.#http = createServer((request, response) => void this.#onRequest(request, response));
@@ -461,6 +465,19 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
   ): Promise<PublishResult> {
     assertTopic(topic, this.#topicLimits);
     return this.#core.publish(this.#core.createEnvelope(topic, data), { surface: 'broker' });
+  }
+
+  /** The `count` connections with the most data queued and unread, furthest behind first. */
+  #furthestBehind(count: number): BehindConnection[] {
+    const now = Date.now();
+    const behind: BehindConnection[] = [];
+    for (const connection of this.#connections.values()) {
+      const unsentBytes = connection.unsentBytes;
+      if (unsentBytes === 0) continue;
+      const since = connection.backloggedSince;
+      behind.push({ id: connection.id, surface: connection.surface, remote: connection.remote, unsentBytes, behindMs: since === undefined ? 0 : now - since });
+    }
+    return behind.sort((a, b) => b.unsentBytes - a.unsentBytes).slice(0, count);
   }
 
   /** A snapshot of the broker's counters. */

@@ -5,6 +5,7 @@
 // And the $sys. topics it reads are the broker's own: only the dashboard's
 // users may subscribe, nobody may publish, and `#` never receives them.
 import { mkdirSync } from 'node:fs';
+import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { suite } from 'uvu';
@@ -60,6 +61,44 @@ test('$sys. topics: only dashboard users subscribe, nobody publishes, wildcards 
   } finally {
     alice.close();
     ops.close();
+  }
+});
+
+test('$sys.stats lists the connections falling behind, furthest first', async () => {
+  // Without authentication anyone may watch; a large bound so the stalled reader is not cut meanwhile.
+  const server = (await startBroker({ dashboard: { intervalMs: 50 }, maxOutboundBytes: 64 * 1024 * 1024 })) as unknown as TestBroker<never>;
+  const watcher = await RawClient.native(server.url);
+  const slow = await RawClient.native(server.url);
+  const publisher = await RawClient.native(server.url);
+  try {
+    watcher.send({ type: 'subscribe', id: 'w', pattern: '$sys.stats' });
+    await watcher.next((frame) => frame['id'] === 'w');
+    slow.send({ type: 'subscribe', id: 's', pattern: 'flood.#' });
+    await slow.next((frame) => frame['id'] === 's');
+    (slow.socket as unknown as { _socket: Socket })._socket.pause();
+    const payload = 'x'.repeat(16 * 1024);
+    const behindNow = (): Array<{ surface: string; unsentBytes: number }> => {
+      const last = [...watcher.received].reverse().find((frame) => frame['type'] === 'event');
+      return ((last?.['event'] as { data?: { behind?: Array<{ surface: string; unsentBytes: number }> } } | undefined)?.data?.behind) ?? [];
+    };
+    // Bounded: at most 1,000 × 16 KiB, far under the 64 MiB bound; the kernel's buffers fill first.
+    for (let sent = 0; behindNow().length === 0 && sent < 1000; ) {
+      for (let i = 0; i < 50; i++, sent++) {
+        publisher.send({ type: 'publish', event: { id: `f${sent}`, topic: 'flood.data', source: 'test', time: new Date().toISOString(), data: payload } });
+      }
+      publisher.send({ type: 'ping', id: sent });
+      await publisher.next((frame) => frame['type'] === 'pong' && frame['id'] === sent, 5000);
+      await watcher.next((frame) => frame['type'] === 'event', 2000);
+    }
+    const [first] = behindNow();
+    assert.ok(first, 'the stalled reader is listed');
+    assert.is(first.surface, 'native');
+    assert.ok(first.unsentBytes > 0);
+  } finally {
+    watcher.close();
+    slow.socket.terminate();
+    publisher.close();
+    await server.stop();
   }
 });
 

@@ -53,7 +53,19 @@ export interface DashboardStats {
   readonly slowConsumersCut: number;
   readonly refused: Readonly<Record<string, number>>;
   readonly topTopics: ReadonlyArray<{ readonly topic: string; readonly messages: number }>;
+  /** The connections furthest behind now (unsent bytes queued for them), at most five. */
+  readonly behind: readonly BehindConnection[];
   readonly hooks: ReadonlyArray<Pick<HookStats, 'kind' | 'name' | 'calls' | 'failures' | 'queued' | 'dropped'>>;
+}
+
+/** A connection with data queued that it has not read yet. */
+export interface BehindConnection {
+  readonly id: string;
+  readonly surface: string;
+  readonly remote: string;
+  readonly unsentBytes: number;
+  /** How long its queue has not been empty. */
+  readonly behindMs: number;
 }
 
 /** The part of the broker's stats the dashboard shows. */
@@ -82,10 +94,19 @@ export class Dashboard {
   readonly #own = { published: 0, deliveries: 0 };
   #previous: { at: number; published: number; deliveries: number } | undefined;
 
-  constructor(core: BrokerCore, stats: () => DashboardSource, options: DashboardOptions, authenticates: boolean, addRule: (template: string, rule: (user: BrokerUser | undefined) => boolean) => void) {
+  readonly #behind: () => readonly BehindConnection[];
+
+  constructor(
+    core: BrokerCore,
+    sources: { readonly stats: () => DashboardSource; readonly behind: () => readonly BehindConnection[] },
+    options: DashboardOptions,
+    authenticates: boolean,
+    addRule: (template: string, rule: (user: BrokerUser | undefined) => boolean) => void,
+  ) {
     this.path = options.path ?? '/dashboard';
     this.#core = core;
-    this.#stats = stats;
+    this.#stats = sources.stats;
+    this.#behind = sources.behind;
     this.#redact = new Set((options.redact ?? defaultRedact).map((key) => key.toLowerCase()));
     this.#intervalMs = options.intervalMs ?? 1000;
     this.#page = readFileSync(new URL('../../dashboard/index.html', import.meta.url), 'utf8').replace('__ASSETS__', `${this.path}/assets`);
@@ -147,6 +168,7 @@ export class Dashboard {
         .sort((a, b) => b.messages - a.messages)
         .slice(0, TOP_TOPICS)
         .map(({ topic, messages }) => ({ topic, messages })),
+      behind: this.#behind(),
       hooks: stats.hooks.map(({ kind, name, calls, failures, queued, dropped }) => ({ kind, name, calls, failures, queued, dropped })),
     };
   }
