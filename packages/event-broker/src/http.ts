@@ -148,6 +148,12 @@ export async function readJsonBody(request: IncomingMessage, limit: number): Pro
   return parseJsonBody(text);
 }
 
+/** `value` as a JSON object, or `invalid_payload` with `message` (an array or a scalar is no object). */
+export function objectBody(value: unknown, message = 'The body must be a JSON object'): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new EventwireError('invalid_payload', message);
+  return value as Record<string, unknown>;
+}
+
 /** A request body's JSON; `invalid_payload` for bad JSON, undefined for an empty body. */
 export function parseJsonBody(text: string): unknown {
   if (text.length === 0) return undefined;

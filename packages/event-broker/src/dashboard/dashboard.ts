@@ -13,6 +13,7 @@ import { createRequire } from 'node:module';
 import { dirname, extname, join, normalize, sep } from 'node:path';
 import { EventwireError, type EventEnvelope } from '@eventwire/event-channel';
 import type { BrokerUser } from '../auth/authenticate.js';
+import { channelKind } from '../auth/channels.js';
 import type { BrokerCore } from '../core.js';
 import type { HookStats } from '../hooks.js';
 
@@ -118,7 +119,7 @@ export class Dashboard {
     core.observe(
       '#',
       (event) => {
-        if (event.topic.charCodeAt(0) === 36 /* $ */ || core.router.countMatching(dashboardTopics.events) === 0) return;
+        if (channelKind(event.topic) === 'system' || core.router.countMatching(dashboardTopics.events) === 0) return;
         this.#publish(dashboardTopics.events, this.#preview(event));
       },
       1000,
@@ -164,7 +165,7 @@ export class Dashboard {
       refused: stats.refused as Record<string, number>,
       topTopics: this.#core.topics
         .list()
-        .filter((record) => record.topic.charCodeAt(0) !== 36)
+        .filter((record) => channelKind(record.topic) !== 'system')
         .sort((a, b) => b.messages - a.messages)
         .slice(0, TOP_TOPICS)
         .map(({ topic, messages }) => ({ topic, messages })),

@@ -10,7 +10,7 @@ import { findToken, type BrokerUser } from '../auth/authenticate.js';
 import { channelKind } from '../auth/channels.js';
 import { signChannel, signUser, verifyRequest } from '../auth/pusher-signature.js';
 import type { BrokerCore } from '../core.js';
-import { decodePathSegment, parseJsonBody, readTextBody, sendError, sendJson } from '../http.js';
+import { decodePathSegment, objectBody, parseJsonBody, readTextBody, sendError, sendJson } from '../http.js';
 import { isEncryptedChannel, pusherDataToEventData, type PusherApp, type PusherApps } from './pusher-apps.js';
 import { createHash } from 'node:crypto';
 import type { PusherSubscriber } from './pusher.js';
@@ -86,18 +86,15 @@ export class PusherHttpApi {
     };
     if (route === '/events') {
       expect('POST');
-      return this.#answer(response, await this.#trigger(app, objectBody(body), ip, traceparent));
+      return this.#answer(response, await this.#trigger(app, jsonObject(body), ip, traceparent));
     }
     if (route === '/batch_events') {
       expect('POST');
-      const batch = objectBody(body)['batch'];
+      const batch = jsonObject(body)['batch'];
       if (!Array.isArray(batch) || batch.length === 0 || batch.length > MAX_BATCH) {
         throw new EventwireError('invalid_payload', `"batch" must be a list of 1 to ${MAX_BATCH} events`);
       }
-      const events = batch.map((entry: unknown, index) => {
-        if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) throw new EventwireError('invalid_payload', `batch[${index}] must be an object`);
-        return this.#validate(app, entry as Record<string, unknown>, `batch[${index}].`);
-      });
+      const events = batch.map((entry: unknown, index) => this.#validate(app, objectBody(entry, `batch[${index}] must be an object`), `batch[${index}].`));
       // Each entry answers for its own (one) channel: its attributes, not keyed by name.
       const infos: unknown[] = [];
       for (const event of events) infos.push(Object.values(await this.#publish(app, event, ip, traceparent))[0] ?? {});
@@ -129,7 +126,7 @@ export class PusherHttpApi {
         for (const socket of this.#options.sockets.values()) if (socket.app === app && socket.userId === userId) this.#options.terminate(socket);
         return this.#answer(response, {});
       }
-      const fields = objectBody(body);
+      const fields = jsonObject(body);
       const event = this.#validate(app, { ...fields, channel: undefined, channels: undefined }, '', app.userTopic(userId));
       await this.#publish(app, event, ip, traceparent);
       return this.#answer(response, {});
@@ -378,15 +375,14 @@ function infoOf(text: string | null): string[] {
   return text ? text.split(',').map((part) => part.trim()).filter((part) => part === 'subscription_count' || part === 'user_count') : [];
 }
 
-function objectBody(text: string): Record<string, unknown> {
-  const body = parseJsonBody(text);
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new EventwireError('invalid_payload', 'The body must be a JSON object');
-  return body as Record<string, unknown>;
+/** A request body (text) as a JSON object. */
+function jsonObject(text: string): Record<string, unknown> {
+  return objectBody(parseJsonBody(text));
 }
 
 /** The auth request's fields: pusher-js posts a form (`socket_id=…&channel_name=…`); some clients post JSON. */
 function formOrJson(request: PusherAuthRequest): Record<string, unknown> {
-  if (request.contentType?.includes('application/json')) return objectBody(request.body);
+  if (request.contentType?.includes('application/json')) return jsonObject(request.body);
   return Object.fromEntries(new URLSearchParams(request.body));
 }
 

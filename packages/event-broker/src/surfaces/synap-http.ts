@@ -10,7 +10,7 @@ import {
 import { createEventIdGenerator } from '@eventwire/event-channel/protocol';
 import type { Access, Caller } from '../auth/access.js';
 import type { BrokerCore } from '../core.js';
-import { decodePathSegment, httpStatusFor, readJsonBody, sendJson } from '../http.js';
+import { decodePathSegment, httpStatusFor, objectBody, readJsonBody, sendJson } from '../http.js';
 import type { RoutedEvent, Subscriber } from '../router.js';
 
 /**
@@ -371,11 +371,6 @@ function servedCommand(value: unknown, field = 'command'): ServedCommand {
 function commandFailure(requestId: string | null, failure: EventwireError): Record<string, unknown> {
   const { message, ...details } = failure.toJSON();
   return { success: false, request_id: requestId, error: message, ...details };
-}
-
-function objectBody(value: unknown, message = 'The body must be a JSON object'): Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new EventwireError('invalid_payload', message);
-  return value as Record<string, unknown>;
 }
 
 function idOf(value: unknown): string {
