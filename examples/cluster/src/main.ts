@@ -40,8 +40,11 @@ const stop = (): Promise<void> =>
     console.log('cluster: stopped');
   })());
 
-// Ctrl-C at any moment, start-up included: close what is up, then leave.
-for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void stop().then(() => process.exit(0)));
+// Ctrl-C at any moment, start-up included: close what is up, then leave. A
+// listener for every signal, not once: with `once`, a second Ctrl-C arriving
+// after the first was handled met Node's default and killed the process
+// mid-shutdown (stop() is idempotent; later ones wait for the same stop).
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => void stop().then(() => process.exit(0)));
 
 nats = await startNatsServer({ jetstream: true });
 console.log(`cluster: nats-server on ${nats.url}`);
