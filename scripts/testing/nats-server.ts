@@ -2,33 +2,18 @@
 // example: each on free ports, with its own store directory, killed by its
 // owner (and with the owning process: a test runner's kill takes them too).
 // Missing locally: tests skip with a loud reason; under CI=true they fail.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { binaryAvailable, freePort, startServerProcess } from './server-process.js';
+
+export { freePort } from './server-process.js';
 
 const binary = process.env['NATS_SERVER'] ?? 'nats-server';
 
 /** True when nats-server can run here; logs why not, and throws under CI (where .ci/run installs it). */
 export function natsServerAvailable(): boolean {
-  const found = spawnSync(binary, ['--version'], { encoding: 'utf8' });
-  if (found.status === 0) return true;
-  if (process.env['CI'] === 'true') throw new Error(`${binary} is missing; .ci/run installs it (apt-get install nats-server)`);
-  console.log(`skipping NATS tests: ${binary} not installed (apt-get install -y nats-server)`);
-  return false;
-}
-
-/** A port nothing listens on right now (the OS picks it). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
+  return binaryAvailable(binary, ['--version'], 'NATS', 'apt-get install -y nats-server');
 }
 
 export interface NatsServer {
@@ -67,54 +52,17 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     if (options.routes?.length) args.push('--routes', options.routes.map((route) => `nats://127.0.0.1:${route}`).join(','));
   }
   if (store) args.push('-js', '-sd', store);
-  let child: ChildProcess | undefined;
-  let exited: Promise<void> = Promise.resolve();
-
-  const start = async (): Promise<void> => {
-    const spawned = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    child = spawned;
-    exited = new Promise((resolve) => spawned.once('exit', () => resolve()));
-    let output = '';
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`nats-server did not start within 10 s:\n${output}`)), 10_000);
-      const onData = (chunk: Buffer): void => {
-        output += chunk.toString();
-        if (output.includes('Server is ready')) {
-          clearTimeout(timer);
-          resolve();
-        }
-      };
-      spawned.stdout!.on('data', onData);
-      spawned.stderr!.on('data', onData);
-      spawned.once('exit', (code) => {
-        clearTimeout(timer);
-        reject(new Error(`nats-server exited (${code}) before it was ready:\n${output}`));
-      });
-    });
-  };
-  const signal = async (name: NodeJS.Signals): Promise<void> => {
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const timer = setTimeout(() => child?.kill('SIGKILL'), 3000);
-    child.kill(name);
-    await exited;
-    clearTimeout(timer);
-  };
-  await start();
-  // With the owner: a test file killed by its runner must not leave servers behind.
-  process.once('exit', () => {
-    child?.kill('SIGKILL');
-    if (store) rmSync(store, { recursive: true, force: true });
-  });
+  const server = await startServerProcess({ binary, args, readyWhen: 'Server is ready', ...(store && { scratch: store }) });
   return {
     port,
     url: `nats://127.0.0.1:${port}`,
     clusterPort,
     get pid() {
-      return child?.pid;
+      return server.pid;
     },
-    stop: () => signal('SIGTERM'),
-    kill: () => signal('SIGKILL'),
-    start,
+    stop: () => server.stop(),
+    kill: () => server.kill(),
+    start: () => server.start(),
   };
 }
 

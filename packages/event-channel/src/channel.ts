@@ -42,6 +42,7 @@ import { TopicTrie } from './topic-trie.js';
 import type { MemoryHub } from './transport/memory.js';
 import type { WsTransportOptions } from './transport/ws.js';
 import type { NatsTransportOptions } from './transport/nats.js';
+import type { RedisTransportOptions } from './transport/redis.js';
 import type { GetToken } from './transport/token-source.js';
 import type { EventTracing } from './tracing/tracing.js';
 import { createTransport } from './transport/resolve.js';
@@ -107,6 +108,8 @@ export type EventChannelOptions<TEvents extends EventMap> = ChannelCommonOptions
         readonly ws?: Omit<WsTransportOptions, 'url'>;
         /** For `nats://` URLs: more servers, credentials (`token`, `user`/`pass`, `credentials`), TLS, outbox, timeouts. */
         readonly nats?: Omit<NatsTransportOptions, 'url'>;
+        /** For `redis://` URLs: a channel-name prefix, backoff, outbox, timeouts, ioredis options. */
+        readonly redis?: Omit<RedisTransportOptions, 'url'>;
         /**
          * Credentials for a broker that authenticates: asked for a fresh
          * token on every (re)connect and again ahead of expiry, when the live
@@ -124,6 +127,7 @@ export type EventChannelOptions<TEvents extends EventMap> = ChannelCommonOptions
         readonly memoryHub?: never;
         readonly ws?: never;
         readonly nats?: never;
+        readonly redis?: never;
         readonly getToken?: never;
       }
   );
@@ -308,6 +312,7 @@ export class EventChannel<TEvents extends EventMap = UntypedEvents> {
           ...(options.memoryHub && { memoryHub: options.memoryHub }),
           ...(options.ws && { ws: options.ws }),
           ...(options.nats && { nats: options.nats }),
+          ...(options.redis && { redis: options.redis }),
           ...(options.getToken && { getToken: options.getToken }),
         });
     const sink: TransportSink = {

@@ -36,6 +36,8 @@ export { WsTransport, wsTransportDefaults } from './transport/ws.js';
 export { EXCEPT_HEADER, NatsTransport, natsTransportDefaults } from './transport/nats.js';
 export { parseNatsUrl } from './transport/nats-client.js';
 export { natsSubjectsFor } from './transport/nats-subjects.js';
+export { RedisTransport, redisKeysFor } from './transport/redis.js';
+export { PubSubTransport, EXCEPT_FIELD } from './transport/pubsub-transport.js';
 export { backoffDefaults, fullJitterBackoff } from './backoff.js';
 
 export type {
@@ -77,6 +79,8 @@ export type { HistoryPage, HistoryQuery, PresenceWireMember, PublishOptions, Tra
 export type { WebSocketConstructor, WebSocketLike, WsTransportOptions } from './transport/ws.js';
 export type { NatsTransportOptions } from './transport/nats.js';
 export type { NatsServerOptions } from './transport/nats-client.js';
+export type { RedisTransportOptions } from './transport/redis.js';
+export type { PubSubBus, PubSubBusEvents, PubSubTransportOptions } from './transport/pubsub-transport.js';
 export type { BackoffOptions } from './backoff.js';
 export type { OutboxOverflow } from './outbox.js';
 export type { MemoryHubOptions } from './transport/memory.js';

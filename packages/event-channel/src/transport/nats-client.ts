@@ -7,6 +7,7 @@ import type { ConnectionOptions, Msg, NatsConnection, Subscription } from '@nats
 import { EventwireError, type ErrorCode } from '../errors.js';
 import { TopicTrie } from '../topic-trie.js';
 import { isInternalSubject, natsSubjectsFor } from './nats-subjects.js';
+import { loadOptionalPeer } from './optional-peer.js';
 
 /** The NATS client module (`@nats-io/transport-node`), loaded on first use. */
 export type NatsModule = typeof import('@nats-io/transport-node');
@@ -36,19 +37,6 @@ export interface NatsServerOptions {
 /** Loads the NATS client, or says how to install it (`unsupported_transport`). */
 export function loadNats(): Promise<NatsModule> {
   return loadOptionalPeer<NatsModule>('@nats-io/transport-node', 'NATS needs its client');
-}
-
-/**
- * Imports an optional peer dependency by a specifier that is not a literal
- * (bundlers leave it alone, so browser builds never pull NATS in); missing,
- * it is an `unsupported_transport` error saying what to install.
- */
-export async function loadOptionalPeer<T>(specifier: string, why: string): Promise<T> {
-  try {
-    return (await import(/* @vite-ignore */ specifier)) as T;
-  } catch (error) {
-    throw new EventwireError('unsupported_transport', `${why}: npm install ${specifier}`, { cause: error });
-  }
 }
 
 /** The NATS client's `connect()` options for `options`, reconnecting for ever. */

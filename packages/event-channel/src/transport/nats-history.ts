@@ -4,7 +4,7 @@
 // must agree on the epoch and on which patterns the stream covers, so both
 // take them from here.
 import { EventwireError } from '../errors.js';
-import { loadOptionalPeer } from './nats-client.js';
+import { loadOptionalPeer } from './optional-peer.js';
 import { natsSubjectsFor } from './nats-subjects.js';
 
 /** The stream's default name. */

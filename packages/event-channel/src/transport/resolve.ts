@@ -3,6 +3,7 @@ import { defaultMemoryHub, type MemoryHub } from './memory.js';
 import type { Transport } from './transport.js';
 import type { GetToken } from './token-source.js';
 import { NatsTransport, type NatsTransportOptions } from './nats.js';
+import { RedisTransport, type RedisTransportOptions } from './redis.js';
 import { WsTransport, type WsTransportOptions } from './ws.js';
 
 /** Options for turning a channel URL into a transport. */
@@ -17,6 +18,8 @@ export interface TransportResolveOptions {
   readonly ws?: Omit<WsTransportOptions, 'url'>;
   /** Servers, credentials, TLS and tuning for `nats://` URLs. */
   readonly nats?: Omit<NatsTransportOptions, 'url'>;
+  /** Prefix, tuning and client options for `redis://` and `rediss://` URLs. */
+  readonly redis?: Omit<RedisTransportOptions, 'url'>;
   /** Credentials for transports that authenticate (`ws.token` as a function). */
   readonly getToken?: GetToken;
 }
@@ -25,7 +28,8 @@ export interface TransportResolveOptions {
  * Picks the transport for a channel URL by its scheme:
  * `memory://<name>` attaches to the in-process bus `<name>` (`memory://` alone is `default`);
  * `ws://host:port` and `wss://…` connect to an eventwire broker;
- * `nats://host:4222` (or `nats://a:4222,b:4222`) to a NATS server or cluster.
+ * `nats://host:4222` (or `nats://a:4222,b:4222`) to a NATS server or cluster;
+ * `redis://host:6379` (`rediss://` for TLS) to Redis pub/sub.
  */
 export function createTransport(urls: string | readonly string[], options: TransportResolveOptions = {}): Transport {
   // A list: the first picks the transport, the others are more servers of the same kind.
@@ -54,10 +58,13 @@ export function createTransport(urls: string | readonly string[], options: Trans
         url,
         ...(more.length > 0 && { failover: [...more, ...(options.ws?.failover ?? [])] }),
       });
+    case 'redis:':
+    case 'rediss:':
+      return new RedisTransport({ ...options.redis, url });
     default:
       throw new EventwireError(
         'unsupported_transport',
-        `No transport for "${parsed.protocol}//" URLs; supported: memory://, ws://, wss://, nats://. ` +
+        `No transport for "${parsed.protocol}//" URLs; supported: memory://, ws://, wss://, nats://, redis://, rediss://. ` +
           'Pass `transport` to use a custom one.',
       );
   }

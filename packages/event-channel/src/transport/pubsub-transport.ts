@@ -1,0 +1,343 @@
+// What a transport over a server's own pub/sub (redis://, postgres://)
+// shares, whatever the server: the channel's states, the bounded outbox for
+// emits made while disconnected, subscribes that wait until the server has
+// them, one delivery per event however many patterns match, `toOthers`, and
+// a `gap` for every live subscription when the server could have sent events
+// while the connection was down (these servers keep no history to recover
+// them from). A `PubSubBus` knows its server and nothing of this.
+import type { EventEnvelope } from '../envelope.js';
+import { EventwireError, toEventwireError } from '../errors.js';
+import type { GapReason } from '../gap.js';
+import { Outbox, type OutboxOverflow } from '../outbox.js';
+import { TopicTrie } from '../topic-trie.js';
+import type { PublishOptions, Transport, TransportSink } from './transport.js';
+
+/** What a bus reports to its transport. */
+export interface PubSubBusEvents {
+  /**
+   * Connected, and every pattern `patterns()` returned is listened to:
+   * events published from now on arrive. `missed`: the listening connection
+   * was down since the last `ready`, so events may have been lost.
+   */
+  ready(missed: boolean): void;
+  /** The connection is down (or not up yet); the bus tries again after `delayMs`. */
+  reconnecting(attempt: number, delayMs: number, error: EventwireError): void;
+  /** The bus gave up (credentials refused, say): nothing more will work. */
+  failed(error: EventwireError): void;
+  /**
+   * A message arrived through the bus subscription `via` (one of
+   * `keysFor`'s), its text undecoded; `topic` when the bus knows it without
+   * parsing (a Redis channel name).
+   */
+  message(payload: string, via: string, topic?: string): void;
+  /** Whether anything subscribed wants events on `topic` (before a bus fetches a body). */
+  wants(topic: string): boolean;
+  /** An event on `topic` was announced but cannot be read (its stored body is gone). */
+  missed(topic: string, reason: GapReason): void;
+  /** A failure not tied to a call. */
+  error(error: EventwireError): void;
+  /** The patterns to listen to (again): called by the bus while (re)connecting. */
+  patterns(): readonly string[];
+}
+
+/**
+ * One server's pub/sub, as a `PubSubTransport` drives it. Every method but
+ * `open` is called only between `ready` and the next `reconnecting`, or
+ * during `close`.
+ */
+export interface PubSubBus {
+  readonly kind: string;
+  /** Connects, and keeps reconnecting (listening to `events.patterns()` again each time) until `close`. */
+  open(events: PubSubBusEvents): void;
+  /**
+   * The bus subscriptions through which `pattern`'s messages arrive; for
+   * any topic at most one of them carries it, so a message is handled once
+   * per pattern.
+   */
+  keysFor(pattern: string): readonly string[];
+  /** Publishes; rejects with an EventwireError, `connection_closed` when the connection went away (sent again after the reconnect). */
+  publish(topic: string, payload: string): Promise<void>;
+  listen(pattern: string): Promise<void>;
+  /** Resolves once nothing more arrives for it (what the server had sent first has been handed on). */
+  unlisten(pattern: string): Promise<void>;
+  /** Resolves once every message the server sent before this call has been handed to `message`. */
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Tuning shared by the pub/sub transports. */
+export interface PubSubTransportOptions {
+  /** Emits held while disconnected, flushed in order on reconnect. @default 1000 */
+  readonly outboxSize?: number;
+  /** @default 'reject' */
+  readonly outboxOverflow?: OutboxOverflow;
+}
+
+/** The field of a message on the wire that names the one connection it is not delivered to (`toOthers`, `except`). */
+export const EXCEPT_FIELD = 'except';
+
+interface OutboxItem {
+  readonly envelope: EventEnvelope;
+  readonly options: PublishOptions;
+  readonly resolve: () => void;
+  readonly reject: (error: EventwireError) => void;
+  /** Order of sending, so items failed by one lost connection go out again in it. */
+  sequence?: number;
+}
+
+interface PatternEntry {
+  readonly pattern: string;
+  /** Older patterns deliver a message several of them match. */
+  readonly age: number;
+  readonly keys: readonly string[];
+  /** The server has it (since the last ready). */
+  live: boolean;
+  waiters: Array<{ resolve: () => void; reject: (error: EventwireError) => void }>;
+}
+
+type State = 'connecting' | 'open' | 'reconnecting' | 'closing' | 'closed';
+
+export class PubSubTransport implements Transport {
+  readonly kind: string;
+  /** This channel's id on the bus: what `toOthers` leaves out. */
+  readonly connectionId: string;
+  readonly #bus: PubSubBus;
+  readonly #outbox: Outbox<OutboxItem>;
+  readonly #patterns = new Map<string, PatternEntry>();
+  /** Every pattern still delivering, those being unsubscribed included. */
+  readonly #trie = new TopicTrie<PatternEntry>();
+  /** Published but not yet confirmed by the server. */
+  readonly #inFlight = new Set<Promise<void>>();
+  /** In-flight items the lost connection failed, put back in order once the failures are in. */
+  #failed: OutboxItem[] = [];
+  #sequence = 0;
+  #age = 0;
+  #sink: TransportSink | undefined;
+  #state: State = 'connecting';
+  #closing: Promise<void> | undefined;
+  /** The patterns the bus was handed on its last (re)connect. */
+  #listened = new Set<string>();
+
+  constructor(bus: PubSubBus, options: PubSubTransportOptions = {}) {
+    this.#bus = bus;
+    this.kind = bus.kind;
+    this.connectionId = `${bus.kind}-${globalThis.crypto.randomUUID()}`;
+    this.#outbox = new Outbox(options.outboxSize ?? 1000, options.outboxOverflow ?? 'reject');
+  }
+
+  /** Emits refused or evicted because the outbox was full. */
+  get outboxDropped(): number {
+    return this.#outbox.dropped;
+  }
+
+  connect(sink: TransportSink): void {
+    this.#sink = sink;
+    sink.status({ state: 'connecting' });
+    this.#bus.open({
+      ready: (missed) => this.#ready(missed),
+      reconnecting: (attempt, delayMs, error) => this.#reconnecting(attempt, delayMs, error),
+      failed: (error) => this.#giveUp(error),
+      message: (payload, via, topic) => this.#receive(payload, via, topic),
+      wants: (topic) => this.#ownerOf(topic) !== undefined,
+      missed: (topic, reason) => {
+        const owners = this.#trie.matchValues(topic);
+        for (const entry of owners) this.#sink?.gap({ pattern: entry.pattern, reason, lastOffset: undefined });
+      },
+      error: (error) => this.#sink?.error(error),
+      patterns: () => {
+        const patterns = [...this.#patterns.keys()];
+        this.#listened = new Set(patterns);
+        return patterns;
+      },
+    });
+  }
+
+  publish(envelope: EventEnvelope, options: PublishOptions = {}): Promise<void> {
+    if (this.#state === 'closed') return Promise.reject(closedError(this.kind));
+    return new Promise<void>((resolve, reject) => {
+      const item: OutboxItem = { envelope, options, resolve, reject };
+      if (this.#state === 'open' || this.#state === 'closing') return this.#send(item);
+      let evicted: OutboxItem | undefined;
+      try {
+        evicted = this.#outbox.push(item);
+      } catch (error) {
+        return reject(toEventwireError(error));
+      }
+      evicted?.reject(new EventwireError('buffer_overflow', 'Dropped from the full outbox while disconnected'));
+    });
+  }
+
+  subscribe(pattern: string): Promise<void> {
+    if (this.#state === 'closing' || this.#state === 'closed') return Promise.reject(closedError(this.kind));
+    return new Promise<void>((resolve, reject) => {
+      let entry = this.#patterns.get(pattern);
+      if (entry?.live) return resolve();
+      if (!entry) {
+        entry = { pattern, age: ++this.#age, keys: this.#bus.keysFor(pattern), live: false, waiters: [] };
+        this.#patterns.set(pattern, entry);
+        this.#trie.add(pattern, entry);
+        entry.waiters.push({ resolve, reject });
+        if (this.#state === 'open') this.#listen(entry);
+        return;
+      }
+      entry.waiters.push({ resolve, reject });
+    });
+  }
+
+  async unsubscribe(pattern: string): Promise<void> {
+    const entry = this.#patterns.get(pattern);
+    if (!entry) return;
+    this.#patterns.delete(pattern);
+    for (const waiter of entry.waiters.splice(0)) waiter.resolve();
+    // Until the server confirms, what it sent first is still delivered.
+    if (this.#state === 'open' && entry.live) await this.#bus.unlisten(pattern).catch(() => {});
+    this.#trie.remove(pattern, entry);
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= Promise.resolve().then(() => this.#shutdown());
+    return this.#closing;
+  }
+
+  // ---------------------------------------------------------------------------
+
+  #ready(missed: boolean): void {
+    if (this.#state === 'closing' || this.#state === 'closed') return;
+    const wasLost = this.#state === 'reconnecting';
+    this.#state = 'open';
+    for (const entry of this.#patterns.values()) {
+      // Subscribed while the bus was reconnecting, after it read the list: listen now.
+      if (!this.#listened.has(entry.pattern)) {
+        this.#listen(entry);
+        continue;
+      }
+      if (entry.live && wasLost && missed) this.#sink?.gap({ pattern: entry.pattern, reason: 'no_history', lastOffset: undefined });
+      entry.live = true;
+      for (const waiter of entry.waiters.splice(0)) waiter.resolve();
+    }
+    for (const item of this.#outbox.drain()) this.#send(item);
+    this.#sink?.status({ state: 'open' });
+  }
+
+  #reconnecting(attempt: number, delayMs: number, error: EventwireError): void {
+    if (this.#state === 'closing' || this.#state === 'closed') return;
+    this.#state = 'reconnecting';
+    this.#sink?.status({ state: 'reconnecting', attempt, delayMs, error });
+  }
+
+  #giveUp(error: EventwireError): void {
+    if (this.#state === 'closed') return;
+    this.#state = 'closed';
+    this.#failPending(error);
+    this.#sink?.status({ state: 'closed', error });
+    void this.#bus.close().catch(() => {});
+  }
+
+  #listen(entry: PatternEntry): void {
+    this.#bus.listen(entry.pattern).then(
+      () => {
+        if (this.#patterns.get(entry.pattern) !== entry) return;
+        entry.live = true;
+        for (const waiter of entry.waiters.splice(0)) waiter.resolve();
+      },
+      (error: unknown) => {
+        const failure = toEventwireError(error);
+        // Lost meanwhile: the reconnect listens to it again.
+        if (failure.code === 'connection_closed' && this.#state !== 'closed') return;
+        if (this.#patterns.get(entry.pattern) === entry) {
+          this.#patterns.delete(entry.pattern);
+          this.#trie.remove(entry.pattern, entry);
+        }
+        for (const waiter of entry.waiters.splice(0)) waiter.reject(failure);
+      },
+    );
+  }
+
+  #send(item: OutboxItem): void {
+    const except = item.options.toOthers ? this.connectionId : item.options.except;
+    const payload = JSON.stringify(except === undefined ? item.envelope : { ...item.envelope, [EXCEPT_FIELD]: except });
+    item.sequence = ++this.#sequence;
+    const sent = this.#bus.publish(item.envelope.topic, payload);
+    // Without `ack`, handed over is enough; a later failure is reported, or the event goes out again after a reconnect.
+    if (!item.options.ack) item.resolve();
+    const settled: Promise<void> = sent.then(
+      () => {
+        this.#inFlight.delete(settled);
+        if (item.options.ack) item.resolve();
+      },
+      (error: unknown) => {
+        this.#inFlight.delete(settled);
+        const failure = toEventwireError(error);
+        if (failure.code === 'connection_closed' && this.#state !== 'closed' && this.#state !== 'closing') return this.#retryAfterReconnect(item);
+        if (item.options.ack) item.reject(failure);
+        else this.#sink?.error(failure);
+      },
+    );
+    this.#inFlight.add(settled);
+  }
+
+  /** Failures of one lost connection arrive together: put them back in the order they were sent, ahead of later emits. */
+  #retryAfterReconnect(item: OutboxItem): void {
+    const resend: OutboxItem = { ...item, resolve: item.options.ack ? item.resolve : () => {} };
+    if (this.#failed.push(resend) > 1) return;
+    queueMicrotask(() => {
+      const failed = this.#failed.sort((a, b) => a.sequence! - b.sequence!);
+      this.#failed = [];
+      if (this.#state === 'open') for (const again of failed) this.#send(again);
+      else this.#outbox.requeue(failed);
+    });
+  }
+
+  /** The oldest live pattern matching `topic`: the one that delivers it. */
+  #ownerOf(topic: string): PatternEntry | undefined {
+    let owner: PatternEntry | undefined;
+    this.#trie.forEachMatch(topic, (candidate) => {
+      if (owner === undefined || candidate.age < owner.age) owner = candidate;
+    });
+    return owner;
+  }
+
+  #receive(payload: string, via: string, knownTopic: string | undefined): void {
+    if (this.#state === 'closed') return;
+    // A pattern glob may let through more than the pattern matches, and
+    // several subscriptions may carry one message: only the owner's copy counts.
+    if (knownTopic !== undefined && !this.#ownerOf(knownTopic)?.keys.includes(via)) return;
+    let message: unknown;
+    try {
+      message = JSON.parse(payload);
+    } catch {
+      this.#sink?.error(new EventwireError('invalid_envelope', `a ${this.kind} message is not JSON (not an eventwire event): ${payload.slice(0, 60)}`));
+      return;
+    }
+    if (typeof message !== 'object' || message === null) return this.#sink?.deliver(message);
+    const record = message as Record<string, unknown>;
+    if (knownTopic === undefined && typeof record['topic'] === 'string' && !this.#ownerOf(record['topic'])?.keys.includes(via)) return;
+    if (record[EXCEPT_FIELD] !== undefined && record[EXCEPT_FIELD] === this.connectionId) return;
+    this.#sink?.deliver(message);
+  }
+
+  async #shutdown(): Promise<void> {
+    if (this.#state === 'closed') return;
+    const wasOpen = this.#state === 'open';
+    this.#state = 'closing';
+    if (wasOpen) {
+      // What was sent reaches the server, and what the server already sent reaches the channel.
+      await Promise.allSettled([...this.#inFlight]);
+      await this.#bus.flush().catch(() => {});
+    }
+    this.#state = 'closed';
+    await this.#bus.close().catch(() => {});
+    this.#failPending(closedError(this.kind));
+    this.#sink?.status({ state: 'closed' });
+  }
+
+  #failPending(error: EventwireError): void {
+    for (const item of this.#outbox.drain()) item.reject(error);
+    for (const item of this.#failed.splice(0)) item.reject(error);
+    for (const entry of this.#patterns.values()) for (const waiter of entry.waiters.splice(0)) waiter.reject(error);
+  }
+}
+
+function closedError(kind: string): EventwireError {
+  return new EventwireError('channel_closed', `The ${kind} transport is closed`);
+}
