@@ -42,6 +42,7 @@ import { TopicTrie } from './topic-trie.js';
 import type { MemoryHub } from './transport/memory.js';
 import type { WsTransportOptions } from './transport/ws.js';
 import type { NatsTransportOptions } from './transport/nats.js';
+import type { PostgresTransportOptions } from './transport/postgres.js';
 import type { RedisTransportOptions } from './transport/redis.js';
 import type { GetToken } from './transport/token-source.js';
 import type { EventTracing } from './tracing/tracing.js';
@@ -110,6 +111,8 @@ export type EventChannelOptions<TEvents extends EventMap> = ChannelCommonOptions
         readonly nats?: Omit<NatsTransportOptions, 'url'>;
         /** For `redis://` URLs: a channel-name prefix, backoff, outbox, timeouts, ioredis options. */
         readonly redis?: Omit<RedisTransportOptions, 'url'>;
+        /** For `postgres://` URLs: the NOTIFY channel, the large-event table and its retention, backoff, outbox, postgres.js options. */
+        readonly postgres?: Omit<PostgresTransportOptions, 'url'>;
         /**
          * Credentials for a broker that authenticates: asked for a fresh
          * token on every (re)connect and again ahead of expiry, when the live
@@ -128,6 +131,7 @@ export type EventChannelOptions<TEvents extends EventMap> = ChannelCommonOptions
         readonly ws?: never;
         readonly nats?: never;
         readonly redis?: never;
+        readonly postgres?: never;
         readonly getToken?: never;
       }
   );
@@ -313,6 +317,7 @@ export class EventChannel<TEvents extends EventMap = UntypedEvents> {
           ...(options.ws && { ws: options.ws }),
           ...(options.nats && { nats: options.nats }),
           ...(options.redis && { redis: options.redis }),
+          ...(options.postgres && { postgres: options.postgres }),
           ...(options.getToken && { getToken: options.getToken }),
         });
     const sink: TransportSink = {

@@ -37,6 +37,7 @@ export { EXCEPT_HEADER, NatsTransport, natsTransportDefaults } from './transport
 export { parseNatsUrl } from './transport/nats-client.js';
 export { natsSubjectsFor } from './transport/nats-subjects.js';
 export { RedisTransport, redisKeysFor } from './transport/redis.js';
+export { PostgresTransport, postgresTransportDefaults, NOTIFY_PAYLOAD_LIMIT } from './transport/postgres.js';
 export { PubSubTransport, EXCEPT_FIELD } from './transport/pubsub-transport.js';
 export { backoffDefaults, fullJitterBackoff } from './backoff.js';
 
@@ -80,6 +81,7 @@ export type { WebSocketConstructor, WebSocketLike, WsTransportOptions } from './
 export type { NatsTransportOptions } from './transport/nats.js';
 export type { NatsServerOptions } from './transport/nats-client.js';
 export type { RedisTransportOptions } from './transport/redis.js';
+export type { PostgresTransportOptions } from './transport/postgres.js';
 export type { PubSubBus, PubSubBusEvents, PubSubTransportOptions } from './transport/pubsub-transport.js';
 export type { BackoffOptions } from './backoff.js';
 export type { OutboxOverflow } from './outbox.js';

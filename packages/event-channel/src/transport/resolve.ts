@@ -3,6 +3,7 @@ import { defaultMemoryHub, type MemoryHub } from './memory.js';
 import type { Transport } from './transport.js';
 import type { GetToken } from './token-source.js';
 import { NatsTransport, type NatsTransportOptions } from './nats.js';
+import { PostgresTransport, type PostgresTransportOptions } from './postgres.js';
 import { RedisTransport, type RedisTransportOptions } from './redis.js';
 import { WsTransport, type WsTransportOptions } from './ws.js';
 
@@ -20,6 +21,8 @@ export interface TransportResolveOptions {
   readonly nats?: Omit<NatsTransportOptions, 'url'>;
   /** Prefix, tuning and client options for `redis://` and `rediss://` URLs. */
   readonly redis?: Omit<RedisTransportOptions, 'url'>;
+  /** The NOTIFY channel, the large-event table, tuning and client options for `postgres://` URLs. */
+  readonly postgres?: Omit<PostgresTransportOptions, 'url'>;
   /** Credentials for transports that authenticate (`ws.token` as a function). */
   readonly getToken?: GetToken;
 }
@@ -29,7 +32,8 @@ export interface TransportResolveOptions {
  * `memory://<name>` attaches to the in-process bus `<name>` (`memory://` alone is `default`);
  * `ws://host:port` and `wss://…` connect to an eventwire broker;
  * `nats://host:4222` (or `nats://a:4222,b:4222`) to a NATS server or cluster;
- * `redis://host:6379` (`rediss://` for TLS) to Redis pub/sub.
+ * `redis://host:6379` (`rediss://` for TLS) to Redis pub/sub;
+ * `postgres://user@host/db` (or `postgresql://`) to PostgreSQL LISTEN/NOTIFY.
  */
 export function createTransport(urls: string | readonly string[], options: TransportResolveOptions = {}): Transport {
   // A list: the first picks the transport, the others are more servers of the same kind.
@@ -61,10 +65,13 @@ export function createTransport(urls: string | readonly string[], options: Trans
     case 'redis:':
     case 'rediss:':
       return new RedisTransport({ ...options.redis, url });
+    case 'postgres:':
+    case 'postgresql:':
+      return new PostgresTransport({ ...options.postgres, url });
     default:
       throw new EventwireError(
         'unsupported_transport',
-        `No transport for "${parsed.protocol}//" URLs; supported: memory://, ws://, wss://, nats://, redis://, rediss://. ` +
+        `No transport for "${parsed.protocol}//" URLs; supported: memory://, ws://, wss://, nats://, redis://, rediss://, postgres://. ` +
           'Pass `transport` to use a custom one.',
       );
   }
