@@ -1,6 +1,6 @@
 // A broker built from a config (file, environment, flags): the server, its
 // built-in observers (audit log, webhooks) and the config's own setup.
-import type { ClusterOptions } from './cluster/nats-cluster.js';
+import type { ClusterOptions } from './cluster/cluster-options.js';
 import type { MetricsOptions, PusherOptions } from './options.js';
 import type { DashboardOptions } from './dashboard/dashboard.js';
 import { topicLimitDefaults, type EventMap, type EventwireError, type UntypedEvents } from '@eventwire/event-channel';

@@ -43,8 +43,10 @@ the environment, the environment over the config file):
   --data-dir <dir>       durable state: history goes to EVENTWIRE_DATA_DIR
                          a log there, kept across restarts
   --fsync <policy>       always | never | <ms>          EVENTWIRE_FSYNC (default 100)
-  --cluster <nats-url>   share one event space with the EVENTWIRE_CLUSTER
-                         brokers on this NATS (nats://a:4222,b:4222)
+  --cluster <url>        share one event space with the EVENTWIRE_CLUSTER
+                         brokers on this server:
+                         nats://a:4222,b:4222, redis://host:6379
+                         or postgres://user@host/db
   --pusher <app>         speak the Pusher protocol      EVENTWIRE_PUSHER (apps joined by ",")
                          (pusher-js, Laravel Echo) for
                          an app id:key:secret, or "dev"

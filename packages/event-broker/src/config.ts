@@ -224,6 +224,9 @@ const duration = numberOrText(parseDuration, 'expected a duration: milliseconds 
 const size = numberOrText(parseSize, 'expected a size: a byte count or a string like "1mb"');
 const milliseconds = z.number({ error: 'expected milliseconds (a number)' }).int().nonnegative();
 const count = z.number({ error: 'expected a whole number' }).int().positive();
+/** The schemes a cluster engine speaks. */
+const clusterUrl = /^(nats|redis|rediss|postgres|postgresql):\/\//;
+const clusterUrlProblem = 'expected a nats://, redis:// or postgres:// URL';
 const pattern = z.string().refine((text) => findTopicProblem(text, 'pattern') === undefined, {
   error: (issue) => `"${String(issue.input)}" is not a valid topic pattern (${findTopicProblem(String(issue.input), 'pattern')})`,
 });
@@ -347,9 +350,9 @@ export const declarativeConfigSchema = z.strictObject({
   ),
   dataDir: z.string().min(1),
   cluster: z.union([
-    z.string().regex(/^nats:\/\//, 'expected a nats:// URL'),
+    z.string().regex(clusterUrl, clusterUrlProblem),
     z.strictObject({
-      url: z.string().regex(/^nats:\/\//, 'expected a nats:// URL'),
+      url: z.string().regex(clusterUrl, clusterUrlProblem),
       servers: z.array(z.string()).optional(),
       node: z.string().min(1).optional(),
       token: z.string().optional(),
@@ -369,6 +372,14 @@ export const declarativeConfigSchema = z.strictObject({
         })
         .optional(),
       presence: z.strictObject({ heartbeatMs: count.optional(), syncTimeoutMs: count.optional(), membersPerPart: count.optional() }).optional(),
+      redis: z.strictObject({ prefix: z.string().optional() }).optional(),
+      postgres: z
+        .strictObject({
+          channel: z.string().min(1).max(63).optional(),
+          table: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, 'expected a table name (letters, digits, _)').optional(),
+          largeEventRetentionMs: milliseconds.optional(),
+        })
+        .optional(),
     }),
   ]),
   historyFsync: z.union([z.literal('always'), z.literal('never'), z.number().int().positive()], {

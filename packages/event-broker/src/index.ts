@@ -19,8 +19,9 @@ export { developmentPusherApp } from './surfaces/pusher-apps.js';
 export { signChannel, signUser } from './auth/pusher-signature.js';
 
 export type { BrokerAddress, BrokerStats, ClusterStats, ObserveOptions } from './server.js';
-export { clusterDefaults } from './cluster/nats-cluster.js';
-export type { ClusterLinkStats, ClusterOptions, ClusterState } from './cluster/nats-cluster.js';
+export { clusterDefaults } from './cluster/cluster-options.js';
+export type { ClusterOptions } from './cluster/cluster-options.js';
+export type { ClusterLinkStats, ClusterState } from './cluster/cluster-engine.js';
 export type { BrokerOptions, MetricsOptions, PusherOptions } from './options.js';
 export type { DashboardOptions, DashboardStats } from './dashboard/dashboard.js';
 export { dashboardTopics } from './dashboard/dashboard.js';

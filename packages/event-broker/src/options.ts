@@ -1,6 +1,6 @@
 import type { PusherAppOptions } from './surfaces/pusher-apps.js';
 import type { DashboardOptions } from './dashboard/dashboard.js';
-import type { ClusterOptions } from './cluster/nats-cluster.js';
+import type { ClusterOptions } from './cluster/cluster-options.js';
 import type { EventMap, EventTracing, EventwireError, TopicLimits } from '@eventwire/event-channel';
 import type { HistoryRule, HistoryStore } from '@eventwire/event-channel/protocol';
 import type { RateLimits } from './auth/access.js';
@@ -117,9 +117,10 @@ export interface BrokerOptions<TEvents extends EventMap = EventMap> {
    */
   readonly history?: readonly HistoryRule[];
   /**
-   * Join a cluster: brokers on one NATS server or cluster share one event
-   * space (`'nats://host:4222'`, or options with credentials and the node
-   * name). See docs/SCALING.md.
+   * Join a cluster: brokers on one server share one event space. The URL's
+   * scheme picks the engine: `'nats://host:4222'` (history in JetStream),
+   * `'redis://host:6379'` or `'postgres://user@host/db'`; or options with
+   * credentials and the node name. See docs/SCALING.md.
    */
   readonly cluster?: string | ClusterOptions;
   /**

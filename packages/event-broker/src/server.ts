@@ -1,6 +1,9 @@
 import { ClusterPresence } from './cluster/cluster-presence.js';
 import { JetStreamHistory } from './cluster/jetstream-history.js';
-import { NatsClusterLink, clusterNodeName, type ClusterLinkStats, type ClusterOptions } from './cluster/nats-cluster.js';
+import type { ClusterEngine, ClusterLinkHost, ClusterLinkStats } from './cluster/cluster-engine.js';
+import { clusterEngineKind, clusterNodeName, type ClusterOptions } from './cluster/cluster-options.js';
+import { NatsClusterLink } from './cluster/nats-cluster.js';
+import { PubSubClusterLink } from './cluster/pubsub-cluster.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -177,7 +180,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
   #heartbeatTimeouts = 0;
   readonly #startedAt = Date.now();
   /** The link to the other brokers, when `cluster` is set. */
-  readonly #cluster: NatsClusterLink | undefined;
+  readonly #cluster: ClusterEngine | undefined;
   /** The cluster's history (JetStream), when `cluster` and `history` are both set. */
   readonly #sharedHistory: JetStreamHistory | undefined;
   /** The Pusher surface, when `pusher` is set. */
@@ -217,9 +220,18 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
     const report = options.onError ?? ((error: EventwireError) => console.error(`[event-broker] ${error.code}: ${error.message}`));
     const historyRules = options.history && options.history.length > 0 ? new HistoryRules(options.history) : undefined;
     const cluster = options.cluster === undefined ? undefined : clusterOptionsOf(options.cluster);
-    // In a cluster, history lives in JetStream (unless a store of this broker's own is given).
+    const engine = cluster && clusterEngineKind(cluster.url);
+    if (cluster && !engine) throw new EventwireError('invalid_url', `cluster: "${cluster.url.slice(0, 100)}" is not a nats://, redis:// or postgres:// URL`);
+    if (engine && engine !== 'nats' && historyRules && !options.historyStore) {
+      // Each broker's own store would hold only what entered it: replay would depend on which broker a client reached.
+      throw new EventwireError(
+        'unsupported_transport',
+        `history in a cluster is kept in JetStream: use a nats:// cluster, or give every broker the same historyStore (the ${engine}:// engine shares events, not history)`,
+      );
+    }
+    // In a NATS cluster, history lives in JetStream (unless a store of this broker's own is given).
     const shared =
-      cluster && historyRules && !options.historyStore
+      cluster && engine === 'nats' && historyRules && !options.historyStore
         ? new JetStreamHistory(cluster.history ?? {}, historyRules, cluster.node, {
             accept: (raw, own) => this.#core.acceptFromHistory(raw, own),
             deliver: (envelope, except, own) => this.#core.deliverFromHistory(envelope, except, own),
@@ -254,22 +266,18 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
         cluster: cluster !== undefined,
       }),
     };
-    if (cluster) {
-      const link = new NatsClusterLink(
-        cluster,
-        {
-          deliver: (envelope, except) => {
-            this.#core.deliverFromCluster(envelope, except, (error) => link.dropped(error));
-          },
-          report,
-          log: (line) => this.#log(line),
-          nodeStats: () => this.stats(),
+    if (cluster && engine) {
+      const host: ClusterLinkHost = {
+        deliver: (envelope, except) => {
+          this.#core.deliverFromCluster(envelope, except, (error) => link.dropped(error));
         },
-        [
-          ...(shared ? [shared] : []),
-          new ClusterPresence(this.#core.presence, cluster.node, cluster.presence ?? {}, { report, log: (line) => this.#log(line) }),
-        ],
-      );
+        report,
+        log: (line) => this.#log(line),
+        nodeStats: () => this.stats(),
+      };
+      const presence = new ClusterPresence(this.#core.presence, cluster.node, cluster.presence ?? {}, { report, log: (line) => this.#log(line) });
+      const link: ClusterEngine =
+        engine === 'nats' ? new NatsClusterLink(cluster, host, [presence], shared ? [shared] : []) : new PubSubClusterLink(engine, cluster, host, [presence]);
       this.#cluster = link;
       this.#core.linkCluster((envelope, except) => link.forward(envelope, except));
       this.#core.router.watchInterest(link.interest);

@@ -4,12 +4,11 @@
 // joins or comes back (so the others replace what they had of it). It asks
 // every other broker for theirs at the same moments, and a broker that goes
 // silent (no heartbeat for three intervals: killed, cut off) has its
-// members removed, so the channels' member_removed reach everyone.
+// members removed, so the channels' member_removed reach everyone. It speaks
+// over the engine's ClusterBus, so it works on every engine.
 import type { EventwireError } from '@eventwire/event-channel';
-import { fromNatsError } from '@eventwire/event-channel/protocol';
-import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { ChannelMembers, PresenceMember, PresenceRegistry } from '../presence.js';
-import type { ClusterPart } from './cluster-part.js';
+import type { ClusterBus, ClusterPart } from './cluster-part.js';
 
 /** A member's presence on one broker began (`present`) or ended. */
 const PRESENCE_CHANGE = '_EVENTWIRE.presence.change';
@@ -34,7 +33,9 @@ export interface ClusterPresenceOptions {
   /**
    * Members per message of a broker's whole list: it may be far larger than
    * NATS's max_payload (1 MiB by default), so it travels in parts (~100 bytes
-   * a member: ~200 KiB a part), applied once the last has come. @default 2000
+   * a member: ~200 KiB a part; on PostgreSQL each part past NOTIFY's 8,000
+   * bytes goes through the large-event table), applied once the last has
+   * come. @default 2000
    */
   readonly membersPerPart?: number;
 }
@@ -53,12 +54,10 @@ export class ClusterPresence implements ClusterPart {
   readonly #syncTimeoutMs: number;
   readonly #membersPerPart: number;
   readonly #host: ClusterPresenceHost;
-  readonly #encoder = new TextEncoder();
-  readonly #decoder = new TextDecoder();
   /** Other brokers, and when each was last heard from. */
   readonly #seen = new Map<string, number>();
-  #connection: NatsConnection | undefined;
-  #subscriptions: Subscription[] = [];
+  #bus: ClusterBus | undefined;
+  #subscriptions: Array<() => void> = [];
   #timer: ReturnType<typeof setInterval> | undefined;
   #open = false;
   #snapshots = 0;
@@ -80,8 +79,8 @@ export class ClusterPresence implements ClusterPart {
     return this.#seen.size;
   }
 
-  opened(connection: NatsConnection, first: boolean): void {
-    this.#connection = connection;
+  opened(bus: ClusterBus, first: boolean): void {
+    this.#bus = bus;
     this.#open = true;
     if (first) {
       this.#subscriptions = [
@@ -102,11 +101,8 @@ export class ClusterPresence implements ClusterPart {
           this.#seen.delete(node);
           this.#registry.replaceRemote(node, []);
         }),
-        connection.subscribe(PRESENCE_SYNC, {
-          callback: (error, message) => {
-            if (error) return;
-            for (const part of this.#snapshotParts()) message.respond(this.#encoder.encode(JSON.stringify(part)));
-          },
+        bus.subscribe(PRESENCE_SYNC, (_body, reply) => {
+          if (reply) for (const part of this.#snapshotParts()) reply(part);
         }),
       ];
       this.#timer = setInterval(() => this.#tick(), this.#heartbeatMs);
@@ -114,7 +110,7 @@ export class ClusterPresence implements ClusterPart {
     }
     // Joined or back: the others replace what they had of this broker, and this one learns theirs.
     for (const part of this.#snapshotParts()) this.#publish(PRESENCE_SNAPSHOT, part);
-    void this.#sync(connection);
+    void this.#sync(bus);
   }
 
   lost(): void {
@@ -125,7 +121,7 @@ export class ClusterPresence implements ClusterPart {
     clearInterval(this.#timer);
     this.#publish(NODE_BYE, { node: this.#node });
     this.#open = false;
-    for (const subscription of this.#subscriptions) subscription.unsubscribe();
+    for (const stop of this.#subscriptions) stop();
     this.#subscriptions = [];
   }
 
@@ -139,27 +135,17 @@ export class ClusterPresence implements ClusterPart {
    * took an answer after a change that came behind it in the same read, and
    * the older list then undid the change).
    */
-  async #sync(connection: NatsConnection): Promise<void> {
+  async #sync(bus: ClusterBus): Promise<void> {
     const answered = new Set<string>();
-    const inbox = `_INBOX.${globalThis.crypto.randomUUID().replaceAll('-', '')}`;
-    const replies = connection.subscribe(inbox, {
-      callback: (error, reply) => {
-        if (error) return;
-        const part = asSnapshotPart(this.#parse(reply.data));
-        if (!part || part.node === this.#node) return;
-        answered.add(part.node);
-        this.#seen.set(part.node, Date.now());
-        this.#takePart(part);
-      },
+    const stop = bus.request(PRESENCE_SYNC, { node: this.#node }, (body) => {
+      const part = asSnapshotPart(body);
+      if (!part || part.node === this.#node) return;
+      answered.add(part.node);
+      this.#seen.set(part.node, Date.now());
+      this.#takePart(part);
     });
-    try {
-      connection.publish(PRESENCE_SYNC, '', { reply: inbox });
-    } catch (error) {
-      replies.unsubscribe();
-      return this.#host.report(fromNatsError(error, 'unavailable'));
-    }
     await new Promise((resolve) => setTimeout(resolve, this.#syncTimeoutMs).unref());
-    replies.unsubscribe();
+    stop();
     for (const node of [...this.#seen.keys()]) {
       if (answered.has(node)) continue;
       this.#seen.delete(node);
@@ -214,39 +200,23 @@ export class ClusterPresence implements ClusterPart {
   }
 
   /** Subscribes to one of the other brokers' subjects; every message also says its sender is alive. */
-  #listen(subject: string, handle: (message: unknown) => void): Subscription {
-    return this.#connection!.subscribe(subject, {
-      callback: (error, message) => {
-        if (error) return;
-        const parsed = this.#parse(message.data);
-        const node = nodeOf(parsed);
-        if (node === undefined || node === this.#node) return;
-        this.#seen.set(node, Date.now());
-        handle(parsed);
-      },
+  #listen(subject: string, handle: (message: unknown) => void): () => void {
+    return this.#bus!.subscribe(subject, (body) => {
+      const node = nodeOf(body);
+      if (node === undefined || node === this.#node) return;
+      this.#seen.set(node, Date.now());
+      handle(body);
     });
   }
 
   #publish(subject: string, body: object): void {
-    if (!this.#open || !this.#connection || this.#connection.isClosed()) return;
-    try {
-      this.#connection.publish(subject, this.#encoder.encode(JSON.stringify(body)));
-    } catch {
-      // Lost meanwhile: the snapshot sent on reconnect carries it.
-    }
-  }
-
-  #parse(data: Uint8Array): unknown {
-    try {
-      return JSON.parse(this.#decoder.decode(data));
-    } catch {
-      return undefined;
-    }
+    if (!this.#open || !this.#bus) return;
+    this.#bus.publish(subject, body);
   }
 }
 
-// What comes from NATS is checked before it touches the registry: anyone
-// with access to the NATS account can publish on these subjects.
+// What comes from the cluster is checked before it touches the registry:
+// anyone with access to the server can publish on these subjects.
 
 function nodeOf(value: unknown): string | undefined {
   const node = (value as { node?: unknown } | undefined)?.node;

@@ -39,7 +39,7 @@ import {
 import type { JetStreamClient, JetStreamManager, JsMsg, StreamConfig, StreamInfo } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { SharedAppend, SharedHistoryStore } from '../history/shared-store.js';
-import type { ClusterPart } from './cluster-part.js';
+import type { NatsClusterPart } from './cluster-part.js';
 
 /** `cluster.history`: where the cluster keeps history. */
 export interface JetStreamHistoryOptions {
@@ -89,7 +89,7 @@ const RECENT_DELIVERIES = 4096;
  * and resolves once the event is in JetStream and the mirror here has
  * delivered it.
  */
-export class JetStreamHistory implements SharedHistoryStore, ClusterPart {
+export class JetStreamHistory implements SharedHistoryStore, NatsClusterPart {
   readonly kind = 'jetstream';
   readonly #options: JetStreamHistoryOptions;
   readonly #rules: HistoryRules;

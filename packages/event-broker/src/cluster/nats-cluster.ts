@@ -20,61 +20,9 @@ import {
   type NatsServerOptions,
 } from '@eventwire/event-channel/protocol';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
-import type { ClusterPart } from './cluster-part.js';
-import type { ClusterPresenceOptions } from './cluster-presence.js';
-import type { JetStreamHistoryOptions } from './jetstream-history.js';
-
-/** `cluster` option of the broker: where NATS is, and this node's name. */
-export interface ClusterOptions extends NatsServerOptions {
-  /** This broker's name in the cluster (stats, `/health`, `/cluster`). @default `<hostname>-<random>` */
-  readonly node?: string;
-  /** Wait between reconnect attempts to NATS. @default 1000 */
-  readonly reconnectTimeWaitMs?: number;
-  /** Events held while NATS is away, forwarded in order when it is back; past it the oldest are dropped and counted. @default 10_000 */
-  readonly outboxSize?: number;
-  /** How long `/cluster` waits for the other brokers' answers. @default 500 */
-  readonly statsTimeoutMs?: number;
-  /** Where the cluster keeps history (the broker's `history` rules), in JetStream. */
-  readonly history?: JetStreamHistoryOptions;
-  /** Presence across brokers: how often each says it is alive (`heartbeatMs`; gone after three missed). */
-  readonly presence?: ClusterPresenceOptions;
-}
-
-export const clusterDefaults = { reconnectTimeWaitMs: 1000, outboxSize: 10_000, statsTimeoutMs: 500 } as const;
-
-/** The subject brokers answer with their node stats on. Never an event: `_EVENTWIRE.` subjects are dropped by every link. */
-export const CLUSTER_STATS_SUBJECT = '_EVENTWIRE.cluster.stats';
-
-export type ClusterState = 'connecting' | 'open' | 'reconnecting' | 'closed';
-
-/** The link's own counters, per node. */
-export interface ClusterLinkStats {
-  readonly node: string;
-  readonly state: ClusterState;
-  /** Events this broker put on NATS. */
-  readonly forwarded: number;
-  /** Events that came from NATS (other brokers, nats:// channels). */
-  readonly received: number;
-  /** NATS messages on subscribed subjects that were not eventwire events (dropped). */
-  readonly invalid: number;
-  /** Events waiting for NATS to come back. */
-  readonly held: number;
-  /** Events dropped from the full outbox while NATS was away. */
-  readonly droppedWhileAway: number;
-  readonly reconnects: number;
-  /** Patterns subscribed on NATS (this broker's clients' distinct patterns). */
-  readonly interest: number;
-}
-
-/** What the link hands to the broker. */
-export interface ClusterLinkHost {
-  /** An event from NATS, unchecked (the broker validates it), and the connection it is not for. */
-  deliver(envelope: unknown, except: string | undefined): void;
-  report(error: EventwireError): void;
-  log(message: string): void;
-  /** This node's stats, for a `/cluster` request from another broker. */
-  nodeStats(): unknown;
-}
+import { CLUSTER_STATS_SUBJECT, DropReporter, type ClusterEngine, type ClusterLinkHost, type ClusterLinkStats, type ClusterState } from './cluster-engine.js';
+import { clusterDefaults, type ClusterOptions } from './cluster-options.js';
+import type { ClusterBus, ClusterPart, NatsClusterPart } from './cluster-part.js';
 
 interface InterestEntry {
   readonly pattern: string;
@@ -86,11 +34,13 @@ interface HeldEvent {
   readonly except: string | undefined;
 }
 
-export class NatsClusterLink {
+export class NatsClusterLink implements ClusterEngine {
   readonly node: string;
   readonly #options: ClusterOptions;
   readonly #host: ClusterLinkHost;
   readonly #parts: readonly ClusterPart[];
+  readonly #natsParts: readonly NatsClusterPart[];
+  readonly #drops: DropReporter;
   readonly #interest = new Map<string, InterestEntry>();
   readonly #owners = new NatsPatternOwners<InterestEntry>();
   readonly #outbox: Outbox<HeldEvent>;
@@ -104,16 +54,18 @@ export class NatsClusterLink {
   #received = 0;
   #invalid = 0;
   #reconnects = 0;
-  #lastDropReport = -Infinity;
-  #droppedUnreported = 0;
 
-  /** `parts`: what rides on this link's connection (the history's mirror, presence). */
-  constructor(options: ClusterOptions, host: ClusterLinkHost, parts: readonly ClusterPart[] = []) {
+  /** `parts`: what rides on this link (presence); `natsParts`: what needs NATS itself (the history's mirror). */
+  constructor(options: ClusterOptions & { readonly node: string }, host: ClusterLinkHost, parts: readonly ClusterPart[] = [], natsParts: readonly NatsClusterPart[] = []) {
     this.#options = options;
     this.#host = host;
     this.#parts = parts;
-    this.node = clusterNodeName(options);
+    this.#natsParts = natsParts;
+    this.node = options.node;
     this.#outbox = new Outbox(options.outboxSize ?? clusterDefaults.outboxSize, 'drop-oldest');
+    this.#drops = new DropReporter(host.report, (error, more) =>
+      new EventwireError(error.code, `cluster: a message from NATS was dropped: ${error.message}${more > 0 ? ` (and ${more} more dropped since the last report)` : ''}`, { cause: error }),
+    );
   }
 
   get state(): ClusterState {
@@ -155,6 +107,7 @@ export class NatsClusterLink {
   stats(): ClusterLinkStats {
     return {
       node: this.node,
+      engine: 'nats',
       state: this.#state,
       forwarded: this.#forwarded,
       received: this.#received,
@@ -197,7 +150,7 @@ export class NatsClusterLink {
     this.#state = 'closed';
     clearTimeout(this.#retry);
     if (this.#dialing) await this.#dialing;
-    await Promise.all(this.#parts.map((part) => part.close().catch(() => {})));
+    await Promise.all([...this.#parts, ...this.#natsParts].map((part) => part.close().catch(() => {})));
     const connection = this.#connection;
     if (connection && !connection.isClosed()) {
       await Promise.race([connection.drain().catch(() => {}), delay(2000)]);
@@ -251,7 +204,13 @@ export class NatsClusterLink {
     await connection.flush().catch(() => {});
     this.#opened();
     this.#host.log(`cluster: node ${this.node} joined through ${connection.getServer()}`);
-    for (const part of this.#parts) part.opened(connection, true);
+    this.#partsOpened(connection, true);
+  }
+
+  #partsOpened(connection: NatsConnection, first: boolean): void {
+    const bus = natsClusterBus(connection, this.node);
+    for (const part of this.#natsParts) part.opened(connection, first);
+    for (const part of this.#parts) part.opened(bus, first);
   }
 
   async #watch(connection: NatsConnection): Promise<void> {
@@ -260,7 +219,7 @@ export class NatsClusterLink {
       if (status.type === 'disconnect') {
         if (this.#state === 'open') this.#host.log('cluster: lost NATS; local delivery goes on, events for the cluster are held');
         this.#state = 'reconnecting';
-        for (const part of this.#parts) part.lost?.();
+        for (const part of [...this.#natsParts, ...this.#parts]) part.lost?.();
       } else if (status.type === 'reconnect') {
         this.#reconnects++;
         // The client has re-sent the subscriptions; one round trip and the server has them.
@@ -268,7 +227,7 @@ export class NatsClusterLink {
           () => {
             if (this.#state !== 'reconnecting') return;
             this.#opened();
-            for (const part of this.#parts) part.opened(connection, false);
+            this.#partsOpened(connection, false);
             this.#host.log(`cluster: NATS back (${connection.getServer()}); held events forwarded`);
           },
           () => {},
@@ -326,32 +285,57 @@ export class NatsClusterLink {
     this.#reportDropped(error);
   }
 
-  /**
-   * At most one report a second for dropped messages, naming how many more
-   * were dropped meanwhile: a publisher flooding NATS with garbage must not
-   * turn every message into a log write on every broker.
-   */
   #reportDropped(error: EventwireError): void {
-    const now = Date.now();
-    if (now - this.#lastDropReport < 1000) {
-      this.#droppedUnreported++;
-      return;
-    }
-    const more = this.#droppedUnreported;
-    this.#lastDropReport = now;
-    this.#droppedUnreported = 0;
-    const suffix = more > 0 ? ` (and ${more} more dropped since the last report)` : '';
-    this.#host.report(new EventwireError(error.code, `cluster: a message from NATS was dropped: ${error.message}${suffix}`, { cause: error }));
+    this.#drops.dropped(error);
   }
 }
 
-/** This broker's name in the cluster: the configured one, or the host's name with a random suffix. */
-export function clusterNodeName(options: ClusterOptions): string {
-  return options.node ?? `${hostnameOr('broker')}-${globalThis.crypto.randomUUID().slice(0, 8)}`;
-}
-
-function hostnameOr(fallback: string): string {
-  return process.env['HOSTNAME'] || fallback;
+/**
+ * The parts' bus on a NATS connection: a subject per internal subject,
+ * request/reply through an inbox. The connection does not echo, so a broker
+ * never hears its own.
+ */
+function natsClusterBus(connection: NatsConnection, node: string): ClusterBus {
+  const encoder = new TextEncoder();
+  const decoder = new TextDecoder();
+  const parse = (data: Uint8Array): unknown => {
+    try {
+      return JSON.parse(decoder.decode(data));
+    } catch {
+      return undefined;
+    }
+  };
+  const send = (subject: string, body: object, reply?: string): void => {
+    if (connection.isClosed()) return;
+    try {
+      connection.publish(subject, encoder.encode(JSON.stringify(body)), reply === undefined ? undefined : { reply });
+    } catch {
+      // Lost meanwhile: what the parts send when the link is back carries it.
+    }
+  };
+  return {
+    subscribe(subject, handle) {
+      const subscription = connection.subscribe(subject, {
+        callback: (error, message) => {
+          if (error) return;
+          handle(parse(message.data), message.reply ? (answer) => send(message.reply!, answer) : undefined);
+        },
+      });
+      return () => subscription.unsubscribe();
+    },
+    publish: (subject, body) => send(subject, body),
+    request(subject, body, answer) {
+      const inbox = `_INBOX.${node.replace(/[^A-Za-z0-9_-]/g, '_')}.${globalThis.crypto.randomUUID().replaceAll('-', '')}`;
+      // Answers in a subscription callback, as the other messages: each broker's answer and what it sent after stay in order.
+      const replies = connection.subscribe(inbox, {
+        callback: (error, message) => {
+          if (!error) answer(parse(message.data));
+        },
+      });
+      send(subject, body, inbox);
+      return () => replies.unsubscribe();
+    },
+  };
 }
 
 function delay(ms: number): Promise<void> {

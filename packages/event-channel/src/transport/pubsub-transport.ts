@@ -71,10 +71,18 @@ export interface PubSubTransportOptions {
   readonly outboxSize?: number;
   /** @default 'reject' */
   readonly outboxOverflow?: OutboxOverflow;
+  /**
+   * This connection never receives what it published itself (what a broker
+   * cluster's link needs: NATS's `noEcho`). Its messages carry `origin`.
+   * @default false
+   */
+  readonly noEcho?: boolean;
 }
 
 /** The field of a message on the wire that names the one connection it is not delivered to (`toOthers`, `except`). */
 export const EXCEPT_FIELD = 'except';
+/** The field naming the connection that published a message, on `noEcho` connections' messages. */
+export const ORIGIN_FIELD = 'origin';
 
 interface OutboxItem {
   readonly envelope: EventEnvelope;
@@ -117,17 +125,24 @@ export class PubSubTransport implements Transport {
   #closing: Promise<void> | undefined;
   /** The patterns the bus was handed on its last (re)connect. */
   #listened = new Set<string>();
+  readonly #noEcho: boolean;
 
   constructor(bus: PubSubBus, options: PubSubTransportOptions = {}) {
     this.#bus = bus;
     this.kind = bus.kind;
     this.connectionId = `${bus.kind}-${globalThis.crypto.randomUUID()}`;
     this.#outbox = new Outbox(options.outboxSize ?? 1000, options.outboxOverflow ?? 'reject');
+    this.#noEcho = options.noEcho ?? false;
   }
 
   /** Emits refused or evicted because the outbox was full. */
   get outboxDropped(): number {
     return this.#outbox.dropped;
+  }
+
+  /** Emits waiting in the outbox for the connection. */
+  get held(): number {
+    return this.#outbox.size;
   }
 
   connect(sink: TransportSink): void {
@@ -255,7 +270,11 @@ export class PubSubTransport implements Transport {
 
   #send(item: OutboxItem): void {
     const except = item.options.toOthers ? this.connectionId : item.options.except;
-    const payload = JSON.stringify(except === undefined ? item.envelope : { ...item.envelope, [EXCEPT_FIELD]: except });
+    const payload = JSON.stringify(
+      except === undefined && !this.#noEcho
+        ? item.envelope
+        : { ...item.envelope, ...(except !== undefined && { [EXCEPT_FIELD]: except }), ...(this.#noEcho && { [ORIGIN_FIELD]: this.connectionId }) },
+    );
     item.sequence = ++this.#sequence;
     const sent = this.#bus.publish(item.envelope.topic, payload);
     // Without `ack`, handed over is enough; a later failure is reported, or the event goes out again after a reconnect.
@@ -313,6 +332,7 @@ export class PubSubTransport implements Transport {
     const record = message as Record<string, unknown>;
     if (knownTopic === undefined && typeof record['topic'] === 'string' && !this.#ownerOf(record['topic'])?.keys.includes(via)) return;
     if (record[EXCEPT_FIELD] !== undefined && record[EXCEPT_FIELD] === this.connectionId) return;
+    if (this.#noEcho && record[ORIGIN_FIELD] === this.connectionId) return;
     this.#sink?.deliver(message);
   }
 

@@ -1,0 +1,256 @@
+// Several brokers, one event space, over Redis pub/sub or PostgreSQL
+// LISTEN/NOTIFY: the engine for teams that already run one of them. It rides
+// on the event-channel's own redis:// or postgres:// transport (one
+// subscribing and one publishing connection, reconnect with backoff,
+// resubscribe, a bounded outbox, one delivery per event), opened with
+// `noEcho` so a broker never hears its own forwards. Interest-based like the
+// NATS engine: the transport listens only to the patterns this broker's
+// clients hold. The brokers' own messages (presence, stats) travel on the
+// same connection as events, on `_EVENTWIRE.` topics no client can
+// subscribe to, so each broker's messages stay in the order it sent them.
+import { EventwireError, type EventEnvelope } from '@eventwire/event-channel';
+import {
+  EXCEPT_FIELD,
+  PostgresTransport,
+  RedisTransport,
+  createEventIdGenerator,
+  isInternalSubject,
+  type PubSubTransport,
+} from '@eventwire/event-channel/protocol';
+import { CLUSTER_STATS_SUBJECT, DropReporter, type ClusterEngine, type ClusterLinkHost, type ClusterLinkStats, type ClusterState } from './cluster-engine.js';
+import { clusterDefaults, type ClusterOptions } from './cluster-options.js';
+import type { ClusterBus, ClusterPart } from './cluster-part.js';
+
+/** Where a broker hears the answers to its requests. */
+const inboxOf = (node: string): string => `_EVENTWIRE.inbox.${node.replace(/[^A-Za-z0-9_-]/g, '_')}`;
+
+type Handler = (body: unknown, reply: ((answer: object) => void) | undefined) => void;
+
+export class PubSubClusterLink implements ClusterEngine {
+  readonly node: string;
+  readonly #engine: 'redis' | 'postgres';
+  readonly #options: ClusterOptions & { readonly node: string };
+  readonly #host: ClusterLinkHost;
+  readonly #parts: readonly ClusterPart[];
+  readonly #transport: PubSubTransport;
+  readonly #drops: DropReporter;
+  readonly #interest = new Set<string>();
+  /** The parts' subscriptions, by internal subject. */
+  readonly #handlers = new Map<string, Set<Handler>>();
+  /** Open requests, by id: their answers come to this broker's inbox. */
+  readonly #requests = new Map<string, (body: unknown) => void>();
+  readonly #bus: ClusterBus;
+  readonly #ids = createEventIdGenerator();
+  #state: ClusterState = 'connecting';
+  #everOpen = false;
+  #forwarded = 0;
+  #received = 0;
+  #invalid = 0;
+  #reconnects = 0;
+
+  constructor(engine: 'redis' | 'postgres', options: ClusterOptions & { readonly node: string }, host: ClusterLinkHost, parts: readonly ClusterPart[] = []) {
+    this.#engine = engine;
+    this.node = options.node;
+    this.#options = options;
+    this.#host = host;
+    this.#parts = parts;
+    const ceiling = options.reconnectTimeWaitMs ?? clusterDefaults.reconnectTimeWaitMs;
+    const common = {
+      url: options.url,
+      noEcho: true,
+      outboxSize: options.outboxSize ?? clusterDefaults.outboxSize,
+      outboxOverflow: 'drop-oldest' as const,
+      // Jittered, capped at the configured wait: brokers restarted together do not return in step.
+      backoff: (attempt: number) => Math.random() * Math.min(ceiling, 50 * 2 ** Math.min(attempt, 10)),
+    };
+    this.#transport =
+      engine === 'redis'
+        ? new RedisTransport({ ...common, ...options.redis })
+        : new PostgresTransport({ ...common, ...options.postgres });
+    this.#drops = new DropReporter(host.report, (error, more) =>
+      new EventwireError(error.code, `cluster: a message from ${engine} was dropped: ${error.message}${more > 0 ? ` (and ${more} more dropped since the last report)` : ''}`, { cause: error }),
+    );
+    this.#bus = {
+      subscribe: (subject, handle) => {
+        let handlers = this.#handlers.get(subject);
+        if (!handlers) {
+          this.#handlers.set(subject, (handlers = new Set()));
+          void this.#transport.subscribe(subject).catch((error: unknown) => this.#host.report(asError(error)));
+        }
+        handlers.add(handle);
+        return () => {
+          handlers.delete(handle);
+          if (handlers.size > 0 || this.#handlers.get(subject) !== handlers) return;
+          this.#handlers.delete(subject);
+          void this.#transport.unsubscribe(subject).catch(() => {});
+        };
+      },
+      publish: (subject, body) => this.#send(subject, { body }),
+      request: (subject, body, answer) => {
+        const request = this.#ids();
+        this.#requests.set(request, answer);
+        this.#send(subject, { body, reply: { to: inboxOf(this.node), request } });
+        return () => this.#requests.delete(request);
+      },
+    };
+  }
+
+  get state(): ClusterState {
+    return this.#state;
+  }
+
+  start(): void {
+    this.#transport.connect({
+      deliver: (message) => this.#receive(message),
+      status: (status) => this.#status(status.state, status.state === 'closed' ? status.error : undefined),
+      error: (error) => {
+        this.#invalid++;
+        this.#drops.dropped(error);
+      },
+      gap: () => {
+        // Once per pattern after a reconnect: said once, in #status.
+      },
+      presence: () => {},
+      member: () => {},
+    });
+    // The broker's own subjects: answers to its requests, and /cluster stats.
+    void this.#transport.subscribe(inboxOf(this.node)).catch((error: unknown) => this.#host.report(asError(error)));
+    this.#bus.subscribe(CLUSTER_STATS_SUBJECT, (_body, reply) => reply?.(this.#host.nodeStats() as object));
+  }
+
+  readonly interest = (pattern: string, interested: boolean): void => {
+    if (interested) {
+      if (this.#interest.has(pattern)) return;
+      this.#interest.add(pattern);
+      void this.#listen(pattern);
+      return;
+    }
+    if (!this.#interest.delete(pattern)) return;
+    void this.#transport.unsubscribe(pattern).catch(() => {});
+  };
+
+  forward(envelope: EventEnvelope, except: string | undefined): void {
+    if (this.#state === 'closed') return;
+    this.#transport.publish(envelope, except === undefined ? {} : { except }).then(() => void this.#forwarded++, (error: unknown) => {
+      // Evicted from the full outbox while away (counted there), or the server refused it.
+      const failure = asError(error);
+      if (failure.code !== 'buffer_overflow') this.#host.report(failure);
+    });
+  }
+
+  stats(): ClusterLinkStats {
+    return {
+      node: this.node,
+      engine: this.#engine,
+      state: this.#state,
+      forwarded: this.#forwarded,
+      received: this.#received,
+      invalid: this.#invalid,
+      held: this.#transport.held,
+      droppedWhileAway: this.#transport.outboxDropped,
+      reconnects: this.#reconnects,
+      interest: this.#interest.size,
+    };
+  }
+
+  async gatherStats(): Promise<unknown[]> {
+    if (this.#state !== 'open') return [this.#host.nodeStats()];
+    const answers: unknown[] = [];
+    const stop = this.#bus.request(CLUSTER_STATS_SUBJECT, { node: this.node }, (body) => answers.push(body));
+    await new Promise((resolve) => setTimeout(resolve, this.#options.statsTimeoutMs ?? clusterDefaults.statsTimeoutMs).unref());
+    stop();
+    return [this.#host.nodeStats(), ...answers];
+  }
+
+  dropped(error: EventwireError, received = true): void {
+    if (received) this.#received--;
+    this.#invalid++;
+    this.#drops.dropped(error);
+  }
+
+  async close(): Promise<void> {
+    if (this.#state === 'closed') return;
+    await Promise.all(this.#parts.map((part) => part.close().catch(() => {})));
+    this.#state = 'closed';
+    await this.#transport.close();
+  }
+
+  // ---------------------------------------------------------------------------
+
+  async #listen(pattern: string): Promise<void> {
+    try {
+      await this.#transport.subscribe(pattern);
+    } catch (error) {
+      if (this.#interest.has(pattern)) this.#host.report(asError(error));
+    }
+  }
+
+  #status(state: 'connecting' | 'open' | 'reconnecting' | 'closed', error: EventwireError | undefined): void {
+    if (this.#state === 'closed') return;
+    if (state === 'open') {
+      const first = !this.#everOpen;
+      if (!first) this.#reconnects++;
+      this.#everOpen = true;
+      this.#state = 'open';
+      this.#host.log(first ? `cluster: node ${this.node} joined through ${this.#engine}` : `cluster: ${this.#engine} back; held events forwarded`);
+      for (const part of this.#parts) part.opened(this.#bus, first);
+    } else if (state === 'reconnecting') {
+      if (this.#state === 'open') {
+        this.#host.log(`cluster: lost ${this.#engine}; local delivery goes on, events for the cluster are held (what other brokers publish meanwhile is missed)`);
+        for (const part of this.#parts) part.lost?.();
+      } else if (!this.#everOpen && this.#state === 'connecting') {
+        this.#host.log(`cluster: ${this.#engine} not reachable (${error?.message ?? 'connecting'}); serving local clients, retrying`);
+      }
+      this.#state = 'reconnecting';
+    } else if (state === 'closed' && error) {
+      // Given up (credentials refused): the broker serves its own clients alone, and says why.
+      this.#state = 'closed';
+      this.#host.report(new EventwireError(error.code, `cluster: ${this.#engine} refused this broker: ${error.message}`, { cause: error }));
+    }
+  }
+
+  #send(subject: string, message: { body: object; reply?: { to: string; request: string } }): void {
+    if (this.#state !== 'open') return;
+    const envelope: EventEnvelope = { id: this.#ids(), topic: subject, source: `urn:eventwire:broker:${this.node}`, time: new Date().toISOString(), data: message };
+    this.#transport.publish(envelope).catch(() => {
+      // Lost meanwhile: what the parts send when the link is back carries it.
+    });
+  }
+
+  #receive(message: unknown): void {
+    const record = message as { topic?: unknown; data?: unknown; [EXCEPT_FIELD]?: unknown } | null;
+    const topic = typeof record?.topic === 'string' ? record.topic : undefined;
+    if (topic !== undefined && isInternalSubject(topic)) return this.#internal(topic, record!.data);
+    this.#received++;
+    const except = record?.[EXCEPT_FIELD];
+    this.#host.deliver(message, typeof except === 'string' ? except : undefined);
+  }
+
+  /** A broker's own message: an answer to one of this broker's requests, or for a part. */
+  #internal(topic: string, data: unknown): void {
+    const { body, reply, request } = (data ?? {}) as { body?: unknown; reply?: { to?: unknown; request?: unknown }; request?: unknown };
+    if (topic === inboxOf(this.node)) {
+      if (typeof request === 'string') this.#requests.get(request)?.(body);
+      return;
+    }
+    const handlers = this.#handlers.get(topic);
+    if (!handlers) return;
+    const to = reply?.to;
+    const id = reply?.request;
+    const answer =
+      typeof to === 'string' && typeof id === 'string' && to.startsWith('_EVENTWIRE.inbox.')
+        ? (answerBody: object) => this.#sendAnswer(to, id, answerBody)
+        : undefined;
+    for (const handle of handlers) handle(body, answer);
+  }
+
+  #sendAnswer(to: string, request: string, body: object): void {
+    if (this.#state !== 'open') return;
+    const envelope: EventEnvelope = { id: this.#ids(), topic: to, source: `urn:eventwire:broker:${this.node}`, time: new Date().toISOString(), data: { body, request } };
+    this.#transport.publish(envelope).catch(() => {});
+  }
+}
+
+function asError(error: unknown): EventwireError {
+  return error instanceof EventwireError ? error : new EventwireError('internal', String(error), { cause: error });
+}
