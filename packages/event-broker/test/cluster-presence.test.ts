@@ -11,6 +11,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { natsServerAvailable, startNatsCluster, startNatsServer, type NatsServer } from '../../../scripts/testing/nats-server.js';
 import type { EventBrokerServer } from '../src/index.js';
+import { joinPresence as join, memberChanges as changes, memberIds, untilMembers } from './cluster-helpers.js';
 import { RawClient, runBrokerCli, startBroker, until, waitForOutput, within, type TestBroker } from './helpers.js';
 
 const available = natsServerAvailable();
@@ -36,39 +37,6 @@ async function presenceBroker(server: NatsServer, node: string): Promise<TestBro
   await until(() => handle.broker.stats().cluster?.state === 'open', `${node} joined NATS`, WAIT);
   return handle;
 }
-
-let frames = 0;
-async function join(broker: TestBroker<never>, user: string | undefined, channel: string): Promise<{ client: RawClient; members: Array<{ id: string }> }> {
-  const client = await RawClient.open(user ? `${broker.url}/?token=${user}` : broker.url);
-  client.send({ type: 'hello', protocol: 1 });
-  await client.next((frame) => frame['type'] === 'welcome');
-  const id = `p${++frames}`;
-  client.send({ type: 'subscribe', id, pattern: channel });
-  const answer = await client.next((frame) => frame['id'] === id);
-  assert.is(answer['type'], 'ack', JSON.stringify(answer));
-  const presence = await client.next((frame) => frame['type'] === 'presence');
-  return { client, members: presence['members'] as Array<{ id: string }> };
-}
-
-/** The channel's members as this broker's HTTP API lists them. */
-async function memberIds(broker: TestBroker<never>, channel: string): Promise<string[]> {
-  const response = await fetch(`${broker.httpUrl}/channels/${channel}/members`, { headers: { authorization: 'Bearer observer' } });
-  return ((await response.json()) as { members: Array<{ id: string }> }).members.map((member) => member.id).sort();
-}
-
-async function untilMembers(broker: TestBroker<never>, channel: string, expected: string[], what: string): Promise<void> {
-  const deadline = Date.now() + WAIT;
-  let seen: string[] = [];
-  while (Date.now() < deadline) {
-    seen = await memberIds(broker, channel);
-    if (JSON.stringify(seen) === JSON.stringify([...expected].sort())) return;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  throw new Error(`${what}: members ${JSON.stringify(seen)}, expected ${JSON.stringify(expected)}`);
-}
-
-const changes = (client: RawClient): string[] =>
-  client.received.filter((frame) => frame['type'] === 'member_added' || frame['type'] === 'member_removed').map((frame) => `${frame['type']}:${(frame['member'] as { id: string }).id}`);
 
 if (!available) {
   test.skip('(nats-server not installed: the cluster presence tests are skipped)', () => {});

@@ -15,6 +15,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { natsServerAvailable, startNatsCluster, startNatsServer, type NatsServer } from '../../../scripts/testing/nats-server.js';
 import type { ClusterStats } from '../src/index.js';
+import { awaitRoute } from './cluster-helpers.js';
 import { runBrokerCli, startBroker, until, waitForOutput, within, type TestBroker } from './helpers.js';
 
 const available = natsServerAvailable();
@@ -33,19 +34,6 @@ async function clusterBroker(server: NatsServer, node: string): Promise<TestBrok
   const handle = await startBroker({ cluster: { url: server.url, node, reconnectTimeWaitMs: 50 } });
   await until(() => handle.broker.stats().cluster?.state === 'open', `${node} joined NATS`, WAIT);
   return handle;
-}
-
-/**
- * Emits `probe` from `publisher` until `seen()` says it arrived: the
- * subscription behind it has reached every NATS server on the way.
- */
-async function awaitRoute(publisher: EventChannel, probe: string, seen: () => boolean): Promise<void> {
-  const deadline = Date.now() + WAIT;
-  while (!seen()) {
-    if (Date.now() > deadline) throw new Error(`no route for ${probe} within ${WAIT} ms`);
-    await publisher.emit(probe, { probe: true }, { ack: true });
-    await until(seen, 'the probe', 50).catch(() => {});
-  }
 }
 
 if (!available) {
