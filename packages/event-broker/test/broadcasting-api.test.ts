@@ -2,7 +2,8 @@
 // order)).toOthers(socketId)` from a Node service, through an EventChannel or
 // the broker's HTTP API, to browsers on the native and broadcasting surfaces.
 import { EventChannel, defineEvents } from '@eventwire/event-channel';
-import { channelDriver, createBroadcaster, httpDriver, logDriver, nullDriver, type Broadcastable } from '@eventwire/event-channel/broadcasting';
+import { channelDriver, createBroadcaster, httpDriver, logDriver, nullDriver, redisDriver, type Broadcastable } from '@eventwire/event-channel/broadcasting';
+import { redisServerAvailable, startRedisServer } from '../../../scripts/testing/redis-server.js';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import WebSocket from 'ws';
@@ -155,3 +156,37 @@ test('a typed EventChannel checks the data against the topic schema; log and nul
 });
 
 test.run();
+
+// The redis driver: a service publishes into the Redis a broker cluster shares, and every broker delivers.
+const onRedis = suite('broadcasting API: the redis driver');
+if (!redisServerAvailable()) onRedis.skip('(redis-server not installed: skipped)', () => {});
+else {
+  onRedis('into Redis, to the clients of every broker on it; toOthers(socketId) leaves that one out; the brokers\' hooks do not run', async () => {
+    const redis = await startRedisServer();
+    const hooked: string[] = [];
+    const [a, b] = await Promise.all(
+      ['ra', 'rb'].map((node) => startBroker<never>({ cluster: { url: redis.url, node, reconnectTimeWaitMs: 50 } }, (broker) => void broker.observe('orders' as never, (() => void hooked.push(node)) as never))),
+    );
+    const driver = redisDriver({ url: redis.url });
+    const broadcast = createBroadcaster(driver);
+    const onA = await broadcastingClient(a!, 'ada', 'orders');
+    const onB = await broadcastingClient(b!, 'bob', 'orders');
+    const actor = await broadcastingClient(b!, 'cy', 'orders');
+    try {
+      await until(() => a!.broker.stats().cluster?.state === 'open' && b!.broker.stats().cluster?.interest === 1 && a!.broker.stats().cluster?.interest === 1, 'both listening');
+      await broadcast(new OrderShipped(order('shipped'))).toOthers(actor.socketId);
+      await until(() => onA.broadcasts().length === 1 && onB.broadcasts().length === 1, 'both brokers delivered');
+      await barrier(actor);
+      for (const page of [onA, onB]) assert.equal(page.broadcasts(), [{ event: 'OrderShipped', channel: 'orders', data: { id: 'o1', carrier: 'DHL' } }]);
+      assert.equal(actor.broadcasts(), [], 'the socket named by toOthers, on broker B, was left out');
+      assert.equal(hooked, [], 'the events entered no broker');
+    } finally {
+      for (const page of [onA, onB, actor]) page.socket.close();
+      await driver.close();
+      await Promise.all([a!.stop(), b!.stop()]);
+      await redis.stop();
+    }
+  });
+}
+onRedis.run();
+

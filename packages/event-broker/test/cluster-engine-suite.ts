@@ -5,12 +5,15 @@
 // the broker the event entered), toOthers/except across brokers, presence
 // across brokers, /cluster, and the server going away: local delivery goes
 // on, /health says degraded, what enters is held and forwarded once back.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { EventChannel } from '@eventwire/event-channel';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { ClusterStats, EventBrokerServer } from '../src/index.js';
 import { awaitRoute, joinPresence, memberChanges, untilMembers } from './cluster-helpers.js';
-import { startBroker, until, type TestBroker } from './helpers.js';
+import { runBrokerCli, startBroker, until, waitForOutput, within, type TestBroker } from './helpers.js';
 
 export interface EngineServer {
   readonly url: string;
@@ -161,6 +164,33 @@ export function runClusterEngineSuite(name: string, harness: EngineHarness): voi
     await untilMembers(a, channel, ['bob'], 'A');
     bob.client.close();
     await untilMembers(a, channel, [], 'A, at the end');
+  });
+
+  test('a broker killed (-9) with members on it: the other removes them within three heartbeats', async ({ server, a }) => {
+    const channel = `presence-room.${uniqueRoot()}`;
+    const dir = mkdtempSync(join(tmpdir(), 'cluster-engine-'));
+    const config = join(dir, 'broker.config.mjs');
+    writeFileSync(
+      config,
+      `export default { cluster: { url: ${JSON.stringify(server.url)}, node: '${name}-doomed', presence: { heartbeatMs: ${HEARTBEAT_MS} } }, channels: { 'presence-room.{roomId}': () => ({ name: 'GUEST' }) } };\n`,
+    );
+    const doomed = runBrokerCli(['--port', '0', '--host', '127.0.0.1', '--config', config, '--quiet']);
+    const watcher = await joinPresence(a, 'watcher', channel);
+    try {
+      const [, url] = await waitForOutput(doomed.output, /listening on (ws:\/\/[\d.]+:\d+)/, 'the CLI broker');
+      await waitForOutput(doomed.output, new RegExp(`cluster: node ${name}-doomed joined`), 'the CLI broker in the cluster');
+      const guest = await joinPresence({ url: url! } as TestBroker<never>, undefined, channel);
+      assert.equal(guest.members.length, 2, 'the guest (on the doomed broker) sees the watcher (on A)');
+      await until(() => memberChanges(watcher.client).some((change) => change.startsWith('member_added:')), 'the watcher hears the guest', WAIT);
+      doomed.child.kill('SIGKILL');
+      await within(doomed.exit, WAIT, 'the broker gone');
+      await until(() => memberChanges(watcher.client).some((change) => change.startsWith('member_removed:')), 'the guest removed after its broker died', WAIT);
+      await untilMembers(a, channel, ['watcher'], 'A');
+    } finally {
+      doomed.child.kill('SIGKILL');
+      watcher.client.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('the server goes away: local delivery goes on, degraded, events held and forwarded once back, subscriptions live again', async ({ server, a, b }) => {

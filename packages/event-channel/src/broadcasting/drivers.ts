@@ -1,6 +1,7 @@
 // Where broadcasts go: the eventwire broker (through an EventChannel, or its
-// HTTP API from a service without a socket), a log, or nowhere (tests).
-import type { EventChannel } from '../channel.js';
+// HTTP API from a service without a socket), Redis (every broker of a
+// redis:// cluster), a log, or nowhere (tests).
+import { EventChannel } from '../channel.js';
 import { EventwireError, UnknownEventError, ValidationError, errorFromWire } from '../errors.js';
 import { createSchemaLookup, runSchema, type EventMap, type UntypedEvents } from '../events.js';
 import { parseWireError } from '../protocol/frames.js';
@@ -80,6 +81,34 @@ export function httpDriver<TEvents extends EventMap = UntypedEvents>(options: Ht
       );
     },
   };
+}
+
+/** Options of {@link redisDriver}. */
+export interface RedisDriverOptions<TEvents extends EventMap = UntypedEvents> {
+  /** The Redis the brokers share (`event-broker --cluster redis://…`): `redis://[:password@]host:6379`. */
+  readonly url: string;
+  /** The brokers' channel-name prefix (their `cluster.redis.prefix`), if any. */
+  readonly prefix?: string;
+  /** The event map: broadcasts are typed by it and their data validated before anything is sent. */
+  readonly events?: TEvents;
+}
+
+/**
+ * Into Redis, for a service next to a broker cluster on Redis: every broker
+ * delivers the broadcast to its own clients (interest-based: those with a
+ * subscriber get it), as Laravel's Redis broadcaster feeds an Echo server.
+ * One Redis connection pair per driver; `close()` when done. The events
+ * enter no broker, so broker hooks do not run on them (as for any event
+ * published straight into the cluster's server).
+ */
+export function redisDriver<TEvents extends EventMap = UntypedEvents>(options: RedisDriverOptions<TEvents>): BroadcastDriver<TEvents> & { close(): Promise<void> } {
+  const channel = new EventChannel({
+    url: options.url,
+    source: 'urn:eventwire:broadcasting:redis',
+    ...(options.events && { events: options.events }),
+    ...(options.prefix !== undefined && { redis: { prefix: options.prefix } }),
+  }) as EventChannel<TEvents>;
+  return { ...channelDriver(channel), close: () => channel.close() };
 }
 
 /** Writes what would be sent, one line per broadcast (development). */

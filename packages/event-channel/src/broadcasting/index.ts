@@ -2,7 +2,7 @@
 // coming from Laravel or FastAPI broadcasting layers know it.
 export { createBroadcaster } from './broadcaster.js';
 export { resolveBroadcast } from './broadcastable.js';
-export { channelDriver, httpDriver, logDriver, nullDriver } from './drivers.js';
+export { channelDriver, httpDriver, logDriver, nullDriver, redisDriver } from './drivers.js';
 export type { Broadcast, PendingBroadcast } from './broadcaster.js';
 export type { BroadcastChannels, BroadcastCheck, BroadcastData, BroadcastMessage, Broadcastable, MismatchedChannels } from './broadcastable.js';
-export type { BroadcastDriver, HttpDriverOptions } from './drivers.js';
+export type { BroadcastDriver, HttpDriverOptions, RedisDriverOptions } from './drivers.js';
