@@ -349,8 +349,9 @@ export const declarativeConfigSchema = z.strictObject({
     }, { error: 'expected true, or { apps?, authPath?, userAuthPath?, allowedOrigins? }' }),
   ),
   dataDir: z.string().min(1),
-  cluster: z.union([
-    z.string().regex(clusterUrl, clusterUrlProblem),
+  // One object schema (a URL alone is its `url`), so a wrong key names its path instead of a union's "invalid input".
+  cluster: z.preprocess(
+    (value) => (typeof value === 'string' ? { url: value } : value),
     z.strictObject({
       url: z.string().regex(clusterUrl, clusterUrlProblem),
       servers: z.array(z.string()).optional(),
@@ -381,7 +382,7 @@ export const declarativeConfigSchema = z.strictObject({
         })
         .optional(),
     }),
-  ]),
+  ),
   historyFsync: z.union([z.literal('always'), z.literal('never'), z.number().int().positive()], {
     error: 'expected "always", "never" or a number of milliseconds',
   }),

@@ -245,6 +245,8 @@ test('each validation error stops the broker with the key path and what was expe
     ['replicas.json', { cluster: { url: 'nats://n:4222', history: { replicas: 9 } } }, /cluster\.history\.replicas: .*5/],
     ['stream.json', { cluster: { url: 'nats://n:4222', history: { stream: 'my stream' } } }, /cluster\.history\.stream: expected a JetStream stream name/],
     ['presence.json', { cluster: { url: 'nats://n:4222', presence: { heartbeat: 100 } } }, /cluster\.presence\.heartbeat: unknown key/],
+    ['redis.json', { cluster: { url: 'redis://r:6379', redis: { prefix: 7 } } }, /cluster\.redis\.prefix: /],
+    ['postgres.json', { cluster: { url: 'postgres://p/db', postgres: { table: 'drop table' } } }, /cluster\.postgres\.table: expected a table name/],
   ];
   for (const [name, content, expected] of cases) {
     const { code, stderr } = await runCli(['--config', writeJson(dir, name, content)]);
@@ -258,7 +260,8 @@ test('each validation error stops the broker with the key path and what was expe
     [['--config', fixture('not-an-object.config.mjs')], {}, /not-an-object\.config\.mjs: \(the whole config\): expected object, got 42/],
     [['--config', join(dir, 'config.yaml')], {}, /config\.yaml: a config file must end in/],
     [['--port', 'abc'], {}, /--port: expected a port number, got "abc"/],
-    [['--cluster', 'http://n:4222'], {}, /--cluster: expected a nats:\/\/ URL, got "http:\/\/n:4222"/],
+    [['--cluster', 'http://n:4222'], {}, /--cluster: expected a nats:\/\/, redis:\/\/ or postgres:\/\/ URL, got "http:\/\/n:4222"/],
+    [['--cluster', 'redis://127.0.0.1:1', '--history', 'room.#'], {}, /history in a cluster is kept in JetStream: use a nats:\/\/ cluster, or give every broker the same historyStore/],
     [[], { EVENTWIRE_PORT: '99999' }, /EVENTWIRE_PORT: expected a port number from 0 to 65535, got 99999/],
   ] as Array<[string[], Record<string, string>, RegExp]>) {
     const { code, stderr } = await runCli(args, env);
