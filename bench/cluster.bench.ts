@@ -1,13 +1,16 @@
 // Fan-out across a broker cluster: 1 publisher → 1,000 subscribers, all on
-// one topic, spread round-robin over 3 brokers joined by one nats-server,
-// against the same 1,000 on 1 broker alone. Run (after npm run build, with
-// nats-server on PATH): cd bench && node --import tsx cluster.bench.ts
+// one topic, spread round-robin over 3 brokers joined by one nats-server, one
+// redis-server or one PostgreSQL (each engine in turn), against the same
+// 1,000 on 1 broker alone. Run (after npm run build, with nats-server,
+// redis-server and PostgreSQL installed): cd bench && node --import tsx cluster.bench.ts
 //
 // Brokers are CLI processes; server CPU is read from /proc for every broker
 // and nats-server and summed, per delivery. The subscribers live in this
 // process (one core's worth of reading), so deliveries/s is bounded by them
 // on this 2-core machine; CPU per delivery is the server-side figure.
 import { startNatsServer } from '../scripts/testing/nats-server.js';
+import { startPostgres } from '../scripts/testing/postgres-server.js';
+import { startRedisServer } from '../scripts/testing/redis-server.js';
 import { startBrokerProcess } from './broker-process.js';
 import { connect, type BenchConnection } from './compare/adapters.js';
 import { cpuMicros } from './proc-stats.js';
@@ -24,8 +27,11 @@ interface Outcome {
   cpuMicrosPerDelivery: number;
 }
 
-async function scenario(brokerCount: number): Promise<Outcome[]> {
-  const nats = brokerCount > 1 ? await startNatsServer() : undefined;
+type Engine = 'nats' | 'redis' | 'postgres';
+const startEngine = (engine: Engine) => (engine === 'nats' ? startNatsServer() : engine === 'redis' ? startRedisServer() : startPostgres());
+
+async function scenario(brokerCount: number, engine: Engine = 'nats'): Promise<Outcome[]> {
+  const nats = brokerCount > 1 ? await startEngine(engine) : undefined;
   const brokers = [];
   for (let index = 0; index < brokerCount; index++) brokers.push(await startBrokerProcess(nats?.url));
   let received = 0;
@@ -74,3 +80,5 @@ const fmt = (outcomes: Outcome[]): string =>
 console.log(`fan-out 1 → ${SUBSCRIBERS} subscribers, ${MESSAGES} messages per round, ${ROUNDS} rounds`);
 console.log(`  1 broker             ${fmt(await scenario(1))}`);
 console.log(`  3 brokers + NATS     ${fmt(await scenario(3))}  (CPU summed over the brokers and nats-server)`);
+console.log(`  3 brokers + Redis    ${fmt(await scenario(3, 'redis'))}  (CPU summed over the brokers and redis-server)`);
+console.log(`  3 brokers + Postgres ${fmt(await scenario(3, 'postgres'))}  (CPU: the brokers and the postmaster; its backends are not counted)`);

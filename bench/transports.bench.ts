@@ -142,9 +142,11 @@ const systems: Array<{ name: string; factory: PipeFactory; count: number }> = [
   { name: '  raw postgres.js', factory: rawPostgres(pg.url), count: quick ? 5_000 : 20_000 },
 ];
 
+// BENCH_ONLY=redis runs only the systems whose name contains it.
+const only = process.env['BENCH_ONLY'];
 const rows: string[] = [];
 try {
-  for (const system of systems) {
+  for (const system of systems.filter((candidate) => !only || candidate.name.includes(only))) {
     await throughput(system.factory, Math.min(system.count, 5000)); // warm-up
     const rates: number[] = [];
     for (let round = 0; round < ROUNDS; round++) rates.push(await throughput(system.factory, system.count));

@@ -65,7 +65,8 @@ export class PubSubClusterLink implements ClusterEngine {
     };
     this.#transport =
       engine === 'redis'
-        ? new RedisTransport({ ...common, ...options.redis })
+        ? // Coalesced publishes: many events into few packets, what a cluster's fan-out needs (bench/RESULTS.md).
+          new RedisTransport({ ...common, coalescePublishes: true, ...options.redis })
         : new PostgresTransport({ ...common, ...options.postgres });
     this.#drops = new DropReporter(host.report, (error, more) =>
       new EventwireError(error.code, `cluster: a message from ${engine} was dropped: ${error.message}${more > 0 ? ` (and ${more} more dropped since the last report)` : ''}`, { cause: error }),

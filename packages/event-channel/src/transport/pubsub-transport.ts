@@ -204,8 +204,12 @@ export class PubSubTransport implements Transport {
     if (!entry) return;
     this.#patterns.delete(pattern);
     for (const waiter of entry.waiters.splice(0)) waiter.resolve();
-    // Until the server confirms, what it sent first is still delivered.
-    if (this.#state === 'open' && entry.live) await this.#bus.unlisten(pattern).catch(() => {});
+    if (this.#state === 'open' && entry.live) {
+      // This connection's own publishes still on their way reach the server first (a client may batch them into the next write).
+      if (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
+      // Until the server confirms, what it sent first is still delivered.
+      await this.#bus.unlisten(pattern).catch(() => {});
+    }
     this.#trie.remove(pattern, entry);
   }
 
