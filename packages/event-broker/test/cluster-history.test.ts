@@ -255,7 +255,9 @@ if (!available) {
     const root = uniqueRoot();
     const onDoomed = await historyBroker(servers[2]!, 'node-d', stream);
     const client = new EventChannel({ url: onDoomed.url });
-    const publisher = new EventChannel({ url: a.url });
+    // The broker answers every publish (stored, or `unavailable` after its JetStream timeout); while the
+    // stream elects a leader on a loaded machine that answer can take longer than the channel's default 10 s.
+    const publisher = new EventChannel({ url: a.url, ws: { requestTimeoutMs: WAIT_AFTER_LOSS } });
     try {
       const received: number[] = [];
       const gaps: string[] = [];
