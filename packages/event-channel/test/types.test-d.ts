@@ -8,6 +8,7 @@ import { channelDriver, createBroadcaster, httpDriver, nullDriver, type Broadcas
 import {
   EventChannel,
   MemoryHub,
+  RedisTransport,
   WsTransport,
   defineEvents,
   type ChannelStatus,
@@ -266,3 +267,13 @@ void typedHttp({ broadcastOn: () => 'order.shipped' as const, broadcastWith: () 
 void createBroadcaster(nullDriver())({ broadcastOn: () => 'order.shipped' as const, broadcastWith: () => ({ id: 1 }) });
 const asInterface: Broadcastable<'order.shipped', { id: string; carrier: string }> = { broadcastOn: () => 'order.shipped', broadcastWith: () => ({ id: 'o', carrier: 'c' }) };
 void typedBroadcast(asInterface);
+
+// redis:// and postgres:// options are typed, and only beside a URL (type-checked only: nothing connects).
+new EventChannel({ url: 'redis://localhost:6379', redis: { prefix: 'app:', coalescePublishes: false } });
+new EventChannel({ url: 'postgres://app@db/shop', postgres: { channel: 'shop_events', largeEventRetentionMs: 60_000 } });
+// @ts-expect-error: a prefix is a string
+new EventChannel({ url: 'redis://localhost:6379', redis: { prefix: 1 } });
+// @ts-expect-error: no such PostgreSQL option
+new EventChannel({ url: 'postgres://app@db/shop', postgres: { listenChannel: 'x' } });
+// @ts-expect-error: transport options need a URL, not a transport
+new EventChannel({ transport: new RedisTransport({ url: 'redis://x' }), redis: { prefix: 'a' } });
