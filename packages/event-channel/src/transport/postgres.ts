@@ -15,12 +15,11 @@
 import type { Sql } from 'postgres';
 import { fullJitterBackoff } from '../backoff.js';
 import { EventwireError, type ErrorCode } from '../errors.js';
-import type { OutboxOverflow } from '../outbox.js';
 import { loadOptionalPeer } from './optional-peer.js';
-import { PubSubTransport, type PubSubBus, type PubSubBusEvents } from './pubsub-transport.js';
+import { PubSubTransport, type PubSubBus, type PubSubBusEvents, type PubSubTransportOptions } from './pubsub-transport.js';
 
 /** Options of {@link PostgresTransport}. */
-export interface PostgresTransportOptions {
+export interface PostgresTransportOptions extends PubSubTransportOptions {
   /** `postgres://user:password@host:5432/db` (or `postgresql://`); query parameters as postgres.js reads them (`?sslmode=require`). */
   readonly url: string;
   /** The NOTIFY channel every event goes on. @default 'eventwire' */
@@ -29,17 +28,6 @@ export interface PostgresTransportOptions {
   readonly table?: string;
   /** How long a large event's row is kept for listeners to read. @default 300_000 */
   readonly largeEventRetentionMs?: number;
-  /**
-   * Delay before reconnect attempt n (1-based).
-   * @default fullJitterBackoff({ baseMs: 250, capMs: 30_000 })
-   */
-  readonly backoff?: (attempt: number) => number;
-  /** Emits held while disconnected, flushed in order on reconnect. @default 1000 */
-  readonly outboxSize?: number;
-  /** @default 'reject' */
-  readonly outboxOverflow?: OutboxOverflow;
-  /** How long connecting may take. @default 10_000 */
-  readonly requestTimeoutMs?: number;
   /** Connections for publishing and reading large events. @default 4 */
   readonly poolSize?: number;
   /** Anything else postgres.js's options accept (ssl, …), passed through (and winning). */

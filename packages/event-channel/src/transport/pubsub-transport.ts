@@ -65,8 +65,15 @@ export interface PubSubBus {
   close(): Promise<void>;
 }
 
-/** Tuning shared by the pub/sub transports. */
+/** Tuning shared by the pub/sub transports (redis://, postgres://). */
 export interface PubSubTransportOptions {
+  /**
+   * Delay before reconnect attempt n (1-based), used by the bus.
+   * @default fullJitterBackoff({ baseMs: 250, capMs: 30_000 })
+   */
+  readonly backoff?: (attempt: number) => number;
+  /** How long connecting may take, used by the bus. @default 10_000 */
+  readonly requestTimeoutMs?: number;
   /** Emits held while disconnected, flushed in order on reconnect. @default 1000 */
   readonly outboxSize?: number;
   /** @default 'reject' */

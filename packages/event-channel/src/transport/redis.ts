@@ -12,12 +12,11 @@
 import type { Redis, RedisOptions } from 'ioredis';
 import { fullJitterBackoff } from '../backoff.js';
 import { EventwireError } from '../errors.js';
-import type { OutboxOverflow } from '../outbox.js';
 import { loadOptionalPeer } from './optional-peer.js';
-import { PubSubTransport, type PubSubBus, type PubSubBusEvents } from './pubsub-transport.js';
+import { PubSubTransport, type PubSubBus, type PubSubBusEvents, type PubSubTransportOptions } from './pubsub-transport.js';
 
 /** Options of {@link RedisTransport}. */
-export interface RedisTransportOptions {
+export interface RedisTransportOptions extends PubSubTransportOptions {
   /** `redis://[user:password@]host:6379[/db]`, `rediss://…` for TLS. */
   readonly url: string;
   /**
@@ -27,17 +26,6 @@ export interface RedisTransportOptions {
    * @default ''
    */
   readonly prefix?: string;
-  /**
-   * Delay before reconnect attempt n (1-based).
-   * @default fullJitterBackoff({ baseMs: 250, capMs: 30_000 })
-   */
-  readonly backoff?: (attempt: number) => number;
-  /** Emits held while disconnected, flushed in order on reconnect. @default 1000 */
-  readonly outboxSize?: number;
-  /** @default 'reject' */
-  readonly outboxOverflow?: OutboxOverflow;
-  /** How long connecting and each command may take. @default 10_000 */
-  readonly requestTimeoutMs?: number;
   /**
    * Publishes issued in one tick go out in one write (ioredis's
    * auto-pipelining), as the NATS client flushes once a tick: fewer, fuller
