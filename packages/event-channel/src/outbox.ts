@@ -1,4 +1,4 @@
-import { BufferOverflowError } from './errors.js';
+import { BufferOverflowError, EventwireError, toEventwireError } from './errors.js';
 
 /** What a full outbox does with one more item. */
 export type OutboxOverflow = 'reject' | 'drop-oldest';
@@ -57,4 +57,19 @@ export class Outbox<TItem> {
   drain(): TItem[] {
     return this.#items.splice(0, this.#items.length);
   }
+}
+
+/**
+ * Holds an emit that waits for the connection: a full `'reject'` outbox
+ * refuses it at once, a full `'drop-oldest'` one takes it and refuses the
+ * oldest instead (each through its own `reject`).
+ */
+export function holdPending<TItem extends { reject(error: EventwireError): void }>(outbox: Outbox<TItem>, item: TItem): void {
+  let evicted: TItem | undefined;
+  try {
+    evicted = outbox.push(item);
+  } catch (error) {
+    return item.reject(toEventwireError(error));
+  }
+  evicted?.reject(new EventwireError('buffer_overflow', 'Dropped from the full outbox while disconnected'));
 }

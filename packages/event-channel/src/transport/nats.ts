@@ -17,7 +17,7 @@ import type { MsgHdrs, NatsConnection, Subscription } from '@nats-io/transport-n
 import { fullJitterBackoff } from '../backoff.js';
 import type { EventEnvelope } from '../envelope.js';
 import { EventwireError, toEventwireError } from '../errors.js';
-import { Outbox, type OutboxOverflow } from '../outbox.js';
+import { Outbox, holdPending, type OutboxOverflow } from '../outbox.js';
 import type { GapReason } from '../gap.js';
 import { formatOffset, parseOffset } from '../offset.js';
 import { NatsPatternOwners, fromNatsError, loadNats, natsConnectionOptions, parseNatsJson, type NatsModule, type NatsServerOptions } from './nats-client.js';
@@ -145,13 +145,7 @@ export class NatsTransport implements Transport {
     return new Promise<void>((resolve, reject) => {
       const item: OutboxItem = { envelope, options, resolve, reject };
       if (this.#state === 'open') return this.#send(item);
-      let evicted: OutboxItem | undefined;
-      try {
-        evicted = this.#outbox.push(item);
-      } catch (error) {
-        return reject(toEventwireError(error));
-      }
-      evicted?.reject(new EventwireError('buffer_overflow', 'Dropped from the full outbox while disconnected'));
+      holdPending(this.#outbox, item);
     });
   }
 

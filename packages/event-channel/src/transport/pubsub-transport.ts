@@ -8,7 +8,7 @@
 import type { EventEnvelope } from '../envelope.js';
 import { EventwireError, toEventwireError } from '../errors.js';
 import type { GapReason } from '../gap.js';
-import { Outbox, type OutboxOverflow } from '../outbox.js';
+import { Outbox, holdPending, type OutboxOverflow } from '../outbox.js';
 import { TopicTrie } from '../topic-trie.js';
 import type { PublishOptions, Transport, TransportSink } from './transport.js';
 
@@ -179,13 +179,7 @@ export class PubSubTransport implements Transport {
     return new Promise<void>((resolve, reject) => {
       const item: OutboxItem = { envelope, options, resolve, reject };
       if (this.#state === 'open' || this.#state === 'closing') return this.#send(item);
-      let evicted: OutboxItem | undefined;
-      try {
-        evicted = this.#outbox.push(item);
-      } catch (error) {
-        return reject(toEventwireError(error));
-      }
-      evicted?.reject(new EventwireError('buffer_overflow', 'Dropped from the full outbox while disconnected'));
+      holdPending(this.#outbox, item);
     });
   }
 

@@ -1,7 +1,7 @@
 import { fullJitterBackoff } from '../backoff.js';
 import type { EventEnvelope } from '../envelope.js';
 import { EventwireError, errorFromWire, toEventwireError } from '../errors.js';
-import { Outbox, type OutboxOverflow } from '../outbox.js';
+import { Outbox, holdPending, type OutboxOverflow } from '../outbox.js';
 import { closeCodes, isTerminalCloseCode } from '../protocol/close-codes.js';
 import {
   PROTOCOL_VERSION,
@@ -247,15 +247,7 @@ export class WsTransport implements Transport {
     return new Promise<void>((resolve, reject) => {
       const item: OutboxItem = { envelope, ack: options.ack === true, toOthers: options.toOthers === true, except: options.except, resolve, reject };
       if (this.#state === 'open') return this.#send(item);
-      let evicted: OutboxItem | undefined;
-      try {
-        evicted = this.#outbox.push(item);
-      } catch (error) {
-        return reject(toEventwireError(error));
-      }
-      evicted?.reject(
-        new EventwireError('buffer_overflow', 'Dropped from the full outbox while disconnected'),
-      );
+      holdPending(this.#outbox, item);
     });
   }
 
