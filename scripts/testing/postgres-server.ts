@@ -58,6 +58,8 @@ export async function startPostgres(): Promise<PostgresServer> {
     binary: join(bin, 'postgres'),
     args,
     readyWhen: 'database system is ready to accept connections',
+    // SIGTERM is PostgreSQL's "smart" shutdown, which waits for every client to leave; SIGINT ends their sessions and stops cleanly.
+    stopSignal: 'SIGINT',
     scratch: dir,
     ...(user && { user }),
   });

@@ -10,7 +10,7 @@ import { createServer } from 'node:net';
 export interface ServerProcess {
   /** The running process's id (for CPU and memory readings in benchmarks). */
   readonly pid: number | undefined;
-  /** Stops it (SIGTERM, then SIGKILL after 3 s). */
+  /** Stops it (SIGTERM or the configured signal, then SIGKILL after 3 s). */
   stop(): Promise<void>;
   /** kill -9. */
   kill(): Promise<void>;
@@ -26,6 +26,8 @@ export interface ServerProcessOptions {
   /** Removed when the owning process exits. */
   readonly scratch?: string;
   readonly env?: NodeJS.ProcessEnv;
+  /** What `stop()` sends first. @default 'SIGTERM' */
+  readonly stopSignal?: NodeJS.Signals;
   /** Run as this user (postgres refuses to run as root). */
   readonly user?: { readonly uid: number; readonly gid: number };
 }
@@ -93,7 +95,7 @@ export async function startServerProcess(options: ServerProcessOptions): Promise
     get pid() {
       return child?.pid;
     },
-    stop: () => signal('SIGTERM'),
+    stop: () => signal(options.stopSignal ?? 'SIGTERM'),
     kill: () => signal('SIGKILL'),
     start,
   };

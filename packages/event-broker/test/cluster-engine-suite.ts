@@ -179,7 +179,10 @@ export function runClusterEngineSuite(name: string, harness: EngineHarness): voi
     try {
       const [, url] = await waitForOutput(doomed.output, /listening on (ws:\/\/[\d.]+:\d+)/, 'the CLI broker');
       await waitForOutput(doomed.output, new RegExp(`cluster: node ${name}-doomed joined`), 'the CLI broker in the cluster');
-      const guest = await joinPresence({ url: url! } as TestBroker<never>, undefined, channel);
+      const doomedBroker = { url: url!, httpUrl: url!.replace('ws://', 'http://') } as TestBroker<never>;
+      // The doomed broker learns A's members from A's answer to its sync, which may come after "joined".
+      await untilMembers(doomedBroker, channel, ['watcher'], 'the doomed broker knows the watcher');
+      const guest = await joinPresence(doomedBroker, undefined, channel);
       assert.equal(guest.members.length, 2, 'the guest (on the doomed broker) sees the watcher (on A)');
       await until(() => memberChanges(watcher.client).some((change) => change.startsWith('member_added:')), 'the watcher hears the guest', WAIT);
       doomed.child.kill('SIGKILL');

@@ -66,6 +66,7 @@ class PostgresBus implements PubSubBus {
   readonly #channel: string;
   readonly #table: string;
   #events: PubSubBusEvents | undefined;
+  #postgres: typeof import('postgres') | undefined;
   /** One connection that LISTENs and nothing else. */
   #listener: Sql | undefined;
   /** One connection for publishing: one publisher's events are NOTIFYed, so delivered, in the order emitted. */
@@ -103,9 +104,20 @@ class PostgresBus implements PubSubBus {
 
   #start(postgres: typeof import('postgres')): void {
     if (this.#closed) return;
+    this.#postgres = postgres;
+    this.#makeClients();
+    void this.#connect(1);
+  }
+
+  /** The three postgres.js instances (listener, publisher, pool), made anew when an attempt hangs. */
+  #makeClients(): void {
+    const postgres = this.#postgres!;
     const timeoutSeconds = Math.ceil((this.#options.requestTimeoutMs ?? postgresTransportDefaults.requestTimeoutMs) / 1000);
     const common = {
       connect_timeout: timeoutSeconds,
+      // postgres.js waits its own growing delay (up to 20 s) before reconnecting a closed connection;
+      // this bus paces its attempts with `backoff` already, and a second, hidden wait kept it down long after the server was back.
+      backoff: () => 0,
       onnotice: () => {},
       connection: { application_name: 'eventwire-js' },
       ...this.#options.postgresOptions,
@@ -113,30 +125,44 @@ class PostgresBus implements PubSubBus {
     this.#publisher = postgres(this.#options.url, { max: 1, ...common });
     this.#sql = postgres(this.#options.url, { max: this.#options.poolSize ?? postgresTransportDefaults.poolSize, ...common });
     // postgres.js calls `onnotify` for every notification on this instance's connection (what its own listen() uses).
-    const listenerOptions = {
+    const listener: Sql = postgres(this.#options.url, {
       max: 1,
       idle_timeout: 0,
       max_lifetime: null,
       fetch_types: false,
-      onclose: () => this.#lost(),
+      // Only the current listener's close is a loss (an instance replaced after a hung attempt closes too).
+      onclose: () => {
+        if (this.#listener === listener) this.#lost();
+      },
       onnotify: (channel: string, payload: string) => this.#notified(channel, payload),
       ...common,
-    };
-    this.#listener = postgres(this.#options.url, listenerOptions as Parameters<typeof postgres>[1]);
-    void this.#connect(1);
+    } as Parameters<typeof postgres>[1]);
+    this.#listener = listener;
   }
 
-  /** LISTEN (again) and check the pool, retrying with backoff until both work. */
+  /** Ends the current instances without waiting for them (they are being replaced, or the bus closes). */
+  #dropClients(timeoutSeconds: number): Promise<unknown> {
+    return Promise.all([this.#listener?.end({ timeout: timeoutSeconds }), this.#publisher?.end({ timeout: timeoutSeconds }), this.#sql?.end({ timeout: timeoutSeconds })].map((ending) => ending?.catch(() => {})));
+  }
+
+  /** LISTEN (again) and check the connections, retrying with backoff until all work. */
   async #connect(firstAttempt: number): Promise<void> {
     if (this.#connecting) return;
     this.#connecting = true;
     const backoff = this.#options.backoff ?? defaultBackoff;
+    // One attempt may not hang the bus: past this it is given up and the connections are made anew.
+    const attemptMs = Math.min(this.#options.requestTimeoutMs ?? postgresTransportDefaults.requestTimeoutMs, ATTEMPT_TIMEOUT_MS);
     for (let attempt = firstAttempt; !this.#closed; attempt++) {
       try {
         // One LISTEN covers every pattern: each one there now is live once it succeeds.
         this.#events!.patterns();
-        await this.#listener!.unsafe(`LISTEN ${quoteIdentifier(this.#channel)}`);
-        await Promise.all([this.#publisher!`select 1`, this.#sql!`select 1`]);
+        await withinMs(
+          (async () => {
+            await this.#listener!.unsafe(`LISTEN ${quoteIdentifier(this.#channel)}`);
+            await Promise.all([this.#publisher!`select 1`, this.#sql!`select 1`]);
+          })(),
+          attemptMs,
+        );
         if (this.#closed) return;
         this.#connecting = false;
         const missed = this.#missed;
@@ -151,6 +177,12 @@ class PostgresBus implements PubSubBus {
           this.#connecting = false;
           this.#events!.failed(failure);
           return;
+        }
+        if (failure.code === 'timeout') {
+          // A connection that neither answers nor fails: replace all three (a notification sent meanwhile may be lost: a gap).
+          if (this.#wasReady) this.#missed = true;
+          void this.#dropClients(0);
+          this.#makeClients();
         }
         const delayMs = backoff(attempt);
         this.#events!.reconnecting(attempt, delayMs, failure);
@@ -333,7 +365,20 @@ class PostgresBus implements PubSubBus {
     this.#closed = true;
     clearTimeout(this.#retryTimer);
     this.#wakeRetry?.();
-    await Promise.all([this.#listener?.end({ timeout: 1 }), this.#publisher?.end({ timeout: 5 }), this.#sql?.end({ timeout: 5 })].map((ending) => ending?.catch(() => {})));
+    await this.#dropClients(1);
+  }
+}
+
+/** How long one connect attempt (LISTEN and a round trip on each connection) may take at most. */
+const ATTEMPT_TIMEOUT_MS = 3000;
+
+/** `promise`, or a `timeout` EventwireError after `ms`. */
+async function withinMs<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([promise, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new EventwireError('timeout', `PostgreSQL did not answer within ${ms} ms`)), ms)))]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
