@@ -86,6 +86,9 @@ export interface PubSubTransportOptions {
   readonly noEcho?: boolean;
 }
 
+/** How long close and unsubscribe wait for this connection's own publishes to be answered. */
+const IN_FLIGHT_WAIT_MS = 10_000;
+
 /** The field of a message on the wire that names the one connection it is not delivered to (`toOthers`, `except`). */
 export const EXCEPT_FIELD = 'except';
 /** The field naming the connection that published a message, on `noEcho` connections' messages. */
@@ -207,7 +210,7 @@ export class PubSubTransport implements Transport {
     for (const waiter of entry.waiters.splice(0)) waiter.resolve();
     if (this.#state === 'open' && entry.live) {
       // This connection's own publishes still on their way reach the server first (a client may batch them into the next write).
-      if (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
+      await this.#inFlightSettled();
       // Until the server confirms, what it sent first is still delivered.
       await this.#bus.unlisten(pattern).catch(() => {});
     }
@@ -347,13 +350,21 @@ export class PubSubTransport implements Transport {
     this.#state = 'closing';
     if (wasOpen) {
       // What was sent reaches the server, and what the server already sent reaches the channel.
-      await Promise.allSettled([...this.#inFlight]);
+      await this.#inFlightSettled();
       await this.#bus.flush().catch(() => {});
     }
     this.#state = 'closed';
     await this.#bus.close().catch(() => {});
     this.#failPending(closedError(this.kind));
     this.#sink?.status({ state: 'closed' });
+  }
+
+  /** This connection's publishes still on their way have been answered (bounded: a server that never answers does not hold a close). */
+  async #inFlightSettled(): Promise<void> {
+    if (this.#inFlight.size === 0) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([Promise.allSettled([...this.#inFlight]), new Promise<void>((resolve) => (timer = setTimeout(resolve, IN_FLIGHT_WAIT_MS)))]);
+    clearTimeout(timer);
   }
 
   #failPending(error: EventwireError): void {
