@@ -120,6 +120,8 @@ export class PubSubClusterLink implements ClusterEngine {
   }
 
   readonly interest = (pattern: string, interested: boolean): void => {
+    // The brokers' own subjects are never delivered to clients, and the bus holds its own subscriptions to them.
+    if (isInternalSubject(pattern)) return;
     if (interested) {
       if (this.#interest.has(pattern)) return;
       this.#interest.add(pattern);
