@@ -166,6 +166,27 @@ export function runClusterEngineSuite(name: string, harness: EngineHarness): voi
     await untilMembers(a, channel, [], 'A, at the end');
   });
 
+  test("a client on the brokers' own subjects gets none of their messages and cannot take them away from presence", async ({ a, b }) => {
+    const snoop = connectTo(a);
+    const seen: string[] = [];
+    try {
+      const off = snoop.on('_EVENTWIRE.presence.change', (_data, event) => void seen.push(event.topic));
+      await off.ready;
+      off();
+      // Frames of one connection are handled in order: once this later subscribe is acknowledged, the unsubscribe was handled.
+      await snoop.on(`${uniqueRoot()}.barrier`, () => {}).ready;
+      const channel = `presence-room.${uniqueRoot()}`;
+      // The snoop was on A: A must still hear B's members.
+      const ada = await joinPresence(b, 'ada', channel);
+      await untilMembers(a, channel, ['ada'], 'A still hears B');
+      ada.client.close();
+      await untilMembers(a, channel, [], 'and hears ada leave');
+      assert.equal(seen, []);
+    } finally {
+      await snoop.close();
+    }
+  });
+
   test('a broker killed (-9) with members on it: the other removes them within three heartbeats', async ({ server, a }) => {
     const channel = `presence-room.${uniqueRoot()}`;
     const dir = mkdtempSync(join(tmpdir(), 'cluster-engine-'));
