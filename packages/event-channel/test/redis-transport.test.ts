@@ -7,7 +7,7 @@ import { Redis } from 'ioredis';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { redisServerAvailable, startRedisServer, type RedisServer } from '../../../scripts/testing/redis-server.js';
-import { EventChannel, redisKeysFor, type EventEnvelope, type EventwireError } from '../src/index.js';
+import { EventChannel, redisKeysFor, type EventEnvelope, type EventwireError, type HistoryGap } from '../src/index.js';
 import { collector, uniqueTopic, within } from './helpers.js';
 import { nextStatus, runServerBusSuite } from './server-bus-suite.js';
 import { runTransportSuite } from './transport-suite.js';
@@ -129,6 +129,31 @@ if (!available) {
     } finally {
       plain.disconnect();
       await Promise.all([appA.close(), appB.close(), bare.close()]);
+    }
+  });
+
+  test('only the publishing connection dropped: back open, subscriptions untouched, no gap', async ({ server }) => {
+    const channel = new EventChannel({ url: server.url, redis: { backoff: () => 20 } });
+    const admin = new Redis(server.url);
+    const topic = uniqueTopic('pub');
+    try {
+      const gaps: HistoryGap[] = [];
+      channel.onGap((gap) => void gaps.push(gap));
+      const got = collector<unknown>(2);
+      await channel.on(topic, (data) => got.push(data)).ready;
+      await channel.emit(topic, 'before', { ack: true });
+      const down = nextStatus(channel, 'reconnecting');
+      const up = nextStatus(channel, 'open');
+      // Normal clients only: the subscriber (in pub/sub mode) stays, and so does this admin connection.
+      await admin.call('CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
+      await within(down, WAIT, 'reconnecting');
+      await within(up, WAIT, 'open again');
+      await channel.emit(topic, 'after', { ack: true });
+      assert.equal(await within(got.done, WAIT, 'both'), ['before', 'after']);
+      assert.equal(gaps, [], 'the subscriber never went away: nothing was missed');
+    } finally {
+      admin.disconnect();
+      await channel.close();
     }
   });
 

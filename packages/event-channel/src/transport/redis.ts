@@ -99,8 +99,10 @@ class RedisBus implements PubSubBus {
   #wasReady = false;
   #subscriberReady = false;
   #publisherReady = false;
-  /** Bumped on every (re)connect: a resubscribe overtaken by a newer one does not report ready. */
+  /** Bumped on every subscriber (re)connect and loss: a resubscribe overtaken by a newer one does not report ready. */
   #round = 0;
+  /** Reconnect attempts since the last ready, over both connections. */
+  #attempt = 0;
   #lastError: EventwireError = new EventwireError('connection_closed', 'Not connected to Redis yet');
 
   constructor(options: RedisTransportOptions) {
@@ -154,8 +156,6 @@ class RedisBus implements PubSubBus {
     subscriber.on('pmessage', (glob: string, channel: string, message: string) => this.#message(message, `p:${glob}`, channel));
   }
 
-  #attempt = 0;
-
   #message(message: string, via: string, channel: string): void {
     if (!channel.startsWith(this.#prefix)) return;
     this.#events?.message(message, via, channel.slice(this.#prefix.length));
@@ -171,10 +171,13 @@ class RedisBus implements PubSubBus {
   }
 
   #down(role: 'subscriber' | 'publisher'): void {
-    if (role === 'subscriber') {
-      this.#subscriberReady = false;
-      if (this.#wasReady) this.#missed = true;
-    } else this.#publisherReady = false;
+    if (role === 'publisher') {
+      this.#publisherReady = false;
+      return;
+    }
+    this.#subscriberReady = false;
+    if (this.#wasReady) this.#missed = true;
+    // Its resubscribe in flight, if any, is for a connection that is gone (a publisher drop leaves it alone).
     this.#round++;
   }
 
