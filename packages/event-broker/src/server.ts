@@ -24,7 +24,7 @@ import {
   type TopicLimits,
   type UntypedEvents,
 } from '@eventwire/event-channel';
-import { HistoryRules, MemoryHistoryStore, closeCodes, createEventIdGenerator, type HistoryStore } from '@eventwire/event-channel/protocol';
+import { HistoryRules, MemoryHistoryStore, closeCodes, createEventIdGenerator, settlesWithin, type HistoryStore } from '@eventwire/event-channel/protocol';
 import { LogHistoryStore } from './history/log-store.js';
 import type { P } from 'ts-pattern';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -573,7 +573,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
         }),
     );
     await Promise.all(sockets);
-    await withDeadline(this.#core.observersIdle(), timeoutMs);
+    await settlesWithin(this.#core.observersIdle(), timeoutMs);
     // The history first: the cluster's mirror reads from the link's connection, which the link then drains.
     await this.#core.history?.store.close();
     await this.#cluster?.close();
@@ -978,12 +978,6 @@ function upgradeRequired(path: string, host: string, broadcastingPath: string | 
     'upgrade_required',
     `${path} is a WebSocket endpoint: ${how}. HTTP endpoints: /health, /stats, /pubsub/stats, /pubsub/topics, POST /pubsub/{topic}/publish, POST /api/v1/command`,
   );
-}
-
-async function withDeadline(promise: Promise<void>, ms: number): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  await Promise.race([promise, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
-  clearTimeout(timer);
 }
 
 /** The `cluster` option as options, with this node's name fixed (the history and the link both need it). */

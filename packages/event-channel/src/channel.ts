@@ -1,4 +1,5 @@
 import { parseEnvelope, type EventEnvelope } from './envelope.js';
+import { settlesWithin } from './deadline.js';
 import { createEventIdGenerator } from './event-id.js';
 import {
   BufferedEventStream,
@@ -896,7 +897,7 @@ export class EventChannel<TEvents extends EventMap = UntypedEvents> {
     // 1–2, bounded together: a broker that does not answer, or a handler that
     // waits on something the transport cannot give (an emit held in the
     // outbox while disconnected), must not hold the close forever.
-    await withDeadline(this.#drain(), this.#drainTimeoutMs);
+    await settlesWithin(this.#drain(), this.#drainTimeoutMs);
     // 3. Stop sending, flush and close the transport.
     this.#emitsClosed = true;
     try {
@@ -929,12 +930,6 @@ export class EventChannel<TEvents extends EventMap = UntypedEvents> {
     while (this.#inboundTail) await this.#inboundTail.catch(() => {});
     while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
   }
-}
-
-async function withDeadline(promise: Promise<void>, ms: number): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  await Promise.race([promise, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
-  clearTimeout(timer);
 }
 
 function closedError(): EventwireError {

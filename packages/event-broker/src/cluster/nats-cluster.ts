@@ -16,6 +16,7 @@ import {
   fromNatsError,
   loadNats,
   natsConnectionOptions,
+  settlesWithin,
   type NatsModule,
   type NatsServerOptions,
 } from '@eventwire/event-channel/protocol';
@@ -153,7 +154,7 @@ export class NatsClusterLink implements ClusterEngine {
     await Promise.all([...this.#parts, ...this.#natsParts].map((part) => part.close().catch(() => {})));
     const connection = this.#connection;
     if (connection && !connection.isClosed()) {
-      await Promise.race([connection.drain().catch(() => {}), delay(2000)]);
+      await settlesWithin(connection.drain(), 2000);
       if (!connection.isClosed()) await connection.close().catch(() => {});
     }
   }
@@ -336,8 +337,4 @@ function natsClusterBus(connection: NatsConnection, node: string): ClusterBus {
       return () => replies.unsubscribe();
     },
   };
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }

@@ -15,6 +15,7 @@ export { NatsPatternOwners, fromNatsError, loadNats, natsConnectionOptions, pars
 export { isInternalSubject, natsSubjectsFor } from '../transport/nats-subjects.js';
 export { EXCEPT_HEADER } from '../transport/nats.js';
 export { Outbox } from '../outbox.js';
+export { answersWithin, settlesWithin } from '../deadline.js';
 export { PubSubTransport, EXCEPT_FIELD, ORIGIN_FIELD } from '../transport/pubsub-transport.js';
 export { RedisTransport } from '../transport/redis.js';
 export { PostgresTransport } from '../transport/postgres.js';

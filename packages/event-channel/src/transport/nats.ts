@@ -17,6 +17,7 @@ import type { MsgHdrs, NatsConnection, Subscription } from '@nats-io/transport-n
 import { fullJitterBackoff } from '../backoff.js';
 import type { EventEnvelope } from '../envelope.js';
 import { EventwireError, toEventwireError } from '../errors.js';
+import { answersWithin, settlesWithin } from '../deadline.js';
 import { Outbox, holdPending, type OutboxOverflow } from '../outbox.js';
 import type { GapReason } from '../gap.js';
 import { formatOffset, parseOffset } from '../offset.js';
@@ -570,17 +571,10 @@ export class NatsTransport implements Transport {
 
   async #roundTrip(): Promise<void> {
     const timeout = this.#options.requestTimeoutMs ?? natsTransportDefaults.requestTimeoutMs;
-    const flushed = this.#connection!.flush();
-    let timer: ReturnType<typeof setTimeout> | undefined;
     try {
-      await Promise.race([
-        flushed,
-        new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new EventwireError('timeout', `The NATS server did not answer within ${timeout} ms`)), timeout))),
-      ]);
+      await answersWithin(this.#connection!.flush(), timeout, 'The NATS server');
     } catch (error) {
       throw fromNatsError(error, 'connection_closed');
-    } finally {
-      clearTimeout(timer);
     }
   }
 
@@ -590,11 +584,4 @@ const defaultBackoff = fullJitterBackoff();
 
 function closedError(): EventwireError {
   return new EventwireError('channel_closed', 'The nats transport is closed');
-}
-
-async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const settled = await Promise.race([promise.then(() => true), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)))]);
-  clearTimeout(timer);
-  return settled;
 }

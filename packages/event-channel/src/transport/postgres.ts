@@ -15,6 +15,7 @@
 import type { Sql } from 'postgres';
 import { fullJitterBackoff } from '../backoff.js';
 import { EventwireError, type ErrorCode } from '../errors.js';
+import { answersWithin, settlesWithin } from '../deadline.js';
 import { loadOptionalPeer } from './optional-peer.js';
 import { PubSubTransport, type PubSubBus, type PubSubBusEvents, type PubSubTransportOptions } from './pubsub-transport.js';
 
@@ -156,12 +157,13 @@ class PostgresBus implements PubSubBus {
       try {
         // One LISTEN covers every pattern: each one there now is live once it succeeds.
         this.#events!.patterns();
-        await withinMs(
+        await answersWithin(
           (async () => {
             await this.#listener!.unsafe(`LISTEN ${quoteIdentifier(this.#channel)}`);
             await Promise.all([this.#publisher!`select 1`, this.#sql!`select 1`]);
           })(),
           attemptMs,
+          'PostgreSQL',
         );
         if (this.#closed) return;
         this.#connecting = false;
@@ -351,12 +353,10 @@ class PostgresBus implements PubSubBus {
     // everything published so far comes back, all of it has been handed on.
     const marker = `${FLUSH_PREFIX}${globalThis.crypto.randomUUID()}`;
     const heard = new Promise<void>((resolve) => this.#flushes.set(marker, resolve));
-    let timer: ReturnType<typeof setTimeout> | undefined;
     try {
       await this.#send('', marker);
-      await Promise.race([heard, new Promise<void>((resolve) => (timer = setTimeout(resolve, this.#options.requestTimeoutMs ?? postgresTransportDefaults.requestTimeoutMs)))]);
+      await settlesWithin(heard, this.#options.requestTimeoutMs ?? postgresTransportDefaults.requestTimeoutMs);
     } finally {
-      clearTimeout(timer);
       this.#flushes.delete(marker);
     }
   }
@@ -371,16 +371,6 @@ class PostgresBus implements PubSubBus {
 
 /** How long one connect attempt (LISTEN and a round trip on each connection) may take at most. */
 const ATTEMPT_TIMEOUT_MS = 3000;
-
-/** `promise`, or a `timeout` EventwireError after `ms`. */
-async function withinMs<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([promise, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new EventwireError('timeout', `PostgreSQL did not answer within ${ms} ms`)), ms)))]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** A double-quoted SQL identifier. */
 function quoteIdentifier(name: string): string {

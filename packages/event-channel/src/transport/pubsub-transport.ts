@@ -8,6 +8,7 @@
 import type { EventEnvelope } from '../envelope.js';
 import { EventwireError, toEventwireError } from '../errors.js';
 import type { GapReason } from '../gap.js';
+import { settlesWithin } from '../deadline.js';
 import { Outbox, holdPending, type OutboxOverflow } from '../outbox.js';
 import { TopicTrie } from '../topic-trie.js';
 import type { PublishOptions, Transport, TransportSink } from './transport.js';
@@ -361,10 +362,7 @@ export class PubSubTransport implements Transport {
 
   /** This connection's publishes still on their way have been answered (bounded: a server that never answers does not hold a close). */
   async #inFlightSettled(): Promise<void> {
-    if (this.#inFlight.size === 0) return;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([Promise.allSettled([...this.#inFlight]), new Promise<void>((resolve) => (timer = setTimeout(resolve, IN_FLIGHT_WAIT_MS)))]);
-    clearTimeout(timer);
+    if (this.#inFlight.size > 0) await settlesWithin(Promise.allSettled([...this.#inFlight]), IN_FLIGHT_WAIT_MS);
   }
 
   #failPending(error: EventwireError): void {

@@ -1,6 +1,7 @@
 import { fullJitterBackoff } from '../backoff.js';
 import type { EventEnvelope } from '../envelope.js';
 import { EventwireError, errorFromWire, toEventwireError } from '../errors.js';
+import { settlesWithin } from '../deadline.js';
 import { Outbox, holdPending, type OutboxOverflow } from '../outbox.js';
 import { closeCodes, isTerminalCloseCode } from '../protocol/close-codes.js';
 import {
@@ -546,12 +547,7 @@ export class WsTransport implements Transport {
     if (this.#state === 'open' && socket) {
       // Barrier: the broker answers in order, so once this pong arrives every
       // event caused by our earlier frames has been delivered to us.
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([
-        this.#request({ type: 'ping', id: this.#id() }, 'ping').catch(() => {}),
-        new Promise<void>((resolve) => (timer = setTimeout(resolve, closeTimeoutMs))),
-      ]);
-      clearTimeout(timer);
+      await settlesWithin(this.#request({ type: 'ping', id: this.#id() }, 'ping'), closeTimeoutMs);
     }
     this.#state = 'closing';
     clearTimeout(this.#retryTimer);
