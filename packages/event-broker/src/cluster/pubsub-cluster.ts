@@ -212,9 +212,10 @@ export class PubSubClusterLink implements ClusterEngine {
     }
   }
 
-  #send(subject: string, message: { body: object; reply?: { to: string; request: string } }): void {
+  /** A broker's own message on an internal subject: a part's body, a request (`reply`), or an answer (`request`). */
+  #send(subject: string, data: { body: object; reply?: { to: string; request: string }; request?: string }): void {
     if (this.#state !== 'open') return;
-    const envelope: EventEnvelope = { id: this.#ids(), topic: subject, source: `urn:eventwire:broker:${this.node}`, time: new Date().toISOString(), data: message };
+    const envelope: EventEnvelope = { id: this.#ids(), topic: subject, source: `urn:eventwire:broker:${this.node}`, time: new Date().toISOString(), data };
     this.#transport.publish(envelope).catch(() => {
       // Lost meanwhile: what the parts send when the link is back carries it.
     });
@@ -242,15 +243,9 @@ export class PubSubClusterLink implements ClusterEngine {
     const id = reply?.request;
     const answer =
       typeof to === 'string' && typeof id === 'string' && to.startsWith('_EVENTWIRE.inbox.')
-        ? (answerBody: object) => this.#sendAnswer(to, id, answerBody)
+        ? (answerBody: object) => this.#send(to, { body: answerBody, request: id })
         : undefined;
     for (const handle of handlers) handle(body, answer);
-  }
-
-  #sendAnswer(to: string, request: string, body: object): void {
-    if (this.#state !== 'open') return;
-    const envelope: EventEnvelope = { id: this.#ids(), topic: to, source: `urn:eventwire:broker:${this.node}`, time: new Date().toISOString(), data: { body, request } };
-    this.#transport.publish(envelope).catch(() => {});
   }
 }
 
