@@ -598,6 +598,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
       const url = requestUrl(request);
       const pusherKey = this.#pusher && /^\/app\/([^/]+)$/.exec(url.pathname)?.[1];
       if (pusherKey !== undefined) surface = 'pusher';
+      this.#assertServing();
       // Caps and the connect rate first: over them, nothing else is spent.
       this.#access.admit(ip);
       admitted = true;
@@ -636,6 +637,22 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
     }
     if (socket.destroyed) return this.#access.release(ip);
     this.#wss.handleUpgrade(request, socket, head, (ws) => this.#onConnection(ws, request, ip, surface!, topics, user, app));
+  }
+
+  /**
+   * Refuses (`unavailable`, retry in a second) while the cluster's history is
+   * still being mirrored at start-up. A client admitted then would resume
+   * from a mirror that does not yet hold what the stream holds: the events
+   * between the mirror's head and the stream's end at start are mirrored but
+   * never delivered live, so it would miss them without a gap (or get an
+   * `epoch` gap before the stream is even found). Refusing at the door keeps
+   * every surface out of that window; clients retry with their backoff, and
+   * `/health` says `degraded` with `history: unavailable` meanwhile.
+   */
+  #assertServing(): void {
+    if (this.#sharedHistory && !this.#sharedHistory.ready) {
+      throw new EventwireError('unavailable', 'The broker is starting: the cluster history is still loading', { retryAfterMs: 1000 });
+    }
   }
 
   /** The broker's authentication rules for one request (anonymous only where allowed; failures limited per IP). */
@@ -879,6 +896,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
       expect('GET');
       const pattern = decodePathSegment(history[1]!);
       assertPattern(pattern, this.#topicLimits);
+      this.#assertServing();
       this.#access.takeForIp(caller.ip, 'subscribe');
       await this.#access.authorize(user, [pattern], 'subscribe');
       const limit = url.searchParams.get('limit');
