@@ -3,7 +3,7 @@
 // The connection cap keeps a reserve of descriptors below the process's
 // limit, so the broker stays operable (health, stats, HTTP publish, its own
 // files) when clients fill it.
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { totalmem } from 'node:os';
 
 /** The process's open-file limit, and where it was read. */
@@ -33,12 +33,33 @@ export function readOpenFileLimit(path = '/proc/self/limits'): OpenFileLimit | u
 }
 
 /**
- * Descriptors kept out of the connection cap for everything else: 5% of the
- * limit, at least 32 (Node's own pipes and the event loop take ~15), at most
- * 1000 (plenty for HTTP calls, files and webhooks on any machine).
+ * Descriptors a broker holds before its first client: Node's own (measured
+ * under `prlimit --nofile=256`: 11 pipes, 8 event-loop descriptors, the
+ * listening socket, stdio, ~25 in all), plus room for what it opens while
+ * running (history segments, the audit log, cluster and webhook sockets).
+ */
+export const FIXED_DESCRIPTORS = 48;
+
+/**
+ * Descriptors kept out of the connection cap: the broker's fixed ones, plus
+ * room for sockets in flight that are not clients — newcomers being refused
+ * with a 503 (each holds a descriptor until its answer is flushed), HTTP
+ * calls, probes — 5% of the limit, at least 32; at most 1000 in all (plenty
+ * on any machine). With less, a burst of newcomers at the cap ran the
+ * process out of descriptors, and the kernel's accept() failing left them
+ * hanging or reset instead of answered.
  */
 export function descriptorReserve(limit: number): number {
-  return Math.min(1000, Math.max(32, Math.ceil(limit * 0.05)));
+  return Math.min(1000, FIXED_DESCRIPTORS + Math.max(32, Math.ceil(limit * 0.05)));
+}
+
+/** How many descriptors this process has open now (Linux `/proc/self/fd`); undefined elsewhere. */
+export function openDescriptors(path = '/proc/self/fd'): number | undefined {
+  try {
+    return readdirSync(path).length;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The default `maxConnections` and how it was derived (for `--print-config` and the log). */

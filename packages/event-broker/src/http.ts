@@ -1,4 +1,5 @@
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { EventwireError, toEventwireError, type ErrorCode } from '@eventwire/event-channel';
 
 /**
@@ -116,6 +117,17 @@ export function upgradeRefusal(error: EventwireError): string {
     'Connection: close\r\n\r\n' +
     body
   );
+}
+
+/**
+ * Answers a socket that is not let in with its HTTP error, and lets go of
+ * its descriptor once the answer is written. Half-closed (`end()` alone) it
+ * would hold the descriptor until the client closed its side: at the
+ * connection cap, a burst of newcomers then ran the process out of
+ * descriptors. The request was read whole, so closing leaves nothing unread.
+ */
+export function refuseSocket(socket: Socket, error: EventwireError): void {
+  socket.end(upgradeRefusal(error), () => socket.destroy());
 }
 
 /**

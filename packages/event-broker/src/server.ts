@@ -42,9 +42,9 @@ import { Access, type RefusalCounts } from './auth/access.js';
 import { findToken, type BrokerUser } from './auth/authenticate.js';
 import { channelKind, type ChannelRule } from './auth/channels.js';
 import { clientAddress } from './auth/client-address.js';
-import { defaultMaxConnections, defaultTotalOutboundBytes, readOpenFileLimit } from './capacity.js';
+import { defaultMaxConnections, defaultTotalOutboundBytes, openDescriptors, readOpenFileLimit } from './capacity.js';
 import { OutboundBudget } from './outbound-budget.js';
-import { decodePathSegment, requestUrl, sendError, sendJson, upgradeRefusal } from './http.js';
+import { decodePathSegment, refuseSocket, requestUrl, sendError, sendJson } from './http.js';
 import { readHistoryPage } from './history/replay.js';
 import { brokerDefaults, type BrokerOptions, type PusherOptions } from './options.js';
 import { NativeSession, type NativeSessionLimits } from './surfaces/native.js';
@@ -59,6 +59,8 @@ import { Dashboard, type BehindConnection } from './dashboard/dashboard.js';
 
 /** Descriptors kept free even of plain HTTP connections: the broker's own files need some at any moment. */
 const HARD_DESCRIPTOR_MARGIN = 16;
+/** Fewer descriptors than this between the connection cap and the TCP backstop: a burst of newcomers at the cap meets resets. */
+const MIN_REFUSAL_ROOM = 16;
 
 /** This package's version, for `/health` (read once; src/ and dist/ sit beside package.json alike). */
 const brokerVersion = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -315,7 +317,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
         error.code === 'HPE_HEADER_OVERFLOW'
           ? new EventwireError('payload_too_large', 'The request headers are too large')
           : new EventwireError('invalid_frame', `Malformed HTTP request (${error.code ?? error.message})`);
-      socket.end(upgradeRefusal(failure));
+      refuseSocket(socket, failure);
     });
   }
 
@@ -393,11 +395,23 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
       }
     }
     // The last line of defence for the descriptors: past the open-file limit
-    // the kernel refuses accept() and libuv resets connections blindly, so
-    // stop taking TCP connections a little before it (the WebSocket cap sits
-    // far lower; this only bites when plain HTTP calls flood the reserve).
+    // the kernel refuses accept() and newcomers hang or are reset, so stop
+    // taking TCP connections a little before it, counting what the process
+    // holds already (Node's own descriptors, the cluster link, history
+    // files). The WebSocket cap sits lower, leaving room between the two for
+    // newcomers being refused and HTTP calls; this only bites when plain
+    // HTTP calls flood that room.
     const fileLimit = readOpenFileLimit();
-    if (fileLimit) this.#http.maxConnections = Math.max(1, fileLimit.soft - HARD_DESCRIPTOR_MARGIN);
+    if (fileLimit) {
+      const held = openDescriptors() ?? 0;
+      this.#http.maxConnections = Math.max(1, fileLimit.soft - held - HARD_DESCRIPTOR_MARGIN);
+      const room = this.#http.maxConnections - this.#access.maxConnections;
+      if (room < MIN_REFUSAL_ROOM) {
+        this.#log(
+          `warning: maxConnections ${this.#access.maxConnections} leaves ${Math.max(0, room)} descriptors for newcomers being refused and HTTP calls (open-file limit ${fileLimit.soft}, ${held} held already): at the cap some newcomers will be reset instead of answered 503; lower maxConnections or raise the limit`,
+        );
+      }
+    }
     if (this.#pusher?.development) {
       this.#log(`pusher: development app ${developmentPusherApp.id}/${developmentPusherApp.key} with the well-known secret "${developmentPusherApp.secret}": set pusher.apps before production`);
     }
@@ -585,7 +599,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
 
   async #onUpgrade(request: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
     if (this.#closing) {
-      socket.end(upgradeRefusal(new EventwireError('connection_closed', 'The broker is shutting down')));
+      refuseSocket(socket, new EventwireError('connection_closed', 'The broker is shutting down'));
       return;
     }
     let surface: SocketSurface | undefined;
@@ -632,7 +646,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
       if (admitted) this.#access.release(ip);
       const failure = toEventwireError(error);
       if (surface === 'pusher') return refusePusherUpgrade(this.#wss, request, socket, head, pusherCodeFor(failure.code) ?? pusherCodes.reconnect, failure.message);
-      socket.end(upgradeRefusal(failure));
+      refuseSocket(socket, failure);
       return;
     }
     if (socket.destroyed) return this.#access.release(ip);
