@@ -6,6 +6,7 @@ import {
   toEventwireError,
   type EventEnvelope,
   type EventMap,
+  type GapReason,
 } from '@eventwire/event-channel';
 import { createEventIdGenerator, createSchemaLookup, inSpan, parseEnvelope, runSchema, type SchemaOutcome } from '@eventwire/event-channel/protocol';
 import {
@@ -70,6 +71,20 @@ export interface CoreCounters {
   replayed: number;
   /** Gaps they were told of (history could not cover what they missed). */
   gaps: number;
+  /** Subscriptions told of a gap because the cluster engine lost its subscription (native clients: a `gap` frame). */
+  clusterGaps: number;
+  /** Subscriptions that missed the same but could not be told: their surface has no gap (Synap, Pusher, broadcasting). */
+  clusterGapsUntold: number;
+}
+
+/** Who {@link BrokerCore.tellClusterGap} reached. */
+export interface ClusterGapReach {
+  /** Subscriptions told (a `gap` frame). */
+  readonly told: number;
+  /** Subscriptions on surfaces with no gap, not told. */
+  readonly untold: number;
+  /** Distinct connections affected, told or not. */
+  readonly connections: number;
 }
 
 export interface BrokerCoreOptions {
@@ -106,7 +121,7 @@ export class BrokerCore {
   readonly topics: TopicStats;
   /** Counts by topic group, when metrics name groups. */
   readonly topicGroups: TopicGroups | undefined;
-  readonly counters: CoreCounters = { published: 0, deliveries: 0, rejected: 0, derived: 0, derivedDropped: 0, duplicates: 0, storeFailures: 0, fromCluster: 0, fromClusterInvalid: 0, recoveries: 0, replayed: 0, gaps: 0 };
+  readonly counters: CoreCounters = { published: 0, deliveries: 0, rejected: 0, derived: 0, derivedDropped: 0, duplicates: 0, storeFailures: 0, fromCluster: 0, fromClusterInvalid: 0, recoveries: 0, replayed: 0, gaps: 0, clusterGaps: 0, clusterGapsUntold: 0 };
   readonly history: BrokerHistory | undefined;
   readonly #options: BrokerCoreOptions;
   readonly #intercepts: InterceptChain;
@@ -209,6 +224,38 @@ export class BrokerCore {
     const notified = this.#deliverLocally(envelope, except);
     if (!own) this.counters.fromCluster++;
     return notified;
+  }
+
+  /**
+   * The cluster engine lost its subscription: events from other brokers on
+   * `pattern` (undefined: on any pattern) may have been missed. Every
+   * subscription that holds it is told once, on surfaces that can say so; the
+   * broker cannot know whether anyone else published on it, so it tells
+   * every one. Patterns the cluster's history covers entirely are left out:
+   * its mirror resumes where it was, so nothing of theirs is missed.
+   */
+  tellClusterGap(pattern: string | undefined, reason: GapReason): ClusterGapReach {
+    let told = 0;
+    let untold = 0;
+    const connections = new Set<string>();
+    this.router.forEachSubscription((subscriber, held) => {
+      if (pattern !== undefined && held !== pattern) return;
+      if (this.#sharedHistoryCovers(held)) return;
+      connections.add(subscriber.id);
+      if (subscriber.gap) {
+        subscriber.gap(held, reason);
+        told++;
+      } else untold++;
+    });
+    this.counters.clusterGaps += told;
+    this.counters.clusterGapsUntold += untold;
+    return { told, untold, connections: connections.size };
+  }
+
+  /** Whether every topic `pattern` matches keeps history in the cluster's (shared) store. */
+  #sharedHistoryCovers(pattern: string): boolean {
+    const history = this.history;
+    return history !== undefined && isSharedStore(history.store) && history.rules.rules.some((rule) => patternContains(rule.pattern, pattern));
   }
 
   /** An envelope from NATS (core or the history stream); one that is not is counted as fromClusterInvalid and thrown as `invalid_envelope`. */
@@ -459,5 +506,17 @@ export class BrokerCore {
       throw new ValidationError(envelope.topic, 'broker', settled.issues, envelope.id);
     };
     return outcome instanceof Promise ? outcome.then(settle) : settle(outcome);
+  }
+}
+
+/** True when every topic `inner` matches, `outer` matches too (`#` is trailing: zero or more segments). */
+function patternContains(outer: string, inner: string): boolean {
+  const o = outer.split('.');
+  const i = inner.split('.');
+  for (let at = 0; ; at++) {
+    if (o[at] === '#') return true;
+    if (at === o.length || at === i.length) return at === o.length && at === i.length;
+    if (i[at] === '#') return false;
+    if (o[at] !== '*' && (i[at] === '*' || o[at] !== i[at])) return false;
   }
 }

@@ -1,4 +1,4 @@
-import { EventwireError, TopicTrie, type EventEnvelope } from '@eventwire/event-channel';
+import { EventwireError, TopicTrie, type EventEnvelope, type GapReason } from '@eventwire/event-channel';
 import { channelKind } from './auth/channels.js';
 
 /** Anything that can receive routed events: a native session, a Synap socket… */
@@ -7,6 +7,13 @@ export interface Subscriber {
   readonly id: string;
   /** Called once per routed event, however many of its patterns match. Must not throw. */
   deliver(event: RoutedEvent): void;
+  /**
+   * Tells the client that events on `pattern` (one it holds) may have been
+   * missed: the broker's cluster engine lost its subscription meanwhile.
+   * Absent on surfaces whose protocol has no gap (Synap, Pusher,
+   * broadcasting): the broker counts and logs those instead. Must not throw.
+   */
+  gap?(pattern: string, reason: GapReason): void;
 }
 
 /** See {@link Router.watchInterest}. */
@@ -183,6 +190,14 @@ export class Router {
     const all = new Set<string>();
     for (const subscriber of this.#patterns.keys()) for (const pattern of this.#patternsOf(subscriber)) all.add(pattern);
     return [...all];
+  }
+
+  /** Calls `visit` once per subscription: each subscriber with each pattern it holds. */
+  forEachSubscription(visit: (subscriber: Subscriber, pattern: string) => void): void {
+    for (const [subscriber, held] of this.#patterns) {
+      if (typeof held === 'string') visit(subscriber, held);
+      else for (const pattern of [...held]) visit(subscriber, pattern);
+    }
   }
 
   #patternsOf(subscriber: Subscriber): Iterable<string> {

@@ -115,6 +115,10 @@ export interface BrokerStats {
   readonly replayed: number;
   /** Gaps resuming clients were told of. */
   readonly gaps: number;
+  /** Subscriptions told of a gap because the cluster engine lost its subscription (a native `gap` frame each). */
+  readonly clusterGaps: number;
+  /** Subscriptions that missed the same on a surface with no gap (Synap, Pusher, broadcasting): not told, counted and logged. */
+  readonly clusterGapsUntold: number;
   /** This node's link to the cluster, when it is in one. */
   readonly cluster?: ClusterLinkStats;
   /** Bytes read from and written to WebSocket connections (the TCP sockets' own counts: framing and handshakes included). */
@@ -272,6 +276,13 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
       const host: ClusterLinkHost = {
         deliver: (envelope, except) => {
           this.#core.deliverFromCluster(envelope, except, (error) => link.dropped(error));
+        },
+        missed: (loss) => {
+          const reach = this.#core.tellClusterGap(loss.pattern, loss.reason);
+          this.#log(
+            `cluster: events from other brokers${loss.pattern === undefined ? '' : ` on ${loss.pattern}`} may have been missed since ${new Date(loss.since).toISOString()} (${loss.reason}); ` +
+              `${reach.connections} connections affected: ${reach.told} subscriptions told of a gap, ${reach.untold} on surfaces with no gap (Synap, Pusher, broadcasting) not told`,
+          );
         },
         report,
         log: (line) => this.#log(line),

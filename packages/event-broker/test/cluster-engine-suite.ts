@@ -4,7 +4,10 @@
 // HTTP publishes too), interest-based subscriptions, hooks exactly once (on
 // the broker the event entered), toOthers/except across brokers, presence
 // across brokers, /cluster, and the server going away: local delivery goes
-// on, /health says degraded, what enters is held and forwarded once back.
+// on, /health says degraded, what enters is held and forwarded once back;
+// and a subscriber whose broker lost its subscription on the server (cut from
+// the server side, or the server killed -9 and restarted) mid-stream gets
+// every event once and in order, or a gap before each hole: never silent.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +22,15 @@ export interface EngineServer {
   readonly url: string;
   stop(): Promise<void>;
   start(): Promise<void>;
+  /** kill -9 (then `start` again). */
+  kill(): Promise<void>;
+  /**
+   * Cuts the brokers' subscribing connections from the server side, as the
+   * server's own limits do under load (Redis: CLIENT KILL TYPE pubsub;
+   * PostgreSQL: pg_terminate_backend of the LISTEN backends; NATS 2.9 has no
+   * kick: a restart).
+   */
+  cutSubscriptions(): Promise<void>;
 }
 
 export interface EngineHarness {
@@ -244,5 +256,87 @@ export function runClusterEngineSuite(name: string, harness: EngineHarness): voi
     }
   });
 
+  test('the subscription cut from the server side, three times mid-stream: every number once and in order, or a gap before each hole, one per loss', async ({ server, a, b }) => {
+    await streamThroughLosses(a, b, 3, () => server.cutSubscriptions());
+  });
+
+  test('the server killed (-9) mid-stream and restarted: every number once and in order, or a gap before the hole, one', async ({ server, a, b }) => {
+    await streamThroughLosses(a, b, 1, async () => {
+      await server.kill();
+      await server.start();
+    });
+  });
+
   test.run();
+}
+
+/**
+ * A publisher on A emits a steady numbered stream; a ws:// subscriber on B
+ * records each number and each gap in arrival order while `lose` takes the
+ * brokers' subscriptions away `losses` times (each time waiting for both to
+ * be back). Then: no number twice or out of order, every hole preceded by a
+ * gap for the pattern subscribed, and exactly one gap per loss.
+ */
+async function streamThroughLosses(a: TestBroker<never>, b: TestBroker<never>, losses: number, lose: () => Promise<void>): Promise<void> {
+  const root = uniqueRoot();
+  const pattern = `${root}.#`;
+  const publisher = connectTo(a);
+  const subscriber = connectTo(b);
+  const log: Array<number | 'gap'> = [];
+  const gapPatterns: string[] = [];
+  let probed = false;
+  let sent = 0;
+  let stop = false;
+  try {
+    subscriber.onGap((gap) => {
+      gapPatterns.push(gap.pattern);
+      log.push('gap');
+    });
+    await subscriber.on(pattern, (data, event) => {
+      if (event.topic === `${root}.probe`) probed = true;
+      else log.push((data as { n: number }).n);
+    }).ready;
+    await awaitRoute(publisher, `${root}.probe`, () => probed);
+    const gapsBefore = b.broker.stats().clusterGaps;
+    const publishing = (async () => {
+      // Paced, not a synchronisation: a stream that runs across each loss.
+      while (!stop) {
+        await publisher.emit(`${root}.n`, { n: sent + 1 }, { ack: true });
+        sent++;
+        await new Promise((resolve) => setTimeout(resolve, 2));
+      }
+    })();
+    for (let loss = 1; loss <= losses; loss++) {
+      const mark = sent;
+      await until(() => sent >= mark + 40, 'the stream running', WAIT);
+      const [reconnectsA, reconnectsB] = [a.broker.stats().cluster!.reconnects, b.broker.stats().cluster!.reconnects];
+      await lose();
+      const back = (broker: TestBroker<never>, before: number): boolean => broker.broker.stats().cluster!.reconnects > before && broker.broker.stats().cluster!.state === 'open';
+      await until(() => back(a, reconnectsA) && back(b, reconnectsB), `both brokers back after loss ${loss}`, 20_000);
+    }
+    const mark = sent;
+    await until(() => sent >= mark + 40, 'the stream after the last loss', WAIT);
+    stop = true;
+    await publishing;
+    await until(() => log.includes(sent), `the last number (${sent}) on B`, WAIT);
+    const silent: string[] = [];
+    let last = 0;
+    let told = false;
+    for (const entry of log) {
+      if (entry === 'gap') {
+        told = true;
+        continue;
+      }
+      assert.ok(entry > last, `${entry} after ${last}: twice or out of order`);
+      if (entry > last + 1 && !told) silent.push(`${last + 1}..${entry - 1}`);
+      last = entry;
+      told = false;
+    }
+    assert.equal(silent, [], 'holes with no gap before them');
+    assert.equal(gapPatterns, Array.from({ length: losses }, () => pattern), 'one gap per loss, for the pattern subscribed');
+    assert.ok(b.broker.stats().clusterGaps - gapsBefore >= losses, 'counted');
+  } finally {
+    stop = true;
+    await Promise.all([publisher.close(), subscriber.close()]);
+  }
 }

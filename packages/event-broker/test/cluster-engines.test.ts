@@ -1,17 +1,58 @@
 // The shared cluster-engine suite over each engine's real server: one
 // nats-server, one redis-server, one PostgreSQL, each a throwaway instance.
 // Missing locally: skipped with a loud reason; under CI=true: a failure.
+import { Redis } from 'ioredis';
+import postgres from 'postgres';
 import { suite } from 'uvu';
 import { natsServerAvailable, startNatsServer } from '../../../scripts/testing/nats-server.js';
 import { postgresAvailable, startPostgres } from '../../../scripts/testing/postgres-server.js';
 import { redisServerAvailable, startRedisServer } from '../../../scripts/testing/redis-server.js';
-import { runClusterEngineSuite } from './cluster-engine-suite.js';
+import { runClusterEngineSuite, type EngineServer } from './cluster-engine-suite.js';
 
-const engines = [
-  { name: 'nats', available: natsServerAvailable(), start: () => startNatsServer() },
-  { name: 'redis', available: redisServerAvailable(), start: () => startRedisServer() },
-  { name: 'postgres', available: postgresAvailable(), start: () => startPostgres() },
+type Server = Omit<EngineServer, 'cutSubscriptions'>;
+
+const engines: Array<{ name: string; available: boolean; start: () => Promise<EngineServer> }> = [
+  {
+    name: 'nats',
+    available: natsServerAvailable(),
+    // nats-server 2.9 has no kick: the subscriptions go with a restart.
+    start: async () => engineServer(await startNatsServer(), async (server) => {
+      await server.stop();
+      await server.start();
+    }),
+  },
+  {
+    name: 'redis',
+    available: redisServerAvailable(),
+    // What Redis does itself when a subscriber's output buffer passes its limit.
+    start: async () => engineServer(await startRedisServer(), async (server) => {
+      const admin = new Redis(server.url, { lazyConnect: true, maxRetriesPerRequest: 0 });
+      try {
+        await admin.connect();
+        await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
+      } finally {
+        admin.disconnect();
+      }
+    }),
+  },
+  {
+    name: 'postgres',
+    available: postgresAvailable(),
+    start: async () => engineServer(await startPostgres(), async (server) => {
+      const admin = postgres(server.url, { max: 1, onnotice: () => {} });
+      try {
+        const cut = await admin`select pg_terminate_backend(pid) from pg_stat_activity where query ilike 'listen %' and pid <> pg_backend_pid()`;
+        if (cut.length === 0) throw new Error('no LISTEN backend to cut');
+      } finally {
+        await admin.end({ timeout: 1 });
+      }
+    }),
+  },
 ];
+
+function engineServer<T extends Server>(server: T, cut: (server: T) => Promise<void>): EngineServer {
+  return { url: server.url, stop: () => server.stop(), start: () => server.start(), kill: () => server.kill(), cutSubscriptions: () => cut(server) };
+}
 
 // ENGINE=redis runs one engine's suite alone.
 for (const engine of engines.filter((candidate) => !process.env['ENGINE'] || candidate.name === process.env['ENGINE'])) {

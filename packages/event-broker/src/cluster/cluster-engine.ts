@@ -3,7 +3,7 @@
 // broker's own clients hold), every event that enters a broker forwarded once
 // and never echoed back to it, held in a bounded outbox while the server is
 // away. The broker talks to an engine and never to its server.
-import type { EventEnvelope, EventwireError } from '@eventwire/event-channel';
+import type { EventEnvelope, EventwireError, GapReason } from '@eventwire/event-channel';
 
 export type ClusterState = 'connecting' | 'open' | 'reconnecting' | 'closed';
 
@@ -28,10 +28,31 @@ export interface ClusterLinkStats {
   readonly interest: number;
 }
 
+/**
+ * Events from other brokers may have been missed: the engine's subscription
+ * on its server was lost (a cut connection, the server restarted) or an
+ * announced event could not be read. Never silent: the broker tells every
+ * subscription it concerns, once per loss.
+ */
+export interface ClusterLoss {
+  /** The pattern whose events may be missing; absent: every pattern (the whole subscription was lost). */
+  readonly pattern?: string;
+  readonly reason: GapReason;
+  /** Since when (ms since the epoch): when the engine lost its subscription. */
+  readonly since: number;
+}
+
 /** What an engine hands to the broker. */
 export interface ClusterLinkHost {
   /** An event from the cluster, unchecked (the broker validates it), and the connection it is not for. */
   deliver(envelope: unknown, except: string | undefined): void;
+  /**
+   * Events from other brokers may have been missed (see {@link ClusterLoss}).
+   * Said once per loss, when the subscription is live again and before any
+   * event that came after the loss is delivered, so a client's gap sits
+   * exactly where the hole is.
+   */
+  missed(loss: ClusterLoss): void;
   report(error: EventwireError): void;
   log(message: string): void;
   /** This node's stats, for a `/cluster` request from another broker. */

@@ -8,6 +8,11 @@
 // While NATS is away the broker keeps serving its local clients: events that
 // enter meanwhile wait in a bounded outbox and are forwarded in order once
 // the link is back, and the client re-sends every subscription by itself.
+// What other brokers published while the connection was down is not re-sent
+// (core NATS keeps nothing): the broker's subscribers are told of a gap once
+// it is back (SubscriptionLoss). Topics the cluster keeps history for are
+// the exception: the history's mirror resumes from where it was, so the
+// broker tells no gap for patterns the history covers entirely.
 import { EventwireError, type EventEnvelope } from '@eventwire/event-channel';
 import {
   EXCEPT_HEADER,
@@ -24,6 +29,7 @@ import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { CLUSTER_STATS_SUBJECT, DropReporter, type ClusterEngine, type ClusterLinkHost, type ClusterLinkStats, type ClusterState } from './cluster-engine.js';
 import { clusterDefaults, type ClusterOptions } from './cluster-options.js';
 import type { ClusterBus, ClusterPart, NatsClusterPart } from './cluster-part.js';
+import { SubscriptionLoss } from './subscription-loss.js';
 
 interface InterestEntry {
   readonly pattern: string;
@@ -46,6 +52,7 @@ export class NatsClusterLink implements ClusterEngine {
   readonly #owners = new NatsPatternOwners<InterestEntry>();
   readonly #outbox: Outbox<HeldEvent>;
   readonly #encoder = new TextEncoder();
+  readonly #loss: SubscriptionLoss;
   #nats: NatsModule | undefined;
   #connection: NatsConnection | undefined;
   #state: ClusterState = 'connecting';
@@ -64,6 +71,7 @@ export class NatsClusterLink implements ClusterEngine {
     this.#natsParts = natsParts;
     this.node = options.node;
     this.#outbox = new Outbox(options.outboxSize ?? clusterDefaults.outboxSize, 'drop-oldest');
+    this.#loss = new SubscriptionLoss(options.outboxSize ?? clusterDefaults.outboxSize);
     this.#drops = new DropReporter(host.report, (error, more) =>
       new EventwireError(error.code, `cluster: a message from NATS was dropped: ${error.message}${more > 0 ? ` (and ${more} more dropped since the last report)` : ''}`, { cause: error }),
     );
@@ -149,7 +157,7 @@ export class NatsClusterLink implements ClusterEngine {
     if (this.#state === 'closed') return;
     clearTimeout(this.#retry);
     this.#state = 'closed';
-    clearTimeout(this.#retry);
+    this.#loss.clear();
     if (this.#dialing) await this.#dialing;
     await Promise.all([...this.#parts, ...this.#natsParts].map((part) => part.close().catch(() => {})));
     const connection = this.#connection;
@@ -218,7 +226,12 @@ export class NatsClusterLink implements ClusterEngine {
     for await (const status of connection.status()) {
       if (this.#state === 'closed') return;
       if (status.type === 'disconnect') {
-        if (this.#state === 'open') this.#host.log('cluster: lost NATS; local delivery goes on, events for the cluster are held');
+        if (this.#state === 'open') {
+          this.#host.log('cluster: lost NATS; local delivery goes on, events for the cluster are held (what other brokers publish meanwhile may be missed: subscribers are told of a gap once it is back)');
+          // One connection carries every subscription: losing it may always miss events.
+          this.#loss.lost();
+          this.#loss.missed();
+        }
         this.#state = 'reconnecting';
         for (const part of [...this.#natsParts, ...this.#parts]) part.lost?.();
       } else if (status.type === 'reconnect') {
@@ -228,6 +241,8 @@ export class NatsClusterLink implements ClusterEngine {
           () => {
             if (this.#state !== 'reconnecting') return;
             this.#opened();
+            // Every subscription is on the server again: the gap, then what arrived on them meanwhile.
+            this.#loss.recovered((loss) => this.#host.missed(loss));
             this.#partsOpened(connection, false);
             this.#host.log(`cluster: NATS back (${connection.getServer()}); held events forwarded`);
           },
@@ -264,8 +279,11 @@ export class NatsClusterLink implements ClusterEngine {
   #subscribeUpstream(entry: InterestEntry): void {
     entry.subscriptions = this.#owners.subscribe(this.#connection!, entry, {
       receive: (envelope, message) => {
-        this.#received++;
-        this.#host.deliver(envelope, message.headers?.get(EXCEPT_HEADER) || undefined);
+        const except = message.headers?.get(EXCEPT_HEADER) || undefined;
+        this.#loss.deliver(() => {
+          this.#received++;
+          this.#host.deliver(envelope, except);
+        });
       },
       notJson: (error) => {
         this.#invalid++;

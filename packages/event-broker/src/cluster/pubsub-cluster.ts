@@ -8,7 +8,10 @@
 // clients hold. The brokers' own messages (presence, stats) travel on the
 // same connection as events, on `_EVENTWIRE.` topics no client can
 // subscribe to, so each broker's messages stay in the order it sent them.
-import { EventwireError, type EventEnvelope } from '@eventwire/event-channel';
+// When the subscribing connection is lost, what other brokers publish until
+// it is back is gone (neither server keeps it): the transport says so with a
+// gap per pattern, and this engine tells the broker once (SubscriptionLoss).
+import { EventwireError, type EventEnvelope, type HistoryGap } from '@eventwire/event-channel';
 import {
   EXCEPT_FIELD,
   PostgresTransport,
@@ -20,6 +23,7 @@ import {
 import { CLUSTER_STATS_SUBJECT, DropReporter, type ClusterEngine, type ClusterLinkHost, type ClusterLinkStats, type ClusterState } from './cluster-engine.js';
 import { clusterDefaults, type ClusterOptions } from './cluster-options.js';
 import type { ClusterBus, ClusterPart } from './cluster-part.js';
+import { SubscriptionLoss } from './subscription-loss.js';
 
 /** Where a broker hears the answers to its requests. */
 const inboxOf = (node: string): string => `_EVENTWIRE.inbox.${node.replace(/[^A-Za-z0-9_-]/g, '_')}`;
@@ -41,6 +45,7 @@ export class PubSubClusterLink implements ClusterEngine {
   readonly #requests = new Map<string, (body: unknown) => void>();
   readonly #bus: ClusterBus;
   readonly #ids = createEventIdGenerator();
+  readonly #loss: SubscriptionLoss;
   #state: ClusterState = 'connecting';
   #everOpen = false;
   #forwarded = 0;
@@ -68,6 +73,7 @@ export class PubSubClusterLink implements ClusterEngine {
         ? // Coalesced publishes: many events into few packets, what a cluster's fan-out needs (bench/RESULTS.md).
           new RedisTransport({ ...common, coalescePublishes: true, ...options.redis })
         : new PostgresTransport({ ...common, ...options.postgres });
+    this.#loss = new SubscriptionLoss(common.outboxSize);
     this.#drops = new DropReporter(host.report, (error, more) =>
       new EventwireError(error.code, `cluster: a message from ${engine} was dropped: ${error.message}${more > 0 ? ` (and ${more} more dropped since the last report)` : ''}`, { cause: error }),
     );
@@ -105,12 +111,12 @@ export class PubSubClusterLink implements ClusterEngine {
       deliver: (message) => this.#receive(message),
       status: (status) => this.#status(status.state, status.state === 'closed' ? status.error : undefined),
       error: (error) => {
+        // A message from the server that is not an event; anything else is not a dropped message.
+        if (error.code !== 'invalid_envelope') return this.#host.report(new EventwireError(error.code, `cluster: ${this.#engine}: ${error.message}`, { cause: error }));
         this.#invalid++;
         this.#drops.dropped(error);
       },
-      gap: () => {
-        // Once per pattern after a reconnect: said once, in #status.
-      },
+      gap: (gap) => this.#gap(gap),
       presence: () => {},
       member: () => {},
     });
@@ -134,10 +140,12 @@ export class PubSubClusterLink implements ClusterEngine {
 
   forward(envelope: EventEnvelope, except: string | undefined): void {
     if (this.#state === 'closed') return;
-    this.#transport.publish(envelope, except === undefined ? {} : { except }).then(() => void this.#forwarded++, (error: unknown) => {
+    // With ack: a publish the server refuses fails here, where it can be said to be outgoing.
+    this.#transport.publish(envelope, except === undefined ? { ack: true } : { except, ack: true }).then(() => void this.#forwarded++, (error: unknown) => {
       // Evicted from the full outbox while away (counted there), or the server refused it.
       const failure = asError(error);
-      if (failure.code !== 'buffer_overflow') this.#host.report(failure);
+      if (failure.code === 'buffer_overflow') return;
+      this.#host.report(new EventwireError(failure.code, `cluster: event ${envelope.id} (${envelope.topic}) could not be forwarded to ${this.#engine}: ${failure.message}`, { cause: failure }));
     });
   }
 
@@ -175,6 +183,7 @@ export class PubSubClusterLink implements ClusterEngine {
     if (this.#state === 'closed') return;
     await Promise.all(this.#parts.map((part) => part.close().catch(() => {})));
     this.#state = 'closed';
+    this.#loss.clear();
     await this.#transport.close();
   }
 
@@ -195,11 +204,15 @@ export class PubSubClusterLink implements ClusterEngine {
       if (!first) this.#reconnects++;
       this.#everOpen = true;
       this.#state = 'open';
+      // The transport said its gaps (if the subscriber was lost) before this: the broker's gap, then what was held.
+      this.#loss.recovered((loss) => this.#host.missed(loss));
       this.#host.log(first ? `cluster: node ${this.node} joined through ${this.#engine}` : `cluster: ${this.#engine} back; held events forwarded`);
       for (const part of this.#parts) part.opened(this.#bus, first);
     } else if (state === 'reconnecting') {
       if (this.#state === 'open') {
-        this.#host.log(`cluster: lost ${this.#engine}; local delivery goes on, events for the cluster are held (what other brokers publish meanwhile is missed)`);
+        this.#host.log(`cluster: lost ${this.#engine}; local delivery goes on, events for the cluster are held (what other brokers publish meanwhile may be missed: subscribers are told of a gap once it is back)`);
+        // Only the publishing connection may be gone: a loss, but a gap only if the transport reports one.
+        this.#loss.lost();
         for (const part of this.#parts) part.lost?.();
       } else if (!this.#everOpen && this.#state === 'connecting') {
         this.#host.log(`cluster: ${this.#engine} not reachable (${error?.message ?? 'connecting'}); serving local clients, retrying`);
@@ -216,7 +229,7 @@ export class PubSubClusterLink implements ClusterEngine {
   #send(subject: string, data: { body: object; reply?: { to: string; request: string }; request?: string }): void {
     if (this.#state !== 'open') return;
     const envelope: EventEnvelope = { id: this.#ids(), topic: subject, source: `urn:eventwire:broker:${this.node}`, time: new Date().toISOString(), data };
-    this.#transport.publish(envelope).catch(() => {
+    this.#transport.publish(envelope, { ack: true }).catch(() => {
       // Lost meanwhile: what the parts send when the link is back carries it.
     });
   }
@@ -225,9 +238,23 @@ export class PubSubClusterLink implements ClusterEngine {
     const record = message as { topic?: unknown; data?: unknown; [EXCEPT_FIELD]?: unknown } | null;
     const topic = typeof record?.topic === 'string' ? record.topic : undefined;
     if (topic !== undefined && isInternalSubject(topic)) return this.#internal(topic, record!.data);
-    this.#received++;
     const except = record?.[EXCEPT_FIELD];
-    this.#host.deliver(message, typeof except === 'string' ? except : undefined);
+    // Arrived on a subscription that is back before the transport said so: held until the gap is told.
+    this.#loss.deliver(() => {
+      this.#received++;
+      this.#host.deliver(message, typeof except === 'string' ? except : undefined);
+    });
+  }
+
+  /**
+   * The transport's gap: after a reconnect, once per pattern it listened to
+   * (said once for all of them, by #status); or, while open, events on one
+   * pattern that could not be read (PostgreSQL's large-event row gone).
+   */
+  #gap(gap: HistoryGap): void {
+    if (this.#loss.active) return this.#loss.missed();
+    if (isInternalSubject(gap.pattern)) return;
+    this.#host.missed({ pattern: gap.pattern, reason: gap.reason, since: Date.now() });
   }
 
   /** A broker's own message: an answer to one of this broker's requests, or for a part. */

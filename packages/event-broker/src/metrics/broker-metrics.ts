@@ -33,6 +33,8 @@ export interface MetricsSnapshot {
   readonly recoveries: number;
   readonly replayed: number;
   readonly gaps: number;
+  readonly clusterGaps: number;
+  readonly clusterGapsUntold: number;
   readonly bytes: { readonly received: number; readonly sent: number };
   readonly history?: { readonly head: number } | undefined;
   readonly cluster?:
@@ -168,6 +170,8 @@ export class BrokerMetrics {
   #clusterMetrics(gauge: MetricMaker, counter: MetricMaker): void {
     counter('eventwire_from_cluster_total', 'Events that came from the cluster and were delivered here.', [], (stats) => stats.fromCluster);
     counter('eventwire_from_cluster_invalid_total', 'Cluster messages dropped here (not an envelope, or failing the event map).', [], (stats) => stats.fromClusterInvalid);
+    counter('eventwire_cluster_gaps_total', 'Subscriptions told of a gap because the cluster link lost its subscription (events from other brokers may be missing).', [], (stats) => stats.clusterGaps);
+    counter('eventwire_cluster_gaps_untold_total', 'Subscriptions that missed the same on a surface with no gap frame (Synap, Pusher, broadcasting): not told.', [], (stats) => stats.clusterGapsUntold);
     gauge('eventwire_cluster_up', 'Whether the link to the cluster is open (1) or away (0).', [], (stats) => (stats.cluster?.state === 'open' ? 1 : 0));
     counter('eventwire_cluster_forwarded_total', 'Events this broker put on NATS.', [], (stats) => stats.cluster?.forwarded ?? 0);
     counter('eventwire_cluster_reconnects_total', 'Reconnects of the cluster link.', [], (stats) => stats.cluster?.reconnects ?? 0);

@@ -4,6 +4,7 @@ import {
   assertTopic,
   toEventwireError,
   type EventEnvelope,
+  type GapReason,
   type TopicLimits,
 } from '@eventwire/event-channel';
 import {
@@ -102,6 +103,11 @@ export class NativeSession implements Subscriber, PresenceListener {
 
   deliver(event: RoutedEvent): void {
     this.#connection.sendPrepared(event.encoded(encodeEventFrame));
+  }
+
+  /** A live gap (the cluster engine lost its subscription): no `since`, the client knows where it was. */
+  gap(pattern: string, reason: GapReason): void {
+    this.#send({ type: 'gap', pattern, reason });
   }
 
   /** Feeds one WebSocket message. */
