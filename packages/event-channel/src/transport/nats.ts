@@ -18,7 +18,8 @@ import { fullJitterBackoff } from '../backoff.js';
 import type { EventEnvelope } from '../envelope.js';
 import { EventwireError, toEventwireError } from '../errors.js';
 import { answersWithin, settlesWithin } from '../deadline.js';
-import { Outbox, holdPending, type OutboxOverflow } from '../outbox.js';
+import { PendingEmit } from '../emit-deadline.js';
+import { Outbox, emitExpiry, holdPending, type OutboxOverflow } from '../outbox.js';
 import type { GapReason } from '../gap.js';
 import { formatOffset, parseOffset } from '../offset.js';
 import { NatsPatternOwners, fromNatsError, loadNats, natsConnectionOptions, parseNatsJson, type NatsModule, type NatsServerOptions } from './nats-client.js';
@@ -40,7 +41,14 @@ export interface NatsTransportOptions extends NatsServerOptions {
   readonly outboxSize?: number;
   /** @default 'reject' */
   readonly outboxOverflow?: OutboxOverflow;
-  /** How long a subscribe or an acknowledged publish may wait for the server. @default 10_000 */
+  /**
+   * How long a subscribe may wait for the server, and the bound on every
+   * emit from its `emit` call, as on `ws://`: an acknowledged one is
+   * acknowledged (a round trip, or stored by JetStream) or fails by then; one
+   * without `ack` is handed to the client by then or fails with `timeout`
+   * (dropped from the outbox, never sent late). See PROTOCOL.md §6.
+   * @default 10_000
+   */
   readonly requestTimeoutMs?: number;
   /**
    * The JetStream stream that keeps history (a broker cluster's), looked up
@@ -68,8 +76,8 @@ export const EXCEPT_HEADER = 'Eventwire-Except';
 interface OutboxItem {
   readonly envelope: EventEnvelope;
   readonly options: PublishOptions;
-  readonly resolve: () => void;
-  readonly reject: (error: EventwireError) => void;
+  /** Its promise and deadline, kept while it waits for the connection and while it is answered. */
+  readonly emit: PendingEmit;
 }
 
 interface PatternEntry {
@@ -127,7 +135,15 @@ export class NatsTransport implements Transport {
 
   constructor(options: NatsTransportOptions) {
     this.#options = options;
-    this.#outbox = new Outbox(options.outboxSize ?? natsTransportDefaults.outboxSize, options.outboxOverflow ?? natsTransportDefaults.outboxOverflow);
+    this.#outbox = new Outbox(
+      options.outboxSize ?? natsTransportDefaults.outboxSize,
+      options.outboxOverflow ?? natsTransportDefaults.outboxOverflow,
+      emitExpiry(this.#requestTimeoutMs),
+    );
+  }
+
+  get #requestTimeoutMs(): number {
+    return this.#options.requestTimeoutMs ?? natsTransportDefaults.requestTimeoutMs;
   }
 
   /** Emits refused or evicted because the outbox was full. */
@@ -144,7 +160,7 @@ export class NatsTransport implements Transport {
   publish(envelope: EventEnvelope, options: PublishOptions = {}): Promise<void> {
     if (this.#state === 'closing' || this.#state === 'closed') return Promise.reject(closedError());
     return new Promise<void>((resolve, reject) => {
-      const item: OutboxItem = { envelope, options, resolve, reject };
+      const item: OutboxItem = { envelope, options, emit: PendingEmit.within(this.#requestTimeoutMs, resolve, reject) };
       if (this.#state === 'open') return this.#send(item);
       holdPending(this.#outbox, item);
     });
@@ -309,7 +325,7 @@ export class NatsTransport implements Transport {
   }
 
   #failPending(error: EventwireError): void {
-    for (const item of this.#outbox.drain()) item.reject(error);
+    for (const item of this.#outbox.drain()) item.emit.reject(error);
     for (const entry of this.#patterns.values()) for (const waiter of entry.waiters.splice(0)) waiter.reject(error);
   }
 
@@ -332,11 +348,22 @@ export class NatsTransport implements Transport {
     try {
       connection.publish(item.envelope.topic, this.#encoder.encode(JSON.stringify(item.envelope)), except === undefined ? undefined : { headers: this.#exceptHeaders(except) });
     } catch (error) {
-      return item.reject(fromNatsError(error, 'connection_closed'));
+      return item.emit.reject(fromNatsError(error, 'connection_closed'));
     }
-    if (!item.options.ack) return item.resolve();
-    // NATS core has no per-message ack: a flush round trip says the server has it.
-    this.#roundTrip().then(item.resolve, item.reject);
+    item.emit.sent = true;
+    if (!item.options.ack) return item.emit.resolve();
+    // NATS core has no per-message ack: a flush round trip says the server
+    // has it. Bounded by what is left of the emit's time, not a fresh bound.
+    this.#roundTrip(item.emit.remainingMs()).then(
+      () => item.emit.resolve(),
+      (error: EventwireError) => this.#failSent(item, error),
+    );
+  }
+
+  /** A sent emit's answer failed: past its deadline that is a `timeout` (outcome unknown), else `error`. */
+  #failSent(item: OutboxItem, error: EventwireError): void {
+    if (item.emit.remainingMs() === 0) item.emit.expire(this.#requestTimeoutMs);
+    else item.emit.reject(error);
   }
 
   /**
@@ -349,11 +376,15 @@ export class NatsTransport implements Transport {
     const encoded = this.#encoder.encode(JSON.stringify(item.envelope));
     const stored = history.js.publish(item.envelope.topic, encoded, {
       msgID: item.envelope.id,
+      // What is left of the emit's bound (JetStream's own default would be a fresh one).
+      timeout: Math.max(1, Math.ceil(item.emit.remainingMs())),
       ...(except !== undefined && { headers: this.#exceptHeaders(except) }),
     });
+    item.emit.sent = true;
     stored.then(
-      () => item.resolve(),
-      (error: unknown) => item.reject(new EventwireError('unavailable', `History could not store the event: ${fromNatsError(error, 'unavailable').message}`, { cause: error, retryAfterMs: 1000 })),
+      () => item.emit.resolve(),
+      (error: unknown) =>
+        this.#failSent(item, new EventwireError('unavailable', `History could not store the event: ${fromNatsError(error, 'unavailable').message}`, { cause: error, retryAfterMs: 1000 })),
     );
   }
 
@@ -569,8 +600,7 @@ export class NatsTransport implements Transport {
     );
   }
 
-  async #roundTrip(): Promise<void> {
-    const timeout = this.#options.requestTimeoutMs ?? natsTransportDefaults.requestTimeoutMs;
+  async #roundTrip(timeout = this.#requestTimeoutMs): Promise<void> {
     try {
       await answersWithin(this.#connection!.flush(), timeout, 'The NATS server');
     } catch (error) {

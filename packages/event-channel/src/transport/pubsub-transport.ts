@@ -9,7 +9,8 @@ import type { EventEnvelope } from '../envelope.js';
 import { EventwireError, toEventwireError } from '../errors.js';
 import type { GapReason } from '../gap.js';
 import { settlesWithin } from '../deadline.js';
-import { Outbox, holdPending, type OutboxOverflow } from '../outbox.js';
+import { PendingEmit } from '../emit-deadline.js';
+import { Outbox, emitExpiry, holdPending, type OutboxOverflow } from '../outbox.js';
 import { TopicTrie } from '../topic-trie.js';
 import type { PublishOptions, Transport, TransportSink } from './transport.js';
 
@@ -73,7 +74,15 @@ export interface PubSubTransportOptions {
    * @default fullJitterBackoff({ baseMs: 250, capMs: 30_000 })
    */
   readonly backoff?: (attempt: number) => number;
-  /** How long connecting may take, used by the bus. @default 10_000 */
+  /**
+   * How long connecting may take (used by the bus), and the bound on every
+   * emit from its `emit` call, as on `ws://`: an acknowledged one is
+   * confirmed by the server or fails by then (`timeout` when the server did
+   * not answer: the outcome is unknown); one without `ack` is handed to the
+   * connection by then or fails with `timeout` (dropped from the outbox,
+   * never sent late). See PROTOCOL.md §6.
+   * @default 10_000
+   */
   readonly requestTimeoutMs?: number;
   /** Emits held while disconnected, flushed in order on reconnect. @default 1000 */
   readonly outboxSize?: number;
@@ -98,8 +107,8 @@ export const ORIGIN_FIELD = 'origin';
 interface OutboxItem {
   readonly envelope: EventEnvelope;
   readonly options: PublishOptions;
-  readonly resolve: () => void;
-  readonly reject: (error: EventwireError) => void;
+  /** Its promise and deadline, kept through the outbox, the server's answer, a lost connection and a re-send. */
+  readonly emit: PendingEmit;
   /** Order of sending, so items failed by one lost connection go out again in it. */
   sequence?: number;
 }
@@ -137,12 +146,14 @@ export class PubSubTransport implements Transport {
   /** The patterns the bus was handed on its last (re)connect. */
   #listened = new Set<string>();
   readonly #noEcho: boolean;
+  readonly #requestTimeoutMs: number;
 
   constructor(bus: PubSubBus, options: PubSubTransportOptions = {}) {
     this.#bus = bus;
     this.kind = bus.kind;
     this.connectionId = `${bus.kind}-${globalThis.crypto.randomUUID()}`;
-    this.#outbox = new Outbox(options.outboxSize ?? 1000, options.outboxOverflow ?? 'reject');
+    this.#requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
+    this.#outbox = new Outbox(options.outboxSize ?? 1000, options.outboxOverflow ?? 'reject', emitExpiry(this.#requestTimeoutMs));
     this.#noEcho = options.noEcho ?? false;
   }
 
@@ -181,7 +192,7 @@ export class PubSubTransport implements Transport {
   publish(envelope: EventEnvelope, options: PublishOptions = {}): Promise<void> {
     if (this.#state === 'closed') return Promise.reject(closedError(this.kind));
     return new Promise<void>((resolve, reject) => {
-      const item: OutboxItem = { envelope, options, resolve, reject };
+      const item: OutboxItem = { envelope, options, emit: PendingEmit.within(this.#requestTimeoutMs, resolve, reject) };
       if (this.#state === 'open' || this.#state === 'closing') return this.#send(item);
       holdPending(this.#outbox, item);
     });
@@ -278,6 +289,8 @@ export class PubSubTransport implements Transport {
   }
 
   #send(item: OutboxItem): void {
+    // Its caller was told it failed (a timeout): it is never sent after that.
+    if (item.emit.settled) return;
     const except = item.options.toOthers ? this.connectionId : item.options.except;
     const payload = JSON.stringify(
       except === undefined && !this.#noEcho
@@ -286,18 +299,25 @@ export class PubSubTransport implements Transport {
     );
     item.sequence = ++this.#sequence;
     const sent = this.#bus.publish(item.envelope.topic, payload);
+    item.emit.sent = true;
     // Without `ack`, handed over is enough; a later failure is reported, or the event goes out again after a reconnect.
-    if (!item.options.ack) item.resolve();
+    if (!item.options.ack) item.emit.resolve();
+    // A server that went away may hold the answer until it is back (ioredis
+    // re-sends its unanswered commands after reconnecting): the emit's bound
+    // does not wait for that.
+    const timer = item.options.ack ? setTimeout(() => item.emit.expire(this.#requestTimeoutMs), item.emit.remainingMs()) : undefined;
     const settled: Promise<void> = sent.then(
       () => {
+        clearTimeout(timer);
         this.#inFlight.delete(settled);
-        if (item.options.ack) item.resolve();
+        if (item.options.ack) item.emit.resolve();
       },
       (error: unknown) => {
+        clearTimeout(timer);
         this.#inFlight.delete(settled);
         const failure = toEventwireError(error);
         if (failure.code === 'connection_closed' && this.#state !== 'closed' && this.#state !== 'closing') return this.#retryAfterReconnect(item);
-        if (item.options.ack) item.reject(failure);
+        if (item.options.ack) item.emit.reject(failure);
         else this.#sink?.error(failure);
       },
     );
@@ -306,7 +326,13 @@ export class PubSubTransport implements Transport {
 
   /** Failures of one lost connection arrive together: put them back in the order they were sent, ahead of later emits. */
   #retryAfterReconnect(item: OutboxItem): void {
-    const resend: OutboxItem = { ...item, resolve: item.options.ack ? item.resolve : () => {} };
+    // Timed out meanwhile: its caller has the answer, and it is not sent again.
+    if (item.options.ack && item.emit.settled) return;
+    // Without `ack` its caller was already answered: the re-send keeps the
+    // emit's deadline, and a failure of it (a timeout) is reported instead.
+    const emit = item.options.ack ? item.emit : new PendingEmit(() => {}, (error) => this.#sink?.error(error), item.emit.deadline);
+    emit.sent = true;
+    const resend: OutboxItem = { ...item, emit };
     if (this.#failed.push(resend) > 1) return;
     queueMicrotask(() => {
       const failed = this.#failed.sort((a, b) => a.sequence! - b.sequence!);
@@ -366,8 +392,8 @@ export class PubSubTransport implements Transport {
   }
 
   #failPending(error: EventwireError): void {
-    for (const item of this.#outbox.drain()) item.reject(error);
-    for (const item of this.#failed.splice(0)) item.reject(error);
+    for (const item of this.#outbox.drain()) item.emit.reject(error);
+    for (const item of this.#failed.splice(0)) item.emit.reject(error);
     for (const entry of this.#patterns.values()) for (const waiter of entry.waiters.splice(0)) waiter.reject(error);
   }
 }

@@ -2,7 +2,8 @@ import { fullJitterBackoff } from '../backoff.js';
 import type { EventEnvelope } from '../envelope.js';
 import { EventwireError, errorFromWire, toEventwireError } from '../errors.js';
 import { settlesWithin } from '../deadline.js';
-import { Outbox, holdPending, type OutboxOverflow } from '../outbox.js';
+import { PendingEmit } from '../emit-deadline.js';
+import { Outbox, emitExpiry, holdPending, type OutboxOverflow } from '../outbox.js';
 import { closeCodes, isTerminalCloseCode } from '../protocol/close-codes.js';
 import {
   PROTOCOL_VERSION,
@@ -67,8 +68,12 @@ export interface WsTransportOptions {
    */
   readonly outboxOverflow?: OutboxOverflow;
   /**
-   * How long a subscribe, an acknowledged publish, or the connection handshake
-   * may wait for the broker before failing with `timeout`.
+   * How long a subscribe or the connection handshake may wait for the broker
+   * before failing with `timeout`, and the bound on every emit, counted from
+   * the `emit` call whatever the connection does meanwhile: an acknowledged
+   * one is acknowledged, refused, or fails with `timeout` by then; one
+   * without `ack` is written to the socket by then or fails with `timeout`
+   * (dropped from the outbox, never sent late). See PROTOCOL.md §6.
    * @default 10_000
    */
   readonly requestTimeoutMs?: number;
@@ -117,8 +122,8 @@ interface OutboxItem {
   readonly ack: boolean;
   readonly toOthers: boolean;
   readonly except: string | undefined;
-  readonly resolve: () => void;
-  readonly reject: (error: EventwireError) => void;
+  /** Its promise and deadline, kept through the outbox, the socket, a drop and a re-send. */
+  readonly emit: PendingEmit;
 }
 
 interface PendingRequest {
@@ -126,7 +131,7 @@ interface PendingRequest {
   readonly resolve: () => void;
   readonly reject: (error: EventwireError) => void;
   readonly timer: ReturnType<typeof setTimeout>;
-  /** For acknowledged publishes: requeued if the connection drops first. */
+  /** For acknowledged publishes: requeued if the connection drops first; times out at its emit's deadline. */
   readonly item?: OutboxItem;
   readonly pattern?: string;
   /** For resumes: the patterns it makes live. */
@@ -149,7 +154,8 @@ type State = 'idle' | 'connecting' | 'open' | 'waiting' | 'closing' | 'closed';
  * that were in flight are sent again (at least once; a broker keeping history
  * for the topic stores them once); unacknowledged ones that were already
  * written to the socket may be lost; emits made while disconnected wait in
- * the outbox. Events published by others while this client was away are
+ * the outbox. None of them waits past `requestTimeoutMs` from its emit: then
+ * it fails with `timeout` (and leaves the outbox). Events published by others while this client was away are
  * replayed on reconnect where the broker keeps history for them (the
  * transport resumes from the last offset it saw), and reported as a `gap`
  * where it cannot.
@@ -217,6 +223,7 @@ export class WsTransport implements Transport {
     this.#outbox = new Outbox(
       options.outboxSize ?? wsTransportDefaults.outboxSize,
       options.outboxOverflow ?? wsTransportDefaults.outboxOverflow,
+      emitExpiry(this.#requestTimeoutMs),
     );
   }
 
@@ -246,7 +253,8 @@ export class WsTransport implements Transport {
       return Promise.reject(new EventwireError('channel_closed', 'The ws transport is closed'));
     }
     return new Promise<void>((resolve, reject) => {
-      const item: OutboxItem = { envelope, ack: options.ack === true, toOthers: options.toOthers === true, except: options.except, resolve, reject };
+      const emit = PendingEmit.within(this.#requestTimeoutMs, resolve, reject);
+      const item: OutboxItem = { envelope, ack: options.ack === true, toOthers: options.toOthers === true, except: options.except, emit };
       if (this.#state === 'open') return this.#send(item);
       holdPending(this.#outbox, item);
     });
@@ -419,7 +427,8 @@ export class WsTransport implements Transport {
       this.#closed?.();
       return;
     }
-    // Acknowledged publishes in flight go out again after reconnecting, first.
+    // Acknowledged publishes in flight go out again after reconnecting, first
+    // (those already past their emit's deadline fail now: outcome unknown).
     const inFlight: OutboxItem[] = [];
     for (const [id, request] of this.#pending) {
       if (request.kind === 'publish' && request.item) {
@@ -573,7 +582,7 @@ export class WsTransport implements Transport {
       request.reject(error);
     }
     this.#pending.clear();
-    for (const item of this.#outbox.drain()) item.reject(error);
+    for (const item of this.#outbox.drain()) item.emit.reject(error);
     for (const entry of this.#patterns.values()) for (const waiter of entry.waiters) waiter.reject(error);
     this.#patterns.clear();
   }
@@ -685,11 +694,12 @@ export class WsTransport implements Transport {
     };
     if (!item.ack) {
       this.#write(frame);
-      item.resolve();
+      item.emit.resolve();
       return;
     }
-    this.#track(frame.id!, 'publish', item.resolve, item.reject, { item });
-    this.#write(frame);
+    this.#track(frame.id!, 'publish', () => item.emit.resolve(), (error) => item.emit.reject(error), { item });
+    // Not written (the socket is closing): the close path requeues it, still unsent.
+    if (this.#write(frame)) item.emit.sent = true;
   }
 
   /** Sends a subscribe; the promise settles (never rejects) once it is answered or abandoned. */
@@ -776,17 +786,25 @@ export class WsTransport implements Transport {
       expires?: (expiresInMs: number | undefined) => void;
     },
   ): void {
-    const timer = setTimeout(() => {
-      this.#pending.delete(id);
-      reject(new EventwireError('timeout', `No answer from the broker to ${kind} within ${this.#requestTimeoutMs} ms`));
-    }, this.#requestTimeoutMs);
+    const { item } = extra;
+    // A publish has what is left of its emit's bound; anything else the whole bound from now.
+    const timer = setTimeout(
+      () => {
+        this.#pending.delete(id);
+        if (item) item.emit.expire(this.#requestTimeoutMs);
+        else reject(new EventwireError('timeout', `No answer from the broker to ${kind} within ${this.#requestTimeoutMs} ms`));
+      },
+      item ? item.emit.remainingMs() : this.#requestTimeoutMs,
+    );
     this.#pending.set(id, { kind, resolve, reject, timer, ...extra });
   }
 
-  #write(frame: ClientFrame): void {
+  /** Writes `frame` if the socket is open; false when it was not written. */
+  #write(frame: ClientFrame): boolean {
     const socket = this.#socket;
-    if (!socket || socket.readyState !== OPEN) return; // the close path requeues or re-sends
+    if (!socket || socket.readyState !== OPEN) return false; // the close path requeues or re-sends
     socket.send(encodeFrame(frame));
+    return true;
   }
 
   #id(): number {
