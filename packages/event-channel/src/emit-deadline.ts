@@ -3,6 +3,16 @@
 // while it waits in the outbox, is written, is put back after a lost
 // connection and is written again. Whatever the connection does meanwhile,
 // the emit settles by then: sent (acknowledged, where asked), or `timeout`.
+//
+// Emits without `ack` get the same deadline, on purpose. Their promise
+// resolves when they are written, so without one an awaited fire-and-forget
+// emit would hang for the whole outage, as the acknowledged ones did
+// (issue #29). And an event that waited longer than the bound is stale by
+// the application's own measure: a demanding user wants it dropped (and
+// told) rather than delivered minutes late after the reconnect, and wants
+// the outbox to keep taking fresh emits during a long outage instead of
+// filling with old ones and refusing new ones with `buffer_overflow`. The
+// outbox's size still bounds how many wait; the deadline bounds how long.
 import { EventwireError } from './errors.js';
 
 /** Milliseconds on a monotonic clock (a wall-clock step must not fire or hold back deadlines). */

@@ -85,7 +85,7 @@ async function recoveredAndBounded(context: Context, faultEndedAt: number): Prom
   assert.equal(probe.unexpected(['acked', 'timeout']), {}, 'only acks and timeouts');
   assert.ok(probe.count('timeout') > 0, 'the fault outlasted the bound');
   const slow = probe.slowerThan(BOUND_MS + SLACK_MS);
-  assert.equal(slow.length, 0, `${slow.length} of ${probe.records.length} emits settled later than ${BOUND_MS} + ${SLACK_MS} ms (slowest ${Math.round(probe.slowestMs)} ms)`);
+  assert.equal(slow.length, 0, `${slow.length} of ${probe.records.length} emits settled later than ${BOUND_MS} + ${SLACK_MS} ms (slowest ${Math.round(probe.slowestMs)} ms; after the fault ended: ${probe.describe(slow, faultEndedAt)})`);
   const reopenedAt = context.opened.at(-1)!;
   const afterReopen = probe.records.filter((record) => record.startedAt > reopenedAt);
   assert.ok(afterReopen.length > 0);

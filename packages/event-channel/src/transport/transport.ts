@@ -8,7 +8,9 @@ export interface PublishOptions {
   /**
    * Wait for the peer to acknowledge (or refuse) the event, where the
    * transport has a peer that can. Without it, `publish` resolves once the
-   * event is handed to the connection (or held in its outbox).
+   * event is handed to the connection. Either way a transport with a
+   * connection settles it within its bound from the `publish` call (a
+   * `timeout` past it: see `PendingEmit` and PROTOCOL.md §3).
    * @default false
    */
   readonly ack?: boolean;

@@ -77,6 +77,14 @@ export class AckProbe {
     return this.records.filter((record) => (record.settledAt ?? Number.POSITIVE_INFINITY) - record.startedAt > ms);
   }
 
+  /** A few of `records` for a failure message: when each started (ms after `origin`), how long it took, how it ended. */
+  describe(records: readonly EmitRecord[], origin: number): string {
+    return records
+      .slice(0, 5)
+      .map((record) => `#${record.seq} at ${Math.round(record.startedAt - origin)} ms took ${Math.round((record.settledAt ?? Number.NaN) - record.startedAt)} ms: ${record.outcome ?? 'pending'}`)
+      .join('; ');
+  }
+
   /** Outcomes other than those listed, with their counts. */
   unexpected(allowed: readonly string[]): Record<string, number> {
     const counts: Record<string, number> = {};
