@@ -402,7 +402,7 @@ export class WsTransport implements Transport {
   /**
    * The broker answered the upgrade with an HTTP error. Credentials refused
    * (401) or not allowed (403) cannot get better by retrying the same URL;
-   * at capacity (503) or over a rate (429) the broker asks for a retry later,
+   * at capacity or still loading its history (503) or over a rate (429) the broker asks for a retry later,
    * which the backoff provides, and the status says why.
    */
   #onUpgradeRefused(status: number): void {
@@ -847,7 +847,7 @@ function upgradeError(status: number): EventwireError {
     case 429:
       return new EventwireError('rate_limited', 'The broker asked this client to connect less often (HTTP 429)');
     case 503:
-      return new EventwireError('unavailable', 'The broker is at capacity (HTTP 503); retrying with backoff');
+      return new EventwireError('unavailable', 'The broker is not taking connections now (HTTP 503: at capacity, or starting); retrying with backoff');
     default:
       return new EventwireError('connection_closed', `The broker refused the connection (HTTP ${status})`);
   }
