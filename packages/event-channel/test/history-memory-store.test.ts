@@ -1,5 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import type { EventEnvelope } from '../src/index.js';
 import { MemoryHistoryStore } from '../src/protocol/index.js';
 import { runHistoryStoreSuite } from './history-store-suite.js';
 
@@ -27,6 +28,78 @@ test('a bound on events in all: the least recently published topic gives up its 
   assert.equal(store.read('busy.x', 0, 100).length, 10);
   assert.ok(store.trimmedAfter('quiet.x', 0), 'quiet readers are told');
   assert.ok(!store.trimmedAfter('busy.x', 5), 'busy readers lost nothing after 5');
+});
+
+const put = (store: MemoryHistoryStore, id: string, topic = 'dedup.x'): EventEnvelope =>
+  store.append({ id, topic, source: 's', time: new Date(0).toISOString(), data: null }, { maxEvents: 1_000_000, maxAgeMs: 1e12 });
+
+test('dedup past maxDedupIds, many times over: the newest maxDedupIds ids are found, every older one forgotten, exactly at the bound', () => {
+  const store = new MemoryHistoryStore({ maxDedupIds: 1000 });
+  for (let i = 1; i <= 5500; i++) {
+    put(store, `e${i}`);
+    if (i % 500 === 0) {
+      // At every point the window of ids is exactly the last 1000 (or all of them before that).
+      assert.is(store.findById(`e${i}`)?.seq, i);
+      assert.is(store.findById(`e${Math.max(1, i - 999)}`)?.seq, Math.max(1, i - 999), `oldest remembered after ${i}`);
+      if (i > 1000) assert.is(store.findById(`e${i - 1000}`), undefined, `forgotten after ${i}`);
+    }
+  }
+  const found = Array.from({ length: 5500 }, (_, k) => store.findById(`e${k + 1}`) !== undefined);
+  assert.is(found.indexOf(true), 4500);
+  assert.ok(found.slice(4500).every(Boolean));
+});
+
+test('dedup by age: an id is found up to dedupWindowMs after it was stored, then forgotten, while newer ones stay', () => {
+  let now = 0;
+  const store = new MemoryHistoryStore({ dedupWindowMs: 1000, now: () => now });
+  for (let i = 1; i <= 3000; i++) {
+    now = i;
+    put(store, `e${i}`);
+  }
+  // now = 3000: stored at 2000 is exactly at the window, 1999 is past it.
+  assert.is(store.findById('e2000')?.seq, 2000);
+  assert.is(store.findById('e1999'), undefined);
+  assert.is(store.findById('e3000')?.seq, 3000);
+});
+
+test('an id stored again is remembered as its newest copy: pruning the older copy does not forget it', () => {
+  const store = new MemoryHistoryStore({ maxDedupIds: 2 });
+  put(store, 'x'); // seq 1
+  put(store, 'y'); // seq 2
+  put(store, 'x'); // seq 3: the same id again (the store itself does not refuse it; the broker does)
+  put(store, 'w'); // seq 4: three ids remembered, one too many — the oldest by its newest copy is y
+  assert.is(store.findById('x')?.seq, 3);
+  assert.is(store.findById('y'), undefined);
+  assert.is(store.findById('w')?.seq, 4);
+});
+
+test('topics are forgotten least recently published first, however often each was published', () => {
+  const store = new MemoryHistoryStore({ maxTopics: 3 });
+  let n = 0;
+  const publish = (topic: string): void => void put(store, `t${++n}`, topic);
+  for (let round = 0; round < 1000; round++) for (const topic of ['a.x', 'b.x', 'c.x']) publish(topic);
+  publish('a.x'); // order now b, c, a
+  publish('d.x'); // forgets b
+  assert.equal(['a.x', 'b.x', 'c.x', 'd.x'].map((topic) => store.read(topic, 0, 10_000).length), [1001, 0, 1000, 1]);
+  publish('c.x'); // order a, d, c
+  publish('e.x'); // forgets a
+  assert.equal(['a.x', 'c.x', 'd.x', 'e.x'].map((topic) => store.read(topic, 0, 10_000).length), [0, 1001, 1, 1]);
+});
+
+test('over maxEvents, the least recently published topic gives up its events, in that order, across many topics', () => {
+  const store = new MemoryHistoryStore({ maxEvents: 100 });
+  let n = 0;
+  for (let i = 0; i < 50; i++) put(store, `e${++n}`, `t.${i}`); // 50 topics, one event each
+  for (let i = 0; i < 50; i++) put(store, `e${++n}`, `t.${49 - i}`); // again, newest-published last: t.0 is now newest
+  put(store, `e${++n}`, 't.new'); // 101 events: t.49 (least recently published) loses its oldest
+  assert.equal(store.read('t.49', 0, 10).map((e) => e.seq), [51]);
+  put(store, `e${++n}`, 't.new'); // t.49 again: down to one event, the whole topic goes (and its readers get a gap)
+  assert.equal(store.read('t.49', 0, 10).map((e) => e.seq), []);
+  assert.ok(store.trimmedAfter('t.49', 50), 'a reader that had not seen seq 51 is told');
+  assert.equal(store.read('t.48', 0, 10).map((e) => e.seq), [49, 52]);
+  put(store, `e${++n}`, 't.new'); // t.48 next
+  assert.equal(store.read('t.48', 0, 10).map((e) => e.seq), [52]);
+  assert.is(store.read('#', 0, 1000).length, 100);
 });
 
 test.run();

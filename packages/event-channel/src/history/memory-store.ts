@@ -36,15 +36,23 @@ interface Entry {
   readonly storedAt: number;
 }
 
-/** One topic's events, oldest first; `start` skips trimmed ones without shifting the array each time. */
+/**
+ * One topic's events, oldest first; `start` skips trimmed ones without
+ * shifting the array each time. It is also a link of the store's list of
+ * topics, least recently published first (`older`/`newer`).
+ */
 class TopicLog {
+  readonly topic: string;
   entries: Entry[] = [];
+  older: TopicLog | undefined;
+  newer: TopicLog | undefined;
   start = 0;
   /** Highest seq dropped from this topic by retention. */
   trimmedThrough = 0;
   retention: HistoryRetention;
 
-  constructor(retention: HistoryRetention) {
+  constructor(topic: string, retention: HistoryRetention) {
+    this.topic = topic;
     this.retention = retention;
   }
 
@@ -97,9 +105,27 @@ export class MemoryHistoryStore implements HistoryStore {
   readonly kind = 'memory';
   readonly epoch: string;
   #head = 0;
+  /**
+   * Topics by name. Never re-inserted to keep an order, and never iterated
+   * from its start to find the oldest: a Map keeps its deleted slots until it
+   * rehashes, so both made every append pay for the slots deleted before it
+   * (appends fell from 30k to under 6k/s over 1M events; bench/RESULTS.md).
+   * The order lives in the linked list `#oldest` … `#newest` instead.
+   */
   readonly #topics = new Map<string, TopicLog>();
-  /** Ids of recent appends, oldest first (a Map keeps insertion order). */
+  /** The topic published to least recently, and most recently. */
+  #oldest: TopicLog | undefined;
+  #newest: TopicLog | undefined;
+  /** Recent appends by id, for deduplication. */
   readonly #ids = new Map<string, Entry>();
+  /**
+   * The same appends in order, oldest from `#idsStart`: pruning takes from the
+   * front in constant time (amortised: the dead prefix is cut off once it is
+   * half the array), where iterating the Map from its start skipped every
+   * slot deleted before.
+   */
+  #idQueue: Entry[] = [];
+  #idsStart = 0;
   /** Highest seq among the events of forgotten topics. */
   #forgottenThrough = 0;
   readonly #maxTopics: number;
@@ -142,19 +168,20 @@ export class MemoryHistoryStore implements HistoryStore {
     this.#head = seq;
     let log = this.#topics.get(envelope.topic);
     if (log) {
-      // Re-insert so the Map's order is "least recently published first".
-      this.#topics.delete(envelope.topic);
       log.retention = retention;
+      this.#unlink(log);
     } else {
-      log = new TopicLog(retention);
       if (this.#topics.size >= this.#maxTopics) this.#forgetOldestTopic();
+      log = new TopicLog(envelope.topic, retention);
+      this.#topics.set(envelope.topic, log);
     }
-    this.#topics.set(envelope.topic, log);
+    this.#linkNewest(log);
     const entry: Entry = { seq, envelope: stored, storedAt };
     log.entries.push(entry);
     this.#total += 1 - log.trim(now);
     while (this.#total > this.#maxEvents) this.#dropGloballyOldest();
     this.#ids.set(envelope.id, entry);
+    this.#idQueue.push(entry);
     this.#pruneIds(now);
   }
 
@@ -222,7 +249,7 @@ export class MemoryHistoryStore implements HistoryStore {
 
   /** Over `maxEvents`: the oldest event of the least recently published topic goes. */
   #dropGloballyOldest(): void {
-    const log = this.#topics.values().next().value!;
+    const log = this.#oldest!;
     if (log.size <= 1) return this.#forgetOldestTopic();
     // Its trimmedThrough moves: readers of that topic behind it get a gap, others do not.
     log.dropOldest();
@@ -230,17 +257,42 @@ export class MemoryHistoryStore implements HistoryStore {
   }
 
   #forgetOldestTopic(): void {
-    const [topic, log] = this.#topics.entries().next().value!;
-    this.#topics.delete(topic);
+    const log = this.#oldest!;
+    this.#unlink(log);
+    this.#topics.delete(log.topic);
     this.#total -= log.size;
     const last = log.last?.seq ?? log.trimmedThrough;
     if (last > this.#forgottenThrough) this.#forgottenThrough = last;
   }
 
+  #unlink(log: TopicLog): void {
+    if (log.older) log.older.newer = log.newer;
+    else this.#oldest = log.newer;
+    if (log.newer) log.newer.older = log.older;
+    else this.#newest = log.older;
+    log.older = log.newer = undefined;
+  }
+
+  #linkNewest(log: TopicLog): void {
+    log.older = this.#newest;
+    if (this.#newest) this.#newest.newer = log;
+    else this.#oldest = log;
+    this.#newest = log;
+  }
+
+  /** Forgets ids past the window or over `maxDedupIds`, oldest first: constant work per append, amortised. */
   #pruneIds(now: number): void {
-    for (const [id, entry] of this.#ids) {
-      if (now - entry.storedAt <= this.#dedupWindowMs && this.#ids.size <= this.#maxDedupIds) return;
-      this.#ids.delete(id);
+    const queue = this.#idQueue;
+    while (this.#idsStart < queue.length) {
+      const entry = queue[this.#idsStart]!;
+      if (now - entry.storedAt <= this.#dedupWindowMs && this.#ids.size <= this.#maxDedupIds) break;
+      this.#idsStart++;
+      // The id may have been stored again since (a re-sent publish after the window): that one stays.
+      if (this.#ids.get(entry.envelope.id) === entry) this.#ids.delete(entry.envelope.id);
+    }
+    if (this.#idsStart > 64 && this.#idsStart * 2 > queue.length) {
+      this.#idQueue = queue.slice(this.#idsStart);
+      this.#idsStart = 0;
     }
   }
 }

@@ -25,6 +25,13 @@ export class HistoryRules {
   readonly rules: readonly (HistoryRetention & { readonly pattern: string })[];
   readonly #trie = new TopicTrie<number>();
   readonly #cache = new Map<string, HistoryRetention | null>();
+  /**
+   * The cached topics in the order cached, a ring: the oldest is evicted in
+   * constant time (taking the Map's first key would skip every slot deleted
+   * before it, more work with every miss until the Map rehashes).
+   */
+  readonly #cached: string[] = [];
+  #next = 0;
 
   constructor(rules: readonly HistoryRule[]) {
     this.rules = rules.map((rule, index) => {
@@ -47,7 +54,12 @@ export class HistoryRules {
       if (first === undefined || index < first) first = index;
     });
     const retention = first === undefined ? null : this.rules[first]!;
-    if (this.#cache.size >= CACHE_SIZE) this.#cache.delete(this.#cache.keys().next().value!);
+    if (this.#cached.length < CACHE_SIZE) this.#cached.push(topic);
+    else {
+      this.#cache.delete(this.#cached[this.#next]!);
+      this.#cached[this.#next] = topic;
+      this.#next = (this.#next + 1) % CACHE_SIZE;
+    }
     this.#cache.set(topic, retention);
     return retention ?? undefined;
   }
