@@ -2,14 +2,14 @@
 // store must do — survive a reopen with its epoch, cut a torn or corrupt tail
 // at any byte and serve the rest, refuse (and later accept) when it cannot write.
 import fc from 'fast-check';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { EventEnvelope } from '@eventwire/event-channel';
+import type { EventEnvelope, EventwireError } from '@eventwire/event-channel';
 import { runHistoryStoreSuite } from '../../event-channel/test/history-store-suite.js';
-import { LogHistoryStore } from '../src/index.js';
+import { LogHistoryStore, logHistoryStoreDefaults } from '../src/index.js';
 
 const dirs: string[] = [];
 const freshDir = (): string => {
@@ -124,6 +124,46 @@ test('when it cannot open its next file it refuses with unavailable, and recover
   const reopened = new LogHistoryStore({ dir });
   assert.equal(reopened.read('#', 0, 10).map((e) => e.seq), [1, 2]);
   await reopened.close();
+});
+
+test('a full disk (ENOSPC from /dev/full) refuses with unavailable and retryAfterMs, and recovers once there is room', async () => {
+  const dir = freshDir();
+  const store = new LogHistoryStore({ dir, segmentBytes: 200, fsync: 'never' });
+  store.append(event('full.x', 'x'.repeat(150)), keep); // seq 1 fills the first segment
+  // The next segment is /dev/full: it opens, and every write to it fails with ENOSPC, as on a full disk.
+  const next = join(dir, `${String(2).padStart(20, '0')}.log`);
+  symlinkSync('/dev/full', next);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    assert.throws(
+      () => store.append(event('full.x', 'refused'), keep),
+      (error: EventwireError) => error.code === 'unavailable' && error.retryAfterMs === logHistoryStoreDefaults.retryAfterMs && (error.cause as { code?: string }).code === 'ENOSPC',
+    );
+  }
+  assert.is(store.head, 1, 'no seq was taken by the refused events');
+  rmSync(next);
+  assert.match(store.append(event('full.x', 'accepted'), keep).offset!, /:2$/);
+  const own = new LogHistoryStore({ dir: freshDir(), segmentBytes: 200, fsync: 'never', retryAfterMs: 250 });
+  own.append(event('full.x', 'x'.repeat(150)), keep);
+  symlinkSync('/dev/full', join(own.dir, `${String(2).padStart(20, '0')}.log`));
+  assert.throws(() => own.append(event('full.x', 'refused'), keep), (error: EventwireError) => error.retryAfterMs === 250);
+  await own.close();
+  await store.close();
+});
+
+test('dedup ids survive a reopen inside the window, and are forgotten on reopen past it', async () => {
+  const dir = freshDir();
+  let now = 1_000_000;
+  const first = new LogHistoryStore({ dir, fsync: 'never', dedupWindowMs: 10_000, now: () => now });
+  const ids = Array.from({ length: 50 }, (_, i) => first.append(event('dedup.x', i), keep).id);
+  await first.close();
+  const inside = new LogHistoryStore({ dir, dedupWindowMs: 10_000, now: () => now });
+  assert.equal(ids.map((id) => inside.findById(id)?.seq), ids.map((_, i) => i + 1));
+  await inside.close();
+  now += 10_001;
+  const past = new LogHistoryStore({ dir, dedupWindowMs: 10_000, now: () => now });
+  assert.equal(ids.map((id) => past.findById(id)), ids.map(() => undefined));
+  assert.is(past.read('dedup.x', 0, 100).length, 50, 'the events themselves are kept');
+  await past.close();
 });
 
 test('over maxBytes the oldest segments go, and a reader behind them is told of a gap', async () => {

@@ -51,10 +51,19 @@ export interface LogHistoryStoreOptions {
   readonly now?: () => number;
   /** Receives what opening repaired (a torn tail truncated) and background fsync failures. */
   readonly onWarning?: (message: string) => void;
+  /**
+   * When an append fails (a full disk, no file descriptor left, an I/O
+   * error), how long the `unavailable` refusal tells the client to wait before
+   * publishing again (`retryAfterMs` in the error frame, `Retry-After` on
+   * HTTP). The store tries again on the next append, so a freed disk or
+   * descriptor is used at once; the hint only spaces out the retries.
+   * @default 1000
+   */
+  readonly retryAfterMs?: number;
 }
 
 /** Defaults of {@link LogHistoryStoreOptions}. */
-export const logHistoryStoreDefaults = { fsync: 100, segmentBytes: 67_108_864, maxBytes: 1_073_741_824 } as const;
+export const logHistoryStoreDefaults = { fsync: 100, segmentBytes: 67_108_864, maxBytes: 1_073_741_824, retryAfterMs: 1000 } as const;
 
 /**
  * Record layout: `u32 length | u32 crc32(payload) | payload`, little-endian,
@@ -99,6 +108,9 @@ export class LogHistoryStore implements HistoryStore {
   readonly #fsync: FsyncPolicy;
   readonly #segmentBytes: number;
   readonly #maxBytes: number;
+  readonly #retryAfterMs: number;
+  /** Bytes of every segment, kept as they change (summing the segments on every append grew with their number). */
+  #bytes = 0;
   readonly #now: () => number;
   readonly #warn: (message: string) => void;
   #fd: number | undefined;
@@ -111,6 +123,7 @@ export class LogHistoryStore implements HistoryStore {
     this.#fsync = options.fsync ?? logHistoryStoreDefaults.fsync;
     this.#segmentBytes = options.segmentBytes ?? logHistoryStoreDefaults.segmentBytes;
     this.#maxBytes = options.maxBytes ?? logHistoryStoreDefaults.maxBytes;
+    this.#retryAfterMs = options.retryAfterMs ?? logHistoryStoreDefaults.retryAfterMs;
     this.#now = options.now ?? Date.now;
     this.#warn = options.onWarning ?? (() => {});
     mkdirSync(this.dir, { recursive: true });
@@ -133,7 +146,7 @@ export class LogHistoryStore implements HistoryStore {
 
   /** Bytes of every segment on disk. */
   get bytes(): number {
-    return this.#segments.reduce((total, segment) => total + segment.bytes, 0);
+    return this.#bytes;
   }
 
   append(envelope: EventEnvelope, retention: HistoryRetention): EventEnvelope {
@@ -203,9 +216,13 @@ export class LogHistoryStore implements HistoryStore {
       if (this.#fsync === 'always') fdatasyncSync(fd);
       else this.#dirty = true;
     } catch (error) {
-      throw new EventwireError('unavailable', `History could not store the event: ${(error as Error).message}`, { cause: error });
+      throw new EventwireError('unavailable', `History could not store the event: ${(error as Error).message}`, {
+        cause: error,
+        retryAfterMs: this.#retryAfterMs,
+      });
     }
     segment.bytes += record.length;
+    this.#bytes += record.length;
     segment.lastSeq = seq;
     segment.newestAt = at;
     segment.longestAgeMs = Math.max(segment.longestAgeMs, maxAgeMs);
@@ -219,8 +236,11 @@ export class LogHistoryStore implements HistoryStore {
     const segment: Segment = { path, firstSeq, lastSeq: firstSeq - 1, bytes: fstatSync(fd).size, newestAt: 0, longestAgeMs: 0 };
     this.#fd = fd;
     const last = this.#segments.at(-1);
-    if (last?.path === path) this.#segments[this.#segments.length - 1] = segment;
-    else this.#segments.push(segment);
+    if (last?.path === path) {
+      this.#bytes -= last.bytes;
+      this.#segments[this.#segments.length - 1] = segment;
+    } else this.#segments.push(segment);
+    this.#bytes += segment.bytes;
     this.#compact();
     return segment;
   }
@@ -257,11 +277,12 @@ export class LogHistoryStore implements HistoryStore {
 
   /** Over `maxBytes`: the oldest closed segments go, and readers behind them are told of a gap. */
   #enforceBytes(): void {
-    while (this.#segments.length > 1 && this.bytes > this.#maxBytes) this.#deleteOldest();
+    while (this.#segments.length > 1 && this.#bytes > this.#maxBytes) this.#deleteOldest();
   }
 
   #deleteOldest(): void {
     const oldest = this.#segments.shift()!;
+    this.#bytes -= oldest.bytes;
     rmSync(oldest.path, { force: true });
     this.#memory.forgetThrough(oldest.lastSeq);
   }
@@ -306,6 +327,7 @@ export class LogHistoryStore implements HistoryStore {
         continue;
       }
       this.#segments.push(segment);
+      this.#bytes += segment.bytes;
     }
     // A hole between segments (a record lost mid-log): readers behind it get a gap.
     for (let i = 1; i < this.#segments.length; i++) {
