@@ -1,20 +1,25 @@
 // History and recovery through a real broker on a real port: a client that
 // drops gets what it missed, once and in order; when it cannot, it is told.
+import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { EventChannel, EventwireError, type EventEnvelope, type HistoryGap } from '@eventwire/event-channel';
-import { MemoryHistoryStore, type BrokerOptions, type HistoryRetention } from '../src/index.js';
+import { LogHistoryStore, MemoryHistoryStore, logHistoryStoreDefaults, type BrokerOptions, type HistoryRetention } from '../src/index.js';
 import { RawClient, keptMemoryStore, startBroker, until, within, type TestBroker } from './helpers.js';
 
-const test = suite<{ server: TestBroker<never> | undefined; channels: EventChannel[] }>('history and recovery');
+const test = suite<{ server: TestBroker<never> | undefined; channels: EventChannel[]; dirs: string[] }>('history and recovery');
 
 test.before.each((context) => {
   context.server = undefined;
   context.channels = [];
+  context.dirs = [];
 });
 test.after.each(async (context) => {
   await Promise.all(context.channels.map((channel) => channel.close()));
   await context.server?.stop();
+  for (const dir of context.dirs) rmSync(dir, { recursive: true, force: true });
 });
 
 async function start(context: { server: TestBroker<never> | undefined }, options: BrokerOptions): Promise<TestBroker<never>> {
@@ -200,6 +205,34 @@ test('a store that cannot write refuses the publish (unavailable) before anyone 
   await until(() => got.length === 1, 'the stored one');
   assert.equal(got, [3]);
   assert.ok(server.errors.some((error) => error.code === 'unavailable'), 'reported');
+});
+
+test('a full disk (a real ENOSPC: the next log file is /dev/full) is refused with retryAfterMs on the native error frame and Retry-After on HTTP', async (context) => {
+  const dir = mkdtempSync(join(tmpdir(), 'history-full-'));
+  context.dirs = [dir];
+  // Every record is over segmentBytes: each append opens the file named after its seq.
+  const store = new LogHistoryStore({ dir, segmentBytes: 100, fsync: 'never' });
+  const server = await start(context, { history: [{ pattern: 'hist.#' }], historyStore: store });
+  await server.broker.publish('hist.x' as never, 1 as never); // seq 1, a file of its own
+  const next = join(dir, `${String(2).padStart(20, '0')}.log`);
+  symlinkSync('/dev/full', next);
+  const publisher = channelOn(context, server);
+  const refused = await publisher.emit('hist.x', 2, { ack: true }).then(
+    () => undefined,
+    (error: EventwireError) => error,
+  );
+  assert.equal([refused?.code, refused?.retryAfterMs], ['unavailable', logHistoryStoreDefaults.retryAfterMs]);
+  const http = await fetch(`${server.httpUrl}/pubsub/hist.x/publish`, { method: 'POST', body: JSON.stringify({ payload: 3 }) });
+  assert.is(http.status, 503);
+  assert.is(http.headers.get('retry-after'), '1');
+  assert.equal(((await http.json()) as { error: { code: string; retryAfterMs: number } }).error, {
+    code: 'unavailable',
+    message: (refused as EventwireError).message,
+    retryAfterMs: 1000,
+  });
+  rmSync(next); // room again: accepted without a restart
+  await publisher.emit('hist.x', 4, { ack: true });
+  assert.equal(store.read('hist.x', 0, 10).map((event) => event.envelope.data), [1, 4]);
 });
 
 test('a channel reading history with since sees what a reconnect replays too, once', async (context) => {
