@@ -158,6 +158,11 @@ test('dedup ids survive a reopen inside the window, and are forgotten on reopen 
   await first.close();
   const inside = new LogHistoryStore({ dir, dedupWindowMs: 10_000, now: () => now });
   assert.equal(ids.map((id) => inside.findById(id)?.seq), ids.map((_, i) => i + 1));
+  // Offsets are derived from seq and epoch for events read back from disk, the same as they were routed.
+  const offsets = ids.map((_, i) => `${first.epoch}:${i + 1}`);
+  assert.equal(ids.map((id) => inside.findById(id)?.envelope.offset), offsets);
+  assert.equal(inside.read('dedup.x', 0, 100).map((e) => e.envelope.offset), offsets);
+  assert.equal(inside.readLast('dedup.x', 1).map((e) => e.envelope), [{ ...inside.read('dedup.x', 49, 1)[0]!.envelope }]);
   await inside.close();
   now += 10_001;
   const past = new LogHistoryStore({ dir, dedupWindowMs: 10_000, now: () => now });

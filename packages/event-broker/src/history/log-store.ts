@@ -289,6 +289,16 @@ export class LogHistoryStore implements HistoryStore {
 
   /** Rebuilds the index from the segments, cutting off a torn tail. */
   #load(): void {
+    // One copy of each topic and source string for every record that names it,
+    // not one per record as JSON.parse makes them (bounded: cleared when full).
+    const strings = new Map<string, string>();
+    const intern = (value: string): string => {
+      const known = strings.get(value);
+      if (known !== undefined) return known;
+      if (strings.size >= 100_000) strings.clear();
+      strings.set(value, value);
+      return value;
+    };
     const names = readdirSync(this.dir)
       .filter((name) => name.endsWith(SEGMENT_SUFFIX) && /^\d+$/.test(name.slice(0, -SEGMENT_SUFFIX.length)))
       .sort();
@@ -302,9 +312,15 @@ export class LogHistoryStore implements HistoryStore {
         const record = decodeRecord(data, position);
         if (!record || record.seq <= this.#memory.head) break;
         const [maxEvents, maxAgeMs] = record.keep;
-        // The offset is rebuilt from the log's epoch: a record written under an
-        // epoch file that has since been lost must not carry the old epoch.
-        this.#memory.restore({ ...record.event, offset: formatOffset(this.epoch, record.seq) }, record.seq, record.at, { maxEvents, maxAgeMs });
+        // The parsed event is this store's own: completed in place, not copied.
+        const stored = record.event;
+        stored.topic = intern(stored.topic);
+        stored.source = intern(stored.source);
+        // Not kept: the memory store derives it from the seq and the log's
+        // epoch when the event is read (a string less per event; and a record
+        // written under an epoch file since lost must not carry the old epoch).
+        stored.offset = undefined;
+        this.#memory.restore(stored as EventEnvelope, record.seq, record.at, { maxEvents, maxAgeMs });
         segment.lastSeq = record.seq;
         segment.newestAt = record.at;
         segment.longestAgeMs = Math.max(segment.longestAgeMs, maxAgeMs);
@@ -338,11 +354,18 @@ export class LogHistoryStore implements HistoryStore {
   }
 }
 
+/**
+ * An envelope fresh from JSON.parse, completed in place before it is stored;
+ * its `offset` is cleared (set to undefined, not deleted, which would turn the
+ * object into a slower dictionary), and the memory store reads that as absent.
+ */
+type ParsedEnvelope = { -readonly [K in Exclude<keyof EventEnvelope, 'offset'>]: EventEnvelope[K] } & { offset?: string | undefined };
+
 interface DecodedRecord {
   readonly seq: number;
   readonly at: number;
   readonly keep: [number, number];
-  readonly event: EventEnvelope;
+  readonly event: ParsedEnvelope;
   /** Header and payload. */
   readonly bytes: number;
 }
@@ -357,7 +380,7 @@ function decodeRecord(data: Buffer, position: number): DecodedRecord | undefined
     const value = JSON.parse(payload.toString('utf8')) as Partial<DecodedRecord>;
     const keep = value.keep;
     if (!Number.isSafeInteger(value.seq) || typeof value.at !== 'number' || !Array.isArray(keep) || typeof value.event !== 'object') return undefined;
-    return { seq: value.seq!, at: value.at, keep: keep as [number, number], event: value.event as EventEnvelope, bytes: HEADER_BYTES + length };
+    return { seq: value.seq!, at: value.at, keep: keep as [number, number], event: value.event as ParsedEnvelope, bytes: HEADER_BYTES + length };
   } catch {
     return undefined;
   }

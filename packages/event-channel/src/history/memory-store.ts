@@ -156,9 +156,10 @@ export class MemoryHistoryStore implements HistoryStore {
   }
 
   /**
-   * Adds an event that already has its seq and offset (a durable store
-   * rebuilding its index from disk, or writing before indexing). `seq` must
-   * be above `head`.
+   * Adds an event that already has its seq (a durable store rebuilding its
+   * index from disk, or writing before indexing). `seq` must be above `head`.
+   * Its `offset` may be left out: readers then get `<epoch>:<seq>` added to a
+   * copy (a store rebuilt from disk saves a string per event that way).
    */
   restore(stored: EventEnvelope, seq: number, storedAt: number, retention: HistoryRetention): void {
     if (!(retention.maxEvents > 0)) throw new EventwireError('internal', 'History retention needs maxEvents > 0');
@@ -208,7 +209,7 @@ export class MemoryHistoryStore implements HistoryStore {
       const from = log.firstAfter(after);
       for (let i = from; i < log.entries.length && i < from + limit; i++) found.push(log.entries[i]!);
     }
-    return found.sort((a, b) => a.seq - b.seq).slice(0, limit).map(toStored);
+    return found.sort((a, b) => a.seq - b.seq).slice(0, limit).map((entry) => this.#toStored(entry));
   }
 
   readLast(pattern: string, count: number): StoredEvent[] {
@@ -220,7 +221,7 @@ export class MemoryHistoryStore implements HistoryStore {
       this.#total -= log.trim(now);
       for (let i = Math.max(log.start, log.entries.length - count); i < log.entries.length; i++) found.push(log.entries[i]!);
     }
-    return found.sort((a, b) => a.seq - b.seq).slice(-count).map(toStored);
+    return found.sort((a, b) => a.seq - b.seq).slice(-count).map((entry) => this.#toStored(entry));
   }
 
   trimmedAfter(pattern: string, after: number): boolean {
@@ -237,7 +238,7 @@ export class MemoryHistoryStore implements HistoryStore {
   findById(id: string): StoredEvent | undefined {
     const entry = this.#ids.get(id);
     if (!entry || this.#now() - entry.storedAt > this.#dedupWindowMs) return undefined;
-    return toStored(entry);
+    return this.#toStored(entry);
   }
 
   /**
@@ -246,6 +247,11 @@ export class MemoryHistoryStore implements HistoryStore {
    * restart, as tests do to stand in for a data directory).
    */
   async close(): Promise<void> {}
+
+  #toStored(entry: Entry): StoredEvent {
+    const { seq, envelope } = entry;
+    return { seq, envelope: envelope.offset === undefined ? { ...envelope, offset: formatOffset(this.epoch, seq) } : envelope };
+  }
 
   /** Over `maxEvents`: the oldest event of the least recently published topic goes. */
   #dropGloballyOldest(): void {
@@ -297,6 +303,4 @@ export class MemoryHistoryStore implements HistoryStore {
   }
 }
 
-function toStored(entry: Entry): StoredEvent {
-  return { seq: entry.seq, envelope: entry.envelope };
-}
+
