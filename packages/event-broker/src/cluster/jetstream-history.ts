@@ -49,7 +49,11 @@ export interface JetStreamHistoryOptions {
   readonly replicas?: number;
   /** Most bytes the stream holds; past it the oldest events go (readers behind them get a gap). @default unlimited */
   readonly maxBytes?: number;
-  /** How long `listen()` waits for the stream and the mirror to be ready. @default 30_000 */
+  /**
+   * How long `listen()` waits for the stream to be found, and then for the
+   * mirror to take another event while it loads (a large stream takes as
+   * long as it takes, as long as it advances). @default 30_000
+   */
   readonly readyTimeoutMs?: number;
   /** How long a publish waits for JetStream to store it before it is refused `unavailable`. @default 5000 */
   readonly publishTimeoutMs?: number;
@@ -208,18 +212,30 @@ export class JetStreamHistory implements SharedHistoryStore, NatsClusterPart {
     this.#attach(connection).catch((error: unknown) => this.#host.report(fromNatsError(error, 'unavailable')));
   }
 
-  /** Resolves once ready; rejects `unavailable` after `readyTimeoutMs` or when JetStream refuses, saying why. */
+  /**
+   * Resolves once ready; rejects `unavailable` when `readyTimeoutMs` passes
+   * with the mirror not advancing (the stream not found, or its load
+   * stalled), or when JetStream refuses, saying why. A mirror still taking
+   * events is waited for: a restart over a million stored events must not
+   * fail for being slower than the bound meant for an unreachable NATS.
+   */
   async whenReady(): Promise<void> {
     if (this.#ready) return;
     if (this.#failure) throw this.#failure;
     const timeoutMs = this.#options.readyTimeoutMs ?? jetStreamHistoryDefaults.readyTimeoutMs;
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        const why = this.#lastError ? `: ${this.#lastError.message}` : ' (NATS not reachable?)';
+      let seen = this.#mirror.head;
+      const timer = setInterval(() => {
+        if (this.#mirror.head > seen) {
+          seen = this.#mirror.head;
+          return;
+        }
+        clearInterval(timer);
+        const why = this.#lastError ? `: ${this.#lastError.message}` : this.#mirror.epoch ? ` (the mirror stalled at ${seen} of ${this.#bootLastSeq})` : ' (NATS not reachable?)';
         reject(new EventwireError('unavailable', `History in JetStream (stream ${this.stream}) not ready within ${timeoutMs} ms${why}`));
       }, timeoutMs);
       this.#readyWaiters.push((failure) => {
-        clearTimeout(timer);
+        clearInterval(timer);
         if (failure) reject(failure);
         else resolve();
       });

@@ -117,6 +117,19 @@ if (!available) {
     }
   });
 
+
+  test('readyTimeoutMs bounds a stall, not a load: a broker mirroring the large stream for longer than it still starts', async ({ server, stream }) => {
+    const started = performance.now();
+    const late = await startBroker({ history: HISTORY, cluster: { url: server.url, node: 'late', history: { stream, readyTimeoutMs: 250 } } });
+    try {
+      const took = performance.now() - started;
+      assert.ok(late.broker.stats().history!.head >= STORED, 'the whole stream mirrored before listen() resolved');
+      // Otherwise the case proves nothing: the load must have outlasted the bound.
+      assert.ok(took > 250, `the load took ${took.toFixed(0)} ms`);
+    } finally {
+      await late.stop();
+    }
+  });
 }
 
 test.run();
