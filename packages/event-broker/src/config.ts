@@ -1,6 +1,7 @@
 // The broker's configuration, declared once: the zod schema behind the config
 // file, the environment and the CLI flags, and the typed `defineBrokerConfig`.
 import {
+  MAX_PAYLOAD_DEPTH,
   findTopicProblem,
   isStandardSchema,
   type EventMap,
@@ -36,6 +37,7 @@ export const passThroughOptionKeys = [
   'port',
   'host',
   'maxSubscriptionsPerConnection',
+  'maxPayloadDepth',
   'slowConsumerMs',
   'heartbeatMs',
   'helloTimeoutMs',
@@ -244,6 +246,7 @@ export const declarativeConfigSchema = z.strictObject({
   host: z.string().min(1, 'expected an interface address such as 127.0.0.1 or 0.0.0.0'),
   maxPayloadBytes: size,
   maxSubscriptionsPerConnection: count,
+  maxPayloadDepth: count.max(MAX_PAYLOAD_DEPTH, `expected at most ${MAX_PAYLOAD_DEPTH} levels`),
   maxOutboundBytes: size,
   maxTotalOutboundBytes: size,
   historyMaxBytes: size,

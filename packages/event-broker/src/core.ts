@@ -8,7 +8,17 @@ import {
   type EventMap,
   type GapReason,
 } from '@eventwire/event-channel';
-import { createEventIdGenerator, createSchemaLookup, inSpan, parseEnvelope, runSchema, type SchemaOutcome } from '@eventwire/event-channel/protocol';
+import {
+  createEventIdGenerator,
+  createSchemaLookup,
+  findPayloadProblem,
+  inSpan,
+  parseEnvelope,
+  payloadShapeError,
+  runSchema,
+  type PayloadLimits,
+  type SchemaOutcome,
+} from '@eventwire/event-channel/protocol';
 import {
   InterceptChain,
   ObserverQueue,
@@ -93,6 +103,8 @@ export interface BrokerCoreOptions {
   readonly interceptTimeoutMs: number;
   readonly observerTimeoutMs: number;
   readonly maxDerivedDepth: number;
+  /** The shape every event's data must have, checked before anything else looks into it. */
+  readonly payloadLimits: PayloadLimits;
   readonly source: string;
   readonly report: (error: EventwireError) => void;
   /** History, when some topics keep it. */
@@ -110,7 +122,7 @@ export interface BrokerCoreOptions {
  * sockets, frames or HTTP: surfaces decode their wire formats into
  * `publish(envelope, origin)` and `router.subscribe(subscriber, pattern)`.
  *
- * A publish goes: schema check → intercepts → (schema check again if
+ * A publish goes: shape check → schema check → intercepts → (schema check again if
  * transformed) → route → observers (queued) → derived events. When no schema
  * or hook is asynchronous the whole path is synchronous.
  */
@@ -132,6 +144,11 @@ export class BrokerCore {
   #forward: ((envelope: EventEnvelope, except: string | undefined) => void) | undefined;
   /** Publishes the cluster's history has in order already (see isPipelined). */
   readonly #pipelined = new WeakSet<Promise<PublishResult>>();
+
+  /** The shape every event's data must have (a surface that looks into data before publishing checks it first). */
+  get payloadLimits(): PayloadLimits {
+    return this.#options.payloadLimits;
+  }
 
   constructor(options: BrokerCoreOptions) {
     this.#options = options;
@@ -181,6 +198,9 @@ export class BrokerCore {
     let checked: EventEnvelope | Promise<EventEnvelope>;
     try {
       envelope = this.#parseRemote(raw);
+      // A plain NATS, Redis or PostgreSQL client may have published it: its
+      // data is checked here as a publish's is at its entry.
+      this.#assertShape(envelope, 'fromClusterInvalid');
     } catch (error) {
       return dropped(error as EventwireError);
     }
@@ -214,6 +234,7 @@ export class BrokerCore {
   acceptFromHistory(raw: unknown, own: boolean): EventEnvelope {
     const envelope = this.#parseRemote(raw);
     if (own) return envelope;
+    this.#assertShape(envelope, 'fromClusterInvalid');
     const checked = this.#check(envelope, 'fromClusterInvalid');
     if (checked instanceof Promise) checked.catch(() => {});
     return envelope;
@@ -339,6 +360,11 @@ export class BrokerCore {
   #publish(envelope: EventEnvelope, origin: PublishOrigin, depth: number): PublishResult | Promise<PublishResult> {
     // A re-sent publish (the ws transport re-sends unacknowledged emits after
     // a reconnect) is answered from history before its hooks run again.
+    // First: every surface's publish comes through here, and nothing after
+    // (hooks, schema, history, the JSON each subscriber is sent) may meet
+    // data nested deep enough to overflow a recursive walk, or a number JSON
+    // would silently turn into null.
+    this.#assertShape(envelope);
     const duplicate = this.#duplicateOf(envelope);
     if (duplicate) return duplicate;
     const checked = this.#check(envelope);
@@ -364,7 +390,8 @@ export class BrokerCore {
       throw outcome.error;
     }
     if (!outcome.transformed) return this.#route(outcome.envelope, outcome.derived, origin, depth);
-    // A transform must still satisfy the topic's schema.
+    // A transform must still satisfy the shape limits and the topic's schema.
+    this.#assertShape(outcome.envelope);
     const rechecked = this.#check(outcome.envelope);
     if (rechecked instanceof Promise) {
       return rechecked.then((valid) => this.#route(valid, outcome.derived, origin, depth));
@@ -486,6 +513,14 @@ export class BrokerCore {
         cause: error,
       }),
     );
+  }
+
+  /** Throws `invalid_payload` (counted under `refusal`) for data too deep or not JSON-safe. */
+  #assertShape(envelope: EventEnvelope, refusal: 'rejected' | 'fromClusterInvalid' = 'rejected'): void {
+    const problem = findPayloadProblem(envelope.data, this.#options.payloadLimits.maxDepth);
+    if (problem === undefined) return;
+    this.counters[refusal]++;
+    throw payloadShapeError(envelope.topic, problem);
   }
 
   /** Applies the event map, when there is one. */

@@ -37,6 +37,16 @@ export interface BrokerOptions<TEvents extends EventMap = EventMap> {
    */
   readonly maxPayloadBytes?: number;
   /**
+   * Most levels of nesting an event's data may have (`{"a":{"a":…}}`, `[[…]]`;
+   * `{"a":1}` is 1 deep), checked on every surface before any hook, schema or
+   * store sees it. Deeper data, and numbers JSON cannot carry (`1e400`, which
+   * parses as Infinity), get `invalid_payload` (HTTP 400); the connection stays up.
+   * At most 1000 (`MAX_PAYLOAD_DEPTH`): deeper data could overflow the stack
+   * of the `JSON.stringify` that sends every event.
+   * @default 128
+   */
+  readonly maxPayloadDepth?: number;
+  /**
    * Most patterns one connection may hold; more get `limit_exceeded`.
    * @default 1000
    */
@@ -302,6 +312,7 @@ export const brokerDefaults = {
   host: '127.0.0.1',
   allowUnknownTopics: false,
   maxPayloadBytes: 1_048_576,
+  maxPayloadDepth: 128,
   maxSubscriptionsPerConnection: 1000,
   maxOutboundBytes: 8_388_608,
   slowConsumerMs: 1000,

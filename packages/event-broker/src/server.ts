@@ -10,6 +10,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 import {
   EventwireError,
+  MAX_PAYLOAD_DEPTH,
   assertPattern,
   assertTopic,
   parseTraceparent,
@@ -254,6 +255,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
       interceptTimeoutMs: options.interceptTimeoutMs ?? brokerDefaults.interceptTimeoutMs,
       observerTimeoutMs: options.observerTimeoutMs ?? brokerDefaults.observerTimeoutMs,
       maxDerivedDepth: options.maxDerivedDepth ?? brokerDefaults.maxDerivedDepth,
+      payloadLimits: { maxDepth: payloadDepth(options.maxPayloadDepth) },
       maxPresenceMembers: options.maxPresenceMembers ?? brokerDefaults.maxPresenceMembers,
       source: options.source ?? brokerDefaults.source,
       report,
@@ -1007,6 +1009,15 @@ function validTraceparent(header: string | string[] | undefined): string | undef
 function countParam(name: string, text: string): number {
   const value = Number(text);
   if (!Number.isSafeInteger(value) || value < 0) throw new EventwireError('invalid_payload', `?${name}= must be a non-negative integer, got "${text.slice(0, 40)}"`);
+  return value;
+}
+
+/** The configured nesting limit, within what the broker can serialise (see `BrokerOptions.maxPayloadDepth`). */
+function payloadDepth(value: number | undefined): number {
+  if (value === undefined) return brokerDefaults.maxPayloadDepth;
+  if (!Number.isSafeInteger(value) || value < 1 || value > MAX_PAYLOAD_DEPTH) {
+    throw new RangeError(`maxPayloadDepth must be a whole number from 1 to ${MAX_PAYLOAD_DEPTH}, got ${value}`);
+  }
   return value;
 }
 

@@ -1,4 +1,5 @@
 import { parseEnvelope, type EventEnvelope } from './envelope.js';
+import { assertPayloadShape, findPayloadProblem, payloadLimitDefaults, payloadShapeError, type PayloadLimits } from './protocol/payload-shape.js';
 import { settlesWithin } from './deadline.js';
 import { createEventIdGenerator } from './event-id.js';
 import {
@@ -75,6 +76,15 @@ interface ChannelCommonOptions<TEvents extends EventMap> {
    * @default topicLimitDefaults ({ maxLength: 255, maxSegments: 32 })
    */
   readonly topicLimits?: TopicLimits;
+  /**
+   * Bounds on the shape of event data, as the broker applies them: data
+   * nested deeper than `maxDepth`, or holding a number JSON cannot carry
+   * (`1e400` parses as Infinity), is refused on emit and, received from a
+   * publisher that did not check it, reported through `onError` as
+   * `invalid_payload` and not delivered.
+   * @default payloadLimitDefaults ({ maxDepth: 128 })
+   */
+  readonly payloadLimits?: PayloadLimits;
   /**
    * How long `close()` lets running handlers finish while the channel still
    * sends (their replies go out); after it, emits stop and whatever a handler
@@ -216,7 +226,7 @@ export interface ChannelStats {
   readonly received: number;
   /** Handler and stream deliveries made. */
   readonly delivered: number;
-  /** Inbound events not delivered because their envelope was malformed or their data failed the schema. */
+  /** Inbound events not delivered because their envelope was malformed, their data of a shape refused (too deep, not JSON-safe) or failing the schema. */
   readonly invalid: number;
   /** Inbound events not delivered because their topic is not in the event map. */
   readonly unknown: number;
@@ -275,6 +285,7 @@ export class EventChannel<TEvents extends EventMap = UntypedEvents> {
   readonly #tracing: EventTracing | undefined;
   readonly #lookupSchema: ((topic: string) => EventMap[string] | undefined) | undefined;
   readonly #limits: TopicLimits;
+  readonly #payloadLimits: PayloadLimits;
   readonly #nextId = createEventIdGenerator();
   readonly #handlers = new TopicTrie<Registration>();
   readonly #leases = new Map<string, PatternLease>();
@@ -307,6 +318,7 @@ export class EventChannel<TEvents extends EventMap = UntypedEvents> {
     this.events = options.events;
     this.#lookupSchema = options.events && createSchemaLookup(options.events);
     this.#limits = options.topicLimits ?? topicLimitDefaults;
+    this.#payloadLimits = options.payloadLimits ?? payloadLimitDefaults;
     this.#drainTimeoutMs = options.drainTimeoutMs ?? channelDefaults.drainTimeoutMs;
     this.#tracing = options.tracing;
     this.source = options.source ?? `urn:eventwire:channel:${this.#nextId()}`;
@@ -369,6 +381,8 @@ export class EventChannel<TEvents extends EventMap = UntypedEvents> {
   ): Promise<EventEnvelope<TTopic, EventInput<TEvents, TTopic>>> {
     this.#assertAcceptingEmits();
     assertTopic(topic, this.#limits);
+    // Before the schema (a validator walks data recursively) and the JSON the transport writes.
+    assertPayloadShape(topic, data, this.#payloadLimits);
     if (this.events) {
       const schema = this.#schemaFor(topic);
       if (!schema) throw new UnknownEventError(topic, 'outbound');
@@ -725,6 +739,14 @@ export class EventChannel<TEvents extends EventMap = UntypedEvents> {
     } catch (error) {
       this.#stats.invalid++;
       this.#report(toEventwireError(error, 'invalid_envelope'));
+      return undefined;
+    }
+    // A publisher that did not check it (a plain NATS, Redis or PostgreSQL
+    // client) may send data no schema or handler should have to walk.
+    const problem = findPayloadProblem(envelope.data, this.#payloadLimits.maxDepth);
+    if (problem !== undefined) {
+      this.#stats.invalid++;
+      this.#report(payloadShapeError(envelope.topic, problem));
       return undefined;
     }
     if (!this.events) return { envelope, outcome: { ok: true, value: envelope.data } };

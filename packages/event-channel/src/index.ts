@@ -40,6 +40,7 @@ export { RedisTransport, redisKeysFor } from './transport/redis.js';
 export { PostgresTransport, postgresTransportDefaults, NOTIFY_PAYLOAD_LIMIT } from './transport/postgres.js';
 export { PubSubTransport, EXCEPT_FIELD } from './transport/pubsub-transport.js';
 export { backoffDefaults, fullJitterBackoff } from './backoff.js';
+export { MAX_PAYLOAD_DEPTH, payloadLimitDefaults } from './protocol/payload-shape.js';
 
 export type {
   ChannelStats,
@@ -84,6 +85,7 @@ export type { RedisTransportOptions } from './transport/redis.js';
 export type { PostgresTransportOptions } from './transport/postgres.js';
 export type { PubSubBus, PubSubBusEvents, PubSubTransportOptions } from './transport/pubsub-transport.js';
 export type { BackoffOptions } from './backoff.js';
+export type { PayloadLimits } from './protocol/payload-shape.js';
 export type { OutboxOverflow } from './outbox.js';
 export type { MemoryHubOptions } from './transport/memory.js';
 export type { HistoryRule } from './history/rules.js';

@@ -105,7 +105,7 @@ export class BroadcastingSubscriber implements Subscriber, PresenceListener {
     if (!frame) return this.#error(undefined, new EventwireError('invalid_frame', 'Send JSON such as {"event":"subscribe","channel":"users"}'));
     if (frame.event === 'ping') return this.#send({ event: 'pong' });
     if (frame.event !== 'subscribe' && frame.event !== 'unsubscribe') {
-      return this.#error(undefined, new EventwireError('invalid_frame', `Unknown event ${JSON.stringify(frame.event)}; send "subscribe", "unsubscribe" or "ping"`));
+      return this.#error(undefined, new EventwireError('invalid_frame', `Unknown event ${describe(frame.event)}; send "subscribe", "unsubscribe" or "ping"`));
     }
     const channel = frame.channel;
     if (typeof channel !== 'string') return this.#error(undefined, new EventwireError('invalid_pattern', '"channel" must be a string'));
@@ -136,4 +136,12 @@ export class BroadcastingSubscriber implements Subscriber, PresenceListener {
   #send(frame: Record<string, unknown>): void {
     this.#connection.send(JSON.stringify(frame));
   }
+}
+
+/**
+ * A client's value, quoted for an error message: bounded, and never through
+ * JSON.stringify of what the client sent (nested thousands deep, it overflows the stack).
+ */
+function describe(value: unknown): string {
+  return typeof value === 'string' ? JSON.stringify(value.slice(0, 100)) : typeof value === 'object' ? (value === null ? 'null' : 'an object') : String(value).slice(0, 100);
 }

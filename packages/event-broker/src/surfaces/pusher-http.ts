@@ -5,6 +5,7 @@
 // through the same core as every other surface.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { EventwireError, toEventwireError } from '@eventwire/event-channel';
+import { assertPayloadShape } from '@eventwire/event-channel/protocol';
 import type { Access } from '../auth/access.js';
 import { findToken, type BrokerUser } from '../auth/authenticate.js';
 import { channelKind } from '../auth/channels.js';
@@ -162,6 +163,14 @@ export class PusherHttpApi {
     }
     const topics = userTopic !== undefined ? [userTopic] : channels.map((channel) => app.topicOf(channel));
     const data = body['data'];
+    const eventData = pusherDataToEventData(data);
+    // Before measuring it: JSON.stringify of data nested thousands deep
+    // overflows the stack. The core checks again; a batch is refused whole, here.
+    try {
+      assertPayloadShape(topics[0]!, eventData, this.#options.core.payloadLimits);
+    } catch (error) {
+      throw where === '' ? error : new EventwireError('invalid_payload', `${where}${(error as Error).message}`);
+    }
     const size = typeof data === 'string' ? Buffer.byteLength(data) : Buffer.byteLength(JSON.stringify(data ?? null));
     if (size > this.#options.maxPayloadBytes) {
       throw new EventwireError('payload_too_large', `${where}"data" of ${size} bytes exceeds the limit of ${this.#options.maxPayloadBytes}`);
@@ -173,7 +182,7 @@ export class PusherHttpApi {
     return {
       name,
       topics,
-      data: pusherDataToEventData(data),
+      data: eventData,
       ...(typeof socketId === 'string' && { except: socketId }),
       info: infoOf(typeof body['info'] === 'string' ? body['info'] : null),
     };

@@ -7,7 +7,7 @@ import {
   toEventwireError,
   type TopicLimits,
 } from '@eventwire/event-channel';
-import { createEventIdGenerator } from '@eventwire/event-channel/protocol';
+import { assertPayloadShape, createEventIdGenerator, type PayloadLimits } from '@eventwire/event-channel/protocol';
 import type { Access, Caller } from '../auth/access.js';
 import type { BrokerCore } from '../core.js';
 import { decodePathSegment, httpStatusFor, objectBody, readJsonBody, sendJson } from '../http.js';
@@ -171,7 +171,7 @@ export class SynapHttpApi {
     assertTopic(topic, this.#options.topicLimits);
     this.#access.takeForIp(caller.ip, 'publish');
     await this.#access.authorize(caller.user, [topic], 'publish');
-    const metadata = metadataOf(body['metadata']);
+    const metadata = metadataOf(topic, body['metadata'], this.#core.payloadLimits);
     const source = typeof body['source'] === 'string' && body['source'] !== '' ? body['source'] : defaultSource;
     const envelope = this.#core.createEnvelope(topic, payloadOf(body), {
       source,
@@ -398,11 +398,13 @@ function payloadOf(record: Readonly<Record<string, unknown>>): unknown {
 }
 
 /** Synap metadata is a string map; other values are JSON-encoded rather than dropped. */
-function metadataOf(value: unknown): Record<string, string> | undefined {
+function metadataOf(topic: string, value: unknown, limits: PayloadLimits): Record<string, string> | undefined {
   if (value === undefined || value === null) return undefined;
   if (typeof value !== 'object' || Array.isArray(value)) {
     throw new EventwireError('invalid_payload', '"metadata" must be an object');
   }
+  // Before JSON.stringify of its values: the same shape limits as the data.
+  assertPayloadShape(topic, value, limits);
   const out: Record<string, string> = {};
   for (const [key, entry] of Object.entries(value)) {
     out[key] = typeof entry === 'string' ? entry : JSON.stringify(entry);

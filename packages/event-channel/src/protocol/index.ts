@@ -6,6 +6,7 @@ export { gapReasons } from '../gap.js';
 export { closeCodes, isTerminalCloseCode } from './close-codes.js';
 export { createEventIdGenerator } from '../event-id.js';
 export { parseEnvelope } from '../envelope.js';
+export { MAX_PAYLOAD_DEPTH, assertPayloadShape, findPayloadProblem, payloadLimitDefaults, payloadShapeError } from './payload-shape.js';
 export { formatOffset, parseOffset } from '../offset.js';
 export { MemoryHistoryStore } from '../history/memory-store.js';
 export { HistoryRules, historyRuleDefaults, patternsOverlap } from '../history/rules.js';
@@ -24,6 +25,7 @@ export type { PostgresTransportOptions } from '../transport/postgres.js';
 
 export type { ClientFrame, FrameId, ReceivedServerFrame, ServerFrame } from './frames.js';
 export type { GapReason } from '../gap.js';
+export type { PayloadLimits } from './payload-shape.js';
 export type { SchemaOutcome } from '../events.js';
 export type { ParsedOffset } from '../offset.js';
 export type { HistoryReader, HistoryRetention, HistoryStore, StoredEvent } from '../history/store.js';
