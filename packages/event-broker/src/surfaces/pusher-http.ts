@@ -5,7 +5,7 @@
 // through the same core as every other surface.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { EventwireError, toEventwireError } from '@eventwire/event-channel';
-import { assertPayloadShape } from '@eventwire/event-channel/protocol';
+import { findPayloadProblem } from '@eventwire/event-channel/protocol';
 import type { Access } from '../auth/access.js';
 import { findToken, type BrokerUser } from '../auth/authenticate.js';
 import { channelKind } from '../auth/channels.js';
@@ -164,13 +164,10 @@ export class PusherHttpApi {
     const topics = userTopic !== undefined ? [userTopic] : channels.map((channel) => app.topicOf(channel));
     const data = body['data'];
     const eventData = pusherDataToEventData(data);
-    // Before measuring it: JSON.stringify of data nested thousands deep
-    // overflows the stack. The core checks again; a batch is refused whole, here.
-    try {
-      assertPayloadShape(topics[0]!, eventData, this.#options.core.payloadLimits);
-    } catch (error) {
-      throw where === '' ? error : new EventwireError('invalid_payload', `${where}${(error as Error).message}`);
-    }
+    // Before measuring it (JSON.stringify of data nested thousands deep
+    // overflows the stack), and here, not only in the core: a batch is refused whole.
+    const problem = findPayloadProblem(eventData, this.#options.core.payloadLimits.maxDepth);
+    if (problem !== undefined) throw new EventwireError('invalid_payload', `${where}"data" ${problem}`);
     const size = typeof data === 'string' ? Buffer.byteLength(data) : Buffer.byteLength(JSON.stringify(data ?? null));
     if (size > this.#options.maxPayloadBytes) {
       throw new EventwireError('payload_too_large', `${where}"data" of ${size} bytes exceeds the limit of ${this.#options.maxPayloadBytes}`);
