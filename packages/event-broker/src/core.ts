@@ -358,13 +358,13 @@ export class BrokerCore {
   }
 
   #publish(envelope: EventEnvelope, origin: PublishOrigin, depth: number): PublishResult | Promise<PublishResult> {
-    // A re-sent publish (the ws transport re-sends unacknowledged emits after
-    // a reconnect) is answered from history before its hooks run again.
     // First: every surface's publish comes through here, and nothing after
     // (hooks, schema, history, the JSON each subscriber is sent) may meet
     // data nested deep enough to overflow a recursive walk, or a number JSON
     // would silently turn into null.
     this.#assertShape(envelope);
+    // A re-sent publish (the ws transport re-sends unacknowledged emits after
+    // a reconnect) is answered from history before its hooks run again.
     const duplicate = this.#duplicateOf(envelope);
     if (duplicate) return duplicate;
     const checked = this.#check(envelope);
