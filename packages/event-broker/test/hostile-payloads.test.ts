@@ -275,7 +275,16 @@ test('every surface answers a payload of any shape with the same typed verdict; 
           const delivered = await native.next((frame) => frame['type'] === 'event' && (frame['event'] as { topic: string }).topic === surface.topic, 10_000);
           assert.ok(JSON.stringify((delivered['event'] as { data: unknown }).data) === canonical, `${surface.name}: the data arrived changed`);
         }
-        // The sockets that only subscribe get the same text as a frame: a typed refusal, and they stay.
+        // Frames that are not publishes carry the same text where a name or
+        // list belongs: a typed refusal, and the socket stays (its pong comes back).
+        native.send(`{"type":"subscribe","id":"x-${round}","pattern":${sent.text}}`);
+        native.send(`{"type":"resume","id":"y-${round}","patterns":${sent.text},"since":"earliest"}`);
+        native.send({ type: 'ping', id: `alive-${round}` });
+        await native.next((frame) => frame['type'] === 'pong' && frame['id'] === `alive-${round}`, 10_000);
+        sender.client.send(`{"event":"pusher:subscribe","data":${sent.text}}`);
+        sender.client.send(`{"event":${sent.text},"data":{}}`);
+        sender.client.send({ event: 'pusher:ping', data: {} });
+        await sender.client.next((frame) => frame['event'] === 'pusher:pong', 10_000);
         synap.send(`{"type":${sent.text}}`);
         synap.send({ type: 'ping' });
         await synap.next((frame) => frame['type'] === 'pong', 10_000);
