@@ -32,6 +32,9 @@ the environment, the environment over the config file):
                                                                                0.0.0.0 for every interface)
   --max-payload <size>   largest message: 1mb, 512kb,   EVENTWIRE_MAX_PAYLOAD (default 1mb)
                          or bytes
+  --max-payload-depth <n>                               EVENTWIRE_MAX_PAYLOAD_DEPTH
+                         deepest nesting of event data; (default 128, at most 1000)
+                         deeper is invalid_payload
   --audit-log <path>     append every event as JSONL,   EVENTWIRE_AUDIT_LOG
                          rotated at 10 MiB
   --webhook <url>        POST every event (CloudEvent)  EVENTWIRE_WEBHOOK
@@ -61,7 +64,7 @@ the environment, the environment over the config file):
                          by keys from this JWKS
   --max-connections <n>  most WebSocket connections;    EVENTWIRE_MAX_CONNECTIONS
                          past it 503 + Retry-After      (default: open-file limit
-                                                        minus a 5% reserve)
+                                                        minus a reserve)
   --max-connections-per-ip <n>                          EVENTWIRE_MAX_CONNECTIONS_PER_IP
                          most from one address; 429     (default unlimited)
   --quiet                no per-connection log lines    EVENTWIRE_QUIET=1
@@ -84,6 +87,7 @@ const settings = [
   { flag: 'port', variable: 'EVENTWIRE_PORT', key: 'port', kind: 'number' },
   { flag: 'host', variable: 'EVENTWIRE_HOST', key: 'host', kind: 'string' },
   { flag: 'max-payload', variable: 'EVENTWIRE_MAX_PAYLOAD', key: 'maxPayloadBytes', kind: 'size' },
+  { flag: 'max-payload-depth', variable: 'EVENTWIRE_MAX_PAYLOAD_DEPTH', key: 'maxPayloadDepth', kind: 'number' },
   { flag: 'audit-log', variable: 'EVENTWIRE_AUDIT_LOG', key: 'auditLog', kind: 'string' },
   { flag: 'webhook', variable: 'EVENTWIRE_WEBHOOK', key: 'webhooks', kind: 'string' },
   { flag: 'webhook-topics', variable: 'EVENTWIRE_WEBHOOK_TOPICS', key: 'webhooks', kind: 'string' },
@@ -111,6 +115,7 @@ try {
       port: { type: 'string' },
       host: { type: 'string' },
       'max-payload': { type: 'string' },
+      'max-payload-depth': { type: 'string' },
       'audit-log': { type: 'string' },
       webhook: { type: 'string' },
       'webhook-topics': { type: 'string' },

@@ -119,6 +119,18 @@ test('precedence: flags > environment > file > defaults, as --print-config shows
   assert.is(sources['shutdownTimeoutMs'], 'default');
 });
 
+test('--max-payload-depth and EVENTWIRE_MAX_PAYLOAD_DEPTH set maxPayloadDepth; past 1000 is refused by name', async () => {
+  const flagged = await runCli(['--max-payload-depth', '64', '--print-config'], { EVENTWIRE_MAX_PAYLOAD_DEPTH: '32' });
+  assert.is(flagged.code, 0, flagged.stderr);
+  const { config, sources } = JSON.parse(flagged.stdout) as { config: Record<string, unknown>; sources: Record<string, string> };
+  assert.equal([config['maxPayloadDepth'], sources['maxPayloadDepth']], [64, 'flag --max-payload-depth']);
+  const fromEnv = JSON.parse((await runCli(['--print-config'], { EVENTWIRE_MAX_PAYLOAD_DEPTH: '32' })).stdout) as { config: Record<string, unknown> };
+  assert.is(fromEnv.config['maxPayloadDepth'], 32);
+  const refused = await runCli(['--max-payload-depth', '5000', '--print-config']);
+  assert.is.not(refused.code, 0);
+  assert.match(refused.stderr, /--max-payload-depth: expected at most 1000/);
+});
+
 test('EVENTWIRE_CONFIG names the file when --config is not given', async ({ dir }) => {
   const file = writeJson(dir, 'env.json', { port: 4321 });
   const { code, stdout } = await runCli(['--print-config'], { EVENTWIRE_CONFIG: file });
