@@ -72,9 +72,19 @@ export function defaultMaxConnections(limit: OpenFileLimit | undefined = readOpe
 
 /**
  * The default bound on bytes queued for all readers together: a quarter of
- * the machine's memory, at most 1 GiB (queues live outside the JS heap, in
- * socket buffers, so the heap limit is not the measure).
+ * the memory the process may use, at most 1 GiB (queues live outside the JS
+ * heap, in socket buffers, so the heap limit is not the measure). In a
+ * container that is the cgroup's limit, not the host's memory: `totalmem()`
+ * reports the host's, and a quarter of a 64 GiB host in a 1 GiB container
+ * would let the queues alone past the OOM killer.
  */
-export function defaultTotalOutboundBytes(): number {
-  return Math.min(1024 ** 3, Math.floor(totalmem() / 4));
+export function defaultTotalOutboundBytes(memory: { readonly total: number; readonly constrained?: number | undefined } = processMemory()): number {
+  // Without a limit, cgroup v2 reports 2^64: the host's memory is then the bound.
+  const available = memory.constrained !== undefined && memory.constrained > 0 ? Math.min(memory.constrained, memory.total) : memory.total;
+  return Math.min(1024 ** 3, Math.floor(available / 4));
+}
+
+/** The host's memory, and the cgroup's limit where Node can read one. */
+function processMemory(): { total: number; constrained: number | undefined } {
+  return { total: totalmem(), constrained: process.constrainedMemory?.() };
 }
