@@ -7,12 +7,13 @@
 //
 // Run: cd bench && node --conditions=@eventwire/source --import tsx overload.bench.ts
 //   OVERLOAD_BUDGET=256mb   the broker's maxTotalOutboundBytes (default: the broker's default)
-//   OVERLOAD_HISTORY=1      topics keep history (reconnecting subscribers get replays)
+//   OVERLOAD_HISTORY=1      topics keep history, 10,000 events each (reconnecting subscribers get replays); =200: 200 each
 //   OVERLOAD_SECONDS=25     how long the flood runs
 //   OVERLOAD_PAYLOAD=65536  bytes of payload per event
-//   OVERLOAD_MAX_OUTBOUND=4mb, OVERLOAD_SLOW_MS=1000  the broker's maxOutboundBytes and slowConsumerMs
+//   OVERLOAD_MAX_OUTBOUND=4mb, OVERLOAD_SLOW_MS=30000  the broker's maxOutboundBytes and slowConsumerMs (default: the broker's)
 //   OVERLOAD_HEALTHY=180, OVERLOAD_STALLED=20  the clients
 //   OVERLOAD_GC=1           the probe forces a GC before each sample (live bytes only)
+//   OVERLOAD_FLOODS=2       a second flood after the first has settled (is what RSS kept reused?)
 //   OVERLOAD_TRACE=1, OVERLOAD_LOG=1  the probe's samples, the broker's log
 //
 // The broker reports its own heap numbers through a bench-only preload
@@ -108,7 +109,7 @@ async function clients(url: string): Promise<void> {
 }
 
 // ---- the publisher process: uncapped flood ----
-async function publishers(url: string): Promise<void> {
+async function publishers(url: string, first: number): Promise<void> {
   const payload = Buffer.from('x'.repeat(PAYLOAD));
   const tail = Buffer.from('"}}}');
   let running = true;
@@ -117,7 +118,8 @@ async function publishers(url: string): Promise<void> {
     if (message.stop) running = false;
   });
   await Promise.all(
-    Array.from({ length: PUBLISHERS }, async (_, p) => {
+    // Numbered on from the previous flood's publishers: each numbers its events from 0.
+    Array.from({ length: PUBLISHERS }, (_, k) => first + k).map(async (p) => {
       // A zero mask: ws then skips masking, which would otherwise cost the flood more than the broker's work.
       const socket = new WebSocket(url, { perMessageDeflate: false, generateMask: (mask) => void mask.fill(0) });
       await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
@@ -149,7 +151,9 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'overload-'));
   const config = join(dir, 'broker.config.json');
   const budget = process.env['OVERLOAD_BUDGET'];
-  const history = process.env['OVERLOAD_HISTORY'] === '1';
+  // 1: 10,000 events kept per topic; a larger number: that many.
+  const historyEvents = Number(process.env['OVERLOAD_HISTORY'] ?? 0);
+  const history = historyEvents > 0;
   writeFileSync(
     config,
     JSON.stringify({
@@ -157,7 +161,7 @@ async function main(): Promise<void> {
       ...(budget && { maxTotalOutboundBytes: budget }),
       ...(process.env['OVERLOAD_MAX_OUTBOUND'] && { maxOutboundBytes: process.env['OVERLOAD_MAX_OUTBOUND'] }),
       ...(process.env['OVERLOAD_SLOW_MS'] && { slowConsumerMs: Number(process.env['OVERLOAD_SLOW_MS']) }),
-      ...(history && { history: [{ pattern: 'flood.#', maxEvents: 10_000 }] }),
+      ...(history && { history: [{ pattern: 'flood.#', maxEvents: historyEvents > 1 ? historyEvents : 10_000 }] }),
     }),
   );
   const cli = fileURLToPath(new URL('../packages/event-broker/src/cli.ts', import.meta.url));
@@ -201,22 +205,29 @@ async function main(): Promise<void> {
     await new Promise((resolve) => subscribers.once('message', resolve));
     await new Promise((resolve) => setTimeout(resolve, 1000));
     const idle = status(pid);
-    const flood = fork(self, ['publishers', url], { execArgv: ['--conditions=@eventwire/source', '--import', 'tsx'] });
-    children.push(flood);
-    const floodStart = samples.length;
-    const started = Date.now();
-    let peakRss = 0;
-    while (Date.now() - started < SECONDS * 1000) {
-      await new Promise((resolve) => setTimeout(resolve, 250));
-      peakRss = Math.max(peakRss, status(pid).rss);
-    }
-    const sent = new Promise<{ sent: number }>((resolve) => flood.once('message', (m) => resolve(m as { sent: number })));
-    flood.send({ stop: true });
-    const { sent: published } = await sent;
-    const atStop = status(pid);
-    const duringFlood = samples.slice(floodStart);
-    await new Promise((resolve) => setTimeout(resolve, AFTER_SECONDS * 1000));
-    const after = status(pid);
+    // One flood: publishers for SECONDS, then AFTER_SECONDS of quiet.
+    let floods = 0;
+    const floodOnce = async () => {
+      const flood = fork(self, ['publishers', url, String(PUBLISHERS * floods++)], { execArgv: ['--conditions=@eventwire/source', '--import', 'tsx'] });
+      children.push(flood);
+      const floodStart = samples.length;
+      const started = Date.now();
+      let peakRss = 0;
+      while (Date.now() - started < SECONDS * 1000) {
+        await new Promise((resolve) => setTimeout(resolve, 250));
+        peakRss = Math.max(peakRss, status(pid).rss);
+      }
+      const sent = new Promise<{ sent: number }>((resolve) => flood.once('message', (m) => resolve(m as { sent: number })));
+      flood.send({ stop: true });
+      const { sent: published } = await sent;
+      const atStop = status(pid);
+      const duringFlood = samples.slice(floodStart);
+      await new Promise((resolve) => setTimeout(resolve, AFTER_SECONDS * 1000));
+      return { published, peakRss: Math.max(peakRss, atStop.rss), atStop, after: status(pid), duringFlood };
+    };
+    const { published, atStop, after, duringFlood } = await floodOnce();
+    // A second flood after the first has settled: is the memory kept after the first reused, or added to?
+    const second = process.env['OVERLOAD_FLOODS'] === '2' ? await floodOnce() : undefined;
     const stats = (await (await fetch(`${httpUrl}/stats`)).json()) as Record<string, unknown>;
     const report = new Promise<{ counts: Record<string, number> }>((resolve) => subscribers.once('message', (m) => resolve(m as { counts: Record<string, number> })));
     subscribers.send({ report: true });
@@ -225,13 +236,14 @@ async function main(): Promise<void> {
     const mib = (bytes: number) => `${(bytes / MiB).toFixed(0)} MiB`;
     const result = {
       budget: budget ?? 'default',
-      history,
+      history: history ? (historyEvents > 1 ? historyEvents : 10_000) : false,
       payload: PAYLOAD,
       seconds: SECONDS,
       idleRss: mib(idle.rss),
-      peakRss: mib(Math.max(peakRss, atStop.hwm)),
+      peakRss: mib(atStop.hwm),
       rssAtStop: mib(atStop.rss),
       rssAfter10s: mib(after.rss),
+      ...(second && { secondFlood: { published: second.published, peakRss: mib(second.peakRss), vmHwm: mib(second.after.hwm), rssAfter10s: mib(second.after.rss) } }),
       peakHeapUsed: mib(max('heapUsed')),
       peakHeapTotal: mib(max('heapTotal')),
       peakExternal: mib(max('external')),
@@ -258,5 +270,5 @@ async function main(): Promise<void> {
 
 const [role, url] = [process.argv[2], process.argv[3]];
 if (role === 'clients') await clients(url!);
-else if (role === 'publishers') await publishers(url!);
+else if (role === 'publishers') await publishers(url!, Number(process.argv[4]));
 else await main();

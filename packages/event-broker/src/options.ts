@@ -68,7 +68,7 @@ export interface BrokerOptions<TEvents extends EventMap = EventMap> {
    * readers furthest behind are cut first (counted as slow consumers, dropped
    * at once), so a burst to thousands of stalled readers cannot exhaust the
    * memory while healthy readers, which hold little, keep receiving.
-   * @default a quarter of the machine's memory, at most 1 GiB
+   * @default a quarter of the memory the process may use (the cgroup's limit, else the machine's), at most 1 GiB
    */
   readonly maxTotalOutboundBytes?: number;
   /**
