@@ -14,6 +14,7 @@
 //   OVERLOAD_HEALTHY=180, OVERLOAD_STALLED=20  the clients
 //   OVERLOAD_GC=1           the probe forces a GC before each sample (live bytes only)
 //   OVERLOAD_FLOODS=2       a second flood after the first has settled (is what RSS kept reused?)
+//   OVERLOAD_NODE_FLAGS='…'  flags for the broker's node (V8's GC settings, say)
 //   OVERLOAD_TRACE=1, OVERLOAD_LOG=1  the probe's samples, the broker's log
 //
 // The broker reports its own heap numbers through a bench-only preload
@@ -167,7 +168,7 @@ async function main(): Promise<void> {
   const cli = fileURLToPath(new URL('../packages/event-broker/src/cli.ts', import.meta.url));
   const broker = spawn(
     process.execPath,
-    ['--conditions=@eventwire/source', ...(process.env['OVERLOAD_GC'] ? ['--expose-gc'] : []), '--import', 'tsx', '--import', `data:text/javascript,${encodeURIComponent(probe)}`, cli, '--port', '0', '--host', '127.0.0.1', '--config', config],
+    ['--conditions=@eventwire/source', ...(process.env['OVERLOAD_GC'] ? ['--expose-gc'] : []), ...(process.env['OVERLOAD_NODE_FLAGS']?.split(' ') ?? []), '--import', 'tsx', '--import', `data:text/javascript,${encodeURIComponent(probe)}`, cli, '--port', '0', '--host', '127.0.0.1', '--config', config],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const samples: ProbeSample[] = [];
