@@ -42,44 +42,43 @@ export const MAX_PAYLOAD_DEPTH = 1000;
 export function findPayloadProblem(value: unknown, maxDepth: number): string | undefined {
   if (typeof value !== 'object' || value === null) return scalarProblem(value);
   if (maxDepth < 1) return tooDeep(maxDepth);
-  // Containers still to look into, and how deep each one is: made only when
-  // there is one inside another (most events are one flat object).
-  let pending: object[] | undefined;
-  let depths: number[] | undefined;
+  // Containers still to look into, and how deep each one is.
+  const walk: Walk = { pending: undefined, depths: undefined };
   let container: object | undefined = value;
   let depth = 1;
   while (container !== undefined) {
+    let problem: string | undefined;
     if (Array.isArray(container)) {
-      for (let index = 0; index < container.length; index++) {
-        const item: unknown = container[index];
-        if (typeof item === 'object' && item !== null) {
-          if (depth >= maxDepth) return tooDeep(maxDepth);
-          (pending ??= []).push(item);
-          (depths ??= []).push(depth + 1);
-        } else if (typeof item !== 'string') {
-          const problem = scalarProblem(item);
-          if (problem !== undefined) return problem;
-        }
-      }
+      for (let index = 0; index < container.length && problem === undefined; index++) problem = visit(walk, container[index], depth, maxDepth);
     } else {
       // Own keys only, as JSON.stringify writes them (for…in allocates no key list).
       for (const key in container) {
-        if (!hasOwn.call(container, key)) continue;
-        const item: unknown = (container as Record<string, unknown>)[key];
-        if (typeof item === 'object' && item !== null) {
-          if (depth >= maxDepth) return tooDeep(maxDepth);
-          (pending ??= []).push(item);
-          (depths ??= []).push(depth + 1);
-        } else if (typeof item !== 'string') {
-          const problem = scalarProblem(item);
-          if (problem !== undefined) return problem;
-        }
+        if (hasOwn.call(container, key)) problem = visit(walk, (container as Record<string, unknown>)[key], depth, maxDepth);
+        if (problem !== undefined) break;
       }
     }
-    container = pending?.pop();
-    if (container !== undefined) depth = depths!.pop()!;
+    if (problem !== undefined) return problem;
+    container = walk.pending?.pop();
+    if (container !== undefined) depth = walk.depths!.pop()!;
   }
   return undefined;
+}
+
+/** The containers a walk has still to look into, made only when one is met inside another (most events are one flat object). */
+interface Walk {
+  pending: object[] | undefined;
+  depths: number[] | undefined;
+}
+
+/** One value inside a container `depth` deep: queued when it is a container itself, checked when it is a scalar. */
+function visit(walk: Walk, item: unknown, depth: number, maxDepth: number): string | undefined {
+  if (typeof item === 'object' && item !== null) {
+    if (depth >= maxDepth) return tooDeep(maxDepth);
+    (walk.pending ??= []).push(item);
+    (walk.depths ??= []).push(depth + 1);
+    return undefined;
+  }
+  return typeof item === 'string' ? undefined : scalarProblem(item);
 }
 
 const hasOwn = Object.prototype.hasOwnProperty;
