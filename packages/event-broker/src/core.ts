@@ -3,6 +3,7 @@ import {
   UnknownEventError,
   ValidationError,
   isStandardSchema,
+  patternCovers,
   toEventwireError,
   type EventEnvelope,
   type EventMap,
@@ -276,7 +277,7 @@ export class BrokerCore {
   /** Whether every topic `pattern` matches keeps history in the cluster's (shared) store. */
   #sharedHistoryCovers(pattern: string): boolean {
     const history = this.history;
-    return history !== undefined && isSharedStore(history.store) && history.rules.rules.some((rule) => patternContains(rule.pattern, pattern));
+    return history !== undefined && isSharedStore(history.store) && history.rules.rules.some((rule) => patternCovers(rule.pattern, pattern));
   }
 
   /** An envelope from NATS (core or the history stream); one that is not is counted as fromClusterInvalid and thrown as `invalid_envelope`. */
@@ -541,17 +542,5 @@ export class BrokerCore {
       throw new ValidationError(envelope.topic, 'broker', settled.issues, envelope.id);
     };
     return outcome instanceof Promise ? outcome.then(settle) : settle(outcome);
-  }
-}
-
-/** True when every topic `inner` matches, `outer` matches too (`#` is trailing: zero or more segments). */
-function patternContains(outer: string, inner: string): boolean {
-  const o = outer.split('.');
-  const i = inner.split('.');
-  for (let at = 0; ; at++) {
-    if (o[at] === '#') return true;
-    if (at === o.length || at === i.length) return at === o.length && at === i.length;
-    if (i[at] === '#') return false;
-    if (o[at] !== '*' && (i[at] === '*' || o[at] !== i[at])) return false;
   }
 }
