@@ -1,7 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { EventEnvelope } from '../src/index.js';
-import { MemoryHistoryStore } from '../src/protocol/index.js';
+import { MemoryHistoryStore, estimateEventBytes } from '../src/protocol/index.js';
 import { runHistoryStoreSuite } from './history-store-suite.js';
 
 runHistoryStoreSuite('memory', { create: async (options) => new MemoryHistoryStore(options) });
@@ -100,6 +100,75 @@ test('over maxEvents, the least recently published topic gives up its events, in
   put(store, `e${++n}`, 't.new'); // t.48 next
   assert.equal(store.read('t.48', 0, 10).map((e) => e.seq), [52]);
   assert.is(store.read('#', 0, 1000).length, 100);
+});
+
+test('a bound on bytes: the oldest events go until the rest fit, exactly at the bound, and readers behind them are told', () => {
+  const retention = { maxEvents: 1000, maxAgeMs: 1e12 };
+  const event = (i: number, topic = 'bytes.x'): EventEnvelope => ({ id: `b${i}`, topic, source: 's', time: new Date(0).toISOString(), data: { n: i, text: 'x'.repeat(100) } });
+  // The size of each stored event (with its offset), from a store with no byte bound and the same epoch.
+  const sizer = new MemoryHistoryStore({ epoch: 'E' });
+  const sizes = Array.from({ length: 31 }, (_, i) => (i === 0 ? 0 : estimateEventBytes(sizer.append(event(i), retention))));
+  const bound = sizes.slice(21).reduce((a, b) => a + b, 0); // events 21..30 fill it exactly
+  const store = new MemoryHistoryStore({ epoch: 'E', maxBytes: bound });
+  for (let i = 1; i <= 30; i++) {
+    store.append(event(i), retention);
+    assert.ok(store.bytes <= bound, `${store.bytes} held past the bound ${bound} after event ${i}`);
+  }
+  assert.is(store.bytes, bound);
+  assert.equal(store.read('bytes.x', 0, 100).map((e) => e.seq), [21, 22, 23, 24, 25, 26, 27, 28, 29, 30]);
+  assert.ok(store.trimmedAfter('bytes.x', 19), 'a reader at 19 missed 20: a gap');
+  assert.ok(!store.trimmedAfter('bytes.x', 20), 'a reader at 20 missed nothing');
+  // What was trimmed is no longer held for deduplication either (its bytes are free); what is kept still is.
+  assert.is(store.findById('b20'), undefined);
+  assert.is(store.findById('b21')?.seq, 21);
+  // One more event: the oldest goes, one for one.
+  store.append(event(31), retention);
+  assert.is(store.read('bytes.x', 0, 100)[0]!.seq, 22);
+  assert.ok(store.trimmedAfter('bytes.x', 20));
+});
+
+test('a bound on bytes trims the least recently published topic first, as the bound on events does', () => {
+  const retention = { maxEvents: 1000, maxAgeMs: 1e12 };
+  const put = (store: MemoryHistoryStore, topic: string, i: number): EventEnvelope =>
+    store.append({ id: `${topic}-${i}`, topic, source: 's', time: new Date(0).toISOString(), data: 'y'.repeat(200) }, retention);
+  const sizer = new MemoryHistoryStore({ epoch: 'E' });
+  const one = estimateEventBytes(put(sizer, 'quiet.x', 1));
+  const store = new MemoryHistoryStore({ epoch: 'E', maxBytes: one * 10 + one / 2 });
+  for (let i = 1; i <= 5; i++) put(store, 'quiet.x', i); // seq 1..5
+  for (let i = 1; i <= 10; i++) put(store, 'busy.x', i); // seq 6..15
+  assert.equal(store.read('quiet.x', 0, 100), []);
+  assert.is(store.read('busy.x', 0, 100).length, 10);
+  assert.ok(store.trimmedAfter('quiet.x', 0), 'quiet readers are told');
+  assert.ok(!store.trimmedAfter('busy.x', 5), 'busy readers lost nothing');
+});
+
+test('an event larger than the whole bound is still kept, alone, until the next (it was acknowledged)', () => {
+  const retention = { maxEvents: 1000, maxAgeMs: 1e12 };
+  const store = new MemoryHistoryStore({ maxBytes: 1000 });
+  const put = (i: number, size: number): EventEnvelope => store.append({ id: `big${i}`, topic: 'big.x', source: 's', time: new Date(0).toISOString(), data: 'z'.repeat(size) }, retention);
+  put(1, 10);
+  put(2, 5000);
+  assert.equal(store.read('big.x', 0, 10).map((e) => e.seq), [2]);
+  assert.ok(store.bytes > 1000);
+  put(3, 10);
+  assert.equal(store.read('big.x', 0, 10).map((e) => e.seq), [3]);
+  assert.ok(store.bytes <= 1000);
+  assert.ok(store.trimmedAfter('big.x', 1));
+});
+
+test('the estimate walks nested, shared and cyclic data without recursion, counting each object once', () => {
+  const base = { id: 'x', topic: 't', source: 's', time: '' };
+  const shared = { text: 'q'.repeat(1000) };
+  const once = estimateEventBytes({ ...base, data: [shared] });
+  const twice = estimateEventBytes({ ...base, data: [shared, shared] });
+  assert.ok(twice - once < 100, 'a shared object counts once');
+  const cyclic: Record<string, unknown> = { a: 1 };
+  cyclic['self'] = cyclic;
+  assert.ok(estimateEventBytes({ ...base, data: cyclic }) > 0);
+  let deep: unknown = 'leaf';
+  for (let i = 0; i < 1_000_000; i++) deep = [deep];
+  assert.ok(estimateEventBytes({ ...base, data: deep }) > 1_000_000 * 8);
+  assert.ok(estimateEventBytes({ ...base, data: 'w'.repeat(1_000_000) }) >= 1_000_000);
 });
 
 test.run();

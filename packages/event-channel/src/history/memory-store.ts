@@ -3,6 +3,7 @@ import { EventwireError } from '../errors.js';
 import { createEventIdGenerator } from '../event-id.js';
 import { formatOffset } from '../offset.js';
 import { topicMatches } from '../topic.js';
+import { estimateEventBytes } from './event-size.js';
 import type { HistoryRetention, HistoryStore, StoredEvent } from './store.js';
 
 /** Options of {@link MemoryHistoryStore}. */
@@ -16,10 +17,24 @@ export interface MemoryHistoryStoreOptions {
   /**
    * Most events held in all, whatever the per-topic retention says: past it
    * the oldest event of the topic published to least recently goes (and a
-   * reader behind it is told of a gap). Bounds memory.
+   * reader behind it is told of a gap).
    * @default 1_000_000
    */
   readonly maxEvents?: number;
+  /**
+   * Most bytes held in all: past it the globally oldest events go, as past
+   * `maxEvents` (and a reader behind them is told of a gap). What an event
+   * counts is its estimated heap cost (`estimateEventBytes`: its values
+   * walked, plus a measured per-event overhead), for as long as the store
+   * references it: in a topic's log, or still remembered for deduplication.
+   * It bounds the heap the store holds within a measured factor
+   * (bench/RESULTS.md, "History memory bound"); with 1 MiB events and no such
+   * bound, `maxEvents` alone would let it hold a terabyte. The fixed default
+   * suits a browser or a test; the broker passes its own
+   * (`historyMaxMemoryBytes`, from the memory the process may use).
+   * @default 268_435_456 (256 MiB)
+   */
+  readonly maxBytes?: number;
   /** How long an event id is remembered for deduplicating re-sent publishes. @default 120_000 */
   readonly dedupWindowMs?: number;
   /** Most event ids remembered for deduplication, whatever the window (bounds memory at high rates). @default 200_000 */
@@ -30,10 +45,23 @@ export interface MemoryHistoryStoreOptions {
   readonly epoch?: string;
 }
 
+/** Defaults of {@link MemoryHistoryStoreOptions}. */
+export const memoryHistoryStoreDefaults = {
+  maxTopics: 100_000,
+  maxEvents: 1_000_000,
+  maxBytes: 268_435_456,
+  dedupWindowMs: 120_000,
+  maxDedupIds: 200_000,
+} as const;
+
 interface Entry {
   readonly seq: number;
   readonly envelope: EventEnvelope;
   readonly storedAt: number;
+  /** Its estimated heap cost, counted in the store's `bytes` while `holders` > 0. */
+  readonly bytes: number;
+  /** Where the store still references it: its topic's log, the deduplication queue (0–2). */
+  holders: number;
 }
 
 /**
@@ -43,7 +71,8 @@ interface Entry {
  */
 class TopicLog {
   readonly topic: string;
-  entries: Entry[] = [];
+  /** Slots before `start` are cleared (undefined): a trimmed event is not kept alive by the array until it is compacted. */
+  entries: (Entry | undefined)[] = [];
   older: TopicLog | undefined;
   newer: TopicLog | undefined;
   start = 0;
@@ -64,11 +93,11 @@ class TopicLog {
     return this.size > 0 ? this.entries[this.entries.length - 1] : undefined;
   }
 
-  /** Applies the retention; returns how many events it dropped. */
-  trim(now: number): number {
+  /** Applies the retention, handing each dropped entry to `release`; returns how many it dropped. */
+  trim(now: number, release: (entry: Entry) => void): number {
     const { maxEvents, maxAgeMs } = this.retention;
     const before = this.start;
-    while (this.size > 0 && (this.size > maxEvents || now - this.entries[this.start]!.storedAt > maxAgeMs)) this.dropOldest();
+    while (this.size > 0 && (this.size > maxEvents || now - this.entries[this.start]!.storedAt > maxAgeMs)) release(this.dropOldest());
     const dropped = this.start - before;
     // Compact once the dead prefix is at least half the array.
     if (this.start > 64 && this.start * 2 > this.entries.length) {
@@ -78,9 +107,12 @@ class TopicLog {
     return dropped;
   }
 
-  dropOldest(): void {
-    this.trimmedThrough = this.entries[this.start]!.seq;
+  dropOldest(): Entry {
+    const entry = this.entries[this.start]!;
+    this.entries[this.start] = undefined;
+    this.trimmedThrough = entry.seq;
     this.start++;
+    return entry;
   }
 
   /** Index of the first live entry with seq > after (binary search). */
@@ -124,29 +156,41 @@ export class MemoryHistoryStore implements HistoryStore {
    * half the array), where iterating the Map from its start skipped every
    * slot deleted before.
    */
-  #idQueue: Entry[] = [];
+  #idQueue: (Entry | undefined)[] = [];
   #idsStart = 0;
   /** Highest seq among the events of forgotten topics. */
   #forgottenThrough = 0;
   readonly #maxTopics: number;
   readonly #maxEvents: number;
+  readonly #maxBytes: number;
   /** Events held, over every topic. */
   #total = 0;
+  /** Estimated heap bytes of the events referenced (in a log or the deduplication queue). */
+  #bytes = 0;
+  /** Drops a log's reference to an entry (passed to `TopicLog.trim`). */
+  readonly #releaseFromLog = (entry: Entry): void => this.#release(entry);
   readonly #dedupWindowMs: number;
   readonly #maxDedupIds: number;
   readonly #now: () => number;
 
   constructor(options: MemoryHistoryStoreOptions = {}) {
     this.epoch = options.epoch ?? createEventIdGenerator()();
-    this.#maxTopics = options.maxTopics ?? 100_000;
-    this.#maxEvents = options.maxEvents ?? 1_000_000;
-    this.#dedupWindowMs = options.dedupWindowMs ?? 120_000;
-    this.#maxDedupIds = options.maxDedupIds ?? 200_000;
+    this.#maxTopics = options.maxTopics ?? memoryHistoryStoreDefaults.maxTopics;
+    this.#maxEvents = options.maxEvents ?? memoryHistoryStoreDefaults.maxEvents;
+    this.#maxBytes = options.maxBytes ?? memoryHistoryStoreDefaults.maxBytes;
+    if (!(this.#maxBytes > 0)) throw new EventwireError('internal', 'History maxBytes must be above 0');
+    this.#dedupWindowMs = options.dedupWindowMs ?? memoryHistoryStoreDefaults.dedupWindowMs;
+    this.#maxDedupIds = options.maxDedupIds ?? memoryHistoryStoreDefaults.maxDedupIds;
     this.#now = options.now ?? Date.now;
   }
 
   get head(): number {
     return this.#head;
+  }
+
+  /** Estimated heap bytes of the events held (at most `maxBytes`, but for one event larger than it). */
+  get bytes(): number {
+    return this.#bytes;
   }
 
   append(envelope: EventEnvelope, retention: HistoryRetention): EventEnvelope {
@@ -177,13 +221,15 @@ export class MemoryHistoryStore implements HistoryStore {
       this.#topics.set(envelope.topic, log);
     }
     this.#linkNewest(log);
-    const entry: Entry = { seq, envelope: stored, storedAt };
+    const entry: Entry = { seq, envelope: stored, storedAt, bytes: estimateEventBytes(stored), holders: 2 };
+    this.#bytes += entry.bytes;
     log.entries.push(entry);
-    this.#total += 1 - log.trim(now);
+    this.#total += 1 - log.trim(now, this.#releaseFromLog);
     while (this.#total > this.#maxEvents) this.#dropGloballyOldest();
     this.#ids.set(envelope.id, entry);
     this.#idQueue.push(entry);
     this.#pruneIds(now);
+    this.#enforceBytes();
   }
 
   /** Events up to `seq` are gone (a durable store dropped their file): readers behind it get a gap. */
@@ -191,7 +237,7 @@ export class MemoryHistoryStore implements HistoryStore {
     if (seq > this.#forgottenThrough) this.#forgottenThrough = seq;
     for (const log of this.#topics.values()) {
       while (log.size > 0 && log.entries[log.start]!.seq <= seq) {
-        log.dropOldest();
+        this.#release(log.dropOldest());
         this.#total--;
       }
     }
@@ -202,7 +248,7 @@ export class MemoryHistoryStore implements HistoryStore {
     const found: Entry[] = [];
     for (const [topic, log] of this.#topics) {
       if (!topicMatches(pattern, topic)) continue;
-      this.#total -= log.trim(now);
+      this.#total -= log.trim(now, this.#releaseFromLog);
       const last = log.last;
       if (!last || last.seq <= after) continue;
       // Each topic contributes at most `limit`: the overall first `limit` are among them.
@@ -218,7 +264,7 @@ export class MemoryHistoryStore implements HistoryStore {
     const found: Entry[] = [];
     for (const [topic, log] of this.#topics) {
       if (!topicMatches(pattern, topic)) continue;
-      this.#total -= log.trim(now);
+      this.#total -= log.trim(now, this.#releaseFromLog);
       for (let i = Math.max(log.start, log.entries.length - count); i < log.entries.length; i++) found.push(log.entries[i]!);
     }
     return found.sort((a, b) => a.seq - b.seq).slice(-count).map((entry) => this.#toStored(entry));
@@ -229,7 +275,7 @@ export class MemoryHistoryStore implements HistoryStore {
     const now = this.#now();
     for (const [topic, log] of this.#topics) {
       if (!topicMatches(pattern, topic)) continue;
-      this.#total -= log.trim(now);
+      this.#total -= log.trim(now, this.#releaseFromLog);
       if (log.trimmedThrough > after) return true;
     }
     return false;
@@ -258,8 +304,45 @@ export class MemoryHistoryStore implements HistoryStore {
     const log = this.#oldest!;
     if (log.size <= 1) return this.#forgetOldestTopic();
     // Its trimmedThrough moves: readers of that topic behind it get a gap, others do not.
-    log.dropOldest();
+    this.#release(log.dropOldest());
     this.#total--;
+  }
+
+  /**
+   * Over `maxBytes`: the oldest id remembered only for deduplication is
+   * forgotten (its event already left its log), else the oldest event of the
+   * least recently published topic goes, as past `maxEvents`. Each step
+   * drops a reference, so it ends; the newest event stays even alone over
+   * the bound (it was acknowledged: it must be readable at least once).
+   */
+  #enforceBytes(): void {
+    while (this.#bytes > this.#maxBytes) {
+      const oldestId = this.#idQueue[this.#idsStart];
+      if (oldestId && oldestId.holders === 1 && this.#dropOldestId()) continue;
+      if (this.#total <= 1) {
+        // Only the newest event is left in a log: what else is held is in the deduplication queue.
+        if (!this.#dropOldestId()) break;
+        continue;
+      }
+      this.#dropGloballyOldest();
+    }
+    this.#compactIds();
+  }
+
+  /** Forgets the oldest remembered id; false when none is left but the newest event's. */
+  #dropOldestId(): boolean {
+    const queue = this.#idQueue;
+    if (this.#idsStart >= queue.length - 1) return false;
+    const entry = queue[this.#idsStart]!;
+    queue[this.#idsStart++] = undefined;
+    if (this.#ids.get(entry.envelope.id) === entry) this.#ids.delete(entry.envelope.id);
+    this.#release(entry);
+    return true;
+  }
+
+  /** One place no longer references `entry`: when none does, its bytes are no longer held. */
+  #release(entry: Entry): void {
+    if (--entry.holders === 0) this.#bytes -= entry.bytes;
   }
 
   #forgetOldestTopic(): void {
@@ -267,6 +350,7 @@ export class MemoryHistoryStore implements HistoryStore {
     this.#unlink(log);
     this.#topics.delete(log.topic);
     this.#total -= log.size;
+    for (let i = log.start; i < log.entries.length; i++) this.#release(log.entries[i]!);
     const last = log.last?.seq ?? log.trimmedThrough;
     if (last > this.#forgottenThrough) this.#forgottenThrough = last;
   }
@@ -292,10 +376,16 @@ export class MemoryHistoryStore implements HistoryStore {
     while (this.#idsStart < queue.length) {
       const entry = queue[this.#idsStart]!;
       if (now - entry.storedAt <= this.#dedupWindowMs && this.#ids.size <= this.#maxDedupIds) break;
-      this.#idsStart++;
+      queue[this.#idsStart++] = undefined;
       // The id may have been stored again since (a re-sent publish after the window): that one stays.
       if (this.#ids.get(entry.envelope.id) === entry) this.#ids.delete(entry.envelope.id);
+      this.#release(entry);
     }
+    this.#compactIds();
+  }
+
+  #compactIds(): void {
+    const queue = this.#idQueue;
     if (this.#idsStart > 64 && this.#idsStart * 2 > queue.length) {
       this.#idQueue = queue.slice(this.#idsStart);
       this.#idsStart = 0;
