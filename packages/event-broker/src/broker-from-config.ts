@@ -44,7 +44,7 @@ export async function createBrokerFromConfig<TEvents extends EventMap = UntypedE
   const config = validateConfig(input, 'config', { code: true });
   const { log } = options;
   const broker = new EventBrokerServer<TEvents>({
-    ...pick(config, [...passThroughOptionKeys, 'maxPayloadBytes', 'maxOutboundBytes', 'maxTotalOutboundBytes', 'historyMaxBytes']),
+    ...pick(config, [...passThroughOptionKeys, 'maxPayloadBytes', 'maxOutboundBytes', 'maxTotalOutboundBytes', 'historyMaxBytes', 'historyMaxMemoryBytes']),
     ...(config.cluster !== undefined && {
       // Keys left out stay out (the options are exact: no `undefined` values).
       cluster:

@@ -46,6 +46,9 @@ the environment, the environment over the config file):
   --data-dir <dir>       durable state: history goes to EVENTWIRE_DATA_DIR
                          a log there, kept across restarts
   --fsync <policy>       always | never | <ms>          EVENTWIRE_FSYNC (default 100)
+  --history-max-memory <size>                           EVENTWIRE_HISTORY_MAX_MEMORY
+                         most history held in memory;   (default: an eighth of the
+                         past it the oldest go (gap)    memory limit, at most 1gb)
   --cluster <url>        share one event space with the EVENTWIRE_CLUSTER
                          brokers on this server:
                          nats://a:4222,b:4222, redis://host:6379
@@ -96,6 +99,7 @@ const settings = [
   { flag: 'history', variable: 'EVENTWIRE_HISTORY', key: 'history', kind: 'history' },
   { flag: 'data-dir', variable: 'EVENTWIRE_DATA_DIR', key: 'dataDir', kind: 'string' },
   { flag: 'fsync', variable: 'EVENTWIRE_FSYNC', key: 'historyFsync', kind: 'number' },
+  { flag: 'history-max-memory', variable: 'EVENTWIRE_HISTORY_MAX_MEMORY', key: 'historyMaxMemoryBytes', kind: 'size' },
   { flag: 'cluster', variable: 'EVENTWIRE_CLUSTER', key: 'cluster', kind: 'string' },
   { flag: 'pusher', variable: 'EVENTWIRE_PUSHER', key: 'pusher', kind: 'pusher' },
   { flag: 'metrics', variable: 'EVENTWIRE_METRICS', key: 'metrics', kind: 'switch' },
@@ -128,6 +132,7 @@ try {
       'max-connections': { type: 'string' },
       'max-connections-per-ip': { type: 'string' },
       fsync: { type: 'string' },
+      'history-max-memory': { type: 'string' },
       cluster: { type: 'string' },
       pusher: { type: 'string', multiple: true },
       metrics: { type: 'string' },

@@ -85,6 +85,8 @@ export interface BrokerConfig<TEvents extends EventMap = UntypedEvents, TChannel
   readonly maxTotalOutboundBytes?: number | string;
   /** Most bytes the durable history log keeps (`'10gb'` works). @default '1gb' */
   readonly historyMaxBytes?: number | string;
+  /** Most bytes of history held in memory (`'256mb'`). @default an eighth of memory, at most 1gb */
+  readonly historyMaxMemoryBytes?: number | string;
   /** Each field defaults to `topicLimitDefaults`. */
   readonly topicLimits?: Partial<TopicLimits>;
   /** The live dashboard (see `BrokerOptions.dashboard`); off unless set. */
@@ -250,6 +252,7 @@ export const declarativeConfigSchema = z.strictObject({
   maxOutboundBytes: size,
   maxTotalOutboundBytes: size,
   historyMaxBytes: size,
+  historyMaxMemoryBytes: size,
   slowConsumerMs: milliseconds,
   heartbeatMs: milliseconds,
   helloTimeoutMs: milliseconds,

@@ -10,6 +10,7 @@ export { loadBrokerConfigFile } from './config-file.js';
 export { createBrokerFromConfig } from './broker-from-config.js';
 export { HistoryRules, MemoryHistoryStore, historyRuleDefaults } from '@eventwire/event-channel/protocol';
 export { LogHistoryStore, logHistoryStoreDefaults } from './history/log-store.js';
+export { defaultHistoryMemoryBytes } from './history/memory-bound.js';
 export { findToken } from './auth/authenticate.js';
 export { createJwtAuthenticator } from './auth/jwt.js';
 export { channelKind } from './auth/channels.js';

@@ -151,6 +151,17 @@ export interface BrokerOptions<TEvents extends EventMap = EventMap> {
    */
   readonly historyMaxBytes?: number;
   /**
+   * Most bytes of history held in memory: by the in-memory store, by the
+   * durable log's index (what reads are served from), and by each cluster
+   * broker's mirror of the JetStream stream. Events count their estimated
+   * heap cost (their data walked, plus ~390 bytes each); past the bound the
+   * oldest go, and a reader behind them is told of a gap (`trimmed`), as past
+   * a rule's `maxEvents`. Without it, history in memory was bounded only by
+   * event counts (1,000,000 events of up to `maxPayloadBytes` each).
+   * @default an eighth of the memory the process may use (the cgroup's limit, else RAM), at most 1 GiB
+   */
+  readonly historyMaxMemoryBytes?: number;
+  /**
    * Where history is stored, overriding `dataDir`. @default a `LogHistoryStore`
    * in `dataDir` when given, else a `MemoryHistoryStore` (lost on restart; its
    * epoch changes, so clients are told of the gap)

@@ -1,5 +1,6 @@
 import { ClusterPresence } from './cluster/cluster-presence.js';
 import { JetStreamHistory } from './cluster/jetstream-history.js';
+import { defaultHistoryMemoryBytes } from './history/memory-bound.js';
 import type { ClusterEngine, ClusterLinkHost, ClusterLinkStats } from './cluster/cluster-engine.js';
 import { clusterEngineKind, clusterNodeName, type ClusterOptions } from './cluster/cluster-options.js';
 import { NatsClusterLink } from './cluster/nats-cluster.js';
@@ -239,7 +240,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
     // In a NATS cluster, history lives in JetStream (unless a store of this broker's own is given).
     const shared =
       cluster && engine === 'nats' && historyRules && !options.historyStore
-        ? new JetStreamHistory(cluster.history ?? {}, historyRules, cluster.node, {
+        ? new JetStreamHistory({ mirrorMaxBytes: this.#historyMemoryBytes(options), ...cluster.history }, historyRules, cluster.node, {
             accept: (raw, own) => this.#core.acceptFromHistory(raw, own),
             deliver: (envelope, except, own) => this.#core.deliverFromHistory(envelope, except, own),
             dropped: (error) => this.#cluster?.dropped(error, false),
@@ -360,10 +361,15 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
     };
   }
 
+  #historyMemoryBytes(options: BrokerOptions<TEvents>): number {
+    return options.historyMaxMemoryBytes ?? defaultHistoryMemoryBytes();
+  }
+
   #defaultHistoryStore(options: BrokerOptions<TEvents>): HistoryStore {
-    if (options.dataDir === undefined) return new MemoryHistoryStore();
+    if (options.dataDir === undefined) return new MemoryHistoryStore({ maxBytes: this.#historyMemoryBytes(options) });
     return new LogHistoryStore({
       dir: join(options.dataDir, 'history'),
+      memoryMaxBytes: this.#historyMemoryBytes(options),
       ...(options.historyFsync !== undefined && { fsync: options.historyFsync }),
       ...(options.historyMaxBytes !== undefined && { maxBytes: options.historyMaxBytes }),
       onWarning: (message) => this.#log(message),

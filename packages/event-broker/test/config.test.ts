@@ -131,6 +131,18 @@ test('--max-payload-depth and EVENTWIRE_MAX_PAYLOAD_DEPTH set maxPayloadDepth; p
   assert.match(refused.stderr, /--max-payload-depth: expected at most 1000/);
 });
 
+test('--history-max-memory and EVENTWIRE_HISTORY_MAX_MEMORY set historyMaxMemoryBytes, as a size', async () => {
+  const flagged = await runCli(['--history-max-memory', '256mb', '--print-config'], { EVENTWIRE_HISTORY_MAX_MEMORY: '64mb' });
+  assert.is(flagged.code, 0, flagged.stderr);
+  const { config, sources } = JSON.parse(flagged.stdout) as { config: Record<string, unknown>; sources: Record<string, string> };
+  assert.equal([config['historyMaxMemoryBytes'], sources['historyMaxMemoryBytes']], [256 * 1024 ** 2, 'flag --history-max-memory']);
+  const fromEnv = JSON.parse((await runCli(['--print-config'], { EVENTWIRE_HISTORY_MAX_MEMORY: '64mb' })).stdout) as { config: Record<string, unknown> };
+  assert.is(fromEnv.config['historyMaxMemoryBytes'], 64 * 1024 ** 2);
+  const refused = await runCli(['--history-max-memory', 'lots', '--print-config']);
+  assert.is.not(refused.code, 0);
+  assert.match(refused.stderr, /--history-max-memory/);
+});
+
 test('EVENTWIRE_CONFIG names the file when --config is not given', async ({ dir }) => {
   const file = writeJson(dir, 'env.json', { port: 4321 });
   const { code, stdout } = await runCli(['--print-config'], { EVENTWIRE_CONFIG: file });

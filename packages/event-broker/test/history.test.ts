@@ -124,6 +124,46 @@ test('away longer than retention: a trimmed gap, then what is still stored', asy
   assert.equal(gaps.map((gap) => gap.reason), ['trimmed']);
 });
 
+/** An event's data padded to ~1 KiB, so a few fill a small memory bound. */
+const padded = (n: number): { n: number; pad: string } => ({ n, pad: 'p'.repeat(1000) });
+
+test('a small historyMaxMemoryBytes (durable log): a subscriber back from a restart behind what memory kept gets a trimmed gap, then every retained event once and in order', async (context) => {
+  const dir = mkdtempSync(join(tmpdir(), 'eventwire-histmem-'));
+  context.dirs.push(dir);
+  // ~1.5 KiB per held event: about ten fit, of the 60 published while the subscriber is away.
+  const server = await start(context, { history: [{ pattern: 'hist.#' }], dataDir: dir, historyMaxMemoryBytes: 16 * 1024 });
+  const subscriber = channelOn(context, server);
+  const gaps: HistoryGap[] = [];
+  subscriber.onGap((gap) => gaps.push(gap));
+  const got: number[] = [];
+  await subscriber.on('hist.mem', (data) => void got.push((data as { n: number }).n)).ready;
+  await server.broker.publish('hist.mem' as never, padded(1) as never);
+  await until(() => got.length === 1, 'first');
+  await server.restart(); // the log is reopened: memory holds only its newest events
+  await Promise.all(range(2, 61).map((n) => server.broker.publish('hist.mem' as never, padded(n) as never)));
+  await until(() => gaps.length === 1 && got.at(-1) === 61, 'told, then replayed up to the last');
+  await server.broker.publish('hist.mem' as never, padded(62) as never);
+  await until(() => got.at(-1) === 62, 'live again');
+  assert.equal(gaps.map((gap) => gap.reason), ['trimmed']);
+  const replayed = got.slice(1, -1);
+  assert.ok(replayed.length >= 5 && replayed.length <= 15, `${replayed.length} replayed: the bound keeps about ten`);
+  assert.equal(got, [1, ...range(62 - replayed.length, 61), 62], 'the newest retained, each once, in order');
+});
+
+test('a flood through a small historyMaxMemoryBytes (memory store): what history holds stays at the bound, and a reader from the start is told of the gap', async (context) => {
+  const bound = 256 * 1024;
+  const server = await start(context, { history: [{ pattern: 'hist.#', maxEvents: 1_000_000 }], historyMaxMemoryBytes: bound });
+  const first = await server.broker.publish('hist.flood' as never, padded(0) as never);
+  // 5,000 events of ~1 KiB: 20× the bound. Before the bound, all of them were held (maxEvents allowed it).
+  for (let batch = 0; batch < 50; batch++) await Promise.all(range(1, 100).map((i) => server.broker.publish('hist.flood' as never, padded(batch * 100 + i) as never)));
+  const response = await fetch(`${server.httpUrl}/history/hist.flood?since=${encodeURIComponent(first.event.offset!)}&limit=1000`);
+  const page = (await response.json()) as { events: EventEnvelope[]; gap?: string };
+  const held = page.events.map((event) => (event.data as { n: number }).n);
+  assert.ok(held.length > 50 && held.length < 256, `${held.length} events held for a ${bound}-byte bound of ~1.5 KiB events`);
+  assert.equal(held, range(5000 - held.length + 1, 5000), 'the newest, in order');
+  assert.is(page.gap, 'trimmed', 'a reader from the first event is told what it missed');
+});
+
 test('a pattern held across a drop from a topic without history is a no_history gap', async (context) => {
   const server = await start(context, { history: [{ pattern: 'hist.#' }], historyStore: keptMemoryStore() });
   const subscriber = channelOn(context, server);

@@ -50,6 +50,13 @@ export interface JetStreamHistoryOptions {
   /** Most bytes the stream holds; past it the oldest events go (readers behind them get a gap). @default unlimited */
   readonly maxBytes?: number;
   /**
+   * Most bytes of events this broker's mirror of the stream holds in memory
+   * (`MemoryHistoryStoreOptions.maxBytes`): past it the oldest leave the
+   * mirror, though the stream still holds them, and readers behind them are
+   * told of a gap. @default the broker's `historyMaxMemoryBytes`
+   */
+  readonly mirrorMaxBytes?: number;
+  /**
    * How long `listen()` waits for the stream to be found, and then for the
    * mirror to take another event while it loads (a large stream takes as
    * long as it takes, as long as it advances). @default 30_000
@@ -167,7 +174,10 @@ export class JetStreamHistory implements SharedHistoryStore, NatsClusterPart {
         const { state } = info;
         const startSeq = state.messages > 0 ? state.first_seq : state.last_seq + 1;
         // The mirror before the reader: the reader's first messages may be taken before start() returns.
-        this.#mirror = new MemoryHistoryStore({ epoch: await historyEpoch(info.config.name, info.created) });
+        this.#mirror = new MemoryHistoryStore({
+          epoch: await historyEpoch(info.config.name, info.created),
+          ...(this.#options.mirrorMaxBytes !== undefined && { maxBytes: this.#options.mirrorMaxBytes }),
+        });
         // What the stream no longer holds: a reader behind it is told of a gap.
         if (startSeq > 1) this.#mirror.forgetThrough(startSeq - 1);
         this.#bootLastSeq = state.last_seq;

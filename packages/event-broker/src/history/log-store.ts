@@ -45,6 +45,14 @@ export interface LogHistoryStoreOptions {
   readonly segmentBytes?: number;
   /** Oldest segments are deleted past this total (their readers get a gap). @default 1_073_741_824 (1 GiB) */
   readonly maxBytes?: number;
+  /**
+   * Most bytes of retained events held in memory (the index reads are served
+   * from): `MemoryHistoryStoreOptions.maxBytes`. Past it the oldest events
+   * leave memory, though still on disk until their segment goes, and readers
+   * behind them are told of a gap; on open, the newest that fit are loaded.
+   * @default 268_435_456 (256 MiB; the broker passes `historyMaxMemoryBytes`)
+   */
+  readonly memoryMaxBytes?: number;
   /** @default 120_000 */
   readonly dedupWindowMs?: number;
   /** @default Date.now */
@@ -92,7 +100,7 @@ interface Segment {
  * epoch in `<dir>/epoch`: it survives restarts and `kill -9`, keeping its
  * epoch, so reconnecting clients resume without a gap. Retained events are
  * also kept in memory (a `MemoryHistoryStore` with the same epoch and its
- * bounds: 100,000 topics, 1,000,000 events), so reads never touch the disk;
+ * bounds: 100,000 topics, 1,000,000 events, `memoryMaxBytes`), so reads never touch the disk;
  * the disk is for surviving restarts.
  *
  * A write that fails (no file descriptor, a full disk, an I/O error) throws
@@ -132,6 +140,7 @@ export class LogHistoryStore implements HistoryStore {
       epoch: this.epoch,
       now: this.#now,
       ...(options.dedupWindowMs !== undefined && { dedupWindowMs: options.dedupWindowMs }),
+      ...(options.memoryMaxBytes !== undefined && { maxBytes: options.memoryMaxBytes }),
     });
     this.#load();
     if (typeof this.#fsync === 'number' && this.#fsync > 0) {
