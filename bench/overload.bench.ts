@@ -8,6 +8,7 @@
 // Run: cd bench && node --conditions=@eventwire/source --import tsx overload.bench.ts
 //   OVERLOAD_BUDGET=256mb   the broker's maxTotalOutboundBytes (default: the broker's default)
 //   OVERLOAD_HISTORY=1      topics keep history, 10,000 events each (reconnecting subscribers get replays); =200: 200 each
+//   OVERLOAD_HISTORY_MEMORY=64mb  the broker's historyMaxMemoryBytes (default: the broker's default)
 //   OVERLOAD_SECONDS=25     how long the flood runs
 //   OVERLOAD_PAYLOAD=65536  bytes of payload per event
 //   OVERLOAD_MAX_OUTBOUND=4mb, OVERLOAD_SLOW_MS=30000  the broker's maxOutboundBytes and slowConsumerMs (default: the broker's)
@@ -163,6 +164,7 @@ async function main(): Promise<void> {
       ...(process.env['OVERLOAD_MAX_OUTBOUND'] && { maxOutboundBytes: process.env['OVERLOAD_MAX_OUTBOUND'] }),
       ...(process.env['OVERLOAD_SLOW_MS'] && { slowConsumerMs: Number(process.env['OVERLOAD_SLOW_MS']) }),
       ...(history && { history: [{ pattern: 'flood.#', maxEvents: historyEvents > 1 ? historyEvents : 10_000 }] }),
+      ...(process.env['OVERLOAD_HISTORY_MEMORY'] && { historyMaxMemoryBytes: process.env['OVERLOAD_HISTORY_MEMORY'] }),
     }),
   );
   const cli = fileURLToPath(new URL('../packages/event-broker/src/cli.ts', import.meta.url));
