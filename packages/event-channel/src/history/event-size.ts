@@ -52,45 +52,44 @@ export function estimateEventBytes(envelope: EventEnvelope): number {
 /** Estimated heap bytes of a JSON-like value (its slot in a parent not counted). Iterative: no depth can overflow the stack. */
 export function estimateValueBytes(value: unknown): number {
   if (typeof value !== 'object' || value === null) return scalarBytes(value);
+  const walk: SizeWalk = { root: value, pending: undefined, seen: undefined };
   let bytes = 0;
-  let pending: object[] | undefined;
-  // Made once there is a container inside a container (most events are one flat object).
-  let seen: Set<object> | undefined;
   let container: object | undefined = value;
   while (container !== undefined) {
     if (Array.isArray(container)) {
       bytes += ARRAY_HEADER + container.length * SLOT;
-      for (let index = 0; index < container.length; index++) {
-        const item: unknown = container[index];
-        if (typeof item === 'object' && item !== null) {
-          seen ??= new Set([value]);
-          if (!seen.has(item)) {
-            seen.add(item);
-            (pending ??= []).push(item);
-          }
-        } else bytes += scalarBytes(item);
-      }
+      for (let index = 0; index < container.length; index++) bytes += visit(walk, container[index]);
     } else {
       bytes += OBJECT_HEADER;
       const record = container as Record<string, unknown>;
       let properties = 0;
       for (const key in record) {
         properties++;
-        bytes += SLOT + STRING_HEADER + key.length;
-        const item = record[key];
-        if (typeof item === 'object' && item !== null) {
-          seen ??= new Set([value]);
-          if (!seen.has(item)) {
-            seen.add(item);
-            (pending ??= []).push(item);
-          }
-        } else bytes += scalarBytes(item);
+        bytes += SLOT + STRING_HEADER + key.length + visit(walk, record[key]);
       }
       if (properties > FAST_PROPERTIES) bytes += properties * DICTIONARY_ENTRY;
     }
-    container = pending?.pop();
+    container = walk.pending?.pop();
   }
   return bytes;
+}
+
+/** The containers a size walk has still to count, and those met already; made once there is a container inside a container (most events are one flat object). */
+interface SizeWalk {
+  readonly root: object;
+  pending: object[] | undefined;
+  seen: Set<object> | undefined;
+}
+
+/** One value inside a container: a scalar's bytes, or 0 for a container, queued once however often it is met (shared, or a cycle). */
+function visit(walk: SizeWalk, item: unknown): number {
+  if (typeof item !== 'object' || item === null) return scalarBytes(item);
+  walk.seen ??= new Set([walk.root]);
+  if (!walk.seen.has(item)) {
+    walk.seen.add(item);
+    (walk.pending ??= []).push(item);
+  }
+  return 0;
 }
 
 function scalarBytes(value: unknown): number {
