@@ -15,6 +15,7 @@ import {
   writeFileSync,
   writeSync,
 } from 'node:fs';
+import { fdatasync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { EventwireError, createEventIdGenerator, type EventEnvelope } from '@eventwire/event-channel';
@@ -35,9 +36,12 @@ export interface LogHistoryStoreOptions {
   readonly dir: string;
   /**
    * `'always'`: fdatasync before each publish is acknowledged (survives power
-   * loss; slowest). A number: at most that many milliseconds of acknowledged
-   * events can be lost to a power cut (never to a crash of the process, whose
-   * writes the OS already holds). `'never'`: leave it to the OS.
+   * loss; slowest, and each sync holds the event loop: on a disk that syncs
+   * slowly, every connection waits). A number: the log is synced that often
+   * on the thread pool, off the event loop, so at most that many milliseconds
+   * plus one sync's duration of acknowledged events can be lost to a power
+   * cut (never to a crash of the process, whose writes the OS already holds).
+   * `'never'`: leave it to the OS.
    * @default 100
    */
   readonly fsync?: FsyncPolicy;
@@ -123,6 +127,8 @@ export class LogHistoryStore implements HistoryStore {
   readonly #warn: (message: string) => void;
   #fd: number | undefined;
   #dirty = false;
+  /** A background fsync is running (see #syncInBackground). */
+  #syncing = false;
   #syncTimer: ReturnType<typeof setInterval> | undefined;
   #closed = false;
 
@@ -144,7 +150,7 @@ export class LogHistoryStore implements HistoryStore {
     });
     this.#load();
     if (typeof this.#fsync === 'number' && this.#fsync > 0) {
-      this.#syncTimer = setInterval(() => this.#syncNow(), this.#fsync);
+      this.#syncTimer = setInterval(() => this.#syncInBackground(), this.#fsync);
       this.#syncTimer.unref();
     }
   }
@@ -264,8 +270,31 @@ export class LogHistoryStore implements HistoryStore {
     this.#fd = undefined;
   }
 
+  /**
+   * The interval's fsync, on libuv's thread pool: a disk that takes seconds
+   * to sync (an overloaded cloud volume) must not stall the event loop, and
+   * with it every connection and heartbeat of the broker, while it does.
+   * Appends go on meanwhile and mark the log dirty for the next round; one
+   * sync at a time. A segment roll and `close()` still sync in line, so a
+   * segment is never closed unsynced.
+   */
+  #syncInBackground(): void {
+    if (!this.#dirty || this.#fd === undefined || this.#syncing) return;
+    const fd = this.#fd;
+    this.#dirty = false;
+    this.#syncing = true;
+    fdatasync(fd, (error) => {
+      this.#syncing = false;
+      // A segment roll or close synced in line meanwhile and closed the file: that covered it.
+      if (!error || fd !== this.#fd) return;
+      this.#dirty = true;
+      this.#warn(`history fsync failed: ${error.message}`);
+    });
+  }
+
+  /** Syncs in line what was written, including what a background sync still in flight covers (its file may be closed next). */
   #syncNow(): void {
-    if (!this.#dirty || this.#fd === undefined) return;
+    if ((!this.#dirty && !this.#syncing) || this.#fd === undefined) return;
     try {
       fdatasyncSync(this.#fd);
       this.#dirty = false;
