@@ -331,13 +331,18 @@ export class MemoryHistoryStore implements HistoryStore {
 
   /** Forgets the oldest remembered id; false when none is left but the newest event's. */
   #dropOldestId(): boolean {
-    const queue = this.#idQueue;
-    if (this.#idsStart >= queue.length - 1) return false;
-    const entry = queue[this.#idsStart]!;
-    queue[this.#idsStart++] = undefined;
+    if (this.#idsStart >= this.#idQueue.length - 1) return false;
+    this.#forgetFrontId();
+    return true;
+  }
+
+  /** Takes the oldest entry off the deduplication queue (there is one) and forgets its id. */
+  #forgetFrontId(): void {
+    const entry = this.#idQueue[this.#idsStart]!;
+    this.#idQueue[this.#idsStart++] = undefined;
+    // The id may have been stored again since (a re-sent publish after the window): that one stays.
     if (this.#ids.get(entry.envelope.id) === entry) this.#ids.delete(entry.envelope.id);
     this.#release(entry);
-    return true;
   }
 
   /** One place no longer references `entry`: when none does, its bytes are no longer held. */
@@ -372,14 +377,10 @@ export class MemoryHistoryStore implements HistoryStore {
 
   /** Forgets ids past the window or over `maxDedupIds`, oldest first: constant work per append, amortised. */
   #pruneIds(now: number): void {
-    const queue = this.#idQueue;
-    while (this.#idsStart < queue.length) {
-      const entry = queue[this.#idsStart]!;
+    while (this.#idsStart < this.#idQueue.length) {
+      const entry = this.#idQueue[this.#idsStart]!;
       if (now - entry.storedAt <= this.#dedupWindowMs && this.#ids.size <= this.#maxDedupIds) break;
-      queue[this.#idsStart++] = undefined;
-      // The id may have been stored again since (a re-sent publish after the window): that one stays.
-      if (this.#ids.get(entry.envelope.id) === entry) this.#ids.delete(entry.envelope.id);
-      this.#release(entry);
+      this.#forgetFrontId();
     }
     this.#compactIds();
   }
@@ -392,5 +393,3 @@ export class MemoryHistoryStore implements HistoryStore {
     }
   }
 }
-
-
