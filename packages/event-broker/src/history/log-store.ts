@@ -3,6 +3,7 @@
 import {
   closeSync,
   existsSync,
+  fdatasync,
   fdatasyncSync,
   fstatSync,
   ftruncateSync,
@@ -15,7 +16,6 @@ import {
   writeFileSync,
   writeSync,
 } from 'node:fs';
-import { fdatasync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { EventwireError, createEventIdGenerator, type EventEnvelope } from '@eventwire/event-channel';
