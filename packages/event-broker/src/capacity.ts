@@ -78,13 +78,22 @@ export function defaultMaxConnections(limit: OpenFileLimit | undefined = readOpe
  * reports the host's, and a quarter of a 64 GiB host in a 1 GiB container
  * would let the queues alone past the OOM killer.
  */
-export function defaultTotalOutboundBytes(memory: { readonly total: number; readonly constrained?: number | undefined } = processMemory()): number {
-  // Without a limit, cgroup v2 reports 2^64: the host's memory is then the bound.
-  const available = memory.constrained !== undefined && memory.constrained > 0 ? Math.min(memory.constrained, memory.total) : memory.total;
-  return Math.min(1024 ** 3, Math.floor(available / 4));
+export function defaultTotalOutboundBytes(memory: ProcessMemory = processMemory()): number {
+  return Math.min(1024 ** 3, Math.floor(availableMemory(memory) / 4));
 }
 
-/** The host's memory, and the cgroup's limit where Node can read one. */
-function processMemory(): { total: number; constrained: number | undefined } {
+/** The host's memory, and the cgroup's limit where Node can read one (`process.constrainedMemory`). */
+export interface ProcessMemory {
+  readonly total: number;
+  readonly constrained?: number | undefined;
+}
+
+/** What this process may use: the cgroup's limit where there is one, else the host's memory. */
+export function availableMemory(memory: ProcessMemory = processMemory()): number {
+  // Without a limit, cgroup v2 reports 2^64: the host's memory is then the bound.
+  return memory.constrained !== undefined && memory.constrained > 0 ? Math.min(memory.constrained, memory.total) : memory.total;
+}
+
+function processMemory(): ProcessMemory {
   return { total: totalmem(), constrained: process.constrainedMemory?.() };
 }

@@ -1,7 +1,7 @@
 // How many bytes of history a broker keeps in memory by default: the bound
 // the in-memory store, the durable log's index and a cluster broker's
 // JetStream mirror all apply (`historyMaxMemoryBytes`).
-import { totalmem } from 'node:os';
+import { availableMemory, type ProcessMemory } from '../capacity.js';
 
 /**
  * The default `historyMaxMemoryBytes`: an eighth of the memory the process
@@ -14,12 +14,6 @@ import { totalmem } from 'node:os';
  * room. 1 GiB holds over a million small events (~1 KB each as held), what the
  * store's 1,000,000-event bound kept before; a larger history needs choosing.
  */
-export function defaultHistoryMemoryBytes(memory: { readonly total: number; readonly constrained?: number | undefined } = processMemory()): number {
-  // Without a limit, cgroup v2 reports 2^64: the host's memory is then the bound.
-  const available = memory.constrained !== undefined && memory.constrained > 0 ? Math.min(memory.constrained, memory.total) : memory.total;
-  return Math.min(1024 ** 3, Math.floor(available / 8));
-}
-
-function processMemory(): { total: number; constrained: number | undefined } {
-  return { total: totalmem(), constrained: process.constrainedMemory?.() };
+export function defaultHistoryMemoryBytes(memory?: ProcessMemory): number {
+  return Math.min(1024 ** 3, Math.floor(availableMemory(memory) / 8));
 }
