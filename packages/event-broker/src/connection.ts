@@ -1,35 +1,33 @@
 import { closeCodes } from '@eventwire/event-channel/protocol';
-import type { WebSocket } from 'ws';
 import type { BrokerUser } from './auth/authenticate.js';
 import type { BudgetedReader, OutboundBudget } from './outbound-budget.js';
 import type { PreparedTextFrame } from './prepared-frame.js';
+import type { Wire } from './wire/wire.js';
 
-/** The WebSocket surfaces: each a protocol beside the others over the same core. */
-export type SocketSurface = 'native' | 'synap' | 'broadcasting' | 'pusher';
+/** What a connection's owner hears from it. */
+export interface ConnectionEvents {
+  /** One whole message from the client (any message also proves it alive). */
+  message(data: Buffer, binary: boolean): void;
+  /** The connection is gone; called once. */
+  closed(code: number, reason: string): void;
+  /** A transport error, for the log. */
+  error(error: Error): void;
+}
 
 /** Time a cut slow consumer gets to read its close frame before the socket is destroyed. */
 const SLOW_CONSUMER_GRACE_MS = 1000;
 
-/** The part of ws's underlying net.Socket this class uses. */
-interface TcpSocket {
-  cork(): void;
-  uncork(): void;
-  write(bytes: Buffer): boolean;
-  readonly destroyed?: boolean;
-  /** Kept by Node for every socket: what /metrics reports as bytes in and out, at no cost per frame. */
-  readonly bytesRead?: number;
-  readonly bytesWritten?: number;
-}
-
 /**
- * One WebSocket as the broker sees it, whatever the surface: sends with a
- * bound on what may pile up for a client that stopped reading, and liveness
- * for the server-wide heartbeat.
+ * One client as the broker sees it, whatever the surface and whatever
+ * carries it (a Wire): sends with a bound on what may pile up for a client
+ * that stopped reading, liveness for the server-wide heartbeat, and the
+ * user it is authenticated as.
  */
 export class Connection implements BudgetedReader {
   readonly id: string;
-  readonly socket: WebSocket;
-  readonly surface: SocketSurface;
+  readonly wire: Wire;
+  /** The name of the surface it speaks (`native`, `pusher`, …). */
+  readonly surface: string;
   readonly remote: string;
   /** Cleared by each heartbeat tick, set by any pong or message. */
   alive = true;
@@ -44,18 +42,17 @@ export class Connection implements BudgetedReader {
   // Set while the unsent data is above the bound: the deadline for draining it.
   #drainTimer: ReturnType<typeof setTimeout> | undefined;
   #cut = false;
-  #corked = false;
+  #gone = false;
   #backloggedSince: number | undefined;
   /** What the budget was last told this reader has unsent. */
   #reportedUnsent = 0;
   #watchingDrain = false;
-  // ws's own net.Socket (`_socket`); absent in another WebSocket implementation,
-  // where we neither batch nor write prepared frames.
-  readonly #tcp: TcpSocket | undefined;
-  // With an extension negotiated (permessage-deflate), ws compresses messages
-  // asynchronously and holds them in its own queue; raw bytes written beside
-  // it would overtake them. Then every message goes through ws.
-  readonly #writesPrepared: boolean;
+  // Set while a closing handshake runs: the wire is dropped if it does not finish in time.
+  #graceTimer: ReturnType<typeof setTimeout> | undefined;
+  #whenClosed: Promise<void> | undefined;
+  #resolveClosed: (() => void) | undefined;
+  // Bound once: a batch's flush runs for every tick a connection is written to.
+  readonly #afterFlush = (): void => this.#judge();
 
   get user(): BrokerUser | undefined {
     return this.#user;
@@ -82,8 +79,8 @@ export class Connection implements BudgetedReader {
 
   constructor(options: {
     id: string;
-    socket: WebSocket;
-    surface: SocketSurface;
+    wire: Wire;
+    surface: string;
     remote: string;
     maxOutboundBytes: number;
     slowConsumerMs: number;
@@ -97,7 +94,7 @@ export class Connection implements BudgetedReader {
     closeCode?: (code: number) => number;
   }) {
     this.id = options.id;
-    this.socket = options.socket;
+    this.wire = options.wire;
     this.surface = options.surface;
     this.remote = options.remote;
     this.#maxOutboundBytes = options.maxOutboundBytes;
@@ -105,8 +102,44 @@ export class Connection implements BudgetedReader {
     this.#onSlow = options.onSlow;
     this.#budget = options.budget;
     this.#closeCode = options.closeCode;
-    this.#tcp = (options.socket as unknown as { _socket?: TcpSocket })._socket;
-    this.#writesPrepared = this.#tcp !== undefined && options.socket.extensions === '';
+  }
+
+  /** Starts listening to the wire; `events` hears the client's messages and the end. */
+  start(events: ConnectionEvents): void {
+    this.wire.listen({
+      message: (data, binary) => {
+        this.alive = true;
+        events.message(data, binary);
+      },
+      alive: () => (this.alive = true),
+      drained: () => {
+        this.#backloggedSince = undefined;
+        this.#reportedUnsent = 0;
+        this.#budget?.report(this, 0);
+      },
+      error: (error) => events.error(error),
+      closed: (code, reason) => {
+        this.#gone = true;
+        clearTimeout(this.#graceTimer);
+        clearTimeout(this.#drainTimer);
+        clearTimeout(this.#expiryTimer);
+        this.#budget?.forget(this);
+        events.closed(code, reason);
+        this.#resolveClosed?.();
+      },
+    });
+  }
+
+  /** Open: sends reach the client (false once closing, cut or gone). */
+  get open(): boolean {
+    return !this.#cut && this.wire.open;
+  }
+
+  /** Resolves once the connection is gone. */
+  whenClosed(): Promise<void> {
+    if (this.#gone) return Promise.resolve();
+    this.#whenClosed ??= new Promise((resolve) => (this.#resolveClosed = resolve));
+    return this.#whenClosed;
   }
 
   /**
@@ -115,46 +148,22 @@ export class Connection implements BudgetedReader {
    * keeping it would cost the broker unbounded memory.
    */
   send(text: string): void {
-    if (this.#cut || this.socket.readyState !== this.socket.OPEN) return;
-    const corked = this.#cork();
-    this.socket.send(text);
-    // While corked, this tick's frames sit in our buffer whatever the client
-    // does; judge the client after the flush (see #cork), not mid-burst.
-    if (!corked) this.#judge();
+    if (!this.open) return;
+    // Every frame queued in one tick (a burst of publishes) leaves in one
+    // write; invisible to clients: frames and their order are unchanged.
+    const batched = this.wire.batch(this.#afterFlush);
+    this.wire.send(text);
+    // While batched, this tick's frames sit in our buffer whatever the client
+    // does; judge the client after the flush, not mid-burst.
+    if (!batched) this.#judge();
   }
 
-  /**
-   * Sends a frame built once for every recipient (see PreparedTextFrame):
-   * its bytes go straight to the TCP socket, in order with ws's own writes
-   * (the broker only sends strings, and with no extension negotiated ws's
-   * sender never holds a frame back). ws counts them in `bufferedAmount`.
-   */
+  /** Sends a frame built once for every recipient (see PreparedTextFrame). */
   sendPrepared(frame: PreparedTextFrame): void {
-    if (!this.#writesPrepared) return this.send(frame.text);
-    if (this.#cut || this.socket.readyState !== this.socket.OPEN) return;
-    this.#cork();
-    this.#tcp!.write(frame.bytes);
-  }
-
-  /**
-   * Holds this socket's writes until the current tick ends, so every frame
-   * queued in one tick (a burst of publishes) leaves in one writev instead of
-   * one syscall each. `ws` corks per frame itself; corks nest, so ours wins.
-   * Invisible to clients: frames and their order are unchanged.
-   */
-  #cork(): boolean {
-    if (this.#corked) return true;
-    const tcp = this.#tcp;
-    if (!tcp) return false;
-    this.#corked = true;
-    tcp.cork();
-    process.nextTick(() => {
-      this.#corked = false;
-      if (tcp.destroyed) return;
-      tcp.uncork();
-      this.#judge();
-    });
-    return true;
+    if (!this.open) return;
+    const batched = this.wire.batch(this.#afterFlush);
+    this.wire.sendPrepared(frame);
+    if (!batched) this.#judge();
   }
 
   /**
@@ -166,7 +175,7 @@ export class Connection implements BudgetedReader {
    */
   #judge(): void {
     if (this.#cut) return;
-    const unsent = this.socket.bufferedAmount;
+    const unsent = this.wire.unsentBytes;
     // Most flushes of a reader that keeps up end with nothing unsent, as the last one did: no call at all.
     if (unsent !== this.#reportedUnsent && this.#budget) {
       if (unsent === 0) this.#backloggedSince = undefined;
@@ -188,8 +197,8 @@ export class Connection implements BudgetedReader {
     if (this.#drainTimer) return;
     this.#drainTimer = setTimeout(() => {
       this.#drainTimer = undefined;
-      if (this.#cut || this.socket.readyState !== this.socket.OPEN) return;
-      if (this.socket.bufferedAmount > this.#maxOutboundBytes) this.#cutSlowConsumer();
+      if (!this.open) return;
+      if (this.wire.unsentBytes > this.#maxOutboundBytes) this.#cutSlowConsumer();
     }, this.#slowConsumerMs);
     // Never what keeps a process alive; the check is moot once the broker stops.
     this.#drainTimer.unref();
@@ -197,41 +206,41 @@ export class Connection implements BudgetedReader {
 
   /** Starts a closing handshake; the socket is destroyed if it does not finish in `graceMs`. */
   close(code: number, reason: string, graceMs: number): void {
-    if (this.socket.readyState === this.socket.CLOSED) return;
-    this.socket.close(this.#closeCode ? this.#closeCode(code) : code, reason);
-    const timer = setTimeout(() => this.socket.terminate(), graceMs);
-    timer.unref();
-    this.socket.once('close', () => clearTimeout(timer));
+    if (this.#gone || this.#graceTimer) return;
+    this.wire.close(this.#closeCode ? this.#closeCode(code) : code, reason);
+    this.#graceTimer = setTimeout(() => this.wire.terminate(), graceMs);
+    this.#graceTimer.unref();
   }
 
-  /** The connection is gone: it holds no part of the budget any more. */
-  closed(): void {
-    this.#budget?.forget(this);
+  /** Drops the connection at once (a heartbeat it missed; nothing more is sent). */
+  terminate(): void {
+    this.wire.terminate();
+  }
+
+  /** Starts the connection's liveness probe: `alive` is cleared now and set again by the answer or any message. */
+  probe(): void {
+    this.alive = false;
+    this.wire.probe();
   }
 
   /**
-   * Listens, from the first time this reader falls behind, for the kernel
-   * taking everything queued: then it is not behind any more. (Lazily: most
-   * connections never fall behind, and a listener each would add up.)
+   * Listens, from the first time this reader falls behind, for the wire
+   * handing on everything queued: then it is not behind any more.
    */
   #watchDrain(): void {
-    if (this.#watchingDrain || !this.#tcp) return;
+    if (this.#watchingDrain) return;
     this.#watchingDrain = true;
-    (this.#tcp as unknown as { on(event: 'drain', listener: () => void): void }).on('drain', () => {
-      this.#backloggedSince = undefined;
-      this.#reportedUnsent = 0;
-      this.#budget!.report(this, 0);
-    });
+    this.wire.watchDrain();
   }
 
-  /** Bytes read from and written to this connection's TCP socket so far (WebSocket framing and handshake included). */
+  /** Bytes read from and written to this connection so far (framing and handshake included). */
   get traffic(): { readonly received: number; readonly sent: number } {
-    return { received: this.#tcp?.bytesRead ?? 0, sent: this.#tcp?.bytesWritten ?? 0 };
+    return this.wire.traffic;
   }
 
   /** Bytes queued for this client now. */
   get unsentBytes(): number {
-    return this.socket.bufferedAmount;
+    return this.wire.unsentBytes;
   }
 
   /** Since when this client's queue has not been empty, if it is not. */
@@ -255,7 +264,7 @@ export class Connection implements BudgetedReader {
       this.#cut = true;
       this.#onSlow(this);
     }
-    this.socket.terminate();
+    this.wire.terminate();
   }
 
   #cutSlowConsumer(): void {

@@ -16,7 +16,7 @@ export { createJwtAuthenticator } from './auth/jwt.js';
 export { channelKind } from './auth/channels.js';
 export { createApiKeyAuthenticator } from './auth/api-keys.js';
 export { failedAuthDefault } from './auth/access.js';
-export { developmentPusherApp } from './surfaces/pusher-apps.js';
+export { developmentPusherApp } from './surfaces/pusher/pusher-apps.js';
 export { signChannel, signUser } from './auth/pusher-signature.js';
 
 export type { BrokerAddress, BrokerStats, ClusterStats, ObserveOptions } from './server.js';
@@ -26,7 +26,7 @@ export type { ClusterLinkStats, ClusterState } from './cluster/cluster-engine.js
 export type { BrokerOptions, MetricsOptions, PusherOptions } from './options.js';
 export type { DashboardOptions, DashboardStats } from './dashboard/dashboard.js';
 export { dashboardTopics } from './dashboard/dashboard.js';
-export type { PusherAppOptions } from './surfaces/pusher-apps.js';
+export type { PusherAppOptions } from './surfaces/pusher/pusher-apps.js';
 export type { AuditLogConfig, BrokerConfig, ResolvedBrokerConfig, WebhookConfig } from './config.js';
 export type { ConfiguredBroker, ConfiguredBrokerOptions } from './broker-from-config.js';
 export type { FsyncPolicy, LogHistoryStoreOptions } from './history/log-store.js';

@@ -1,4 +1,4 @@
-import type { PusherAppOptions } from './surfaces/pusher-apps.js';
+import type { PusherAppOptions } from './surfaces/pusher/pusher-apps.js';
 import type { DashboardOptions } from './dashboard/dashboard.js';
 import type { ClusterOptions } from './cluster/cluster-options.js';
 import type { EventMap, EventTracing, EventwireError, TopicLimits } from '@eventwire/event-channel';
@@ -6,6 +6,7 @@ import type { HistoryRule, HistoryStore } from '@eventwire/event-channel/protoco
 import type { RateLimits } from './auth/access.js';
 import type { Authenticator } from './auth/authenticate.js';
 import type { PermissionRules } from './auth/permissions.js';
+import type { SurfaceFactory } from './surfaces/surface-host.js';
 
 /** Options of {@link EventBrokerServer}. Every field is optional. */
 export interface BrokerOptions<TEvents extends EventMap = EventMap> {
@@ -231,6 +232,15 @@ export interface BrokerOptions<TEvents extends EventMap = EventMap> {
    * @default '/api/v1/broadcasting/ws'
    */
   readonly broadcastingPath?: string | false;
+  /**
+   * Wire surfaces of your own, beside the built-in ones (native, Synap,
+   * broadcasting, Pusher): each factory gets what the broker offers (the
+   * core, the session operations, access, limits) and returns a `Surface`
+   * (see `surfaces/surface.ts`). Its clients go through the same admission,
+   * authentication, rules, hooks and router as every other.
+   * @default []
+   */
+  readonly surfaces?: readonly SurfaceFactory[];
   /**
    * The Pusher Channels surface (protocol 7), so pusher-js and Laravel Echo
    * connect unchanged: WebSocket `/app/{key}`, the HTTP API under

@@ -7,6 +7,7 @@ import * as assert from 'uvu/assert';
 import * as ws from 'ws';
 import { WebSocket, WebSocketServer } from 'ws';
 import { Connection } from '../src/connection.js';
+import { WsWire } from '../src/wire/ws-wire.js';
 import { PreparedTextFrame } from '../src/prepared-frame.js';
 import { RawClient, startBroker, within } from './helpers.js';
 
@@ -88,7 +89,7 @@ test('with permessage-deflate negotiated, prepared frames go through ws and keep
     assert.is.not(socket.extensions, '', 'compression was not negotiated');
     const connection = new Connection({
       id: 'c1',
-      socket,
+      wire: new WsWire(socket),
       surface: 'native',
       remote: 'test',
       maxOutboundBytes: 1_048_576,

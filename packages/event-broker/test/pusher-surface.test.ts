@@ -238,7 +238,7 @@ test('a broker restart closes Pusher sockets with 4200 (reconnect now): pusher-j
     pusher.disconnect();
     await restarting.stop();
   }
-  const { pusherCloseCode } = await import('../src/surfaces/pusher.js');
+  const { pusherCloseCode } = await import('../src/surfaces/pusher/pusher-session.js');
   assert.equal([1001, 4008, 4001, 4009].map(pusherCloseCode), [4200, 4100, 4009, 4009]);
 });
 

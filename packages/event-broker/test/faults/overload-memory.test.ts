@@ -12,6 +12,7 @@ import WebSocket, { WebSocketServer } from 'ws';
 import { EventChannel } from '@eventwire/event-channel';
 import { defaultTotalOutboundBytes } from '../../src/capacity.js';
 import { Connection } from '../../src/connection.js';
+import { WsWire } from '../../src/wire/ws-wire.js';
 import { OutboundBudget, type BudgetedReader } from '../../src/outbound-budget.js';
 import { RawClient, runBrokerCli, until, waitForOutput, within } from '../helpers.js';
 
@@ -22,7 +23,7 @@ async function stalledConnection(
   wss: WebSocketServer,
   budget: OutboundBudget,
   onSlow: (connection: Connection) => void,
-): Promise<{ connection: Connection; client: WebSocket }> {
+): Promise<{ connection: Connection; client: WebSocket; socket: WebSocket }> {
   const { port } = wss.address() as AddressInfo;
   const accepted = new Promise<WebSocket>((resolve) => wss.once('connection', resolve));
   const client = new WebSocket(`ws://127.0.0.1:${port}`, { perMessageDeflate: false });
@@ -32,7 +33,7 @@ async function stalledConnection(
   const socket = await within(accepted, 5000, 'server side');
   const connection = new Connection({
     id: `c${port}-${Math.random()}`,
-    socket,
+    wire: new WsWire(socket),
     surface: 'native',
     remote: 'test',
     maxOutboundBytes: 1024 * 1024,
@@ -40,7 +41,7 @@ async function stalledConnection(
     budget,
     onSlow,
   });
-  return { connection, client };
+  return { connection, client, socket };
 }
 
 test('a slow consumer waiting out its close grace is dropped when the budget cuts it (its backlog freed, not just uncounted)', async () => {
@@ -49,7 +50,7 @@ test('a slow consumer waiting out its close grace is dropped when the budget cut
   // Above twice the per-reader bound (2 MiB), so one reader is cut as a slow consumer before the budget binds.
   const budget = new OutboundBudget(3 * 1024 * 1024);
   const slow: Connection[] = [];
-  const { connection, client } = await stalledConnection(wss, budget, (cut) => slow.push(cut));
+  const { connection, client, socket } = await stalledConnection(wss, budget, (cut) => slow.push(cut));
   try {
     const frame = 'x'.repeat(128 * 1024);
     // Fills the kernel's buffers, then ours: past 2 MiB unsent it is cut with 4008 at once.
@@ -60,7 +61,7 @@ test('a slow consumer waiting out its close grace is dropped when the budget cut
     assert.is(slow.length, 1, 'cut as a slow consumer');
     const held = connection.unsentBytes;
     assert.ok(held > 2 * 1024 * 1024, `its backlog is still held during the grace: ${held}`);
-    const tcp = (connection.socket as unknown as { _socket: Socket })._socket;
+    const tcp = (socket as unknown as { _socket: Socket })._socket;
     assert.not.ok(tcp.destroyed, 'waiting out its grace');
     // Another reader falls behind: together they pass the budget, and the
     // furthest behind (the one in its grace) is what the budget cuts.
@@ -69,7 +70,7 @@ test('a slow consumer waiting out its close grace is dropped when the budget cut
     assert.is(budget.cuts, 1);
     // Freed now, not after the grace: the budget no longer counts those bytes.
     assert.ok(tcp.destroyed, 'the budget dropped it at once');
-    await within(new Promise((resolve) => connection.socket.once('close', resolve)), 5000, 'closed');
+    await within(new Promise((resolve) => socket.once('close', resolve)), 5000, 'closed');
     assert.is(slow.length, 1, 'counted as cut once');
   } finally {
     client.terminate();

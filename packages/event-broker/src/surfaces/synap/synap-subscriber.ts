@@ -1,7 +1,9 @@
 import { EventwireError, assertPattern, type EventEnvelope, type TopicLimits } from '@eventwire/event-channel';
-import type { Connection } from '../connection.js';
-import { PreparedTextFrame } from '../prepared-frame.js';
-import type { RoutedEvent, Subscriber } from '../router.js';
+import type { Connection } from '../../connection.js';
+import { PreparedTextFrame } from '../../prepared-frame.js';
+import type { RoutedEvent } from '../../router.js';
+import type { SessionOps } from '../session-ops.js';
+import type { Session } from '../surface.js';
 
 /**
  * The Synap-compatible pub/sub surface: existing Synap pub/sub clients (a raw
@@ -53,13 +55,23 @@ export function parseSynapTopics(url: URL, limits: TopicLimits, maxTopics: numbe
 }
 
 /** A Synap-protocol WebSocket subscriber. */
-export class SynapSubscriber implements Subscriber {
+export class SynapSubscriber implements Session {
   readonly id: string;
   readonly #connection: Connection;
+  readonly #ops: SessionOps;
+  readonly #gone: (subscriber: SynapSubscriber) => void;
 
-  constructor(connection: Connection) {
+  constructor(connection: Connection, ops: SessionOps, gone: (subscriber: SynapSubscriber) => void) {
     this.id = connection.id;
     this.#connection = connection;
+    this.#ops = ops;
+    this.#gone = gone;
+  }
+
+  /** The connection is gone. */
+  closed(): void {
+    this.#ops.leaveAll(this);
+    this.#gone(this);
   }
 
   deliver(event: RoutedEvent): void {
@@ -74,10 +86,10 @@ export class SynapSubscriber implements Subscriber {
   }
 
   /** Synap subscribers only listen; anything they send gets an error frame except a ping. */
-  receive(text: string): void {
+  receive(data: Buffer): void {
     let frame: unknown;
     try {
-      frame = JSON.parse(text);
+      frame = JSON.parse(data.toString('utf8'));
     } catch {
       frame = undefined;
     }

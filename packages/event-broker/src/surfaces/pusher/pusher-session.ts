@@ -7,17 +7,17 @@
 import { EventwireError, toEventwireError, type ErrorCode } from '@eventwire/event-channel';
 import { closeCodes } from '@eventwire/event-channel/protocol';
 import { randomInt } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
-import type { Duplex } from 'node:stream';
-import type { WebSocketServer } from 'ws';
-import type { Access } from '../auth/access.js';
-import { channelKind } from '../auth/channels.js';
-import { verifyChannelAuth, verifyUserAuth } from '../auth/pusher-signature.js';
-import { TokenBucket } from '../auth/rate-limit.js';
-import type { Connection } from '../connection.js';
-import type { BrokerCore } from '../core.js';
-import type { PresenceListener, PresenceMember } from '../presence.js';
-import type { RoutedEvent, Subscriber } from '../router.js';
+import type { Access } from '../../auth/access.js';
+import { channelKind } from '../../auth/channels.js';
+import { verifyChannelAuth, verifyUserAuth } from '../../auth/pusher-signature.js';
+import { TokenBucket } from '../../auth/rate-limit.js';
+import type { Connection } from '../../connection.js';
+import type { BrokerCore } from '../../core.js';
+import type { PresenceMember } from '../../presence.js';
+import type { RoutedEvent } from '../../router.js';
+import { FrameQueue } from '../frame-queue.js';
+import type { SessionOps } from '../session-ops.js';
+import type { Session } from '../surface.js';
 import { isEncryptedChannel, pusherDataToEventData, type PusherApp } from './pusher-apps.js';
 
 /** The protocol versions served: pusher-js since 3.0 speaks 7; 5 and 6 differ only in what we never send. */
@@ -25,12 +25,6 @@ const SUPPORTED_PROTOCOLS = new Set(['5', '6', '7']);
 
 /** Seconds of silence after which a Pusher client pings (sent in connection_established). */
 export const PUSHER_ACTIVITY_TIMEOUT_S = 120;
-
-/** How long a refused connect gets to read its close frame before the socket is dropped. */
-const REFUSED_CLOSE_GRACE_MS = 1000;
-
-/** Frames one client may have waiting behind an async step (as the other surfaces). */
-const MAX_WAITING = 10_000;
 
 /** The Pusher close and error codes this surface uses (protocol 7's table). */
 export const pusherCodes = {
@@ -58,15 +52,22 @@ export function createSocketIdGenerator(): () => string {
   return () => `${prefix}.${++next}`;
 }
 
-/**
- * The protocol problem of a connect URL's query (`protocol=7`), or undefined:
- * a missing version is 4008, one not served 4007.
- */
-export function protocolProblem(url: URL): { code: number; message: string } | undefined {
+/** A connect refused with a Pusher code of its own (not one mapped from an eventwire code). */
+export class PusherRefusal extends EventwireError {
+  override readonly name = 'PusherRefusal';
+  constructor(
+    readonly pusherCode: number,
+    message: string,
+  ) {
+    super('unsupported_protocol', message);
+  }
+}
+
+/** Throws unless a connect URL's query names a version served (`protocol=7`): a missing one is 4008, one not served 4007. */
+export function assertPusherProtocol(url: URL): void {
   const protocol = url.searchParams.get('protocol');
-  if (protocol === null) return { code: pusherCodes.noProtocol, message: 'No protocol version given: connect to /app/{key}?protocol=7' };
-  if (!SUPPORTED_PROTOCOLS.has(protocol)) return { code: pusherCodes.unsupportedProtocol, message: `Protocol ${protocol.slice(0, 20)} is not supported; use 7` };
-  return undefined;
+  if (protocol === null) throw new PusherRefusal(pusherCodes.noProtocol, 'No protocol version given: connect to /app/{key}?protocol=7');
+  if (!SUPPORTED_PROTOCOLS.has(protocol)) throw new PusherRefusal(pusherCodes.unsupportedProtocol, `Protocol ${protocol.slice(0, 20)} is not supported; use 7`);
 }
 
 /** The frame a refused Pusher connection gets before it is closed with the same code. */
@@ -86,24 +87,6 @@ export function pusherCloseCode(code: number): number {
   if (code === closeCodes.unauthorized) return pusherCodes.unauthorized;
   if (code === closeCodes.protocolError || code === closeCodes.messageTooBig) return pusherCodes.reconnect;
   return code;
-}
-
-/**
- * Refuses a Pusher connect the way pusher-js understands: the WebSocket is
- * accepted, gets `pusher:error` with the code and is closed with it
- * (4000–4099: do not retry, 4100–4199: back off, 4200–4299: retry now).
- * An HTTP refusal would only read as a network failure to retry blindly.
- */
-export function refusePusherUpgrade(wss: WebSocketServer, request: IncomingMessage, socket: Duplex, head: Buffer, code: number, message: string): void {
-  if (socket.destroyed) return;
-  wss.handleUpgrade(request, socket, head, (ws) => {
-    ws.on('error', () => ws.terminate());
-    ws.send(pusherErrorFrame(code, message));
-    ws.close(code, message.slice(0, 120));
-    const timer = setTimeout(() => ws.terminate(), REFUSED_CLOSE_GRACE_MS);
-    timer.unref();
-    ws.once('close', () => clearTimeout(timer));
-  });
 }
 
 /** The Pusher code a refused connect or a failed operation gets, by eventwire code. */
@@ -126,8 +109,11 @@ export function pusherCodeFor(code: ErrorCode): number | null {
 export interface PusherLimits {
   readonly core: BrokerCore;
   readonly access: Access;
+  readonly sessions: SessionOps;
   readonly maxSubscriptions: number;
   readonly maxPayloadBytes: number;
+  /** A session ended (the surface's registry of socket ids forgets it). */
+  readonly gone: (session: PusherSession) => void;
 }
 
 /** The frames a Pusher client sends: `{ event, data?, channel? }`. */
@@ -144,14 +130,16 @@ interface PusherFrame {
  * `pusher:error` (or, for one channel, `pusher:subscription_error`) and the
  * connection stays. Frames are handled in arrival order.
  */
-export class PusherSubscriber implements Subscriber, PresenceListener {
+export class PusherSession implements Session {
   /** The socket id (`N.N`): what `socket_id` names to leave this connection out. */
   readonly id: string;
   readonly app: PusherApp;
   readonly #connection: Connection;
   readonly #limits: PusherLimits;
-  #queue: Promise<void> = Promise.resolve();
-  #waiting = 0;
+  readonly #frames = new FrameQueue<string>(
+    (text) => this.#handle(text),
+    () => this.#error(null, new EventwireError('rate_limited', 'Too many frames waiting; this one was dropped')),
+  );
   /** Topic → the member id this connection holds there (presence channels). */
   readonly #presence = new Map<string, string>();
   /** The user this connection signed in as (`pusher:signin`). */
@@ -192,14 +180,13 @@ export class PusherSubscriber implements Subscriber, PresenceListener {
 
   /** The connection is gone: drop its subscriptions and presence. */
   closed(): void {
-    this.#limits.core.router.remove(this);
-    this.#limits.core.presence.leaveAll(this);
+    this.#limits.sessions.leaveAll(this);
+    this.#frames.clear();
+    this.#limits.gone(this);
   }
 
-  receive(text: string): void {
-    if (this.#waiting >= MAX_WAITING) return this.#error(null, new EventwireError('rate_limited', 'Too many frames waiting; this one was dropped'));
-    this.#waiting++;
-    this.#queue = this.#queue.then(() => this.#handle(text)).finally(() => this.#waiting--);
+  receive(data: Buffer): void {
+    this.#frames.push(data.toString('utf8'));
   }
 
   async #handle(text: string): Promise<void> {
@@ -299,8 +286,7 @@ export class PusherSubscriber implements Subscriber, PresenceListener {
 
   #unsubscribe(channel: unknown): void {
     const topic = this.app.topicOf(channel);
-    this.#limits.core.router.unsubscribe(this, topic);
-    this.#limits.core.presence.leave(topic, this);
+    this.#limits.sessions.unsubscribe(this, topic);
     this.#presence.delete(topic);
   }
 

@@ -18,17 +18,20 @@ import {
   type FrameId,
   type ServerFrame,
 } from '@eventwire/event-channel/protocol';
-import type { Access, ConnectionLimits } from '../auth/access.js';
-import type { BrokerUser } from '../auth/authenticate.js';
-import type { AccessAction } from '../auth/permissions.js';
-import type { MemberInfo } from '../auth/channels.js';
-import type { PresenceListener, PresenceMember } from '../presence.js';
-import type { Connection } from '../connection.js';
-import { PreparedTextFrame } from '../prepared-frame.js';
-import type { BrokerCore, PublishResult } from '../core.js';
-import type { PublishOrigin } from '../hooks.js';
-import { planResume, readHistoryPage } from '../history/replay.js';
-import type { RoutedEvent, Subscriber } from '../router.js';
+import type { Access, ConnectionLimits } from '../../auth/access.js';
+import type { BrokerUser } from '../../auth/authenticate.js';
+import type { AccessAction } from '../../auth/permissions.js';
+import type { MemberInfo } from '../../auth/channels.js';
+import type { PresenceMember } from '../../presence.js';
+import type { Connection } from '../../connection.js';
+import { PreparedTextFrame } from '../../prepared-frame.js';
+import type { BrokerCore, PublishResult } from '../../core.js';
+import type { PublishOrigin } from '../../hooks.js';
+import { planResume, readHistoryPage } from '../../history/replay.js';
+import type { RoutedEvent } from '../../router.js';
+import { FrameQueue } from '../frame-queue.js';
+import type { SessionOps, Subscribed } from '../session-ops.js';
+import type { Session } from '../surface.js';
 
 /** Limits a native session enforces. */
 export interface NativeSessionLimits {
@@ -62,9 +65,6 @@ export interface NativeSessionAccess {
   readonly authenticateHello: boolean;
 }
 
-/** Frames waiting while an async hook holds the session; beyond this the client is flooding. */
-const MAX_BACKLOG = 10_000;
-
 const encodeEventFrame = (envelope: EventEnvelope): PreparedTextFrame =>
   new PreparedTextFrame(encodeFrame({ type: 'event', event: envelope }));
 
@@ -75,23 +75,26 @@ const encodeEventFrame = (envelope: EventEnvelope): PreparedTextFrame =>
  * order their requests went out, and a ping is a barrier.
  * Bad input gets an error frame; the connection stays up.
  */
-export class NativeSession implements Subscriber, PresenceListener {
+export class NativeSession implements Session {
   readonly id: string;
   readonly #connection: Connection;
   readonly #core: BrokerCore;
+  readonly #ops: SessionOps;
   readonly #limits: NativeSessionLimits;
   readonly #own: NativeSessionAccess | undefined;
   #greeted = false;
-  #busy = false;
-  // Created on first use: most sessions never wait on an async hook.
-  #backlog: string[] | undefined;
+  readonly #frames = new FrameQueue<string>(
+    (text) => this.#handle(text),
+    () => this.#send({ type: 'error', code: 'rate_limited', message: 'Too many frames waiting; this one was dropped' }),
+  );
   // Dropped once cleared: a Timeout object per idle connection adds up.
   #helloTimer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(connection: Connection, core: BrokerCore, limits: NativeSessionLimits, own?: NativeSessionAccess) {
+  constructor(connection: Connection, core: BrokerCore, ops: SessionOps, limits: NativeSessionLimits, own?: NativeSessionAccess) {
     this.id = connection.id;
     this.#connection = connection;
     this.#core = core;
+    this.#ops = ops;
     this.#limits = limits;
     this.#own = own;
     this.#helloTimer = setTimeout(() => {
@@ -111,8 +114,8 @@ export class NativeSession implements Subscriber, PresenceListener {
   }
 
   /** Feeds one WebSocket message. */
-  receive(data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): void {
-    const size = byteLength(data);
+  receive(data: Buffer, isBinary: boolean): void {
+    const size = data.length;
     if (isBinary) {
       this.#send({ type: 'error', code: 'invalid_frame', message: 'Binary frames are not part of the protocol; send JSON text' });
       return;
@@ -125,26 +128,15 @@ export class NativeSession implements Subscriber, PresenceListener {
       });
       return;
     }
-    const text = textOf(data);
-    if (this.#busy) {
-      this.#backlog ??= [];
-      if (this.#backlog.length >= MAX_BACKLOG) {
-        this.#send({ type: 'error', code: 'rate_limited', message: 'Too many frames waiting; this one was dropped' });
-        return;
-      }
-      this.#backlog.push(text);
-      return;
-    }
-    this.#process(text);
+    this.#frames.push(data.toString('utf8'));
   }
 
   /** The connection is gone: drop every subscription. */
   closed(): void {
     clearTimeout(this.#helloTimer);
     this.#helloTimer = undefined;
-    this.#core.router.remove(this);
-    this.#core.presence.leaveAll(this);
-    this.#backlog = undefined;
+    this.#ops.leaveAll(this);
+    this.#frames.clear();
   }
 
   memberAdded(channel: string, member: PresenceMember): void {
@@ -155,26 +147,6 @@ export class NativeSession implements Subscriber, PresenceListener {
     this.#send({ type: 'member_removed', channel, member });
   }
 
-  /** Joins the presence channels among `patterns`; anonymous members (where a rule lets them in) are their connection. */
-  #joinPresence(patterns: Iterable<string>, granted: ReadonlyMap<string, MemberInfo> | undefined): Array<{ channel: string; members: PresenceMember[] }> {
-    return this.#core.presence.joinGranted(patterns, this.#connection.user?.id ?? this.id, granted, this);
-  }
-
-  #process(text: string): void {
-    const pending = this.#handle(text);
-    if (!pending) return;
-    this.#busy = true;
-    void pending.then(() => this.#resume());
-  }
-
-  /** Works through frames that arrived while waiting; stops again at the next async one. */
-  #resume(): void {
-    while (this.#backlog && this.#backlog.length > 0) {
-      const pending = this.#handle(this.#backlog.shift()!);
-      if (pending) return void pending.then(() => this.#resume());
-    }
-    this.#busy = false;
-  }
 
   /** Handles one frame; returns a promise only if it had to wait (async hooks). */
   #handle(text: string): Promise<void> | undefined {
@@ -195,10 +167,9 @@ export class NativeSession implements Subscriber, PresenceListener {
       case 'auth':
         return this.#reauthenticate(frame.id, frame.token);
       case 'subscribe':
-        return this.#guarded(frame.id, [frame.pattern], 'subscribe', (granted) => this.#subscribe(frame.id, frame.pattern, granted));
+        return this.#subscribe(frame.id, frame.pattern);
       case 'unsubscribe':
-        this.#core.router.unsubscribe(this, frame.pattern);
-        this.#core.presence.leave(frame.pattern, this);
+        this.#ops.unsubscribe(this, frame.pattern);
         this.#send({ type: 'ack', id: frame.id });
         return undefined;
       case 'resume':
@@ -329,7 +300,7 @@ export class NativeSession implements Subscriber, PresenceListener {
       const router = this.#core.router;
       const fresh = router.newPatterns(this, patterns, this.#limits.maxSubscriptions);
       const plan = planResume(this.#core.history, patterns, since, this.#limits.maxReplayEvents);
-      const presence = this.#joinPresence(fresh, granted);
+      const presence = this.#ops.joinPresence(this, this.#connection, fresh, granted);
       const counters = this.#core.counters;
       counters.recoveries++;
       for (const pattern of fresh) router.subscribe(this, pattern);
@@ -375,27 +346,28 @@ export class NativeSession implements Subscriber, PresenceListener {
     return undefined;
   }
 
-  #subscribe(id: FrameId, pattern: string, granted?: ReadonlyMap<string, MemberInfo>): undefined {
+  /** The guarded subscribe every surface shares (session-ops.ts), within this connection's rate. */
+  #subscribe(id: FrameId, pattern: string): Promise<void> | undefined {
+    let outcome: Subscribed | Promise<Subscribed>;
     try {
-      assertPattern(pattern, this.#limits.topicLimits);
+      this.#own?.rateLimits?.take('subscribe');
+      outcome = this.#ops.subscribe(this, this.#connection, pattern);
     } catch (error) {
       this.#sendError(id, error);
       return undefined;
     }
-    const router = this.#core.router;
-    let presence: Array<{ channel: string; members: PresenceMember[] }>;
-    try {
-      // Re-subscribing a pattern it already holds is idempotent and never hits the limit.
-      router.newPatterns(this, [pattern], this.#limits.maxSubscriptions);
-      presence = this.#joinPresence([pattern], granted);
-    } catch (error) {
-      this.#sendError(id, error);
-      return undefined;
-    }
-    router.subscribe(this, pattern);
+    if (!(outcome instanceof Promise)) return this.#subscribed(id, outcome);
+    return outcome.then(
+      (settled) => this.#subscribed(id, settled),
+      (error: unknown) => this.#sendError(id, error),
+    );
+  }
+
+  #subscribed(id: FrameId, outcome: Subscribed): undefined {
+    if (!outcome.subscribed) return undefined;
     const offset = this.#historyOffset();
     this.#send(offset === undefined ? { type: 'ack', id } : { type: 'ack', id, offset });
-    for (const { channel, members } of presence) this.#send({ type: 'presence', channel, members });
+    for (const { channel, members } of outcome.presence) this.#send({ type: 'presence', channel, members });
     return undefined;
   }
 
@@ -455,16 +427,4 @@ function expiryOf(user: BrokerUser | undefined): { expiresAt?: number; expiresIn
 
 function frameIdOf(frame: ClientFrame): FrameId | undefined {
   return 'id' in frame ? frame.id : undefined;
-}
-
-/** Decodes a message without copying it first (ws hands us a Buffer by default). */
-function textOf(data: Buffer | ArrayBuffer | Buffer[]): string {
-  if (Buffer.isBuffer(data)) return data.toString('utf8');
-  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
-  return Buffer.from(data).toString('utf8'); // a view on the ArrayBuffer, not a copy
-}
-
-function byteLength(data: Buffer | ArrayBuffer | Buffer[]): number {
-  if (Array.isArray(data)) return data.reduce((total, chunk) => total + chunk.length, 0);
-  return data instanceof ArrayBuffer ? data.byteLength : data.length;
 }

@@ -8,10 +8,10 @@ import {
   type TopicLimits,
 } from '@eventwire/event-channel';
 import { assertPayloadShape, createEventIdGenerator, type PayloadLimits } from '@eventwire/event-channel/protocol';
-import type { Access, Caller } from '../auth/access.js';
-import type { BrokerCore } from '../core.js';
-import { decodePathSegment, httpStatusFor, objectBody, readJsonBody, sendJson } from '../http.js';
-import type { RoutedEvent, Subscriber } from '../router.js';
+import type { Access, Caller } from '../../auth/access.js';
+import type { BrokerCore } from '../../core.js';
+import { decodePathSegment, httpStatusFor, objectBody, readJsonBody, sendJson } from '../../http.js';
+import type { RoutedEvent, Subscriber } from '../../router.js';
 
 /**
  * Synap's HTTP pub/sub API, beside the WebSocket subscriber in `synap.ts`:

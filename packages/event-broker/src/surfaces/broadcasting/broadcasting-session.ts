@@ -5,14 +5,13 @@
 // "channel": "users", "data": {…} }`. Only a translation: subscriptions go
 // through the same access rules and router as every other surface.
 import { EventwireError, assertPattern, toEventwireError, type EventEnvelope, type TopicLimits } from '@eventwire/event-channel';
-import type { Access } from '../auth/access.js';
-import type { Connection } from '../connection.js';
-import type { PresenceListener, PresenceMember, PresenceRegistry } from '../presence.js';
-import { PreparedTextFrame } from '../prepared-frame.js';
-import type { Router, RoutedEvent, Subscriber } from '../router.js';
-
-/** Where the surface listens unless configured otherwise. */
-export const defaultBroadcastingPath = '/api/v1/broadcasting/ws';
+import type { Connection } from '../../connection.js';
+import type { PresenceMember } from '../../presence.js';
+import { PreparedTextFrame } from '../../prepared-frame.js';
+import type { RoutedEvent } from '../../router.js';
+import { FrameQueue } from '../frame-queue.js';
+import type { SessionOps, Subscribed } from '../session-ops.js';
+import type { Session } from '../surface.js';
 
 /**
  * The name a broadcast carries: what the server-side broadcasting API set as
@@ -27,19 +26,8 @@ export function encodeBroadcast(envelope: EventEnvelope): string {
   return JSON.stringify({ event: broadcastName(envelope), channel: envelope.topic, data: envelope.data ?? null });
 }
 
-/** Frames one client may have waiting (as the native surface's backlog). */
-const MAX_WAITING = 10_000;
-
 const prepareBroadcast = (envelope: EventEnvelope): PreparedTextFrame => new PreparedTextFrame(encodeBroadcast(envelope));
 
-/** What the surface needs of the broker. */
-export interface BroadcastingLimits {
-  readonly access: Access;
-  readonly router: Router;
-  readonly presence: PresenceRegistry;
-  readonly topicLimits: TopicLimits;
-  readonly maxSubscriptions: number;
-}
 
 /**
  * One client of the broadcasting surface. It sends `subscribe` and
@@ -50,18 +38,21 @@ export interface BroadcastingLimits {
  * Bad input gets an `error` event; the connection stays up.
  * Frames are handled in arrival order (a channel rule may be async).
  */
-export class BroadcastingSubscriber implements Subscriber, PresenceListener {
+export class BroadcastingSession implements Session {
   readonly id: string;
   readonly #connection: Connection;
-  readonly #limits: BroadcastingLimits;
-  #queue: Promise<void> = Promise.resolve();
-  /** Frames waiting behind an async rule; past MAX_WAITING the client is flooding. */
-  #waiting = 0;
+  readonly #ops: SessionOps;
+  readonly #topicLimits: TopicLimits;
+  readonly #frames = new FrameQueue<string>(
+    (text) => this.#handle(text),
+    () => this.#error(undefined, new EventwireError('rate_limited', 'Too many frames waiting; this one was dropped')),
+  );
 
-  constructor(connection: Connection, limits: BroadcastingLimits) {
+  constructor(connection: Connection, ops: SessionOps, topicLimits: TopicLimits) {
     this.id = connection.id;
     this.#connection = connection;
-    this.#limits = limits;
+    this.#ops = ops;
+    this.#topicLimits = topicLimits;
   }
 
   deliver(event: RoutedEvent): void {
@@ -78,8 +69,8 @@ export class BroadcastingSubscriber implements Subscriber, PresenceListener {
 
   /** The connection is gone: drop its subscriptions and presence. */
   closed(): void {
-    this.#limits.router.remove(this);
-    this.#limits.presence.leaveAll(this);
+    this.#ops.leaveAll(this);
+    this.#frames.clear();
   }
 
   /** The first frame: the connection's id (what HTTP `socket_id` names to leave it out). */
@@ -87,14 +78,12 @@ export class BroadcastingSubscriber implements Subscriber, PresenceListener {
     this.#send({ event: 'connected', socket_id: this.id });
   }
 
-  receive(text: string): void {
-    if (this.#waiting >= MAX_WAITING) return this.#error(undefined, new EventwireError('rate_limited', 'Too many frames waiting; this one was dropped'));
-    this.#waiting++;
+  receive(data: Buffer): void {
     // In order: a subscribe waiting on an async rule holds back later frames of this client only.
-    this.#queue = this.#queue.then(() => this.#handle(text)).finally(() => this.#waiting--);
+    this.#frames.push(data.toString('utf8'));
   }
 
-  async #handle(text: string): Promise<void> {
+  #handle(text: string): Promise<void> | void {
     let frame: { event?: unknown; channel?: unknown } | undefined;
     try {
       const parsed: unknown = JSON.parse(text);
@@ -109,23 +98,28 @@ export class BroadcastingSubscriber implements Subscriber, PresenceListener {
     }
     const channel = frame.channel;
     if (typeof channel !== 'string') return this.#error(undefined, new EventwireError('invalid_pattern', '"channel" must be a string'));
-    const router = this.#limits.router;
     try {
-      assertPattern(channel, this.#limits.topicLimits);
       if (frame.event === 'unsubscribe') {
-        router.unsubscribe(this, channel);
-        this.#limits.presence.leave(channel, this);
+        assertPattern(channel, this.#topicLimits);
+        this.#ops.unsubscribe(this, channel);
         return this.#send({ event: 'unsubscribed', channel });
       }
-      router.newPatterns(this, [channel], this.#limits.maxSubscriptions);
-      const granted = await this.#limits.access.authorize(this.#connection.user, [channel], 'subscribe');
-      if (this.#connection.socket.readyState !== this.#connection.socket.OPEN) return; // gone while the rule ran
-      const [presence] = this.#limits.presence.joinGranted([channel], this.#connection.user?.id ?? this.id, granted, this);
-      router.subscribe(this, channel);
-      this.#send({ event: 'subscribed', channel, ...(presence && { members: presence.members }) });
+      const outcome = this.#ops.subscribe(this, this.#connection, channel);
+      if (!(outcome instanceof Promise)) return this.#subscribed(channel, outcome);
+      return outcome.then(
+        (settled) => this.#subscribed(channel, settled),
+        (error: unknown) => this.#error(channel, error),
+      );
     } catch (error) {
       this.#error(channel, error);
     }
+  }
+
+  #subscribed(channel: string, outcome: Subscribed): undefined {
+    if (!outcome.subscribed) return undefined; // gone while the rule ran
+    const [presence] = outcome.presence;
+    this.#send({ event: 'subscribed', channel, ...(presence && { members: presence.members }) });
+    return undefined;
   }
 
   #error(channel: string | undefined, error: unknown): void {

@@ -8,7 +8,7 @@
 // channel can collide) follow the channel's kind prefix, which stays first so
 // private and presence rules and the router's guard see the same kind.
 import { EventwireError, findTopicProblem, type EventEnvelope, type TopicLimits } from '@eventwire/event-channel';
-import { PreparedTextFrame } from '../prepared-frame.js';
+import { PreparedTextFrame } from '../../prepared-frame.js';
 
 /** One Pusher app: what pusher-js names as `key`, and what server libraries sign with. */
 export interface PusherAppOptions {

@@ -6,15 +6,15 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { EventwireError, toEventwireError } from '@eventwire/event-channel';
 import { findPayloadProblem } from '@eventwire/event-channel/protocol';
-import type { Access } from '../auth/access.js';
-import { findToken, type BrokerUser } from '../auth/authenticate.js';
-import { channelKind } from '../auth/channels.js';
-import { signChannel, signUser, verifyRequest } from '../auth/pusher-signature.js';
-import type { BrokerCore } from '../core.js';
-import { decodePathSegment, objectBody, parseJsonBody, readTextBody, sendError, sendJson } from '../http.js';
+import type { Access } from '../../auth/access.js';
+import { findToken, type BrokerUser } from '../../auth/authenticate.js';
+import { channelKind } from '../../auth/channels.js';
+import { signChannel, signUser, verifyRequest } from '../../auth/pusher-signature.js';
+import type { BrokerCore } from '../../core.js';
+import { decodePathSegment, objectBody, parseJsonBody, readTextBody, sendError, sendJson } from '../../http.js';
 import { isEncryptedChannel, pusherDataToEventData, type PusherApp, type PusherApps } from './pusher-apps.js';
 import { createHash } from 'node:crypto';
-import type { PusherSubscriber } from './pusher.js';
+import type { PusherSession } from './pusher-session.js';
 
 /** Pusher's own bounds on one publish: channels per event, events per batch, name length. */
 const MAX_CHANNELS_PER_EVENT = 100;
@@ -29,9 +29,9 @@ export interface PusherHttpOptions {
   readonly apps: PusherApps;
   readonly maxPayloadBytes: number;
   /** This broker's Pusher connections by socket id (which app a socket is on; whom to terminate). */
-  readonly sockets: ReadonlyMap<string, PusherSubscriber>;
+  readonly sockets: ReadonlyMap<string, PusherSession>;
   /** Closes one Pusher connection (terminate_connections). */
-  readonly terminate: (socket: PusherSubscriber) => void;
+  readonly terminate: (socket: PusherSession) => void;
   /** Origins whose pages may call the auth endpoints (CORS); `'*'` for any. */
   readonly allowedOrigins?: readonly string[] | '*' | undefined;
 }

@@ -1,0 +1,25 @@
+// The simple broadcasting WebSocket that FastAPI "Laravel-like broadcasting"
+// projects ship a client for (see broadcasting-session.ts for its frames).
+import type { Surface } from '../surface.js';
+import type { SurfaceHost } from '../surface-host.js';
+import { BroadcastingSession } from './broadcasting-session.js';
+
+/** Where the surface listens unless configured otherwise. */
+export const defaultBroadcastingPath = '/api/v1/broadcasting/ws';
+
+export function createBroadcastingSurface(host: SurfaceHost, path: string): Surface<undefined> {
+  return {
+    name: 'broadcasting',
+    endpoints: { websocket: path },
+    // Its clients send no hello: the token comes with the upgrade (`?token=`).
+    credentials: 'required',
+    claims: (url) => url.pathname === path,
+    accept: () => ({ state: undefined }),
+    open({ connection }) {
+      const session = new BroadcastingSession(connection, host.sessions, host.limits.topicLimits);
+      session.welcome();
+      return session;
+    },
+    upgradeHint: (_path, address) => `open a WebSocket to ws://${address}${path}?token=… and send {"event":"subscribe","channel":"users"} (broadcasting)`,
+  };
+}

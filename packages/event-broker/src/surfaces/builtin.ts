@@ -1,0 +1,27 @@
+// The surfaces every broker offers, registered here and nowhere else: the
+// server asks this list, never a surface by name. A new protocol is a folder
+// beside these and one entry below (or, outside this package,
+// `BrokerOptions.surfaces`).
+import type { BrokerOptions } from '../options.js';
+import { createBroadcastingSurface, defaultBroadcastingPath } from './broadcasting/broadcasting-surface.js';
+import { createNativeSurface } from './native/native-surface.js';
+import { createPusherSurface, type PusherSurface } from './pusher/pusher-surface.js';
+import type { Surface } from './surface.js';
+import type { SurfaceHost } from './surface-host.js';
+import { createSynapSurface } from './synap/synap-surface.js';
+
+/** Every built-in surface's name, on or off: `/stats` counts connections for each. */
+export const builtinSurfaceNames = ['native', 'synap', 'broadcasting', 'pusher'] as const;
+
+/** The built-in surfaces the options turn on, and the Pusher one for the server's Pusher auth handlers. */
+export function createBuiltinSurfaces(
+  host: SurfaceHost,
+  options: Pick<BrokerOptions, 'broadcastingPath' | 'pusher'>,
+): { readonly surfaces: Surface[]; readonly pusher: PusherSurface | undefined } {
+  const broadcastingPath = options.broadcastingPath === false ? undefined : (options.broadcastingPath ?? defaultBroadcastingPath);
+  const pusher = options.pusher ? createPusherSurface(host, options.pusher === true ? {} : options.pusher) : undefined;
+  const surfaces: Surface[] = [createNativeSurface(host), createSynapSurface(host)];
+  if (broadcastingPath !== undefined) surfaces.push(createBroadcastingSurface(host, broadcastingPath));
+  if (pusher) surfaces.push(pusher);
+  return { surfaces, pusher };
+}

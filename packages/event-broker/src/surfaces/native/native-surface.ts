@@ -1,0 +1,34 @@
+// eventwire's own protocol (docs/PROTOCOL.md §6) at `/` and `/ws`: what
+// EventChannel speaks. Credentials may come with the upgrade or, when a
+// browser cannot set headers, in the hello.
+import type { Surface } from '../surface.js';
+import type { SurfaceHost } from '../surface-host.js';
+import { NativeSession, type NativeSessionLimits } from './native-session.js';
+
+export function createNativeSurface(host: SurfaceHost): Surface<undefined> {
+  const { access, core, sessions } = host;
+  // One object for every session.
+  const limits: NativeSessionLimits = { ...host.limits, maxReplayBytes: host.limits.maxOutboundBytes, access };
+  return {
+    name: 'native',
+    endpoints: { websocket: '/' },
+    credentials: 'optional',
+    claims: (url) => url.pathname === '/' || url.pathname === '/ws',
+    accept: () => ({ state: undefined }),
+    open({ connection, ip, authenticate }) {
+      const rateLimits = access.limits(ip);
+      // Per-connection parts only where they apply: an idle anonymous connection carries none.
+      const own =
+        authenticate || rateLimits
+          ? {
+              rateLimits,
+              ...(authenticate && { authenticate }),
+              // Credentials not given at the upgrade must come with the hello.
+              authenticateHello: authenticate !== undefined && connection.user === undefined,
+            }
+          : undefined;
+      return new NativeSession(connection, core, sessions, limits, own);
+    },
+    upgradeHint: (path, address) => `open a WebSocket to ws://${address}${path} (eventwire protocol; EventChannel({ url: 'ws://${address}' }) does this)`,
+  };
+}

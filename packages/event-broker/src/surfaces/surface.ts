@@ -1,0 +1,151 @@
+// The contract of a wire surface: one protocol clients speak to the broker
+// (eventwire's own, Synap's, Pusher's, the broadcasting socket, next
+// Socket.IO). A surface only translates: it decodes its frames into the one
+// publish/subscribe API below it (session-ops.ts, the core) and encodes what
+// is routed to its sessions. The server holds a list of surfaces and knows
+// none by name; the built-in ones are registered in surfaces/builtin.ts, and
+// `BrokerOptions.surfaces` adds your own.
+//
+// A surface is asked, in this order:
+//   claims(url)      — is this WebSocket upgrade mine? (before admission, so
+//                      even a refusal is in the surface's own terms)
+//   accept(upgrade)  — after admission: read the request, throw to refuse
+//   (the broker authenticates as `credentials` says and authorizes `subscribe`)
+//   open(connection) — the upgrade is accepted: a session speaks on it
+// and, for plain HTTP, `http.serveSigned` / `http.serve`.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { EventwireError } from '@eventwire/event-channel';
+import type { Caller } from '../auth/access.js';
+import type { BrokerUser } from '../auth/authenticate.js';
+import type { Connection } from '../connection.js';
+import type { PresenceListener } from '../presence.js';
+import type { Subscriber } from '../router.js';
+
+/**
+ * The surfaces a broker may run, by name, and whether clients publish
+ * through them. Types that name surfaces (publish origins, authentication
+ * requests, connection counts) follow it; a surface of your own adds itself:
+ *
+ * @example
+ * declare module '@eventwire/event-broker' {
+ *   interface SurfaceRegistry { echo: { publishes: true } }
+ * }
+ */
+export interface SurfaceRegistry {
+  native: { publishes: true };
+  synap: { publishes: false };
+  broadcasting: { publishes: false };
+  pusher: { publishes: true };
+}
+
+/** A registered surface's name. */
+export type SurfaceName = Extract<keyof SurfaceRegistry, string>;
+
+/** The surfaces clients publish through (the `surface` of a publish's origin, besides `http` and `broker`). */
+export type PublishingSurfaceName = {
+  [K in SurfaceName]: SurfaceRegistry[K] extends { publishes: true } ? K : never;
+}[SurfaceName];
+
+/** A WebSocket upgrade the surface claimed, after the broker admitted it. */
+export interface UpgradeRequest {
+  readonly request: IncomingMessage;
+  readonly url: URL;
+  /** The client's address, as per-address limits count it (see `trustedProxies`). */
+  readonly ip: string;
+}
+
+/** What `accept` decided. */
+export interface Accepted<TState> {
+  /** Handed to `open` with the connection. */
+  readonly state: TState;
+  /** Names the client subscribes by connecting (Synap's `?topics=`): each must be allowed before the upgrade is accepted. */
+  readonly subscribes?: readonly string[];
+}
+
+/** An upgrade being refused: the surface may answer in its own protocol (a Pusher close code) instead of an HTTP status. */
+export interface RefusedUpgrade {
+  readonly request: IncomingMessage;
+  /**
+   * Accepts the WebSocket only to refuse it in the protocol's terms; the
+   * broker drops it if it does not close within a second.
+   */
+  acceptToRefuse(refuse: (socket: { send(text: string): void; close(code: number, reason: string): void }) => void): void;
+}
+
+/** What a session is told when its connection opens. */
+export interface SessionStart<TState> {
+  readonly connection: Connection;
+  readonly state: TState;
+  readonly request: IncomingMessage;
+  readonly ip: string;
+  /**
+   * Verifies credentials sent later on this connection (a hello, a refresh),
+   * as at the upgrade: the broker's `authenticate`, limited per address.
+   * Undefined when the broker does not authenticate.
+   */
+  readonly authenticate: ((token: string | undefined) => Promise<BrokerUser | undefined>) | undefined;
+}
+
+/**
+ * One client speaking a surface's protocol on one connection: it receives
+ * the client's messages and is the router's subscriber (and presence
+ * listener) for that client.
+ */
+export interface Session extends Subscriber, Partial<Omit<PresenceListener, 'id'>> {
+  /** One whole message from the client. */
+  receive(data: Buffer, binary: boolean): void;
+  /** The connection is gone: drop whatever the session holds (subscriptions, presence, timers). */
+  closed(): void;
+}
+
+/** The HTTP API of a surface, when it has one. */
+export interface SurfaceHttp {
+  /**
+   * Routes checking credentials of their own (Pusher's app signatures),
+   * asked before the broker authenticates the caller. Returns true when it answered.
+   */
+  serveSigned?(request: IncomingMessage, response: ServerResponse, url: URL, context: { readonly ip: string; readonly traceparent: string | undefined }): Promise<boolean> | boolean;
+  /** Routes behind the broker's credentials. Returns true when it answered. */
+  serve?(request: IncomingMessage, response: ServerResponse, url: URL, caller: Caller): Promise<boolean> | boolean;
+}
+
+/**
+ * A wire protocol the broker speaks. Implementations live in
+ * `surfaces/<name>/` and export a factory; see the header of this file for
+ * the order in which the broker asks.
+ */
+export interface Surface<TState = unknown> {
+  readonly name: SurfaceName;
+  /** Where it is reached, for the start-up line (`/pubsub/ws`, HTTP routes after `http:`). */
+  readonly endpoints: { readonly websocket: string; readonly http?: readonly string[] };
+  /**
+   * Which credentials a connection must show at the upgrade when the broker
+   * authenticates: `required` (checked there: a missing token is anonymous,
+   * where allowed), `optional` (checked when given; else the session asks
+   * later, a native hello), `none` (the protocol has its own: Pusher's app key).
+   */
+  readonly credentials: 'required' | 'optional' | 'none';
+  /** Whether an upgrade to `url` is this surface's. */
+  claims(url: URL): boolean;
+  /** Reads an admitted upgrade; throws an `EventwireError` to refuse it. */
+  accept(upgrade: UpgradeRequest): Accepted<TState> | Promise<Accepted<TState>>;
+  /** Refuses in the protocol's own terms; without it, an HTTP status and a JSON body. */
+  refuse?(upgrade: RefusedUpgrade, error: EventwireError): void;
+  /** A connection id of the surface's own making (Pusher's `N.N` socket ids); else the broker's. */
+  connectionId?(): string;
+  /** This protocol's close code for one of eventwire's (see connection.ts). */
+  closeCode?(code: number): number;
+  /** Starts the session of an accepted connection. */
+  open(start: SessionStart<TState>): Session;
+  /** Its HTTP routes. */
+  readonly http?: SurfaceHttp;
+  /**
+   * How to connect, when a plain HTTP request reaches a path it claims
+   * (answered 426 `upgrade_required`): "open a WebSocket to ws://…".
+   */
+  upgradeHint?(path: string, host: string): string;
+  /** Lines for the start-up log (a development credential, say). */
+  warnings?(): readonly string[];
+  /** The broker is closing: release what the surface holds beside its sessions. */
+  close?(): void;
+}

@@ -1,0 +1,170 @@
+// Admission of WebSocket upgrades, for every surface alike: find the surface
+// that claims the path, admit (caps and the connect rate first: over them,
+// nothing else is spent), let the surface read the request, authenticate as
+// it says, authorize what it subscribes by connecting, and only then accept
+// the socket. A refusal costs the broker one check and no connection state,
+// and reaches the client in its surface's terms.
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import { EventwireError, toEventwireError } from '@eventwire/event-channel';
+import { createEventIdGenerator } from '@eventwire/event-channel/protocol';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { Access } from './auth/access.js';
+import { findToken, type BrokerUser } from './auth/authenticate.js';
+import { Connection } from './connection.js';
+import type { ConnectionRegistry } from './connections.js';
+import type { Router } from './router.js';
+import { refuseSocket, requestUrl } from './http.js';
+import type { OutboundBudget } from './outbound-budget.js';
+import type { Accepted, Session, Surface } from './surfaces/surface.js';
+import { WsWire } from './wire/ws-wire.js';
+
+/** How long a connect refused in its protocol's terms gets to read its close frame before the socket is dropped. */
+const REFUSED_CLOSE_GRACE_MS = 1000;
+
+export interface UpgradeOptions {
+  readonly surfaces: readonly Surface[];
+  readonly access: Access;
+  readonly connections: ConnectionRegistry;
+  /** Stops routing to a connection cut as a slow consumer at once (its close comes later). */
+  readonly router: Router;
+  readonly budget: OutboundBudget;
+  readonly maxPayloadBytes: number;
+  readonly maxOutboundBytes: number;
+  readonly slowConsumerMs: number;
+  /** The address per-IP caps and limits count a request against. */
+  clientAddress(request: IncomingMessage): string;
+  /** Throws while the broker cannot serve (closing, or still loading the cluster's history). */
+  assertServing(): void;
+  log(line: string): void;
+}
+
+export class UpgradeAdmission {
+  readonly #options: UpgradeOptions;
+  readonly #nextConnectionId = createEventIdGenerator();
+  readonly #wss: WebSocketServer;
+
+  constructor(options: UpgradeOptions) {
+    this.#options = options;
+    // The protocol limit is enforced per message by each surface; this hard
+    // cap (4×) only protects memory from absurd frames, closing with 1009.
+    this.#wss = new WebSocketServer({ noServer: true, maxPayload: options.maxPayloadBytes * 4, perMessageDeflate: false });
+  }
+
+  /** The HTTP server's `upgrade` event. */
+  async handle(request: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
+    const { access, surfaces } = this.#options;
+    const ip = this.#options.clientAddress(request);
+    let surface: Surface | undefined;
+    let admitted = false;
+    let accepted: Accepted<unknown>;
+    let user: BrokerUser | undefined;
+    try {
+      const url = requestUrl(request);
+      // Before admission: even a refusal is then in the surface's own terms.
+      surface = surfaces.find((each) => each.claims(url));
+      this.#options.assertServing();
+      access.admit(ip);
+      admitted = true;
+      if (!surface) throw new EventwireError('not_found', `No WebSocket endpoint at ${url.pathname}`);
+      accepted = await surface.accept({ request, url, ip });
+      const token = findToken(url, request.headers);
+      // Checked before the socket is accepted: wrong credentials cost the
+      // broker one verification, no connection state. A surface whose
+      // credentials are optional here (a native client) may send them later.
+      if (access.authenticates && (surface.credentials === 'required' || (surface.credentials === 'optional' && token !== undefined))) {
+        user = await this.#authenticate(request, token, surface.name);
+      }
+      if (accepted.subscribes && accepted.subscribes.length > 0) await access.authorize(user, accepted.subscribes, 'subscribe');
+    } catch (error) {
+      if (admitted) access.release(ip);
+      const failure = toEventwireError(error);
+      if (surface?.refuse) return surface.refuse({ request, acceptToRefuse: (refuse) => this.#acceptToRefuse(request, socket, head, refuse) }, failure);
+      return refuseSocket(socket, failure);
+    }
+    if (socket.destroyed) return access.release(ip);
+    const claimed = surface;
+    this.#wss.handleUpgrade(request, socket, head, (ws) => this.#open(ws, request, ip, claimed, accepted, user));
+  }
+
+  /** Stops the WebSocket server (the connections are closed by the registry). */
+  close(): void {
+    this.#wss.close();
+  }
+
+  #open(ws: WebSocket, request: IncomingMessage, ip: string, surface: Surface, accepted: Accepted<unknown>, user: BrokerUser | undefined): void {
+    const { access, connections, log } = this.#options;
+    // Assigned below, once the connection it speaks on exists; onSlow only runs later.
+    let session: Session | undefined;
+    const connection = new Connection({
+      id: surface.connectionId?.() ?? this.#nextConnectionId(),
+      wire: new WsWire(ws),
+      surface: surface.name,
+      remote: `${request.socket.remoteAddress}:${request.socket.remotePort}`,
+      maxOutboundBytes: this.#options.maxOutboundBytes,
+      slowConsumerMs: this.#options.slowConsumerMs,
+      budget: this.#options.budget,
+      ...(surface.closeCode && { closeCode: surface.closeCode }),
+      onSlow: (slow) => {
+        connections.slowConsumersCut++;
+        if (session) this.#options.router.remove(session);
+        log(`conn ${slow.id} cut: slow consumer (${slow.unsentBytes} bytes unsent)`);
+      },
+    });
+    connection.authenticated(user);
+    try {
+      session = surface.open({
+        connection,
+        state: accepted.state,
+        request,
+        ip,
+        authenticate: access.authenticates ? (token) => this.#authenticate(request, token, surface.name) : undefined,
+      });
+    } catch (error) {
+      // A surface that cannot open a session must not leave a connection nobody reads.
+      log(`conn ${connection.id} ${surface.name} session failed to open: ${toEventwireError(error).message}`);
+      access.release(ip);
+      ws.terminate();
+      return;
+    }
+    const opened = session;
+    connections.add(connection);
+    connection.start({
+      message: (data, binary) => opened.receive(data, binary),
+      error: (error) => log(`conn ${connection.id} socket error: ${error.message}`),
+      closed: (code, reason) => {
+        connections.delete(connection);
+        access.release(ip);
+        opened.closed();
+        log(`conn ${connection.id} closed ${code}${reason.length ? ` ${reason}` : ''}`);
+      },
+    });
+    const subscribes = accepted.subscribes ?? [];
+    log(`conn ${connection.id} open ${surface.name} from ${connection.remote}${subscribes.length ? ` topics=${subscribes.join(',')}` : ''}`);
+  }
+
+  /** The broker's authentication for one request (anonymous only where allowed; failures limited per address). */
+  #authenticate(request: IncomingMessage, token: string | undefined, surface: Surface['name']): Promise<BrokerUser | undefined> {
+    return this.#options.access.authenticate({ token, headers: request.headers, remoteAddress: this.#options.clientAddress(request), surface });
+  }
+
+  /**
+   * Accepts the WebSocket only to refuse it in its protocol's terms; it is
+   * dropped if it has not closed within a second.
+   */
+  #acceptToRefuse(
+    request: IncomingMessage,
+    socket: Socket,
+    head: Buffer,
+    refuse: (socket: { send(text: string): void; close(code: number, reason: string): void }) => void,
+  ): void {
+    if (socket.destroyed) return;
+    this.#wss.handleUpgrade(request, socket, head, (ws) => {
+      ws.on('error', () => ws.terminate());
+      refuse({ send: (text) => ws.send(text), close: (code, reason) => ws.close(code, reason) });
+      const timer = setTimeout(() => ws.terminate(), REFUSED_CLOSE_GRACE_MS);
+      timer.unref();
+      ws.once('close', () => clearTimeout(timer));
+    });
+  }
+}
