@@ -67,3 +67,19 @@ export interface ClusterStats {
     readonly rejected: number;
   };
 }
+
+/** `/cluster` from each node's stats: the nodes and the sums over them (a node missing a counter counts 0). */
+export function sumClusterStats(nodes: readonly BrokerStats[]): ClusterStats {
+  const sum = (read: (stats: BrokerStats) => number): number => nodes.reduce((total, node) => total + (read(node) || 0), 0);
+  return {
+    nodes,
+    total: {
+      nodes: nodes.length,
+      connections: sum((node) => Object.values<number>(node.connections).reduce((total, count) => total + (count || 0), 0)),
+      subscriptions: sum((node) => node.subscriptions),
+      published: sum((node) => node.published),
+      deliveries: sum((node) => node.deliveries),
+      rejected: sum((node) => node.rejected),
+    },
+  };
+}

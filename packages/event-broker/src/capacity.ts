@@ -97,3 +97,22 @@ export function availableMemory(memory: ProcessMemory = processMemory()): number
 function processMemory(): ProcessMemory {
   return { total: totalmem(), constrained: process.constrainedMemory?.() };
 }
+
+/** Descriptors kept free even of plain HTTP connections: the broker's own files need some at any moment. */
+const HARD_DESCRIPTOR_MARGIN = 16;
+
+/**
+ * The last line of defence for the descriptors: past the open-file limit
+ * the kernel refuses accept() and newcomers hang or are reset, so the HTTP
+ * server stops taking TCP connections a little before it, counting what the
+ * process holds already (Node's own descriptors, the cluster link, history
+ * files). The WebSocket cap sits lower, leaving room between the two for
+ * newcomers being refused and HTTP calls; this only bites when plain HTTP
+ * calls flood that room. Undefined where the limit cannot be read.
+ */
+export function tcpBackstop(): { readonly maxConnections: number; readonly soft: number; readonly held: number } | undefined {
+  const fileLimit = readOpenFileLimit();
+  if (!fileLimit) return undefined;
+  const held = openDescriptors() ?? 0;
+  return { maxConnections: Math.max(1, fileLimit.soft - held - HARD_DESCRIPTOR_MARGIN), soft: fileLimit.soft, held };
+}

@@ -2,6 +2,7 @@ import { closeCodes } from '@eventwire/event-channel/protocol';
 import type { BrokerUser } from './auth/authenticate.js';
 import type { BudgetedReader, OutboundBudget } from './outbound-budget.js';
 import type { PreparedTextFrame } from './prepared-frame.js';
+import type { SurfaceName } from './surfaces/surface.js';
 import type { Wire } from './wire/wire.js';
 
 /** What a connection's owner hears from it. */
@@ -27,7 +28,7 @@ export class Connection implements BudgetedReader {
   readonly id: string;
   readonly wire: Wire;
   /** The name of the surface it speaks (`native`, `pusher`, …). */
-  readonly surface: string;
+  readonly surface: SurfaceName;
   readonly remote: string;
   /** Cleared by each heartbeat tick, set by any pong or message. */
   alive = true;
@@ -80,7 +81,7 @@ export class Connection implements BudgetedReader {
   constructor(options: {
     id: string;
     wire: Wire;
-    surface: string;
+    surface: SurfaceName;
     remote: string;
     maxOutboundBytes: number;
     slowConsumerMs: number;

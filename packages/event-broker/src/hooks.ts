@@ -13,11 +13,17 @@ import {
 } from '@eventwire/event-channel';
 import { isMatching, type P } from 'ts-pattern';
 import type { BrokerUser } from './auth/authenticate.js';
+import type { PublishingSurfaceName } from './surfaces/surface.js';
 
 /** Where a publish came from. */
 export interface PublishOrigin {
-  /** `native`, `synap` and `pusher` (client events) are WebSocket surfaces, `http` the HTTP APIs, `broker` hooks and `broker.publish`. */
-  readonly surface: 'native' | 'synap' | 'pusher' | 'http' | 'broker';
+  /**
+   * The WebSocket surface a client published through (`native`, `pusher`'s
+   * client events, or one of your own registered to publish: see
+   * `SurfaceRegistry`); `http` for every HTTP API (Synap's and Pusher's
+   * included); `broker` for hooks, the dashboard and `broker.publish`.
+   */
+  readonly surface: PublishingSurfaceName | 'http' | 'broker';
   /** The connection that published, for WebSocket surfaces. */
   readonly connectionId?: string;
   /** Who published, when the broker authenticates (undefined: anonymous or the broker itself). */

@@ -38,7 +38,25 @@ export type { AccessAction, PermissionRules, Permissions } from './auth/permissi
 export type { Caller, RateLimits, RefusalCounts } from './auth/access.js';
 export type { RateLimit } from './auth/rate-limit.js';
 export type { HistoryRetention, HistoryRule, HistoryStore, MemoryHistoryStoreOptions, StoredEvent } from '@eventwire/event-channel/protocol';
-export type { PublishResult } from './core.js';
+export type { BrokerCore, PublishResult } from './core.js';
+export type { Connection, ConnectionEvents } from './connection.js';
+export type { RoutedEvent, Subscriber } from './router.js';
+export type { PresenceListener, PresenceMember } from './presence.js';
+export type {
+  Accepted,
+  PublishingSurfaceName,
+  RefusedUpgrade,
+  Session,
+  SessionStart,
+  Surface,
+  SurfaceHttp,
+  SurfaceName,
+  SurfaceRegistry,
+  UpgradeRequest,
+} from './surfaces/surface.js';
+export type { SurfaceFactory, SurfaceHost, SurfaceLimits } from './surfaces/surface-host.js';
+export type { SessionOps, SessionSubscriber, Subscribed } from './surfaces/session-ops.js';
+export type { Wire, WireEvents } from './wire/wire.js';
 export type { AuditLog, AuditLogOptions } from './observers/audit-log.js';
 export type { WebhookOptions } from './observers/webhook.js';
 export type {

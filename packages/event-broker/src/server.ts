@@ -6,7 +6,6 @@ import { clusterEngineKind, clusterNodeName, type ClusterOptions } from './clust
 import { NatsClusterLink } from './cluster/nats-cluster.js';
 import { PubSubClusterLink } from './cluster/pubsub-cluster.js';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import {
@@ -23,16 +22,16 @@ import {
   type TopicLimits,
   type UntypedEvents,
 } from '@eventwire/event-channel';
-import { HistoryRules, MemoryHistoryStore, closeCodes, settlesWithin, type HistoryStore } from '@eventwire/event-channel/protocol';
-import { LogHistoryStore } from './history/log-store.js';
+import { HistoryRules, closeCodes, settlesWithin } from '@eventwire/event-channel/protocol';
+import { createDefaultHistoryStore } from './history/default-store.js';
 import type { P } from 'ts-pattern';
 import { BrokerCore, type PublishResult } from './core.js';
 import type { AnyHookEvent, InterceptHook, ObserveHook, PatternHookEvent, TopicHookEvent } from './hooks.js';
 import { Access } from './auth/access.js';
 import type { ChannelRule } from './auth/channels.js';
 import { clientAddress } from './auth/client-address.js';
-import type { BrokerStats, ClusterStats } from './broker-stats.js';
-import { defaultMaxConnections, defaultTotalOutboundBytes, openDescriptors, readOpenFileLimit } from './capacity.js';
+import { sumClusterStats, type BrokerStats, type ClusterStats } from './broker-stats.js';
+import { defaultMaxConnections, defaultTotalOutboundBytes, tcpBackstop } from './capacity.js';
 import { ConnectionRegistry } from './connections.js';
 import { HttpApi } from './http-api.js';
 import { OutboundBudget } from './outbound-budget.js';
@@ -47,8 +46,6 @@ import { UpgradeAdmission } from './upgrade.js';
 import { BrokerMetrics } from './metrics/broker-metrics.js';
 import { Dashboard } from './dashboard/dashboard.js';
 
-/** Descriptors kept free even of plain HTTP connections: the broker's own files need some at any moment. */
-const HARD_DESCRIPTOR_MARGIN = 16;
 /** Fewer descriptors than this between the connection cap and the TCP backstop: a burst of newcomers at the cap meets resets. */
 const MIN_REFUSAL_ROOM = 16;
 
@@ -78,10 +75,16 @@ export interface ObserveOptions {
 }
 
 /**
- * An event broker on one port: WebSocket (native protocol at `/` and `/ws`,
- * Synap-compatible at `/pubsub/ws`) and HTTP (`/pubsub/…`, `/health`,
- * `/stats`). It routes every event to its subscribers and lets hooks act on
- * the stream: `intercept` before routing, `observe` after.
+ * An event broker on one port: every registered surface's WebSocket and
+ * HTTP endpoints (eventwire's protocol at `/`, Synap's at `/pubsub/ws` and
+ * `/pubsub/…`, the broadcasting socket, Pusher's when on, your own through
+ * `surfaces`) and its own HTTP API (`/health`, `/stats`, `/metrics`,
+ * `/history/…`). It routes every event to its subscribers and lets hooks act
+ * on the stream: `intercept` before routing, `observe` after.
+ *
+ * This class is the composition root: it builds the parts (core, access,
+ * surfaces, cluster engine, history) and owns their lifecycle; admission is
+ * in upgrade.ts, the connections in connections.ts, the routes in http-api.ts.
  *
  * @example
  * const broker = new EventBrokerServer({ port: 15500, events: shop });
@@ -168,7 +171,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
         : undefined;
     this.#sharedHistory = shared;
     this.#core = new BrokerCore({
-      history: historyRules && { rules: historyRules, store: shared ?? options.historyStore ?? this.#defaultHistoryStore(options) },
+      history: historyRules && { rules: historyRules, store: shared ?? options.historyStore ?? createDefaultHistoryStore(options, (line) => this.#log(line)) },
       events: options.events,
       allowUnknownTopics: options.allowUnknownTopics ?? brokerDefaults.allowUnknownTopics,
       interceptTimeoutMs: options.interceptTimeoutMs ?? brokerDefaults.interceptTimeoutMs,
@@ -297,17 +300,6 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
     return options.historyMaxMemoryBytes ?? defaultHistoryMemoryBytes();
   }
 
-  #defaultHistoryStore(options: BrokerOptions<TEvents>): HistoryStore {
-    if (options.dataDir === undefined) return new MemoryHistoryStore({ maxBytes: this.#historyMemoryBytes(options) });
-    return new LogHistoryStore({
-      dir: join(options.dataDir, 'history'),
-      memoryMaxBytes: this.#historyMemoryBytes(options),
-      ...(options.historyFsync !== undefined && { fsync: options.historyFsync }),
-      ...(options.historyMaxBytes !== undefined && { maxBytes: options.historyMaxBytes }),
-      onWarning: (message) => this.#log(message),
-    });
-  }
-
   /** The bound address, once listening. */
   get address(): BrokerAddress | undefined {
     return this.#address;
@@ -345,21 +337,13 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
         throw error;
       }
     }
-    // The last line of defence for the descriptors: past the open-file limit
-    // the kernel refuses accept() and newcomers hang or are reset, so stop
-    // taking TCP connections a little before it, counting what the process
-    // holds already (Node's own descriptors, the cluster link, history
-    // files). The WebSocket cap sits lower, leaving room between the two for
-    // newcomers being refused and HTTP calls; this only bites when plain
-    // HTTP calls flood that room.
-    const fileLimit = readOpenFileLimit();
-    if (fileLimit) {
-      const held = openDescriptors() ?? 0;
-      this.#http.maxConnections = Math.max(1, fileLimit.soft - held - HARD_DESCRIPTOR_MARGIN);
-      const room = this.#http.maxConnections - this.#access.maxConnections;
+    const backstop = tcpBackstop();
+    if (backstop) {
+      this.#http.maxConnections = backstop.maxConnections;
+      const room = backstop.maxConnections - this.#access.maxConnections;
       if (room < MIN_REFUSAL_ROOM) {
         this.#log(
-          `warning: maxConnections ${this.#access.maxConnections} leaves ${Math.max(0, room)} descriptors for newcomers being refused and HTTP calls (open-file limit ${fileLimit.soft}, ${held} held already): at the cap some newcomers will be reset instead of answered 503; lower maxConnections or raise the limit`,
+          `warning: maxConnections ${this.#access.maxConnections} leaves ${Math.max(0, room)} descriptors for newcomers being refused and HTTP calls (open-file limit ${backstop.soft}, ${backstop.held} held already): at the cap some newcomers will be reset instead of answered 503; lower maxConnections or raise the limit`,
         );
       }
     }
@@ -468,21 +452,8 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
    * `statsTimeoutMs` are missing from `nodes`. Without a cluster, this broker alone.
    */
   async clusterStats(): Promise<ClusterStats> {
-    const nodes = (this.#cluster ? await this.#cluster.gatherStats() : [this.stats()]) as BrokerStats[];
-    const sum = (read: (stats: BrokerStats) => number): number => nodes.reduce((total, node) => total + (read(node) || 0), 0);
-    return {
-      nodes,
-      total: {
-        nodes: nodes.length,
-        connections: sum((node) => Object.values(node.connections).reduce((total, count) => total + (count || 0), 0)),
-        subscriptions: sum((node) => node.subscriptions),
-        published: sum((node) => node.published),
-        deliveries: sum((node) => node.deliveries),
-        rejected: sum((node) => node.rejected),
-      },
-    };
+    return sumClusterStats(this.#cluster ? ((await this.#cluster.gatherStats()) as BrokerStats[]) : [this.stats()]);
   }
-
 
   /**
    * Graceful shutdown: stops accepting, closes every client with 1001 (they

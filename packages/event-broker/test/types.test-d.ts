@@ -3,6 +3,7 @@ import { P } from 'ts-pattern';
 import { z } from 'zod';
 import { defineEvents } from '@eventwire/event-channel';
 import { EventBrokerServer, defineBrokerConfig } from '../src/index.js';
+import type { AuthRequest, BrokerStats } from '../src/index.js';
 
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
 function expectType<T extends true>(): T | void {}
@@ -130,9 +131,14 @@ new EventBrokerServer({ pusher: { apps: [{ id: 'shop', key: 'shop-key' }] } });
 // @ts-expect-error allowedOrigins is a list or '*'
 defineBrokerConfig({ pusher: { allowedOrigins: 'https://app.example' } });
 expectType<Equal<ReturnType<typeof broker.pusherAuthFetch>, (request: Request, clientAddress?: string) => Promise<Response>>>();
+// A publish's origin names the surfaces clients publish through (Synap and
+// broadcasting clients only listen; Synap's HTTP publishes are `http`), plus
+// `echo`, the surface test/custom-surface.test.ts registers in SurfaceRegistry.
 broker.observe('order.created', (_event, ctx) => {
-  expectType<Equal<typeof ctx.origin.surface, 'native' | 'synap' | 'pusher' | 'http' | 'broker'>>();
+  expectType<Equal<typeof ctx.origin.surface, 'native' | 'pusher' | 'echo' | 'http' | 'broker'>>();
 });
+expectType<Equal<AuthRequest['surface'], 'native' | 'synap' | 'broadcasting' | 'pusher' | 'echo' | 'http'>>();
+expectType<Equal<keyof BrokerStats['connections'], 'native' | 'synap' | 'broadcasting' | 'pusher' | 'echo'>>();
 
 // Metrics: on by default; topic groups are patterns.
 new EventBrokerServer({ metrics: false });

@@ -1,5 +1,6 @@
 // Who is connecting: the contract every surface uses to turn a request's
 // credentials into a user (the auth room; channel rules build on it).
+import type { SurfaceName } from '../surfaces/surface.js';
 import type { IncomingHttpHeaders } from 'node:http';
 import { EventwireError } from '@eventwire/event-channel';
 import type { Permissions } from './permissions.js';
@@ -21,8 +22,8 @@ export interface AuthRequest {
   readonly headers: IncomingHttpHeaders;
   /** The client's address: the peer, or whom a trusted proxy forwarded for (`trustedProxies`). */
   readonly remoteAddress: string;
-  /** Which surface asks: a WebSocket one (`native`, `synap`, `broadcasting`, `pusher`) or `http`. */
-  readonly surface: 'native' | 'synap' | 'broadcasting' | 'pusher' | 'http';
+  /** Which surface asks: a WebSocket one (`native`, `synap`, `broadcasting`, `pusher`, or one registered in `SurfaceRegistry`) or `http`. */
+  readonly surface: SurfaceName | 'http';
 }
 
 /**
