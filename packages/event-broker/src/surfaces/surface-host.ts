@@ -17,6 +17,7 @@ export interface SurfaceLimits {
   readonly topicLimits: TopicLimits;
   readonly heartbeatMs: number;
   readonly helloTimeoutMs: number;
+  /** Most missed events one resume replays; past it the client is told of a `replay_limit` gap. */
   readonly maxReplayEvents: number;
   /** What one connection may have queued unread (a replay bigger than this would get it cut). */
   readonly maxOutboundBytes: number;

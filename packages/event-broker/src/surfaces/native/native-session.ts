@@ -5,7 +5,6 @@ import {
   toEventwireError,
   type EventEnvelope,
   type GapReason,
-  type TopicLimits,
 } from '@eventwire/event-channel';
 import {
   FrameError,
@@ -32,16 +31,10 @@ import type { RoutedEvent } from '../../router.js';
 import { FrameQueue } from '../frame-queue.js';
 import type { SessionOps, Subscribed } from '../session-ops.js';
 import type { Session } from '../surface.js';
+import type { SurfaceLimits } from '../surface-host.js';
 
-/** Limits a native session enforces. */
-export interface NativeSessionLimits {
-  readonly maxPayloadBytes: number;
-  readonly maxSubscriptions: number;
-  readonly topicLimits: TopicLimits;
-  readonly heartbeatMs: number;
-  readonly helloTimeoutMs: number;
-  /** Most missed events one resume replays; past it the client is told of a `replay_limit` gap. */
-  readonly maxReplayEvents: number;
+/** Limits a native session enforces: every surface's, and the bound on one replay. */
+export interface NativeSessionLimits extends SurfaceLimits {
   /**
    * Most bytes one resume writes at once (the connection's outbound bound):
    * a replay bigger than what the client may hold unread would get it cut as
