@@ -16,7 +16,7 @@ export function natsServerAvailable(): boolean {
   return binaryAvailable(binary, ['--version'], 'NATS', 'apt-get install -y nats-server');
 }
 
-export interface NatsServer {
+export interface NatsServer extends AsyncDisposable {
   readonly port: number;
   /** `nats://127.0.0.1:port` */
   readonly url: string;
@@ -30,6 +30,8 @@ export interface NatsServer {
   kill(): Promise<void>;
   /** Starts it again on the same ports (after stop or kill). */
   start(): Promise<void>;
+  /** `await using server = await startNatsServer()` stops it on scope exit. */
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 export interface NatsServerOptions {
@@ -63,6 +65,7 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     stop: () => server.stop(),
     kill: () => server.kill(),
     start: () => server.start(),
+    [Symbol.asyncDispose]: () => server.stop(),
   };
 }
 

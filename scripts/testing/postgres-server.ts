@@ -72,5 +72,6 @@ export async function startPostgres(): Promise<PostgresServer> {
     stop: () => server.stop(),
     kill: () => server.kill(),
     start: () => server.start(),
+    [Symbol.asyncDispose]: () => server.stop(),
   };
 }

@@ -34,5 +34,6 @@ export async function startRedisServer(): Promise<RedisServer> {
     stop: () => server.stop(),
     kill: () => server.kill(),
     start: () => server.start(),
+    [Symbol.asyncDispose]: () => server.stop(),
   };
 }

@@ -2,12 +2,17 @@
 // redis-server, postgres): started and awaited until its log says it is
 // ready, stopped with SIGTERM (SIGKILL after 3 s) or killed, started again
 // with the same arguments, and killed with its owner — a test runner's kill
-// must not leave servers behind.
+// must not leave servers behind. `await using` stops it on scope exit.
+//
+// Extending: a new kind of server is a file beside nats-server.ts and
+// redis-server.ts: its `…Available()` (skip locally with the reason, throw
+// under CI), and a `start…()` that picks free ports, builds the arguments and
+// returns this handle (its own fields added, `[Symbol.asyncDispose]` kept).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 
-export interface ServerProcess {
+export interface ServerProcess extends AsyncDisposable {
   /** The running process's id (for CPU and memory readings in benchmarks). */
   readonly pid: number | undefined;
   /** Stops it (SIGTERM or the configured signal, then SIGKILL after 3 s). */
@@ -16,6 +21,8 @@ export interface ServerProcess {
   kill(): Promise<void>;
   /** Starts it again with the same arguments (after stop or kill). */
   start(): Promise<void>;
+  /** `await using server = await start…()` stops it on scope exit. */
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 export interface ServerProcessOptions {
@@ -98,5 +105,6 @@ export async function startServerProcess(options: ServerProcessOptions): Promise
     stop: () => signal(options.stopSignal ?? 'SIGTERM'),
     kill: () => signal('SIGKILL'),
     start,
+    [Symbol.asyncDispose]: () => signal(options.stopSignal ?? 'SIGTERM'),
   };
 }

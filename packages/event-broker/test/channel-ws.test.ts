@@ -8,12 +8,11 @@ import {
   ValidationError,
   WsTransport,
   defineEvents,
-  type ChannelStatus,
   type EventwireError,
 } from '@eventwire/event-channel';
 import { runHistorySuite } from '../../event-channel/test/history-suite.js';
 import { runTransportSuite } from '../../event-channel/test/transport-suite.js';
-import { RawClient, startBroker, until, within, type TestBroker } from './helpers.js';
+import { nextStatus, RawClient, startBroker, until, within, type TestBroker } from './helpers.js';
 
 runTransportSuite('ws (broker)', async () => {
   const server = await startBroker();
@@ -65,20 +64,6 @@ function connect(context: Context, ws: Record<string, unknown> = {}): EventChann
   return channel;
 }
 
-function nextStatus(channel: EventChannel<typeof shop>, state: ChannelStatus['state']): Promise<ChannelStatus> {
-  return within(
-    new Promise((resolve) => {
-      const off = channel.onStatus((status) => {
-        if (status.state === state) {
-          off();
-          resolve(status);
-        }
-      });
-    }),
-    5000,
-    `status ${state}`,
-  );
-}
 
 test('typed channel → broker → typed channel', async (context) => {
   const [publisher, subscriber] = [connect(context), connect(context)];

@@ -15,8 +15,8 @@ import { EventChannel } from '@eventwire/event-channel';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { ClusterStats, EventBrokerServer } from '../src/index.js';
-import { awaitRoute, joinPresence, memberChanges, untilMembers } from './cluster-helpers.js';
-import { RawClient, runBrokerCli, startBroker, until, waitForOutput, within, type TestBroker } from './helpers.js';
+import { awaitRoute, joinPresence, memberChanges, startClusterBroker, untilMembers } from './cluster-helpers.js';
+import { RawClient, runBrokerCli, uniqueTopic, until, waitForOutput, within, type TestBroker } from './helpers.js';
 
 export interface EngineServer {
   readonly url: string;
@@ -52,12 +52,11 @@ interface Context {
 /** A native channel on `broker`, signed in (the brokers authenticate, for presence). */
 const connectTo = (broker: TestBroker<never>): EventChannel => new EventChannel({ url: broker.url, ws: { token: 'service' } });
 
-let roots = 0;
-const uniqueRoot = (): string => `eng${process.pid}x${++roots}`;
 
 async function engineBroker(url: string, node: string, hooks: Record<string, string[]>): Promise<TestBroker<never>> {
   hooks[node] = [];
-  const handle = await startBroker<never>(
+  return startClusterBroker<never>(
+    node,
     {
       authenticate: ({ token }) => (token ? { id: token } : undefined),
       cluster: { url, node, reconnectTimeWaitMs: 50, presence: { heartbeatMs: HEARTBEAT_MS, membersPerPart: 1 } },
@@ -67,8 +66,6 @@ async function engineBroker(url: string, node: string, hooks: Record<string, str
       broker.observe('hooked.#' as never, ((event: { topic: string }) => void hooks[node]!.push(event.topic)) as never);
     },
   );
-  await until(() => handle.broker.stats().cluster?.state === 'open', `${node} joined`, WAIT);
-  return handle;
 }
 
 export function runClusterEngineSuite(name: string, harness: EngineHarness): void {
@@ -86,7 +83,7 @@ export function runClusterEngineSuite(name: string, harness: EngineHarness): voi
   });
 
   test('clients on different brokers see each other: * and #, each event once, in publisher order, HTTP too; /cluster lists both', async ({ a, b }) => {
-    const root = uniqueRoot();
+    const root = uniqueTopic('eng');
     const onA = connectTo(a);
     const onB = connectTo(b);
     try {
@@ -123,7 +120,7 @@ export function runClusterEngineSuite(name: string, harness: EngineHarness): voi
   });
 
   test('interest-based: one server subscription per pattern however many clients hold it, let go after the last', async ({ a }) => {
-    const root = uniqueRoot();
+    const root = uniqueTopic('eng');
     const before = a.broker.stats().cluster!.interest;
     const first = connectTo(a);
     const second = connectTo(a);
@@ -140,7 +137,7 @@ export function runClusterEngineSuite(name: string, harness: EngineHarness): voi
   });
 
   test('hooks run once, on the broker the event entered; toOthers and except hold across brokers', async ({ a, b, hooks }) => {
-    const root = uniqueRoot();
+    const root = uniqueTopic('eng');
     const [ada, bob, carol] = [connectTo(a), connectTo(b), connectTo(b)];
     try {
       const got: Record<string, string[]> = { ada: [], bob: [], carol: [] };
@@ -161,7 +158,7 @@ export function runClusterEngineSuite(name: string, harness: EngineHarness): voi
   });
 
   test('presence: a member on one broker is a member on both; a user on both is one member, removed after the last', async ({ a, b }) => {
-    const channel = `presence-room.${uniqueRoot()}`;
+    const channel = `presence-room.${uniqueTopic('eng')}`;
     const ada = await joinPresence(a, 'ada', channel);
     await untilMembers(b, channel, ['ada'], 'B sees ada');
     const bob = await joinPresence(b, 'bob', channel);
@@ -186,8 +183,8 @@ export function runClusterEngineSuite(name: string, harness: EngineHarness): voi
       await off.ready;
       off();
       // Frames of one connection are handled in order: once this later subscribe is acknowledged, the unsubscribe was handled.
-      await snoop.on(`${uniqueRoot()}.barrier`, () => {}).ready;
-      const channel = `presence-room.${uniqueRoot()}`;
+      await snoop.on(`${uniqueTopic('eng')}.barrier`, () => {}).ready;
+      const channel = `presence-room.${uniqueTopic('eng')}`;
       // The snoop was on A: A must still hear B's members.
       const ada = await joinPresence(b, 'ada', channel);
       await untilMembers(a, channel, ['ada'], 'A still hears B');
@@ -200,7 +197,7 @@ export function runClusterEngineSuite(name: string, harness: EngineHarness): voi
   });
 
   test('a broker killed (-9) with members on it: the other removes them within three heartbeats', async ({ server, a }) => {
-    const channel = `presence-room.${uniqueRoot()}`;
+    const channel = `presence-room.${uniqueTopic('eng')}`;
     const dir = mkdtempSync(join(tmpdir(), 'cluster-engine-'));
     const config = join(dir, 'broker.config.mjs');
     writeFileSync(
@@ -230,7 +227,7 @@ export function runClusterEngineSuite(name: string, harness: EngineHarness): voi
   });
 
   test('the server goes away: local delivery goes on, degraded, events held and forwarded once back, subscriptions live again', async ({ server, a, b }) => {
-    const root = uniqueRoot();
+    const root = uniqueTopic('eng');
     const local = connectTo(a);
     const remote = connectTo(b);
     try {
@@ -279,7 +276,7 @@ export function runClusterEngineSuite(name: string, harness: EngineHarness): voi
  * gap for the pattern subscribed, and exactly one gap per loss.
  */
 async function streamThroughLosses(a: TestBroker<never>, b: TestBroker<never>, losses: number, lose: () => Promise<void>): Promise<void> {
-  const root = uniqueRoot();
+  const root = uniqueTopic('eng');
   const pattern = `${root}.#`;
   const publisher = connectTo(a);
   const subscriber = connectTo(b);

@@ -13,9 +13,10 @@ import { join } from 'node:path';
 import { EventChannel, EventwireError, type EventEnvelope, type EventMap } from '@eventwire/event-channel';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { natsServerAvailable, startNatsCluster, startNatsServer, type NatsServer } from '../../../scripts/testing/nats-server.js';
+import { natsServerAvailable, startNatsServer, type NatsServer } from '../../../scripts/testing/nats-server.js';
 import { EventBrokerServer } from '../src/index.js';
-import { RawClient, runBrokerCli, startBroker, until, waitForOutput, within, type TestBroker } from './helpers.js';
+import { startBrokerCluster, type BrokerCluster } from './cluster-helpers.js';
+import { RawClient, runBrokerCli, startBroker, uniqueTopic, until, waitForOutput, within, type TestBroker } from './helpers.js';
 
 const available = natsServerAvailable();
 const WAIT = 10_000;
@@ -23,15 +24,11 @@ const WAIT = 10_000;
 const WAIT_AFTER_LOSS = 30_000;
 const HISTORY = [{ pattern: 'room.#', maxEvents: 10_000 }];
 
-interface Context {
-  servers: NatsServer[];
-  brokers: TestBroker<EventMap>[];
+interface Context extends BrokerCluster<EventMap> {
   stream: string;
 }
 
 const test = suite<Context>('history in a cluster (JetStream)');
-let roots = 0;
-const uniqueRoot = (): string => `room.h${process.pid}x${++roots}`;
 
 async function historyBroker(server: NatsServer, node: string, stream: string, replicas = 3): Promise<TestBroker<EventMap>> {
   const handle = await startBroker({
@@ -52,21 +49,14 @@ if (!available) {
   test.skip('(nats-server not installed: the cluster history tests are skipped)', () => {});
 } else {
   test.before(async (context) => {
-    context.servers = await startNatsCluster(3, { jetstream: true });
     context.stream = `HISTORY_${process.pid}`;
-    context.brokers = [];
-    for (const [index, server] of context.servers.entries()) {
-      context.brokers.push(await historyBroker(server, `node-${'abc'[index]}`, context.stream));
-    }
+    Object.assign(context, await startBrokerCluster((server, node) => historyBroker(server, node, context.stream), { jetstream: true }));
   });
-  test.after(async (context) => {
-    await Promise.all(context.brokers.map((broker) => broker.stop()));
-    await Promise.all(context.servers.map((server) => server.stop()));
-  });
+  test.after((context) => context.stop?.());
 
   test('one offset space: an event gets the same offset on every broker, and every broker serves the whole history', async ({ brokers }) => {
     const [a, b, c] = brokers as [TestBroker<EventMap>, TestBroker<EventMap>, TestBroker<EventMap>];
-    const root = uniqueRoot();
+    const root = uniqueTopic('room.h');
     const onC = new EventChannel({ url: c.url });
     const publisher = new EventChannel({ url: a.url });
     try {
@@ -95,7 +85,7 @@ if (!available) {
     const config = join(dir, 'broker.json');
     writeFileSync(config, JSON.stringify({ history: HISTORY, cluster: { url: servers[0]!.url, node: 'doomed', history: { stream, replicas: 3 } } }));
     const doomed = runBrokerCli(['--port', '0', '--host', '127.0.0.1', '--config', config, '--quiet']);
-    const root = uniqueRoot();
+    const root = uniqueTopic('room.h');
     let client: EventChannel | undefined;
     const publisher = new EventChannel({ url: b.url });
     let stop = false;
@@ -133,7 +123,7 @@ if (!available) {
 
   test('a broker started later mirrors what was stored before it; a re-sent event through another broker is stored once', async ({ servers, brokers, stream }) => {
     const [a] = brokers as [TestBroker<EventMap>];
-    const root = uniqueRoot();
+    const root = uniqueTopic('room.h');
     const first = await fetch(`${a.httpUrl}/pubsub/${root}.early/publish`, { method: 'POST', body: JSON.stringify({ payload: 'early' }) });
     assert.is(first.status, 200);
     const late = await historyBroker(servers[2]!, 'node-late', stream);
@@ -159,7 +149,7 @@ if (!available) {
 
   test('plain nats.js: an envelope published on a history subject is stored, gets an offset and reaches WebSocket clients', async ({ servers, brokers, stream }) => {
     const [a] = brokers as [TestBroker<EventMap>];
-    const root = uniqueRoot();
+    const root = uniqueTopic('room.h');
     const client = new EventChannel({ url: a.url });
     const plain = await connect({ servers: servers[1]!.url });
     try {
@@ -252,7 +242,7 @@ if (!available) {
   // Last: it kills a nats-server, which is not started again (its ports may have gone to other sockets).
   test('the nats-server under a broker dies: the broker moves to another, its mirror resumes, its clients miss nothing', async ({ servers, brokers, stream }) => {
     const [a] = brokers as [TestBroker<EventMap>];
-    const root = uniqueRoot();
+    const root = uniqueTopic('room.h');
     const onDoomed = await historyBroker(servers[2]!, 'node-d', stream);
     const client = new EventChannel({ url: onDoomed.url });
     // The broker answers every publish (stored, or `unavailable` after its JetStream timeout); while the

@@ -9,24 +9,22 @@ import { join as joinPath } from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { natsServerAvailable, startNatsCluster, startNatsServer, type NatsServer } from '../../../scripts/testing/nats-server.js';
+import { natsServerAvailable, startNatsServer, type NatsServer } from '../../../scripts/testing/nats-server.js';
 import type { EventBrokerServer } from '../src/index.js';
-import { joinPresence as join, memberChanges as changes, memberIds, untilMembers } from './cluster-helpers.js';
-import { RawClient, runBrokerCli, startBroker, until, waitForOutput, within, type TestBroker } from './helpers.js';
+import { joinPresence as join, memberChanges as changes, memberIds, startBrokerCluster, startClusterBroker, untilMembers, type BrokerCluster } from './cluster-helpers.js';
+import { RawClient, runBrokerCli, until, waitForOutput, within, type TestBroker } from './helpers.js';
 
 const available = natsServerAvailable();
 const WAIT = 5000;
 const HEARTBEAT_MS = 100;
 
-interface Context {
-  servers: NatsServer[];
-  brokers: TestBroker<never>[];
-}
+type Context = BrokerCluster<never>;
 
 const test = suite<Context>('presence across a broker cluster');
 
-async function presenceBroker(server: NatsServer, node: string): Promise<TestBroker<never>> {
-  const handle = await startBroker<never>(
+function presenceBroker(server: NatsServer, node: string): Promise<TestBroker<never>> {
+  return startClusterBroker<never>(
+    node,
     {
       authenticate: ({ token }) => (token ? { id: token } : undefined),
       // One member a part: a broker's list always travels in several.
@@ -34,22 +32,15 @@ async function presenceBroker(server: NatsServer, node: string): Promise<TestBro
     },
     (broker: EventBrokerServer<never>) => void broker.channel('presence-room.{roomId}', (user) => ({ name: (user?.id ?? 'guest').toUpperCase() })),
   );
-  await until(() => handle.broker.stats().cluster?.state === 'open', `${node} joined NATS`, WAIT);
-  return handle;
 }
 
 if (!available) {
   test.skip('(nats-server not installed: the cluster presence tests are skipped)', () => {});
 } else {
   test.before(async (context) => {
-    context.servers = await startNatsCluster(3);
-    context.brokers = [];
-    for (const [index, server] of context.servers.entries()) context.brokers.push(await presenceBroker(server, `p-${'abc'[index]}`));
+    Object.assign(context, await startBrokerCluster(presenceBroker, { nodePrefix: 'p' }));
   });
-  test.after(async (context) => {
-    await Promise.all(context.brokers.map((broker) => broker.stop()));
-    await Promise.all(context.servers.map((server) => server.stop()));
-  });
+  test.after((context) => context.stop?.());
 
   test('a member on one broker is a member on all; a user on two brokers is one member, removed after the last', async ({ brokers }) => {
     const [a, b, c] = brokers as [TestBroker<never>, TestBroker<never>, TestBroker<never>];

@@ -14,45 +14,32 @@ import { EventChannel, defineEvents, type EventEnvelope, type EventMap } from '@
 import { z } from 'zod';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { natsServerAvailable, startNatsCluster, startNatsServer, type NatsServer } from '../../../scripts/testing/nats-server.js';
+import { natsServerAvailable, startNatsServer, type NatsServer } from '../../../scripts/testing/nats-server.js';
 import type { ClusterStats } from '../src/index.js';
-import { awaitRoute } from './cluster-helpers.js';
-import { runBrokerCli, startBroker, until, waitForOutput, within, type TestBroker } from './helpers.js';
+import { awaitRoute, startBrokerCluster, startClusterBroker, type BrokerCluster } from './cluster-helpers.js';
+import { runBrokerCli, startBroker, uniqueTopic, until, waitForOutput, within, type TestBroker } from './helpers.js';
 
 const available = natsServerAvailable();
 const WAIT = 5000;
 
-interface Context {
-  servers: NatsServer[];
-  brokers: TestBroker<EventMap>[];
-}
+type Context = BrokerCluster<EventMap>;
 
 const test = suite<Context>('broker cluster over NATS');
-let topics = 0;
-const uniqueRoot = (): string => `cl${process.pid}x${++topics}`;
 
-async function clusterBroker(server: NatsServer, node: string): Promise<TestBroker<EventMap>> {
-  const handle = await startBroker({ cluster: { url: server.url, node, reconnectTimeWaitMs: 50 } });
-  await until(() => handle.broker.stats().cluster?.state === 'open', `${node} joined NATS`, WAIT);
-  return handle;
-}
+const clusterBroker = (server: NatsServer, node: string): Promise<TestBroker<EventMap>> =>
+  startClusterBroker(node, { cluster: { url: server.url, node, reconnectTimeWaitMs: 50 } });
 
 if (!available) {
   test.skip('(nats-server not installed: the cluster tests are skipped)', () => {});
 } else {
   test.before(async (context) => {
-    context.servers = await startNatsCluster(3);
-    context.brokers = [];
-    for (const [index, server] of context.servers.entries()) context.brokers.push(await clusterBroker(server, `node-${'abc'[index]}`));
+    Object.assign(context, await startBrokerCluster(clusterBroker));
   });
-  test.after(async (context) => {
-    await Promise.all(context.brokers.map((broker) => broker.stop()));
-    await Promise.all(context.servers.map((server) => server.stop()));
-  });
+  test.after((context) => context.stop?.());
 
   test('clients on different brokers see each other: * and #, each event once, in publisher order, HTTP too', async ({ brokers }) => {
     const [a, b, c] = brokers as [TestBroker<EventMap>, TestBroker<EventMap>, TestBroker<EventMap>];
-    const root = uniqueRoot();
+    const root = uniqueTopic('cl');
     const onA = new EventChannel({ url: a.url });
     const onB = new EventChannel({ url: b.url });
     try {
@@ -98,7 +85,7 @@ if (!available) {
 
   test('interest-based: a broker subscribes on NATS only to what its clients hold, and lets go after the last', async ({ brokers }) => {
     const [a] = brokers as [TestBroker<EventMap>];
-    const root = uniqueRoot();
+    const root = uniqueTopic('cl');
     const before = a.broker.stats().cluster!.interest;
     const first = new EventChannel({ url: a.url });
     const second = new EventChannel({ url: a.url });
@@ -119,7 +106,7 @@ if (!available) {
 
   test('plain nats.js takes part both ways; a message that is not an event is counted and dropped', async ({ brokers, servers }) => {
     const [a, b] = brokers as [TestBroker<EventMap>, TestBroker<EventMap>];
-    const root = uniqueRoot();
+    const root = uniqueTopic('cl');
     const plain: NatsConnection = await connect({ servers: servers[2]!.url });
     const onA = new EventChannel({ url: a.url });
     try {
@@ -167,7 +154,7 @@ if (!available) {
   test('kill -9 a broker: its clients fail over to another broker of the list and get events again', async ({ brokers, servers }) => {
     const [, b] = brokers as [TestBroker<EventMap>, TestBroker<EventMap>];
     const doomed = runBrokerCli(['--port', '0', '--host', '127.0.0.1', '--cluster', servers[0]!.url, '--quiet']);
-    const root = uniqueRoot();
+    const root = uniqueTopic('cl');
     let client: EventChannel | undefined;
     const publisher = new EventChannel({ url: b.url });
     try {

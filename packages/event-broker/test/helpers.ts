@@ -1,12 +1,26 @@
-// Test helpers: a real broker on an OS-chosen port that can restart on the
-// same port, and a raw WebSocket client whose waits have deadlines, not sleeps.
+// The event-broker tests' helpers: a real broker on an OS-chosen port that
+// can restart on the same port, a raw WebSocket client whose waits have
+// deadlines, not sleeps, and the broker CLI as a real process. Everything that
+// starts something is `await using`-able (Symbol.asyncDispose stops it). What
+// every package's tests share (bounded waits, unique topics) lives once in
+// scripts/testing/ and is re-exported here, so a test imports one module; the
+// cluster fixtures (a broker cluster over NATS) are in cluster-helpers.ts.
+//
+// Extending: a helper only the broker's tests need goes here (or, for the
+// cluster, in cluster-helpers.ts); one another package's tests need too goes
+// in scripts/testing/ and is re-exported here. A helper that starts something
+// returns a handle with `stop()` and `[Symbol.asyncDispose]`.
 import type { EventMap, EventwireError } from '@eventwire/event-channel';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
+import { until, waitDefaults, within } from '../../../scripts/testing/waits.js';
 import { EventBrokerServer, MemoryHistoryStore, type BrokerOptions, type HistoryStore } from '../src/index.js';
 
-export interface TestBroker<TEvents extends EventMap> {
+export { uniqueTopic } from '../../../scripts/testing/unique.js';
+export { deferred, nextStatus, until, waitDefaults, within } from '../../../scripts/testing/waits.js';
+
+export interface TestBroker<TEvents extends EventMap> extends AsyncDisposable {
   broker: EventBrokerServer<TEvents>;
   readonly port: number;
   readonly url: string;
@@ -21,6 +35,8 @@ export interface TestBroker<TEvents extends EventMap> {
   start(): Promise<void>;
   /** stop() then start(): a real outage and a real recovery. */
   restart(): Promise<void>;
+  /** `await using server = await startBroker(…)` stops it on scope exit. */
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 export async function startBroker<TEvents extends EventMap>(
@@ -57,47 +73,12 @@ export async function startBroker<TEvents extends EventMap>(
       await handle.stop();
       await handle.start();
     },
+    [Symbol.asyncDispose]: () => handle.stop(),
   };
   const address = await handle.broker.listen();
   port = address.port;
   Object.assign(handle, { port, url: address.url, httpUrl: address.httpUrl });
   return handle;
-}
-
-/** Resolves with `promise` or fails with a clear message after `ms` (an upper bound, not a sync tool). */
-export async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`Timed out after ${ms} ms waiting for ${what}`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/**
- * Resolves once `condition()` holds, checking every few milliseconds; fails
- * with `what` after `ms`. For state that changes without an event to await
- * (counters, another process's output).
- */
-export async function until(condition: () => boolean, what: string, ms = 5000): Promise<void> {
-  // The poll stops with the deadline: a failed wait must not keep the test process alive.
-  let expired = false;
-  try {
-    await within(
-      (async () => {
-        while (!expired && !condition()) await new Promise((resolve) => setTimeout(resolve, 5));
-      })(),
-      ms,
-      what,
-    );
-  } finally {
-    expired = true;
-  }
 }
 
 type Json = Record<string, unknown>;
@@ -172,6 +153,12 @@ export class RawClient {
   close(): void {
     this.socket.close();
   }
+
+  /** `await using client = await RawClient.open(…)` closes it on scope exit (terminates it if the close handshake hangs). */
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+    await within(this.closed, waitDefaults.deadlineMs, 'the client closed').catch(() => this.socket.terminate());
+  }
 }
 
 /** Attempts a WebSocket upgrade that the broker should refuse; resolves with its HTTP answer. */
@@ -201,11 +188,13 @@ export function keptMemoryStore(): HistoryStore {
 }
 
 /** The event-broker CLI (from src/, through tsx) as a real process. */
-export interface BrokerProcess {
+export interface BrokerProcess extends AsyncDisposable {
   readonly child: ChildProcessWithoutNullStreams;
   /** Everything it printed so far, stdout and stderr. */
   output(): string;
   readonly exit: Promise<number | null>;
+  /** `await using broker = runBrokerCli(…)` kills it (SIGKILL, by its id) on scope exit, unless it has exited. */
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 const cliPath = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
@@ -222,7 +211,15 @@ export function runBrokerCli(args: string[], options: { env?: Record<string, str
   child.stdout.on('data', (chunk) => (text += chunk));
   child.stderr.on('data', (chunk) => (text += chunk));
   const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, output: () => text, exit };
+  return {
+    child,
+    output: () => text,
+    exit,
+    async [Symbol.asyncDispose]() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exit;
+    },
+  };
 }
 
 /** Resolves with the first match of `pattern` in `output()`, waiting for it (bounded). */

@@ -9,8 +9,8 @@ import * as assert from 'uvu/assert';
 import { natsServerAvailable, startNatsServer, type NatsServer } from '../../../scripts/testing/nats-server.js';
 import type { PusherAppOptions } from '../src/index.js';
 import { Pusher, type PusherClient, subscribed } from './pusher-js.js';
-import { startBroker, until, within, type TestBroker } from './helpers.js';
-
+import { startClusterBroker, untilRouted as awaitRoute } from './cluster-helpers.js';
+import { until, within, type TestBroker } from './helpers.js';
 
 const app: PusherAppOptions = { id: 'shop', key: 'shop-key', secret: 'shop-secret-0123456789' };
 const WAIT = 5000;
@@ -34,19 +34,6 @@ function client(context: { clients: PusherClient[] }, broker: TestBroker<never>,
   return pusher;
 }
 
-/**
- * Runs `probe` until `seen()` says it arrived: the subscription behind it has
- * reached NATS (a broker subscribes there asynchronously). Bounded.
- */
-async function awaitRoute(probe: () => Promise<unknown> | void, seen: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + WAIT;
-  while (!seen()) {
-    if (Date.now() > deadline) throw new Error(`no route for ${what} within ${WAIT} ms`);
-    await probe();
-    await until(seen, 'the probe', 50).catch(() => {});
-  }
-}
-
 if (!natsServerAvailable()) {
   test.skip('(nats-server not installed: the Pusher cluster tests are skipped)', () => {});
 } else {
@@ -55,7 +42,8 @@ if (!natsServerAvailable()) {
     context.clients = [];
     context.brokers = [];
     for (const node of ['pusher-a', 'pusher-b']) {
-      const broker = await startBroker<never>(
+      const broker = await startClusterBroker<never>(
+        node,
         {
           pusher: { apps: [app] },
           allowAnonymous: true,
@@ -67,7 +55,6 @@ if (!natsServerAvailable()) {
           instance.channel('presence-room.{room}', (user) => (user ? { name: user.id } : false));
         },
       );
-      await until(() => broker.broker.stats().cluster?.state === 'open', `${node} joined NATS`, WAIT);
       context.brokers.push(broker);
     }
   });

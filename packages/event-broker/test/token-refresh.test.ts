@@ -7,7 +7,7 @@ import { EventChannel, type ChannelStatus } from '@eventwire/event-channel';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { BrokerOptions } from '../src/index.js';
-import { RawClient, startBroker, until, within, type TestBroker } from './helpers.js';
+import { deferred, RawClient, startBroker, until, within, type TestBroker } from './helpers.js';
 
 const test = suite('token refresh');
 
@@ -20,12 +20,6 @@ const shortLived: BrokerOptions['authenticate'] = ({ token }) => {
   if (id === '' || id === 'nobody') throw new Error('refused');
   return { id, expiresAt: Date.now() + Number(validForMs) };
 };
-
-function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void } {
-  let resolve!: (value: T) => void;
-  const promise = new Promise<T>((settle) => (resolve = settle));
-  return { promise, resolve };
-}
 
 const opened = (server: TestBroker<never>) => server.logs.filter((line) => / open native /.test(line)).length;
 

@@ -12,7 +12,7 @@ import * as assert from 'uvu/assert';
 import { natsServerAvailable, startNatsCluster, startNatsServer, type NatsServer } from '../../../scripts/testing/nats-server.js';
 import { EventChannel, type EventEnvelope, type EventwireError, type HistoryGap } from '../src/index.js';
 import { HISTORY_STREAM, historyEpoch } from '../src/protocol/index.js';
-import { until } from './helpers.js';
+import { uniqueTopic, until } from './helpers.js';
 
 const available = natsServerAvailable();
 const WAIT = 15_000;
@@ -27,8 +27,6 @@ interface Context {
 }
 
 const test = suite<Context>('nats transport: history from JetStream');
-let roots = 0;
-const uniqueRoot = (): string => `hist.r${++roots}`;
 
 /** An acknowledged emit (stored in JetStream), again while the stream is between leaders. */
 async function store(channel: EventChannel, topic: string, data: unknown): Promise<void> {
@@ -69,7 +67,7 @@ if (!available) {
   });
 
   test('covered patterns read the stream: each event once (overlapping patterns too), with the cluster epoch’s offset', async ({ servers, epoch }) => {
-    const root = uniqueRoot();
+    const root = uniqueTopic('hist.r');
     const subscriber = new EventChannel({ url: servers[0]!.url });
     const publisher = new EventChannel({ url: servers[1]!.url });
     try {
@@ -89,7 +87,7 @@ if (!available) {
   });
 
   test('on(…, { since }): after an offset, earliest, the last n, and another epoch as an `epoch` gap; then live, nothing twice', async ({ servers }) => {
-    const root = uniqueRoot();
+    const root = uniqueTopic('hist.r');
     const publisher = new EventChannel({ url: servers[1]!.url });
     const readers: EventChannel[] = [];
     const reader = (): EventChannel => {
@@ -129,8 +127,8 @@ if (!available) {
   });
 
   test('patterns the stream does not cover stay on core NATS (no offset; `since` is a `no_history` gap); history: false turns it off', async ({ servers }) => {
-    const root = uniqueRoot();
-    const outside = `plain${roots}`;
+    const root = uniqueTopic('hist.r');
+    const outside = uniqueTopic('plain');
     const channel = new EventChannel({ url: servers[1]!.url });
     const coreOnly = new EventChannel({ url: servers[2]!.url, nats: { history: false } });
     try {
@@ -179,7 +177,7 @@ if (!available) {
   });
 
   test('its server dies: what was stored while the channel reconnected arrives after, once each, in order', async ({ servers }) => {
-    const root = uniqueRoot();
+    const root = uniqueTopic('hist.r');
     const subscriber = new EventChannel({ url: servers[0]!.url, nats: { reconnectTimeWaitMs: 100 } });
     const publisher = new EventChannel({ url: servers[1]!.url });
     try {

@@ -7,8 +7,8 @@ import { connect } from '@nats-io/transport-node';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { natsServerAvailable, startNatsServer, type NatsServer } from '../../../scripts/testing/nats-server.js';
-import { EventChannel, natsSubjectsFor, parseNatsUrl, type ChannelStatus, type EventEnvelope, type EventwireError } from '../src/index.js';
-import { collector, uniqueTopic, until, within } from './helpers.js';
+import { EventChannel, natsSubjectsFor, parseNatsUrl, type EventEnvelope, type EventwireError } from '../src/index.js';
+import { collector, nextStatus, uniqueTopic, until, within } from './helpers.js';
 import { runTransportSuite } from './transport-suite.js';
 
 const available = natsServerAvailable();
@@ -23,16 +23,6 @@ if (available) {
 const test = suite<{ server: NatsServer }>('nats transport');
 
 const WAIT = 3000;
-
-function nextStatus(channel: EventChannel, state: ChannelStatus['state']): Promise<ChannelStatus> {
-  return new Promise((resolve) => {
-    const off = channel.onStatus((status) => {
-      if (status.state !== state) return;
-      off();
-      resolve(status);
-    });
-  });
-}
 
 test('subjects: dotted topics as they are, * as *, a trailing # as the parent and >', () => {
   assert.equal(natsSubjectsFor('order.created'), ['order.created']);
@@ -148,7 +138,7 @@ if (!available) {
       assert.is(reconnecting.state === 'reconnecting' && reconnecting.error?.code, 'connection_closed');
       await within(otherDown, WAIT, 'the other reconnecting');
       const held = [1, 2, 3].map((n) => channel.emit(topic, { n }));
-      const up = Promise.all([nextStatus(channel, 'open'), nextStatus(other, 'open')]);
+      const up = Promise.all([nextStatus(channel, 'open', 10_000), nextStatus(other, 'open', 10_000)]);
       await server.start();
       await within(up, 10_000, 'both open again');
       await within(Promise.all(held), WAIT, 'held emits sent');
@@ -170,7 +160,7 @@ if (!available) {
     const channel = new EventChannel({ url: server.url, nats: { backoff: () => 20 } });
     const waiting = await within(nextStatus(channel, 'reconnecting'), WAIT, 'reconnecting');
     assert.is(waiting.state === 'reconnecting' && waiting.error?.code, 'connection_closed');
-    const open = nextStatus(channel, 'open');
+    const open = nextStatus(channel, 'open', 10_000);
     await server.start();
     await within(open, 10_000, 'open once the server is up');
     await server.stop();

@@ -9,8 +9,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { postgresAvailable, startPostgres, type PostgresServer } from '../../../scripts/testing/postgres-server.js';
 import { EventChannel, postgresTransportDefaults, type EventwireError, type HistoryGap } from '../src/index.js';
-import { collector, uniqueTopic, within } from './helpers.js';
-import { nextStatus, runServerBusSuite } from './server-bus-suite.js';
+import { collector, nextStatus, uniqueTopic, within } from './helpers.js';
+import { runServerBusSuite } from './server-bus-suite.js';
 import { runTransportSuite } from './transport-suite.js';
 
 const available = postgresAvailable();

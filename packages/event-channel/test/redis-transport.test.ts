@@ -8,8 +8,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { redisServerAvailable, startRedisServer, type RedisServer } from '../../../scripts/testing/redis-server.js';
 import { EventChannel, redisKeysFor, type EventEnvelope, type EventwireError, type HistoryGap } from '../src/index.js';
-import { collector, uniqueTopic, within } from './helpers.js';
-import { nextStatus, runServerBusSuite } from './server-bus-suite.js';
+import { collector, nextStatus, uniqueTopic, within } from './helpers.js';
+import { runServerBusSuite } from './server-bus-suite.js';
 import { runTransportSuite } from './transport-suite.js';
 
 const available = redisServerAvailable();

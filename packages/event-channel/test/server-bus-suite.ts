@@ -6,8 +6,8 @@
 // that is not there yet, and toOthers/except.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { EventChannel, type ChannelStatus, type HistoryGap } from '../src/index.js';
-import { collector, uniqueTopic, until, within } from './helpers.js';
+import { EventChannel, type HistoryGap } from '../src/index.js';
+import { collector, nextStatus, uniqueTopic, until, within } from './helpers.js';
 
 export interface RestartableServer {
   readonly url: string;
@@ -22,16 +22,6 @@ export interface ServerBusHarness {
 }
 
 const WAIT = 3000;
-
-export function nextStatus(channel: EventChannel, state: ChannelStatus['state']): Promise<ChannelStatus> {
-  return new Promise((resolve) => {
-    const off = channel.onStatus((status) => {
-      if (status.state !== state) return;
-      off();
-      resolve(status);
-    });
-  });
-}
 
 export function runServerBusSuite(name: string, harness: ServerBusHarness): void {
   const test = suite(`${name}: server restarts`);
@@ -53,7 +43,7 @@ export function runServerBusSuite(name: string, harness: ServerBusHarness): void
       const [reconnecting] = await within(down, WAIT, 'reconnecting');
       assert.is(reconnecting.state === 'reconnecting' && reconnecting.error?.code, 'connection_closed');
       const held = [1, 2, 3].map((n) => channel.emit(topic, { n }, { ack: true }));
-      const up = Promise.all([nextStatus(channel, 'open'), nextStatus(other, 'open')]);
+      const up = Promise.all([nextStatus(channel, 'open', 10_000), nextStatus(other, 'open', 10_000)]);
       await server.start();
       await within(up, 10_000, 'both open again');
       await within(Promise.all(held), WAIT, 'held emits sent');
@@ -88,7 +78,7 @@ export function runServerBusSuite(name: string, harness: ServerBusHarness): void
     const waiting = await within(nextStatus(channel, 'reconnecting'), WAIT, 'reconnecting');
     assert.is(waiting.state === 'reconnecting' && waiting.error?.code, 'connection_closed');
     const emitted = channel.emit(topic, 'held', { ack: true });
-    const open = nextStatus(channel, 'open');
+    const open = nextStatus(channel, 'open', 10_000);
     await server.start();
     await within(open, 10_000, 'open once the server is up');
     await within(subscribed, WAIT, 'the subscribe made while down is live');
