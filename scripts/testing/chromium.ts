@@ -2,6 +2,7 @@
 // package), driven by playwright-core, which downloads nothing.
 import { existsSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
+import { within } from './waits.js';
 
 export const chromiumPath = '/usr/bin/chromium';
 
@@ -28,25 +29,34 @@ export async function launchChromium(): Promise<Browser> {
 }
 
 /**
- * Evaluates `expression` in the page until `done` accepts its value; fails
- * after `ms` naming `what`. For page state that has no event to await.
+ * The bound for a wait through a headless browser (a page loading, a round
+ * trip through a page and a child process). Longer than waits.ts'
+ * `waitDefaults.deadlineMs` because a page is slow on a loaded two-core
+ * machine; browser tests pass it to `until` explicitly.
  */
-export async function pageValue<T>(page: Page, expression: string, done: (value: T) => boolean, what: string, ms = 10_000): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
+export const browserWaitMs = 10_000;
+
+/**
+ * Evaluates `expression` in the page until `done` accepts its value (every
+ * 20 ms: each check is a round trip to the browser); fails after `ms` naming
+ * `what`. For page state that has no event to await.
+ */
+export async function pageValue<T>(page: Page, expression: string, done: (value: T) => boolean, what: string, ms = browserWaitMs): Promise<T> {
+  // The poll stops with the deadline: a failed wait must not keep the test process alive.
+  let expired = false;
   try {
-    return await Promise.race([
+    return await within(
       (async () => {
         for (;;) {
           const value = (await page.evaluate(expression)) as T;
-          if (done(value)) return value;
+          if (done(value) || expired) return value;
           await new Promise((resolve) => setTimeout(resolve, 20));
         }
       })(),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`Timed out after ${ms} ms waiting for ${what}`)), ms);
-      }),
-    ]);
+      ms,
+      what,
+    );
   } finally {
-    clearTimeout(timer);
+    expired = true;
   }
 }

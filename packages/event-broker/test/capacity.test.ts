@@ -4,14 +4,14 @@
 // publish keep answering, every open subscriber gets the event published at
 // the cap, the log says so once per episode, and room frees up again.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import WebSocket from 'ws';
-import { RawClient, runBrokerCli, until, upgradeRefusal, waitForOutput, within } from './helpers.js';
+import { memoryOf, RawClient, runBrokerCli, until, upgradeRefusal, waitForOutput, within } from './helpers.js';
 
 const test = suite('at capacity (prlimit)');
 
@@ -117,13 +117,6 @@ test('durable history out of descriptors (real EMFILE under prlimit --nofile=256
   assert.equal(result.stored, result.acknowledged, 'every acknowledged event is stored, nothing else');
   assert.is(result.storeFailures, 5);
 });
-
-/** Peak and current resident memory of a process, in bytes (Linux /proc). */
-function memoryOf(pid: number): { rss: number; peak: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)![1]) * 1024;
-  return { rss: kb('VmRSS'), peak: kb('VmHWM') };
-}
 
 test('a swarm of stalled readers under the global queue cap: the furthest behind are cut, memory stays bounded, the healthy reader gets everything', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'capacity-'));

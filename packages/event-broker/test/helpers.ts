@@ -12,6 +12,7 @@
 // returns a handle with `stop()` and `[Symbol.asyncDispose]`.
 import type { EventMap, EventwireError } from '@eventwire/event-channel';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { until, waitDefaults, within } from '../../../scripts/testing/waits.js';
@@ -161,6 +162,13 @@ export class RawClient {
   }
 }
 
+/** A raw client on the Pusher surface of `server` for the app `key`, past `pusher:connection_established`; its socket id. */
+export async function pusherSocket(server: { readonly url: string }, key: string): Promise<{ client: RawClient; socketId: string }> {
+  const client = await RawClient.open(`${server.url}/app/${key}?protocol=7`);
+  const established = await client.next((frame) => frame['event'] === 'pusher:connection_established');
+  return { client, socketId: (JSON.parse(established['data'] as string) as { socket_id: string }).socket_id };
+}
+
 /** Attempts a WebSocket upgrade that the broker should refuse; resolves with its HTTP answer. */
 export function upgradeRefusal(
   url: string,
@@ -227,4 +235,11 @@ export async function waitForOutput(output: () => string, pattern: RegExp, what:
   let match: RegExpExecArray | null = null;
   await until(() => (match = pattern.exec(output())) !== null, what, ms);
   return match!;
+}
+
+/** Resident and peak resident memory of a process (a broker run by runBrokerCli), in bytes (Linux /proc). */
+export function memoryOf(pid: number): { rss: number; peak: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)![1]) * 1024;
+  return { rss: kb('VmRSS'), peak: kb('VmHWM') };
 }

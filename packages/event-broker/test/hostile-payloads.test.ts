@@ -17,7 +17,7 @@ import { payloadLimitDefaults } from '@eventwire/event-channel';
 import { createHash } from 'node:crypto';
 import { signChannel } from '../src/index.js';
 import { signRequest } from '../src/auth/pusher-signature.js';
-import { RawClient, startBroker, within, type TestBroker } from './helpers.js';
+import { pusherSocket, RawClient, startBroker, within, type TestBroker } from './helpers.js';
 
 const test = suite('hostile payload shapes: one typed verdict on every surface');
 
@@ -212,13 +212,6 @@ function prototypes(): string {
     .join('|');
 }
 
-async function pusherSocket(server: TestBroker<never>): Promise<{ client: RawClient; socketId: string }> {
-  const client = await RawClient.open(`${server.url}/app/${app.key}?protocol=7`);
-  const established = await client.next((frame) => frame['event'] === 'pusher:connection_established');
-  const socketId = (JSON.parse(established['data'] as string) as { socket_id: string }).socket_id;
-  return { client, socketId };
-}
-
 async function pusherSubscribe(client: RawClient, socketId: string, channel: string): Promise<void> {
   const auth = channel.startsWith('private-') ? { auth: signChannel(app.key, app.secret, socketId, channel) } : {};
   client.send({ event: 'pusher:subscribe', data: { channel, ...auth } });
@@ -241,9 +234,9 @@ test('every surface answers a payload of any shape with the same typed verdict; 
   await broadcasting.next((frame) => frame['event'] === 'connected');
   broadcasting.send({ event: 'subscribe', channel: 'fz.#' });
   await broadcasting.next((frame) => frame['event'] === 'subscribed');
-  const sender = await pusherSocket(server);
+  const sender = await pusherSocket(server, app.key);
   await pusherSubscribe(sender.client, sender.socketId, 'private-fz');
-  const receiver = await pusherSocket(server);
+  const receiver = await pusherSocket(server, app.key);
   for (const channel of ['private-fz', 'fz-pusher', 'fz-health']) await pusherSubscribe(receiver.client, receiver.socketId, channel);
   const fixture: Fixture = {
     server,

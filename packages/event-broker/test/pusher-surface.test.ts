@@ -11,7 +11,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { signChannel, type PusherAppOptions } from '../src/index.js';
 import { Pusher, subscribed } from './pusher-js.js';
-import { RawClient, startBroker, until, within, type TestBroker } from './helpers.js';
+import { pusherSocket, RawClient, startBroker, until, within, type TestBroker } from './helpers.js';
 
 
 const app: PusherAppOptions = { id: 'edge', key: 'edge-key', secret: 'edge-secret-0123456789', maxClientEventsPerSecond: 3 };
@@ -42,12 +42,6 @@ test.after(async (context) => {
 const library = (server: TestBroker<never>): PusherServer =>
   new PusherServer({ appId: app.id, key: app.key, secret: app.secret, host: '127.0.0.1', port: String(server.port), useTLS: false });
 
-async function pusherSocket(server: TestBroker<never>): Promise<{ client: RawClient; socketId: string }> {
-  const client = await RawClient.open(`${server.url}/app/${app.key}?protocol=7`);
-  const established = await client.next((frame) => frame['event'] === 'pusher:connection_established');
-  return { client, socketId: (JSON.parse(established['data'] as string) as { socket_id: string }).socket_id };
-}
-
 test('hooks see Pusher publishes: an intercept refusal fails the HTTP trigger with its code; client events are origin "pusher"', async ({ server, origins }) => {
   const refused = await library(server)
     .trigger('orders', 'OrderPlaced', { total: 0 })
@@ -61,7 +55,7 @@ test('hooks see Pusher publishes: an intercept refusal fails the HTTP trigger wi
   await library(server).trigger('orders', 'OrderPlaced', { total: 5 });
   await until(() => origins.includes('http'), 'the HTTP publish observed');
 
-  const { client, socketId } = await pusherSocket(server);
+  const { client, socketId } = await pusherSocket(server, app.key);
   try {
     client.send({ event: 'pusher:subscribe', data: { channel: 'private-team.x', auth: signChannel(app.key, app.secret, socketId, 'private-team.x') } });
     await client.next((frame) => frame['event'] === 'pusher_internal:subscription_succeeded');
@@ -73,8 +67,8 @@ test('hooks see Pusher publishes: an intercept refusal fails the HTTP trigger wi
 });
 
 test('client events past the app\'s rate get pusher:error 4301; the connection stays and later ones pass again', async ({ server }) => {
-  const sender = await pusherSocket(server);
-  const receiver = await pusherSocket(server);
+  const sender = await pusherSocket(server, app.key);
+  const receiver = await pusherSocket(server, app.key);
   try {
     for (const { client, socketId } of [sender, receiver]) {
       client.send({ event: 'pusher:subscribe', data: { channel: 'private-team.rate', auth: signChannel(app.key, app.secret, socketId, 'private-team.rate') } });
@@ -153,7 +147,7 @@ test('encrypted channels: without a master key the broker\'s auth endpoint refus
   const refused = await fetch(`${server.httpUrl}/broadcasting/auth`, { method: 'POST', body: form, headers: { authorization: 'Bearer kim' } });
   assert.is(refused.status, 400);
   assert.match(((await refused.json()) as { error: { message: string } }).error.message, /encryptionMasterKey/);
-  const { client, socketId } = await pusherSocket(server);
+  const { client, socketId } = await pusherSocket(server, app.key);
   try {
     // Signed as Laravel's endpoint would (it holds the master key, the broker need not).
     client.send({ event: 'pusher:subscribe', data: { channel: 'private-encrypted-team.x', auth: signChannel(app.key, app.secret, socketId, 'private-encrypted-team.x') } });
@@ -169,7 +163,7 @@ test('encrypted channels: without a master key the broker\'s auth endpoint refus
 test('oversized input is refused with payload_too_large, on the socket (which stays up) and over the HTTP API (413)', async () => {
   const small = (await startBroker({ pusher: { apps: [app] }, maxPayloadBytes: 1024 })) as unknown as TestBroker<never>;
   try {
-    const { client } = await pusherSocket(small);
+    const { client } = await pusherSocket(small, app.key);
     try {
       client.send({ event: 'client-big', channel: 'private-team.x', data: { text: 'x'.repeat(2000) } });
       const error = await client.next((frame) => frame['event'] === 'pusher:error');

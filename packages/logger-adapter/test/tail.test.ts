@@ -7,17 +7,13 @@ import { EventChannel } from '@eventwire/event-channel';
 import { EventBrokerServer } from '@eventwire/event-broker';
 import { createEventLogger, logEvents } from '../src/index.js';
 import { runAndInterrupt } from '../../../scripts/testing/interrupt.js';
+import { until } from '../../../scripts/testing/waits.js';
 
 const tail = fileURLToPath(new URL('../src/tail.ts', import.meta.url));
 const test = suite('eventwire-tail');
 
-async function until(condition: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
+/** tail is a child process started through tsx: its first output takes seconds on a loaded machine. */
+const WAIT = 15_000;
 
 test('shows one service at or above a level, live', async () => {
   const broker = new EventBrokerServer({ port: 0 });
@@ -30,7 +26,7 @@ test('shows one service at or above a level, live', async () => {
   const exited = new Promise((resolve) => child.on('exit', resolve));
   const channel = new EventChannel({ url, events: logEvents });
   try {
-    await until(() => err.includes('watching'), 'tail to subscribe');
+    await until(() => err.includes('watching'), 'tail to subscribe', WAIT);
     const payments = createEventLogger({ channel, service: 'payments', level: 'debug' });
     const shipping = createEventLogger({ channel, service: 'shipping' });
     payments.info('not shown: below warn');
@@ -38,7 +34,7 @@ test('shows one service at or above a level, live', async () => {
     payments.warn('card retry {attempt}', { attempt: 2 });
     payments.error('card declined', new Error('insufficient funds'));
     await Promise.all([payments.flush(), shipping.flush()]);
-    await until(() => out.includes('card declined'), 'error line');
+    await until(() => out.includes('card declined'), 'error line', WAIT);
     assert.match(out, /WARN  payments: card retry 2 \{"attempt":2\}/);
     assert.match(out, /ERROR payments: card declined\n  Error: insufficient funds/);
     assert.not.match(out, /not shown/);

@@ -2,7 +2,7 @@
 // process holds. A reader the budget cuts must free its queue then, whatever
 // state it was in — a slow consumer already cut (4008) keeps its backlog for
 // the close's grace period, and the budget stops counting a reader it cuts.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +14,7 @@ import { defaultTotalOutboundBytes } from '../../src/capacity.js';
 import { Connection } from '../../src/connection.js';
 import { WsWire } from '../../src/wire/ws-wire.js';
 import { OutboundBudget, type BudgetedReader } from '../../src/outbound-budget.js';
-import { RawClient, runBrokerCli, until, waitForOutput, within } from '../helpers.js';
+import { memoryOf, RawClient, runBrokerCli, until, waitForOutput, within } from '../helpers.js';
 
 const test = suite('overload memory');
 
@@ -86,13 +86,6 @@ test('the default budget is a quarter of the memory the process may use: the cgr
   assert.is(defaultTotalOutboundBytes({ total: 2 * GiB, constrained: undefined }), GiB / 2, 'no cgroup: the host');
   assert.is(defaultTotalOutboundBytes({ total: 2 * GiB, constrained: 0 }), GiB / 2);
 });
-
-/** Resident and peak resident memory of a process, in bytes (Linux /proc). */
-function memoryOf(pid: number): { rss: number; peak: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)![1]) * 1024;
-  return { rss: kb('VmRSS'), peak: kb('VmHWM') };
-}
 
 const MiB = 1024 * 1024;
 /** The overhead documented beside the budgets (README, Capacity; docs/SCALING.md): what a flood costs past the queues. */
