@@ -1,6 +1,6 @@
 // The broker's counters as `/stats`, `/cluster` and `/metrics` report them.
 import type { RefusalCounts } from './auth/access.js';
-import type { ClusterLinkStats } from './cluster/cluster-engine.js';
+import type { ClusterEngineStats } from './cluster/cluster-engine.js';
 import type { HookStats } from './hooks.js';
 import type { SurfaceName } from './surfaces/surface.js';
 
@@ -50,7 +50,7 @@ export interface BrokerStats {
   /** Subscriptions that missed the same on a surface with no gap (Synap, Pusher, broadcasting): not told, counted and logged. */
   readonly clusterGapsUntold: number;
   /** This node's link to the cluster, when it is in one. */
-  readonly cluster?: ClusterLinkStats;
+  readonly cluster?: ClusterEngineStats;
   /** Bytes read from and written to WebSocket connections (the TCP sockets' own counts: framing and handshakes included). */
   readonly bytes: { readonly received: number; readonly sent: number };
 }

@@ -3,6 +3,7 @@
 // the config file (--config), the environment, the flags.
 import { parseArgs } from 'node:util';
 import { createBrokerFromConfig } from './broker-from-config.js';
+import { clusterNodeName } from './cluster/cluster-options.js';
 import { loadBrokerConfigFile } from './config-file.js';
 import {
   BrokerConfigError,
@@ -225,7 +226,10 @@ if (flags['print-config']) {
 }
 
 const log = (line: string): void => console.log(`${new Date().toISOString()} ${line}`);
-const configured = await createBrokerFromConfig(config, {
+// A cluster node is named after $HOSTNAME (a container's name) unless the config names it: only the CLI reads the environment.
+const hostName = process.env['HOSTNAME'];
+const cluster = config.cluster && hostName ? { cluster: { ...config.cluster, node: clusterNodeName(config.cluster, hostName) } } : {};
+const configured = await createBrokerFromConfig({ ...config, ...cluster }, {
   log,
   onError: (error) => log(`error ${error.code}: ${error.message}`),
 }).catch((error: unknown) => fail(error instanceof BrokerConfigError ? error.message : `setup failed: ${(error as Error).message}`));

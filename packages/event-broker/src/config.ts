@@ -1,5 +1,6 @@
 // The broker's configuration, declared once: the zod schema behind the config
 // file, the environment and the CLI flags, and the typed `defineBrokerConfig`.
+import { clusterSchemes } from './cluster/create-engine.js';
 import {
   MAX_PAYLOAD_DEPTH,
   findTopicProblem,
@@ -228,8 +229,8 @@ const duration = numberOrText(parseDuration, 'expected a duration: milliseconds 
 const size = numberOrText(parseSize, 'expected a size: a byte count or a string like "1mb"');
 const milliseconds = z.number({ error: 'expected milliseconds (a number)' }).int().nonnegative();
 const count = z.number({ error: 'expected a whole number' }).int().positive();
-/** The schemes a cluster engine speaks. */
-const clusterUrl = /^(nats|redis|rediss|postgres|postgresql):\/\//;
+/** The schemes a cluster engine speaks (create-engine.ts's table). */
+const clusterUrl = new RegExp(`^(${clusterSchemes.join('|')})://`);
 const clusterUrlProblem = 'expected a nats://, redis:// or postgres:// URL';
 const pattern = z.string().refine((text) => findTopicProblem(text, 'pattern') === undefined, {
   error: (issue) => `"${String(issue.input)}" is not a valid topic pattern (${findTopicProblem(String(issue.input), 'pattern')})`,

@@ -1,5 +1,6 @@
 import type { PusherAppOptions } from './surfaces/pusher/pusher-apps.js';
 import type { DashboardOptions } from './dashboard/dashboard.js';
+import type { ClusterEngine } from './cluster/cluster-engine.js';
 import type { ClusterOptions } from './cluster/cluster-options.js';
 import type { EventMap, EventTracing, EventwireError, TopicLimits } from '@eventwire/event-channel';
 import type { HistoryRule, HistoryStore } from '@eventwire/event-channel/protocol';
@@ -131,9 +132,10 @@ export interface BrokerOptions<TEvents extends EventMap = EventMap> {
    * Join a cluster: brokers on one server share one event space. The URL's
    * scheme picks the engine: `'nats://host:4222'` (history in JetStream),
    * `'redis://host:6379'` or `'postgres://user@host/db'`; or options with
-   * credentials and the node name. See docs/SCALING.md.
+   * credentials and the node name; or an engine (`createClusterEngine`, or
+   * one of your own implementing `ClusterEngine`). See docs/SCALING.md.
    */
-  readonly cluster?: string | ClusterOptions;
+  readonly cluster?: string | ClusterOptions | ClusterEngine;
   /**
    * A directory for durable state: with it, history goes to an append-only
    * log in `<dataDir>/history` that survives restarts and `kill -9`.

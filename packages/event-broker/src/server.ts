@@ -1,10 +1,7 @@
 import { ClusterPresence } from './cluster/cluster-presence.js';
-import { JetStreamHistory } from './cluster/jetstream-history.js';
 import { defaultHistoryMemoryBytes } from './history/memory-bound.js';
-import type { ClusterEngine, ClusterLinkHost } from './cluster/cluster-engine.js';
-import { clusterEngineKind, clusterNodeName, type ClusterOptions } from './cluster/cluster-options.js';
-import { NatsClusterLink } from './cluster/nats-cluster.js';
-import { PubSubClusterLink } from './cluster/pubsub-cluster.js';
+import type { ClusterEngine, ClusterEngineHost, ClusterHistory } from './cluster/cluster-engine.js';
+import { clusterHistory, createClusterEngine } from './cluster/create-engine.js';
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -113,8 +110,8 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
   readonly #startedAt = Date.now();
   /** The link to the other brokers, when `cluster` is set. */
   readonly #cluster: ClusterEngine | undefined;
-  /** The cluster's history (JetStream), when `cluster` and `history` are both set. */
-  readonly #sharedHistory: JetStreamHistory | undefined;
+  /** The cluster's history (the engine's: JetStream), when `cluster` and `history` are both set. */
+  readonly #sharedHistory: ClusterHistory | undefined;
   /** GET /metrics, unless `metrics: false`. */
   readonly #metrics: { readonly path: string; readonly registry: BrokerMetrics } | undefined;
   /** The live dashboard, when `dashboard` is set. */
@@ -148,25 +145,16 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
     });
     const report = options.onError ?? ((error: EventwireError) => console.error(`[event-broker] ${error.code}: ${error.message}`));
     const historyRules = options.history && options.history.length > 0 ? new HistoryRules(options.history) : undefined;
-    const cluster = options.cluster === undefined ? undefined : clusterOptionsOf(options.cluster);
-    const engine = cluster && clusterEngineKind(cluster.url);
-    if (cluster && !engine) throw new EventwireError('invalid_url', `cluster: "${cluster.url.slice(0, 100)}" is not a nats://, redis:// or postgres:// URL`);
-    if (engine && engine !== 'nats' && historyRules && !options.historyStore) {
-      // Each broker's own store would hold only what entered it: replay would depend on which broker a client reached.
-      throw new EventwireError(
-        'unsupported_transport',
-        `history in a cluster is kept in JetStream: use a nats:// cluster, or give every broker the same historyStore (the ${engine}:// engine shares events, not history)`,
-      );
-    }
-    // In a NATS cluster, history lives in JetStream (unless a store of this broker's own is given).
+    const cluster = options.cluster === undefined ? undefined : createClusterEngine(options.cluster);
+    // In a cluster, history is the engine's (NATS: JetStream; others refuse), unless a store of this broker's own is given.
     const shared =
-      cluster && engine === 'nats' && historyRules && !options.historyStore
-        ? new JetStreamHistory({ mirrorMaxBytes: this.#historyMemoryBytes(options), ...cluster.history }, historyRules, cluster.node, {
+      cluster && historyRules && !options.historyStore
+        ? clusterHistory(cluster, historyRules, {
             accept: (raw, own) => this.#core.acceptFromHistory(raw, own),
             deliver: (envelope, except, own) => this.#core.deliverFromHistory(envelope, except, own),
-            dropped: (error) => this.#cluster?.dropped(error, false),
             report,
             log: (line) => this.#log(line),
+            memoryMaxBytes: this.#historyMemoryBytes(options),
           })
         : undefined;
     this.#sharedHistory = shared;
@@ -196,10 +184,10 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
         cluster: cluster !== undefined,
       }),
     };
-    if (cluster && engine) {
-      const host: ClusterLinkHost = {
+    if (cluster) {
+      const host: ClusterEngineHost = {
         deliver: (envelope, except) => {
-          this.#core.deliverFromCluster(envelope, except, (error) => link.dropped(error));
+          this.#core.deliverFromCluster(envelope, except, (error) => cluster.dropped(error));
         },
         missed: (loss) => {
           const reach = this.#core.tellClusterGap(loss.pattern, loss.reason);
@@ -212,12 +200,10 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
         log: (line) => this.#log(line),
         nodeStats: () => this.stats(),
       };
-      const presence = new ClusterPresence(this.#core.presence, cluster.node, cluster.presence ?? {}, { report, log: (line) => this.#log(line) });
-      const link: ClusterEngine =
-        engine === 'nats' ? new NatsClusterLink(cluster, host, [presence], shared ? [shared] : []) : new PubSubClusterLink(engine, cluster, host, [presence]);
-      this.#cluster = link;
-      this.#core.linkCluster((envelope, except) => link.forward(envelope, except));
-      this.#core.router.watchInterest(link.interest);
+      cluster.attach(host, [new ClusterPresence(this.#core.presence, cluster.node, cluster.presence ?? {}, { report, log: (line) => this.#log(line) })]);
+      this.#cluster = cluster;
+      this.#core.linkCluster((envelope, except) => cluster.forward(envelope, except));
+      this.#core.router.watchInterest(cluster.interest);
     }
     const host: SurfaceHost = {
       core: this.#core,
@@ -550,10 +536,4 @@ function payloadDepth(value: number | undefined): number {
     throw new RangeError(`maxPayloadDepth must be a whole number from 1 to ${MAX_PAYLOAD_DEPTH}, got ${value}`);
   }
   return value;
-}
-
-/** The `cluster` option as options, with this node's name fixed (the history and the link both need it). */
-function clusterOptionsOf(option: string | ClusterOptions): ClusterOptions & { readonly node: string } {
-  const options = typeof option === 'string' ? { url: option } : option;
-  return { ...options, node: clusterNodeName(options) };
 }

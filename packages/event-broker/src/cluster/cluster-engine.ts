@@ -1,14 +1,20 @@
-// One interface for every way brokers share an event space (NATS, Redis,
-// PostgreSQL): interest-based (an engine listens only to the patterns this
-// broker's own clients hold), every event that enters a broker forwarded once
-// and never echoed back to it, held in a bounded outbox while the server is
-// away. The broker talks to an engine and never to its server.
-import type { EventEnvelope, EventwireError, GapReason } from '@eventwire/event-channel';
+// The contract every way brokers share an event space honours (NATS, Redis,
+// PostgreSQL; the next is one more folder beside them): interest-based (an
+// engine listens only to the patterns this broker's own clients hold), every
+// event that enters a broker forwarded once and never echoed back to it, held
+// in a bounded outbox while the server is away. The broker talks to an
+// engine and never to its server. `createClusterEngine` (create-engine.ts)
+// builds one from a URL; the broker's `cluster` option also takes one ready-made.
+import { EventwireError, type EventEnvelope, type GapReason } from '@eventwire/event-channel';
+import type { HistoryRules } from '@eventwire/event-channel/protocol';
+import type { SharedHistoryStore } from '../history/shared-store.js';
+import type { ClusterPart } from './cluster-part.js';
+import type { ClusterPresenceOptions } from './cluster-presence.js';
 
 export type ClusterState = 'connecting' | 'open' | 'reconnecting' | 'closed';
 
 /** The engine's own counters, per node. */
-export interface ClusterLinkStats {
+export interface ClusterEngineStats {
   readonly node: string;
   /** `nats`, `redis` or `postgres`. */
   readonly engine: string;
@@ -42,8 +48,8 @@ export interface ClusterLoss {
   readonly since: number;
 }
 
-/** What an engine hands to the broker. */
-export interface ClusterLinkHost {
+/** The broker, as an engine sees it: what the engine hands over. */
+export interface ClusterEngineHost {
   /** An event from the cluster, unchecked (the broker validates it), and the connection it is not for. */
   deliver(envelope: unknown, except: string | undefined): void;
   /**
@@ -59,24 +65,77 @@ export interface ClusterLinkHost {
   nodeStats(): unknown;
 }
 
+/**
+ * History the cluster's server keeps for every broker (NATS: a JetStream
+ * stream), read here from a local mirror, so an offset means the same on
+ * every broker.
+ */
+export interface ClusterHistory extends SharedHistoryStore {
+  /** True once the mirror holds what the cluster held at start; until then publishes on history topics are refused `unavailable`. */
+  readonly ready: boolean;
+  /** Resolves once ready; rejects (`unavailable`, saying why) when the history cannot be had: the broker does not start without it. */
+  whenReady(): Promise<void>;
+}
+
+/** The broker, as the cluster's history sees it. */
+export interface ClusterHistoryHost {
+  /** Checks a stored message (envelope, event map); throws an `EventwireError` for one that is not a valid event. */
+  accept(raw: unknown, own: boolean): EventEnvelope;
+  /** Routes an event the mirror took to this broker's subscribers; returns how many it reached. */
+  deliver(envelope: EventEnvelope, except: string | undefined, own: boolean): number;
+  report(error: EventwireError): void;
+  log(message: string): void;
+  /** Most bytes of events a local mirror holds (the broker's `historyMaxMemoryBytes`). */
+  readonly memoryMaxBytes: number;
+}
+
+/**
+ * One broker's link to the others. The broker calls, in this order:
+ * `sharedHistory` (only with history rules and no `historyStore` of its
+ * own), `attach` (once, while it is built), `start` (when it listens),
+ * `close`. One engine serves one broker.
+ */
 export interface ClusterEngine {
+  /** Which engine: `nats`, `redis`, `postgres`… (stats, messages). */
+  readonly kind: string;
+  /** This broker's name in the cluster (stats, `/health`, `/cluster`). */
   readonly node: string;
   readonly state: ClusterState;
+  /** Presence across brokers over this engine (how often each says it is alive). @default clusterPresenceDefaults */
+  readonly presence?: ClusterPresenceOptions | undefined;
+  /**
+   * The history every broker of the cluster shares, kept by the engine's
+   * server (NATS: JetStream). Absent: the engine shares events, not history,
+   * and a broker with history rules needs a `historyStore` every broker
+   * shares (it refuses to start otherwise: `unsupported_transport`).
+   */
+  sharedHistory?(rules: HistoryRules, host: ClusterHistoryHost): ClusterHistory;
+  /** Binds the engine to its broker, before `start`: `host` is told what comes from the cluster; `parts` ride on the engine (presence). */
+  attach(host: ClusterEngineHost, parts: readonly ClusterPart[]): void;
   /** Starts connecting (in the background: the broker serves its local clients meanwhile). */
   start(): void;
   /** Router.watchInterest's listener: listen on the first local subscriber of a pattern, let go after the last. */
   readonly interest: (pattern: string, interested: boolean) => void;
   /** Puts an event that entered this broker on the cluster (or holds it while the server is away). */
   forward(envelope: EventEnvelope, except: string | undefined): void;
-  stats(): ClusterLinkStats;
+  stats(): ClusterEngineStats;
   /** Every reachable broker's node stats, this one's first. */
   gatherStats(): Promise<unknown[]>;
-  /** A message the broker found was not a valid event after all: counted and reported (throttled). */
+  /**
+   * A message the broker found was not a valid event after all: counted and
+   * reported (throttled). `received`: it was counted as received (from the
+   * engine's subscription; a shared history's mirror counts its own). @default true
+   */
   dropped(error: EventwireError, received?: boolean): void;
   close(): Promise<void>;
 }
 
-/** The subject brokers answer with their node stats on. Never an event: `_EVENTWIRE.` subjects are dropped by every link. */
+/** An engine used before its broker attached it: a broker always attaches first, so this is a bug, said plainly. */
+export function notAttached(): never {
+  throw new EventwireError('internal', 'cluster engine used before attach(host, parts): give it to a broker (the `cluster` option)');
+}
+
+/** The subject brokers answer with their node stats on. Never an event: `_EVENTWIRE.` subjects are dropped by every engine. */
 export const CLUSTER_STATS_SUBJECT = '_EVENTWIRE.cluster.stats';
 
 /**

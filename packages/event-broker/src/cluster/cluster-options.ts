@@ -1,8 +1,9 @@
 // The broker's `cluster` option: where the shared server is (its URL's
-// scheme picks the engine: nats://, redis://, postgres://) and this node.
+// scheme picks the engine, create-engine.ts) and this node.
+import { hostname } from 'node:os';
 import type { NatsServerOptions, PostgresTransportOptions, RedisTransportOptions } from '@eventwire/event-channel/protocol';
 import type { ClusterPresenceOptions } from './cluster-presence.js';
-import type { JetStreamHistoryOptions } from './jetstream-history.js';
+import type { JetStreamHistoryOptions } from './nats/jetstream-history.js';
 
 /** `cluster` option of the broker. */
 export interface ClusterOptions extends NatsServerOptions {
@@ -13,7 +14,13 @@ export interface ClusterOptions extends NatsServerOptions {
    * (servers, token, user, pass, credentials, tls) apply to `nats://`.
    */
   readonly url: string;
-  /** This broker's name in the cluster (stats, `/health`, `/cluster`). @default `<hostname>-<random>` */
+  /**
+   * This broker's name in the cluster (stats, `/health`, `/cluster`); unique
+   * per broker. The library reads no environment: the default is the host's
+   * name (`os.hostname()`) and 8 random hex digits, so brokers on one host
+   * (or in one process) differ. The CLI names it after `$HOSTNAME` instead.
+   * @default `<os.hostname()>-<8 random hex digits>`
+   */
   readonly node?: string;
   /** Wait between reconnect attempts (NATS: the client's; Redis and PostgreSQL: the ceiling of a jittered backoff). @default 1000 */
   readonly reconnectTimeWaitMs?: number;
@@ -34,18 +41,10 @@ export interface ClusterOptions extends NatsServerOptions {
 /** Defaults of {@link ClusterOptions}, the same on every engine. */
 export const clusterDefaults = { reconnectTimeWaitMs: 1000, outboxSize: 10_000, statsTimeoutMs: 500 } as const;
 
-/** The engines, by URL scheme. */
-export type ClusterEngineKind = 'nats' | 'redis' | 'postgres';
+/** Cluster options with this node's name fixed (the engine and its history both need it). */
+export type ResolvedClusterOptions = ClusterOptions & { readonly node: string };
 
-/** Which engine a cluster URL asks for, or undefined for a scheme none speaks. */
-export function clusterEngineKind(url: string): ClusterEngineKind | undefined {
-  if (url.startsWith('nats://')) return 'nats';
-  if (url.startsWith('redis://') || url.startsWith('rediss://')) return 'redis';
-  if (url.startsWith('postgres://') || url.startsWith('postgresql://')) return 'postgres';
-  return undefined;
-}
-
-/** This broker's name in the cluster: the configured one, or the host's name with a random suffix. */
-export function clusterNodeName(options: Pick<ClusterOptions, 'node'>): string {
-  return options.node ?? `${process.env['HOSTNAME'] || 'broker'}-${globalThis.crypto.randomUUID().slice(0, 8)}`;
+/** This broker's name in the cluster: the configured one, or `host` (the host's name unless given) with a random suffix. */
+export function clusterNodeName(options: { readonly node?: string | undefined }, host: string = hostname()): string {
+  return options.node ?? `${host || 'broker'}-${globalThis.crypto.randomUUID().slice(0, 8)}`;
 }

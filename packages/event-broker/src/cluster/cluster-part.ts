@@ -1,8 +1,8 @@
-// What rides on a cluster engine besides events: presence across brokers,
-// and (on NATS) the history's mirror. The engine owns the connection; each
-// part is told when it is there. Parts speak over a ClusterBus, the same on
-// every engine, so presence works wherever the events go.
-import type { NatsConnection } from '@nats-io/transport-node';
+// What rides on a cluster engine besides events: presence across brokers
+// (and, inside the NATS engine, the history's mirror). The engine owns the
+// connection; each part is told when it is there. Parts speak over a
+// ClusterBus, the same on every engine, so presence works wherever the
+// events go.
 
 /**
  * The brokers' own messages (never events) on internal subjects
@@ -22,12 +22,5 @@ export interface ClusterPart {
   /** The engine lost its server (and is reconnecting). */
   lost?(): void;
   /** The engine is closing: before its connection goes. Idempotent. */
-  close(): Promise<void>;
-}
-
-/** A part that needs NATS itself (the history's JetStream mirror): only the NATS engine takes it. */
-export interface NatsClusterPart {
-  opened(connection: NatsConnection, first: boolean): void;
-  lost?(): void;
   close(): Promise<void>;
 }

@@ -1,5 +1,5 @@
 // Several brokers, one event space, over NATS (core, no JetStream needed).
-// Interest-based: the link subscribes on NATS only to the patterns this
+// Interest-based: the engine subscribes on NATS only to the patterns this
 // broker's own clients hold (Router.watchInterest), and drops a subscription
 // when its last local subscriber leaves. Every event that enters this broker
 // is published once on its topic's subject; NATS brings other brokers' (and
@@ -7,12 +7,14 @@
 // connection does not echo, so a broker never receives its own publishes.
 // While NATS is away the broker keeps serving its local clients: events that
 // enter meanwhile wait in a bounded outbox and are forwarded in order once
-// the link is back, and the client re-sends every subscription by itself.
+// the engine is back, and the client re-sends every subscription by itself.
 // What other brokers published while the connection was down is not re-sent
 // (core NATS keeps nothing): the broker's subscribers are told of a gap once
 // it is back (SubscriptionLoss). Topics the cluster keeps history for are
 // the exception: the history's mirror resumes from where it was, so the
-// broker tells no gap for patterns the history covers entirely.
+// broker tells no gap for patterns the history covers entirely. That history
+// (JetStream) is this engine's too: `sharedHistory` makes it, and it rides on
+// the engine's connection.
 import { EventwireError, type EventEnvelope } from '@eventwire/event-channel';
 import {
   EXCEPT_HEADER,
@@ -25,11 +27,31 @@ import {
   type NatsModule,
   type NatsServerOptions,
 } from '@eventwire/event-channel/protocol';
+import type { HistoryRules } from '@eventwire/event-channel/protocol';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
-import { CLUSTER_STATS_SUBJECT, DropReporter, type ClusterEngine, type ClusterLinkHost, type ClusterLinkStats, type ClusterState } from './cluster-engine.js';
-import { clusterDefaults, type ClusterOptions } from './cluster-options.js';
-import type { ClusterBus, ClusterPart, NatsClusterPart } from './cluster-part.js';
-import { SubscriptionLoss } from './subscription-loss.js';
+import {
+  CLUSTER_STATS_SUBJECT,
+  DropReporter,
+  notAttached,
+  type ClusterEngine,
+  type ClusterEngineHost,
+  type ClusterEngineStats,
+  type ClusterHistory,
+  type ClusterHistoryHost,
+  type ClusterState,
+} from '../cluster-engine.js';
+import { clusterDefaults, type ResolvedClusterOptions } from '../cluster-options.js';
+import type { ClusterBus, ClusterPart } from '../cluster-part.js';
+import type { ClusterPresenceOptions } from '../cluster-presence.js';
+import { SubscriptionLoss } from '../subscription-loss.js';
+import { JetStreamHistory } from './jetstream-history.js';
+
+/** A part that needs NATS itself (the history's mirror), beside the parts that speak over the bus. */
+export interface NatsClusterPart {
+  opened(connection: NatsConnection, first: boolean): void;
+  lost?(): void;
+  close(): Promise<void>;
+}
 
 interface InterestEntry {
   readonly pattern: string;
@@ -41,12 +63,14 @@ interface HeldEvent {
   readonly except: string | undefined;
 }
 
-export class NatsClusterLink implements ClusterEngine {
+export class NatsClusterEngine implements ClusterEngine {
+  readonly kind = 'nats';
   readonly node: string;
-  readonly #options: ClusterOptions;
-  readonly #host: ClusterLinkHost;
-  readonly #parts: readonly ClusterPart[];
-  readonly #natsParts: readonly NatsClusterPart[];
+  readonly presence: ClusterPresenceOptions | undefined;
+  readonly #options: ResolvedClusterOptions;
+  #attached: ClusterEngineHost | undefined;
+  #parts: readonly ClusterPart[] = [];
+  readonly #natsParts: NatsClusterPart[] = [];
   readonly #drops: DropReporter;
   readonly #interest = new Map<string, InterestEntry>();
   readonly #owners = new NatsPatternOwners<InterestEntry>();
@@ -63,22 +87,41 @@ export class NatsClusterLink implements ClusterEngine {
   #invalid = 0;
   #reconnects = 0;
 
-  /** `parts`: what rides on this link (presence); `natsParts`: what needs NATS itself (the history's mirror). */
-  constructor(options: ClusterOptions & { readonly node: string }, host: ClusterLinkHost, parts: readonly ClusterPart[] = [], natsParts: readonly NatsClusterPart[] = []) {
+  constructor(options: ResolvedClusterOptions) {
     this.#options = options;
-    this.#host = host;
-    this.#parts = parts;
-    this.#natsParts = natsParts;
     this.node = options.node;
+    this.presence = options.presence;
     this.#outbox = new Outbox(options.outboxSize ?? clusterDefaults.outboxSize, 'drop-oldest');
     this.#loss = new SubscriptionLoss(options.outboxSize ?? clusterDefaults.outboxSize);
-    this.#drops = new DropReporter(host.report, (error, more) =>
+    this.#drops = new DropReporter((error) => this.#host.report(error), (error, more) =>
       new EventwireError(error.code, `cluster: a message from NATS was dropped: ${error.message}${more > 0 ? ` (and ${more} more dropped since the last report)` : ''}`, { cause: error }),
     );
   }
 
   get state(): ClusterState {
     return this.#state;
+  }
+
+  get #host(): ClusterEngineHost {
+    return this.#attached ?? notAttached();
+  }
+
+  /** The history in JetStream (`cluster.history` options): its mirror rides on this engine's connection. */
+  sharedHistory(rules: HistoryRules, host: ClusterHistoryHost): ClusterHistory {
+    const history = new JetStreamHistory({ mirrorMaxBytes: host.memoryMaxBytes, ...this.#options.history }, rules, this.node, {
+      accept: (raw, own) => host.accept(raw, own),
+      deliver: (envelope, except, own) => host.deliver(envelope, except, own),
+      dropped: (error) => this.dropped(error, false),
+      report: (error) => host.report(error),
+      log: (line) => host.log(line),
+    });
+    this.#natsParts.push(history);
+    return history;
+  }
+
+  attach(host: ClusterEngineHost, parts: readonly ClusterPart[]): void {
+    this.#attached = host;
+    this.#parts = parts;
   }
 
   /** Starts connecting (in the background: the broker serves its local clients meanwhile). */
@@ -113,7 +156,7 @@ export class NatsClusterLink implements ClusterEngine {
     this.#publish(envelope, except);
   }
 
-  stats(): ClusterLinkStats {
+  stats(): ClusterEngineStats {
     return {
       node: this.node,
       engine: 'nats',

@@ -38,8 +38,9 @@ import {
 } from '@eventwire/event-channel/protocol';
 import type { JetStreamClient, JetStreamManager, JsMsg, StreamConfig, StreamInfo } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import type { SharedAppend, SharedHistoryStore } from '../history/shared-store.js';
-import type { NatsClusterPart } from './cluster-part.js';
+import type { SharedAppend } from '../../history/shared-store.js';
+import type { ClusterHistory, ClusterHistoryHost } from '../cluster-engine.js';
+import type { NatsClusterPart } from './nats-engine.js';
 
 /** `cluster.history`: where the cluster keeps history. */
 export interface JetStreamHistoryOptions {
@@ -71,16 +72,10 @@ export const jetStreamHistoryDefaults = { stream: HISTORY_STREAM, replicas: 1, r
 /** Which broker stored a message: its own are not checked or counted as cluster traffic again. */
 export const NODE_HEADER = 'Eventwire-Node';
 
-/** What the history hands to the broker. */
-export interface JetStreamHistoryHost {
-  /** Checks a stored message (envelope, event map); throws an `EventwireError` for one that is not a valid event. */
-  accept(raw: unknown, own: boolean): EventEnvelope;
-  /** Routes an event the mirror took to this broker's subscribers; returns how many it reached. */
-  deliver(envelope: EventEnvelope, except: string | undefined, own: boolean): number;
+/** What the history hands to the broker (and to the engine: what it dropped). */
+export interface JetStreamHistoryHost extends Omit<ClusterHistoryHost, 'memoryMaxBytes'> {
   /** A stored message that is not a valid event (skipped, not in the mirror). */
   dropped(error: EventwireError): void;
-  report(error: EventwireError): void;
-  log(message: string): void;
 }
 
 type Waiter = (notified: number) => void;
@@ -100,7 +95,7 @@ const RECENT_DELIVERIES = 4096;
  * and resolves once the event is in JetStream and the mirror here has
  * delivered it.
  */
-export class JetStreamHistory implements SharedHistoryStore, NatsClusterPart {
+export class JetStreamHistory implements ClusterHistory, NatsClusterPart {
   readonly kind = 'jetstream';
   readonly #options: JetStreamHistoryOptions;
   readonly #rules: HistoryRules;

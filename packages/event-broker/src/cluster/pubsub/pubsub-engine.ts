@@ -11,31 +11,38 @@
 // When the subscribing connection is lost, what other brokers publish until
 // it is back is gone (neither server keeps it): the transport says so with a
 // gap per pattern, and this engine tells the broker once (SubscriptionLoss).
+// redis-engine.ts and postgres-engine.ts each give it their transport.
 import { EventwireError, type EventEnvelope, type HistoryGap } from '@eventwire/event-channel';
+import { EXCEPT_FIELD, createEventIdGenerator, isInternalSubject, type PubSubTransport, type RedisTransportOptions } from '@eventwire/event-channel/protocol';
 import {
-  EXCEPT_FIELD,
-  PostgresTransport,
-  RedisTransport,
-  createEventIdGenerator,
-  isInternalSubject,
-  type PubSubTransport,
-} from '@eventwire/event-channel/protocol';
-import { CLUSTER_STATS_SUBJECT, DropReporter, type ClusterEngine, type ClusterLinkHost, type ClusterLinkStats, type ClusterState } from './cluster-engine.js';
-import { clusterDefaults, type ClusterOptions } from './cluster-options.js';
-import type { ClusterBus, ClusterPart } from './cluster-part.js';
-import { SubscriptionLoss } from './subscription-loss.js';
+  CLUSTER_STATS_SUBJECT,
+  DropReporter,
+  notAttached,
+  type ClusterEngine,
+  type ClusterEngineHost,
+  type ClusterEngineStats,
+  type ClusterState,
+} from '../cluster-engine.js';
+import { clusterDefaults, type ResolvedClusterOptions } from '../cluster-options.js';
+import type { ClusterBus, ClusterPart } from '../cluster-part.js';
+import type { ClusterPresenceOptions } from '../cluster-presence.js';
+import { SubscriptionLoss } from '../subscription-loss.js';
+
+/** What every pub/sub engine sets on its transport (options every pub/sub transport shares); the engine's own file adds the rest. */
+export type PubSubEngineTransportOptions = Pick<RedisTransportOptions, 'url' | 'noEcho' | 'outboxSize' | 'outboxOverflow' | 'backoff'>;
 
 /** Where a broker hears the answers to its requests. */
 const inboxOf = (node: string): string => `_EVENTWIRE.inbox.${node.replace(/[^A-Za-z0-9_-]/g, '_')}`;
 
 type Handler = (body: unknown, reply: ((answer: object) => void) | undefined) => void;
 
-export class PubSubClusterLink implements ClusterEngine {
+export class PubSubClusterEngine implements ClusterEngine {
+  readonly kind: string;
   readonly node: string;
-  readonly #engine: 'redis' | 'postgres';
-  readonly #options: ClusterOptions & { readonly node: string };
-  readonly #host: ClusterLinkHost;
-  readonly #parts: readonly ClusterPart[];
+  readonly presence: ClusterPresenceOptions | undefined;
+  readonly #options: ResolvedClusterOptions;
+  #attached: ClusterEngineHost | undefined;
+  #parts: readonly ClusterPart[] = [];
   readonly #transport: PubSubTransport;
   readonly #drops: DropReporter;
   readonly #interest = new Set<string>();
@@ -53,29 +60,26 @@ export class PubSubClusterLink implements ClusterEngine {
   #invalid = 0;
   #reconnects = 0;
 
-  constructor(engine: 'redis' | 'postgres', options: ClusterOptions & { readonly node: string }, host: ClusterLinkHost, parts: readonly ClusterPart[] = []) {
-    this.#engine = engine;
+  /** `kind`: the engine's name (`redis`, `postgres`); `transport`: its transport, made with these common options. */
+  constructor(kind: string, options: ResolvedClusterOptions, transport: (common: PubSubEngineTransportOptions) => PubSubTransport) {
+    this.kind = kind;
     this.node = options.node;
+    this.presence = options.presence;
     this.#options = options;
-    this.#host = host;
-    this.#parts = parts;
     const ceiling = options.reconnectTimeWaitMs ?? clusterDefaults.reconnectTimeWaitMs;
-    const common = {
+    const outboxSize = options.outboxSize ?? clusterDefaults.outboxSize;
+    const common: PubSubEngineTransportOptions = {
       url: options.url,
       noEcho: true,
-      outboxSize: options.outboxSize ?? clusterDefaults.outboxSize,
-      outboxOverflow: 'drop-oldest' as const,
+      outboxSize,
+      outboxOverflow: 'drop-oldest',
       // Jittered, capped at the configured wait: brokers restarted together do not return in step.
       backoff: (attempt: number) => Math.random() * Math.min(ceiling, 50 * 2 ** Math.min(attempt, 10)),
     };
-    this.#transport =
-      engine === 'redis'
-        ? // Coalesced publishes: many events into few packets, what a cluster's fan-out needs (bench/RESULTS.md).
-          new RedisTransport({ ...common, coalescePublishes: true, ...options.redis })
-        : new PostgresTransport({ ...common, ...options.postgres });
-    this.#loss = new SubscriptionLoss(common.outboxSize);
-    this.#drops = new DropReporter(host.report, (error, more) =>
-      new EventwireError(error.code, `cluster: a message from ${engine} was dropped: ${error.message}${more > 0 ? ` (and ${more} more dropped since the last report)` : ''}`, { cause: error }),
+    this.#transport = transport(common);
+    this.#loss = new SubscriptionLoss(outboxSize);
+    this.#drops = new DropReporter((error) => this.#host.report(error), (error, more) =>
+      new EventwireError(error.code, `cluster: a message from ${kind} was dropped: ${error.message}${more > 0 ? ` (and ${more} more dropped since the last report)` : ''}`, { cause: error }),
     );
     this.#bus = {
       subscribe: (subject, handle) => {
@@ -106,13 +110,22 @@ export class PubSubClusterLink implements ClusterEngine {
     return this.#state;
   }
 
+  get #host(): ClusterEngineHost {
+    return this.#attached ?? notAttached();
+  }
+
+  attach(host: ClusterEngineHost, parts: readonly ClusterPart[]): void {
+    this.#attached = host;
+    this.#parts = parts;
+  }
+
   start(): void {
     this.#transport.connect({
       deliver: (message) => this.#receive(message),
       status: (status) => this.#status(status.state, status.state === 'closed' ? status.error : undefined),
       error: (error) => {
         // A message from the server that is not an event; anything else is not a dropped message.
-        if (error.code !== 'invalid_envelope') return this.#host.report(new EventwireError(error.code, `cluster: ${this.#engine}: ${error.message}`, { cause: error }));
+        if (error.code !== 'invalid_envelope') return this.#host.report(new EventwireError(error.code, `cluster: ${this.kind}: ${error.message}`, { cause: error }));
         this.#invalid++;
         this.#drops.dropped(error);
       },
@@ -145,14 +158,14 @@ export class PubSubClusterLink implements ClusterEngine {
       // Evicted from the full outbox while away (counted there), or the server refused it.
       const failure = asError(error);
       if (failure.code === 'buffer_overflow') return;
-      this.#host.report(new EventwireError(failure.code, `cluster: event ${envelope.id} (${envelope.topic}) could not be forwarded to ${this.#engine}: ${failure.message}`, { cause: failure }));
+      this.#host.report(new EventwireError(failure.code, `cluster: event ${envelope.id} (${envelope.topic}) could not be forwarded to ${this.kind}: ${failure.message}`, { cause: failure }));
     });
   }
 
-  stats(): ClusterLinkStats {
+  stats(): ClusterEngineStats {
     return {
       node: this.node,
-      engine: this.#engine,
+      engine: this.kind,
       state: this.#state,
       forwarded: this.#forwarded,
       received: this.#received,
@@ -206,22 +219,22 @@ export class PubSubClusterLink implements ClusterEngine {
       this.#state = 'open';
       // The transport said its gaps (if the subscriber was lost) before this: the broker's gap, then what was held.
       this.#loss.recovered((loss) => this.#host.missed(loss));
-      this.#host.log(first ? `cluster: node ${this.node} joined through ${this.#engine}` : `cluster: ${this.#engine} back; held events forwarded`);
+      this.#host.log(first ? `cluster: node ${this.node} joined through ${this.kind}` : `cluster: ${this.kind} back; held events forwarded`);
       for (const part of this.#parts) part.opened(this.#bus, first);
     } else if (state === 'reconnecting') {
       if (this.#state === 'open') {
-        this.#host.log(`cluster: lost ${this.#engine}; local delivery goes on, events for the cluster are held (what other brokers publish meanwhile may be missed: subscribers are told of a gap once it is back)`);
+        this.#host.log(`cluster: lost ${this.kind}; local delivery goes on, events for the cluster are held (what other brokers publish meanwhile may be missed: subscribers are told of a gap once it is back)`);
         // Only the publishing connection may be gone: a loss, but a gap only if the transport reports one.
         this.#loss.lost();
         for (const part of this.#parts) part.lost?.();
       } else if (!this.#everOpen && this.#state === 'connecting') {
-        this.#host.log(`cluster: ${this.#engine} not reachable (${error?.message ?? 'connecting'}); serving local clients, retrying`);
+        this.#host.log(`cluster: ${this.kind} not reachable (${error?.message ?? 'connecting'}); serving local clients, retrying`);
       }
       this.#state = 'reconnecting';
     } else if (state === 'closed' && error) {
       // Given up (credentials refused): the broker serves its own clients alone, and says why.
       this.#state = 'closed';
-      this.#host.report(new EventwireError(error.code, `cluster: ${this.#engine} refused this broker: ${error.message}`, { cause: error }));
+      this.#host.report(new EventwireError(error.code, `cluster: ${this.kind} refused this broker: ${error.message}`, { cause: error }));
     }
   }
 
