@@ -1,6 +1,6 @@
 // Presence across the brokers of a cluster. Each broker keeps its own
-// members (who is connected to it) and tells the others over NATS: a change
-// when a member's presence on it begins or ends, and its whole list when it
+// members (who is connected to it) and tells the others through the engine:
+// a change when a member's presence on it begins or ends, its whole list when it
 // joins or comes back (so the others replace what they had of it). It asks
 // every other broker for theirs at the same moments, and a broker that goes
 // silent (no heartbeat for three intervals: killed, cut off) has its
