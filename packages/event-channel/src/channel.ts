@@ -41,14 +41,8 @@ import {
   type TopicLimits,
 } from './topic.js';
 import { TopicTrie } from './topic-trie.js';
-import type { MemoryHub } from './transport/memory.js';
-import type { WsTransportOptions } from './transport/ws.js';
-import type { NatsTransportOptions } from './transport/nats.js';
-import type { PostgresTransportOptions } from './transport/postgres.js';
-import type { RedisTransportOptions } from './transport/redis.js';
-import type { GetToken } from './transport/token-source.js';
 import type { EventTracing } from './tracing/tracing.js';
-import { createTransport } from './transport/resolve.js';
+import { createTransport, type TransportResolveOptions } from './transport/resolve.js';
 import type { PresenceWireMember, Transport, TransportSink } from './transport/transport.js';
 
 /** Options shared by every way of creating a channel. */
@@ -107,44 +101,20 @@ export const channelDefaults = { drainTimeoutMs: 5000 } as const;
 /** Options of {@link EventChannel}: a URL, or a transport instance. */
 export type EventChannelOptions<TEvents extends EventMap> = ChannelCommonOptions<TEvents> &
   (
-    | {
+    | (TransportResolveOptions & {
         /**
          * Where to connect; the scheme picks the transport (`memory://name`).
          * Several brokers of a cluster as a list (`['ws://a:15500',
          * 'ws://b:15500']`): a lost or failed connection moves to the next.
          */
         readonly url: string | readonly string[];
-        /** The hub for `memory://` URLs. @default defaultMemoryHub */
-        readonly memoryHub?: MemoryHub;
-        /** Tuning for `ws://` URLs: backoff, outbox size and policy, timeouts. */
-        readonly ws?: Omit<WsTransportOptions, 'url'>;
-        /** For `nats://` URLs: more servers, credentials (`token`, `user`/`pass`, `credentials`), TLS, outbox, timeouts. */
-        readonly nats?: Omit<NatsTransportOptions, 'url'>;
-        /** For `redis://` URLs: a channel-name prefix, backoff, outbox, timeouts, ioredis options. */
-        readonly redis?: Omit<RedisTransportOptions, 'url'>;
-        /** For `postgres://` URLs: the NOTIFY channel, the large-event table and its retention, backoff, outbox, postgres.js options. */
-        readonly postgres?: Omit<PostgresTransportOptions, 'url'>;
-        /**
-         * Credentials for a broker that authenticates: asked for a fresh
-         * token on every (re)connect and again ahead of expiry, when the live
-         * connection is re-authenticated without dropping a subscription.
-         * One request at a time. Overrides `ws.token`.
-         * @example getToken: async () => (await fetch('/api/realtime-token')).text()
-         */
-        readonly getToken?: GetToken;
         readonly transport?: never;
-      }
-    | {
+      })
+    | ({
         /** A transport instance, for custom transports; the channel owns and closes it. */
         readonly transport: Transport;
         readonly url?: never;
-        readonly memoryHub?: never;
-        readonly ws?: never;
-        readonly nats?: never;
-        readonly redis?: never;
-        readonly postgres?: never;
-        readonly getToken?: never;
-      }
+      } & { readonly [TKey in keyof TransportResolveOptions]?: never })
   );
 
 /** Options of `emit`. */
@@ -325,14 +295,7 @@ export class EventChannel<TEvents extends EventMap = UntypedEvents> {
     if (options.onError) this.#errorListeners.add(options.onError);
     this.#transport = options.transport
       ? options.transport
-      : createTransport(options.url, {
-          ...(options.memoryHub && { memoryHub: options.memoryHub }),
-          ...(options.ws && { ws: options.ws }),
-          ...(options.nats && { nats: options.nats }),
-          ...(options.redis && { redis: options.redis }),
-          ...(options.postgres && { postgres: options.postgres }),
-          ...(options.getToken && { getToken: options.getToken }),
-        });
+      : createTransport(options.url, options);
     const sink: TransportSink = {
       deliver: (envelope) => this.#receive(envelope),
       status: (status) => this.#onTransportStatus(status),

@@ -3,7 +3,8 @@
 // store: call runHistoryStoreSuite from its test file with a factory.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { parseOffset, type HistoryRetention, type HistoryStore } from '../src/protocol/index.js';
+import type { HistoryRetention, HistoryStore } from '../src/protocol/index.js';
+import { parseOffset } from '../src/offset.js';
 import type { EventEnvelope } from '../src/index.js';
 
 export interface HistoryStoreHarness {

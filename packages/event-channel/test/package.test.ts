@@ -29,6 +29,24 @@ test('the exports map resolves to dist and exposes the public API', async () => 
   for (const name of ['EventChannel', 'defineEvents', 'EventwireError', 'TopicTrie', 'toCloudEvent', 'MemoryHub']) {
     assert.ok(names.includes(name), `${name} not exported`);
   }
+  // Internals the broker reaches through ./protocol, or nobody outside: not public API.
+  for (const name of ['EXCEPT_FIELD', 'EXCEPT_HEADER', 'PubSubTransport', 'NOTIFY_PAYLOAD_LIMIT', 'MemoryTransport', 'isErrorCode']) {
+    assert.not.ok(names.includes(name), `${name} is internal, yet exported`);
+  }
+});
+
+test('./protocol exports what the broker imports, and not the rest of the internals', async () => {
+  const script = `
+    const m = await import('@eventwire/event-channel/protocol');
+    console.log(JSON.stringify(Object.keys(m).sort()));`;
+  const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: packageDir });
+  const names = JSON.parse(stdout) as string[];
+  for (const name of ['encodeFrame', 'parseClientFrame', 'closeCodes', 'MemoryHistoryStore', 'PubSubTransport', 'RedisTransport', 'loadNats', 'Outbox']) {
+    assert.ok(names.includes(name), `${name} (imported by the broker) not exported`);
+  }
+  for (const name of ['parseServerFrame', 'isTerminalCloseCode', 'ORIGIN_FIELD', 'answersWithin', 'parseOffset', 'streamCovers', 'natsSubjectsFor']) {
+    assert.not.ok(names.includes(name), `${name} is used by nobody outside the package, yet exported`);
+  }
 });
 
 test('the published types type-check a consumer (errors included)', async () => {

@@ -11,8 +11,17 @@ import {
   RedisTransport,
   WsTransport,
   defineEvents,
+  createTransport,
   type ChannelStatus,
+  type EventChannelOptions,
   type EventEnvelope,
+  type GetToken,
+  type NatsTransportOptions,
+  type PostgresTransportOptions,
+  type RedisTransportOptions,
+  type TransportResolveOptions,
+  type UntypedEvents,
+  type WsTransportOptions,
   type EventStream,
   type MatchingTopics,
   type TopicMatchesPattern,
@@ -203,6 +212,34 @@ new EventChannel({ url: 'ws://localhost:15500', getToken: async () => (await Pro
 new EventChannel({ url: 'ws://localhost:15500', getToken: () => 42 });
 // @ts-expect-error a custom transport brings its own credentials
 new EventChannel({ transport: new MemoryHub().transport('x'), getToken: () => 'token' });
+// One name for the function asked for a token: getToken, on the channel and on
+// WsTransport. ws.token is a fixed string; a function there still compiles for
+// this release (deprecated, DeprecatedTokenFunction), and is the same type.
+new WsTransport({ url: 'ws://localhost:15500', getToken: () => 'token' });
+new EventChannel({ url: 'ws://localhost:15500', ws: { token: 'api-key' } });
+new WsTransport({ url: 'ws://localhost:15500', token: 'api-key' });
+new EventChannel({ url: 'ws://localhost:15500', ws: { token: async () => 'token' } });
+new WsTransport({ url: 'ws://localhost:15500', token: () => 'token' });
+expectType<Equal<NonNullable<WsTransportOptions['token']>, string | GetToken>>();
+expectType<Equal<NonNullable<WsTransportOptions['getToken']>, GetToken>>();
+// @ts-expect-error on a channel, getToken goes at the top, beside the URL (one place for it)
+new EventChannel({ url: 'ws://localhost:15500', ws: { getToken: () => 'token' } });
+// @ts-expect-error getToken returns a token, not a number
+new WsTransport({ url: 'ws://localhost:15500', getToken: () => 42 });
+
+// The channel's transport options are each transport's own options, minus the
+// URL (declared once, in the transport's file), plus the shared getToken.
+type UrlChannelOptions = Extract<EventChannelOptions<UntypedEvents>, { readonly url: unknown }>;
+expectType<Equal<NonNullable<UrlChannelOptions['ws']>, Omit<WsTransportOptions, 'url' | 'getToken'>>>();
+expectType<Equal<NonNullable<UrlChannelOptions['nats']>, Omit<NatsTransportOptions, 'url'>>>();
+expectType<Equal<NonNullable<UrlChannelOptions['redis']>, Omit<RedisTransportOptions, 'url'>>>();
+expectType<Equal<NonNullable<UrlChannelOptions['postgres']>, Omit<PostgresTransportOptions, 'url'>>>();
+expectType<Equal<NonNullable<UrlChannelOptions['memoryHub']>, MemoryHub>>();
+expectType<Equal<NonNullable<UrlChannelOptions['getToken']>, GetToken>>();
+expectType<Equal<keyof TransportResolveOptions, 'memoryHub' | 'ws' | 'nats' | 'redis' | 'postgres' | 'getToken'>>();
+createTransport('nats://a:4222', { nats: { servers: ['nats://b:4222'] } });
+// @ts-expect-error createTransport takes the same option bags as the channel
+createTransport('ws://localhost:15500', { ws: { outboxSize: 'many' } });
 
 const untypedForToOthers = new EventChannel({ url: 'ws://localhost:15500' });
 // to_others is an emit option; the connection id is a string while connected.

@@ -79,4 +79,56 @@ test('a normal handshake: welcome makes the transport open', async () => {
   await within(closing, 1000, 'close');
 });
 
+/** The token of the first hello sent on `socket` (undefined when it carried none). */
+async function helloToken(socket: ScriptedSocket): Promise<string | undefined> {
+  socket.open();
+  await until(() => socket.sent.length > 0, 'a hello');
+  const hello = JSON.parse(socket.sent[0]!) as { type: string; token?: string };
+  assert.is(hello.type, 'hello');
+  return hello.token;
+}
+
+async function firstSocket(): Promise<ScriptedSocket> {
+  await until(() => ScriptedSocket.created.length > 0, 'a socket');
+  return ScriptedSocket.created[0]!;
+}
+
+test('credentials: getToken is asked for the hello; a fixed token goes as is', async () => {
+  const asked = new WsTransport({ url: 'ws://scripted', WebSocket: ScriptedSocket, getToken: async () => 'fresh-1', closeTimeoutMs: 50 });
+  const channel = new EventChannel({ transport: asked });
+  assert.is(await helloToken(await firstSocket()), 'fresh-1');
+  assert.is(asked.tokensAsked, 1);
+  await channel.close();
+
+  ScriptedSocket.created = [];
+  const fixed = new WsTransport({ url: 'ws://scripted', WebSocket: ScriptedSocket, token: 'api-key', closeTimeoutMs: 50 });
+  const service = new EventChannel({ transport: fixed });
+  assert.is(await helloToken(await firstSocket()), 'api-key');
+  assert.is(fixed.tokensAsked, 0);
+  await service.close();
+});
+
+test('credentials: ws.token as a function is the deprecated spelling of getToken, and still works', async () => {
+  const legacy = new WsTransport({ url: 'ws://scripted', WebSocket: ScriptedSocket, token: () => 'legacy-1', closeTimeoutMs: 50 });
+  const channel = new EventChannel({ transport: legacy });
+  assert.is(await helloToken(await firstSocket()), 'legacy-1');
+  assert.is(legacy.tokensAsked, 1);
+  await channel.close();
+});
+
+test("credentials: a URL channel's getToken reaches the ws transport and wins over ws.token", async () => {
+  const channel = new EventChannel({
+    url: 'ws://scripted',
+    ws: { WebSocket: ScriptedSocket, token: 'api-key', closeTimeoutMs: 50 },
+    getToken: () => 'from-getToken',
+  });
+  assert.is(await helloToken(await firstSocket()), 'from-getToken');
+  await channel.close();
+
+  ScriptedSocket.created = [];
+  const legacy = new EventChannel({ url: 'ws://scripted', ws: { WebSocket: ScriptedSocket, token: () => 'legacy-2', closeTimeoutMs: 50 } });
+  assert.is(await helloToken(await firstSocket()), 'legacy-2');
+  await legacy.close();
+});
+
 test.run();

@@ -54,6 +54,12 @@ export class MemoryHub {
   }
 }
 
+/** The bus a `memory://` URL names: `memory://shop` is `shop`, `memory://` alone `default`. */
+export function memoryBusName(url: URL): string {
+  const name = decodeURIComponent(url.host + url.pathname).replace(/\/+$/, '');
+  return name === '' ? 'default' : name;
+}
+
 /**
  * The hub `memory://` URLs use when no `hub` is passed. In-process sharing by
  * name is the feature, so some process-wide table has to exist; it is this one

@@ -1,5 +1,10 @@
+// A channel URL's scheme picks its transport from one table. A new transport
+// is its own file(s) plus one entry below: the entry names its schemes and
+// builds it, and its options type becomes a channel option by that key.
+// Transports import their clients (ws, NATS, Redis, PostgreSQL) lazily, on
+// connect, so this table pulls none of them into a browser bundle.
 import { EventwireError } from '../errors.js';
-import { defaultMemoryHub, type MemoryHub } from './memory.js';
+import { defaultMemoryHub, memoryBusName, type MemoryHub } from './memory.js';
 import type { Transport } from './transport.js';
 import type { GetToken } from './token-source.js';
 import { NatsTransport, type NatsTransportOptions } from './nats.js';
@@ -7,25 +12,101 @@ import { PostgresTransport, type PostgresTransportOptions } from './postgres.js'
 import { RedisTransport, type RedisTransportOptions } from './redis.js';
 import { WsTransport, type WsTransportOptions } from './ws.js';
 
-/** Options for turning a channel URL into a transport. */
-export interface TransportResolveOptions {
+/** Options every transport may read, whatever its scheme. */
+interface SharedTransportOptions {
+  /**
+   * Credentials for a broker that authenticates: asked for a fresh token on
+   * every (re)connect and again ahead of expiry, when the live connection is
+   * re-authenticated without dropping a subscription. One request at a time.
+   * @example getToken: async () => (await fetch('/api/realtime-token')).text()
+   */
+  readonly getToken?: GetToken;
+}
+
+/** What a URL resolves to before its transport is built. */
+interface TransportTarget {
+  /** The first URL: it picked the transport. */
+  readonly url: string;
+  /** The other URLs of the list: more servers of the same transport (only where `several`). */
+  readonly more: readonly string[];
+}
+
+/** One transport a URL can pick. */
+interface TransportEntry<TOptions> {
+  /** URL schemes it answers, without `://`, lowercase. */
+  readonly schemes: readonly string[];
+  /** A list of URLs is several servers of this transport (failover, a cluster) rather than a mistake. */
+  readonly several?: boolean;
+  /** Builds it from the URL, the channel option under this entry's key, and the shared options. */
+  readonly create: (target: TransportTarget, options: TOptions | undefined, shared: SharedTransportOptions) => Transport;
+}
+
+/** Declares an entry with its options type (inferred where it is used as a channel option). */
+function entry<TOptions>(definition: TransportEntry<TOptions>): TransportEntry<TOptions> {
+  return definition;
+}
+
+/**
+ * The transports a channel URL can name. Each key is also the channel option
+ * that tunes it; its type is that transport's own options without the URL.
+ */
+const transports = {
   /**
    * The hub `memory://` URLs attach to. Pass your own to isolate a group of
    * channels (e.g. one per test) from the rest of the process.
    * @default defaultMemoryHub
    */
-  readonly memoryHub?: MemoryHub;
-  /** Tuning for `ws://` and `wss://` URLs (backoff, outbox, timeouts). */
-  readonly ws?: Omit<WsTransportOptions, 'url'>;
-  /** Servers, credentials, TLS and tuning for `nats://` URLs. */
-  readonly nats?: Omit<NatsTransportOptions, 'url'>;
-  /** Prefix, tuning and client options for `redis://` and `rediss://` URLs. */
-  readonly redis?: Omit<RedisTransportOptions, 'url'>;
-  /** The NOTIFY channel, the large-event table, tuning and client options for `postgres://` URLs. */
-  readonly postgres?: Omit<PostgresTransportOptions, 'url'>;
-  /** Credentials for transports that authenticate (`ws.token` as a function). */
-  readonly getToken?: GetToken;
-}
+  memoryHub: entry<MemoryHub>({
+    schemes: ['memory'],
+    create: ({ url }, hub) => (hub ?? defaultMemoryHub).transport(memoryBusName(parseChannelUrl(url))),
+  }),
+  /**
+   * Tuning for `ws://` and `wss://` URLs: failover brokers, backoff, outbox
+   * size and policy, timeouts, a fixed `token` (credentials that expire go in `getToken`).
+   */
+  ws: entry<Omit<WsTransportOptions, 'url' | 'getToken'>>({
+    schemes: ['ws', 'wss'],
+    several: true,
+    create: ({ url, more }, options, { getToken }) =>
+      new WsTransport({
+        ...parsed(url, options),
+        ...(getToken && { getToken }),
+        ...(more.length > 0 && { failover: [...more, ...(options?.failover ?? [])] }),
+      }),
+  }),
+  /** For `nats://` URLs: more servers, credentials (`token`, `user`/`pass`, `credentials`), TLS, outbox, timeouts. */
+  nats: entry<Omit<NatsTransportOptions, 'url'>>({
+    schemes: ['nats'],
+    several: true,
+    // Not parsed here: `nats://a:4222,b:4222` is a server list, not a URL the URL parser takes.
+    create: ({ url, more }, options) =>
+      new NatsTransport({ ...options, url, ...(more.length > 0 && { servers: [...more, ...(options?.servers ?? [])] }) }),
+  }),
+  /** For `redis://` and `rediss://` URLs: a channel-name prefix, backoff, outbox, timeouts, ioredis options. */
+  redis: entry<Omit<RedisTransportOptions, 'url'>>({
+    schemes: ['redis', 'rediss'],
+    create: ({ url }, options) => new RedisTransport(parsed(url, options)),
+  }),
+  /** For `postgres://` URLs: the NOTIFY channel, the large-event table and its retention, backoff, outbox, postgres.js options. */
+  postgres: entry<Omit<PostgresTransportOptions, 'url'>>({
+    schemes: ['postgres', 'postgresql'],
+    create: ({ url }, options) => new PostgresTransport(parsed(url, options)),
+  }),
+};
+
+type TransportTable = typeof transports;
+type EntryOptions<TEntry> = TEntry extends TransportEntry<infer TOptions> ? TOptions : never;
+
+/**
+ * Options for turning a channel URL into a transport: per transport, its own
+ * options (without the URL) under its key, and the options all of them share.
+ */
+export type TransportResolveOptions = { readonly [TKey in keyof TransportTable]?: EntryOptions<TransportTable[TKey]> } & SharedTransportOptions;
+
+/** Each scheme's key in {@link transports}. */
+const keyByScheme = new Map<string, keyof TransportTable>(
+  (Object.keys(transports) as (keyof TransportTable)[]).flatMap((key) => transports[key].schemes.map((scheme) => [scheme, key] as const)),
+);
 
 /**
  * Picks the transport for a channel URL by its scheme:
@@ -34,50 +115,45 @@ export interface TransportResolveOptions {
  * `nats://host:4222` (or `nats://a:4222,b:4222`) to a NATS server or cluster;
  * `redis://host:6379` (`rediss://` for TLS) to Redis pub/sub;
  * `postgres://user@host/db` (or `postgresql://`) to PostgreSQL LISTEN/NOTIFY.
+ * A list of URLs is several servers of one transport (`ws://`, `nats://`).
  */
 export function createTransport(urls: string | readonly string[], options: TransportResolveOptions = {}): Transport {
-  // A list: the first picks the transport, the others are more servers of the same kind.
   const [url, ...more] = typeof urls === 'string' ? [urls] : urls;
   if (url === undefined) throw new EventwireError('invalid_url', 'An empty list of URLs');
-  const scheme = (candidate: string): string => candidate.slice(0, candidate.indexOf('://') + 3);
-  const odd = more.find((other) => scheme(other) !== scheme(url) && !(scheme(url).startsWith('ws') && scheme(other).startsWith('ws')));
+  const key = keyByScheme.get(schemeOf(url));
+  const odd = more.find((other) => (keyByScheme.get(schemeOf(other)) ?? schemeOf(other)) !== (key ?? schemeOf(url)));
   if (odd !== undefined) throw new EventwireError('invalid_url', `"${odd}" is not the same kind of URL as "${url}"`);
-  // A server list is not a URL the URL parser takes.
-  if (url.startsWith('nats://')) return new NatsTransport({ ...options.nats, url, ...(more.length > 0 && { servers: [...more, ...(options.nats?.servers ?? [])] }) });
-  if (more.length > 0 && !url.startsWith('ws')) throw new EventwireError('invalid_url', `Only ws://, wss:// and nats:// take several URLs, not "${url}"`);
-  let parsed: URL;
+  if (more.length > 0 && !(key !== undefined && transports[key].several === true)) {
+    const several = [...keyByScheme].filter(([, other]) => transports[other].several === true).map(([scheme]) => `${scheme}://`);
+    throw new EventwireError('invalid_url', `Only ${several.join(', ')} take several URLs, not "${url}"`);
+  }
+  if (key === undefined) {
+    const { protocol } = parseChannelUrl(url);
+    throw new EventwireError(
+      'unsupported_transport',
+      `No transport for "${protocol}//" URLs; supported: ${[...keyByScheme.keys()].map((scheme) => `${scheme}://`).join(', ')}. ` +
+        'Pass `transport` to use a custom one.',
+    );
+  }
+  return (transports[key] as TransportEntry<unknown>).create({ url, more }, options[key], options);
+}
+
+/** The scheme of a URL, lowercase and without `://` (empty when it has none). */
+function schemeOf(url: string): string {
+  const end = url.indexOf('://');
+  return end === -1 ? '' : url.slice(0, end).toLowerCase();
+}
+
+function parseChannelUrl(url: string): URL {
   try {
-    parsed = new URL(url);
+    return new URL(url);
   } catch (error) {
     throw new EventwireError('invalid_url', `"${url}" is not a valid channel URL`, { cause: error });
   }
-  switch (parsed.protocol) {
-    case 'memory:':
-      return (options.memoryHub ?? defaultMemoryHub).transport(memoryBusName(parsed));
-    case 'ws:':
-    case 'wss:':
-      return new WsTransport({
-        ...options.ws,
-        ...(options.getToken && { token: options.getToken }),
-        url,
-        ...(more.length > 0 && { failover: [...more, ...(options.ws?.failover ?? [])] }),
-      });
-    case 'redis:':
-    case 'rediss:':
-      return new RedisTransport({ ...options.redis, url });
-    case 'postgres:':
-    case 'postgresql:':
-      return new PostgresTransport({ ...options.postgres, url });
-    default:
-      throw new EventwireError(
-        'unsupported_transport',
-        `No transport for "${parsed.protocol}//" URLs; supported: memory://, ws://, wss://, nats://, redis://, rediss://, postgres://. ` +
-          'Pass `transport` to use a custom one.',
-      );
-  }
 }
 
-function memoryBusName(url: URL): string {
-  const name = decodeURIComponent(url.host + url.pathname).replace(/\/+$/, '');
-  return name === '' ? 'default' : name;
+/** A transport's options with its URL, once the URL is known to parse. */
+function parsed<TOptions extends object>(url: string, options: TOptions | undefined): TOptions & { readonly url: string } {
+  parseChannelUrl(url);
+  return { ...options, url } as TOptions & { readonly url: string };
 }

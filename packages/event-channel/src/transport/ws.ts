@@ -41,6 +41,13 @@ export interface WebSocketLike {
 /** A WebSocket constructor (the browser's global, or `ws`'s). */
 export type WebSocketConstructor = new (url: string) => WebSocketLike;
 
+/**
+ * `token` given a function: the same thing as `getToken`, under a second name.
+ * @deprecated Pass the function as `getToken` (`ws: { token: fn }` still works
+ * for this release and is removed in the next).
+ */
+export type DeprecatedTokenFunction = GetToken;
+
 /** Options of {@link WsTransport}. */
 export interface WsTransportOptions {
   /** `ws://host:port` or `wss://…` of an eventwire broker. */
@@ -92,13 +99,20 @@ export interface WsTransportOptions {
   /** A client name the broker logs. @default 'eventwire-js' */
   readonly client?: string;
   /**
-   * Credentials for a broker that authenticates, sent in the hello of every
-   * connection: a token, or a function (`getToken`) asked for a fresh one on
-   * each (re)connect and ahead of expiry — the live connection is then
-   * re-authenticated with an `auth` frame, subscriptions untouched. Browsers,
-   * which cannot set headers on a WebSocket, use this or `?token=` on the URL.
+   * Credentials for a broker that authenticates, asked for a fresh token on
+   * each (re)connect (sent in the hello) and again ahead of expiry — the live
+   * connection is then re-authenticated with an `auth` frame, subscriptions
+   * untouched. One request at a time. Browsers, which cannot set headers on a
+   * WebSocket, use this or `?token=` on the URL. Overrides `token`.
+   * @example getToken: async () => (await fetch('/api/realtime-token')).text()
    */
-  readonly token?: string | GetToken;
+  readonly getToken?: GetToken;
+  /**
+   * A fixed token sent in the hello of every connection (a service's API
+   * key). It is never refreshed: for credentials that expire, `getToken`.
+   * A function here is the old spelling of `getToken` ({@link DeprecatedTokenFunction}).
+   */
+  readonly token?: string | DeprecatedTokenFunction;
   /** A WebSocket implementation. @default `ws` in Node, the global in browsers */
   readonly WebSocket?: WebSocketConstructor;
 }
@@ -202,8 +216,10 @@ export class WsTransport implements Transport {
   #awaitingPong = false;
   #closing: Promise<void> | undefined;
   #closed: (() => void) | undefined;
-  /** Set when `token` is a function: asked per connect and before expiry. */
+  /** Set when there is a `getToken`: asked per connect and before expiry. */
   readonly #tokens: TokenSource | undefined;
+  /** The fixed token, when there is no `getToken`. */
+  readonly #fixedToken: string | undefined;
   #refreshTimer: ReturnType<typeof setTimeout> | undefined;
   /** A token fetched for a refresh whose connection dropped meanwhile: the next hello uses it. */
   #spareToken: { readonly token: string; readonly at: number } | undefined;
@@ -213,10 +229,9 @@ export class WsTransport implements Transport {
 
   constructor(options: WsTransportOptions) {
     this.#options = options;
-    this.#tokens =
-      typeof options.token === 'function'
-        ? new TokenSource(options.token, options.requestTimeoutMs ?? wsTransportDefaults.requestTimeoutMs)
-        : undefined;
+    const getToken = options.getToken ?? (typeof options.token === 'function' ? options.token : undefined);
+    this.#tokens = getToken && new TokenSource(getToken, options.requestTimeoutMs ?? wsTransportDefaults.requestTimeoutMs);
+    this.#fixedToken = getToken || typeof options.token !== 'string' ? undefined : options.token;
     this.#backoff = options.backoff ?? fullJitterBackoff();
     this.#urls = [options.url, ...(options.failover ?? [])];
     this.#requestTimeoutMs = options.requestTimeoutMs ?? wsTransportDefaults.requestTimeoutMs;
@@ -232,7 +247,7 @@ export class WsTransport implements Transport {
     return this.#state === 'open' ? this.#connectionId : undefined;
   }
 
-  /** How many times the token function was asked (connects and refreshes; one at a time). */
+  /** How many times `getToken` was asked (connects and refreshes; one at a time). */
   get tokensAsked(): number {
     return this.#tokens?.asked ?? 0;
   }
@@ -305,10 +320,9 @@ export class WsTransport implements Transport {
     }
     this.#socket = socket;
     this.#welcomed = false;
-    // A token function is asked once per attempt, while the socket opens (a
-    // refresh already asking shares its answer); a plain token (or none)
-    // lets the hello go out at once on open.
-    const option = this.#options.token;
+    // getToken is asked once per attempt, while the socket opens (a refresh
+    // already asking shares its answer); a fixed token (or none) lets the
+    // hello go out at once on open.
     const pendingToken = this.#takeSpareToken() ?? this.#tokens?.fetch();
     pendingToken?.catch(() => {}); // handled on open; the socket may never open
     const sendHello = (token: string | undefined): void => {
@@ -323,7 +337,7 @@ export class WsTransport implements Transport {
       );
     };
     socket.onopen = () => {
-      if (!pendingToken) return sendHello(typeof option === 'string' ? option : undefined);
+      if (!pendingToken) return sendHello(this.#fixedToken);
       pendingToken.then(sendHello, (error: unknown) => {
         // No credentials, no hello: this attempt fails and backs off like any other.
         this.#sink?.error(toEventwireError(error, 'unauthorized'));
@@ -460,8 +474,8 @@ export class WsTransport implements Transport {
       entry.live = false;
     }
     const error = cause ?? closeError(code, reason);
-    // Credentials that expired on a live connection are not a refusal: with a
-    // token function the next connect brings fresh ones. (Refused at the
+    // Credentials that expired on a live connection are not a refusal: with
+    // getToken the next connect brings fresh ones. (Refused at the
     // hello, they are: asking again would loop on the same answer.)
     const expired = code === closeCodes.unauthorized && wasWelcomed && this.#tokens !== undefined;
     if (isTerminalCloseCode(code) && code !== closeCodes.normal && !expired) {
