@@ -1,10 +1,8 @@
 // A broker built from a config (file, environment, flags): the server, its
 // built-in observers (audit log, webhooks) and the config's own setup.
-import type { ClusterOptions } from './cluster/cluster-options.js';
-import type { MetricsOptions, PusherOptions } from './options.js';
-import type { DashboardOptions } from './dashboard/dashboard.js';
-import { topicLimitDefaults, type EventMap, type EventwireError, type UntypedEvents } from '@eventwire/event-channel';
-import { passThroughOptionKeys, validateConfig, type BrokerConfig, type ResolvedBrokerConfig } from './config.js';
+import type { EventMap, EventwireError, UntypedEvents } from '@eventwire/event-channel';
+import { validateConfig, type BrokerConfig, type ResolvedBrokerConfig } from './config.js';
+import { exact, optionEntries, type ConfigurableBrokerOptions } from './settings.js';
 import { createApiKeyAuthenticator } from './auth/api-keys.js';
 import type { Authenticator } from './auth/authenticate.js';
 import { createJwtAuthenticator } from './auth/jwt.js';
@@ -44,44 +42,8 @@ export async function createBrokerFromConfig<TEvents extends EventMap = UntypedE
   const config = validateConfig(input, 'config', { code: true });
   const { log } = options;
   const broker = new EventBrokerServer<TEvents>({
-    ...pick(config, [...passThroughOptionKeys, 'maxPayloadBytes', 'maxOutboundBytes', 'maxTotalOutboundBytes', 'historyMaxBytes', 'historyMaxMemoryBytes']),
-    ...(config.cluster !== undefined && {
-      // Keys left out stay out (the options are exact: no `undefined` values).
-      cluster:
-        typeof config.cluster === 'string'
-          ? config.cluster
-          : ({
-              ...withoutUndefined(config.cluster),
-              ...(config.cluster.history && { history: withoutUndefined(config.cluster.history) }),
-              ...(config.cluster.presence && { presence: withoutUndefined(config.cluster.presence) }),
-            } as unknown as ClusterOptions),
-    }),
-    ...(config.pusher !== undefined && {
-      pusher: {
-        ...withoutUndefined(config.pusher),
-        ...(config.pusher.apps && { apps: config.pusher.apps.map((app) => withoutUndefined(app)) }),
-      } as PusherOptions,
-    }),
-    ...(config.dashboard !== undefined && {
-      dashboard: typeof config.dashboard === 'boolean' ? config.dashboard : (withoutUndefined(config.dashboard) as DashboardOptions),
-    }),
-    ...(config.metrics !== undefined && {
-      metrics: typeof config.metrics === 'boolean' ? config.metrics : (withoutUndefined(config.metrics) as MetricsOptions),
-    }),
-    ...(config.topicLimits && {
-      topicLimits: {
-        maxLength: config.topicLimits.maxLength ?? topicLimitDefaults.maxLength,
-        maxSegments: config.topicLimits.maxSegments ?? topicLimitDefaults.maxSegments,
-      },
-    }),
+    ...optionsOf(config),
     ...(config.events && { events: config.events as TEvents }),
-    ...(config.history && {
-      history: config.history.map((rule) => ({
-        pattern: rule.pattern,
-        ...(rule.maxEvents !== undefined && { maxEvents: rule.maxEvents }),
-        ...(rule.maxAge !== undefined && { maxAgeMs: rule.maxAge }),
-      })),
-    }),
     ...(log && { log: config.quiet ? (line: string) => void (!line.startsWith('conn ') && log(line)) : log }),
     ...authenticatorOf(config),
     ...(options.onError && { onError: options.onError }),
@@ -142,12 +104,12 @@ function authenticatorOf(config: ResolvedBrokerConfig): { authenticate?: Authent
   return jwt ? { authenticate: jwt } : {};
 }
 
-function pick<T extends object, K extends keyof T>(value: T, keys: readonly K[]): { [P in K]?: Exclude<T[P], undefined> } {
-  const out: Partial<Record<K, unknown>> = {};
-  for (const key of keys) if (value[key] !== undefined) out[key] = value[key];
-  return out as { [P in K]?: Exclude<T[P], undefined> };
-}
-
-function withoutUndefined<T extends object>(value: T): Partial<T> {
-  return Object.fromEntries(Object.entries(value).filter(([, field]) => field !== undefined)) as Partial<T>;
+/** The `EventBrokerServer` options a validated config sets: each option setting's value, as its entry turns it into the option. */
+function optionsOf(config: ResolvedBrokerConfig): ConfigurableBrokerOptions {
+  const options: Record<string, unknown> = {};
+  for (const [key, setting] of optionEntries) {
+    const value = config[key];
+    if (value !== undefined) options[key] = setting.toOption ? setting.toOption(value) : exact(value);
+  }
+  return options as ConfigurableBrokerOptions;
 }

@@ -36,6 +36,8 @@ const statusByCode: { readonly [code in ErrorCode]: number } = {
   unavailable: 503,
   timeout: 504,
   aborted: 499,
+  // Raised at start-up, never on a request; here because the table covers every code.
+  invalid_config: 400,
   internal: 500,
 };
 

@@ -145,3 +145,39 @@ new EventBrokerServer({ metrics: false });
 new EventBrokerServer({ metrics: { topicGroups: ['order.#', 'chat.*'], path: '/internal/metrics', defaultMetrics: false } });
 // @ts-expect-error topic groups are a list of patterns
 new EventBrokerServer({ metrics: { topicGroups: 'order.#' } });
+
+// Configuration declared once (settings.ts): every declared option is a
+// BrokerOptions field of the declared type, and a schema whose output does
+// not fit its option does not compile (unless toOption converts it).
+{
+  type Options = import('../src/options.js').BrokerOptions;
+  type Resolved = import('../src/options.js').ResolvedBrokerOptions;
+  type Declared = import('../src/settings.js').OptionSettings;
+  expectType<Equal<Exclude<keyof Declared, keyof Options>, never>>();
+  expectType<Equal<{ [K in keyof Declared]: Options[K] }, { [K in keyof Declared]: import('../src/settings.js').OptionOf<Declared[K]> | undefined }>>();
+  expectType<Equal<Options['port'], number | undefined>>();
+  expectType<Equal<Options['history'], readonly import('@eventwire/event-channel/protocol').HistoryRule[] | undefined>>();
+  // What the broker works with: every default applied, `false` is off.
+  expectType<Equal<Resolved['port'], number>>();
+  expectType<Equal<Resolved['maxConnections'], number>>();
+  expectType<Equal<Resolved['allowAnonymous'], boolean>>();
+  expectType<Equal<Resolved['broadcastingPath'], string | undefined>>();
+  expectType<Equal<Resolved['dataDir'], string | undefined>>();
+  expectType<Equal<Resolved['pusher'], import('../src/options.js').PusherOptions | undefined>>();
+  expectType<Equal<typeof import('../src/options.js').brokerDefaults.port, 15500>>();
+  // A config file may write sizes and ages as text; an option may not.
+  defineBrokerConfig({ maxPayloadBytes: '1mb', history: [{ pattern: 'order.#', maxAge: '24h' }] });
+  // @ts-expect-error options hold bytes
+  new EventBrokerServer({ maxPayloadBytes: '1mb' });
+
+  const { option } = await import('../src/settings.js');
+  const entry = { flag: 'x', env: 'EVENTWIRE_X', help: 'x', read: (text: unknown) => text };
+  option<number>()({ ...entry, schema: z.number() });
+  // @ts-expect-error a string schema cannot set a number option…
+  option<number>()({ ...entry, schema: z.string() });
+  // …unless toOption says how
+  option<number>()({ ...entry, schema: z.string(), toOption: (text) => text.length });
+  // @ts-expect-error an optional field cannot fill a required one
+  option<{ a: number }>()({ ...entry, schema: z.object({ a: z.number().optional() }) });
+  option<{ a?: number }>()({ ...entry, schema: z.object({ a: z.number().optional() }) });
+}

@@ -32,6 +32,7 @@
  * | `unavailable`           | the broker cannot take it now (history store cannot write); retry  |
  * | `timeout`               | an operation did not finish within its deadline                    |
  * | `aborted`               | the caller's `AbortSignal` fired                                   |
+ * | `invalid_config`        | a broker config (file, variable, flag) failed validation           |
  * | `internal`              | anything else; the original is kept as `cause`                     |
  */
 /**
@@ -66,6 +67,7 @@ export const errorCodes = [
   'unavailable',
   'timeout',
   'aborted',
+  'invalid_config',
   'internal',
 ] as const;
 

@@ -1,0 +1,1072 @@
+// Every broker setting that a config file, an environment variable or a flag
+// can hold, declared once: its schema (the file's validation), its flag and
+// variable, how their text is read, its default and its --help line. The
+// options type, `brokerDefaults`, the config file's type and schema, the
+// CLI's `parseArgs` options and its usage text are all derived from this
+// table, so a setting cannot exist in one of them and be missing in another
+// (settings.test.ts walks every entry through file, environment and flag).
+//
+// To add a setting: one entry below — `option<T>()` for an `EventBrokerServer`
+// option (its key becomes a `BrokerOptions` field, documented by the TSDoc
+// here), `configOnly<T>()` for what only a config builds (observers,
+// authenticators) — and one sample in test/settings.test.ts.
+import {
+  MAX_PAYLOAD_DEPTH,
+  findTopicProblem,
+  topicLimitDefaults,
+  type TopicLimits,
+} from '@eventwire/event-channel';
+import type { HistoryRule } from '@eventwire/event-channel/protocol';
+import { z } from 'zod';
+import type { ApiKey } from './auth/api-keys.js';
+import type { RateLimits } from './auth/access.js';
+import type { PermissionRules } from './auth/permissions.js';
+import { defaultMaxConnections, defaultTotalOutboundBytes } from './capacity.js';
+import type { ClusterOptions } from './cluster/cluster-options.js';
+import type { DashboardOptions } from './dashboard/dashboard.js';
+import { defaultHistoryMemoryBytes } from './history/memory-bound.js';
+import type { MetricsOptions, PusherOptions } from './options.js';
+
+// ---------------------------------------------------------------------------
+// Text: how a flag's or a variable's value is read
+
+/** `1mb`, `512kb`, `64KiB`, or a byte count → bytes. Throws with a readable message. */
+export function parseSize(text: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib|gb|gib)?$/i.exec(text.trim());
+  if (!match) throw new Error(`"${text}" is not a size (try 1mb, 512kb or a byte count)`);
+  const unit = (match[2] ?? 'b').toLowerCase();
+  const factor = unit === 'b' ? 1 : unit.startsWith('k') ? 1024 : unit.startsWith('m') ? 1024 ** 2 : 1024 ** 3;
+  const bytes = Math.floor(Number(match[1]) * factor);
+  if (bytes < 1) throw new Error(`"${text}" is too small`);
+  return bytes;
+}
+
+/** `500ms`, `90s`, `30m`, `24h`, `7d`, or milliseconds → milliseconds. */
+export function parseDuration(text: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/i.exec(text.trim());
+  if (!match) throw new Error(`"${text}" is not a duration (try 90s, 30m, 24h, 7d or milliseconds)`);
+  const factor = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(match[2] ?? 'ms').toLowerCase() as 'ms'];
+  const ms = Math.round(Number(match[1]) * factor);
+  if (ms < 1) throw new Error(`"${text}" is too short`);
+  return ms;
+}
+
+/**
+ * One `--pusher` flag: `id:key:secret` for an app, or `dev` for the
+ * development app (a secret cannot hold ':' here; use a config file for one that does).
+ */
+export function parsePusherFlag(text: string): { id: string; key: string; secret: string } | 'dev' {
+  if (text === 'dev') return 'dev';
+  const [id = '', key = '', secret = '', ...rest] = text.split(':');
+  if (rest.length > 0 || id === '' || key === '' || secret === '') throw new Error(`"${text.replace(/:[^:]*$/, ':***')}" is not id:key:secret (or "dev")`);
+  return { id, key, secret };
+}
+
+/**
+ * One `--history` flag: `pattern[:maxEvents[:maxAge]]`, e.g. `order.#:10000:24h`
+ * (a pattern never holds ':').
+ */
+export function parseHistoryFlag(text: string): { pattern: string; maxEvents?: number; maxAge?: string } {
+  const [pattern = '', maxEvents, maxAge, ...rest] = text.split(':');
+  if (rest.length > 0) throw new Error(`"${text}" has too many parts (pattern:maxEvents:maxAge)`);
+  if (maxEvents !== undefined && maxEvents !== '' && !/^\d+$/.test(maxEvents)) throw new Error(`"${maxEvents}" in "${text}" is not a count`);
+  return {
+    pattern,
+    ...(maxEvents !== undefined && maxEvents !== '' && { maxEvents: Number(maxEvents) }),
+    ...(maxAge !== undefined && maxAge !== '' && { maxAge }),
+  };
+}
+
+/**
+ * What a flag or a variable gave: one text, or (a repeatable flag) several.
+ * A repeatable setting's variable holds its values joined by ",".
+ */
+export type SettingText = string | true | readonly string[];
+
+// Readers turn text into what the schema validates. Text that is not what the
+// reader expects stays text, so the schema's message names it ("expected a
+// port number, got "abc"").
+const asText = (text: SettingText): unknown => text;
+const wholeNumber = (text: SettingText): unknown => (typeof text === 'string' && /^\d+$/.test(text) ? Number(text) : text);
+const decimal = (text: SettingText): unknown => (typeof text === 'string' && /^\d+(\.\d+)?$/.test(text) ? Number(text) : text);
+const list = (text: SettingText): readonly string[] => (Array.isArray(text) ? text : String(text).split(',')).map((item) => item.trim()).filter((item) => item !== '');
+/** on/off (also true/false, 1/0). */
+const onOff = (text: SettingText): unknown => {
+  const value = String(text).toLowerCase();
+  if (['on', 'true', '1'].includes(value)) return true;
+  if (['off', 'false', '0'].includes(value)) return false;
+  throw new Error(`expected on or off, got "${String(text).slice(0, 20)}"`);
+};
+/** A flag without a value (`--quiet`), or `1`/`true` in a variable. */
+const presence = (text: SettingText): unknown => text === true || text === '1' || text === 'true';
+/** A structure too rich for a flag's syntax: JSON, as a config file holds it. */
+const json = (text: SettingText): unknown => {
+  try {
+    return JSON.parse(String(text));
+  } catch (error) {
+    throw new Error(`expected JSON, as a config file holds it (${(error as Error).message})`);
+  }
+};
+/** A path, or `off` for none. */
+const pathOrOff = (text: SettingText): unknown => (text === 'off' || text === 'false' ? false : text);
+
+// ---------------------------------------------------------------------------
+// Schemas shared by several settings
+
+/** A positive number as given, or text that `parse` turns into one (its error becomes the message). */
+function numberOrText(parse: (text: string) => number, expected: string) {
+  return z.union(
+    [
+      z.number().int().positive(),
+      z.string().transform((text, context) => {
+        try {
+          return parse(text);
+        } catch (error) {
+          context.addIssue({ code: 'custom', message: (error as Error).message });
+          return z.NEVER;
+        }
+      }),
+    ],
+    { error: expected },
+  );
+}
+
+const duration = numberOrText(parseDuration, 'expected a duration: milliseconds or a string like "24h"');
+const size = numberOrText(parseSize, 'expected a size: a byte count or a string like "1mb"');
+const milliseconds = z.number({ error: 'expected milliseconds (a number)' }).int().nonnegative();
+const count = z.number({ error: 'expected a whole number' }).int().positive();
+/** The schemes a cluster engine speaks. */
+const clusterUrl = /^(nats|redis|rediss|postgres|postgresql):\/\//;
+const clusterUrlProblem = 'expected a nats://, redis:// or postgres:// URL';
+const pattern = z.string().refine((text) => findTopicProblem(text, 'pattern') === undefined, {
+  error: (issue) => `"${String(issue.input)}" is not a valid topic pattern (${findTopicProblem(String(issue.input), 'pattern')})`,
+});
+const httpPath = (example: string) => z.string().regex(/^\/[^?#\s]*$/, `expected a path such as ${example}`);
+
+const permissionsSchema = z.strictObject({ publish: z.array(pattern).optional(), subscribe: z.array(pattern).optional() });
+const rateSchema = z.strictObject({
+  perSecond: z.number({ error: 'expected a rate per second (a positive number)' }).positive(),
+  burst: count.optional(),
+});
+const scopedRates = z.strictObject({ perConnection: rateSchema.optional(), perIp: rateSchema.optional() });
+
+// ---------------------------------------------------------------------------
+// The shape of an entry
+
+/**
+ * A value as an option holds it: no `undefined` in optional fields (the
+ * options are exact), which a parsed config may carry (`jwtSecret: process.env.X`).
+ */
+export type Exact<T> = T extends (...args: never) => unknown
+  ? T
+  : T extends readonly unknown[]
+    ? { [I in keyof T]: Exact<T[I]> }
+    : T extends object
+      ? { [K in keyof T]: Exact<Exclude<T[K], undefined>> }
+      : T;
+
+/** Drops `undefined` fields at any depth (see {@link Exact}). */
+export function exact<T>(value: T): Exact<T> {
+  if (Array.isArray(value)) return value.map((item: unknown) => exact(item)) as Exact<T>;
+  if (typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === Object.prototype) {
+    return Object.fromEntries(Object.entries(value).filter(([, field]) => field !== undefined).map(([key, field]) => [key, exact(field)])) as Exact<T>;
+  }
+  return value as Exact<T>;
+}
+
+/** A second flag that completes the setting (`--webhook-topics` for `--webhook`). */
+export interface CompanionFlag {
+  readonly flag: string;
+  readonly env: string;
+  readonly arg: string;
+  readonly help: string;
+  /** The key path its value lands on, so a problem with it names this flag. */
+  readonly path: string;
+}
+
+interface SettingFields {
+  /** The flag, without `--`. */
+  readonly flag: string;
+  /** The environment variable (`EVENTWIRE_…`). */
+  readonly env: string;
+  /** What --help shows after the flag (`<n>`); absent for a flag without a value. */
+  readonly arg?: string;
+  /** The --help line. */
+  readonly help: string;
+  /** How --help states a default the table cannot hold as a value. */
+  readonly defaultText?: string;
+  /** A flag given more than once collects its values (the variable joins them with ","). */
+  readonly repeatable?: boolean;
+  /** Flag or variable text → the value the schema validates. Throws with a readable message. */
+  readonly read: (text: SettingText, companion: string | undefined) => unknown;
+  readonly companion?: CompanionFlag;
+}
+
+/** A setting that is an `EventBrokerServer` option. */
+export interface OptionSetting<TOption = unknown, TInput = unknown, TSchema extends z.ZodType = z.ZodType, TResolved = unknown, TDefault = unknown> extends SettingFields {
+  readonly kind: 'option';
+  readonly schema: TSchema;
+  /** The default as a value (it is in `brokerDefaults`). */
+  readonly default?: TDefault;
+  /** A default worked out when the broker is made (from the machine, or other options). */
+  readonly defaultOf?: (options: { readonly authenticate?: unknown }) => Exclude<TOption, undefined>;
+  /** A validated config value → the option. Without it the value is the option as it is (without `undefined` fields). */
+  readonly toOption?: (value: z.output<TSchema>) => TOption;
+  /** The option with its default applied → what the broker works with (`false` → off). */
+  readonly resolve?: (value: Exclude<TOption, undefined> | undefined) => TResolved;
+  /** Phantom: the option's type, what a config file may write for it, what it resolves to. */
+  readonly types?: { readonly option: TOption; readonly input: TInput; readonly resolved: TResolved };
+}
+
+/** A setting only a config turns into something (an observer, an authenticator). */
+export interface ConfigOnlySetting<TInput = unknown, TSchema extends z.ZodType = z.ZodType> extends SettingFields {
+  readonly kind: 'config';
+  readonly schema: TSchema;
+  readonly default?: z.output<TSchema>;
+  readonly types?: { readonly input: TInput };
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the table's entries differ in every type parameter
+export type Setting = OptionSetting<any, any, any, any, any> | ConfigOnlySetting<any, any>;
+
+/** True when a validated value can be the option as it is. */
+type Fits<TOut, TOption> = [Exact<TOut>] extends [TOption] ? true : false;
+
+/**
+ * Declares an option of type `TOption` (what `BrokerOptions` holds); a config
+ * file may write `TInput` for it. The schema's output must fit the option, or
+ * `toOption` must say how it becomes one — this is what ties the config
+ * schema to `BrokerOptions` at compile time.
+ */
+export function option<TOption, TInput = TOption>() {
+  return <
+    TSchema extends z.ZodType,
+    const TDefault extends Exclude<TOption, undefined> | undefined = undefined,
+    TDefaultOf extends ((options: { readonly authenticate?: unknown }) => Exclude<TOption, undefined>) | undefined = undefined,
+    TResolved = never,
+  >(
+    spec: SettingFields & {
+      readonly schema: TSchema;
+      readonly default?: TDefault;
+      readonly defaultOf?: TDefaultOf;
+      readonly resolve?: (value: Exclude<TOption, undefined> | undefined) => TResolved;
+    } & (Fits<z.output<TSchema>, TOption> extends true
+        ? { readonly toOption?: (value: z.output<TSchema>) => TOption }
+        : { readonly toOption: (value: z.output<TSchema>) => TOption }),
+  ) =>
+    ({ ...spec, kind: 'option' }) as OptionSetting<
+      TOption,
+      TInput,
+      TSchema,
+      [TResolved] extends [never] ? ([TDefault] extends [undefined] ? ([TDefaultOf] extends [undefined] ? TOption | undefined : Exclude<TOption, undefined>) : Exclude<TOption, undefined>) : TResolved,
+      TDefault
+    >;
+}
+
+/** Declares a setting only a config uses; a config file may write `TInput` for it. */
+export function configOnly<TInput>() {
+  return <TSchema extends z.ZodType>(spec: SettingFields & { readonly schema: TSchema; readonly default?: z.output<TSchema> }): ConfigOnlySetting<TInput, TSchema> => ({
+    ...spec,
+    kind: 'config',
+  });
+}
+
+/** One `history` entry of a config: like `HistoryRule`, with the age also as text (`'24h'`). */
+export interface HistoryRuleConfig {
+  readonly pattern: string;
+  /** Most events kept per topic. @default 1000 */
+  readonly maxEvents?: number;
+  /** Longest an event is kept: milliseconds, or `'90s'`, `'30m'`, `'24h'`, `'7d'`. @default '24h' */
+  readonly maxAge?: number | string;
+}
+
+/** An audit log: a path, or a path with rotation settings. */
+export type AuditLogConfig = string | { readonly path: string; readonly maxBytes?: number | string; readonly maxFiles?: number };
+
+/** One webhook: every event matching `topics` is POSTed to `url` as a CloudEvent. */
+export interface WebhookConfig {
+  readonly url: string;
+  /** @default '#' */
+  readonly topics?: string;
+  /** Extra request headers (an authorization token, say); masked by `--print-config`. */
+  readonly headers?: Readonly<Record<string, string>>;
+  /** @default 5 */
+  readonly retries?: number;
+  /** @default 5000 */
+  readonly timeoutMs?: number;
+  /** Events the webhook may fall behind by. @default 10_000 */
+  readonly queueSize?: number;
+}
+
+/** Byte sizes: a count, or text (`'1mb'`). */
+type Size = number | string;
+
+// ---------------------------------------------------------------------------
+// The table
+
+/**
+ * The `EventBrokerServer` options a config file, a variable or a flag can
+ * set. Each entry's TSDoc is the option's documentation (`BrokerOptions`
+ * shows it).
+ */
+export const optionSettings = {
+  /**
+   * TCP port for WebSocket and HTTP. 0 lets the OS choose (see `listen()`'s result).
+   * @default 15500
+   */
+  port: option<number>()({
+    flag: 'port',
+    env: 'EVENTWIRE_PORT',
+    arg: '<n>',
+    help: 'TCP port; 0 picks a free one',
+    read: wholeNumber,
+    schema: z.number({ error: 'expected a port number' }).int().min(0).max(65535, 'expected a port number from 0 to 65535'),
+    default: 15500,
+  }),
+  /**
+   * Interface to bind. Use `0.0.0.0` to accept connections from other hosts.
+   * @default '127.0.0.1'
+   */
+  host: option<string>()({
+    flag: 'host',
+    env: 'EVENTWIRE_HOST',
+    arg: '<address>',
+    help: 'interface to bind; 0.0.0.0 for every interface',
+    read: asText,
+    schema: z.string().min(1, 'expected an interface address such as 127.0.0.1 or 0.0.0.0'),
+    default: '127.0.0.1',
+  }),
+  /**
+   * With `events`, let topics the map does not declare through unchecked.
+   * @default false
+   */
+  allowUnknownTopics: option<boolean>()({
+    flag: 'allow-unknown-topics',
+    env: 'EVENTWIRE_ALLOW_UNKNOWN_TOPICS',
+    arg: '<on|off>',
+    help: "with a config's event map, let undeclared topics through",
+    read: onOff,
+    schema: z.boolean(),
+    default: false,
+  }),
+  /**
+   * Largest accepted message (a WebSocket frame or an HTTP body), in bytes.
+   * Bigger ones get `payload_too_large` (HTTP 413) and the connection stays up.
+   * @default 1_048_576 (1 MiB)
+   */
+  maxPayloadBytes: option<number, Size>()({
+    flag: 'max-payload',
+    env: 'EVENTWIRE_MAX_PAYLOAD',
+    arg: '<size>',
+    help: 'largest message: 1mb, 512kb, or bytes',
+    read: asText,
+    schema: size,
+    default: 1_048_576,
+  }),
+  /**
+   * Most levels of nesting an event's data may have (`{"a":{"a":…}}`, `[[…]]`;
+   * `{"a":1}` is 1 deep), checked on every surface before any hook, schema or
+   * store sees it. Deeper data, and numbers JSON cannot carry (`1e400`, which
+   * parses as Infinity), get `invalid_payload` (HTTP 400); the connection stays up.
+   * At most 1000 (`MAX_PAYLOAD_DEPTH`): deeper data could overflow the stack
+   * of the `JSON.stringify` that sends every event.
+   * @default 128
+   */
+  maxPayloadDepth: option<number>()({
+    flag: 'max-payload-depth',
+    env: 'EVENTWIRE_MAX_PAYLOAD_DEPTH',
+    arg: '<n>',
+    help: `deepest nesting of event data (at most ${MAX_PAYLOAD_DEPTH}); deeper is invalid_payload`,
+    read: wholeNumber,
+    schema: count.max(MAX_PAYLOAD_DEPTH, `expected at most ${MAX_PAYLOAD_DEPTH} levels`),
+    default: 128,
+  }),
+  /**
+   * Most patterns one connection may hold; more get `limit_exceeded`.
+   * @default 1000
+   */
+  maxSubscriptionsPerConnection: option<number>()({
+    flag: 'max-subscriptions-per-connection',
+    env: 'EVENTWIRE_MAX_SUBSCRIPTIONS_PER_CONNECTION',
+    arg: '<n>',
+    help: 'most patterns one connection may hold',
+    read: wholeNumber,
+    schema: count,
+    default: 1000,
+  }),
+  /** Bounds on topics and patterns; a config may give one field. @default topicLimitDefaults */
+  topicLimits: option<TopicLimits, Partial<TopicLimits>>()({
+    flag: 'topic-limits',
+    env: 'EVENTWIRE_TOPIC_LIMITS',
+    arg: '<json>',
+    help: 'bounds on topics: {"maxLength":n,"maxSegments":n}',
+    read: json,
+    schema: z.strictObject({ maxLength: count, maxSegments: count }).partial(),
+    toOption: (limits) => ({ ...topicLimitDefaults, ...exact(limits) }),
+    default: topicLimitDefaults,
+  }),
+  /**
+   * Bytes a connection may keep waiting to be sent. One whose unsent data is
+   * still above this `slowConsumerMs` after it was seen above it (it is not
+   * reading), or ever reaches twice this (a hard bound on the memory it
+   * holds), is a slow consumer: closed with 4008, so it never holds back
+   * anyone else. A reader that takes a burst bigger than this and drains it
+   * in time is not cut.
+   * @default 8_388_608 (8 MiB)
+   */
+  maxOutboundBytes: option<number, Size>()({
+    flag: 'max-outbound-bytes',
+    env: 'EVENTWIRE_MAX_OUTBOUND_BYTES',
+    arg: '<size>',
+    help: "one connection's unsent bytes before it is a slow consumer",
+    read: asText,
+    schema: size,
+    default: 8_388_608,
+  }),
+  /**
+   * Bytes all connections together may keep waiting to be sent. Over it the
+   * readers furthest behind are cut first (counted as slow consumers, dropped
+   * at once), so a burst to thousands of stalled readers cannot exhaust the
+   * memory while healthy readers, which hold little, keep receiving.
+   * @default a quarter of the memory the process may use (the cgroup's limit, else the machine's), at most 1 GiB
+   */
+  maxTotalOutboundBytes: option<number, Size>()({
+    flag: 'max-total-outbound-bytes',
+    env: 'EVENTWIRE_MAX_TOTAL_OUTBOUND_BYTES',
+    arg: '<size>',
+    help: "all connections' unsent bytes; past it the furthest behind are cut",
+    defaultText: 'a quarter of the memory limit, at most 1gb',
+    read: asText,
+    schema: size,
+    defaultOf: () => defaultTotalOutboundBytes(),
+  }),
+  /**
+   * How long a connection's unsent data may stay above `maxOutboundBytes`.
+   * @default 1000
+   */
+  slowConsumerMs: option<number>()({
+    flag: 'slow-consumer-ms',
+    env: 'EVENTWIRE_SLOW_CONSUMER_MS',
+    arg: '<ms>',
+    help: 'how long unsent data may stay above --max-outbound-bytes',
+    read: wholeNumber,
+    schema: milliseconds,
+    default: 1000,
+  }),
+  /**
+   * Heartbeat interval: the broker pings every connection this often and drops
+   * one that did not answer the previous ping. Announced to clients.
+   * @default 25_000
+   */
+  heartbeatMs: option<number>()({
+    flag: 'heartbeat',
+    env: 'EVENTWIRE_HEARTBEAT_MS',
+    arg: '<ms>',
+    help: 'ping interval',
+    read: wholeNumber,
+    schema: milliseconds,
+    default: 25_000,
+  }),
+  /**
+   * How long a native-protocol client may stay connected without sending
+   * `hello`; then it is closed with 4000. Bounds what idle, never-greeting
+   * sockets can hold.
+   * @default 10_000
+   */
+  helloTimeoutMs: option<number>()({
+    flag: 'hello-timeout-ms',
+    env: 'EVENTWIRE_HELLO_TIMEOUT_MS',
+    arg: '<ms>',
+    help: 'how long a native client may stay without sending hello',
+    read: wholeNumber,
+    schema: milliseconds,
+    default: 10_000,
+  }),
+  /**
+   * Longest an `intercept` hook may take before the publish fails with `timeout`.
+   * @default 1000
+   */
+  interceptTimeoutMs: option<number>()({
+    flag: 'intercept-timeout-ms',
+    env: 'EVENTWIRE_INTERCEPT_TIMEOUT_MS',
+    arg: '<ms>',
+    help: 'longest an intercept hook may take',
+    read: wholeNumber,
+    schema: milliseconds,
+    default: 1000,
+  }),
+  /**
+   * Longest one `observe` call may take before it counts as failed and the
+   * observer moves on to its next event.
+   * @default 30_000
+   */
+  observerTimeoutMs: option<number>()({
+    flag: 'observer-timeout-ms',
+    env: 'EVENTWIRE_OBSERVER_TIMEOUT_MS',
+    arg: '<ms>',
+    help: 'longest one observe call may take',
+    read: wholeNumber,
+    schema: milliseconds,
+    default: 30_000,
+  }),
+  /**
+   * How many generations of derived events (a hook's `emit` reacting to an
+   * event that was itself derived) are allowed; deeper ones are dropped and
+   * counted, which stops hook loops.
+   * @default 8
+   */
+  maxDerivedDepth: option<number>()({
+    flag: 'max-derived-depth',
+    env: 'EVENTWIRE_MAX_DERIVED_DEPTH',
+    arg: '<n>',
+    help: 'generations of hook-emitted events allowed',
+    read: wholeNumber,
+    schema: z.number().int().nonnegative(),
+    default: 8,
+  }),
+  /**
+   * How long `close()` waits for clients to finish their closing handshake.
+   * @default 5000
+   */
+  shutdownTimeoutMs: option<number>()({
+    flag: 'shutdown-timeout-ms',
+    env: 'EVENTWIRE_SHUTDOWN_TIMEOUT_MS',
+    arg: '<ms>',
+    help: "how long stopping waits for clients' closing handshake",
+    read: wholeNumber,
+    schema: milliseconds,
+    default: 5000,
+  }),
+  /**
+   * The envelope `source` of events the broker itself emits (derived events,
+   * server-side publishes).
+   * @default 'urn:eventwire:broker'
+   */
+  source: option<string>()({
+    flag: 'source',
+    env: 'EVENTWIRE_SOURCE',
+    arg: '<uri>',
+    help: "the source of events the broker emits itself",
+    read: asText,
+    schema: z.string().min(1),
+    default: 'urn:eventwire:broker',
+  }),
+  /**
+   * Topics that keep history: events on them get an `offset`, are stored
+   * (bounded per topic by `maxEvents` and `maxAgeMs`), replayed to clients
+   * that reconnect, readable with `GET /history/{pattern}`, and deduplicated
+   * when a publish is re-sent. The first matching rule applies. A config
+   * writes the age as `maxAge` (`'24h'` works).
+   * @example [{ pattern: 'order.#', maxEvents: 10_000, maxAgeMs: 86_400_000 }]
+   */
+  history: option<readonly HistoryRule[], readonly HistoryRuleConfig[]>()({
+    flag: 'history',
+    env: 'EVENTWIRE_HISTORY',
+    arg: '<rule>',
+    help: "keep history for a pattern: pattern[:maxEvents[:maxAge]], e.g. 'order.#:10000:24h'",
+    repeatable: true,
+    read: (text) => list(text).map(parseHistoryFlag),
+    schema: z.array(z.strictObject({ pattern, maxEvents: count.optional(), maxAge: duration.optional() })),
+    toOption: (rules) =>
+      rules.map((rule) => ({
+        pattern: rule.pattern,
+        ...(rule.maxEvents !== undefined && { maxEvents: rule.maxEvents }),
+        ...(rule.maxAge !== undefined && { maxAgeMs: rule.maxAge }),
+      })),
+  }),
+  /**
+   * Join a cluster: brokers on one server share one event space. The URL's
+   * scheme picks the engine: `'nats://host:4222'` (history in JetStream),
+   * `'redis://host:6379'` or `'postgres://user@host/db'`; or options with
+   * credentials and the node name. See docs/SCALING.md.
+   */
+  cluster: option<string | ClusterOptions>()({
+    flag: 'cluster',
+    env: 'EVENTWIRE_CLUSTER',
+    arg: '<url>',
+    help: 'share one event space with the brokers on this server: nats://a:4222,b:4222, redis://host:6379 or postgres://user@host/db',
+    read: asText,
+    // One object schema (a URL alone is its `url`), so a wrong key names its path instead of a union's "invalid input".
+    schema: z.preprocess(
+      (value) => (typeof value === 'string' ? { url: value } : value),
+      z.strictObject({
+        url: z.string().regex(clusterUrl, clusterUrlProblem),
+        servers: z.array(z.string()).optional(),
+        node: z.string().min(1).optional(),
+        token: z.string().optional(),
+        user: z.string().optional(),
+        pass: z.string().optional(),
+        credentials: z.string().optional(),
+        reconnectTimeWaitMs: count.optional(),
+        outboxSize: count.optional(),
+        statsTimeoutMs: count.optional(),
+        history: z
+          .strictObject({
+            stream: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'expected a JetStream stream name (letters, digits, _ and -)').optional(),
+            replicas: z.number({ error: 'expected 1 to 5 copies' }).int().min(1).max(5).optional(),
+            maxBytes: size.optional(),
+            readyTimeoutMs: milliseconds.optional(),
+            publishTimeoutMs: count.optional(),
+          })
+          .optional(),
+        presence: z.strictObject({ heartbeatMs: count.optional(), syncTimeoutMs: count.optional(), membersPerPart: count.optional() }).optional(),
+        redis: z.strictObject({ prefix: z.string().optional() }).optional(),
+        postgres: z
+          .strictObject({
+            channel: z.string().min(1).max(63).optional(),
+            table: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, 'expected a table name (letters, digits, _)').optional(),
+            largeEventRetentionMs: milliseconds.optional(),
+          })
+          .optional(),
+      }),
+    ),
+  }),
+  /**
+   * A directory for durable state: with it, history goes to an append-only
+   * log in `<dataDir>/history` that survives restarts and `kill -9`.
+   */
+  dataDir: option<string>()({
+    flag: 'data-dir',
+    env: 'EVENTWIRE_DATA_DIR',
+    arg: '<dir>',
+    help: 'durable state: history goes to a log there, kept across restarts',
+    read: asText,
+    schema: z.string().min(1),
+  }),
+  /**
+   * When the durable log forces writes to disk: `'always'` (before each ack),
+   * a number of milliseconds, or `'never'`. See `LogHistoryStoreOptions.fsync`.
+   * @default 100
+   */
+  historyFsync: option<'always' | 'never' | number>()({
+    flag: 'fsync',
+    env: 'EVENTWIRE_FSYNC',
+    arg: '<policy>',
+    help: 'when the history log syncs to disk: always | never | <ms>',
+    read: wholeNumber,
+    schema: z.union([z.literal('always'), z.literal('never'), z.number().int().positive()], {
+      error: 'expected "always", "never" or a number of milliseconds',
+    }),
+    default: 100,
+  }),
+  /**
+   * Most bytes the durable log keeps on disk; past it the oldest segments
+   * are deleted (readers behind them get a gap).
+   * @default 1_073_741_824 (1 GiB)
+   */
+  historyMaxBytes: option<number, Size>()({
+    flag: 'history-max-bytes',
+    env: 'EVENTWIRE_HISTORY_MAX_BYTES',
+    arg: '<size>',
+    help: 'most bytes the durable history log keeps on disk',
+    read: asText,
+    schema: size,
+    default: 1_073_741_824,
+  }),
+  /**
+   * Most bytes of history held in memory: by the in-memory store, by the
+   * durable log's index (what reads are served from), and by each cluster
+   * broker's mirror of the JetStream stream. Events count their estimated
+   * heap cost (their data walked, plus ~390 bytes each); past the bound the
+   * oldest go, and a reader behind them is told of a gap (`trimmed`), as past
+   * a rule's `maxEvents`. Without it, history in memory was bounded only by
+   * event counts (1,000,000 events of up to `maxPayloadBytes` each).
+   * @default an eighth of the memory the process may use (the cgroup's limit, else RAM), at most 1 GiB
+   */
+  historyMaxMemoryBytes: option<number, Size>()({
+    flag: 'history-max-memory',
+    env: 'EVENTWIRE_HISTORY_MAX_MEMORY',
+    arg: '<size>',
+    help: 'most history held in memory; past it the oldest go (gap)',
+    defaultText: 'an eighth of the memory limit, at most 1gb',
+    read: asText,
+    schema: size,
+    defaultOf: () => defaultHistoryMemoryBytes(),
+  }),
+  /**
+   * Most missed events one reconnecting client is replayed; past it the
+   * client gets a `replay_limit` gap.
+   * @default 10_000
+   */
+  maxReplayEvents: option<number>()({
+    flag: 'max-replay-events',
+    env: 'EVENTWIRE_MAX_REPLAY_EVENTS',
+    arg: '<n>',
+    help: 'most missed events replayed to one reconnecting client',
+    read: wholeNumber,
+    schema: count,
+    default: 10_000,
+  }),
+  /**
+   * Whether a request without credentials is let in as anonymous.
+   * @default true without `authenticate`, false with it
+   */
+  allowAnonymous: option<boolean>()({
+    flag: 'allow-anonymous',
+    env: 'EVENTWIRE_ALLOW_ANONYMOUS',
+    arg: '<on|off>',
+    help: 'let requests without credentials in as anonymous',
+    defaultText: 'on without authentication, off with it',
+    read: onOff,
+    schema: z.boolean(),
+    defaultOf: (options: { readonly authenticate?: unknown }) => options.authenticate === undefined,
+  }),
+  /**
+   * What users may publish and subscribe, by pattern, for users whose
+   * `authenticate` result carries no `permissions` of its own: per user id,
+   * for every authenticated user, for anonymous connections. Refusals are
+   * `forbidden` (HTTP 403). Unrestricted when omitted.
+   * @example { users: { 'svc-orders': { publish: ['order.*'], subscribe: ['inventory.#'] } }, anonymous: { publish: [] } }
+   */
+  permissions: option<PermissionRules>()({
+    flag: 'permissions',
+    env: 'EVENTWIRE_PERMISSIONS',
+    arg: '<json>',
+    help: 'who may publish and subscribe what: {"users":{…},"authenticated":{…},"anonymous":{…}}',
+    defaultText: 'unrestricted',
+    read: json,
+    schema: z.strictObject({
+      users: z.record(z.string(), permissionsSchema).optional(),
+      authenticated: permissionsSchema.optional(),
+      anonymous: permissionsSchema.optional(),
+    }),
+  }),
+  /**
+   * Token-bucket rate limits per connection and per IP for publishes,
+   * subscribes and connects, and for failed authentications (on by default).
+   * Refusals are `rate_limited` error frames or HTTP 429, with when to retry.
+   */
+  rateLimits: option<RateLimits>()({
+    flag: 'rate-limits',
+    env: 'EVENTWIRE_RATE_LIMITS',
+    arg: '<json>',
+    help: 'token buckets: {"publish":{"perConnection":{"perSecond":n,"burst":n}},…}',
+    defaultText: 'limits on failed authentication only',
+    read: json,
+    schema: z.strictObject({
+      publish: scopedRates.optional(),
+      subscribe: scopedRates.optional(),
+      connect: z.strictObject({ perIp: rateSchema.optional() }).optional(),
+      failedAuth: z.strictObject({ perIp: rateSchema.optional() }).optional(),
+    }),
+  }),
+  /**
+   * Most WebSocket connections at once; a newcomer past it is refused with
+   * 503 and `Retry-After`, never reset. The default keeps a reserve of file
+   * descriptors below the process's open-file limit (5% of it, 32 to 1000;
+   * see capacity.ts), so at the cap `/health`, `/stats`, HTTP publish and the
+   * broker's own files keep working.
+   * @default open-file limit − reserve (Linux), else 10,000
+   */
+  maxConnections: option<number>()({
+    flag: 'max-connections',
+    env: 'EVENTWIRE_MAX_CONNECTIONS',
+    arg: '<n>',
+    help: 'most WebSocket connections; past it 503 + Retry-After',
+    defaultText: 'the open-file limit minus a reserve',
+    read: wholeNumber,
+    schema: count,
+    defaultOf: () => defaultMaxConnections().value,
+  }),
+  /**
+   * Most WebSocket connections from one IP address; past it, 429 with `Retry-After`.
+   * @default unlimited
+   */
+  maxConnectionsPerIp: option<number>()({
+    flag: 'max-connections-per-ip',
+    env: 'EVENTWIRE_MAX_CONNECTIONS_PER_IP',
+    arg: '<n>',
+    help: 'most connections from one address; 429 past it',
+    defaultText: 'unlimited',
+    read: wholeNumber,
+    schema: count,
+    defaultOf: () => Infinity,
+  }),
+  /**
+   * Addresses of reverse proxies in front of the broker (exact, as the socket
+   * reports them: `127.0.0.1`, `10.0.0.5`). A request from one of them counts
+   * against the client it forwarded for (`X-Forwarded-For`, the right-most
+   * entry that is not a trusted proxy), not against the proxy; from anyone
+   * else the header is ignored, since clients can forge it.
+   * @default none
+   */
+  trustedProxies: option<readonly string[]>()({
+    flag: 'trusted-proxies',
+    env: 'EVENTWIRE_TRUSTED_PROXIES',
+    arg: '<a,b>',
+    help: 'reverse proxies whose X-Forwarded-For is believed',
+    defaultText: 'none',
+    read: list,
+    schema: z.array(z.string().min(1, 'expected an IP address')),
+    defaultOf: () => [],
+  }),
+  /**
+   * Where the simple broadcasting WebSocket surface listens (the one FastAPI
+   * "Laravel-like broadcasting" clients use: `{"event":"subscribe","channel":…}`
+   * in, `{"event","channel","data"}` out); `false` turns it off.
+   * @default '/api/v1/broadcasting/ws'
+   */
+  broadcastingPath: option<string | false, string | false>()({
+    flag: 'broadcasting-path',
+    env: 'EVENTWIRE_BROADCASTING_PATH',
+    arg: '<path|off>',
+    help: 'where the broadcasting WebSocket surface listens',
+    read: pathOrOff,
+    schema: z.union([z.literal(false), httpPath('/api/v1/broadcasting/ws')]),
+    default: '/api/v1/broadcasting/ws',
+    resolve: (path): string | undefined => (path === false ? undefined : path),
+  }),
+  /**
+   * The Pusher Channels surface (protocol 7), so pusher-js and Laravel Echo
+   * connect unchanged: WebSocket `/app/{key}`, the HTTP API under
+   * `/apps/{id}/…` that Pusher's server libraries sign, and the channel and
+   * user auth endpoints. `true` serves the development app
+   * `app-id`/`app-key`/`app-secret` (a well-known secret: never in
+   * production). Off unless set.
+   */
+  pusher: option<boolean | PusherOptions>()({
+    flag: 'pusher',
+    env: 'EVENTWIRE_PUSHER',
+    arg: '<app>',
+    help: 'speak the Pusher protocol (pusher-js, Laravel Echo) for an app id:key:secret, or "dev" for app-id:app-key:app-secret',
+    defaultText: 'off',
+    repeatable: true,
+    read: (text) => {
+      const apps = list(text).map(parsePusherFlag);
+      return apps.includes('dev') ? true : { apps };
+    },
+    // `true` is the development app ({}); `false` is off. An object is checked key by key (a union would only say "invalid input").
+    schema: z.preprocess(
+      (value) => (value === true ? {} : value === false ? undefined : value),
+      z.strictObject(
+        {
+          apps: z
+            .array(
+              z.strictObject({
+                id: z.string().min(1, 'expected the app id (HTTP API: /apps/{id})'),
+                key: z.string().min(1, 'expected the public app key (clients connect to /app/{key})'),
+                secret: z.string().min(8, 'expected a secret of at least 8 characters'),
+                namespace: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'expected 1 to 64 of A-Z a-z 0-9 _ -').optional(),
+                clientEvents: z.boolean().optional(),
+                encryptionMasterKey: z
+                  .string()
+                  .refine((text) => Buffer.from(text, 'base64').length === 32, 'expected 32 bytes, base64-encoded (openssl rand -base64 32)')
+                  .optional(),
+                maxClientEventsPerSecond: z.number({ error: 'expected a rate per second (a positive number)' }).positive().optional(),
+              }),
+            )
+            .min(1, 'expected at least one app { id, key, secret }')
+            .optional(),
+          authPath: z.union([z.literal(false), httpPath('/broadcasting/auth')]).optional(),
+          userAuthPath: z.union([z.literal(false), httpPath('/pusher/user-auth')]).optional(),
+          allowedOrigins: z.union([z.literal('*'), z.array(z.string().min(1))]).optional(),
+        },
+        { error: 'expected true, or { apps?, authPath?, userAuthPath?, allowedOrigins? }' },
+      ),
+    ),
+    resolve: (pusher): PusherOptions | undefined => (pusher === true ? {} : pusher || undefined),
+  }),
+  /**
+   * `GET /metrics` in Prometheus text format (behind the broker's
+   * authentication, as `/stats` is); `false` turns it off.
+   * @default true
+   */
+  metrics: option<boolean | MetricsOptions>()({
+    flag: 'metrics',
+    env: 'EVENTWIRE_METRICS',
+    arg: '<on|off>',
+    help: 'GET /metrics (Prometheus)',
+    read: onOff,
+    schema: z.union([
+      z.boolean(),
+      z.strictObject({
+        path: httpPath('/metrics').optional(),
+        topicGroups: z.array(pattern).optional(),
+        defaultMetrics: z.boolean().optional(),
+      }),
+    ]),
+    default: true,
+    resolve: (metrics): MetricsOptions | undefined => (metrics === false ? undefined : metrics === true || metrics === undefined ? {} : metrics),
+  }),
+  /**
+   * The live dashboard at `/dashboard`: connections and rates, top topics,
+   * hooks, slow consumers, the last events (redacted previews) and a form to
+   * publish a test event. It reads `$sys.stats` and `$sys.events`, which only
+   * `users` may subscribe to when the broker authenticates.
+   * @default off
+   */
+  dashboard: option<boolean | DashboardOptions>()({
+    flag: 'dashboard',
+    env: 'EVENTWIRE_DASHBOARD',
+    arg: '<on|off>',
+    help: 'the live page at /dashboard (users: in a config file; with authentication, only dashboard.users may watch)',
+    read: onOff,
+    schema: z.union([
+      z.boolean(),
+      z.strictObject({
+        path: httpPath('/dashboard').optional(),
+        users: z.array(z.string().min(1)).optional(),
+        redact: z.array(z.string().min(1)).optional(),
+        intervalMs: count.optional(),
+      }),
+    ]),
+    default: false,
+    resolve: (dashboard): DashboardOptions | undefined => (dashboard === true ? {} : dashboard || undefined),
+  }),
+  /**
+   * Most members (distinct users) one presence channel may have; a newcomer
+   * past it is refused with `limit_exceeded`.
+   * @default 100
+   */
+  maxPresenceMembers: option<number>()({
+    flag: 'max-presence-members',
+    env: 'EVENTWIRE_MAX_PRESENCE_MEMBERS',
+    arg: '<n>',
+    help: 'most members of one presence channel',
+    read: wholeNumber,
+    schema: count,
+    default: 100,
+  }),
+};
+
+/** What only a config turns into something: the built-in observers, the authenticators, the log filter. */
+export const configOnlySettings = {
+  /** Append every event to a JSONL file (rotated by size). */
+  auditLog: configOnly<AuditLogConfig>()({
+    flag: 'audit-log',
+    env: 'EVENTWIRE_AUDIT_LOG',
+    arg: '<path>',
+    help: 'append every event as JSONL, rotated at 10 MiB',
+    read: asText,
+    schema: z.union(
+      [
+        z.string().min(1),
+        z.strictObject({ path: z.string().min(1), maxBytes: size.optional(), maxFiles: z.number().int().nonnegative().optional() }),
+      ],
+      { error: 'expected a file path, or { path, maxBytes?, maxFiles? }' },
+    ),
+  }),
+  /** POST events (as CloudEvents) to these URLs. */
+  webhooks: configOnly<readonly WebhookConfig[]>()({
+    flag: 'webhook',
+    env: 'EVENTWIRE_WEBHOOK',
+    arg: '<url>',
+    help: 'POST every event (a CloudEvent) to this URL',
+    companion: { flag: 'webhook-topics', env: 'EVENTWIRE_WEBHOOK_TOPICS', arg: '<pattern>', help: 'the pattern --webhook posts (default #)', path: 'webhooks[0].topics' },
+    read: (url, topics) => [{ url, ...(topics !== undefined && { topics }) }],
+    schema: z.array(
+      z.strictObject({
+        url: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }),
+        topics: pattern.optional(),
+        headers: z.record(z.string(), z.string()).optional(),
+        retries: z.number().int().nonnegative().optional(),
+        timeoutMs: milliseconds.optional(),
+        queueSize: count.optional(),
+      }),
+    ),
+  }),
+  /** No per-connection log lines. @default false */
+  quiet: configOnly<boolean>()({
+    flag: 'quiet',
+    env: 'EVENTWIRE_QUIET',
+    help: 'no per-connection log lines (EVENTWIRE_QUIET=1)',
+    read: presence,
+    schema: z.boolean(),
+    default: false,
+  }),
+  /** Verify JWTs signed with this HS256 secret (masked by `--print-config`). */
+  jwtSecret: configOnly<string | undefined>()({
+    flag: 'jwt-secret',
+    env: 'EVENTWIRE_JWT_SECRET',
+    arg: '<secret>',
+    help: 'authenticate with HS256 JWTs signed with this secret',
+    read: asText,
+    schema: z.string().min(16, 'expected a secret of at least 16 characters'),
+  }),
+  /** Verify JWTs against this JWKS endpoint (RS256/ES256). */
+  jwksUrl: configOnly<string | undefined>()({
+    flag: 'jwks-url',
+    env: 'EVENTWIRE_JWKS_URL',
+    arg: '<url>',
+    help: 'authenticate with JWTs signed by keys from this JWKS',
+    read: asText,
+    schema: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL of a JWKS' }),
+  }),
+  /** Required `aud` of JWTs. */
+  jwtAudience: configOnly<string | undefined>()({
+    flag: 'jwt-audience',
+    env: 'EVENTWIRE_JWT_AUDIENCE',
+    arg: '<aud>',
+    help: 'the aud a JWT must carry',
+    read: asText,
+    schema: z.string().min(1),
+  }),
+  /** Required `iss` of JWTs. */
+  jwtIssuer: configOnly<string | undefined>()({
+    flag: 'jwt-issuer',
+    env: 'EVENTWIRE_JWT_ISSUER',
+    arg: '<iss>',
+    help: 'the iss a JWT must carry',
+    read: asText,
+    schema: z.string().min(1),
+  }),
+  /** Tolerated clock difference for JWTs' `exp` and `nbf`, in seconds. @default 5 */
+  jwtClockToleranceSec: configOnly<number>()({
+    flag: 'jwt-clock-tolerance-sec',
+    env: 'EVENTWIRE_JWT_CLOCK_TOLERANCE_SEC',
+    arg: '<s>',
+    help: "tolerated clock difference for a JWT's exp and nbf",
+    read: decimal,
+    schema: z.number({ error: 'expected seconds (a number)' }).nonnegative(),
+    default: 5,
+  }),
+  /**
+   * API keys for services and HTTP callers (`Authorization: Bearer <key>`,
+   * Basic's password, `?token=`), each standing for a user with optional
+   * permissions. Checked before JWTs. Masked by `--print-config`.
+   */
+  apiKeys: configOnly<readonly ApiKey[]>()({
+    flag: 'api-keys',
+    env: 'EVENTWIRE_API_KEYS',
+    arg: '<json>',
+    help: 'API keys: [{"key":…,"user":…,"permissions":{…}}] (better in a file or the environment than on a command line)',
+    read: json,
+    schema: z.array(
+      z.strictObject({
+        key: z.string().min(16, 'expected a key of at least 16 characters'),
+        user: z.string().min(1, 'expected the user id the key stands for'),
+        permissions: permissionsSchema.optional(),
+      }),
+    ),
+  }),
+};
+
+/** Every setting, options first. */
+export const settings = { ...optionSettings, ...configOnlySettings };
+
+export type OptionSettings = typeof optionSettings;
+export type ConfigOnlySettings = typeof configOnlySettings;
+export type Settings = typeof settings;
+/** The name of a setting (a config-file key). */
+export type SettingKey = keyof Settings;
+
+/** The option type an option setting declares. */
+export type OptionOf<TSetting> = TSetting extends { readonly types?: { readonly option: infer TOption } } ? TOption : never;
+/** What a config file may write for a setting. */
+export type InputOf<TSetting> = TSetting extends { readonly types?: { readonly input: infer TInput } } ? TInput : never;
+/** What an option is once its default is applied (`resolveBrokerOptions`). */
+export type ResolvedOf<TSetting> = TSetting extends { readonly types?: { readonly resolved: infer TResolved } } ? TResolved : never;
+
+/** The `EventBrokerServer` options a config can set, each documented by its entry. */
+export type ConfigurableBrokerOptions = { readonly [K in keyof OptionSettings]?: OptionOf<OptionSettings[K]> };
+
+type DefaultOf<TSetting> = TSetting extends { readonly default?: infer TDefault } ? Exclude<TDefault, undefined> : never;
+/** The defaults the table holds as values (the rest are worked out when the broker is made: see `defaultOf`). */
+export type StaticDefaults = {
+  readonly [K in keyof OptionSettings as [DefaultOf<OptionSettings[K]>] extends [never] ? never : K]: DefaultOf<OptionSettings[K]>;
+};
+
+/** Every option entry, as [key, entry] pairs. */
+export const optionEntries = Object.entries(optionSettings) as Array<[keyof OptionSettings, OptionSetting]>;
+/** Every entry, as [key, entry] pairs. */
+export const settingEntries = Object.entries(settings) as Array<[SettingKey, Setting]>;
