@@ -42,7 +42,7 @@ export async function createBrokerFromConfig<TEvents extends EventMap = UntypedE
   const config = validateConfig(input, 'config', { code: true });
   const { log } = options;
   const broker = new EventBrokerServer<TEvents>({
-    ...optionsOf(config),
+    ...brokerOptionsOf(config),
     ...(config.events && { events: config.events as TEvents }),
     ...(log && { log: config.quiet ? (line: string) => void (!line.startsWith('conn ') && log(line)) : log }),
     ...authenticatorOf(config),
@@ -105,7 +105,7 @@ function authenticatorOf(config: ResolvedBrokerConfig): { authenticate?: Authent
 }
 
 /** The `EventBrokerServer` options a validated config sets: each option setting's value, as its entry turns it into the option. */
-function optionsOf(config: ResolvedBrokerConfig): ConfigurableBrokerOptions {
+export function brokerOptionsOf(config: ResolvedBrokerConfig): ConfigurableBrokerOptions {
   const options: Record<string, unknown> = {};
   for (const [key, setting] of optionEntries) {
     const value = config[key];

@@ -7,7 +7,6 @@ import { parseArgs } from 'node:util';
 import { defaultMaxConnections } from './capacity.js';
 import { loadBrokerConfigFile } from './config-file.js';
 import { BrokerConfigError, mergeConfigLayers, validateConfig, type ConfigLayer, type EffectiveConfig, type ResolvedBrokerConfig } from './config.js';
-import { brokerDefaults } from './options.js';
 import { settingEntries, type Setting, type SettingText } from './settings.js';
 
 /** The flags that steer the command itself rather than set a setting. */
@@ -102,6 +101,9 @@ POST /pubsub/{topic}/publish, GET /pubsub/stats, /pubsub/topics,
 ws://host:port/app/{key} (Pusher protocol 7), /apps/{id}/… (Pusher HTTP API),
 POST /broadcasting/auth and /pusher/user-auth.`;
 
+/** Every default the table holds as a value: the options' (`brokerDefaults`) and the config-only settings'. */
+const staticDefaults = Object.fromEntries(settingEntries.flatMap(([key, setting]) => (setting.default === undefined ? [] : [[key, setting.default]])));
+
 /** What the command line asks for. */
 export type CommandLine =
   | { readonly kind: 'help' }
@@ -130,7 +132,7 @@ export async function readCommandLine(argv: readonly string[], env: Readonly<Rec
   const cap = defaultMaxConnections();
   const defaults: ConfigLayer = {
     label: (key) => (key === 'maxConnections' ? `default: ${cap.reason}` : 'default'),
-    values: { ...brokerDefaults, maxConnections: cap.value } as ResolvedBrokerConfig,
+    values: { ...staticDefaults, maxConnections: cap.value } as ResolvedBrokerConfig,
   };
   const configPath = (flags['config'] as string | undefined) ?? env['EVENTWIRE_CONFIG'];
   const file: ConfigLayer = { label: () => `file ${configPath}`, values: configPath ? await loadBrokerConfigFile(configPath) : {} };
