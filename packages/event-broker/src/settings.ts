@@ -24,6 +24,7 @@ import type { PermissionRules } from './auth/permissions.js';
 import { defaultMaxConnections, defaultTotalOutboundBytes } from './capacity.js';
 import type { ClusterOptions } from './cluster/cluster-options.js';
 import type { DashboardOptions } from './dashboard/dashboard.js';
+import { logHistoryStoreDefaults } from './history/log-store.js';
 import { defaultHistoryMemoryBytes } from './history/memory-bound.js';
 import type { MetricsOptions, PusherOptions } from './options.js';
 
@@ -647,7 +648,7 @@ export const optionSettings = {
     schema: z.union([z.literal('always'), z.literal('never'), z.number().int().positive()], {
       error: 'expected "always", "never" or a number of milliseconds',
     }),
-    default: 100,
+    default: logHistoryStoreDefaults.fsync,
   }),
   /**
    * Most bytes the durable log keeps on disk; past it the oldest segments
@@ -661,7 +662,7 @@ export const optionSettings = {
     help: 'most bytes the durable history log keeps on disk',
     read: asText,
     schema: size,
-    default: 1_073_741_824,
+    default: logHistoryStoreDefaults.maxBytes,
   }),
   /**
    * Most bytes of history held in memory: by the in-memory store, by the
