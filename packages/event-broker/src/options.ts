@@ -98,9 +98,18 @@ export const brokerDefaults: StaticDefaults = Object.freeze(
   Object.fromEntries(optionEntries.flatMap(([key, setting]) => (setting.default === undefined ? [] : [[key, setting.default]]))),
 ) as StaticDefaults;
 
-/** {@link BrokerOptions} with every default applied: what the broker works with. */
+/** The options that have a value once defaults are applied, and those that stay unset (off) without one. */
+type AlwaysSet = { [K in keyof OptionSettings]: undefined extends ResolvedOf<OptionSettings[K]> ? never : K }[keyof OptionSettings];
+
+/**
+ * {@link BrokerOptions} with every default applied: what the broker works
+ * with. An option without a default (or turned off) stays absent, so this is
+ * still a `BrokerOptions`.
+ */
 export type ResolvedBrokerOptions<TEvents extends EventMap = EventMap> = Omit<BrokerOptions<TEvents>, keyof OptionSettings> & {
-  readonly [K in keyof OptionSettings]: ResolvedOf<OptionSettings[K]>;
+  readonly [K in AlwaysSet]: ResolvedOf<OptionSettings[K]>;
+} & {
+  readonly [K in Exclude<keyof OptionSettings, AlwaysSet>]?: Exclude<ResolvedOf<OptionSettings[K]>, undefined>;
 };
 
 /**
@@ -120,7 +129,9 @@ export function resolveBrokerOptions<TEvents extends EventMap = EventMap>(option
   const resolved: Record<string, unknown> = { ...options };
   for (const [key, setting] of optionEntries) {
     const value = options[key] ?? setting.default ?? setting.defaultOf?.(options);
-    resolved[key] = setting.resolve ? setting.resolve(value) : value;
+    const option = setting.resolve ? setting.resolve(value) : value;
+    if (option === undefined) delete resolved[key];
+    else resolved[key] = option;
   }
   return resolved as ResolvedBrokerOptions<TEvents>;
 }

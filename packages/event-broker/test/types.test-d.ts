@@ -165,6 +165,8 @@ new EventBrokerServer({ metrics: { topicGroups: 'order.#' } });
   expectType<Equal<Resolved['dataDir'], string | undefined>>();
   expectType<Equal<Resolved['pusher'], import('../src/options.js').PusherOptions | undefined>>();
   expectType<Equal<typeof import('../src/options.js').brokerDefaults.port, 15500>>();
+  // Still options: the broker can keep the resolved ones in place of what it was given.
+  expectType<Resolved extends Options ? true : false>();
   // A config file may write sizes and ages as text; an option may not.
   defineBrokerConfig({ maxPayloadBytes: '1mb', history: [{ pattern: 'order.#', maxAge: '24h' }] });
   // @ts-expect-error options hold bytes
