@@ -2,6 +2,7 @@
 // flags, the variables and the config file are read by command-line.ts, from
 // the settings table (settings.ts); this runs the broker they describe.
 import { createBrokerFromConfig } from './broker-from-config.js';
+import { clusterNodeName } from './cluster/cluster-options.js';
 import { readCommandLine, usage, type CommandLine } from './command-line.js';
 import { BrokerConfigError, maskConfig } from './config.js';
 
@@ -29,7 +30,10 @@ if (commandLine.printConfig) {
 }
 
 const log = (line: string): void => console.log(`${new Date().toISOString()} ${line}`);
-const configured = await createBrokerFromConfig(config, {
+// A cluster node is named after $HOSTNAME (a container's name) unless the config names it: only the CLI reads the environment.
+const hostName = process.env['HOSTNAME'];
+const cluster = config.cluster && hostName ? { cluster: { ...config.cluster, node: clusterNodeName(config.cluster, hostName) } } : {};
+const configured = await createBrokerFromConfig({ ...config, ...cluster }, {
   log,
   onError: (error) => log(`error ${error.code}: ${error.message}`),
 }).catch((error: unknown) => fail(error instanceof BrokerConfigError ? error.message : `setup failed: ${(error as Error).message}`));

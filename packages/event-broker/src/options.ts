@@ -2,7 +2,8 @@ import { MAX_PAYLOAD_DEPTH, type EventMap, type EventTracing, type EventwireErro
 import type { HistoryStore } from '@eventwire/event-channel/protocol';
 import type { Authenticator } from './auth/authenticate.js';
 import { optionEntries, type ConfigurableBrokerOptions, type OptionSettings, type ResolvedOf, type StaticDefaults } from './settings.js';
-import type { PusherAppOptions } from './surfaces/pusher-apps.js';
+import type { PusherAppOptions } from './surfaces/pusher/pusher-apps.js';
+import type { SurfaceFactory } from './surfaces/surface-host.js';
 
 /**
  * Options of {@link EventBrokerServer}. Every field is optional. The ones a
@@ -39,6 +40,15 @@ export interface BrokerOptions<TEvents extends EventMap = EventMap> extends Conf
    * @default off
    */
   readonly tracing?: EventTracing;
+  /**
+   * Wire surfaces of your own, beside the built-in ones (native, Synap,
+   * broadcasting, Pusher): each factory gets what the broker offers (the
+   * core, the session operations, access, limits) and returns a `Surface`
+   * (see `surfaces/surface.ts`). Its clients go through the same admission,
+   * authentication, rules, hooks and router as every other.
+   * @default []
+   */
+  readonly surfaces?: readonly SurfaceFactory[];
   /** Receives one readable line per connection and state change. Silent by default. */
   readonly log?: (line: string) => void;
   /**

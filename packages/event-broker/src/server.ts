@@ -1,5 +1,4 @@
 import { ClusterPresence } from './cluster/cluster-presence.js';
-import { defaultHistoryMemoryBytes } from './history/memory-bound.js';
 import type { ClusterEngine, ClusterEngineHost, ClusterHistory } from './cluster/cluster-engine.js';
 import { clusterHistory, createClusterEngine } from './cluster/create-engine.js';
 import { readFileSync } from 'node:fs';
@@ -7,9 +6,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 import {
   EventwireError,
-  MAX_PAYLOAD_DEPTH,
   assertTopic,
-  topicLimitDefaults,
   type EventInput,
   type EventMap,
   type EventTopic,
@@ -28,12 +25,12 @@ import { Access } from './auth/access.js';
 import type { ChannelRule } from './auth/channels.js';
 import { clientAddress } from './auth/client-address.js';
 import { sumClusterStats, type BrokerStats, type ClusterStats } from './broker-stats.js';
-import { defaultMaxConnections, defaultTotalOutboundBytes, tcpBackstop } from './capacity.js';
+import { tcpBackstop } from './capacity.js';
 import { ConnectionRegistry } from './connections.js';
 import { HttpApi } from './http-api.js';
 import { OutboundBudget } from './outbound-budget.js';
 import { refuseSocket } from './http.js';
-import { brokerDefaults, type BrokerOptions } from './options.js';
+import { resolveBrokerOptions, type BrokerOptions, type ResolvedBrokerOptions } from './options.js';
 import { createBuiltinSurfaces, builtinSurfaceNames } from './surfaces/builtin.js';
 import type { PusherSurface } from './surfaces/pusher/pusher-surface.js';
 import { SessionOps } from './surfaces/session-ops.js';
@@ -92,7 +89,7 @@ export interface ObserveOptions {
  * await broker.listen();
  */
 export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
-  readonly #options: BrokerOptions<TEvents>;
+  readonly #options: ResolvedBrokerOptions<TEvents>;
   readonly #core: BrokerCore;
   readonly #topicLimits: TopicLimits;
   readonly #http: Server;
@@ -117,24 +114,24 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
   /** The live dashboard, when `dashboard` is set. */
   readonly #dashboard: Dashboard | undefined;
 
-  constructor(options: BrokerOptions<TEvents> = {}) {
+  constructor(given: BrokerOptions<TEvents> = {}) {
+    // Every default applied and checked once (options.ts): below, each value is read as it is.
+    const options = resolveBrokerOptions(given);
     this.#options = options;
-    this.#topicLimits = options.topicLimits ?? topicLimitDefaults;
-    const maxPayloadBytes = options.maxPayloadBytes ?? brokerDefaults.maxPayloadBytes;
-    const heartbeatMs = options.heartbeatMs ?? brokerDefaults.heartbeatMs;
-    const maxSubscriptions = options.maxSubscriptionsPerConnection ?? brokerDefaults.maxSubscriptionsPerConnection;
-    const maxOutboundBytes = options.maxOutboundBytes ?? brokerDefaults.maxOutboundBytes;
-    this.#trustedProxies = new Set(options.trustedProxies ?? []);
-    this.#outboundBudget = new OutboundBudget(options.maxTotalOutboundBytes ?? defaultTotalOutboundBytes());
+    this.#topicLimits = options.topicLimits;
+    const { maxPayloadBytes, heartbeatMs, maxOutboundBytes } = options;
+    const maxSubscriptions = options.maxSubscriptionsPerConnection;
+    this.#trustedProxies = new Set(options.trustedProxies);
+    this.#outboundBudget = new OutboundBudget(options.maxTotalOutboundBytes);
     this.#connections = new ConnectionRegistry({ heartbeatMs, log: (line) => this.#log(line) });
     this.#access = new Access({
       authenticate: options.authenticate,
-      allowAnonymous: options.allowAnonymous ?? options.authenticate === undefined,
+      allowAnonymous: options.allowAnonymous,
       permissions: options.permissions,
       rateLimits: options.rateLimits,
-      maxConnections: options.maxConnections ?? defaultMaxConnections().value,
-      maxConnectionsPerIp: options.maxConnectionsPerIp ?? Infinity,
-      ruleTimeoutMs: options.interceptTimeoutMs ?? brokerDefaults.interceptTimeoutMs,
+      maxConnections: options.maxConnections,
+      maxConnectionsPerIp: options.maxConnectionsPerIp,
+      ruleTimeoutMs: options.interceptTimeoutMs,
       topicLimits: this.#topicLimits,
       onCapacity: ({ atCapacity, connections, maxConnections, refused }) =>
         this.#log(
@@ -154,25 +151,25 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
             deliver: (envelope, except, own) => this.#core.deliverFromHistory(envelope, except, own),
             report,
             log: (line) => this.#log(line),
-            memoryMaxBytes: this.#historyMemoryBytes(options),
+            memoryMaxBytes: options.historyMaxMemoryBytes,
           })
         : undefined;
     this.#sharedHistory = shared;
     this.#core = new BrokerCore({
       history: historyRules && { rules: historyRules, store: shared ?? options.historyStore ?? createDefaultHistoryStore(options, (line) => this.#log(line)) },
       events: options.events,
-      allowUnknownTopics: options.allowUnknownTopics ?? brokerDefaults.allowUnknownTopics,
-      interceptTimeoutMs: options.interceptTimeoutMs ?? brokerDefaults.interceptTimeoutMs,
-      observerTimeoutMs: options.observerTimeoutMs ?? brokerDefaults.observerTimeoutMs,
-      maxDerivedDepth: options.maxDerivedDepth ?? brokerDefaults.maxDerivedDepth,
-      payloadLimits: { maxDepth: payloadDepth(options.maxPayloadDepth) },
-      maxPresenceMembers: options.maxPresenceMembers ?? brokerDefaults.maxPresenceMembers,
-      source: options.source ?? brokerDefaults.source,
+      allowUnknownTopics: options.allowUnknownTopics,
+      interceptTimeoutMs: options.interceptTimeoutMs,
+      observerTimeoutMs: options.observerTimeoutMs,
+      maxDerivedDepth: options.maxDerivedDepth,
+      payloadLimits: { maxDepth: options.maxPayloadDepth },
+      maxPresenceMembers: options.maxPresenceMembers,
+      source: options.source,
       report,
-      topicGroups: typeof options.metrics === 'object' ? options.metrics.topicGroups : undefined,
+      topicGroups: options.metrics?.topicGroups,
       tracing: options.tracing,
     });
-    const metrics = options.metrics === false ? undefined : options.metrics === true ? {} : (options.metrics ?? {});
+    const metrics = options.metrics;
     this.#metrics = metrics && {
       path: metrics.path ?? '/metrics',
       registry: new BrokerMetrics({
@@ -214,8 +211,8 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
         maxSubscriptions,
         topicLimits: this.#topicLimits,
         heartbeatMs,
-        helloTimeoutMs: options.helloTimeoutMs ?? brokerDefaults.helloTimeoutMs,
-        maxReplayEvents: options.maxReplayEvents ?? brokerDefaults.maxReplayEvents,
+        helloTimeoutMs: options.helloTimeoutMs,
+        maxReplayEvents: options.maxReplayEvents,
         maxOutboundBytes,
       },
       connection: (id) => this.#connections.get(id),
@@ -229,7 +226,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
       ? new Dashboard(
           this.#core,
           { stats: () => this.stats(), behind: () => this.#connections.furthestBehind(5) },
-          options.dashboard === true ? {} : options.dashboard,
+          options.dashboard,
           this.#access.authenticates,
           (template, rule) => this.#access.channels.add(template, rule),
         )
@@ -244,7 +241,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
       budget: this.#outboundBudget,
       maxPayloadBytes,
       maxOutboundBytes,
-      slowConsumerMs: options.slowConsumerMs ?? brokerDefaults.slowConsumerMs,
+      slowConsumerMs: options.slowConsumerMs,
       clientAddress: address,
       assertServing,
       log: (line) => this.#log(line),
@@ -282,10 +279,6 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
     });
   }
 
-  #historyMemoryBytes(options: BrokerOptions<TEvents>): number {
-    return options.historyMaxMemoryBytes ?? defaultHistoryMemoryBytes();
-  }
-
   /** The bound address, once listening. */
   get address(): BrokerAddress | undefined {
     return this.#address;
@@ -293,8 +286,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
 
   /** Starts listening. Resolves with the address (useful with `port: 0`). */
   async listen(): Promise<BrokerAddress> {
-    const host = this.#options.host ?? brokerDefaults.host;
-    const port = this.#options.port ?? brokerDefaults.port;
+    const { host, port } = this.#options;
     await new Promise<void>((resolve, reject) => {
       this.#http.once('error', reject);
       this.#http.listen(port, host, () => {
@@ -461,7 +453,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
   async #shutdown(): Promise<void> {
     this.#log('shutting down');
     this.#dashboard?.stop();
-    const timeoutMs = this.#options.shutdownTimeoutMs ?? brokerDefaults.shutdownTimeoutMs;
+    const timeoutMs = this.#options.shutdownTimeoutMs;
     const httpClosed = new Promise<void>((resolve) => this.#http.close(() => resolve()));
     await this.#connections.closeAll(closeCodes.goingAway, 'server shutting down', timeoutMs);
     await settlesWithin(this.#core.observersIdle(), timeoutMs);
@@ -527,13 +519,4 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
   #log(line: string): void {
     this.#options.log?.(line);
   }
-}
-
-/** The configured nesting limit, within what the broker can serialise (see `BrokerOptions.maxPayloadDepth`). */
-function payloadDepth(value: number | undefined): number {
-  if (value === undefined) return brokerDefaults.maxPayloadDepth;
-  if (!Number.isSafeInteger(value) || value < 1 || value > MAX_PAYLOAD_DEPTH) {
-    throw new RangeError(`maxPayloadDepth must be a whole number from 1 to ${MAX_PAYLOAD_DEPTH}, got ${value}`);
-  }
-  return value;
 }

@@ -22,7 +22,9 @@ import type { ApiKey } from './auth/api-keys.js';
 import type { RateLimits } from './auth/access.js';
 import type { PermissionRules } from './auth/permissions.js';
 import { defaultMaxConnections, defaultTotalOutboundBytes } from './capacity.js';
+import type { ClusterEngine } from './cluster/cluster-engine.js';
 import type { ClusterOptions } from './cluster/cluster-options.js';
+import { clusterSchemes } from './cluster/create-engine.js';
 import type { DashboardOptions } from './dashboard/dashboard.js';
 import { logHistoryStoreDefaults } from './history/log-store.js';
 import { defaultHistoryMemoryBytes } from './history/memory-bound.js';
@@ -136,8 +138,8 @@ const duration = numberOrText(parseDuration, 'expected a duration: milliseconds 
 const size = numberOrText(parseSize, 'expected a size: a byte count or a string like "1mb"');
 const milliseconds = z.number({ error: 'expected milliseconds (a number)' }).int().nonnegative();
 const count = z.number({ error: 'expected a whole number' }).int().positive();
-/** The schemes a cluster engine speaks. */
-const clusterUrl = /^(nats|redis|rediss|postgres|postgresql):\/\//;
+/** The schemes a cluster engine speaks (create-engine.ts's table). */
+const clusterUrl = new RegExp(`^(${clusterSchemes.join('|')})://`);
 const clusterUrlProblem = 'expected a nats://, redis:// or postgres:// URL';
 const pattern = z.string().refine((text) => findTopicProblem(text, 'pattern') === undefined, {
   error: (issue) => `"${String(issue.input)}" is not a valid topic pattern (${findTopicProblem(String(issue.input), 'pattern')})`,
@@ -579,9 +581,10 @@ export const optionSettings = {
    * Join a cluster: brokers on one server share one event space. The URL's
    * scheme picks the engine: `'nats://host:4222'` (history in JetStream),
    * `'redis://host:6379'` or `'postgres://user@host/db'`; or options with
-   * credentials and the node name. See docs/SCALING.md.
+   * credentials and the node name; or an engine (`createClusterEngine`, or
+   * one of your own implementing `ClusterEngine`). See docs/SCALING.md.
    */
-  cluster: option<string | ClusterOptions>()({
+  cluster: option<string | ClusterOptions | ClusterEngine>()({
     flag: 'cluster',
     env: 'EVENTWIRE_CLUSTER',
     arg: '<url>',

@@ -1,11 +1,10 @@
 import { join } from 'node:path';
 import { MemoryHistoryStore, type HistoryStore } from '@eventwire/event-channel/protocol';
-import type { BrokerOptions } from '../options.js';
+import type { ResolvedBrokerOptions } from '../options.js';
 import { LogHistoryStore } from './log-store.js';
-import { defaultHistoryMemoryBytes } from './memory-bound.js';
 
-/** What the default store is built from. */
-export type DefaultStoreOptions = Pick<BrokerOptions, 'dataDir' | 'historyFsync' | 'historyMaxBytes' | 'historyMaxMemoryBytes'>;
+/** What the default store is built from (the broker's options, defaults applied). */
+export type DefaultStoreOptions = Pick<ResolvedBrokerOptions, 'dataDir' | 'historyFsync' | 'historyMaxBytes' | 'historyMaxMemoryBytes'>;
 
 /**
  * The store a broker keeps history in when no `historyStore` is given: on
@@ -13,13 +12,13 @@ export type DefaultStoreOptions = Pick<BrokerOptions, 'dataDir' | 'historyFsync'
  * restart), else in memory; either way within the in-memory byte bound.
  */
 export function createDefaultHistoryStore(options: DefaultStoreOptions, log: (line: string) => void): HistoryStore {
-  const memoryMaxBytes = options.historyMaxMemoryBytes ?? defaultHistoryMemoryBytes();
+  const memoryMaxBytes = options.historyMaxMemoryBytes;
   if (options.dataDir === undefined) return new MemoryHistoryStore({ maxBytes: memoryMaxBytes });
   return new LogHistoryStore({
     dir: join(options.dataDir, 'history'),
     memoryMaxBytes,
-    ...(options.historyFsync !== undefined && { fsync: options.historyFsync }),
-    ...(options.historyMaxBytes !== undefined && { maxBytes: options.historyMaxBytes }),
+    fsync: options.historyFsync,
+    maxBytes: options.historyMaxBytes,
     onWarning: log,
   });
 }

@@ -2,8 +2,8 @@
 // server asks this list, never a surface by name. A new protocol is a folder
 // beside these and one entry below (or, outside this package,
 // `BrokerOptions.surfaces`).
-import type { BrokerOptions } from '../options.js';
-import { createBroadcastingSurface, defaultBroadcastingPath } from './broadcasting/broadcasting-surface.js';
+import type { PusherOptions } from '../options.js';
+import { createBroadcastingSurface } from './broadcasting/broadcasting-surface.js';
 import { createNativeSurface } from './native/native-surface.js';
 import { createPusherSurface, type PusherSurface } from './pusher/pusher-surface.js';
 import type { Surface } from './surface.js';
@@ -16,10 +16,10 @@ export const builtinSurfaceNames = ['native', 'synap', 'broadcasting', 'pusher']
 /** The built-in surfaces the options turn on, and the Pusher one for the server's Pusher auth handlers. */
 export function createBuiltinSurfaces(
   host: SurfaceHost,
-  options: Pick<BrokerOptions, 'broadcastingPath' | 'pusher'>,
+  options: { readonly broadcastingPath?: string | undefined; readonly pusher?: PusherOptions | undefined },
 ): { readonly surfaces: Surface[]; readonly pusher: PusherSurface | undefined } {
-  const broadcastingPath = options.broadcastingPath === false ? undefined : (options.broadcastingPath ?? defaultBroadcastingPath);
-  const pusher = options.pusher ? createPusherSurface(host, options.pusher === true ? {} : options.pusher) : undefined;
+  const { broadcastingPath } = options;
+  const pusher = options.pusher && createPusherSurface(host, options.pusher);
   const surfaces: Surface[] = [createNativeSurface(host), createSynapSurface(host)];
   if (broadcastingPath !== undefined) surfaces.push(createBroadcastingSurface(host, broadcastingPath));
   if (pusher) surfaces.push(pusher);

@@ -25,7 +25,6 @@ import {
   natsConnectionOptions,
   settlesWithin,
   type NatsModule,
-  type NatsServerOptions,
 } from '@eventwire/event-channel/protocol';
 import type { HistoryRules } from '@eventwire/event-channel/protocol';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';

@@ -4,9 +4,7 @@ import type { Surface } from '../surface.js';
 import type { SurfaceHost } from '../surface-host.js';
 import { BroadcastingSession } from './broadcasting-session.js';
 
-/** Where the surface listens unless configured otherwise. */
-export const defaultBroadcastingPath = '/api/v1/broadcasting/ws';
-
+/** The surface at `path` (`broadcastingPath`, whose default is in settings.ts). */
 export function createBroadcastingSurface(host: SurfaceHost, path: string): Surface<undefined> {
   return {
     name: 'broadcasting',
