@@ -7,7 +7,8 @@ import type { ChannelRule } from './auth/channels.js';
 import type { EventBrokerServer } from './server.js';
 import { settingEntries, type InputOf, type SettingKey, type Settings } from './settings.js';
 
-export { parseDuration, parseHistoryFlag, parsePusherFlag, parseSize, type AuditLogConfig, type HistoryRuleConfig, type WebhookConfig } from './settings.js';
+export { parseDuration, parseHistoryFlag, parsePusherFlag, parseSize } from './setting.js';
+export type { AuditLogConfig, HistoryRuleConfig, WebhookConfig } from './settings.js';
 
 /**
  * What a config file may write for each setting (see `settings.ts`): the

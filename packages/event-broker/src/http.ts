@@ -181,3 +181,16 @@ export function parseJsonBody(text: string): unknown {
 function tooLarge(size: number, limit: number): EventwireError {
   return new EventwireError('payload_too_large', `Body of ${size}+ bytes exceeds the limit of ${limit}`);
 }
+
+/**
+ * The HTTP server's `clientError`: Node answers a request it cannot parse
+ * with a bare 400; answer in JSON with a code, like every other refusal.
+ */
+export function answerClientError(error: NodeJS.ErrnoException, socket: Socket): void {
+  if (!socket.writable || error.code === 'ECONNRESET') return void socket.destroy();
+  const failure =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? new EventwireError('payload_too_large', 'The request headers are too large')
+      : new EventwireError('invalid_frame', `Malformed HTTP request (${error.code ?? error.message})`);
+  refuseSocket(socket, failure);
+}

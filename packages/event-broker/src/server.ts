@@ -1,5 +1,5 @@
-import { ClusterPresence } from './cluster/cluster-presence.js';
-import type { ClusterEngine, ClusterEngineHost, ClusterHistory } from './cluster/cluster-engine.js';
+import type { ClusterEngine, ClusterHistory } from './cluster/cluster-engine.js';
+import { joinCluster } from './cluster/join-cluster.js';
 import { clusterHistory, createClusterEngine } from './cluster/create-engine.js';
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -29,7 +29,7 @@ import { tcpBackstop } from './capacity.js';
 import { ConnectionRegistry } from './connections.js';
 import { HttpApi } from './http-api.js';
 import { OutboundBudget } from './outbound-budget.js';
-import { refuseSocket } from './http.js';
+import { answerClientError } from './http.js';
 import { resolveBrokerOptions, type BrokerOptions, type ResolvedBrokerOptions } from './options.js';
 import { createBuiltinSurfaces, builtinSurfaceNames } from './surfaces/builtin.js';
 import type { PusherSurface } from './surfaces/pusher/pusher-surface.js';
@@ -182,25 +182,8 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
       }),
     };
     if (cluster) {
-      const host: ClusterEngineHost = {
-        deliver: (envelope, except) => {
-          this.#core.deliverFromCluster(envelope, except, (error) => cluster.dropped(error));
-        },
-        missed: (loss) => {
-          const reach = this.#core.tellClusterGap(loss.pattern, loss.reason);
-          this.#log(
-            `cluster: events from other brokers${loss.pattern === undefined ? '' : ` on ${loss.pattern}`} may have been missed since ${new Date(loss.since).toISOString()} (${loss.reason}); ` +
-              `${reach.connections} connections affected: ${reach.told} subscriptions told of a gap, ${reach.untold} on surfaces with no gap (Synap, Pusher, broadcasting) not told`,
-          );
-        },
-        report,
-        log: (line) => this.#log(line),
-        nodeStats: () => this.stats(),
-      };
-      cluster.attach(host, [new ClusterPresence(this.#core.presence, cluster.node, cluster.presence ?? {}, { report, log: (line) => this.#log(line) })]);
+      joinCluster(cluster, this.#core, { report, log: (line) => this.#log(line), nodeStats: () => this.stats() });
       this.#cluster = cluster;
-      this.#core.linkCluster((envelope, except) => cluster.forward(envelope, except));
-      this.#core.router.watchInterest(cluster.interest);
     }
     const host: SurfaceHost = {
       core: this.#core,
@@ -267,16 +250,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
     });
     this.#http = createServer((request, response) => void this.#httpApi.serve(request, response));
     this.#http.on('upgrade', (request, socket, head) => void this.#upgrades.handle(request, socket as Socket, head));
-    // Node answers a request it cannot parse with a bare 400; answer in JSON
-    // with a code, like every other refusal.
-    this.#http.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
-      if (!socket.writable || error.code === 'ECONNRESET') return void socket.destroy();
-      const failure =
-        error.code === 'HPE_HEADER_OVERFLOW'
-          ? new EventwireError('payload_too_large', 'The request headers are too large')
-          : new EventwireError('invalid_frame', `Malformed HTTP request (${error.code ?? error.message})`);
-      refuseSocket(socket, failure);
-    });
+    this.#http.on('clientError', answerClientError);
   }
 
   /** The bound address, once listening. */

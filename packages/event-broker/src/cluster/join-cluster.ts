@@ -1,0 +1,35 @@
+// Joins a broker's core to its cluster engine: what arrives from the other
+// brokers is delivered through the core (checked like any event), what the
+// engine lost becomes a gap for the subscriptions it touched, presence rides
+// on the engine, and the core forwards its events and its subscriptions'
+// interest to the engine.
+import type { EventwireError } from '@eventwire/event-channel';
+import type { BrokerCore } from '../core.js';
+import type { ClusterEngine } from './cluster-engine.js';
+import { ClusterPresence } from './cluster-presence.js';
+
+export function joinCluster(
+  engine: ClusterEngine,
+  core: BrokerCore,
+  broker: { report(error: EventwireError): void; log(line: string): void; nodeStats(): unknown },
+): void {
+  const { report, log } = broker;
+  engine.attach(
+    {
+      deliver: (envelope, except) => core.deliverFromCluster(envelope, except, (error) => engine.dropped(error)),
+      missed: (loss) => {
+        const reach = core.tellClusterGap(loss.pattern, loss.reason);
+        log(
+          `cluster: events from other brokers${loss.pattern === undefined ? '' : ` on ${loss.pattern}`} may have been missed since ${new Date(loss.since).toISOString()} (${loss.reason}); ` +
+            `${reach.connections} connections affected: ${reach.told} subscriptions told of a gap, ${reach.untold} on surfaces with no gap not told`,
+        );
+      },
+      report,
+      log,
+      nodeStats: () => broker.nodeStats(),
+    },
+    [new ClusterPresence(core.presence, engine.node, engine.presence ?? {}, { report, log })],
+  );
+  core.linkCluster((envelope, except) => engine.forward(envelope, except));
+  core.router.watchInterest(engine.interest);
+}
