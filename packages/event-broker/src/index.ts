@@ -1,66 +1,53 @@
-// The public surface of @eventwire/event-broker, listed by hand.
+// The public API of @eventwire/event-broker, listed by hand: values, then
+// types, each module's names alphabetised, modules in path order (the
+// broker's own, then what it re-exports from the channel's protocol module).
 
-export { EventBrokerServer } from './server.js';
-export { brokerDefaults } from './options.js';
+export { failedAuthDefault } from './auth/access.js';
+export { createApiKeyAuthenticator } from './auth/api-keys.js';
+export { findToken } from './auth/authenticate.js';
+export { channelKind } from './auth/channels.js';
+export { createJwtAuthenticator } from './auth/jwt.js';
+export { signChannel, signUser } from './auth/pusher-signature.js';
+export { createBrokerFromConfig } from './broker-from-config.js';
+export { clusterDefaults } from './cluster/cluster-options.js';
+export { createClusterEngine } from './cluster/create-engine.js';
+export { loadBrokerConfigFile } from './config-file.js';
+export { BrokerConfigError, defineBrokerConfig, parseSize } from './config.js';
+export { dashboardTopics } from './dashboard/dashboard.js';
+export { LogHistoryStore, logHistoryStoreDefaults } from './history/log-store.js';
+export { defaultHistoryMemoryBytes } from './history/memory-bound.js';
 export { httpStatusFor } from './http.js';
 export { createAuditLog } from './observers/audit-log.js';
 export { createWebhookNotifier } from './observers/webhook.js';
-export { BrokerConfigError, defineBrokerConfig, parseSize } from './config.js';
-export { loadBrokerConfigFile } from './config-file.js';
-export { createBrokerFromConfig } from './broker-from-config.js';
-export { HistoryRules, MemoryHistoryStore, historyRuleDefaults } from '@eventwire/event-channel/protocol';
-export { LogHistoryStore, logHistoryStoreDefaults } from './history/log-store.js';
-export { defaultHistoryMemoryBytes } from './history/memory-bound.js';
-export { findToken } from './auth/authenticate.js';
-export { createJwtAuthenticator } from './auth/jwt.js';
-export { channelKind } from './auth/channels.js';
-export { createApiKeyAuthenticator } from './auth/api-keys.js';
-export { failedAuthDefault } from './auth/access.js';
+export { brokerDefaults } from './options.js';
+export { EventBrokerServer } from './server.js';
 export { developmentPusherApp } from './surfaces/pusher/pusher-apps.js';
-export { signChannel, signUser } from './auth/pusher-signature.js';
+export { historyRuleDefaults, HistoryRules, MemoryHistoryStore } from '@eventwire/event-channel/protocol';
 
-export type { BrokerAddress, BrokerStats, ClusterStats, ObserveOptions } from './server.js';
-export { clusterDefaults } from './cluster/cluster-options.js';
-export type { ClusterOptions } from './cluster/cluster-options.js';
-export { createClusterEngine } from './cluster/create-engine.js';
-export type { ClusterEngine, ClusterEngineHost, ClusterEngineStats, ClusterHistory, ClusterHistoryHost, ClusterLoss, ClusterState } from './cluster/cluster-engine.js';
-export type { ClusterBus, ClusterPart } from './cluster/cluster-part.js';
-export type { BrokerOptions, MetricsOptions, PusherOptions } from './options.js';
-export type { DashboardOptions, DashboardStats } from './dashboard/dashboard.js';
-export { dashboardTopics } from './dashboard/dashboard.js';
-export type { PusherAppOptions } from './surfaces/pusher/pusher-apps.js';
-export type { AuditLogConfig, BrokerConfig, ResolvedBrokerConfig, WebhookConfig } from './config.js';
-export type { ConfiguredBroker, ConfiguredBrokerOptions } from './broker-from-config.js';
-export type { FsyncPolicy, LogHistoryStoreOptions } from './history/log-store.js';
-export type { AuthRequest, Authenticator, BrokerUser } from './auth/authenticate.js';
-export type { JwtAuthenticatorOptions, JwtUser } from './auth/jwt.js';
-export type { ChannelKind, ChannelParams, ChannelRule } from './auth/channels.js';
-export type { ApiKey } from './auth/api-keys.js';
-export type { AccessAction, PermissionRules, Permissions } from './auth/permissions.js';
 export type { Caller, RateLimits, RefusalCounts } from './auth/access.js';
+export type { ApiKey } from './auth/api-keys.js';
+export type { Authenticator, AuthRequest, BrokerUser } from './auth/authenticate.js';
+export type { ChannelKind, ChannelParams, ChannelRule } from './auth/channels.js';
+export type { JwtAuthenticatorOptions, JwtUser } from './auth/jwt.js';
+export type { AccessAction, PermissionRules, Permissions } from './auth/permissions.js';
 export type { RateLimit } from './auth/rate-limit.js';
-export type { HistoryRetention, HistoryRule, HistoryStore, MemoryHistoryStoreOptions, StoredEvent } from '@eventwire/event-channel/protocol';
-export type { BrokerCore, PublishResult } from './core.js';
-export type { Connection, ConnectionEvents } from './connection.js';
-export type { RoutedEvent, Subscriber } from './router.js';
-export type { PresenceListener, PresenceMember } from './presence.js';
+export type { ConfiguredBroker, ConfiguredBrokerOptions } from './broker-from-config.js';
 export type {
-  Accepted,
-  PublishingSurfaceName,
-  RefusedUpgrade,
-  Session,
-  SessionStart,
-  Surface,
-  SurfaceHttp,
-  SurfaceName,
-  SurfaceRegistry,
-  UpgradeRequest,
-} from './surfaces/surface.js';
-export type { SurfaceFactory, SurfaceHost, SurfaceLimits } from './surfaces/surface-host.js';
-export type { SessionOps, SessionSubscriber, Subscribed } from './surfaces/session-ops.js';
-export type { Wire, WireEvents } from './wire/wire.js';
-export type { AuditLog, AuditLogOptions } from './observers/audit-log.js';
-export type { WebhookOptions } from './observers/webhook.js';
+  ClusterEngine,
+  ClusterEngineHost,
+  ClusterEngineStats,
+  ClusterHistory,
+  ClusterHistoryHost,
+  ClusterLoss,
+  ClusterState,
+} from './cluster/cluster-engine.js';
+export type { ClusterOptions } from './cluster/cluster-options.js';
+export type { ClusterBus, ClusterPart } from './cluster/cluster-part.js';
+export type { AuditLogConfig, BrokerConfig, ResolvedBrokerConfig, WebhookConfig } from './config.js';
+export type { Connection, ConnectionEvents } from './connection.js';
+export type { BrokerCore, PublishResult } from './core.js';
+export type { DashboardOptions, DashboardStats } from './dashboard/dashboard.js';
+export type { FsyncPolicy, LogHistoryStoreOptions } from './history/log-store.js';
 export type {
   AnyHookEvent,
   EmitContext,
@@ -74,3 +61,26 @@ export type {
   PublishOrigin,
   TopicHookEvent,
 } from './hooks.js';
+export type { AuditLog, AuditLogOptions } from './observers/audit-log.js';
+export type { WebhookOptions } from './observers/webhook.js';
+export type { BrokerOptions, MetricsOptions, PusherOptions } from './options.js';
+export type { PresenceListener, PresenceMember } from './presence.js';
+export type { RoutedEvent, Subscriber } from './router.js';
+export type { BrokerAddress, BrokerStats, ClusterStats, ObserveOptions } from './server.js';
+export type { PusherAppOptions } from './surfaces/pusher/pusher-apps.js';
+export type { SessionOps, SessionSubscriber, Subscribed } from './surfaces/session-ops.js';
+export type { SurfaceFactory, SurfaceHost, SurfaceLimits } from './surfaces/surface-host.js';
+export type {
+  Accepted,
+  PublishingSurfaceName,
+  RefusedUpgrade,
+  Session,
+  SessionStart,
+  Surface,
+  SurfaceHttp,
+  SurfaceName,
+  SurfaceRegistry,
+  UpgradeRequest,
+} from './surfaces/surface.js';
+export type { Wire, WireEvents } from './wire/wire.js';
+export type { HistoryRetention, HistoryRule, HistoryStore, MemoryHistoryStoreOptions, StoredEvent } from '@eventwire/event-channel/protocol';
