@@ -149,7 +149,7 @@ export class Connection implements BudgetedReader {
    * keeping it would cost the broker unbounded memory.
    */
   send(text: string): void {
-    if (!this.open) return;
+    if (this.#cut || !this.wire.open) return;
     // Every frame queued in one tick (a burst of publishes) leaves in one
     // write; invisible to clients: frames and their order are unchanged.
     const batched = this.wire.batch(this.#afterFlush);
@@ -159,9 +159,9 @@ export class Connection implements BudgetedReader {
     if (!batched) this.#judge();
   }
 
-  /** Sends a frame built once for every recipient (see PreparedTextFrame). */
+  /** Sends a frame built once for every recipient (see PreparedTextFrame). The hot path: once per delivery. */
   sendPrepared(frame: PreparedTextFrame): void {
-    if (!this.open) return;
+    if (this.#cut || !this.wire.open) return;
     const batched = this.wire.batch(this.#afterFlush);
     this.wire.sendPrepared(frame);
     if (!batched) this.#judge();

@@ -17,7 +17,7 @@ import type { Router } from './router.js';
 import { refuseSocket, requestUrl } from './http.js';
 import type { OutboundBudget } from './outbound-budget.js';
 import type { Accepted, Session, Surface } from './surfaces/surface.js';
-import { WsWire } from './wire/ws-wire.js';
+import { TickFlusher, WsWire } from './wire/ws-wire.js';
 
 /** How long a connect refused in its protocol's terms gets to read its close frame before the socket is dropped. */
 const REFUSED_CLOSE_GRACE_MS = 1000;
@@ -42,6 +42,8 @@ export interface UpgradeOptions {
 export class UpgradeAdmission {
   readonly #options: UpgradeOptions;
   readonly #nextConnectionId = createEventIdGenerator();
+  /** One end-of-tick flush for every connection written to in that tick. */
+  readonly #flusher = new TickFlusher();
   readonly #wss: WebSocketServer;
 
   constructor(options: UpgradeOptions) {
@@ -98,7 +100,7 @@ export class UpgradeAdmission {
     let session: Session | undefined;
     const connection = new Connection({
       id: surface.connectionId?.() ?? this.#nextConnectionId(),
-      wire: new WsWire(ws),
+      wire: new WsWire(ws, this.#flusher),
       surface: surface.name,
       remote: `${request.socket.remoteAddress}:${request.socket.remotePort}`,
       maxOutboundBytes: this.#options.maxOutboundBytes,

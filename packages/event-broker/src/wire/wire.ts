@@ -20,9 +20,10 @@ export interface WireEvents {
 }
 
 /**
- * One client's bytes, both ways. Sends never throw: on a wire that is not
- * open they are dropped (the connection is closing and its session learns so
- * from `closed`).
+ * One client's bytes, both ways. The connection sends only while the wire
+ * is `open` (checked once per send, on the hot path, by the connection
+ * rather than again here); a wire that closes meanwhile drops what it is
+ * given, and its session learns so from `closed`. Sends never throw.
  */
 export interface Wire {
   /** Open for sending. */

@@ -1,7 +1,7 @@
 // A Wire over a `ws` WebSocket, writing prepared frames straight to its TCP
 // socket: the broker's hot path (one frame built per event, its bytes written
 // to every subscriber) lives here, below the connection.
-import type { WebSocket } from 'ws';
+import { WebSocket } from 'ws';
 import type { PreparedTextFrame } from '../prepared-frame.js';
 import type { Wire, WireEvents } from './wire.js';
 
@@ -17,6 +17,31 @@ interface TcpSocket {
   readonly bytesWritten?: number;
 }
 
+/**
+ * Flushes every wire written to in one tick, after it, in one callback: a
+ * publish to 1,000 subscribers schedules one `process.nextTick` instead of
+ * one per connection. One per broker (UpgradeAdmission holds it).
+ */
+export class TickFlusher {
+  #wires: WsWire[] = [];
+  #scheduled = false;
+
+  /** `wire` holds writes until the end of this tick. */
+  add(wire: WsWire): void {
+    this.#wires.push(wire);
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    process.nextTick(this.#flush);
+  }
+
+  readonly #flush = (): void => {
+    this.#scheduled = false;
+    const wires = this.#wires;
+    this.#wires = [];
+    for (const wire of wires) wire.flush();
+  };
+}
+
 export class WsWire implements Wire {
   readonly #socket: WebSocket;
   // ws's own net.Socket (`_socket`); absent in another WebSocket implementation,
@@ -26,18 +51,21 @@ export class WsWire implements Wire {
   // asynchronously and holds them in its own queue; raw bytes written beside
   // it would overtake them. Then every message goes through ws.
   readonly #writesPrepared: boolean;
+  readonly #flusher: TickFlusher;
   #batching = false;
+  #flushed: (() => void) | undefined;
   #events: WireEvents | undefined;
   #watchingDrain = false;
 
-  constructor(socket: WebSocket) {
+  constructor(socket: WebSocket, flusher: TickFlusher = new TickFlusher()) {
     this.#socket = socket;
+    this.#flusher = flusher;
     this.#tcp = (socket as unknown as { _socket?: TcpSocket })._socket;
     this.#writesPrepared = this.#tcp !== undefined && socket.extensions === '';
   }
 
   get open(): boolean {
-    return this.#socket.readyState === this.#socket.OPEN;
+    return this.#socket.readyState === WebSocket.OPEN;
   }
 
   get unsentBytes(): number {
@@ -58,7 +86,8 @@ export class WsWire implements Wire {
   }
 
   send(text: string): void {
-    if (this.open) this.#socket.send(text);
+    // ws drops (and reports to no callback) a send on a socket no longer open.
+    this.#socket.send(text);
   }
 
   /**
@@ -68,7 +97,6 @@ export class WsWire implements Wire {
    */
   sendPrepared(frame: PreparedTextFrame): void {
     if (!this.#writesPrepared) return this.send(frame.text);
-    if (!this.open) return;
     this.#tcp!.write(frame.bytes);
   }
 
@@ -78,14 +106,19 @@ export class WsWire implements Wire {
     if (!tcp) return false;
     if (this.#batching) return true;
     this.#batching = true;
+    this.#flushed = flushed;
     tcp.cork();
-    process.nextTick(() => {
-      this.#batching = false;
-      if (tcp.destroyed) return;
-      tcp.uncork();
-      flushed();
-    });
+    this.#flusher.add(this);
     return true;
+  }
+
+  /** The tick is over (TickFlusher): what was held leaves in one write. */
+  flush(): void {
+    this.#batching = false;
+    const tcp = this.#tcp!;
+    if (tcp.destroyed) return;
+    tcp.uncork();
+    this.#flushed!();
   }
 
   probe(): void {
@@ -93,7 +126,7 @@ export class WsWire implements Wire {
   }
 
   close(code: number, reason: string): void {
-    if (this.#socket.readyState === this.#socket.CLOSED) return;
+    if (this.#socket.readyState === WebSocket.CLOSED) return;
     this.#socket.close(code, reason);
   }
 
