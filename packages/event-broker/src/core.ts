@@ -134,6 +134,8 @@ export class BrokerCore {
   readonly topics: TopicStats;
   /** Counts by topic group, when metrics name groups. */
   readonly topicGroups: TopicGroups | undefined;
+  /** The history store's last append failure, until an append succeeds again (for /readyz). */
+  storeFailure: { readonly at: number; readonly error: EventwireError } | undefined;
   readonly counters: CoreCounters = { published: 0, deliveries: 0, rejected: 0, derived: 0, derivedDropped: 0, duplicates: 0, storeFailures: 0, fromCluster: 0, fromClusterInvalid: 0, recoveries: 0, replayed: 0, gaps: 0, clusterGaps: 0, clusterGapsUntold: 0 };
   readonly history: BrokerHistory | undefined;
   readonly #options: BrokerCoreOptions;
@@ -412,7 +414,10 @@ export class BrokerCore {
         // The cluster stores it, and this broker's mirror delivers it here
         // (as every other broker's does there): no forward over core NATS.
         const shared = store.share(envelope, origin.except).then(
-          (stored) => this.#afterShared(stored, derived, origin, depth),
+          (stored) => {
+            this.storeFailure = undefined;
+            return this.#afterShared(stored, derived, origin, depth);
+          },
           (error: unknown) => {
             throw this.#storeFailed(error);
           },
@@ -423,6 +428,7 @@ export class BrokerCore {
       try {
         // Stored before it is routed: no subscriber ever holds an offset the log does not.
         envelope = store.append(envelope, retention);
+        this.storeFailure = undefined;
       } catch (error) {
         throw this.#storeFailed(error);
       }
@@ -443,6 +449,7 @@ export class BrokerCore {
   #storeFailed(error: unknown): EventwireError {
     this.counters.storeFailures++;
     const failure = toEventwireError(error, 'unavailable');
+    this.storeFailure = { at: Date.now(), error: failure };
     this.#options.report(failure);
     return failure;
   }

@@ -1,5 +1,6 @@
 // The broker's own HTTP routes, and the surfaces' routes in their place:
-// /health (unauthenticated, for probes), then the broker's credentials for
+// /health, /livez and /readyz (unauthenticated, for probes; HEAD answers as
+// GET without the body), then the broker's credentials for
 // /stats, /metrics, /cluster, /history/{pattern} and
 // /channels/{channel}/members. A plain request to a WebSocket path is told
 // how to connect (426).
@@ -38,6 +39,19 @@ export interface HttpApiOptions {
   assertServing(): void;
   /** The broker's host, for a hint when the request names none. */
   host(): string;
+  /** Each part /readyz checks: `'ok'` or why it is not ready. */
+  readiness(): Readiness;
+}
+
+/**
+ * What `/readyz` checks, each `'ok'` or why not: the broker listens (not
+ * starting, not shutting down), its history store stores (when it keeps
+ * history) and its cluster link is open (when it is in a cluster).
+ */
+export interface Readiness {
+  readonly listening: string;
+  readonly history?: string;
+  readonly cluster?: string;
 }
 
 export class HttpApi {
@@ -76,9 +90,24 @@ export class HttpApi {
     for (const surface of surfaces) {
       if (surface.http?.serveSigned && (await surface.http.serveSigned(request, response, url, { ip, traceparent }))) return;
     }
+    // Probes: HEAD is what some load balancers send; Node leaves the body out of a HEAD answer.
+    const probe = (): void => {
+      if (method !== 'GET' && method !== 'HEAD') throw new EventwireError('method_not_allowed', `${path} accepts GET and HEAD, not ${method}`);
+    };
     if (path === '/health') {
-      expect('GET');
+      probe();
       return sendJson(response, 200, this.#health());
+    }
+    // Liveness: the process answers HTTP. Nothing else, so a lost cluster link never gets the broker restarted.
+    if (path === '/livez') {
+      probe();
+      return sendJson(response, 200, { status: 'alive' });
+    }
+    if (path === '/readyz') {
+      probe();
+      const checks = options.readiness();
+      const ready = Object.values(checks).every((check) => check === 'ok');
+      return sendJson(response, ready ? 200 : 503, { status: ready ? 'ready' : 'not_ready', checks });
     }
     // Everything below /health needs credentials when the broker authenticates.
     const user = access.authenticates ? await this.#authenticate(request, findToken(url, request.headers), ip) : undefined;
@@ -168,7 +197,7 @@ export class HttpApi {
 
   #upgradeRequired(surface: Surface, path: string, host: string): EventwireError {
     const how = surface.upgradeHint?.(path, host) ?? `open a WebSocket to ws://${host}${path}`;
-    const http = ['/health', '/stats', ...this.#options.surfaces.flatMap((each) => each.endpoints.http ?? [])];
+    const http = ['/health', '/livez', '/readyz', '/stats', ...this.#options.surfaces.flatMap((each) => each.endpoints.http ?? [])];
     return new EventwireError('upgrade_required', `${path} is a WebSocket endpoint: ${how}. HTTP endpoints: ${http.join(', ')}`);
   }
 }

@@ -2,7 +2,7 @@ import type { ClusterEngine, ClusterHistory } from './cluster/cluster-engine.js'
 import { joinCluster } from './cluster/join-cluster.js';
 import { clusterHistory, createClusterEngine } from './cluster/create-engine.js';
 import { readFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import {
   EventwireError,
@@ -27,7 +27,8 @@ import { clientAddress } from './auth/client-address.js';
 import { sumClusterStats, type BrokerStats, type ClusterStats } from './broker-stats.js';
 import { tcpBackstop } from './capacity.js';
 import { ConnectionRegistry } from './connections.js';
-import { HttpApi } from './http-api.js';
+import { HttpApi, type Readiness } from './http-api.js';
+import { createBrokerHttpServer, tlsFilesOf, type BrokerHttpServer } from './tls.js';
 import { OutboundBudget } from './outbound-budget.js';
 import { answerClientError } from './http.js';
 import { resolveBrokerOptions, type BrokerOptions, type ResolvedBrokerOptions } from './options.js';
@@ -39,6 +40,9 @@ import type { SurfaceHost } from './surfaces/surface-host.js';
 import { UpgradeAdmission } from './upgrade.js';
 import { BrokerMetrics } from './metrics/broker-metrics.js';
 import { Dashboard } from './dashboard/dashboard.js';
+
+/** /readyz says the history store is failing for this long after its last failed append (unless one succeeds since). */
+const STORE_FAILURE_WINDOW_MS = 30_000;
 
 /** Fewer descriptors than this between the connection cap and the TCP backstop: a burst of newcomers at the cap meets resets. */
 const MIN_REFUSAL_ROOM = 16;
@@ -92,7 +96,9 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
   readonly #options: ResolvedBrokerOptions<TEvents>;
   readonly #core: BrokerCore;
   readonly #topicLimits: TopicLimits;
-  readonly #http: Server;
+  readonly #http: BrokerHttpServer['server'];
+  /** The HTTP(S) server's maker: TLS and its certificate reloads (tls.ts). */
+  readonly #listener: BrokerHttpServer;
   readonly #connections: ConnectionRegistry;
   readonly #surfaces: readonly Surface[];
   /** The Pusher surface, when `pusher` is set (for `pusherAuthHandler`). */
@@ -247,8 +253,14 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
       clientAddress: address,
       assertServing,
       host: () => this.#address?.host ?? 'localhost',
+      readiness: () => this.#readiness(),
     });
-    this.#http = createServer((request, response) => void this.#httpApi.serve(request, response));
+    this.#listener = createBrokerHttpServer(
+      (request, response) => void this.#httpApi.serve(request, response),
+      tlsFilesOf(options.tlsCert, options.tlsKey),
+      (line) => this.#log(line),
+    );
+    this.#http = this.#listener.server;
     this.#http.on('upgrade', (request, socket, head) => void this.#upgrades.handle(request, socket as Socket, head));
     this.#http.on('clientError', answerClientError);
   }
@@ -273,8 +285,8 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
     this.#address = {
       host: bound.address,
       port: bound.port,
-      url: `ws://${shownHost}:${bound.port}`,
-      httpUrl: `http://${shownHost}:${bound.port}`,
+      url: `${this.#listener.secure ? 'wss' : 'ws'}://${shownHost}:${bound.port}`,
+      httpUrl: `${this.#listener.secure ? 'https' : 'http'}://${shownHost}:${bound.port}`,
     };
     this.#connections.startHeartbeat();
     this.#dashboard?.start();
@@ -417,6 +429,17 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
     return this.#closing;
   }
 
+  /**
+   * Reads `tlsCert`/`tlsKey` again (the CLI does on SIGHUP; a change of the
+   * files does it by itself within a few seconds): new connections get the
+   * new certificate, open ones keep theirs. Throws `invalid_config`, keeping
+   * the certificate in use, when the files are not a valid pair; does nothing
+   * without TLS.
+   */
+  reloadTls(): void {
+    this.#listener.reload();
+  }
+
   /** `await using broker = …` closes it on scope exit. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
@@ -437,8 +460,26 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
     this.#http.closeAllConnections();
     await httpClosed;
     this.#upgrades.close();
+    this.#listener.close();
     for (const surface of this.#surfaces) surface.close?.();
     this.#log('stopped');
+  }
+
+  /** /readyz's checks (http-api.ts's Readiness). */
+  #readiness(): Readiness {
+    const listening = this.#closing ? 'shutting_down' : this.#address ? 'ok' : 'starting';
+    const history = this.#core.history && this.#historyReadiness();
+    const cluster = this.#cluster && (this.#cluster.state === 'open' ? 'ok' : this.#cluster.state);
+    return { listening, ...(history && { history }), ...(cluster && { cluster }) };
+  }
+
+  #historyReadiness(): string {
+    if (this.#sharedHistory && !this.#sharedHistory.ready) return 'loading';
+    const failure = this.#core.storeFailure;
+    // Not ready while appends fail; a failure older than the window without a newer one reads as recovered, since a
+    // broker out of rotation may see no append to prove it.
+    if (failure && Date.now() - failure.at < STORE_FAILURE_WINDOW_MS) return `failing: ${failure.error.code}: ${failure.error.message}`;
+    return 'ok';
   }
 
   /**

@@ -160,6 +160,32 @@ export const optionSettings = {
     default: '127.0.0.1',
   }),
   /**
+   * PEM certificate file (chain included): with `tlsKey`, the broker serves
+   * `wss://` and `https://` itself on every surface. Read again on SIGHUP and
+   * when the file changes. See docs/DEPLOY.md.
+   * @default none (plain ws:// and http://)
+   */
+  tlsCert: option<string>()({
+    flag: 'tls-cert',
+    env: 'EVENTWIRE_TLS_CERT',
+    arg: '<file>',
+    help: 'PEM certificate: serve wss:// and https:// (with --tls-key)',
+    read: asText,
+    schema: z.string().min(1, 'expected a certificate file path'),
+  }),
+  /**
+   * PEM private key file of `tlsCert`.
+   * @default none
+   */
+  tlsKey: option<string>()({
+    flag: 'tls-key',
+    env: 'EVENTWIRE_TLS_KEY',
+    arg: '<file>',
+    help: 'PEM private key of --tls-cert',
+    read: asText,
+    schema: z.string().min(1, 'expected a private key file path'),
+  }),
+  /**
    * With `events`, let topics the map does not declare through unchecked.
    * @default false
    */

@@ -32,6 +32,8 @@ interface Sample {
 const samples = {
   port: { file: 4001, text: '4001', expected: 4001 },
   host: { file: '0.0.0.0', text: '0.0.0.0', expected: '0.0.0.0' },
+  tlsCert: { file: '/etc/eventwire/cert.pem', text: '/etc/eventwire/cert.pem', expected: '/etc/eventwire/cert.pem' },
+  tlsKey: { file: '/etc/eventwire/key.pem', text: '/etc/eventwire/key.pem', expected: '/etc/eventwire/key.pem' },
   allowUnknownTopics: { file: true, text: 'on', expected: true },
   maxPayloadBytes: { file: '64kb', text: '64kb', expected: 65_536 },
   maxPayloadDepth: { file: 64, text: '64', expected: 64 },
