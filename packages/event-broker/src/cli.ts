@@ -50,6 +50,14 @@ async function stop(signal: string): Promise<void> {
 }
 process.on('SIGINT', () => void stop('SIGINT'));
 process.on('SIGTERM', () => void stop('SIGTERM'));
+// SIGHUP: read the TLS certificate and key again (a renewal); a bad pair keeps the one in use.
+process.on('SIGHUP', () => {
+  try {
+    configured.broker.reloadTls();
+  } catch (error) {
+    log(`warning: SIGHUP: ${(error as Error).message}`);
+  }
+});
 
 try {
   await configured.broker.listen();

@@ -106,8 +106,8 @@ export class RawClient {
     });
   }
 
-  /** `localAddress` picks the client's source address (127.0.0.2 is another IP on loopback); `headers` go with the upgrade. */
-  static async open(url: string, options: { localAddress?: string; headers?: Record<string, string> } = {}): Promise<RawClient> {
+  /** `localAddress` picks the client's source address (127.0.0.2 is another IP on loopback); `headers` go with the upgrade; `ca` trusts a wss:// test certificate. */
+  static async open(url: string, options: { localAddress?: string; headers?: Record<string, string>; ca?: string | Buffer } = {}): Promise<RawClient> {
     const socket = new WebSocket(url, options);
     const client = new RawClient(socket);
     await within(
