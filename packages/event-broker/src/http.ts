@@ -35,6 +35,8 @@ const statusByCode: { readonly [code in ErrorCode]: number } = {
   // Retryable: the broker is up but cannot store right now (a full disk, no file descriptors).
   unavailable: 503,
   timeout: 504,
+  // Client-side only (a channel's unheard gap); here because the table covers every code.
+  gap: 500,
   aborted: 499,
   // Raised at start-up, never on a request; here because the table covers every code.
   invalid_config: 400,

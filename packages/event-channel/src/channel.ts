@@ -32,6 +32,7 @@ import { PresenceChannel, type PresenceFeed, type PresenceInfo, type PresenceOpt
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import { deliveredByReplay, replayHistory, type HistorySince } from './history-replay.js';
 import type { ParsedOffset } from './offset.js';
+import { disconnectReasonOf } from './disconnect-reason.js';
 import type { ChannelStatus } from './status.js';
 import {
   assertPattern,
@@ -148,7 +149,13 @@ export interface EmitOptions {
 export interface WaitOptions {
   /** Rejects with `aborted` when this fires. */
   readonly signal?: AbortSignal;
-  /** Rejects with `timeout` after this many milliseconds. No limit when omitted. */
+  /**
+   * Rejects with `timeout` after this many milliseconds; `ready` keeps the
+   * last connection failure as the error's `cause` (and says it in the message).
+   * No limit when omitted.
+   */
+  readonly within?: number;
+  /** The same as `within` (the older name); `within` wins when both are given. */
   readonly timeoutMs?: number;
 }
 
@@ -283,6 +290,12 @@ export class EventChannel<TEvents extends EventMap = UntypedEvents> {
   #closed = false;
   /** Why the transport gave up, when it did (kept for the final status). */
   #gaveUp: EventwireError | undefined;
+  /** The last reason the transport gave for not being open (cleared on open): the cause a `ready` timeout carries. */
+  #lastFailure: EventwireError | undefined;
+  /** The reason last reported through onError in this outage (cleared on open). */
+  #reportedReason: string | undefined;
+  /** Patterns whose gap was reported through onError for want of an onGap listener (once each). */
+  readonly #unheardGaps = new Set<string>();
 
   constructor(options: EventChannelOptions<TEvents>) {
     this.events = options.events;
@@ -527,20 +540,25 @@ export class EventChannel<TEvents extends EventMap = UntypedEvents> {
 
   /**
    * Resolves once the channel is open and every subscription made so far is
-   * live. Rejects with `channel_closed` if the channel closes first, or with
-   * `aborted`/`timeout` per `options`.
+   * live. Rejects with `channel_closed` if the channel closes first (its
+   * `cause` the transport's reason for giving up, such as `unauthorized`), or
+   * with `aborted`/`timeout` per `options`: `ready({ within: 5000 })` on a
+   * broker nobody can reach rejects after 5 s with `timeout`, its `cause` the
+   * last connection failure (whose `status.reason` says `refused`, `dns`, `tls`…).
    */
   async ready(options: WaitOptions = {}): Promise<void> {
     await new Promise<void>((resolve, reject) => {
       throwIfAborted(options.signal);
-      if (this.#closing) throw closedError();
+      if (this.#closing) throw closedError(this.#gaveUp);
       if (this.#status.state === 'open') return resolve();
       let settled = false;
       const stop = this.onStatus((status) => {
         if (status.state === 'open') settle(resolve);
-        else if (status.state === 'closed') settle(() => reject(closedError()));
+        else if (status.state === 'closed') settle(() => reject(closedError(status.error)));
       });
-      const guard = guardWait(options, (error) => settle(() => reject(error)));
+      // A bound that passes while the broker cannot be reached says why: the
+      // last failure (refused, DNS, TLS…) is the timeout's cause.
+      const guard = guardWait(options, (error) => settle(() => reject(error)), () => this.#lastFailure);
       function settle(action: () => void): void {
         if (settled) return;
         settled = true;
@@ -819,8 +837,21 @@ export class EventChannel<TEvents extends EventMap = UntypedEvents> {
     void promise.finally(() => this.#pending.delete(promise));
   }
 
-  #onTransportStatus(status: ChannelStatus): void {
+  #onTransportStatus(transportStatus: ChannelStatus): void {
     if (this.#closed) return;
+    const status = withReason(transportStatus);
+    if (status.state === 'reconnecting' && status.error) {
+      // Said through onError too, once per outage and reason: a broker down
+      // for an hour is one line ("refused"), not one per attempt.
+      if (status.reason !== this.#reportedReason) {
+        this.#reportedReason = status.reason;
+        this.#report(status.error);
+      }
+      this.#lastFailure = status.error;
+    } else if (status.state === 'open') {
+      this.#lastFailure = undefined;
+      this.#reportedReason = undefined;
+    }
     if (status.state === 'closed') {
       // Only a transport that gave up reports this before we asked it to close.
       if (status.error) {
@@ -846,6 +877,17 @@ export class EventChannel<TEvents extends EventMap = UntypedEvents> {
 
   #reportGap(gap: HistoryGap): void {
     this.#stats.gaps++;
+    if (this.#gapListeners.size === 0) {
+      // Nobody asked to hear of gaps: events were lost and the application
+      // would never know. Said once per pattern through onError (a gap per
+      // reconnect would drown the log); an onGap listener silences it.
+      if (this.#unheardGaps.has(gap.pattern)) return;
+      this.#unheardGaps.add(gap.pattern);
+      this.#report(
+        new EventwireError('gap', `Events for "${gap.pattern}" may have been missed (${gap.reason}) and no onGap listener is registered to resync; reported once per pattern`),
+      );
+      return;
+    }
     for (const listener of [...this.#gapListeners]) {
       try {
         listener(gap);
@@ -899,7 +941,7 @@ export class EventChannel<TEvents extends EventMap = UntypedEvents> {
     for (const feeds of this.#presenceFeeds.values()) for (const feed of feeds) feed.end(closedError());
     this.#presenceFeeds.clear();
     // A channel its transport gave up on says why: `status.error` (refused credentials, an unsupported protocol).
-    this.#setStatus(this.#gaveUp ? { state: 'closed', error: this.#gaveUp } : { state: 'closed' });
+    this.#setStatus(this.#gaveUp ? withReason({ state: 'closed', error: this.#gaveUp }) : { state: 'closed' });
     this.#statusListeners.clear();
   }
 
@@ -917,8 +959,17 @@ export class EventChannel<TEvents extends EventMap = UntypedEvents> {
   }
 }
 
-function closedError(): EventwireError {
-  return new EventwireError('channel_closed', 'The channel is closed');
+/** `channel_closed`; with the transport's reason for giving up as its cause, when it gave up. */
+function closedError(cause?: EventwireError): EventwireError {
+  return cause
+    ? new EventwireError('channel_closed', `The channel is closed: ${cause.message}`, { cause })
+    : new EventwireError('channel_closed', 'The channel is closed');
+}
+
+/** `status` with its `reason`, read from its error (the one place every transport's failure gets one). */
+function withReason(status: ChannelStatus): ChannelStatus {
+  if ((status.state !== 'reconnecting' && status.state !== 'closed') || !status.error || status.reason) return status;
+  return { ...status, reason: disconnectReasonOf(status.error) };
 }
 
 function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
@@ -950,14 +1001,19 @@ function assertBufferSize(size: number): void {
 function guardWait(
   options: WaitOptions,
   onFail: (error: EventwireError) => void,
+  lastFailure?: () => EventwireError | undefined,
 ): { dispose: () => void } {
-  const { signal, timeoutMs } = options;
+  const { signal } = options;
+  const timeoutMs = options.within ?? options.timeoutMs;
   const onAbort = (): void => onFail(abortedError(signal!));
   signal?.addEventListener('abort', onAbort, { once: true });
-  const timer =
-    timeoutMs === undefined
-      ? undefined
-      : setTimeout(() => onFail(new EventwireError('timeout', `Nothing within ${timeoutMs} ms`)), timeoutMs);
+  const timeout = (): EventwireError => {
+    const cause = lastFailure?.();
+    return cause
+      ? new EventwireError('timeout', `Not ready within ${timeoutMs} ms: ${cause.message}`, { cause })
+      : new EventwireError('timeout', `Nothing within ${timeoutMs} ms`);
+  };
+  const timer = timeoutMs === undefined ? undefined : setTimeout(() => onFail(timeout()), timeoutMs);
   return {
     dispose() {
       if (timer !== undefined) clearTimeout(timer);

@@ -31,6 +31,7 @@
  * | `upgrade_required`      | a plain HTTP request to a WebSocket endpoint                       |
  * | `unavailable`           | the broker cannot take it now (history store cannot write); retry  |
  * | `timeout`               | an operation did not finish within its deadline                    |
+ * | `gap`                   | events were missed and no `onGap` listener hears it (once per pattern) |
  * | `aborted`               | the caller's `AbortSignal` fired                                   |
  * | `invalid_config`        | a broker config (file, variable, flag) failed validation           |
  * | `internal`              | anything else; the original is kept as `cause`                     |
@@ -66,6 +67,7 @@ export const errorCodes = [
   'upgrade_required',
   'unavailable',
   'timeout',
+  'gap',
   'aborted',
   'invalid_config',
   'internal',

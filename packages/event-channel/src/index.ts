@@ -5,6 +5,7 @@
 
 export { backoffDefaults, fullJitterBackoff } from './backoff.js';
 export { channelDefaults, EventChannel } from './channel.js';
+export { disconnectReasons } from './disconnect-reason.js';
 export { fromCloudEvent, parseEnvelope, toCloudEvent } from './envelope.js';
 export {
   BufferOverflowError,
@@ -56,6 +57,7 @@ export type {
   Unsubscribe,
   WaitOptions,
 } from './channel.js';
+export type { DisconnectReason } from './disconnect-reason.js';
 export type { CloudEvent, EventEnvelope } from './envelope.js';
 export type { CheckDirection, ErrorCode, EventwireErrorOptions, TopicProblem, ValidationIssue, WireError, WireIssue } from './errors.js';
 export type { EventStream, OverflowPolicy, SubscribeOptions } from './event-stream.js';

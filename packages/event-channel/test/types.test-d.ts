@@ -12,7 +12,9 @@ import {
   WsTransport,
   defineEvents,
   createTransport,
+  disconnectReasons,
   type ChannelStatus,
+  type DisconnectReason,
   type EventChannelOptions,
   type EventEnvelope,
   type GetToken,
@@ -153,6 +155,22 @@ function describe(status: ChannelStatus): string {
   }
 }
 void describe;
+
+// --- a failed connection says why: a closed set of reasons; ready takes a bound --
+function why(status: ChannelStatus): DisconnectReason | undefined {
+  if (status.state === 'reconnecting' || status.state === 'closed') return status.reason;
+  // @ts-expect-error only reconnecting and closed carry a reason
+  return status.reason;
+}
+void why;
+expectType<Equal<(typeof disconnectReasons)[number], DisconnectReason>>();
+// @ts-expect-error not a reason
+const notAReason: DisconnectReason = 'econnrefused';
+void notAReason;
+expectType<Equal<ReturnType<EventChannel['ready']>, Promise<void>>>();
+void (null as unknown as EventChannel).ready({ within: 5000 });
+// @ts-expect-error within is a number of milliseconds
+void (null as unknown as EventChannel).ready({ within: '5s' });
 
 // --- topic families: `*` keys stand for open-ended topics ---------------------
 const logs = defineEvents({

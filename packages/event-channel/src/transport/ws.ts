@@ -350,14 +350,19 @@ export class WsTransport implements Transport {
     // Node's `ws` says why an upgrade was refused ("Unexpected server
     // response: 503"); browsers only report 1006. Kept for the close.
     let refusedWith: number | undefined;
+    // Node's `ws` also hands over the socket's own error (ECONNREFUSED,
+    // ENOTFOUND, a TLS failure): kept as the cause, so the status can say why.
+    let socketError: unknown;
     socket.onerror = (event) => {
       // A close event always follows; that is where the state changes.
       const status = /Unexpected server response: (\d{3})/.exec(String((event as { message?: unknown } | null)?.message ?? ''))?.[1];
       if (status) refusedWith = Number(status);
+      else socketError ??= (event as { error?: unknown } | null)?.error;
     };
     socket.onclose = (event) => {
       if (socket !== this.#socket) return;
       if (refusedWith !== undefined) this.#onUpgradeRefused(refusedWith);
+      else if (socketError instanceof Error) this.#onSocketClosed(event.code, event.reason, unreachableError(this.#urls[this.#urlIndex]!, socketError));
       else this.#onSocketClosed(event.code, event.reason);
     };
     // A broker that accepts TCP but never welcomes us is as good as down.
@@ -864,6 +869,21 @@ function upgradeError(status: number): EventwireError {
       return new EventwireError('unavailable', 'The broker is not taking connections now (HTTP 503: at capacity, or starting); retrying with backoff');
     default:
       return new EventwireError('connection_closed', `The broker refused the connection (HTTP ${status})`);
+  }
+}
+
+/** The socket could not be opened or broke: Node's reason in the message, its error kept as the cause. */
+function unreachableError(url: string, error: Error): EventwireError {
+  return new EventwireError('connection_closed', `Cannot reach the broker at ${safeUrl(url)}: ${error.message}`, { cause: error });
+}
+
+/** `url` without credentials or a query (a token may ride there), for messages. */
+function safeUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.protocol}//${parsed.host}${parsed.pathname}`;
+  } catch {
+    return '(invalid URL)';
   }
 }
 
