@@ -1,0 +1,137 @@
+// `eventwire` as a real child process against a real broker (and a real
+// nats-server): what it prints, and its exit codes.
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { EventChannel } from '@eventwire/event-channel';
+import { createJwtAuthenticator, EventBrokerServer } from '@eventwire/event-broker';
+import { freePort, natsServerAvailable, startNatsServer } from '../../../scripts/testing/nats-server.js';
+import { until, within } from '../../../scripts/testing/waits.js';
+
+const cli = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
+const test = suite('eventwire cli');
+/** A child started through tsx: its first output takes seconds on a loaded machine. */
+const WAIT = 20_000;
+
+interface Run {
+  readonly child: ReturnType<typeof spawn>;
+  readonly out: () => string;
+  readonly err: () => string;
+  readonly exited: Promise<number | null>;
+}
+
+function start(args: string[], env: Record<string, string> = {}): Run {
+  const child = spawn(process.execPath, ['--conditions=@eventwire/source', '--import', 'tsx', cli, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, EVENTWIRE_URL: '', EVENTWIRE_TOKEN: '', ...env },
+  });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (chunk) => (out += chunk));
+  child.stderr!.on('data', (chunk) => (err += chunk));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, out: () => out, err: () => err, exited };
+}
+
+async function run(args: string[], env?: Record<string, string>): Promise<{ code: number | null; out: string; err: string }> {
+  const running = start(args, env);
+  try {
+    const code = await within(running.exited, WAIT, `eventwire ${args.join(' ')}`);
+    return { code, out: running.out(), err: running.err() };
+  } finally {
+    running.child.kill('SIGKILL');
+  }
+}
+
+test('pub --ack, history --last, and sub --since replaying history then live; Ctrl-C exits 0', async () => {
+  const broker = new EventBrokerServer({ port: 0, host: '127.0.0.1', history: [{ pattern: 'cli.#', maxEvents: 100 }] });
+  const { url } = await broker.listen();
+  try {
+    for (const n of [1, 2, 3]) {
+      const pub = await run(['pub', 'cli.orders', JSON.stringify({ n }), '--ack', '--url', url]);
+      assert.is(pub.code, 0, pub.err);
+      assert.ok(JSON.parse(pub.out).id, 'acknowledged: prints the event id');
+    }
+    const history = await run(['history', 'cli.#', '--last', '2', '--json'], { EVENTWIRE_URL: url });
+    assert.is(history.code, 0, history.err);
+    assert.equal(history.out.trim().split('\n').map((line) => JSON.parse(line).data.n), [2, 3]);
+
+    const sub = start(['sub', 'cli.#', '--since', 'earliest', '--url', url]);
+    try {
+      await until(() => sub.err().includes('subscribed'), 'sub to subscribe', WAIT);
+      const channel = new EventChannel({ url });
+      await channel.emit('cli.orders', { n: 4 }, { ack: true });
+      await channel.close();
+      await until(() => sub.out().includes('{"n":4}'), 'the live event', WAIT);
+      assert.equal(sub.out().trim().split('\n').map((line) => JSON.parse(line.slice(line.indexOf('{'))).n), [1, 2, 3, 4]);
+      sub.child.kill('SIGINT');
+      assert.is(await within(sub.exited, WAIT, 'sub to exit'), 0);
+    } finally {
+      sub.child.kill('SIGKILL');
+    }
+  } finally {
+    await broker.close();
+  }
+});
+
+test('one-line errors with the code, and the exit codes: unreachable 3, refused credentials 3, invalid topic 1, not JSON 2', async () => {
+  const unreachable = await run(['pub', 'cli.x', '1', '--url', `ws://127.0.0.1:${await freePort()}`, '--timeout', '4000']);
+  assert.is(unreachable.code, 3, unreachable.err);
+  assert.match(unreachable.err, /^eventwire: connection_closed: cannot connect to ws:\/\/127\.0\.0\.1:\d+: .*ECONNREFUSED/);
+  assert.is(unreachable.err.trim().split('\n').length, 1);
+
+  const broker = new EventBrokerServer({ port: 0, host: '127.0.0.1', authenticate: createJwtAuthenticator({ secret: 'a-secret-of-at-least-32-characters!!' }) });
+  const { url } = await broker.listen();
+  try {
+    const refused = await run(['pub', 'cli.x', '1', '--url', url], { EVENTWIRE_TOKEN: 'not-a-jwt' });
+    assert.is(refused.code, 3);
+    assert.match(refused.err, /^eventwire: unauthorized: /);
+  } finally {
+    await broker.close();
+  }
+  const open = new EventBrokerServer({ port: 0, host: '127.0.0.1' });
+  const opened = await open.listen();
+  try {
+    const invalid = await run(['pub', 'cli..x', '1', '--url', opened.url]);
+    assert.is(invalid.code, 1);
+    assert.match(invalid.err, /^eventwire: invalid_topic: /);
+    const notJson = await run(['pub', 'cli.x', '{nope', '--url', opened.url]);
+    assert.is(notJson.code, 2);
+    assert.match(notJson.err, /^eventwire: usage: /);
+  } finally {
+    await open.close();
+  }
+});
+
+test('nats:// with a real nats-server: pub then sub sees it live', async () => {
+  if (!natsServerAvailable()) {
+    if (process.env['CI'] === 'true') assert.unreachable('nats-server is required under CI');
+    console.log('  skipped: nats-server is not installed');
+    return;
+  }
+  await using nats = await startNatsServer();
+  const sub = start(['sub', 'cli.nats.#', '--json', '--url', nats.url]);
+  try {
+    await until(() => sub.err().includes('subscribed'), 'sub to subscribe', WAIT);
+    const pub = await run(['pub', 'cli.nats.one', '{"hello":"nats"}', '--url', nats.url]);
+    assert.is(pub.code, 0, pub.err);
+    await until(() => sub.out().includes('"hello":"nats"'), 'the event over nats', WAIT);
+    assert.is(JSON.parse(sub.out().trim()).topic, 'cli.nats.one');
+    sub.child.kill('SIGINT');
+    assert.is(await within(sub.exited, WAIT, 'sub to exit'), 0);
+  } finally {
+    sub.child.kill('SIGKILL');
+  }
+});
+
+test('eventwire tail is the logs viewer; --help exits 0', async () => {
+  const help = await run(['tail', '--help']);
+  assert.is(help.code, 0);
+  assert.match(help.out, /eventwire-tail/);
+  const own = await run(['--help']);
+  assert.is(own.code, 0);
+  assert.match(own.out, /Exit codes: 0 done, 1 operation failed, 2 usage, 3 cannot connect/);
+});
+
+test.run();
