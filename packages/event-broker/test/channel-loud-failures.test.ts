@@ -56,7 +56,9 @@ test('ready({ within }) on an unreachable broker rejects with timeout after the 
     const started = Date.now();
     const error = await within(
       channel.ready({ within: 300 }).then(
-        () => assert.unreachable('ready resolved'),
+        (): never => {
+        throw new Error('ready resolved');
+      },
         (failure: unknown) => failure,
       ),
       5000,
@@ -103,7 +105,9 @@ test('a broker refusing the credentials: closed with reason unauthorized; ready 
   const closed = new Promise<ChannelStatus>((resolve) => channel.onStatus((status) => status.state === 'closed' && resolve(status)));
   const error = await within(
     channel.ready({ within: 5000 }).then(
-      () => assert.unreachable('ready resolved'),
+      (): never => {
+        throw new Error('ready resolved');
+      },
       (failure: unknown) => failure as EventwireError,
     ),
     10_000,
