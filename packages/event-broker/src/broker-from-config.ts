@@ -7,7 +7,8 @@ import { createApiKeyAuthenticator } from './auth/api-keys.js';
 import type { Authenticator } from './auth/authenticate.js';
 import { createJwtAuthenticator } from './auth/jwt.js';
 import { createAuditLog, type AuditLog } from './observers/audit-log.js';
-import { createWebhookNotifier } from './observers/webhook.js';
+import { createWebhookNotifier, describeWebhookRetry, shownWebhookUrl, type WebhookRetry } from './observers/webhook.js';
+import { builtinHook, type HookOptions } from './hooks.js';
 import { EventBrokerServer } from './server.js';
 
 /** A broker made by {@link createBrokerFromConfig}, with what it owns. */
@@ -60,8 +61,8 @@ export async function createBrokerFromConfig<TEvents extends EventMap = UntypedE
       ...(log && { onProblem: log }),
     });
     // The gate first: while the file cannot be written, nothing is accepted that would go unlogged.
-    untyped.intercept('#', auditLog.gate);
-    untyped.observe('#', auditLog.observer);
+    untyped.intercept('#', auditLog.gate, builtin('audit log'));
+    untyped.observe('#', auditLog.observer, builtin('audit log'));
     log?.(`audit log: ${audit.path}`);
   }
   for (const webhook of config.webhooks ?? []) {
@@ -71,8 +72,12 @@ export async function createBrokerFromConfig<TEvents extends EventMap = UntypedE
       ...(webhook.headers && { headers: webhook.headers }),
       ...(webhook.retries !== undefined && { retries: webhook.retries }),
       ...(webhook.timeoutMs !== undefined && { timeoutMs: webhook.timeoutMs }),
+      ...(log && { onRetry: (retry: WebhookRetry) => log(describeWebhookRetry(retry)) }),
     });
-    untyped.observe(topics, notifier, webhook.queueSize === undefined ? {} : { queueSize: webhook.queueSize });
+    untyped.observe(topics, notifier, {
+      ...builtin(`webhook ${shownWebhookUrl(webhook.url)}`),
+      ...(webhook.queueSize !== undefined && { queueSize: webhook.queueSize }),
+    });
     log?.(`webhook: ${topics} → ${new URL(webhook.url).origin}`);
   }
   for (const [template, rule] of Object.entries(config.channels ?? {})) broker.channel(template, rule);
@@ -87,6 +92,11 @@ export async function createBrokerFromConfig<TEvents extends EventMap = UntypedE
         await auditLog?.close();
       })()),
   };
+}
+
+/** Hook options naming one of the broker's own hooks (listed apart from the application's). */
+function builtin(name: string): HookOptions {
+  return { name, [builtinHook]: true } as HookOptions;
 }
 
 /** API keys first, then JWTs: whichever the config names; neither, no authentication. */

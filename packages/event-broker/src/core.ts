@@ -25,6 +25,7 @@ import {
   ObserverQueue,
   compileSelector,
   describeSelector,
+  uniqueName,
   type DerivedEvent,
   type HookSelector,
   type HookStats,
@@ -311,8 +312,8 @@ export class BrokerCore {
     return notified;
   }
 
-  intercept(selector: HookSelector, fn: Parameters<InterceptChain['add']>[1]): () => void {
-    return this.#intercepts.add(selector, fn);
+  intercept(selector: HookSelector, fn: Parameters<InterceptChain['add']>[1], name?: string, builtin = false): () => void {
+    return this.#intercepts.add(selector, fn, name, builtin);
   }
 
   observe(
@@ -320,9 +321,11 @@ export class BrokerCore {
     fn: (event: EventEnvelope, context: ObserveContext<EventMap>) => unknown,
     queueSize: number,
     name = describeSelector(selector),
+    builtin = false,
   ): () => void {
     const queue = new ObserverQueue({
-      name,
+      name: uniqueName(name, this.#observers),
+      builtin,
       matches: compileSelector(selector),
       fn,
       capacity: queueSize,

@@ -99,7 +99,14 @@ export interface DerivedEvent {
 /** Per-hook counters, as reported by `broker.stats().hooks`. */
 export interface HookStats {
   readonly kind: 'intercept' | 'observe';
+  /**
+   * The name given with `{ name }`, else the selector (`order.*`). Unique
+   * among hooks of one kind: a second hook under a taken name gets ` #2`
+   * (so `/metrics` series never collide).
+   */
   readonly name: string;
+  /** One of the broker's own hooks (audit log, webhooks, dashboard), not the application's. */
+  readonly builtin: boolean;
   readonly calls: number;
   readonly failures: number;
   /** Observers only: events discarded because the queue was full. */
@@ -108,6 +115,29 @@ export interface HookStats {
   readonly queued: number;
   /** How long its runs took (an async hook: until it settled). */
   readonly durations: DurationSnapshot;
+}
+
+/** Options of `intercept` (and, with more, of `observe`). */
+export interface HookOptions {
+  /**
+   * What logs, `/stats` (`hooks[].name`), `/metrics` (the `hook` label) and
+   * the dashboard call this hook. Taken already by a hook of the same kind:
+   * ` #2` is appended.
+   * @default the selector: the topic pattern, or the ts-pattern pattern as JSON
+   */
+  readonly name?: string;
+}
+
+/**
+ * Marks a hook registered through the public API as one of the broker's own
+ * (audit log, webhooks): not exported from the package, so only the broker
+ * sets it; `/stats` and the dashboard list such hooks apart.
+ */
+export const builtinHook: unique symbol = Symbol('eventwire.builtinHook');
+
+/** `options` with the broker's mark, as `intercept`/`observe` read it. */
+export function isBuiltinHook(options: HookOptions): boolean {
+  return (options as { readonly [builtinHook]?: boolean })[builtinHook] === true;
 }
 
 /** A topic pattern string, or a ts-pattern pattern matched against the envelope. */
@@ -138,6 +168,7 @@ export type InterceptOutcome =
 
 interface Interceptor {
   readonly name: string;
+  readonly builtin: boolean;
   readonly matches: (event: EventEnvelope) => boolean;
   readonly fn: (event: EventEnvelope, context: InterceptContext<EventMap, EventEnvelope>) => unknown;
   calls: number;
@@ -161,8 +192,16 @@ export class InterceptChain {
     this.#report = report;
   }
 
-  add(selector: HookSelector, fn: Interceptor['fn'], name = describeSelector(selector)): () => void {
-    const hook: Interceptor = { name, matches: compileSelector(selector), fn, calls: 0, failures: 0, durations: new DurationHistogram() };
+  add(selector: HookSelector, fn: Interceptor['fn'], name = describeSelector(selector), builtin = false): () => void {
+    const hook: Interceptor = {
+      name: uniqueName(name, this.#hooks),
+      builtin,
+      matches: compileSelector(selector),
+      fn,
+      calls: 0,
+      failures: 0,
+      durations: new DurationHistogram(),
+    };
     this.#hooks.push(hook);
     return () => {
       const index = this.#hooks.indexOf(hook);
@@ -178,6 +217,7 @@ export class InterceptChain {
     return this.#hooks.map((hook) => ({
       kind: 'intercept',
       name: hook.name,
+      builtin: hook.builtin,
       calls: hook.calls,
       failures: hook.failures,
       dropped: 0,
@@ -313,6 +353,7 @@ interface QueuedObservation {
  */
 export class ObserverQueue {
   readonly name: string;
+  readonly builtin: boolean;
   readonly matches: (event: EventEnvelope) => boolean;
   readonly #fn: (event: EventEnvelope, context: ObserveContext<EventMap>) => unknown;
   readonly #capacity: number;
@@ -329,6 +370,7 @@ export class ObserverQueue {
 
   constructor(options: {
     name: string;
+    builtin?: boolean;
     matches: (event: EventEnvelope) => boolean;
     fn: (event: EventEnvelope, context: ObserveContext<EventMap>) => unknown;
     capacity: number;
@@ -336,6 +378,7 @@ export class ObserverQueue {
     report: (error: EventwireError) => void;
   }) {
     this.name = options.name;
+    this.builtin = options.builtin ?? false;
     this.matches = options.matches;
     this.#fn = options.fn;
     this.#capacity = options.capacity;
@@ -424,6 +467,7 @@ export class ObserverQueue {
     return {
       kind: 'observe',
       name: this.name,
+      builtin: this.builtin,
       calls: this.calls,
       failures: this.failures,
       dropped: this.dropped,
@@ -431,6 +475,18 @@ export class ObserverQueue {
       durations: this.#durations.snapshot(),
     };
   }
+}
+
+/**
+ * `name`, or `name #2`, `#3`… when a hook of the same kind already holds it:
+ * hooks are told apart by name in logs, `/stats` and `/metrics` labels.
+ */
+export function uniqueName(name: string, taken: readonly { readonly name: string }[]): string {
+  const names = new Set(taken.map((hook) => hook.name));
+  if (!names.has(name)) return name;
+  let n = 2;
+  while (names.has(`${name} #${n}`)) n++;
+  return `${name} #${n}`;
 }
 
 export { describeSelector };

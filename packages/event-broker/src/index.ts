@@ -52,6 +52,7 @@ export type {
   AnyHookEvent,
   EmitContext,
   HookEvent,
+  HookOptions,
   HookStats,
   InterceptContext,
   InterceptHook,

@@ -20,7 +20,7 @@ import { HistoryRules, closeCodes, settlesWithin } from '@eventwire/event-channe
 import { createDefaultHistoryStore } from './history/default-store.js';
 import type { P } from 'ts-pattern';
 import { BrokerCore, type PublishResult } from './core.js';
-import type { AnyHookEvent, InterceptHook, ObserveHook, PatternHookEvent, TopicHookEvent } from './hooks.js';
+import { isBuiltinHook, type AnyHookEvent, type HookOptions, type InterceptHook, type ObserveHook, type PatternHookEvent, type TopicHookEvent } from './hooks.js';
 import { Access } from './auth/access.js';
 import type { ChannelRule } from './auth/channels.js';
 import { clientAddress } from './auth/client-address.js';
@@ -63,7 +63,7 @@ export interface BrokerAddress {
 export type { BrokerStats, ClusterStats } from './broker-stats.js';
 
 /** Options of `observe`. */
-export interface ObserveOptions {
+export interface ObserveOptions extends HookOptions {
   /**
    * Events the observer may fall behind by; past it the oldest waiting event
    * is dropped and counted.
@@ -323,18 +323,21 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
    * pattern (`'order.*'`) or a ts-pattern pattern over the envelope
    * (`{ topic: 'order.created', data: { total: P.number.gte(1000) } }`).
    * Hooks run in registration order; each may `reject`, `transform`,
-   * `setMetadata` or `emit`. Returns a function that removes the hook.
+   * `setMetadata` or `emit`. `options.name` names it in logs, `/stats`,
+   * `/metrics` and the dashboard. Returns a function that removes the hook.
    */
   intercept<TPattern extends PatternArgument<TEvents>>(
     selector: TPattern & PatternCheck<TEvents, TPattern>,
     hook: InterceptHook<TEvents, TopicHookEvent<TEvents, TPattern>>,
+    options?: HookOptions,
   ): () => void;
   intercept<const TPattern extends P.Pattern<AnyHookEvent<TEvents>>>(
     selector: TPattern,
     hook: InterceptHook<TEvents, PatternHookEvent<TEvents, TPattern>>,
+    options?: HookOptions,
   ): () => void;
-  intercept(selector: string | object, hook: (event: never, context: never) => unknown): () => void {
-    return this.#core.intercept(selector, hook as never);
+  intercept(selector: string | object, hook: (event: never, context: never) => unknown, options: HookOptions = {}): () => void {
+    return this.#core.intercept(selector, hook as never, options.name, isBuiltinHook(options));
   }
 
   /**
@@ -371,7 +374,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
     hook: (event: never, context: never) => unknown,
     options: ObserveOptions = {},
   ): () => void {
-    return this.#core.observe(selector, hook as never, options.queueSize ?? 10_000);
+    return this.#core.observe(selector, hook as never, options.queueSize ?? 10_000, options.name, isBuiltinHook(options));
   }
 
   /**

@@ -132,6 +132,8 @@ let browser: Browser | undefined;
     assert.match(await page.locator('#publish-result').innerText(), /^published /);
     await pageValue<Array<{ topic: string }>>(page, 'window.dashboard.stats.topTopics', (list) => list.some((entry) => entry.topic === 'test.hello'), 'the topic among the top topics');
     assert.match(await page.locator('#hooks').innerText(), /intercept login\.\*/);
+    // The application's hooks first, the broker's own after them and marked.
+    assert.match(await page.locator('#hooks').innerText(), /intercept login\.\*[\s\S]*observe dashboard previews \(broker\)/);
 
     await page.locator('#filter').fill('login.*');
     assert.not.match(await page.locator('#events').innerText(), /test\.hello/, 'the filter hides other topics');

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { EventChannel } from '@eventwire/event-channel';
-import { createAuditLog, createBrokerFromConfig, createWebhookNotifier } from '../src/index.js';
+import { createAuditLog, createBrokerFromConfig, createWebhookNotifier, type EventBrokerServer } from '../src/index.js';
 import { startBroker, until } from './helpers.js';
 
 const test = suite('built-in observers');
@@ -117,6 +117,57 @@ test('webhook: POSTs a CloudEvent, retries transient failures, gives up on 4xx a
   } finally {
     await server.stop();
     await new Promise((resolve) => hook.close(resolve));
+  }
+});
+
+test('named hooks: the audit log, a webhook and the application\'s own hook are told apart in /stats and /metrics; a failing webhook logs its URL, status and next retry', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'eventwire-named-'));
+  let failuresLeft = 1;
+  const hook = createServer(async (request: IncomingMessage, response) => {
+    for await (const _ of request);
+    response.writeHead(failuresLeft-- > 0 ? 503 : 204).end();
+  });
+  await new Promise<void>((resolve) => hook.listen(0, '127.0.0.1', resolve));
+  const base = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook`;
+  const lines: string[] = [];
+  const configured = await createBrokerFromConfig(
+    {
+      port: 0,
+      metrics: true,
+      auditLog: join(dir, 'audit.jsonl'),
+      webhooks: [{ url: `${base}?token=s3cret`, retries: 2 }],
+      setup(broker: EventBrokerServer) {
+        broker.observe('#', () => {}, { name: 'billing' });
+        broker.observe('#', () => {}, { name: 'billing' });
+      },
+    },
+    { log: (line) => lines.push(line), onError: () => {} },
+  );
+  const { httpUrl } = await configured.broker.listen();
+  try {
+    await configured.broker.publish('named.one', 1);
+    await until(() => configured.broker.stats().hooks.every((h) => h.calls === 1 && h.queued === 0), 'every hook ran once');
+    const hooks = configured.broker.stats().hooks.map((h) => [h.kind, h.name, h.builtin]);
+    assert.equal(hooks, [
+      ['intercept', 'audit log', true],
+      ['observe', 'audit log', true],
+      ['observe', `webhook ${base}`, true],
+      ['observe', 'billing', false],
+      ['observe', 'billing #2', false],
+    ]);
+    const text = await (await fetch(`${httpUrl}/metrics`)).text();
+    const series = text.split('\n').filter((line) => line.startsWith('eventwire_hook_calls_total{'));
+    assert.is(new Set(series.map((line) => line.split(' ')[0])).size, 5, `five distinct series:\n${series.join('\n')}`);
+    assert.ok(series.some((line) => line.includes('hook="audit log"')));
+    assert.ok(series.some((line) => line.includes(`hook="webhook ${base}"`)));
+    await until(() => lines.some((line) => line.startsWith('webhook ')  && line.includes('retry')), 'the retry line');
+    const retry = lines.find((line) => line.includes('retry'))!;
+    assert.match(retry, new RegExp(`^webhook ${base.replace(/[.]/g, '\\.')} answered 503 \\(connection_closed\\); retry 1/2 in \\d+ ms$`));
+    assert.not.match(lines.join('\n'), /s3cret/, 'no query string (it may hold a secret) in logs');
+  } finally {
+    await configured.close();
+    await new Promise((resolve) => hook.close(resolve));
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 

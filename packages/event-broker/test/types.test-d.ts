@@ -42,6 +42,16 @@ broker.observe({ topic: 'order.created', data: { total: P.number.gte(1000) } }, 
 // @ts-expect-error a topic pattern that matches no declared event
 broker.observe('ordr.*', () => {});
 
+// Named hooks: a name (and for observers a queue size) in the options.
+broker.observe('order.*', () => {}, { name: 'billing', queueSize: 100 });
+broker.intercept('order.created', () => {}, { name: 'fraud gate' });
+broker.intercept({ topic: 'order.created' }, () => {}, { name: 'by shape' });
+// @ts-expect-error a name is a string
+broker.observe('order.*', () => {}, { name: 1 });
+// @ts-expect-error intercepts have no queue
+broker.intercept('order.*', () => {}, { queueSize: 1 });
+expectType<Equal<ReturnType<typeof broker.stats>['hooks'][number]['builtin'], boolean>>();
+
 void broker.publish('order.shipped', { id: 'o', carrier: 'dhl' });
 // @ts-expect-error server-side publishes are typed
 void broker.publish('order.shipped', { id: 'o' });

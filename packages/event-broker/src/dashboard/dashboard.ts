@@ -56,7 +56,7 @@ export interface DashboardStats {
   readonly topTopics: ReadonlyArray<{ readonly topic: string; readonly messages: number }>;
   /** The connections furthest behind now (unsent bytes queued for them), at most five. */
   readonly behind: readonly BehindConnection[];
-  readonly hooks: ReadonlyArray<Pick<HookStats, 'kind' | 'name' | 'calls' | 'failures' | 'queued' | 'dropped'>>;
+  readonly hooks: ReadonlyArray<Pick<HookStats, 'kind' | 'name' | 'builtin' | 'calls' | 'failures' | 'queued' | 'dropped'>>;
 }
 
 /** A connection with data queued that it has not read yet. */
@@ -124,6 +124,7 @@ export class Dashboard {
       },
       1000,
       'dashboard previews',
+      true,
     );
   }
 
@@ -170,7 +171,7 @@ export class Dashboard {
         .slice(0, TOP_TOPICS)
         .map(({ topic, messages }) => ({ topic, messages })),
       behind: this.#behind(),
-      hooks: stats.hooks.map(({ kind, name, calls, failures, queued, dropped }) => ({ kind, name, calls, failures, queued, dropped })),
+      hooks: stats.hooks.map(({ kind, name, builtin, calls, failures, queued, dropped }) => ({ kind, name, builtin, calls, failures, queued, dropped })),
     };
   }
 
