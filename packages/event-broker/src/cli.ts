@@ -1,13 +1,19 @@
 // The `event-broker` command. The only place that reads the environment: the
 // flags, the variables and the config file are read by command-line.ts, from
 // the settings table (settings.ts); this runs the broker they describe.
+import { readFileSync } from 'node:fs';
 import { createBrokerFromConfig } from './broker-from-config.js';
 import { clusterNodeName } from './cluster/cluster-options.js';
 import { readCommandLine, usage, type CommandLine } from './command-line.js';
 import { BrokerConfigError, maskConfig } from './config.js';
 
-function fail(message: string): never {
-  console.error(`event-broker: ${message.replace(/\n/g, '\nevent-broker: ')}\nRun event-broker --help for usage.`);
+/**
+ * Exits 2 with `message`, one `event-broker:` prefix per line. Only a usage
+ * error (a bad flag, variable or config value) points at --help: for a
+ * runtime failure (the port is taken, setup threw) --help has no answer.
+ */
+function fail(message: string, { usageError = false } = {}): never {
+  console.error(`event-broker: ${message.replace(/\n/g, '\nevent-broker: ')}${usageError ? '\nRun event-broker --help for usage.' : ''}`);
   process.exit(2);
 }
 
@@ -15,11 +21,16 @@ let commandLine: CommandLine;
 try {
   commandLine = await readCommandLine(process.argv.slice(2), process.env);
 } catch (error) {
-  if (error instanceof BrokerConfigError) fail(error.message);
+  if (error instanceof BrokerConfigError) fail(error.message, { usageError: true });
   throw error;
 }
 if (commandLine.kind === 'help') {
   console.log(usage);
+  process.exit(0);
+}
+if (commandLine.kind === 'version') {
+  const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  console.log(`event-broker ${version} (node ${process.version})`);
   process.exit(0);
 }
 const { config, sources, configPath } = commandLine;
@@ -36,7 +47,9 @@ const cluster = config.cluster && hostName ? { cluster: { ...config.cluster, nod
 const configured = await createBrokerFromConfig({ ...config, ...cluster }, {
   log,
   onError: (error) => log(`error ${error.code}: ${error.message}`),
-}).catch((error: unknown) => fail(error instanceof BrokerConfigError ? error.message : `setup failed: ${(error as Error).message}`));
+}).catch((error: unknown) =>
+  error instanceof BrokerConfigError ? fail(error.message, { usageError: true }) : fail(`setup failed: ${(error as Error).message}`),
+);
 if (configPath) log(`config: ${configPath}`);
 
 // Ctrl-C may come at any moment (even before listening); later ones are ignored.

@@ -14,6 +14,7 @@ export const commandFlags = {
   config: { type: 'string', arg: '<file>', env: 'EVENTWIRE_CONFIG', help: 'a config file: .ts .mts .js .mjs .cjs .json (see the broker README)' },
   'print-config': { type: 'boolean', help: 'print the effective config, where each value came from, secrets masked; then exit' },
   help: { type: 'boolean', short: 'h', help: 'show this help' },
+  version: { type: 'boolean', help: 'print the version and exit' },
 } as const;
 
 type FlagOption = { readonly type: 'string' | 'boolean'; readonly multiple?: boolean; readonly short?: string };
@@ -87,6 +88,7 @@ ${wrap(`  --config ${commandFlags.config.arg}`, commandFlags.config.help)}
 ${wrap('', commandFlags.config.env)}
 ${wrap('  --print-config', commandFlags['print-config'].help)}
 ${wrap('  -h, --help', commandFlags.help.help)}
+${wrap('  --version', commandFlags.version.help)}
 
 Settings: each flag also has the environment variable shown, and a config file
 key of the same name as in --print-config. Flags win over the environment, the
@@ -107,6 +109,7 @@ const staticDefaults = Object.fromEntries(settingEntries.flatMap(([key, setting]
 /** What the command line asks for. */
 export type CommandLine =
   | { readonly kind: 'help' }
+  | { readonly kind: 'version' }
   | (EffectiveConfig & {
       readonly kind: 'run';
       /** The config file, from --config or EVENTWIRE_CONFIG. */
@@ -128,6 +131,7 @@ export async function readCommandLine(argv: readonly string[], env: Readonly<Rec
     throw new BrokerConfigError([(error as Error).message], { cause: error });
   }
   if (flags['help']) return { kind: 'help' };
+  if (flags['version']) return { kind: 'version' };
   // The connection cap is derived from this process's open-file limit; --print-config says how.
   const cap = defaultMaxConnections();
   const defaults: ConfigLayer = {

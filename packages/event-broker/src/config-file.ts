@@ -46,8 +46,19 @@ export async function loadBrokerConfigFile(path: string): Promise<ResolvedBroker
     // The file itself failed (a syntax error, a throwing import): say where.
     throw new BrokerConfigError([`${path}: failed to load: ${(error as Error).message}`]);
   }
-  const exported = module.default ?? module;
-  return validateConfig(exported, path, { code: true });
+  // A TypeScript file outside an ESM package is compiled to CommonJS: its
+  // exports object (marked __esModule) arrives as the default; its own
+  // default export is inside it.
+  const compiled = module.default as { readonly __esModule?: unknown; readonly default?: unknown } | undefined;
+  const exports = compiled !== null && typeof compiled === 'object' && compiled.__esModule === true ? (compiled as Record<string, unknown>) : module;
+  // A config is the default export; named exports alone are a mistake to name, not "unknown keys".
+  if (exports.default === undefined) {
+    const names = Object.keys(exports).filter((name) => name !== 'default' && name !== '__esModule');
+    throw new BrokerConfigError([
+      `${path}: no default export${names.length > 0 ? ` (it exports ${names.join(', ')})` : ''}; write export default defineBrokerConfig({ … })`,
+    ]);
+  }
+  return validateConfig(exports.default, path, { code: true });
 }
 
 async function importModule(file: string, extension: string): Promise<unknown> {

@@ -4,6 +4,7 @@ import { clusterHistory, createClusterEngine } from './cluster/create-engine.js'
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { hostname } from 'node:os';
 import {
   EventwireError,
   assertTopic,
@@ -49,6 +50,16 @@ const MIN_REFUSAL_ROOM = 16;
 
 /** This package's version, for `/health` (read once; src/ and dist/ sit beside package.json alike). */
 const brokerVersion = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+/**
+ * The start-up line's URL: a wildcard address (`0.0.0.0`, `::`) is not one
+ * to connect to, so it shows this machine's name and says every interface
+ * listens.
+ */
+function shownUrl(bound: AddressInfo): string {
+  if (bound.address === '0.0.0.0' || bound.address === '::') return `ws://${hostname()}:${bound.port} (all interfaces)`;
+  return `ws://${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}`;
+}
 
 /** Where a listening broker can be reached. */
 export interface BrokerAddress {
@@ -313,8 +324,14 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
     }
     for (const surface of this.#surfaces) for (const warning of surface.warnings?.() ?? []) this.#log(warning);
     const websockets = this.#surfaces.map((surface) => `${surface.name}: ${surface.endpoints.websocket}`);
-    const http = [...this.#surfaces.flatMap((surface) => surface.endpoints.http ?? []), '/health', '/stats'];
-    this.#log(`listening on ${this.#address.url} (${websockets.join(', ')}, http: ${http.join(', ')}); up to ${this.#access.maxConnections} connections`);
+    const http = [
+      ...this.#surfaces.flatMap((surface) => surface.endpoints.http ?? []),
+      '/health',
+      '/stats',
+      ...(this.#metrics ? [this.#metrics.path] : []),
+      ...(this.#dashboard ? [this.#dashboard.path] : []),
+    ];
+    this.#log(`listening on ${shownUrl(bound)} (${websockets.join(', ')}, http: ${http.join(', ')}); up to ${this.#access.maxConnections} connections`);
     return this.#address;
   }
 

@@ -494,8 +494,9 @@ export const optionSettings = {
     arg: '<policy>',
     help: 'when the history log syncs to disk: always | never | <ms>',
     read: wholeNumber,
-    schema: z.union([z.literal('always'), z.literal('never'), z.number().int().positive()], {
-      error: 'expected "always", "never" or a number of milliseconds',
+    // The enum carries the message: for a string zod reports the one option of that type, so it must list every valid value.
+    schema: z.union([z.enum(['always', 'never'], { error: 'expected always, never or a number of milliseconds' }), z.number().int().positive()], {
+      error: 'expected always, never or a number of milliseconds',
     }),
     default: logHistoryStoreDefaults.fsync,
   }),

@@ -1,4 +1,8 @@
 // The event-broker command, run as a real process.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -25,6 +29,61 @@ test('bad options exit 2 with a clear message', async () => {
   assert.match(bad.output(), /--max-payload: "lots" is not a size/);
   const unknown = run(['--frobnicate']);
   assert.is(await within(unknown.exit, 15_000, 'exit'), 2);
+});
+
+test('--version prints the package version and exits 0', async () => {
+  const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  const { output, exit } = run(['--version']);
+  assert.is(await within(exit, 15_000, 'exit'), 0);
+  assert.match(output(), new RegExp(`^event-broker ${version.replace(/\./g, '\\.')} `));
+});
+
+test('--fsync with a bad value lists the valid ones', async () => {
+  const bad = run(['--fsync', 'sometimes']);
+  assert.is(await within(bad.exit, 15_000, 'exit'), 2);
+  assert.match(bad.output(), /--fsync: expected always, never or a number of milliseconds/);
+});
+
+test('a config file with only a named export says there is no default export', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'eventwire-cli-'));
+  try {
+    for (const file of ['named.config.mjs', 'named.config.ts']) {
+      writeFileSync(join(dir, file), 'export const config = { port: 0 };\n');
+      const bad = run(['--config', join(dir, file)]);
+      assert.is(await within(bad.exit, 15_000, 'exit'), 2);
+      assert.match(bad.output(), new RegExp(`${file}: no default export \\(it exports config\\)`));
+      assert.not.match(bad.output(), /unknown key/);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a busy port is one line without the --help hint (a runtime error, not a usage error)', async () => {
+  const taken = createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  try {
+    const busy = run(['--port', String((taken.address() as AddressInfo).port)]);
+    assert.is(await within(busy.exit, 15_000, 'exit'), 2);
+    assert.match(busy.output(), /^event-broker: cannot listen on 127\.0\.0\.1:\d+: .*EADDRINUSE.*\n$/);
+    assert.not.match(busy.output(), /--help/);
+  } finally {
+    await new Promise((resolve) => taken.close(resolve));
+  }
+});
+
+test('the start-up line names /metrics and /dashboard when on, and on 0.0.0.0 a connectable host', async () => {
+  const { child, output, exit } = run(['--host', '0.0.0.0', '--port', '0', '--metrics', 'on', '--dashboard', 'on']);
+  try {
+    const [line] = await waitFor(output, /listening on .*\n/, 'listening line');
+    assert.match(line!, new RegExp(`listening on ws://${hostname()}:\\d+ \\(all interfaces\\)`));
+    assert.not.match(line!, /0\.0\.0\.0/);
+    assert.match(line!, /http: .*\/metrics/);
+    assert.match(line!, /http: .*\/dashboard/);
+  } finally {
+    child.kill('SIGTERM');
+    await within(exit, 15_000, 'exit');
+  }
 });
 
 test('serves, logs one line per connection, and stops cleanly on SIGTERM (env config)', async () => {
