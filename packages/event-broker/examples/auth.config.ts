@@ -1,14 +1,18 @@
 // auth.config.ts — event-broker --config auth.config.ts (JWT_SECRET and ORDERS_API_KEY set)
 import { defineBrokerConfig } from '@eventwire/event-broker';
 
+// Refuse to start without the secrets: a broker left without one would run with that authentication off.
+const { JWT_SECRET, ORDERS_API_KEY } = process.env;
+if (!JWT_SECRET || !ORDERS_API_KEY) throw new Error('set JWT_SECRET and ORDERS_API_KEY (this config will not run without authentication)');
+
 export default defineBrokerConfig({
   // Browsers and users: HS256 JWTs from your login service (`sub` is the user id).
-  jwtSecret: process.env['JWT_SECRET'],
+  jwtSecret: JWT_SECRET,
   jwtAudience: 'shop',
   // Services: long-lived keys, each standing for a user with narrow permissions.
   apiKeys: [
     {
-      key: process.env['ORDERS_API_KEY'] ?? '',
+      key: ORDERS_API_KEY,
       user: 'svc-orders',
       permissions: { publish: ['order.*', 'private-user.*'], subscribe: ['inventory.#'] },
     },

@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -69,6 +70,25 @@ test('a busy port is one line without the --help hint (a runtime error, not a us
     assert.not.match(busy.output(), /--help/);
   } finally {
     await new Promise((resolve) => taken.close(resolve));
+  }
+});
+
+test('examples/auth.config.ts with JWT_SECRET unset refuses to start (never runs with authentication off)', async () => {
+  const config = fileURLToPath(new URL('../examples/auth.config.ts', import.meta.url));
+  const { JWT_SECRET: _, ...env } = process.env;
+  const child = spawn(process.execPath, ['--conditions=@eventwire/source', '--import', 'tsx', cli, '--config', config, '--port', '0'], {
+    env: { ...env, ORDERS_API_KEY: 'orders-key-0123456789abcdef' },
+  });
+  let output = '';
+  child.stdout.on('data', (chunk) => (output += chunk));
+  child.stderr.on('data', (chunk) => (output += chunk));
+  const exit = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  try {
+    assert.is(await within(exit, 15_000, 'exit'), 2, output);
+    assert.match(output, /set JWT_SECRET/);
+    assert.not.match(output, /listening on/);
+  } finally {
+    child.kill('SIGKILL');
   }
 });
 
