@@ -2,8 +2,7 @@
 // `npm run broker -- --config examples/order-flow/broker.config.ts` serves alone.
 // It enforces the event map, audits every event, and derives `fraud.review`
 // from large orders: the services know nothing about either.
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { defineBrokerConfig } from '@eventwire/event-broker';
 import { P } from 'ts-pattern';
 import { FRAUD_THRESHOLD, shop } from './src/events.js';
@@ -11,7 +10,9 @@ import { FRAUD_THRESHOLD, shop } from './src/events.js';
 export default defineBrokerConfig({
   port: 15500,
   events: shop,
-  auditLog: { path: join(tmpdir(), 'eventwire-order-flow', 'audit.jsonl'), maxBytes: '10mb', maxFiles: 3 },
+  // Inside the example's own folder (examples/order-flow/audit/, git-ignored): found beside the code
+  // that wrote it, gone with the checkout; the broker's start-up lines print the path.
+  auditLog: { path: fileURLToPath(new URL('./audit/audit.jsonl', import.meta.url)), maxBytes: '10mb', maxFiles: 3 },
   setup(broker) {
     broker.observe({ topic: 'events.order.created', data: { total: P.number.gte(FRAUD_THRESHOLD) } }, (event, ctx) =>
       ctx.emit('fraud.review', { orderId: event.data.orderId, total: event.data.total, reason: `total ≥ ${FRAUD_THRESHOLD}` }),

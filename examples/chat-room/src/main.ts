@@ -62,7 +62,7 @@ broker.intercept('presence-room.*', (event, ctx) => {
   if (author === undefined) ctx.reject('sign in to speak');
   if (event.data.user !== author) ctx.transform({ ...event.data, user: author });
 });
-const { url } = await broker.listen();
+const { url } = await broker.listen().catch(exitIfPortBusy('chat-room', '--port', values.port));
 const bot = await startBot(url, botToken, log);
 
 const web = createServer(async (request, response) => {
@@ -92,7 +92,9 @@ const web = createServer(async (request, response) => {
   response.writeHead(200, { 'content-type': extname(file) === '.js' ? 'text/javascript' : 'application/octet-stream' });
   response.end(readFileSync(file));
 });
-await new Promise<void>((resolve) => web.listen(Number(values['web-port']), '127.0.0.1', resolve));
+await new Promise<void>((resolve, reject) => web.once('error', reject).listen(Number(values['web-port']), '127.0.0.1', resolve)).catch(
+  exitIfPortBusy('chat-room', '--web-port', values['web-port']),
+);
 log(`chat page on http://127.0.0.1:${(web.address() as AddressInfo).port}/ (broker ${url}); Ctrl-C to stop`);
 
 await stopped;
@@ -101,3 +103,12 @@ web.closeAllConnections();
 await new Promise<void>((resolve) => web.close(() => resolve()));
 await broker.close();
 log('chat stopped');
+
+/** A busy port is one line, not an EADDRINUSE stack: which port, and how to pick another. */
+function exitIfPortBusy(what: string, flag: string, port: unknown): (error: NodeJS.ErrnoException) => never {
+  return (error) => {
+    if (error.code !== 'EADDRINUSE') throw error;
+    console.error(`${what}: port ${String(port)} is already in use; pass ${flag} <another port> (0 picks a free one)`);
+    process.exit(1);
+  };
+}

@@ -58,7 +58,7 @@ for (const index of [1, 2, 3]) {
     history: [{ pattern: 'chat.#', maxEvents: 100 }],
     log: (line) => console.log(`[broker-${index}] ${line}`),
   });
-  await broker.listen();
+  await broker.listen().catch(exitIfPortBusy('cluster', '--port', basePort + index - 1));
   brokers.push(broker);
 }
 // Joined once each link says so (it connects in the background).
@@ -115,4 +115,13 @@ async function waitFor(condition: () => boolean | Promise<boolean>, ms = 10_000)
     if (Date.now() > deadline) throw new Error('cluster: the brokers did not come together in time');
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
+}
+
+/** A busy port is one line, not an EADDRINUSE stack: which port, and how to pick another. */
+function exitIfPortBusy(what: string, flag: string, port: unknown): (error: NodeJS.ErrnoException) => never {
+  return (error) => {
+    if (error.code !== 'EADDRINUSE') throw error;
+    console.error(`${what}: port ${String(port)} is already in use; pass ${flag} <another port> (0 picks a free one)`);
+    process.exit(1);
+  };
 }

@@ -52,7 +52,7 @@ const broker = new EventBrokerServer({
 broker.channel('presence-board', (user) => (user ? { name: user.id } : false));
 // A customer's own channel: the customer reads it, the warehouse writes to it.
 broker.channel('private-user.{id}', (user, { id }) => user?.id === id || user?.id === 'warehouse');
-const { url, port } = await broker.listen();
+const { url, port } = await broker.listen().catch(exitIfPortBusy('laravel-echo', '--port', values.port));
 const warehouse = await startWarehouse(url, warehouseToken, log);
 
 // The backend's Pusher client, pointed at the broker instead of Pusher's cloud.
@@ -99,7 +99,9 @@ const web = createServer(async (request, response) => {
     json(response, 500, { error: (error as Error).message });
   }
 });
-await new Promise<void>((resolve) => web.listen(Number(values['web-port']), '127.0.0.1', resolve));
+await new Promise<void>((resolve, reject) => web.once('error', reject).listen(Number(values['web-port']), '127.0.0.1', resolve)).catch(
+  exitIfPortBusy('laravel-echo', '--web-port', values['web-port']),
+);
 log(`order board on http://127.0.0.1:${(web.address() as AddressInfo).port}/ (broker ${url}, Pusher app ${app.key}); Ctrl-C stops`);
 
 await stopped;
@@ -124,4 +126,13 @@ async function body(request: IncomingMessage): Promise<string> {
     if (text.length > 10_000) throw new Error('body too large');
   }
   return text;
+}
+
+/** A busy port is one line, not an EADDRINUSE stack: which port, and how to pick another. */
+function exitIfPortBusy(what: string, flag: string, port: unknown): (error: NodeJS.ErrnoException) => never {
+  return (error) => {
+    if (error.code !== 'EADDRINUSE') throw error;
+    console.error(`${what}: port ${String(port)} is already in use; pass ${flag} <another port> (0 picks a free one)`);
+    process.exit(1);
+  };
 }

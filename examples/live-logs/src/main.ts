@@ -31,7 +31,7 @@ process.on('SIGINT', onSignal);
 process.on('SIGTERM', onSignal);
 
 const broker = new EventBrokerServer({ port: Number(values.port) });
-const { url } = await broker.listen();
+const { url } = await broker.listen().catch(exitIfPortBusy('live-logs', '--port', values.port));
 
 // The viewer is the real CLI, in its own process, like a person's terminal.
 const tailCli = fileURLToPath(new URL('../../../packages/logger-adapter/src/tail.ts', import.meta.url));
@@ -76,3 +76,12 @@ viewer.kill('SIGTERM');
 await viewerExited;
 await broker.close();
 console.error(`live-logs: ${stats.published} log events published, ${stats.deliveries} delivered`);
+
+/** A busy port is one line, not an EADDRINUSE stack: which port, and how to pick another. */
+function exitIfPortBusy(what: string, flag: string, port: unknown): (error: NodeJS.ErrnoException) => never {
+  return (error) => {
+    if (error.code !== 'EADDRINUSE') throw error;
+    console.error(`${what}: port ${String(port)} is already in use; pass ${flag} <another port> (0 picks a free one)`);
+    process.exit(1);
+  };
+}

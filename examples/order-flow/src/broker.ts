@@ -19,6 +19,15 @@ export async function startShopBroker(overrides: { port?: number; auditLog?: str
     },
     { log: (line) => say('broker', line) },
   );
-  const address = await configured.broker.listen();
+  const address = await configured.broker.listen().catch(exitIfPortBusy('order-flow', '--port', overrides.port ?? config.port));
   return { broker: configured.broker, address, close: configured.close };
+}
+
+/** A busy port is one line, not an EADDRINUSE stack: which port, and how to pick another. */
+function exitIfPortBusy(what: string, flag: string, port: unknown): (error: NodeJS.ErrnoException) => never {
+  return (error) => {
+    if (error.code !== 'EADDRINUSE') throw error;
+    console.error(`${what}: port ${String(port)} is already in use; pass ${flag} <another port> (0 picks a free one)`);
+    process.exit(1);
+  };
 }

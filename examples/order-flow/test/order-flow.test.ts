@@ -1,5 +1,6 @@
 // Smoke test: the order flow npm start runs, end to end, plus its audit log.
 import { execFile } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,6 +38,26 @@ test('three orders reach every service; the large one goes to the fraud desk; al
     assert.is(lines.length, 13, topics.join(',')); // 3 × (created, payment, paid, reserved) + 1 review
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('npm start -- --port N reaches the demo; a busy port is one line, exit 1, no stack', async () => {
+  const taken = createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  const port = (taken.address() as AddressInfo).port;
+  // What `npm start -- --port N` runs after installing: the start script's last command, the arguments appended as npm appends them.
+  const root = fileURLToPath(new URL('../../../', import.meta.url));
+  const start = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts['start']!;
+  const demo = start.split('&&').at(-1)!.trim();
+  try {
+    const failed = await run('sh', ['-c', `${demo} --port ${port}`], { cwd: root, timeout: 60_000 }).then(
+      (): never => assert.unreachable('the demo started on a busy port') as never,
+      (error: { code: number; stdout: string; stderr: string }) => error,
+    );
+    assert.is(failed.code, 1, failed.stderr);
+    assert.is(failed.stderr, `order-flow: port ${port} is already in use; pass --port <another port> (0 picks a free one)\n`);
+  } finally {
+    await new Promise((resolve) => taken.close(resolve));
   }
 });
 
