@@ -18,12 +18,22 @@ test('three rounds of a payments service, seen live by the tail process', async 
   );
   assert.match(stdout, /DEBUG payments: validating card for order o1 \{"requestId":"req-1","orderId":"o1"\}/);
   assert.match(stdout, /INFO  payments: charged 39\.98 EUR for o2 .*"token":"\[redacted\]"/);
+  assert.not.match(stdout, /\u001b\[/, 'no colour codes when the output is not a terminal');
   assert.match(stdout, /WARN  payments: gateway slow: 802 ms/);
   assert.match(stdout, /ERROR payments: refund failed \{"requestId":"req-3"\}\n {2}Error: gateway timeout/);
   assert.match(stdout, /caused by: Error: socket hang up/);
   assert.match(stdout, /INFO  payments: round 3 done\n/); // console capture, ANSI stripped
   assert.not.match(stdout, /tok_secret/);
   assert.match(stderr, /live-logs: 11 log events published, 11 delivered/);
+});
+
+test('amounts are shown as money (19.99 × 10 is 199.90, not 199.89999999999998)', async () => {
+  const { stdout } = await run(
+    process.execPath,
+    ['--conditions=@eventwire/source', '--import', 'tsx', main, '--port', '0', '--rounds', '10', '--interval-ms', '0'],
+    { timeout: 60_000 },
+  );
+  assert.match(stdout, /INFO  payments: charged 199\.90 EUR for o10 /);
 });
 
 // Ctrl-C reaches the viewer too (one process group), which stops by itself.
