@@ -9,6 +9,7 @@ import { createJwtAuthenticator } from './auth/jwt.js';
 import { createAuditLog, type AuditLog } from './observers/audit-log.js';
 import { createWebhookNotifier, describeWebhookRetry, shownWebhookUrl, type WebhookRetry } from './observers/webhook.js';
 import { builtinHook, type HookOptions } from './hooks.js';
+import { errorRecord, lineRecord, type BrokerLogger, type BrokerLogRecord } from './log-record.js';
 import { EventBrokerServer } from './server.js';
 
 /** A broker made by {@link createBrokerFromConfig}, with what it owns. */
@@ -24,6 +25,8 @@ export interface ConfiguredBroker<TEvents extends EventMap> {
 export interface ConfiguredBrokerOptions {
   /** Receives one readable line per connection and state change (filtered by `quiet`). */
   readonly log?: (line: string) => void;
+  /** Receives the same as records (filtered by `quiet`); when set, `log` is not called. See `BrokerOptions.logger`. */
+  readonly logger?: BrokerLogger;
   readonly onError?: (error: EventwireError) => void;
 }
 
@@ -41,11 +44,13 @@ export async function createBrokerFromConfig<TEvents extends EventMap = UntypedE
   options: ConfiguredBrokerOptions = {},
 ): Promise<ConfiguredBroker<TEvents>> {
   const config = validateConfig(input, 'config', { code: true });
-  const { log } = options;
+  // One way out for this function's own lines too (the audit log's, the webhooks'): a record to `logger`, else text to `log`.
+  const logger = options.logger && (config.quiet ? (record: BrokerLogRecord) => void (record.conn === undefined && options.logger!(record)) : options.logger);
+  const log = logger ? (line: string) => logger(lineRecord(line)) : options.log;
   const broker = new EventBrokerServer<TEvents>({
     ...brokerOptionsOf(config),
     ...(config.events && { events: config.events as TEvents }),
-    ...(log && { log: config.quiet ? (line: string) => void (!line.startsWith('conn ') && log(line)) : log }),
+    ...(logger ? { logger } : log && { log: config.quiet ? (line: string) => void (!line.startsWith('conn ') && log(line)) : log }),
     ...authenticatorOf(config),
     ...(options.onError && { onError: options.onError }),
   });
@@ -72,7 +77,9 @@ export async function createBrokerFromConfig<TEvents extends EventMap = UntypedE
       ...(webhook.headers && { headers: webhook.headers }),
       ...(webhook.retries !== undefined && { retries: webhook.retries }),
       ...(webhook.timeoutMs !== undefined && { timeoutMs: webhook.timeoutMs }),
-      ...(log && { onRetry: (retry: WebhookRetry) => log(describeWebhookRetry(retry)) }),
+      ...(logger
+        ? { onRetry: (retry: WebhookRetry) => logger(webhookRetryRecord(retry)) }
+        : log && { onRetry: (retry: WebhookRetry) => log(describeWebhookRetry(retry)) }),
     });
     untyped.observe(topics, notifier, {
       ...builtin(`webhook ${shownWebhookUrl(webhook.url)}`),
@@ -92,6 +99,18 @@ export async function createBrokerFromConfig<TEvents extends EventMap = UntypedE
         await auditLog?.close();
       })()),
   };
+}
+
+/** A webhook's retry as a warning record: its URL, status, code, cause and which retry comes. */
+function webhookRetryRecord(retry: WebhookRetry): BrokerLogRecord {
+  return errorRecord(retry.error, {
+    level: 'warn',
+    msg: describeWebhookRetry(retry),
+    hook: `webhook ${retry.url}`,
+    url: retry.url,
+    retry: retry.retry,
+    ...(retry.status !== undefined && { status: retry.status }),
+  });
 }
 
 /** Hook options naming one of the broker's own hooks (listed apart from the application's). */

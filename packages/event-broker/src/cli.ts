@@ -6,6 +6,7 @@ import { createBrokerFromConfig } from './broker-from-config.js';
 import { clusterNodeName } from './cluster/cluster-options.js';
 import { readCommandLine, usage, type CommandLine } from './command-line.js';
 import { BrokerConfigError, maskConfig } from './config.js';
+import { brokerLogLevels, lineRecord, recordText, type BrokerLogRecord } from './log-record.js';
 
 /**
  * Exits 2 with `message`, one `event-broker:` prefix per line. Only a usage
@@ -40,13 +41,23 @@ if (commandLine.printConfig) {
   process.exit(0);
 }
 
-const log = (line: string): void => console.log(`${new Date().toISOString()} ${line}`);
+// The one place that chooses how the log is written: JSON lines with pino's
+// field names (level, time, msg, then the record's own fields), or a
+// timestamp and the text; records under --log-level are left out.
+const least = brokerLogLevels.indexOf(config.logLevel ?? 'info');
+const logger = (record: BrokerLogRecord): void => {
+  if (brokerLogLevels.indexOf(record.level) < least) return;
+  if (config.logFormat === 'json') {
+    const { level, msg, ...fields } = record;
+    process.stdout.write(`${JSON.stringify({ level, time: Date.now(), msg, ...fields })}\n`);
+  } else console.log(`${new Date().toISOString()} ${recordText(record)}`);
+};
+const log = (line: string): void => logger(lineRecord(line));
 // A cluster node is named after $HOSTNAME (a container's name) unless the config names it: only the CLI reads the environment.
 const hostName = process.env['HOSTNAME'];
 const cluster = config.cluster && hostName ? { cluster: { ...config.cluster, node: clusterNodeName(config.cluster, hostName) } } : {};
 const configured = await createBrokerFromConfig({ ...config, ...cluster }, {
-  log,
-  onError: (error) => log(`error ${error.code}: ${error.message}`),
+  logger,
 }).catch((error: unknown) =>
   error instanceof BrokerConfigError ? fail(error.message, { usageError: true }) : fail(`setup failed: ${(error as Error).message}`),
 );

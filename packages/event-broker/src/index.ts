@@ -17,6 +17,7 @@ export { dashboardTopics } from './dashboard/dashboard.js';
 export { LogHistoryStore, logHistoryStoreDefaults } from './history/log-store.js';
 export { defaultHistoryMemoryBytes } from './history/memory-bound.js';
 export { httpStatusFor } from './http.js';
+export { brokerLogLevels } from './log-record.js';
 export { createAuditLog } from './observers/audit-log.js';
 export { createWebhookNotifier } from './observers/webhook.js';
 export { brokerDefaults } from './options.js';
@@ -62,8 +63,9 @@ export type {
   PublishOrigin,
   TopicHookEvent,
 } from './hooks.js';
+export type { BrokerLogger, BrokerLogLevel, BrokerLogRecord } from './log-record.js';
 export type { AuditLog, AuditLogOptions } from './observers/audit-log.js';
-export type { WebhookOptions } from './observers/webhook.js';
+export type { WebhookOptions, WebhookRetry } from './observers/webhook.js';
 export type { BrokerOptions, MetricsOptions, PusherOptions } from './options.js';
 export type { PresenceListener, PresenceMember } from './presence.js';
 export type { RoutedEvent, Subscriber } from './router.js';

@@ -1,3 +1,4 @@
+import type { BrokerLogger, BrokerLogRecord } from './log-record.js';
 import { MAX_PAYLOAD_DEPTH, type EventMap, type EventTracing, type EventwireError } from '@eventwire/event-channel';
 import type { HistoryStore } from '@eventwire/event-channel/protocol';
 import type { Authenticator } from './auth/authenticate.js';
@@ -51,6 +52,14 @@ export interface BrokerOptions<TEvents extends EventMap = EventMap> extends Conf
   readonly surfaces?: readonly SurfaceFactory[];
   /** Receives one readable line per connection and state change. Silent by default. */
   readonly log?: (line: string) => void;
+  /**
+   * Receives the same as `log`, as records with stable fields (`level`,
+   * `msg`, `conn`, …; see {@link BrokerLogRecord}), and failures as `error`
+   * records with their `code` and `cause` (then `onError`'s default is off).
+   * When set, `log` is not called: the logger decides how records are written.
+   * @default none: `log` gets the text
+   */
+  readonly logger?: BrokerLogger;
   /**
    * Receives failures nobody else hears of: failing observers, dropped derived
    * events, transport errors. @default writes to console.error

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { hostname } from 'node:os';
+import { errorRecord, lineRecord } from './log-record.js';
 import {
   EventwireError,
   assertTopic,
@@ -157,7 +158,10 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
             : `capacity available again: ${connections} connections of ${maxConnections}; ${refused} newcomers were refused meanwhile`,
         ),
     });
-    const report = options.onError ?? ((error: EventwireError) => console.error(`[event-broker] ${error.code}: ${error.message}`));
+    const logger = options.logger;
+    const report =
+      options.onError ??
+      (logger ? (error: EventwireError) => logger(errorRecord(error)) : (error: EventwireError) => console.error(`[event-broker] ${error.code}: ${error.message}`));
     const historyRules = options.history && options.history.length > 0 ? new HistoryRules(options.history) : undefined;
     const cluster = options.cluster === undefined ? undefined : createClusterEngine(options.cluster);
     // In a cluster, history is the engine's (NATS: JetStream; others refuse), unless a store of this broker's own is given.
@@ -551,7 +555,9 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
     return this.#pusher;
   }
 
+  /** The one way out for the broker's log: a record to `logger`, else the line to `log`. */
   #log(line: string): void {
-    this.#options.log?.(line);
+    if (this.#options.logger) this.#options.logger(lineRecord(line));
+    else this.#options.log?.(line);
   }
 }

@@ -29,6 +29,7 @@ import type { ClusterOptions } from './cluster/cluster-options.js';
 import { clusterSchemes } from './cluster/create-engine.js';
 import type { DashboardOptions } from './dashboard/dashboard.js';
 import { logHistoryStoreDefaults } from './history/log-store.js';
+import { brokerLogLevels, type BrokerLogLevel } from './log-record.js';
 import { defaultHistoryMemoryBytes } from './history/memory-bound.js';
 import type { MetricsOptions, PusherOptions } from './options.js';
 import {
@@ -815,6 +816,30 @@ export const configOnlySettings = {
         queueSize: count.optional(),
       }),
     ),
+  }),
+  /**
+   * How the CLI writes its log: `pretty` (a timestamp and a line) or `json`
+   * (one JSON object a line, pino's field names: `level`, `time`, `msg`, then
+   * `code`, `cause`, `conn`, … — see `BrokerLogRecord`). @default 'pretty'
+   */
+  logFormat: configOnly<'pretty' | 'json'>()({
+    flag: 'log-format',
+    env: 'EVENTWIRE_LOG_FORMAT',
+    arg: '<format>',
+    help: 'how the log is written: pretty | json (one object a line: level, time, msg, code, cause, conn, …)',
+    read: asText,
+    schema: z.enum(['pretty', 'json'], { error: 'expected pretty or json' }),
+    default: 'pretty',
+  }),
+  /** The least level the CLI writes. @default 'info' */
+  logLevel: configOnly<BrokerLogLevel>()({
+    flag: 'log-level',
+    env: 'EVENTWIRE_LOG_LEVEL',
+    arg: '<level>',
+    help: 'the least level written: debug | info | warn | error',
+    read: asText,
+    schema: z.enum(brokerLogLevels, { error: 'expected debug, info, warn or error' }),
+    default: 'info',
   }),
   /** No per-connection log lines. @default false */
   quiet: configOnly<boolean>()({

@@ -4,6 +4,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
+import { createServer as createHttpServer } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -103,6 +104,65 @@ test('the start-up line names /metrics and /dashboard when on, and on 0.0.0.0 a 
   } finally {
     child.kill('SIGTERM');
     await within(exit, 15_000, 'exit');
+  }
+});
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+test('--log-format json: every line is a JSON object with level, time and msg; a connection carries conn, a failing webhook its code, URL, status and retry; --log-level warn leaves info out', async () => {
+  const hook = createHttpServer((request, response) => {
+    request.resume();
+    request.on('end', () => response.writeHead(503).end());
+  });
+  await new Promise<void>((resolve) => hook.listen(0, '127.0.0.1', resolve));
+  const webhook = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook`;
+  const records = (text: string) => text.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+  try {
+    for (const level of ['info', 'warn']) {
+      // Under --log-level warn the listening line is not written: the port is chosen here (free a moment ago).
+      const httpPort = await freePort();
+      const { child, output, exit } = run(['--port', String(httpPort), '--log-format', 'json', '--log-level', level, '--webhook', `${webhook}?token=s3cret`]);
+      try {
+        await until(() => fetch(`http://127.0.0.1:${httpPort}/health`).then((r) => r.ok, () => false), 'the broker answers', 15_000);
+        if (level === 'info') {
+          const client = await RawClient.open(`ws://127.0.0.1:${httpPort}`);
+          await waitFor(output, /"conn":"[^"]+"/, 'a conn record');
+          client.close();
+        }
+        const publish = await fetch(`http://127.0.0.1:${httpPort}/pubsub/logs.test/publish`, { method: 'POST', body: '{"payload":1}' });
+        assert.is(publish.status, 200);
+        await waitFor(output, /"level":"warn"/, 'the webhook retry record');
+      } finally {
+        child.kill('SIGTERM');
+        await within(exit, 15_000, 'exit');
+      }
+      const lines = records(output());
+      for (const line of lines) {
+        assert.type(line['level'], 'string');
+        assert.type(line['time'], 'number');
+        assert.type(line['msg'], 'string');
+      }
+      const retry = lines.find((line) => line['level'] === 'warn')!;
+      assert.equal(
+        [retry['code'], retry['url'], retry['status'], retry['retry'], retry['hook']],
+        ['connection_closed', webhook, 503, 1, `webhook ${webhook}`],
+      );
+      assert.not.match(output(), /s3cret/);
+      if (level === 'info') {
+        assert.ok(lines.some((line) => typeof line['conn'] === 'string' && / open native /.test(String(line['msg']))), 'a conn record');
+        assert.ok(lines.some((line) => line['msg'] === 'stopped'));
+      } else {
+        assert.equal(lines.filter((line) => line['level'] === 'info'), [], 'no info records under --log-level warn');
+      }
+    }
+  } finally {
+    await new Promise((resolve) => hook.close(resolve));
   }
 });
 

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { EventChannel } from '@eventwire/event-channel';
-import { createAuditLog, createBrokerFromConfig, createWebhookNotifier, type EventBrokerServer } from '../src/index.js';
+import { EventBrokerServer, createAuditLog, createBrokerFromConfig, createWebhookNotifier, type BrokerLogRecord } from '../src/index.js';
 import { startBroker, until } from './helpers.js';
 
 const test = suite('built-in observers');
@@ -168,6 +168,29 @@ test('named hooks: the audit log, a webhook and the application\'s own hook are 
     await configured.close();
     await new Promise((resolve) => hook.close(resolve));
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('logger option: lines become records (conn on connection lines); a failing observer is an error record with its code and the chain of causes', async () => {
+  const records: BrokerLogRecord[] = [];
+  const broker = new EventBrokerServer({ port: 0, host: '127.0.0.1', logger: (record) => records.push(record) });
+  broker.observe('#', () => {
+    throw new Error('ledger write failed', { cause: Object.assign(new Error('connect refused'), { code: 'ECONNREFUSED' }) });
+  }, { name: 'ledger' });
+  const { url } = await broker.listen();
+  const channel = new EventChannel({ url, ws: { backoff: () => 0 } });
+  try {
+    await channel.emit('logged.one', 1, { ack: true });
+    await until(() => records.some((record) => record.level === 'error'), 'the error record');
+    const error = records.find((record) => record.level === 'error')!;
+    assert.is(error.code, 'handler_failed');
+    assert.match(error.msg, /Observer "ledger" failed on logged\.one/);
+    assert.match(error.cause ?? '', /ledger write failed: ECONNREFUSED connect refused/);
+    await until(() => records.some((record) => record.conn !== undefined), 'a conn record');
+    assert.ok(records.some((record) => record.level === 'info' && record.msg.startsWith('listening on')));
+  } finally {
+    await channel.close();
+    await broker.close();
   }
 });
 

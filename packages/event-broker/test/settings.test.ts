@@ -86,6 +86,8 @@ const samples = {
     companion: 'order.#',
     expected: [{ url: 'https://hooks.example/events', topics: 'order.#' }],
   },
+  logFormat: { file: 'json', text: 'json', expected: 'json' },
+  logLevel: { file: 'warn', text: 'warn', expected: 'warn' },
   quiet: { file: true, text: '1', expected: true },
   jwtSecret: { file: 'a-secret-of-enough-length', text: 'a-secret-of-enough-length', expected: 'a-secret-of-enough-length' },
   jwksUrl: { file: 'https://auth.example/jwks.json', text: 'https://auth.example/jwks.json', expected: 'https://auth.example/jwks.json' },
