@@ -52,6 +52,17 @@ broker.observe('order.*', () => {}, { name: 1 });
 broker.intercept('order.*', () => {}, { queueSize: 1 });
 expectType<Equal<ReturnType<typeof broker.stats>['hooks'][number]['builtin'], boolean>>();
 
+// Structured logs: the logger gets records with a closed level union and stable optional fields.
+new EventBrokerServer({
+  logger: (record) => {
+    expectType<Equal<typeof record.level, 'debug' | 'info' | 'warn' | 'error'>>();
+    expectType<Equal<typeof record.code, string | undefined>>();
+    expectType<Equal<typeof record.conn, string | undefined>>();
+  },
+});
+// @ts-expect-error a logger takes records, not lines
+new EventBrokerServer({ logger: (line: string) => void line });
+
 void broker.publish('order.shipped', { id: 'o', carrier: 'dhl' });
 // @ts-expect-error server-side publishes are typed
 void broker.publish('order.shipped', { id: 'o' });
