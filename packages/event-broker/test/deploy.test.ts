@@ -81,7 +81,7 @@ test("the image's CMD with its ENV, as a plain process: listens, its HEALTHCHECK
     child.stderr.on('data', (chunk) => (out += chunk));
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     try {
-      await waitForOutput(() => out, new RegExp(`listening on ws://0\\.0\\.0\\.0:${port}`), 'the image command listening on 0.0.0.0');
+      await waitForOutput(() => out, new RegExp(`listening on ws://[^ ]+:${port} \\(all interfaces\\)`), 'the image command listening on 0.0.0.0');
       const [checkCommand, ...checkArgs] = dockerfile.healthcheck as [string, ...string[]];
       const health = spawnSync(checkCommand === 'node' ? process.execPath : checkCommand, checkArgs, { cwd: image, env, timeout: 10_000 });
       assert.is(health.status, 0, `HEALTHCHECK: ${health.stderr}`);
