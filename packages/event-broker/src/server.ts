@@ -57,9 +57,9 @@ const brokerVersion = (JSON.parse(readFileSync(new URL('../package.json', import
  * to connect to, so it shows this machine's name and says every interface
  * listens.
  */
-function shownUrl(bound: AddressInfo): string {
-  if (bound.address === '0.0.0.0' || bound.address === '::') return `ws://${hostname()}:${bound.port} (all interfaces)`;
-  return `ws://${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}`;
+function shownUrl(bound: AddressInfo, scheme: 'ws' | 'wss'): string {
+  if (bound.address === '0.0.0.0' || bound.address === '::') return `${scheme}://${hostname()}:${bound.port} (all interfaces)`;
+  return `${scheme}://${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}`;
 }
 
 /** Where a listening broker can be reached. */
@@ -335,7 +335,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
       ...(this.#metrics ? [this.#metrics.path] : []),
       ...(this.#dashboard ? [this.#dashboard.path] : []),
     ];
-    this.#log(`listening on ${shownUrl(bound)} (${websockets.join(', ')}, http: ${http.join(', ')}); up to ${this.#access.maxConnections} connections`);
+    this.#log(`listening on ${shownUrl(bound, this.#listener.secure ? 'wss' : 'ws')} (${websockets.join(', ')}, http: ${http.join(', ')}); up to ${this.#access.maxConnections} connections`);
     return this.#address;
   }
 
