@@ -9,12 +9,17 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { EventBrokerServer } from '@eventwire/event-broker';
+import { exampleArgs, exitIfPortBusy, wholeNumber } from '../../shared/command-line.js';
 import { startBot } from './bot.js';
 import { chat, roomName } from './events.js';
 
-const { values } = parseArgs({ options: { port: { type: 'string', default: '15500' }, 'web-port': { type: 'string', default: '3000' } } });
+const usage = `Usage: npm run example:chat -- [--port 15500] [--web-port 3000]
+  --port      the broker's port
+  --web-port  the page's port (0 picks a free one for either)`;
+const values = exampleArgs('chat-room', usage, { port: { type: 'string' }, 'web-port': { type: 'string' } });
+const brokerPort = wholeNumber('chat-room', usage, '--port', values.port, 15500);
+const webPort = wholeNumber('chat-room', usage, '--web-port', values['web-port'], 3000);
 const log = (line: string) => console.log(`${new Date().toISOString().slice(11, 19)} ${line}`);
 
 // The page imports the built event-channel (plain ES modules, no bundler).
@@ -45,7 +50,7 @@ const botToken = mint('bot');
 sessions.get(botToken)!.expiresAt = Number.MAX_SAFE_INTEGER;
 
 const broker = new EventBrokerServer({
-  port: Number(values.port),
+  port: brokerPort,
   events: chat,
   authenticate: ({ token }) => {
     const session = token === undefined ? undefined : sessions.get(token);
@@ -62,7 +67,7 @@ broker.intercept('presence-room.*', (event, ctx) => {
   if (author === undefined) ctx.reject('sign in to speak');
   if (event.data.user !== author) ctx.transform({ ...event.data, user: author });
 });
-const { url } = await broker.listen().catch(exitIfPortBusy('chat-room', '--port', values.port));
+const { url } = await broker.listen().catch(exitIfPortBusy('chat-room', '--port', brokerPort));
 const bot = await startBot(url, botToken, log);
 
 const web = createServer(async (request, response) => {
@@ -92,8 +97,8 @@ const web = createServer(async (request, response) => {
   response.writeHead(200, { 'content-type': extname(file) === '.js' ? 'text/javascript' : 'application/octet-stream' });
   response.end(readFileSync(file));
 });
-await new Promise<void>((resolve, reject) => web.once('error', reject).listen(Number(values['web-port']), '127.0.0.1', resolve)).catch(
-  exitIfPortBusy('chat-room', '--web-port', values['web-port']),
+await new Promise<void>((resolve, reject) => web.once('error', reject).listen(webPort, '127.0.0.1', resolve)).catch(
+  exitIfPortBusy('chat-room', '--web-port', webPort),
 );
 log(`chat page on http://127.0.0.1:${(web.address() as AddressInfo).port}/ (broker ${url}); Ctrl-C to stop`);
 
@@ -103,12 +108,3 @@ web.closeAllConnections();
 await new Promise<void>((resolve) => web.close(() => resolve()));
 await broker.close();
 log('chat stopped');
-
-/** A busy port is one line, not an EADDRINUSE stack: which port, and how to pick another. */
-function exitIfPortBusy(what: string, flag: string, port: unknown): (error: NodeJS.ErrnoException) => never {
-  return (error) => {
-    if (error.code !== 'EADDRINUSE') throw error;
-    console.error(`${what}: port ${String(port)} is already in use; pass ${flag} <another port> (0 picks a free one)`);
-    process.exit(1);
-  };
-}

@@ -8,17 +8,19 @@
 //   npm run example:cluster                 (from the repository root)
 //   … -- --rounds 2 --exit                  (two rounds, then stop: the test's way)
 //   … -- --port 0                           (OS-chosen broker ports)
-import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { EventBrokerServer } from '@eventwire/event-broker';
 import { EventChannel, defineEvents } from '@eventwire/event-channel';
+import { exampleArgs, wholeNumber } from '../../shared/command-line.js';
 import { natsServerAvailable, startNatsServer } from '../../../scripts/testing/nats-server.js';
 
-const { values } = parseArgs({
-  options: { port: { type: 'string', default: '15501' }, rounds: { type: 'string', default: '3' }, exit: { type: 'boolean', default: false } },
-});
-const basePort = Number(values.port);
-const rounds = Number(values.rounds);
+const usage = `Usage: npm run example:cluster -- [--port 15501] [--rounds 3] [--exit]
+  --port    the first broker's port; the others take the next two (0: OS-chosen ports)
+  --rounds  chat rounds before the brokers wait for your own clients
+  --exit    stop after the rounds instead of waiting for Ctrl-C`;
+const values = exampleArgs('cluster', usage, { port: { type: 'string' }, rounds: { type: 'string' }, exit: { type: 'boolean', default: false } });
+const basePort = wholeNumber('cluster', usage, '--port', values.port, 15501);
+const rounds = wholeNumber('cluster', usage, '--rounds', values.rounds, 3);
 
 const chat = defineEvents({
   'chat.room.*': z.object({ author: z.string(), text: z.string().min(1) }),

@@ -17,12 +17,17 @@ import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { EventBrokerServer } from '@eventwire/event-broker';
 import Pusher from 'pusher';
+import { exampleArgs, exitIfPortBusy, wholeNumber } from '../../shared/command-line.js';
 import { startWarehouse } from './warehouse.js';
 
-const { values } = parseArgs({ options: { port: { type: 'string', default: '15500' }, 'web-port': { type: 'string', default: '3000' } } });
+const usage = `Usage: npm run example:echo -- [--port 15500] [--web-port 3000]
+  --port      the broker's port
+  --web-port  the page's port (0 picks a free one for either)`;
+const values = exampleArgs('laravel-echo', usage, { port: { type: 'string' }, 'web-port': { type: 'string' } });
+const brokerPort = wholeNumber('laravel-echo', usage, '--port', values.port, 15500);
+const webPort = wholeNumber('laravel-echo', usage, '--web-port', values['web-port'], 3000);
 const log = (line: string) => console.log(`${new Date().toISOString().slice(11, 19)} ${line}`);
 
 // Ctrl-C may come at any moment, even during start-up: stop once started.
@@ -41,7 +46,7 @@ const warehouseToken = randomBytes(18).toString('base64url');
 sessions.set(warehouseToken, 'warehouse');
 
 const broker = new EventBrokerServer({
-  port: Number(values.port),
+  port: brokerPort,
   pusher: { apps: [app] },
   authenticate: ({ token }) => {
     const user = token === undefined ? undefined : sessions.get(token);
@@ -52,7 +57,7 @@ const broker = new EventBrokerServer({
 broker.channel('presence-board', (user) => (user ? { name: user.id } : false));
 // A customer's own channel: the customer reads it, the warehouse writes to it.
 broker.channel('private-user.{id}', (user, { id }) => user?.id === id || user?.id === 'warehouse');
-const { url, port } = await broker.listen().catch(exitIfPortBusy('laravel-echo', '--port', values.port));
+const { url, port } = await broker.listen().catch(exitIfPortBusy('laravel-echo', '--port', brokerPort));
 const warehouse = await startWarehouse(url, warehouseToken, log);
 
 // The backend's Pusher client, pointed at the broker instead of Pusher's cloud.
@@ -99,8 +104,8 @@ const web = createServer(async (request, response) => {
     json(response, 500, { error: (error as Error).message });
   }
 });
-await new Promise<void>((resolve, reject) => web.once('error', reject).listen(Number(values['web-port']), '127.0.0.1', resolve)).catch(
-  exitIfPortBusy('laravel-echo', '--web-port', values['web-port']),
+await new Promise<void>((resolve, reject) => web.once('error', reject).listen(webPort, '127.0.0.1', resolve)).catch(
+  exitIfPortBusy('laravel-echo', '--web-port', webPort),
 );
 log(`order board on http://127.0.0.1:${(web.address() as AddressInfo).port}/ (broker ${url}, Pusher app ${app.key}); Ctrl-C stops`);
 
@@ -126,13 +131,4 @@ async function body(request: IncomingMessage): Promise<string> {
     if (text.length > 10_000) throw new Error('body too large');
   }
   return text;
-}
-
-/** A busy port is one line, not an EADDRINUSE stack: which port, and how to pick another. */
-function exitIfPortBusy(what: string, flag: string, port: unknown): (error: NodeJS.ErrnoException) => never {
-  return (error) => {
-    if (error.code !== 'EADDRINUSE') throw error;
-    console.error(`${what}: port ${String(port)} is already in use; pass ${flag} <another port> (0 picks a free one)`);
-    process.exit(1);
-  };
 }

@@ -3,19 +3,24 @@
 // Usage: main.ts [--port 15500] [--rounds N] [--interval-ms 1000] [--level debug]
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { EventBrokerServer } from '@eventwire/event-broker';
+import { exampleArgs, exitIfPortBusy, wholeNumber } from '../../shared/command-line.js';
 import { startPaymentsService } from './payments-service.js';
 
-const { values } = parseArgs({
-  options: {
-    port: { type: 'string', default: '15500' },
-    rounds: { type: 'string' },
-    'interval-ms': { type: 'string', default: '1000' },
-    level: { type: 'string', default: 'debug' },
-  },
+const usage = `Usage: npm run example:logs -- [--port 15500] [--rounds N] [--interval-ms 1000] [--level debug]
+  --port         the broker's port (0 picks a free one)
+  --rounds       N payments, then stop (default: until Ctrl-C)
+  --interval-ms  time between two payments
+  --level        the lowest level the viewer shows (trace debug info warn error fatal)`;
+const values = exampleArgs('live-logs', usage, {
+  port: { type: 'string' },
+  rounds: { type: 'string' },
+  'interval-ms': { type: 'string' },
+  level: { type: 'string', default: 'debug' },
 });
-const rounds = values.rounds === undefined ? Infinity : Number(values.rounds);
+const port = wholeNumber('live-logs', usage, '--port', values.port, 15500);
+const rounds = wholeNumber('live-logs', usage, '--rounds', values.rounds, Infinity);
+const intervalMs = wholeNumber('live-logs', usage, '--interval-ms', values['interval-ms'], 1000);
 
 // Ctrl-C may come at any moment, even during start-up; a terminal sends it
 // to the viewer too, which then stops by itself. Either way the demo finishes
@@ -30,8 +35,8 @@ const onSignal = (): void => {
 process.on('SIGINT', onSignal);
 process.on('SIGTERM', onSignal);
 
-const broker = new EventBrokerServer({ port: Number(values.port) });
-const { url } = await broker.listen().catch(exitIfPortBusy('live-logs', '--port', values.port));
+const broker = new EventBrokerServer({ port });
+const { url } = await broker.listen().catch(exitIfPortBusy('live-logs', '--port', port));
 
 // The viewer is the real CLI, in its own process, like a person's terminal.
 const tailCli = fileURLToPath(new URL('../../../packages/logger-adapter/src/tail.ts', import.meta.url));
@@ -62,7 +67,7 @@ let working: Promise<void> = Promise.resolve();
 const workNext = async (): Promise<void> => {
   await service.work();
   if (++done >= rounds) stop();
-  else if (!stopRequested) timer = setTimeout(() => (working = workNext()), Number(values['interval-ms']));
+  else if (!stopRequested) timer = setTimeout(() => (working = workNext()), intervalMs);
 };
 if (viewerReady && !stopRequested) working = workNext();
 await stopped;
@@ -76,12 +81,3 @@ viewer.kill('SIGTERM');
 await viewerExited;
 await broker.close();
 console.error(`live-logs: ${stats.published} log events published, ${stats.deliveries} delivered`);
-
-/** A busy port is one line, not an EADDRINUSE stack: which port, and how to pick another. */
-function exitIfPortBusy(what: string, flag: string, port: unknown): (error: NodeJS.ErrnoException) => never {
-  return (error) => {
-    if (error.code !== 'EADDRINUSE') throw error;
-    console.error(`${what}: port ${String(port)} is already in use; pass ${flag} <another port> (0 picks a free one)`);
-    process.exit(1);
-  };
-}

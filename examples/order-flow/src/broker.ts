@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { createBrokerFromConfig, loadBrokerConfigFile } from '@eventwire/event-broker';
+import { exitIfPortBusy } from '../../shared/command-line.js';
 import { say } from './events.js';
 
 /** The example's broker config file (enforces the map, audits, derives fraud reviews). */
@@ -23,11 +24,3 @@ export async function startShopBroker(overrides: { port?: number; auditLog?: str
   return { broker: configured.broker, address, close: configured.close };
 }
 
-/** A busy port is one line, not an EADDRINUSE stack: which port, and how to pick another. */
-function exitIfPortBusy(what: string, flag: string, port: unknown): (error: NodeJS.ErrnoException) => never {
-  return (error) => {
-    if (error.code !== 'EADDRINUSE') throw error;
-    console.error(`${what}: port ${String(port)} is already in use; pass ${flag} <another port> (0 picks a free one)`);
-    process.exit(1);
-  };
-}

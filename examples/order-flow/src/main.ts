@@ -2,7 +2,7 @@
 // Usage: main.ts [--port 15500] [--orders N] [--interval-ms 1000] [--audit-log path]
 //   default: forever, one order a second; --port 0 picks a free port.
 // The broker comes from ../broker.config.ts; --port and --audit-log override it.
-import { parseArgs } from 'node:util';
+import { exampleArgs, wholeNumber } from '../../shared/command-line.js';
 import { startShopBroker } from './broker.js';
 import { FRAUD_THRESHOLD, say } from './events.js';
 import { startAnalyticsService, startFraudDesk } from './services/analytics.js';
@@ -10,15 +10,20 @@ import { startEmailService } from './services/email.js';
 import { startInventoryService } from './services/inventory.js';
 import { startOrderService } from './services/orders.js';
 
-const { values } = parseArgs({
-  options: {
-    port: { type: 'string' },
-    orders: { type: 'string' },
-    'interval-ms': { type: 'string', default: '1000' },
-    'audit-log': { type: 'string' },
-  },
+const usage = `Usage: npm start -- [--port 15500] [--orders N] [--interval-ms 1000] [--audit-log path]
+  --port         the broker's port (0 picks a free one)
+  --orders       place N orders, then stop (default: until Ctrl-C)
+  --interval-ms  time between two orders
+  --audit-log    where the broker's audit hook appends (default: examples/order-flow/audit/)`;
+const values = exampleArgs('order-flow', usage, {
+  port: { type: 'string' },
+  orders: { type: 'string' },
+  'interval-ms': { type: 'string' },
+  'audit-log': { type: 'string' },
 });
-const orderLimit = values.orders === undefined ? Infinity : Number(values.orders);
+const orderLimit = wholeNumber('order-flow', usage, '--orders', values.orders, Infinity);
+const intervalMs = wholeNumber('order-flow', usage, '--interval-ms', values['interval-ms'], 1000);
+const port = values.port === undefined ? undefined : wholeNumber('order-flow', usage, '--port', values.port, 0);
 
 // Ctrl-C may come at any moment, even during start-up: remember it, and stop
 // once what is running has finished. A second Ctrl-C only says so.
@@ -34,7 +39,7 @@ process.on('SIGINT', onSignal);
 process.on('SIGTERM', onSignal);
 
 const shopBroker = await startShopBroker({
-  ...(values.port !== undefined && { port: Number(values.port) }),
+  ...(port !== undefined && { port }),
   ...(values['audit-log'] !== undefined && { auditLog: values['audit-log'] }),
 });
 const { url, httpUrl } = shopBroker.address;
@@ -59,7 +64,7 @@ const placeNext = async (): Promise<void> => {
   const total = placed % 3 === 0 ? FRAUD_THRESHOLD * 1.5 : 19.99 * (1 + ((placed - 1) % 5));
   await orders.placeOrder(total);
   if (placed >= orderLimit) stop();
-  else if (!stopRequested) timer = setTimeout(() => (placing = placeNext()), Number(values['interval-ms']));
+  else if (!stopRequested) timer = setTimeout(() => (placing = placeNext()), intervalMs);
 };
 if (!stopRequested) placing = placeNext();
 await stopped;

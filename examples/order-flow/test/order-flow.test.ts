@@ -61,6 +61,29 @@ test('npm start -- --port N reaches the demo; a busy port is one line, exit 1, n
   }
 });
 
+test('--help prints the usage (exit 0); a mistyped option or a bad number is one line and the usage, exit 2, no stack', async () => {
+  const demo = (...args: string[]) =>
+    run(process.execPath, ['--conditions=@eventwire/source', '--import', 'tsx', main, ...args], { timeout: 60_000 }).then(
+      ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+      (error: { code: number; stdout: string; stderr: string }) => error,
+    );
+  const help = await demo('--help');
+  assert.is(help.code, 0, help.stderr);
+  assert.match(help.stdout, /^Usage: npm start -- \[--port 15500\]/);
+  for (const [args, first] of [
+    [['--bogus'], "order-flow: Unknown option '--bogus'"],
+    [['--orders', 'three'], 'order-flow: --orders takes a whole number, got "three"'],
+    [['stray'], 'order-flow: '],
+  ] as const) {
+    const failed = await demo(...args);
+    assert.is(failed.code, 2, `${args.join(' ')}: ${failed.stderr}`);
+    assert.ok(failed.stderr.startsWith(first), failed.stderr);
+    assert.match(failed.stderr, /\nUsage: npm start -- /);
+    assert.not.match(failed.stderr, /\n\s+at /); // no stack frame
+    assert.is(failed.stdout, '');
+  }
+});
+
 // Ctrl-C at any moment: during start-up, while an order is half placed (its
 // first emit awaits the broker's ack, its payment is not sent yet), between
 // orders, and pressed three times. Each run must exit 0 with its summary.
