@@ -5,54 +5,13 @@
 // durations, topic groups, the kernel's socket byte counts), and a scrape
 // reads one snapshot of them.
 import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
+import type { BrokerStats } from '../broker-stats.js';
 import { durationBuckets } from '../duration-histogram.js';
-import type { HookStats } from '../hooks.js';
 import type { TopicGroups } from '../topic-groups.js';
-
-/** What a scrape reads (a subset of BrokerStats, so this file does not depend on the server). */
-export interface MetricsSnapshot {
-  readonly connections: object;
-  readonly admitted: number;
-  readonly subscribers: number;
-  readonly subscriptions: number;
-  readonly topics: number;
-  readonly published: number;
-  readonly deliveries: number;
-  readonly rejected: number;
-  readonly derived: number;
-  readonly derivedDropped: number;
-  readonly duplicates: number;
-  readonly storeFailures: number;
-  readonly slowConsumersCut: number;
-  readonly slowConsumersCutForMemory: number;
-  readonly heartbeatTimeouts: number;
-  readonly refused: object;
-  readonly hooks: readonly HookStats[];
-  readonly fromCluster: number;
-  readonly fromClusterInvalid: number;
-  readonly recoveries: number;
-  readonly replayed: number;
-  readonly gaps: number;
-  readonly clusterGaps: number;
-  readonly clusterGapsUntold: number;
-  readonly bytes: { readonly received: number; readonly sent: number };
-  readonly history?: { readonly head: number } | undefined;
-  readonly cluster?:
-    | {
-        readonly state: string;
-        readonly forwarded: number;
-        readonly received: number;
-        readonly held: number;
-        readonly droppedWhileAway: number;
-        readonly reconnects: number;
-        readonly interest: number;
-      }
-    | undefined;
-}
 
 /** Options of {@link BrokerMetrics}. */
 export interface BrokerMetricsOptions {
-  readonly snapshot: () => MetricsSnapshot;
+  readonly snapshot: () => BrokerStats;
   readonly topicGroups: TopicGroups | undefined;
   /** prom-client's default process and Node.js metrics (CPU, memory, GC, event-loop lag). */
   readonly defaultMetrics: boolean;
@@ -63,7 +22,7 @@ export interface BrokerMetricsOptions {
 }
 
 type Series = ReadonlyArray<readonly [Readonly<Record<string, string>>, number]>;
-type MetricMaker = (name: string, help: string, labelNames: readonly string[], read: (stats: MetricsSnapshot) => Series | number) => unknown;
+type MetricMaker = (name: string, help: string, labelNames: readonly string[], read: (stats: BrokerStats) => Series | number) => unknown;
 
 /**
  * The broker's Prometheus registry. Made on the first scrape, so a broker
@@ -73,7 +32,7 @@ export class BrokerMetrics {
   readonly #options: BrokerMetricsOptions;
   #registry: Registry | undefined;
   /** The snapshot the current scrape reads (one per scrape, not one per metric). */
-  #now: MetricsSnapshot | undefined;
+  #now: BrokerStats | undefined;
 
   constructor(options: BrokerMetricsOptions) {
     this.#options = options;
@@ -97,7 +56,7 @@ export class BrokerMetrics {
   #build(): Registry {
     const registry = new Registry();
     if (this.#options.defaultMetrics) collectDefaultMetrics({ register: registry });
-    const now = (): MetricsSnapshot => this.#now ?? this.#options.snapshot();
+    const now = (): BrokerStats => this.#now ?? this.#options.snapshot();
     // Each metric reads its value from the scrape's snapshot; a counter is set
     // to a count kept elsewhere (counts never go down while the broker runs).
     const define =
@@ -119,7 +78,7 @@ export class BrokerMetrics {
 
     gauge('eventwire_info', 'The broker version (always 1).', ['version'], () => [[{ version: this.#options.version }, 1]]);
     gauge('eventwire_connections', 'Open WebSocket connections, by surface.', ['surface'], (stats) =>
-      Object.entries(stats.connections as Record<string, number>).map(([surface, count]) => [{ surface }, count] as const),
+      Object.entries<number>(stats.connections).map(([surface, count]) => [{ surface }, count] as const),
     );
     gauge('eventwire_connections_admitted', 'WebSocket connections admitted and open (what maxConnections counts).', [], (stats) => stats.admitted);
     gauge('eventwire_subscribers', 'Connections holding at least one subscription.', [], (stats) => stats.subscribers);
@@ -133,7 +92,7 @@ export class BrokerMetrics {
     counter('eventwire_duplicates_total', 'Re-sent publishes answered from history instead of stored again.', [], (stats) => stats.duplicates);
     counter('eventwire_store_failures_total', 'Publishes refused because history could not store them.', [], (stats) => stats.storeFailures);
     counter('eventwire_refused_total', 'Connections, frames and HTTP calls refused, by reason.', ['reason'], (stats) =>
-      Object.entries(stats.refused as Record<string, number>).map(([reason, count]) => [{ reason }, count] as const),
+      Object.entries(stats.refused).map(([reason, count]) => [{ reason }, count] as const),
     );
     counter('eventwire_slow_consumers_cut_total', 'Connections cut for not reading: lag (their own bound) or memory (all queues together).', ['cause'], (stats) => [
       [{ cause: 'lag' }, stats.slowConsumersCut - stats.slowConsumersCutForMemory],
@@ -185,7 +144,7 @@ export class BrokerMetrics {
  * be fed one observation at a time; the hooks keep their own bucket counts,
  * so this metric reads them at scrape time in the same text format.
  */
-function hookDurations(now: () => MetricsSnapshot): Metric {
+function hookDurations(now: () => BrokerStats): Metric {
   const name = 'eventwire_hook_duration_seconds';
   const help = 'How long hook runs took, by hook (an async hook: until it settled).';
   const metric = {
