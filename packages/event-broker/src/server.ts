@@ -131,6 +131,11 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
   readonly #metrics: { readonly path: string; readonly registry: BrokerMetrics } | undefined;
   /** The live dashboard, when `dashboard` is set. */
   readonly #dashboard: Dashboard | undefined;
+  /** The one way out for the broker's log: a record to `logger`, else the line to `log` (a field, so it can be handed on as it is). */
+  readonly #log = (line: string): void => {
+    if (this.#options.logger) this.#options.logger(lineRecord(line));
+    else this.#options.log?.(line);
+  };
 
   constructor(given: BrokerOptions<TEvents> = {}) {
     // Every default applied and checked once (options.ts): below, each value is read as it is.
@@ -141,7 +146,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
     const maxSubscriptions = options.maxSubscriptionsPerConnection;
     this.#trustedProxies = new Set(options.trustedProxies);
     this.#outboundBudget = new OutboundBudget(options.maxTotalOutboundBytes);
-    this.#connections = new ConnectionRegistry({ heartbeatMs, log: (line) => this.#log(line) });
+    this.#connections = new ConnectionRegistry({ heartbeatMs, log: this.#log });
     this.#access = new Access({
       authenticate: options.authenticate,
       allowAnonymous: options.allowAnonymous,
@@ -171,13 +176,13 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
             accept: (raw, own) => this.#core.acceptFromHistory(raw, own),
             deliver: (envelope, except, own) => this.#core.deliverFromHistory(envelope, except, own),
             report,
-            log: (line) => this.#log(line),
+            log: this.#log,
             memoryMaxBytes: options.historyMaxMemoryBytes,
           })
         : undefined;
     this.#sharedHistory = shared;
     this.#core = new BrokerCore({
-      history: historyRules && { rules: historyRules, store: shared ?? options.historyStore ?? createDefaultHistoryStore(options, (line) => this.#log(line)) },
+      history: historyRules && { rules: historyRules, store: shared ?? options.historyStore ?? createDefaultHistoryStore(options, this.#log) },
       events: options.events,
       allowUnknownTopics: options.allowUnknownTopics,
       interceptTimeoutMs: options.interceptTimeoutMs,
@@ -203,7 +208,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
       }),
     };
     if (cluster) {
-      joinCluster(cluster, this.#core, { report, log: (line) => this.#log(line), nodeStats: () => this.stats() });
+      joinCluster(cluster, this.#core, { report, log: this.#log, nodeStats: () => this.stats() });
       this.#cluster = cluster;
     }
     const host: SurfaceHost = {
@@ -221,7 +226,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
       },
       connection: (id) => this.#connections.get(id),
       stats: () => this.stats(),
-      log: (line) => this.#log(line),
+      log: this.#log,
     };
     const builtin = createBuiltinSurfaces(host, options);
     this.#pusher = builtin.pusher;
@@ -248,7 +253,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
       slowConsumerMs: options.slowConsumerMs,
       clientAddress: address,
       assertServing,
-      log: (line) => this.#log(line),
+      log: this.#log,
     });
     this.#httpApi = new HttpApi({
       surfaces: this.#surfaces,
@@ -273,7 +278,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
     this.#listener = createBrokerHttpServer(
       (request, response) => void this.#httpApi.serve(request, response),
       tlsFilesOf(options.tlsCert, options.tlsKey),
-      (line) => this.#log(line),
+      this.#log,
     );
     this.#http = this.#listener.server;
     this.#http.on('upgrade', (request, socket, head) => void this.#upgrades.handle(request, socket as Socket, head));
@@ -553,11 +558,5 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
   #pusherSurface(): PusherSurface {
     if (!this.#pusher) throw new EventwireError('invalid_payload', 'The Pusher surface is off: set the `pusher` option');
     return this.#pusher;
-  }
-
-  /** The one way out for the broker's log: a record to `logger`, else the line to `log`. */
-  #log(line: string): void {
-    if (this.#options.logger) this.#options.logger(lineRecord(line));
-    else this.#options.log?.(line);
   }
 }
