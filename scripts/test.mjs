@@ -4,7 +4,8 @@
 //
 // Steps, in order (each step counts as passed/failed like a test):
 //   1. type tests: `tsc --noEmit` per package, example and bench/ (covers test/*.test-d.ts)
-//   2. builds: `tsc -p tsconfig.build.json` per package (dist/ + .d.ts)
+//   2. builds: `tsc -p tsconfig.build.json` per package (dist/ + .d.ts), and
+//      scripts/bundle-browser.mjs where a package has one (the browser file)
 //   3. every `test/**/*.test.ts` of packages/* and examples/*, each file in its
 //      own Node process (isolation; a hung file is killed at its deadline),
 //      run from source through the "@eventwire/source" export condition.
@@ -153,6 +154,10 @@ if (!filter && !explicitFiles) {
   for (const dir of dirs) {
     if (existsSync(join(dir, 'tsconfig.build.json'))) {
       await step(`build ${relative(root, dir)}`, tsc, ['-p', 'tsconfig.build.json'], dir);
+    }
+    // The one-file browser build (event-channel's dist/browser/), as its `build` script makes it.
+    if (existsSync(join(dir, 'scripts', 'bundle-browser.mjs'))) {
+      await step(`bundle ${relative(root, dir)} for browsers`, process.execPath, [join('scripts', 'bundle-browser.mjs')], dir);
     }
   }
 }

@@ -2,49 +2,15 @@
 // is its own file(s) plus one entry below: the entry names its schemes and
 // builds it, and its options type becomes a channel option by that key.
 // Transports import their clients (ws, NATS, Redis, PostgreSQL) lazily, on
-// connect, so this table pulls none of them into a browser bundle.
+// connect, so this table pulls none of them into a browser bundle; the
+// browser build also swaps the Node-only rows (server-transports.ts) for
+// rows that refuse with `unsupported_transport`.
 import { EventwireError } from '../errors.js';
 import { defaultMemoryHub, memoryBusName, type MemoryHub } from './memory.js';
+import { serverTransports } from './server-transports.js';
 import type { Transport } from './transport.js';
-import type { GetToken } from './token-source.js';
-import { NatsTransport, type NatsTransportOptions } from './nats.js';
-import { PostgresTransport, type PostgresTransportOptions } from './postgres.js';
-import { RedisTransport, type RedisTransportOptions } from './redis.js';
+import { entry, parseChannelUrl, parsed, type SharedTransportOptions, type TransportEntry } from './transport-entry.js';
 import { WsTransport, type WsTransportOptions } from './ws.js';
-
-/** Options every transport may read, whatever its scheme. */
-interface SharedTransportOptions {
-  /**
-   * Credentials for a broker that authenticates: asked for a fresh token on
-   * every (re)connect and again ahead of expiry, when the live connection is
-   * re-authenticated without dropping a subscription. One request at a time.
-   * @example getToken: async () => (await fetch('/api/realtime-token')).text()
-   */
-  readonly getToken?: GetToken;
-}
-
-/** What a URL resolves to before its transport is built. */
-interface TransportTarget {
-  /** The first URL: it picked the transport. */
-  readonly url: string;
-  /** The other URLs of the list: more servers of the same transport (only where `several`). */
-  readonly more: readonly string[];
-}
-
-/** One transport a URL can pick. */
-interface TransportEntry<TOptions> {
-  /** URL schemes it answers, without `://`, lowercase. */
-  readonly schemes: readonly string[];
-  /** A list of URLs is several servers of this transport (failover, a cluster) rather than a mistake. */
-  readonly several?: boolean;
-  /** Builds it from the URL, the channel option under this entry's key, and the shared options. */
-  readonly create: (target: TransportTarget, options: TOptions | undefined, shared: SharedTransportOptions) => Transport;
-}
-
-/** Declares an entry with its options type (inferred where it is used as a channel option). */
-function entry<TOptions>(definition: TransportEntry<TOptions>): TransportEntry<TOptions> {
-  return definition;
-}
 
 /**
  * The transports a channel URL can name. Each key is also the channel option
@@ -74,24 +40,9 @@ const transports = {
         ...(more.length > 0 && { failover: [...more, ...(options?.failover ?? [])] }),
       }),
   }),
-  /** For `nats://` URLs: more servers, credentials (`token`, `user`/`pass`, `credentials`), TLS, outbox, timeouts. */
-  nats: entry<Omit<NatsTransportOptions, 'url'>>({
-    schemes: ['nats'],
-    several: true,
-    // Not parsed here: `nats://a:4222,b:4222` is a server list, not a URL the URL parser takes.
-    create: ({ url, more }, options) =>
-      new NatsTransport({ ...options, url, ...(more.length > 0 && { servers: [...more, ...(options?.servers ?? [])] }) }),
-  }),
-  /** For `redis://` and `rediss://` URLs: a channel-name prefix, backoff, outbox, timeouts, ioredis options. */
-  redis: entry<Omit<RedisTransportOptions, 'url'>>({
-    schemes: ['redis', 'rediss'],
-    create: ({ url }, options) => new RedisTransport(parsed(url, options)),
-  }),
-  /** For `postgres://` URLs: the NOTIFY channel, the large-event table and its retention, backoff, outbox, postgres.js options. */
-  postgres: entry<Omit<PostgresTransportOptions, 'url'>>({
-    schemes: ['postgres', 'postgresql'],
-    create: ({ url }, options) => new PostgresTransport(parsed(url, options)),
-  }),
+  // nats://, redis://, postgres://: Node-only clients, in their own file so
+  // the browser build can put server-transports.browser.ts in its place.
+  ...serverTransports,
 };
 
 type TransportTable = typeof transports;
@@ -142,18 +93,4 @@ export function createTransport(urls: string | readonly string[], options: Trans
 function schemeOf(url: string): string {
   const end = url.indexOf('://');
   return end === -1 ? '' : url.slice(0, end).toLowerCase();
-}
-
-function parseChannelUrl(url: string): URL {
-  try {
-    return new URL(url);
-  } catch (error) {
-    throw new EventwireError('invalid_url', `"${url}" is not a valid channel URL`, { cause: error });
-  }
-}
-
-/** A transport's options with its URL, once the URL is known to parse. */
-function parsed<TOptions extends object>(url: string, options: TOptions | undefined): TOptions & { readonly url: string } {
-  parseChannelUrl(url);
-  return { ...options, url } as TOptions & { readonly url: string };
 }
