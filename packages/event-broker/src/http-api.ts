@@ -1,6 +1,7 @@
 // The broker's own HTTP routes, and the surfaces' routes in their place:
 // /health, /livez and /readyz (unauthenticated, for probes; HEAD answers as
-// GET without the body), then the broker's credentials for
+// GET without the body), the browser build at /eventwire/event-channel.js
+// (public code, any origin), then the broker's credentials for
 // /stats, /metrics, /cluster, /history/{pattern} and
 // /channels/{channel}/members. A plain request to a WebSocket path is told
 // how to connect (426).
@@ -10,6 +11,7 @@ import type { Access } from './auth/access.js';
 import { findToken, type BrokerUser } from './auth/authenticate.js';
 import { channelKind } from './auth/channels.js';
 import type { BrokerStats, ClusterStats } from './broker-stats.js';
+import { ClientScript, clientScriptPrefix } from './client-script.js';
 import type { ClusterEngine } from './cluster/cluster-engine.js';
 import type { BrokerCore } from './core.js';
 import type { Dashboard } from './dashboard/dashboard.js';
@@ -26,6 +28,8 @@ export interface HttpApiOptions {
   readonly version: string;
   readonly startedAt: number;
   readonly dashboard: Dashboard | undefined;
+  /** The browser build, when `serveClient` is on. */
+  readonly clientScript: ClientScript | undefined;
   readonly metrics: { readonly path: string; readonly registry: BrokerMetrics } | undefined;
   readonly cluster: ClusterEngine | undefined;
   /** Whether the cluster's shared history is loaded, when there is one. */
@@ -83,6 +87,9 @@ export class HttpApi {
     const claimed = surfaces.find((surface) => surface.claims(url));
     // A browser tab, curl or a health probe on a WebSocket path: say how to connect.
     if (claimed) throw this.#upgradeRequired(claimed, path, request.headers.host ?? options.host());
+    // Public code, no data: before authentication, like the dashboard's page.
+    const clientFile = ClientScript.fileOf(path, clientScriptPrefix);
+    if (clientFile && options.clientScript) return options.clientScript.serve(request, response, clientFile);
     // The page and its scripts hold no data: what it shows comes over $sys. subscriptions, which are guarded.
     if (options.dashboard?.serve(request, response, path)) return;
     const ip = options.clientAddress(request);

@@ -41,6 +41,7 @@ import type { Surface } from './surfaces/surface.js';
 import type { SurfaceHost } from './surfaces/surface-host.js';
 import { UpgradeAdmission } from './upgrade.js';
 import { BrokerMetrics } from './metrics/broker-metrics.js';
+import { ClientScript } from './client-script.js';
 import { Dashboard } from './dashboard/dashboard.js';
 
 /** /readyz says the history store is failing for this long after its last failed append (unless one succeeds since). */
@@ -231,6 +232,8 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
     const builtin = createBuiltinSurfaces(host, options);
     this.#pusher = builtin.pusher;
     this.#surfaces = [...builtin.surfaces, ...(options.surfaces ?? []).map((create) => create(host))];
+    // One browser build for the page at /eventwire/ and the dashboard's page.
+    const clientScript = new ClientScript();
     this.#dashboard = options.dashboard
       ? new Dashboard(
           this.#core,
@@ -238,6 +241,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
           options.dashboard,
           this.#access.authenticates,
           (template, rule) => this.#access.channels.add(template, rule),
+          clientScript,
         )
       : undefined;
     const address = (request: IncomingMessage): string => clientAddress(request, this.#trustedProxies);
@@ -263,6 +267,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
       version: brokerVersion,
       startedAt: this.#startedAt,
       dashboard: this.#dashboard,
+      clientScript: options.serveClient ? clientScript : undefined,
       metrics: this.#metrics,
       cluster: this.#cluster,
       historyReady: () => this.#sharedHistory?.ready,
@@ -339,6 +344,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
       '/stats',
       ...(this.#metrics ? [this.#metrics.path] : []),
       ...(this.#dashboard ? [this.#dashboard.path] : []),
+      ...(this.#options.serveClient ? ['/eventwire/event-channel.js'] : []),
     ];
     this.#log(`listening on ${shownUrl(bound, this.#listener.secure ? 'wss' : 'ws')} (${websockets.join(', ')}, http: ${http.join(', ')}); up to ${this.#access.maxConnections} connections`);
     return this.#address;

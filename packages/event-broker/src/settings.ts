@@ -766,6 +766,23 @@ export const optionSettings = {
     resolve: (dashboard): DashboardOptions | undefined => (dashboard === true ? {} : dashboard || undefined),
   }),
   /**
+   * Serve the browser build of `@eventwire/event-channel` (one ES module, no
+   * bundler needed) at `GET /eventwire/event-channel.js` and its source map
+   * at `/eventwire/event-channel.js.map`, to pages of any origin (CORS), with
+   * an ETag. As Socket.IO's `serveClient`; `false` answers 404 there (the
+   * dashboard still loads the file under its own path).
+   * @default true
+   */
+  serveClient: option<boolean>()({
+    flag: 'serve-client',
+    env: 'EVENTWIRE_SERVE_CLIENT',
+    arg: '<on|off>',
+    help: 'GET /eventwire/event-channel.js, the browser build of the channel',
+    read: onOff,
+    schema: z.boolean(),
+    default: true,
+  }),
+  /**
    * Most members (distinct users) one presence channel may have; a newcomer
    * past it is refused with `limit_exceeded`.
    * @default 100

@@ -147,11 +147,15 @@ let browser: Browser | undefined;
   }
 });
 
-test('the page is only served where configured; its scripts come from the browser build', async ({ server }) => {
+test('the page is only served where configured; its script is the one browser build', async ({ server }) => {
   const page = await fetch(`${server.httpUrl}/dashboard`);
   assert.is(page.status, 200);
-  assert.match(await page.text(), /\/dashboard\/assets\/index\.js/);
-  assert.is((await fetch(`${server.httpUrl}/dashboard/assets/index.js`)).status, 200);
+  assert.match(await page.text(), /\/dashboard\/assets\/event-channel\.js/);
+  // The one browser build, byte for byte the file at /eventwire/event-channel.js.
+  const script = await fetch(`${server.httpUrl}/dashboard/assets/event-channel.js`);
+  assert.is(script.status, 200);
+  assert.is(await script.text(), await (await fetch(`${server.httpUrl}/eventwire/event-channel.js`)).text());
+  assert.is((await fetch(`${server.httpUrl}/dashboard/assets/index.js`)).status, 404, 'only the one-file build');
   // (fetch resolves ../ itself; an encoded one reaches the broker as it is)
   assert.is((await fetch(`${server.httpUrl}/dashboard/assets/..%2F..%2Fpackage.json`)).status, 404, 'no way out of the build directory');
   const off = await startBroker();

@@ -78,6 +78,7 @@ const samples = {
   pusher: { file: { apps: [{ id: 'a', key: 'ak', secret: 'a-secret-1' }] }, text: ['a:ak:a-secret-1'], expected: { apps: [{ id: 'a', key: 'ak', secret: 'a-secret-1' }] } },
   metrics: { file: false, text: 'off', expected: false },
   dashboard: { file: true, text: 'on', expected: true },
+  serveClient: { file: false, text: 'off', expected: false },
   maxPresenceMembers: { file: 10, text: '10', expected: 10 },
   auditLog: { file: '/var/log/audit.jsonl', text: '/var/log/audit.jsonl', expected: '/var/log/audit.jsonl' },
   webhooks: {

@@ -1,5 +1,7 @@
 // The live dashboard: a static page (dashboard/index.html) that uses the
-// browser build of @eventwire/event-channel over ws:// like any client, and
+// browser build of @eventwire/event-channel over ws:// like any client (the
+// same file as /eventwire/event-channel.js, served under the dashboard's own
+// path so it works with `serveClient: false`), and
 // two reserved topics the broker publishes itself:
 // - `$sys.stats`, once a second while someone is subscribed: connections by
 //   surface, rates, top topics, hooks, slow consumers, refusals;
@@ -7,13 +9,12 @@
 //   queue, so a busy broker drops previews, never slows delivery).
 // `$`-topics are system channels: clients cannot publish to them, wildcards
 // never receive them, and subscribing needs the dashboard's rule.
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createRequire } from 'node:module';
-import { dirname, extname, join, normalize, sep } from 'node:path';
 import { EventwireError, type EventEnvelope } from '@eventwire/event-channel';
 import type { BrokerUser } from '../auth/authenticate.js';
 import { channelKind } from '../auth/channels.js';
+import { ClientScript } from '../client-script.js';
 import type { BrokerCore } from '../core.js';
 import type { HookStats } from '../hooks.js';
 
@@ -89,7 +90,7 @@ export class Dashboard {
   readonly #intervalMs: number;
   readonly #startedAt = Date.now();
   readonly #page: string;
-  readonly #assets: string | undefined;
+  readonly #clientScript: ClientScript;
   #timer: ReturnType<typeof setInterval> | undefined;
   /** What the dashboard's own $sys. events added to the broker's counts (left out of its rates). */
   readonly #own = { published: 0, deliveries: 0 };
@@ -103,6 +104,7 @@ export class Dashboard {
     options: DashboardOptions,
     authenticates: boolean,
     addRule: (template: string, rule: (user: BrokerUser | undefined) => boolean) => void,
+    clientScript: ClientScript,
   ) {
     this.path = options.path ?? '/dashboard';
     this.#core = core;
@@ -111,7 +113,7 @@ export class Dashboard {
     this.#redact = new Set((options.redact ?? defaultRedact).map((key) => key.toLowerCase()));
     this.#intervalMs = options.intervalMs ?? 1000;
     this.#page = readFileSync(new URL('../../dashboard/index.html', import.meta.url), 'utf8').replace('__ASSETS__', `${this.path}/assets`);
-    this.#assets = eventChannelDist();
+    this.#clientScript = clientScript;
     const users = options.users;
     const allowed = (user: BrokerUser | undefined): boolean => (authenticates ? user !== undefined && (users?.includes(user.id) ?? false) : true);
     for (const topic of Object.values(dashboardTopics)) addRule(topic, allowed);
@@ -183,15 +185,11 @@ export class Dashboard {
       response.end(this.#page);
       return true;
     }
-    const prefix = `${this.path}/assets/`;
-    if (!path.startsWith(prefix)) return false;
-    if (!this.#assets) throw new EventwireError('not_found', 'The browser build of @eventwire/event-channel is missing (dist/): run `npm run build`');
-    const file = normalize(join(this.#assets, path.slice(prefix.length)));
-    if (!file.startsWith(this.#assets + sep) || !existsSync(file) || !['.js', '.map'].includes(extname(file))) {
-      throw new EventwireError('not_found', `No dashboard asset ${path}`);
-    }
-    response.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'max-age=300' });
-    response.end(readFileSync(file));
+    const prefix = `${this.path}/assets`;
+    if (!path.startsWith(`${prefix}/`)) return false;
+    const file = ClientScript.fileOf(path, prefix);
+    if (!file) throw new EventwireError('not_found', `No dashboard asset ${path}`);
+    this.#clientScript.serve(request, response, file);
     return true;
   }
 
@@ -231,15 +229,4 @@ function redact(value: unknown, keys: ReadonlySet<string>, depth: number): unkno
   if (depth > 6 || typeof value !== 'object' || value === null) return value;
   if (Array.isArray(value)) return value.slice(0, 20).map((item) => redact(item, keys, depth + 1));
   return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, keys.has(key.toLowerCase()) ? '[redacted]' : redact(item, keys, depth + 1)]));
-}
-
-/** The event-channel package's dist/ directory, when it is built. */
-function eventChannelDist(): string | undefined {
-  try {
-    const require = createRequire(import.meta.url);
-    const dist = join(dirname(require.resolve('@eventwire/event-channel/package.json')), 'dist');
-    return existsSync(join(dist, 'index.js')) ? dist : undefined;
-  } catch {
-    return undefined;
-  }
 }
