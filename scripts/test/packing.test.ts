@@ -56,6 +56,8 @@ test('every package is packed, with LICENSE, what its exports and bin name, and 
     assert.is(manifest.license, 'MIT');
     const packedLicense = await runCommand('tar', ['-xzOf', tarball, 'package/LICENSE'], root, 30_000);
     assert.is(packedLicense.output, license, `${manifest.name}: its LICENSE is the repository's`);
+    // The browser build's source map (the file itself is the ./browser export's target, checked above).
+    if (manifest.name === '@eventwire/event-channel') assert.ok(files.includes('dist/browser/event-channel.js.map'), 'the browser build is packed with its map');
   }
 });
 
