@@ -67,7 +67,7 @@ export const createEchoSurface: SurfaceFactory = (host): Surface<undefined> => (
     send({ type: 'hello', id: connection.id });
     return session;
   },
-  upgradeHint: (path, address) => `open a WebSocket to ws://${address}${path}?token=… and send {"op":"subscribe","pattern":"note.*"} (echo)`,
+  upgradeHint: (path, origin) => `open a WebSocket to ${origin.ws}${path}?token=… and send {"op":"subscribe","pattern":"note.*"} (echo)`,
 });
 
 // Run as a script: an echo client and an EventChannel exchange events through one broker.

@@ -18,7 +18,7 @@ import type { Dashboard } from './dashboard/dashboard.js';
 import { readHistoryPage } from './history/replay.js';
 import { decodePathSegment, requestUrl, sendError, sendJson } from './http.js';
 import type { BrokerMetrics } from './metrics/broker-metrics.js';
-import type { Surface } from './surfaces/surface.js';
+import type { BrokerOrigin, Surface } from './surfaces/surface.js';
 
 export interface HttpApiOptions {
   readonly surfaces: readonly Surface[];
@@ -43,6 +43,8 @@ export interface HttpApiOptions {
   assertServing(): void;
   /** The broker's host, for a hint when the request names none. */
   host(): string;
+  /** Whether the listener serves TLS: the one place an advertised URL's scheme (wss/https) comes from. */
+  secure(): boolean;
   /** Each part /readyz checks: `'ok'` or why it is not ready. */
   readiness(): Readiness;
 }
@@ -203,10 +205,16 @@ export class HttpApi {
   }
 
   #upgradeRequired(surface: Surface, path: string, host: string): EventwireError {
-    const how = surface.upgradeHint?.(path, host) ?? `open a WebSocket to ws://${host}${path}`;
+    const origin = originOf(host, this.#options.secure());
+    const how = surface.upgradeHint?.(path, origin) ?? `open a WebSocket to ${origin.ws}${path}`;
     const http = ['/health', '/livez', '/readyz', '/stats', ...this.#options.surfaces.flatMap((each) => each.endpoints.http ?? [])];
     return new EventwireError('upgrade_required', `${path} is a WebSocket endpoint: ${how}. HTTP endpoints: ${http.join(', ')}`);
   }
+}
+
+/** The URLs a client uses for `host`, in the listener's scheme. */
+function originOf(host: string, secure: boolean): BrokerOrigin {
+  return { ws: `${secure ? 'wss' : 'ws'}://${host}`, http: `${secure ? 'https' : 'http'}://${host}`, secure };
 }
 
 /** A request's `traceparent` header when it is a valid W3C one (the spec says to ignore any other). */

@@ -77,6 +77,7 @@ export type {
   Accepted,
   PublishingSurfaceName,
   RefusedUpgrade,
+  BrokerOrigin,
   Session,
   SessionStart,
   Surface,

@@ -278,6 +278,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
       clientAddress: address,
       assertServing,
       host: () => this.#address?.host ?? 'localhost',
+      secure: () => this.#listener.secure,
       readiness: () => this.#readiness(),
     });
     this.#listener = createBrokerHttpServer(

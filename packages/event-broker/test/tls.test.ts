@@ -10,8 +10,9 @@ import * as assert from 'uvu/assert';
 import type { PeerCertificate } from 'node:tls';
 import { EventwireError } from '@eventwire/event-channel';
 import { EventBrokerServer } from '../src/index.js';
+import { createEchoSurface } from '../examples/echo-surface.js';
 import { RawClient, startBroker, until } from './helpers.js';
-import { fingerprintOf, makeCertificates, opensslAvailable, peerCertificate } from './tls-certificates.js';
+import { fingerprintOf, httpsJson, makeCertificates, opensslAvailable, peerCertificate } from './tls-certificates.js';
 
 const test = suite('TLS');
 const available = opensslAvailable();
@@ -65,6 +66,38 @@ test('a renewed certificate reaches new connections: reloadTls() (SIGHUP) and a 
     open.socket.close();
   } finally {
     rmSync(live, { recursive: true, force: true });
+  }
+});
+
+test('under TLS every 426 hint names wss:// (native, Synap, broadcasting, a custom surface without a hint) and tells pusher-js forceTLS: never ws://', async () => {
+  if (!certificates) return;
+  await using server = await startBroker({
+    tlsCert: certificates.a.cert,
+    tlsKey: certificates.a.key,
+    pusher: { apps: [{ id: 'tls', key: 'tls-key', secret: 'tls-secret-0123456789' }] },
+    // The example's custom surface without its hint: the broker's fallback follows the listener's scheme too.
+    surfaces: [
+      (host) => {
+        const { upgradeHint: _, ...surface } = createEchoSurface(host);
+        return surface;
+      },
+    ],
+  });
+  const ca = readFileSync(certificates.ca);
+  const host = `127.0.0.1:${server.port}`;
+  for (const [path, hint] of [
+    ['/', `open a WebSocket to wss://${host}/ (eventwire protocol; EventChannel({ url: 'wss://${host}' })`],
+    ['/pubsub/ws', `wss://${host}/pubsub/ws?topics=`],
+    ['/api/v1/broadcasting/ws', `wss://${host}/api/v1/broadcasting/ws?token=`],
+    ['/echo', `open a WebSocket to wss://${host}/echo`],
+    ['/app/tls-key', 'forceTLS: true'],
+  ] as const) {
+    const answer = await httpsJson(`${server.httpUrl}${path}`, ca);
+    assert.is(answer.status, 426, path);
+    const error = answer.json['error'] as { code: string; message: string };
+    assert.is(error.code, 'upgrade_required', path);
+    assert.ok(error.message.includes(hint), `${path}: ${error.message}`);
+    assert.not.ok(error.message.includes('ws://'), `${path}: ${error.message}`);
   }
 });
 

@@ -31,6 +31,20 @@ import type { Subscriber } from '../router.js';
  *   interface SurfaceRegistry { echo: { publishes: true } }
  * }
  */
+/**
+ * Where a client reaches this broker, in the scheme its listener serves:
+ * decided once (by the HTTP API, from the listener), so a surface's hint
+ * never says `ws://` to a broker serving TLS.
+ */
+export interface BrokerOrigin {
+  /** `ws://host:port` or, under TLS, `wss://host:port` (the request's Host when it named one). */
+  readonly ws: string;
+  /** `http://host:port` or, under TLS, `https://host:port`. */
+  readonly http: string;
+  /** Whether the listener serves TLS (pusher-js then needs `forceTLS: true`). */
+  readonly secure: boolean;
+}
+
 export interface SurfaceRegistry {
   native: { publishes: true };
   synap: { publishes: false };
@@ -141,9 +155,11 @@ export interface Surface<TState = unknown> {
   readonly http?: SurfaceHttp;
   /**
    * How to connect, when a plain HTTP request reaches a path it claims
-   * (answered 426 `upgrade_required`): "open a WebSocket to ws://…".
+   * (answered 426 `upgrade_required`): "open a WebSocket to wss://…".
+   * Build URLs from `origin`, never a literal `ws://`: the broker decides
+   * the scheme from its listener (wss/https under TLS).
    */
-  upgradeHint?(path: string, host: string): string;
+  upgradeHint?(path: string, origin: BrokerOrigin): string;
   /** Lines for the start-up log (a development credential, say). */
   warnings?(): readonly string[];
   /** The broker is closing: release what the surface holds beside its sessions. */

@@ -18,6 +18,6 @@ export function createBroadcastingSurface(host: SurfaceHost, path: string): Surf
       session.welcome();
       return session;
     },
-    upgradeHint: (_path, address) => `open a WebSocket to ws://${address}${path}?token=… and send {"event":"subscribe","channel":"users"} (broadcasting)`,
+    upgradeHint: (_path, origin) => `open a WebSocket to ${origin.ws}${path}?token=… and send {"event":"subscribe","channel":"users"} (broadcasting)`,
   };
 }

@@ -29,6 +29,6 @@ export function createNativeSurface(host: SurfaceHost): Surface<undefined> {
           : undefined;
       return new NativeSession(connection, core, sessions, limits, own);
     },
-    upgradeHint: (path, address) => `open a WebSocket to ws://${address}${path} (eventwire protocol; EventChannel({ url: 'ws://${address}' }) does this)`,
+    upgradeHint: (path, origin) => `open a WebSocket to ${origin.ws}${path} (eventwire protocol; EventChannel({ url: '${origin.ws}' }) does this)`,
   };
 }

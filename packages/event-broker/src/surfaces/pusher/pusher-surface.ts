@@ -103,7 +103,8 @@ export function createPusherSurface(host: SurfaceHost, options: PusherOptions): 
         return api.handle(request, response, url, ip, traceparent);
       },
     },
-    upgradeHint: (path) => `connect pusher-js with key "${path.slice(5)}", wsHost and wsPort of this broker (Pusher)`,
+    upgradeHint: (path, origin) =>
+      `connect pusher-js with key "${path.slice(5)}", wsHost and ${origin.secure ? 'wssPort of this broker and forceTLS: true' : 'wsPort of this broker'} (Pusher)`,
     warnings: () =>
       options.apps === undefined
         ? [`pusher: development app ${developmentPusherApp.id}/${developmentPusherApp.key} with the well-known secret "${developmentPusherApp.secret}": set pusher.apps before production`]

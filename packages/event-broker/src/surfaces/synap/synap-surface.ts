@@ -39,6 +39,6 @@ export function createSynapSurface(host: SurfaceHost): Surface<readonly string[]
       return subscriber;
     },
     http: { serve: (request, response, url, caller) => api.handle(request, response, url.pathname, request.method ?? 'GET', caller) },
-    upgradeHint: (_path, address) => `open a WebSocket to ws://${address}/pubsub/ws?topics=a.b,c.* (Synap pub/sub)`,
+    upgradeHint: (_path, origin) => `open a WebSocket to ${origin.ws}/pubsub/ws?topics=a.b,c.* (Synap pub/sub)`,
   };
 }
