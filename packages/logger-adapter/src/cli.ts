@@ -19,7 +19,8 @@ Usage:
                                             print matching events until Ctrl-C (--since: history first, then live)
   eventwire history PATTERN [--limit N] [--last N] [--json]
                                             print stored events (--last N: the newest N) and exit
-  eventwire presence CHANNEL                list who is on a presence channel (joins it briefly)
+  eventwire presence CHANNEL [--json]       list who is on a presence channel: "id info" lines (--json: JSON lines);
+                                            it joins briefly, so this CLI's user is listed too
   eventwire tail [...]                      watch log events (eventwire tail --help)
 
 Options:
@@ -108,8 +109,11 @@ async function main(name: string | undefined, args: string[]): Promise<number> {
         return await withChannel(url, token, timeoutMs, async (channel) => {
           const room = channel.presence(roomName);
           await room.ready;
-          for (const member of room.members()) console.log(JSON.stringify(member));
-          await room.leave();
+          const members = room.members();
+          for (const member of members) console.log(values.json === true ? JSON.stringify(member) : `${member.id} ${JSON.stringify(member.info)}`);
+          // It joined to read the list (a presence channel has no read-only view): say so, off stdout.
+          console.error(`eventwire: ${members.length} member${members.length === 1 ? '' : 's'} on ${roomName} (this CLI's user among them while it reads)`);
+          room.leave();
           return EXIT.ok;
         });
       }

@@ -125,6 +125,56 @@ test('nats:// with a real nats-server: pub then sub sees it live', async () => {
   }
 });
 
+test('presence CHANNEL lists the members (pretty and --json lines) and leaves the channel when done', async () => {
+  const broker = new EventBrokerServer({ port: 0, host: '127.0.0.1', authenticate: ({ token }) => (token ? { id: token } : undefined) });
+  broker.channel('presence-room.{roomId}', (user) => (user && user.id !== 'mallory' ? { name: user.id.toUpperCase() } : false));
+  const { url } = await broker.listen();
+  const ada = new EventChannel({ url: `${url}/?token=ada` });
+  const bob = new EventChannel({ url: `${url}/?token=bob` });
+  try {
+    const room = ada.presence('presence-room.7');
+    await within(room.ready, WAIT, 'ada in the room');
+    const bobRoom = bob.presence('presence-room.7');
+    await within(bobRoom.ready, WAIT, 'bob in the room');
+    await until(() => room.count === 2, 'ada sees bob');
+    const seen: string[] = [];
+    room.onJoin((member) => seen.push(`+${member.id}`));
+    room.onLeave((member) => seen.push(`-${member.id}`));
+
+    const pretty = await run(['presence', 'presence-room.7', '--url', url, '--token', 'ops']);
+    assert.is(pretty.code, 0, pretty.err);
+    const lines = pretty.out.trim().split('\n');
+    assert.equal(lines, ['ada {"name":"ADA"}', 'bob {"name":"BOB"}', 'ops {"name":"OPS"}']);
+    // The CLI is a member while it reads: stderr says so (stdout stays the list alone).
+    assert.match(pretty.err, /^eventwire: 3 members on presence-room\.7 \(this CLI's user among them while it reads\)\n$/);
+    // The CLI joined to read the list, and left when done: ada saw it come and go, the count is back.
+    await until(() => seen.length === 2, 'the CLI to leave');
+    assert.equal(seen, ['+ops', '-ops']);
+    assert.is(room.count, 2);
+
+    const json = await run(['presence', 'presence-room.7', '--json', '--url', url, '--token', 'ops']);
+    assert.is(json.code, 0, json.err);
+    assert.equal(
+      json.out.trim().split('\n').map((line) => JSON.parse(line)),
+      [
+        { id: 'ada', info: { name: 'ADA' } },
+        { id: 'bob', info: { name: 'BOB' } },
+        { id: 'ops', info: { name: 'OPS' } },
+      ],
+    );
+    await until(() => seen.length === 4, 'the CLI to leave again');
+    assert.is(room.count, 2);
+
+    // The channel's authorizer refuses this user: exit 1 with the code, one line.
+    const refused = await run(['presence', 'presence-room.7', '--url', url, '--token', 'mallory']);
+    assert.is(refused.code, 1, refused.err);
+    assert.match(refused.err, /^eventwire: forbidden: [^\n]*\n$/);
+  } finally {
+    await Promise.all([ada.close(), bob.close()]);
+    await broker.close();
+  }
+});
+
 test('eventwire tail is the logs viewer; --help exits 0', async () => {
   const help = await run(['tail', '--help']);
   assert.is(help.code, 0);
