@@ -41,6 +41,8 @@ export interface NatsServerOptions {
   /** JetStream on, with its store in a temporary directory. */
   readonly jetstream?: boolean;
   readonly name?: string;
+  /** Clients must authenticate as this user (`--user`/`--pass`); `url` does not carry it. */
+  readonly auth?: { readonly user: string; readonly password: string };
 }
 
 /** Starts a nats-server on a free port; resolves once it accepts clients. */
@@ -54,6 +56,7 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     if (options.routes?.length) args.push('--routes', options.routes.map((route) => `nats://127.0.0.1:${route}`).join(','));
   }
   if (store) args.push('-js', '-sd', store);
+  if (options.auth) args.push('--user', options.auth.user, '--pass', options.auth.password);
   const server = await startServerProcess({ binary, args, readyWhen: 'Server is ready', ...(store && { scratch: store }) });
   return {
     port,

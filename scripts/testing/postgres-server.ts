@@ -5,7 +5,7 @@
 // (postgres refuses root). Missing locally: tests skip with a loud reason;
 // under CI=true they fail.
 import { spawnSync } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { binaryAvailable, freePort, startServerProcess, type ServerProcess } from './server-process.js';
@@ -41,14 +41,23 @@ function serverUser(): { uid: number; gid: number } | undefined {
   return { uid, gid };
 }
 
+export interface PostgresServerOptions {
+  /** TCP clients must give this password (scram-sha-256) for `eventwire`; `url` does not carry it. */
+  readonly password?: string;
+}
+
 /** Initialises a cluster and starts PostgreSQL on a free port; resolves once it accepts clients. */
-export async function startPostgres(): Promise<PostgresServer> {
+export async function startPostgres(options: PostgresServerOptions = {}): Promise<PostgresServer> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'eventwire-pg-'));
   const user = serverUser();
   if (user) chownSync(dir, user.uid, user.gid);
   const data = join(dir, 'data');
-  const init = spawnSync(join(bin, 'initdb'), ['-D', data, '-U', 'eventwire', '--auth=trust', '-E', 'UTF8', '--no-sync', '--no-instructions'], {
+  // With a password: TCP connections must give it; the local socket stays trusted.
+  const passwordFile = join(dir, 'password');
+  if (options.password !== undefined) writeFileSync(passwordFile, `${options.password}\n`, { mode: 0o644 });
+  const auth = options.password === undefined ? ['--auth=trust'] : ['--auth-local=trust', '--auth-host=scram-sha-256', `--pwfile=${passwordFile}`];
+  const init = spawnSync(join(bin, 'initdb'), ['-D', data, '-U', 'eventwire', ...auth, '-E', 'UTF8', '--no-sync', '--no-instructions'], {
     encoding: 'utf8',
     ...user,
   });

@@ -19,11 +19,17 @@ export interface RedisServer extends ServerProcess {
   readonly url: string;
 }
 
+export interface RedisServerOptions {
+  /** Clients must AUTH with this (`--requirepass`); `url` does not carry it. */
+  readonly password?: string;
+}
+
 /** Starts a redis-server on a free port; resolves once it accepts clients. */
-export async function startRedisServer(): Promise<RedisServer> {
+export async function startRedisServer(options: RedisServerOptions = {}): Promise<RedisServer> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'eventwire-redis-'));
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--loglevel', 'notice'];
+  if (options.password !== undefined) args.push('--requirepass', options.password);
   const server = await startServerProcess({ binary, args, readyWhen: 'Ready to accept connections', scratch: dir });
   return {
     port,
