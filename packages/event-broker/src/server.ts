@@ -492,13 +492,26 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
     await settlesWithin(this.#core.observersIdle(), timeoutMs);
     // The history first: the cluster's mirror reads from the link's connection, which the link then drains.
     await this.#core.history?.store.close();
-    await this.#cluster?.close();
+    await this.#closeCluster();
     this.#http.closeAllConnections();
     await httpClosed;
     this.#upgrades.close();
     this.#listener.close();
     for (const surface of this.#surfaces) surface.close?.();
     this.#log('stopped');
+  }
+
+  /**
+   * Closes the cluster link. Events still held for a link that is not up
+   * (closed soon after start, or while the cluster server is away) never
+   * reach the other brokers: said once, as a warning with their count —
+   * a routine stop is not an error, and each event is not a line.
+   */
+  async #closeCluster(): Promise<void> {
+    if (!this.#cluster) return;
+    const { held, engine } = this.#cluster.stats();
+    await this.#cluster.close();
+    if (held > 0) this.#log(`warning: cluster: closed while ${engine} was not reachable; ${held} event${held === 1 ? '' : 's'} published here not forwarded to the other brokers`);
   }
 
   /** /readyz's checks (http-api.ts's Readiness). */

@@ -86,7 +86,7 @@ export class PubSubClusterEngine implements ClusterEngine {
         let handlers = this.#handlers.get(subject);
         if (!handlers) {
           this.#handlers.set(subject, (handlers = new Set()));
-          void this.#transport.subscribe(subject).catch((error: unknown) => this.#host.report(asError(error)));
+          void this.#transport.subscribe(subject).catch((error: unknown) => this.#failedUnlessClosed(error));
         }
         handlers.add(handle);
         return () => {
@@ -134,7 +134,7 @@ export class PubSubClusterEngine implements ClusterEngine {
       member: () => {},
     });
     // The broker's own subjects: answers to its requests, and /cluster stats.
-    void this.#transport.subscribe(inboxOf(this.node)).catch((error: unknown) => this.#host.report(asError(error)));
+    void this.#transport.subscribe(inboxOf(this.node)).catch((error: unknown) => this.#failedUnlessClosed(error));
     this.#bus.subscribe(CLUSTER_STATS_SUBJECT, (_body, reply) => reply?.(this.#host.nodeStats() as object));
   }
 
@@ -156,8 +156,9 @@ export class PubSubClusterEngine implements ClusterEngine {
     // With ack: a publish the server refuses fails here, where it can be said to be outgoing.
     this.#transport.publish(envelope, except === undefined ? { ack: true } : { except, ack: true }).then(() => void this.#forwarded++, (error: unknown) => {
       // Evicted from the full outbox while away (counted there), or the server refused it.
+      // Rejected by this engine's own close: still held, and the broker's close says how many (server.ts).
       const failure = asError(error);
-      if (failure.code === 'buffer_overflow') return;
+      if (failure.code === 'buffer_overflow' || this.#state === 'closed') return;
       this.#host.report(new EventwireError(failure.code, `cluster: event ${envelope.id} (${envelope.topic}) could not be forwarded to ${this.kind}: ${failure.message}`, { cause: failure }));
     });
   }
@@ -206,8 +207,17 @@ export class PubSubClusterEngine implements ClusterEngine {
     try {
       await this.#transport.subscribe(pattern);
     } catch (error) {
-      if (this.#interest.has(pattern)) this.#host.report(asError(error));
+      if (this.#interest.has(pattern)) this.#failedUnlessClosed(error);
     }
+  }
+
+  /**
+   * A subscription that failed. One that this engine's own close rejected
+   * (closed before the link was up) is no failure: there is nothing left to
+   * read, and a routine stop must not log an error.
+   */
+  #failedUnlessClosed(error: unknown): void {
+    if (this.#state !== 'closed') this.#host.report(asError(error));
   }
 
   #status(state: 'connecting' | 'open' | 'reconnecting' | 'closed', error: EventwireError | undefined): void {
