@@ -185,6 +185,11 @@ export class BrokerCore {
     };
   }
 
+  /** Whether this broker is in a cluster: what it publishes also goes to brokers whose subscribers it does not count. */
+  get clustered(): boolean {
+    return this.#forward !== undefined;
+  }
+
   /** Joins a cluster: events entering here are handed to `forward` once routed locally. */
   linkCluster(forward: (envelope: EventEnvelope, except: string | undefined) => void): void {
     this.#forward = forward;

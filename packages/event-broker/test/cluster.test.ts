@@ -83,6 +83,34 @@ if (!available) {
     }
   });
 
+  test('an HTTP publish on A answers this broker\'s count with cluster: true, while B\'s subscriber receives it (REST and command API)', async ({ brokers }) => {
+    const [a, b] = brokers as [TestBroker<EventMap>, TestBroker<EventMap>];
+    const root = uniqueTopic('cm');
+    const onB = new EventChannel({ url: b.url });
+    const probeOnA = new EventChannel({ url: a.url });
+    try {
+      const got: string[] = [];
+      await onB.on(`${root}.#`, (_data, event) => void got.push(event.topic)).ready;
+      await awaitRoute(probeOnA, `${root}.probe`, () => got.includes(`${root}.probe`));
+      const rest = (await (await fetch(`${a.httpUrl}/pubsub/${root}.rest/publish`, { method: 'POST', body: JSON.stringify({ payload: 1 }) })).json()) as Record<string, unknown>;
+      const command = (await (
+        await fetch(`${a.httpUrl}/api/v1/command`, { method: 'POST', body: JSON.stringify({ command: 'pubsub.publish', request_id: 'r1', payload: { topic: `${root}.command`, payload: 2 } }) })
+      ).json()) as { payload: Record<string, unknown> };
+      await until(() => got.includes(`${root}.rest`) && got.includes(`${root}.command`), 'both on B', WAIT);
+      // Nobody on A subscribed: the count is A's (0), and the answer says the cluster got it too.
+      for (const answer of [rest, command.payload]) {
+        assert.is(answer['subscribers_matched'], 0);
+        assert.is(answer['cluster'], true);
+      }
+    } finally {
+      await Promise.all([onB.close(), probeOnA.close()]);
+    }
+    // A broker alone answers as Synap does: no cluster field.
+    await using single = await startBroker({ allowUnknownTopics: true });
+    const alone = (await (await fetch(`${single.httpUrl}/pubsub/${root}.alone/publish`, { method: 'POST', body: JSON.stringify({ payload: 1 }) })).json()) as Record<string, unknown>;
+    assert.equal(Object.keys(alone).sort(), ['message_id', 'subscribers_matched', 'subscribers_notified', 'topic']);
+  });
+
   test('interest-based: a broker subscribes on NATS only to what its clients hold, and lets go after the last', async ({ brokers }) => {
     const [a] = brokers as [TestBroker<EventMap>];
     const root = uniqueTopic('cl');

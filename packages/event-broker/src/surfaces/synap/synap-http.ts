@@ -38,10 +38,21 @@ export interface SynapHttpOptions {
 export interface SynapPublishAnswer {
   readonly message_id: string;
   readonly topic: string;
-  /** Synap's name: subscribers (connections, and registrations made over HTTP) the event matched. */
+  /**
+   * Synap's name: subscribers (connections, and registrations made over
+   * HTTP) the event matched on this broker. Only this broker's: the other
+   * brokers of a cluster are not asked (a round trip per publish), so see
+   * `cluster`.
+   */
   readonly subscribers_matched: number;
   /** The same number under eventwire's earlier name, kept for its clients. */
   readonly subscribers_notified: number;
+  /**
+   * Present (`true`) when the broker is in a cluster: the event was also
+   * handed to the other brokers, whose subscribers the counts leave out —
+   * `subscribers_matched: 0` then does not mean nobody received it.
+   */
+  readonly cluster?: true;
 }
 
 /**
@@ -180,7 +191,13 @@ export class SynapHttpApi {
     });
     const except = socketIdOf(body['socket_id']) ?? socketIdOf(caller.socketId);
     const result = await this.#core.publish(envelope, { surface: 'http', user: caller.user, ...(except !== undefined && { except }) });
-    return { message_id: result.event.id, topic, subscribers_matched: result.notified, subscribers_notified: result.notified };
+    return {
+      message_id: result.event.id,
+      topic,
+      subscribers_matched: result.notified,
+      subscribers_notified: result.notified,
+      ...(this.#core.clustered && { cluster: true as const }),
+    };
   }
 
   /**
