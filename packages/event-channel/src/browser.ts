@@ -1,10 +1,10 @@
-// The public API of @eventwire/event-channel in a browser: the entry of the
-// one-file build (dist/browser/event-channel.js, made by
-// scripts/bundle-browser.mjs; the broker serves it at /eventwire/event-channel.js).
-// index.ts without what only runs on a server — the NATS, Redis and
-// PostgreSQL transports and their helpers; `nats://` and the others still
+// The public API of @eventwire/event-channel that runs anywhere, listed by
+// hand (values, then types, each module's names alphabetised, modules in path
+// order): the entry of the one-file browser build (dist/browser/event-channel.js,
+// made by scripts/bundle-browser.mjs; the broker serves it at
+// /eventwire/event-channel.js), and the body of index.ts, which adds the NATS,
+// Redis and PostgreSQL transports. In a browser `nats://` and the others still
 // resolve, to a typed `unsupported_transport` (server-transports.browser.ts).
-// Listed by hand like index.ts; test/browser-build.test.ts keeps the two in step.
 
 export { backoffDefaults, fullJitterBackoff } from './backoff.js';
 export { channelDefaults, EventChannel } from './channel.js';
