@@ -1,6 +1,10 @@
-// The broker config: a TypeScript and a JSON file through the real CLI,
-// precedence (flags > environment > file > defaults), every kind of
-// validation error, and secrets masked by --print-config.
+// The broker config: a TypeScript and a JSON file, precedence (flags >
+// environment > file > defaults), every kind of validation error, and secrets
+// masked by --print-config. How flags, variables and files resolve is
+// readCommandLine's job (cli.ts only prints its result through maskConfig, or
+// exits 2 with its error), so those cases call it in-process with the CLI's
+// inputs; the real process runs where the process is the subject: the README
+// config serving, the printed JSON, and the exit-2 one-line refusals.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,6 +12,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { readCommandLine } from '../src/command-line.js';
+import { maskConfig } from '../src/config.js';
 import { BrokerConfigError, createBrokerFromConfig, loadBrokerConfigFile } from '../src/index.js';
 import { RawClient, within } from './helpers.js';
 
@@ -44,6 +50,39 @@ function runCli(args: string[], env: Record<string, string> = {}): Promise<Run> 
     30_000,
     `event-broker ${args.join(' ')}`,
   );
+}
+
+interface Printed {
+  config: Record<string, unknown>;
+  sources: Record<string, string>;
+}
+
+/**
+ * What `event-broker …argv --print-config` prints, computed in-process:
+ * readCommandLine on the same argv and environment the CLI would get, then
+ * the same maskConfig and JSON round trip as cli.ts.
+ */
+async function printConfig(argv: string[], env: Record<string, string> = {}): Promise<Printed> {
+  const line = await readCommandLine(argv, { ...process.env, ...env });
+  assert.is(line.kind, 'run');
+  if (line.kind !== 'run') throw new Error('unreachable');
+  assert.ok(line.printConfig, '--print-config read');
+  return JSON.parse(JSON.stringify({ config: maskConfig(line.config), sources: line.sources })) as Printed;
+}
+
+/** The error readCommandLine refuses `argv` with (the CLI prints its message and exits 2); fails if it accepts it. */
+async function refusal(argv: string[], env: Record<string, string> = {}): Promise<string> {
+  try {
+    await readCommandLine(argv, { ...process.env, ...env });
+  } catch (error) {
+    assert.instance(error, BrokerConfigError, String(error));
+    assert.is((error as BrokerConfigError).code, 'invalid_config');
+    const { message } = error as BrokerConfigError;
+    assert.not.match(message, /\n\s+at /, `${argv.join(' ')}: stack trace`);
+    return message;
+  }
+  assert.unreachable(`accepted ${argv.join(' ')}`);
+  throw new Error('unreachable');
 }
 
 function writeJson(dir: string, name: string, value: unknown): string {
@@ -100,12 +139,10 @@ test("the README's config section shows examples/broker.config.ts verbatim", () 
 
 test('precedence: flags > environment > file > defaults, as --print-config shows', async ({ dir }) => {
   const file = writeJson(dir, 'layers.json', { host: '0.0.0.0', heartbeatMs: 1000, maxPayloadBytes: '64kb', port: 4000, historyMaxBytes: '2gb', history: [{ pattern: 'order.#', maxAge: '7d' }] });
-  const { code, stdout, stderr } = await runCli(['--config', file, '--heartbeat', '3000', '--print-config'], {
+  const { config, sources } = await printConfig(['--config', file, '--heartbeat', '3000', '--print-config'], {
     EVENTWIRE_HEARTBEAT_MS: '2000',
     EVENTWIRE_MAX_PAYLOAD: '128kb',
   });
-  assert.is(code, 0, stderr);
-  const { config, sources } = JSON.parse(stdout) as { config: Record<string, unknown>; sources: Record<string, string> };
   assert.is(config['heartbeatMs'], 3000);
   assert.is(sources['heartbeatMs'], 'flag --heartbeat');
   assert.is(config['maxPayloadBytes'], 128 * 1024);
@@ -119,45 +156,51 @@ test('precedence: flags > environment > file > defaults, as --print-config shows
   assert.is(sources['shutdownTimeoutMs'], 'default');
 });
 
+test('the real CLI prints --print-config as JSON: exactly the resolved config and sources, secrets masked, exit 0', async ({ dir }) => {
+  const file = writeJson(dir, 'printed.json', {
+    heartbeatMs: 1000,
+    webhooks: [{ url: 'https://bot:hunter2@hooks.example/events', topics: 'order.#', headers: { authorization: 'Bearer s3cr3t' } }],
+  });
+  const argv = ['--config', file, '--heartbeat', '3000', '--print-config'];
+  const env = { EVENTWIRE_MAX_PAYLOAD: '128kb' };
+  const { code, stdout, stderr } = await runCli(argv, env);
+  assert.is(code, 0, stderr);
+  assert.is(stderr, '');
+  assert.not.match(stdout, /hunter2|s3cr3t/);
+  const printed = JSON.parse(stdout) as Printed;
+  assert.equal(printed, await printConfig(argv, env));
+  assert.equal([printed.config['heartbeatMs'], printed.sources['heartbeatMs']], [3000, 'flag --heartbeat']);
+  assert.equal([printed.config['maxPayloadBytes'], printed.sources['maxPayloadBytes']], [128 * 1024, 'env EVENTWIRE_MAX_PAYLOAD']);
+});
+
 test('--max-payload-depth and EVENTWIRE_MAX_PAYLOAD_DEPTH set maxPayloadDepth; past 1000 is refused by name', async () => {
-  const flagged = await runCli(['--max-payload-depth', '64', '--print-config'], { EVENTWIRE_MAX_PAYLOAD_DEPTH: '32' });
-  assert.is(flagged.code, 0, flagged.stderr);
-  const { config, sources } = JSON.parse(flagged.stdout) as { config: Record<string, unknown>; sources: Record<string, string> };
+  const { config, sources } = await printConfig(['--max-payload-depth', '64', '--print-config'], { EVENTWIRE_MAX_PAYLOAD_DEPTH: '32' });
   assert.equal([config['maxPayloadDepth'], sources['maxPayloadDepth']], [64, 'flag --max-payload-depth']);
-  const fromEnv = JSON.parse((await runCli(['--print-config'], { EVENTWIRE_MAX_PAYLOAD_DEPTH: '32' })).stdout) as { config: Record<string, unknown> };
+  const fromEnv = await printConfig(['--print-config'], { EVENTWIRE_MAX_PAYLOAD_DEPTH: '32' });
   assert.is(fromEnv.config['maxPayloadDepth'], 32);
-  const refused = await runCli(['--max-payload-depth', '5000', '--print-config']);
-  assert.is.not(refused.code, 0);
-  assert.match(refused.stderr, /--max-payload-depth: expected at most 1000/);
+  assert.match(await refusal(['--max-payload-depth', '5000', '--print-config']), /--max-payload-depth: expected at most 1000/);
 });
 
 test('--history-max-memory and EVENTWIRE_HISTORY_MAX_MEMORY set historyMaxMemoryBytes, as a size', async () => {
-  const flagged = await runCli(['--history-max-memory', '256mb', '--print-config'], { EVENTWIRE_HISTORY_MAX_MEMORY: '64mb' });
-  assert.is(flagged.code, 0, flagged.stderr);
-  const { config, sources } = JSON.parse(flagged.stdout) as { config: Record<string, unknown>; sources: Record<string, string> };
+  const { config, sources } = await printConfig(['--history-max-memory', '256mb', '--print-config'], { EVENTWIRE_HISTORY_MAX_MEMORY: '64mb' });
   assert.equal([config['historyMaxMemoryBytes'], sources['historyMaxMemoryBytes']], [256 * 1024 ** 2, 'flag --history-max-memory']);
-  const fromEnv = JSON.parse((await runCli(['--print-config'], { EVENTWIRE_HISTORY_MAX_MEMORY: '64mb' })).stdout) as { config: Record<string, unknown> };
+  const fromEnv = await printConfig(['--print-config'], { EVENTWIRE_HISTORY_MAX_MEMORY: '64mb' });
   assert.is(fromEnv.config['historyMaxMemoryBytes'], 64 * 1024 ** 2);
-  const refused = await runCli(['--history-max-memory', 'lots', '--print-config']);
-  assert.is.not(refused.code, 0);
-  assert.match(refused.stderr, /--history-max-memory/);
+  assert.match(await refusal(['--history-max-memory', 'lots', '--print-config']), /--history-max-memory/);
 });
 
 test('EVENTWIRE_CONFIG names the file when --config is not given', async ({ dir }) => {
   const file = writeJson(dir, 'env.json', { port: 4321 });
-  const { code, stdout } = await runCli(['--print-config'], { EVENTWIRE_CONFIG: file });
-  assert.is(code, 0);
-  assert.is((JSON.parse(stdout) as { config: { port: number } }).config.port, 4321);
+  assert.is((await printConfig(['--print-config'], { EVENTWIRE_CONFIG: file })).config['port'], 4321);
 });
 
 test('--print-config masks secrets: webhook headers, passwords in URLs', async ({ dir }) => {
   const file = writeJson(dir, 'secrets.json', {
     webhooks: [{ url: 'https://bot:hunter2@hooks.example/events', topics: 'order.#', headers: { authorization: 'Bearer s3cr3t' } }],
   });
-  const { code, stdout } = await runCli(['--config', file, '--print-config']);
-  assert.is(code, 0);
-  assert.not.match(stdout, /hunter2|s3cr3t/);
-  const { config } = JSON.parse(stdout) as { config: { webhooks: Array<{ url: string; headers: Record<string, string> }> } };
+  const printed = await printConfig(['--config', file, '--print-config']);
+  assert.not.match(JSON.stringify(printed, null, 2), /hunter2|s3cr3t/);
+  const { config } = printed as unknown as { config: { webhooks: Array<{ url: string; headers: Record<string, string> }> } };
   assert.is(config.webhooks[0]!.url, 'https://bot:***@hooks.example/events');
   assert.equal(config.webhooks[0]!.headers, { authorization: '***' });
 });
@@ -165,30 +208,23 @@ test('--print-config masks secrets: webhook headers, passwords in URLs', async (
 test('--print-config masks API keys; --max-connections and its variable set the caps', async ({ dir }) => {
   const key = 'svc-key-never-printed-0123';
   const file = writeJson(dir, 'keys.json', { apiKeys: [{ key, user: 'svc', permissions: { publish: ['order.*'] } }], maxConnectionsPerIp: 50 });
-  const { code, stdout } = await runCli(['--config', file, '--print-config', '--max-connections', '900'], { EVENTWIRE_MAX_CONNECTIONS_PER_IP: '70' });
-  assert.is(code, 0);
-  assert.not.match(stdout, new RegExp(key));
-  const printed = JSON.parse(stdout) as { config: { apiKeys: Array<{ key: string; user: string }>; maxConnections: number; maxConnectionsPerIp: number }; sources: Record<string, string> };
+  const resolved = await printConfig(['--config', file, '--print-config', '--max-connections', '900'], { EVENTWIRE_MAX_CONNECTIONS_PER_IP: '70' });
+  assert.not.match(JSON.stringify(resolved, null, 2), new RegExp(key));
+  const printed = resolved as unknown as { config: { apiKeys: Array<{ key: string; user: string }>; maxConnections: number; maxConnectionsPerIp: number }; sources: Record<string, string> };
   assert.equal(printed.config.apiKeys[0], { key: '***', user: 'svc', permissions: { publish: ['order.*'] } });
   assert.is(printed.config.maxConnections, 900);
   assert.is(printed.config.maxConnectionsPerIp, 70);
   assert.match(printed.sources['maxConnectionsPerIp']!, /EVENTWIRE_MAX_CONNECTIONS_PER_IP/);
-  const short = await runCli(['--config', writeJson(dir, 'short-key.json', { apiKeys: [{ key: 'tiny-but-secret', user: 'x' }] })]);
-  assert.is(short.code, 2);
-  assert.not.match(short.stderr, /tiny-but-secret/);
+  assert.not.match(await refusal(['--config', writeJson(dir, 'short-key.json', { apiKeys: [{ key: 'tiny-but-secret', user: 'x' }] })]), /tiny-but-secret/);
 });
 
 test('--jwt-secret turns authentication on from the command line; the secret is masked and never echoed', async ({ dir }) => {
   const secret = 'a-cli-secret-of-enough-length';
-  const printed = await runCli(['--jwt-secret', secret, '--print-config']);
-  assert.is(printed.code, 0);
-  assert.not.match(printed.stdout, new RegExp(secret));
-  const short = await runCli(['--jwt-secret', 'tiny-secret']);
-  assert.is(short.code, 2);
-  assert.not.match(short.stderr, /tiny-secret/);
+  assert.not.match(JSON.stringify(await printConfig(['--jwt-secret', secret, '--print-config']), null, 2), new RegExp(secret));
+  assert.not.match(await refusal(['--jwt-secret', 'tiny-secret']), /tiny-secret/);
   const file = writeJson(dir, 'auth.json', { jwtSecret: 'x' });
-  const fromFile = await runCli(['--config', file]);
-  assert.match(fromFile.stderr, /auth\.json: jwtSecret: expected a secret of at least 16 characters\n/);
+  // The line ends there: the value is not echoed after it.
+  assert.match(await refusal(['--config', file]), /auth\.json: jwtSecret: expected a secret of at least 16 characters$/m);
   const configured = await createBrokerFromConfig({ port: 0, jwtSecret: secret, jwtAudience: 'shop' });
   const { httpUrl } = await configured.broker.listen();
   try {
@@ -203,18 +239,13 @@ test('--jwt-secret turns authentication on from the command line; the secret is 
 
 test('pusher: apps from a JSON config file and from --pusher flags (secrets masked); a bad app is a typed error naming its key path', async ({ dir }) => {
   const file = writeJson(dir, 'pusher.json', { pusher: { apps: [{ id: 'shop', key: 'shop-key', secret: 'shop-secret-123' }], authPath: '/auth/pusher' } });
-  const printed = await runCli(['--config', file, '--print-config']);
-  assert.is(printed.code, 0);
-  assert.not.match(printed.stdout, /shop-secret-123/);
-  const flags = await runCli(['--pusher', 'a:ak:a-secret-1', '--pusher', 'b:bk:b-secret-1', '--print-config']);
-  const shown = JSON.parse(flags.stdout) as { config: { pusher: { apps: Array<{ id: string }> } } };
+  assert.not.match(JSON.stringify(await printConfig(['--config', file, '--print-config']), null, 2), /shop-secret-123/);
+  const flags = await printConfig(['--pusher', 'a:ak:a-secret-1', '--pusher', 'b:bk:b-secret-1', '--print-config']);
+  const shown = flags as unknown as { config: { pusher: { apps: Array<{ id: string }> } } };
   assert.equal(shown.config.pusher.apps.map((app) => app.id), ['a', 'b']);
-  assert.not.match(flags.stdout, /a-secret-1/);
-  const bad = await runCli(['--pusher', 'only-an-id']);
-  assert.is(bad.code, 2);
-  assert.match(bad.stderr, /--pusher: .* is not id:key:secret/);
-  const missing = await runCli(['--config', writeJson(dir, 'pusher-bad.json', { pusher: { apps: [{ id: 'x', key: 'k' }] } })]);
-  assert.match(missing.stderr, /pusher\.apps\[0\]\.secret/);
+  assert.not.match(JSON.stringify(flags, null, 2), /a-secret-1/);
+  assert.match(await refusal(['--pusher', 'only-an-id']), /--pusher: .* is not id:key:secret/);
+  assert.match(await refusal(['--config', writeJson(dir, 'pusher-bad.json', { pusher: { apps: [{ id: 'x', key: 'k' }] } })]), /pusher\.apps\[0\]\.secret/);
 
   const configured = await createBrokerFromConfig({ ...(await loadBrokerConfigFile(file)), port: 0 });
   const { url, httpUrl } = await configured.broker.listen();
@@ -232,11 +263,11 @@ test('pusher: apps from a JSON config file and from --pusher flags (secrets mask
 });
 
 test('metrics: --metrics off turns /metrics off; a config names topic groups, and a bad pattern there is a typed error', async ({ dir }) => {
-  const off = await runCli(['--metrics', 'off', '--print-config']);
-  assert.equal((JSON.parse(off.stdout) as { config: { metrics: unknown } }).config.metrics, false);
-  const bad = await runCli(['--config', writeJson(dir, 'metrics-bad.json', { metrics: { topicGroups: ['order..x'] } })]);
-  assert.is(bad.code, 2);
-  assert.match(bad.stderr, /metrics\.topicGroups\[0\]: "order\.\.x" is not a valid topic pattern/);
+  assert.equal((await printConfig(['--metrics', 'off', '--print-config'])).config['metrics'], false);
+  assert.match(
+    await refusal(['--config', writeJson(dir, 'metrics-bad.json', { metrics: { topicGroups: ['order..x'] } })]),
+    /metrics\.topicGroups\[0\]: "order\.\.x" is not a valid topic pattern/,
+  );
   const configured = await createBrokerFromConfig({ port: 0, metrics: { topicGroups: ['order.#'], path: '/internal/metrics' } });
   const { httpUrl } = await configured.broker.listen();
   try {
@@ -249,7 +280,7 @@ test('metrics: --metrics off turns /metrics off; a config names topic groups, an
   }
 });
 
-test('each validation error stops the broker with the key path and what was expected, never a stack trace', async ({ dir }) => {
+test('each validation error names the key path and what was expected, never a stack trace', async ({ dir }) => {
   const cases: Array<[string, unknown, RegExp]> = [
     ['unknown.json', { prot: 80 }, /unknown\.json: prot: unknown key \(did you mean "port"\?\)/],
     ['nested.json', { topicLimits: { maxDepth: 3 } }, /topicLimits\.maxDepth: unknown key/],
@@ -262,7 +293,7 @@ test('each validation error stops the broker with the key path and what was expe
     ['rules.json', { channels: {} }, /rules\.json: channels: needs a TypeScript or JavaScript config file/],
     ['grant.json', { permissions: { anonymous: { publish: ['a.#.b'] } } }, /permissions\.anonymous\.publish\[0\]: "a\.#\.b" is not a valid topic pattern/],
     ['rate.json', { rateLimits: { publish: { perConnection: { perSecond: 0 } } } }, /rateLimits\.publish\.perConnection\.perSecond: expected a rate per second/],
-    ['key.json', { apiKeys: [{ key: 'short-key', user: 'svc' }] }, /apiKeys\[0\]\.key: expected a key of at least 16 characters\n/],
+    ['key.json', { apiKeys: [{ key: 'short-key', user: 'svc' }] }, /apiKeys\[0\]\.key: expected a key of at least 16 characters$/m],
     ['array.json', [1], /array\.json: \(the whole config\): expected object/],
     ['syntax.json', '{ "port": 1,', /syntax\.json: not valid JSON/],
     ['cluster.json', { cluster: { url: 'nats://n:4222', nodes: 3 } }, /cluster\.nodes: unknown key/],
@@ -273,10 +304,8 @@ test('each validation error stops the broker with the key path and what was expe
     ['postgres.json', { cluster: { url: 'postgres://p/db', postgres: { table: 'drop table' } } }, /cluster\.postgres\.table: expected a table name/],
   ];
   for (const [name, content, expected] of cases) {
-    const { code, stderr } = await runCli(['--config', writeJson(dir, name, content)]);
-    assert.is(code, 2, name);
-    assert.match(stderr, expected, `${name}: ${stderr}`);
-    assert.not.match(stderr, /\n\s+at /, `${name}: stack trace`);
+    const message = await refusal(['--config', writeJson(dir, name, content)]);
+    assert.match(message, expected, `${name}: ${message}`);
   }
   for (const [args, env, expected] of [
     [['--config', join(dir, 'missing.ts')], {}, /missing\.ts: no such file/],
@@ -285,14 +314,37 @@ test('each validation error stops the broker with the key path and what was expe
     [['--config', join(dir, 'config.yaml')], {}, /config\.yaml: a config file must end in/],
     [['--port', 'abc'], {}, /--port: expected a port number, got "abc"/],
     [['--cluster', 'http://n:4222'], {}, /--cluster: expected a nats:\/\/, redis:\/\/ or postgres:\/\/ URL, got "http:\/\/n:4222"/],
-    [['--cluster', 'redis://127.0.0.1:1', '--history', 'room.#'], {}, /history in a cluster is kept in JetStream: use a nats:\/\/ cluster, or give every broker the same historyStore/],
     [[], { EVENTWIRE_PORT: '99999' }, /EVENTWIRE_PORT: expected a port number from 0 to 65535, got 99999/],
   ] as Array<[string[], Record<string, string>, RegExp]>) {
-    const { code, stderr } = await runCli(args, env);
-    assert.is(code, 2, args.join(' '));
-    assert.match(stderr, expected, stderr);
-    assert.not.match(stderr, /\n\s+at /, `${args.join(' ')}: stack trace`);
+    const message = await refusal(args, env);
+    assert.match(message, expected, message);
   }
+});
+
+test('the real CLI refuses a bad config, flag or variable, or a failing setup, with exit 2 and event-broker: lines, never a stack trace', async ({ dir }) => {
+  // Started together: each process spends its time loading the broker through tsx.
+  const cases: Array<[string[], Record<string, string>, RegExp, { usage: boolean }]> = [
+    [['--config', writeJson(dir, 'refused.json', { prot: 80 })], {}, /^event-broker: .*refused\.json: prot: unknown key \(did you mean "port"\?\)\n/, { usage: true }],
+    [['--config', fixture('throws.config.ts')], {}, /^event-broker: .*throws\.config\.ts: failed to load: the database URL is missing\n/, { usage: true }],
+    [['--port', 'abc'], {}, /^event-broker: --port: expected a port number, got "abc"\n/, { usage: true }],
+    [[], { EVENTWIRE_PORT: '99999' }, /^event-broker: EVENTWIRE_PORT: expected a port number from 0 to 65535, got 99999\n/, { usage: true }],
+    [['--config', writeJson(dir, 'two-problems.json', { prot: 80, heartbeatMs: 'fast' })], {}, /^event-broker: .*: heartbeatMs: expected milliseconds.*\nevent-broker: .*two-problems\.json: prot: unknown key/, { usage: true }],
+    // Valid settings the broker cannot be built from: a setup failure, not a usage error.
+    [['--cluster', 'redis://127.0.0.1:1', '--history', 'room.#'], {}, /^event-broker: setup failed: history in a cluster is kept in JetStream: use a nats:\/\/ cluster, or give every broker the same historyStore/, { usage: false }],
+  ];
+  const runs = await Promise.all(cases.map(([args, env]) => runCli(args, env)));
+  cases.forEach(([args, , expected, { usage }], index) => {
+    const { code, stdout, stderr } = runs[index]!;
+    const what = args.join(' ') || 'EVENTWIRE_PORT=99999';
+    assert.is(code, 2, `${what}: ${stderr}`);
+    assert.is(stdout, '', what);
+    assert.match(stderr, expected, stderr);
+    assert.not.match(stderr, /\n\s+at /, `${what}: stack trace`);
+    const lines = stderr.trimEnd().split('\n');
+    if (usage) assert.is(lines.pop(), 'Run event-broker --help for usage.', what);
+    else assert.not.match(stderr, /--help/, what);
+    for (const line of lines) assert.match(line, /^event-broker: /, `${what}: ${line}`);
+  });
 });
 
 test('the library API: loadBrokerConfigFile + createBrokerFromConfig, overrides win, errors are typed', async ({ dir }) => {
