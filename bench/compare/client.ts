@@ -26,10 +26,14 @@ export type ClientCommand =
   | { cmd: 'saturate'; topics: string[]; messagesPerConnection: number; window: number; maxMs: number }
   /** `perSecond` in total, spread round-robin over every connection. */
   | { cmd: 'rate'; topics: string[]; perSecond: number; seconds: number }
+  /** Closes every connection and forgets what was counted: the process is ready for another run (--smoke reuses it). */
+  | { cmd: 'reset' }
   | { cmd: 'exit' };
 
 export type ClientReply =
   | { type: 'ready' }
+  /** After `reset`. */
+  | { type: 'reset' }
   /** `ms`: from the first connection attempt until every connection was open and subscribed. */
   | { type: 'connected'; ms: number }
   | { type: 'count'; received: number }
@@ -111,6 +115,17 @@ async function handle(command: ClientCommand): Promise<ClientReply | undefined> 
       await Promise.all(connections.map((publisher) => publisher.barrier()));
       return { type: 'done', ms: now() - started, sent: total };
     }
+    case 'reset':
+      // Anything the closed connections still receive must not count in the next run.
+      for (const connection of connections) {
+        connection.onMessage = () => {};
+        connection.close();
+      }
+      connections = [];
+      received = 0;
+      recording = false;
+      histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: 3 });
+      return { type: 'reset' };
     case 'exit':
       for (const connection of connections) connection.close();
       connections = [];

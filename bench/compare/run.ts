@@ -11,7 +11,9 @@
 // --quick: fan-out 1→100 only, 2,000 messages, one run: a smoke check in well
 // under a minute, not figures to publish. --smoke: every scenario at a tiny
 // size, one run, nothing written; exits non-zero when any run lost deliveries
-// (the test suite runs it, so the harness itself stays working).
+// (the test suite runs it, so the harness itself stays working). It measures
+// nothing, so it skips the settle pauses and hands its client processes from
+// one run to the next instead of starting new ones.
 // BENCH_CPU_PROF_DIR and BENCH_SERVER_LOG are described in systems.ts.
 //
 // Scenarios (~100-byte JSON everywhere):
@@ -93,9 +95,9 @@ const scenarios: Scenario[] = scale
     ]
   : smoke
   ? [
-      { kind: 'fan-out', label: 'fan-out 1→10', subscribers: 10, publishers: 1, messages: 200, seconds: 0.5 },
-      { kind: 'fan-in', label: 'fan-in 10→1', subscribers: 1, publishers: 10, messages: 200, seconds: 0.5 },
-      { kind: 'wildcard', label: 'wildcard 100 patterns', subscribers: 10, publishers: 1, messages: 200, seconds: 0.5, patterns: 100 },
+      { kind: 'fan-out', label: 'fan-out 1→10', subscribers: 10, publishers: 1, messages: 200, seconds: 0.25 },
+      { kind: 'fan-in', label: 'fan-in 10→1', subscribers: 1, publishers: 10, messages: 200, seconds: 0.25 },
+      { kind: 'wildcard', label: 'wildcard 100 patterns', subscribers: 10, publishers: 1, messages: 200, seconds: 0.25, patterns: 100 },
       { kind: 'connections', label: 'connections 40 idle', connections: 40 },
     ]
   : quick
@@ -121,6 +123,11 @@ const scratchDir = join(process.env['BENCH_SCRATCH_DIR'] ?? join(tmpdir(), 'even
 const resultsDir = publishable || values['from-json'] ? committedResultsDir : scratchDir;
 const resultsMarkdown = resultsDir === committedResultsDir ? fileURLToPath(new URL('../RESULTS.md', import.meta.url)) : `${scratchDir}RESULTS.md`;
 const clientScript = fileURLToPath(new URL('./client.ts', import.meta.url));
+/**
+ * A pause that lets a measurement settle (connection set-up CPU, memory after
+ * a burst). A smoke run measures nothing, so it does not wait.
+ */
+const settleFor = (ms: number): Promise<void> => (smoke ? Promise.resolve() : new Promise((resolve) => setTimeout(resolve, ms)));
 
 /** What each subscribing connection subscribes to, and what is published. */
 interface Plan {
@@ -261,8 +268,26 @@ async function recorded(subscribers: Client[], phase: () => Promise<void>): Prom
   return { p50ms: merged.getValueAtPercentile(50) / 1000, p99ms: merged.getValueAtPercentile(99) / 1000, p999ms: merged.getValueAtPercentile(99.9) / 1000 };
 }
 
+/**
+ * Client processes a smoke run hands from one run to the next: starting one
+ * (Node.js and tsx) takes longer than a smoke-sized run itself. A measuring
+ * run starts fresh processes every run, so no run inherits another's heap.
+ */
+const idleClients: Client[] = [];
+
 async function startClients(count: number): Promise<Client[]> {
-  return Promise.all(Array.from({ length: count }, () => Client.start()));
+  const reused = smoke ? idleClients.splice(0, count) : [];
+  return [...reused, ...(await Promise.all(Array.from({ length: count - reused.length }, () => Client.start())))];
+}
+
+/** Ends a run's clients: exits them, or under --smoke closes their connections and keeps them for the next run. */
+async function releaseClients(clients: Client[]): Promise<void> {
+  if (!smoke) {
+    await Promise.all(clients.map((client) => client.exit()));
+    return;
+  }
+  await Promise.all(clients.map((client) => client.ask({ cmd: 'reset' })));
+  idleClients.push(...clients);
 }
 
 async function runThroughput(system: SystemSpec, scenario: ThroughputScenario, offeredPerSecond: number | undefined): Promise<ThroughputRun> {
@@ -289,7 +314,7 @@ async function runThroughput(system: SystemSpec, scenario: ThroughputScenario, o
       ),
     );
     // Let connection setup finish, so its CPU is not charged to the saturation phase.
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await settleFor(300);
 
     // Saturation: windows of WINDOW publishes, each closed by a server barrier.
     const before = await totalReceived(subscribers);
@@ -346,7 +371,7 @@ async function runThroughput(system: SystemSpec, scenario: ThroughputScenario, o
       saturatedShare: delivered / (sent * perMessage),
     };
   } finally {
-    await Promise.all([...subscribers, ...publishers].map((client) => client.exit()));
+    await releaseClients([...subscribers, ...publishers]);
     await server.stop();
   }
 }
@@ -370,7 +395,7 @@ async function runCapacity(system: SystemSpec, scenario: CapacityScenario): Prom
   const processes = 4;
   const clients = await startClients(processes);
   const settle = async () => {
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await settleFor(500);
     await server.collectGarbage?.();
   };
   try {
@@ -398,7 +423,7 @@ async function runCapacity(system: SystemSpec, scenario: CapacityScenario): Prom
       collected: server.collectGarbage !== undefined,
     };
   } finally {
-    await Promise.all(clients.map((client) => client.exit()));
+    await releaseClients(clients);
     await server.stop();
   }
 }
@@ -510,6 +535,7 @@ async function measureAll(): Promise<{ meta: Meta; report: Entry[] }> {
           },
     );
   }
+  await Promise.all(idleClients.splice(0).map((client) => client.exit()));
   const meta: Meta = {
     date: new Date().toISOString(),
     node: process.version,
