@@ -18,46 +18,59 @@ const test = suite('event-broker CLI');
 const run = (args: string[], env: Record<string, string> = {}) => runBrokerCli(args, { env });
 const waitFor = (output: () => string, pattern: RegExp, what: string) => waitForOutput(output, pattern, what, 15_000);
 
+// The runs that only print and exit start together, before the first test:
+// each spends its time loading the broker through tsx, not running. The
+// deadline on their exit is a hang guard, long enough for seven at once on a
+// loaded machine.
+const EXIT_DEADLINE = 30_000;
+const namedDir = mkdtempSync(join(tmpdir(), 'eventwire-cli-'));
+const namedConfigs = ['named.config.mjs', 'named.config.ts'];
+const early = new Map<string, ReturnType<typeof run>>();
+const started = (args: string[]): ReturnType<typeof run> => early.get(args.join(' '))!;
+test.before(() => {
+  for (const file of namedConfigs) writeFileSync(join(namedDir, file), 'export const config = { port: 0 };\n');
+  const runs = [['--help'], ['--max-payload', 'lots'], ['--frobnicate'], ['--version'], ['--fsync', 'sometimes'], ...namedConfigs.map((file) => ['--config', join(namedDir, file)])];
+  for (const args of runs) early.set(args.join(' '), run(args));
+});
+test.after(async () => {
+  await Promise.all([...early.values()].map((started) => started[Symbol.asyncDispose]()));
+  rmSync(namedDir, { recursive: true, force: true });
+});
+
 test('--help prints usage and exits 0', async () => {
-  const { output, exit } = run(['--help']);
-  assert.is(await within(exit, 15_000, 'exit'), 0);
+  const { output, exit } = started(['--help']);
+  assert.is(await within(exit, EXIT_DEADLINE, 'exit'), 0);
   assert.match(output(), /Usage: event-broker/);
   assert.match(output(), /EVENTWIRE_PORT/);
 });
 
 test('bad options exit 2 with a clear message', async () => {
-  const bad = run(['--max-payload', 'lots']);
-  assert.is(await within(bad.exit, 15_000, 'exit'), 2);
+  const bad = started(['--max-payload', 'lots']);
+  assert.is(await within(bad.exit, EXIT_DEADLINE, 'exit'), 2);
   assert.match(bad.output(), /--max-payload: "lots" is not a size/);
-  const unknown = run(['--frobnicate']);
-  assert.is(await within(unknown.exit, 15_000, 'exit'), 2);
+  const unknown = started(['--frobnicate']);
+  assert.is(await within(unknown.exit, EXIT_DEADLINE, 'exit'), 2);
 });
 
 test('--version prints the package version and exits 0', async () => {
   const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
-  const { output, exit } = run(['--version']);
-  assert.is(await within(exit, 15_000, 'exit'), 0);
+  const { output, exit } = started(['--version']);
+  assert.is(await within(exit, EXIT_DEADLINE, 'exit'), 0);
   assert.match(output(), new RegExp(`^event-broker ${version.replace(/\./g, '\\.')} `));
 });
 
 test('--fsync with a bad value lists the valid ones', async () => {
-  const bad = run(['--fsync', 'sometimes']);
-  assert.is(await within(bad.exit, 15_000, 'exit'), 2);
+  const bad = started(['--fsync', 'sometimes']);
+  assert.is(await within(bad.exit, EXIT_DEADLINE, 'exit'), 2);
   assert.match(bad.output(), /--fsync: expected always, never or a number of milliseconds/);
 });
 
 test('a config file with only a named export says there is no default export', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'eventwire-cli-'));
-  try {
-    for (const file of ['named.config.mjs', 'named.config.ts']) {
-      writeFileSync(join(dir, file), 'export const config = { port: 0 };\n');
-      const bad = run(['--config', join(dir, file)]);
-      assert.is(await within(bad.exit, 15_000, 'exit'), 2);
-      assert.match(bad.output(), new RegExp(`${file}: no default export \\(it exports config\\)`));
-      assert.not.match(bad.output(), /unknown key/);
-    }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
+  for (const file of namedConfigs) {
+    const bad = started(['--config', join(namedDir, file)]);
+    assert.is(await within(bad.exit, EXIT_DEADLINE, 'exit'), 2);
+    assert.match(bad.output(), new RegExp(`${file}: no default export \\(it exports config\\)`));
+    assert.not.match(bad.output(), /unknown key/);
   }
 });
 
@@ -107,12 +120,13 @@ test('the start-up line names /metrics and /dashboard when on, and on 0.0.0.0 a 
   }
 });
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
+/** `count` distinct ports free a moment ago (all held open together, so no two are the same). */
+async function freePorts(count: number): Promise<number[]> {
+  const servers = Array.from({ length: count }, () => createServer());
+  await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))));
+  const ports = servers.map((server) => (server.address() as AddressInfo).port);
+  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+  return ports;
 }
 
 test('--log-format json: every line is a JSON object with level, time and msg; a connection carries conn, a failing webhook its code, URL, status and retry; --log-level warn leaves info out', async () => {
@@ -124,9 +138,11 @@ test('--log-format json: every line is a JSON object with level, time and msg; a
   const webhook = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook`;
   const records = (text: string) => text.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
   try {
-    for (const level of ['info', 'warn']) {
-      // Under --log-level warn the listening line is not written: the port is chosen here (free a moment ago).
-      const httpPort = await freePort();
+    // Under --log-level warn the listening line is not written: the ports are chosen here (free a moment ago).
+    const ports = await freePorts(2);
+    // Both levels at once: two brokers on their own ports, each output read on its own.
+    await Promise.all(['info', 'warn'].map(async (level, index) => {
+      const httpPort = ports[index]!;
       const { child, output, exit } = run(['--port', String(httpPort), '--log-format', 'json', '--log-level', level, '--webhook', `${webhook}?token=s3cret`]);
       try {
         await until(() => fetch(`http://127.0.0.1:${httpPort}/health`).then((r) => r.ok, () => false), 'the broker answers', 15_000);
@@ -160,7 +176,7 @@ test('--log-format json: every line is a JSON object with level, time and msg; a
       } else {
         assert.equal(lines.filter((line) => line['level'] === 'info'), [], 'no info records under --log-level warn');
       }
-    }
+    }));
   } finally {
     await new Promise((resolve) => hook.close(resolve));
   }
