@@ -76,31 +76,28 @@ test('pub --ack, history --last, and sub --since replaying history then live; Ct
 });
 
 test('one-line errors with the code, and the exit codes: unreachable 3, refused credentials 3, invalid topic 1, not JSON 2', async () => {
-  const unreachable = await run(['pub', 'cli.x', '1', '--url', `ws://127.0.0.1:${await freePort()}`, '--timeout', '4000']);
-  assert.is(unreachable.code, 3, unreachable.err);
-  assert.match(unreachable.err, /^eventwire: connection_closed: cannot connect to ws:\/\/127\.0\.0\.1:\d+: .*ECONNREFUSED/);
-  assert.is(unreachable.err.trim().split('\n').length, 1);
-
   const broker = new EventBrokerServer({ port: 0, host: '127.0.0.1', authenticate: createJwtAuthenticator({ secret: 'a-secret-of-at-least-32-characters!!' }) });
-  const { url } = await broker.listen();
+  const open = new EventBrokerServer({ port: 0, host: '127.0.0.1' });
+  const [{ url }, opened] = await Promise.all([broker.listen(), open.listen()]);
   try {
-    const refused = await run(['pub', 'cli.x', '1', '--url', url], { EVENTWIRE_TOKEN: 'not-a-jwt' });
+    // The four runs at once: each spends its time starting through tsx.
+    const [unreachable, refused, invalid, notJson] = await Promise.all([
+      freePort().then((port) => run(['pub', 'cli.x', '1', '--url', `ws://127.0.0.1:${port}`, '--timeout', '4000'])),
+      run(['pub', 'cli.x', '1', '--url', url], { EVENTWIRE_TOKEN: 'not-a-jwt' }),
+      run(['pub', 'cli..x', '1', '--url', opened.url]),
+      run(['pub', 'cli.x', '{nope', '--url', opened.url]),
+    ]);
+    assert.is(unreachable.code, 3, unreachable.err);
+    assert.match(unreachable.err, /^eventwire: connection_closed: cannot connect to ws:\/\/127\.0\.0\.1:\d+: .*ECONNREFUSED/);
+    assert.is(unreachable.err.trim().split('\n').length, 1);
     assert.is(refused.code, 3);
     assert.match(refused.err, /^eventwire: unauthorized: /);
-  } finally {
-    await broker.close();
-  }
-  const open = new EventBrokerServer({ port: 0, host: '127.0.0.1' });
-  const opened = await open.listen();
-  try {
-    const invalid = await run(['pub', 'cli..x', '1', '--url', opened.url]);
     assert.is(invalid.code, 1);
     assert.match(invalid.err, /^eventwire: invalid_topic: /);
-    const notJson = await run(['pub', 'cli.x', '{nope', '--url', opened.url]);
     assert.is(notJson.code, 2);
     assert.match(notJson.err, /^eventwire: usage: /);
   } finally {
-    await open.close();
+    await Promise.all([broker.close(), open.close()]);
   }
 });
 
@@ -176,10 +173,9 @@ test('presence CHANNEL lists the members (pretty and --json lines) and leaves th
 });
 
 test('eventwire tail is the logs viewer; --help exits 0', async () => {
-  const help = await run(['tail', '--help']);
+  const [help, own] = await Promise.all([run(['tail', '--help']), run(['--help'])]);
   assert.is(help.code, 0);
   assert.match(help.out, /eventwire-tail/);
-  const own = await run(['--help']);
   assert.is(own.code, 0);
   assert.match(own.out, /Exit codes: 0 done, 1 operation failed, 2 usage, 3 cannot connect/);
 });
