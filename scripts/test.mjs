@@ -12,6 +12,12 @@
 //
 // Usage: node scripts/test.mjs [filter]       filter: substring of a test file path
 //        node scripts/test.mjs FILE.ts…       exactly these files (no typecheck/build)
+//
+// TEST_JOBS=N runs N test files at a time (each still its own process group
+// with its own deadline; tests use OS-chosen ports and throwaway servers in
+// temporary directories) and prints each file's output whole when it ends.
+// The default is 1, one file at a time with its output streamed: two at a
+// time has not yet been shown green on the shared 2-core CI machine.
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
@@ -23,6 +29,7 @@ const args = process.argv.slice(2);
 const explicitFiles = args.length > 0 && args.every((arg) => arg.endsWith('.ts') && existsSync(arg)) ? args.map((arg) => resolve(arg)) : undefined;
 const filter = explicitFiles ? undefined : args[0];
 const FILE_DEADLINE_MS = 5 * 60_000;
+const jobs = Math.max(1, Number.parseInt(process.env.TEST_JOBS ?? '1', 10) || 1);
 const tsc = join(root, 'node_modules', '.bin', 'tsc');
 
 const totals = { passed: 0, failed: 0, skipped: 0 };
@@ -78,17 +85,18 @@ function findTests(dir) {
   return out;
 }
 
-function run(command, args, options) {
+/** Runs a command in its own process group; `stream: false` keeps its output for the caller to print. */
+function run(command, args, options, { stream = true } = {}) {
   return new Promise((resolve) => {
     const child = spawn(command, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     let output = '';
     child.stdout.on('data', (chunk) => {
       output += chunk;
-      process.stdout.write(chunk);
+      if (stream) process.stdout.write(chunk);
     });
     child.stderr.on('data', (chunk) => {
       output += chunk;
-      process.stderr.write(chunk);
+      if (stream) process.stderr.write(chunk);
     });
     let deadline = false;
     const timer = setTimeout(() => {
@@ -106,7 +114,7 @@ function run(command, args, options) {
       if (signal) {
         // Say who died and when, so a hang or a crash is diagnosable from CI's log.
         output += `\n[runner] pid ${child.pid} killed by ${signal} after ${Date.now() - started} ms\n`;
-        process.stdout.write(`\n[runner] pid ${child.pid} killed by ${signal} after ${Date.now() - started} ms\n`);
+        if (stream) process.stdout.write(`\n[runner] pid ${child.pid} killed by ${signal} after ${Date.now() - started} ms\n`);
       }
       resolve({ code: code ?? 1, signal, output, deadline });
     });
@@ -129,12 +137,16 @@ async function step(name, command, args, cwd) {
 
 async function testFile(file) {
   const name = relative(root, file);
-  process.stdout.write(`\n▶ ${name}\n`);
+  // One file at a time: its output as it comes. Several: each file's output whole, so none interleave.
+  const stream = jobs === 1;
+  if (stream) process.stdout.write(`\n▶ ${name}\n`);
   const { code, signal, output, deadline } = await run(
     process.execPath,
     ['--conditions=@eventwire/source', '--import', 'tsx', file],
     { cwd: root, env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' } },
+    { stream },
   );
+  if (!stream) process.stdout.write(`\n▶ ${name}\n${output}`);
   const verdict = summariseFile({ output, code, signal, deadline, deadlineMs: FILE_DEADLINE_MS });
   totals.passed += verdict.passed;
   totals.failed += verdict.failed;
@@ -163,10 +175,12 @@ if (!filter && !explicitFiles) {
 }
 // The runner's own tests live in scripts/test.
 const testFiles = explicitFiles ?? [...dirs.flatMap(findTests), ...findTests(join(root, 'scripts'))];
-for (const file of testFiles) {
-  if (filter && !file.includes(filter)) continue;
-  await testFile(file);
-}
+const queue = testFiles.filter((file) => !filter || file.includes(filter));
+await Promise.all(
+  Array.from({ length: Math.min(jobs, queue.length) }, async () => {
+    while (queue.length > 0) await testFile(queue.shift());
+  }),
+);
 
 if (failures.length) {
   process.stdout.write(`\nFailed:\n${failures.map((f) => `  - ${f}`).join('\n')}\n`);

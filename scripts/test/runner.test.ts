@@ -2,6 +2,9 @@
 // (all skipped, a failure beside a skip, a crash, no test, a bad exit).
 // Runs the real runner on fixture files that really pass, skip, fail and crash.
 import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -11,8 +14,12 @@ const fixture = (name: string): string => fileURLToPath(new URL(`./fixtures/${na
 const test = suite('test runner');
 
 function runRunner(...names: string[]): Promise<{ code: number; stdout: string }> {
+  return runRunnerWith({}, ...names);
+}
+
+function runRunnerWith(env: Record<string, string>, ...names: string[]): Promise<{ code: number; stdout: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [runner, ...names.map(fixture)], { timeout: 60_000 }, (error, stdout) => {
+    execFile(process.execPath, [runner, ...names.map(fixture)], { timeout: 60_000, env: { ...process.env, ...env } }, (error, stdout) => {
       resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout });
     });
   });
@@ -47,6 +54,21 @@ test('only skipped tests is not a pass: the run exits non-zero when nothing pass
   const { code, stdout } = await runRunner('all-skipped');
   assert.is(closingLine(stdout), '0 passed, 0 failed, 2 skipped');
   assert.is(code, 1);
+});
+
+test('TEST_JOBS=2 runs two files at a time and prints each file whole', async () => {
+  // meets-a and meets-b each pass only while the other runs.
+  const dir = mkdtempSync(join(tmpdir(), 'runner-jobs-'));
+  try {
+    const { code, stdout } = await runRunnerWith({ TEST_JOBS: '2', RENDEZVOUS_DIR: dir }, 'meets-a', 'meets-b', 'passing');
+    assert.is(closingLine(stdout), '3 passed, 0 failed, 0 skipped', stdout);
+    assert.is(code, 0);
+    const blocks = stdout.split('\n▶ ').slice(1);
+    assert.equal(blocks.map((block) => /^\S+?([\w-]+)\.fixture\.ts\n/.exec(block)?.[1]).sort(), ['meets-a', 'meets-b', 'passing']);
+    for (const block of blocks) assert.is(block.match(/Total:/g)?.length, 1, `one file's output per block:\n${block}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test.run();
