@@ -167,6 +167,14 @@ export class Connection implements BudgetedReader {
     if (!batched) this.#judge();
   }
 
+  /** Sends one binary message (an attachment), bounded like the text ones. */
+  sendBinary(bytes: Buffer): void {
+    if (this.#cut || !this.wire.open) return;
+    const batched = this.wire.batch(this.#afterFlush);
+    this.wire.sendBinary(bytes);
+    if (!batched) this.#judge();
+  }
+
   /**
    * Decides, after a flush, whether the client keeps up. What the kernel would
    * not take is what the client has not read yet. Above twice the bound it is

@@ -49,11 +49,13 @@ export class ConnectionRegistry {
    * Probes every connection each `heartbeatMs`; one that has not answered
    * (nor sent anything) since the last probe is dropped: a peer that vanished
    * without a FIN would otherwise hold its place and its subscriptions forever.
+   * A wire that owns its liveness (Engine.IO) is left to its own deadlines.
    */
   startHeartbeat(): void {
     if (!(this.#heartbeatMs > 0)) return;
     this.#heartbeat = setInterval(() => {
       for (const connection of this.#open.values()) {
+        if (connection.wire.ownsLiveness) continue;
         if (!connection.alive) {
           this.heartbeatTimeouts++;
           this.#log(`conn ${connection.id} dead: no pong within ${this.#heartbeatMs} ms`);

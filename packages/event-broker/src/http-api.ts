@@ -87,6 +87,8 @@ export class HttpApi {
       if (method !== wanted) throw new EventwireError('method_not_allowed', `${path} accepts ${wanted}, not ${method}`);
     };
     const claimed = surfaces.find((surface) => surface.claims(url));
+    // A transport over plain HTTP on the surface's path (Engine.IO long-polling) answers for itself.
+    if (claimed?.http?.serveTransport && (await claimed.http.serveTransport(request, response, url, { ip: options.clientAddress(request) }))) return;
     // A browser tab, curl or a health probe on a WebSocket path: say how to connect.
     if (claimed) throw this.#upgradeRequired(claimed, path, request.headers.host ?? options.host());
     // Public code, no data: before authentication, like the dashboard's page.

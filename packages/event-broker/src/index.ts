@@ -75,6 +75,7 @@ export type { SessionOps, SessionSubscriber, Subscribed } from './surfaces/sessi
 export type { SurfaceFactory, SurfaceHost, SurfaceLimits } from './surfaces/surface-host.js';
 export type {
   Accepted,
+  AdoptedUpgrade,
   PublishingSurfaceName,
   RefusedUpgrade,
   BrokerOrigin,

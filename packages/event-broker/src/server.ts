@@ -225,6 +225,8 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
         maxReplayEvents: options.maxReplayEvents,
         maxOutboundBytes,
       },
+      // The admission is built below, from the surfaces this host makes; only called once they serve.
+      admit: (surface, request, url, wire) => this.#upgrades.admitHttp(surface, request, url, wire),
       connection: (id) => this.#connections.get(id),
       stats: () => this.stats(),
       log: this.#log,

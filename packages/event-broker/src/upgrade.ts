@@ -8,7 +8,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { EventwireError, toEventwireError } from '@eventwire/event-channel';
 import { createEventIdGenerator } from '@eventwire/event-channel/protocol';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { WebSocketServer } from 'ws';
 import type { Access } from './auth/access.js';
 import { findToken, type BrokerUser } from './auth/authenticate.js';
 import { Connection } from './connection.js';
@@ -17,7 +17,14 @@ import type { Router } from './router.js';
 import { refuseSocket, requestUrl } from './http.js';
 import type { OutboundBudget } from './outbound-budget.js';
 import type { Accepted, Session, Surface } from './surfaces/surface.js';
+import type { Wire } from './wire/wire.js';
 import { TickFlusher, WsWire } from './wire/ws-wire.js';
+
+/** What admission decided for one connection. */
+interface Admission {
+  readonly accepted: Accepted<unknown>;
+  readonly user: BrokerUser | undefined;
+}
 
 /** How long a connect refused in its protocol's terms gets to read its close frame before the socket is dropped. */
 const REFUSED_CLOSE_GRACE_MS = 1000;
@@ -55,38 +62,54 @@ export class UpgradeAdmission {
 
   /** The HTTP server's `upgrade` event. */
   async handle(request: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
-    const { access, surfaces } = this.#options;
     const ip = this.#options.clientAddress(request);
     let surface: Surface | undefined;
-    let admitted = false;
-    let accepted: Accepted<unknown>;
-    let user: BrokerUser | undefined;
+    let admission: Admission;
     try {
       const url = requestUrl(request);
       // Before admission: even a refusal is then in the surface's own terms.
-      surface = surfaces.find((each) => each.claims(url));
-      this.#options.assertServing();
-      access.admit(ip);
-      admitted = true;
-      if (!surface) throw new EventwireError('not_found', `No WebSocket endpoint at ${url.pathname}`);
-      accepted = await surface.accept({ request, url, ip });
-      const token = findToken(url, request.headers);
-      // Checked before the socket is accepted: wrong credentials cost the
-      // broker one verification, no connection state. A surface whose
-      // credentials are optional here (a native client) may send them later.
-      if (access.authenticates && (surface.credentials === 'required' || (surface.credentials === 'optional' && token !== undefined))) {
-        user = await this.#authenticate(request, token, surface.name);
+      surface = this.#options.surfaces.find((each) => each.claims(url));
+      // A transport upgrade of a connection the surface holds (Engine.IO's ?sid=): admitted when it was born.
+      const adopter = surface?.adopt?.({ request, url, ip });
+      if (adopter) {
+        if (socket.destroyed) return;
+        return this.#wss.handleUpgrade(request, socket, head, (ws) => adopter(new WsWire(ws, this.#flusher)));
       }
-      if (accepted.subscribes && accepted.subscribes.length > 0) await access.authorize(user, accepted.subscribes, 'subscribe');
+      if (!surface) {
+        this.#options.assertServing();
+        this.#options.access.admit(ip);
+        this.#options.access.release(ip);
+        throw new EventwireError('not_found', `No WebSocket endpoint at ${url.pathname}`);
+      }
+      admission = await this.#admit(surface, request, url, ip);
     } catch (error) {
-      if (admitted) access.release(ip);
       const failure = toEventwireError(error);
       if (surface?.refuse) return surface.refuse({ request, acceptToRefuse: (refuse) => this.#acceptToRefuse(request, socket, head, refuse) }, failure);
       return refuseSocket(socket, failure);
     }
-    if (socket.destroyed) return access.release(ip);
+    if (socket.destroyed) return this.#options.access.release(ip);
     const claimed = surface;
-    this.#wss.handleUpgrade(request, socket, head, (ws) => this.#open(ws, request, ip, claimed, accepted, user));
+    this.#wss.handleUpgrade(request, socket, head, (ws) => {
+      const carrier = new WsWire(ws, this.#flusher);
+      this.#open(admission.accepted.wire ? admission.accepted.wire(carrier) : carrier, request, ip, claimed, admission);
+    });
+  }
+
+  /**
+   * Admits a connection born from a plain HTTP request over a wire the
+   * surface built (SurfaceHost.admit): the upgrade's admission, then its
+   * session opens on the returned connection.
+   */
+  async admitHttp(surface: Surface, request: IncomingMessage, url: URL, wire: Wire): Promise<Connection> {
+    const ip = this.#options.clientAddress(request);
+    const admission = await this.#admit(surface, request, url, ip);
+    if (request.socket.destroyed) {
+      this.#options.access.release(ip);
+      throw new EventwireError('connection_closed', 'The client went away while it was admitted');
+    }
+    const connection = this.#open(wire, request, ip, surface, admission);
+    if (!connection) throw new EventwireError('internal', `The ${surface.name} session failed to open`);
+    return connection;
   }
 
   /** Stops the WebSocket server (the connections are closed by the registry). */
@@ -94,13 +117,40 @@ export class UpgradeAdmission {
     this.#wss.close();
   }
 
-  #open(ws: WebSocket, request: IncomingMessage, ip: string, surface: Surface, accepted: Accepted<unknown>, user: BrokerUser | undefined): void {
+  /**
+   * Caps and the connect rate first (over them, nothing else is spent), the
+   * surface's accept, authentication as it says, authorization of what it
+   * subscribes by connecting. Throws the refusal, with the address released.
+   */
+  async #admit(surface: Surface, request: IncomingMessage, url: URL, ip: string): Promise<Admission> {
+    const { access } = this.#options;
+    this.#options.assertServing();
+    access.admit(ip);
+    try {
+      const accepted = await surface.accept({ request, url, ip });
+      const token = findToken(url, request.headers);
+      // Checked before the socket is accepted: wrong credentials cost the
+      // broker one verification, no connection state. A surface whose
+      // credentials are optional here (a native client) may send them later.
+      let user: BrokerUser | undefined;
+      if (access.authenticates && (surface.credentials === 'required' || (surface.credentials === 'optional' && token !== undefined))) {
+        user = await this.#authenticate(request, token, surface.name);
+      }
+      if (accepted.subscribes && accepted.subscribes.length > 0) await access.authorize(user, accepted.subscribes, 'subscribe');
+      return { accepted, user };
+    } catch (error) {
+      access.release(ip);
+      throw error;
+    }
+  }
+
+  #open(wire: Wire, request: IncomingMessage, ip: string, surface: Surface, { accepted, user }: Admission): Connection | undefined {
     const { access, connections, log } = this.#options;
     // Assigned below, once the connection it speaks on exists; onSlow only runs later.
     let session: Session | undefined;
     const connection = new Connection({
       id: surface.connectionId?.() ?? this.#nextConnectionId(),
-      wire: new WsWire(ws, this.#flusher),
+      wire,
       surface: surface.name,
       remote: `${request.socket.remoteAddress}:${request.socket.remotePort}`,
       maxOutboundBytes: this.#options.maxOutboundBytes,
@@ -126,8 +176,8 @@ export class UpgradeAdmission {
       // A surface that cannot open a session must not leave a connection nobody reads.
       log(`conn ${connection.id} ${surface.name} session failed to open: ${toEventwireError(error).message}`);
       access.release(ip);
-      ws.terminate();
-      return;
+      wire.terminate();
+      return undefined;
     }
     const opened = session;
     connections.add(connection);
@@ -143,6 +193,7 @@ export class UpgradeAdmission {
     });
     const subscribes = accepted.subscribes ?? [];
     log(`conn ${connection.id} open ${surface.name} from ${connection.remote}${subscribes.length ? ` topics=${subscribes.join(',')}` : ''}`);
+    return connection;
   }
 
   /** The broker's authentication for one request (anonymous only where allowed; failures limited per address). */

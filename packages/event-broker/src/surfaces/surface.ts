@@ -13,6 +13,13 @@
 //   (the broker authenticates as `credentials` says and authorizes `subscribe`)
 //   open(connection) — the upgrade is accepted: a session speaks on it
 // and, for plain HTTP, `http.serveSigned` / `http.serve`.
+//
+// A connection may also be born from plain HTTP (Engine.IO long-polling):
+// `http.serveTransport` answers requests on a path the surface claims, and
+// asks `host.admit(…)` for a connection over a wire it built — the same
+// admission, accept, authentication and authorization as an upgrade, ending
+// in `open`. A WebSocket upgrade that belongs to such a connection (Engine.IO's
+// `?sid=`) is handed to it by `adopt`, before admission: it is no new connection.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { EventwireError } from '@eventwire/event-channel';
 import type { Caller } from '../auth/access.js';
@@ -20,6 +27,7 @@ import type { BrokerUser } from '../auth/authenticate.js';
 import type { Connection } from '../connection.js';
 import type { PresenceListener } from '../presence.js';
 import type { Subscriber } from '../router.js';
+import type { Wire } from '../wire/wire.js';
 
 /**
  * The surfaces a broker may run, by name, and whether clients publish
@@ -74,6 +82,20 @@ export interface Accepted<TState> {
   readonly state: TState;
   /** Names the client subscribes by connecting (Synap's `?topics=`): each must be allowed before the upgrade is accepted. */
   readonly subscribes?: readonly string[];
+  /**
+   * The wire the connection speaks on, built around the accepted WebSocket's
+   * (Engine.IO frames every message as a packet and owns its liveness).
+   * Absent: the WebSocket's wire itself. Not asked for a connection born
+   * from HTTP, whose wire the surface built already.
+   */
+  readonly wire?: (socket: Wire) => Wire;
+}
+
+/** A WebSocket upgrade that belongs to a connection the surface already holds (Engine.IO's transport upgrade). */
+export interface AdoptedUpgrade {
+  readonly request: IncomingMessage;
+  readonly url: URL;
+  readonly ip: string;
 }
 
 /** An upgrade being refused: the surface may answer in its own protocol (a Pusher close code) instead of an HTTP status. */
@@ -119,6 +141,13 @@ export interface SurfaceHttp {
    * asked before the broker authenticates the caller. Returns true when it answered.
    */
   serveSigned?(request: IncomingMessage, response: ServerResponse, url: URL, context: { readonly ip: string; readonly traceparent: string | undefined }): Promise<boolean> | boolean;
+  /**
+   * Plain HTTP requests to a path the surface claims for upgrades, asked
+   * before the broker answers 426 (Engine.IO long-polling: handshakes, polls,
+   * posts, CORS preflights). A connection born here is admitted through
+   * `SurfaceHost.admit`. Returns true when it answered.
+   */
+  serveTransport?(request: IncomingMessage, response: ServerResponse, url: URL, context: { readonly ip: string }): Promise<boolean> | boolean;
   /** Routes behind the broker's credentials. Returns true when it answered. */
   serve?(request: IncomingMessage, response: ServerResponse, url: URL, caller: Caller): Promise<boolean> | boolean;
 }
@@ -141,6 +170,14 @@ export interface Surface<TState = unknown> {
   readonly credentials: 'required' | 'optional' | 'none';
   /** Whether an upgrade to `url` is this surface's. */
   claims(url: URL): boolean;
+  /**
+   * An upgrade for a connection the surface already holds (Engine.IO's
+   * `?sid=`): returns what takes the accepted WebSocket's wire, and the
+   * broker neither admits nor opens a new connection for it; undefined when
+   * the upgrade is a new connection. Throws an `EventwireError` to refuse it
+   * (an unknown session). Asked after `claims`, before admission.
+   */
+  adopt?(upgrade: AdoptedUpgrade): ((socket: Wire) => void) | undefined;
   /** Reads an admitted upgrade; throws an `EventwireError` to refuse it. */
   accept(upgrade: UpgradeRequest): Accepted<TState> | Promise<Accepted<TState>>;
   /** Refuses in the protocol's own terms; without it, an HTTP status and a JSON body. */

@@ -32,12 +32,25 @@ export interface Wire {
   readonly unsentBytes: number;
   /** Bytes read and written so far, framing and handshake included (for `/metrics`). */
   readonly traffic: { readonly received: number; readonly sent: number };
+  /**
+   * The wire keeps its own liveness (Engine.IO's protocol pings, with
+   * per-session deadlines stricter than the broker's heartbeat tick) and
+   * reports `closed` itself when the peer is gone: the broker's heartbeat
+   * neither probes it nor drops it. Absent or false: the heartbeat does.
+   */
+  readonly ownsLiveness?: boolean;
   /** Starts delivering events. */
   listen(events: WireEvents): void;
   /** Sends one text message. */
   send(text: string): void;
   /** Sends a message built once for every recipient (a wire that cannot use its bytes sends its text). */
   sendPrepared(frame: PreparedTextFrame): void;
+  /**
+   * Sends one binary message (Socket.IO's attachments), in order with the
+   * text ones. A transport without binary frames encodes it (Engine.IO
+   * long-polling: `b<base64>`).
+   */
+  sendBinary(bytes: Buffer): void;
   /**
    * Holds writes until the current tick ends, so a burst leaves in one
    * syscall; `flushed` runs after the tick's writes were handed on. Returns

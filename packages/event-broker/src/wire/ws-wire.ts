@@ -90,6 +90,11 @@ export class WsWire implements Wire {
     this.#socket.send(text);
   }
 
+  /** ws frames it (no extension is negotiated, so its sender writes at once, in order with the prepared frames). */
+  sendBinary(bytes: Buffer): void {
+    this.#socket.send(bytes, { binary: true });
+  }
+
   /**
    * Its bytes go straight to the TCP socket, in order with ws's own writes
    * (the broker only sends strings, and with no extension negotiated ws's
