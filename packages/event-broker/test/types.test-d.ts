@@ -154,12 +154,13 @@ defineBrokerConfig({ pusher: { allowedOrigins: 'https://app.example' } });
 expectType<Equal<ReturnType<typeof broker.pusherAuthFetch>, (request: Request, clientAddress?: string) => Promise<Response>>>();
 // A publish's origin names the surfaces clients publish through (Synap and
 // broadcasting clients only listen; Synap's HTTP publishes are `http`), plus
-// `echo`, the surface test/custom-surface.test.ts registers in SurfaceRegistry.
+// `echo`, the surface test/custom-surface.test.ts registers in SurfaceRegistry
+// (and `engine-echo`, test/conformance/engine-echo-surface.ts's, which only listens).
 broker.observe('order.created', (_event, ctx) => {
   expectType<Equal<typeof ctx.origin.surface, 'native' | 'pusher' | 'echo' | 'http' | 'broker'>>();
 });
-expectType<Equal<AuthRequest['surface'], 'native' | 'synap' | 'broadcasting' | 'pusher' | 'echo' | 'http'>>();
-expectType<Equal<keyof BrokerStats['connections'], 'native' | 'synap' | 'broadcasting' | 'pusher' | 'echo'>>();
+expectType<Equal<AuthRequest['surface'], 'native' | 'synap' | 'broadcasting' | 'pusher' | 'echo' | 'engine-echo' | 'http'>>();
+expectType<Equal<keyof BrokerStats['connections'], 'native' | 'synap' | 'broadcasting' | 'pusher' | 'echo' | 'engine-echo'>>();
 
 // Metrics: on by default; topic groups are patterns.
 new EventBrokerServer({ metrics: false });
