@@ -26,6 +26,15 @@ export interface EngineSessionOptions {
   gone(wire: EngineWire): void;
 }
 
+/**
+ * How long a close waits for the client's next poll to carry the close packet.
+ * A polling client is without a waiting GET only between an answer and its
+ * next request; past this (a client that stopped polling) the session just
+ * ends. Its own timer, kept referenced: a broker closing must not see its
+ * process exit with the session half-closed.
+ */
+const CLOSE_WAIT_MS = 1000;
+
 /** A close the peer asked for, or one the session decided, as a WebSocket close code and reason. */
 const closeCodes = { client: 1000, error: 1002, timeout: 1001, terminated: 1006 } as const;
 
@@ -140,7 +149,9 @@ export class EngineWire implements Wire {
     this.#closing = true;
     this.#endedWith = { code, reason };
     this.#queue.push('1');
-    if (this.#poll) this.#answerPoll();
+    if (this.#poll) return this.#answerPoll();
+    clearTimeout(this.#heartbeat);
+    this.#heartbeat = setTimeout(() => this.#end(code, reason, undefined), CLOSE_WAIT_MS);
   }
 
   terminate(): void {

@@ -13,14 +13,18 @@ declare module '@eventwire/event-broker' {
   }
 }
 
-/** An echo surface over Engine.IO with `options` (the suite's: pingInterval 300, pingTimeout 200, CORS `*`). */
-export function engineEchoSurface(options: EngineOptions = {}): SurfaceFactory {
+/**
+ * An echo surface over Engine.IO with `options` (the suite's: pingInterval
+ * 300, pingTimeout 200, CORS `*`); `credentials: 'required'` makes the broker
+ * authenticate every handshake, polling or WebSocket.
+ */
+export function engineEchoSurface(options: EngineOptions & { readonly credentials?: Surface['credentials'] } = {}): SurfaceFactory {
   return (host): Surface<undefined> => {
     const engine: EngineServer = new EngineServer(host, () => surface, { path: '/engine.io/', ...options });
     const surface: Surface<undefined> = {
       name: 'engine-echo',
       endpoints: { websocket: engine.path, http: [engine.path] },
-      credentials: 'none',
+      credentials: options.credentials ?? 'none',
       claims: (url) => engine.claims(url),
       adopt: (upgrade) => engine.adopt(upgrade),
       accept: ({ url }) => ({ state: undefined, wire: engine.accept(url) }),
