@@ -7,6 +7,7 @@
 // broker's heartbeat leaves a session that keeps its own liveness alone,
 // CORS, and the POST size bound.
 import { Socket, type SocketOptions } from 'engine.io-client';
+import { WebSocket } from 'ws';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { EventwireError } from '@eventwire/event-channel';
@@ -162,6 +163,23 @@ test('CORS: a preflight is answered 204 for an allowed origin, and every answer 
   await handshake.text();
   const other = await fetch(url, { method: 'OPTIONS', headers: { origin: 'https://evil.example' } });
   assert.is(other.headers.get('access-control-allow-origin'), null, 'an origin not listed gets no grant');
+});
+
+test('an upgrade that does not complete within upgradeTimeout is dropped, and long-polling goes on', async () => {
+  await using server = await echoBroker({}, { pingInterval: 5000, pingTimeout: 5000, upgradeTimeout: 200 });
+  const base = `${server.httpUrl}/engine.io/?EIO=4&transport=polling`;
+  const sid = (JSON.parse((await (await fetch(base)).text()).slice(1)) as { sid: string }).sid;
+  const probe = new WebSocket(`${server.url}/engine.io/?EIO=4&transport=websocket&sid=${sid}`);
+  const closed = new Promise<number>((resolve) => probe.on('close', (code) => resolve(code)));
+  await within(new Promise((resolve) => probe.once('open', resolve)), 2000, 'the probe opened');
+  const answered = new Promise<string>((resolve) => probe.once('message', (data: Buffer) => resolve(data.toString())));
+  probe.send('2probe');
+  assert.is(await within(answered, 2000, '3probe'), '3probe');
+  // No `5`: the probe is dropped once upgradeTimeout passes.
+  await within(closed, 2000, 'the probe dropped');
+  assert.is((await fetch(`${base}&sid=${sid}`, { method: 'POST', body: '4after' })).status, 200);
+  assert.is(await (await fetch(`${base}&sid=${sid}`)).text(), '4after');
+  assert.is(server.broker.stats().connections['engine-echo'], 1, 'the session lives on');
 });
 
 test('a POST over maxPayload is answered 413 and closes the session', async () => {
