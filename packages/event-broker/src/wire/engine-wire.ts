@@ -201,7 +201,9 @@ export class EngineWire implements Wire {
       }
       chunks.push(chunk);
     });
+    // A client that gives up mid-body frees the session for its next POST.
     request.on('error', settle);
+    request.on('close', settle);
     request.on('end', () => {
       if (!this.#posting) return;
       settle();
