@@ -8,7 +8,7 @@
 // every recipient of an event, written under the WsWire's per-tick cork.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { PreparedTextFrame } from '../prepared-frame.js';
-import { decodePacket, decodePayload, encodePollingPacket, payloadSeparator, type EnginePacket } from '../surfaces/socketio/engine/packet.js';
+import { decodePacket, decodePayload, encodePollingPacket, payloadSeparator, type EnginePacket } from './engine-packet.js';
 import type { Wire, WireEvents } from './wire.js';
 
 /** The timings and bound one session keeps (see EngineOptions for what each means). */
