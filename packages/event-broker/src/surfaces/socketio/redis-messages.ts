@@ -147,13 +147,11 @@ export function decodeNodeEmitterMessage(bytes: Uint8Array): EmitterItem {
   };
 }
 
-const REQUEST_CHANNEL = /^socket\.io-request#(\/[^#]*)#$/;
-
-/** A `@socket.io/redis-emitter` request (JSON on `socket.io-request#<nsp>#`). */
-export function decodeNodeEmitterRequest(channel: string, bytes: Uint8Array): EmitterItem {
-  const nspMatch = REQUEST_CHANNEL.exec(channel);
-  if (!nspMatch) throw new EmitterMessageError('bad_field', 'A request channel is socket.io-request#<nsp>#');
-  const nsp = nspMatch[1]!;
+/** A `@socket.io/redis-emitter` request (JSON on `<key>-request#<nsp>#`, the emitter's `key` being `socket.io` by default). */
+export function decodeNodeEmitterRequest(channel: string, bytes: Uint8Array, key = 'socket.io'): EmitterItem {
+  const prefix = `${key}-request#`;
+  const nsp = channel.startsWith(prefix) && channel.endsWith('#') ? channel.slice(prefix.length, -1) : '';
+  if (!nsp.startsWith('/') || nsp.includes('#')) throw new EmitterMessageError('bad_field', `A request channel is ${prefix}<nsp>#`);
   const request = object(parseJson(bytes), 'request');
   const opts = request['opts'] === undefined ? {} : object(request['opts'], 'opts');
   const select = { nsp, rooms: strings(opts['rooms'] ?? [], 'rooms'), except: strings(opts['except'] ?? [], 'except'), source: NODE };
