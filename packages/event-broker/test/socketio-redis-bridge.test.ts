@@ -251,6 +251,36 @@ maybe('refused by reason: unknown namespace, invalid room, a server refusal, not
   assert.equal(context.server.declared.filter((name) => name !== '/' && name !== '/admin'), [], 'no namespace declared for an unknown one');
 });
 
+maybe('a configured python channel and emitter key: only those are listened to', async (context) => {
+  const recorded: Call[] = [];
+  const bridge = startRedisBridge({ url: context.redis.url, server: new RecordingServer(recorded), log: () => {}, channel: 'myapp-socketio', key: 'myapp.io' });
+  const client = createClient({ url: context.redis.url });
+  await client.connect();
+  try {
+    await within(bridge.subscribed(), 5000, 'the second bridge to subscribe');
+    // Published first, on the default channels: a bridge listening there would read them before the rest (one connection, in order).
+    const mainBefore = context.bridge.stats().received;
+    await context.raw.publish('socketio', fixture('python-emit-updatechat.pickle'));
+    await context.raw.publish('socket.io#/#room-1#', fixture('node-emit-room.msgpack'));
+    const emitter = new Emitter(client, { key: 'myapp.io' });
+    await context.raw.publish('myapp-socketio', fixture('python-emit-updatechat.pickle'));
+    emitter.to('r').emit('node', 1);
+    emitter.in('r').socketsJoin('s');
+    await until(() => bridge.stats().received >= 3, 'three messages on the configured channels');
+    assert.equal(recorded, [
+      call({ op: 'emit', rooms: ['chat.7'], event: 'UpdateChat', args: [{ chat_id: 7, text: 'hi' }] }),
+      call({ op: 'emit', rooms: ['r'], event: 'node', args: [1] }),
+      call({ op: 'socketsJoin', rooms: ['r'], join: ['s'] }),
+    ]);
+    // The default bridge read those two; waited for, so that no later case counts them as its own.
+    await until(() => context.bridge.stats().received === mainBefore + 2, 'the default bridge to read the two');
+    context.server.recorded.length = 0;
+  } finally {
+    await bridge.close();
+    await client.quit();
+  }
+});
+
 maybe('redis-server killed and restarted: the bridge subscribes again and delivers the next message', async (context) => {
   const disconnects = context.bridge.stats().disconnects;
   await context.redis.kill();
