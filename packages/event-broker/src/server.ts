@@ -36,6 +36,8 @@ import { answerClientError } from './http.js';
 import { resolveBrokerOptions, type BrokerOptions, type ResolvedBrokerOptions } from './options.js';
 import { createBuiltinSurfaces, builtinSurfaceNames } from './surfaces/builtin.js';
 import type { PusherSurface } from './surfaces/pusher/pusher-surface.js';
+import type { SocketIoServer } from './surfaces/socketio/server-api.js';
+import type { SocketIoSurface } from './surfaces/socketio/socketio-surface.js';
 import { SessionOps } from './surfaces/session-ops.js';
 import type { Surface } from './surfaces/surface.js';
 import type { SurfaceHost } from './surfaces/surface-host.js';
@@ -116,6 +118,8 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
   readonly #surfaces: readonly Surface[];
   /** The Pusher surface, when `pusher` is set (for `pusherAuthHandler`). */
   readonly #pusher: PusherSurface | undefined;
+  /** The Socket.IO surface, when `socketio` is set (for `broker.socketio`). */
+  readonly #socketio: SocketIoSurface | undefined;
   readonly #upgrades: UpgradeAdmission;
   readonly #httpApi: HttpApi;
   #address: BrokerAddress | undefined;
@@ -233,6 +237,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
     };
     const builtin = createBuiltinSurfaces(host, options);
     this.#pusher = builtin.pusher;
+    this.#socketio = builtin.socketio;
     this.#surfaces = [...builtin.surfaces, ...(options.surfaces ?? []).map((create) => create(host))];
     // One browser build for the page at /eventwire/ and the dashboard's page.
     const clientScript = new ClientScript();
@@ -291,6 +296,17 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
     this.#http = this.#listener.server;
     this.#http.on('upgrade', (request, socket, head) => void this.#upgrades.handle(request, socket as Socket, head));
     this.#http.on('clientError', answerClientError);
+  }
+
+  /**
+   * The Socket.IO server-side API (namespaces, middleware, connection
+   * handlers, broadcasts to rooms), when the `socketio` option is set;
+   * undefined otherwise. Use it in a config's `setup(broker)`.
+   * @example
+   * broker.socketio?.on('connection', (socket) => void socket.join('chat.7'));
+   */
+  get socketio(): SocketIoServer | undefined {
+    return this.#socketio?.server;
   }
 
   /** The bound address, once listening. */

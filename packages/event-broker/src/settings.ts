@@ -32,6 +32,7 @@ import { logHistoryStoreDefaults } from './history/log-store.js';
 import { brokerLogLevels, type BrokerLogLevel } from './log-record.js';
 import { defaultHistoryMemoryBytes } from './history/memory-bound.js';
 import type { MetricsOptions, PusherOptions } from './options.js';
+import type { SocketIoOptions } from './surfaces/socketio/socketio-options.js';
 import {
   asText,
   configOnly,
@@ -717,6 +718,44 @@ export const optionSettings = {
       ),
     ),
     resolve: (pusher): PusherOptions | undefined => (pusher === true ? {} : pusher || undefined),
+  }),
+  /**
+   * The Socket.IO surface (protocol v5 over Engine.IO v4), so socket.io-client
+   * v4 connects unchanged: long-polling and WebSocket at `path`. Rooms are
+   * topics (`chat.7` of `/` is the topic `chat.7`), emits are publishes;
+   * `setup(broker)` drives `broker.socketio`. `true` serves the defaults
+   * (engine.io's and socket.io's). Off unless set.
+   */
+  socketio: option<boolean | SocketIoOptions>()({
+    flag: 'socketio',
+    env: 'EVENTWIRE_SOCKETIO',
+    arg: '<on|json>',
+    help: 'speak Socket.IO (socket.io-client v4): "on", or options as JSON {"path","cors","pingInterval",…}',
+    defaultText: 'off',
+    read: (text) => (String(text).trim().startsWith('{') ? json(text) : onOff(text)),
+    schema: z.preprocess(
+      (value) => (value === true ? {} : value === false ? undefined : value),
+      z.strictObject(
+          {
+            path: z.string().regex(/^\/[^?#\s]*\/$/, 'expected a path with its trailing slash, such as /socket.io/').optional(),
+            cors: z
+              .strictObject({
+                origin: z.union([z.literal('*'), z.array(z.string().min(1))]),
+                credentials: z.boolean().optional(),
+              })
+              .optional(),
+            pingInterval: z.number().int().positive().optional(),
+            pingTimeout: z.number().int().positive().optional(),
+            maxPayload: z.number().int().positive().optional(),
+            upgradeTimeout: z.number().int().positive().optional(),
+            connectTimeout: z.number().int().positive().optional(),
+            namespaces: z.array(z.string().regex(/^\/[^,]*$/, 'expected a namespace such as / or /admin')).optional(),
+            clientJoin: z.union([z.literal(false), z.string().min(1)]).optional(),
+          },
+          { error: 'expected true, or { path?, cors?, pingInterval?, pingTimeout?, maxPayload?, upgradeTimeout?, connectTimeout?, namespaces?, clientJoin? }' },
+        ),
+    ),
+    resolve: (socketio): SocketIoOptions | undefined => (socketio === true ? {} : socketio || undefined),
   }),
   /**
    * `GET /metrics` in Prometheus text format (behind the broker's

@@ -76,6 +76,11 @@ const samples = {
   trustedProxies: { file: ['10.0.0.5', '10.0.0.6'], text: '10.0.0.5,10.0.0.6', expected: ['10.0.0.5', '10.0.0.6'] },
   broadcastingPath: { file: false, text: 'off', expected: false },
   pusher: { file: { apps: [{ id: 'a', key: 'ak', secret: 'a-secret-1' }] }, text: ['a:ak:a-secret-1'], expected: { apps: [{ id: 'a', key: 'ak', secret: 'a-secret-1' }] } },
+  socketio: {
+    file: { path: '/io/', cors: { origin: '*' }, pingInterval: 300, clientJoin: 'subscribe' },
+    text: '{"path":"/io/","cors":{"origin":"*"},"pingInterval":300,"clientJoin":"subscribe"}',
+    expected: { path: '/io/', cors: { origin: '*' }, pingInterval: 300, clientJoin: 'subscribe' },
+  },
   metrics: { file: false, text: 'off', expected: false },
   dashboard: { file: true, text: 'on', expected: true },
   serveClient: { file: false, text: 'off', expected: false },

@@ -157,10 +157,10 @@ expectType<Equal<ReturnType<typeof broker.pusherAuthFetch>, (request: Request, c
 // `echo`, the surface test/custom-surface.test.ts registers in SurfaceRegistry
 // (and `engine-echo`, test/conformance/engine-echo-surface.ts's, which only listens).
 broker.observe('order.created', (_event, ctx) => {
-  expectType<Equal<typeof ctx.origin.surface, 'native' | 'pusher' | 'echo' | 'http' | 'broker'>>();
+  expectType<Equal<typeof ctx.origin.surface, 'native' | 'pusher' | 'socketio' | 'echo' | 'http' | 'broker'>>();
 });
-expectType<Equal<AuthRequest['surface'], 'native' | 'synap' | 'broadcasting' | 'pusher' | 'echo' | 'engine-echo' | 'http'>>();
-expectType<Equal<keyof BrokerStats['connections'], 'native' | 'synap' | 'broadcasting' | 'pusher' | 'echo' | 'engine-echo'>>();
+expectType<Equal<AuthRequest['surface'], 'native' | 'synap' | 'broadcasting' | 'pusher' | 'socketio' | 'echo' | 'engine-echo' | 'http'>>();
+expectType<Equal<keyof BrokerStats['connections'], 'native' | 'synap' | 'broadcasting' | 'pusher' | 'socketio' | 'echo' | 'engine-echo'>>();
 
 // Metrics: on by default; topic groups are patterns.
 new EventBrokerServer({ metrics: false });

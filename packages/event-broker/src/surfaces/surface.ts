@@ -58,6 +58,7 @@ export interface SurfaceRegistry {
   synap: { publishes: false };
   broadcasting: { publishes: false };
   pusher: { publishes: true };
+  socketio: { publishes: true };
 }
 
 /** A registered surface's name. */

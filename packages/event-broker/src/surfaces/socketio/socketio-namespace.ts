@@ -1,0 +1,154 @@
+// One Socket.IO namespace on this broker: its CONNECT middleware and
+// connection listeners (from `setup`), the sockets connected to it here, the
+// publish behind its broadcast operators, and the one encoder its sockets
+// share for what the router delivers (each event encoded once per namespace,
+// however many sockets receive it).
+import { randomBytes } from 'node:crypto';
+import { EventwireError, toEventwireError, type EventEnvelope } from '@eventwire/event-channel';
+import { PreparedTextFrame } from '../../prepared-frame.js';
+import type { SurfaceHost } from '../surface-host.js';
+import { argumentsOf, envelopeDataOf } from './arguments.js';
+import { encodeBinaryPacket } from './binary-packet.js';
+import { Broadcast, type BroadcastHost, type BroadcastTarget } from './broadcast.js';
+import { PacketType, RESERVED_EVENTS } from './packet.js';
+import { namespaceTopic, roomTopic, socketTopic } from './rooms.js';
+import type { Middleware, Namespace, NamespaceName, Socket } from './server-api.js';
+import { isSocketId } from './socket-id.js';
+
+/** Where the surface's own publishes say they come from. */
+export const SOCKETIO_SOURCE = 'urn:eventwire:socketio';
+
+/** What one routed event becomes for the sockets of one namespace: a prepared text frame, or a binary packet's text and attachments. */
+export type Outgoing = { readonly frame: PreparedTextFrame } | { readonly text: string; readonly attachments: readonly Buffer[] } | undefined;
+
+/** What a namespace needs of a socket of its own (socketio-socket.ts). */
+export interface NamespaceSocket extends Socket {
+  readonly rooms: ReadonlySet<string>;
+  join(room: string | readonly string[]): Promise<void>;
+  leave(room: string): Promise<void>;
+  disconnect(close?: boolean): this;
+}
+
+export class SocketIoNamespace extends Broadcast implements Namespace {
+  readonly name: NamespaceName;
+  /** This broker's sockets of the namespace, by id. */
+  readonly sockets = new Map<string, NamespaceSocket>();
+  readonly #host: SurfaceHost;
+  readonly #middleware: Middleware[] = [];
+  readonly #listeners: Array<(socket: Socket) => void> = [];
+
+  constructor(name: NamespaceName, host: SurfaceHost) {
+    // The operators are this namespace's; `this` exists only after super().
+    const self: { namespace?: SocketIoNamespace } = {};
+    const operations: BroadcastHost = {
+      publish: (target, event, args) => self.namespace!.#publish(target, event, args),
+      socketsJoin: (target, rooms) => self.namespace!.#each(target, (socket) => socket.join(rooms)),
+      socketsLeave: (target, rooms) => self.namespace!.#each(target, (socket) => Promise.all(rooms.map((room) => socket.leave(room)))),
+      disconnectSockets: (target, close) => self.namespace!.#each(target, (socket) => void socket.disconnect(close)),
+    };
+    super(operations);
+    self.namespace = this;
+    this.name = name;
+    this.#host = host;
+  }
+
+  use(middleware: Middleware): this {
+    this.#middleware.push(middleware);
+    return this;
+  }
+
+  on(event: 'connection', listener: (socket: Socket) => void): this {
+    if (event !== 'connection') throw new EventwireError('invalid_payload', `A namespace emits only "connection", not "${String(event).slice(0, 50)}"`);
+    this.#listeners.push(listener);
+    return this;
+  }
+
+  /** Runs the CONNECT middleware in order; rejects with the first refusal (`next(error)` or a throw). */
+  async admit(socket: Socket): Promise<void> {
+    for (const middleware of this.#middleware) {
+      await new Promise<void>((resolve, reject) => {
+        const next = (error?: Error): void => (error ? reject(error) : resolve());
+        try {
+          const pending = middleware(socket, next);
+          if (pending instanceof Promise) pending.catch(reject);
+        } catch (error) {
+          reject(error);
+        }
+      });
+    }
+  }
+
+  /** A socket connected: the `connection` listeners run (a throwing one is logged, the others still run). */
+  connected(socket: Socket): void {
+    for (const listener of this.#listeners) {
+      try {
+        listener(socket);
+      } catch (error) {
+        this.#host.log(`socketio: a "connection" listener of ${this.name} threw: ${toEventwireError(error).message}`);
+      }
+    }
+  }
+
+  /**
+   * The encoder the namespace's sockets hand `RoutedEvent.encoded`: one
+   * instance per namespace, so an event is encoded once per namespace. Text
+   * events are a `PreparedTextFrame` (the wire adds Engine.IO's `4` once for
+   * all); events with binary arguments are a BINARY_EVENT and its
+   * attachments. An event named after one of Socket.IO's reserved names
+   * (`connect`, `disconnect`, …) is not delivered: the client would take it
+   * for its own.
+   */
+  readonly encode = (envelope: EventEnvelope): Outgoing => {
+    const { event, args } = argumentsOf(envelope);
+    if (RESERVED_EVENTS.has(event)) return undefined;
+    const encoded = encodeBinaryPacket({ type: PacketType.EVENT, nsp: this.name, data: [event, ...args] });
+    return encoded.attachments.length === 0 ? { frame: new PreparedTextFrame(encoded.text) } : encoded;
+  };
+
+  /** The topic of a target room: a socket id names that socket's own topic. */
+  topicOf(room: string): string {
+    const limits = this.#host.limits.topicLimits;
+    return isSocketId(room) ? socketTopic(this.name, room, limits) : roomTopic(this.name, room, limits);
+  }
+
+  /**
+   * One event per target topic through the broker's publish (hooks, the
+   * event map, history, the cluster), from the broker itself. Several
+   * topics share a `metadata.broadcast` id so a socket in more than one of
+   * them receives the emit once; `except` rooms travel as
+   * `metadata.except` (a JSON array) and each receiving socket checks its
+   * own rooms, on whichever broker it is.
+   */
+  #publish(target: BroadcastTarget, event: string, args: readonly unknown[]): void {
+    if (typeof event !== 'string' || RESERVED_EVENTS.has(event)) throw new EventwireError('invalid_payload', `"${String(event).slice(0, 50)}" is not an event name a socket can receive`);
+    if (args.some((arg) => typeof arg === 'function')) throw new EventwireError('invalid_payload', 'Broadcasts take no ack callback (Socket.IO broadcast acks are not supported)');
+    const topics = target.rooms.length === 0 ? [namespaceTopic(this.name, this.#host.limits.topicLimits)] : [...new Set(target.rooms.map((room) => this.topicOf(room)))];
+    const { data, metadata } = envelopeDataOf(event, args);
+    const tags: Record<string, string> = { ...metadata };
+    if (topics.length > 1) tags['broadcast'] = randomBytes(9).toString('base64url');
+    if (target.except.length > 0) tags['except'] = JSON.stringify([...new Set(target.except)]);
+    if (target.volatile) tags['volatile'] = 'true';
+    const { core } = this.#host;
+    for (const topic of topics) {
+      const result = core.publish(core.createEnvelope(topic, data, { source: SOCKETIO_SOURCE, metadata: tags }), { surface: 'broker' });
+      if (result instanceof Promise) {
+        result.catch((error: unknown) => {
+          const failure = toEventwireError(error);
+          this.#host.log(`socketio: emit "${event.slice(0, 100)}" to ${topic} refused: ${failure.code} ${failure.message}`);
+        });
+      }
+    }
+  }
+
+  /** Runs `act` on this broker's sockets the target matches (its rooms, or all; none in an `except` room). */
+  #each(target: BroadcastTarget, act: (socket: NamespaceSocket) => Promise<unknown> | void): void {
+    for (const socket of [...this.sockets.values()]) {
+      if (target.rooms.length > 0 && !target.rooms.some((room) => socket.rooms.has(room))) continue;
+      if (target.except.some((room) => socket.rooms.has(room))) continue;
+      const pending = act(socket);
+      if (pending instanceof Promise) {
+        pending.catch((error: unknown) => this.#host.log(`socketio: ${socket.id}: ${toEventwireError(error).code} ${toEventwireError(error).message}`));
+      }
+    }
+  }
+}

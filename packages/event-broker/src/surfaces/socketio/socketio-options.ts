@@ -1,0 +1,47 @@
+// What the `socketio` option configures: the Engine.IO endpoint (engine.io's
+// defaults, so a socket.io-client told nothing else finds what it expects)
+// and the Socket.IO layer on it (socket.io's connectTimeout, the namespaces
+// clients may CONNECT to, a client request to join rooms).
+import type { EngineCors } from './engine/engine-options.js';
+
+export interface SocketIoOptions {
+  /** Where socket.io-client connects (its `path` option), with the trailing slash. @default '/socket.io/' */
+  readonly path?: string;
+  /** Browser origins allowed to reach the endpoint from other origins (long-polling is plain XHR). @default none: same-origin pages only */
+  readonly cors?: EngineCors;
+  /** Milliseconds between Engine.IO pings. @default 25000 */
+  readonly pingInterval?: number;
+  /** Milliseconds a client has to answer a ping before its connection is closed. @default 20000 */
+  readonly pingTimeout?: number;
+  /** Most bytes one long-polling POST (or one message) may carry. @default 1000000 */
+  readonly maxPayload?: number;
+  /** Milliseconds a WebSocket upgrade may take before polling goes on. @default 10000 */
+  readonly upgradeTimeout?: number;
+  /** Milliseconds a new connection has to CONNECT a namespace before it is closed. @default 45000 */
+  readonly connectTimeout?: number;
+  /**
+   * Namespaces a client may CONNECT to without `setup` declaring them with
+   * `broker.socketio.of(name)`; any other is refused `Invalid namespace`.
+   * @default ['/']
+   */
+  readonly namespaces?: readonly string[];
+  /**
+   * The event name a client emits to join rooms itself
+   * (`socket.emit('subscribe', 'chat.7', ack)`), checked by the channel
+   * rules and answered `{ ok: true }` or `{ error: { code, message } }`;
+   * `false`: only the server joins sockets to rooms.
+   * @default false
+   */
+  readonly clientJoin?: string | false;
+}
+
+export const socketIoDefaults = {
+  path: '/socket.io/',
+  pingInterval: 25_000,
+  pingTimeout: 20_000,
+  maxPayload: 1_000_000,
+  upgradeTimeout: 10_000,
+  connectTimeout: 45_000,
+  namespaces: ['/'] as readonly string[],
+  clientJoin: false,
+} as const satisfies Required<Omit<SocketIoOptions, 'cors'>>;

@@ -1,0 +1,90 @@
+// `broker.socketio`: the namespaces `setup` declares (`of`), and the root
+// namespace's middleware, connection listeners and broadcasts on the server
+// itself, as on socket.io's Server.
+import { EventwireError } from '@eventwire/event-channel';
+import type { SurfaceHost } from '../surface-host.js';
+import type { BroadcastOperator, Middleware, NamespaceName, Socket, SocketIoServer } from './server-api.js';
+import { SocketIoNamespace } from './socketio-namespace.js';
+
+export class SocketIoServerImpl implements SocketIoServer {
+  readonly #host: SurfaceHost;
+  readonly #namespaces = new Map<string, SocketIoNamespace>();
+  /** Namespaces clients may reach without `of` (the `namespaces` option). */
+  readonly #open: ReadonlySet<string>;
+
+  constructor(host: SurfaceHost, open: readonly string[]) {
+    this.#host = host;
+    this.#open = new Set(open);
+    this.of('/');
+  }
+
+  of(name: NamespaceName): SocketIoNamespace {
+    if (typeof name !== 'string' || !name.startsWith('/') || name.includes(',')) {
+      throw new EventwireError('invalid_payload', `A namespace is "/" or "/name" without ",": ${JSON.stringify(String(name).slice(0, 100))}`);
+    }
+    let namespace = this.#namespaces.get(name);
+    if (!namespace) {
+      namespace = new SocketIoNamespace(name, this.#host);
+      this.#namespaces.set(name, namespace);
+    }
+    return namespace;
+  }
+
+  /** The namespace a client's CONNECT names, if it may reach it (declared by `of`, or open by configuration). */
+  namespace(name: string): SocketIoNamespace | undefined {
+    return this.#namespaces.get(name) ?? (this.#open.has(name) ? this.of(name as NamespaceName) : undefined);
+  }
+
+  /** Every namespace declared so far. */
+  get namespaces(): Iterable<SocketIoNamespace> {
+    return this.#namespaces.values();
+  }
+
+  #root(): SocketIoNamespace {
+    return this.of('/');
+  }
+
+  use(middleware: Middleware): this {
+    this.#root().use(middleware);
+    return this;
+  }
+
+  on(event: 'connection', listener: (socket: Socket) => void): this {
+    this.#root().on(event, listener);
+    return this;
+  }
+
+  to(room: string | readonly string[]): BroadcastOperator {
+    return this.#root().to(room);
+  }
+
+  in(room: string | readonly string[]): BroadcastOperator {
+    return this.#root().in(room);
+  }
+
+  except(room: string | readonly string[]): BroadcastOperator {
+    return this.#root().except(room);
+  }
+
+  get volatile(): BroadcastOperator {
+    return this.#root().volatile;
+  }
+
+  emit(event: string, ...args: readonly unknown[]): true {
+    return this.#root().emit(event, ...args);
+  }
+
+  socketsJoin(room: string | readonly string[]): void {
+    this.#root().socketsJoin(room);
+  }
+
+  socketsLeave(room: string | readonly string[]): void {
+    this.#root().socketsLeave(room);
+  }
+
+  disconnectSockets(close?: boolean): void {
+    this.#root().disconnectSockets(close);
+  }
+}
+
+

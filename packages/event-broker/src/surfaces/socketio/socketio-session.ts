@@ -1,0 +1,286 @@
+// One Engine.IO connection speaking Socket.IO: it decodes packets (binary
+// ones reassembled from the attachments that follow), multiplexes the
+// namespaces the client CONNECTs to — each a SocketIoSocket — and turns the
+// client's emits into broker publishes. Packets are handled strictly in
+// arrival order (FrameQueue): a CONNECT waiting on authentication or
+// middleware holds back the events sent after it. Anything the codecs
+// refuse closes the connection, as socket.io does and the conformance suite
+// expects.
+import { EventwireError, toEventwireError } from '@eventwire/event-channel';
+import { closeCodes } from '@eventwire/event-channel/protocol';
+import type { BrokerUser } from '../../auth/authenticate.js';
+import type { Connection } from '../../connection.js';
+import { FrameQueue } from '../frame-queue.js';
+import type { SurfaceHost } from '../surface-host.js';
+import type { Session, SessionStart } from '../surface.js';
+import { argumentsOf, envelopeDataOf } from './arguments.js';
+import { BinaryReassembler, encodeBinaryPacket, reassembleNow } from './binary-packet.js';
+import { SocketIoPacketError } from './packet-error.js';
+import { PacketType, decodePacket, isPlainObject, packetLimitDefaults, type PacketLimits, type SocketIoPacket } from './packet.js';
+import { emitTopic } from './rooms.js';
+import type { Handshake, NamespaceName } from './server-api.js';
+import { socketIdOf } from './socket-id.js';
+import { SOCKETIO_SOURCE, type SocketIoNamespace } from './socketio-namespace.js';
+import { SocketIoSocket, type SocketLink } from './socketio-socket.js';
+
+/**
+ * Milliseconds between a CONNECT answer and the `connection` listeners (see
+ * #connect): one macrotask proved too short on a loaded machine for a client
+ * to read the answer alone.
+ */
+const CONNECTED_SETTLE_MS = 10;
+
+/** The event a client is sent when the broker refuses one of its emits that asked for no ack. */
+export const SOCKETIO_ERROR_EVENT = 'eventwire:error';
+
+/** What the session needs of the surface. */
+export interface SocketIoSessionContext {
+  readonly host: SurfaceHost;
+  /** The namespace a client may CONNECT to, or undefined (`Invalid namespace`). */
+  namespace(name: string): SocketIoNamespace | undefined;
+  readonly connectTimeout: number;
+  readonly clientJoin: string | false;
+  readonly packetLimits?: PacketLimits;
+}
+
+export class SocketIoSession implements Session {
+  readonly id: string;
+  readonly #connection: Connection;
+  readonly #start: SessionStart<undefined>;
+  readonly #context: SocketIoSessionContext;
+  readonly #sockets = new Map<string, SocketIoSocket>();
+  readonly #frames = new FrameQueue<SocketIoPacket>(
+    (packet) => this.#handle(packet),
+    () => this.#protocolError(new EventwireError('rate_limited', 'Too many packets waiting')),
+  );
+  readonly #link: SocketLink;
+  readonly #query: Readonly<Record<string, string>>;
+  readonly #time = new Date().toISOString();
+  #pending: BinaryReassembler | undefined;
+  #connectTimer: ReturnType<typeof setTimeout> | undefined;
+  #count = 0;
+  /** Whether the connection's user is settled (at the handshake, or by a CONNECT's token). */
+  #authenticated: boolean;
+
+  constructor(start: SessionStart<undefined>, context: SocketIoSessionContext) {
+    this.id = start.connection.id;
+    this.#connection = start.connection;
+    this.#start = start;
+    this.#context = context;
+    this.#authenticated = start.authenticate === undefined || start.connection.user !== undefined;
+    const url = new URL(start.request.url ?? '/', 'http://socket.io');
+    this.#query = Object.fromEntries(url.searchParams);
+    this.#link = {
+      connection: start.connection,
+      host: context.host,
+      send: (packet) => this.#send(packet),
+      left: (socket) => {
+        if (this.#sockets.get(socket.nsp.name) === socket) this.#sockets.delete(socket.nsp.name);
+        socket.nsp.sockets.delete(socket.id);
+      },
+    };
+    // socket.io's connectTimeout: a connection that never CONNECTs a namespace is closed.
+    this.#connectTimer = setTimeout(() => {
+      this.#connectTimer = undefined;
+      if (this.#sockets.size === 0) this.#connection.close(closeCodes.protocolError, 'no CONNECT in time', 1000);
+    }, context.connectTimeout);
+    this.#connectTimer.unref();
+  }
+
+  // The connection itself subscribes nothing: its sockets are the router's subscribers.
+  deliver(): void {}
+
+  receive(data: Buffer, binary: boolean): void {
+    try {
+      if (binary) {
+        if (!this.#pending) throw new SocketIoPacketError('unexpected_attachment', 'A binary message arrived that no packet announced');
+        const whole = this.#pending.add(data);
+        if (whole) {
+          this.#pending = undefined;
+          this.#frames.push(whole);
+        }
+        return;
+      }
+      if (this.#pending) throw new SocketIoPacketError('unexpected_attachment', 'A text message arrived while a binary packet waited for its attachments');
+      const packet = decodePacket(data.toString('utf8'), this.#context.packetLimits ?? packetLimitDefaults);
+      if (packet.attachments === undefined) return this.#frames.push(packet);
+      if (packet.attachments === 0) return this.#frames.push(reassembleNow(packet));
+      this.#pending = new BinaryReassembler(packet);
+    } catch (error) {
+      this.#protocolError(error);
+    }
+  }
+
+  closed(): void {
+    clearTimeout(this.#connectTimer);
+    this.#frames.clear();
+    this.#pending = undefined;
+    for (const socket of [...this.#sockets.values()]) socket.closed('transport close');
+    this.#sockets.clear();
+  }
+
+  #handle(packet: SocketIoPacket): Promise<void> | void {
+    if (!this.#connection.open) return;
+    switch (packet.type) {
+      case PacketType.CONNECT:
+        return this.#connect(packet);
+      case PacketType.DISCONNECT:
+        return void this.#sockets.get(packet.nsp)?.closed('client namespace disconnect');
+      case PacketType.EVENT:
+      case PacketType.BINARY_EVENT: {
+        // socket.io ignores packets for a namespace the client is not connected to.
+        const socket = this.#sockets.get(packet.nsp);
+        if (socket) return this.#event(socket, packet);
+        return;
+      }
+      case PacketType.ACK:
+      case PacketType.BINARY_ACK:
+        return void this.#sockets.get(packet.nsp)?.acknowledged(packet.id!, packet.data as unknown[]);
+      case PacketType.CONNECT_ERROR:
+        return this.#protocolError(new SocketIoPacketError('invalid_payload', 'A client does not send CONNECT_ERROR'));
+    }
+  }
+
+  /**
+   * CONNECT: the namespace must be one clients may reach; the token in the
+   * auth payload (`auth.token`) is checked by the broker's `authenticate`
+   * (when the handshake carried none); then the namespace's middleware.
+   * Admitted: `40{"sid"}`, then its `connection` listeners. Refused:
+   * `44{"message","data":{"code"}}` and the connection stays.
+   */
+  async #connect(packet: SocketIoPacket): Promise<void> {
+    const name = packet.nsp;
+    const namespace = this.#context.namespace(name);
+    if (!namespace) return this.#send({ type: PacketType.CONNECT_ERROR, nsp: name, data: { message: 'Invalid namespace' } });
+    const held = this.#sockets.get(name);
+    if (held) return this.#send({ type: PacketType.CONNECT, nsp: name, data: { sid: held.id } });
+    const auth: Record<string, unknown> = {};
+    if (isPlainObject(packet.data)) {
+      for (const [key, value] of Object.entries(packet.data)) {
+        // Recovery fields are socket.io-client's own (connection state recovery is not served here).
+        if (key !== 'pid' && key !== 'offset') Object.defineProperty(auth, key, { value, enumerable: true, writable: true, configurable: true });
+      }
+    }
+    const socket = new SocketIoSocket(socketIdOf(this.#connection.id, this.#count++), namespace, this.#handshake(auth), this.#link);
+    try {
+      await this.#authenticate(auth['token']);
+      if (!this.#connection.open) return;
+      await namespace.admit(socket);
+    } catch (error) {
+      if (!this.#connection.open) return;
+      return this.#send({ type: PacketType.CONNECT_ERROR, nsp: name, data: connectError(error) });
+    }
+    if (!this.#connection.open || this.#sockets.has(name)) return;
+    clearTimeout(this.#connectTimer);
+    this.#connectTimer = undefined;
+    this.#sockets.set(name, socket);
+    namespace.sockets.set(socket.id, socket);
+    socket.start();
+    this.#send({ type: PacketType.CONNECT, nsp: name, data: { sid: socket.id } });
+    // The `connection` listeners run a moment after the CONNECT answer left
+    // (CONNECTED_SETTLE_MS): socket.io writes each packet apart, and a
+    // client that reads the answer before listening for events (the official
+    // conformance suite, whose ws client dispatches every message of one read
+    // synchronously) must not find the listeners' first emits in the same
+    // read. The client's later packets wait in the queue meanwhile, so
+    // handlers are in place before them.
+    await new Promise<void>((resolve) => setTimeout(resolve, CONNECTED_SETTLE_MS));
+    if (socket.connected) namespace.connected(socket);
+  }
+
+  /** A token in CONNECT authenticates the connection (a refusal is the CONNECT's); without one, anonymous where allowed. */
+  async #authenticate(token: unknown): Promise<void> {
+    const authenticate = this.#start.authenticate;
+    if (!authenticate) return;
+    if (typeof token !== 'string' && this.#authenticated) return;
+    const user: BrokerUser | undefined = await authenticate(typeof token === 'string' ? token : undefined);
+    this.#connection.authenticated(user);
+    this.#authenticated = true;
+  }
+
+  /**
+   * A client emit: the configured join request, or a publish on the
+   * namespace's `$emit.<event>` topic (origin `socketio`: permissions,
+   * hooks, the event map, history apply), then the socket's handlers with
+   * the arguments as the hooks left them. A refusal answers the ack, when
+   * one was asked for, with `[{ error: { code, message } }]`; else the
+   * client gets an `eventwire:error` event with the same object.
+   */
+  async #event(socket: SocketIoSocket, packet: SocketIoPacket): Promise<void> {
+    const [name, ...args] = packet.data as unknown[];
+    const event = String(name);
+    const clientJoin = this.#context.clientJoin;
+    if (clientJoin !== false && event === clientJoin) return this.#clientJoin(socket, args, packet.id);
+    const { core, limits } = this.#context.host;
+    let delivered: unknown[];
+    try {
+      const topic = emitTopic(socket.nsp.name, event, limits.topicLimits);
+      const { data, metadata } = envelopeDataOf(event, args);
+      const envelope = core.createEnvelope(topic, data, { source: SOCKETIO_SOURCE, metadata: { ...metadata, sid: socket.id } });
+      // A `$emit` topic is the surface's own (clients may not publish `$` topics themselves): hooks decide, not permissions.
+      const user = this.#connection.user;
+      const result = await core.publish(envelope, { surface: 'socketio', connectionId: this.id, user });
+      delivered = argumentsOf(result.event).args;
+    } catch (error) {
+      const failure = toEventwireError(error);
+      const refusal = { error: { code: failure.code, message: failure.message } };
+      if (packet.id !== undefined) return this.#send({ type: PacketType.ACK, nsp: socket.nsp.name, id: packet.id, data: [refusal] });
+      return this.#send({ type: PacketType.EVENT, nsp: socket.nsp.name, data: [SOCKETIO_ERROR_EVENT, refusal.error] });
+    }
+    if (socket.connected) socket.dispatch(event, delivered, packet.id);
+  }
+
+  /** `socket.emit('<clientJoin>', room | rooms, ack?)`: joins through the channel rules; acked `{ ok: true }` or `{ error }`. */
+  async #clientJoin(socket: SocketIoSocket, args: readonly unknown[], id: number | undefined): Promise<void> {
+    let answer: Record<string, unknown>;
+    try {
+      const rooms = args[0];
+      if (!(typeof rooms === 'string' || (Array.isArray(rooms) && rooms.every((room) => typeof room === 'string')))) {
+        throw new EventwireError('invalid_payload', 'Name a room, or an array of rooms, to join');
+      }
+      await socket.join(rooms as string | string[]);
+      answer = { ok: true };
+    } catch (error) {
+      const failure = toEventwireError(error);
+      answer = { error: { code: failure.code, message: failure.message } };
+    }
+    if (id !== undefined) this.#send({ type: PacketType.ACK, nsp: socket.nsp.name, id, data: [answer] });
+    else if ('error' in answer) this.#send({ type: PacketType.EVENT, nsp: socket.nsp.name, data: [SOCKETIO_ERROR_EVENT, answer['error']] });
+  }
+
+  #handshake(auth: Record<string, unknown>): Handshake {
+    return { auth, headers: this.#start.request.headers, query: this.#query, address: this.#start.ip, time: this.#time };
+  }
+
+  #send(packet: SocketIoPacket): void {
+    let encoded;
+    try {
+      encoded = encodeBinaryPacket(packet);
+    } catch (error) {
+      return this.#context.host.log(`socketio: conn ${this.id}: a packet could not be encoded: ${toEventwireError(error).message}`);
+    }
+    this.#connection.send(encoded.text);
+    for (const attachment of encoded.attachments) this.#connection.sendBinary(attachment);
+  }
+
+  /** What the client sent breaks the protocol: the connection is closed (socket.io's behaviour). */
+  #protocolError(error: unknown): void {
+    const failure = toEventwireError(error);
+    this.#context.host.log(`socketio: conn ${this.id} closed: ${failure.code} ${failure.message}`);
+    this.#frames.clear();
+    this.#connection.close(closeCodes.protocolError, failure.code, 1000);
+  }
+}
+
+/** A refused CONNECT's payload: the error's message, and its `data` (socket.io's) or else its eventwire code. */
+function connectError(error: unknown): { message: string; data: unknown } {
+  const data = error instanceof Error && 'data' in error ? (error as Error & { data: unknown }).data : undefined;
+  const failure = toEventwireError(error);
+  return { message: failure.message, data: data ?? { code: failure.code } };
+}
+
+/** A namespace name as the server API types it. */
+export function namespaceName(name: string): NamespaceName {
+  if (!name.startsWith('/')) throw new EventwireError('invalid_topic', `A namespace starts with "/": "${name.slice(0, 100)}"`);
+  return name as NamespaceName;
+}

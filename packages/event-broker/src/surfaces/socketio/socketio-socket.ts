@@ -1,0 +1,245 @@
+// One client's socket in one namespace (Socket.IO's `Socket`): the router's
+// subscriber for that namespace's topics — its `$nsp` and `$sid.<id>`
+// topics and one per room it joins (rooms.ts) — and the handlers `setup`
+// gave it. Joining goes through the broker's guarded subscribe (limits,
+// permissions, channel rules, presence); what is delivered is encoded once
+// per namespace (SocketIoNamespace.encode) and written as it is.
+import { EventwireError, toEventwireError } from '@eventwire/event-channel';
+import type { BrokerUser } from '../../auth/authenticate.js';
+import type { Connection } from '../../connection.js';
+import type { RoutedEvent } from '../../router.js';
+import type { SessionSubscriber } from '../session-ops.js';
+import type { SurfaceHost } from '../surface-host.js';
+import { Broadcast, roomList } from './broadcast.js';
+import { PacketType, type SocketIoPacket } from './packet.js';
+import { namespaceTopic, socketTopic } from './rooms.js';
+import type { Ack, BroadcastOperator, Handshake, Socket } from './server-api.js';
+import type { NamespaceSocket, SocketIoNamespace } from './socketio-namespace.js';
+
+/** What a socket needs of the connection it lives on (socketio-session.ts). */
+export interface SocketLink {
+  readonly connection: Connection;
+  readonly host: SurfaceHost;
+  /** Sends one packet (binary arguments become attachments). */
+  send(packet: SocketIoPacket): void;
+  /** The socket left its namespace: the connection forgets it. */
+  left(socket: SocketIoSocket): void;
+}
+
+/**
+ * How many recent multi-room broadcast ids a socket remembers. The copies of
+ * one emit are published back to back, so they arrive close together; a
+ * handful covers copies interleaved with other emits' copies.
+ */
+const RECENT_BROADCASTS = 16;
+
+/** The parsed `metadata.except` of a routed event (computed once per event, shared by every socket). */
+function exceptOf(envelope: RoutedEvent['envelope']): readonly string[] | undefined {
+  const text = envelope.metadata?.['except'];
+  if (text === undefined) return undefined;
+  try {
+    const parsed: unknown = JSON.parse(text);
+    return Array.isArray(parsed) ? parsed.filter((room): room is string => typeof room === 'string') : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+type Listener = (...args: never[]) => void;
+
+export class SocketIoSocket implements NamespaceSocket, SessionSubscriber {
+  readonly id: string;
+  readonly nsp: SocketIoNamespace;
+  readonly handshake: Handshake;
+  readonly data: Record<string, unknown> = {};
+  readonly recovered = false;
+  readonly #link: SocketLink;
+  /** Room → its topic: the rooms joined (its own id among them, on its `$sid` topic). */
+  readonly #rooms = new Map<string, string>();
+  readonly #listeners = new Map<string, Listener[]>();
+  /** Acks the client owes for the server's emits, by id. */
+  readonly #acks = new Map<number, Ack>();
+  #nextAck = 0;
+  readonly #recent: string[] = [];
+  #connected = false;
+
+  constructor(id: string, nsp: SocketIoNamespace, handshake: Handshake, link: SocketLink) {
+    this.id = id;
+    this.nsp = nsp;
+    this.handshake = handshake;
+    this.#link = link;
+  }
+
+  get user(): BrokerUser | undefined {
+    return this.#link.connection.user;
+  }
+
+  get rooms(): ReadonlySet<string> {
+    return new Set(this.#rooms.keys());
+  }
+
+  get connected(): boolean {
+    return this.#connected;
+  }
+
+  /**
+   * Connected: on the namespace's topic (namespace-wide emits) and its own
+   * (`to(socket.id)`). These are the surface's own topics, not the client's
+   * choice, so no permission or rule is asked.
+   */
+  start(): void {
+    const { router } = this.#link.host.core;
+    const limits = this.#link.host.limits.topicLimits;
+    router.subscribe(this, namespaceTopic(this.nsp.name, limits));
+    const own = socketTopic(this.nsp.name, this.id, limits);
+    router.subscribe(this, own);
+    this.#rooms.set(this.id, own);
+    this.#connected = true;
+  }
+
+  deliver(event: RoutedEvent): void {
+    const metadata = event.envelope.metadata;
+    if (metadata !== undefined) {
+      const broadcast = metadata['broadcast'];
+      if (broadcast !== undefined) {
+        if (this.#recent.includes(broadcast)) return;
+        if (this.#recent.push(broadcast) > RECENT_BROADCASTS) this.#recent.shift();
+      }
+      if (metadata['except'] !== undefined) {
+        const except = event.encoded(exceptOf);
+        if (except?.some((room) => this.#rooms.has(room))) return;
+      }
+    }
+    const outgoing = event.encoded(this.nsp.encode);
+    if (outgoing === undefined) return;
+    const { connection } = this.#link;
+    if ('frame' in outgoing) return connection.sendPrepared(outgoing.frame);
+    connection.send(outgoing.text);
+    for (const attachment of outgoing.attachments) connection.sendBinary(attachment);
+  }
+
+  // Socket.IO has no presence messages: a presence room's members are the broker's to report (HTTP API, hooks).
+  memberAdded(): void {}
+  memberRemoved(): void {}
+
+  async join(room: string | readonly string[]): Promise<void> {
+    for (const each of roomList(room)) {
+      if (this.#rooms.has(each)) continue;
+      if (!this.#connected) throw new EventwireError('connection_closed', 'The socket is disconnected');
+      const topic = this.nsp.topicOf(each);
+      const settled = await this.#link.host.sessions.subscribe(this, this.#link.connection, topic);
+      // Left meanwhile (a rule took its time): nothing may stay subscribed.
+      if (!settled.subscribed || !this.#connected) {
+        this.#link.host.sessions.unsubscribe(this, topic);
+        throw new EventwireError('connection_closed', 'The socket disconnected while joining');
+      }
+      this.#rooms.set(each, topic);
+    }
+  }
+
+  async leave(room: string): Promise<void> {
+    const topic = this.#rooms.get(room);
+    if (topic === undefined || room === this.id) return;
+    this.#rooms.delete(room);
+    this.#link.host.sessions.unsubscribe(this, topic);
+  }
+
+  emit(event: string, ...args: readonly unknown[]): true {
+    if (!this.#connected) return true;
+    let id: number | undefined;
+    const last = args.at(-1);
+    if (typeof last === 'function') {
+      id = this.#nextAck++;
+      this.#acks.set(id, last as Ack);
+      args = args.slice(0, -1);
+    }
+    this.#link.send({ type: PacketType.EVENT, nsp: this.nsp.name, ...(id !== undefined && { id }), data: [event, ...args] });
+    return true;
+  }
+
+  to(room: string | readonly string[]): BroadcastOperator {
+    return this.nsp.to(room).except(this.id);
+  }
+
+  get broadcast(): BroadcastOperator {
+    return this.nsp.except(this.id);
+  }
+
+  on(event: string, listener: (...args: unknown[]) => void): this;
+  on(event: 'disconnect', listener: (reason: string) => void): this;
+  on(event: string, listener: Listener): this {
+    const listeners = this.#listeners.get(event);
+    if (listeners) listeners.push(listener);
+    else this.#listeners.set(event, [listener]);
+    return this;
+  }
+
+  /** Leaves the namespace (the client is told with `41`); `close` drops the whole connection. */
+  disconnect(close = false): this {
+    if (close) {
+      this.#link.connection.close(1000, 'server disconnect', 1000);
+      return this;
+    }
+    if (!this.#connected) return this;
+    this.#link.send({ type: PacketType.DISCONNECT, nsp: this.nsp.name });
+    this.closed('server namespace disconnect');
+    return this;
+  }
+
+  /** Whether a handler listens for `event`. */
+  handles(event: string): boolean {
+    return (this.#listeners.get(event)?.length ?? 0) > 0;
+  }
+
+  /** Runs the handlers of a client event with its arguments (the ack, when asked for, last). */
+  dispatch(event: string, args: readonly unknown[], ackId: number | undefined): void {
+    const listeners = this.#listeners.get(event);
+    if (!listeners || listeners.length === 0) return;
+    const withAck = ackId === undefined ? args : [...args, this.#answerer(ackId)];
+    this.#run(event, listeners, withAck);
+  }
+
+  /** An ACK from the client for one of the server's emits. */
+  acknowledged(id: number, args: readonly unknown[]): void {
+    const ack = this.#acks.get(id);
+    if (!ack) return;
+    this.#acks.delete(id);
+    try {
+      ack(...args);
+    } catch (error) {
+      this.#link.host.log(`socketio: an ack handler of ${this.id} threw: ${toEventwireError(error).message}`);
+    }
+  }
+
+  /** The ack function for a client's event: answers once, later calls are ignored (as Socket.IO does). */
+  #answerer(id: number): Ack {
+    let sent = false;
+    return (...args) => {
+      if (sent || !this.#connected) return;
+      sent = true;
+      this.#link.send({ type: PacketType.ACK, nsp: this.nsp.name, id, data: args });
+    };
+  }
+
+  /** The socket left its namespace: every topic is left, `disconnect` handlers hear `reason`. */
+  closed(reason: string): void {
+    if (!this.#connected) return;
+    this.#connected = false;
+    this.#link.host.sessions.leaveAll(this);
+    this.#rooms.clear();
+    this.#acks.clear();
+    this.#link.left(this);
+    const listeners = this.#listeners.get('disconnect');
+    if (listeners) this.#run('disconnect', listeners, [reason]);
+  }
+
+  #run(event: string, listeners: readonly Listener[], args: readonly unknown[]): void {
+    for (const listener of [...listeners]) {
+      try {
+        (listener as (...args: readonly unknown[]) => void)(...args);
+      } catch (error) {
+        this.#link.host.log(`socketio: a "${event.slice(0, 100)}" handler of ${this.id} threw: ${toEventwireError(error).message}`);
+      }
+    }
+  }
+}

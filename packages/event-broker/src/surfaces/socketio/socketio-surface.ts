@@ -1,0 +1,54 @@
+// The Socket.IO surface: socket.io-client v4 (and any Socket.IO v5 client)
+// connects unchanged to `/socket.io/`, over long-polling, WebSocket, or
+// polling upgraded to WebSocket (our Engine.IO layer, engine/). Rooms are
+// topics (rooms.ts), emits are publishes (arguments.ts), so every other
+// surface, an EventChannel and the HTTP APIs reach Socket.IO rooms and the
+// other way round. `broker.socketio` (server-api.ts) is `setup`'s handle.
+import type { Surface } from '../surface.js';
+import type { SurfaceHost } from '../surface-host.js';
+import { EngineServer } from './engine/engine-server.js';
+import { socketIoDefaults, type SocketIoOptions } from './socketio-options.js';
+import { SocketIoSession } from './socketio-session.js';
+import { SocketIoServerImpl } from './socketio-server.js';
+
+/** The Socket.IO surface, with the server-side API `setup` drives. */
+export interface SocketIoSurface extends Surface<undefined> {
+  readonly server: SocketIoServerImpl;
+  /** The Engine.IO sessions open now. */
+  readonly engine: EngineServer;
+}
+
+export function createSocketIoSurface(host: SurfaceHost, options: SocketIoOptions): SocketIoSurface {
+  const server = new SocketIoServerImpl(host, options.namespaces ?? socketIoDefaults.namespaces);
+  const engine: EngineServer = new EngineServer(host, () => surface, {
+    path: options.path ?? socketIoDefaults.path,
+    pingInterval: options.pingInterval ?? socketIoDefaults.pingInterval,
+    pingTimeout: options.pingTimeout ?? socketIoDefaults.pingTimeout,
+    maxPayload: options.maxPayload ?? socketIoDefaults.maxPayload,
+    upgradeTimeout: options.upgradeTimeout ?? socketIoDefaults.upgradeTimeout,
+    ...(options.cors && { cors: options.cors }),
+  });
+  const context = {
+    host,
+    namespace: (name: string) => server.namespace(name),
+    connectTimeout: options.connectTimeout ?? socketIoDefaults.connectTimeout,
+    clientJoin: options.clientJoin ?? socketIoDefaults.clientJoin,
+  };
+  const surface: SocketIoSurface = {
+    name: 'socketio',
+    endpoints: { websocket: engine.path, http: [engine.path] },
+    // A token at the handshake (`?token=`, a header) is checked there; most
+    // Socket.IO clients send theirs in CONNECT's auth payload, checked then.
+    credentials: 'optional',
+    claims: (url) => engine.claims(url),
+    adopt: (upgrade) => engine.adopt(upgrade),
+    accept: ({ url }) => ({ state: undefined, wire: engine.accept(url) }),
+    refuse: (upgrade, error) => engine.refuse(upgrade, error),
+    open: (start) => new SocketIoSession(start, context),
+    http: { serveTransport: (request, response, url) => engine.serve(request, response, url) },
+    upgradeHint: (_path, origin) => `connect socket.io-client to ${origin.http} (path "${engine.path}") (Socket.IO)`,
+    server,
+    engine,
+  };
+  return surface;
+}
