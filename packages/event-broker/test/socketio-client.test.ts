@@ -94,9 +94,9 @@ test('rooms are topics: broker.publish, a multi-room emit once, except, namespac
   const b = connect(server, { transports: ['websocket'] });
   const admin = connect(server, { nsp: '/admin', transports: ['websocket'] });
   try {
-    const [aId] = await once<string>(a, 'welcome');
-    await once(b, 'welcome');
-    assert.equal(await once(admin, 'hello-admin'), ['/admin']);
+    // Listening on all three before any greeting can arrive.
+    const [[aId], , adminHello] = await Promise.all([once<string>(a, 'welcome'), once(b, 'welcome'), once(admin, 'hello-admin')]);
+    assert.equal(adminHello, ['/admin']);
     const got: unknown[][] = [];
     a.onAny((event: string, ...args: unknown[]) => got.push([event, ...args]));
     const atB = once(b, 'chat.7');
@@ -133,12 +133,13 @@ test('refusals: auth → connect_error with data.code, a private room by its rul
   const refused = connect(server, { auth: { token: 'bad' } });
   const stranger = connect(server, { nsp: '/nowhere', auth: { token: 'good' } });
   const client = connect(server, { auth: { token: 'good' }, transports: ['websocket'] });
+  const welcomed = once(client, 'welcome'); // listening before it can arrive
   try {
     const [error] = await once<Error & { data?: { code?: string } }>(refused, 'connect_error');
     assert.is(error!.data?.code, 'unauthorized');
     const [unknown] = await once<Error>(stranger, 'connect_error');
     assert.is(unknown!.message, 'Invalid namespace');
-    await once(client, 'welcome');
+    await welcomed;
     assert.equal(await within(client.timeout(5000).emitWithAck('join', 'private-room.open'), 5000, 'join'), { ok: true });
     assert.equal(await within(client.timeout(5000).emitWithAck('join', 'private-room.shut'), 5000, 'join'), { code: 'forbidden' });
     const rejected = (await within(client.timeout(5000).emitWithAck('forbidden-emit', 1), 5000, 'rejected emit')) as { error: { code: string } };

@@ -23,13 +23,6 @@ import { socketIdOf } from './socket-id.js';
 import { SOCKETIO_SOURCE, type SocketIoNamespace } from './socketio-namespace.js';
 import { SocketIoSocket, type SocketLink } from './socketio-socket.js';
 
-/**
- * Milliseconds between a CONNECT answer and the `connection` listeners (see
- * #connect): one macrotask proved too short on a loaded machine for a client
- * to read the answer alone.
- */
-const CONNECTED_SETTLE_MS = 10;
-
 /** The event a client is sent when the broker refuses one of its emits that asked for no ack. */
 export const SOCKETIO_ERROR_EVENT = 'eventwire:error';
 
@@ -177,14 +170,8 @@ export class SocketIoSession implements Session {
     namespace.sockets.set(socket.id, socket);
     socket.start();
     this.#send({ type: PacketType.CONNECT, nsp: name, data: { sid: socket.id } });
-    // The `connection` listeners run a moment after the CONNECT answer left
-    // (CONNECTED_SETTLE_MS): socket.io writes each packet apart, and a
-    // client that reads the answer before listening for events (the official
-    // conformance suite, whose ws client dispatches every message of one read
-    // synchronously) must not find the listeners' first emits in the same
-    // read. The client's later packets wait in the queue meanwhile, so
-    // handlers are in place before them.
-    await new Promise<void>((resolve) => setTimeout(resolve, CONNECTED_SETTLE_MS));
+    // As Socket.IO does: the `connection` listeners run right after the
+    // answer, so their handlers are in place before the client's next packet.
     if (socket.connected) namespace.connected(socket);
   }
 
