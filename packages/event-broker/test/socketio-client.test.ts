@@ -153,4 +153,22 @@ test('refusals: auth → connect_error with data.code, a private room by its rul
 });
 
 
+test('a client over its publish rate is refused rate_limited, and another client is not slowed', async () => {
+  // Two emits a minute per connection: a flooding client gets typed refusals; its neighbour's emits go through.
+  await using server = await startBroker({ ...opts, rateLimits: { publish: { perConnection: { perSecond: 1 / 30, burst: 2 } } } }, setup);
+  const flooder = connect(server, { transports: ['websocket'] });
+  const neighbour = connect(server, { transports: ['websocket'] });
+  try {
+    await Promise.all([once(flooder, 'welcome'), once(neighbour, 'welcome')]);
+    const answers = [];
+    for (let i = 0; i < 5; i++) answers.push(await within(flooder.timeout(5000).emitWithAck('echo', i), 5000, 'echo'));
+    assert.equal(answers.slice(0, 2), [0, 1]);
+    for (const answer of answers.slice(2)) assert.is((answer as { error: { code: string } }).error.code, 'rate_limited');
+    assert.is(await within(neighbour.timeout(5000).emitWithAck('echo', 'mine'), 5000, 'neighbour echo'), 'mine');
+  } finally {
+    flooder.close();
+    neighbour.close();
+  }
+});
+
 test.run();

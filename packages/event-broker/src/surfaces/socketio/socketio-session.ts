@@ -8,6 +8,7 @@
 // expects.
 import { EventwireError, toEventwireError } from '@eventwire/event-channel';
 import { closeCodes } from '@eventwire/event-channel/protocol';
+import type { ConnectionLimits } from '../../auth/access.js';
 import type { BrokerUser } from '../../auth/authenticate.js';
 import type { Connection } from '../../connection.js';
 import { FrameQueue } from '../frame-queue.js';
@@ -49,6 +50,8 @@ export class SocketIoSession implements Session {
   readonly #link: SocketLink;
   readonly #query: Readonly<Record<string, string>>;
   readonly #time = new Date().toISOString();
+  /** This connection's publish and subscribe rates (`rateLimits`), as on every surface. */
+  readonly #rates: ConnectionLimits | undefined;
   #pending: BinaryReassembler | undefined;
   #connectTimer: ReturnType<typeof setTimeout> | undefined;
   #count = 0;
@@ -60,6 +63,7 @@ export class SocketIoSession implements Session {
     this.#connection = start.connection;
     this.#start = start;
     this.#context = context;
+    this.#rates = context.host.access.limits(start.ip);
     this.#authenticated = start.authenticate === undefined || start.connection.user !== undefined;
     const url = new URL(start.request.url ?? '/', 'http://socket.io');
     this.#query = Object.fromEntries(url.searchParams);
@@ -201,6 +205,7 @@ export class SocketIoSession implements Session {
     const { core, limits } = this.#context.host;
     let delivered: unknown[];
     try {
+      this.#rates?.take('publish');
       const topic = emitTopic(socket.nsp.name, event, limits.topicLimits);
       const { data, metadata } = envelopeDataOf(event, args);
       const envelope = core.createEnvelope(topic, data, { source: SOCKETIO_SOURCE, metadata: { ...metadata, sid: socket.id } });
@@ -225,6 +230,7 @@ export class SocketIoSession implements Session {
       if (!(typeof rooms === 'string' || (Array.isArray(rooms) && rooms.every((room) => typeof room === 'string')))) {
         throw new EventwireError('invalid_payload', 'Name a room, or an array of rooms, to join');
       }
+      this.#rates?.take('subscribe');
       await socket.join(rooms as string | string[]);
       answer = { ok: true };
     } catch (error) {
