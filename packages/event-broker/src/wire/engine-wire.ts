@@ -160,6 +160,17 @@ export class EngineWire implements Wire {
     this.#end(closeCodes.terminated, 'terminated', '1');
   }
 
+  /**
+   * Ends the session now if its client owes a pong past the deadline, and
+   * says whether it is over. Asked by every request that names the session,
+   * so a timer fired late (a busy event loop) never lets a dead session
+   * answer: the deadline holds from the clock, not from the timer.
+   */
+  expireIfOverdue(): boolean {
+    if (!this.#ended && Date.now() >= this.#pingDue + this.#options.pingTimeout) this.#end(closeCodes.timeout, 'ping timeout', '1');
+    return this.#ended;
+  }
+
   /** A long-polling GET: answered now with what is queued, or held until a packet is. */
   poll(request: IncomingMessage, response: ServerResponse): void {
     if (this.#poll) {

@@ -145,7 +145,7 @@ export class EngineServer {
     if (transport !== 'polling' && transport !== 'websocket') throw new EventwireError('unsupported_transport', 'Transport unknown');
     const sid = url.searchParams.get('sid');
     if (sid !== null) {
-      if (!this.#sessions.has(sid)) throw new EventwireError('not_found', 'Session ID unknown');
+      if (this.#sessions.get(sid)?.expireIfOverdue() ?? true) throw new EventwireError('not_found', 'Session ID unknown');
     } else if (method !== 'GET') throw new EventwireError('method_not_allowed', 'Bad handshake method');
     return transport;
   }
