@@ -98,12 +98,24 @@ export class SocketIoNamespace extends Broadcast implements Namespace {
    * (`connect`, `disconnect`, …) is not delivered: the client would take it
    * for its own.
    */
-  readonly encode = (envelope: EventEnvelope): Outgoing => {
+  readonly encode = (envelope: EventEnvelope): Outgoing => this.#encode(envelope, false);
+
+  /**
+   * As {@link encode}, for sockets with connection state recovery: an event
+   * history keeps (it has an `offset`) and that is not volatile carries its
+   * offset as its last argument, exactly as Socket.IO appends its own —
+   * socket.io-client records the last string argument as the position to
+   * recover from.
+   */
+  readonly encodeWithOffset = (envelope: EventEnvelope): Outgoing => this.#encode(envelope, true);
+
+  #encode(envelope: EventEnvelope, withOffset: boolean): Outgoing {
     const { event, args } = argumentsOf(envelope);
     if (RESERVED_EVENTS.has(event)) return undefined;
-    const encoded = encodeBinaryPacket({ type: PacketType.EVENT, nsp: this.name, data: [event, ...args] });
+    const offset = withOffset && envelope.offset !== undefined && envelope.metadata?.['volatile'] !== 'true' ? [envelope.offset] : [];
+    const encoded = encodeBinaryPacket({ type: PacketType.EVENT, nsp: this.name, data: [event, ...args, ...offset] });
     return encoded.attachments.length === 0 ? { frame: new PreparedTextFrame(encoded.text) } : encoded;
-  };
+  }
 
   /** The topic of a target room: a socket id names that socket's own topic. */
   topicOf(room: string): string {

@@ -3,6 +3,7 @@
 // and the Socket.IO layer on it (socket.io's connectTimeout, the namespaces
 // clients may CONNECT to, a client request to join rooms).
 import type { EngineCors } from './engine/engine-options.js';
+import type { SocketIoRecoveryOptions } from './session-store.js';
 
 export interface SocketIoOptions {
   /** Where socket.io-client connects (its `path` option), with the trailing slash. @default '/socket.io/' */
@@ -33,6 +34,16 @@ export interface SocketIoOptions {
    * @default false
    */
   readonly clientJoin?: string | false;
+  /**
+   * Connection state recovery (Socket.IO's `connectionStateRecovery`), kept
+   * in the broker's history so it survives a restart with a durable store:
+   * `true` for the defaults (session-store.ts `socketIoRecoveryDefaults`).
+   * A socket is recovered only when history keeps every topic it is on
+   * (`$nsp`, `$sid.<id>`, its rooms: e.g. a `#` rule). The CONNECT answer
+   * then carries a `pid` and replayable events an offset as last argument.
+   * @default false
+   */
+  readonly recovery?: boolean | SocketIoRecoveryOptions;
 }
 
 export const socketIoDefaults = {
@@ -44,4 +55,5 @@ export const socketIoDefaults = {
   connectTimeout: 45_000,
   namespaces: ['/'] as readonly string[],
   clientJoin: false,
+  recovery: false,
 } as const satisfies Required<Omit<SocketIoOptions, 'cors'>>;

@@ -11,6 +11,8 @@ import { closeCodes } from '@eventwire/event-channel/protocol';
 import type { ConnectionLimits } from '../../auth/access.js';
 import type { BrokerUser } from '../../auth/authenticate.js';
 import type { Connection } from '../../connection.js';
+import { planResume } from '../../history/replay.js';
+import { RoutedEvent } from '../../router.js';
 import { FrameQueue } from '../frame-queue.js';
 import type { SurfaceHost } from '../surface-host.js';
 import type { Session, SessionStart } from '../surface.js';
@@ -20,6 +22,7 @@ import { SocketIoPacketError } from './packet-error.js';
 import { PacketType, decodePacket, isPlainObject, packetLimitDefaults, type PacketLimits, type SocketIoPacket } from './packet.js';
 import { emitTopic } from './rooms.js';
 import type { Handshake, NamespaceName } from './server-api.js';
+import { newPid, type SocketIoSessionStore } from './session-store.js';
 import { socketIdOf } from './socket-id.js';
 import { SOCKETIO_SOURCE, type SocketIoNamespace } from './socketio-namespace.js';
 import { SocketIoSocket, type SocketLink } from './socketio-socket.js';
@@ -35,6 +38,8 @@ export interface SocketIoSessionContext {
   readonly connectTimeout: number;
   readonly clientJoin: string | false;
   readonly packetLimits?: PacketLimits;
+  /** Where recovery sessions are kept: `socketio.recovery` is on. */
+  readonly recovery?: SocketIoSessionStore;
 }
 
 export class SocketIoSession implements Session {
@@ -71,6 +76,7 @@ export class SocketIoSession implements Session {
       connection: start.connection,
       host: context.host,
       send: (packet) => this.#send(packet),
+      sessions: context.recovery,
       left: (socket) => {
         if (this.#sockets.get(socket.nsp.name) === socket) this.#sockets.delete(socket.nsp.name);
         socket.nsp.sockets.delete(socket.id);
@@ -150,18 +156,24 @@ export class SocketIoSession implements Session {
     const namespace = this.#context.namespace(name);
     if (!namespace) return this.#send({ type: PacketType.CONNECT_ERROR, nsp: name, data: { message: 'Invalid namespace' } });
     const held = this.#sockets.get(name);
-    if (held) return this.#send({ type: PacketType.CONNECT, nsp: name, data: { sid: held.id } });
+    if (held) return this.#send({ type: PacketType.CONNECT, nsp: name, data: connectAnswer(held) });
     const auth: Record<string, unknown> = {};
+    let claim: { pid?: unknown; offset?: unknown } = {};
     if (isPlainObject(packet.data)) {
+      claim = { pid: packet.data['pid'], offset: packet.data['offset'] };
       for (const [key, value] of Object.entries(packet.data)) {
-        // Recovery fields are socket.io-client's own (connection state recovery is not served here).
+        // Recovery fields are socket.io-client's own, not the application's.
         if (key !== 'pid' && key !== 'offset') Object.defineProperty(auth, key, { value, enumerable: true, writable: true, configurable: true });
       }
     }
-    const socket = new SocketIoSocket(socketIdOf(this.#connection.id, this.#count++), namespace, this.#handshake(auth), this.#link);
+    const recovery = this.#context.recovery;
+    let socket: SocketIoSocket;
     try {
       await this.#authenticate(auth['token']);
       if (!this.#connection.open) return;
+      if (recovery && claim.pid !== undefined && (await this.#recover(namespace, auth, claim, recovery))) return;
+      if (!this.#connection.open || this.#sockets.has(name)) return;
+      socket = new SocketIoSocket(socketIdOf(this.#connection.id, this.#count++), namespace, this.#handshake(auth), this.#link, recovery && newPid());
       await namespace.admit(socket);
     } catch (error) {
       if (!this.#connection.open) return;
@@ -173,10 +185,69 @@ export class SocketIoSession implements Session {
     this.#sockets.set(name, socket);
     namespace.sockets.set(socket.id, socket);
     socket.start();
-    this.#send({ type: PacketType.CONNECT, nsp: name, data: { sid: socket.id } });
+    this.#send({ type: PacketType.CONNECT, nsp: name, data: connectAnswer(socket) });
     // As Socket.IO does: the `connection` listeners run right after the
     // answer, so their handlers are in place before the client's next packet.
     if (socket.connected) namespace.connected(socket);
+    socket.save();
+  }
+
+  /**
+   * Connection state recovery: a CONNECT naming a session (`pid`) and the
+   * last offset the client saw gets the same socket back — its id, rooms
+   * (joined again through the guarded subscribe), `socket.data` — and every
+   * event it missed, once and in order, before the answer, when: the session
+   * is known and unexpired, is of this namespace and this user, is not
+   * connected now, and history holds everything since the offset on every
+   * topic the socket is on (its `$nsp`, its own `$sid`, each room). Else
+   * false: the client gets a fresh socket (`recovered` false on both sides).
+   * The replay is the native `resume`'s (planResume), so the seam between
+   * it and live delivery is the same: nothing twice, nothing lost.
+   */
+  async #recover(namespace: SocketIoNamespace, auth: Record<string, unknown>, claim: { pid?: unknown; offset?: unknown }, store: SocketIoSessionStore): Promise<boolean> {
+    const record = store.find(claim.pid);
+    const history = store.history;
+    if (!record || !history || record.nsp !== namespace.name || record.userId !== this.#connection.user?.id || namespace.sockets.has(record.sid)) return false;
+    // A client that saw no event yet sends no offset: it saw nothing after it connected.
+    const since = typeof claim.offset === 'string' ? claim.offset : `${history.store.epoch}:${record.since}`;
+    const position = offsetSeq(since);
+    if (position === undefined || position > history.store.head) return false;
+    const socket = new SocketIoSocket(record.sid, namespace, this.#handshake(auth), this.#link, record.pid);
+    socket.restore(record);
+    if (!store.options.skipMiddlewares) await namespace.admit(socket);
+    if (!this.#connection.open || this.#sockets.has(namespace.name)) return true;
+    // Held from here: what is routed to the socket while it joins waits for the replay.
+    socket.start(true);
+    try {
+      await socket.rejoin(record.rooms);
+    } catch {
+      socket.abandon();
+      return false;
+    }
+    if (!this.#connection.open || this.#sockets.has(namespace.name)) {
+      socket.abandon();
+      return true;
+    }
+    const topics = socket.topics();
+    const plan = planResume(history, [...topics.keys()], since, this.#context.host.limits.maxReplayEvents);
+    if (plan.gaps.length > 0) {
+      socket.abandon();
+      return false;
+    }
+    // Volatile emits are not replayed; nor is what a room had before the socket joined it.
+    const missed = plan.events.filter((event) => event.metadata?.['volatile'] !== 'true' && (offsetSeq(event.offset) ?? 0) > (topics.get(event.topic) ?? 0));
+    clearTimeout(this.#connectTimer);
+    this.#connectTimer = undefined;
+    this.#sockets.set(namespace.name, socket);
+    namespace.sockets.set(socket.id, socket);
+    const counters = this.#context.host.core.counters;
+    counters.recoveries++;
+    counters.replayed += missed.length;
+    socket.replayed(missed.map((event) => new RoutedEvent(event)));
+    this.#send({ type: PacketType.CONNECT, nsp: namespace.name, data: connectAnswer(socket) });
+    if (socket.connected) namespace.connected(socket);
+    socket.save();
+    return true;
   }
 
   /** A token in CONNECT authenticates the connection (a refusal is the CONNECT's); without one, anonymous where allowed. */
@@ -263,6 +334,19 @@ export class SocketIoSession implements Session {
     this.#frames.clear();
     this.#connection.close(closeCodes.protocolError, failure.code, 1000);
   }
+}
+
+/** The CONNECT answer: the socket id, and the recovery session's id when recovery is on. */
+function connectAnswer(socket: SocketIoSocket): { sid: string; pid?: string } {
+  return socket.pid === undefined ? { sid: socket.id } : { sid: socket.id, pid: socket.pid };
+}
+
+/** The sequence number of an offset (`<epoch>:<seq>`) of this history, or undefined. */
+function offsetSeq(offset: string | undefined): number | undefined {
+  if (offset === undefined) return undefined;
+  const colon = offset.lastIndexOf(':');
+  const seq = Number(offset.slice(colon + 1));
+  return colon > 0 && Number.isSafeInteger(seq) && seq >= 0 ? seq : undefined;
 }
 
 /** A refused CONNECT's payload: the error's message, and its `data` (socket.io's) or else its eventwire code. */

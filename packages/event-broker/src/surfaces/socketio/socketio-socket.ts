@@ -14,6 +14,7 @@ import { Broadcast, roomList } from './broadcast.js';
 import { PacketType, type SocketIoPacket } from './packet.js';
 import { namespaceTopic, socketTopic } from './rooms.js';
 import type { Ack, BroadcastOperator, Handshake, Socket } from './server-api.js';
+import { jsonData, type SavedRoom, type SessionRecord, type SocketIoSessionStore } from './session-store.js';
 import type { NamespaceSocket, SocketIoNamespace } from './socketio-namespace.js';
 
 /** What a socket needs of the connection it lives on (socketio-session.ts). */
@@ -24,6 +25,8 @@ export interface SocketLink {
   send(packet: SocketIoPacket): void;
   /** The socket left its namespace: the connection forgets it. */
   left(socket: SocketIoSocket): void;
+  /** Where recovery sessions are kept, when `socketio.recovery` is on. */
+  readonly sessions: SocketIoSessionStore | undefined;
 }
 
 /**
@@ -52,10 +55,19 @@ export class SocketIoSocket implements NamespaceSocket, SessionSubscriber {
   readonly nsp: SocketIoNamespace;
   readonly handshake: Handshake;
   readonly data: Record<string, unknown> = {};
-  readonly recovered = false;
+  recovered = false;
+  /** The recovery session's id (`socketio.recovery` on), sent in the CONNECT answer. */
+  readonly pid: string | undefined;
   readonly #link: SocketLink;
   /** Room → its topic: the rooms joined (its own id among them, on its `$sid` topic). */
   readonly #rooms = new Map<string, string>();
+  /** Room → the history head when it was joined (recovery: nothing older is replayed for it). */
+  readonly #joinedAt = new Map<string, number>();
+  /** The history head when the socket connected. */
+  #since = 0;
+  /** While a recovery replays: what the router delivers meanwhile, sent after the replay. */
+  #held: RoutedEvent[] | undefined;
+  readonly #encode: SocketIoNamespace['encode'];
   readonly #listeners = new Map<string, Listener[]>();
   /** Acks the client owes for the server's emits, by id. */
   readonly #acks = new Map<number, Ack>();
@@ -63,11 +75,13 @@ export class SocketIoSocket implements NamespaceSocket, SessionSubscriber {
   readonly #recent: string[] = [];
   #connected = false;
 
-  constructor(id: string, nsp: SocketIoNamespace, handshake: Handshake, link: SocketLink) {
+  constructor(id: string, nsp: SocketIoNamespace, handshake: Handshake, link: SocketLink, pid?: string) {
     this.id = id;
     this.nsp = nsp;
     this.handshake = handshake;
     this.#link = link;
+    this.pid = pid;
+    this.#encode = pid === undefined ? nsp.encode : nsp.encodeWithOffset;
   }
 
   get user(): BrokerUser | undefined {
@@ -87,7 +101,9 @@ export class SocketIoSocket implements NamespaceSocket, SessionSubscriber {
    * (`to(socket.id)`). These are the surface's own topics, not the client's
    * choice, so no permission or rule is asked.
    */
-  start(): void {
+  start(hold = false): void {
+    if (hold) this.#held = [];
+    this.#since = this.#head();
     const { router } = this.#link.host.core;
     const limits = this.#link.host.limits.topicLimits;
     router.subscribe(this, namespaceTopic(this.nsp.name, limits));
@@ -98,6 +114,7 @@ export class SocketIoSocket implements NamespaceSocket, SessionSubscriber {
   }
 
   deliver(event: RoutedEvent): void {
+    if (this.#held) return void this.#held.push(event);
     const metadata = event.envelope.metadata;
     if (metadata !== undefined) {
       const broadcast = metadata['broadcast'];
@@ -110,7 +127,7 @@ export class SocketIoSocket implements NamespaceSocket, SessionSubscriber {
         if (except?.some((room) => this.#rooms.has(room))) return;
       }
     }
-    const outgoing = event.encoded(this.nsp.encode);
+    const outgoing = event.encoded(this.#encode);
     if (outgoing === undefined) return;
     const { connection } = this.#link;
     if ('frame' in outgoing) return connection.sendPrepared(outgoing.frame);
@@ -134,14 +151,18 @@ export class SocketIoSocket implements NamespaceSocket, SessionSubscriber {
         throw new EventwireError('connection_closed', 'The socket disconnected while joining');
       }
       this.#rooms.set(each, topic);
+      this.#joinedAt.set(each, this.#head());
     }
+    this.save();
   }
 
   async leave(room: string): Promise<void> {
     const topic = this.#rooms.get(room);
     if (topic === undefined || room === this.id) return;
     this.#rooms.delete(room);
+    this.#joinedAt.delete(room);
     this.#link.host.sessions.unsubscribe(this, topic);
+    this.save();
   }
 
   emit(event: string, ...args: readonly unknown[]): true {
@@ -152,6 +173,16 @@ export class SocketIoSocket implements NamespaceSocket, SessionSubscriber {
       id = this.#nextAck++;
       this.#acks.set(id, last as Ack);
       args = args.slice(0, -1);
+    }
+    if (this.pid !== undefined && id === undefined) {
+      // As Socket.IO with recovery on: through the socket's own room, so it
+      // is stored, carries an offset and is replayed if the client was away.
+      try {
+        this.nsp.to(this.id).emit(event, ...args);
+      } catch (error) {
+        this.#link.host.log(`socketio: emit "${event.slice(0, 100)}" to ${this.id} refused: ${toEventwireError(error).code}`);
+      }
+      return true;
     }
     this.#link.send({ type: PacketType.EVENT, nsp: this.nsp.name, ...(id !== undefined && { id }), data: [event, ...args] });
     return true;
@@ -224,13 +255,90 @@ export class SocketIoSocket implements NamespaceSocket, SessionSubscriber {
   /** The socket left its namespace: every topic is left, `disconnect` handlers hear `reason`. */
   closed(reason: string): void {
     if (!this.#connected) return;
+    this.save(Date.now());
     this.#connected = false;
+    this.#held = undefined;
     this.#link.host.sessions.leaveAll(this);
     this.#rooms.clear();
     this.#acks.clear();
     this.#link.left(this);
     const listeners = this.#listeners.get('disconnect');
     if (listeners) this.#run('disconnect', listeners, [reason]);
+  }
+
+  /**
+   * Recovery: the rooms of a saved session, joined again through the guarded
+   * subscribe (the channel rules still apply; a refusal rejects).
+   */
+  async rejoin(rooms: readonly SavedRoom[]): Promise<void> {
+    for (const { room, since } of rooms) {
+      if (room === this.id) continue;
+      await this.join(room);
+      this.#joinedAt.set(room, since);
+    }
+  }
+
+  /** The topics the socket is on ($nsp, its own, its rooms), with the history head each was joined at. */
+  topics(): Map<string, number> {
+    const topics = new Map<string, number>([[namespaceTopic(this.nsp.name, this.#link.host.limits.topicLimits), this.#since]]);
+    for (const [room, topic] of this.#rooms) topics.set(topic, this.#joinedAt.get(room) ?? this.#since);
+    return topics;
+  }
+
+  /**
+   * Ends a recovery: `replay` (the missed events, oldest first) is written
+   * through the same path as live ones (except rooms, broadcast dedup, the
+   * offset), then what arrived live meanwhile, each once.
+   */
+  replayed(replay: readonly RoutedEvent[]): void {
+    const held = this.#held ?? [];
+    this.#held = undefined;
+    const sent = new Set<string>();
+    for (const event of replay) {
+      sent.add(event.envelope.id);
+      this.deliver(event);
+    }
+    for (const event of held) if (!sent.has(event.envelope.id)) this.deliver(event);
+  }
+
+  /** A recovery that cannot go on: every topic is left, quietly (no `disconnect` listener ran, no session is saved). */
+  abandon(): void {
+    this.#connected = false;
+    this.#held = undefined;
+    this.#link.host.sessions.leaveAll(this);
+    this.#rooms.clear();
+    this.#joinedAt.clear();
+  }
+
+  /** Restores what a session kept of the socket (recovery). */
+  restore(record: SessionRecord): void {
+    this.recovered = true;
+    this.#since = record.since;
+    if (record.data) Object.assign(this.data, record.data);
+  }
+
+  /** Saves the recovery session (`socketio.recovery` on); `disconnectedAt` when the socket leaves. */
+  save(disconnectedAt?: number): void {
+    const store = this.#link.sessions;
+    if (!store || this.pid === undefined || !this.#connected) return;
+    const rooms: SavedRoom[] = [];
+    for (const [room, topic] of this.#rooms) if (room !== this.id) rooms.push({ room, topic, since: this.#joinedAt.get(room) ?? this.#since });
+    const data = jsonData(this.data);
+    const userId = this.user?.id;
+    store.save({
+      pid: this.pid,
+      sid: this.id,
+      nsp: this.nsp.name,
+      rooms,
+      since: this.#since,
+      ...(userId !== undefined && { userId }),
+      ...(data !== undefined && { data }),
+      ...(disconnectedAt !== undefined && { disconnectedAt }),
+    });
+  }
+
+  #head(): number {
+    return this.#link.sessions?.history?.store.head ?? 0;
   }
 
   #run(event: string, listeners: readonly Listener[], args: readonly unknown[]): void {

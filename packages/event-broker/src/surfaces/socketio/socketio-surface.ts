@@ -7,6 +7,7 @@
 import type { Surface } from '../surface.js';
 import type { SurfaceHost } from '../surface-host.js';
 import { EngineServer } from './engine/engine-server.js';
+import { SocketIoSessionStore } from './session-store.js';
 import { socketIoDefaults, type SocketIoOptions } from './socketio-options.js';
 import { SocketIoSession } from './socketio-session.js';
 import { SocketIoServerImpl } from './socketio-server.js';
@@ -33,6 +34,7 @@ export function createSocketIoSurface(host: SurfaceHost, options: SocketIoOption
     namespace: (name: string) => server.namespace(name),
     connectTimeout: options.connectTimeout ?? socketIoDefaults.connectTimeout,
     clientJoin: options.clientJoin ?? socketIoDefaults.clientJoin,
+    ...(options.recovery && { recovery: new SocketIoSessionStore(host, options.recovery === true ? {} : options.recovery) }),
   };
   const surface: SocketIoSurface = {
     name: 'socketio',

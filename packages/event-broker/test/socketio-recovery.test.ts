@@ -1,0 +1,207 @@
+// Socket.IO connection state recovery (socketio.recovery) with socket.io-client
+// v4, unchanged, reconnecting by itself: the broker cuts a socket's connection,
+// publishes to its rooms meanwhile, and the client comes back with the same
+// socket id and rooms (`recovered` true on both sides) and every missed event
+// once and in order before the live ones — counted per subscriber. Beyond
+// what history keeps (trimmed, or away longer than maxDisconnectionDuration)
+// the client gets a fresh socket and nothing is replayed, twice or at all.
+import { io, type Socket as ClientSocket } from 'socket.io-client';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { EventMap } from '@eventwire/event-channel';
+import type { EventBrokerServer } from '../src/server.js';
+import type { Socket } from '../src/surfaces/socketio/server-api.js';
+import { startBroker, until, within, type TestBroker } from './helpers.js';
+
+const test = suite('socketio connection state recovery');
+
+/** What the server saw: each `connection` (id, recovered) and the sockets themselves. */
+interface Seen {
+  readonly connections: Array<{ id: string; recovered: boolean }>;
+  readonly sockets: Socket[];
+  readonly disconnected: string[];
+}
+
+function setup(seen: Seen): (broker: EventBrokerServer) => void {
+  return (broker) => {
+    broker.socketio!.on('connection', (socket) => {
+      seen.connections.push({ id: socket.id, recovered: socket.recovered });
+      seen.sockets.push(socket);
+      socket.on('disconnect', () => seen.disconnected.push(socket.id));
+      // Socket.IO's documented pattern: a recovered socket is already in its rooms.
+      if (!socket.recovered) void socket.join(['chat.7', 'chat.8']).then(() => socket.emit('joined'));
+    });
+  };
+}
+
+/** A socket.io-client that reconnects by itself, quickly; records every `news` it gets (numbers, and the offsets after them). */
+function client(server: TestBroker<EventMap>): { socket: ClientSocket; news: number[]; offsets: unknown[] } {
+  const socket = io(server.httpUrl, { transports: ['websocket'], forceNew: true, reconnectionDelay: 20, reconnectionDelayMax: 50 });
+  const news: number[] = [];
+  const offsets: unknown[] = [];
+  socket.on('news', (n: number, offset: unknown) => {
+    news.push(n);
+    offsets.push(offset);
+  });
+  return { socket, news, offsets };
+}
+
+function event(socket: ClientSocket, name: string): Promise<void> {
+  return within(new Promise<void>((resolve) => socket.once(name, () => resolve())), 5000, `"${name}" on the client`);
+}
+
+const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+
+test('the broker cuts the connection, events are published meanwhile: the client recovers its socket and gets them once, in order, then live ones', async () => {
+  const seen: Seen = { connections: [], sockets: [], disconnected: [] };
+  await using server = await startBroker({ socketio: { recovery: true }, history: [{ pattern: '#' }] }, setup(seen));
+  const io = server.broker.socketio!;
+  const { socket, news, offsets } = client(server);
+  try {
+    await event(socket, 'joined');
+    const sid = socket.id;
+    // One emit to both rooms (the socket is in both: once), then one per room.
+    io.to(['chat.7', 'chat.8']).emit('news', 1);
+    io.to('chat.7').emit('news', 2);
+    io.to('chat.8').emit('news', 3);
+    await until(() => news.length === 3, 'three live events');
+    assert.ok(offsets.every((offset) => typeof offset === 'string' && /^[0-9A-Z]+:\d+$/.test(offset)), 'each carries its offset last');
+
+    const away = seen.sockets[0]!;
+    away.disconnect(true);
+    await until(() => seen.disconnected.includes(away.id), 'the server saw the socket go');
+    io.to(['chat.7', 'chat.8']).emit('news', 4);
+    io.to('chat.7').emit('news', 5);
+    io.to('chat.8').emit('news', 6);
+    io.to('chat.7').volatile.emit('news', 99); // volatile: never replayed
+
+    await until(() => seen.connections.length === 2 && socket.connected, 'the client back');
+    assert.equal(seen.connections[1], { id: sid, recovered: true }, 'the server side: same socket id, recovered');
+    assert.is(socket.recovered, true, 'the client side: recovered');
+    assert.is(socket.id, sid);
+    await until(() => news.length >= 6, 'the missed events');
+    assert.equal(seen.sockets[1]!.rooms, new Set([sid, 'chat.7', 'chat.8']), 'its rooms are back');
+
+    io.to('chat.7').emit('news', 7);
+    await until(() => news.length >= 7, 'a live event after the recovery');
+    assert.equal(news, range(1, 7), 'every event once, in order (missed ones before live ones)');
+    assert.is(server.broker.stats().connections.socketio, 1);
+  } finally {
+    socket.close();
+  }
+});
+
+test('with recovery on, CONNECT answers a pid; the pid and offset are not in socket.handshake.auth', async () => {
+  const auths: unknown[] = [];
+  await using server = await startBroker({ socketio: { recovery: true }, history: [{ pattern: '#' }] }, (broker) =>
+    broker.socketio!.on('connection', (socket) => {
+      auths.push(socket.handshake.auth);
+      if (!socket.recovered) socket.disconnect(true);
+    }),
+  );
+  const socket = io(server.httpUrl, { transports: ['websocket'], forceNew: true, auth: { token: 'x', extra: 1 }, reconnectionDelay: 20, reconnectionDelayMax: 50 });
+  try {
+    await until(() => auths.length === 2, 'the second CONNECT (with the pid)');
+    assert.equal(auths, [{ token: 'x', extra: 1 }, { token: 'x', extra: 1 }]);
+  } finally {
+    socket.close();
+  }
+});
+
+test('an offset history no longer has (trimmed): a fresh socket, recovered false, nothing replayed', async () => {
+  const seen: Seen = { connections: [], sockets: [], disconnected: [] };
+  await using server = await startBroker({ socketio: { recovery: true }, history: [{ pattern: '#', maxEvents: 2 }] }, setup(seen));
+  const io = server.broker.socketio!;
+  const { socket, news } = client(server);
+  try {
+    await event(socket, 'joined');
+    const rejoined = event(socket, 'joined');
+    const sid = socket.id;
+    io.to('chat.7').emit('news', 1);
+    await until(() => news.length === 1, 'a live event');
+    const away = seen.sockets[0]!;
+    away.disconnect(true);
+    await until(() => seen.disconnected.includes(away.id), 'the server saw the socket go');
+    for (const n of range(2, 6)) io.to('chat.7').emit('news', n); // chat.7 keeps 2: 2..4 are gone
+    await rejoined;
+    assert.is(seen.connections.length, 2);
+    assert.is(seen.connections[1]!.recovered, false);
+    assert.is(socket.recovered, false);
+    assert.is.not(socket.id, sid, 'a fresh socket id');
+    io.to('chat.7').emit('news', 7);
+    await until(() => news.length >= 2, 'a live event on the fresh socket');
+    assert.equal(news, [1, 7], 'nothing of the gap replayed, nothing twice');
+  } finally {
+    socket.close();
+  }
+});
+
+test('away longer than maxDisconnectionDuration: a fresh socket, recovered false, nothing replayed', async () => {
+  const seen: Seen = { connections: [], sockets: [], disconnected: [] };
+  await using server = await startBroker({ socketio: { recovery: { maxDisconnectionDuration: 50 } }, history: [{ pattern: '#' }] }, setup(seen));
+  const io = server.broker.socketio!;
+  // Comes back 400 ms later at the earliest: well past the 50 ms the session is kept.
+  const socket = io_(server, { reconnectionDelay: 400, reconnectionDelayMax: 400, randomizationFactor: 0 });
+  const news: number[] = [];
+  socket.on('news', (n: number) => news.push(n));
+  try {
+    await event(socket, 'joined');
+    const rejoined = event(socket, 'joined');
+    const sid = socket.id;
+    io.to('chat.7').emit('news', 1);
+    await until(() => news.length === 1, 'a live event');
+    seen.sockets[0]!.disconnect(true);
+    await until(() => seen.disconnected.length === 1, 'the server saw the socket go');
+    io.to('chat.7').emit('news', 2);
+    await rejoined;
+    assert.equal(seen.connections.map((each) => each.recovered), [false, false]);
+    assert.is(socket.recovered, false);
+    assert.is.not(socket.id, sid);
+    io.to('chat.7').emit('news', 3);
+    await until(() => news.length >= 2, 'a live event on the fresh socket');
+    assert.equal(news, [1, 3]);
+  } finally {
+    socket.close();
+  }
+});
+
+test('a room without history: the socket is not recoverable (fresh socket), rather than recovered with a silent hole', async () => {
+  const seen: Seen = { connections: [], sockets: [], disconnected: [] };
+  // chat.8 keeps no history.
+  await using server = await startBroker({ socketio: { recovery: true }, history: [{ pattern: '$nsp' }, { pattern: '$sid.#' }, { pattern: 'chat.7' }] }, setup(seen));
+  const io = server.broker.socketio!;
+  const { socket, news } = client(server);
+  try {
+    await event(socket, 'joined');
+    const rejoined = event(socket, 'joined');
+    seen.sockets[0]!.disconnect(true);
+    await until(() => seen.disconnected.length === 1, 'the server saw the socket go');
+    io.to('chat.8').emit('news', 1);
+    await rejoined;
+    assert.equal(seen.connections.map((each) => each.recovered), [false, false]);
+    assert.equal(news, []);
+  } finally {
+    socket.close();
+  }
+});
+
+test('recovery off (the default): CONNECT answers the sid alone and events carry no offset', async () => {
+  await using server = await startBroker({ socketio: true, history: [{ pattern: '#' }] }, (broker) => broker.socketio!.on('connection', (socket) => void socket.join('chat.7').then(() => socket.emit('joined'))));
+  const socket = io(server.httpUrl, { transports: ['websocket'], forceNew: true, reconnection: false });
+  const got: unknown[][] = [];
+  socket.on('news', (...args: unknown[]) => got.push(args));
+  try {
+    await event(socket, 'joined');
+    server.broker.socketio!.to('chat.7').emit('news', 1);
+    await until(() => got.length === 1, 'the event');
+    assert.equal(got, [[1]]);
+  } finally {
+    socket.close();
+  }
+});
+
+function io_(server: TestBroker<EventMap>, options: { reconnectionDelay: number; reconnectionDelayMax: number; randomizationFactor: number }): ClientSocket {
+  return io(server.httpUrl, { transports: ['websocket'], forceNew: true, ...options });
+}
+
+test.run();
