@@ -91,6 +91,28 @@ test('the broker cuts the connection, events are published meanwhile: the client
   }
 });
 
+test('a room joined after the last event the client saw: what it had before the join is not replayed, what came after is', async () => {
+  const seen: Seen = { connections: [], sockets: [], disconnected: [] };
+  await using server = await startBroker({ socketio: { recovery: true }, history: [{ pattern: '#' }] }, setup(seen));
+  const io = server.broker.socketio!;
+  const { socket, news } = client(server);
+  try {
+    await event(socket, 'joined');
+    io.to('chat.9').emit('news', 100); // before the socket is in chat.9: never its
+    await seen.sockets[0]!.join('chat.9');
+    seen.sockets[0]!.disconnect(true);
+    await until(() => seen.disconnected.length === 1, 'the server saw the socket go');
+    io.to('chat.9').emit('news', 1);
+    await until(() => seen.connections.length === 2 && socket.connected, 'the client back');
+    assert.is(socket.recovered, true);
+    io.to('chat.9').emit('news', 2);
+    await until(() => news.length >= 2, 'the missed and the live event');
+    assert.equal(news, [1, 2]);
+  } finally {
+    socket.close();
+  }
+});
+
 test('with recovery on, CONNECT answers a pid; the pid and offset are not in socket.handshake.auth', async () => {
   const auths: unknown[] = [];
   await using server = await startBroker({ socketio: { recovery: true }, history: [{ pattern: '#' }] }, (broker) =>

@@ -67,6 +67,8 @@ export class SocketIoSocket implements NamespaceSocket, SessionSubscriber {
   #since = 0;
   /** While a recovery replays: what the router delivers meanwhile, sent after the replay. */
   #held: RoutedEvent[] | undefined;
+  /** Rejoining a recovered session's rooms: not saved until whole. */
+  #restoring = false;
   readonly #encode: SocketIoNamespace['encode'];
   readonly #listeners = new Map<string, Listener[]>();
   /** Acks the client owes for the server's emits, by id. */
@@ -144,6 +146,9 @@ export class SocketIoSocket implements NamespaceSocket, SessionSubscriber {
       if (this.#rooms.has(each)) continue;
       if (!this.#connected) throw new EventwireError('connection_closed', 'The socket is disconnected');
       const topic = this.nsp.topicOf(each);
+      // Read before the subscription is live: an event routed meanwhile is
+      // replayed rather than lost (at worst one from just before the join).
+      const joinedAt = this.#head();
       const settled = await this.#link.host.sessions.subscribe(this, this.#link.connection, topic);
       // Left meanwhile (a rule took its time): nothing may stay subscribed.
       if (!settled.subscribed || !this.#connected) {
@@ -151,7 +156,7 @@ export class SocketIoSocket implements NamespaceSocket, SessionSubscriber {
         throw new EventwireError('connection_closed', 'The socket disconnected while joining');
       }
       this.#rooms.set(each, topic);
-      this.#joinedAt.set(each, this.#head());
+      this.#joinedAt.set(each, joinedAt);
     }
     this.save();
   }
@@ -271,10 +276,17 @@ export class SocketIoSocket implements NamespaceSocket, SessionSubscriber {
    * subscribe (the channel rules still apply; a refusal rejects).
    */
   async rejoin(rooms: readonly SavedRoom[]): Promise<void> {
-    for (const { room, since } of rooms) {
-      if (room === this.id) continue;
-      await this.join(room);
-      this.#joinedAt.set(room, since);
+    // Saved once whole, after the replay: a broker dying halfway must not
+    // leave a session with some rooms missing (they would be a silent hole).
+    this.#restoring = true;
+    try {
+      for (const { room, since } of rooms) {
+        if (room === this.id) continue;
+        await this.join(room);
+        this.#joinedAt.set(room, since);
+      }
+    } finally {
+      this.#restoring = false;
     }
   }
 
@@ -320,7 +332,7 @@ export class SocketIoSocket implements NamespaceSocket, SessionSubscriber {
   /** Saves the recovery session (`socketio.recovery` on); `disconnectedAt` when the socket leaves. */
   save(disconnectedAt?: number): void {
     const store = this.#link.sessions;
-    if (!store || this.pid === undefined || !this.#connected) return;
+    if (!store || this.pid === undefined || !this.#connected || this.#restoring) return;
     const rooms: SavedRoom[] = [];
     for (const [room, topic] of this.#rooms) if (room !== this.id) rooms.push({ room, topic, since: this.#joinedAt.get(room) ?? this.#since });
     const data = jsonData(this.data);
