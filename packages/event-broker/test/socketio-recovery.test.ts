@@ -35,8 +35,8 @@ function setup(seen: Seen): (broker: EventBrokerServer) => void {
 }
 
 /** A socket.io-client that reconnects by itself, quickly; records every `news` it gets (numbers, and the offsets after them). */
-function client(server: TestBroker<EventMap>): { socket: ClientSocket; news: number[]; offsets: unknown[] } {
-  const socket = io(server.httpUrl, { transports: ['websocket'], forceNew: true, reconnectionDelay: 20, reconnectionDelayMax: 50 });
+function client(server: TestBroker<EventMap>, transports: Array<'polling' | 'websocket'> = ['websocket']): { socket: ClientSocket; news: number[]; offsets: unknown[] } {
+  const socket = io(server.httpUrl, { transports, forceNew: true, reconnectionDelay: 20, reconnectionDelayMax: 50 });
   const news: number[] = [];
   const offsets: unknown[] = [];
   socket.on('news', (n: number, offset: unknown) => {
@@ -52,11 +52,11 @@ function event(socket: ClientSocket, name: string): Promise<void> {
 
 const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
-test('the broker cuts the connection, events are published meanwhile: the client recovers its socket and gets them once, in order, then live ones', async () => {
+for (const transports of [['websocket'], ['polling']] as const) test(`${transports[0]}: the broker cuts the connection, events are published meanwhile: the client recovers its socket and gets them once, in order, then live ones`, async () => {
   const seen: Seen = { connections: [], sockets: [], disconnected: [] };
   await using server = await startBroker({ socketio: { recovery: true }, history: [{ pattern: '#' }] }, setup(seen));
   const io = server.broker.socketio!;
-  const { socket, news, offsets } = client(server);
+  const { socket, news, offsets } = client(server, [...transports]);
   try {
     await event(socket, 'joined');
     const sid = socket.id;
@@ -110,6 +110,29 @@ test('a room joined after the last event the client saw: what it had before the 
     assert.equal(news, [1, 2]);
   } finally {
     socket.close();
+  }
+});
+
+test('maxSessions: past it, a new socket is not recoverable (a fresh one when it comes back)', async () => {
+  const seen: Seen = { connections: [], sockets: [], disconnected: [] };
+  await using server = await startBroker({ socketio: { recovery: { maxSessions: 1 } }, history: [{ pattern: '#' }] }, setup(seen));
+  const first = client(server);
+  try {
+    await event(first.socket, 'joined');
+    const second = client(server);
+    try {
+      await event(second.socket, 'joined');
+      const rejoined = event(second.socket, 'joined');
+      const cut = seen.sockets.find((socket) => socket.id === second.socket.id)!;
+      cut.disconnect(true);
+      await rejoined;
+      assert.is(second.socket.recovered, false, 'its session was never kept');
+      assert.ok(server.logs.some((line) => line.includes('recovery.maxSessions')), 'logged');
+    } finally {
+      second.socket.close();
+    }
+  } finally {
+    first.socket.close();
   }
 });
 
