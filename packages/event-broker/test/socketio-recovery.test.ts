@@ -5,6 +5,7 @@
 // once and in order before the live ones — counted per subscriber. Beyond
 // what history keeps (trimmed, or away longer than maxDisconnectionDuration)
 // the client gets a fresh socket and nothing is replayed, twice or at all.
+import { connect, createServer, type Socket as TcpSocket } from 'node:net';
 import { io, type Socket as ClientSocket } from 'socket.io-client';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -34,9 +35,40 @@ function setup(seen: Seen): (broker: EventBrokerServer) => void {
   };
 }
 
+/**
+ * A TCP relay in front of the broker: `cut()` drops every connection through
+ * it at once, both ends, as a network failure does — the broker's side sees
+ * its connection die, not a close it asked for.
+ */
+async function relay(server: TestBroker<EventMap>): Promise<{ url: string; cut(): void } & AsyncDisposable> {
+  const sockets = new Set<TcpSocket>();
+  const tcp = createServer((downstream) => {
+    const upstream = connect(server.port, '127.0.0.1');
+    for (const socket of [downstream, upstream]) {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+      socket.on('error', () => {});
+    }
+    downstream.pipe(upstream).pipe(downstream);
+  });
+  await new Promise<void>((resolve) => tcp.listen(0, '127.0.0.1', resolve));
+  const { port } = tcp.address() as { port: number };
+  const cut = (): void => {
+    for (const socket of sockets) socket.destroy();
+  };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    cut,
+    async [Symbol.asyncDispose]() {
+      cut();
+      await new Promise((resolve) => tcp.close(resolve));
+    },
+  };
+}
+
 /** A socket.io-client that reconnects by itself, quickly; records every `news` it gets (numbers, and the offsets after them). */
-function client(server: TestBroker<EventMap>, transports: Array<'polling' | 'websocket'> = ['websocket']): { socket: ClientSocket; news: number[]; offsets: unknown[] } {
-  const socket = io(server.httpUrl, { transports, forceNew: true, reconnectionDelay: 20, reconnectionDelayMax: 50 });
+function client(server: { readonly url: string } | TestBroker<EventMap>, transports: Array<'polling' | 'websocket'> = ['websocket']): { socket: ClientSocket; news: number[]; offsets: unknown[] } {
+  const socket = io('httpUrl' in server ? server.httpUrl : server.url, { transports, forceNew: true, reconnectionDelay: 20, reconnectionDelayMax: 50 });
   const news: number[] = [];
   const offsets: unknown[] = [];
   socket.on('news', (n: number, offset: unknown) => {
@@ -55,8 +87,9 @@ const range = (from: number, to: number): number[] => Array.from({ length: to - 
 for (const transports of [['websocket'], ['polling']] as const) test(`${transports[0]}: the broker cuts the connection, events are published meanwhile: the client recovers its socket and gets them once, in order, then live ones`, async () => {
   const seen: Seen = { connections: [], sockets: [], disconnected: [] };
   await using server = await startBroker({ socketio: { recovery: true }, history: [{ pattern: '#' }] }, setup(seen));
+  await using net = await relay(server);
   const io = server.broker.socketio!;
-  const { socket, news, offsets } = client(server, [...transports]);
+  const { socket, news, offsets } = client(net, [...transports]);
   try {
     await event(socket, 'joined');
     const sid = socket.id;
@@ -68,7 +101,7 @@ for (const transports of [['websocket'], ['polling']] as const) test(`${transpor
     assert.ok(offsets.every((offset) => typeof offset === 'string' && /^[0-9A-Z]+:\d+$/.test(offset)), 'each carries its offset last');
 
     const away = seen.sockets[0]!;
-    away.disconnect(true);
+    net.cut();
     await until(() => seen.disconnected.includes(away.id), 'the server saw the socket go');
     io.to(['chat.7', 'chat.8']).emit('news', 4);
     io.to('chat.7').emit('news', 5);
@@ -94,13 +127,14 @@ for (const transports of [['websocket'], ['polling']] as const) test(`${transpor
 test('a room joined after the last event the client saw: what it had before the join is not replayed, what came after is', async () => {
   const seen: Seen = { connections: [], sockets: [], disconnected: [] };
   await using server = await startBroker({ socketio: { recovery: true }, history: [{ pattern: '#' }] }, setup(seen));
+  await using net = await relay(server);
   const io = server.broker.socketio!;
-  const { socket, news } = client(server);
+  const { socket, news } = client(net);
   try {
     await event(socket, 'joined');
     io.to('chat.9').emit('news', 100); // before the socket is in chat.9: never its
     await seen.sockets[0]!.join('chat.9');
-    seen.sockets[0]!.disconnect(true);
+    net.cut();
     await until(() => seen.disconnected.length === 1, 'the server saw the socket go');
     io.to('chat.9').emit('news', 1);
     await until(() => seen.connections.length === 2 && socket.connected, 'the client back');
@@ -116,15 +150,15 @@ test('a room joined after the last event the client saw: what it had before the 
 test('maxSessions: past it, a new socket is not recoverable (a fresh one when it comes back)', async () => {
   const seen: Seen = { connections: [], sockets: [], disconnected: [] };
   await using server = await startBroker({ socketio: { recovery: { maxSessions: 1 } }, history: [{ pattern: '#' }] }, setup(seen));
-  const first = client(server);
+  await using net = await relay(server);
+  const first = client(net);
   try {
     await event(first.socket, 'joined');
-    const second = client(server);
+    const second = client(net);
     try {
       await event(second.socket, 'joined');
       const rejoined = event(second.socket, 'joined');
-      const cut = seen.sockets.find((socket) => socket.id === second.socket.id)!;
-      cut.disconnect(true);
+      net.cut();
       await rejoined;
       assert.is(second.socket.recovered, false, 'its session was never kept');
       assert.ok(server.logs.some((line) => line.includes('recovery.maxSessions')), 'logged');
@@ -136,15 +170,39 @@ test('maxSessions: past it, a new socket is not recoverable (a fresh one when it
   }
 });
 
+test('a socket the server disconnected (or that left) on purpose is not recoverable: its client comes back fresh', async () => {
+  const seen: Seen = { connections: [], sockets: [], disconnected: [] };
+  await using server = await startBroker({ socketio: { recovery: true }, history: [{ pattern: '#' }] }, setup(seen));
+  const { socket } = client(server);
+  try {
+    await event(socket, 'joined');
+    const sid = socket.id;
+    const reason = within(new Promise<string>((resolve) => socket.once('disconnect', resolve)), 5000, 'disconnect');
+    seen.sockets[0]!.disconnect(); // 41: kicked out of the namespace
+    assert.is(await reason, 'io server disconnect');
+    const rejoined = event(socket, 'joined');
+    socket.connect(); // sends its pid and offset again
+    await rejoined;
+    assert.equal(seen.connections.map((each) => each.recovered), [false, false]);
+    assert.is(socket.recovered, false);
+    assert.is.not(socket.id, sid);
+  } finally {
+    socket.close();
+  }
+});
+
 test('with recovery on, CONNECT answers a pid; the pid and offset are not in socket.handshake.auth', async () => {
   const auths: unknown[] = [];
+  let cut = (): void => {};
   await using server = await startBroker({ socketio: { recovery: true }, history: [{ pattern: '#' }] }, (broker) =>
     broker.socketio!.on('connection', (socket) => {
       auths.push(socket.handshake.auth);
-      if (!socket.recovered) socket.disconnect(true);
+      if (!socket.recovered) setImmediate(cut);
     }),
   );
-  const socket = io(server.httpUrl, { transports: ['websocket'], forceNew: true, auth: { token: 'x', extra: 1 }, reconnectionDelay: 20, reconnectionDelayMax: 50 });
+  await using net = await relay(server);
+  cut = () => net.cut();
+  const socket = io(net.url, { transports: ['websocket'], forceNew: true, auth: { token: 'x', extra: 1 }, reconnectionDelay: 20, reconnectionDelayMax: 50 });
   try {
     await until(() => auths.length === 2, 'the second CONNECT (with the pid)');
     assert.equal(auths, [{ token: 'x', extra: 1 }, { token: 'x', extra: 1 }]);
@@ -156,8 +214,9 @@ test('with recovery on, CONNECT answers a pid; the pid and offset are not in soc
 test('an offset history no longer has (trimmed): a fresh socket, recovered false, nothing replayed', async () => {
   const seen: Seen = { connections: [], sockets: [], disconnected: [] };
   await using server = await startBroker({ socketio: { recovery: true }, history: [{ pattern: '#', maxEvents: 2 }] }, setup(seen));
+  await using net = await relay(server);
   const io = server.broker.socketio!;
-  const { socket, news } = client(server);
+  const { socket, news } = client(net);
   try {
     await event(socket, 'joined');
     const rejoined = event(socket, 'joined');
@@ -165,7 +224,7 @@ test('an offset history no longer has (trimmed): a fresh socket, recovered false
     io.to('chat.7').emit('news', 1);
     await until(() => news.length === 1, 'a live event');
     const away = seen.sockets[0]!;
-    away.disconnect(true);
+    net.cut();
     await until(() => seen.disconnected.includes(away.id), 'the server saw the socket go');
     for (const n of range(2, 6)) io.to('chat.7').emit('news', n); // chat.7 keeps 2: 2..4 are gone
     await rejoined;
@@ -184,9 +243,10 @@ test('an offset history no longer has (trimmed): a fresh socket, recovered false
 test('away longer than maxDisconnectionDuration: a fresh socket, recovered false, nothing replayed', async () => {
   const seen: Seen = { connections: [], sockets: [], disconnected: [] };
   await using server = await startBroker({ socketio: { recovery: { maxDisconnectionDuration: 50 } }, history: [{ pattern: '#' }] }, setup(seen));
+  await using net = await relay(server);
   const io = server.broker.socketio!;
   // Comes back 400 ms later at the earliest: well past the 50 ms the session is kept.
-  const socket = io_(server, { reconnectionDelay: 400, reconnectionDelayMax: 400, randomizationFactor: 0 });
+  const socket = io_(net, { reconnectionDelay: 400, reconnectionDelayMax: 400, randomizationFactor: 0 });
   const news: number[] = [];
   socket.on('news', (n: number) => news.push(n));
   try {
@@ -195,7 +255,7 @@ test('away longer than maxDisconnectionDuration: a fresh socket, recovered false
     const sid = socket.id;
     io.to('chat.7').emit('news', 1);
     await until(() => news.length === 1, 'a live event');
-    seen.sockets[0]!.disconnect(true);
+    net.cut();
     await until(() => seen.disconnected.length === 1, 'the server saw the socket go');
     io.to('chat.7').emit('news', 2);
     await rejoined;
@@ -214,12 +274,13 @@ test('a room without history: the socket is not recoverable (fresh socket), rath
   const seen: Seen = { connections: [], sockets: [], disconnected: [] };
   // chat.8 keeps no history.
   await using server = await startBroker({ socketio: { recovery: true }, history: [{ pattern: '$nsp' }, { pattern: '$sid.#' }, { pattern: 'chat.7' }] }, setup(seen));
+  await using net = await relay(server);
   const io = server.broker.socketio!;
-  const { socket, news } = client(server);
+  const { socket, news } = client(net);
   try {
     await event(socket, 'joined');
     const rejoined = event(socket, 'joined');
-    seen.sockets[0]!.disconnect(true);
+    net.cut();
     await until(() => seen.disconnected.length === 1, 'the server saw the socket go');
     io.to('chat.8').emit('news', 1);
     await rejoined;
@@ -245,8 +306,8 @@ test('recovery off (the default): CONNECT answers the sid alone and events carry
   }
 });
 
-function io_(server: TestBroker<EventMap>, options: { reconnectionDelay: number; reconnectionDelayMax: number; randomizationFactor: number }): ClientSocket {
-  return io(server.httpUrl, { transports: ['websocket'], forceNew: true, ...options });
+function io_(net: { readonly url: string }, options: { reconnectionDelay: number; reconnectionDelayMax: number; randomizationFactor: number }): ClientSocket {
+  return io(net.url, { transports: ['websocket'], forceNew: true, ...options });
 }
 
 test.run();

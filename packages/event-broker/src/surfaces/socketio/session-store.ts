@@ -59,6 +59,8 @@ export interface SessionRecord {
   readonly data?: Record<string, unknown>;
   /** When the socket disconnected (ms since the epoch); absent while connected, or when the broker died under it. */
   readonly disconnectedAt?: number;
+  /** The socket left on purpose (its client's `41`, the server's `disconnect()`): not recoverable. */
+  readonly ended?: boolean;
 }
 
 /** The reserved topic a session is kept on. */
@@ -116,15 +118,16 @@ export class SocketIoSessionStore {
   /**
    * The session `pid` names, if it is known and not expired: disconnected at
    * most `maxDisconnectionDuration` ago (a session written by a broker that
-   * died counts as disconnected when this one started).
+   * died counts as disconnected when this one started; one whose socket is
+   * `live` here, as disconnected now).
    */
-  find(pid: unknown): SessionRecord | undefined {
+  find(pid: unknown, live: (sid: string) => boolean): SessionRecord | undefined {
     if (typeof pid !== 'string' || !PID.test(pid)) return undefined;
     const found = this.history?.store.readLast(sessionTopic(pid), 1)[0];
     if (!found) return undefined;
     const record = found.envelope.data as SessionRecord;
-    if (typeof record !== 'object' || record === null || record.pid !== pid) return undefined;
-    const away = record.disconnectedAt ?? this.#startedAt;
+    if (typeof record !== 'object' || record === null || record.pid !== pid || record.ended === true) return undefined;
+    const away = record.disconnectedAt ?? (live(record.sid) ? Date.now() : this.#startedAt);
     if (Date.now() - away > this.options.maxDisconnectionDuration) return undefined;
     return record;
   }

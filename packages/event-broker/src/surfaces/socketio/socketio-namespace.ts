@@ -27,6 +27,8 @@ export interface NamespaceSocket extends Socket {
   join(room: string | readonly string[]): Promise<void>;
   leave(room: string): Promise<void>;
   disconnect(close?: boolean): this;
+  /** Recovery: the same client came back on a new connection before this one was seen to die; this one is dropped (recoverably). */
+  superseded(): void;
 }
 
 export class SocketIoNamespace extends Broadcast implements Namespace {

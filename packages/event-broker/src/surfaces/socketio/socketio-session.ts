@@ -205,13 +205,18 @@ export class SocketIoSession implements Session {
    * it and live delivery is the same: nothing twice, nothing lost.
    */
   async #recover(namespace: SocketIoNamespace, auth: Record<string, unknown>, claim: { pid?: unknown; offset?: unknown }, store: SocketIoSessionStore): Promise<boolean> {
-    const record = store.find(claim.pid);
+    const record = store.find(claim.pid, (sid) => namespace.sockets.has(sid));
     const history = store.history;
-    if (!record || !history || record.nsp !== namespace.name || record.userId !== this.#connection.user?.id || namespace.sockets.has(record.sid)) return false;
+    if (!record || !history || record.nsp !== namespace.name || record.userId !== this.#connection.user?.id) return false;
     // A client that saw no event yet sends no offset: it saw nothing after it connected.
     const since = typeof claim.offset === 'string' ? claim.offset : `${history.store.epoch}:${record.since}`;
     const position = offsetSeq(since);
     if (position === undefined || position > history.store.head) return false;
+    // The same client, back on a new connection before this broker saw the
+    // old one die (a network drop is seen by the client first): the old
+    // socket goes, as if its connection closed, and this one takes over.
+    const live = namespace.sockets.get(record.sid);
+    if (live) live.superseded();
     const socket = new SocketIoSocket(record.sid, namespace, this.#handshake(auth), this.#link, record.pid);
     socket.restore(record);
     if (!store.options.skipMiddlewares) await namespace.admit(socket);

@@ -48,6 +48,9 @@ function exceptOf(envelope: RoutedEvent['envelope']): readonly string[] | undefi
   }
 }
 
+/** Why a socket may be gone that leaves its session recoverable (Socket.IO's RECOVERABLE_DISCONNECT_REASONS, as this surface names them). */
+const RECOVERABLE: ReadonlySet<string> = new Set(['transport close', 'transport error', 'ping timeout', 'forced close', 'server shutting down']);
+
 type Listener = (...args: never[]) => void;
 
 export class SocketIoSocket implements NamespaceSocket, SessionSubscriber {
@@ -260,7 +263,11 @@ export class SocketIoSocket implements NamespaceSocket, SessionSubscriber {
   /** The socket left its namespace: every topic is left, `disconnect` handlers hear `reason`. */
   closed(reason: string): void {
     if (!this.#connected) return;
-    this.save(Date.now());
+    // As Socket.IO: only a lost connection is recoverable; a socket that
+    // left its namespace on purpose (the client's `41`, the server's
+    // `disconnect()`) ends its session, so a kicked client cannot come back
+    // into its rooms past the middleware.
+    this.save(Date.now(), !RECOVERABLE.has(reason));
     this.#connected = false;
     this.#held = undefined;
     this.#link.host.sessions.leaveAll(this);
@@ -313,6 +320,11 @@ export class SocketIoSocket implements NamespaceSocket, SessionSubscriber {
     for (const event of held) if (!sent.has(event.envelope.id)) this.deliver(event);
   }
 
+  superseded(): void {
+    this.closed('transport close');
+    this.#link.connection.terminate();
+  }
+
   /** A recovery that cannot go on: every topic is left, quietly (no `disconnect` listener ran, no session is saved). */
   abandon(): void {
     this.#connected = false;
@@ -330,7 +342,7 @@ export class SocketIoSocket implements NamespaceSocket, SessionSubscriber {
   }
 
   /** Saves the recovery session (`socketio.recovery` on); `disconnectedAt` when the socket leaves. */
-  save(disconnectedAt?: number): void {
+  save(disconnectedAt?: number, ended = false): void {
     const store = this.#link.sessions;
     if (!store || this.pid === undefined || !this.#connected || this.#restoring) return;
     const rooms: SavedRoom[] = [];
@@ -346,6 +358,7 @@ export class SocketIoSocket implements NamespaceSocket, SessionSubscriber {
       ...(userId !== undefined && { userId }),
       ...(data !== undefined && { data }),
       ...(disconnectedAt !== undefined && { disconnectedAt }),
+      ...(ended && { ended }),
     });
   }
 
