@@ -40,10 +40,12 @@ function setup(seen: Seen): (broker: EventBrokerServer) => void {
  * it at once, both ends, as a network failure does — the broker's side sees
  * its connection die, not a close it asked for.
  */
-async function relay(server: TestBroker<EventMap>): Promise<{ url: string; cut(): void } & AsyncDisposable> {
+async function relay(server: TestBroker<EventMap>): Promise<{ url: string; cut(): void; dropClientSide(): void } & AsyncDisposable> {
   const sockets = new Set<TcpSocket>();
+  const pairs: Array<{ downstream: TcpSocket; upstream: TcpSocket }> = [];
   const tcp = createServer((downstream) => {
     const upstream = connect(server.port, '127.0.0.1');
+    pairs.push({ downstream, upstream });
     for (const socket of [downstream, upstream]) {
       sockets.add(socket);
       socket.on('close', () => sockets.delete(socket));
@@ -59,6 +61,15 @@ async function relay(server: TestBroker<EventMap>): Promise<{ url: string; cut()
   return {
     url: `http://127.0.0.1:${port}`,
     cut,
+    // The client's side goes, the broker's stays open and silent: a half-open
+    // connection the broker has not noticed yet when the client comes back.
+    dropClientSide: () => {
+      for (const { downstream, upstream } of pairs.splice(0)) {
+        upstream.unpipe(downstream);
+        downstream.unpipe(upstream);
+        downstream.destroy();
+      }
+    },
     async [Symbol.asyncDispose]() {
       cut();
       await new Promise((resolve) => tcp.close(resolve));
@@ -119,6 +130,31 @@ for (const transports of [['websocket'], ['polling']] as const) test(`${transpor
     await until(() => news.length >= 7, 'a live event after the recovery');
     assert.equal(news, range(1, 7), 'every event once, in order (missed ones before live ones)');
     assert.is(server.broker.stats().connections.socketio, 1);
+  } finally {
+    socket.close();
+  }
+});
+
+test('the client comes back before the broker saw its old connection die (half-open): it takes its socket over, recovered', async () => {
+  const seen: Seen = { connections: [], sockets: [], disconnected: [] };
+  await using server = await startBroker({ socketio: { recovery: true }, history: [{ pattern: '#' }] }, setup(seen));
+  await using net = await relay(server);
+  const io = server.broker.socketio!;
+  const { socket, news } = client(net);
+  try {
+    await event(socket, 'joined');
+    const sid = socket.id;
+    io.to('chat.7').emit('news', 1);
+    await until(() => news.length === 1, 'a live event');
+    net.dropClientSide();
+    io.to('chat.7').emit('news', 2); // into the old connection, which nobody reads any more
+    await until(() => seen.connections.length === 2 && socket.connected, 'the client back');
+    assert.equal(seen.connections[1], { id: sid, recovered: true });
+    assert.equal(seen.disconnected, [sid], 'the old socket was dropped');
+    io.to('chat.7').emit('news', 3);
+    await until(() => news.length >= 3, 'the missed and the live event');
+    assert.equal(news, [1, 2, 3]);
+    await until(() => server.broker.stats().connections.socketio === 1, 'the old connection gone');
   } finally {
     socket.close();
   }
