@@ -1,10 +1,12 @@
 // Socket.IO connection state recovery (socketio.recovery) with socket.io-client
-// v4, unchanged, reconnecting by itself: the broker cuts a socket's connection,
-// publishes to its rooms meanwhile, and the client comes back with the same
-// socket id and rooms (`recovered` true on both sides) and every missed event
-// once and in order before the live ones — counted per subscriber. Beyond
-// what history keeps (trimmed, or away longer than maxDisconnectionDuration)
-// the client gets a fresh socket and nothing is replayed, twice or at all.
+// v4, unchanged, reconnecting by itself: a socket's connection is cut (a TCP
+// relay drops it, as a network failure, or only its client's side: half-open),
+// the broker publishes to its rooms meanwhile, and the client comes back with
+// the same socket id and rooms (`recovered` true on both sides) and every
+// missed event once and in order before the live ones — counted per
+// subscriber. Beyond what history keeps (trimmed, a room without history, away
+// longer than maxDisconnectionDuration, past maxSessions) or after leaving on
+// purpose, the client gets a fresh socket and nothing is replayed.
 import { connect, createServer, type Socket as TcpSocket } from 'node:net';
 import { io, type Socket as ClientSocket } from 'socket.io-client';
 import { suite } from 'uvu';
@@ -105,7 +107,7 @@ function event(socket: ClientSocket, name: string): Promise<void> {
 
 const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
-for (const transports of [['websocket'], ['polling']] as const) test(`${transports[0]}: the broker cuts the connection, events are published meanwhile: the client recovers its socket and gets them once, in order, then live ones`, async () => {
+for (const transports of [['websocket'], ['polling']] as const) test(`${transports[0]}: the connection is cut, events are published meanwhile: the client recovers its socket and gets them once, in order, then live ones`, async () => {
   const seen: Seen = { connections: [], sockets: [], disconnected: [] };
   await using server = await startBroker({ socketio: { recovery: true }, history: [{ pattern: '#' }] }, setup(seen));
   await using net = await relay(server);

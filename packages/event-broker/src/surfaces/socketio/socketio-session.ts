@@ -197,8 +197,9 @@ export class SocketIoSession implements Session {
    * last offset the client saw gets the same socket back — its id, rooms
    * (joined again through the guarded subscribe), `socket.data` — and every
    * event it missed, once and in order, before the answer, when: the session
-   * is known and unexpired, is of this namespace and this user, is not
-   * connected now, and history holds everything since the offset on every
+   * is known, unexpired and not ended on purpose, is of this namespace and
+   * this user (a socket of it still connected here is dropped: a half-open
+   * connection), and history holds everything since the offset on every
    * topic the socket is on (its `$nsp`, its own `$sid`, each room). Else
    * false: the client gets a fresh socket (`recovered` false on both sides).
    * The replay is the native `resume`'s (planResume), so the seam between
