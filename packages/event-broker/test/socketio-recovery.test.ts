@@ -243,6 +243,31 @@ test('a socket the server disconnected (or that left) on purpose is not recovera
   }
 });
 
+for (const skipMiddlewares of [true, false]) {
+  test(`skipMiddlewares ${skipMiddlewares}: a recovered socket ${skipMiddlewares ? 'skips' : 'goes through'} the CONNECT middleware`, async () => {
+    const seen: Seen = { connections: [], sockets: [], disconnected: [] };
+    const middleware: boolean[] = [];
+    await using server = await startBroker({ socketio: { recovery: { skipMiddlewares } }, history: [{ pattern: '#' }] }, (broker) => {
+      broker.socketio!.use((socket, next) => {
+        middleware.push(socket.recovered);
+        next();
+      });
+      setup(seen)(broker);
+    });
+    await using net = await relay(server);
+    const { socket } = client(net);
+    try {
+      await event(socket, 'joined');
+      net.cut();
+      await until(() => seen.connections.length === 2 && socket.connected, 'the client back');
+      assert.is(socket.recovered, true);
+      assert.equal(middleware, skipMiddlewares ? [false] : [false, true]);
+    } finally {
+      socket.close();
+    }
+  });
+}
+
 test('with recovery on, CONNECT answers a pid; the pid and offset are not in socket.handshake.auth', async () => {
   const auths: unknown[] = [];
   let cut = (): void => {};
