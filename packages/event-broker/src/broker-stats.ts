@@ -2,6 +2,7 @@
 import type { RefusalCounts } from './auth/access.js';
 import type { ClusterEngineStats } from './cluster/cluster-engine.js';
 import type { HookStats } from './hooks.js';
+import type { RedisBridgeStats } from './surfaces/socketio/redis-bridge.js';
 import type { SurfaceName } from './surfaces/surface.js';
 
 /** A snapshot of the broker's counters. */
@@ -51,6 +52,8 @@ export interface BrokerStats {
   readonly clusterGapsUntold: number;
   /** This node's link to the cluster, when it is in one. */
   readonly cluster?: ClusterEngineStats;
+  /** The Socket.IO Redis emitters' bridge, when `socketio.redis` is set: messages read and what became of them. */
+  readonly socketioBridge?: RedisBridgeStats;
   /** Bytes read from and written to WebSocket connections (the TCP sockets' own counts: framing and handshakes included). */
   readonly bytes: { readonly received: number; readonly sent: number };
 }

@@ -172,11 +172,11 @@ function layerFrom(
   const companions: Array<[path: string, name: string]> = [];
   const problems: string[] = [];
   for (const [key, setting] of settingEntries) {
-    const text = read(setting.flag, setting.env);
-    if (text === undefined) continue;
-    names.set(key, name(setting.flag, setting.env));
     const { companion } = setting;
     const companionText = companion && read(companion.flag, companion.env);
+    const text = read(setting.flag, setting.env) ?? (companionText !== undefined ? companion?.implies : undefined);
+    if (text === undefined) continue;
+    names.set(key, name(setting.flag, setting.env));
     if (companion) companions.push([companion.path, name(companion.flag, companion.env)]);
     try {
       raw[key] = setting.read(text, companionText === undefined ? undefined : String(companionText));

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { hostname } from 'node:os';
-import { errorRecord, lineRecord } from './log-record.js';
+import { errorRecord, lineRecord, recordText, type BrokerLogRecord } from './log-record.js';
 import {
   EventwireError,
   assertTopic,
@@ -141,6 +141,11 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
     if (this.#options.logger) this.#options.logger(lineRecord(line));
     else this.#options.log?.(line);
   };
+  /** The same way out for a record with a level and a code of its own. */
+  readonly #logRecord = (record: BrokerLogRecord): void => {
+    if (this.#options.logger) this.#options.logger(record);
+    else this.#options.log?.(recordText(record));
+  };
 
   constructor(given: BrokerOptions<TEvents> = {}) {
     // Every default applied and checked once (options.ts): below, each value is read as it is.
@@ -210,6 +215,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
         version: brokerVersion,
         history: this.#core.history !== undefined,
         cluster: cluster !== undefined,
+        socketioBridge: options.socketio?.redis !== undefined,
       }),
     };
     if (cluster) {
@@ -234,6 +240,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
       connection: (id) => this.#connections.get(id),
       stats: () => this.stats(),
       log: this.#log,
+      logRecord: this.#logRecord,
     };
     const builtin = createBuiltinSurfaces(host, options);
     this.#pusher = builtin.pusher;
@@ -335,6 +342,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
     this.#connections.startHeartbeat();
     this.#dashboard?.start();
     this.#cluster?.start();
+    for (const surface of this.#surfaces) surface.listening?.();
     if (this.#sharedHistory) {
       // A broker that cannot reach the cluster's history cannot keep its
       // promises to reconnecting clients: it does not start without it.
@@ -444,6 +452,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
   stats(): BrokerStats {
     const connections = this.#connections.countBySurface([...builtinSurfaceNames, ...this.#surfaces.map((surface) => surface.name)]) as BrokerStats['connections'];
     const { subscribers, subscriptions } = this.#core.router.counts();
+    const socketioBridge = this.#socketio?.redisBridgeStats();
     return {
       connections,
       subscribers,
@@ -460,6 +469,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
         history: { kind: this.#core.history.store.kind, epoch: this.#core.history.store.epoch, head: this.#core.history.store.head },
       }),
       ...(this.#cluster && { cluster: this.#cluster.stats() }),
+      ...(socketioBridge && { socketioBridge }),
       bytes: this.#connections.traffic(),
     };
   }
@@ -515,7 +525,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
     await httpClosed;
     this.#upgrades.close();
     this.#listener.close();
-    for (const surface of this.#surfaces) surface.close?.();
+    await Promise.all(this.#surfaces.map((surface) => surface.close?.()));
     this.#log('stopped');
   }
 

@@ -119,6 +119,8 @@ export interface CompanionFlag {
   readonly help: string;
   /** The key path its value lands on, so a problem with it names this flag. */
   readonly path: string;
+  /** The setting's own text when only the companion is given (`--socketio-redis URL` alone is `--socketio on` with it); without it, the companion alone does nothing. */
+  readonly implies?: string;
 }
 
 interface SettingFields {

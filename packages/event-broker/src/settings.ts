@@ -87,6 +87,7 @@ const clusterUrlProblem = 'expected a nats://, redis:// or postgres:// URL';
 const pattern = z.string().refine((text) => findTopicProblem(text, 'pattern') === undefined, {
   error: (issue) => `"${String(issue.input)}" is not a valid topic pattern (${findTopicProblem(String(issue.input), 'pattern')})`,
 });
+const redisUrl = z.string().regex(/^rediss?:\/\/\S+$/, 'expected a redis:// or rediss:// URL');
 const httpPath = (example: string) => z.string().regex(/^\/[^?#\s]*$/, `expected a path such as ${example}`);
 
 const permissionsSchema = z.strictObject({ publish: z.array(pattern).optional(), subscribe: z.array(pattern).optional() });
@@ -732,7 +733,19 @@ export const optionSettings = {
     arg: '<on|json>',
     help: 'speak Socket.IO (socket.io-client v4): "on", or options as JSON {"path","cors","pingInterval",…}',
     defaultText: 'off',
-    read: (text) => (String(text).trim().startsWith('{') ? json(text) : onOff(text)),
+    companion: {
+      flag: 'socketio-redis',
+      env: 'EVENTWIRE_SOCKETIO_REDIS',
+      arg: '<url>',
+      help: 'read the Socket.IO Redis emitters (python-socketio write_only, @socket.io/redis-emitter) from this Redis (turns --socketio on)',
+      path: 'socketio.redis',
+      implies: 'on',
+    },
+    read: (text, redis) => {
+      const value = String(text).trim().startsWith('{') ? json(text) : onOff(text);
+      if (redis === undefined || value === false) return value;
+      return { ...(typeof value === 'object' && value !== null ? value : {}), redis };
+    },
     schema: z.preprocess(
       (value) => (value === true ? {} : value === false ? undefined : value),
       z.strictObject(
@@ -752,8 +765,14 @@ export const optionSettings = {
             namespaces: z.array(z.string().regex(/^\/[^,]*$/, 'expected a namespace such as / or /admin')).optional(),
             clientJoin: z.union([z.literal(false), z.string().min(1)]).optional(),
             recovery: z.union([z.boolean(), z.strictObject({ maxDisconnectionDuration: z.number().int().positive().optional(), skipMiddlewares: z.boolean().optional(), maxSessions: z.number().int().positive().optional() })]).optional(),
+            redis: z
+              .union([
+                redisUrl,
+                z.strictObject({ url: redisUrl, channel: z.string().min(1).optional(), key: z.string().min(1).optional() }, { error: 'expected a redis:// URL, or { url, channel?, key? }' }),
+              ])
+              .optional(),
           },
-          { error: 'expected true, or { path?, cors?, pingInterval?, pingTimeout?, maxPayload?, upgradeTimeout?, connectTimeout?, namespaces?, clientJoin?, recovery? }' },
+          { error: 'expected true, or { path?, cors?, pingInterval?, pingTimeout?, maxPayload?, upgradeTimeout?, connectTimeout?, namespaces?, clientJoin?, recovery?, redis? }' },
         ),
     ),
     resolve: (socketio): SocketIoOptions | undefined => (socketio === true ? {} : socketio || undefined),

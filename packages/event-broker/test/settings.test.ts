@@ -77,9 +77,10 @@ const samples = {
   broadcastingPath: { file: false, text: 'off', expected: false },
   pusher: { file: { apps: [{ id: 'a', key: 'ak', secret: 'a-secret-1' }] }, text: ['a:ak:a-secret-1'], expected: { apps: [{ id: 'a', key: 'ak', secret: 'a-secret-1' }] } },
   socketio: {
-    file: { path: '/io/', cors: { origin: '*' }, pingInterval: 300, clientJoin: 'subscribe' },
+    file: { path: '/io/', cors: { origin: '*' }, pingInterval: 300, clientJoin: 'subscribe', redis: 'redis://127.0.0.1:6390' },
     text: '{"path":"/io/","cors":{"origin":"*"},"pingInterval":300,"clientJoin":"subscribe"}',
-    expected: { path: '/io/', cors: { origin: '*' }, pingInterval: 300, clientJoin: 'subscribe' },
+    companion: 'redis://127.0.0.1:6390',
+    expected: { path: '/io/', cors: { origin: '*' }, pingInterval: 300, clientJoin: 'subscribe', redis: 'redis://127.0.0.1:6390' },
   },
   metrics: { file: false, text: 'off', expected: false },
   dashboard: { file: true, text: 'on', expected: true },
@@ -259,6 +260,11 @@ test('resolveBrokerOptions: given values kept, off is undefined, on is the defau
   assert.is(resolveBrokerOptions({ maxPayloadDepth: MAX_PAYLOAD_DEPTH }).maxPayloadDepth, MAX_PAYLOAD_DEPTH);
 });
 
+test('--socketio-redis alone turns the socketio surface on with its bridge', async () => {
+  assert.equal(run(await readCommandLine(['--socketio-redis', 'redis://127.0.0.1:6390'], {})).config.socketio, { redis: 'redis://127.0.0.1:6390' });
+  assert.equal(run(await readCommandLine([], { EVENTWIRE_SOCKETIO_REDIS: 'redis://127.0.0.1:6390' })).config.socketio, { redis: 'redis://127.0.0.1:6390' });
+});
+
 test('a bad flag, variable or JSON value is an invalid_config error naming it', async () => {
   for (const [argv, env, expected] of [
     [['--frobnicate'], {}, /frobnicate/],
@@ -267,6 +273,7 @@ test('a bad flag, variable or JSON value is an invalid_config error naming it', 
     [['--allow-anonymous', 'maybe'], {}, /--allow-anonymous: expected on or off/],
     [['--broadcasting-path', 'no-slash'], {}, /--broadcasting-path: expected a path/],
     [[], { EVENTWIRE_TOPIC_LIMITS: '{"maxDepth":3}' }, /EVENTWIRE_TOPIC_LIMITS: unknown key|maxDepth: unknown key/],
+    [['--socketio-redis', 'http://127.0.0.1:6379'], {}, /--socketio-redis: expected a redis:\/\/ or rediss:\/\/ URL/],
   ] as Array<[string[], Record<string, string>, RegExp]>) {
     try {
       await readCommandLine(argv, env);

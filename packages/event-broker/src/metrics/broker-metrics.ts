@@ -19,6 +19,8 @@ export interface BrokerMetricsOptions {
   /** Whether the broker keeps history / is in a cluster: their metrics exist only then. */
   readonly history: boolean;
   readonly cluster: boolean;
+  /** Whether the Socket.IO Redis emitters' bridge runs: its counter exists only then. */
+  readonly socketioBridge?: boolean;
 }
 
 type Series = ReadonlyArray<readonly [Readonly<Record<string, string>>, number]>;
@@ -123,6 +125,19 @@ export class BrokerMetrics {
     }
     if (this.#options.history) gauge('eventwire_history_head', 'The history store\'s latest sequence number.', [], (stats) => stats.history?.head ?? 0);
     if (this.#options.cluster) this.#clusterMetrics(gauge, counter);
+    if (this.#options.socketioBridge) {
+      // One counter, every message once: delivered (reason ""), unsupported by feature, refused by reason.
+      counter('eventwire_socketio_bridge_messages_total', 'Messages the Socket.IO Redis emitters\' bridge read, by outcome (delivered, unsupported, refused) and reason.', ['outcome', 'reason'], (stats) => {
+        const bridge = stats.socketioBridge;
+        if (!bridge) return [];
+        return [
+          [{ outcome: 'delivered', reason: '' }, bridge.delivered] as const,
+          ...Object.entries(bridge.unsupported).map(([reason, count]) => [{ outcome: 'unsupported', reason }, count ?? 0] as const),
+          ...Object.entries(bridge.refused).map(([reason, count]) => [{ outcome: 'refused', reason }, count] as const),
+        ];
+      });
+      gauge('eventwire_socketio_bridge_subscribed', 'Whether the Socket.IO Redis emitters\' bridge is subscribed on a live connection (1) or not (0).', [], (stats) => (stats.socketioBridge?.subscribed ? 1 : 0));
+    }
     return registry;
   }
 

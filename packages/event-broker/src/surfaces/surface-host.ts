@@ -11,6 +11,7 @@ import type { BrokerCore } from '../core.js';
 import type { SessionOps } from './session-ops.js';
 import type { Surface } from './surface.js';
 import type { Wire } from '../wire/wire.js';
+import type { BrokerLogRecord } from '../log-record.js';
 
 /** Limits every surface enforces, from the broker's options (defaults applied). */
 export interface SurfaceLimits {
@@ -44,6 +45,8 @@ export interface SurfaceHost {
   /** The broker's counters now. */
   stats(): BrokerStats;
   log(line: string): void;
+  /** A record for the broker's log (its `logger`, else `log` as a line): what has a level and a code of its own. */
+  logRecord(record: BrokerLogRecord): void;
 }
 
 /** Makes a surface from what the broker offers; what `BrokerOptions.surfaces` lists. */

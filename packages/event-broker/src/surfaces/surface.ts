@@ -200,6 +200,8 @@ export interface Surface<TState = unknown> {
   upgradeHint?(path: string, origin: BrokerOrigin): string;
   /** Lines for the start-up log (a development credential, say). */
   warnings?(): readonly string[];
-  /** The broker is closing: release what the surface holds beside its sessions. */
-  close?(): void;
+  /** The broker listens: start what the surface runs beside its sessions (a bridge reading another system). */
+  listening?(): void;
+  /** The broker is closing: release what the surface holds beside its sessions; the broker waits for it. */
+  close?(): void | Promise<void>;
 }

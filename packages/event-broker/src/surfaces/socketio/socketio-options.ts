@@ -44,6 +44,27 @@ export interface SocketIoOptions {
    * @default false
    */
   readonly recovery?: boolean | SocketIoRecoveryOptions;
+  /**
+   * The Redis the Socket.IO Redis emitters publish to (python-socketio's
+   * `AsyncRedisManager(url, write_only=True)`, npm's
+   * `@socket.io/redis-emitter`): their emits and requests reach this
+   * surface's rooms as `broker.socketio`'s would (redis-bridge.ts,
+   * PROTOCOL.md §7.4). A URL, or `{ url, channel, key }` when the emitters
+   * use another channel (python) or key (Node). Run it on ONE broker of a
+   * cluster: the cluster carries its emits to the others.
+   * @default none: no bridge
+   */
+  readonly redis?: string | SocketIoRedisOptions;
+}
+
+/** The `redis` option in full. */
+export interface SocketIoRedisOptions {
+  /** `redis://[user:password@]host:6379[/db]`, `rediss://…` for TLS. */
+  readonly url: string;
+  /** python-socketio's channel (its manager's `channel=`). @default 'socketio' */
+  readonly channel?: string;
+  /** `@socket.io/redis-emitter`'s `key`. @default 'socket.io' */
+  readonly key?: string;
 }
 
 export const socketIoDefaults = {
@@ -56,4 +77,4 @@ export const socketIoDefaults = {
   namespaces: ['/'] as readonly string[],
   clientJoin: false,
   recovery: false,
-} as const satisfies Required<Omit<SocketIoOptions, 'cors'>>;
+} as const satisfies Required<Omit<SocketIoOptions, 'cors' | 'redis'>>;

@@ -35,6 +35,11 @@ export class SocketIoServerImpl implements SocketIoServer {
     return this.#namespaces.get(name) ?? (this.#open.has(name) ? this.of(name as NamespaceName) : undefined);
   }
 
+  /** Whether a client or an emitter may reach namespace `name` now: declared by `of`, or open by configuration (nothing is declared by asking). */
+  accepts(name: string): boolean {
+    return this.#namespaces.has(name) || this.#open.has(name);
+  }
+
   /** Every namespace declared so far. */
   get namespaces(): Iterable<SocketIoNamespace> {
     return this.#namespaces.values();
