@@ -199,7 +199,10 @@ export interface EffectiveConfig {
 /**
  * Merges layers, later ones winning key by key (flags > environment > file >
  * defaults, when given in the order defaults, file, environment, flags).
- * `topicLimits` merges field by field; every other key is replaced whole.
+ * `topicLimits` merges field by field, and so does `socketio` when both
+ * layers give an object (`--socketio-redis URL` adds the bridge to a config
+ * file's Socket.IO options instead of dropping them); every other key is
+ * replaced whole.
  */
 export function mergeConfigLayers(layers: readonly ConfigLayer[]): EffectiveConfig {
   const config: Record<string, unknown> = {};
@@ -207,7 +210,7 @@ export function mergeConfigLayers(layers: readonly ConfigLayer[]): EffectiveConf
   for (const layer of layers) {
     for (const [key, value] of Object.entries(layer.values)) {
       if (value === undefined) continue;
-      if (key === 'topicLimits' && typeof config[key] === 'object') {
+      if ((key === 'topicLimits' || key === 'socketio') && isPlainObject(config[key]) && isPlainObject(value)) {
         config[key] = { ...(config[key] as object), ...(value as object) };
       } else config[key] = value;
       sources[key] = layer.label(key);
@@ -239,4 +242,8 @@ export function maskConfig(config: ResolvedBrokerConfig): Record<string, unknown
     printable[key] = key === 'events' ? Object.keys(value as object) : mask(key, value);
   }
   return printable;
+}
+
+function isPlainObject(value: unknown): value is object {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

@@ -265,6 +265,16 @@ test('--socketio-redis alone turns the socketio surface on with its bridge', asy
   assert.equal(run(await readCommandLine([], { EVENTWIRE_SOCKETIO_REDIS: 'redis://127.0.0.1:6390' })).config.socketio, { redis: 'redis://127.0.0.1:6390' });
 });
 
+test('--socketio-redis adds the bridge to a config file\'s socketio options, keeping them', async ({ dir }) => {
+  const file = join(dir, 'socketio-merge.json');
+  writeFileSync(file, JSON.stringify({ socketio: { cors: { origin: ['http://127.0.0.1:3000'] }, clientJoin: 'join' } }));
+  assert.equal(run(await readCommandLine(['--config', file, '--socketio-redis', 'redis://127.0.0.1:6390'], {})).config.socketio, {
+    cors: { origin: ['http://127.0.0.1:3000'] },
+    clientJoin: 'join',
+    redis: 'redis://127.0.0.1:6390',
+  });
+});
+
 test('a bad flag, variable or JSON value is an invalid_config error naming it', async () => {
   for (const [argv, env, expected] of [
     [['--frobnicate'], {}, /frobnicate/],
