@@ -10,8 +10,8 @@
 import type { Surface } from '../surface.js';
 import type { SurfaceHost } from '../surface-host.js';
 import { EngineServer } from './engine/engine-server.js';
-import { SocketIoSessionStore } from './session-store.js';
 import { startRedisBridge, type RedisBridge, type RedisBridgeStats } from './redis-bridge.js';
+import { SocketIoSessionStore } from './session-store.js';
 import { socketIoDefaults, type SocketIoOptions } from './socketio-options.js';
 import { SocketIoSession } from './socketio-session.js';
 import { SocketIoServerImpl } from './socketio-server.js';
