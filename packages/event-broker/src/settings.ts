@@ -743,7 +743,9 @@ export const optionSettings = {
     },
     read: (text, redis) => {
       const value = String(text).trim().startsWith('{') ? json(text) : onOff(text);
-      if (redis === undefined || value === false) return value;
+      // Off is the default: `--socketio off` (and EVENTWIRE_SOCKETIO=off) leaves the surface unset.
+      if (value === false) return undefined;
+      if (redis === undefined) return value;
       return { ...(typeof value === 'object' && value !== null ? value : {}), redis };
     },
     schema: z.preprocess(

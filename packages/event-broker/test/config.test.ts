@@ -181,6 +181,12 @@ test('--max-payload-depth and EVENTWIRE_MAX_PAYLOAD_DEPTH set maxPayloadDepth; p
   assert.match(await refusal(['--max-payload-depth', '5000', '--print-config']), /--max-payload-depth: expected at most 1000/);
 });
 
+test('--socketio on/off and EVENTWIRE_SOCKETIO: off leaves the surface unset, as its default is', async () => {
+  assert.equal((await printConfig(['--socketio', 'on', '--print-config'])).config['socketio'], {});
+  assert.is((await printConfig(['--socketio', 'off', '--print-config'])).config['socketio'], undefined);
+  assert.is((await printConfig(['--print-config'], { EVENTWIRE_SOCKETIO: 'off' })).config['socketio'], undefined);
+});
+
 test('--history-max-memory and EVENTWIRE_HISTORY_MAX_MEMORY set historyMaxMemoryBytes, as a size', async () => {
   const { config, sources } = await printConfig(['--history-max-memory', '256mb', '--print-config'], { EVENTWIRE_HISTORY_MAX_MEMORY: '64mb' });
   assert.equal([config['historyMaxMemoryBytes'], sources['historyMaxMemoryBytes']], [256 * 1024 ** 2, 'flag --history-max-memory']);
