@@ -25,7 +25,7 @@ export { isInternalSubject } from '../transport/nats-subjects.js';
 export { EXCEPT_HEADER } from '../transport/nats.js';
 export { PostgresTransport } from '../transport/postgres.js';
 export { EXCEPT_FIELD, PubSubTransport } from '../transport/pubsub-transport.js';
-export { RedisTransport } from '../transport/redis.js';
+export { quitRedis, RedisTransport } from '../transport/redis.js';
 export { StreamReader } from '../transport/stream-reader.js';
 export { closeCodes } from './close-codes.js';
 export { encodeFrame, FrameError, parseClientFrame, PROTOCOL_VERSION } from './frames.js';

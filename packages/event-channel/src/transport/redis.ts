@@ -267,12 +267,12 @@ class RedisBus implements PubSubBus {
 
   async close(): Promise<void> {
     this.#closed = true;
-    await Promise.all([this.#subscriber, this.#publisher].map((client) => client && quit(client)));
+    await Promise.all([this.#subscriber, this.#publisher].map((client) => client && quitRedis(client)));
   }
 }
 
 /** QUIT when connected (the server sees a clean goodbye); otherwise stop the reconnect loop. */
-async function quit(client: Redis): Promise<void> {
+export async function quitRedis(client: Redis): Promise<void> {
   if (client.status === 'ready') {
     try {
       await client.quit();

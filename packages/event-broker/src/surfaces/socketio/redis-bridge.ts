@@ -28,6 +28,7 @@
 // adapter. The connection comes back with full-jitter backoff and subscribes
 // again before `stats().subscribed` is true.
 import { EventwireError, fullJitterBackoff, topicLimitDefaults, type TopicLimits } from '@eventwire/event-channel';
+import { quitRedis } from '@eventwire/event-channel/protocol';
 import type { Redis, RedisOptions } from 'ioredis';
 import type { BrokerLogger } from '../../log-record.js';
 import { dispatchEmitterItem, type DispatchOutcome, type UnsupportedEmitterFeature } from './emitter-dispatch.js';
@@ -276,17 +277,7 @@ class RedisEmitterBridge implements RedisBridge {
     this.#closed = true;
     this.#subscribed = false;
     this.#waiting = [];
-    const client = this.#client;
-    if (!client) return;
-    if (client.status === 'ready') {
-      try {
-        await client.quit();
-        return;
-      } catch {
-        // Whatever state it is in, it must not reconnect.
-      }
-    }
-    client.disconnect(false);
+    if (this.#client) await quitRedis(this.#client);
   }
 }
 
