@@ -271,8 +271,20 @@ class RedisBus implements PubSubBus {
   }
 }
 
+/**
+ * What `quitRedis` needs of an ioredis client, named here rather than taken
+ * from ioredis: this function is in the /protocol declarations the broker's
+ * types reach, and a consumer compiling them under --strict must not have to
+ * compile ioredis's own (which need a module with no types, redis-errors).
+ */
+export interface QuittableRedis {
+  readonly status: string;
+  quit(): Promise<unknown>;
+  disconnect(reconnect?: boolean): void;
+}
+
 /** QUIT when connected (the server sees a clean goodbye); otherwise stop the reconnect loop. */
-export async function quitRedis(client: Redis): Promise<void> {
+export async function quitRedis(client: QuittableRedis): Promise<void> {
   if (client.status === 'ready') {
     try {
       await client.quit();
