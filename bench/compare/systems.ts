@@ -254,6 +254,22 @@ export const systems: readonly SystemSpec[] = [
     start: () => launchNode(here('servers/socketio.mjs')),
   },
   {
+    key: 'eventwire-socketio',
+    client: 'socketio',
+    name: 'eventwire (Socket.IO surface)',
+    // Socket.IO rooms are exact topics; the same socket.io-client and the same handlers as Socket.IO's row.
+    wildcards: false,
+    version: () => `@eventwire/event-broker ${packageVersion('../../packages/event-broker/package.json')}, socketio`,
+    start: () =>
+      launchNode(here('../../packages/event-broker/bin/event-broker.js'), [
+        '--config',
+        here('servers/eventwire-socketio.config.mjs'),
+        '--port',
+        '0',
+        ...(showServerOutput ? [] : ['--quiet']),
+      ]),
+  },
+  {
     key: 'nats',
     client: 'nats',
     name: 'nats-server (WebSocket)',

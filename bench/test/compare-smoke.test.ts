@@ -12,7 +12,7 @@ const runScript = fileURLToPath(new URL('../compare/run.ts', import.meta.url));
 
 test('every system runs every scenario of the comparison and delivers everything', async () => {
   // nats-server only when installed: the harness would otherwise install it with apt.
-  const systems = ['ws', 'eventwire', 'eventwire-synap', 'socketio', 'mqtt', ...(hasNatsServer() ? ['nats'] : [])];
+  const systems = ['ws', 'eventwire', 'eventwire-synap', 'socketio', 'eventwire-socketio', 'mqtt', ...(hasNatsServer() ? ['nats'] : [])];
   const { code, stdout } = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
     const child = execFile(
       process.execPath,
