@@ -72,6 +72,27 @@ test('empty segments, bad namespaces and over-long rooms are invalid_topic', () 
   assert.is(code(() => roomTopic('/', 'abcd', { maxLength: 3, maxSegments: 32 })), 'invalid_topic');
 });
 
+test('remembered topics answer as a fresh mapping would: per limits, per namespace, refusals never remembered', () => {
+  const tight = { maxLength: 10, maxSegments: 32 };
+  // Mapped under the default limits first: the tight limits still refuse it.
+  assert.is(roomTopic('/', 'room.eleven'), 'room.eleven');
+  assert.is(code(() => roomTopic('/', 'room.eleven', tight)), 'invalid_topic');
+  assert.is(roomTopic('/', 'room.ten', tight), 'room.ten');
+  assert.is(emitTopic('/', 'pub'), '$emit.pub');
+  assert.is(code(() => emitTopic('/', 'pub', { maxLength: 5, maxSegments: 32 })), 'invalid_topic');
+  // The same name in other namespaces, and as a room or an event.
+  assert.is(roomTopic('/admin', 'pub'), 'admin:pub');
+  assert.is(roomTopic('/', 'pub'), 'pub');
+  assert.is(emitTopic('/admin', 'pub'), 'admin:$emit.pub');
+  assert.is(roomTopic('/a', 'bc'), 'a:bc');
+  assert.is(roomTopic('/ab', 'c'), 'ab:c');
+  // A refusal is refused again; more names than the table holds still map right.
+  assert.is(code(() => roomTopic('/', 'a..b')), 'invalid_topic');
+  assert.is(code(() => roomTopic('/', 'a..b')), 'invalid_topic');
+  for (let i = 0; i < 3000; i++) assert.is(roomTopic('/n', `r.${i}`), `n:r.${i}`);
+  assert.is(code(() => roomTopic({ toString: () => '/' } as unknown as string, 'pub')), 'invalid_topic');
+});
+
 test('non-canonical topics name no room', () => {
   for (const topic of ['%41', 'a%2x', 'a%2e', 'a%', '$sid', '$other', ':x', 'a:b:c', 'private-:x', '%C3', '$x', 'x%20%']) {
     assert.is(readTopic(topic), undefined, topic);
