@@ -35,6 +35,7 @@ import {
 } from './hooks.js';
 import type { HistoryRules, HistoryStore } from '@eventwire/event-channel/protocol';
 import { isSharedStore, type SharedAppend, type SharedHistoryStore } from './history/shared-store.js';
+import { isoNow } from './iso-now.js';
 import { PresenceRegistry } from './presence.js';
 import { RoutedEvent, Router } from './router.js';
 import { TopicStats } from './topic-stats.js';
@@ -178,7 +179,7 @@ export class BrokerCore {
       id: this.#nextId(),
       topic,
       source: extra.source ?? this.#options.source,
-      time: new Date().toISOString(),
+      time: isoNow(),
       data,
       ...(extra.metadata !== undefined && { metadata: extra.metadata }),
       ...(extra.traceparent !== undefined && { traceparent: extra.traceparent }),
