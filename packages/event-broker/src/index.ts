@@ -23,6 +23,8 @@ export { createWebhookNotifier } from './observers/webhook.js';
 export { brokerDefaults } from './options.js';
 export { EventBrokerServer } from './server.js';
 export { developmentPusherApp } from './surfaces/pusher/pusher-apps.js';
+export { socketIoRecoveryDefaults } from './surfaces/socketio/session-store.js';
+export { socketIoDefaults } from './surfaces/socketio/socketio-options.js';
 export { historyRuleDefaults, HistoryRules, MemoryHistoryStore } from '@eventwire/event-channel/protocol';
 
 export type { Caller, RateLimits, RefusalCounts } from './auth/access.js';
@@ -72,6 +74,20 @@ export type { RoutedEvent, Subscriber } from './router.js';
 export type { BrokerAddress, BrokerStats, ClusterStats, ObserveOptions } from './server.js';
 export type { PusherAppOptions } from './surfaces/pusher/pusher-apps.js';
 export type { SessionOps, SessionSubscriber, Subscribed } from './surfaces/session-ops.js';
+export type { EngineCors as SocketIoCors } from './surfaces/socketio/engine/engine-options.js';
+export type { RedisBridgeStats as SocketIoBridgeStats } from './surfaces/socketio/redis-bridge.js';
+export type {
+  Ack as SocketIoAck,
+  BroadcastOperator as SocketIoBroadcastOperator,
+  Handshake as SocketIoHandshake,
+  Middleware as SocketIoMiddleware,
+  Namespace as SocketIoNamespace,
+  NamespaceName as SocketIoNamespaceName,
+  Socket as SocketIoSocket,
+  SocketIoServer,
+} from './surfaces/socketio/server-api.js';
+export type { SocketIoRecoveryOptions } from './surfaces/socketio/session-store.js';
+export type { SocketIoOptions, SocketIoRedisOptions } from './surfaces/socketio/socketio-options.js';
 export type { SurfaceFactory, SurfaceHost, SurfaceLimits } from './surfaces/surface-host.js';
 export type {
   Accepted,

@@ -205,3 +205,28 @@ new EventBrokerServer({ metrics: { topicGroups: 'order.#' } });
   option<{ a: number }>()({ ...entry, schema: z.object({ a: z.number().optional() }) });
   option<{ a?: number }>()({ ...entry, schema: z.object({ a: z.number().optional() }) });
 }
+
+// The Socket.IO surface's public types: a config names what it writes in setup.
+{
+  type SocketIoTypes = typeof import('../src/index.js');
+  const options: import('../src/index.js').SocketIoOptions = { cors: { origin: ['https://app.example'] }, recovery: { maxDisconnectionDuration: 60_000 }, redis: { url: 'redis://127.0.0.1:6379' } };
+  void options;
+  // @ts-expect-error redis takes a URL or { url, channel?, key? }
+  const wrong: import('../src/index.js').SocketIoOptions = { redis: { host: 'x' } };
+  void wrong;
+  const onConnection = (socket: import('../src/index.js').SocketIoSocket): string => socket.id;
+  defineBrokerConfig({
+    socketio: true,
+    setup(broker) {
+      const io = broker.socketio;
+      if (!io) return;
+      expectType<Equal<typeof io, import('../src/index.js').SocketIoServer>>();
+      io.of('/admin').on('connection', onConnection);
+      // @ts-expect-error a namespace starts with "/"
+      io.of('admin');
+      const emitted: true = io.to('chat.7').except(['a']).volatile.emit('UpdateChat', { id: 7 });
+      void emitted;
+    },
+  });
+  expectType<Equal<SocketIoTypes['socketIoDefaults']['path'], '/socket.io/'>>();
+}
