@@ -14,6 +14,7 @@ import {
   createSchemaLookup,
   findPayloadProblem,
   inSpan,
+  isoNow,
   parseEnvelope,
   payloadShapeError,
   runSchema,
@@ -35,7 +36,6 @@ import {
 } from './hooks.js';
 import type { HistoryRules, HistoryStore } from '@eventwire/event-channel/protocol';
 import { isSharedStore, type SharedAppend, type SharedHistoryStore } from './history/shared-store.js';
-import { isoNow } from './iso-now.js';
 import { PresenceRegistry } from './presence.js';
 import { RoutedEvent, Router } from './router.js';
 import { TopicStats } from './topic-stats.js';

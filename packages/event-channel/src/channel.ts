@@ -2,6 +2,7 @@ import { parseEnvelope, type EventEnvelope } from './envelope.js';
 import { assertPayloadShape, findPayloadProblem, payloadLimitDefaults, payloadShapeError, type PayloadLimits } from './protocol/payload-shape.js';
 import { settlesWithin } from './deadline.js';
 import { createEventIdGenerator } from './event-id.js';
+import { isoNow } from './iso-now.js';
 import {
   BufferedEventStream,
   subscribeDefaults,
@@ -376,7 +377,7 @@ export class EventChannel<TEvents extends EventMap = UntypedEvents> {
       id: this.#nextId(),
       topic,
       source: this.source,
-      time: new Date().toISOString(),
+      time: isoNow(),
       // The wire carries the schema's *input* shape; every receiver parses it
       // with the same schema into the output shape (see docs/PROTOCOL.md).
       data,

@@ -16,6 +16,7 @@ export { estimateEventBytes } from '../history/event-size.js';
 export { MemoryHistoryStore } from '../history/memory-store.js';
 export { parseSince, readStoredPage } from '../history/page.js';
 export { historyRuleDefaults, HistoryRules } from '../history/rules.js';
+export { isoNow } from '../iso-now.js';
 export { formatOffset } from '../offset.js';
 export { Outbox } from '../outbox.js';
 export { inSpan } from '../tracing/tracing.js';

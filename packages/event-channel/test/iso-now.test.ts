@@ -1,4 +1,4 @@
-// isoNow (src/iso-now.ts): the envelopes' time text, formatted once per
+// isoNow (src/iso-now.ts; the channel's emits and the broker's own events): the envelopes' time text, formatted once per
 // millisecond — it must read as `new Date().toISOString()` would, and move on.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
