@@ -11,6 +11,7 @@ import { findToken, type BrokerUser } from '../../auth/authenticate.js';
 import { channelKind } from '../../auth/channels.js';
 import { signChannel, signUser, verifyRequest } from '../../auth/pusher-signature.js';
 import type { BrokerCore } from '../../core.js';
+import { corsHeaders } from '../../cors.js';
 import { decodePathSegment, objectBody, parseJsonBody, readTextBody, sendError, sendJson } from '../../http.js';
 import { isEncryptedChannel, pusherDataToEventData, type PusherApp, type PusherApps } from './pusher-apps.js';
 import { createHash } from 'node:crypto';
@@ -242,12 +243,9 @@ export class PusherHttpApi {
    * Authorization header).
    */
   async serveAuthEndpoint(request: IncomingMessage, response: ServerResponse, kind: 'channel' | 'user', ip: string): Promise<void> {
-    const origin = request.headers.origin;
+    // Auth answers carry the page's cookies: the allowed origin is echoed with credentials.
     const allowed = this.#options.allowedOrigins;
-    const cors: Record<string, string> =
-      origin !== undefined && (allowed === '*' || allowed?.includes(origin))
-        ? { 'access-control-allow-origin': origin, 'access-control-allow-credentials': 'true', vary: 'Origin' }
-        : {};
+    const cors = corsHeaders(request, allowed === undefined ? undefined : { origin: allowed, credentials: true });
     if (request.method === 'OPTIONS') {
       response.writeHead(204, {
         ...cors,

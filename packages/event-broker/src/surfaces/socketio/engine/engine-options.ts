@@ -1,13 +1,9 @@
 // What an Engine.IO server is configured with; the defaults are engine.io's,
 // so a client that was told nothing else finds what it expects.
+import type { CorsPolicy } from '../../../cors.js';
 
 /** Which browser origins may reach the Engine.IO endpoint from another origin (CORS). */
-export interface EngineCors {
-  /** `*` for any origin, or the origins allowed (`https://app.example.com`). */
-  readonly origin: '*' | readonly string[];
-  /** Whether browsers may send cookies and credentials (the allowed origin is then echoed, never `*`). @default false */
-  readonly credentials?: boolean;
-}
+export type EngineCors = CorsPolicy;
 
 export interface EngineOptions {
   /** Where the endpoint is reached, with its trailing slash. @default '/socket.io/' */

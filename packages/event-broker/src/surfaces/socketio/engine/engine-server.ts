@@ -7,12 +7,13 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { EventwireError, toEventwireError } from '@eventwire/event-channel';
+import { corsHeaders } from '../../../cors.js';
 import { httpStatusFor } from '../../../http.js';
 import { EngineWire } from '../../../wire/engine-wire.js';
 import type { Wire } from '../../../wire/wire.js';
 import type { SurfaceHost } from '../../surface-host.js';
 import type { AdoptedUpgrade, RefusedUpgrade, Surface } from '../../surface.js';
-import { answerPreflight, corsHeaders } from './cors.js';
+import { answerPreflight } from './cors.js';
 import { engineDefaults, type EngineCors, type EngineOptions } from './engine-options.js';
 
 /** engine.io's error codes for a refused request (its server.ts `errors`), by eventwire code. */
