@@ -25,6 +25,7 @@ import {
   InterceptChain,
   ObserverQueue,
   compileSelector,
+  compileTopicFilter,
   describeSelector,
   uniqueName,
   type DerivedEvent,
@@ -333,6 +334,7 @@ export class BrokerCore {
       name: uniqueName(name, this.#observers),
       builtin,
       matches: compileSelector(selector),
+      mayMatchTopic: compileTopicFilter(selector),
       fn,
       capacity: queueSize,
       timeoutMs: this.#options.observerTimeoutMs,
@@ -352,6 +354,44 @@ export class BrokerCore {
   /** Waits until every observer queue is empty (bounded by the caller). */
   async observersIdle(): Promise<void> {
     await Promise.all(this.#observers.map((observer) => observer.idle()));
+  }
+
+  /**
+   * Whether an event on `topic` would reach anything but the counters: a
+   * subscriber here, the cluster, history, tracing, a hook or observer that
+   * could match it, or the event map (which checks it, or refuses a topic it
+   * does not declare). A surface that publishes on its own behalf — the
+   * Socket.IO surface's `$emit.<event>` for each client emit — asks first:
+   * with no audience the envelope would be built, checked and routed to
+   * nobody, so it is counted instead (see countUnheard). Nothing observable
+   * differs but the work.
+   */
+  hasAudience(topic: string): boolean {
+    if (this.#forward !== undefined || this.#options.tracing !== undefined) return true;
+    if (this.#lookupSchema) {
+      const schema = this.#lookupSchema(topic);
+      if ((schema && isStandardSchema(schema)) || !this.#options.allowUnknownTopics) return true;
+    }
+    if (this.history?.rules.retentionFor(topic)) return true;
+    if (this.#intercepts.mayMatchTopic(topic)) return true;
+    for (const observer of this.#observers) if (observer.mayMatchTopic(topic)) return true;
+    return this.router.hasMatch(topic);
+  }
+
+  /**
+   * A publish `hasAudience(topic)` said nothing would see: its data still
+   * meets the shape limits (throws `invalid_payload` as publish would), and
+   * it is counted as published, on its topic, reaching no one.
+   */
+  countUnheard(topic: string, data: unknown): void {
+    const problem = findPayloadProblem(data, this.#options.payloadLimits.maxDepth);
+    if (problem !== undefined) {
+      this.counters.rejected++;
+      throw payloadShapeError(topic, problem);
+    }
+    this.counters.published++;
+    const group = this.topics.record(topic);
+    if (group >= 0) this.topicGroups!.count(group, 0);
   }
 
   /**

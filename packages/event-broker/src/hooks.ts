@@ -152,6 +152,15 @@ export function compileSelector(selector: HookSelector): (event: EventEnvelope) 
   return (event) => isMatching(selector as never, event);
 }
 
+/**
+ * Whether a selector could match some event on `topic`: exact for a topic
+ * pattern; an object selector may look at anything, so it always could.
+ */
+export function compileTopicFilter(selector: HookSelector): (topic: string) => boolean {
+  if (typeof selector === 'string') return (topic) => topicMatches(selector, topic);
+  return () => true;
+}
+
 function describeSelector(selector: HookSelector): string {
   return typeof selector === 'string' ? selector : JSON.stringify(selector) ?? 'pattern';
 }
@@ -170,6 +179,7 @@ interface Interceptor {
   readonly name: string;
   readonly builtin: boolean;
   readonly matches: (event: EventEnvelope) => boolean;
+  readonly mayMatchTopic: (topic: string) => boolean;
   readonly fn: (event: EventEnvelope, context: InterceptContext<EventMap, EventEnvelope>) => unknown;
   calls: number;
   failures: number;
@@ -197,6 +207,7 @@ export class InterceptChain {
       name: uniqueName(name, this.#hooks),
       builtin,
       matches: compileSelector(selector),
+      mayMatchTopic: compileTopicFilter(selector),
       fn,
       calls: 0,
       failures: 0,
@@ -211,6 +222,11 @@ export class InterceptChain {
 
   get size(): number {
     return this.#hooks.length;
+  }
+
+  /** Whether some hook could run for an event on `topic`. */
+  mayMatchTopic(topic: string): boolean {
+    return this.#hooks.some((hook) => hook.mayMatchTopic(topic));
   }
 
   stats(): HookStats[] {
@@ -355,6 +371,7 @@ export class ObserverQueue {
   readonly name: string;
   readonly builtin: boolean;
   readonly matches: (event: EventEnvelope) => boolean;
+  readonly mayMatchTopic: (topic: string) => boolean;
   readonly #fn: (event: EventEnvelope, context: ObserveContext<EventMap>) => unknown;
   readonly #capacity: number;
   readonly #timeoutMs: number;
@@ -372,6 +389,8 @@ export class ObserverQueue {
     name: string;
     builtin?: boolean;
     matches: (event: EventEnvelope) => boolean;
+    /** Whether it could match some event on a topic (see compileTopicFilter); by default it could. */
+    mayMatchTopic?: (topic: string) => boolean;
     fn: (event: EventEnvelope, context: ObserveContext<EventMap>) => unknown;
     capacity: number;
     timeoutMs: number;
@@ -380,6 +399,7 @@ export class ObserverQueue {
     this.name = options.name;
     this.builtin = options.builtin ?? false;
     this.matches = options.matches;
+    this.mayMatchTopic = options.mayMatchTopic ?? (() => true);
     this.#fn = options.fn;
     this.#capacity = options.capacity;
     this.#timeoutMs = options.timeoutMs;

@@ -171,6 +171,11 @@ export class Router {
     return targets.size;
   }
 
+  /** Whether some pattern matches `topic` (a guarded channel's may still refuse the subscriber: an upper bound). */
+  hasMatch(topic: string): boolean {
+    return this.#trie.hasMatch(topic);
+  }
+
   /** How many distinct subscribers `topic` would reach now. */
   countMatching(topic: string): number {
     const targets = this.#trie.matchValues(topic);

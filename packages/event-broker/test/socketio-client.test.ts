@@ -8,14 +8,14 @@ import { io, type Socket as ClientSocket } from 'socket.io-client';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { EventBrokerServer } from '../src/server.js';
-import { startBroker, within, type TestBroker } from './helpers.js';
-import type { EventMap } from '@eventwire/event-channel';
+import { startBroker, within } from './helpers.js';
+import { z } from 'zod';
 
 const test = suite('socket.io-client against the socketio surface');
 
 type Transports = ('polling' | 'websocket')[];
 
-function connect(server: TestBroker<EventMap>, options: { nsp?: string; transports?: Transports; auth?: Record<string, unknown> } = {}): ClientSocket {
+function connect(server: { readonly httpUrl: string }, options: { nsp?: string; transports?: Transports; auth?: Record<string, unknown> } = {}): ClientSocket {
   return io(`${server.httpUrl}${options.nsp ?? ''}`, {
     transports: options.transports ?? ['polling', 'websocket'],
     auth: options.auth ?? {},
@@ -170,5 +170,79 @@ test('a client over its publish rate is refused rate_limited, and another client
     neighbour.close();
   }
 });
+
+test('a client emit is one event whether anything watches it or not: counted, shape-checked, then seen by an observer and the event map', async () => {
+  type Tick = { n: number };
+  const ticks: unknown[] = [];
+  await using server = await startBroker({ ...opts, maxPayloadDepth: 4 }, (broker) => {
+    broker.socketio!.on('connection', (socket) =>
+      socket.on('tick', (tick, ack) => {
+        ticks.push(tick);
+        (ack as (answer: unknown) => void)({ got: tick });
+      }),
+    );
+  });
+  const client = connect(server, { transports: ['websocket'] });
+  try {
+    await once(client, 'connect');
+    const tick = (data: unknown): Promise<unknown> => within(client.timeout(5000).emitWithAck('tick', data), 5000, 'tick ack');
+    const before = server.broker.stats();
+    // Nothing watches $emit.tick: the handler still gets the arguments, binary included, and the publish is counted.
+    const bytes = Buffer.from([9, 8, 7]);
+    const answer = (await tick({ n: 1, blob: bytes })) as { got: { n: number; blob: Buffer } };
+    assert.is(answer.got.n, 1);
+    assert.equal(Buffer.from(answer.got.blob), bytes);
+    assert.ok(Buffer.isBuffer(ticks[0] && (ticks[0] as { blob: unknown }).blob), 'the handler got bytes back, as through a publish');
+    const counted = server.broker.stats();
+    assert.is(counted.published - before.published, 1, 'the unwatched emit is counted as published');
+    assert.is(counted.topics - before.topics, 1, 'on its own topic');
+    // The shape limits hold with no audience too (maxPayloadDepth 4 here).
+    const deep = (await tick({ a: { b: { c: { d: { e: 1 } } } } })) as { error?: { code?: string } };
+    assert.is(deep.error?.code, 'invalid_payload');
+    assert.is(ticks.length, 1, 'a refused emit reaches no handler');
+    // An observer makes it watched: the next emit is an event it sees.
+    const seen: EventEnvelopeLike[] = [];
+    const stop = server.broker.observe('$emit.#', (event) => void seen.push(event as EventEnvelopeLike));
+    assert.equal(await tick({ n: 2 } satisfies Tick), { got: { n: 2 } });
+    await until(() => seen.length === 1);
+    assert.is(seen[0]!.topic, '$emit.tick');
+    assert.equal(seen[0]!.data, { n: 2 });
+    assert.is(seen[0]!.metadata?.['sid'], client.id);
+    stop();
+  } finally {
+    client.close();
+  }
+});
+
+test('the event map checks client emits: a declared event is validated, an undeclared one refused unless unknown topics are allowed', async () => {
+  const events = { '$emit.tick': z.object({ n: z.number() }) };
+  for (const allowUnknownTopics of [false, true]) {
+    await using server = await startBroker({ ...opts, events, allowUnknownTopics }, (broker) => {
+      broker.socketio!.on('connection', (socket) => {
+        socket.on('tick', (tick, ack) => (ack as (answer: unknown) => void)({ got: tick }));
+        socket.on('other', (value, ack) => (ack as (answer: unknown) => void)({ got: value }));
+      });
+    });
+    const client = connect(server, { transports: ['websocket'] });
+    try {
+      await once(client, 'connect');
+      const ask = (event: string, data: unknown): Promise<unknown> => within(client.timeout(5000).emitWithAck(event, data), 5000, `${event} ack`);
+      assert.equal(await ask('tick', { n: 1 }), { got: { n: 1 } });
+      const invalid = (await ask('tick', { n: 'one' })) as { error?: { code?: string } };
+      assert.is(invalid.error?.code, 'invalid_payload');
+      const other = (await ask('other', 5)) as { got?: unknown; error?: { code?: string } };
+      if (allowUnknownTopics) assert.equal(other, { got: 5 });
+      else assert.is(other.error?.code, 'unknown_event');
+    } finally {
+      client.close();
+    }
+  }
+});
+
+interface EventEnvelopeLike {
+  readonly topic: string;
+  readonly data: unknown;
+  readonly metadata?: Readonly<Record<string, string>>;
+}
 
 test.run();

@@ -16,7 +16,7 @@ import { RoutedEvent } from '../../router.js';
 import { FrameQueue } from '../frame-queue.js';
 import type { SurfaceHost } from '../surface-host.js';
 import type { Session, SessionStart } from '../surface.js';
-import { argumentsOf, envelopeDataOf } from './arguments.js';
+import { argumentsOf, envelopeDataOf, type SocketIoArguments } from './arguments.js';
 import { BinaryReassembler, encodeBinaryPacket, reassembleNow } from './binary-packet.js';
 import { SocketIoPacketError } from './packet-error.js';
 import { PacketType, decodePacket, isPlainObject, packetLimitDefaults, type PacketLimits, type SocketIoPacket } from './packet.js';
@@ -272,31 +272,58 @@ export class SocketIoSession implements Session {
    * hooks, the event map, history apply), then the socket's handlers with
    * the arguments as the hooks left them. A refusal answers the ack, when
    * one was asked for, with `[{ error: { code, message } }]`; else the
-   * client gets an `eventwire:error` event with the same object.
+   * client gets an `eventwire:error` event with the same object. Synchronous
+   * unless a hook, schema or store waits: the frame queue then holds this
+   * client's later frames, and only then.
    */
-  async #event(socket: SocketIoSocket, packet: SocketIoPacket): Promise<void> {
+  #event(socket: SocketIoSocket, packet: SocketIoPacket): Promise<void> | void {
     const [name, ...args] = packet.data as unknown[];
     const event = String(name);
     const clientJoin = this.#context.clientJoin;
     if (clientJoin !== false && event === clientJoin) return this.#clientJoin(socket, args, packet.id);
-    const { core, limits } = this.#context.host;
-    let delivered: unknown[];
+    let published: SocketIoArguments | Promise<SocketIoArguments>;
     try {
-      this.#rates?.take('publish');
-      const topic = emitTopic(socket.nsp.name, event, limits.topicLimits);
-      const { data, metadata } = envelopeDataOf(event, args);
-      const envelope = core.createEnvelope(topic, data, { source: SOCKETIO_SOURCE, metadata: { ...metadata, sid: socket.id } });
-      // A `$emit` topic is the surface's own (clients may not publish `$` topics themselves): hooks decide, not permissions.
-      const user = this.#connection.user;
-      const result = await core.publish(envelope, { surface: 'socketio', connectionId: this.id, user });
-      delivered = argumentsOf(result.event).args;
+      published = this.#publishEmit(socket, event, args);
     } catch (error) {
-      const failure = toEventwireError(error);
-      const refusal = { error: { code: failure.code, message: failure.message } };
-      if (packet.id !== undefined) return this.#send({ type: PacketType.ACK, nsp: socket.nsp.name, id: packet.id, data: [refusal] });
-      return this.#send({ type: PacketType.EVENT, nsp: socket.nsp.name, data: [SOCKETIO_ERROR_EVENT, refusal.error] });
+      return this.#refuseEmit(socket, packet, error);
     }
-    if (socket.connected) socket.dispatch(event, delivered, packet.id);
+    if (!(published instanceof Promise)) return this.#dispatch(socket, event, published.args, packet.id);
+    return published.then(
+      (delivered) => this.#dispatch(socket, event, delivered.args, packet.id),
+      (error: unknown) => this.#refuseEmit(socket, packet, error),
+    );
+  }
+
+  /**
+   * Publishes a client emit; what the socket's handlers get back. An emit
+   * nothing would see (no hook, observer, subscriber, history rule, schema
+   * or cluster: `core.hasAudience`) is counted, not routed — the handlers
+   * get the same arguments either way.
+   */
+  #publishEmit(socket: SocketIoSocket, event: string, args: readonly unknown[]): SocketIoArguments | Promise<SocketIoArguments> {
+    this.#rates?.take('publish');
+    const { core, limits } = this.#context.host;
+    const topic = emitTopic(socket.nsp.name, event, limits.topicLimits);
+    const { data, metadata } = envelopeDataOf(event, args);
+    if (!core.hasAudience(topic)) {
+      core.countUnheard(topic, data);
+      return argumentsOf({ topic, data, metadata });
+    }
+    const envelope = core.createEnvelope(topic, data, { source: SOCKETIO_SOURCE, metadata: { ...metadata, sid: socket.id } });
+    // A `$emit` topic is the surface's own (clients may not publish `$` topics themselves): hooks decide, not permissions.
+    const result = core.publish(envelope, { surface: 'socketio', connectionId: this.id, user: this.#connection.user });
+    return result instanceof Promise ? result.then((settled) => argumentsOf(settled.event)) : argumentsOf(result.event);
+  }
+
+  #dispatch(socket: SocketIoSocket, event: string, args: readonly unknown[], ackId: number | undefined): void {
+    if (socket.connected) socket.dispatch(event, args, ackId);
+  }
+
+  #refuseEmit(socket: SocketIoSocket, packet: SocketIoPacket, error: unknown): void {
+    const failure = toEventwireError(error);
+    const refusal = { error: { code: failure.code, message: failure.message } };
+    if (packet.id !== undefined) return this.#send({ type: PacketType.ACK, nsp: socket.nsp.name, id: packet.id, data: [refusal] });
+    this.#send({ type: PacketType.EVENT, nsp: socket.nsp.name, data: [SOCKETIO_ERROR_EVENT, refusal.error] });
   }
 
   /** `socket.emit('<clientJoin>', room | rooms, ack?)`: joins through the channel rules; acked `{ ok: true }` or `{ error }`. */
