@@ -45,6 +45,7 @@ import { UpgradeAdmission } from './upgrade.js';
 import { BrokerMetrics } from './metrics/broker-metrics.js';
 import { ClientScript } from './client-script.js';
 import { Dashboard } from './dashboard/dashboard.js';
+import { sessionHistoryRule } from './surfaces/socketio/session-store.js';
 
 /** /readyz says the history store is failing for this long after its last failed append (unless one succeeds since). */
 const STORE_FAILURE_WINDOW_MS = 30_000;
@@ -177,7 +178,9 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
     const report =
       options.onError ??
       (logger ? (error: EventwireError) => logger(errorRecord(error)) : (error: EventwireError) => console.error(`[event-broker] ${error.code}: ${error.message}`));
-    const historyRules = options.history && options.history.length > 0 ? new HistoryRules(options.history) : undefined;
+    // Socket.IO recovery sessions live in history under a rule of their own, first (session-store.ts).
+    const sessionRule = sessionHistoryRule(options.socketio?.recovery);
+    const historyRules = options.history && options.history.length > 0 ? new HistoryRules(sessionRule ? [sessionRule, ...options.history] : options.history) : undefined;
     const cluster = options.cluster === undefined ? undefined : createClusterEngine(options.cluster);
     // In a cluster, history is the engine's (NATS: JetStream; others refuse), unless a store of this broker's own is given.
     const shared =

@@ -18,6 +18,7 @@
 // not readable by clients.
 import { randomBytes } from 'node:crypto';
 import { toEventwireError } from '@eventwire/event-channel';
+import type { HistoryRule } from '@eventwire/event-channel/protocol';
 import type { BrokerHistory } from '../../core.js';
 import { isSharedStore } from '../../history/shared-store.js';
 import type { SurfaceHost } from '../surface-host.js';
@@ -63,9 +64,26 @@ export interface SessionRecord {
   readonly ended?: boolean;
 }
 
+/**
+ * The history rule sessions are kept under, first among the broker's rules
+ * (server.ts) so no application rule decides their retention: one event per
+ * session, `maxDisconnectionDuration`. A store of this broker's own is handed
+ * that retention with each append anyway; a cluster's shared history
+ * (JetStream) keeps only the subjects its rules name and mirrors an event with
+ * its rule's retention, so without this rule a session saved on one broker
+ * never reaches another (JetStream refuses a subject no stream captures).
+ */
+export function sessionHistoryRule(recovery: boolean | SocketIoRecoveryOptions | undefined): HistoryRule | undefined {
+  if (!recovery) return undefined;
+  const { maxDisconnectionDuration } = { ...socketIoRecoveryDefaults, ...(recovery === true ? {} : recovery) };
+  return { pattern: `${SESSION_TOPIC}.*`, maxEvents: 1, maxAgeMs: maxDisconnectionDuration };
+}
+
+const SESSION_TOPIC = '$sio-session';
+
 /** The reserved topic a session is kept on. */
 export function sessionTopic(pid: string): string {
-  return `$sio-session.${pid}`;
+  return `${SESSION_TOPIC}.${pid}`;
 }
 
 /** A new private session id: 128 random bits, as unguessable as a token (it names rooms a recovery may skip middleware for). */
