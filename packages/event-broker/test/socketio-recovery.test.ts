@@ -317,6 +317,56 @@ test('an offset history no longer has (trimmed): a fresh socket, recovered false
   }
 });
 
+test('missed events past the outbound budget (maxOutboundBytes, as the native resume): a fresh socket, recovered false, none of them replayed; a small miss still recovers', async () => {
+  const seen: Seen = { connections: [], sockets: [], disconnected: [] };
+  const maxOutboundBytes = 65_536;
+  await using server = await startBroker({ socketio: { recovery: true }, history: [{ pattern: '#' }], maxOutboundBytes }, setup(seen));
+  await using net = await relay(server);
+  const io = server.broker.socketio!;
+  const { socket, news } = client(net);
+  let big = 0;
+  socket.on('big', () => big++);
+  try {
+    await event(socket, 'joined');
+    const sid = socket.id;
+    io.to('chat.7').emit('news', 1);
+    await until(() => news.length === 1, 'a live event');
+    // 8 × 16 KB missed: twice the budget, within maxReplayEvents.
+    let gone = event(socket, 'disconnect');
+    net.down();
+    await gone;
+    for (let i = 0; i < 8; i++) io.to('chat.7').emit('big', 'x'.repeat(16_000));
+    const rejoined = event(socket, 'joined');
+    net.up();
+    await until(() => seen.connections.length === 2 && socket.connected, 'the client back');
+    assert.equal(seen.connections.map((each) => each.recovered), [false, false], 'the server side: a fresh socket');
+    assert.is(socket.recovered, false, 'the client side: not recovered');
+    assert.is.not(socket.id, sid);
+    await rejoined;
+    io.to('chat.7').emit('news', 2);
+    await until(() => news.length >= 2, 'a live event on the fresh socket');
+    assert.is(big, 0, 'no partial replay');
+    assert.equal(news, [1, 2]);
+
+    // A miss within the budget recovers, as before.
+    const again = socket.id;
+    gone = event(socket, 'disconnect');
+    net.down();
+    await gone;
+    io.to('chat.7').emit('big', 'x'.repeat(16_000));
+    io.to('chat.7').emit('news', 3);
+    net.up();
+    await until(() => seen.connections.length === 3 && socket.connected, 'the client back');
+    assert.equal(seen.connections[2], { id: again, recovered: true });
+    assert.is(socket.recovered, true);
+    await until(() => news.length >= 3, 'the small miss replayed');
+    assert.is(big, 1);
+    assert.equal(news, [1, 2, 3]);
+  } finally {
+    socket.close();
+  }
+});
+
 test('away longer than maxDisconnectionDuration: a fresh socket, recovered false, nothing replayed', async () => {
   const seen: Seen = { connections: [], sockets: [], disconnected: [] };
   await using server = await startBroker({ socketio: { recovery: { maxDisconnectionDuration: 50 } }, history: [{ pattern: '#' }] }, setup(seen));

@@ -241,7 +241,17 @@ export class SocketIoSession implements Session {
       return false;
     }
     // Volatile emits are not replayed; nor is what a room had before the socket joined it.
-    const missed = plan.events.filter((event) => event.metadata?.['volatile'] !== 'true' && (offsetSeq(event.offset) ?? 0) > (topics.get(event.topic) ?? 0));
+    const missed = plan.events
+      .filter((event) => event.metadata?.['volatile'] !== 'true' && (offsetSeq(event.offset) ?? 0) > (topics.get(event.topic) ?? 0))
+      .map((event) => new RoutedEvent(event));
+    // Bounded in bytes as the native resume is (its maxReplayBytes): a replay
+    // past the connection's outbound budget would make it a slow consumer. A
+    // Socket.IO client has no gap signal, so none of it is sent: a fresh
+    // socket, as Socket.IO answers whatever it cannot restore.
+    if (socket.bytesOf(missed) > this.#context.host.limits.maxOutboundBytes) {
+      socket.abandon();
+      return false;
+    }
     clearTimeout(this.#connectTimer);
     this.#connectTimer = undefined;
     this.#sockets.set(namespace.name, socket);
@@ -249,7 +259,7 @@ export class SocketIoSession implements Session {
     const counters = this.#context.host.core.counters;
     counters.recoveries++;
     counters.replayed += missed.length;
-    socket.replayed(missed.map((event) => new RoutedEvent(event)));
+    socket.replayed(missed);
     this.#send({ type: PacketType.CONNECT, nsp: namespace.name, data: connectAnswer(socket) });
     if (socket.connected) namespace.connected(socket);
     socket.save();

@@ -309,6 +309,21 @@ export class SocketIoSocket implements NamespaceSocket, SessionSubscriber {
    * through the same path as live ones (except rooms, broadcast dedup, the
    * offset), then what arrived live meanwhile, each once.
    */
+  /** What sending `events` to this socket would put on its connection, in bytes (each encoded as it will be sent, and kept). */
+  bytesOf(events: readonly RoutedEvent[]): number {
+    let bytes = 0;
+    for (const event of events) {
+      const outgoing = event.encoded(this.#encode);
+      if (outgoing === undefined) continue;
+      if ('frame' in outgoing) bytes += outgoing.frame.bytes.length;
+      else {
+        bytes += Buffer.byteLength(outgoing.text);
+        for (const attachment of outgoing.attachments) bytes += attachment.length;
+      }
+    }
+    return bytes;
+  }
+
   replayed(replay: readonly RoutedEvent[]): void {
     const held = this.#held ?? [];
     this.#held = undefined;
