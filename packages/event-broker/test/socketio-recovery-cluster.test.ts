@@ -36,6 +36,7 @@ function setup(connections: Connections): (broker: EventBrokerServer<EventMap>) 
     broker.socketio!.on('connection', (socket) => {
       connections.push({ id: socket.id, recovered: socket.recovered });
       if (!socket.recovered) void socket.join('chat.7').then(() => socket.emit('joined'));
+      socket.on('join', (room: unknown, ack: unknown) => void socket.join(String(room)).then(() => (ack as () => void)()));
     });
   };
 }
@@ -43,25 +44,37 @@ function setup(connections: Connections): (broker: EventBrokerServer<EventMap>) 
 /**
  * A TCP relay with one URL whose target can be switched: `down()` cuts every
  * connection through it (both ends, a network failure) and refuses new ones;
- * `up(port)` lets them through again, to `port`.
+ * `up(port)` lets them through again, to `port`. `halfDown()` cuts only the
+ * clients' side and leaves the broker's connections open and silent (a
+ * half-open connection: the broker has not noticed yet); `cutBrokerSide()`
+ * then closes those (only those).
  */
-async function relay(target: number): Promise<{ url: string; down(): void; up(port: number): void } & AsyncDisposable> {
+async function relay(
+  target: number,
+): Promise<{ url: string; down(): void; halfDown(): void; cutBrokerSide(): void; up(port: number): void } & AsyncDisposable> {
   const sockets = new Set<TcpSocket>();
+  const brokerSide = new Set<TcpSocket>();
+  const halfOpen = new Set<TcpSocket>();
   let refusing = false;
   const tcp = createServer((downstream) => {
     if (refusing) return void downstream.destroy();
     const upstream = connect(target, '127.0.0.1');
+    brokerSide.add(upstream);
     for (const socket of [downstream, upstream]) {
       sockets.add(socket);
-      socket.on('close', () => sockets.delete(socket));
+      socket.on('close', () => {
+        sockets.delete(socket);
+        brokerSide.delete(socket);
+      });
       socket.on('error', () => {});
     }
     downstream.pipe(upstream).pipe(downstream);
   });
   await new Promise<void>((resolve) => tcp.listen(0, '127.0.0.1', resolve));
   const { port } = tcp.address() as { port: number };
+  // Half-open connections stay so until cutBrokerSide (or the relay closes).
   const cut = (): void => {
-    for (const socket of sockets) socket.destroy();
+    for (const socket of sockets) if (!halfOpen.has(socket)) socket.destroy();
   };
   return {
     url: `http://127.0.0.1:${port}`,
@@ -69,12 +82,29 @@ async function relay(target: number): Promise<{ url: string; down(): void; up(po
       refusing = true;
       cut();
     },
+    halfDown: () => {
+      refusing = true;
+      for (const socket of sockets) {
+        if (brokerSide.has(socket)) {
+          // Kept open, but nothing more reaches it: what the client sends is dropped.
+          socket.unpipe();
+          halfOpen.add(socket);
+          continue;
+        }
+        socket.unpipe();
+        socket.destroy();
+      }
+    },
+    cutBrokerSide: () => {
+      for (const socket of halfOpen) socket.destroy();
+      halfOpen.clear();
+    },
     up: (next) => {
       target = next;
       refusing = false;
     },
     async [Symbol.asyncDispose]() {
-      cut();
+      for (const socket of sockets) socket.destroy();
       await new Promise((resolve) => tcp.close(resolve));
     },
   };
@@ -152,6 +182,63 @@ if (!natsServerAvailable()) {
     } finally {
       socket.close();
       witness.socket.close();
+    }
+  });
+
+  test('a half-open connection on A does not overwrite the session its client recovered on B: a room joined on B is still there at the next recovery', async () => {
+    // A nats-server of its own: the first test's stream captures the same subjects.
+    await using nats = Object.assign(await startNatsServer({ jetstream: true }), { [Symbol.asyncDispose]: function (this: NatsServer) { return this.stop(); } });
+    const stream = `SIO_HALF_${process.pid}`;
+    const onA: Connections = [];
+    const onB: Connections = [];
+    const options = (node: string) => ({ socketio: { recovery: true }, history: HISTORY, cluster: { url: nats.url, node, reconnectTimeWaitMs: 50, history: { stream } } });
+    await using a = await disposable(await startClusterBroker<EventMap>('sio-half-a', options('sio-half-a'), setup(onA)));
+    await using b = await disposable(await startClusterBroker<EventMap>('sio-half-b', options('sio-half-b'), setup(onB)));
+    await using net = await relay(a.port);
+    const ioA = a.broker.socketio!;
+    const ioB = b.broker.socketio!;
+    const { socket, news } = client(net.url);
+    // Witnesses in chat.7 on each broker: an event one of them got means that broker's copy of the stream has all before it.
+    const atA = client(a.httpUrl, false);
+    const atB = client(b.httpUrl, false);
+    try {
+      await Promise.all([event(socket, 'joined'), event(atA.socket, 'joined'), event(atB.socket, 'joined')]);
+      ioA.to('chat.7').emit('news', 1);
+      await until(() => news.length === 1 && atA.news.length === 1 && atB.news.length === 1, 'a live event everywhere', WAIT);
+
+      // The client's side goes; A still holds its connection, open and silent.
+      const gone = event(socket, 'disconnect');
+      net.halfDown();
+      await gone;
+      net.up(b.port);
+      await until(() => onB.length === 2 && socket.connected, 'the client recovered on B', WAIT);
+      assert.is(socket.recovered, true);
+      assert.is(a.broker.stats().connections.socketio, 2, 'A has not noticed: the old connection and its witness');
+      await within(socket.timeout(WAIT).emitWithAck('join', 'chat.9'), WAIT, 'join chat.9 on B');
+      // Away again, from B, which sees it at once and saves the session: chat.7 and chat.9.
+      const awayAgain = event(socket, 'disconnect');
+      net.down();
+      await awayAgain;
+      await until(() => b.broker.stats().connections.socketio === 1, 'B sees the client go', WAIT);
+      assert.is(a.broker.stats().connections.socketio, 2, 'A still has not noticed');
+      ioB.to('chat.7').emit('news', 2);
+      await until(() => atA.news.length === 2, "B's session record, on A", WAIT);
+
+      // Only now does A notice its old connection is gone: that socket's record is stale (no chat.9).
+      net.cutBrokerSide();
+      await until(() => a.broker.stats().connections.socketio === 1, 'A sees the old connection close', WAIT);
+      ioA.to('chat.7').emit('news', 3);
+      await until(() => atB.news.length === 3, 'whatever A wrote, on B', WAIT);
+      ioB.to('chat.9').emit('news', 4);
+      ioB.to('chat.7').emit('news', 5);
+      await until(() => atB.news.length === 4, 'the last event, on B', WAIT);
+      net.up(b.port);
+      await until(() => onB.length === 3 && socket.connected, 'recovered on B again', WAIT);
+      assert.is(socket.recovered, true);
+      await until(() => news.length >= 5, 'the missed events', WAIT);
+      assert.equal(news, range(1, 5), 'the room joined on B survived A noticing late: every event once, in order');
+    } finally {
+      for (const each of [socket, atA.socket, atB.socket]) each.close();
     }
   });
 

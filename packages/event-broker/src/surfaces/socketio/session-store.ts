@@ -62,6 +62,13 @@ export interface SessionRecord {
   readonly disconnectedAt?: number;
   /** The socket left on purpose (its client's `41`, the server's `disconnect()`): not recoverable. */
   readonly ended?: boolean;
+  /**
+   * How many times the session was recovered (absent: never). A broker still
+   * holding an older socket of the session — a connection it has not yet
+   * seen die while its client recovered on another broker — never replaces
+   * a newer generation's record with its stale rooms (see save).
+   */
+  readonly generation?: number;
 }
 
 /**
@@ -120,6 +127,13 @@ export class SocketIoSessionStore {
     const history = this.history;
     if (!history) return;
     if (!this.#admit(record.pid)) return;
+    // A newer generation owns the session (it was recovered elsewhere, or
+    // here on another connection): this socket's record is stale. Read from
+    // this broker's copy of the history, so in a cluster it holds once the
+    // newer record has reached this broker — the recovery itself and every
+    // join after it are written well before a dead connection is noticed.
+    const current = history.store.readLast(sessionTopic(record.pid), 1)[0]?.envelope.data as SessionRecord | undefined;
+    if ((current?.generation ?? 0) > (record.generation ?? 0)) return;
     const { core } = this.#host;
     const envelope = core.createEnvelope(sessionTopic(record.pid), record, { source: SOCKETIO_SOURCE });
     const retention = { maxEvents: 1, maxAgeMs: this.options.maxDisconnectionDuration };

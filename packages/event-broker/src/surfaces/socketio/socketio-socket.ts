@@ -68,6 +68,8 @@ export class SocketIoSocket implements NamespaceSocket, SessionSubscriber {
   readonly #joinedAt = new Map<string, number>();
   /** The history head when the socket connected. */
   #since = 0;
+  /** The session's generation (see SessionRecord.generation): 0 until this socket is a recovery. */
+  #generation = 0;
   /** While a recovery replays: what the router delivers meanwhile, sent after the replay. */
   #held: RoutedEvent[] | undefined;
   /** Rejoining a recovered session's rooms: not saved until whole. */
@@ -353,6 +355,7 @@ export class SocketIoSocket implements NamespaceSocket, SessionSubscriber {
   restore(record: SessionRecord): void {
     this.recovered = true;
     this.#since = record.since;
+    this.#generation = (record.generation ?? 0) + 1;
     if (record.data) Object.assign(this.data, record.data);
   }
 
@@ -374,6 +377,7 @@ export class SocketIoSocket implements NamespaceSocket, SessionSubscriber {
       ...(data !== undefined && { data }),
       ...(disconnectedAt !== undefined && { disconnectedAt }),
       ...(ended && { ended }),
+      ...(this.#generation > 0 && { generation: this.#generation }),
     });
   }
 
