@@ -62,6 +62,8 @@ export class EngineWire implements Wire {
   #posting = false;
   /** A close is queued for the next GET (the server closed a session no GET was waiting on). */
   #closing = false;
+  /** The close packet waits for the answer carrying what was queued before it (see close). */
+  #closeAfterQueue = false;
   #ended = false;
   #endedWith: { code: number; reason: string } | undefined;
   #watchingDrain = false;
@@ -148,7 +150,12 @@ export class EngineWire implements Wire {
     if (this.#socket) return this.#socket.close(code, reason);
     this.#closing = true;
     this.#endedWith = { code, reason };
-    this.#queue.push('1');
+    // As engine.io (close after drain): what is queued goes out in its own
+    // answer, the close packet in the next. socket.io-client hands a
+    // payload's packets to its sockets a tick late but acts on its close at
+    // once, so a `41` sharing the close's answer would be lost.
+    if (this.#queue.length === 0) this.#queue.push('1');
+    else this.#closeAfterQueue = true;
     if (this.#poll) return this.#answerPoll();
     clearTimeout(this.#heartbeat);
     this.#heartbeat = setTimeout(() => this.#end(code, reason, undefined), CLOSE_WAIT_MS);
@@ -367,6 +374,13 @@ export class EngineWire implements Wire {
     this.#queuedBytes = 0;
     this.#answer(body);
     if (this.#watchingDrain) this.#events?.drained();
+    if (this.#closeAfterQueue) {
+      this.#closeAfterQueue = false;
+      this.#queue.push('1');
+      clearTimeout(this.#heartbeat);
+      this.#heartbeat = setTimeout(() => this.#end(this.#endedWith!.code, this.#endedWith!.reason, undefined), CLOSE_WAIT_MS);
+      return;
+    }
     if (this.#closing) this.#end(this.#endedWith!.code, this.#endedWith!.reason, undefined);
   }
 

@@ -81,6 +81,10 @@ export class SocketIoSession implements Session {
         if (this.#sockets.get(socket.nsp.name) === socket) this.#sockets.delete(socket.nsp.name);
         socket.nsp.sockets.delete(socket.id);
       },
+      disconnectAll: () => {
+        for (const socket of [...this.#sockets.values()]) socket.disconnect();
+        this.#connection.close(1000, 'server disconnect', 1000);
+      },
     };
     // socket.io's connectTimeout: a connection that never CONNECTs a namespace is closed.
     this.#connectTimer = setTimeout(() => {

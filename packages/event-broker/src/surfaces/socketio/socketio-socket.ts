@@ -25,6 +25,8 @@ export interface SocketLink {
   send(packet: SocketIoPacket): void;
   /** The socket left its namespace: the connection forgets it. */
   left(socket: SocketIoSocket): void;
+  /** `disconnect(true)`: every socket of the connection leaves its namespace (each told with `41`), then the connection closes. */
+  disconnectAll(): void;
   /** Where recovery sessions are kept, when `socketio.recovery` is on. */
   readonly sessions: SocketIoSessionStore | undefined;
 }
@@ -215,13 +217,18 @@ export class SocketIoSocket implements NamespaceSocket, SessionSubscriber {
     return this;
   }
 
-  /** Leaves the namespace (the client is told with `41`); `close` drops the whole connection. */
+  /**
+   * Leaves the namespace (the client is told with `41`); `close` also closes
+   * the whole connection — as socket.io's `client._disconnect()`, every
+   * socket of it is told `41` first, so socket.io-client sees `io server
+   * disconnect` (no automatic reconnect) and no session stays recoverable.
+   */
   disconnect(close = false): this {
+    if (!this.#connected) return this;
     if (close) {
-      this.#link.connection.close(1000, 'server disconnect', 1000);
+      this.#link.disconnectAll();
       return this;
     }
-    if (!this.#connected) return this;
     this.#link.send({ type: PacketType.DISCONNECT, nsp: this.nsp.name });
     this.closed('server namespace disconnect');
     return this;
