@@ -78,13 +78,17 @@ export type { EngineCors as SocketIoCors } from './surfaces/socketio/engine/engi
 export type { RedisBridgeStats as SocketIoBridgeStats } from './surfaces/socketio/redis-bridge.js';
 export type {
   Ack as SocketIoAck,
+  AckWithError as SocketIoAckWithError,
+  BroadcastAck as SocketIoBroadcastAck,
   BroadcastOperator as SocketIoBroadcastOperator,
   Handshake as SocketIoHandshake,
   Middleware as SocketIoMiddleware,
   Namespace as SocketIoNamespace,
   NamespaceName as SocketIoNamespaceName,
+  RemoteSocket as SocketIoRemoteSocket,
   Socket as SocketIoSocket,
   SocketIoServer,
+  TimedEmitter as SocketIoTimedEmitter,
 } from './surfaces/socketio/server-api.js';
 export type { SocketIoRecoveryOptions } from './surfaces/socketio/session-store.js';
 export type { SocketIoOptions, SocketIoRedisOptions } from './surfaces/socketio/socketio-options.js';

@@ -3,7 +3,7 @@
 // declares a namespace on `of` as the contract says, and refuses one event
 // name as a hook would.
 import { EventwireError } from '@eventwire/event-channel';
-import type { BroadcastOperator, Middleware, Namespace, NamespaceName, SocketIoServer, Socket } from '../src/surfaces/socketio/server-api.js';
+import type { BroadcastOperator, Middleware, Namespace, NamespaceName, RemoteSocket, SocketIoServer, Socket } from '../src/surfaces/socketio/server-api.js';
 
 /** One call the bridge made on the server. */
 export interface Call {
@@ -41,6 +41,19 @@ class RecordingOperator implements BroadcastOperator {
   }
   get volatile(): BroadcastOperator {
     return new RecordingOperator(this.calls, this.nspName, this.rooms, this.exceptRooms, true);
+  }
+  // The bridge never asks for acks or sockets: these are here for the contract.
+  timeout(_ms: number): BroadcastOperator {
+    return this;
+  }
+  compress(_compress: boolean): BroadcastOperator {
+    return this;
+  }
+  emitWithAck(): Promise<unknown[]> {
+    return Promise.reject(new EventwireError('invalid_payload', 'The recording server takes no acks'));
+  }
+  fetchSockets(): Promise<RemoteSocket[]> {
+    return Promise.resolve([]);
   }
   emit(event: string, ...args: readonly unknown[]): true {
     if (event === REFUSED_EVENT) throw new EventwireError('forbidden', 'A hook refused it');

@@ -1,10 +1,12 @@
 // The parts of Socket.IO's server API a ported server reaches for beyond
 // rooms and broadcasts, through `broker.socketio`, against socket.io-client
-// v4 unchanged over real sockets: `disconnect(true)` as socket.io does it.
+// v4 unchanged over real sockets: `disconnect(true)` as socket.io does it,
+// acks the server asks for (with and without a deadline, one socket or a
+// broadcast's every socket), fetchSockets.
 import { io, type Socket as ClientSocket } from 'socket.io-client';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { EventMap } from '@eventwire/event-channel';
+import type { EventMap, EventwireError } from '@eventwire/event-channel';
 import type { SocketIoSocket } from '../src/index.js';
 import { startBroker, within, type TestBroker } from './helpers.js';
 
@@ -73,5 +75,150 @@ for (const transports of [['polling'], ['websocket']] as const) {
     }
   });
 }
+
+/** A broker whose sockets are kept by id as they connect, and left out as they go. */
+async function brokerWithSockets(): Promise<{ server: TestBroker<EventMap>; sockets: Map<string, SocketIoSocket> }> {
+  const sockets = new Map<string, SocketIoSocket>();
+  const server = await startBroker(opts, (broker) => {
+    broker.socketio!.on('connection', (socket) => {
+      sockets.set(socket.id, socket);
+      socket.on('disconnect', () => sockets.delete(socket.id));
+      socket.on('join', (room, ack) => void socket.join(String(room)).then(() => (ack as () => void)()));
+    });
+  });
+  return { server, sockets };
+}
+
+async function connected(server: TestBroker<EventMap>, sockets: Map<string, SocketIoSocket>): Promise<{ client: ClientSocket; socket: SocketIoSocket }> {
+  const client = connect(server);
+  await once(client, 'connect');
+  const socket = sockets.get(client.id!);
+  assert.ok(socket, 'the server has the socket once the client is connected');
+  return { client, socket };
+}
+
+function codeOf(error: unknown): string | undefined {
+  return (error as EventwireError | null)?.code;
+}
+
+test('socket acks: timeout(ms).emit gets (null, …answer) or timeout once; emitWithAck resolves, rejects timeout, rejects connection_closed', async () => {
+  const { server, sockets } = await brokerWithSockets();
+  await using _server = server;
+  const { client, socket } = await connected(server, sockets);
+  try {
+    client.on('double', (n: number, ack: (...answer: unknown[]) => void) => ack(n * 2, 'extra'));
+    let late: ((answer: unknown) => void) | undefined;
+    client.on('hold', (ack: (answer: unknown) => void) => (late = ack));
+
+    const answered = deferred<unknown[]>();
+    socket.timeout(5000).emit('double', 21, (error: EventwireError | null, ...answer: unknown[]) => answered.resolve([error, ...answer]));
+    assert.equal(await answered.promise, [null, 42, 'extra']);
+    assert.is(await socket.emitWithAck('double', 4), 8, 'emitWithAck resolves with the first ack argument');
+    assert.is(await socket.timeout(5000).emitWithAck('double', 5), 10);
+
+    const calls: unknown[][] = [];
+    const timedOut = deferred<void>();
+    socket.timeout(100).emit('hold', (error: EventwireError | null, ...answer: unknown[]) => {
+      calls.push([codeOf(error), ...answer]);
+      timedOut.resolve();
+    });
+    await timedOut.promise;
+    assert.equal(calls, [['timeout']]);
+    assert.ok(late, 'the client got the event');
+    late('too late');
+    // The late ACK is handled before this round trip's answer: the callback must not run again.
+    assert.is(await socket.emitWithAck('double', 1), 2);
+    assert.equal(calls, [['timeout']], 'an ack settles once');
+
+    const rejected = await socket.timeout(50).emitWithAck('hold').then(() => 'resolved', codeOf);
+    assert.is(rejected, 'timeout');
+
+    const pending = socket.emitWithAck('hold').then(() => 'resolved', codeOf);
+    const timedPending = deferred<string | undefined>();
+    socket.timeout(60_000).emit('hold', (error: EventwireError | null) => timedPending.resolve(codeOf(error)));
+    await once(client, 'hold');
+    client.disconnect();
+    assert.is(await within(pending, 5000, 'emitWithAck to settle'), 'connection_closed', 'an ack the client can no longer send rejects');
+    assert.is(await timedPending.promise, 'connection_closed', 'a timed ack settles when the socket leaves, before its deadline');
+    assert.is(await socket.timeout(1000).emitWithAck('double', 1).then(() => 'resolved', codeOf), 'connection_closed', 'a socket already gone settles at once');
+    assert.throws(() => socket.timeout(-1), (error: EventwireError) => error.code === 'invalid_payload');
+    assert.throws(() => socket.timeout(1.5), (error: EventwireError) => error.code === 'invalid_payload');
+  } finally {
+    client.close();
+  }
+});
+
+test('broadcast acks: io.to(room).timeout(ms) collects every matched local socket\'s answer, or timeout with those that came', async () => {
+  const { server, sockets } = await brokerWithSockets();
+  await using _server = server;
+  const a = await connected(server, sockets);
+  const b = await connected(server, sockets);
+  const outside = await connected(server, sockets);
+  try {
+    for (const { client } of [a, b]) await client.timeout(5000).emitWithAck('join', 'poll.room');
+    a.client.on('vote', (question: string, ack: (answer: unknown) => void) => ack(`a:${question}`));
+    b.client.on('vote', (question: string, ack: (answer: unknown) => void) => ack(`b:${question}`));
+    let outsideAsked = false;
+    outside.client.on('vote', () => (outsideAsked = true));
+    const io = server.broker.socketio!;
+
+    const responses = (await io.to('poll.room').timeout(5000).emitWithAck('vote', 'q1')) as string[];
+    assert.equal(responses.sort(), ['a:q1', 'b:q1']);
+    const viaCallback = deferred<[string | undefined, unknown[]]>();
+    io.to('poll.room').except(b.socket.id).timeout(5000).emit('vote', 'q2', (error: EventwireError | null, answers: unknown[]) => viaCallback.resolve([codeOf(error), answers]));
+    assert.equal(await viaCallback.promise, [undefined, ['a:q2']]);
+    assert.equal(await io.to('nobody.here').timeout(5000).emitWithAck('vote', 'q3'), [], 'no matched socket: answered at once, empty');
+    assert.is(outsideAsked, false, 'a socket outside the room is not asked');
+
+    b.client.off('vote');
+    b.client.on('vote', () => {});
+    const partial = deferred<[string | undefined, unknown[]]>();
+    io.to('poll.room').timeout(100).emit('vote', 'q4', (error: EventwireError | null, answers: unknown[]) => partial.resolve([codeOf(error), answers]));
+    assert.equal(await partial.promise, ['timeout', ['a:q4']], 'the deadline settles it with the answers that came');
+    assert.is(await io.timeout(100).emitWithAck('vote', 'q5').then(() => 'resolved', codeOf), 'timeout');
+
+    assert.throws(() => io.to('poll.room').emit('vote', 'q', () => {}), (error: EventwireError) => error.code === 'invalid_payload', 'a broadcast ack needs timeout(ms)');
+    assert.throws(() => io.timeout(Number.NaN), (error: EventwireError) => error.code === 'invalid_payload');
+    assert.is(io.to('poll.room').timeout(1000).emit('plain', 'no ack'), true, 'without a callback it is an ordinary broadcast');
+  } finally {
+    for (const { client } of [a, b, outside]) client.close();
+  }
+});
+
+test('fetchSockets: the matched sockets of this broker, by room and except, each usable as Socket.IO\'s RemoteSocket', async () => {
+  const { server, sockets } = await brokerWithSockets();
+  await using _server = server;
+  const a = await connected(server, sockets);
+  const b = await connected(server, sockets);
+  const c = await connected(server, sockets);
+  try {
+    for (const { client } of [a, b]) await client.timeout(5000).emitWithAck('join', 'team.red');
+    a.socket.data['name'] = 'ann';
+    const io = server.broker.socketio!;
+    const ids = async (found: Promise<readonly { id: string }[]>): Promise<string[]> => (await found).map(({ id }) => id).sort();
+    assert.equal(await ids(io.fetchSockets()), [a.socket.id, b.socket.id, c.socket.id].sort());
+    assert.equal(await ids(io.in('team.red').fetchSockets()), [a.socket.id, b.socket.id].sort());
+    assert.equal(await ids(io.in('team.red').except(b.socket.id).fetchSockets()), [a.socket.id]);
+    assert.equal(await ids(io.to(c.socket.id).fetchSockets()), [c.socket.id], 'a socket id is a room');
+    assert.equal(await ids(io.of('/').in('nobody').fetchSockets()), []);
+
+    const [remote] = await io.in('team.red').except(b.socket.id).fetchSockets();
+    assert.ok(remote);
+    assert.is(remote.data['name'], 'ann');
+    assert.ok(remote.rooms.has('team.red') && remote.rooms.has(remote.id));
+    assert.type(remote.handshake.address, 'string');
+    const hello = once(a.client, 'hello');
+    remote.emit('hello', 1);
+    assert.equal(await hello, [1]);
+    await remote.join('team.blue');
+    assert.equal(await ids(io.in('team.blue').fetchSockets()), [a.socket.id]);
+    const gone = once<string>(a.client, 'disconnect');
+    remote.disconnect();
+    assert.is((await gone)[0], 'io server disconnect');
+    assert.equal(await ids(io.in('team.red').fetchSockets()), [b.socket.id], 'a socket that left is not fetched');
+  } finally {
+    for (const { client } of [a, b, c]) client.close();
+  }
+});
 
 test.run();

@@ -1,7 +1,7 @@
 // Compile-time tests for hook typing (checked by tsc in the test command).
 import { P } from 'ts-pattern';
 import { z } from 'zod';
-import { defineEvents } from '@eventwire/event-channel';
+import { defineEvents, type EventwireError } from '@eventwire/event-channel';
 import { EventBrokerServer, defineBrokerConfig } from '../src/index.js';
 import type { AuthRequest, BrokerStats } from '../src/index.js';
 
@@ -226,6 +226,22 @@ new EventBrokerServer({ metrics: { topicGroups: 'order.#' } });
       io.of('admin');
       const emitted: true = io.to('chat.7').except(['a']).volatile.emit('UpdateChat', { id: 7 });
       void emitted;
+      // Acks the server asks for: a timed callback's error is an EventwireError; broadcast acks gather answers.
+      io.on('connection', (socket) => {
+        socket.timeout(1000).emit('ping', ((error, ...answer) => {
+          expectType<Equal<typeof error, EventwireError | null>>();
+          expectType<Equal<typeof answer, unknown[]>>();
+        }) satisfies import('../src/index.js').SocketIoAckWithError);
+        const answer: Promise<unknown> = socket.emitWithAck('ping');
+        const timed: import('../src/index.js').SocketIoTimedEmitter = socket.timeout(10);
+        void answer;
+        void timed;
+      });
+      const answers: Promise<unknown[]> = io.to('chat.7').timeout(1000).emitWithAck('poll');
+      io.timeout(1000).emit('poll', ((error, responses) => void [error, responses]) satisfies import('../src/index.js').SocketIoBroadcastAck);
+      const found: Promise<import('../src/index.js').SocketIoRemoteSocket[]> = io.of('/admin').in('chat.7').fetchSockets();
+      void answers;
+      void found;
     },
   });
   expectType<Equal<SocketIoTypes['socketIoDefaults']['path'], '/socket.io/'>>();

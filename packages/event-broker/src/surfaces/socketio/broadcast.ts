@@ -3,18 +3,24 @@
 // socket.io's BroadcastOperator is. What they select is a `BroadcastTarget`;
 // the namespace publishes it (one event per target room topic) and finds the
 // sockets of this broker it matches (`socketsJoin`, `disconnectSockets`).
-import type { BroadcastOperator } from './server-api.js';
+import { EventwireError } from '@eventwire/event-channel';
+import { ackTimeout } from './acks.js';
+import type { BroadcastAck, BroadcastOperator, RemoteSocket } from './server-api.js';
 
-/** Who an emit reaches: rooms (none: the whole namespace), rooms left out, and whether it skips history. */
+/** Who an emit reaches: rooms (none: the whole namespace), rooms left out, whether it skips history, and the ack deadline (`timeout`). */
 export interface BroadcastTarget {
   readonly rooms: readonly string[];
   readonly except: readonly string[];
   readonly volatile: boolean;
+  readonly timeout?: number;
 }
 
 /** What a namespace does for its operators. */
 export interface BroadcastHost {
   publish(target: BroadcastTarget, event: string, args: readonly unknown[]): void;
+  /** Sends to each matched socket of this broker with an ack request; `ack` settles within `timeout`. */
+  emitWithAck(target: BroadcastTarget, timeout: number, event: string, args: readonly unknown[], ack: BroadcastAck): void;
+  fetchSockets(target: BroadcastTarget): RemoteSocket[];
   socketsJoin(target: BroadcastTarget, rooms: readonly string[]): void;
   socketsLeave(target: BroadcastTarget, rooms: readonly string[]): void;
   disconnectSockets(target: BroadcastTarget, close: boolean): void;
@@ -52,9 +58,34 @@ export class Broadcast implements BroadcastOperator {
     return new Broadcast(this.#host, { ...this.#target, volatile: true });
   }
 
+  timeout(ms: number): BroadcastOperator {
+    return new Broadcast(this.#host, { ...this.#target, timeout: ackTimeout(ms) });
+  }
+
+  compress(_compress: boolean): BroadcastOperator {
+    return this;
+  }
+
   emit(event: string, ...args: readonly unknown[]): true {
-    this.#host.publish(this.#target, event, args);
+    const ack = args.at(-1);
+    if (typeof ack !== 'function') {
+      this.#host.publish(this.#target, event, args);
+      return true;
+    }
+    const { timeout } = this.#target;
+    if (timeout === undefined) throw new EventwireError('invalid_payload', 'A broadcast ack needs a deadline: timeout(ms).emit(event, ...args, ack)');
+    this.#host.emitWithAck(this.#target, timeout, event, args.slice(0, -1), ack as BroadcastAck);
     return true;
+  }
+
+  emitWithAck(event: string, ...args: readonly unknown[]): Promise<unknown[]> {
+    return new Promise((resolve, reject) => {
+      this.emit(event, ...args, ((error, responses) => (error ? reject(error) : resolve(responses))) satisfies BroadcastAck);
+    });
+  }
+
+  fetchSockets(): Promise<RemoteSocket[]> {
+    return Promise.resolve(this.#host.fetchSockets(this.#target));
   }
 
   socketsJoin(room: string | readonly string[]): void {

@@ -19,6 +19,7 @@
 // out as arguments.ts says; a socket in several target rooms receives it once,
 // and `except` rooms (a socket id is a room) are left out on every broker.
 // `socket.emit` goes to that one socket (its `$sid.<id>` room).
+import type { EventwireError } from '@eventwire/event-channel';
 import type { BrokerUser } from '../../auth/authenticate.js';
 
 /** A Socket.IO namespace name: `/` or `/name`. */
@@ -34,12 +35,29 @@ export interface BroadcastOperator {
   /** Not kept in history and not replayed on recovery (Socket.IO's `volatile`). */
   readonly volatile: BroadcastOperator;
   /**
-   * Publishes `event` with `args` to the target rooms (no ack: Socket.IO's
-   * broadcast acks are not supported). Returns true once accepted, as
-   * Socket.IO does; a refusal (a hook, the event map, a bad room name) throws
-   * an `EventwireError`.
+   * Asks every matched socket of this broker for an ack, within `ms`
+   * (Socket.IO's `timeout`): then `emit(event, ...args, (error, responses) => …)`
+   * or `emitWithAck`. An emit without a callback is an ordinary broadcast.
+   */
+  timeout(ms: number): BroadcastOperator;
+  /** Accepted for Socket.IO code; the broker compresses per connection (`perMessageDeflate`), not per emit. */
+  compress(compress: boolean): BroadcastOperator;
+  /**
+   * Publishes `event` with `args` to the target rooms. Returns true once
+   * accepted, as Socket.IO does; a refusal (a hook, the event map, a bad room
+   * name) throws an `EventwireError`.
+   *
+   * After `timeout(ms)`, a function as the last argument is a broadcast ack
+   * ({@link BroadcastAck}): the event is sent straight to each matched socket
+   * of this broker with an ack request — not published (no hooks, history or
+   * cluster), so sockets on other brokers are not reached. Without
+   * `timeout`, a function argument throws `invalid_payload`.
    */
   emit(event: string, ...args: readonly unknown[]): true;
+  /** A broadcast ack as a promise: every matched local socket's answer (its first argument); rejects `timeout` (needs `timeout(ms)`, else `invalid_payload`). */
+  emitWithAck(event: string, ...args: readonly unknown[]): Promise<unknown[]>;
+  /** The sockets matched on this broker (Socket.IO's `fetchSockets`; sockets on other brokers are not included). */
+  fetchSockets(): Promise<RemoteSocket[]>;
   /** The sockets matched on this broker join `room` (Socket.IO's `socketsJoin`). */
   socketsJoin(room: string | readonly string[]): void;
   /** The sockets matched on this broker leave `room`. */
@@ -73,6 +91,28 @@ export interface Handshake {
 /** An acknowledgement callback handed to a handler as the last argument when the client asked for one. */
 export type Ack = (...args: readonly unknown[]) => void;
 
+/**
+ * The callback of an emit with a deadline (`socket.timeout(ms).emit(…, ack)`):
+ * `error` is null and `answer` the client's ack arguments, or `error` is an
+ * `EventwireError` — `timeout` (no answer within `ms`) or `connection_closed`
+ * (the socket left first) — and there is no answer. It runs exactly once.
+ */
+export type AckWithError = (error: EventwireError | null, ...answer: unknown[]) => void;
+
+/** The callback of a broadcast ack: each matched socket's answer (its first ack argument); `error` `timeout` when some did not answer in time (`responses` then holds those that did). */
+export type BroadcastAck = (error: EventwireError | null, responses: unknown[]) => void;
+
+/** `socket.timeout(ms)`: the socket's emits with a deadline on their ack. */
+export interface TimedEmitter {
+  /** As `socket.emit`; a function as the last argument is an {@link AckWithError}. */
+  emit(event: string, ...args: readonly unknown[]): true;
+  /** Resolves with the client's first ack argument; rejects `timeout` or `connection_closed`. */
+  emitWithAck(event: string, ...args: readonly unknown[]): Promise<unknown>;
+}
+
+/** What `fetchSockets()` hands back: a socket of this broker (Socket.IO's RemoteSocket, which a local socket also is). */
+export type RemoteSocket = Pick<Socket, 'id' | 'handshake' | 'rooms' | 'data' | 'user' | 'emit' | 'timeout' | 'join' | 'leave' | 'disconnect'>;
+
 /** One client's socket in one namespace. */
 export interface Socket {
   readonly id: string;
@@ -90,8 +130,12 @@ export interface Socket {
   /** Joins rooms; a `private-`/`presence-` room needs the channel rule's consent (rejects `forbidden`). */
   join(room: string | readonly string[]): Promise<void>;
   leave(room: string): Promise<void>;
-  /** Sends to this socket only; a function as the last argument asks the client for an ack. */
+  /** Sends to this socket only; a function as the last argument asks the client for an ack (it is dropped if the socket leaves first, as in Socket.IO: use `timeout` for a bound). */
   emit(event: string, ...args: readonly unknown[]): true;
+  /** Resolves with the client's first ack argument; rejects `connection_closed` if the socket leaves first (Socket.IO's would wait forever). */
+  emitWithAck(event: string, ...args: readonly unknown[]): Promise<unknown>;
+  /** Emits whose ack must come within `ms` ({@link TimedEmitter}); `ms` is a whole number of milliseconds up to 2^31-1, else `invalid_payload`. */
+  timeout(ms: number): TimedEmitter;
   /** Broadcasts to rooms, leaving this socket out. */
   to(room: string | readonly string[]): BroadcastOperator;
   /** Broadcasts to the whole namespace, leaving this socket out. */

@@ -9,10 +9,11 @@ import { PreparedTextFrame } from '../../prepared-frame.js';
 import type { SurfaceHost } from '../surface-host.js';
 import { argumentsOf, envelopeDataOf } from './arguments.js';
 import { encodeBinaryPacket } from './binary-packet.js';
+import { gatherAcks } from './acks.js';
 import { Broadcast, type BroadcastHost, type BroadcastTarget } from './broadcast.js';
 import { PacketType, RESERVED_EVENTS } from './packet.js';
 import { namespaceTopic, roomTopic, socketTopic } from './rooms.js';
-import type { Middleware, Namespace, NamespaceName, Socket } from './server-api.js';
+import type { BroadcastAck, Middleware, Namespace, NamespaceName, Socket } from './server-api.js';
 import { isSocketId } from './socket-id.js';
 
 /** Where the surface's own publishes say they come from. */
@@ -47,6 +48,8 @@ export class SocketIoNamespace extends Broadcast implements Namespace {
       socketsJoin: (target, rooms) => self.namespace!.#each(target, (socket) => socket.join(rooms)),
       socketsLeave: (target, rooms) => self.namespace!.#each(target, (socket) => Promise.all(rooms.map((room) => socket.leave(room)))),
       disconnectSockets: (target, close) => self.namespace!.#each(target, (socket) => void socket.disconnect(close)),
+      emitWithAck: (target, timeout, event, args, ack) => self.namespace!.#emitWithAck(target, timeout, event, args, ack),
+      fetchSockets: (target) => self.namespace!.#matching(target),
     };
     super(operations);
     self.namespace = this;
@@ -135,7 +138,7 @@ export class SocketIoNamespace extends Broadcast implements Namespace {
    */
   #publish(target: BroadcastTarget, event: string, args: readonly unknown[]): void {
     if (typeof event !== 'string' || RESERVED_EVENTS.has(event)) throw new EventwireError('invalid_payload', `"${String(event).slice(0, 50)}" is not an event name a socket can receive`);
-    if (args.some((arg) => typeof arg === 'function')) throw new EventwireError('invalid_payload', 'Broadcasts take no ack callback (Socket.IO broadcast acks are not supported)');
+    if (args.some((arg) => typeof arg === 'function')) throw new EventwireError('invalid_payload', 'A broadcast takes an ack callback only last, after timeout(ms)');
     const topics = target.rooms.length === 0 ? [namespaceTopic(this.name, this.#host.limits.topicLimits)] : [...new Set(target.rooms.map((room) => this.topicOf(room)))];
     const { data, metadata } = envelopeDataOf(event, args);
     const tags: Record<string, string> = { ...metadata };
@@ -154,11 +157,35 @@ export class SocketIoNamespace extends Broadcast implements Namespace {
     }
   }
 
-  /** Runs `act` on this broker's sockets the target matches (its rooms, or all; none in an `except` room). */
+  /**
+   * A broadcast ack (Socket.IO's `timeout(ms).emit(…, ack)`): the event goes
+   * straight to each matched socket of this broker with its own ack request
+   * — as Socket.IO's adapter writes it to each socket, not through the
+   * broker's publish, so no hook, history or other broker sees it — and
+   * `ack` gets their answers, or `timeout` with those that came.
+   */
+  #emitWithAck(target: BroadcastTarget, timeout: number, event: string, args: readonly unknown[], ack: BroadcastAck): void {
+    if (typeof event !== 'string' || RESERVED_EVENTS.has(event)) throw new EventwireError('invalid_payload', `"${String(event).slice(0, 50)}" is not an event name a socket can receive`);
+    const sockets = this.#matching(target);
+    const answered = gatherAcks(sockets.length, timeout, ack);
+    for (const socket of sockets) socket.emit(event, ...args, answered);
+  }
+
+  /** This broker's sockets the target matches (its rooms, or all; none in an `except` room). */
+  #matching(target: BroadcastTarget): NamespaceSocket[] {
+    const matched: NamespaceSocket[] = [];
+    for (const socket of this.sockets.values()) {
+      const rooms = socket.rooms;
+      if (target.rooms.length > 0 && !target.rooms.some((room) => rooms.has(room))) continue;
+      if (target.except.some((room) => rooms.has(room))) continue;
+      matched.push(socket);
+    }
+    return matched;
+  }
+
+  /** Runs `act` on this broker's sockets the target matches. */
   #each(target: BroadcastTarget, act: (socket: NamespaceSocket) => Promise<unknown> | void): void {
-    for (const socket of [...this.sockets.values()]) {
-      if (target.rooms.length > 0 && !target.rooms.some((room) => socket.rooms.has(room))) continue;
-      if (target.except.some((room) => socket.rooms.has(room))) continue;
+    for (const socket of this.#matching(target)) {
       const pending = act(socket);
       if (pending instanceof Promise) {
         pending.catch((error: unknown) => this.#host.log(`socketio: ${socket.id}: ${toEventwireError(error).code} ${toEventwireError(error).message}`));

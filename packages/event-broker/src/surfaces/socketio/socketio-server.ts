@@ -3,7 +3,7 @@
 // itself, as on socket.io's Server.
 import { EventwireError } from '@eventwire/event-channel';
 import type { SurfaceHost } from '../surface-host.js';
-import type { BroadcastOperator, Middleware, NamespaceName, Socket, SocketIoServer } from './server-api.js';
+import type { BroadcastOperator, Middleware, NamespaceName, RemoteSocket, Socket, SocketIoServer } from './server-api.js';
 import { SocketIoNamespace } from './socketio-namespace.js';
 
 export class SocketIoServerImpl implements SocketIoServer {
@@ -75,8 +75,24 @@ export class SocketIoServerImpl implements SocketIoServer {
     return this.#root().volatile;
   }
 
+  timeout(ms: number): BroadcastOperator {
+    return this.#root().timeout(ms);
+  }
+
+  compress(compress: boolean): BroadcastOperator {
+    return this.#root().compress(compress);
+  }
+
   emit(event: string, ...args: readonly unknown[]): true {
     return this.#root().emit(event, ...args);
+  }
+
+  emitWithAck(event: string, ...args: readonly unknown[]): Promise<unknown[]> {
+    return this.#root().emitWithAck(event, ...args);
+  }
+
+  fetchSockets(): Promise<RemoteSocket[]> {
+    return this.#root().fetchSockets();
   }
 
   socketsJoin(room: string | readonly string[]): void {

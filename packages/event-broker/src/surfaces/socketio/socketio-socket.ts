@@ -13,7 +13,8 @@ import type { SurfaceHost } from '../surface-host.js';
 import { Broadcast, roomList } from './broadcast.js';
 import { PacketType, type SocketIoPacket } from './packet.js';
 import { namespaceTopic, socketTopic } from './rooms.js';
-import type { Ack, BroadcastOperator, Handshake, Socket } from './server-api.js';
+import { ackTimeout, plainAck, timedAck, type PendingAck } from './acks.js';
+import type { Ack, AckWithError, BroadcastOperator, Handshake, Socket, TimedEmitter } from './server-api.js';
 import { jsonData, type SavedRoom, type SessionRecord, type SocketIoSessionStore } from './session-store.js';
 import type { NamespaceSocket, SocketIoNamespace } from './socketio-namespace.js';
 
@@ -79,7 +80,7 @@ export class SocketIoSocket implements NamespaceSocket, SessionSubscriber {
   readonly #encode: SocketIoNamespace['encode'];
   readonly #listeners = new Map<string, Listener[]>();
   /** Acks the client owes for the server's emits, by id. */
-  readonly #acks = new Map<number, Ack>();
+  readonly #acks = new Map<number, PendingAck>();
   #nextAck = 0;
   readonly #recent: string[] = [];
   #connected = false;
@@ -178,13 +179,44 @@ export class SocketIoSocket implements NamespaceSocket, SessionSubscriber {
   }
 
   emit(event: string, ...args: readonly unknown[]): true {
-    if (!this.#connected) return true;
-    let id: number | undefined;
     const last = args.at(-1);
-    if (typeof last === 'function') {
+    return this.#emit(event, typeof last === 'function' ? args.slice(0, -1) : args, typeof last === 'function' ? plainAck(last as Ack) : undefined);
+  }
+
+  emitWithAck(event: string, ...args: readonly unknown[]): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      const gone = (): void => reject(new EventwireError('connection_closed', 'The socket disconnected before acknowledging'));
+      this.#emit(event, args, { answer: (answer) => resolve(answer[0]), gone });
+    });
+  }
+
+  timeout(ms: number): TimedEmitter {
+    const deadline = ackTimeout(ms);
+    const emit = (event: string, args: readonly unknown[]): true => {
+      const last = args.at(-1);
+      if (typeof last !== 'function') return this.#emit(event, args, undefined);
+      const id = this.#nextAck;
+      return this.#emit(event, args.slice(0, -1), timedAck(deadline, last as AckWithError, () => this.#acks.delete(id)));
+    };
+    return {
+      emit: (event, ...args) => emit(event, args),
+      emitWithAck: (event, ...args) =>
+        new Promise((resolve, reject) => {
+          emit(event, [...args, ((error, answer) => (error ? reject(error) : resolve(answer))) satisfies AckWithError]);
+        }),
+    };
+  }
+
+  /** Sends one event to this socket; with `ack`, under the next ack id (a socket already gone settles it as gone). */
+  #emit(event: string, args: readonly unknown[], ack: PendingAck | undefined): true {
+    if (!this.#connected) {
+      if (ack) queueMicrotask(() => ack.gone());
+      return true;
+    }
+    let id: number | undefined;
+    if (ack) {
       id = this.#nextAck++;
-      this.#acks.set(id, last as Ack);
-      args = args.slice(0, -1);
+      this.#acks.set(id, ack);
     }
     if (this.pid !== undefined && id === undefined) {
       // As Socket.IO with recovery on: through the socket's own room, so it
@@ -253,7 +285,7 @@ export class SocketIoSocket implements NamespaceSocket, SessionSubscriber {
     if (!ack) return;
     this.#acks.delete(id);
     try {
-      ack(...args);
+      ack.answer(args);
     } catch (error) {
       this.#link.host.log(`socketio: an ack handler of ${this.id} threw: ${toEventwireError(error).message}`);
     }
@@ -281,8 +313,11 @@ export class SocketIoSocket implements NamespaceSocket, SessionSubscriber {
     this.#held = undefined;
     this.#link.host.sessions.leaveAll(this);
     this.#rooms.clear();
+    const acks = [...this.#acks.values()];
     this.#acks.clear();
     this.#link.left(this);
+    // Every ack with a bound settles: the client can no longer answer.
+    for (const ack of acks) this.#guard('ack', () => ack.gone());
     const listeners = this.#listeners.get('disconnect');
     if (listeners) this.#run('disconnect', listeners, [reason]);
   }
@@ -386,6 +421,15 @@ export class SocketIoSocket implements NamespaceSocket, SessionSubscriber {
       ...(ended && { ended }),
       ...(this.#generation > 0 && { generation: this.#generation }),
     });
+  }
+
+  /** Runs application code (a handler, an ack callback): a throw is logged, not passed on. */
+  #guard(what: string, run: () => void): void {
+    try {
+      run();
+    } catch (error) {
+      this.#link.host.log(`socketio: a "${what.slice(0, 100)}" handler of ${this.id} threw: ${toEventwireError(error).message}`);
+    }
   }
 
   #head(): number {
