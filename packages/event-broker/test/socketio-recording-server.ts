@@ -3,7 +3,7 @@
 // declares a namespace on `of` as the contract says, and refuses one event
 // name as a hook would.
 import { EventwireError } from '@eventwire/event-channel';
-import type { BroadcastOperator, Middleware, Namespace, NamespaceName, RemoteSocket, SocketIoServer, Socket } from '../src/surfaces/socketio/server-api.js';
+import type { BroadcastOperator, Middleware, Namespace, NamespaceMatcher, NamespaceName, ParentNamespace, RemoteSocket, SocketIoServer, Socket } from '../src/surfaces/socketio/server-api.js';
 
 /** One call the bridge made on the server. */
 export interface Call {
@@ -93,7 +93,10 @@ export class RecordingServer extends RecordingOperator implements SocketIoServer
   constructor(readonly recorded: Call[]) {
     super(recorded, '/');
   }
-  of(name: NamespaceName): Namespace {
+  of(name: NamespaceName): Namespace;
+  of(matcher: NamespaceMatcher): ParentNamespace;
+  of(name: NamespaceName | NamespaceMatcher): Namespace | ParentNamespace {
+    if (typeof name !== 'string') throw new EventwireError('invalid_payload', 'The bridge names namespaces; it never makes dynamic ones');
     this.declared.push(name);
     return new RecordingNamespace(this.recorded, name);
   }

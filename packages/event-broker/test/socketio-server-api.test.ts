@@ -2,7 +2,7 @@
 // rooms and broadcasts, through `broker.socketio`, against socket.io-client
 // v4 unchanged over real sockets: `disconnect(true)` as socket.io does it,
 // acks the server asks for (with and without a deadline, one socket or a
-// broadcast's every socket), fetchSockets.
+// broadcast's every socket), fetchSockets, dynamic namespaces.
 import { io, type Socket as ClientSocket } from 'socket.io-client';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -14,11 +14,15 @@ const test = suite('broker.socketio: the server API beyond rooms');
 
 type Transports = ('polling' | 'websocket')[];
 
-function connect(server: TestBroker<EventMap>, options: { nsp?: string; transports?: Transports; reconnection?: boolean; manager?: ClientSocket } = {}): ClientSocket {
+function connect(
+  server: TestBroker<EventMap>,
+  options: { nsp?: string; transports?: Transports; reconnection?: boolean; manager?: ClientSocket; auth?: Record<string, unknown> } = {},
+): ClientSocket {
   if (options.manager) return options.manager.io.socket(options.nsp ?? '/');
   return io(`${server.httpUrl}${options.nsp ?? ''}`, {
     transports: options.transports ?? ['websocket'],
     reconnection: options.reconnection ?? false,
+    auth: options.auth ?? {},
     forceNew: true,
   });
 }
@@ -218,6 +222,65 @@ test('fetchSockets: the matched sockets of this broker, by room and except, each
     assert.equal(await ids(io.in('team.red').fetchSockets()), [b.socket.id], 'a socket that left is not fetched');
   } finally {
     for (const { client } of [a, b, c]) client.close();
+  }
+});
+
+test('dynamic namespaces: of(regex) and of(function) create children on CONNECT with the parent\'s middleware and listeners; the parent broadcasts to every child', async () => {
+  const order: string[] = [];
+  let tenants: import('../src/index.js').SocketIoParentNamespace | undefined;
+  await using server = await startBroker(opts, (broker) => {
+    const io = broker.socketio!;
+    tenants = io.of(/^\/tenant-\d+$/);
+    tenants.use((socket, next) => {
+      order.push(`parent ${socket.nsp.name}`);
+      next(socket.handshake.auth['bad'] === true ? Object.assign(new Error('not this tenant'), { data: { code: 'forbidden' } }) : undefined);
+    });
+    tenants.on('connection', (socket) => socket.emit('where', socket.nsp.name));
+    io.of((name, auth, next) => {
+      if (name === '/broken') return next(new Error('matcher failed'));
+      next(null, name === '/keyed' && auth['key'] === 'k');
+    }).on('connection', (socket) => socket.emit('where', socket.nsp.name));
+  });
+  const t7 = connect(server, { nsp: '/tenant-7' });
+  const t8 = connect(server, { nsp: '/tenant-8' });
+  const clients = [t7, t8];
+  const attempt = async (nsp: string, auth: Record<string, unknown> = {}): Promise<unknown> => {
+    const client = connect(server, { nsp, auth });
+    clients.push(client);
+    const [outcome] = await Promise.race([once(client, 'where'), once<{ message: string; data?: unknown }>(client, 'connect_error').then(([error]) => [error?.message])]);
+    return outcome;
+  };
+  try {
+    assert.equal(await once(t7, 'where'), ['/tenant-7'], 'socket.nsp is the child');
+    assert.equal(await once(t8, 'where'), ['/tenant-8']);
+    assert.equal(order.sort(), ['parent /tenant-7', 'parent /tenant-8'], 'the parent\'s middleware runs for every child');
+    assert.ok(tenants);
+    assert.equal([...tenants.children].map(({ name }) => name).sort(), ['/tenant-7', '/tenant-8']);
+    assert.is(await attempt('/tenant-x'), 'Invalid namespace', 'a name the RegExp does not match');
+    assert.is(await attempt('/tenant-9', { bad: true }), 'not this tenant', 'the parent\'s middleware refuses');
+    assert.is(await attempt('/keyed', { key: 'nope' }), 'Invalid namespace');
+    assert.is(await attempt('/keyed', { key: 'k' }), '/keyed', 'a function matcher sees the auth payload');
+    // As Socket.IO: once made, a child is a namespace like any other — the matcher is not asked again (middleware is per connection).
+    assert.is(await attempt('/keyed', { key: 'nope' }), '/keyed');
+    assert.is(await attempt('/broken'), 'Invalid namespace', 'next(error) refuses');
+
+    const at7 = once(t7, 'news');
+    const at8 = once(t8, 'news');
+    tenants.emit('news', 'all tenants');
+    assert.equal(await Promise.all([at7, at8]), [['all tenants'], ['all tenants']]);
+    const only8: string[] = [];
+    t7.on('solo', () => only8.push('t7'));
+    const got8 = once(t8, 'solo');
+    server.broker.socketio!.of('/tenant-8').emit('solo');
+    await got8;
+    for (const [name, client] of [['t7', t7], ['t8', t8]] as const) client.on('ping', (ack: (answer: string) => void) => ack(name));
+    // A round trip to both after the emit: t7 would have had 'solo' before its ping.
+    assert.equal(((await tenants.timeout(5000).emitWithAck('ping')) as string[]).sort(), ['t7', 't8'], 'a broadcast ack on the parent asks every child\'s sockets');
+    assert.equal(only8, [], 'a child\'s emit stays in the child');
+    assert.is((await tenants.fetchSockets()).length, 2);
+    assert.is((await tenants.in(t7.id!).fetchSockets()).length, 1);
+  } finally {
+    for (const client of clients) client.close();
   }
 });
 

@@ -242,6 +242,12 @@ new EventBrokerServer({ metrics: { topicGroups: 'order.#' } });
       const found: Promise<import('../src/index.js').SocketIoRemoteSocket[]> = io.of('/admin').in('chat.7').fetchSockets();
       void answers;
       void found;
+      // Dynamic namespaces: a RegExp or a matcher function gives a parent namespace.
+      const tenants: import('../src/index.js').SocketIoParentNamespace = io.of(/^\/tenant-\d+$/);
+      tenants.use((socket, next) => next()).on('connection', (socket) => void socket.nsp.name);
+      const keyed: import('../src/index.js').SocketIoParentNamespace = io.of((name, auth, next) => next(null, name === '/k' && auth['key'] === 'k'));
+      const plain: import('../src/index.js').SocketIoNamespace = io.of('/plain');
+      void [keyed, plain];
     },
   });
   expectType<Equal<SocketIoTypes['socketIoDefaults']['path'], '/socket.io/'>>();

@@ -147,10 +147,35 @@ export interface Socket {
   disconnect(close?: boolean): this;
 }
 
+/**
+ * What a dynamic namespace matches (Socket.IO's `io.of(regex)` and
+ * `io.of((name, auth, next) => next(null, allow))`): the namespace name a
+ * client CONNECTs to, with its auth payload; `next(error)` or a throw refuses.
+ */
+export type NamespaceMatcher =
+  | RegExp
+  | ((name: string, auth: Readonly<Record<string, unknown>>, next: (error: Error | null, allow?: boolean) => void) => void);
+
+/**
+ * A dynamic namespace (Socket.IO's ParentNamespace): every name it matches
+ * becomes a child namespace on its first CONNECT; the parent's middleware and
+ * `connection` listeners run for each child's sockets before the child's own
+ * (`socket.nsp` is the child), and its broadcasts and socket operations reach
+ * every child.
+ */
+export interface ParentNamespace extends BroadcastOperator {
+  /** The child namespaces created so far. */
+  readonly children: ReadonlySet<Namespace>;
+  use(middleware: Middleware): this;
+  on(event: 'connection', listener: (socket: Socket) => void): this;
+}
+
 /** `broker.socketio`: the server, its namespaces, and broadcasts to the root namespace. */
 export interface SocketIoServer extends BroadcastOperator {
   /** The namespace `name`, declared on first use (a client CONNECT to an undeclared namespace is refused `Invalid namespace`). */
   of(name: NamespaceName): Namespace;
+  /** A dynamic namespace: names it matches are created on a client's CONNECT (declared namespaces and `namespaces` are asked first, then matchers in the order given). */
+  of(matcher: NamespaceMatcher): ParentNamespace;
   use(middleware: Middleware): this;
   on(event: 'connection', listener: (socket: Socket) => void): this;
 }

@@ -32,6 +32,38 @@ export interface NamespaceSocket extends Socket {
   superseded(): void;
 }
 
+/** What a child namespace asks of the dynamic namespace it was created under. */
+export interface NamespaceParent {
+  admit(socket: Socket): Promise<void>;
+  connected(socket: Socket): void;
+}
+
+/** Runs CONNECT middleware in order; rejects with the first refusal (`next(error)`, a throw, a rejected promise). */
+export async function admitThrough(middleware: readonly Middleware[], socket: Socket): Promise<void> {
+  for (const each of middleware) {
+    await new Promise<void>((resolve, reject) => {
+      const next = (error?: Error): void => (error ? reject(error) : resolve());
+      try {
+        const pending = each(socket, next);
+        if (pending instanceof Promise) pending.catch(reject);
+      } catch (error) {
+        reject(error);
+      }
+    });
+  }
+}
+
+/** Runs `connection` listeners; one that throws is reported and the others still run. */
+export function announce(listeners: readonly ((socket: Socket) => void)[], socket: Socket, threw: (error: unknown) => void): void {
+  for (const listener of listeners) {
+    try {
+      listener(socket);
+    } catch (error) {
+      threw(error);
+    }
+  }
+}
+
 export class SocketIoNamespace extends Broadcast implements Namespace {
   readonly name: NamespaceName;
   /** This broker's sockets of the namespace, by id. */
@@ -39,8 +71,11 @@ export class SocketIoNamespace extends Broadcast implements Namespace {
   readonly #host: SurfaceHost;
   readonly #middleware: Middleware[] = [];
   readonly #listeners: Array<(socket: Socket) => void> = [];
+  readonly #operations: BroadcastHost;
+  /** The dynamic namespace (`of(regex | function)`) this one was created under, whose middleware and listeners apply first. */
+  readonly parent: NamespaceParent | undefined;
 
-  constructor(name: NamespaceName, host: SurfaceHost) {
+  constructor(name: NamespaceName, host: SurfaceHost, parent?: NamespaceParent) {
     // The operators are this namespace's; `this` exists only after super().
     const self: { namespace?: SocketIoNamespace } = {};
     const operations: BroadcastHost = {
@@ -49,12 +84,14 @@ export class SocketIoNamespace extends Broadcast implements Namespace {
       socketsLeave: (target, rooms) => self.namespace!.#each(target, (socket) => Promise.all(rooms.map((room) => socket.leave(room)))),
       disconnectSockets: (target, close) => self.namespace!.#each(target, (socket) => void socket.disconnect(close)),
       emitWithAck: (target, timeout, event, args, ack) => self.namespace!.#emitWithAck(target, timeout, event, args, ack),
-      fetchSockets: (target) => self.namespace!.#matching(target),
+      fetchSockets: (target) => self.namespace!.matching(target),
     };
     super(operations);
     self.namespace = this;
+    this.#operations = operations;
     this.name = name;
     this.#host = host;
+    this.parent = parent;
   }
 
   use(middleware: Middleware): this {
@@ -68,30 +105,21 @@ export class SocketIoNamespace extends Broadcast implements Namespace {
     return this;
   }
 
-  /** Runs the CONNECT middleware in order; rejects with the first refusal (`next(error)` or a throw). */
+  /** Runs the CONNECT middleware in order — a dynamic namespace's parent's first — and rejects with the first refusal (`next(error)` or a throw). */
   async admit(socket: Socket): Promise<void> {
-    for (const middleware of this.#middleware) {
-      await new Promise<void>((resolve, reject) => {
-        const next = (error?: Error): void => (error ? reject(error) : resolve());
-        try {
-          const pending = middleware(socket, next);
-          if (pending instanceof Promise) pending.catch(reject);
-        } catch (error) {
-          reject(error);
-        }
-      });
-    }
+    await this.parent?.admit(socket);
+    await admitThrough(this.#middleware, socket);
   }
 
-  /** A socket connected: the `connection` listeners run (a throwing one is logged, the others still run). */
+  /** A socket connected: the `connection` listeners run, a parent's first (a throwing one is logged, the others still run). */
   connected(socket: Socket): void {
-    for (const listener of this.#listeners) {
-      try {
-        listener(socket);
-      } catch (error) {
-        this.#host.log(`socketio: a "connection" listener of ${this.name} threw: ${toEventwireError(error).message}`);
-      }
-    }
+    this.parent?.connected(socket);
+    announce(this.#listeners, socket, (error) => this.#host.log(`socketio: a "connection" listener of ${this.name} threw: ${toEventwireError(error).message}`));
+  }
+
+  /** An operator over exactly `target` (a parent namespace reaches its children's sockets through it). */
+  select(target: BroadcastTarget): Broadcast {
+    return new Broadcast(this.#operations, target);
   }
 
   /**
@@ -166,13 +194,13 @@ export class SocketIoNamespace extends Broadcast implements Namespace {
    */
   #emitWithAck(target: BroadcastTarget, timeout: number, event: string, args: readonly unknown[], ack: BroadcastAck): void {
     if (typeof event !== 'string' || RESERVED_EVENTS.has(event)) throw new EventwireError('invalid_payload', `"${String(event).slice(0, 50)}" is not an event name a socket can receive`);
-    const sockets = this.#matching(target);
+    const sockets = this.matching(target);
     const answered = gatherAcks(sockets.length, timeout, ack);
     for (const socket of sockets) socket.emit(event, ...args, answered);
   }
 
   /** This broker's sockets the target matches (its rooms, or all; none in an `except` room). */
-  #matching(target: BroadcastTarget): NamespaceSocket[] {
+  matching(target: BroadcastTarget): NamespaceSocket[] {
     const matched: NamespaceSocket[] = [];
     for (const socket of this.sockets.values()) {
       const rooms = socket.rooms;
@@ -185,7 +213,7 @@ export class SocketIoNamespace extends Broadcast implements Namespace {
 
   /** Runs `act` on this broker's sockets the target matches. */
   #each(target: BroadcastTarget, act: (socket: NamespaceSocket) => Promise<unknown> | void): void {
-    for (const socket of this.#matching(target)) {
+    for (const socket of this.matching(target)) {
       const pending = act(socket);
       if (pending instanceof Promise) {
         pending.catch((error: unknown) => this.#host.log(`socketio: ${socket.id}: ${toEventwireError(error).code} ${toEventwireError(error).message}`));

@@ -3,12 +3,15 @@
 // itself, as on socket.io's Server.
 import { EventwireError } from '@eventwire/event-channel';
 import type { SurfaceHost } from '../surface-host.js';
-import type { BroadcastOperator, Middleware, NamespaceName, RemoteSocket, Socket, SocketIoServer } from './server-api.js';
+import { SocketIoParentNamespace } from './parent-namespace.js';
+import type { BroadcastOperator, Middleware, NamespaceMatcher, NamespaceName, RemoteSocket, Socket, SocketIoServer } from './server-api.js';
 import { SocketIoNamespace } from './socketio-namespace.js';
 
 export class SocketIoServerImpl implements SocketIoServer {
   readonly #host: SurfaceHost;
   readonly #namespaces = new Map<string, SocketIoNamespace>();
+  /** Dynamic namespaces (`of(regex | function)`), asked in order for a name nothing declared. */
+  readonly #parents: SocketIoParentNamespace[] = [];
   /** Namespaces clients may reach without `of` (the `namespaces` option). */
   readonly #open: ReadonlySet<string>;
 
@@ -18,7 +21,14 @@ export class SocketIoServerImpl implements SocketIoServer {
     this.of('/');
   }
 
-  of(name: NamespaceName): SocketIoNamespace {
+  of(name: NamespaceName): SocketIoNamespace;
+  of(matcher: NamespaceMatcher): SocketIoParentNamespace;
+  of(name: NamespaceName | NamespaceMatcher): SocketIoNamespace | SocketIoParentNamespace {
+    if (typeof name !== 'string') {
+      const parent = new SocketIoParentNamespace(name, (line) => this.#host.log(line));
+      this.#parents.push(parent);
+      return parent;
+    }
     if (typeof name !== 'string' || !name.startsWith('/') || name.includes(',')) {
       throw new EventwireError('invalid_payload', `A namespace is "/" or "/name" without ",": ${JSON.stringify(String(name).slice(0, 100))}`);
     }
@@ -30,9 +40,26 @@ export class SocketIoServerImpl implements SocketIoServer {
     return namespace;
   }
 
-  /** The namespace a client's CONNECT names, if it may reach it (declared by `of`, or open by configuration). */
-  namespace(name: string): SocketIoNamespace | undefined {
-    return this.#namespaces.get(name) ?? (this.#open.has(name) ? this.of(name as NamespaceName) : undefined);
+  /**
+   * The namespace a client's CONNECT names, if it may reach it: declared by
+   * `of`, open by configuration, or matched by a dynamic namespace (its
+   * child, created on the first match).
+   */
+  async namespace(name: string, auth: Readonly<Record<string, unknown>>): Promise<SocketIoNamespace | undefined> {
+    const known = this.#namespaces.get(name) ?? (this.#open.has(name) ? this.of(name as NamespaceName) : undefined);
+    if (known || this.#parents.length === 0 || !name.startsWith('/') || name.includes(',')) return known;
+    for (const parent of this.#parents) {
+      if (!(await parent.matches(name, auth))) continue;
+      // Another CONNECT may have made it while the matcher ran.
+      let child = this.#namespaces.get(name);
+      if (!child) {
+        child = new SocketIoNamespace(name as NamespaceName, this.#host, parent);
+        this.#namespaces.set(name, child);
+        parent.children.add(child);
+      }
+      return child;
+    }
+    return undefined;
   }
 
   /** Whether a client or an emitter may reach namespace `name` now: declared by `of`, or open by configuration (nothing is declared by asking). */

@@ -33,8 +33,8 @@ export const SOCKETIO_ERROR_EVENT = 'eventwire:error';
 /** What the session needs of the surface. */
 export interface SocketIoSessionContext {
   readonly host: SurfaceHost;
-  /** The namespace a client may CONNECT to, or undefined (`Invalid namespace`). */
-  namespace(name: string): SocketIoNamespace | undefined;
+  /** The namespace a client may CONNECT to (with this auth payload), or undefined (`Invalid namespace`). */
+  namespace(name: string, auth: Readonly<Record<string, unknown>>): SocketIoNamespace | undefined | Promise<SocketIoNamespace | undefined>;
   readonly connectTimeout: number;
   readonly clientJoin: string | false;
   readonly packetLimits?: PacketLimits;
@@ -157,8 +157,6 @@ export class SocketIoSession implements Session {
    */
   async #connect(packet: SocketIoPacket): Promise<void> {
     const name = packet.nsp;
-    const namespace = this.#context.namespace(name);
-    if (!namespace) return this.#send({ type: PacketType.CONNECT_ERROR, nsp: name, data: { message: 'Invalid namespace' } });
     const held = this.#sockets.get(name);
     if (held) return this.#send({ type: PacketType.CONNECT, nsp: name, data: connectAnswer(held) });
     const auth: Record<string, unknown> = {};
@@ -170,6 +168,10 @@ export class SocketIoSession implements Session {
         if (key !== 'pid' && key !== 'offset') Object.defineProperty(auth, key, { value, enumerable: true, writable: true, configurable: true });
       }
     }
+    // A dynamic namespace's matcher may take its time (it sees the auth payload).
+    const namespace = await this.#context.namespace(name, auth);
+    if (!this.#connection.open) return;
+    if (!namespace) return this.#send({ type: PacketType.CONNECT_ERROR, nsp: name, data: { message: 'Invalid namespace' } });
     const recovery = this.#context.recovery;
     let socket: SocketIoSocket;
     try {

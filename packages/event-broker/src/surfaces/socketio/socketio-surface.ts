@@ -40,7 +40,7 @@ export function createSocketIoSurface(host: SurfaceHost, options: SocketIoOption
   });
   const context = {
     host,
-    namespace: (name: string) => server.namespace(name),
+    namespace: (name: string, auth: Readonly<Record<string, unknown>>) => server.namespace(name, auth),
     connectTimeout: options.connectTimeout ?? socketIoDefaults.connectTimeout,
     clientJoin: options.clientJoin ?? socketIoDefaults.clientJoin,
     ...(options.recovery && { recovery: new SocketIoSessionStore(host, options.recovery === true ? {} : options.recovery) }),
