@@ -79,6 +79,7 @@ export type { RedisBridgeStats as SocketIoBridgeStats } from './surfaces/socketi
 export type {
   Ack as SocketIoAck,
   AckWithError as SocketIoAckWithError,
+  AnyListener as SocketIoAnyListener,
   BroadcastAck as SocketIoBroadcastAck,
   BroadcastOperator as SocketIoBroadcastOperator,
   Handshake as SocketIoHandshake,
@@ -90,6 +91,7 @@ export type {
   RemoteSocket as SocketIoRemoteSocket,
   Socket as SocketIoSocket,
   SocketIoServer,
+  SocketMiddleware as SocketIoSocketMiddleware,
   TimedEmitter as SocketIoTimedEmitter,
 } from './surfaces/socketio/server-api.js';
 export type { SocketIoRecoveryOptions } from './surfaces/socketio/session-store.js';

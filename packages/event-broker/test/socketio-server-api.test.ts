@@ -2,7 +2,8 @@
 // rooms and broadcasts, through `broker.socketio`, against socket.io-client
 // v4 unchanged over real sockets: `disconnect(true)` as socket.io does it,
 // acks the server asks for (with and without a deadline, one socket or a
-// broadcast's every socket), fetchSockets, dynamic namespaces.
+// broadcast's every socket), fetchSockets, dynamic namespaces, onAny and
+// per-socket middleware.
 import { io, type Socket as ClientSocket } from 'socket.io-client';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -281,6 +282,66 @@ test('dynamic namespaces: of(regex) and of(function) create children on CONNECT 
     assert.is((await tenants.in(t7.id!).fetchSockets()).length, 1);
   } finally {
     for (const client of clients) client.close();
+  }
+});
+
+test('onAny / prependAny / offAny hear every accepted event first; socket.use middleware rewrites or refuses (the socket\'s error listeners hear it, the client is told nothing)', async () => {
+  const seen: string[] = [];
+  await using server = await startBroker(opts, (broker) => {
+    broker.intercept('$emit.hooked-out', (_event, ctx) => ctx.reject('no'));
+    broker.socketio!.on('connection', (socket) => {
+      const counted = (event: string, ...args: unknown[]): void => void seen.push(`any ${event} ${args.map((arg) => (typeof arg === 'function' ? 'ack' : String(arg))).join(' ')}`);
+      socket.onAny(counted);
+      socket.prependAny((event) => seen.push(`first ${event}`));
+      socket.use((packet, next) => {
+        seen.push(`use ${String(packet[0])}`);
+        if (packet[0] === 'blocked') return next(Object.assign(new Error('not allowed'), { data: 1 }));
+        if (packet[0] === 'thrown') throw new Error('middleware threw');
+        if (packet[0] === 'rewrite') packet[1] = 'rewritten';
+        next();
+      });
+      socket.use((packet, next) => {
+        seen.push(`use2 ${String(packet[0])}`);
+        next();
+      });
+      socket.on('error', (error) => socket.emit('refused', error.message));
+      for (const event of ['echo', 'rewrite', 'blocked', 'thrown']) {
+        socket.on(event, (...args) => {
+          seen.push(`handler ${event}`);
+          const ack = args.at(-1);
+          if (typeof ack === 'function') (ack as (value: unknown) => void)(args[0]);
+        });
+      }
+      socket.on('stop-any', () => socket.offAny(counted));
+      socket.on('stop-all', () => socket.offAny());
+    });
+  });
+  const client = connect(server);
+  try {
+    await once(client, 'connect');
+    assert.is(await client.timeout(5000).emitWithAck('echo', 'x'), 'x');
+    assert.equal(seen.splice(0), ['first echo', 'any echo x ack', 'use echo', 'use2 echo', 'handler echo']);
+    assert.is(await client.timeout(5000).emitWithAck('rewrite', 'original'), 'rewritten', 'the handlers get the packet as the middleware left it');
+    seen.length = 0;
+    const refused = once<string>(client, 'refused');
+    client.emit('blocked', 1);
+    assert.equal(await refused, ['not allowed']);
+    assert.equal(seen.splice(0), ['first blocked', 'any blocked 1', 'use blocked'], 'a refusal stops the chain and the handlers');
+    const thrown = once<string>(client, 'refused');
+    client.emit('thrown');
+    assert.equal(await thrown, ['middleware threw'], 'a throw is a refusal');
+    seen.length = 0;
+    const echoed = await client.timeout(5000).emitWithAck('hooked-out', 'y');
+    assert.equal(echoed, { error: { code: 'rejected', message: 'no' } }, 'what the hooks refuse never reaches onAny');
+    assert.equal(seen.splice(0), []);
+    client.emit('stop-any');
+    await client.timeout(5000).emitWithAck('echo', 'z');
+    assert.equal(seen.splice(0).filter((line) => line.includes(' z') || line.startsWith('first echo')), ['first echo'], 'offAny(listener) removes that one');
+    client.emit('stop-all');
+    await client.timeout(5000).emitWithAck('echo', 'w');
+    assert.equal(seen.splice(0).filter((line) => line.startsWith('first') || line.startsWith('any')), ['first stop-all'], 'offAny() removes all');
+  } finally {
+    client.close();
   }
 });
 

@@ -248,6 +248,12 @@ new EventBrokerServer({ metrics: { topicGroups: 'order.#' } });
       const keyed: import('../src/index.js').SocketIoParentNamespace = io.of((name, auth, next) => next(null, name === '/k' && auth['key'] === 'k'));
       const plain: import('../src/index.js').SocketIoNamespace = io.of('/plain');
       void [keyed, plain];
+      // onAny and per-socket middleware, as Socket.IO's.
+      io.on('connection', (socket) => {
+        socket.onAny((event, ...args) => void [event satisfies string, args satisfies unknown[]]).prependAny(() => {}).offAny();
+        socket.use((packet, next) => (packet[0] === 'x' ? next(new Error('no')) : next()));
+        socket.on('error', (error) => expectType<Equal<typeof error, Error>>());
+      });
     },
   });
   expectType<Equal<SocketIoTypes['socketIoDefaults']['path'], '/socket.io/'>>();

@@ -110,6 +110,16 @@ export interface TimedEmitter {
   emitWithAck(event: string, ...args: readonly unknown[]): Promise<unknown>;
 }
 
+/** An `onAny` listener: the event's name, its arguments, and the ack function last when the client asked for one. */
+export type AnyListener = (event: string, ...args: unknown[]) => void;
+
+/**
+ * Per-socket middleware (`socket.use`): `packet` is `[event, ...args, ack?]`
+ * and may be changed in place for the handlers; `next()` passes it on,
+ * `next(error)` drops it and the socket's `error` listeners hear `error`.
+ */
+export type SocketMiddleware = (packet: unknown[], next: (error?: Error) => void) => void;
+
 /** What `fetchSockets()` hands back: a socket of this broker (Socket.IO's RemoteSocket, which a local socket also is). */
 export type RemoteSocket = Pick<Socket, 'id' | 'handshake' | 'rooms' | 'data' | 'user' | 'emit' | 'timeout' | 'join' | 'leave' | 'disconnect'>;
 
@@ -143,6 +153,16 @@ export interface Socket {
   /** Handles a client event, after the broker's hooks accepted it; the ack, when asked for, is the last argument. */
   on(event: string, listener: (...args: unknown[]) => void): this;
   on(event: 'disconnect', listener: (reason: string) => void): this;
+  /** What a {@link SocketMiddleware} refused (`next(error)` or a throw); the client is told nothing, as in Socket.IO. */
+  on(event: 'error', listener: (error: Error) => void): this;
+  /** Hears every client event the hooks accepted, before `use` middleware and handlers: `(event, ...args, ack?)`. */
+  onAny(listener: AnyListener): this;
+  /** As `onAny`, first in line. */
+  prependAny(listener: AnyListener): this;
+  /** Removes one `onAny` listener, or all of them. */
+  offAny(listener?: AnyListener): this;
+  /** Per-socket middleware on the client's events, in order, before the handlers (Socket.IO's `socket.use`). */
+  use(middleware: SocketMiddleware): this;
   /** Leaves the namespace (`close`: drops the whole connection). */
   disconnect(close?: boolean): this;
 }

@@ -14,7 +14,7 @@ import { Broadcast, roomList } from './broadcast.js';
 import { PacketType, type SocketIoPacket } from './packet.js';
 import { namespaceTopic, socketTopic } from './rooms.js';
 import { ackTimeout, plainAck, timedAck, type PendingAck } from './acks.js';
-import type { Ack, AckWithError, BroadcastOperator, Handshake, Socket, TimedEmitter } from './server-api.js';
+import type { Ack, AckWithError, AnyListener, BroadcastOperator, Handshake, Socket, SocketMiddleware, TimedEmitter } from './server-api.js';
 import { jsonData, type SavedRoom, type SessionRecord, type SocketIoSessionStore } from './session-store.js';
 import type { NamespaceSocket, SocketIoNamespace } from './socketio-namespace.js';
 
@@ -79,6 +79,8 @@ export class SocketIoSocket implements NamespaceSocket, SessionSubscriber {
   #restoring = false;
   readonly #encode: SocketIoNamespace['encode'];
   readonly #listeners = new Map<string, Listener[]>();
+  #anyListeners: AnyListener[] = [];
+  readonly #middleware: SocketMiddleware[] = [];
   /** Acks the client owes for the server's emits, by id. */
   readonly #acks = new Map<number, PendingAck>();
   #nextAck = 0;
@@ -242,10 +244,31 @@ export class SocketIoSocket implements NamespaceSocket, SessionSubscriber {
 
   on(event: string, listener: (...args: unknown[]) => void): this;
   on(event: 'disconnect', listener: (reason: string) => void): this;
+  on(event: 'error', listener: (error: Error) => void): this;
   on(event: string, listener: Listener): this {
     const listeners = this.#listeners.get(event);
     if (listeners) listeners.push(listener);
     else this.#listeners.set(event, [listener]);
+    return this;
+  }
+
+  onAny(listener: AnyListener): this {
+    this.#anyListeners = [...this.#anyListeners, listener];
+    return this;
+  }
+
+  prependAny(listener: AnyListener): this {
+    this.#anyListeners = [listener, ...this.#anyListeners];
+    return this;
+  }
+
+  offAny(listener?: AnyListener): this {
+    this.#anyListeners = listener === undefined ? [] : this.#anyListeners.filter((each) => each !== listener);
+    return this;
+  }
+
+  use(middleware: SocketMiddleware): this {
+    this.#middleware.push(middleware);
     return this;
   }
 
@@ -271,12 +294,47 @@ export class SocketIoSocket implements NamespaceSocket, SessionSubscriber {
     return (this.#listeners.get(event)?.length ?? 0) > 0;
   }
 
-  /** Runs the handlers of a client event with its arguments (the ack, when asked for, last). */
+  /**
+   * A client event the hooks accepted, as Socket.IO's `onevent`: the `onAny`
+   * listeners hear it, then the `use` middleware runs in order, then the
+   * handlers get the packet as the middleware left it (the ack, when asked
+   * for, last). A middleware's refusal drops the event and goes to the
+   * socket's `error` listeners (logged when there are none).
+   */
   dispatch(event: string, args: readonly unknown[], ackId: number | undefined): void {
-    const listeners = this.#listeners.get(event);
-    if (!listeners || listeners.length === 0) return;
-    const withAck = ackId === undefined ? args : [...args, this.#answerer(ackId)];
-    this.#run(event, listeners, withAck);
+    const packet: unknown[] = ackId === undefined ? [event, ...args] : [event, ...args, this.#answerer(ackId)];
+    for (const listener of this.#anyListeners) this.#guard('onAny', () => listener(event, ...packet.slice(1)));
+    const handle = (): void => {
+      const name = packet[0];
+      const listeners = typeof name === 'string' ? this.#listeners.get(name) : undefined;
+      if (listeners && listeners.length > 0 && this.#connected) this.#run(name as string, listeners, packet.slice(1));
+    };
+    if (this.#middleware.length === 0) return handle();
+    this.#through([...this.#middleware], 0, packet, (error) => {
+      if (!this.#connected) return;
+      if (error === undefined) return handle();
+      const listeners = this.#listeners.get('error');
+      if (listeners && listeners.length > 0) this.#run('error', listeners, [error]);
+      else this.#link.host.log(`socketio: ${this.id}: a socket middleware refused "${event.slice(0, 100)}": ${toEventwireError(error).message}`);
+    });
+  }
+
+  /** Runs `middleware[i…]` on `packet`, then `done` once: with the first refusal (`next(error)` or a throw), or with nothing. */
+  #through(middleware: readonly SocketMiddleware[], i: number, packet: unknown[], done: (error?: Error) => void): void {
+    const each = middleware[i];
+    if (each === undefined) return done();
+    let called = false;
+    const next = (error?: Error): void => {
+      if (called) return;
+      called = true;
+      if (error !== undefined && error !== null) return done(error instanceof Error ? error : toEventwireError(error));
+      this.#through(middleware, i + 1, packet, done);
+    };
+    try {
+      each(packet, next);
+    } catch (error) {
+      next(error instanceof Error ? error : toEventwireError(error));
+    }
   }
 
   /** An ACK from the client for one of the server's emits. */
