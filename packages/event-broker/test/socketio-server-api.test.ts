@@ -3,7 +3,7 @@
 // v4 unchanged over real sockets: `disconnect(true)` as socket.io does it,
 // acks the server asks for (with and without a deadline, one socket or a
 // broadcast's every socket), fetchSockets, dynamic namespaces, onAny and
-// per-socket middleware.
+// per-socket middleware, volatile and compress.
 import { io, type Socket as ClientSocket } from 'socket.io-client';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -340,6 +340,32 @@ test('onAny / prependAny / offAny hear every accepted event first; socket.use mi
     client.emit('stop-all');
     await client.timeout(5000).emitWithAck('echo', 'w');
     assert.equal(seen.splice(0).filter((line) => line.startsWith('first') || line.startsWith('any')), ['first stop-all'], 'offAny() removes all');
+  } finally {
+    client.close();
+  }
+});
+
+test('socket.volatile.emit is not kept for recovery (no offset); compress(bool) is accepted and changes nothing', async () => {
+  const sockets = new Map<string, SocketIoSocket>();
+  await using server = await startBroker({ ...opts, socketio: { ...opts.socketio, recovery: true }, history: [{ pattern: '#' }] }, (broker) => {
+    broker.socketio!.on('connection', (socket) => void sockets.set(socket.id, socket));
+  });
+  const client = connect(server);
+  const got: unknown[][] = [];
+  client.on('news', (...args: unknown[]) => got.push(args));
+  try {
+    await once(client, 'connect');
+    const socket = sockets.get(client.id!)!;
+    socket.emit('news', 1);
+    socket.volatile.emit('news', 2);
+    socket.compress(false).emit('news', 3);
+    const io = server.broker.socketio!;
+    io.to(socket.id).compress(true).volatile.emit('news', 4);
+    const last = once(client, 'last');
+    io.compress(false).emit('last');
+    await last;
+    assert.equal(got.map(([n]) => n), [1, 2, 3, 4]);
+    assert.equal(got.map(([, offset]) => typeof offset), ['string', 'undefined', 'string', 'undefined'], 'a volatile emit carries no offset: it is never replayed');
   } finally {
     client.close();
   }

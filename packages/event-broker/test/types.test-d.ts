@@ -253,6 +253,9 @@ new EventBrokerServer({ metrics: { topicGroups: 'order.#' } });
         socket.onAny((event, ...args) => void [event satisfies string, args satisfies unknown[]]).prependAny(() => {}).offAny();
         socket.use((packet, next) => (packet[0] === 'x' ? next(new Error('no')) : next()));
         socket.on('error', (error) => expectType<Equal<typeof error, Error>>());
+        const sent: true = socket.volatile.emit('tick');
+        socket.compress(false).emit('tick');
+        void sent;
       });
     },
   });

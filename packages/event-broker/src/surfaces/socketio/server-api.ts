@@ -146,6 +146,10 @@ export interface Socket {
   emitWithAck(event: string, ...args: readonly unknown[]): Promise<unknown>;
   /** Emits whose ack must come within `ms` ({@link TimedEmitter}); `ms` is a whole number of milliseconds up to 2^31-1, else `invalid_payload`. */
   timeout(ms: number): TimedEmitter;
+  /** Emits not replayed on recovery (Socket.IO's `volatile`; with recovery off it is `emit`). Not dropped for a slow reader: the broker's slow-consumer bound applies to every emit alike. */
+  readonly volatile: Pick<Socket, 'emit'>;
+  /** Accepted for Socket.IO code; the broker compresses per connection (`perMessageDeflate`), not per emit. */
+  compress(compress: boolean): this;
   /** Broadcasts to rooms, leaving this socket out. */
   to(room: string | readonly string[]): BroadcastOperator;
   /** Broadcasts to the whole namespace, leaving this socket out. */

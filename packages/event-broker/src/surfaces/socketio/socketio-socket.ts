@@ -209,6 +209,24 @@ export class SocketIoSocket implements NamespaceSocket, SessionSubscriber {
     };
   }
 
+  get volatile(): Pick<Socket, 'emit'> {
+    return {
+      emit: (event, ...args) => {
+        if (this.pid === undefined || typeof args.at(-1) === 'function' || !this.#connected) return this.emit(event, ...args);
+        try {
+          this.nsp.to(this.id).volatile.emit(event, ...args);
+        } catch (error) {
+          this.#link.host.log(`socketio: emit "${event.slice(0, 100)}" to ${this.id} refused: ${toEventwireError(error).code}`);
+        }
+        return true;
+      },
+    };
+  }
+
+  compress(_compress: boolean): this {
+    return this;
+  }
+
   /** Sends one event to this socket; with `ack`, under the next ack id (a socket already gone settles it as gone). */
   #emit(event: string, args: readonly unknown[], ack: PendingAck | undefined): true {
     if (!this.#connected) {
