@@ -168,8 +168,13 @@ export interface ConfigOnlySetting<TInput = unknown, TSchema extends z.ZodType =
 /** Any entry, as code that walks the table sees it. */
 export type Setting = OptionSetting | ConfigOnlySetting;
 
-/** True when a validated value can be the option as it is. */
-type Fits<TOut, TOption> = [Exact<TOut>] extends [TOption] ? true : false;
+/**
+ * True when a validated value can be the option as it is. A schema that
+ * outputs `undefined` (a `false` meaning off, preprocessed away) leaves the
+ * option unset — createBrokerFromConfig never hands `undefined` on — so only
+ * its other outputs must fit.
+ */
+type Fits<TOut, TOption> = [Exact<Exclude<TOut, undefined>>] extends [TOption] ? true : false;
 
 /**
  * Declares an option of type `TOption` (what `BrokerOptions` holds); a config

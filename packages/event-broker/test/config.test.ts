@@ -187,6 +187,21 @@ test('--socketio on/off and EVENTWIRE_SOCKETIO: off leaves the surface unset, as
   assert.is((await printConfig(['--print-config'], { EVENTWIRE_SOCKETIO: 'off' })).config['socketio'], undefined);
 });
 
+test('socketio: false and pusher: false in a config file are off, as their default is (the schema refused them)', async ({ dir }) => {
+  const off = await printConfig(['--config', writeJson(dir, 'off.json', { socketio: false, pusher: false }), '--print-config']);
+  assert.is(off.config['socketio'], undefined);
+  assert.is(off.config['pusher'], undefined);
+  const on = await printConfig(['--config', writeJson(dir, 'on.json', { socketio: true, pusher: true }), '--print-config']);
+  assert.equal(on.config['socketio'], {});
+  assert.equal(on.config['pusher'], {});
+  const configured = await createBrokerFromConfig({ socketio: false, pusher: false, port: 0 });
+  try {
+    assert.is(configured.broker.socketio, undefined, 'no Socket.IO surface');
+  } finally {
+    await configured.close();
+  }
+});
+
 test('--history-max-memory and EVENTWIRE_HISTORY_MAX_MEMORY set historyMaxMemoryBytes, as a size', async () => {
   const { config, sources } = await printConfig(['--history-max-memory', '256mb', '--print-config'], { EVENTWIRE_HISTORY_MAX_MEMORY: '64mb' });
   assert.equal([config['historyMaxMemoryBytes'], sources['historyMaxMemoryBytes']], [256 * 1024 ** 2, 'flag --history-max-memory']);

@@ -204,6 +204,10 @@ new EventBrokerServer({ metrics: { topicGroups: 'order.#' } });
   // @ts-expect-error an optional field cannot fill a required one
   option<{ a: number }>()({ ...entry, schema: z.object({ a: z.number().optional() }) });
   option<{ a?: number }>()({ ...entry, schema: z.object({ a: z.number().optional() }) });
+  // A schema whose output may be undefined (false preprocessed away: off) leaves the option unset; the rest must fit.
+  option<boolean | { a: number }>()({ ...entry, schema: z.preprocess((value) => (value === false ? undefined : value), z.strictObject({ a: z.number() }).optional()) });
+  // @ts-expect-error …but what is not undefined still must
+  option<boolean | { a: number }>()({ ...entry, schema: z.strictObject({ a: z.string() }).optional() });
 }
 
 // The Socket.IO surface's public types: a config names what it writes in setup.
