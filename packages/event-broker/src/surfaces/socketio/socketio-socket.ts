@@ -320,6 +320,12 @@ export class SocketIoSocket implements NamespaceSocket, SessionSubscriber {
    * socket's `error` listeners (logged when there are none).
    */
   dispatch(event: string, args: readonly unknown[], ackId: number | undefined): void {
+    if (this.#anyListeners.length === 0 && this.#middleware.length === 0) {
+      // The common case, on every client emit: no packet array to build.
+      const listeners = this.#listeners.get(event);
+      if (listeners && listeners.length > 0) this.#run(event, listeners, ackId === undefined ? args : [...args, this.#answerer(ackId)]);
+      return;
+    }
     const packet: unknown[] = ackId === undefined ? [event, ...args] : [event, ...args, this.#answerer(ackId)];
     for (const listener of this.#anyListeners) this.#guard('onAny', () => listener(event, ...packet.slice(1)));
     const handle = (): void => {
