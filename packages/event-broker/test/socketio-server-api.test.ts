@@ -9,7 +9,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { EventMap, EventwireError } from '@eventwire/event-channel';
 import type { SocketIoSocket } from '../src/index.js';
-import { startBroker, within, type TestBroker } from './helpers.js';
+import { startBroker, until, within, type TestBroker } from './helpers.js';
 
 const test = suite('broker.socketio: the server API beyond rooms');
 
@@ -264,6 +264,7 @@ test('dynamic namespaces: of(regex) and of(function) create children on CONNECT 
     // As Socket.IO: once made, a child is a namespace like any other — the matcher is not asked again (middleware is per connection).
     assert.is(await attempt('/keyed', { key: 'nope' }), '/keyed');
     assert.is(await attempt('/broken'), 'Invalid namespace', 'next(error) refuses');
+    assert.equal([...tenants.children].map(({ name }) => name).sort(), ['/tenant-7', '/tenant-8'], 'a child whose CONNECT was refused is not kept');
 
     const at7 = once(t7, 'news');
     const at8 = once(t8, 'news');
@@ -280,6 +281,47 @@ test('dynamic namespaces: of(regex) and of(function) create children on CONNECT 
     assert.equal(only8, [], 'a child\'s emit stays in the child');
     assert.is((await tenants.fetchSockets()).length, 2);
     assert.is((await tenants.in(t7.id!).fetchSockets()).length, 1);
+  } finally {
+    for (const client of clients) client.close();
+  }
+});
+
+test('dynamic namespaces stay bounded: children clients CONNECT to and are refused, or leave, are forgotten; the next CONNECT makes the child again, through the parent\'s middleware', async () => {
+  let tenants: import('../src/index.js').SocketIoParentNamespace | undefined;
+  const admitted: string[] = [];
+  await using server = await startBroker(opts, (broker) => {
+    tenants = broker.socketio!.of(/^\/tenant-\d+$/);
+    tenants.use((socket, next) => {
+      if (socket.handshake.auth['ok'] !== true) return next(new Error('no'));
+      admitted.push(socket.nsp.name);
+      next();
+    });
+  });
+  // 300 names on one connection (one Manager), every CONNECT refused by the middleware.
+  const first = connect(server, { nsp: '/tenant-0', auth: { ok: true } });
+  const clients = [first];
+  try {
+    await once(first, 'connect');
+    const refusals = [];
+    for (let n = 1; n <= 300; n++) {
+      const socket = first.io.socket(`/tenant-${n}`, { auth: {} });
+      clients.push(socket);
+      socket.connect();
+      refusals.push(once(socket, 'connect_error'));
+    }
+    await Promise.all(refusals);
+    assert.ok(tenants);
+    assert.equal([...tenants.children].map(({ name }) => name), ['/tenant-0'], 'only the child with a socket is kept');
+    // The last socket of a child leaves: forgotten; coming back runs the parent's middleware again.
+    const left = once(first, 'disconnect');
+    first.disconnect();
+    await left;
+    await until(() => tenants!.children.size === 0, 'the empty child forgotten');
+    const again = connect(server, { nsp: '/tenant-0', auth: { ok: true } });
+    clients.push(again);
+    await once(again, 'connect');
+    assert.equal(admitted, ['/tenant-0', '/tenant-0'], 'the new child admits through the parent\'s middleware');
+    assert.equal([...tenants.children].map(({ name }) => name), ['/tenant-0']);
   } finally {
     for (const client of clients) client.close();
   }

@@ -74,8 +74,12 @@ export class SocketIoNamespace extends Broadcast implements Namespace {
   readonly #operations: BroadcastHost;
   /** The dynamic namespace (`of(regex | function)`) this one was created under, whose middleware and listeners apply first. */
   readonly parent: NamespaceParent | undefined;
+  /** A dynamic namespace's child: how it is forgotten once idle (see #releaseIfIdle). */
+  readonly #release: ((namespace: SocketIoNamespace) => void) | undefined;
+  /** CONNECTs under way to this namespace (claimed by the server's lookup, settled by the session). */
+  #connecting = 0;
 
-  constructor(name: NamespaceName, host: SurfaceHost, parent?: NamespaceParent) {
+  constructor(name: NamespaceName, host: SurfaceHost, parent?: NamespaceParent, release?: (namespace: SocketIoNamespace) => void) {
     // The operators are this namespace's; `this` exists only after super().
     const self: { namespace?: SocketIoNamespace } = {};
     const operations: BroadcastHost = {
@@ -92,6 +96,37 @@ export class SocketIoNamespace extends Broadcast implements Namespace {
     this.name = name;
     this.#host = host;
     this.parent = parent;
+    this.#release = release;
+  }
+
+  /** A CONNECT to this namespace has begun: it is not forgotten until `settled`. */
+  claim(): void {
+    this.#connecting++;
+  }
+
+  /** A CONNECT to this namespace is over (answered either way). */
+  settled(): void {
+    this.#connecting--;
+    this.#releaseIfIdle();
+  }
+
+  /** A socket left the namespace. */
+  remove(socketId: string): void {
+    this.sockets.delete(socketId);
+    this.#releaseIfIdle();
+  }
+
+  /**
+   * A dynamic namespace's child with no socket, no CONNECT under way and
+   * nothing the application set on it (its own `use` or `on`) is forgotten:
+   * clients choose the names a matcher accepts, so children made on demand
+   * must not pile up (a CONNECT refused by the middleware still made one).
+   * Nothing is lost — rooms are topics, the parent's middleware and
+   * listeners are read live — and the next CONNECT makes it again.
+   */
+  #releaseIfIdle(): void {
+    if (!this.#release || this.#connecting > 0 || this.sockets.size > 0 || this.#middleware.length > 0 || this.#listeners.length > 0) return;
+    this.#release(this);
   }
 
   use(middleware: Middleware): this {

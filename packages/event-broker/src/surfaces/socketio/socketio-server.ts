@@ -43,20 +43,29 @@ export class SocketIoServerImpl implements SocketIoServer {
   /**
    * The namespace a client's CONNECT names, if it may reach it: declared by
    * `of`, open by configuration, or matched by a dynamic namespace (its
-   * child, created on the first match).
+   * child, created on the first match). The namespace is claimed for the
+   * CONNECT: the caller calls its `settled()` once the CONNECT is answered.
    */
   async namespace(name: string, auth: Readonly<Record<string, unknown>>): Promise<SocketIoNamespace | undefined> {
     const known = this.#namespaces.get(name) ?? (this.#open.has(name) ? this.of(name as NamespaceName) : undefined);
-    if (known || this.#parents.length === 0 || !name.startsWith('/') || name.includes(',')) return known;
+    if (known) {
+      known.claim();
+      return known;
+    }
+    if (this.#parents.length === 0 || !name.startsWith('/') || name.includes(',')) return undefined;
     for (const parent of this.#parents) {
       if (!(await parent.matches(name, auth))) continue;
       // Another CONNECT may have made it while the matcher ran.
       let child = this.#namespaces.get(name);
       if (!child) {
-        child = new SocketIoNamespace(name as NamespaceName, this.#host, parent);
+        child = new SocketIoNamespace(name as NamespaceName, this.#host, parent, (idle) => {
+          if (this.#namespaces.get(idle.name) === idle) this.#namespaces.delete(idle.name);
+          parent.children.delete(idle);
+        });
         this.#namespaces.set(name, child);
         parent.children.add(child);
       }
+      child.claim();
       return child;
     }
     return undefined;

@@ -79,7 +79,7 @@ export class SocketIoSession implements Session {
       sessions: context.recovery,
       left: (socket) => {
         if (this.#sockets.get(socket.nsp.name) === socket) this.#sockets.delete(socket.nsp.name);
-        socket.nsp.sockets.delete(socket.id);
+        socket.nsp.remove(socket.id);
       },
       disconnectAll: () => {
         for (const socket of [...this.#sockets.values()]) socket.disconnect();
@@ -170,8 +170,20 @@ export class SocketIoSession implements Session {
     }
     // A dynamic namespace's matcher may take its time (it sees the auth payload).
     const namespace = await this.#context.namespace(name, auth);
+    if (!namespace) {
+      if (this.#connection.open) this.#send({ type: PacketType.CONNECT_ERROR, nsp: name, data: { message: 'Invalid namespace' } });
+      return;
+    }
+    try {
+      await this.#connectTo(namespace, auth, claim);
+    } finally {
+      namespace.settled();
+    }
+  }
+
+  async #connectTo(namespace: SocketIoNamespace, auth: Record<string, unknown>, claim: { pid?: unknown; offset?: unknown }): Promise<void> {
+    const name = namespace.name;
     if (!this.#connection.open) return;
-    if (!namespace) return this.#send({ type: PacketType.CONNECT_ERROR, nsp: name, data: { message: 'Invalid namespace' } });
     const recovery = this.#context.recovery;
     let socket: SocketIoSocket;
     try {
