@@ -11,13 +11,13 @@ import { EventwireError, toEventwireError } from '@eventwire/event-channel';
 import { gatherAcks } from './acks.js';
 import { Broadcast, type BroadcastTarget } from './broadcast.js';
 import type { Middleware, NamespaceMatcher, ParentNamespace, Socket } from './server-api.js';
-import { admitThrough, announce, type NamespaceParent, type SocketIoNamespace } from './socketio-namespace.js';
+import { ConnectionHooks } from './connection-hooks.js';
+import type { NamespaceParent, SocketIoNamespace } from './socketio-namespace.js';
 
 export class SocketIoParentNamespace extends Broadcast implements ParentNamespace, NamespaceParent {
   readonly children = new Set<SocketIoNamespace>();
   readonly #matches: (name: string, auth: Readonly<Record<string, unknown>>) => Promise<boolean>;
-  readonly #middleware: Middleware[] = [];
-  readonly #listeners: Array<(socket: Socket) => void> = [];
+  readonly #hooks = new ConnectionHooks();
   readonly #log: (line: string) => void;
 
   constructor(matcher: NamespaceMatcher, log: (line: string) => void) {
@@ -49,22 +49,21 @@ export class SocketIoParentNamespace extends Broadcast implements ParentNamespac
   }
 
   use(middleware: Middleware): this {
-    this.#middleware.push(middleware);
+    this.#hooks.use(middleware);
     return this;
   }
 
   on(event: 'connection', listener: (socket: Socket) => void): this {
-    if (event !== 'connection') throw new EventwireError('invalid_payload', `A namespace emits only "connection", not "${String(event).slice(0, 50)}"`);
-    this.#listeners.push(listener);
+    this.#hooks.on(event, listener);
     return this;
   }
 
   admit(socket: Socket): Promise<void> {
-    return admitThrough(this.#middleware, socket);
+    return this.#hooks.admit(socket);
   }
 
   connected(socket: Socket): void {
-    announce(this.#listeners, socket, (error) => this.#log(`socketio: a "connection" listener of a dynamic namespace threw: ${toEventwireError(error).message}`));
+    this.#hooks.announce(socket, (error) => this.#log(`socketio: a "connection" listener of a dynamic namespace threw: ${toEventwireError(error).message}`));
   }
 }
 

@@ -11,6 +11,7 @@ import { argumentsOf, envelopeDataOf } from './arguments.js';
 import { encodeBinaryPacket } from './binary-packet.js';
 import { gatherAcks } from './acks.js';
 import { Broadcast, type BroadcastHost, type BroadcastTarget } from './broadcast.js';
+import { ConnectionHooks } from './connection-hooks.js';
 import { PacketType, RESERVED_EVENTS } from './packet.js';
 import { namespaceTopic, roomTopic, socketTopic } from './rooms.js';
 import type { BroadcastAck, Middleware, Namespace, NamespaceName, Socket } from './server-api.js';
@@ -38,39 +39,12 @@ export interface NamespaceParent {
   connected(socket: Socket): void;
 }
 
-/** Runs CONNECT middleware in order; rejects with the first refusal (`next(error)`, a throw, a rejected promise). */
-export async function admitThrough(middleware: readonly Middleware[], socket: Socket): Promise<void> {
-  for (const each of middleware) {
-    await new Promise<void>((resolve, reject) => {
-      const next = (error?: Error): void => (error ? reject(error) : resolve());
-      try {
-        const pending = each(socket, next);
-        if (pending instanceof Promise) pending.catch(reject);
-      } catch (error) {
-        reject(error);
-      }
-    });
-  }
-}
-
-/** Runs `connection` listeners; one that throws is reported and the others still run. */
-export function announce(listeners: readonly ((socket: Socket) => void)[], socket: Socket, threw: (error: unknown) => void): void {
-  for (const listener of listeners) {
-    try {
-      listener(socket);
-    } catch (error) {
-      threw(error);
-    }
-  }
-}
-
 export class SocketIoNamespace extends Broadcast implements Namespace {
   readonly name: NamespaceName;
   /** This broker's sockets of the namespace, by id. */
   readonly sockets = new Map<string, NamespaceSocket>();
   readonly #host: SurfaceHost;
-  readonly #middleware: Middleware[] = [];
-  readonly #listeners: Array<(socket: Socket) => void> = [];
+  readonly #hooks = new ConnectionHooks();
   readonly #operations: BroadcastHost;
   /** The dynamic namespace (`of(regex | function)`) this one was created under, whose middleware and listeners apply first. */
   readonly parent: NamespaceParent | undefined;
@@ -125,31 +99,30 @@ export class SocketIoNamespace extends Broadcast implements Namespace {
    * listeners are read live — and the next CONNECT makes it again.
    */
   #releaseIfIdle(): void {
-    if (!this.#release || this.#connecting > 0 || this.sockets.size > 0 || this.#middleware.length > 0 || this.#listeners.length > 0) return;
+    if (!this.#release || this.#connecting > 0 || this.sockets.size > 0 || !this.#hooks.empty) return;
     this.#release(this);
   }
 
   use(middleware: Middleware): this {
-    this.#middleware.push(middleware);
+    this.#hooks.use(middleware);
     return this;
   }
 
   on(event: 'connection', listener: (socket: Socket) => void): this {
-    if (event !== 'connection') throw new EventwireError('invalid_payload', `A namespace emits only "connection", not "${String(event).slice(0, 50)}"`);
-    this.#listeners.push(listener);
+    this.#hooks.on(event, listener);
     return this;
   }
 
   /** Runs the CONNECT middleware in order — a dynamic namespace's parent's first — and rejects with the first refusal (`next(error)` or a throw). */
   async admit(socket: Socket): Promise<void> {
     await this.parent?.admit(socket);
-    await admitThrough(this.#middleware, socket);
+    await this.#hooks.admit(socket);
   }
 
   /** A socket connected: the `connection` listeners run, a parent's first (a throwing one is logged, the others still run). */
   connected(socket: Socket): void {
     this.parent?.connected(socket);
-    announce(this.#listeners, socket, (error) => this.#host.log(`socketio: a "connection" listener of ${this.name} threw: ${toEventwireError(error).message}`));
+    this.#hooks.announce(socket, (error) => this.#host.log(`socketio: a "connection" listener of ${this.name} threw: ${toEventwireError(error).message}`));
   }
 
   /** An operator over exactly `target` (a parent namespace reaches its children's sockets through it). */

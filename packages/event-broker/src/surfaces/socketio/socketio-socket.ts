@@ -10,7 +10,7 @@ import type { Connection } from '../../connection.js';
 import type { RoutedEvent } from '../../router.js';
 import type { SessionSubscriber } from '../session-ops.js';
 import type { SurfaceHost } from '../surface-host.js';
-import { Broadcast, roomList } from './broadcast.js';
+import { roomList } from './broadcast.js';
 import { PacketType, type SocketIoPacket } from './packet.js';
 import { namespaceTopic, socketTopic } from './rooms.js';
 import { ackTimeout, plainAck, timedAck, type PendingAck } from './acks.js';
