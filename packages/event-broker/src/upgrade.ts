@@ -170,7 +170,7 @@ export class UpgradeAdmission {
         state: accepted.state,
         request,
         ip,
-        authenticate: access.authenticates ? (token) => this.#authenticate(request, token, surface.name) : undefined,
+        authenticate: access.authenticates ? this.#authenticator(request, surface.name) : undefined,
       });
     } catch (error) {
       // A surface that cannot open a session must not leave a connection nobody reads.
@@ -194,6 +194,19 @@ export class UpgradeAdmission {
     const subscribes = accepted.subscribes ?? [];
     log(`conn ${connection.id} open ${surface.name} from ${connection.remote}${subscribes.length ? ` topics=${subscribes.join(',')}` : ''}`);
     return connection;
+  }
+
+  /**
+   * The session's later authentication (SessionStart.authenticate): it
+   * keeps the headers and the address, not the request — a closure over the
+   * request would keep the whole IncomingMessage (its raw headers, its
+   * streams' state) for the connection's life.
+   */
+  #authenticator(request: IncomingMessage, surface: Surface['name']): (token: string | undefined) => Promise<BrokerUser | undefined> {
+    const { access } = this.#options;
+    const headers = request.headers;
+    const remoteAddress = this.#options.clientAddress(request);
+    return (token) => access.authenticate({ token, headers, remoteAddress, surface });
   }
 
   /** The broker's authentication for one request (anonymous only where allowed; failures limited per address). */

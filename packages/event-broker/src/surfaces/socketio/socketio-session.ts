@@ -6,6 +6,7 @@
 // middleware holds back the events sent after it. Anything the codecs
 // refuse closes the connection, as socket.io does and the conformance suite
 // expects.
+import type { IncomingHttpHeaders } from 'node:http';
 import { EventwireError, toEventwireError } from '@eventwire/event-channel';
 import { closeCodes } from '@eventwire/event-channel/protocol';
 import type { ConnectionLimits } from '../../auth/access.js';
@@ -45,7 +46,11 @@ export interface SocketIoSessionContext {
 export class SocketIoSession implements Session {
   readonly id: string;
   readonly #connection: Connection;
-  readonly #start: SessionStart<undefined>;
+  // Of the upgrade request, only what the server API's handshake exposes (and
+  // the later authentication): the request itself is not kept.
+  readonly #verify: SessionStart<undefined>['authenticate'];
+  readonly #headers: IncomingHttpHeaders;
+  readonly #address: string;
   readonly #context: SocketIoSessionContext;
   readonly #sockets = new Map<string, SocketIoSocket>();
   readonly #frames = new FrameQueue<SocketIoPacket>(
@@ -66,7 +71,9 @@ export class SocketIoSession implements Session {
   constructor(start: SessionStart<undefined>, context: SocketIoSessionContext) {
     this.id = start.connection.id;
     this.#connection = start.connection;
-    this.#start = start;
+    this.#verify = start.authenticate;
+    this.#headers = start.request.headers;
+    this.#address = start.ip;
     this.#context = context;
     this.#rates = context.host.access.limits(start.ip);
     this.#authenticated = start.authenticate === undefined || start.connection.user !== undefined;
@@ -286,7 +293,7 @@ export class SocketIoSession implements Session {
 
   /** A token in CONNECT authenticates the connection (a refusal is the CONNECT's); without one, anonymous where allowed. */
   async #authenticate(token: unknown): Promise<void> {
-    const authenticate = this.#start.authenticate;
+    const authenticate = this.#verify;
     if (!authenticate) return;
     if (typeof token !== 'string' && this.#authenticated) return;
     const user: BrokerUser | undefined = await authenticate(typeof token === 'string' ? token : undefined);
@@ -374,7 +381,7 @@ export class SocketIoSession implements Session {
   }
 
   #handshake(auth: Record<string, unknown>): Handshake {
-    return { auth, headers: this.#start.request.headers, query: this.#query, address: this.#start.ip, time: this.#time };
+    return { auth, headers: this.#headers, query: this.#query, address: this.#address, time: this.#time };
   }
 
   #send(packet: SocketIoPacket): void {
