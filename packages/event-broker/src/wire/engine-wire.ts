@@ -11,15 +11,15 @@ import type { PreparedTextFrame } from '../prepared-frame.js';
 import { decodePacket, decodePayload, encodePollingPacket, payloadSeparator, type EnginePacket } from './engine-packet.js';
 import type { Wire, WireEvents } from './wire.js';
 
-/** The timings and bound one session keeps (see EngineOptions for what each means). */
+/**
+ * The timings and bound of an endpoint's sessions (see EngineOptions for
+ * what each means): one object shared by all of them, not one per session.
+ */
 export interface EngineSessionOptions {
-  readonly sid: string;
   readonly pingInterval: number;
   readonly pingTimeout: number;
   readonly maxPayload: number;
   readonly upgradeTimeout: number;
-  /** The open packet's text (`0{"sid",…}`), sent before anything else. */
-  readonly openPacket: string;
   /** Headers every HTTP answer of this session carries (CORS). */
   headers(request: IncomingMessage): Record<string, string>;
   /** The session is over: forget its sid. */
@@ -42,6 +42,14 @@ const closeCodes = { client: 1000, error: 1002, timeout: 1001, terminated: 1006 
 function byteLength(packet: string | Buffer): number {
   return typeof packet === 'string' ? Buffer.byteLength(packet) : Math.ceil(packet.length / 3) * 4 + 1;
 }
+
+/** EngineWire's handlers of its carriers' events (set in its static block: they reach its private state). */
+let carrier: {
+  message(wire: EngineWire, socket: Wire, data: Buffer, binary: boolean): void;
+  drained(wire: EngineWire, socket: Wire): void;
+  error(wire: EngineWire, socket: Wire, error: Error): void;
+  closed(wire: EngineWire, socket: Wire, code: number, reason: string): void;
+};
 
 export class EngineWire implements Wire {
   readonly sid: string;
@@ -69,16 +77,23 @@ export class EngineWire implements Wire {
   #watchingDrain = false;
   #heartbeat: ReturnType<typeof setTimeout> | undefined;
   #pingDue = 0;
-  readonly #pollTraffic = { received: 0, sent: 0 };
+  #polledIn = 0;
+  #polledOut = 0;
 
-  /** A session on `socket` (a WebSocket handshake), or on long-polling when it is undefined. */
-  constructor(options: EngineSessionOptions, socket?: Wire) {
-    this.sid = options.sid;
+  /**
+   * Session `sid` on `socket` (a WebSocket handshake), or on long-polling
+   * when it is undefined. The open packet is sent (or queued) at once and
+   * not kept.
+   */
+  constructor(options: EngineSessionOptions, sid: string, socket?: Wire) {
+    this.sid = sid;
     this.#options = options;
+    const { pingInterval, pingTimeout, maxPayload } = options;
+    const open = `0${JSON.stringify({ sid, upgrades: socket ? [] : ['websocket'], pingInterval, pingTimeout, maxPayload })}`;
     if (socket) {
       this.#socket = socket;
-      socket.send(options.openPacket);
-    } else this.#queue.push(options.openPacket);
+      socket.send(open);
+    } else this.#queue.push(open);
     this.#schedulePing();
   }
 
@@ -98,7 +113,7 @@ export class EngineWire implements Wire {
 
   get traffic(): { readonly received: number; readonly sent: number } {
     const socket = this.#socket?.traffic ?? { received: 0, sent: 0 };
-    return { received: this.#pollTraffic.received + socket.received, sent: this.#pollTraffic.sent + socket.sent };
+    return { received: this.#polledIn + socket.received, sent: this.#polledOut + socket.sent };
   }
 
   listen(events: WireEvents): void {
@@ -225,7 +240,7 @@ export class EngineWire implements Wire {
     request.on('end', () => {
       if (!this.#posting) return;
       settle();
-      this.#pollTraffic.received += length;
+      this.#polledIn += length;
       let packets: EnginePacket[];
       try {
         packets = decodePayload(Buffer.concat(chunks, length).toString('utf8'));
@@ -259,30 +274,34 @@ export class EngineWire implements Wire {
   }
 
   #listenTo(socket: Wire): void {
-    socket.listen({
-      message: (data, binary) => {
-        if (binary) return this.#receive({ type: 'message', data }, socket === this.#probe);
+    socket.listen(new CarrierEvents(this, socket));
+  }
+
+  // What a carrier (the WebSocket, or a probe) reports, through CarrierEvents.
+  static {
+    carrier = {
+      message: (wire, socket, data, binary) => {
+        if (binary) return wire.#receive({ type: 'message', data }, socket === wire.#probe);
         let packet: EnginePacket;
         try {
           packet = decodePacket(data.toString('utf8'), false);
         } catch {
-          if (socket === this.#probe) return this.#dropProbe();
-          return this.#end(closeCodes.error, 'invalid packet', '6');
+          if (socket === wire.#probe) return wire.#dropProbe();
+          return wire.#end(closeCodes.error, 'invalid packet', '6');
         }
-        this.#receive(packet, socket === this.#probe);
+        wire.#receive(packet, socket === wire.#probe);
       },
-      alive: () => {},
-      drained: () => {
-        if (socket === this.#socket) this.#events?.drained();
+      drained: (wire, socket) => {
+        if (socket === wire.#socket) wire.#events?.drained();
       },
-      error: (error) => {
-        if (socket === this.#socket) this.#events?.error(error);
+      error: (wire, socket, error) => {
+        if (socket === wire.#socket) wire.#events?.error(error);
       },
-      closed: (code, reason) => {
-        if (socket === this.#probe) return this.#dropProbe();
-        if (socket === this.#socket) this.#end(code, reason, undefined);
+      closed: (wire, socket, code, reason) => {
+        if (socket === wire.#probe) return wire.#dropProbe();
+        if (socket === wire.#socket) wire.#end(code, reason, undefined);
       },
-    });
+    };
   }
 
   #receive(packet: EnginePacket, fromProbe: boolean): void {
@@ -389,7 +408,7 @@ export class EngineWire implements Wire {
     if (!response) return;
     this.#poll = undefined;
     const bytes = Buffer.from(body, 'utf8');
-    this.#pollTraffic.sent += bytes.length;
+    this.#polledOut += bytes.length;
     response.writeHead(200, { 'content-type': 'text/plain; charset=UTF-8', 'content-length': bytes.length, ...this.#options.headers(response.req) });
     response.end(bytes);
   }
@@ -449,5 +468,39 @@ export class EngineWire implements Wire {
     }
     this.#options.gone(this);
     this.#events?.closed(code, reason);
+  }
+}
+
+/**
+ * One carrier's events for its session: an object of two fields whose
+ * methods are shared, where a literal of five closures (and their context)
+ * would be kept per session for its whole life.
+ */
+class CarrierEvents implements WireEvents {
+  readonly #wire: EngineWire;
+  readonly #socket: Wire;
+
+  constructor(wire: EngineWire, socket: Wire) {
+    this.#wire = wire;
+    this.#socket = socket;
+  }
+
+  message(data: Buffer, binary: boolean): void {
+    carrier.message(this.#wire, this.#socket, data, binary);
+  }
+
+  // Engine.IO's liveness is its own pings (EngineWire's heartbeat), not the WebSocket's pongs.
+  alive(): void {}
+
+  drained(): void {
+    carrier.drained(this.#wire, this.#socket);
+  }
+
+  error(error: Error): void {
+    carrier.error(this.#wire, this.#socket, error);
+  }
+
+  closed(code: number, reason: string): void {
+    carrier.closed(this.#wire, this.#socket, code, reason);
   }
 }

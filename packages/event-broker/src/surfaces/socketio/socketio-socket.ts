@@ -67,8 +67,12 @@ export class SocketIoSocket implements NamespaceSocket, SessionSubscriber {
   readonly #link: SocketLink;
   /** Room → its topic: the rooms joined (its own id among them, on its `$sid` topic). */
   readonly #rooms = new Map<string, string>();
-  /** Room → the history head when it was joined (recovery: nothing older is replayed for it). */
-  readonly #joinedAt = new Map<string, number>();
+  /**
+   * Room → the history head when it was joined (recovery: nothing older is
+   * replayed for it). Only kept with recovery on, created on the first join:
+   * without it nothing reads it, and an idle socket should not pay for it.
+   */
+  #joinedAt: Map<string, number> | undefined;
   /** The history head when the socket connected. */
   #since = 0;
   /** The session's generation (see SessionRecord.generation): 0 until this socket is a recovery. */
@@ -81,10 +85,11 @@ export class SocketIoSocket implements NamespaceSocket, SessionSubscriber {
   readonly #listeners = new Map<string, Listener[]>();
   #anyListeners: AnyListener[] = [];
   readonly #middleware: SocketMiddleware[] = [];
-  /** Acks the client owes for the server's emits, by id. */
-  readonly #acks = new Map<number, PendingAck>();
+  /** Acks the client owes for the server's emits, by id (created on the first: most sockets never ask). */
+  #acks: Map<number, PendingAck> | undefined;
   #nextAck = 0;
-  readonly #recent: string[] = [];
+  /** The ids of recent multi-room broadcasts delivered (created on the first). */
+  #recent: string[] | undefined;
   #connected = false;
 
   constructor(id: string, nsp: SocketIoNamespace, handshake: Handshake, link: SocketLink, pid?: string) {
@@ -131,8 +136,9 @@ export class SocketIoSocket implements NamespaceSocket, SessionSubscriber {
     if (metadata !== undefined) {
       const broadcast = metadata['broadcast'];
       if (broadcast !== undefined) {
-        if (this.#recent.includes(broadcast)) return;
-        if (this.#recent.push(broadcast) > RECENT_BROADCASTS) this.#recent.shift();
+        const recent = (this.#recent ??= []);
+        if (recent.includes(broadcast)) return;
+        if (recent.push(broadcast) > RECENT_BROADCASTS) recent.shift();
       }
       if (metadata['except'] !== undefined) {
         const except = event.encoded(exceptOf);
@@ -166,7 +172,7 @@ export class SocketIoSocket implements NamespaceSocket, SessionSubscriber {
         throw new EventwireError('connection_closed', 'The socket disconnected while joining');
       }
       this.#rooms.set(each, topic);
-      this.#joinedAt.set(each, joinedAt);
+      if (this.#link.sessions) (this.#joinedAt ??= new Map()).set(each, joinedAt);
     }
     this.save();
   }
@@ -175,7 +181,7 @@ export class SocketIoSocket implements NamespaceSocket, SessionSubscriber {
     const topic = this.#rooms.get(room);
     if (topic === undefined || room === this.id) return;
     this.#rooms.delete(room);
-    this.#joinedAt.delete(room);
+    this.#joinedAt?.delete(room);
     this.#link.host.sessions.unsubscribe(this, topic);
     this.save();
   }
@@ -198,7 +204,7 @@ export class SocketIoSocket implements NamespaceSocket, SessionSubscriber {
       const last = args.at(-1);
       if (typeof last !== 'function') return this.#emit(event, args, undefined);
       const id = this.#nextAck;
-      return this.#emit(event, args.slice(0, -1), timedAck(deadline, last as AckWithError, () => this.#acks.delete(id)));
+      return this.#emit(event, args.slice(0, -1), timedAck(deadline, last as AckWithError, () => this.#acks?.delete(id)));
     };
     return {
       emit: (event, ...args) => emit(event, args),
@@ -236,7 +242,7 @@ export class SocketIoSocket implements NamespaceSocket, SessionSubscriber {
     let id: number | undefined;
     if (ack) {
       id = this.#nextAck++;
-      this.#acks.set(id, ack);
+      (this.#acks ??= new Map()).set(id, ack);
     }
     if (this.pid !== undefined && id === undefined) {
       // As Socket.IO with recovery on: through the socket's own room, so it
@@ -363,9 +369,9 @@ export class SocketIoSocket implements NamespaceSocket, SessionSubscriber {
 
   /** An ACK from the client for one of the server's emits. */
   acknowledged(id: number, args: readonly unknown[]): void {
-    const ack = this.#acks.get(id);
+    const ack = this.#acks?.get(id);
     if (!ack) return;
-    this.#acks.delete(id);
+    this.#acks!.delete(id);
     try {
       ack.answer(args);
     } catch (error) {
@@ -395,8 +401,8 @@ export class SocketIoSocket implements NamespaceSocket, SessionSubscriber {
     this.#held = undefined;
     this.#link.host.sessions.leaveAll(this);
     this.#rooms.clear();
-    const acks = [...this.#acks.values()];
-    this.#acks.clear();
+    const acks = this.#acks ? [...this.#acks.values()] : [];
+    this.#acks = undefined;
     this.#link.left(this);
     // Every ack with a bound settles: the client can no longer answer.
     for (const ack of acks) this.#guard('ack', () => ack.gone());
@@ -416,7 +422,7 @@ export class SocketIoSocket implements NamespaceSocket, SessionSubscriber {
       for (const { room, since } of rooms) {
         if (room === this.id) continue;
         await this.join(room);
-        this.#joinedAt.set(room, since);
+        (this.#joinedAt ??= new Map()).set(room, since);
       }
     } finally {
       this.#restoring = false;
@@ -426,7 +432,7 @@ export class SocketIoSocket implements NamespaceSocket, SessionSubscriber {
   /** The topics the socket is on ($nsp, its own, its rooms), with the history head each was joined at. */
   topics(): Map<string, number> {
     const topics = new Map<string, number>([[namespaceTopic(this.nsp.name, this.#link.host.limits.topicLimits), this.#since]]);
-    for (const [room, topic] of this.#rooms) topics.set(topic, this.#joinedAt.get(room) ?? this.#since);
+    for (const [room, topic] of this.#rooms) topics.set(topic, this.#joinedAt?.get(room) ?? this.#since);
     return topics;
   }
 
@@ -472,7 +478,7 @@ export class SocketIoSocket implements NamespaceSocket, SessionSubscriber {
     this.#held = undefined;
     this.#link.host.sessions.leaveAll(this);
     this.#rooms.clear();
-    this.#joinedAt.clear();
+    this.#joinedAt = undefined;
   }
 
   /** Restores what a session kept of the socket (recovery). */
@@ -488,7 +494,7 @@ export class SocketIoSocket implements NamespaceSocket, SessionSubscriber {
     const store = this.#link.sessions;
     if (!store || this.pid === undefined || !this.#connected || this.#restoring) return;
     const rooms: SavedRoom[] = [];
-    for (const [room, topic] of this.#rooms) if (room !== this.id) rooms.push({ room, topic, since: this.#joinedAt.get(room) ?? this.#since });
+    for (const [room, topic] of this.#rooms) if (room !== this.id) rooms.push({ room, topic, since: this.#joinedAt?.get(room) ?? this.#since });
     const data = jsonData(this.data);
     const userId = this.user?.id;
     store.save({

@@ -9,7 +9,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { EventwireError, toEventwireError } from '@eventwire/event-channel';
 import { corsHeaders } from '../../../cors.js';
 import { httpStatusFor } from '../../../http.js';
-import { EngineWire } from '../../../wire/engine-wire.js';
+import { EngineWire, type EngineSessionOptions } from '../../../wire/engine-wire.js';
 import type { Wire } from '../../../wire/wire.js';
 import type { SurfaceHost } from '../../surface-host.js';
 import type { AdoptedUpgrade, RefusedUpgrade, Surface } from '../../surface.js';
@@ -31,26 +31,28 @@ export class EngineServer {
   readonly path: string;
   readonly #host: SurfaceHost;
   readonly #surface: () => Surface;
-  readonly #timing: { pingInterval: number; pingTimeout: number; maxPayload: number; upgradeTimeout: number };
+  /** What every session of this endpoint shares (its timings, CORS headers, forgetting its sid). */
+  readonly #sessionOptions: EngineSessionOptions;
   readonly #cors: EngineCors | undefined;
   readonly #sessions = new Map<string, EngineWire>();
   readonly #headers = (request: IncomingMessage): Record<string, string> => corsHeaders(request, this.#cors);
-  readonly #gone = (wire: EngineWire): void => {
-    if (this.#sessions.get(wire.sid) === wire) this.#sessions.delete(wire.sid);
-  };
 
   /** `surface` is the surface this endpoint serves (what the broker admits its connections for). */
   constructor(host: SurfaceHost, surface: () => Surface, options: EngineOptions = {}) {
     this.#host = host;
     this.#surface = surface;
     this.path = options.path ?? engineDefaults.path;
-    this.#timing = {
+    this.#cors = options.cors;
+    this.#sessionOptions = {
       pingInterval: options.pingInterval ?? engineDefaults.pingInterval,
       pingTimeout: options.pingTimeout ?? engineDefaults.pingTimeout,
       maxPayload: options.maxPayload ?? engineDefaults.maxPayload,
       upgradeTimeout: options.upgradeTimeout ?? engineDefaults.upgradeTimeout,
+      headers: this.#headers,
+      gone: (wire) => {
+        if (this.#sessions.get(wire.sid) === wire) this.#sessions.delete(wire.sid);
+      },
     };
-    this.#cors = options.cors;
   }
 
   /** Sessions open now. */
@@ -70,7 +72,7 @@ export class EngineServer {
    */
   accept(url: URL): (socket: Wire) => Wire {
     this.#check(url);
-    return (socket) => this.#open('websocket', socket);
+    return (socket) => this.#open(socket);
   }
 
   /** For the surface's `adopt`: a WebSocket with `?sid=` upgrades that polling session. */
@@ -107,7 +109,7 @@ export class EngineServer {
         return true;
       }
       if (transport !== 'polling') throw new EventwireError('invalid_payload', 'A WebSocket handshake must be an upgrade');
-      const session = new EngineWire(this.#sessionOptions('polling'));
+      const session = new EngineWire(this.#sessionOptions, newSid());
       try {
         await this.#host.admit(this.#surface(), request, url, session);
       } catch (error) {
@@ -123,18 +125,12 @@ export class EngineServer {
     return true;
   }
 
-  #open(transport: Transport, socket: Wire | undefined): EngineWire {
-    const session = new EngineWire(this.#sessionOptions(transport), socket);
+  #open(socket: Wire): EngineWire {
+    const session = new EngineWire(this.#sessionOptions, newSid(), socket);
     this.#sessions.set(session.sid, session);
     return session;
   }
 
-  #sessionOptions(transport: Transport): ConstructorParameters<typeof EngineWire>[0] {
-    const sid = randomBytes(15).toString('base64url');
-    const { pingInterval, pingTimeout, maxPayload } = this.#timing;
-    const open = { sid, upgrades: transport === 'polling' ? ['websocket'] : [], pingInterval, pingTimeout, maxPayload };
-    return { ...this.#timing, sid, openPacket: `0${JSON.stringify(open)}`, headers: this.#headers, gone: this.#gone };
-  }
 
   /**
    * engine.io's checks, in its order: the protocol version, the transport,
@@ -160,4 +156,9 @@ export class EngineServer {
     response.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...this.#headers(request) });
     response.end(body);
   }
+}
+
+/** A new session's id: 120 random bits. */
+function newSid(): string {
+  return randomBytes(15).toString('base64url');
 }
