@@ -14,6 +14,7 @@ import type { BrokerUser } from '../../auth/authenticate.js';
 import type { Connection } from '../../connection.js';
 import { planResume } from '../../history/replay.js';
 import { RoutedEvent } from '../../router.js';
+import { SmallMap } from '../../small-map.js';
 import { FrameQueue } from '../frame-queue.js';
 import type { SurfaceHost } from '../surface-host.js';
 import type { Session, SessionStart } from '../surface.js';
@@ -52,7 +53,7 @@ export class SocketIoSession implements Session {
   readonly #headers: IncomingHttpHeaders;
   readonly #address: string;
   readonly #context: SocketIoSessionContext;
-  readonly #sockets = new Map<string, SocketIoSocket>();
+  readonly #sockets = new SmallMap<string, SocketIoSocket>();
   readonly #frames = new FrameQueue<SocketIoPacket>(
     (packet) => this.#handle(packet),
     () => this.#protocolError(new EventwireError('rate_limited', 'Too many packets waiting')),

@@ -10,6 +10,7 @@ import type { Connection } from '../../connection.js';
 import type { RoutedEvent } from '../../router.js';
 import type { SessionSubscriber } from '../session-ops.js';
 import type { SurfaceHost } from '../surface-host.js';
+import { SmallMap } from '../../small-map.js';
 import { roomList } from './broadcast.js';
 import { PacketType, type SocketIoPacket } from './packet.js';
 import { namespaceTopic, socketTopic } from './rooms.js';
@@ -53,6 +54,8 @@ function exceptOf(envelope: RoutedEvent['envelope']): readonly string[] | undefi
 
 /** Why a socket may be gone that leaves its session recoverable (Socket.IO's RECOVERABLE_DISCONNECT_REASONS, as this surface names them). */
 const RECOVERABLE: ReadonlySet<string> = new Set(['transport close', 'transport error', 'ping timeout', 'forced close', 'server shutting down']);
+/** The empty list every socket shares until it sets its own. */
+const NONE: readonly never[] = Object.freeze([]);
 
 type Listener = (...args: never[]) => void;
 
@@ -66,7 +69,7 @@ export class SocketIoSocket implements NamespaceSocket, SessionSubscriber {
   readonly pid: string | undefined;
   readonly #link: SocketLink;
   /** Room → its topic: the rooms joined (its own id among them, on its `$sid` topic). */
-  readonly #rooms = new Map<string, string>();
+  readonly #rooms = new SmallMap<string, string>();
   /**
    * Room → the history head when it was joined (recovery: nothing older is
    * replayed for it). Only kept with recovery on, created on the first join:
@@ -82,9 +85,10 @@ export class SocketIoSocket implements NamespaceSocket, SessionSubscriber {
   /** Rejoining a recovered session's rooms: not saved until whole. */
   #restoring = false;
   readonly #encode: SocketIoNamespace['encode'];
-  readonly #listeners = new Map<string, Listener[]>();
-  #anyListeners: AnyListener[] = [];
-  readonly #middleware: SocketMiddleware[] = [];
+  readonly #listeners = new SmallMap<string, Listener[]>();
+  // Shared empty lists until the application sets one (copied on write): most sockets never do.
+  #anyListeners: readonly AnyListener[] = NONE;
+  #middleware: readonly SocketMiddleware[] = NONE;
   /** Acks the client owes for the server's emits, by id (created on the first: most sockets never ask). */
   #acks: Map<number, PendingAck> | undefined;
   #nextAck = 0;
@@ -287,12 +291,12 @@ export class SocketIoSocket implements NamespaceSocket, SessionSubscriber {
   }
 
   offAny(listener?: AnyListener): this {
-    this.#anyListeners = listener === undefined ? [] : this.#anyListeners.filter((each) => each !== listener);
+    this.#anyListeners = listener === undefined ? NONE : this.#anyListeners.filter((each) => each !== listener);
     return this;
   }
 
   use(middleware: SocketMiddleware): this {
-    this.#middleware.push(middleware);
+    this.#middleware = [...this.#middleware, middleware];
     return this;
   }
 
