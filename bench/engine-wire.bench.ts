@@ -63,10 +63,7 @@ async function run(mode: 'ws' | 'engine'): Promise<number> {
       const wire: Wire =
         mode === 'ws'
           ? carrier
-          : new EngineWire(
-              { sid: String(sid++), pingInterval: 600_000, pingTimeout: 600_000, maxPayload: 1e6, upgradeTimeout: 10_000, openPacket: '0{}', headers: () => ({}), gone: () => {} },
-              carrier,
-            );
+          : new EngineWire({ pingInterval: 600_000, pingTimeout: 600_000, maxPayload: 1e6, upgradeTimeout: 10_000, headers: () => ({}), gone: () => {} }, String(sid++), carrier);
       const connection = new Connection({ id: String(connections.length), wire, surface: 'native', remote: '', maxOutboundBytes: 64 << 20, slowConsumerMs: 60_000, onSlow: () => {} });
       connection.start({ message: () => {}, closed: () => {}, error: () => {} });
       connections.push(connection);
