@@ -50,6 +50,14 @@ test('a crash, a file with no test and a non-zero exit after passing each count 
   assert.match(stdout, /exit-after-pass\.fixture\.ts \(exit 4 after passing tests\)/);
 });
 
+test("a suite's before hook that throws fails its tests with the cause printed (uvu alone printed none: patches/uvu@0.5.6.patch)", async () => {
+  const { code, stdout } = await runRunner('before-hook-throws');
+  assert.is(closingLine(stdout), '0 passed, 2 failed, 0 skipped');
+  assert.is(code, 1);
+  assert.match(stdout, /\(before hook\)/);
+  assert.match(stdout, /the cluster did not start: cause printed/);
+});
+
 test('only skipped tests is not a pass: the run exits non-zero when nothing passed', async () => {
   const { code, stdout } = await runRunner('all-skipped');
   assert.is(closingLine(stdout), '0 passed, 0 failed, 2 skipped');
