@@ -2,7 +2,7 @@
 // HTTP API from a service without a socket), Redis (every broker of a
 // redis:// cluster), a log, or nowhere (tests).
 import { EventChannel } from '../channel.js';
-import { EventwireError, UnknownEventError, ValidationError, errorFromWire } from '../errors.js';
+import { EventwireError, UnknownEventError, ValidationError, errorFromWire, isErrorCode, type ErrorCode } from '../errors.js';
 import { createSchemaLookup, runSchema, type EventMap, type UntypedEvents } from '../events.js';
 import { parseWireError } from '../protocol/frames.js';
 import type { BroadcastMessage } from './broadcastable.js';
@@ -53,17 +53,10 @@ export interface HttpDriverOptions<TEvents extends EventMap = UntypedEvents> {
 export function httpDriver<TEvents extends EventMap = UntypedEvents>(options: HttpDriverOptions<TEvents>): BroadcastDriver<TEvents> {
   const base = options.url.replace(/\/+$/, '');
   const fetchImpl = options.fetch ?? globalThis.fetch;
-  const lookup = options.events && createSchemaLookup(options.events);
+  const check = createBroadcastCheck(options.events);
   return {
     async send({ channels, event, data, except }) {
-      if (lookup) {
-        for (const channel of channels) {
-          const schema = lookup(channel);
-          if (!schema) throw new UnknownEventError(channel, 'outbound');
-          const outcome = await runSchema(schema, data);
-          if (!outcome.ok) throw new ValidationError(channel, 'outbound', outcome.issues);
-        }
-      }
+      await check(channels, data);
       const token = typeof options.token === 'function' ? await options.token() : options.token;
       const body = JSON.stringify({ payload: data, metadata: { event }, ...(except !== undefined && { socket_id: except }) });
       await Promise.all(
@@ -74,13 +67,64 @@ export function httpDriver<TEvents extends EventMap = UntypedEvents>(options: Ht
             body,
           });
           if (response.ok) return;
-          const answer = (await response.json().catch(() => undefined)) as { error?: Record<string, unknown> } | undefined;
-          if (answer?.error) throw errorFromWire(parseWireError(answer.error));
-          throw new EventwireError('internal', `The broker answered HTTP ${response.status} to a broadcast on "${channel}"`);
+          throw await refusalOf(response, `The broker answered HTTP ${response.status} to a broadcast on "${channel}"`, 'internal');
         }),
       );
     },
   };
+}
+
+/**
+ * What every driver with an `events` option checks before sending: each
+ * channel is declared (`unknown_event`) and the data fits its schema
+ * (`invalid_payload`), as a typed channel's emit would. Without a map, nothing.
+ */
+export function createBroadcastCheck(events: EventMap | undefined): (channels: readonly string[], data: unknown) => Promise<void> {
+  const lookup = events && createSchemaLookup(events);
+  return async (channels, data) => {
+    if (!lookup) return;
+    for (const channel of channels) {
+      const schema = lookup(channel);
+      if (!schema) throw new UnknownEventError(channel, 'outbound');
+      const outcome = await runSchema(schema, data);
+      if (!outcome.ok) throw new ValidationError(channel, 'outbound', outcome.issues);
+    }
+  };
+}
+
+/** HTTP statuses a server without eventwire's error body answers, as codes (Pusher's REST API documents 400, 401, 403, 413). */
+const STATUS_CODES: ReadonlyMap<number, ErrorCode> = new Map([
+  [400, 'invalid_payload'],
+  [401, 'unauthorized'],
+  [403, 'forbidden'],
+  [404, 'not_found'],
+  [413, 'payload_too_large'],
+  [429, 'rate_limited'],
+]);
+
+/**
+ * The typed error for a non-2xx answer: the eventwire broker's own
+ * `{"error": {code, message}}` when the body is one, else the status mapped
+ * (5xx → `unavailable`: worth a retry later), else `fallback`.
+ */
+export async function refusalOf(response: Response, message: string, fallback: ErrorCode): Promise<EventwireError> {
+  const text = await response.text().catch(() => '');
+  let error: unknown;
+  try {
+    error = (JSON.parse(text) as { error?: unknown } | null)?.error;
+  } catch {
+    // Not JSON (Pusher answers plain text): the status decides.
+  }
+  if (typeof error === 'object' && error !== null && isErrorCode((error as Record<string, unknown>)['code'])) {
+    try {
+      return errorFromWire(parseWireError(error as Record<string, unknown>));
+    } catch {
+      // Not the broker's error shape after all.
+    }
+  }
+  const code = STATUS_CODES.get(response.status) ?? (response.status >= 500 ? 'unavailable' : fallback);
+  const detail = text.trim().slice(0, 200);
+  return new EventwireError(code, detail === '' ? message : `${message}: ${detail}`);
 }
 
 /** Options of {@link redisDriver}. */
