@@ -4,7 +4,7 @@
 // To extend: add a case next to the feature it pins, positive and negative.
 import { z } from 'zod';
 import WebSocket from 'ws';
-import { channelDriver, createBroadcaster, httpDriver, nullDriver, type Broadcastable } from '../src/broadcasting/index.js';
+import { channelDriver, createBroadcaster, httpDriver, nullDriver, pusherDriver, type Broadcastable } from '../src/broadcasting/index.js';
 import {
   EventChannel,
   MemoryHub,
@@ -318,6 +318,17 @@ void typedBroadcast({ broadcastOn: () => 'private-user.1' as const, broadcastWit
 const typedHttp = createBroadcaster(httpDriver({ url: 'http://localhost:15500', events: shop }));
 // @ts-expect-error the http driver with an event map checks the same way
 void typedHttp({ broadcastOn: () => 'order.shipped' as const, broadcastWith: () => ({ id: 1 }) });
+const typedPusher = createBroadcaster(pusherDriver({ appId: '1', key: 'k', secret: 's', cluster: 'eu', events: shop }));
+void typedPusher(new OrderShipped('o1', 'dhl', 'x')).toOthers('123.456');
+// @ts-expect-error the pusher driver with an event map checks the same way
+void typedPusher({ broadcastOn: () => 'order.shipped' as const, broadcastWith: () => ({ id: 'o1' }) });
+// @ts-expect-error one channel of the two does not fit (order.created needs a total)
+void typedPusher({ broadcastOn: () => ['order.shipped', 'order.created'] as const, broadcastWith: () => ({ id: 'o1', carrier: 'dhl' }) });
+void createBroadcaster(pusherDriver({ appId: '1', key: 'k', secret: 's' }))({ broadcastOn: () => 'order.shipped' as const, broadcastWith: () => ({ id: 1 }) });
+// @ts-expect-error the app id, key and secret are required
+pusherDriver({ key: 'k', secret: 's' });
+// @ts-expect-error a port is a number
+pusherDriver({ appId: '1', key: 'k', secret: 's', port: '6001' });
 // Untyped drivers take any broadcastable.
 void createBroadcaster(nullDriver())({ broadcastOn: () => 'order.shipped' as const, broadcastWith: () => ({ id: 1 }) });
 const asInterface: Broadcastable<'order.shipped', { id: string; carrier: string }> = { broadcastOn: () => 'order.shipped', broadcastWith: () => ({ id: 'o', carrier: 'c' }) };
