@@ -36,6 +36,7 @@ import {
   type PublishOrigin,
 } from './hooks.js';
 import type { HistoryRules, HistoryStore } from '@eventwire/event-channel/protocol';
+import { LastEvents, isCacheTopic } from './last-events.js';
 import { isSharedStore, type SharedAppend, type SharedHistoryStore } from './history/shared-store.js';
 import { PresenceRegistry } from './presence.js';
 import { RoutedEvent, Router } from './router.js';
@@ -119,6 +120,8 @@ export interface BrokerCoreOptions {
   readonly topicGroups?: readonly string[] | undefined;
   /** A span around each event routed (see EventTracing.route). */
   readonly tracing?: EventTracing | undefined;
+  /** The cache channels' last events (last-events.ts). @default a LastEvents with its defaults */
+  readonly lastEvents?: LastEvents | undefined;
 }
 
 /**
@@ -141,6 +144,8 @@ export class BrokerCore {
   storeFailure: { readonly at: number; readonly error: EventwireError } | undefined;
   readonly counters: CoreCounters = { published: 0, deliveries: 0, rejected: 0, derived: 0, derivedDropped: 0, duplicates: 0, storeFailures: 0, fromCluster: 0, fromClusterInvalid: 0, recoveries: 0, replayed: 0, gaps: 0, clusterGaps: 0, clusterGapsUntold: 0 };
   readonly history: BrokerHistory | undefined;
+  /** The last event of each cache channel, what a new subscriber is sent first (Pusher cache channels, a native `last` subscribe). */
+  readonly lastEvents: LastEvents;
   readonly #options: BrokerCoreOptions;
   readonly #intercepts: InterceptChain;
   readonly #observers: ObserverQueue[] = [];
@@ -159,6 +164,7 @@ export class BrokerCore {
   constructor(options: BrokerCoreOptions) {
     this.#options = options;
     this.history = options.history;
+    this.lastEvents = options.lastEvents ?? new LastEvents();
     this.presence = new PresenceRegistry(options.maxPresenceMembers);
     this.#lookupSchema = options.events && createSchemaLookup(options.events);
     this.#intercepts = new InterceptChain(options.interceptTimeoutMs, options.report);
@@ -253,7 +259,7 @@ export class BrokerCore {
 
   /** Delivers an event the history mirror took (with its offset) to this broker's subscribers. */
   deliverFromHistory(envelope: EventEnvelope, except: string | undefined, own: boolean): number {
-    const notified = this.#deliverLocally(envelope, except);
+    const notified = this.#deliverLocally(envelope, except, own);
     if (!own) this.counters.fromCluster++;
     return notified;
   }
@@ -306,12 +312,16 @@ export class BrokerCore {
   }
 
   #deliverChecked(envelope: EventEnvelope, except: string | undefined): void {
-    this.#deliverLocally(envelope, except);
+    this.#deliverLocally(envelope, except, false);
     this.counters.fromCluster++;
   }
 
   /** Routes to this broker's subscribers and counts it; returns how many were reached. */
-  #deliverLocally(envelope: EventEnvelope, except: string | undefined): number {
+  #deliverLocally(envelope: EventEnvelope, except: string | undefined, local: boolean): number {
+    // Kept in the same step as it is routed: a subscriber reading the last
+    // event and going live in one step (a Pusher cache channel's subscribe)
+    // gets each event once, either as the last one or live.
+    this.lastEvents.record(envelope, local);
     const notified = this.router.route(new RoutedEvent(envelope), except);
     this.counters.deliveries += notified;
     const group = this.topics.record(envelope.topic);
@@ -373,6 +383,8 @@ export class BrokerCore {
       if ((schema && isStandardSchema(schema)) || !this.#options.allowUnknownTopics) return true;
     }
     if (this.history?.rules.retentionFor(topic)) return true;
+    // A cache channel keeps its last event for subscribers still to come.
+    if (isCacheTopic(topic)) return true;
     if (this.#intercepts.mayMatchTopic(topic)) return true;
     for (const observer of this.#observers) if (observer.mayMatchTopic(topic)) return true;
     return this.router.hasMatch(topic);
@@ -482,7 +494,7 @@ export class BrokerCore {
         throw this.#storeFailed(error);
       }
     }
-    const notified = this.#deliverLocally(envelope, origin.except);
+    const notified = this.#deliverLocally(envelope, origin.except, true);
     this.#forward?.(envelope, origin.except);
     return this.#routed(envelope, notified, derived, origin, depth);
   }

@@ -45,6 +45,7 @@ import { UpgradeAdmission } from './upgrade.js';
 import { BrokerMetrics } from './metrics/broker-metrics.js';
 import { ClientScript } from './client-script.js';
 import { Dashboard } from './dashboard/dashboard.js';
+import { LastEvents } from './last-events.js';
 import { sessionHistoryRule } from './surfaces/socketio/session-store.js';
 
 /** /readyz says the history store is failing for this long after its last failed append (unless one succeeds since). */
@@ -207,6 +208,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
       report,
       topicGroups: options.metrics?.topicGroups,
       tracing: options.tracing,
+      lastEvents: new LastEvents({ ttlMs: options.cacheChannelTtlMs }),
     });
     const metrics = options.metrics;
     this.#metrics = metrics && {

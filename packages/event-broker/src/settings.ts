@@ -844,6 +844,22 @@ export const optionSettings = {
     default: true,
   }),
   /**
+   * How long a cache channel (Pusher's `cache-*`, `private-cache-*`,
+   * `presence-cache-*`) keeps its last event for new subscribers; past it
+   * they get `pusher:cache_miss`. Pusher documents no figure we could
+   * verify (Soketi keeps 1 h); 30 minutes is our choice.
+   * @default 1_800_000
+   */
+  cacheChannelTtlMs: option<number>()({
+    flag: 'cache-channel-ttl-ms',
+    env: 'EVENTWIRE_CACHE_CHANNEL_TTL_MS',
+    arg: '<ms>',
+    help: 'how long a cache channel keeps its last event',
+    read: wholeNumber,
+    schema: milliseconds,
+    default: 1_800_000,
+  }),
+  /**
    * Most members (distinct users) one presence channel may have; a newcomer
    * past it is refused with `limit_exceeded`.
    * @default 100

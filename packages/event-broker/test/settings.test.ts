@@ -86,6 +86,7 @@ const samples = {
   dashboard: { file: true, text: 'on', expected: true },
   serveClient: { file: false, text: 'off', expected: false },
   maxPresenceMembers: { file: 10, text: '10', expected: 10 },
+  cacheChannelTtlMs: { file: 60000, text: '60000', expected: 60000 },
   auditLog: { file: '/var/log/audit.jsonl', text: '/var/log/audit.jsonl', expected: '/var/log/audit.jsonl' },
   webhooks: {
     file: [{ url: 'https://hooks.example/events', topics: 'order.#' }],

@@ -13,6 +13,7 @@ import { verifyChannelAuth, verifyUserAuth } from '../../auth/pusher-signature.j
 import { TokenBucket } from '../../auth/rate-limit.js';
 import type { Connection } from '../../connection.js';
 import type { BrokerCore } from '../../core.js';
+import { isCacheTopic } from '../../last-events.js';
 import type { PresenceMember } from '../../presence.js';
 import type { RoutedEvent } from '../../router.js';
 import { FrameQueue } from '../frame-queue.js';
@@ -114,6 +115,12 @@ export interface PusherLimits {
   readonly maxPayloadBytes: number;
   /** A session ended (the surface's registry of socket ids forgets it). */
   readonly gone: (session: PusherSession) => void;
+  /**
+   * A subscriber of a cache channel found no last event (it was sent
+   * `pusher:cache_miss`): where the `cache_miss` webhook is sent from. Once
+   * per such subscription, on the subscriber's broker.
+   */
+  readonly onCacheMiss?: ((app: PusherApp, channel: string) => void) | undefined;
 }
 
 /** The frames a Pusher client sends: `{ event, data?, channel? }`. */
@@ -271,17 +278,31 @@ export class PusherSession implements Session {
     }
   }
 
-  /** `subscription_succeeded`; on a presence channel with the members now, itself included. */
+  /**
+   * `subscription_succeeded`; on a presence channel with the members now,
+   * itself included. Then, on a cache channel, its last event (or
+   * `pusher:cache_miss`): in the same step as the router subscription, so no
+   * live event can come before it, and each event arrives once — routed
+   * before the subscription, it is the last event; after, it is live.
+   */
   #succeeded(channel: string, topic: string): void {
-    if (!this.#presence.has(topic)) return this.#send({ event: 'pusher_internal:subscription_succeeded', channel, data: '{}' });
-    const members = this.#limits.core.presence.members(topic);
-    const hash: Record<string, unknown> = {};
-    for (const each of members) hash[each.id] = each.info;
-    this.#send({
-      event: 'pusher_internal:subscription_succeeded',
-      channel,
-      data: JSON.stringify({ presence: { ids: members.map((each) => each.id), hash, count: members.length } }),
-    });
+    if (!this.#presence.has(topic)) this.#send({ event: 'pusher_internal:subscription_succeeded', channel, data: '{}' });
+    else {
+      const members = this.#limits.core.presence.members(topic);
+      const hash: Record<string, unknown> = {};
+      for (const each of members) hash[each.id] = each.info;
+      this.#send({
+        event: 'pusher_internal:subscription_succeeded',
+        channel,
+        data: JSON.stringify({ presence: { ids: members.map((each) => each.id), hash, count: members.length } }),
+      });
+    }
+    if (!isCacheTopic(topic)) return;
+    const last = this.#limits.core.lastEvents.get(topic);
+    // The same frame its live subscribers were sent (the app's encoder).
+    if (last) return this.#connection.sendPrepared(this.app.prepare(last));
+    this.#send({ event: 'pusher:cache_miss', channel });
+    this.#limits.onCacheMiss?.(this.app, channel);
   }
 
   #unsubscribe(channel: unknown): void {
