@@ -1,11 +1,12 @@
 // Joins a broker's core to its cluster engine: what arrives from the other
 // brokers is delivered through the core (checked like any event), what the
-// engine lost becomes a gap for the subscriptions it touched, presence rides
-// on the engine, and the core forwards its events and its subscriptions'
-// interest to the engine.
+// engine lost becomes a gap for the subscriptions it touched, presence and
+// cache channels' last events ride on the engine, and the core forwards its
+// events and its subscriptions' interest to the engine.
 import type { EventwireError } from '@eventwire/event-channel';
 import type { BrokerCore } from '../core.js';
 import type { ClusterEngine } from './cluster-engine.js';
+import { ClusterLastEvents } from './cluster-last-events.js';
 import { ClusterPresence } from './cluster-presence.js';
 
 export function joinCluster(
@@ -28,7 +29,7 @@ export function joinCluster(
       log,
       nodeStats: () => broker.nodeStats(),
     },
-    [new ClusterPresence(core.presence, engine.node, engine.presence ?? {}, { report, log })],
+    [new ClusterPresence(core.presence, engine.node, engine.presence ?? {}, { report, log }), new ClusterLastEvents(core.lastEvents, engine.node, { report })],
   );
   core.linkCluster((envelope, except) => engine.forward(envelope, except));
   core.router.watchInterest(engine.interest);
