@@ -152,7 +152,7 @@ export class HttpApi {
         since: url.searchParams.get('since') ?? undefined,
         limit: limit === null ? undefined : countParam('limit', limit),
         last: last === null ? undefined : countParam('last', last),
-      });
+      }, options.core.lastEvents);
       return sendJson(response, 200, { pattern, ...page });
     }
     const members = /^\/channels\/([^/]+)\/members$/.exec(path);

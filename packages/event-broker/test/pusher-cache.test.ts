@@ -3,6 +3,7 @@
 // a new subscriber gets the channel's last event right after
 // subscription_succeeded, or `pusher:cache_miss`; raw sockets check the exact
 // order on the wire.
+import { EventChannel, type HistoryGap } from '@eventwire/event-channel';
 import Echo from 'laravel-echo';
 import PusherServer from 'pusher';
 import { suite } from 'uvu';
@@ -220,6 +221,58 @@ test('events published while a socket subscribes are neither lost nor reordered 
     assert.equal(numbers, Array.from({ length: last - first + 1 }, (_, index) => first + index));
   } finally {
     client.close();
+  }
+});
+
+test('a native EventChannel with since: { last: 1 } gets the same last event (no gap), then live; an empty one nothing and no gap', async (context) => {
+  await serverLibrary(context).trigger('cache-native', 'PriceChanged', { price: 5 });
+  const native = new EventChannel({ url: context.server.url });
+  const gaps: HistoryGap[] = [];
+  native.onGap((gap) => void gaps.push(gap));
+  try {
+    const got: Array<[unknown, string | undefined]> = [];
+    const off = native.on('cache-native', (data, event) => void got.push([data, event.metadata?.['event']]), { since: { last: 1 } });
+    await off.ready;
+    assert.equal(got, [[{ price: 5 }, 'PriceChanged']]);
+    await serverLibrary(context).trigger('cache-native', 'PriceChanged', { price: 6 });
+    await until(() => got.length === 2, 'the live event');
+    assert.equal(got[1], [{ price: 6 }, 'PriceChanged']);
+    const none: unknown[] = [];
+    await native.on('cache-native-empty', (data) => void none.push(data), { since: { last: 1 } }).ready;
+    assert.equal(none, []);
+    assert.equal(gaps, []);
+  } finally {
+    await native.close();
+  }
+});
+
+test('since: { last: 1 } while events are published back to back: the last one, then every later one once and in order', async (context) => {
+  const topic = 'cache-native-ticker';
+  let n = 0;
+  await context.server.broker.publish(topic as never, { n: n++ } as never);
+  const native = new EventChannel({ url: context.server.url });
+  await native.ready();
+  try {
+    let ready = false;
+    const publishing = (async () => {
+      let after = 0;
+      while (after < 20) {
+        await context.server.broker.publish(topic as never, { n: n++ } as never);
+        if (ready) after++;
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+    })();
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    const numbers: number[] = [];
+    await native.on(topic, (data) => void numbers.push((data as { n: number }).n), { since: { last: 1 } }).ready;
+    ready = true;
+    await publishing;
+    const last = n - 1;
+    await until(() => numbers.at(-1) === last, 'the last event');
+    const first = numbers[0]!;
+    assert.equal(numbers, Array.from({ length: last - first + 1 }, (_, index) => first + index));
+  } finally {
+    await native.close();
   }
 });
 

@@ -228,7 +228,10 @@ export interface OnOptions {
    * Read history first, then go live, through the same handler: `'earliest'`,
    * an offset (from an event's `offset`), or `{ last: n }`. Each event is
    * delivered once at the seam. A transport or topic without history reports
-   * a `no_history` gap (`onGap`) and the handler just goes live.
+   * a `no_history` gap (`onGap`) and the handler just goes live — except a
+   * cache channel (`cache-…`, `private-cache-…`, `presence-cache-…`) on a
+   * broker: `{ last: 1 }` gets its last event (what a Pusher subscriber is
+   * sent first), or nothing when it has none, and no gap.
    */
   readonly since?: HistorySince;
 }
@@ -679,10 +682,14 @@ export class EventChannel<TEvents extends EventMap = UntypedEvents> {
   }
 
   async #catchUp(registration: Registration, since: HistorySince): Promise<void> {
+    // Replayed events without an offset (a cache channel's last event, kept
+    // outside history): the seam knows them by id instead.
+    const unnumbered = new Set<string>();
     const through = await replayHistory(this.#transport, registration.pattern, since, {
       deliver: async (raw) => {
         const checked = this.#check(raw);
         if (!checked) return undefined;
+        if (checked.envelope.offset === undefined) unnumbered.add(checked.envelope.id);
         const outcome = checked.outcome instanceof Promise ? await checked.outcome : checked.outcome;
         if (!outcome.ok) {
           this.#stats.invalid++;
@@ -696,13 +703,22 @@ export class EventChannel<TEvents extends EventMap = UntypedEvents> {
       error: (error) => this.#report(toEventwireError(error)),
       active: () => registration.active && !this.#closed,
     });
-    this.#releaseHeld(registration, through);
+    this.#releaseHeld(registration, through, unnumbered);
   }
 
   /** The seam: live events held during the replay, without those history already delivered. */
-  #releaseHeld(registration: Registration, through: ParsedOffset | undefined): void {
-    const held = registration.held ?? [];
+  #releaseHeld(registration: Registration, through: ParsedOffset | undefined, unnumbered?: ReadonlySet<string>): void {
+    let held = registration.held ?? [];
     registration.held = undefined;
+    // An unnumbered replayed event that also came live: it and every live
+    // event before it (they came in the broker's order) were already had.
+    if (unnumbered && unnumbered.size > 0) {
+      let seen = -1;
+      held.forEach((event, index) => {
+        if (unnumbered.has(event.id)) seen = index;
+      });
+      held = held.slice(seen + 1);
+    }
     for (const event of held) {
       if (!registration.active || deliveredByReplay(event.offset, through)) continue;
       this.#deliverTo(registration, event);

@@ -1,10 +1,11 @@
 // Reading history for clients: a reconnecting client's resume, and pages of
 // history for the HTTP API and the `history` frame. Synchronous like the
 // store, so the caller can make subscriptions live in the same step.
-import type { EventEnvelope } from '@eventwire/event-channel';
+import { isWildcardPattern, type EventEnvelope } from '@eventwire/event-channel';
 import { parseSince, readStoredPage, type GapReason, type PageQuery, type StoredEvent, type StoredPage } from '@eventwire/event-channel/protocol';
 import { channelKind } from '../auth/channels.js';
 import type { BrokerHistory } from '../core.js';
+import { isCacheTopic, type LastEvents } from '../last-events.js';
 
 /** What a resume replays, and the patterns that cannot be brought fully up to date. */
 export interface ResumePlan {
@@ -50,8 +51,18 @@ export function planResume(history: BrokerHistory | undefined, patterns: readonl
   return { events: events.map((event) => event.envelope), gaps };
 }
 
-/** One page of history for `pattern`, as the broker serves it: guarded channels only through their exact name. */
-export function readHistoryPage(history: BrokerHistory | undefined, pattern: string, query: PageQuery): StoredPage {
+/**
+ * One page of history for `pattern`, as the broker serves it: guarded
+ * channels only through their exact name. The `last` events of a cache
+ * channel no history rule keeps are its last event (last-events.ts), at most
+ * one, and no gap: a cache channel keeps one event by design, so a client's
+ * `since: { last: 1 }` gets what a Pusher subscriber gets first.
+ */
+export function readHistoryPage(history: BrokerHistory | undefined, pattern: string, query: PageQuery, lastEvents?: LastEvents): StoredPage {
+  if (query.last !== undefined && lastEvents && !isWildcardPattern(pattern) && isCacheTopic(pattern) && !history?.rules.covers(pattern)) {
+    const last = query.last > 0 ? lastEvents.get(pattern) : undefined;
+    return { epoch: history?.store.epoch ?? '', events: last ? [last] : [], more: false };
+  }
   return readStoredPage(history, pattern, query, (topic) => visibleThrough(pattern, topic));
 }
 

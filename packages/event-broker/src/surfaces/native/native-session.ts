@@ -331,7 +331,7 @@ export class NativeSession implements Session {
   #history(frame: Extract<ClientFrame, { type: 'history' }>): undefined {
     try {
       assertPattern(frame.pattern, this.#limits.topicLimits);
-      const page = readHistoryPage(this.#core.history, frame.pattern, frame);
+      const page = readHistoryPage(this.#core.history, frame.pattern, frame, this.#core.lastEvents);
       this.#send({ type: 'history', id: frame.id, ...page });
     } catch (error) {
       this.#sendError(frame.id, error);
