@@ -3,6 +3,7 @@
 import type { EventEnvelope } from '@eventwire/event-channel';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { BrokerCore } from '../src/core.js';
 import { LastEvents, isCacheTopic, lastEventsDefaults } from '../src/last-events.js';
 import { startBroker, pusherSocket, until } from './helpers.js';
 
@@ -77,6 +78,22 @@ test('the broker setting cacheChannelTtlMs: a hit, then a miss once it expired',
   let last = first;
   await until(async () => (last = await subscribe())['event'] === 'pusher:cache_miss', 'the cached event to expire', 5000);
   assert.equal(last, { event: 'pusher:cache_miss', channel: 'cache-ttl' });
+});
+
+test('a cache topic has an audience with no subscriber (its subscribers are still to come): a surface that asks first still publishes it', () => {
+  const core = new BrokerCore({
+    events: undefined,
+    allowUnknownTopics: true,
+    interceptTimeoutMs: 1000,
+    observerTimeoutMs: 1000,
+    maxDerivedDepth: 4,
+    payloadLimits: { maxDepth: 64 },
+    source: 'test',
+    report: () => {},
+    maxPresenceMembers: 100,
+  });
+  assert.ok(core.hasAudience('cache-x'));
+  assert.not.ok(core.hasAudience('orders'));
 });
 
 test.run();
