@@ -1,7 +1,7 @@
 // The one suite every cluster engine passes (NATS, Redis, PostgreSQL), each
 // against its real server with two brokers on it: clients on different
 // brokers see each other (`*` and `#`, each event once, in publisher order,
-// HTTP publishes too), interest-based subscriptions, hooks exactly once (on
+// HTTP publishes too), interest-based subscriptions, cache channels' last events, hooks exactly once (on
 // the broker the event entered), toOthers/except across brokers, presence
 // across brokers, /cluster, and the server going away: local delivery goes
 // on, /health says degraded, what enters is held and forwarded once back;
@@ -116,6 +116,29 @@ export function runClusterEngineSuite(name: string, harness: EngineHarness): voi
       assert.is(a.broker.stats().cluster?.engine, name);
     } finally {
       await Promise.all([onA.close(), onB.close()]);
+    }
+  });
+
+  test("a cache channel's last event published on A with nobody subscribed anywhere is what a subscriber on B gets first", async ({ a, b }) => {
+    const topic = `cache-${uniqueTopic('eng')}`;
+    await a.broker.publish(topic as never, { price: 7 } as never);
+    const onB = connectTo(b);
+    try {
+      let got: unknown[] = [];
+      await until(
+        async () => {
+          got = [];
+          const off = onB.on(topic, (data) => void got.push(data), { since: { last: 1 } });
+          await off.ready;
+          off();
+          return got.length > 0;
+        },
+        'the cached event on B',
+        WAIT,
+      );
+      assert.equal(got, [{ price: 7 }]);
+    } finally {
+      await onB.close();
     }
   });
 
