@@ -3,6 +3,7 @@
 // nobody subscribes, is what a subscriber on broker B gets first; a broker
 // that joins later asks the others for what they hold; and a cache topic the
 // cluster also keeps history for (JetStream) is kept the same way.
+import { connect } from '@nats-io/transport-node';
 import PusherServer from 'pusher';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -85,6 +86,25 @@ if (!natsServerAvailable()) {
     await trigger(a, 'cache-js', { v: 1 });
     const cached = await untilCached(b, 'cache-js');
     assert.is(cached['data'], JSON.stringify({ v: 1 }));
+  });
+
+  test("a plain NATS client on the brokers' cache subject cannot plant an event that breaks the shape limits", async (context) => {
+    const [, b] = context.brokers as [TestBroker<never>, TestBroker<never>];
+    const nats = await connect({ servers: context.nats.url });
+    try {
+      const envelope = (topic: string, data: unknown) => ({ id: `forged-${topic}`, topic, source: 'urn:forger', time: new Date().toISOString(), data });
+      let deep: unknown = 'bottom';
+      for (let level = 0; level < 200; level++) deep = { deep };
+      const body = (topic: string, data: unknown) => new TextEncoder().encode(JSON.stringify({ node: 'forger', envelope: envelope(topic, data) }));
+      nats.publish('_EVENTWIRE.cache.set', body('cache-forged', deep));
+      // Then one within the limits, on the same connection (so after it): once B has it, B has handled the first.
+      nats.publish('_EVENTWIRE.cache.set', body('cache-barrier', { fine: true }));
+      await nats.flush();
+      assert.is((await untilCached(b, 'cache-barrier'))['data'], JSON.stringify({ fine: true }));
+      assert.equal(await firstAfterSubscribe(b, 'cache-forged'), { event: 'pusher:cache_miss', channel: 'cache-forged' });
+    } finally {
+      await nats.close();
+    }
   });
 }
 

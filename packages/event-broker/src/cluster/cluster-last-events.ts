@@ -7,7 +7,7 @@
 // joining or coming back asks the others for what they hold. Each broker then
 // answers its own subscribers from its own map, synchronously, as on one
 // broker. It speaks over the engine's ClusterBus, so it works on every engine.
-import { parseEnvelope, toEventwireError, type EventEnvelope, type EventwireError } from '@eventwire/event-channel';
+import { toEventwireError, type EventEnvelope, type EventwireError } from '@eventwire/event-channel';
 import type { LastEvents } from '../last-events.js';
 import type { ClusterBus, ClusterPart } from './cluster-part.js';
 
@@ -25,14 +25,23 @@ export class ClusterLastEvents implements ClusterPart {
   readonly #cache: LastEvents;
   readonly #node: string;
   readonly #report: (error: EventwireError) => void;
+  readonly #accept: (raw: unknown) => EventEnvelope;
   #bus: ClusterBus | undefined;
   #open = false;
   #subscriptions: Array<() => void> = [];
 
-  constructor(cache: LastEvents, node: string, host: { report(error: EventwireError): void }) {
+  /**
+   * `accept` checks what comes over the bus as an event from the cluster is
+   * checked (envelope, shape limits, event map), throwing an `EventwireError`
+   * for one that fails: anyone on the NATS, Redis or PostgreSQL server can
+   * publish on the brokers' subjects, and a cached event reaches every later
+   * subscriber.
+   */
+  constructor(cache: LastEvents, node: string, host: { report(error: EventwireError): void; accept(raw: unknown): EventEnvelope }) {
     this.#cache = cache;
     this.#node = node;
     this.#report = host.report;
+    this.#accept = host.accept;
     cache.watchLocal((envelope) => {
       if (this.#open) this.#bus?.publish(CACHE_SET, { node: this.#node, envelope });
     });
@@ -97,7 +106,7 @@ export class ClusterLastEvents implements ClusterPart {
 
   #envelopeOf(raw: unknown): EventEnvelope | undefined {
     try {
-      return parseEnvelope(raw);
+      return this.#accept(raw);
     } catch (error) {
       this.#report(toEventwireError(error, 'invalid_envelope'));
       return undefined;

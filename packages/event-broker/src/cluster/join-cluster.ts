@@ -29,7 +29,7 @@ export function joinCluster(
       log,
       nodeStats: () => broker.nodeStats(),
     },
-    [new ClusterPresence(core.presence, engine.node, engine.presence ?? {}, { report, log }), new ClusterLastEvents(core.lastEvents, engine.node, { report })],
+    [new ClusterPresence(core.presence, engine.node, engine.presence ?? {}, { report, log }), new ClusterLastEvents(core.lastEvents, engine.node, { report, accept: (raw) => core.acceptFromHistory(raw, false) })],
   );
   core.linkCluster((envelope, except) => engine.forward(envelope, except));
   core.router.watchInterest(engine.interest);
