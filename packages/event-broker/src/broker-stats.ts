@@ -2,6 +2,7 @@
 import type { RefusalCounts } from './auth/access.js';
 import type { ClusterEngineStats } from './cluster/cluster-engine.js';
 import type { HookStats } from './hooks.js';
+import type { PusherWebhookStats } from './surfaces/pusher/pusher-webhook-sender.js';
 import type { RedisBridgeStats } from './surfaces/socketio/redis-bridge.js';
 import type { SurfaceName } from './surfaces/surface.js';
 
@@ -54,6 +55,8 @@ export interface BrokerStats {
   readonly cluster?: ClusterEngineStats;
   /** The Socket.IO Redis emitters' bridge, when `socketio.redis` is set: messages read and what became of them. */
   readonly socketioBridge?: RedisBridgeStats;
+  /** Each Pusher webhook (by app and URL), when some Pusher app has one: events sent, failed, dropped, waiting; requests retried. */
+  readonly pusherWebhooks?: readonly PusherWebhookStats[];
   /** Bytes read from and written to WebSocket connections (the TCP sockets' own counts: framing and handshakes included). */
   readonly bytes: { readonly received: number; readonly sent: number };
 }

@@ -105,6 +105,12 @@ export interface PusherOptions {
    * @default none
    */
   readonly allowedOrigins?: readonly string[] | '*';
+  /**
+   * How long `channel_vacated` and `member_removed` webhooks wait; a channel
+   * or member back within it sends neither (a page reload). Pusher's delay.
+   * @default 3000
+   */
+  readonly webhookRemovalDelayMs?: number;
 }
 
 /**

@@ -39,6 +39,9 @@ export interface ChannelMembers {
 /** A member's presence on this broker began (`present`) or ended. */
 export type LocalPresenceChange = (channel: string, member: PresenceMember, present: boolean) => void;
 
+/** A member joined a channel (`present`: on no broker before) or left it (on no broker now). */
+export type MemberChange = (channel: string, member: PresenceMember, present: boolean) => void;
+
 export class PresenceRegistry {
   readonly #maxMembers: number;
   /** channel → member id → the member and its connections. */
@@ -48,6 +51,7 @@ export class PresenceRegistry {
   /** channel → member id → a member the other brokers of the cluster have. */
   readonly #remote = new Map<string, Map<string, RemoteEntry>>();
   #onLocalChange: LocalPresenceChange | undefined;
+  readonly #onMemberChange: MemberChange[] = [];
 
   constructor(maxMembers: number) {
     this.#maxMembers = maxMembers;
@@ -74,9 +78,11 @@ export class PresenceRegistry {
     if (existing) existing.connections.add(listener);
     else {
       // Already on another broker: not new to anyone.
-      if (!elsewhere?.has(member.id)) for (const other of this.#listeners(members)) other.memberAdded(channel, member);
+      const isNew = !elsewhere?.has(member.id);
+      if (isNew) for (const other of this.#listeners(members)) other.memberAdded(channel, member);
       members.set(member.id, { member, connections: new Set([listener]) });
       this.#onLocalChange?.(channel, member, true);
+      if (isNew) this.#memberChanged(channel, member, true);
     }
     return this.members(channel);
   }
@@ -123,6 +129,7 @@ export class PresenceRegistry {
     // Still on another broker: still a member.
     if (this.#remote.get(channel)?.has(memberId)) return;
     for (const other of this.#listeners(members)) other.memberRemoved(channel, entry.member);
+    this.#memberChanged(channel, entry.member, false);
   }
 
   /** The connection is gone: it leaves every presence channel it was on. */
@@ -151,6 +158,16 @@ export class PresenceRegistry {
     this.#onLocalChange = listener;
   }
 
+  /**
+   * Told each time a member joins a channel where no broker had it, or leaves
+   * one where no broker has it any more: once per user, whatever its
+   * connections and brokers (Pusher's member webhooks). Every broker of a
+   * cluster is told of every such change.
+   */
+  watchMembers(listener: MemberChange): void {
+    this.#onMemberChange.push(listener);
+  }
+
   /** Every channel's members on this broker (for another broker's snapshot). */
   localMembers(): ChannelMembers[] {
     return [...this.#channels].map(([channel, members]) => ({ channel, members: [...members.values()].map((entry) => entry.member) }));
@@ -167,7 +184,9 @@ export class PresenceRegistry {
     }
     remote.set(member.id, { member, nodes: new Set([node]) });
     const local = this.#channels.get(channel);
-    if (local && !local.has(member.id)) for (const listener of this.#listeners(local)) listener.memberAdded(channel, member);
+    if (local?.has(member.id)) return;
+    if (local) for (const listener of this.#listeners(local)) listener.memberAdded(channel, member);
+    this.#memberChanged(channel, member, true);
   }
 
   /** Another broker no longer has member `memberId` on `channel`. */
@@ -178,7 +197,9 @@ export class PresenceRegistry {
     remote!.delete(memberId);
     if (remote!.size === 0) this.#remote.delete(channel);
     const local = this.#channels.get(channel);
-    if (local && !local.has(memberId)) for (const listener of this.#listeners(local)) listener.memberRemoved(channel, entry.member);
+    if (local?.has(memberId)) return;
+    if (local) for (const listener of this.#listeners(local)) listener.memberRemoved(channel, entry.member);
+    this.#memberChanged(channel, entry.member, false);
   }
 
   /**
@@ -199,6 +220,10 @@ export class PresenceRegistry {
     let count = local?.size ?? 0;
     for (const id of this.#remote.get(channel)?.keys() ?? []) if (!local?.has(id)) count++;
     return count;
+  }
+
+  #memberChanged(channel: string, member: PresenceMember, present: boolean): void {
+    for (const listener of this.#onMemberChange) listener(channel, member, present);
   }
 
   #listeners(members: Map<string, Entry>): Set<PresenceListener> {

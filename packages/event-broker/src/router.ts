@@ -53,21 +53,25 @@ export class Router {
   readonly #trie = new TopicTrie<Subscriber>();
   // One pattern (the usual case) is kept as a bare string; a Set from the second.
   readonly #patterns = new Map<Subscriber, string | Set<string>>();
-  /** Subscribers per distinct pattern, kept only while someone watches interest (a cluster link). */
-  #interest: { readonly counts: Map<string, number>; readonly listener: InterestListener } | undefined;
+  /** Subscribers per distinct pattern, kept only while someone watches interest (a cluster link, Pusher webhooks). */
+  #interest: { readonly counts: Map<string, number>; readonly listeners: InterestListener[] } | undefined;
 
   /**
    * Calls `listener(pattern, true)` when a pattern gets its first subscriber
    * and `(pattern, false)` when it loses its last: what a cluster link
-   * subscribes to upstream. Patterns held now are reported at once.
+   * subscribes to upstream, and what makes a Pusher channel occupied.
+   * Patterns held now are reported at once. Several may watch.
    */
   watchInterest(listener: InterestListener): void {
-    const counts = new Map<string, number>();
-    for (const subscriber of this.#patterns.keys()) {
-      for (const pattern of this.#patternsOf(subscriber)) counts.set(pattern, (counts.get(pattern) ?? 0) + 1);
+    if (!this.#interest) {
+      const counts = new Map<string, number>();
+      for (const subscriber of this.#patterns.keys()) {
+        for (const pattern of this.#patternsOf(subscriber)) counts.set(pattern, (counts.get(pattern) ?? 0) + 1);
+      }
+      this.#interest = { counts, listeners: [] };
     }
-    this.#interest = { counts, listener };
-    for (const pattern of counts.keys()) listener(pattern, true);
+    this.#interest.listeners.push(listener);
+    for (const pattern of this.#interest.counts.keys()) listener(pattern, true);
   }
 
   /** Adds a pattern for a subscriber; false when it already had it. */
@@ -112,12 +116,12 @@ export class Router {
   }
 
   #countInterest(pattern: string, change: 1 | -1): void {
-    const { counts, listener } = this.#interest!;
+    const { counts, listeners } = this.#interest!;
     const count = (counts.get(pattern) ?? 0) + change;
     if (count > 0) counts.set(pattern, count);
     else counts.delete(pattern);
-    if (change === 1 && count === 1) listener(pattern, true);
-    else if (change === -1 && count === 0) listener(pattern, false);
+    if (change === 1 && count === 1) for (const listener of listeners) listener(pattern, true);
+    else if (change === -1 && count === 0) for (const listener of listeners) listener(pattern, false);
   }
 
   /** Whether a subscriber holds exactly this pattern. */

@@ -221,12 +221,9 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
         history: this.#core.history !== undefined,
         cluster: cluster !== undefined,
         socketioBridge: options.socketio?.redis !== undefined,
+        pusherWebhooks: options.pusher?.apps?.some((app) => (app.webhooks?.length ?? 0) > 0) ?? false,
       }),
     };
-    if (cluster) {
-      joinCluster(cluster, this.#core, { report, log: this.#log, nodeStats: () => this.stats() });
-      this.#cluster = cluster;
-    }
     const host: SurfaceHost = {
       core: this.#core,
       access: this.#access,
@@ -251,6 +248,13 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
     this.#pusher = builtin.pusher;
     this.#socketio = builtin.socketio;
     this.#surfaces = [...builtin.surfaces, ...(options.surfaces ?? []).map((create) => create(host))];
+    // After the surfaces: the Pusher webhooks' occupancy rides on the cluster beside presence.
+    if (cluster) {
+      const webhooks = this.#pusher?.webhooks;
+      const link = joinCluster(cluster, this.#core, { report, log: this.#log, nodeStats: () => this.stats() }, webhooks?.occupancy);
+      webhooks?.clustered({ node: cluster.node, liveNodes: link.liveNodes });
+      this.#cluster = cluster;
+    }
     // One browser build for the page at /eventwire/ and the dashboard's page.
     const clientScript = new ClientScript();
     this.#dashboard = options.dashboard
@@ -458,6 +462,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
     const connections = this.#connections.countBySurface([...builtinSurfaceNames, ...this.#surfaces.map((surface) => surface.name)]) as BrokerStats['connections'];
     const { subscribers, subscriptions } = this.#core.router.counts();
     const socketioBridge = this.#socketio?.redisBridgeStats();
+    const pusherWebhooks = this.#pusher?.webhooks?.stats();
     return {
       connections,
       subscribers,
@@ -475,6 +480,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
       }),
       ...(this.#cluster && { cluster: this.#cluster.stats() }),
       ...(socketioBridge && { socketioBridge }),
+      ...(pusherWebhooks && { pusherWebhooks }),
       bytes: this.#connections.traffic(),
     };
   }

@@ -32,6 +32,7 @@ import { logHistoryStoreDefaults } from './history/log-store.js';
 import { brokerLogLevels, type BrokerLogLevel } from './log-record.js';
 import { defaultHistoryMemoryBytes } from './history/memory-bound.js';
 import type { MetricsOptions, PusherOptions } from './options.js';
+import { pusherWebhookEventTypes } from './surfaces/pusher/pusher-webhook-sender.js';
 import type { SocketIoOptions } from './surfaces/socketio/socketio-options.js';
 import {
   asText,
@@ -95,6 +96,23 @@ const rateSchema = z.strictObject({
   perSecond: z.number({ error: 'expected a rate per second (a positive number)' }).positive(),
   burst: count.optional(),
 });
+/** One webhook of a Pusher app (pusher-webhooks.ts's PusherWebhookOptions). */
+const pusherWebhookSchema = z.strictObject(
+  {
+    url: z.string().regex(/^https?:\/\/\S+$/, 'expected an http:// or https:// URL'),
+    eventTypes: z.array(z.enum(pusherWebhookEventTypes)).optional(),
+    filter: z.strictObject({ channelPrefix: z.string().optional(), channelSuffix: z.string().optional() }).optional(),
+    headers: z.record(z.string(), z.string()).optional(),
+    batchMs: milliseconds.optional(),
+    maxBatch: count.optional(),
+    maxQueued: count.optional(),
+    timeoutMs: milliseconds.optional(),
+    retryForMs: milliseconds.optional(),
+    retryBaseMs: milliseconds.optional(),
+    retryMaxDelayMs: milliseconds.optional(),
+  },
+  { error: 'expected { url, eventTypes?, filter?: { channelPrefix?, channelSuffix? }, headers?, batchMs?, maxBatch?, maxQueued?, timeoutMs?, retryForMs?, retryBaseMs?, retryMaxDelayMs? }' },
+);
 const scopedRates = z.strictObject({ perConnection: rateSchema.optional(), perIp: rateSchema.optional() });
 
 /** One `history` entry of a config: like `HistoryRule`, with the age also as text (`'24h'`). */
@@ -707,6 +725,7 @@ export const optionSettings = {
                   .refine((text) => Buffer.from(text, 'base64').length === 32, 'expected 32 bytes, base64-encoded (openssl rand -base64 32)')
                   .optional(),
                 maxClientEventsPerSecond: z.number({ error: 'expected a rate per second (a positive number)' }).positive().optional(),
+                webhooks: z.array(pusherWebhookSchema).optional(),
               }),
             )
             .min(1, 'expected at least one app { id, key, secret }')
@@ -714,8 +733,9 @@ export const optionSettings = {
           authPath: z.union([z.literal(false), httpPath('/broadcasting/auth')]).optional(),
           userAuthPath: z.union([z.literal(false), httpPath('/pusher/user-auth')]).optional(),
           allowedOrigins: z.union([z.literal('*'), z.array(z.string().min(1))]).optional(),
+          webhookRemovalDelayMs: z.number({ error: 'expected milliseconds (0 or more)' }).min(0).optional(),
         },
-        { error: 'expected true, or { apps?, authPath?, userAuthPath?, allowedOrigins? }' },
+        { error: 'expected true, or { apps?, authPath?, userAuthPath?, allowedOrigins?, webhookRemovalDelayMs? }' },
       ).optional(),
     ),
     resolve: (pusher): PusherOptions | undefined => (pusher === true ? {} : pusher || undefined),

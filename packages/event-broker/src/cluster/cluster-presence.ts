@@ -10,12 +10,11 @@ import type { EventwireError } from '@eventwire/event-channel';
 import type { ChannelMembers, PresenceMember, PresenceRegistry } from '../presence.js';
 import type { ClusterBus, ClusterPart } from './cluster-part.js';
 
-/** A member's presence on one broker began (`present`) or ended. */
-const PRESENCE_CHANGE = '_EVENTWIRE.presence.change';
-/** A broker's whole list, sent when it joins or comes back. */
-const PRESENCE_SNAPSHOT = '_EVENTWIRE.presence.snapshot';
-/** A request every broker answers with its whole list. */
-const PRESENCE_SYNC = '_EVENTWIRE.presence.sync';
+// The subjects of one registry (`presence`, or `occupancy` for the Pusher
+// webhooks' occupied channels: the same machinery, a registry of its own):
+// a member's presence on one broker began or ended (`change`), a broker's
+// whole list, sent when it joins or comes back (`snapshot`), a request every
+// broker answers with its whole list (`sync`).
 /** Every broker says it is alive, every `heartbeatMs`. */
 const NODE_HEARTBEAT = '_EVENTWIRE.cluster.heartbeat';
 /** A broker closing on purpose. */
@@ -38,6 +37,8 @@ export interface ClusterPresenceOptions {
    * come. @default 2000
    */
   readonly membersPerPart?: number;
+  /** Which registry this is, in its subjects (`_EVENTWIRE.{name}.change`…). @default 'presence' */
+  readonly name?: 'presence' | 'occupancy';
 }
 
 export const clusterPresenceDefaults = { heartbeatMs: 2000, syncTimeoutMs: 500, membersPerPart: 2000 } as const;
@@ -63,6 +64,9 @@ export class ClusterPresence implements ClusterPart {
   #snapshots = 0;
   /** Other brokers' lists whose last part has not come yet. */
   readonly #parts = new Map<string, { snapshot: string; channels: Map<string, PresenceMember[]> }>();
+  readonly #changeSubject: string;
+  readonly #snapshotSubject: string;
+  readonly #syncSubject: string;
 
   constructor(registry: PresenceRegistry, node: string, options: ClusterPresenceOptions, host: ClusterPresenceHost) {
     this.#registry = registry;
@@ -71,7 +75,11 @@ export class ClusterPresence implements ClusterPart {
     this.#syncTimeoutMs = options.syncTimeoutMs ?? clusterPresenceDefaults.syncTimeoutMs;
     this.#membersPerPart = Math.max(1, options.membersPerPart ?? clusterPresenceDefaults.membersPerPart);
     this.#host = host;
-    registry.watchLocal((channel, member, present) => this.#publish(PRESENCE_CHANGE, { node: this.#node, channel, member, present }));
+    const name = options.name ?? 'presence';
+    this.#changeSubject = `_EVENTWIRE.${name}.change`;
+    this.#snapshotSubject = `_EVENTWIRE.${name}.snapshot`;
+    this.#syncSubject = `_EVENTWIRE.${name}.sync`;
+    registry.watchLocal((channel, member, present) => this.#publish(this.#changeSubject, { node: this.#node, channel, member, present }));
   }
 
   /** How many other brokers this one hears. */
@@ -79,18 +87,23 @@ export class ClusterPresence implements ClusterPart {
     return this.#seen.size;
   }
 
+  /** The other brokers heard within the last three heartbeats (a broker said bye or gone silent is not among them). */
+  liveNodes(): IterableIterator<string> {
+    return this.#seen.keys();
+  }
+
   opened(bus: ClusterBus, first: boolean): void {
     this.#bus = bus;
     this.#open = true;
     if (first) {
       this.#subscriptions = [
-        this.#listen(PRESENCE_CHANGE, (message) => {
+        this.#listen(this.#changeSubject, (message) => {
           const change = asChange(message);
           if (!change) return;
           if (change.present) this.#registry.remoteJoined(change.node, change.channel, change.member);
           else this.#registry.remoteLeft(change.node, change.channel, change.member.id);
         }),
-        this.#listen(PRESENCE_SNAPSHOT, (message) => {
+        this.#listen(this.#snapshotSubject, (message) => {
           const part = asSnapshotPart(message);
           if (part) this.#takePart(part);
         }),
@@ -101,7 +114,7 @@ export class ClusterPresence implements ClusterPart {
           this.#seen.delete(node);
           this.#registry.replaceRemote(node, []);
         }),
-        bus.subscribe(PRESENCE_SYNC, (_body, reply) => {
+        bus.subscribe(this.#syncSubject, (_body, reply) => {
           if (reply) for (const part of this.#snapshotParts()) reply(part);
         }),
       ];
@@ -109,7 +122,7 @@ export class ClusterPresence implements ClusterPart {
       this.#timer.unref();
     }
     // Joined or back: the others replace what they had of this broker, and this one learns theirs.
-    for (const part of this.#snapshotParts()) this.#publish(PRESENCE_SNAPSHOT, part);
+    for (const part of this.#snapshotParts()) this.#publish(this.#snapshotSubject, part);
     void this.#sync(bus);
   }
 
@@ -137,7 +150,7 @@ export class ClusterPresence implements ClusterPart {
    */
   async #sync(bus: ClusterBus): Promise<void> {
     const answered = new Set<string>();
-    const stop = bus.request(PRESENCE_SYNC, { node: this.#node }, (body) => {
+    const stop = bus.request(this.#syncSubject, { node: this.#node }, (body) => {
       const part = asSnapshotPart(body);
       if (!part || part.node === this.#node) return;
       answered.add(part.node);

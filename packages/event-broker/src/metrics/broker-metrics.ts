@@ -21,6 +21,8 @@ export interface BrokerMetricsOptions {
   readonly cluster: boolean;
   /** Whether the Socket.IO Redis emitters' bridge runs: its counter exists only then. */
   readonly socketioBridge?: boolean;
+  /** Whether some Pusher app has webhooks: their metrics exist only then. */
+  readonly pusherWebhooks?: boolean;
 }
 
 type Series = ReadonlyArray<readonly [Readonly<Record<string, string>>, number]>;
@@ -137,6 +139,17 @@ export class BrokerMetrics {
         ];
       });
       gauge('eventwire_socketio_bridge_subscribed', 'Whether the Socket.IO Redis emitters\' bridge is subscribed on a live connection (1) or not (0).', [], (stats) => (stats.socketioBridge?.subscribed ? 1 : 0));
+    }
+    if (this.#options.pusherWebhooks) {
+      // Labelled by app and the URL as logs show it (no credentials, no query).
+      const perWebhook = (field: 'sent' | 'failed' | 'retried' | 'dropped' | 'queued') => (stats: BrokerStats): Series =>
+        (stats.pusherWebhooks ?? []).map((webhook) => [{ app: webhook.app, webhook: webhook.url }, webhook[field]] as const);
+      const labels = ['app', 'webhook'];
+      counter('eventwire_pusher_webhook_sent_total', 'Pusher webhook events a receiver acknowledged (2xx).', labels, perWebhook('sent'));
+      counter('eventwire_pusher_webhook_failed_total', 'Pusher webhook events given up on (their batch still failed when its retry time ran out).', labels, perWebhook('failed'));
+      counter('eventwire_pusher_webhook_retried_total', 'Pusher webhook requests made again after a failure or a non-2xx answer.', labels, perWebhook('retried'));
+      counter('eventwire_pusher_webhook_dropped_total', 'Pusher webhook events dropped from a full queue (oldest first).', labels, perWebhook('dropped'));
+      gauge('eventwire_pusher_webhook_queued', 'Pusher webhook events waiting to be sent.', labels, perWebhook('queued'));
     }
     return registry;
   }

@@ -68,7 +68,7 @@ export function describeWebhookRetry(retry: WebhookRetry): string {
 }
 
 /** The message an operator needs: fetch's own is "fetch failed", the reason is its cause's. */
-function causeText(error: unknown): string {
+export function causeText(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
   const cause = error.cause;
   if (cause instanceof Error) return cause.cause instanceof Error ? `${cause.message}: ${cause.cause.message}` : cause.message;

@@ -9,6 +9,7 @@
 // private and presence rules and the router's guard see the same kind.
 import { EventwireError, findTopicProblem, type EventEnvelope, type TopicLimits } from '@eventwire/event-channel';
 import { PreparedTextFrame } from '../../prepared-frame.js';
+import type { PusherWebhookOptions } from './pusher-webhooks.js';
 
 /** One Pusher app: what pusher-js names as `key`, and what server libraries sign with. */
 export interface PusherAppOptions {
@@ -45,6 +46,13 @@ export interface PusherAppOptions {
    * @default 10
    */
   readonly maxClientEventsPerSecond?: number;
+  /**
+   * Where this app's server is told what happens on its channels, in
+   * Pusher's webhook format (signed with `secret`): occupied and vacated
+   * channels, presence members added and removed, client events, cache misses.
+   * @default none
+   */
+  readonly webhooks?: readonly PusherWebhookOptions[];
 }
 
 /** The development app used when the Pusher surface is turned on without apps (Soketi's defaults). */

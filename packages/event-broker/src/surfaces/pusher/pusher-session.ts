@@ -20,6 +20,7 @@ import { FrameQueue } from '../frame-queue.js';
 import type { SessionOps } from '../session-ops.js';
 import type { Session } from '../surface.js';
 import { isEncryptedChannel, pusherDataToEventData, type PusherApp } from './pusher-apps.js';
+import type { PusherWebhooks } from './pusher-webhooks.js';
 
 /** The protocol versions served: pusher-js since 3.0 speaks 7; 5 and 6 differ only in what we never send. */
 const SUPPORTED_PROTOCOLS = new Set(['5', '6', '7']);
@@ -113,6 +114,8 @@ export interface PusherLimits {
   readonly sessions: SessionOps;
   readonly maxSubscriptions: number;
   readonly maxPayloadBytes: number;
+  /** The apps' webhooks, when some app has one. */
+  readonly webhooks: PusherWebhooks | undefined;
   /** A session ended (the surface's registry of socket ids forgets it). */
   readonly gone: (session: PusherSession) => void;
   /**
@@ -226,7 +229,7 @@ export class PusherSession implements Session {
         case 'pusher:signin':
           return this.#signin(fields);
         default:
-          if (frame.event.startsWith('client-')) return await this.#clientEvent(frame.event, frame.channel, data);
+          if (frame.event.startsWith('client-')) return await this.#clientEvent(frame.event, frame.channel, data, frame.data);
           throw new EventwireError('invalid_frame', `Unknown event ${JSON.stringify(frame.event.slice(0, 100))}`);
       }
     } catch (error) {
@@ -340,7 +343,7 @@ export class PusherSession implements Session {
    * back to the sender), on a private or presence channel this connection is
    * subscribed to, when the app allows client events, within its rate.
    */
-  async #clientEvent(event: string, channel: unknown, data: unknown): Promise<void> {
+  async #clientEvent(event: string, channel: unknown, data: unknown, raw: unknown): Promise<void> {
     if (!this.app.clientEvents) throw new EventwireError('forbidden', `Client events are turned off for app ${this.app.id}`);
     const topic = this.app.topicOf(channel);
     if (channelKind(topic) === 'public') throw new EventwireError('forbidden', 'Client events are only allowed on private and presence channels');
@@ -362,6 +365,8 @@ export class PusherSession implements Session {
       metadata: { event, ...(memberId !== undefined && { pusher_user_id: memberId }) },
     });
     await core.publish(envelope, { surface: 'pusher', connectionId: this.id, except: this.id });
+    // After the publish: a hook's refusal sends none. `data` as the client sent it, a string (pusher-js sends an object).
+    this.#limits.webhooks?.clientEvent(this.app, channel as string, event, typeof raw === 'string' ? raw : JSON.stringify(raw ?? null), this.id, memberId);
   }
 
   #subscriptionError(channel: string, error: unknown, status: number): void {

@@ -9,6 +9,7 @@ import type { Surface } from '../surface.js';
 import type { SurfaceHost } from '../surface-host.js';
 import { PusherApps, developmentPusherApp, type PusherApp } from './pusher-apps.js';
 import { PusherHttpApi } from './pusher-http.js';
+import { PusherWebhooks, assertPusherWebhooks, pusherWebhookDefaults } from './pusher-webhooks.js';
 import {
   PusherRefusal,
   PusherSession,
@@ -26,6 +27,8 @@ export interface PusherSurface extends Surface<PusherApp> {
   nodeHandler(kind: 'channel' | 'user', clientAddress: (request: IncomingMessage) => string): (request: IncomingMessage, response: ServerResponse) => Promise<void>;
   /** The same as a fetch handler. */
   fetchHandler(kind: 'channel' | 'user'): (request: Request, clientAddress?: string) => Promise<Response>;
+  /** The apps' webhooks; undefined when no app has one (nothing then watches channels for them). */
+  readonly webhooks: PusherWebhooks | undefined;
 }
 
 const appPath = /^\/app\/([^/]+)$/;
@@ -35,6 +38,11 @@ export function createPusherSurface(host: SurfaceHost, options: PusherOptions): 
   const apps = new PusherApps(options.apps ?? [developmentPusherApp], limits.topicLimits);
   /** This broker's Pusher connections by socket id. */
   const sockets = new Map<string, PusherSession>();
+  const webhookOptions = new Map(apps.all.map((app, index) => [app, options.apps?.[index]?.webhooks ?? []] as const));
+  options.apps?.forEach((app, index) => assertPusherWebhooks(app.webhooks ?? [], `pusher.apps[${index}]`));
+  const webhooks = [...webhookOptions.values()].some((each) => each.length > 0)
+    ? new PusherWebhooks(apps.all, webhookOptions, core, options.webhookRemovalDelayMs ?? pusherWebhookDefaults.removalDelayMs, host.logRecord)
+    : undefined;
   const authPath = options.authPath === false ? undefined : (options.authPath ?? '/broadcasting/auth');
   const userAuthPath = options.userAuthPath === false ? undefined : (options.userAuthPath ?? '/pusher/user-auth');
   const api = new PusherHttpApi({
@@ -52,6 +60,7 @@ export function createPusherSurface(host: SurfaceHost, options: PusherOptions): 
     sessions: host.sessions,
     maxSubscriptions: limits.maxSubscriptions,
     maxPayloadBytes: limits.maxPayloadBytes,
+    webhooks,
     gone: (session: PusherSession) => {
       if (sockets.get(session.id) === session) sockets.delete(session.id);
     },
@@ -111,5 +120,7 @@ export function createPusherSurface(host: SurfaceHost, options: PusherOptions): 
         : [],
     nodeHandler: (kind, clientAddress) => api.nodeHandler(kind, clientAddress),
     fetchHandler: (kind) => api.fetchHandler(kind),
+    webhooks,
+    close: () => webhooks?.close(),
   };
 }
