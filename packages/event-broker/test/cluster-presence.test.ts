@@ -80,6 +80,34 @@ if (!available) {
     }
   });
 
+  test('a broker that joins while another is still asking for the lists keeps its members there', async ({ servers }) => {
+    // The first broker's sync waits this long for answers; the second joins within it and was never asked.
+    const syncTimeoutMs = 1500;
+    const start = (node: string): Promise<TestBroker<never>> =>
+      startClusterBroker<never>(
+        node,
+        {
+          authenticate: ({ token }) => (token ? { id: token } : undefined),
+          cluster: { url: servers[0]!.url, node, reconnectTimeWaitMs: 50, presence: { heartbeatMs: 1000, syncTimeoutMs } },
+        },
+        (broker: EventBrokerServer<never>) => void broker.channel('presence-room.{roomId}', () => ({})),
+      );
+    const first = await start('p-sync-1');
+    const openedAt = Date.now();
+    const second = await start('p-sync-2');
+    const sue = await join(second, 'sue', 'presence-room.sync');
+    try {
+      await untilMembers(first, 'presence-room.sync', ['sue'], 'the first broker lists sue');
+      assert.ok(Date.now() - openedAt < syncTimeoutMs, 'sue was listed while the first broker was still syncing (else this test proves nothing)');
+      // The sync's own deadline: a wait on the clock, the behaviour under test being what happens when it passes.
+      await until(() => Date.now() - openedAt > syncTimeoutMs + 200, 'the first broker\'s sync over', syncTimeoutMs + 1000);
+      assert.equal(await memberIds(first, 'presence-room.sync'), ['sue'], 'still listed after the sync');
+    } finally {
+      sue.client.close();
+      await Promise.all([first.stop(), second.stop()]);
+    }
+  });
+
   test('malformed presence messages on NATS are ignored: no crash, no member made up', async ({ servers, brokers }) => {
     const [a] = brokers as [TestBroker<never>];
     const channel = 'presence-room.garbage';

@@ -149,6 +149,10 @@ export class ClusterPresence implements ClusterPart {
    * the older list then undid the change).
    */
   async #sync(bus: ClusterBus): Promise<void> {
+    // Only brokers known when it is asked can fail to answer: one that joins meanwhile was never asked
+    // (it announced itself with its own list), and one heard from since is alive.
+    const started = Date.now();
+    const asked = [...this.#seen.keys()];
     const answered = new Set<string>();
     const stop = bus.request(this.#syncSubject, { node: this.#node }, (body) => {
       const part = asSnapshotPart(body);
@@ -159,8 +163,9 @@ export class ClusterPresence implements ClusterPart {
     });
     await new Promise((resolve) => setTimeout(resolve, this.#syncTimeoutMs).unref());
     stop();
-    for (const node of [...this.#seen.keys()]) {
-      if (answered.has(node)) continue;
+    for (const node of asked) {
+      const last = this.#seen.get(node);
+      if (answered.has(node) || last === undefined || last >= started) continue;
       this.#seen.delete(node);
       this.#registry.replaceRemote(node, []);
     }
