@@ -6,6 +6,8 @@
 // inputs; the real process runs where the process is the subject: the README
 // config serving, the printed JSON, and the exit-2 one-line refusals.
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +17,7 @@ import * as assert from 'uvu/assert';
 import { readCommandLine } from '../src/command-line.js';
 import { maskConfig } from '../src/config.js';
 import { BrokerConfigError, createBrokerFromConfig, loadBrokerConfigFile } from '../src/index.js';
-import { RawClient, within } from './helpers.js';
+import { RawClient, until, within } from './helpers.js';
 
 const cli = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
 const fixture = (name: string): string => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
@@ -280,6 +282,40 @@ test('pusher: apps from a JSON config file and from --pusher flags (secrets mask
     assert.is((await fetch(`${httpUrl}/broadcasting/auth`, { method: 'POST' })).status, 404);
   } finally {
     await configured.close();
+  }
+});
+
+test('pusher webhooks from a JSON config file: headers masked, a bad event type a typed error naming its key path, and the broker posts them', async ({ dir }) => {
+  const bodies: string[] = [];
+  const receiver = createServer((request, response) => {
+    let body = '';
+    request.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
+    request.on('end', () => {
+      bodies.push(body);
+      response.end();
+    });
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`;
+  const app = { id: 'shop', key: 'shop-key', secret: 'shop-secret-123', webhooks: [{ url, eventTypes: ['channel_occupied'], headers: { authorization: 'Bearer hook-token' }, batchMs: 0 }] };
+  const file = writeJson(dir, 'pusher-hooks.json', { pusher: { apps: [app], webhookRemovalDelayMs: 0 } });
+  assert.not.match(JSON.stringify(await printConfig(['--config', file, '--print-config'])), /hook-token/);
+  const bad = writeJson(dir, 'pusher-hooks-bad.json', { pusher: { apps: [{ ...app, webhooks: [{ url, eventTypes: ['channel_exploded'] }] }] } });
+  assert.match(await refusal(['--config', bad]), /pusher\.apps\[0\]\.webhooks\[0\]\.eventTypes\[0\]/);
+
+  const configured = await createBrokerFromConfig({ ...(await loadBrokerConfigFile(file)), port: 0 });
+  const { url: brokerUrl } = await configured.broker.listen();
+  try {
+    const client = await RawClient.open(`${brokerUrl}/app/shop-key?protocol=7`);
+    await client.next((frame) => frame['event'] === 'pusher:connection_established');
+    client.send({ event: 'pusher:subscribe', data: { channel: 'orders' } });
+    await until(() => bodies.length > 0, 'the occupied webhook');
+    assert.equal((JSON.parse(bodies[0]!) as { events: unknown }).events, [{ name: 'channel_occupied', channel: 'orders' }]);
+    client.socket.close();
+  } finally {
+    await configured.close();
+    receiver.closeAllConnections();
+    await new Promise((resolve) => receiver.close(resolve));
   }
 });
 
