@@ -1,7 +1,9 @@
 // A broker built from a config (file, environment, flags): the server, its
 // built-in observers (audit log, webhooks) and the config's own setup.
 import type { EventMap, EventwireError, UntypedEvents } from '@eventwire/event-channel';
-import { validateConfig, type BrokerConfig, type ResolvedBrokerConfig } from './config.js';
+import { BrokerConfigError, validateConfig, type BrokerConfig, type ResolvedBrokerConfig } from './config.js';
+import type { PusherOptions } from './options.js';
+import { developmentPusherApp } from './surfaces/pusher/pusher-apps.js';
 import { exact, optionEntries, type ConfigurableBrokerOptions } from './settings.js';
 import { createApiKeyAuthenticator } from './auth/api-keys.js';
 import type { Authenticator } from './auth/authenticate.js';
@@ -48,7 +50,7 @@ export async function createBrokerFromConfig<TEvents extends EventMap = UntypedE
   const logger = options.logger && (config.quiet ? (record: BrokerLogRecord) => void (record.conn === undefined && options.logger!(record)) : options.logger);
   const log = logger ? (line: string) => logger(lineRecord(line)) : options.log;
   const broker = new EventBrokerServer<TEvents>({
-    ...brokerOptionsOf(config),
+    ...withPusherWebhooks(brokerOptionsOf(config), config.pusherWebhooks),
     ...(config.events && { events: config.events as TEvents }),
     ...(logger ? { logger } : log && { log: config.quiet ? (line: string) => void (!line.startsWith('conn ') && log(line)) : log }),
     ...authenticatorOf(config),
@@ -98,6 +100,27 @@ export async function createBrokerFromConfig<TEvents extends EventMap = UntypedE
         await broker.close();
         await auditLog?.close();
       })()),
+  };
+}
+
+/** `--pusher-webhook app=url` flags added to their apps' webhooks; an app that is not served is a config error. */
+function withPusherWebhooks(options: ConfigurableBrokerOptions, flags: ResolvedBrokerConfig['pusherWebhooks']): ConfigurableBrokerOptions {
+  if (!flags || flags.length === 0) return options;
+  const pusher: PusherOptions | undefined = options.pusher === true ? {} : options.pusher || undefined;
+  if (!pusher) throw new BrokerConfigError([`pusherWebhooks: the Pusher surface is off; set pusher (--pusher id:key:secret)`]);
+  const apps = pusher.apps ?? [developmentPusherApp];
+  for (const { app } of flags) {
+    if (!apps.some((each) => each.id === app)) throw new BrokerConfigError([`pusherWebhooks: no Pusher app "${app}" (served: ${apps.map((each) => each.id).join(', ')})`]);
+  }
+  return {
+    ...options,
+    pusher: {
+      ...pusher,
+      apps: apps.map((app) => {
+        const added = flags.filter((flag) => flag.app === app.id).map((flag) => ({ url: flag.url }));
+        return added.length === 0 ? app : { ...app, webhooks: [...(app.webhooks ?? []), ...added] };
+      }),
+    },
   };
 }
 

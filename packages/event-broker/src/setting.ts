@@ -39,6 +39,13 @@ export function parsePusherFlag(text: string): { id: string; key: string; secret
   return { id, key, secret };
 }
 
+/** One `--pusher-webhook` flag: `app-id=url` (every event type of that app to the URL). */
+export function parsePusherWebhookFlag(text: string): { app: string; url: string } {
+  const at = text.indexOf('=');
+  if (at <= 0 || at === text.length - 1) throw new Error(`"${text.replace(/\?.*$/, '?***')}" is not app-id=url`);
+  return { app: text.slice(0, at), url: text.slice(at + 1) };
+}
+
 /**
  * One `--history` flag: `pattern[:maxEvents[:maxAge]]`, e.g. `order.#:10000:24h`
  * (a pattern never holds ':').

@@ -46,6 +46,7 @@ import {
   parseDuration,
   parseHistoryFlag,
   parsePusherFlag,
+  parsePusherWebhookFlag,
   parseSize,
   pathOrOff,
   presence,
@@ -928,6 +929,25 @@ export const configOnlySettings = {
         retries: z.number().int().nonnegative().optional(),
         timeoutMs: milliseconds.optional(),
         queueSize: count.optional(),
+      }),
+    ),
+  }),
+  /**
+   * Pusher webhooks from the command line: every event type of one app
+   * (`--pusher`'s id) to a URL, in Pusher's format and with the webhook
+   * defaults; the config file's `pusher.apps[].webhooks` has the rest.
+   */
+  pusherWebhooks: configOnly<readonly { readonly app: string; readonly url: string }[]>()({
+    flag: 'pusher-webhook',
+    env: 'EVENTWIRE_PUSHER_WEBHOOK',
+    arg: '<app-id>=<url>',
+    help: "POST that Pusher app's webhooks (Pusher's format, signed with its secret) to this URL",
+    repeatable: true,
+    read: (text) => list(text).map(parsePusherWebhookFlag),
+    schema: z.array(
+      z.strictObject({
+        app: z.string().min(1, 'expected the Pusher app id'),
+        url: z.string().regex(/^https?:\/\/\S+$/, 'expected an http:// or https:// URL'),
       }),
     ),
   }),

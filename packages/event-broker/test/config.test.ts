@@ -319,6 +319,44 @@ test('pusher webhooks from a JSON config file: headers masked, a bad event type 
   }
 });
 
+test('--pusher-webhook app=url: every event type of that app to the URL; a malformed flag or an app not served is invalid_config', async () => {
+  const bodies: string[] = [];
+  const receiver = createServer((request, response) => {
+    let body = '';
+    request.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
+    request.on('end', () => {
+      bodies.push(body);
+      response.end();
+    });
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`;
+  assert.match(await refusal(['--pusher-webhook', 'no-equals-sign']), /--pusher-webhook: .*is not app-id=url/);
+  const line = await readCommandLine(['--pusher', 'shop:shop-key:shop-secret-123', '--pusher-webhook', `shop=${url}`], process.env);
+  if (line.kind !== 'run') throw new Error('expected a run');
+  try {
+    await createBrokerFromConfig({ ...line.config, pusherWebhooks: [{ app: 'blog', url }], port: 0 });
+    assert.unreachable('an app not served was accepted');
+  } catch (error) {
+    assert.instance(error, BrokerConfigError);
+    assert.is((error as BrokerConfigError).code, 'invalid_config');
+  }
+  const configured = await createBrokerFromConfig({ ...line.config, port: 0 });
+  const { url: brokerUrl } = await configured.broker.listen();
+  try {
+    const client = await RawClient.open(`${brokerUrl}/app/shop-key?protocol=7`);
+    await client.next((frame) => frame['event'] === 'pusher:connection_established');
+    client.send({ event: 'pusher:subscribe', data: { channel: 'orders' } });
+    await until(() => bodies.length > 0, 'the occupied webhook', 5000);
+    assert.equal((JSON.parse(bodies[0]!) as { events: unknown }).events, [{ name: 'channel_occupied', channel: 'orders' }]);
+    client.socket.close();
+  } finally {
+    await configured.close();
+    receiver.closeAllConnections();
+    await new Promise((resolve) => receiver.close(resolve));
+  }
+});
+
 test('metrics: --metrics off turns /metrics off; a config names topic groups, and a bad pattern there is a typed error', async ({ dir }) => {
   assert.equal((await printConfig(['--metrics', 'off', '--print-config'])).config['metrics'], false);
   assert.match(

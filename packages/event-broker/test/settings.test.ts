@@ -102,6 +102,7 @@ const samples = {
   jwtAudience: { file: 'shop', text: 'shop', expected: 'shop' },
   jwtIssuer: { file: 'https://auth.example', text: 'https://auth.example', expected: 'https://auth.example' },
   jwtClockToleranceSec: { file: 30, text: '30', expected: 30 },
+  pusherWebhooks: { file: [{ app: 'a', url: 'https://hooks.example/pusher' }], text: ['a=https://hooks.example/pusher'], expected: [{ app: 'a', url: 'https://hooks.example/pusher' }] },
   apiKeys: { file: [{ key: 'svc-key-0123456789abc', user: 'svc' }], text: '[{"key":"svc-key-0123456789abc","user":"svc"}]', expected: [{ key: 'svc-key-0123456789abc', user: 'svc' }] },
 } satisfies Record<SettingKey, Sample>;
 
