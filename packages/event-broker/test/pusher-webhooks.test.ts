@@ -343,6 +343,35 @@ test('a reload within the removal delay sends nothing; a leave past it sends the
   ]);
 });
 
+test('/metrics counts each webhook by app and URL', async (context) => {
+  context.receiver.answer = (index) => (index === 0 ? 503 : 200);
+  const options: PusherAppOptions = { ...app, webhooks: [{ url: context.url, ...fast, retryBaseMs: 10, retryMaxDelayMs: 10 }] };
+  const server = await startBroker({ pusher: { apps: [options] }, allowAnonymous: true, metrics: { defaultMetrics: false } });
+  context.server = server as never;
+  const pusher = client(context);
+  await subscribed(pusher.subscribe('orders'), 'orders');
+  await until(() => server.broker.stats().pusherWebhooks![0]!.sent === 1, 'sent after a retry');
+  const text = await (await fetch(`${server.httpUrl}/metrics`)).text();
+  const labels = `{app="shop",webhook="${context.url}"}`;
+  for (const line of [`eventwire_pusher_webhook_sent_total${labels} 1`, `eventwire_pusher_webhook_retried_total${labels} 1`, `eventwire_pusher_webhook_failed_total${labels} 0`, `eventwire_pusher_webhook_dropped_total${labels} 0`, `eventwire_pusher_webhook_queued${labels} 0`]) {
+    assert.ok(text.split('\n').includes(line), `${line} in\n${text.split('\n').filter((each) => each.includes('pusher')).join('\n')}`);
+  }
+});
+
+test('a broker that stops sends what it had queued (one attempt), not what was still within the removal delay', async (context) => {
+  // A window longer than the test: only the stop can send the batch.
+  const server = await broker(context, [{ url: context.url, batchMs: 60_000 }], 60_000);
+  const pusher = client(context);
+  await subscribed(pusher.subscribe('orders'), 'orders');
+  await until(() => server.broker.stats().pusherWebhooks![0]!.queued === 1, 'occupied queued');
+  pusher.disconnect();
+  await until(() => server.broker.stats().subscribers === 0, 'the subscriber gone (vacated pending)');
+  await server.stop();
+  context.server = undefined;
+  assert.equal(context.receiver.delivered, [{ name: 'channel_occupied', channel: 'orders' }]);
+  assert.ok(context.receiver.requests[0]!.valid);
+});
+
 test('no webhooks configured: nothing watches channels for them', async (context) => {
   const server = await startBroker({ pusher: { apps: [app] }, allowAnonymous: true });
   context.server = server as never;

@@ -2,8 +2,8 @@
 import { P } from 'ts-pattern';
 import { z } from 'zod';
 import { defineEvents, type EventwireError } from '@eventwire/event-channel';
-import { EventBrokerServer, defineBrokerConfig } from '../src/index.js';
-import type { AuthRequest, BrokerStats } from '../src/index.js';
+import { EventBrokerServer, defineBrokerConfig, pusherWebhookEventTypes } from '../src/index.js';
+import type { AuthRequest, BrokerStats, PusherWebhookEventType, PusherWebhookStats } from '../src/index.js';
 
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
 function expectType<T extends true>(): T | void {}
@@ -151,6 +151,14 @@ new EventBrokerServer({ pusher: { apps: [{ id: 'shop', key: 'shop-key', secret: 
 new EventBrokerServer({ pusher: { apps: [{ id: 'shop', key: 'shop-key' }] } });
 // @ts-expect-error allowedOrigins is a list or '*'
 defineBrokerConfig({ pusher: { allowedOrigins: 'https://app.example' } });
+// Pusher webhooks: event types are a closed list; the stats name them per app and URL.
+new EventBrokerServer({
+  pusher: { apps: [{ id: 'shop', key: 'shop-key', secret: 'shop-secret', webhooks: [{ url: 'https://h/p', eventTypes: ['channel_occupied', 'client_event'], filter: { channelPrefix: 'private-' } }] }], webhookRemovalDelayMs: 0 },
+});
+// @ts-expect-error not a Pusher webhook event type
+new EventBrokerServer({ pusher: { apps: [{ id: 'shop', key: 'shop-key', secret: 'shop-secret', webhooks: [{ url: 'https://h/p', eventTypes: ['channel_exploded'] }] }] } });
+expectType<Equal<NonNullable<BrokerStats['pusherWebhooks']>[number], PusherWebhookStats>>();
+expectType<Equal<PusherWebhookEventType, (typeof pusherWebhookEventTypes)[number]>>();
 expectType<Equal<ReturnType<typeof broker.pusherAuthFetch>, (request: Request, clientAddress?: string) => Promise<Response>>>();
 // A publish's origin names the surfaces clients publish through (Synap and
 // broadcasting clients only listen; Synap's HTTP publishes are `http`), plus
