@@ -7,6 +7,7 @@
 import { createHmac } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import Echo from 'laravel-echo';
 import PusherServer from 'pusher';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -215,6 +216,39 @@ test('client_event: channel, event, data as the client sent it, socket_id; user_
   const socketId = sender.connection.socket_id;
   assert.equal(typing, { name: 'client_event', channel: 'private-team.1', event: 'client-typing', data: '{"data":1234}', socket_id: socketId });
   assert.equal(moved, { name: 'client_event', channel: 'presence-room.2', event: 'client-moved', data: '{"x":1}', socket_id: socketId, user_id: 'alice' });
+});
+
+test('Laravel Echo: join, whisper and leave give member_added, client_event and member_removed', async (context) => {
+  await broker(context, [{ url: context.url, eventTypes: ['member_added', 'member_removed', 'client_event'], ...fast }]);
+  const server = context.server!;
+  const echo = new Echo({
+    broadcaster: 'pusher',
+    key: app.key,
+    cluster: 'eventwire',
+    wsHost: '127.0.0.1',
+    wsPort: server.port,
+    forceTLS: false,
+    enabledTransports: ['ws'],
+    Pusher: Pusher as never,
+    authEndpoint: `${server.httpUrl}/broadcasting/auth`,
+    auth: { headers: { Authorization: 'Bearer alice-token' } },
+  });
+  try {
+    const room = echo.join('room.9');
+    await within(new Promise<void>((resolve) => room.here(() => resolve())), 5000, 'Echo joined');
+    room.whisper('typing', { who: 'alice' });
+    await context.receiver.until((event) => event.name === 'client_event', 'the whisper');
+    echo.leave('room.9');
+    await context.receiver.until((event) => event.name === 'member_removed', 'member_removed');
+    const socketId = echo.socketId();
+    assert.equal(context.receiver.delivered, [
+      { name: 'member_added', channel: 'presence-room.9', user_id: 'alice' },
+      { name: 'client_event', channel: 'presence-room.9', event: 'client-typing', data: '{"who":"alice"}', socket_id: socketId, user_id: 'alice' },
+      { name: 'member_removed', channel: 'presence-room.9', user_id: 'alice' },
+    ]);
+  } finally {
+    echo.disconnect();
+  }
 });
 
 test('cache_miss: the entry point the cache channels call', async (context) => {
