@@ -11,8 +11,8 @@ import Echo from 'laravel-echo';
 import PusherServer from 'pusher';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { BrokerUser, PusherAppOptions } from '../src/index.js';
-import { topicLimitDefaults } from '@eventwire/event-channel';
+import { EventBrokerServer, type BrokerUser, type PusherAppOptions } from '../src/index.js';
+import { EventwireError, topicLimitDefaults } from '@eventwire/event-channel';
 import { PresenceRegistry } from '../src/presence.js';
 import { Router } from '../src/router.js';
 import { PusherApps } from '../src/surfaces/pusher/pusher-apps.js';
@@ -404,6 +404,18 @@ test('a broker that stops sends what it had queued (one attempt), not what was s
   context.server = undefined;
   assert.equal(context.receiver.delivered, [{ name: 'channel_occupied', channel: 'orders' }]);
   assert.ok(context.receiver.requests[0]!.valid);
+});
+
+test('a webhook given in code is checked as the config file is: invalid_config', () => {
+  for (const webhook of [{ url: 'ftp://hooks.example/x' }, { url: 'https://hooks.example/x', eventTypes: ['channel_exploded'] }, { url: 'https://hooks.example/x', maxBatch: 0 }]) {
+    try {
+      new EventBrokerServer({ pusher: { apps: [{ ...app, webhooks: [webhook as PusherWebhookOptions] }] } });
+      assert.unreachable(`accepted ${JSON.stringify(webhook)}`);
+    } catch (error) {
+      assert.instance(error, EventwireError);
+      assert.is((error as EventwireError).code, 'invalid_config', JSON.stringify(webhook));
+    }
+  }
 });
 
 test('no webhooks configured: nothing watches channels for them', async (context) => {

@@ -67,6 +67,8 @@ export class ClusterPresence implements ClusterPart {
   readonly #changeSubject: string;
   readonly #snapshotSubject: string;
   readonly #syncSubject: string;
+  /** What a gone broker's entries are, for the log. */
+  readonly #what: string;
 
   constructor(registry: PresenceRegistry, node: string, options: ClusterPresenceOptions, host: ClusterPresenceHost) {
     this.#registry = registry;
@@ -79,6 +81,7 @@ export class ClusterPresence implements ClusterPart {
     this.#changeSubject = `_EVENTWIRE.${name}.change`;
     this.#snapshotSubject = `_EVENTWIRE.${name}.snapshot`;
     this.#syncSubject = `_EVENTWIRE.${name}.sync`;
+    this.#what = name === 'presence' ? 'presence members' : 'occupied channels (Pusher webhooks)';
     registry.watchLocal((channel, member, present) => this.#publish(this.#changeSubject, { node: this.#node, channel, member, present }));
   }
 
@@ -212,7 +215,7 @@ export class ClusterPresence implements ClusterPart {
     for (const [node, last] of [...this.#seen]) {
       if (last >= cutoff) continue;
       this.#seen.delete(node);
-      this.#host.log(`cluster: node ${node} silent for ${MISSED_HEARTBEATS} heartbeats; its presence members are removed`);
+      this.#host.log(`cluster: node ${node} silent for ${MISSED_HEARTBEATS} heartbeats; its ${this.#what} are removed`);
       this.#registry.replaceRemote(node, []);
     }
   }

@@ -71,7 +71,7 @@ export class PusherWebhookSender {
   #timer: NodeJS.Timeout | undefined;
   #sending: Promise<void> | undefined;
   #closed = false;
-  /** Aborts a request or a retry wait when the broker stops. */
+  /** Cuts a retry's wait short when the broker stops. */
   readonly #stop = new AbortController();
   #sent = 0;
   #failed = 0;
@@ -118,8 +118,9 @@ export class PusherWebhookSender {
   }
 
   /**
-   * Stops: what is queued gets one attempt (no retries) within the request
-   * timeout, a batch under retry gets none more; then nothing is sent.
+   * Stops: a request under way finishes (within its timeout), what is queued
+   * gets one attempt each (no retries), a batch waiting to be retried gets
+   * none more; then nothing is sent.
    */
   async close(): Promise<void> {
     if (this.#closed) return;
@@ -163,7 +164,8 @@ export class PusherWebhookSender {
     const body = this.#body(batch);
     const started = Date.now();
     for (let retry = 1; ; retry++) {
-      const failure = await this.#attempt(body, AbortSignal.any([this.#stop.signal, AbortSignal.timeout(this.#delivery.timeoutMs)]));
+      // A request under way is let finish (within its timeout) when the broker stops; only a retry's wait is cut.
+      const failure = await this.#attempt(body, AbortSignal.timeout(this.#delivery.timeoutMs));
       if (!failure) {
         this.#sent += batch.length;
         return;
