@@ -547,6 +547,8 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
    * a routine stop is not an error, and each event is not a line.
    */
   async #closeCluster(): Promise<void> {
+    // From here the other brokers announce the channels and members this one had (it says bye: they own them now).
+    this.#pusher?.webhooks?.stopping();
     if (!this.#cluster) return;
     const { held, engine } = this.#cluster.stats();
     await this.#cluster.close();

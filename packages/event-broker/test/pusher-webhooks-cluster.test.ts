@@ -13,9 +13,12 @@ import { natsServerAvailable, startNatsServer, type NatsServer } from '../../../
 import type { PusherAppOptions } from '../src/index.js';
 import { Pusher, type PusherClient, subscribed } from './pusher-js.js';
 import { startClusterBroker } from './cluster-helpers.js';
-import { until, type TestBroker } from './helpers.js';
+import { deferred, until, type TestBroker } from './helpers.js';
 
 const WAIT = 5000;
+
+/** What the brokers' `stall.#` observer waits for. */
+const stall = deferred<void>();
 
 interface WebhookEvent {
   readonly name: string;
@@ -89,6 +92,8 @@ if (!natsServerAvailable()) {
           cluster: { url: context.nats.url, node, reconnectTimeWaitMs: 50, presence: { heartbeatMs: 1000 } },
         },
         (instance) => {
+          // Holds a stopping broker in its shutdown (it waits for observers) until the test lets go.
+          instance.observe('stall.#', () => stall.promise);
           instance.channel('private-team.{team}', (user) => user !== undefined);
           instance.channel('presence-room.{room}', (user) => (user ? { name: user.id } : false));
         },
@@ -141,6 +146,25 @@ if (!natsServerAvailable()) {
     await until(() => of(context, 'presence-room.1').includes('channel_vacated'), 'the room vacated', WAIT);
     await markers(context, [onA, onB], 5);
     assert.equal(of(context, 'presence-room.1'), ['channel_occupied', 'member_added:ada', 'member_removed:ada', 'channel_vacated']);
+  });
+
+  test('a broker that stops slowly: its members and channels are removed once, by it or by the one left', async (context) => {
+    const [a, b] = context.brokers as [TestBroker<never>, TestBroker<never>];
+    const onA = context.clients[0]!;
+    const cyOnB = client(context, b, 'cy');
+    await subscribed(cyOnB.subscribe('presence-room.2'), 'cy on B');
+    await until(() => of(context, 'presence-room.2').includes('member_added:cy'), 'cy added', WAIT);
+    // B's shutdown waits on an observer past the removal delay: its connections are gone, it has not left the cluster.
+    await b.broker.publish('stall.now' as never, {} as never);
+    const stopped = b.stop();
+    await until(() => of(context, 'presence-room.2').includes('channel_vacated'), 'the room vacated', WAIT);
+    stall.resolve(undefined);
+    await stopped;
+    // A marker through A, the broker left: whatever either sent before is in.
+    onA.channel('private-team.markers')!.trigger('client-marker', { from: 'a', n: 6 });
+    await until(() => context.events.some((event) => event['data'] === JSON.stringify({ from: 'a', n: 6 })), 'the last marker', WAIT);
+    assert.equal(of(context, 'presence-room.2'), ['channel_occupied', 'member_added:cy', 'member_removed:cy', 'channel_vacated']);
+    assert.is(a.broker.stats().pusherWebhooks![0]!.failed, 0);
   });
 }
 

@@ -122,6 +122,7 @@ export class PusherWebhooks {
   readonly #here: PresenceListener = { id: 'occupancy', memberAdded() {}, memberRemoved() {} };
   #cluster: WebhookCluster | undefined;
   #closed = false;
+  #stopping = false;
 
   constructor(
     apps: readonly PusherApp[],
@@ -184,11 +185,22 @@ export class PusherWebhooks {
     return this.#apps.flatMap(({ webhooks }) => webhooks.map((webhook) => webhook.sender.stats()));
   }
 
-  /** Pending removals are dropped (in a cluster the other brokers send what this one had); queues get one last attempt. */
-  async close(): Promise<void> {
-    this.#closed = true;
+  /**
+   * The broker is leaving its cluster (its connections are closed): from now
+   * on the other brokers own every channel and send what is still pending
+   * (they saw the same changes); alone, the pending removals are dropped.
+   * What is queued still goes.
+   */
+  stopping(): void {
+    this.#stopping = true;
     for (const { timer } of this.#pending.values()) clearTimeout(timer);
     this.#pending.clear();
+  }
+
+  /** After {@link stopping}: queues get one last attempt, then nothing is sent. */
+  async close(): Promise<void> {
+    this.stopping();
+    this.#closed = true;
     await Promise.all(this.#apps.flatMap(({ webhooks }) => webhooks.map((webhook) => webhook.sender.close())));
   }
 
@@ -203,7 +215,7 @@ export class PusherWebhooks {
 
   /** A channel's occupancy (`userId` undefined) or one of its members came or went, cluster-wide. */
   #changed(topic: string, userId: string | undefined, present: boolean): void {
-    if (this.#closed) return;
+    if (this.#stopping) return;
     const found = this.#channelOf(topic);
     if (!found) return;
     const { app, channel } = found;
