@@ -12,11 +12,8 @@ import PusherServer from 'pusher';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { EventBrokerServer, type BrokerUser, type PusherAppOptions } from '../src/index.js';
-import { EventwireError, topicLimitDefaults } from '@eventwire/event-channel';
-import { PresenceRegistry } from '../src/presence.js';
-import { Router } from '../src/router.js';
-import { PusherApps } from '../src/surfaces/pusher/pusher-apps.js';
-import { PusherWebhooks, type PusherWebhookOptions } from '../src/surfaces/pusher/pusher-webhooks.js';
+import { EventwireError } from '@eventwire/event-channel';
+import type { PusherWebhookOptions } from '../src/surfaces/pusher/pusher-webhooks.js';
 import { Pusher, type PusherClient, subscribed } from './pusher-js.js';
 import { startBroker, until, within, type TestBroker } from './helpers.js';
 
@@ -251,17 +248,26 @@ test('Laravel Echo: join, whisper and leave give member_added, client_event and 
   }
 });
 
-test('cache_miss: the entry point the cache channels call', async (context) => {
-  const apps = new PusherApps([app], topicLimitDefaults);
-  const shop = apps.byId(app.id)!;
-  const webhooks = new PusherWebhooks(apps.all, new Map([[shop, [{ url: context.url, ...fast }]]]), { router: new Router(), presence: new PresenceRegistry(10) }, 0, () => {});
-  try {
-    webhooks.cacheMiss(shop, 'cache-prices');
-    assert.equal(await context.receiver.until((event) => event.name === 'cache_miss', 'cache_miss'), { name: 'cache_miss', channel: 'cache-prices' });
-    assert.ok(context.receiver.requests[0]!.valid);
-  } finally {
-    await webhooks.close();
-  }
+test('cache_miss: a pusher-js subscriber of an empty cache channel fires it, once per subscription that missed; a channel with a last event does not', async (context) => {
+  await broker(context, [{ url: context.url, eventTypes: ['cache_miss'], ...fast }]);
+  const pusher = client(context);
+  const empty = pusher.subscribe('cache-prices');
+  const missed = new Promise<void>((resolve) => empty.bind('pusher:cache_miss', () => resolve()));
+  await within(missed, 5000, 'pusher:cache_miss on the client');
+  assert.equal(await context.receiver.until((event) => event.name === 'cache_miss', 'cache_miss'), { name: 'cache_miss', channel: 'cache-prices' });
+  assert.ok(context.receiver.requests[0]!.valid, 'signed as Pusher signs');
+  // A cache channel with a last event: no miss, no webhook.
+  await (context.server!.broker as unknown as EventBrokerServer).publish('cache-rates', { eur: 1 });
+  const full = pusher.subscribe('cache-rates');
+  await within(new Promise<void>((resolve) => full.bind('cache-rates', () => resolve())), 5000, 'the last event');
+  const again = pusher.subscribe('cache-prices.2');
+  await within(new Promise<void>((resolve) => again.bind('pusher:cache_miss', () => resolve())), 5000, 'a second miss');
+  await context.receiver.until((event) => event.channel === 'cache-prices.2', 'the second cache_miss');
+  assert.equal(
+    context.receiver.delivered.map((event) => event.channel),
+    ['cache-prices', 'cache-prices.2'],
+    'one per missed subscription, none for the channel with a last event',
+  );
 });
 
 test('each webhook gets only the event types and channels it asked for', async (context) => {

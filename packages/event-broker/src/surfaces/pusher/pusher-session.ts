@@ -118,12 +118,6 @@ export interface PusherLimits {
   readonly webhooks: PusherWebhooks | undefined;
   /** A session ended (the surface's registry of socket ids forgets it). */
   readonly gone: (session: PusherSession) => void;
-  /**
-   * A subscriber of a cache channel found no last event (it was sent
-   * `pusher:cache_miss`): where the `cache_miss` webhook is sent from. Once
-   * per such subscription, on the subscriber's broker.
-   */
-  readonly onCacheMiss?: ((app: PusherApp, channel: string) => void) | undefined;
 }
 
 /** The frames a Pusher client sends: `{ event, data?, channel? }`. */
@@ -305,7 +299,8 @@ export class PusherSession implements Session {
     // The same frame its live subscribers were sent (the app's encoder).
     if (last) return this.#connection.sendPrepared(this.app.prepare(last));
     this.#send({ event: 'pusher:cache_miss', channel });
-    this.#limits.onCacheMiss?.(this.app, channel);
+    // The `cache_miss` webhook: once per subscription that missed, from the subscriber's broker.
+    this.#limits.webhooks?.cacheMiss(this.app, channel);
   }
 
   #unsubscribe(channel: unknown): void {
