@@ -310,22 +310,25 @@ test('batched: events within the window go in one request, at most maxBatch per 
   assert.equal(context.receiver.delivered.map((event) => event.channel).sort(), channels);
 });
 
-test('a receiver answering 500 then 200: retried with the same body, delivered once, the retry logged', async (context) => {
-  context.receiver.answer = (index) => (index === 0 ? 500 : 200);
+test('a receiver that fails twice (500, then 503) and then answers 200: retried with the same body, delivered once, each retry logged', async (context) => {
+  context.receiver.answer = (index) => [500, 503][index] ?? 200;
   const server = await broker(context, [{ url: context.url, ...fast, retryBaseMs: 20, retryMaxDelayMs: 20 }]);
   const pusher = client(context);
   await subscribed(pusher.subscribe('orders'), 'orders');
-  await until(() => context.receiver.requests.length === 2, 'the retry');
-  const [failed, retried] = context.receiver.requests;
-  assert.is(retried!.body, failed!.body);
-  assert.ok(retried!.valid);
+  await until(() => context.receiver.requests.length === 3, 'two retries');
+  const [first, second, third] = context.receiver.requests;
+  assert.is(second!.body, first!.body);
+  assert.is(third!.body, first!.body);
+  assert.ok(third!.valid);
   assert.equal(context.receiver.delivered, [{ name: 'channel_occupied', channel: 'orders' }]);
   await until(() => server.broker.stats().pusherWebhooks![0]!.sent === 1, 'counted sent');
-  assert.equal(server.broker.stats().pusherWebhooks![0], { app: app.id, url: context.url, sent: 1, failed: 0, retried: 1, dropped: 0, queued: 0 });
-  assert.ok(
-    server.logs.some((line) => line.includes(context.url) && line.includes('answered 500') && line.includes('retry 1 in')),
-    server.logs.join('\n'),
-  );
+  assert.equal(server.broker.stats().pusherWebhooks![0], { app: app.id, url: context.url, sent: 1, failed: 0, retried: 2, dropped: 0, queued: 0 });
+  for (const [status, retry] of [['500', 'retry 1 in'], ['503', 'retry 2 in']] as const) {
+    assert.ok(
+      server.logs.some((line) => line.includes(context.url) && line.includes(`answered ${status}`) && line.includes(retry)),
+      server.logs.join('\n'),
+    );
+  }
 });
 
 test('a receiver down: its queue stays bounded (oldest dropped, counted), clients are not held up', async (context) => {
