@@ -9,7 +9,7 @@ import PusherServer from 'pusher';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { BrokerUser, PusherAppOptions } from '../src/index.js';
-import { Pusher, type PusherClient, subscribed } from './pusher-js.js';
+import { echoClient, pusherClient, type PusherClient, subscribed } from './pusher-js.js';
 import { RawClient, pusherSocket, startBroker, until, within, type TestBroker } from './helpers.js';
 
 const app: PusherAppOptions = { id: 'shop', key: 'shop-key', secret: 'shop-secret-0123456789' };
@@ -40,24 +40,13 @@ test.after(async (context) => {
 });
 
 function pusherJs(context: Context): PusherClient {
-  const client = new Pusher(app.key, { cluster: 'eventwire', wsHost: '127.0.0.1', wsPort: context.server.port, forceTLS: false, enabledTransports: ['ws'] });
+  const client = pusherClient(context.server, app.key);
   context.clients.push(client);
   return client;
 }
 
 function echo(context: Context, token: string): Echo<'pusher'> {
-  const instance = new Echo({
-    broadcaster: 'pusher',
-    key: app.key,
-    cluster: 'eventwire',
-    wsHost: '127.0.0.1',
-    wsPort: context.server.port,
-    forceTLS: false,
-    enabledTransports: ['ws'],
-    Pusher: Pusher as never,
-    authEndpoint: `${context.server.httpUrl}/broadcasting/auth`,
-    auth: { headers: { Authorization: `Bearer ${token}` } },
-  });
+  const instance = echoClient(context.server, app.key, token);
   context.clients.push(instance);
   return instance;
 }

@@ -8,7 +8,7 @@ import PusherServer from 'pusher';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { signChannel, type BrokerUser, type PusherAppOptions } from '../src/index.js';
-import { Pusher, type PusherClient, subscribed } from './pusher-js.js';
+import { Pusher, echoClient, pusherClient, type PusherClient, subscribed } from './pusher-js.js';
 import { RawClient, startBroker, until, within, type TestBroker } from './helpers.js';
 
 const app: PusherAppOptions = { id: 'shop', key: 'shop-key', secret: 'shop-secret-0123456789' };
@@ -45,41 +45,13 @@ test.after(async (context) => {
 });
 
 function pusherJs(context: { server: TestBroker<never>; clients: Array<{ disconnect(): void }> }, options: { key?: string; token?: string } = {}): PusherClient {
-  const client = new Pusher(options.key ?? app.key, {
-    cluster: 'eventwire', // pusher-js requires one; wsHost decides where it connects
-    wsHost: '127.0.0.1',
-    wsPort: context.server.port,
-    forceTLS: false,
-    enabledTransports: ['ws'],
-    channelAuthorization: {
-      endpoint: `${context.server.httpUrl}/broadcasting/auth`,
-      transport: 'ajax',
-      ...(options.token && { headers: { Authorization: `Bearer ${options.token}` } }),
-    },
-    userAuthentication: {
-      endpoint: `${context.server.httpUrl}/pusher/user-auth`,
-      transport: 'ajax',
-      ...(options.token && { headers: { Authorization: `Bearer ${options.token}` } }),
-    },
-  });
+  const client = pusherClient(context.server, options.key ?? app.key, options.token);
   context.clients.push(client);
   return client;
 }
 
 function echo(context: { server: TestBroker<never>; clients: Array<{ disconnect(): void }> }, token?: string): Echo<'pusher'> {
-  const instance = new Echo({
-    broadcaster: 'pusher',
-    key: app.key,
-    cluster: 'eventwire',
-    wsHost: '127.0.0.1',
-    wsPort: context.server.port,
-    forceTLS: false,
-    enabledTransports: ['ws'],
-    // Echo's types see pusher-js through its ESM typings; the class is the same.
-    Pusher: Pusher as never,
-    authEndpoint: `${context.server.httpUrl}/broadcasting/auth`,
-    ...(token && { auth: { headers: { Authorization: `Bearer ${token}` } } }),
-  });
+  const instance = echoClient(context.server, app.key, token);
   context.clients.push(instance);
   return instance;
 }

@@ -8,9 +8,9 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { natsServerAvailable, startNatsServer, type NatsServer } from '../../../scripts/testing/nats-server.js';
 import type { PusherAppOptions } from '../src/index.js';
-import { Pusher, type PusherClient, subscribed } from './pusher-js.js';
+import { pusherClient, type PusherClient, subscribed } from './pusher-js.js';
 import { startClusterBroker, untilRouted as awaitRoute } from './cluster-helpers.js';
-import { until, within, type TestBroker } from './helpers.js';
+import { until, type TestBroker } from './helpers.js';
 
 const app: PusherAppOptions = { id: 'shop', key: 'shop-key', secret: 'shop-secret-0123456789' };
 const WAIT = 5000;
@@ -18,18 +18,7 @@ const WAIT = 5000;
 const test = suite<{ nats: NatsServer; brokers: TestBroker<never>[]; clients: PusherClient[] }>('pusher surface across a broker cluster');
 
 function client(context: { clients: PusherClient[] }, broker: TestBroker<never>, token?: string): PusherClient {
-  const pusher = new Pusher(app.key, {
-    cluster: 'eventwire',
-    wsHost: '127.0.0.1',
-    wsPort: broker.port,
-    forceTLS: false,
-    enabledTransports: ['ws'],
-    channelAuthorization: {
-      endpoint: `${broker.httpUrl}/broadcasting/auth`,
-      transport: 'ajax',
-      ...(token && { headers: { Authorization: `Bearer ${token}` } }),
-    },
-  });
+  const pusher = pusherClient(broker, app.key, token);
   context.clients.push(pusher);
   return pusher;
 }

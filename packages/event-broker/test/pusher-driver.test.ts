@@ -10,8 +10,8 @@ import { EventwireError } from '@eventwire/event-channel';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { PusherAppOptions } from '../src/index.js';
-import { Pusher, type PusherClient, subscribed } from './pusher-js.js';
-import { startBroker, until, within, type TestBroker } from './helpers.js';
+import { pusherClient, socketIdOf, type PusherClient, subscribed } from './pusher-js.js';
+import { startBroker, until, type TestBroker } from './helpers.js';
 // pusher-http-node's own request signing (CommonJS, untyped).
 // @ts-expect-error no declaration file for the library's internal module
 import { createSignedQueryString } from 'pusher/lib/requests.js';
@@ -51,27 +51,11 @@ test.after(async (context) => {
 });
 
 function pusherJs(context: Context, token?: string): PusherClient {
-  const client = new Pusher(app.key, {
-    cluster: 'eventwire',
-    wsHost: '127.0.0.1',
-    wsPort: context.server.port,
-    forceTLS: false,
-    enabledTransports: ['ws'],
-    channelAuthorization: { endpoint: `${context.server.httpUrl}/broadcasting/auth`, transport: 'ajax', ...(token && { headers: { Authorization: `Bearer ${token}` } }) },
-  });
+  const client = pusherClient(context.server, app.key, token);
   context.clients.push(client);
   return client;
 }
 
-const socketIdOf = (client: PusherClient): Promise<string> =>
-  within(
-    new Promise<string>((resolve) => {
-      if (client.connection.state === 'connected') return resolve(client.connection.socket_id);
-      client.connection.bind('connected', () => resolve(client.connection.socket_id));
-    }),
-    5000,
-    'pusher-js to connect',
-  );
 
 /** Subscribes and records every `event` on each channel as `channel data`. */
 async function listen(client: PusherClient, channels: readonly string[], event: string): Promise<string[]> {

@@ -10,8 +10,8 @@ import PusherServer from 'pusher';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { signChannel, type PusherAppOptions } from '../src/index.js';
-import { Pusher, subscribed } from './pusher-js.js';
-import { pusherSocket, RawClient, startBroker, until, within, type TestBroker } from './helpers.js';
+import { Pusher, pusherClient } from './pusher-js.js';
+import { pusherSocket, startBroker, until, within, type TestBroker } from './helpers.js';
 
 
 const app: PusherAppOptions = { id: 'edge', key: 'edge-key', secret: 'edge-secret-0123456789', maxClientEventsPerSecond: 3 };
@@ -90,14 +90,7 @@ test('client events past the app\'s rate get pusher:error 4301; the connection s
 });
 
 test('terminate_connections closes the user\'s sockets with 4009, which pusher-js does not retry', async ({ server }) => {
-  const pusher = new Pusher(app.key, {
-    cluster: 'eventwire',
-    wsHost: '127.0.0.1',
-    wsPort: server.port,
-    forceTLS: false,
-    enabledTransports: ['ws'],
-    userAuthentication: { endpoint: `${server.httpUrl}/pusher/user-auth`, transport: 'ajax', headers: { Authorization: 'Bearer zed' } },
-  });
+  const pusher = pusherClient(server, app.key, 'zed');
   try {
     pusher.signin();
     await until(() => Boolean((pusher.user as unknown as { user_data: unknown }).user_data), 'signed in as zed');

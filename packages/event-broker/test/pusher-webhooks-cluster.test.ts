@@ -11,7 +11,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { natsServerAvailable, startNatsServer, type NatsServer } from '../../../scripts/testing/nats-server.js';
 import type { PusherAppOptions } from '../src/index.js';
-import { Pusher, type PusherClient, subscribed } from './pusher-js.js';
+import { pusherClient, type PusherClient, subscribed } from './pusher-js.js';
 import { startClusterBroker } from './cluster-helpers.js';
 import { deferred, until, type TestBroker } from './helpers.js';
 
@@ -37,14 +37,7 @@ interface Context {
 const test = suite<Context>('pusher webhooks across a broker cluster');
 
 function client(context: Context, broker: TestBroker<never>, token: string): PusherClient {
-  const pusher = new Pusher('shop-key', {
-    cluster: 'eventwire',
-    wsHost: '127.0.0.1',
-    wsPort: broker.port,
-    forceTLS: false,
-    enabledTransports: ['ws'],
-    channelAuthorization: { endpoint: `${broker.httpUrl}/broadcasting/auth`, transport: 'ajax', headers: { Authorization: `Bearer ${token}` } },
-  });
+  const pusher = pusherClient(broker, 'shop-key', token);
   context.clients.push(pusher);
   return pusher;
 }

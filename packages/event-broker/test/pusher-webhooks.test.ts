@@ -7,14 +7,13 @@
 import { createHmac } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import Echo from 'laravel-echo';
 import PusherServer from 'pusher';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { EventBrokerServer, type BrokerUser, type PusherAppOptions } from '../src/index.js';
 import { EventwireError } from '@eventwire/event-channel';
 import type { PusherWebhookOptions } from '../src/surfaces/pusher/pusher-webhooks.js';
-import { Pusher, type PusherClient, subscribed } from './pusher-js.js';
+import { echoClient, pusherClient, type PusherClient, subscribed } from './pusher-js.js';
 import { startBroker, until, within, type TestBroker } from './helpers.js';
 
 const app = { id: 'shop', key: 'shop-key', secret: 'shop-secret-0123456789' } as const;
@@ -122,18 +121,7 @@ async function broker(context: Context, webhooks: PusherWebhookOptions[], remova
 
 function client(context: Context, token?: string): PusherClient {
   const server = context.server!;
-  const pusher = new Pusher(app.key, {
-    cluster: 'eventwire',
-    wsHost: '127.0.0.1',
-    wsPort: server.port,
-    forceTLS: false,
-    enabledTransports: ['ws'],
-    channelAuthorization: {
-      endpoint: `${server.httpUrl}/broadcasting/auth`,
-      transport: 'ajax',
-      ...(token && { headers: { Authorization: `Bearer ${token}` } }),
-    },
-  });
+  const pusher = pusherClient(server, app.key, token);
   context.clients.push(pusher);
   return pusher;
 }
@@ -218,18 +206,7 @@ test('client_event: channel, event, data as the client sent it, socket_id; user_
 test('Laravel Echo: join, whisper and leave give member_added, client_event and member_removed', async (context) => {
   await broker(context, [{ url: context.url, eventTypes: ['member_added', 'member_removed', 'client_event'], ...fast }]);
   const server = context.server!;
-  const echo = new Echo({
-    broadcaster: 'pusher',
-    key: app.key,
-    cluster: 'eventwire',
-    wsHost: '127.0.0.1',
-    wsPort: server.port,
-    forceTLS: false,
-    enabledTransports: ['ws'],
-    Pusher: Pusher as never,
-    authEndpoint: `${server.httpUrl}/broadcasting/auth`,
-    auth: { headers: { Authorization: 'Bearer alice-token' } },
-  });
+  const echo = echoClient(server, app.key, 'alice-token');
   try {
     const room = echo.join('room.9');
     await within(new Promise<void>((resolve) => room.here(() => resolve())), 5000, 'Echo joined');
