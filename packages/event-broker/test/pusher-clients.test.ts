@@ -8,7 +8,7 @@ import PusherServer from 'pusher';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { signChannel, type BrokerUser, type PusherAppOptions } from '../src/index.js';
-import { Pusher, echoClient, pusherClient, type PusherClient, subscribed } from './pusher-js.js';
+import { Pusher, echoClient, pusherClient, socketIdOf, type PusherClient, subscribed } from './pusher-js.js';
 import { RawClient, startBroker, until, within, type TestBroker } from './helpers.js';
 
 const app: PusherAppOptions = { id: 'shop', key: 'shop-key', secret: 'shop-secret-0123456789' };
@@ -66,16 +66,6 @@ function serverLibrary(context: { server: TestBroker<never> }, overrides: Partia
     useTLS: false,
   });
 }
-
-const connected = (client: PusherClient): Promise<string> =>
-  within(
-    new Promise<string>((resolve) => {
-      if (client.connection.state === 'connected') return resolve(client.connection.socket_id);
-      client.connection.bind('connected', () => resolve(client.connection.socket_id));
-    }),
-    5000,
-    'pusher-js to connect',
-  );
 
 /** Resolves on an Echo channel's subscription; pusher-js does not say twice, so bind before subscribing completes. */
 const echoSubscribed = (channel: { subscribed(callback: () => void): unknown }, what: string): Promise<void> =>
@@ -336,7 +326,7 @@ test('over capacity: a Pusher client past maxConnections gets 4100 (pusher-js ba
       clients.push(client);
       return client;
     };
-    await connected(make());
+    await socketIdOf(make());
     const second = make();
     const error = await within(new Promise<{ error?: { data?: { code?: number } } }>((resolve) => second.connection.bind('error', resolve)), 5000, 'the refusal');
     assert.is(error.error?.data?.code, 4100);
