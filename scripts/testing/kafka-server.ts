@@ -88,7 +88,7 @@ function buildHelper(): string {
   if (built) return built;
   if (buildError) throw new Error(buildError);
   const text = readFileSync(source);
-  const hash = createHash('sha256').update(text).update(compileFlags.join(' ')).digest('hex').slice(0, 16);
+  const hash = createHash('sha256').update(text).update(`${compiler} ${compileFlags.join(' ')}`).digest('hex').slice(0, 16);
   const dir = join(process.env['EVENTWIRE_CACHE_DIR'] ?? join(tmpdir(), 'eventwire-cache'), `kafka-mock-${hash}`);
   const binary = join(dir, 'mock-cluster');
   if (!existsSync(binary)) {
@@ -97,6 +97,7 @@ function buildHelper(): string {
     const result = spawnSync(compiler, [...compileFlags, '-o', partial, source, '-lrdkafka'], { encoding: 'utf8' });
     if (result.status !== 0) {
       rmSync(partial, { force: true });
+      rmSync(dir, { recursive: true, force: true });
       const why = result.error ? `${compiler} not found` : result.stderr.trim().split('\n').slice(0, 3).join(' / ');
       buildError = `could not build the Kafka mock helper (${INSTALL}): ${why}`;
       throw new Error(buildError);
@@ -119,7 +120,7 @@ export function kafkaServerAvailable(): boolean {
     return true;
   } catch (error) {
     const why = (error as Error).message;
-    if (process.env['CI'] === 'true') throw new Error(`Kafka mock unavailable; .ci/run installs it (${INSTALL}): ${why}`);
+    if (process.env['CI'] === 'true') throw new Error(`${why} — .ci/run installs them`);
     console.log(`skipping Kafka tests: ${why}`);
     return false;
   }
