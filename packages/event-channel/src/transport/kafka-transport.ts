@@ -1,0 +1,262 @@
+// kafka:// — a channel over Kafka, through kafkajs 2.2.4 (an optional peer,
+// loaded only when this transport is used; chosen in issue #34 as the one pure
+// JavaScript client that installs offline and speaks to the only
+// Kafka-protocol server the tests have, librdkafka's mock cluster).
+//
+// FIRST SLICE (issue #34), not yet in the URL table: emit and subscribe on
+// exact topics only. The mapping it starts from (the issue's proposal): the
+// Kafka topic is the eventwire topic's first segment, the record key the
+// full topic (so one topic's events stay in one partition, in order), the
+// value the envelope JSON, headers `content-type` and `eventwire-topic` for
+// plain Kafka readers. Subscriptions read every partition of their Kafka topic
+// without a consumer group (kafkajs's cluster layer: a group join costs ~3 s,
+// this ~100 ms to live), from the end as it was when subscribing. Not yet:
+// patterns, history/since, consumer groups, reconnecting after a lost
+// broker, bad-record counting, the other headers.
+import type { Kafka, KafkaMessage, Producer } from 'kafkajs';
+import { fullJitterBackoff } from '../backoff.js';
+import { EventwireError, toEventwireError } from '../errors.js';
+import { loadOptionalPeer } from './optional-peer.js';
+import { PubSubTransport, type PubSubBus, type PubSubBusEvents, type PubSubTransportOptions } from './pubsub-transport.js';
+
+/** Options of {@link KafkaTransport}. */
+export interface KafkaTransportOptions extends PubSubTransportOptions {
+  /** `kafka://host:port[,host:port…]`: the bootstrap brokers. */
+  readonly url: string;
+  /**
+   * How long one fetch may wait at the broker for records. Real Kafka answers
+   * as soon as a record arrives; librdkafka's mock waits the whole time, so
+   * this bounds delivery latency there.
+   * @default 100
+   */
+  readonly fetchWaitMs?: number;
+}
+
+/** The defaults of {@link KafkaTransportOptions}. */
+export const kafkaTransportDefaults = {
+  fetchWaitMs: 100,
+  requestTimeoutMs: 10_000,
+} as const;
+
+type KafkaJsModule = typeof import('kafkajs');
+
+/** A channel over Kafka (first slice: exact topics). */
+export class KafkaTransport extends PubSubTransport {
+  constructor(options: KafkaTransportOptions) {
+    super(new KafkaBus(options), options);
+  }
+}
+
+/** The Kafka topic an eventwire topic's records go to: its first segment. */
+export function kafkaTopicOf(topic: string): string {
+  const dot = topic.indexOf('.');
+  return dot < 0 ? topic : topic.slice(0, dot);
+}
+
+function isExact(pattern: string): boolean {
+  return !pattern.split('.').some((segment) => segment === '*' || segment === '#');
+}
+
+// kafkajs's cluster layer (not its public API; the version is pinned exactly):
+// Metadata, ListOffsets and Fetch without a consumer group.
+interface FetchedPartition {
+  readonly partition: number;
+  readonly messages: readonly KafkaMessage[];
+}
+interface InternalBroker {
+  fetch(request: {
+    maxWaitTime: number;
+    topics: { topic: string; partitions: { partition: number; fetchOffset: string; maxBytes: number }[] }[];
+  }): Promise<{ responses: { topicName: string; partitions: FetchedPartition[] }[] }>;
+}
+interface InternalCluster {
+  connect(): Promise<void>;
+  disconnect(): Promise<void>;
+  addTargetTopic(topic: string): Promise<void>;
+  findTopicPartitionMetadata(topic: string): { partitionId: number; leader: number }[];
+  fetchTopicsOffset(topics: { topic: string; partitions: { partition: number }[] }[]): Promise<{ topic: string; partitions: { partition: number; offset: string }[] }[]>;
+  findBroker(node: { nodeId: string }): Promise<InternalBroker>;
+}
+
+function internalCluster(kafka: Kafka): InternalCluster {
+  const key = Object.getOwnPropertySymbols(kafka).find((symbol) => symbol.description === 'private:Kafka:createCluster');
+  if (!key) throw new EventwireError('unsupported_transport', 'kafka:// needs kafkajs 2.2.4 (its cluster layer is not where this version expects it)');
+  const create = (kafka as unknown as Record<symbol, (options: { allowAutoTopicCreation: boolean }) => InternalCluster>)[key]!;
+  return create.call(kafka, { allowAutoTopicCreation: true });
+}
+
+/** One Kafka topic being read: a position per partition, one fetch loop. */
+interface Reader {
+  readonly kafkaTopic: string;
+  /** Patterns that need it. */
+  count: number;
+  stopped: boolean;
+  /** The loop's end (after its fetch under way has been handed on). */
+  done: Promise<void>;
+  /** The fetch under way, settled once what it brought has been handed on. */
+  round: Promise<void>;
+}
+
+class KafkaBus implements PubSubBus {
+  readonly kind = 'kafka';
+  readonly #options: KafkaTransportOptions;
+  readonly #brokers: string[];
+  #events: PubSubBusEvents | undefined;
+  #producer: Producer | undefined;
+  #cluster: InternalCluster | undefined;
+  readonly #readers = new Map<string, Reader>();
+  /** One produce at a time, so a retry inside the client cannot reorder a publisher's events. */
+  #lastProduce: Promise<unknown> = Promise.resolve();
+  #closed = false;
+
+  constructor(options: KafkaTransportOptions) {
+    this.#options = options;
+    if (!options.url.startsWith('kafka://')) throw new EventwireError('invalid_url', `not a kafka:// URL: ${options.url}`);
+    this.#brokers = options.url.slice('kafka://'.length).split(',').filter(Boolean);
+    if (this.#brokers.length === 0) throw new EventwireError('invalid_url', `no broker in ${options.url}`);
+  }
+
+  open(events: PubSubBusEvents): void {
+    this.#events = events;
+    void loadOptionalPeer<KafkaJsModule>('kafkajs', 'kafka:// needs its client').then(
+      (module) => this.#start(module, 1),
+      (error: EventwireError) => events.failed(error),
+    );
+  }
+
+  async #start(module: KafkaJsModule, attempt: number): Promise<void> {
+    if (this.#closed) return;
+    const timeout = this.#options.requestTimeoutMs ?? kafkaTransportDefaults.requestTimeoutMs;
+    const kafka = new module.Kafka({
+      clientId: 'eventwire-js',
+      brokers: this.#brokers,
+      logLevel: module.logLevel.NOTHING,
+      connectionTimeout: Math.min(timeout, 3000),
+      requestTimeout: timeout,
+    });
+    try {
+      const producer = kafka.producer({ createPartitioner: module.Partitioners.DefaultPartitioner, maxInFlightRequests: 1 });
+      await producer.connect();
+      const cluster = internalCluster(kafka);
+      await cluster.connect();
+      if (this.#closed) {
+        await Promise.allSettled([producer.disconnect(), cluster.disconnect()]);
+        return;
+      }
+      this.#producer = producer;
+      this.#cluster = cluster;
+      this.#events?.ready(false);
+    } catch (error) {
+      if (this.#closed) return;
+      const delayMs = (this.#options.backoff ?? fullJitterBackoff())(attempt);
+      this.#events?.reconnecting(attempt, delayMs, new EventwireError('unavailable', 'Kafka is not reachable', { cause: error }));
+      setTimeout(() => void this.#start(module, attempt + 1), delayMs);
+    }
+  }
+
+  keysFor(pattern: string): readonly string[] {
+    return [kafkaTopicOf(pattern)];
+  }
+
+  publish(topic: string, payload: string): Promise<void> {
+    const producer = this.#producer;
+    if (!producer) return Promise.reject(new EventwireError('connection_closed', 'Not connected to Kafka'));
+    const sent = this.#lastProduce.then(() =>
+      producer.send({
+        topic: kafkaTopicOf(topic),
+        acks: -1,
+        messages: [{ key: topic, value: payload, headers: { 'content-type': 'application/json', 'eventwire-topic': topic } }],
+      }),
+    );
+    this.#lastProduce = sent.catch(() => undefined);
+    return sent.then(
+      () => undefined,
+      (error: unknown) => {
+        throw new EventwireError('unavailable', 'Kafka refused or did not answer the produce', { cause: toEventwireError(error) });
+      },
+    );
+  }
+
+  async listen(pattern: string): Promise<void> {
+    if (!isExact(pattern)) throw new EventwireError('invalid_pattern', `kafka:// takes exact topics only so far (issue #34): ${pattern}`);
+    const kafkaTopic = kafkaTopicOf(pattern);
+    const existing = this.#readers.get(kafkaTopic);
+    if (existing) {
+      existing.count++;
+      return;
+    }
+    const cluster = this.#cluster!;
+    const reader: Reader = { kafkaTopic, count: 1, stopped: false, done: Promise.resolve(), round: Promise.resolve() };
+    this.#readers.set(kafkaTopic, reader);
+    await cluster.addTargetTopic(kafkaTopic);
+    const partitions = cluster.findTopicPartitionMetadata(kafkaTopic).map((partition) => ({ partition: partition.partitionId }));
+    // Live from here: what the log holds now is history, not this subscription's.
+    const [latest] = await cluster.fetchTopicsOffset([{ topic: kafkaTopic, partitions }]);
+    const positions = new Map((latest?.partitions ?? []).map((partition) => [partition.partition, BigInt(partition.offset)]));
+    reader.done = this.#read(reader, positions);
+  }
+
+  async #read(reader: Reader, positions: Map<number, bigint>): Promise<void> {
+    const waitMs = this.#options.fetchWaitMs ?? kafkaTransportDefaults.fetchWaitMs;
+    let failures = 0;
+    while (!reader.stopped) {
+      const round = this.#fetchRound(reader, positions, waitMs);
+      reader.round = round.catch(() => undefined);
+      try {
+        await round;
+        failures = 0;
+      } catch (error) {
+        if (reader.stopped) return;
+        // Not yet the transport's reconnect (issue #34): a bounded pause per failure, never a busy loop.
+        failures++;
+        this.#events?.error(new EventwireError('unavailable', `reading Kafka topic ${reader.kafkaTopic} failed`, { cause: error }));
+        await new Promise((resolve) => setTimeout(resolve, (this.#options.backoff ?? fullJitterBackoff())(failures)));
+      }
+    }
+  }
+
+  /** One fetch from each partition leader; what it brings is handed on in partition order. */
+  async #fetchRound(reader: Reader, positions: Map<number, bigint>, waitMs: number): Promise<void> {
+    const cluster = this.#cluster!;
+    const byLeader = new Map<number, { partition: number; fetchOffset: string; maxBytes: number }[]>();
+    for (const { partitionId, leader } of cluster.findTopicPartitionMetadata(reader.kafkaTopic)) {
+      const list = byLeader.get(leader) ?? [];
+      list.push({ partition: partitionId, fetchOffset: String(positions.get(partitionId) ?? 0n), maxBytes: 1 << 20 });
+      byLeader.set(leader, list);
+    }
+    for (const [leader, list] of byLeader) {
+      const broker = await cluster.findBroker({ nodeId: String(leader) });
+      const answer = await broker.fetch({ maxWaitTime: waitMs, topics: [{ topic: reader.kafkaTopic, partitions: list }] });
+      for (const fetched of answer.responses.flatMap((response) => response.partitions)) {
+        for (const message of fetched.messages) {
+          // A fetch answers whole record batches: one may start before the position asked for.
+          if (BigInt(message.offset) < (positions.get(fetched.partition) ?? 0n)) continue;
+          positions.set(fetched.partition, BigInt(message.offset) + 1n);
+          const topic = message.headers?.['eventwire-topic']?.toString() ?? message.key?.toString();
+          this.#events?.message(message.value?.toString() ?? '', reader.kafkaTopic, topic);
+        }
+      }
+    }
+  }
+
+  async unlisten(pattern: string): Promise<void> {
+    const reader = this.#readers.get(kafkaTopicOf(pattern));
+    if (!reader || --reader.count > 0) return;
+    this.#readers.delete(reader.kafkaTopic);
+    reader.stopped = true;
+    await reader.done;
+  }
+
+  async flush(): Promise<void> {
+    // What the fetches under way bring is handed on (a fetch waits fetchWaitMs at most at the broker).
+    await Promise.all([...this.#readers.values()].map((reader) => reader.round));
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const reader of this.#readers.values()) reader.stopped = true;
+    await Promise.all([...this.#readers.values()].map((reader) => reader.done.catch(() => undefined)));
+    this.#readers.clear();
+    await Promise.allSettled([this.#producer?.disconnect(), this.#cluster?.disconnect()]);
+  }
+}
