@@ -4,17 +4,19 @@
 // Kafka-protocol server the tests have, librdkafka's mock cluster).
 //
 // FIRST SLICE (issue #34), not yet in the URL table: emit and subscribe on
-// exact topics only. The mapping it starts from (the issue's proposal): the
+// exact topics and patterns whose first segment is literal. The mapping it starts from (the issue's proposal): the
 // Kafka topic is the eventwire topic's first segment, the record key the
 // full topic (so one topic's events stay in one partition, in order), the
 // value the envelope JSON, headers `content-type` and `eventwire-topic` for
 // plain Kafka readers. Subscriptions read every partition of their Kafka topic
 // without a consumer group (kafkajs's cluster layer: a group join costs ~3 s,
 // this ~100 ms to live), from the end as it was when subscribing. Not yet:
-// patterns, history/since, consumer groups, reconnecting after a lost
+// patterns with a wildcard first segment (all Kafka topics, and the ones
+// created later), history/since, consumer groups, reconnecting after a lost
 // broker, bad-record counting, the other headers.
 import type { Kafka, KafkaMessage, Producer } from 'kafkajs';
 import { fullJitterBackoff } from '../backoff.js';
+import { answersWithin } from '../deadline.js';
 import { EventwireError, toEventwireError } from '../errors.js';
 import { loadOptionalPeer } from './optional-peer.js';
 import { PubSubTransport, type PubSubBus, type PubSubBusEvents, type PubSubTransportOptions } from './pubsub-transport.js';
@@ -30,6 +32,14 @@ export interface KafkaTransportOptions extends PubSubTransportOptions {
    * @default 100
    */
   readonly fetchWaitMs?: number;
+  /**
+   * Called once per Kafka topic before this channel first produces to it or
+   * reads it, to create it with the partition count wanted (one keeps a
+   * publisher's order across its topics). Without it, topics are what the
+   * cluster has or auto-creates. Tests pass the mock's createTopic (the mock
+   * has no CreateTopics); the default for a real cluster is still to come.
+   */
+  readonly ensureTopic?: (kafkaTopic: string) => Promise<void>;
 }
 
 /** The defaults of {@link KafkaTransportOptions}. */
@@ -53,8 +63,10 @@ export function kafkaTopicOf(topic: string): string {
   return dot < 0 ? topic : topic.slice(0, dot);
 }
 
-function isExact(pattern: string): boolean {
-  return !pattern.split('.').some((segment) => segment === '*' || segment === '#');
+/** The first segment names one Kafka topic (`orders.*`, `orders.#`, `orders.created`), not every one (`*.created`, `#`). */
+function hasLiteralFirstSegment(pattern: string): boolean {
+  const first = kafkaTopicOf(pattern);
+  return first !== '*' && first !== '#';
 }
 
 // kafkajs's cluster layer (not its public API; the version is pinned exactly):
@@ -95,6 +107,12 @@ interface Reader {
   done: Promise<void>;
   /** The fetch under way, settled once what it brought has been handed on. */
   round: Promise<void>;
+  /** Positions fixed and the loop running (what a second pattern on the same Kafka topic waits for). */
+  ready: Promise<void>;
+  /** Next offset to read, per partition. */
+  readonly positions: Map<number, bigint>;
+  /** Flushes waiting for the positions to reach these offsets. */
+  waiters: { readonly through: Map<number, bigint>; readonly resolve: () => void }[];
 }
 
 class KafkaBus implements PubSubBus {
@@ -161,13 +179,14 @@ class KafkaBus implements PubSubBus {
   publish(topic: string, payload: string): Promise<void> {
     const producer = this.#producer;
     if (!producer) return Promise.reject(new EventwireError('connection_closed', 'Not connected to Kafka'));
-    const sent = this.#lastProduce.then(() =>
-      producer.send({
+    const sent = this.#lastProduce.then(async () => {
+      await this.#ensure(kafkaTopicOf(topic));
+      return producer.send({
         topic: kafkaTopicOf(topic),
         acks: -1,
         messages: [{ key: topic, value: payload, headers: { 'content-type': 'application/json', 'eventwire-topic': topic } }],
-      }),
-    );
+      });
+    });
     this.#lastProduce = sent.catch(() => undefined);
     return sent.then(
       () => undefined,
@@ -178,33 +197,68 @@ class KafkaBus implements PubSubBus {
   }
 
   async listen(pattern: string): Promise<void> {
-    if (!isExact(pattern)) throw new EventwireError('invalid_pattern', `kafka:// takes exact topics only so far (issue #34): ${pattern}`);
+    if (!hasLiteralFirstSegment(pattern)) throw new EventwireError('invalid_pattern', `kafka:// takes patterns with a literal first segment only so far (issue #34): ${pattern}`);
     const kafkaTopic = kafkaTopicOf(pattern);
     const existing = this.#readers.get(kafkaTopic);
     if (existing) {
       existing.count++;
-      return;
+      return existing.ready;
     }
-    const cluster = this.#cluster!;
-    const reader: Reader = { kafkaTopic, count: 1, stopped: false, done: Promise.resolve(), round: Promise.resolve() };
+    const reader: Reader = { kafkaTopic, count: 1, stopped: false, done: Promise.resolve(), round: Promise.resolve(), ready: Promise.resolve(), positions: new Map(), waiters: [] };
     this.#readers.set(kafkaTopic, reader);
-    await cluster.addTargetTopic(kafkaTopic);
-    const partitions = cluster.findTopicPartitionMetadata(kafkaTopic).map((partition) => ({ partition: partition.partitionId }));
-    // Live from here: what the log holds now is history, not this subscription's.
-    const [latest] = await cluster.fetchTopicsOffset([{ topic: kafkaTopic, partitions }]);
-    const positions = new Map((latest?.partitions ?? []).map((partition) => [partition.partition, BigInt(partition.offset)]));
-    reader.done = this.#read(reader, positions);
+    reader.ready = this.#startReading(reader);
+    try {
+      await reader.ready;
+    } catch (error) {
+      if (this.#readers.get(kafkaTopic) === reader) this.#readers.delete(kafkaTopic);
+      throw new EventwireError('unavailable', `could not start reading Kafka topic ${kafkaTopic}`, { cause: error });
+    }
   }
 
-  async #read(reader: Reader, positions: Map<number, bigint>): Promise<void> {
+  async #startReading(reader: Reader): Promise<void> {
+    await this.#ensure(reader.kafkaTopic);
+    // Live from here: what the log holds now is history, not this subscription's.
+    for (const [partition, offset] of await this.#ends(reader.kafkaTopic)) reader.positions.set(partition, offset);
+    reader.done = this.#read(reader);
+  }
+
+  /** The offset the next record of each partition will get (Kafka's high watermark). */
+  async #ends(kafkaTopic: string): Promise<Map<number, bigint>> {
+    const cluster = this.#cluster!;
+    await cluster.addTargetTopic(kafkaTopic);
+    const partitions = cluster.findTopicPartitionMetadata(kafkaTopic).map((partition) => ({ partition: partition.partitionId }));
+    const [latest] = await cluster.fetchTopicsOffset([{ topic: kafkaTopic, partitions }]);
+    return new Map((latest?.partitions ?? []).map((partition) => [partition.partition, BigInt(partition.offset)]));
+  }
+
+  readonly #ensured = new Map<string, Promise<void>>();
+  #ensure(kafkaTopic: string): Promise<void> {
+    const ensureTopic = this.#options.ensureTopic;
+    if (!ensureTopic) return Promise.resolve();
+    let ensured = this.#ensured.get(kafkaTopic);
+    if (!ensured) {
+      ensured = ensureTopic(kafkaTopic);
+      this.#ensured.set(kafkaTopic, ensured);
+      // A failed attempt is tried again next time.
+      ensured.catch(() => this.#ensured.delete(kafkaTopic));
+    }
+    return ensured;
+  }
+
+  async #read(reader: Reader): Promise<void> {
     const waitMs = this.#options.fetchWaitMs ?? kafkaTransportDefaults.fetchWaitMs;
     let failures = 0;
     while (!reader.stopped) {
-      const round = this.#fetchRound(reader, positions, waitMs);
+      const round = this.#fetchRound(reader, waitMs);
       reader.round = round.catch(() => undefined);
       try {
         await round;
         failures = 0;
+        reader.waiters = reader.waiters.filter((waiter) => {
+          const reached = [...waiter.through].every(([partition, offset]) => (reader.positions.get(partition) ?? 0n) >= offset);
+          if (reached) waiter.resolve();
+          return !reached;
+        });
       } catch (error) {
         if (reader.stopped) return;
         // Not yet the transport's reconnect (issue #34): a bounded pause per failure, never a busy loop.
@@ -216,17 +270,23 @@ class KafkaBus implements PubSubBus {
   }
 
   /** One fetch from each partition leader; what it brings is handed on in partition order. */
-  async #fetchRound(reader: Reader, positions: Map<number, bigint>, waitMs: number): Promise<void> {
+  async #fetchRound(reader: Reader, waitMs: number): Promise<void> {
     const cluster = this.#cluster!;
+    const positions = reader.positions;
     const byLeader = new Map<number, { partition: number; fetchOffset: string; maxBytes: number }[]>();
     for (const { partitionId, leader } of cluster.findTopicPartitionMetadata(reader.kafkaTopic)) {
       const list = byLeader.get(leader) ?? [];
       list.push({ partition: partitionId, fetchOffset: String(positions.get(partitionId) ?? 0n), maxBytes: 1 << 20 });
       byLeader.set(leader, list);
     }
-    for (const [leader, list] of byLeader) {
-      const broker = await cluster.findBroker({ nodeId: String(leader) });
-      const answer = await broker.fetch({ maxWaitTime: waitMs, topics: [{ topic: reader.kafkaTopic, partitions: list }] });
+    // Every leader at once: an idle one holds its answer for fetchWaitMs, which must not delay the others'.
+    const answers = await Promise.all(
+      [...byLeader].map(async ([leader, list]) => {
+        const broker = await cluster.findBroker({ nodeId: String(leader) });
+        return broker.fetch({ maxWaitTime: waitMs, topics: [{ topic: reader.kafkaTopic, partitions: list }] });
+      }),
+    );
+    for (const answer of answers) {
       for (const fetched of answer.responses.flatMap((response) => response.partitions)) {
         for (const message of fetched.messages) {
           // A fetch answers whole record batches: one may start before the position asked for.
@@ -242,20 +302,43 @@ class KafkaBus implements PubSubBus {
   async unlisten(pattern: string): Promise<void> {
     const reader = this.#readers.get(kafkaTopicOf(pattern));
     if (!reader || --reader.count > 0) return;
+    // Events already in the log when the unsubscribe was asked for are on their way: hand them on first.
+    await this.#readToEnd(reader).catch((error: unknown) => this.#events?.error(toEventwireError(error)));
+    // Subscribed again meanwhile: the reader stays.
+    if (reader.count > 0 || this.#readers.get(reader.kafkaTopic) !== reader) return;
     this.#readers.delete(reader.kafkaTopic);
     reader.stopped = true;
     await reader.done;
+    for (const waiter of reader.waiters.splice(0)) waiter.resolve();
   }
 
   async flush(): Promise<void> {
-    // What the fetches under way bring is handed on (a fetch waits fetchWaitMs at most at the broker).
-    await Promise.all([...this.#readers.values()].map((reader) => reader.round));
+    // Everything in the log when flush is called is handed on: read up to
+    // each partition's end as of now (a fetch under way may have started
+    // before the last record arrived; the mock does not wake it for one).
+    await Promise.all([...this.#readers.values()].map((reader) => this.#readToEnd(reader)));
+  }
+
+  /** Resolves once `reader` has handed on everything its Kafka topic held when this was called (bounded by requestTimeoutMs). */
+  async #readToEnd(reader: Reader): Promise<void> {
+    if (reader.stopped) return;
+    const timeoutMs = this.#options.requestTimeoutMs ?? kafkaTransportDefaults.requestTimeoutMs;
+    await answersWithin(
+      (async () => {
+        await reader.ready;
+        const through = await this.#ends(reader.kafkaTopic);
+        await new Promise<void>((resolve) => reader.waiters.push({ through, resolve }));
+      })(),
+      timeoutMs,
+      'Kafka (reading to the end of the log)',
+    );
   }
 
   async close(): Promise<void> {
     this.#closed = true;
     for (const reader of this.#readers.values()) reader.stopped = true;
     await Promise.all([...this.#readers.values()].map((reader) => reader.done.catch(() => undefined)));
+    for (const reader of this.#readers.values()) for (const waiter of reader.waiters.splice(0)) waiter.resolve();
     this.#readers.clear();
     await Promise.allSettled([this.#producer?.disconnect(), this.#cluster?.disconnect()]);
   }
