@@ -103,6 +103,35 @@ if (!available) {
     }
   });
 
+  test('a busy partition is not held back by idle ones: 200 events on one topic of a 4-partition Kafka topic (leaders 1, 1, 2, 3) arrive in order within 3 s', async ({ server }) => {
+    // Idle partitions' fetches are held fetchWaitMs at the broker, and the mock answers one
+    // record batch per partition per fetch: waiting for every leader's answer before the next
+    // fetch, or queueing a fetch per partition on one connection, takes ~20 s for 200.
+    const made = new Map<string, Promise<void>>();
+    const fourPartitions = (kafkaTopic: string): Promise<void> => {
+      let making = made.get(kafkaTopic);
+      if (!making) {
+        making = (async () => {
+          await server.createTopic(kafkaTopic, 4);
+          for (const [partition, leader] of [1, 1, 2, 3].entries()) await server.leader(kafkaTopic, partition, leader);
+        })();
+        made.set(kafkaTopic, making);
+      }
+      return making;
+    };
+    const open = (): EventChannel => new EventChannel({ transport: new KafkaTransport({ url: server.url, backoff: () => 50, ensureTopic: fourPartitions }) });
+    const root = uniqueTopic('busy');
+    const [publisher, subscriber] = [open(), open()];
+    try {
+      const got = collector<number>(200);
+      await subscriber.on(`${root}.hot`, (data) => got.push(data as number)).ready;
+      await Promise.all(Array.from({ length: 200 }, (_, n) => publisher.emit(`${root}.hot`, n, { ack: true })));
+      assert.equal(await within(got.done, 3000, '200 events'), Array.from({ length: 200 }, (_, n) => n));
+    } finally {
+      await Promise.all([publisher.close(), subscriber.close()]);
+    }
+  });
+
   test('a pattern with a wildcard first segment is refused with invalid_pattern so far (not in this slice)', async ({ server }) => {
     const subscriber = channel(server);
     try {

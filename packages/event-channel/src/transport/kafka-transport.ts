@@ -88,6 +88,7 @@ interface InternalCluster {
   findTopicPartitionMetadata(topic: string): { partitionId: number; leader: number }[];
   fetchTopicsOffset(topics: { topic: string; partitions: { partition: number }[] }[]): Promise<{ topic: string; partitions: { partition: number; offset: string }[] }[]>;
   findBroker(node: { nodeId: string }): Promise<InternalBroker>;
+  refreshMetadata(): Promise<void>;
 }
 
 function internalCluster(kafka: Kafka): InternalCluster {
@@ -103,10 +104,8 @@ interface Reader {
   /** Patterns that need it. */
   count: number;
   stopped: boolean;
-  /** The loop's end (after its fetch under way has been handed on). */
-  done: Promise<void>;
-  /** The fetch under way, settled once what it brought has been handed on. */
-  round: Promise<void>;
+  /** A fetch loop per partition leader, by broker id (ends when it leads none of them). */
+  readonly loops: Map<number, Promise<void>>;
   /** Positions fixed and the loop running (what a second pattern on the same Kafka topic waits for). */
   ready: Promise<void>;
   /** Next offset to read, per partition. */
@@ -204,7 +203,7 @@ class KafkaBus implements PubSubBus {
       existing.count++;
       return existing.ready;
     }
-    const reader: Reader = { kafkaTopic, count: 1, stopped: false, done: Promise.resolve(), round: Promise.resolve(), ready: Promise.resolve(), positions: new Map(), waiters: [] };
+    const reader: Reader = { kafkaTopic, count: 1, stopped: false, loops: new Map(), ready: Promise.resolve(), positions: new Map(), waiters: [] };
     this.#readers.set(kafkaTopic, reader);
     reader.ready = this.#startReading(reader);
     try {
@@ -219,7 +218,7 @@ class KafkaBus implements PubSubBus {
     await this.#ensure(reader.kafkaTopic);
     // Live from here: what the log holds now is history, not this subscription's.
     for (const [partition, offset] of await this.#ends(reader.kafkaTopic)) reader.positions.set(partition, offset);
-    reader.done = this.#read(reader);
+    this.#startLoops(reader);
   }
 
   /** The offset the next record of each partition will get (Kafka's high watermark). */
@@ -245,17 +244,52 @@ class KafkaBus implements PubSubBus {
     return ensured;
   }
 
-  async #read(reader: Reader): Promise<void> {
+  /**
+   * One fetch loop per partition leader, each fetching all the partitions it
+   * leads in one request, as Kafka's own consumers do: a broker answers a
+   * connection's requests in order, so an idle partition's fetch (held at the
+   * broker for fetchWaitMs) would hold back a busy one's on the same
+   * connection; and leaders are independent, so an idle one must not hold
+   * back another's (the mock answers one record batch per partition per fetch,
+   * so this decides its throughput).
+   */
+  #startLoops(reader: Reader): void {
+    if (reader.stopped) return;
+    for (const { partitionId, leader } of this.#cluster!.findTopicPartitionMetadata(reader.kafkaTopic)) {
+      if (!reader.positions.has(partitionId) || reader.loops.has(leader)) continue;
+      const loop = this.#readLeader(reader, leader).finally(() => {
+        if (reader.loops.get(leader) === loop) reader.loops.delete(leader);
+      });
+      reader.loops.set(leader, loop);
+    }
+  }
+
+  /** Every loop of the reader has ended (loops started meanwhile included). */
+  async #loopsEnded(reader: Reader): Promise<void> {
+    while (reader.loops.size > 0) await Promise.all(reader.loops.values());
+  }
+
+  async #readLeader(reader: Reader, leader: number): Promise<void> {
+    const cluster = this.#cluster!;
     const waitMs = this.#options.fetchWaitMs ?? kafkaTransportDefaults.fetchWaitMs;
     let failures = 0;
     while (!reader.stopped) {
-      const round = this.#fetchRound(reader, waitMs);
-      reader.round = round.catch(() => undefined);
+      const partitions = cluster
+        .findTopicPartitionMetadata(reader.kafkaTopic)
+        .filter((each) => each.leader === leader && reader.positions.has(each.partitionId))
+        .map((each) => each.partitionId);
+      // Leadership moved away: the new leader's loop reads them (started after the metadata refresh below).
+      if (partitions.length === 0) return;
       try {
-        await round;
+        const broker = await cluster.findBroker({ nodeId: String(leader) });
+        const answer = await broker.fetch({
+          maxWaitTime: waitMs,
+          topics: [{ topic: reader.kafkaTopic, partitions: partitions.map((partition) => ({ partition, fetchOffset: String(reader.positions.get(partition) ?? 0n), maxBytes: 1 << 20 })) }],
+        });
+        this.#handOn(reader, answer.responses.flatMap((response) => response.partitions));
         failures = 0;
         reader.waiters = reader.waiters.filter((waiter) => {
-          const reached = [...waiter.through].every(([partition, offset]) => (reader.positions.get(partition) ?? 0n) >= offset);
+          const reached = [...waiter.through].every(([each, offset]) => (reader.positions.get(each) ?? 0n) >= offset);
           if (reached) waiter.resolve();
           return !reached;
         });
@@ -263,38 +297,23 @@ class KafkaBus implements PubSubBus {
         if (reader.stopped) return;
         // Not yet the transport's reconnect (issue #34): a bounded pause per failure, never a busy loop.
         failures++;
-        this.#events?.error(new EventwireError('unavailable', `reading Kafka topic ${reader.kafkaTopic} failed`, { cause: error }));
+        this.#events?.error(new EventwireError('unavailable', `reading Kafka topic ${reader.kafkaTopic} from broker ${leader} failed`, { cause: error }));
         await new Promise((resolve) => setTimeout(resolve, (this.#options.backoff ?? fullJitterBackoff())(failures)));
+        await cluster.refreshMetadata().catch(() => undefined);
+        this.#startLoops(reader);
       }
     }
   }
 
-  /** One fetch from each partition leader; what it brings is handed on in partition order. */
-  async #fetchRound(reader: Reader, waitMs: number): Promise<void> {
-    const cluster = this.#cluster!;
-    const positions = reader.positions;
-    const byLeader = new Map<number, { partition: number; fetchOffset: string; maxBytes: number }[]>();
-    for (const { partitionId, leader } of cluster.findTopicPartitionMetadata(reader.kafkaTopic)) {
-      const list = byLeader.get(leader) ?? [];
-      list.push({ partition: partitionId, fetchOffset: String(positions.get(partitionId) ?? 0n), maxBytes: 1 << 20 });
-      byLeader.set(leader, list);
-    }
-    // Every leader at once: an idle one holds its answer for fetchWaitMs, which must not delay the others'.
-    const answers = await Promise.all(
-      [...byLeader].map(async ([leader, list]) => {
-        const broker = await cluster.findBroker({ nodeId: String(leader) });
-        return broker.fetch({ maxWaitTime: waitMs, topics: [{ topic: reader.kafkaTopic, partitions: list }] });
-      }),
-    );
-    for (const answer of answers) {
-      for (const fetched of answer.responses.flatMap((response) => response.partitions)) {
-        for (const message of fetched.messages) {
-          // A fetch answers whole record batches: one may start before the position asked for.
-          if (BigInt(message.offset) < (positions.get(fetched.partition) ?? 0n)) continue;
-          positions.set(fetched.partition, BigInt(message.offset) + 1n);
-          const topic = message.headers?.['eventwire-topic']?.toString() ?? message.key?.toString();
-          this.#events?.message(message.value?.toString() ?? '', reader.kafkaTopic, topic);
-        }
+  /** What one fetch brought, in offset order per partition. */
+  #handOn(reader: Reader, fetched: readonly FetchedPartition[]): void {
+    for (const { partition, messages } of fetched) {
+      for (const message of messages) {
+        // A fetch answers whole record batches: one may start before the position asked for.
+        if (reader.stopped || BigInt(message.offset) < (reader.positions.get(partition) ?? 0n)) continue;
+        reader.positions.set(partition, BigInt(message.offset) + 1n);
+        const topic = message.headers?.['eventwire-topic']?.toString() ?? message.key?.toString();
+        this.#events?.message(message.value?.toString() ?? '', reader.kafkaTopic, topic);
       }
     }
   }
@@ -308,7 +327,7 @@ class KafkaBus implements PubSubBus {
     if (reader.count > 0 || this.#readers.get(reader.kafkaTopic) !== reader) return;
     this.#readers.delete(reader.kafkaTopic);
     reader.stopped = true;
-    await reader.done;
+    await this.#loopsEnded(reader);
     for (const waiter of reader.waiters.splice(0)) waiter.resolve();
   }
 
@@ -337,7 +356,7 @@ class KafkaBus implements PubSubBus {
   async close(): Promise<void> {
     this.#closed = true;
     for (const reader of this.#readers.values()) reader.stopped = true;
-    await Promise.all([...this.#readers.values()].map((reader) => reader.done.catch(() => undefined)));
+    await Promise.all([...this.#readers.values()].map((reader) => this.#loopsEnded(reader)));
     for (const reader of this.#readers.values()) for (const waiter of reader.waiters.splice(0)) waiter.resolve();
     this.#readers.clear();
     await Promise.allSettled([this.#producer?.disconnect(), this.#cluster?.disconnect()]);
