@@ -10,7 +10,7 @@ import * as assert from 'uvu/assert';
 import { kafkaServerAvailable, startKafkaServer, type KafkaServer } from '../../../scripts/testing/kafka-server.js';
 import { EventChannel, type EventwireError } from '../src/index.js';
 import { KafkaTransport } from '../src/transport/kafka-transport.js';
-import { collector, uniqueTopic, within } from './helpers.js';
+import { collector, uniqueTopic, until, within } from './helpers.js';
 import { runTransportSuite } from './transport-suite.js';
 
 const available = kafkaServerAvailable();
@@ -127,6 +127,28 @@ if (!available) {
       await subscriber.on(`${root}.hot`, (data) => got.push(data as number)).ready;
       await Promise.all(Array.from({ length: 200 }, (_, n) => publisher.emit(`${root}.hot`, n, { ack: true })));
       assert.equal(await within(got.done, 3000, '200 events'), Array.from({ length: 200 }, (_, n) => n));
+    } finally {
+      await Promise.all([publisher.close(), subscriber.close()]);
+    }
+  });
+
+  test('a partition whose leadership moves is read from its new leader: nothing lost, nothing twice, in order', async ({ server }) => {
+    const root = uniqueTopic('move');
+    const [publisher, subscriber] = [channel(server), channel(server)];
+    try {
+      const got = collector<number>(20);
+      await subscriber.on(`${root}.x`, (data) => got.push(data as number)).ready;
+      for (let n = 0; n < 10; n++) await publisher.emit(`${root}.x`, n, { ack: true });
+      await until(() => got.items.length === 10, 'the first ten');
+      // The topic was made with one partition; it moves to another broker, whichever leads it now.
+      const admin = new Kafka({ clientId: 't', brokers: [...server.bootstrap], logLevel: logLevel.NOTHING }).admin();
+      await admin.connect();
+      const [meta] = (await admin.fetchTopicMetadata({ topics: [root] })).topics;
+      await admin.disconnect();
+      const from = meta!.partitions[0]!.leader;
+      await server.leader(root, 0, from === 1 ? 2 : 1);
+      for (let n = 10; n < 20; n++) await publisher.emit(`${root}.x`, n, { ack: true });
+      assert.equal(await within(got.done, WAIT, 'the next ten after the move'), Array.from({ length: 20 }, (_, n) => n));
     } finally {
       await Promise.all([publisher.close(), subscriber.close()]);
     }
