@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { kafkaServerAvailable, startKafkaServer, type KafkaServer } from '../../../scripts/testing/kafka-server.js';
+import { internalCluster } from '../src/transport/kafkajs-cluster.js';
 import { uniqueTopic, until, within } from './helpers.js';
 
 const available = kafkaServerAvailable();
@@ -40,33 +41,6 @@ const readable = (message: Pick<KafkaMessage, 'key' | 'value' | 'headers'>): { k
   headers: headerText(message.headers),
 });
 
-// kafkajs's cluster layer (not public API, pinned by the exact version): the
-// group-less Metadata/ListOffsets/Fetch the research measured at ~100 ms
-// to live, against ~3 s for a group join.
-interface FetchedPartition {
-  readonly partition: number;
-  readonly highWatermark: string;
-  readonly messages: readonly KafkaMessage[];
-}
-interface InternalBroker {
-  fetch(request: {
-    maxWaitTime: number;
-    topics: { topic: string; partitions: { partition: number; fetchOffset: string; maxBytes: number }[] }[];
-  }): Promise<{ responses: { topicName: string; partitions: FetchedPartition[] }[] }>;
-}
-interface InternalCluster {
-  connect(): Promise<void>;
-  disconnect(): Promise<void>;
-  addTargetTopic(topic: string): Promise<void>;
-  findTopicPartitionMetadata(topic: string): { partitionId: number; leader: number }[];
-  findBroker(node: { nodeId: string }): Promise<InternalBroker>;
-}
-function internalCluster(kafka: Kafka): InternalCluster {
-  const key = Object.getOwnPropertySymbols(kafka).find((symbol) => symbol.description === 'private:Kafka:createCluster');
-  if (!key) throw new Error('kafkajs no longer has its private createCluster: the pinned version changed');
-  const create = (kafka as unknown as Record<symbol, (options: { allowAutoTopicCreation: boolean }) => InternalCluster>)[key]!;
-  return create.call(kafka, { allowAutoTopicCreation: false });
-}
 
 if (!available) {
   test.skip('(cc or librdkafka-dev not installed: the Kafka test server cannot be built)', () => {});
@@ -114,7 +88,7 @@ if (!available) {
       await producer.disconnect();
     }
 
-    const cluster = internalCluster(kafka);
+    const cluster = internalCluster(kafka, { allowAutoTopicCreation: false });
     await cluster.connect();
     const fetched: { key: string; value: string; headers: Record<string, string> }[] = [];
     try {

@@ -14,10 +14,11 @@
 // patterns with a wildcard first segment (all Kafka topics, and the ones
 // created later), history/since, consumer groups, reconnecting after a lost
 // broker, bad-record counting, the other headers.
-import type { Kafka, KafkaMessage, Producer } from 'kafkajs';
+import type { Producer } from 'kafkajs';
 import { fullJitterBackoff } from '../backoff.js';
 import { answersWithin } from '../deadline.js';
 import { EventwireError, toEventwireError } from '../errors.js';
+import { internalCluster, type FetchedPartition, type InternalCluster } from './kafkajs-cluster.js';
 import { loadOptionalPeer } from './optional-peer.js';
 import { PubSubTransport, type PubSubBus, type PubSubBusEvents, type PubSubTransportOptions } from './pubsub-transport.js';
 
@@ -69,34 +70,6 @@ function hasLiteralFirstSegment(pattern: string): boolean {
   return first !== '*' && first !== '#';
 }
 
-// kafkajs's cluster layer (not its public API; the version is pinned exactly):
-// Metadata, ListOffsets and Fetch without a consumer group.
-interface FetchedPartition {
-  readonly partition: number;
-  readonly messages: readonly KafkaMessage[];
-}
-interface InternalBroker {
-  fetch(request: {
-    maxWaitTime: number;
-    topics: { topic: string; partitions: { partition: number; fetchOffset: string; maxBytes: number }[] }[];
-  }): Promise<{ responses: { topicName: string; partitions: FetchedPartition[] }[] }>;
-}
-interface InternalCluster {
-  connect(): Promise<void>;
-  disconnect(): Promise<void>;
-  addTargetTopic(topic: string): Promise<void>;
-  findTopicPartitionMetadata(topic: string): { partitionId: number; leader: number }[];
-  fetchTopicsOffset(topics: { topic: string; partitions: { partition: number }[] }[]): Promise<{ topic: string; partitions: { partition: number; offset: string }[] }[]>;
-  findBroker(node: { nodeId: string }): Promise<InternalBroker>;
-  refreshMetadata(): Promise<void>;
-}
-
-function internalCluster(kafka: Kafka): InternalCluster {
-  const key = Object.getOwnPropertySymbols(kafka).find((symbol) => symbol.description === 'private:Kafka:createCluster');
-  if (!key) throw new EventwireError('unsupported_transport', 'kafka:// needs kafkajs 2.2.4 (its cluster layer is not where this version expects it)');
-  const create = (kafka as unknown as Record<symbol, (options: { allowAutoTopicCreation: boolean }) => InternalCluster>)[key]!;
-  return create.call(kafka, { allowAutoTopicCreation: true });
-}
 
 /** One Kafka topic being read: a position per partition, one fetch loop. */
 interface Reader {
@@ -154,7 +127,7 @@ class KafkaBus implements PubSubBus {
     try {
       const producer = kafka.producer({ createPartitioner: module.Partitioners.DefaultPartitioner, maxInFlightRequests: 1 });
       await producer.connect();
-      const cluster = internalCluster(kafka);
+      const cluster = internalCluster(kafka, { allowAutoTopicCreation: true });
       await cluster.connect();
       if (this.#closed) {
         await Promise.allSettled([producer.disconnect(), cluster.disconnect()]);

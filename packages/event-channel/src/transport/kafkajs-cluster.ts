@@ -1,0 +1,38 @@
+// kafkajs's cluster layer (not its public API; the version is pinned
+// exactly): Metadata, ListOffsets and Fetch without a consumer group — what
+// kafka:// reads with (a group join costs ~3 s, this ~100 ms to live), and
+// what the Kafka test server's own test drives. One declaration of the
+// internals this code relies on, so a kafkajs upgrade breaks in one place.
+import type { Kafka, KafkaMessage } from 'kafkajs';
+import { EventwireError } from '../errors.js';
+
+export interface FetchedPartition {
+  readonly partition: number;
+  readonly highWatermark: string;
+  readonly messages: readonly KafkaMessage[];
+}
+
+export interface InternalBroker {
+  fetch(request: {
+    maxWaitTime: number;
+    topics: { topic: string; partitions: { partition: number; fetchOffset: string; maxBytes: number }[] }[];
+  }): Promise<{ responses: { topicName: string; partitions: FetchedPartition[] }[] }>;
+}
+
+export interface InternalCluster {
+  connect(): Promise<void>;
+  disconnect(): Promise<void>;
+  addTargetTopic(topic: string): Promise<void>;
+  findTopicPartitionMetadata(topic: string): { partitionId: number; leader: number }[];
+  fetchTopicsOffset(topics: { topic: string; partitions: { partition: number }[] }[]): Promise<{ topic: string; partitions: { partition: number; offset: string }[] }[]>;
+  findBroker(node: { nodeId: string }): Promise<InternalBroker>;
+  refreshMetadata(): Promise<void>;
+}
+
+/** kafkajs's cluster object; `unsupported_transport` when this kafkajs keeps it elsewhere (not 2.2.4). */
+export function internalCluster(kafka: Kafka, options: { readonly allowAutoTopicCreation: boolean }): InternalCluster {
+  const key = Object.getOwnPropertySymbols(kafka).find((symbol) => symbol.description === 'private:Kafka:createCluster');
+  if (!key) throw new EventwireError('unsupported_transport', 'kafka:// needs kafkajs 2.2.4 (its cluster layer is not where this version expects it)');
+  const create = (kafka as unknown as Record<symbol, (options: { allowAutoTopicCreation: boolean }) => InternalCluster>)[key]!;
+  return create.call(kafka, { allowAutoTopicCreation: options.allowAutoTopicCreation });
+}
