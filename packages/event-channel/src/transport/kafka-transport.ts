@@ -18,6 +18,7 @@ import type { Producer } from 'kafkajs';
 import { fullJitterBackoff } from '../backoff.js';
 import { answersWithin } from '../deadline.js';
 import { EventwireError, toEventwireError } from '../errors.js';
+import type { GapReason } from '../gap.js';
 import { internalCluster, type FetchedPartition, type InternalCluster } from './kafkajs-cluster.js';
 import { loadOptionalPeer } from './optional-peer.js';
 import { PubSubTransport, type PubSubBus, type PubSubBusEvents, type PubSubTransportOptions } from './pubsub-transport.js';
@@ -77,8 +78,8 @@ interface Reader {
   /** Patterns that need it. */
   count: number;
   stopped: boolean;
-  /** A fetch loop per partition leader, by broker id (ends when it leads none of them). */
-  readonly loops: Map<number, Promise<void>>;
+  /** A fetch loop per partition leader, by broker id (ends when it leads none of them, or its connection is lost). */
+  readonly loops: Map<number, { readonly generation: number; readonly loop: Promise<void> }>;
   /** Positions fixed and the loop running (what a second pattern on the same Kafka topic waits for). */
   ready: Promise<void>;
   /** Next offset to read, per partition. */
@@ -87,35 +88,119 @@ interface Reader {
   waiters: { readonly through: Map<number, bigint>; readonly resolve: () => void }[];
 }
 
+/** A produce waiting for its turn (one in flight at a time). */
+interface Produce {
+  readonly topic: string;
+  readonly payload: string;
+  readonly resolve: () => void;
+  readonly reject: (error: EventwireError) => void;
+}
+
+/** The error and what it was caused by, through kafkajs's `cause` and `originalError` links. */
+function causes(error: unknown): Record<string, unknown>[] {
+  const chain: Record<string, unknown>[] = [];
+  let at: unknown = error;
+  while (typeof at === 'object' && at !== null && chain.length < 8 && !chain.includes(at as Record<string, unknown>)) {
+    const link = at as Record<string, unknown>;
+    chain.push(link);
+    at = link['originalError'] ?? link['cause'];
+  }
+  return chain;
+}
+
+/** Kafka's answers that mean "ask the partition's new leader" (a leader move), never an outage. */
+const LEADER_CHANGES = new Set(['NOT_LEADER_FOR_PARTITION', 'NOT_LEADER_OR_FOLLOWER', 'LEADER_NOT_AVAILABLE', 'UNKNOWN_TOPIC_OR_PARTITION', 'REPLICA_NOT_AVAILABLE', 'FENCED_LEADER_EPOCH', 'UNKNOWN_LEADER_EPOCH']);
+const STALE_METADATA = new Set(['KafkaJSBrokerNotFound', 'KafkaJSMetadataNotLoaded', 'KafkaJSTopicMetadataNotLoaded']);
+
+function isLeaderChange(error: unknown): boolean {
+  return causes(error).some((link) => LEADER_CHANGES.has(String(link['type'])) || STALE_METADATA.has(String(link['name'])));
+}
+
+function isOffsetOutOfRange(error: unknown): boolean {
+  return causes(error).some((link) => link['type'] === 'OFFSET_OUT_OF_RANGE');
+}
+
+/** A broker's answer (a protocol error): Kafka was reached and refused, so nothing was written. */
+function isRefusal(error: unknown): boolean {
+  return causes(error).some((link) => link['name'] === 'KafkaJSProtocolError' || typeof link['type'] === 'string');
+}
+
+/**
+ * What a failed produce tells its caller. Refused by Kafka, or no connection
+ * made: nothing was written (`connection_closed` is sent again after the
+ * reconnect). A connection lost or a request unanswered after it was written:
+ * the record may be in the log — `timeout`, never an ack and never a re-send
+ * that could duplicate it.
+ */
+function produceFailure(error: unknown): EventwireError {
+  const chain = causes(error);
+  if (chain.some((link) => link['type'] === 'MESSAGE_TOO_LARGE')) return new EventwireError('payload_too_large', 'Kafka refused the record as too large', { cause: error });
+  if (isRefusal(error)) return new EventwireError('unavailable', 'Kafka refused the produce', { cause: error });
+  if (chain.some((link) => link['code'] === 'ECONNREFUSED' || STALE_METADATA.has(String(link['name']))))
+    return new EventwireError('connection_closed', 'Kafka could not be reached for the produce (not written)', { cause: error });
+  return new EventwireError('timeout', 'Kafka did not answer the produce (it may have been written)', { cause: error });
+}
+
+type BusState = 'connecting' | 'connected' | 'waiting' | 'closed';
+
 class KafkaBus implements PubSubBus {
   readonly kind = 'kafka';
   readonly #options: KafkaTransportOptions;
   readonly #brokers: string[];
+  readonly #backoff: (attempt: number) => number;
   #events: PubSubBusEvents | undefined;
+  #module: KafkaJsModule | undefined;
   #producer: Producer | undefined;
   #cluster: InternalCluster | undefined;
   readonly #readers = new Map<string, Reader>();
-  /** One produce at a time, so a retry inside the client cannot reorder a publisher's events. */
-  #lastProduce: Promise<unknown> = Promise.resolve();
-  #closed = false;
+  /**
+   * Produces waiting behind the one in flight, so a retry cannot reorder a
+   * publisher's events. Refused with `connection_closed` once the connection
+   * is lost: never handed to kafkajs while it is down.
+   */
+  #queue: Produce[] = [];
+  #producing = false;
+  /** `connected` between `ready` and the next `reconnecting`; `waiting` for the next attempt's timer. */
+  #state: BusState = 'connecting';
+  /** Bumped on every connect attempt and loss: an older connection's loops end. */
+  #generation = 0;
+  #retryTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Loops pausing between failed fetches, woken early by a loss or close. */
+  readonly #sleepers = new Set<() => void>();
+  /** A metadata round trip under way, deciding whether a failure is an outage. */
+  #probing: Promise<boolean> | undefined;
 
   constructor(options: KafkaTransportOptions) {
     this.#options = options;
     if (!options.url.startsWith('kafka://')) throw new EventwireError('invalid_url', `not a kafka:// URL: ${options.url}`);
     this.#brokers = options.url.slice('kafka://'.length).split(',').filter(Boolean);
     if (this.#brokers.length === 0) throw new EventwireError('invalid_url', `no broker in ${options.url}`);
+    this.#backoff = options.backoff ?? fullJitterBackoff();
   }
 
   open(events: PubSubBusEvents): void {
     this.#events = events;
     void loadOptionalPeer<KafkaJsModule>('kafkajs', 'kafka:// needs its client').then(
-      (module) => this.#start(module, 1),
+      (module) => {
+        this.#module = module;
+        return this.#connect(1);
+      },
       (error: EventwireError) => events.failed(error),
     );
   }
 
-  async #start(module: KafkaJsModule, attempt: number): Promise<void> {
-    if (this.#closed) return;
+  /**
+   * One connection attempt: fresh clients (kafkajs's own reconnects retry
+   * on their own schedule, and a producer's would re-send), then every reader
+   * resumed from its positions — Kafka kept the log, so nothing is missed —
+   * and readers started for patterns subscribed meanwhile, then `ready`.
+   */
+  async #connect(attempt: number): Promise<void> {
+    this.#retryTimer = undefined;
+    if (this.#state === 'closed') return;
+    this.#state = 'connecting';
+    const generation = ++this.#generation;
+    const module = this.#module!;
     const timeout = this.#options.requestTimeoutMs ?? kafkaTransportDefaults.requestTimeoutMs;
     const kafka = new module.Kafka({
       clientId: 'eventwire-js',
@@ -123,84 +208,249 @@ class KafkaBus implements PubSubBus {
       logLevel: module.logLevel.NOTHING,
       connectionTimeout: Math.min(timeout, 3000),
       requestTimeout: timeout,
+      // One quick retry inside kafkajs (a topic just auto-created has no
+      // leader yet); an outage is this transport's to retry, with its backoff.
+      retry: { retries: 1, initialRetryTime: 100, maxRetryTime: 500 },
     });
+    let producer: Producer | undefined;
+    let cluster: InternalCluster | undefined;
     try {
-      const producer = kafka.producer({ createPartitioner: module.Partitioners.DefaultPartitioner, maxInFlightRequests: 1 });
+      // No retries inside kafkajs: it cannot tell a produce that was written
+      // from one that was not, so it would duplicate; this transport decides.
+      producer = kafka.producer({ createPartitioner: module.Partitioners.DefaultPartitioner, maxInFlightRequests: 1, retry: { retries: 0 } });
       await producer.connect();
-      const cluster = internalCluster(kafka, { allowAutoTopicCreation: true });
+      cluster = internalCluster(kafka, { allowAutoTopicCreation: true });
       await cluster.connect();
-      if (this.#closed) {
-        await Promise.allSettled([producer.disconnect(), cluster.disconnect()]);
-        return;
-      }
       this.#producer = producer;
       this.#cluster = cluster;
-      this.#events?.ready(false);
+      if (generation !== this.#generation) throw new EventwireError('connection_closed', 'Kafka went away while connecting');
+      await this.#listenAgain(generation);
+      if (generation !== this.#generation) throw new EventwireError('connection_closed', 'Kafka went away while connecting');
     } catch (error) {
-      if (this.#closed) return;
-      const delayMs = (this.#options.backoff ?? fullJitterBackoff())(attempt);
-      this.#events?.reconnecting(attempt, delayMs, new EventwireError('unavailable', 'Kafka is not reachable', { cause: error }));
-      setTimeout(() => void this.#start(module, attempt + 1), delayMs);
+      if (this.#producer === producer) [this.#producer, this.#cluster] = [undefined, undefined];
+      void Promise.allSettled([producer?.disconnect(), cluster?.disconnect()]);
+      if (this.#isClosed()) return;
+      // Loops this attempt started end.
+      this.#generation++;
+      this.#retry(attempt, error);
+      return;
     }
+    if (this.#isClosed()) return;
+    this.#state = 'connected';
+    this.#events?.ready(false);
+  }
+
+  /** (A method, so a check after an await is not narrowed away by the assignment before it.) */
+  #isClosed(): boolean {
+    return this.#state === 'closed';
+  }
+
+  /** Reports `reconnecting` and sets the one timer of the next attempt. */
+  #retry(attempt: number, cause: unknown): void {
+    this.#state = 'waiting';
+    const delayMs = this.#backoff(attempt);
+    this.#events?.reconnecting(attempt, delayMs, new EventwireError('connection_closed', 'Kafka is not reachable', { cause }));
+    this.#retryTimer = setTimeout(() => void this.#connect(attempt + 1), delayMs);
+  }
+
+  /** The readers `events.patterns()` needs, each resumed from its positions or started at the log end. */
+  async #listenAgain(generation: number): Promise<void> {
+    const wanted = new Map<string, number>();
+    for (const pattern of this.#events?.patterns() ?? []) {
+      const kafkaTopic = kafkaTopicOf(pattern);
+      wanted.set(kafkaTopic, (wanted.get(kafkaTopic) ?? 0) + 1);
+    }
+    // Unsubscribed while Kafka was away.
+    for (const [kafkaTopic, reader] of this.#readers) if (!wanted.has(kafkaTopic)) this.#forget(reader);
+    await Promise.all(
+      [...wanted].map(([kafkaTopic, count]) => {
+        let reader = this.#readers.get(kafkaTopic);
+        if (reader) {
+          reader.count = count;
+          reader.ready = this.#resume(reader, generation);
+        } else {
+          reader = newReader(kafkaTopic, count);
+          this.#readers.set(kafkaTopic, reader);
+          reader.ready = this.#startReading(reader, generation);
+        }
+        return reader.ready;
+      }),
+    );
+  }
+
+  /** Fetches again from where the reader was; positions retention passed are moved to the log start, with a `trimmed` gap. */
+  async #resume(reader: Reader, generation: number): Promise<void> {
+    await this.#cluster!.addTargetTopic(reader.kafkaTopic);
+    await this.#realign(reader);
+    this.#startLoops(reader, generation);
+  }
+
+  /**
+   * Positions outside the log move to its start: below it, retention dropped
+   * records this reader never handed on (`trimmed`); past its end, the topic
+   * is not the one read before (deleted and made again: `epoch`). Partitions
+   * added meanwhile are read from their start (all of it came after).
+   */
+  async #realign(reader: Reader): Promise<void> {
+    const [starts, ends] = await Promise.all([this.#offsets(reader.kafkaTopic, true), this.#offsets(reader.kafkaTopic, false)]);
+    let reason: GapReason | undefined;
+    for (const [partition, start] of starts) {
+      const at = reader.positions.get(partition);
+      if (at !== undefined && at >= start && at <= (ends.get(partition) ?? at)) continue;
+      if (at !== undefined) reason = at < start ? 'trimmed' : (reason ?? 'epoch');
+      reader.positions.set(partition, start);
+    }
+    if (reason) this.#events?.missedVia(reader.kafkaTopic, reason);
+  }
+
+  /**
+   * The connection is gone (a fetch or produce failed and no broker answers
+   * Metadata): `reconnecting` first, so what is refused here goes back to the
+   * transport's outbox, then the waiting produces are refused, loops end and
+   * the clients are dropped. Readers keep their positions for the resume.
+   */
+  #lost(cause: unknown): void {
+    if (this.#state === 'closed' || this.#state === 'waiting') return;
+    const wasConnected = this.#state === 'connected';
+    this.#generation++;
+    // An attempt under way sees the new generation and schedules the next one itself.
+    if (!wasConnected) return;
+    const [producer, cluster] = [this.#producer, this.#cluster];
+    [this.#producer, this.#cluster] = [undefined, undefined];
+    this.#wake();
+    this.#retry(1, cause);
+    for (const waiting of this.#queue.splice(0)) waiting.reject(new EventwireError('connection_closed', 'the connection to Kafka was lost before this was sent'));
+    void Promise.allSettled([producer?.disconnect(), cluster?.disconnect()]);
+  }
+
+  /** After a failure: true when no broker answers Metadata either (then the connection is lost). */
+  async #probe(cause: unknown): Promise<boolean> {
+    const cluster = this.#cluster;
+    if (!cluster || this.#state !== 'connected') return true;
+    this.#probing ??= cluster.refreshMetadata().then(
+      () => false,
+      () => true,
+    );
+    const probing = this.#probing;
+    const gone = await probing;
+    if (this.#probing === probing) this.#probing = undefined;
+    if (gone) this.#lost(cause);
+    return gone;
+  }
+
+  /** A pause of one failed attempt: one timer, ended early by a loss or close. */
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = (): void => {
+        clearTimeout(timer);
+        this.#sleepers.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      this.#sleepers.add(wake);
+    });
+  }
+
+  #wake(): void {
+    for (const wake of [...this.#sleepers]) wake();
   }
 
   keysFor(pattern: string): readonly string[] {
+    // Refused here, before the transport keeps the pattern: a (re)connect listens to every pattern it keeps.
+    if (!hasLiteralFirstSegment(pattern)) throw new EventwireError('invalid_pattern', `kafka:// takes patterns with a literal first segment only so far (issue #34): ${pattern}`);
     return [kafkaTopicOf(pattern)];
   }
 
   publish(topic: string, payload: string): Promise<void> {
-    const producer = this.#producer;
-    if (!producer) return Promise.reject(new EventwireError('connection_closed', 'Not connected to Kafka'));
-    const sent = this.#lastProduce.then(async () => {
-      await this.#ensure(kafkaTopicOf(topic));
-      return producer.send({
-        topic: kafkaTopicOf(topic),
-        acks: -1,
-        messages: [{ key: topic, value: payload, headers: { 'content-type': 'application/json', 'eventwire-topic': topic } }],
-      });
+    if (this.#state !== 'connected') return Promise.reject(new EventwireError('connection_closed', 'Not connected to Kafka'));
+    return new Promise<void>((resolve, reject) => {
+      this.#queue.push({ topic, payload, resolve, reject });
+      void this.#pump();
     });
-    this.#lastProduce = sent.catch(() => undefined);
-    return sent.then(
-      () => undefined,
-      (error: unknown) => {
-        throw new EventwireError('unavailable', 'Kafka refused or did not answer the produce', { cause: toEventwireError(error) });
-      },
-    );
+  }
+
+  /** Sends the queue one produce at a time, while connected. */
+  async #pump(): Promise<void> {
+    if (this.#producing) return;
+    this.#producing = true;
+    try {
+      let next: Produce | undefined;
+      while (this.#state === 'connected' && (next = this.#queue.shift())) await this.#produce(next);
+    } finally {
+      this.#producing = false;
+    }
+  }
+
+  async #produce({ topic, payload, resolve, reject }: Produce): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      const producer = this.#producer;
+      if (!producer || this.#state !== 'connected') return reject(new EventwireError('connection_closed', 'the connection to Kafka was lost before this was sent'));
+      try {
+        await this.#ensure(kafkaTopicOf(topic));
+        await this.#send(producer, topic, payload);
+        return resolve();
+      } catch (error) {
+        // A leader move: the old leader refused (nothing written) and kafkajs refreshed its metadata; the new one is asked.
+        if (isLeaderChange(error) && attempt < 5) {
+          if (attempt > 1) await this.#sleep(this.#backoff(attempt - 1));
+          continue;
+        }
+        // Not Kafka's refusal: maybe the whole cluster went away; then the queue behind goes back to the outbox.
+        if (!isRefusal(error)) await this.#probe(error);
+        return reject(produceFailure(error));
+      }
+    }
+  }
+
+  /** One record to Kafka, answered once every in-sync replica has it (acks -1). */
+  #send(producer: Producer, topic: string, payload: string): Promise<unknown> {
+    return producer.send({
+      topic: kafkaTopicOf(topic),
+      acks: -1,
+      messages: [{ key: topic, value: payload, headers: { 'content-type': 'application/json', 'eventwire-topic': topic } }],
+    });
   }
 
   async listen(pattern: string): Promise<void> {
-    if (!hasLiteralFirstSegment(pattern)) throw new EventwireError('invalid_pattern', `kafka:// takes patterns with a literal first segment only so far (issue #34): ${pattern}`);
     const kafkaTopic = kafkaTopicOf(pattern);
     const existing = this.#readers.get(kafkaTopic);
     if (existing) {
       existing.count++;
       return existing.ready;
     }
-    const reader: Reader = { kafkaTopic, count: 1, stopped: false, loops: new Map(), ready: Promise.resolve(), positions: new Map(), waiters: [] };
+    const reader = newReader(kafkaTopic, 1);
     this.#readers.set(kafkaTopic, reader);
-    reader.ready = this.#startReading(reader);
+    reader.ready = this.#startReading(reader, this.#generation);
     try {
       await reader.ready;
     } catch (error) {
       if (this.#readers.get(kafkaTopic) === reader) this.#readers.delete(kafkaTopic);
+      // Lost meanwhile: the reconnect reads it (the transport listens again).
+      if (this.#state !== 'connected') throw new EventwireError('connection_closed', 'the connection to Kafka was lost', { cause: error });
       throw new EventwireError('unavailable', `could not start reading Kafka topic ${kafkaTopic}`, { cause: error });
     }
   }
 
-  async #startReading(reader: Reader): Promise<void> {
+  async #startReading(reader: Reader, generation: number): Promise<void> {
     await this.#ensure(reader.kafkaTopic);
     // Live from here: what the log holds now is history, not this subscription's.
     for (const [partition, offset] of await this.#ends(reader.kafkaTopic)) reader.positions.set(partition, offset);
-    this.#startLoops(reader);
+    this.#startLoops(reader, generation);
   }
 
   /** The offset the next record of each partition will get (Kafka's high watermark). */
-  async #ends(kafkaTopic: string): Promise<Map<number, bigint>> {
-    const cluster = this.#cluster!;
+  #ends(kafkaTopic: string): Promise<Map<number, bigint>> {
+    return this.#offsets(kafkaTopic, false);
+  }
+
+  /** Each partition's first offset (`fromBeginning`) or the next one to be written. */
+  async #offsets(kafkaTopic: string, fromBeginning: boolean): Promise<Map<number, bigint>> {
+    const cluster = this.#cluster;
+    if (!cluster) throw new EventwireError('connection_closed', 'Not connected to Kafka');
     await cluster.addTargetTopic(kafkaTopic);
     const partitions = cluster.findTopicPartitionMetadata(kafkaTopic).map((partition) => ({ partition: partition.partitionId }));
-    const [latest] = await cluster.fetchTopicsOffset([{ topic: kafkaTopic, partitions }]);
-    return new Map((latest?.partitions ?? []).map((partition) => [partition.partition, BigInt(partition.offset)]));
+    const [offsets] = await cluster.fetchTopicsOffset([{ topic: kafkaTopic, partitions, fromBeginning }]);
+    return new Map((offsets?.partitions ?? []).map((partition) => [partition.partition, BigInt(partition.offset)]));
   }
 
   readonly #ensured = new Map<string, Promise<void>>();
@@ -226,27 +476,28 @@ class KafkaBus implements PubSubBus {
    * back another's (the mock answers one record batch per partition per fetch,
    * so this decides its throughput).
    */
-  #startLoops(reader: Reader): void {
-    if (reader.stopped) return;
-    for (const { partitionId, leader } of this.#cluster!.findTopicPartitionMetadata(reader.kafkaTopic)) {
-      if (!reader.positions.has(partitionId) || reader.loops.has(leader)) continue;
-      const loop = this.#readLeader(reader, leader).finally(() => {
-        if (reader.loops.get(leader) === loop) reader.loops.delete(leader);
+  #startLoops(reader: Reader, generation: number): void {
+    const cluster = this.#cluster;
+    if (reader.stopped || !cluster || generation !== this.#generation) return;
+    for (const { partitionId, leader } of cluster.findTopicPartitionMetadata(reader.kafkaTopic)) {
+      if (!reader.positions.has(partitionId) || reader.loops.get(leader)?.generation === generation) continue;
+      const loop = this.#readLeader(reader, leader, generation, cluster).finally(() => {
+        if (reader.loops.get(leader)?.loop === loop) reader.loops.delete(leader);
       });
-      reader.loops.set(leader, loop);
+      reader.loops.set(leader, { generation, loop });
     }
   }
 
   /** Every loop of the reader has ended (loops started meanwhile included). */
   async #loopsEnded(reader: Reader): Promise<void> {
-    while (reader.loops.size > 0) await Promise.all(reader.loops.values());
+    while (reader.loops.size > 0) await Promise.all([...reader.loops.values()].map((each) => each.loop));
   }
 
-  async #readLeader(reader: Reader, leader: number): Promise<void> {
-    const cluster = this.#cluster!;
+  async #readLeader(reader: Reader, leader: number, generation: number, cluster: InternalCluster): Promise<void> {
     const waitMs = this.#options.fetchWaitMs ?? kafkaTransportDefaults.fetchWaitMs;
+    const current = (): boolean => !reader.stopped && generation === this.#generation;
     let failures = 0;
-    while (!reader.stopped) {
+    while (current()) {
       const partitions = cluster
         .findTopicPartitionMetadata(reader.kafkaTopic)
         .filter((each) => each.leader === leader && reader.positions.has(each.partitionId))
@@ -259,6 +510,7 @@ class KafkaBus implements PubSubBus {
           maxWaitTime: waitMs,
           topics: [{ topic: reader.kafkaTopic, partitions: partitions.map((partition) => ({ partition, fetchOffset: String(reader.positions.get(partition) ?? 0n), maxBytes: 1 << 20 })) }],
         });
+        if (!current()) return;
         this.#handOn(reader, answer.responses.flatMap((response) => response.partitions));
         failures = 0;
         reader.waiters = reader.waiters.filter((waiter) => {
@@ -267,13 +519,23 @@ class KafkaBus implements PubSubBus {
           return !reached;
         });
       } catch (error) {
-        if (reader.stopped) return;
-        // Not yet the transport's reconnect (issue #34): a bounded pause per failure, never a busy loop.
+        if (!current()) return;
         failures++;
-        this.#events?.error(new EventwireError('unavailable', `reading Kafka topic ${reader.kafkaTopic} from broker ${leader} failed`, { cause: error }));
-        await new Promise((resolve) => setTimeout(resolve, (this.#options.backoff ?? fullJitterBackoff())(failures)));
+        if (isOffsetOutOfRange(error)) {
+          // Retention passed this reader's position: on from the log start, with a gap.
+          await this.#realign(reader).catch(() => undefined);
+        } else if (isLeaderChange(error)) {
+          // A leader move, as a Kafka consumer meets it: silent; the new leader is asked after the refresh.
+          if (failures > 1) await this.#sleep(this.#backoff(failures - 1));
+        } else {
+          // Not reachable: the whole cluster (then the reconnect resumes every reader), or only this broker.
+          if (await this.#probe(error)) return;
+          if (failures === 1) this.#events?.error(new EventwireError('unavailable', `reading Kafka topic ${reader.kafkaTopic} from broker ${leader} failed`, { cause: error }));
+          await this.#sleep(this.#backoff(failures));
+        }
+        if (!current()) return;
         await cluster.refreshMetadata().catch(() => undefined);
-        this.#startLoops(reader);
+        this.#startLoops(reader, generation);
       }
     }
   }
@@ -298,9 +560,14 @@ class KafkaBus implements PubSubBus {
     await this.#readToEnd(reader).catch((error: unknown) => this.#events?.error(toEventwireError(error)));
     // Subscribed again meanwhile: the reader stays.
     if (reader.count > 0 || this.#readers.get(reader.kafkaTopic) !== reader) return;
-    this.#readers.delete(reader.kafkaTopic);
-    reader.stopped = true;
+    this.#forget(reader);
     await this.#loopsEnded(reader);
+  }
+
+  /** Stops a reader: its loops end at their next turn and its waiters are let go. */
+  #forget(reader: Reader): void {
+    if (this.#readers.get(reader.kafkaTopic) === reader) this.#readers.delete(reader.kafkaTopic);
+    reader.stopped = true;
     for (const waiter of reader.waiters.splice(0)) waiter.resolve();
   }
 
@@ -313,7 +580,7 @@ class KafkaBus implements PubSubBus {
 
   /** Resolves once `reader` has handed on everything its Kafka topic held when this was called (bounded by requestTimeoutMs). */
   async #readToEnd(reader: Reader): Promise<void> {
-    if (reader.stopped) return;
+    if (reader.stopped || this.#state !== 'connected') return;
     const timeoutMs = this.#options.requestTimeoutMs ?? kafkaTransportDefaults.requestTimeoutMs;
     await answersWithin(
       (async () => {
@@ -327,11 +594,18 @@ class KafkaBus implements PubSubBus {
   }
 
   async close(): Promise<void> {
-    this.#closed = true;
-    for (const reader of this.#readers.values()) reader.stopped = true;
-    await Promise.all([...this.#readers.values()].map((reader) => this.#loopsEnded(reader)));
-    for (const reader of this.#readers.values()) for (const waiter of reader.waiters.splice(0)) waiter.resolve();
-    this.#readers.clear();
+    this.#state = 'closed';
+    this.#generation++;
+    clearTimeout(this.#retryTimer);
+    this.#wake();
+    const readers = [...this.#readers.values()];
+    for (const reader of readers) this.#forget(reader);
+    await Promise.all(readers.map((reader) => this.#loopsEnded(reader)));
+    for (const waiting of this.#queue.splice(0)) waiting.reject(new EventwireError('connection_closed', 'the Kafka transport closed before this was sent'));
     await Promise.allSettled([this.#producer?.disconnect(), this.#cluster?.disconnect()]);
   }
+}
+
+function newReader(kafkaTopic: string, count: number): Reader {
+  return { kafkaTopic, count, stopped: false, loops: new Map(), ready: Promise.resolve(), positions: new Map(), waiters: [] };
 }

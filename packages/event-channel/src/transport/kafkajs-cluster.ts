@@ -24,7 +24,7 @@ export interface InternalCluster {
   disconnect(): Promise<void>;
   addTargetTopic(topic: string): Promise<void>;
   findTopicPartitionMetadata(topic: string): { partitionId: number; leader: number }[];
-  fetchTopicsOffset(topics: { topic: string; partitions: { partition: number }[] }[]): Promise<{ topic: string; partitions: { partition: number; offset: string }[] }[]>;
+  fetchTopicsOffset(topics: { topic: string; partitions: { partition: number }[]; fromBeginning?: boolean }[]): Promise<{ topic: string; partitions: { partition: number; offset: string }[] }[]>;
   findBroker(node: { nodeId: string }): Promise<InternalBroker>;
   refreshMetadata(): Promise<void>;
 }

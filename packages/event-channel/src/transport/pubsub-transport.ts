@@ -36,6 +36,12 @@ export interface PubSubBusEvents {
   wants(topic: string): boolean;
   /** An event on `topic` was announced but cannot be read (its stored body is gone). */
   missed(topic: string, reason: GapReason): void;
+  /**
+   * What arrives through the bus subscription `via` may have been lost
+   * (a log's retention passed the bus's position): a gap for every live
+   * pattern listening through it.
+   */
+  missedVia(via: string, reason: GapReason): void;
   /** A failure not tied to a call. */
   error(error: EventwireError): void;
   /** The patterns to listen to (again): called by the bus while (re)connecting. */
@@ -179,6 +185,9 @@ export class PubSubTransport implements Transport {
       missed: (topic, reason) => {
         const owners = this.#trie.matchValues(topic);
         for (const entry of owners) this.#sink?.gap({ pattern: entry.pattern, reason, lastOffset: undefined });
+      },
+      missedVia: (via, reason) => {
+        for (const entry of this.#patterns.values()) if (entry.live && entry.keys.includes(via)) this.#sink?.gap({ pattern: entry.pattern, reason, lastOffset: undefined });
       },
       error: (error) => this.#sink?.error(error),
       patterns: () => {
