@@ -10,9 +10,11 @@ export { parseNatsUrl } from './transport/nats-client.js';
 export { natsSubjectsFor } from './transport/nats-subjects.js';
 export { NatsTransport, natsTransportDefaults } from './transport/nats.js';
 export { PostgresTransport, postgresTransportDefaults } from './transport/postgres.js';
+export { kafkaTopicOf, KafkaTransport, kafkaTransportDefaults } from './transport/kafka-transport.js';
 export { redisKeysFor, RedisTransport } from './transport/redis.js';
 
 export type { NatsServerOptions } from './transport/nats-client.js';
 export type { NatsTransportOptions } from './transport/nats.js';
 export type { PostgresTransportOptions } from './transport/postgres.js';
+export type { KafkaTransportOptions } from './transport/kafka-transport.js';
 export type { RedisTransportOptions } from './transport/redis.js';

@@ -19,8 +19,8 @@ type Bundle = typeof import('../src/browser.js');
 const packageDir = fileURLToPath(new URL('..', import.meta.url));
 const test = suite<{ dir: string; file: string; bundle: Bundle }>('browser build');
 
-/** What index.ts exports that needs Node (the NATS, Redis and PostgreSQL transports and their helpers). */
-const serverOnly = ['NatsTransport', 'natsSubjectsFor', 'natsTransportDefaults', 'parseNatsUrl', 'PostgresTransport', 'postgresTransportDefaults', 'RedisTransport', 'redisKeysFor'];
+/** What index.ts exports that needs Node (the NATS, Redis, PostgreSQL and Kafka transports and their helpers). */
+const serverOnly = ['KafkaTransport', 'kafkaTopicOf', 'kafkaTransportDefaults', 'NatsTransport', 'natsSubjectsFor', 'natsTransportDefaults', 'parseNatsUrl', 'PostgresTransport', 'postgresTransportDefaults', 'RedisTransport', 'redisKeysFor'];
 
 test.before(async (context) => {
   context.dir = mkdtempSync(join(tmpdir(), 'eventwire-browser-build-'));

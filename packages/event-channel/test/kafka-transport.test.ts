@@ -157,6 +157,24 @@ if (!available) {
     }
   });
 
+  test("new EventChannel({ url: 'kafka://…', kafka: { … } }) builds a kafka transport from the URL table, its options under the kafka key", async ({ server }) => {
+    const root = uniqueTopic('url');
+    const ensureTopic = (kafkaTopic: string): Promise<void> => server.createTopic(kafkaTopic, 1);
+    const [publisher, subscriber] = [
+      new EventChannel({ url: server.url, kafka: { ensureTopic, backoff: () => 50 } }),
+      new EventChannel({ url: server.bootstrap.map((address) => `kafka://${address}`), kafka: { backoff: () => 50 } }),
+    ];
+    try {
+      await publisher.emit(`${root}.ping`, 0, { ack: true });
+      const got = collector<number>(1);
+      await subscriber.on(`${root}.ping`, (data) => got.push(data as number)).ready;
+      await publisher.emit(`${root}.ping`, 1, { ack: true });
+      assert.equal(await within(got.done, WAIT, 'the event'), [1]);
+    } finally {
+      await Promise.all([publisher.close(), subscriber.close()]);
+    }
+  });
+
   test('a pattern with a wildcard first segment is refused with invalid_pattern so far (not in this slice)', async ({ server }) => {
     const subscriber = channel(server);
     try {

@@ -21,6 +21,7 @@ import {
   type NatsTransportOptions,
   type PostgresTransportOptions,
   type RedisTransportOptions,
+  type KafkaTransportOptions,
   type TransportResolveOptions,
   type UntypedEvents,
   type WsTransportOptions,
@@ -254,7 +255,8 @@ expectType<Equal<NonNullable<UrlChannelOptions['redis']>, Omit<RedisTransportOpt
 expectType<Equal<NonNullable<UrlChannelOptions['postgres']>, Omit<PostgresTransportOptions, 'url'>>>();
 expectType<Equal<NonNullable<UrlChannelOptions['memoryHub']>, MemoryHub>>();
 expectType<Equal<NonNullable<UrlChannelOptions['getToken']>, GetToken>>();
-expectType<Equal<keyof TransportResolveOptions, 'memoryHub' | 'ws' | 'nats' | 'redis' | 'postgres' | 'getToken'>>();
+expectType<Equal<NonNullable<UrlChannelOptions['kafka']>, Omit<KafkaTransportOptions, 'url'>>>();
+expectType<Equal<keyof TransportResolveOptions, 'memoryHub' | 'ws' | 'nats' | 'redis' | 'postgres' | 'kafka' | 'getToken'>>();
 createTransport('nats://a:4222', { nats: { servers: ['nats://b:4222'] } });
 // @ts-expect-error createTransport takes the same option bags as the channel
 createTransport('ws://localhost:15500', { ws: { outboxSize: 'many' } });

@@ -3,17 +3,18 @@
 // JavaScript client that installs offline and speaks to the only
 // Kafka-protocol server the tests have, librdkafka's mock cluster).
 //
-// FIRST SLICE (issue #34), not yet in the URL table: emit and subscribe on
-// exact topics and patterns whose first segment is literal. The mapping it starts from (the issue's proposal): the
-// Kafka topic is the eventwire topic's first segment, the record key the
-// full topic (so one topic's events stay in one partition, in order), the
-// value the envelope JSON, headers `content-type` and `eventwire-topic` for
-// plain Kafka readers. Subscriptions read every partition of their Kafka topic
-// without a consumer group (kafkajs's cluster layer: a group join costs ~3 s,
-// this ~100 ms to live), from the end as it was when subscribing. Not yet:
-// patterns with a wildcard first segment (all Kafka topics, and the ones
-// created later), history/since, consumer groups, reconnecting after a lost
-// broker, bad-record counting, the other headers.
+// `kafka://host:port[,host:port…]` (the URL table's `kafka` row). The
+// mapping: the Kafka topic is the eventwire topic's first segment, the record
+// key the full topic (so one topic's events stay in one partition, in order),
+// the value the envelope JSON, headers `content-type` and `eventwire-topic`
+// for plain Kafka readers. Subscriptions read every partition of their Kafka
+// topic without a consumer group (kafkajs's cluster layer: a group join costs
+// ~3 s, this ~100 ms to live), from the end as it was when subscribing. When
+// Kafka goes away the channel reports `reconnecting`, holds emits, and on
+// return resumes every reader from its positions: Kafka kept the log, so
+// nothing is missed unless retention passed a position (a `trimmed` gap).
+// Not yet: patterns with a wildcard first segment, names Kafka refuses,
+// history/since, consumer groups, bad-record counting, the other headers.
 import type { Producer } from 'kafkajs';
 import { fullJitterBackoff } from '../backoff.js';
 import { answersWithin } from '../deadline.js';
@@ -52,7 +53,7 @@ export const kafkaTransportDefaults = {
 
 type KafkaJsModule = typeof import('kafkajs');
 
-/** A channel over Kafka (first slice: exact topics). */
+/** A channel over Kafka: emit produces a record, subscribe reads the Kafka topic of the pattern's first segment. */
 export class KafkaTransport extends PubSubTransport {
   constructor(options: KafkaTransportOptions) {
     super(new KafkaBus(options), options);

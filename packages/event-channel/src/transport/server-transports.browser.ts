@@ -29,5 +29,6 @@ function nodeOnly<TKey extends keyof Table>(key: TKey, schemes: readonly string[
 export const serverTransports: Table = {
   nats: nodeOnly('nats', ['nats'], true),
   redis: nodeOnly('redis', ['redis', 'rediss']),
+  kafka: nodeOnly('kafka', ['kafka'], true),
   postgres: nodeOnly('postgres', ['postgres', 'postgresql']),
 };

@@ -1,8 +1,9 @@
 // The rows of the channel URL table whose clients only run on a server
-// (nats://, redis://, postgres://). A file of their own so the browser build
+// (nats://, redis://, postgres://, kafka://). A file of their own so the browser build
 // (scripts/bundle-browser.mjs) can put server-transports.browser.ts in its
 // place: same keys and schemes, so a browser user asking for one gets a
 // typed `unsupported_transport` instead of code that cannot run there.
+import { KafkaTransport, type KafkaTransportOptions } from './kafka-transport.js';
 import { NatsTransport, type NatsTransportOptions } from './nats.js';
 import { PostgresTransport, type PostgresTransportOptions } from './postgres.js';
 import { RedisTransport, type RedisTransportOptions } from './redis.js';
@@ -26,5 +27,12 @@ export const serverTransports = {
   postgres: entry<Omit<PostgresTransportOptions, 'url'>>({
     schemes: ['postgres', 'postgresql'],
     create: ({ url }, options) => new PostgresTransport(parsed(url, options)),
+  }),
+  /** For `kafka://host:port[,host:port…]` URLs: fetch wait, topic creation, backoff, outbox, timeouts. */
+  kafka: entry<Omit<KafkaTransportOptions, 'url'>>({
+    schemes: ['kafka'],
+    // The bootstrap list is inside one URL (`kafka://a:9092,b:9092`); a list of kafka:// URLs adds to it.
+    several: true,
+    create: ({ url, more }, options) => new KafkaTransport({ ...options, url: [url, ...more].join(',').replace(/,kafka:\/\//g, ',') }),
   }),
 };
