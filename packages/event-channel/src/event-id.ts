@@ -36,6 +36,18 @@ export function createEventIdGenerator(now: () => number = Date.now): () => stri
   };
 }
 
+/**
+ * The ULID with this time (ms) and these 16 random digits (each byte masked
+ * to 0..31): an id derived from something rather than generated, so the same
+ * inputs give the same id (a Kafka record read twice is one event).
+ */
+export function eventIdOf(time: number, digits: Uint8Array): string {
+  const codes = new Uint8Array(TIME_CHARS + RANDOM_CHARS);
+  encodeTime(Math.min(Math.max(Math.floor(time), 0), MAX_TIME), codes);
+  for (let i = 0; i < RANDOM_CHARS; i++) codes[TIME_CHARS + i] = ALPHABET_CODES[(digits[i] ?? 0) & 31]!;
+  return String.fromCharCode.apply(null, codes as unknown as number[]);
+}
+
 /** The time's ten characters into the first ten codes. */
 function encodeTime(time: number, codes: Uint8Array): void {
   for (let i = 0; i < TIME_CHARS; i++) codes[i] = ALPHABET_CODES[Math.floor(time / 32 ** (TIME_CHARS - 1 - i)) % 32]!;

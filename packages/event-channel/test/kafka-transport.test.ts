@@ -67,7 +67,7 @@ if (!available) {
     }
   });
 
-  test('a record carries the envelope as its value, the topic as its key and eventwire-topic/content-type headers', async ({ server }) => {
+  test('a record carries the envelope as its value, the topic as its key and content-type/eventwire-id/topic/source/time headers', async ({ server }) => {
     const root = uniqueTopic('h');
     const publisher = channel(server);
     try {
@@ -95,7 +95,14 @@ if (!available) {
       });
       const [record] = await within(got.done, 15_000, 'the record through a plain consumer');
       assert.is(record!.key, `${root}.made`);
-      assert.equal(record!.headers, { 'content-type': 'application/json', 'eventwire-topic': `${root}.made` });
+      // Every header names the envelope's field (kafka-record.ts; the kcat interop test reads them too).
+      assert.equal(record!.headers, {
+        'content-type': 'application/json',
+        'eventwire-id': record!.value['id'],
+        'eventwire-topic': `${root}.made`,
+        'eventwire-source': record!.value['source'],
+        'eventwire-time': record!.value['time'],
+      });
       assert.is(record!.value['topic'], `${root}.made`);
       assert.equal(record!.value['data'], { hello: 1 });
     } finally {

@@ -19,7 +19,9 @@ import type { Producer } from 'kafkajs';
 import { fullJitterBackoff } from '../backoff.js';
 import { answersWithin } from '../deadline.js';
 import { EventwireError, toEventwireError } from '../errors.js';
+import type { EventEnvelope } from '../envelope.js';
 import type { GapReason } from '../gap.js';
+import { decodeRecord, recordOf } from './kafka-record.js';
 import { internalCluster, type FetchedPartition, type InternalCluster } from './kafkajs-cluster.js';
 import { loadOptionalPeer } from './optional-peer.js';
 import { PubSubTransport, type PubSubBus, type PubSubBusEvents, type PubSubTransportOptions } from './pubsub-transport.js';
@@ -55,8 +57,17 @@ type KafkaJsModule = typeof import('kafkajs');
 
 /** A channel over Kafka: emit produces a record, subscribe reads the Kafka topic of the pattern's first segment. */
 export class KafkaTransport extends PubSubTransport {
+  readonly #bus: KafkaBus;
+
   constructor(options: KafkaTransportOptions) {
-    super(new KafkaBus(options), options);
+    const bus = new KafkaBus(options);
+    super(bus, options);
+    this.#bus = bus;
+  }
+
+  /** Records no event could be made of (a tombstone, not JSON: kafka-record.ts), each reported once as `invalid_envelope` and skipped. */
+  get invalidRecords(): number {
+    return this.#bus.invalidRecords;
   }
 }
 
@@ -93,6 +104,8 @@ interface Reader {
 interface Produce {
   readonly topic: string;
   readonly payload: string;
+  /** What the record's headers are made of (PubSubTransport always passes it). */
+  readonly envelope: EventEnvelope | undefined;
   readonly resolve: () => void;
   readonly reject: (error: EventwireError) => void;
 }
@@ -154,6 +167,8 @@ class KafkaBus implements PubSubBus {
   #producer: Producer | undefined;
   #cluster: InternalCluster | undefined;
   readonly #readers = new Map<string, Reader>();
+  /** See KafkaTransport.invalidRecords. */
+  invalidRecords = 0;
   /**
    * Produces waiting behind the one in flight, so a retry cannot reorder a
    * publisher's events. Refused with `connection_closed` once the connection
@@ -362,10 +377,10 @@ class KafkaBus implements PubSubBus {
     return [kafkaTopicOf(pattern)];
   }
 
-  publish(topic: string, payload: string): Promise<void> {
+  publish(topic: string, payload: string, envelope?: EventEnvelope): Promise<void> {
     if (this.#state !== 'connected') return Promise.reject(new EventwireError('connection_closed', 'Not connected to Kafka'));
     return new Promise<void>((resolve, reject) => {
-      this.#queue.push({ topic, payload, resolve, reject });
+      this.#queue.push({ topic, payload, envelope, resolve, reject });
       void this.#pump();
     });
   }
@@ -382,13 +397,13 @@ class KafkaBus implements PubSubBus {
     }
   }
 
-  async #produce({ topic, payload, resolve, reject }: Produce): Promise<void> {
+  async #produce({ topic, payload, envelope, resolve, reject }: Produce): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       const producer = this.#producer;
       if (!producer || this.#state !== 'connected') return reject(new EventwireError('connection_closed', 'the connection to Kafka was lost before this was sent'));
       try {
         await this.#ensure(kafkaTopicOf(topic));
-        await this.#send(producer, topic, payload);
+        await this.#send(producer, topic, payload, envelope);
         return resolve();
       } catch (error) {
         // A leader move: the old leader refused (nothing written) and kafkajs refreshed its metadata; the new one is asked.
@@ -404,11 +419,12 @@ class KafkaBus implements PubSubBus {
   }
 
   /** One record to Kafka, answered once every in-sync replica has it (acks -1). */
-  #send(producer: Producer, topic: string, payload: string): Promise<unknown> {
+  #send(producer: Producer, topic: string, payload: string, envelope: EventEnvelope | undefined): Promise<unknown> {
     return producer.send({
       topic: kafkaTopicOf(topic),
       acks: -1,
-      messages: [{ key: topic, value: payload, headers: { 'content-type': 'application/json', 'eventwire-topic': topic } }],
+      // Headers for plain Kafka readers (kafka-record.ts).
+      messages: [envelope ? recordOf(envelope, payload) : { key: topic, value: payload }],
     });
   }
 
@@ -548,8 +564,13 @@ class KafkaBus implements PubSubBus {
         // A fetch answers whole record batches: one may start before the position asked for.
         if (reader.stopped || BigInt(message.offset) < (reader.positions.get(partition) ?? 0n)) continue;
         reader.positions.set(partition, BigInt(message.offset) + 1n);
-        const topic = message.headers?.['eventwire-topic']?.toString() ?? message.key?.toString();
-        this.#events?.message(message.value?.toString() ?? '', reader.kafkaTopic, topic);
+        const decoded = decodeRecord(message, { kafkaTopic: reader.kafkaTopic, partition, kafkaTopicOf });
+        if (decoded.kind === 'event') this.#events?.message(decoded.event, reader.kafkaTopic, decoded.topic);
+        // Reported once, unless it names a topic nobody here subscribed to; the position has moved past it either way.
+        else if (decoded.kind === 'invalid' && (decoded.topic === undefined || this.#events?.wants(decoded.topic))) {
+          this.invalidRecords++;
+          this.#events?.error(decoded.error);
+        }
       }
     }
   }

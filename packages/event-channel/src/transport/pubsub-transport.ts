@@ -28,10 +28,12 @@ export interface PubSubBusEvents {
   failed(error: EventwireError): void;
   /**
    * A message arrived through the bus subscription `via` (one of
-   * `keysFor`'s), its text undecoded; `topic` when the bus knows it without
-   * parsing (a Redis channel name).
+   * `keysFor`'s), its text undecoded — or already decoded, by a bus whose
+   * messages are not all eventwire JSON (Kafka: a plain producer's record
+   * becomes an event there), so it is not serialized again to be parsed
+   * here; `topic` when the bus knows it without parsing (a Redis channel name).
    */
-  message(payload: string, via: string, topic?: string): void;
+  message(payload: string | object, via: string, topic?: string): void;
   /** Whether anything subscribed wants events on `topic` (before a bus fetches a body). */
   wants(topic: string): boolean;
   /** An event on `topic` was announced but cannot be read (its stored body is gone). */
@@ -63,8 +65,13 @@ export interface PubSubBus {
    * per pattern.
    */
   keysFor(pattern: string): readonly string[];
-  /** Publishes; rejects with an EventwireError, `connection_closed` when the connection went away (sent again after the reconnect). */
-  publish(topic: string, payload: string): Promise<void>;
+  /**
+   * Publishes `payload` (the JSON of `envelope`, with `except`/`origin` when
+   * set; `envelope` for a bus that also writes some of it elsewhere, Kafka's
+   * record headers); rejects with an EventwireError, `connection_closed`
+   * when the connection went away (sent again after the reconnect).
+   */
+  publish(topic: string, payload: string, envelope?: EventEnvelope): Promise<void>;
   listen(pattern: string): Promise<void>;
   /** Resolves once nothing more arrives for it (what the server had sent first has been handed on). */
   unlisten(pattern: string): Promise<void>;
@@ -307,7 +314,7 @@ export class PubSubTransport implements Transport {
         : { ...item.envelope, ...(except !== undefined && { [EXCEPT_FIELD]: except }), ...(this.#noEcho && { [ORIGIN_FIELD]: this.connectionId }) },
     );
     item.sequence = ++this.#sequence;
-    const sent = this.#bus.publish(item.envelope.topic, payload);
+    const sent = this.#bus.publish(item.envelope.topic, payload, item.envelope);
     item.emit.sent = true;
     // Without `ack`, handed over is enough; a later failure is reported, or the event goes out again after a reconnect.
     if (!item.options.ack) item.emit.resolve();
@@ -360,17 +367,19 @@ export class PubSubTransport implements Transport {
     return owner;
   }
 
-  #receive(payload: string, via: string, knownTopic: string | undefined): void {
+  #receive(payload: string | object, via: string, knownTopic: string | undefined): void {
     if (this.#state === 'closed') return;
     // A pattern glob may let through more than the pattern matches, and
     // several subscriptions may carry one message: only the owner's copy counts.
     if (knownTopic !== undefined && !this.#ownerOf(knownTopic)?.keys.includes(via)) return;
-    let message: unknown;
-    try {
-      message = JSON.parse(payload);
-    } catch {
-      this.#sink?.error(new EventwireError('invalid_envelope', `a ${this.kind} message is not JSON (not an eventwire event): ${payload.slice(0, 60)}`));
-      return;
+    let message: unknown = payload;
+    if (typeof payload === 'string') {
+      try {
+        message = JSON.parse(payload);
+      } catch {
+        this.#sink?.error(new EventwireError('invalid_envelope', `a ${this.kind} message is not JSON (not an eventwire event): ${payload.slice(0, 60)}`));
+        return;
+      }
     }
     if (typeof message !== 'object' || message === null) return this.#sink?.deliver(message);
     const record = message as Record<string, unknown>;
