@@ -13,8 +13,10 @@
 // Kafka goes away the channel reports `reconnecting`, holds emits, and on
 // return resumes every reader from its positions: Kafka kept the log, so
 // nothing is missed unless retention passed a position (a `trimmed` gap).
-// Not yet: patterns with a wildcard first segment, names Kafka refuses,
-// history/since, consumer groups, bad-record counting, the other headers.
+// A pattern whose first segment is a wildcard (`#`, `*.created`) reads every
+// Kafka topic, and finds those made later with a Metadata poll every
+// `topicRefreshMs`, read from the subscribe time (#positionsSince).
+// Not yet: names Kafka refuses, history/since, consumer groups.
 import type { Producer } from 'kafkajs';
 import { fullJitterBackoff } from '../backoff.js';
 import { answersWithin } from '../deadline.js';
@@ -45,11 +47,20 @@ export interface KafkaTransportOptions extends PubSubTransportOptions {
    * has no CreateTopics); the default for a real cluster is still to come.
    */
   readonly ensureTopic?: (kafkaTopic: string) => Promise<void>;
+  /**
+   * How often a channel with a pattern whose first segment is a wildcard
+   * (`*.created`, `#`) asks Kafka for its topic list, to read Kafka topics
+   * made after the subscribe (Kafka tells no one of a new topic; kafkajs's
+   * own regex subscriptions are fixed at subscribe time).
+   * @default 5000
+   */
+  readonly topicRefreshMs?: number;
 }
 
 /** The defaults of {@link KafkaTransportOptions}. */
 export const kafkaTransportDefaults = {
   fetchWaitMs: 100,
+  topicRefreshMs: 5000,
   requestTimeoutMs: 10_000,
 } as const;
 
@@ -77,6 +88,14 @@ export function kafkaTopicOf(topic: string): string {
   return dot < 0 ? topic : topic.slice(0, dot);
 }
 
+/**
+ * The bus subscription of patterns whose first segment is a wildcard: every
+ * Kafka topic (no Kafka topic is named `*`). A record is handed on through
+ * its Kafka topic's key and through this one; the channel delivers the copy
+ * of the pattern that owns the topic, so once.
+ */
+const EVERY_KAFKA_TOPIC = '*';
+
 /** The first segment names one Kafka topic (`orders.*`, `orders.#`, `orders.created`), not every one (`*.created`, `#`). */
 function hasLiteralFirstSegment(pattern: string): boolean {
   const first = kafkaTopicOf(pattern);
@@ -87,8 +106,17 @@ function hasLiteralFirstSegment(pattern: string): boolean {
 /** One Kafka topic being read: a position per partition, one fetch loop. */
 interface Reader {
   readonly kafkaTopic: string;
-  /** Patterns that need it. */
+  /** Patterns with a literal first segment that need it. */
   count: number;
+  /** Read for the patterns whose first segment is a wildcard too. */
+  wild: boolean;
+  /**
+   * Per partition, the time (ms) before which records are not this
+   * channel's: a Kafka topic found after the subscribe, where Kafka could not
+   * say which offset that time is (see #positionsSince). Dropped at the
+   * first record at or after it.
+   */
+  readonly floors: Map<number, number>;
   stopped: boolean;
   /** A fetch loop per partition leader, by broker id (ends when it leads none of them, or its connection is lost). */
   readonly loops: Map<number, { readonly generation: number; readonly loop: Promise<void> }>;
@@ -185,6 +213,13 @@ class KafkaBus implements PubSubBus {
   readonly #sleepers = new Set<() => void>();
   /** A metadata round trip under way, deciding whether a failure is an outage. */
   #probing: Promise<boolean> | undefined;
+  /** Patterns with a wildcard first segment listened to: while any, every Kafka topic is read. */
+  #wild = 0;
+  /** When the first of them was subscribed: a Kafka topic found later is read from this time. */
+  #wildSince: number | undefined;
+  /** The wildcard patterns' topic list being read (a second one waits for the first). */
+  #discovering: Promise<void> | undefined;
+  #discoveryTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(options: KafkaTransportOptions) {
     this.#options = options;
@@ -272,12 +307,32 @@ class KafkaBus implements PubSubBus {
   /** The readers `events.patterns()` needs, each resumed from its positions or started at the log end. */
   async #listenAgain(generation: number): Promise<void> {
     const wanted = new Map<string, number>();
+    let wild = 0;
     for (const pattern of this.#events?.patterns() ?? []) {
+      if (!hasLiteralFirstSegment(pattern)) {
+        wild++;
+        continue;
+      }
       const kafkaTopic = kafkaTopicOf(pattern);
       wanted.set(kafkaTopic, (wanted.get(kafkaTopic) ?? 0) + 1);
     }
+    this.#wild = wild;
+    if (wild === 0) this.#wildSince = undefined;
     // Unsubscribed while Kafka was away.
-    for (const [kafkaTopic, reader] of this.#readers) if (!wanted.has(kafkaTopic)) this.#forget(reader);
+    for (const [kafkaTopic, reader] of this.#readers) {
+      reader.wild &&= wild > 0;
+      if (!wanted.has(kafkaTopic) && !reader.wild) this.#forget(reader);
+      else if (!wanted.has(kafkaTopic)) {
+        reader.count = 0;
+        reader.ready = this.#resume(reader, generation);
+      }
+    }
+    // Every Kafka topic again, those made while Kafka was away read from the subscribe time.
+    if (wild > 0) {
+      this.#wildSince ??= Date.now();
+      await this.#discover(generation, this.#wildSince);
+      this.#scheduleDiscovery();
+    }
     await Promise.all(
       [...wanted].map(([kafkaTopic, count]) => {
         let reader = this.#readers.get(kafkaTopic);
@@ -317,6 +372,7 @@ class KafkaBus implements PubSubBus {
       reader.positions.set(partition, start);
     }
     if (reason) this.#events?.missedVia(reader.kafkaTopic, reason);
+    if (reason && reader.wild) this.#events?.missedVia(EVERY_KAFKA_TOPIC, reason);
   }
 
   /**
@@ -334,6 +390,8 @@ class KafkaBus implements PubSubBus {
     const [producer, cluster] = [this.#producer, this.#cluster];
     [this.#producer, this.#cluster] = [undefined, undefined];
     this.#wake();
+    clearTimeout(this.#discoveryTimer);
+    this.#discoveryTimer = undefined;
     this.#retry(1, cause);
     for (const waiting of this.#queue.splice(0)) waiting.reject(new EventwireError('connection_closed', 'the connection to Kafka was lost before this was sent'));
     void Promise.allSettled([producer?.disconnect(), cluster?.disconnect()]);
@@ -372,8 +430,7 @@ class KafkaBus implements PubSubBus {
   }
 
   keysFor(pattern: string): readonly string[] {
-    // Refused here, before the transport keeps the pattern: a (re)connect listens to every pattern it keeps.
-    if (!hasLiteralFirstSegment(pattern)) throw new EventwireError('invalid_pattern', `kafka:// takes patterns with a literal first segment only so far (issue #34): ${pattern}`);
+    if (!hasLiteralFirstSegment(pattern)) return [EVERY_KAFKA_TOPIC];
     return [kafkaTopicOf(pattern)];
   }
 
@@ -429,6 +486,7 @@ class KafkaBus implements PubSubBus {
   }
 
   async listen(pattern: string): Promise<void> {
+    if (!hasLiteralFirstSegment(pattern)) return this.#listenEverywhere();
     const kafkaTopic = kafkaTopicOf(pattern);
     const existing = this.#readers.get(kafkaTopic);
     if (existing) {
@@ -448,11 +506,137 @@ class KafkaBus implements PubSubBus {
     }
   }
 
-  async #startReading(reader: Reader, generation: number): Promise<void> {
-    await this.#ensure(reader.kafkaTopic);
-    // Live from here: what the log holds now is history, not this subscription's.
-    for (const [partition, offset] of await this.#ends(reader.kafkaTopic)) reader.positions.set(partition, offset);
+  /**
+   * Starts a reader: live from the log end (what the log holds now is
+   * history, not this subscription's), or, for a Kafka topic found after
+   * the subscribe, from the subscribe time `since`.
+   */
+  async #startReading(reader: Reader, generation: number, since?: number): Promise<void> {
+    // A Kafka topic found in the cluster's list exists: only a pattern's own one is made.
+    if (reader.count > 0) await this.#ensure(reader.kafkaTopic);
+    const positions = since === undefined ? await this.#ends(reader.kafkaTopic) : await this.#positionsSince(reader, since);
+    for (const [partition, offset] of positions) reader.positions.set(partition, offset);
     this.#startLoops(reader, generation);
+  }
+
+  /**
+   * Where a Kafka topic found after the subscribe is read from: the first
+   * record at or after the subscribe time (ListOffsets by timestamp), not
+   * offset 0 and not the log end. Metadata <= v2 (the mock's; kafkajs asks
+   * <= v6, none with creation times) cannot say whether the topic was made
+   * after the subscribe or existed unseen (a broker's topic list lags a
+   * creation), and "what was produced after I subscribed" is what a
+   * subscription means in both cases: offset 0 would replay an unseen old
+   * topic, the log end would lose what a new topic got before the next poll.
+   * Kafka answers -1 when no record is that recent — and librdkafka's mock
+   * answers -1 to every time asked, so then the partition is read from its
+   * start with the time as a floor (records older than it are passed over),
+   * which gives the same records either way; it costs a read of records that
+   * are all older only on a real Kafka whose topic was unseen at subscribe.
+   * Times are the records' (the producer's clock, or the broker's with
+   * LogAppendTime): a producer whose clock is behind may be read as older.
+   */
+  async #positionsSince(reader: Reader, since: number): Promise<Map<number, bigint>> {
+    const cluster = this.#cluster;
+    if (!cluster) throw new EventwireError('connection_closed', 'Not connected to Kafka');
+    const starts = await this.#offsets(reader.kafkaTopic, true);
+    const partitions = [...starts.keys()].map((partition) => ({ partition }));
+    const [byTime] = await cluster.fetchTopicsOffset([{ topic: reader.kafkaTopic, partitions, fromTimestamp: since }]);
+    const positions = new Map<number, bigint>();
+    for (const [partition, start] of starts) {
+      const offset = BigInt(byTime?.partitions.find((each) => each.partition === partition)?.offset ?? '-1');
+      if (offset >= start) positions.set(partition, offset);
+      else {
+        positions.set(partition, start);
+        reader.floors.set(partition, since);
+      }
+    }
+    return positions;
+  }
+
+  /** A pattern whose first segment is a wildcard: every Kafka topic of this channel, and those made later (#scheduleDiscovery). */
+  async #listenEverywhere(): Promise<void> {
+    const first = this.#wild === 0;
+    this.#wild++;
+    if (first) this.#wildSince = Date.now();
+    try {
+      // The first one starts every Kafka topic there is at its end; a later one finds those made since the first's subscribe from then.
+      await this.#discover(this.#generation, first ? undefined : this.#wildSince);
+    } catch (error) {
+      if (--this.#wild === 0) this.#unwild();
+      if (this.#state !== 'connected') throw new EventwireError('connection_closed', 'the connection to Kafka was lost', { cause: error });
+      throw new EventwireError('unavailable', 'could not list the Kafka topics', { cause: error });
+    }
+    this.#scheduleDiscovery();
+  }
+
+  /**
+   * Reads every Kafka topic of this channel's (its name decodes to a first
+   * segment; Kafka's internal `__…` topics left out) that has no reader yet,
+   * from `since` (undefined: from its end); one at a time per channel.
+   */
+  #discover(generation: number, since: number | undefined): Promise<void> {
+    const run = async (): Promise<void> => {
+      const cluster = this.#cluster;
+      if (!cluster || generation !== this.#generation || this.#wild === 0) return;
+      const { topicMetadata } = await cluster.metadata();
+      const starting: Promise<void>[] = [];
+      for (const { topic: kafkaTopic } of topicMetadata) {
+        if (kafkaTopic.startsWith('__')) continue;
+        const existing = this.#readers.get(kafkaTopic);
+        if (existing) {
+          existing.wild = true;
+          starting.push(existing.ready);
+          continue;
+        }
+        const reader = newReader(kafkaTopic, 0);
+        reader.wild = true;
+        this.#readers.set(kafkaTopic, reader);
+        reader.ready = this.#startReading(reader, generation, since);
+        starting.push(
+          reader.ready.catch((error: unknown) => {
+            if (this.#readers.get(kafkaTopic) === reader) this.#readers.delete(kafkaTopic);
+            throw error;
+          }),
+        );
+      }
+      await Promise.all(starting);
+    };
+    const discovering = (this.#discovering ?? Promise.resolve()).then(run, run);
+    this.#discovering = discovering.catch(() => undefined);
+    return discovering;
+  }
+
+  /** The next look for Kafka topics made since, while a wildcard pattern is listened to (one timer). */
+  #scheduleDiscovery(): void {
+    if (this.#discoveryTimer !== undefined || this.#wild === 0 || this.#state !== 'connected') return;
+    this.#discoveryTimer = setTimeout(() => {
+      this.#discoveryTimer = undefined;
+      if (this.#wild === 0 || this.#state !== 'connected') return;
+      void this.#discover(this.#generation, this.#wildSince).then(
+        () => this.#scheduleDiscovery(),
+        async (error: unknown) => {
+          // Gone: the reconnect looks again; else reported, and looked for again next time.
+          if (await this.#probe(error)) return;
+          this.#events?.error(new EventwireError('unavailable', 'could not list the Kafka topics', { cause: error }));
+          this.#scheduleDiscovery();
+        },
+      );
+    }, this.#options.topicRefreshMs ?? kafkaTransportDefaults.topicRefreshMs);
+  }
+
+  /** The last wildcard pattern is gone: no more looking, and readers only they needed stop. */
+  #unwild(): Promise<void>[] {
+    this.#wildSince = undefined;
+    clearTimeout(this.#discoveryTimer);
+    this.#discoveryTimer = undefined;
+    const stopping: Promise<void>[] = [];
+    for (const reader of this.#readers.values()) {
+      if (!reader.wild) continue;
+      reader.wild = false;
+      if (reader.count === 0) stopping.push(this.#stopReader(reader));
+    }
+    return stopping;
   }
 
   /** The offset the next record of each partition will get (Kafka's high watermark). */
@@ -564,8 +748,10 @@ class KafkaBus implements PubSubBus {
         // A fetch answers whole record batches: one may start before the position asked for.
         if (reader.stopped || BigInt(message.offset) < (reader.positions.get(partition) ?? 0n)) continue;
         reader.positions.set(partition, BigInt(message.offset) + 1n);
+        if (passedOver(reader, partition, message.timestamp)) continue;
         const decoded = decodeRecord(message, { kafkaTopic: reader.kafkaTopic, partition, kafkaTopicOf });
-        if (decoded.kind === 'event') this.#events?.message(decoded.event, reader.kafkaTopic, decoded.topic);
+        // Through both bus subscriptions that read this Kafka topic: the channel keeps the one of the pattern owning the topic.
+        if (decoded.kind === 'event') for (const via of [reader.kafkaTopic, EVERY_KAFKA_TOPIC]) this.#events?.message(decoded.event, via, decoded.topic);
         // Reported once, unless it names a topic nobody here subscribed to; the position has moved past it either way.
         else if (decoded.kind === 'invalid' && (decoded.topic === undefined || this.#events?.wants(decoded.topic))) {
           this.invalidRecords++;
@@ -576,12 +762,22 @@ class KafkaBus implements PubSubBus {
   }
 
   async unlisten(pattern: string): Promise<void> {
+    if (!hasLiteralFirstSegment(pattern)) {
+      if (this.#wild === 0 || --this.#wild > 0) return;
+      await Promise.all(this.#unwild());
+      return;
+    }
     const reader = this.#readers.get(kafkaTopicOf(pattern));
-    if (!reader || --reader.count > 0) return;
+    if (!reader || --reader.count > 0 || reader.wild) return;
+    await this.#stopReader(reader);
+  }
+
+  /** Hands on what the log held when called, then stops the reader unless a pattern wants it again meanwhile. */
+  async #stopReader(reader: Reader): Promise<void> {
     // Events already in the log when the unsubscribe was asked for are on their way: hand them on first.
     await this.#readToEnd(reader).catch((error: unknown) => this.#events?.error(toEventwireError(error)));
     // Subscribed again meanwhile: the reader stays.
-    if (reader.count > 0 || this.#readers.get(reader.kafkaTopic) !== reader) return;
+    if (reader.count > 0 || reader.wild || this.#readers.get(reader.kafkaTopic) !== reader) return;
     this.#forget(reader);
     await this.#loopsEnded(reader);
   }
@@ -619,6 +815,7 @@ class KafkaBus implements PubSubBus {
     this.#state = 'closed';
     this.#generation++;
     clearTimeout(this.#retryTimer);
+    clearTimeout(this.#discoveryTimer);
     this.#wake();
     const readers = [...this.#readers.values()];
     for (const reader of readers) this.#forget(reader);
@@ -629,5 +826,14 @@ class KafkaBus implements PubSubBus {
 }
 
 function newReader(kafkaTopic: string, count: number): Reader {
-  return { kafkaTopic, count, stopped: false, loops: new Map(), ready: Promise.resolve(), positions: new Map(), waiters: [] };
+  return { kafkaTopic, count, wild: false, floors: new Map(), stopped: false, loops: new Map(), ready: Promise.resolve(), positions: new Map(), waiters: [] };
+}
+
+/** A record older than its partition's floor (see Reader.floors) is passed over; the first one at or after it lifts the floor. */
+function passedOver(reader: Reader, partition: number, timestamp: string): boolean {
+  const floor = reader.floors.get(partition);
+  if (floor === undefined) return false;
+  if (Number(timestamp) < floor) return true;
+  reader.floors.delete(partition);
+  return false;
 }

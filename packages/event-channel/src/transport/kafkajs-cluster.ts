@@ -24,7 +24,10 @@ export interface InternalCluster {
   disconnect(): Promise<void>;
   addTargetTopic(topic: string): Promise<void>;
   findTopicPartitionMetadata(topic: string): { partitionId: number; leader: number }[];
-  fetchTopicsOffset(topics: { topic: string; partitions: { partition: number }[]; fromBeginning?: boolean }[]): Promise<{ topic: string; partitions: { partition: number; offset: string }[] }[]>;
+  /** Every topic's metadata when no topics are named. */
+  metadata(): Promise<{ topicMetadata: { topic: string }[] }>;
+  /** Per partition, the first offset, the next to be written, or (`fromTimestamp`, ms) the first record at or after that time (-1: none). */
+  fetchTopicsOffset(topics: { topic: string; partitions: { partition: number }[]; fromBeginning?: boolean; fromTimestamp?: number }[]): Promise<{ topic: string; partitions: { partition: number; offset: string }[] }[]>;
   findBroker(node: { nodeId: string }): Promise<InternalBroker>;
   refreshMetadata(): Promise<void>;
 }
