@@ -16,7 +16,8 @@
 // A pattern whose first segment is a wildcard (`#`, `*.created`) reads every
 // Kafka topic, and finds those made later with a Metadata poll every
 // `topicRefreshMs`, read from the subscribe time (#positionsSince).
-// Not yet: names Kafka refuses, history/since, consumer groups.
+// First segments Kafka would refuse as names are escaped (kafka-topic-name.ts),
+// after an optional `prefix`. Not yet: history/since, consumer groups.
 import type { Producer } from 'kafkajs';
 import { fullJitterBackoff } from '../backoff.js';
 import { answersWithin } from '../deadline.js';
@@ -24,6 +25,7 @@ import { EventwireError, toEventwireError } from '../errors.js';
 import type { EventEnvelope } from '../envelope.js';
 import type { GapReason } from '../gap.js';
 import { decodeRecord, recordOf } from './kafka-record.js';
+import { checkKafkaPrefix, firstSegmentOf, kafkaTopicName, kafkaTopicTooLong } from './kafka-topic-name.js';
 import { internalCluster, type FetchedPartition, type InternalCluster } from './kafkajs-cluster.js';
 import { loadOptionalPeer } from './optional-peer.js';
 import { PubSubTransport, type PubSubBus, type PubSubBusEvents, type PubSubTransportOptions } from './pubsub-transport.js';
@@ -55,12 +57,22 @@ export interface KafkaTransportOptions extends PubSubTransportOptions {
    * @default 5000
    */
   readonly topicRefreshMs?: number;
+  /**
+   * Put in front of every Kafka topic this channel uses (`prefix` + the
+   * first segment as kafka-topic-name.ts escapes it), so several apps share
+   * a cluster; the brokers of one eventwire cluster use the same one. A
+   * wildcard first segment reads only the Kafka topics with it.
+   * `[A-Za-z0-9._-]`, checked at construction (`invalid_config`).
+   * @default ''
+   */
+  readonly prefix?: string;
 }
 
 /** The defaults of {@link KafkaTransportOptions}. */
 export const kafkaTransportDefaults = {
   fetchWaitMs: 100,
   topicRefreshMs: 5000,
+  prefix: '',
   requestTimeoutMs: 10_000,
 } as const;
 
@@ -82,10 +94,18 @@ export class KafkaTransport extends PubSubTransport {
   }
 }
 
-/** The Kafka topic an eventwire topic's records go to: its first segment. */
-export function kafkaTopicOf(topic: string): string {
+/** An eventwire topic's (or pattern's) first segment. */
+function firstSegment(topic: string): string {
   const dot = topic.indexOf('.');
   return dot < 0 ? topic : topic.slice(0, dot);
+}
+
+/**
+ * The Kafka topic an eventwire topic's records go to: its first segment,
+ * characters Kafka refuses escaped (kafka-topic-name.ts), after `prefix`.
+ */
+export function kafkaTopicOf(topic: string, prefix = ''): string {
+  return kafkaTopicName(firstSegment(topic), prefix);
 }
 
 /**
@@ -98,7 +118,7 @@ const EVERY_KAFKA_TOPIC = '*';
 
 /** The first segment names one Kafka topic (`orders.*`, `orders.#`, `orders.created`), not every one (`*.created`, `#`). */
 function hasLiteralFirstSegment(pattern: string): boolean {
-  const first = kafkaTopicOf(pattern);
+  const first = firstSegment(pattern);
   return first !== '*' && first !== '#';
 }
 
@@ -190,6 +210,7 @@ class KafkaBus implements PubSubBus {
   readonly #options: KafkaTransportOptions;
   readonly #brokers: string[];
   readonly #backoff: (attempt: number) => number;
+  readonly #prefix: string;
   #events: PubSubBusEvents | undefined;
   #module: KafkaJsModule | undefined;
   #producer: Producer | undefined;
@@ -227,6 +248,20 @@ class KafkaBus implements PubSubBus {
     this.#brokers = options.url.slice('kafka://'.length).split(',').filter(Boolean);
     if (this.#brokers.length === 0) throw new EventwireError('invalid_url', `no broker in ${options.url}`);
     this.#backoff = options.backoff ?? fullJitterBackoff();
+    this.#prefix = options.prefix ?? kafkaTransportDefaults.prefix;
+    checkKafkaPrefix(this.#prefix);
+  }
+
+  /** The Kafka topic of an eventwire topic or literal-first pattern. */
+  #nameOf(topic: string): string {
+    return kafkaTopicOf(topic, this.#prefix);
+  }
+
+  /** The same, refused `invalid_topic` when Kafka would not take it (over 249 characters once escaped). */
+  #checkedNameOf(topic: string): string {
+    const name = this.#nameOf(topic);
+    if (kafkaTopicTooLong(name)) throw new EventwireError('invalid_topic', `the Kafka topic of ${JSON.stringify(firstSegment(topic))} would be ${name.length} characters (Kafka takes 249)`);
+    return name;
   }
 
   open(events: PubSubBusEvents): void {
@@ -313,7 +348,7 @@ class KafkaBus implements PubSubBus {
         wild++;
         continue;
       }
-      const kafkaTopic = kafkaTopicOf(pattern);
+      const kafkaTopic = this.#nameOf(pattern);
       wanted.set(kafkaTopic, (wanted.get(kafkaTopic) ?? 0) + 1);
     }
     this.#wild = wild;
@@ -431,10 +466,16 @@ class KafkaBus implements PubSubBus {
 
   keysFor(pattern: string): readonly string[] {
     if (!hasLiteralFirstSegment(pattern)) return [EVERY_KAFKA_TOPIC];
-    return [kafkaTopicOf(pattern)];
+    // Refused here, before the transport keeps the pattern.
+    return [this.#checkedNameOf(pattern)];
   }
 
   publish(topic: string, payload: string, envelope?: EventEnvelope): Promise<void> {
+    try {
+      this.#checkedNameOf(topic);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     if (this.#state !== 'connected') return Promise.reject(new EventwireError('connection_closed', 'Not connected to Kafka'));
     return new Promise<void>((resolve, reject) => {
       this.#queue.push({ topic, payload, envelope, resolve, reject });
@@ -459,7 +500,7 @@ class KafkaBus implements PubSubBus {
       const producer = this.#producer;
       if (!producer || this.#state !== 'connected') return reject(new EventwireError('connection_closed', 'the connection to Kafka was lost before this was sent'));
       try {
-        await this.#ensure(kafkaTopicOf(topic));
+        await this.#ensure(this.#nameOf(topic));
         await this.#send(producer, topic, payload, envelope);
         return resolve();
       } catch (error) {
@@ -478,7 +519,7 @@ class KafkaBus implements PubSubBus {
   /** One record to Kafka, answered once every in-sync replica has it (acks -1). */
   #send(producer: Producer, topic: string, payload: string, envelope: EventEnvelope | undefined): Promise<unknown> {
     return producer.send({
-      topic: kafkaTopicOf(topic),
+      topic: this.#nameOf(topic),
       acks: -1,
       // Headers for plain Kafka readers (kafka-record.ts).
       messages: [envelope ? recordOf(envelope, payload) : { key: topic, value: payload }],
@@ -487,7 +528,7 @@ class KafkaBus implements PubSubBus {
 
   async listen(pattern: string): Promise<void> {
     if (!hasLiteralFirstSegment(pattern)) return this.#listenEverywhere();
-    const kafkaTopic = kafkaTopicOf(pattern);
+    const kafkaTopic = this.#nameOf(pattern);
     const existing = this.#readers.get(kafkaTopic);
     if (existing) {
       existing.count++;
@@ -582,7 +623,8 @@ class KafkaBus implements PubSubBus {
       const { topicMetadata } = await cluster.metadata();
       const starting: Promise<void>[] = [];
       for (const { topic: kafkaTopic } of topicMetadata) {
-        if (kafkaTopic.startsWith('__')) continue;
+        // Kafka's internal topics, and those no first segment of this channel maps to (another prefix, another app's names).
+        if (kafkaTopic.startsWith('__') || firstSegmentOf(kafkaTopic, this.#prefix) === undefined) continue;
         const existing = this.#readers.get(kafkaTopic);
         if (existing) {
           existing.wild = true;
@@ -749,7 +791,7 @@ class KafkaBus implements PubSubBus {
         if (reader.stopped || BigInt(message.offset) < (reader.positions.get(partition) ?? 0n)) continue;
         reader.positions.set(partition, BigInt(message.offset) + 1n);
         if (passedOver(reader, partition, message.timestamp)) continue;
-        const decoded = decodeRecord(message, { kafkaTopic: reader.kafkaTopic, partition, kafkaTopicOf });
+        const decoded = decodeRecord(message, { kafkaTopic: reader.kafkaTopic, partition, kafkaTopicOf: (topic) => this.#nameOf(topic) });
         // Through both bus subscriptions that read this Kafka topic: the channel keeps the one of the pattern owning the topic.
         if (decoded.kind === 'event') for (const via of [reader.kafkaTopic, EVERY_KAFKA_TOPIC]) this.#events?.message(decoded.event, via, decoded.topic);
         // Reported once, unless it names a topic nobody here subscribed to; the position has moved past it either way.
@@ -767,7 +809,7 @@ class KafkaBus implements PubSubBus {
       await Promise.all(this.#unwild());
       return;
     }
-    const reader = this.#readers.get(kafkaTopicOf(pattern));
+    const reader = this.#readers.get(this.#nameOf(pattern));
     if (!reader || --reader.count > 0 || reader.wild) return;
     await this.#stopReader(reader);
   }
