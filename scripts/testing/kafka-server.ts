@@ -71,6 +71,14 @@ export interface KafkaServer extends AsyncDisposable {
   leader(topic: string, partition: number, brokerId: number): Promise<void>;
   /** Stops it (stdin closed; SIGKILL by pid after 3 s); its log is gone. */
   stop(): Promise<void>;
+  /** kill -9 by pid, as a crash; `restart()` brings it back. */
+  kill(): Promise<void>;
+  /**
+   * After `kill` or `stop`: a new mock at the same addresses (the clients'
+   * bootstrap list stays true). It is a new cluster: empty log, topics gone,
+   * as a Kafka that lost its disks — not one restarted on its log.
+   */
+  restart(): Promise<void>;
   /** `await using server = await startKafkaServer()` stops it on scope exit. */
   [Symbol.asyncDispose](): Promise<void>;
 }
@@ -94,7 +102,7 @@ function buildHelper(): string {
   if (!existsSync(binary)) {
     mkdirSync(dir, { recursive: true });
     const partial = join(dir, `mock-cluster.${process.pid}.partial`);
-    const result = spawnSync(compiler, [...compileFlags, '-o', partial, source, '-lrdkafka'], { encoding: 'utf8' });
+    const result = spawnSync(compiler, [...compileFlags, '-o', partial, source, '-lrdkafka', '-ldl'], { encoding: 'utf8' });
     if (result.status !== 0) {
       rmSync(partial, { force: true });
       rmSync(dir, { recursive: true, force: true });
@@ -126,12 +134,23 @@ export function kafkaServerAvailable(): boolean {
   }
 }
 
-/** Starts a mock Kafka cluster; resolves once every broker listens. */
-export async function startKafkaServer(options: KafkaServerOptions = {}): Promise<KafkaServer> {
-  const count = options.brokers ?? kafkaServerDefaults.brokers;
-  if (!Number.isInteger(count) || count < 1) throw new RangeError(`brokers must be a positive integer, got ${count}`);
-  const binary = buildHelper();
-  const child = spawn(binary, [String(count)], { stdio: ['pipe', 'pipe', 'pipe'] });
+/** One run of the helper process: its bootstrap line read, commands answered in order. */
+interface HelperRun {
+  readonly bootstrap: readonly string[];
+  readonly pid: number;
+  readonly exited: boolean;
+  command(line: string): Promise<void>;
+  /** Closes its stdin (SIGKILL by pid after 3 s) and waits for the exit. */
+  stop(): Promise<void>;
+  /** SIGKILL by pid, and waits for the exit. */
+  kill(): Promise<void>;
+}
+
+async function runHelper(binary: string, count: number, ports: readonly number[] | undefined): Promise<HelperRun> {
+  const child = spawn(binary, [String(count)], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env: { ...process.env, ...(ports && { MOCK_CLUSTER_PORTS: ports.join(',') }) },
+  });
   const pid = child.pid;
   if (pid === undefined) throw new Error(`could not start ${binary}`);
   let exited = false;
@@ -147,6 +166,7 @@ export async function startKafkaServer(options: KafkaServerOptions = {}): Promis
     if (!exited) process.kill(pid, 'SIGKILL');
   };
   process.once('exit', onExit);
+  void exit.then(() => process.removeListener('exit', onExit));
 
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => void (stderr += chunk.toString()));
@@ -190,20 +210,13 @@ export async function startKafkaServer(options: KafkaServerOptions = {}): Promis
     ready = await nextLine(kafkaServerDefaults.startTimeoutMs, 'with its bootstrap line');
   } catch (error) {
     await kill();
-    process.removeListener('exit', onExit);
     throw error;
   }
   const match = /^bootstrap (\S+)$/.exec(ready);
   if (!match) {
     await kill();
-    process.removeListener('exit', onExit);
     throw new Error(`the Kafka mock said ${JSON.stringify(ready)} instead of its bootstrap line:\n${stderr}`);
   }
-  const bootstrap = match[1]!.split(',');
-  const brokers = bootstrap.map((address, index): KafkaBroker => {
-    const colon = address.lastIndexOf(':');
-    return { id: index + 1, host: address.slice(0, colon), port: Number(address.slice(colon + 1)) };
-  });
 
   // One command at a time: replies come back in order, and a failed command
   // must not shift the next one's answer.
@@ -219,30 +232,52 @@ export async function startKafkaServer(options: KafkaServerOptions = {}): Promis
     queue = result.catch(() => undefined);
     return result;
   };
+  const stop = async (): Promise<void> => {
+    if (exited) return;
+    child.stdin.end();
+    const timer = setTimeout(() => {
+      if (!exited) process.kill(pid, 'SIGKILL');
+    }, 3000);
+    await exit;
+    clearTimeout(timer);
+  };
+  return {
+    bootstrap: match[1]!.split(','),
+    pid,
+    get exited() {
+      return exited;
+    },
+    command,
+    stop,
+    kill,
+  };
+}
+
+/** Starts a mock Kafka cluster; resolves once every broker listens. */
+export async function startKafkaServer(options: KafkaServerOptions = {}): Promise<KafkaServer> {
+  const count = options.brokers ?? kafkaServerDefaults.brokers;
+  if (!Number.isInteger(count) || count < 1) throw new RangeError(`brokers must be a positive integer, got ${count}`);
+  const binary = buildHelper();
+  let run = await runHelper(binary, count, undefined);
+  const bootstrap = run.bootstrap;
+  const brokers = bootstrap.map((address, index): KafkaBroker => {
+    const colon = address.lastIndexOf(':');
+    return { id: index + 1, host: address.slice(0, colon), port: Number(address.slice(colon + 1)) };
+  });
   const brokerIds = (brokerId: number | undefined): number[] => (brokerId === undefined ? brokers.map((broker) => broker.id) : [brokerId]);
   const plain = (name: string): string => {
     // The helper reads whitespace-separated words; Kafka names never hold spaces.
     if (!/^[A-Za-z0-9._-]{1,249}$/.test(name)) throw new RangeError(`not a Kafka topic name: ${JSON.stringify(name)}`);
     return name;
   };
-  const stop = async (): Promise<void> => {
-    if (!exited) {
-      child.stdin.end();
-      const timer = setTimeout(() => {
-        if (!exited) process.kill(pid, 'SIGKILL');
-      }, 3000);
-      await exit;
-      clearTimeout(timer);
-    }
-    process.removeListener('exit', onExit);
-  };
+  const command = (line: string): Promise<void> => run.command(line);
 
   return {
     url: `kafka://${bootstrap.join(',')}`,
     brokers,
     bootstrap,
     get pid() {
-      return exited ? undefined : pid;
+      return run.exited ? undefined : run.pid;
     },
     createTopic: (name, partitions = 1) => command(`topic ${plain(name)} ${partitions}`),
     down: async (brokerId) => {
@@ -252,7 +287,16 @@ export async function startKafkaServer(options: KafkaServerOptions = {}): Promis
       for (const id of brokerIds(brokerId)) await command(`up ${id}`);
     },
     leader: (topic, partition, brokerId) => command(`leader ${plain(topic)} ${partition} ${brokerId}`),
-    stop,
-    [Symbol.asyncDispose]: stop,
+    kill: () => run.kill(),
+    restart: async () => {
+      if (!run.exited) throw new Error('restart() follows kill() or stop(): the mock is still running');
+      run = await runHelper(binary, count, brokers.map((broker) => broker.port));
+      if (run.bootstrap.join(',') !== bootstrap.join(',')) {
+        await run.kill();
+        throw new Error(`the restarted Kafka mock listens on ${run.bootstrap.join(',')}, not ${bootstrap.join(',')}`);
+      }
+    },
+    stop: () => run.stop(),
+    [Symbol.asyncDispose]: () => run.stop(),
   };
 }

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { EventChannel } from '@eventwire/event-channel';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { ClusterStats, EventBrokerServer } from '../src/index.js';
+import type { ClusterOptions, ClusterStats, EventBrokerServer } from '../src/index.js';
 import { awaitRoute, joinPresence, memberChanges, startClusterBroker, untilMembers } from './cluster-helpers.js';
 import { RawClient, runBrokerCli, uniqueTopic, until, waitForOutput, within, type TestBroker } from './helpers.js';
 
@@ -31,11 +31,15 @@ export interface EngineServer {
    * kick: a restart).
    */
   cutSubscriptions(): Promise<void>;
+  /** Ends the server for good, where `stop` only takes it away for a while (Kafka: brokers down). @default stop */
+  dispose?(): Promise<void>;
 }
 
 export interface EngineHarness {
   /** A fresh server for the engine (nats-server, redis-server, PostgreSQL). */
   start(): Promise<EngineServer>;
+  /** What the brokers' `cluster` option adds for this server (Kafka: how its test topics are made). */
+  clusterOptions?(server: EngineServer): Partial<ClusterOptions>;
 }
 
 const WAIT = 5000;
@@ -53,13 +57,13 @@ interface Context {
 const connectTo = (broker: TestBroker<never>): EventChannel => new EventChannel({ url: broker.url, ws: { token: 'service' } });
 
 
-async function engineBroker(url: string, node: string, hooks: Record<string, string[]>): Promise<TestBroker<never>> {
+async function engineBroker(url: string, node: string, hooks: Record<string, string[]>, extra: Partial<ClusterOptions> = {}): Promise<TestBroker<never>> {
   hooks[node] = [];
   return startClusterBroker<never>(
     node,
     {
       authenticate: ({ token }) => (token ? { id: token } : undefined),
-      cluster: { url, node, reconnectTimeWaitMs: 50, presence: { heartbeatMs: HEARTBEAT_MS, membersPerPart: 1 } },
+      cluster: { ...extra, url, node, reconnectTimeWaitMs: 50, presence: { heartbeatMs: HEARTBEAT_MS, membersPerPart: 1 } },
     },
     (broker: EventBrokerServer<never>) => {
       broker.channel('presence-room.{roomId}', (user) => ({ name: (user?.id ?? 'guest').toUpperCase() }));
@@ -74,12 +78,13 @@ export function runClusterEngineSuite(name: string, harness: EngineHarness): voi
   test.before(async (context) => {
     context.server = await harness.start();
     context.hooks = {};
-    context.a = await engineBroker(context.server.url, `${name}-a`, context.hooks);
-    context.b = await engineBroker(context.server.url, `${name}-b`, context.hooks);
+    const extra = harness.clusterOptions?.(context.server);
+    context.a = await engineBroker(context.server.url, `${name}-a`, context.hooks, extra);
+    context.b = await engineBroker(context.server.url, `${name}-b`, context.hooks, extra);
   });
   test.after(async (context) => {
     await Promise.all([context.a?.stop(), context.b?.stop()]);
-    await context.server?.stop();
+    await (context.server?.dispose ? context.server.dispose() : context.server?.stop());
   });
 
   test('clients on different brokers see each other: * and #, each event once, in publisher order, HTTP too; /cluster lists both', async ({ a, b }) => {

@@ -4,6 +4,7 @@
 import { Redis } from 'ioredis';
 import postgres from 'postgres';
 import { suite } from 'uvu';
+import { kafkaServerAvailable, startKafkaServer, type KafkaServer } from '../../../scripts/testing/kafka-server.js';
 import { natsServerAvailable, startNatsServer } from '../../../scripts/testing/nats-server.js';
 import { postgresAvailable, startPostgres } from '../../../scripts/testing/postgres-server.js';
 import { redisServerAvailable, startRedisServer } from '../../../scripts/testing/redis-server.js';
@@ -11,7 +12,46 @@ import { runClusterEngineSuite, type EngineServer } from './cluster-engine-suite
 
 type Server = Omit<EngineServer, 'cutSubscriptions'>;
 
-const engines: Array<{ name: string; available: boolean; start: () => Promise<EngineServer> }> = [
+/**
+ * The Kafka mock as an engine's server: away and back is every broker down
+ * and up (their connections closed, Kafka's log kept); a cut from the server
+ * side is the same, at once (Kafka has no per-subscription kick); kill -9 and
+ * start is a new mock at the same addresses — empty log, new cluster, as a
+ * Kafka that lost its disks (the mock keeps no log on disk to restart on).
+ * Topics are made with one partition, each once per run of the mock.
+ */
+async function kafkaEngineServer(): Promise<EngineServer & { readonly ensureTopic: (topic: string) => Promise<void> }> {
+  const server: KafkaServer = await startKafkaServer();
+  let made = new Map<string, Promise<void>>();
+  let killed = false;
+  return {
+    url: server.url,
+    stop: () => server.down(),
+    start: async () => {
+      if (!killed) return server.up();
+      killed = false;
+      made = new Map();
+      await server.restart();
+    },
+    kill: async () => {
+      killed = true;
+      await server.kill();
+    },
+    cutSubscriptions: async () => {
+      await server.down();
+      await server.up();
+    },
+    ensureTopic: (topic) => {
+      let making = made.get(topic);
+      // A topic the mock auto-created first (a broker read it before) is already there: fine.
+      if (!making) made.set(topic, (making = server.createTopic(topic, 1).catch(() => undefined)));
+      return making;
+    },
+    dispose: () => server.stop(),
+  };
+}
+
+const engines: Array<{ name: string; available: boolean; start: () => Promise<EngineServer>; clusterOptions?: (server: EngineServer) => object }> = [
   {
     name: 'nats',
     available: natsServerAvailable(),
@@ -48,6 +88,13 @@ const engines: Array<{ name: string; available: boolean; start: () => Promise<En
       }
     }),
   },
+  {
+    name: 'kafka',
+    available: kafkaServerAvailable(),
+    start: kafkaEngineServer,
+    // One-partition topics (the mock auto-creates four, and order is per partition); fetches held 20 ms at most (the mock holds each for the whole wait).
+    clusterOptions: (server) => ({ kafka: { fetchWaitMs: 20, ensureTopic: (server as Awaited<ReturnType<typeof kafkaEngineServer>>).ensureTopic } }),
+  },
 ];
 
 function engineServer<T extends Server>(server: T, cut: (server: T) => Promise<void>): EngineServer {
@@ -56,7 +103,7 @@ function engineServer<T extends Server>(server: T, cut: (server: T) => Promise<v
 
 // ENGINE=redis runs one engine's suite alone.
 for (const engine of engines.filter((candidate) => !process.env['ENGINE'] || candidate.name === process.env['ENGINE'])) {
-  if (engine.available) runClusterEngineSuite(engine.name, { start: engine.start });
+  if (engine.available) runClusterEngineSuite(engine.name, { start: engine.start, ...(engine.clusterOptions && { clusterOptions: engine.clusterOptions }) });
   else {
     const skipped = suite(`cluster engine: ${engine.name}`);
     skipped.skip(`(${engine.name} server not installed: skipped)`, () => {});

@@ -20,11 +20,42 @@
 //   quit
 // stdin at its end (the owner died or closed it) ends the program too, so an
 // orphan cannot outlive the test process that started it.
+//
+// environment: MOCK_CLUSTER_PORTS=<port>,<port>... — the brokers listen on
+// these ports instead of OS-chosen ones, so a test can kill this process and
+// start another at the same addresses (a Kafka restarted in place; the
+// clients' bootstrap list stays true). The mock binds port 0 and has no
+// option for it, so the program's own bind() below stands in for libc's for
+// librdkafka's calls (the executable's symbol comes first in the lookup).
+#define _GNU_SOURCE
+#include <dlfcn.h>
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+
+static const char *pinned_ports; /* what is left of MOCK_CLUSTER_PORTS */
+
+int bind(int fd, const struct sockaddr *address, socklen_t length) {
+  static int (*real_bind)(int, const struct sockaddr *, socklen_t);
+  if (!real_bind) real_bind = (int (*)(int, const struct sockaddr *, socklen_t))dlsym(RTLD_NEXT, "bind");
+  if (pinned_ports && *pinned_ports && address->sa_family == AF_INET && length >= sizeof(struct sockaddr_in) &&
+      ((const struct sockaddr_in *)address)->sin_port == 0) {
+    struct sockaddr_in pinned = *(const struct sockaddr_in *)address;
+    char *end;
+    long port = strtol(pinned_ports, &end, 10);
+    pinned_ports = *end == ',' ? end + 1 : end;
+    pinned.sin_port = htons((unsigned short)port);
+    // The previous process's connections may linger in TIME_WAIT on the port.
+    int on = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+    return real_bind(fd, (const struct sockaddr *)&pinned, sizeof pinned);
+  }
+  return real_bind(fd, address, length);
+}
 
 static void reply(const char *status, const char *line) {
   // The command is echoed so a reader can tell which command an answer is for.
@@ -39,6 +70,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "mock-cluster: broker count must be at least 1\n");
     return 2;
   }
+  pinned_ports = getenv("MOCK_CLUSTER_PORTS");
   char err[512];
   rd_kafka_conf_t *conf = rd_kafka_conf_new();
   // The handle only owns the mock cluster; it never connects anywhere, so its

@@ -1,7 +1,7 @@
 // The broker's `cluster` option: where the shared server is (its URL's
 // scheme picks the engine, create-engine.ts) and this node.
 import { hostname } from 'node:os';
-import type { NatsServerOptions, PostgresTransportOptions, RedisTransportOptions } from '@eventwire/event-channel/protocol';
+import type { KafkaTransportOptions, NatsServerOptions, PostgresTransportOptions, RedisTransportOptions } from '@eventwire/event-channel/protocol';
 import type { ClusterPresenceOptions } from './cluster-presence.js';
 import type { JetStreamHistoryOptions } from './nats/jetstream-history.js';
 
@@ -10,7 +10,7 @@ export interface ClusterOptions extends NatsServerOptions {
   /**
    * The server every broker shares; the scheme picks the engine:
    * `nats://host:4222` (also `nats://a:4222,b:4222`), `redis://[:password@]host:6379`
-   * (`rediss://` for TLS), `postgres://user@host/db`. NATS-only options
+   * (`rediss://` for TLS), `postgres://user@host/db`, `kafka://host:9092[,host:9092]`. NATS-only options
    * (servers, token, user, pass, credentials, tls) apply to `nats://`.
    */
   readonly url: string;
@@ -36,6 +36,8 @@ export interface ClusterOptions extends NatsServerOptions {
   readonly redis?: Pick<RedisTransportOptions, 'prefix' | 'redisOptions'>;
   /** For `postgres://`: the NOTIFY channel and large-event table, and postgres.js options. */
   readonly postgres?: Pick<PostgresTransportOptions, 'channel' | 'table' | 'largeEventRetentionMs' | 'postgresOptions'>;
+  /** For `kafka://`: how long a fetch waits at the broker, and how Kafka topics are made. */
+  readonly kafka?: Pick<KafkaTransportOptions, 'fetchWaitMs' | 'ensureTopic'>;
 }
 
 /** Defaults of {@link ClusterOptions}, the same on every engine. */

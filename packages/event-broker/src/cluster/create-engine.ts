@@ -1,5 +1,4 @@
-// The one place a cluster URL's scheme picks an engine. A new engine (Kafka
-// next) is one entry in `engines` and a folder beside this file; the
+// The one place a cluster URL's scheme picks an engine. A new engine is one entry in `engines` and a folder beside this file; the
 // config's URL check asks `clusterSchemes`, so it follows. An engine built
 // elsewhere (a test's, an application's own) is taken as it is.
 import { EventwireError } from '@eventwire/event-channel';
@@ -7,6 +6,7 @@ import type { HistoryRules } from '@eventwire/event-channel/protocol';
 import type { ClusterEngine, ClusterHistory, ClusterHistoryHost } from './cluster-engine.js';
 import { clusterNodeName, type ClusterOptions, type ResolvedClusterOptions } from './cluster-options.js';
 import { NatsClusterEngine } from './nats/nats-engine.js';
+import { createKafkaEngine } from './pubsub/kafka-engine.js';
 import { createPostgresEngine } from './pubsub/postgres-engine.js';
 import { createRedisEngine } from './pubsub/redis-engine.js';
 
@@ -23,11 +23,12 @@ const engines: readonly EngineEntry[] = [
   { kind: 'nats', schemes: ['nats'], create: (options) => new NatsClusterEngine(options) },
   { kind: 'redis', schemes: ['redis', 'rediss'], create: createRedisEngine },
   { kind: 'postgres', schemes: ['postgres', 'postgresql'], create: createPostgresEngine },
+  { kind: 'kafka', schemes: ['kafka'], create: createKafkaEngine },
 ];
 
 const byScheme = new Map(engines.flatMap((engine) => engine.schemes.map((scheme) => [scheme, engine] as const)));
 
-/** The URL schemes a cluster engine answers: `nats`, `redis`, `rediss`, `postgres`, `postgresql`. */
+/** The URL schemes a cluster engine answers: `nats`, `redis`, `rediss`, `postgres`, `postgresql`, `kafka`. */
 export const clusterSchemes: readonly string[] = [...byScheme.keys()];
 
 /**

@@ -24,6 +24,7 @@ export { fromNatsError, loadNats, natsConnectionOptions, NatsPatternOwners, pars
 export { HISTORY_STREAM, historyEpoch, loadJetStream, streamSubjects } from '../transport/nats-history.js';
 export { isInternalSubject } from '../transport/nats-subjects.js';
 export { EXCEPT_HEADER } from '../transport/nats.js';
+export { KafkaTransport } from '../transport/kafka-transport.js';
 export { PostgresTransport } from '../transport/postgres.js';
 export { EXCEPT_FIELD, PubSubTransport } from '../transport/pubsub-transport.js';
 export { quitRedis, RedisTransport } from '../transport/redis.js';
@@ -39,6 +40,7 @@ export type { PageQuery, StoredPage } from '../history/page.js';
 export type { HistoryRule } from '../history/rules.js';
 export type { HistoryReader, HistoryRetention, HistoryStore, StoredEvent } from '../history/store.js';
 export type { NatsModule, NatsServerOptions } from '../transport/nats-client.js';
+export type { KafkaTransportOptions } from '../transport/kafka-transport.js';
 export type { PostgresTransportOptions } from '../transport/postgres.js';
 export type { RedisTransportOptions } from '../transport/redis.js';
 export type { ClientFrame, FrameId, ServerFrame } from './frames.js';
