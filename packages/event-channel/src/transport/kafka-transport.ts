@@ -26,7 +26,8 @@ import type { EventEnvelope } from '../envelope.js';
 import type { GapReason } from '../gap.js';
 import { decodeRecord, recordOf } from './kafka-record.js';
 import { checkKafkaPrefix, firstSegmentOf, kafkaTopicName, kafkaTopicTooLong } from './kafka-topic-name.js';
-import { internalCluster, type FetchedPartition, type InternalCluster } from './kafkajs-cluster.js';
+import { clusterIdOf, internalCluster, type FetchedPartition, type InternalCluster } from './kafkajs-cluster.js';
+import { RecentIds } from './recent-ids.js';
 import { loadOptionalPeer } from './optional-peer.js';
 import { PubSubTransport, type PubSubBus, type PubSubBusEvents, type PubSubTransportOptions } from './pubsub-transport.js';
 
@@ -146,7 +147,14 @@ interface Reader {
   readonly positions: Map<number, bigint>;
   /** Flushes waiting for the positions to reach these offsets. */
   waiters: { readonly through: Map<number, bigint>; readonly resolve: () => void }[];
+  /** The last event ids handed on, per partition. */
+  readonly recent: Map<number, RecentIds>;
 }
+
+/** Tries of one produce while the cluster answers (a lost connection ends them: sent again after the reconnect). */
+const PRODUCE_ATTEMPTS = 5;
+/** Event ids a reader remembers per partition, to drop a record a retried produce wrote twice. */
+const RECENT_IDS = 1024;
 
 /** A produce waiting for its turn (one in flight at a time). */
 interface Produce {
@@ -225,6 +233,8 @@ class KafkaBus implements PubSubBus {
    */
   #queue: Produce[] = [];
   #producing = false;
+  /** The cluster this bus's positions belong to (see #followCluster). */
+  #clusterId: string | undefined;
   /** `connected` between `ready` and the next `reconnecting`; `waiting` for the next attempt's timer. */
   #state: BusState = 'connecting';
   /** Bumped on every connect attempt and loss: an older connection's loops end. */
@@ -307,9 +317,12 @@ class KafkaBus implements PubSubBus {
       await producer.connect();
       cluster = internalCluster(kafka, { allowAutoTopicCreation: true });
       await cluster.connect();
+      // Which cluster answers (connect alone does not ask): positions belong to one.
+      await cluster.refreshMetadata();
       this.#producer = producer;
       this.#cluster = cluster;
       if (generation !== this.#generation) throw new EventwireError('connection_closed', 'Kafka went away while connecting');
+      this.#followCluster(clusterIdOf(cluster));
       await this.#listenAgain(generation);
       if (generation !== this.#generation) throw new EventwireError('connection_closed', 'Kafka went away while connecting');
     } catch (error) {
@@ -324,6 +337,29 @@ class KafkaBus implements PubSubBus {
     if (this.#isClosed()) return;
     this.#state = 'connected';
     this.#events?.ready(false);
+  }
+
+  /**
+   * Another cluster answers at these addresses than before (a Kafka that lost
+   * its disks, or was replaced): its offsets mean nothing to the positions
+   * kept, so every reader starts over at the new log's start, and each of
+   * its subscriptions is told it may have missed events (`epoch`).
+   */
+  #followCluster(clusterId: string | undefined): void {
+    const before = this.#clusterId;
+    if (clusterId !== undefined) this.#clusterId = clusterId;
+    if (before === undefined || clusterId === undefined || clusterId === before) return;
+    for (const reader of this.#readers.values()) {
+      reader.positions.clear();
+      reader.recent.clear();
+      this.#events?.missedVia(reader.kafkaTopic, 'epoch');
+    }
+  }
+
+  /** The last Metadata answer came from another cluster than the one the positions belong to. */
+  #replaced(cluster: InternalCluster): boolean {
+    const now = clusterIdOf(cluster);
+    return this.#clusterId !== undefined && now !== undefined && now !== this.#clusterId;
   }
 
   /** (A method, so a check after an await is not narrowed away by the assignment before it.) */
@@ -437,7 +473,8 @@ class KafkaBus implements PubSubBus {
     const cluster = this.#cluster;
     if (!cluster || this.#state !== 'connected') return true;
     this.#probing ??= cluster.refreshMetadata().then(
-      () => false,
+      // Another cluster at the same addresses is a lost connection too: the reconnect starts over on it.
+      () => this.#replaced(cluster),
       () => true,
     );
     const probing = this.#probing;
@@ -510,8 +547,12 @@ class KafkaBus implements PubSubBus {
           continue;
         }
         // Not Kafka's refusal: maybe the whole cluster went away; then the queue behind goes back to the outbox.
-        if (!isRefusal(error)) await this.#probe(error);
-        return reject(produceFailure(error));
+        if (isRefusal(error)) return reject(produceFailure(error));
+        // Not answered: maybe written, maybe not. Sent again either way (readers drop the copy by its
+        // event id: RecentIds) — here while the cluster answers, else after the reconnect (connection_closed).
+        if (await this.#probe(error)) return reject(new EventwireError('connection_closed', 'the connection to Kafka was lost while producing', { cause: error }));
+        if (attempt >= PRODUCE_ATTEMPTS) return reject(produceFailure(error));
+        await this.#sleep(this.#backoff(attempt));
       }
     }
   }
@@ -778,6 +819,7 @@ class KafkaBus implements PubSubBus {
         }
         if (!current()) return;
         await cluster.refreshMetadata().catch(() => undefined);
+        if (this.#replaced(cluster)) return this.#lost(new EventwireError('connection_closed', 'another Kafka cluster answers at these addresses'));
         this.#startLoops(reader, generation);
       }
     }
@@ -792,8 +834,14 @@ class KafkaBus implements PubSubBus {
         reader.positions.set(partition, BigInt(message.offset) + 1n);
         if (passedOver(reader, partition, message.timestamp)) continue;
         const decoded = decodeRecord(message, { kafkaTopic: reader.kafkaTopic, partition, kafkaTopicOf: (topic) => this.#nameOf(topic) });
-        // Through both bus subscriptions that read this Kafka topic: the channel keeps the one of the pattern owning the topic.
-        if (decoded.kind === 'event') for (const via of [reader.kafkaTopic, EVERY_KAFKA_TOPIC]) this.#events?.message(decoded.event, via, decoded.topic);
+        if (decoded.kind === 'event') {
+          let recent = reader.recent.get(partition);
+          if (!recent) reader.recent.set(partition, (recent = new RecentIds(RECENT_IDS)));
+          // A record a retried produce wrote twice.
+          if (typeof decoded.event.id === 'string' && recent.repeat(decoded.event.id)) continue;
+          // Through both bus subscriptions that read this Kafka topic: the channel keeps the one of the pattern owning the topic.
+          for (const via of [reader.kafkaTopic, EVERY_KAFKA_TOPIC]) this.#events?.message(decoded.event, via, decoded.topic);
+        }
         // Reported once, unless it names a topic nobody here subscribed to; the position has moved past it either way.
         else if (decoded.kind === 'invalid' && (decoded.topic === undefined || this.#events?.wants(decoded.topic))) {
           this.invalidRecords++;
@@ -868,7 +916,7 @@ class KafkaBus implements PubSubBus {
 }
 
 function newReader(kafkaTopic: string, count: number): Reader {
-  return { kafkaTopic, count, wild: false, floors: new Map(), stopped: false, loops: new Map(), ready: Promise.resolve(), positions: new Map(), waiters: [] };
+  return { kafkaTopic, count, wild: false, floors: new Map(), stopped: false, loops: new Map(), ready: Promise.resolve(), positions: new Map(), waiters: [], recent: new Map() };
 }
 
 /** A record older than its partition's floor (see Reader.floors) is passed over; the first one at or after it lifts the floor. */

@@ -30,6 +30,12 @@ export interface InternalCluster {
   fetchTopicsOffset(topics: { topic: string; partitions: { partition: number }[]; fromBeginning?: boolean; fromTimestamp?: number }[]): Promise<{ topic: string; partitions: { partition: number; offset: string }[] }[]>;
   findBroker(node: { nodeId: string }): Promise<InternalBroker>;
   refreshMetadata(): Promise<void>;
+  readonly brokerPool: { readonly metadata?: { readonly clusterId?: string | null } | null };
+}
+
+/** The id of the cluster that answered the last Metadata request (Metadata v2 and later); undefined before one, or from an older broker. */
+export function clusterIdOf(cluster: InternalCluster): string | undefined {
+  return cluster.brokerPool.metadata?.clusterId ?? undefined;
 }
 
 /** kafkajs's cluster object; `unsupported_transport` when this kafkajs keeps it elsewhere (not 2.2.4). */
