@@ -51,7 +51,7 @@ async function kafkaEngineServer(): Promise<EngineServer & { readonly ensureTopi
   };
 }
 
-const engines: Array<{ name: string; available: boolean; start: () => Promise<EngineServer>; clusterOptions?: (server: EngineServer) => object }> = [
+const engines: Array<{ name: string; available: boolean; start: () => Promise<EngineServer>; cutKeepsLog?: boolean; clusterOptions?: (server: EngineServer) => object }> = [
   {
     name: 'nats',
     available: natsServerAvailable(),
@@ -92,6 +92,7 @@ const engines: Array<{ name: string; available: boolean; start: () => Promise<En
     name: 'kafka',
     available: kafkaServerAvailable(),
     start: kafkaEngineServer,
+    cutKeepsLog: true,
     // One-partition topics (the mock auto-creates four, and order is per partition); fetches held 20 ms at most (the mock holds each for the whole wait).
     clusterOptions: (server) => ({ kafka: { fetchWaitMs: 20, ensureTopic: (server as Awaited<ReturnType<typeof kafkaEngineServer>>).ensureTopic } }),
   },
@@ -103,7 +104,11 @@ function engineServer<T extends Server>(server: T, cut: (server: T) => Promise<v
 
 // ENGINE=redis runs one engine's suite alone.
 for (const engine of engines.filter((candidate) => !process.env['ENGINE'] || candidate.name === process.env['ENGINE'])) {
-  if (engine.available) runClusterEngineSuite(engine.name, { start: engine.start, ...(engine.clusterOptions && { clusterOptions: engine.clusterOptions }) });
+  if (engine.available) runClusterEngineSuite(engine.name, {
+      start: engine.start,
+      ...(engine.cutKeepsLog && { cutKeepsLog: true }),
+      ...(engine.clusterOptions && { clusterOptions: engine.clusterOptions }),
+    });
   else {
     const skipped = suite(`cluster engine: ${engine.name}`);
     skipped.skip(`(${engine.name} server not installed: skipped)`, () => {});
