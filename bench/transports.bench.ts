@@ -1,18 +1,25 @@
 // The channel's URLs side by side (issue #17): emit → receive throughput and
-// latency at a fixed load for ws:// (a broker process), nats://, redis:// and
-// postgres://, each beside its raw client's own pub/sub on the same server as
-// the ceiling. One publisher and one subscriber connection, the same ~150-byte
-// event, both ends in this process (so the figures include the channel's
-// validation and dispatch on both sides: what a user pays).
+// latency at a fixed load for ws:// (a broker process), nats://, redis://,
+// postgres:// and kafka:// (issue #34), each beside its raw client's own
+// pub/sub on the same server as the ceiling. One publisher and one subscriber
+// connection, the same ~150-byte event, both ends in this process (so the
+// figures include the channel's validation and dispatch on both sides: what a
+// user pays).
 // Run: cd bench && node --import tsx transports.bench.ts (after npm run build;
-// needs nats-server, redis-server and PostgreSQL installed).
+// needs nats-server, redis-server and PostgreSQL installed, and cc +
+// librdkafka-dev for the Kafka rows: the server there is librdkafka's mock
+// cluster, see scripts/testing/kafka-server.ts — not Apache Kafka).
 import { connect as natsConnect } from '@nats-io/transport-node';
 import { EventChannel } from '@eventwire/event-channel';
 import { Redis } from 'ioredis';
+import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import postgres from 'postgres';
+import { kafkaServerAvailable, startKafkaServer, type KafkaServer } from '../scripts/testing/kafka-server.js';
 import { startNatsServer } from '../scripts/testing/nats-server.js';
 import { startPostgres } from '../scripts/testing/postgres-server.js';
 import { startRedisServer } from '../scripts/testing/redis-server.js';
+// Not in the URL table yet (issue #34): the transport is imported as its test does.
+import { KafkaTransport } from '../packages/event-channel/src/transport/kafka-transport.js';
 import { startBrokerProcess } from './broker-process.js';
 import { quick } from './quick.js';
 
@@ -20,6 +27,7 @@ const ROUNDS = quick ? 1 : 3;
 const RATE = 1000; // events per second for the latency run
 const LATENCY_SECONDS = quick ? 1 : 5;
 const TOPIC = 'bench.transport';
+const KAFKA_COUNT = Number(process.env['BENCH_KAFKA_COUNT'] ?? 10_000);
 
 /** One way to move events: subscribe with a callback, then publish. */
 interface Pipe {
@@ -41,6 +49,76 @@ function channelPipe(url: string, options: Record<string, unknown> = {}): PipeFa
     return {
       publish: (data) => void publisher.emit(TOPIC, data).catch(() => {}),
       close: async () => void (await Promise.all([publisher.close(), subscriber.close()])),
+    };
+  };
+}
+
+/**
+ * kafka:// through KafkaTransport. Its Kafka topic (the first segment,
+ * `bench`) is made with one partition, as the transport's test does (the mock
+ * has no CreateTopics and would auto-create 4). fetchWaitMs: see the rows.
+ */
+function kafkaChannelPipe(server: KafkaServer, fetchWaitMs?: number): PipeFactory {
+  return async (receive) => {
+    const open = () =>
+      new EventChannel({ transport: new KafkaTransport({ url: server.url, ensureTopic: kafkaTopicMaker(server), ...(fetchWaitMs !== undefined && { fetchWaitMs }) }) });
+    const publisher = open();
+    const subscriber = open();
+    await subscriber.on(TOPIC, (data) => receive(data as { n: number; sentAt: number })).ready;
+    await publisher.ready();
+    return {
+      publish: (data) => void publisher.emit(TOPIC, data).catch(() => {}),
+      close: async () => void (await Promise.all([publisher.close(), subscriber.close()])),
+    };
+  };
+}
+
+/** Each Kafka topic made once per server, with one partition. */
+const kafkaTopics = new Map<string, Promise<void>>();
+const kafkaTopicMaker = (server: KafkaServer) => (kafkaTopic: string) => {
+  let making = kafkaTopics.get(kafkaTopic);
+  if (!making) kafkaTopics.set(kafkaTopic, (making = server.createTopic(kafkaTopic, 1)));
+  return making;
+};
+
+/**
+ * kafkajs's own producer (acks -1, the channel's record: key, headers,
+ * envelope value) and its public consumer, in a group (what kafkajs offers
+ * for reading; the ~3 s join happens before the clock starts), eachBatch,
+ * no offset commits (the channel commits none either), fetch wait as given.
+ * Each pipe gets a new 1-partition topic and group read from its beginning,
+ * so no record is missed between the join and the first fetch.
+ * `oneInFlight`: each send waits for the previous one's answer, as the
+ * channel's transport does (so a client retry cannot reorder a publisher);
+ * without it every send is its own produce request, all pipelined.
+ */
+let rawKafkaPipes = 0;
+function rawKafkajs(server: KafkaServer, maxWaitTimeInMs: number, oneInFlight = false): PipeFactory {
+  return async (receive) => {
+    const kafka = new Kafka({ clientId: 'bench-raw', brokers: [...server.bootstrap], logLevel: logLevel.NOTHING });
+    const kafkaTopic = `benchraw${++rawKafkaPipes}`;
+    await server.createTopic(kafkaTopic, 1);
+    const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, ...(oneInFlight && { maxInFlightRequests: 1 }) });
+    const consumer = kafka.consumer({ groupId: kafkaTopic, maxWaitTimeInMs });
+    await Promise.all([producer.connect(), consumer.connect()]);
+    await consumer.subscribe({ topics: [kafkaTopic], fromBeginning: true });
+    const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
+    await consumer.run({
+      autoCommit: false,
+      eachBatch: async ({ batch }) => {
+        for (const message of batch.messages) receive((JSON.parse(message.value!.toString()) as { data: { n: number; sentAt: number } }).data);
+      },
+    });
+    await joined;
+    let last: Promise<unknown> = Promise.resolve();
+    const send = (data: Record<string, unknown>) =>
+      producer.send({ topic: kafkaTopic, acks: -1, messages: [{ key: TOPIC, value: envelope(data), headers: { 'content-type': 'application/json', 'eventwire-topic': TOPIC } }] });
+    return {
+      publish: (data) => {
+        if (!oneInFlight) return void send(data).catch(() => {});
+        last = last.then(() => send(data)).catch(() => {});
+      },
+      close: async () => void (await Promise.all([producer.disconnect(), consumer.disconnect()])),
     };
   };
 }
@@ -131,6 +209,7 @@ const nats = await startNatsServer();
 const redis = await startRedisServer();
 const pg = await startPostgres();
 const broker = await startBrokerProcess(undefined);
+const kafka = kafkaServerAvailable() ? await startKafkaServer() : undefined;
 
 const systems: Array<{ name: string; factory: PipeFactory; count: number }> = [
   { name: 'ws:// (broker process)', factory: channelPipe(broker.url), count: quick ? 20_000 : 50_000 },
@@ -140,6 +219,17 @@ const systems: Array<{ name: string; factory: PipeFactory; count: number }> = [
   { name: '  raw ioredis', factory: rawRedis(redis.url), count: quick ? 20_000 : 50_000 },
   { name: 'postgres://', factory: channelPipe(pg.url), count: quick ? 5_000 : 20_000 },
   { name: '  raw postgres.js', factory: rawPostgres(pg.url), count: quick ? 5_000 : 20_000 },
+  ...(kafka
+    ? [
+        // The mock holds every fetch for its whole wait unless records are there when it
+        // arrives (real Kafka answers on arrival): at a steady rate the wait bounds latency.
+        { name: 'kafka:// (fetchWaitMs 100, default)', factory: kafkaChannelPipe(kafka), count: quick ? 2_000 : KAFKA_COUNT },
+        { name: 'kafka:// (fetchWaitMs 5)', factory: kafkaChannelPipe(kafka, 5), count: quick ? 2_000 : KAFKA_COUNT },
+        { name: '  raw kafkajs (maxWaitTimeInMs 100)', factory: rawKafkajs(kafka, 100), count: quick ? 2_000 : KAFKA_COUNT },
+        { name: '  raw kafkajs (maxWaitTimeInMs 5)', factory: rawKafkajs(kafka, 5), count: quick ? 2_000 : KAFKA_COUNT },
+        { name: '  raw kafkajs (maxWaitTimeInMs 5, one send in flight)', factory: rawKafkajs(kafka, 5, true), count: quick ? 2_000 : KAFKA_COUNT },
+      ]
+    : []),
 ];
 
 // BENCH_ONLY=redis runs only the systems whose name contains it.
@@ -152,13 +242,15 @@ try {
     for (let round = 0; round < ROUNDS; round++) rates.push(await throughput(system.factory, system.count));
     const lat = await latency(system.factory);
     const fmt = (ms: number) => `${ms.toFixed(2)} ms`;
-    const row = `| ${system.name.trim()} | ${Math.round(median(rates) / 1000)}k/s (${Math.round(Math.min(...rates) / 1000)}–${Math.round(Math.max(...rates) / 1000)}k) | ${fmt(lat.p50)} | ${fmt(lat.p99)} | ${fmt(lat.max)} |`;
+    // Thousands, with a decimal below 10k (Kafka's rows on the mock are a few thousand).
+    const k = (rate: number) => (rate < 10_000 ? (rate / 1000).toFixed(1) : String(Math.round(rate / 1000)));
+    const row = `| ${system.name.trim()} | ${k(median(rates))}k/s (${k(Math.min(...rates))}–${k(Math.max(...rates))}k) | ${fmt(lat.p50)} | ${fmt(lat.p99)} | ${fmt(lat.max)} |`;
     rows.push(row);
     console.log(row);
   }
 } finally {
   await broker.stop();
-  await Promise.all([nats.stop(), redis.stop(), pg.stop()]);
+  await Promise.all([nats.stop(), redis.stop(), pg.stop(), kafka?.stop()]);
 }
 console.log(`\nemit→receive, one publisher and one subscriber; throughput: median of ${ROUNDS} bursts; latency at ${RATE}/s for ${LATENCY_SECONDS} s`);
 console.log('| URL | throughput | p50 | p99 | max |\n| --- | --- | --- | --- | --- |');
