@@ -6,10 +6,13 @@
 // to another server (no pull, no heartbeat, no notice), and acknowledged
 // publishes waited on a mirror whose consumer sat on the dead server while
 // the broker's own connection stayed up. So a reader is made again after
-// every reconnect and on missed heartbeats. Both the nats:// transport and a
-// broker's history mirror read through this.
+// every reconnect and on missed heartbeats, and whenever the library ends
+// its messages by itself (it gives up on a consumer it cannot make again):
+// a reader stops only when closed, so a subscription is never left without
+// one. Both the nats:// transport and a broker's history mirror read
+// through this.
 import type { ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstream';
-import type { EventwireError } from '../errors.js';
+import { EventwireError } from '../errors.js';
 import { fromNatsError } from './nats-client.js';
 import { streamConsumeOptions, type JetStreamModule } from './nats-history.js';
 
@@ -25,6 +28,22 @@ export interface StreamReaderOptions {
   readonly take: (message: JsMsg) => void;
   /** The consumer failed, or a restart's first attempt did (it goes on retrying). */
   readonly failed: (error: EventwireError) => void;
+}
+
+/**
+ * Delay before retry n (1-based) of a failed (re)start: 125–250 ms, then
+ * doubling to 500–1000 ms and no more. Kept short because an attempt costs
+ * its requests' time anyway — one whose consumer the JetStream meta leader
+ * places on a server that just died (it does, for a while after a hard
+ * kill) waits out the request timeout — so the reader asks about once per
+ * 1–4 s until the cluster answers. The longer cap (5 s) it had added up to
+ * 8 s per failed attempt, and a reader came back more than 30 s after a
+ * cluster that could serve it again after 9. Never 0: an attempt refused at
+ * once ('stream not found' while leaders are elected) is no busy loop.
+ */
+export function streamRetryDelay(attempt: number, random: () => number = Math.random): number {
+  const ceiling = Math.min(1000, 250 * 2 ** Math.max(0, attempt - 1));
+  return Math.ceil(ceiling / 2 + (random() * ceiling) / 2);
 }
 
 export class StreamReader {
@@ -47,7 +66,17 @@ export class StreamReader {
   }
 
   /** Creates the consumer; resolves once it is on the server (so what is stored next is delivered). */
-  async start(): Promise<void> {
+  start(): Promise<void> {
+    return this.#begin(this.#generation);
+  }
+
+  /**
+   * One attempt at a consumer for `generation`. It becomes the reader only
+   * if no newer restart began while it was being made: a late one (its
+   * requests answered after a newer attempt's) is closed, or two consumers
+   * would run and the older would stay open, unwatched, for ever.
+   */
+  async #begin(generation: number): Promise<void> {
     const { module, js, stream, subject } = this.#options;
     const fresh = this.#options.from === 'new' && this.#cursor === 0;
     const consumer = await js.consumers.get(stream, {
@@ -55,9 +84,10 @@ export class StreamReader {
       ...(fresh ? { deliver_policy: module.DeliverPolicy.New } : { deliver_policy: module.DeliverPolicy.StartSequence, opt_start_seq: this.#cursor + 1 }),
     });
     const messages = await consumer.consume(streamConsumeOptions);
-    if (this.#closed) return void (await messages.close().catch(() => {}));
-    // 'new': what was stored before the consumer counts as taken.
-    if (fresh) this.#cursor = Math.max(this.#cursor, (await consumer.info(true)).delivered.stream_seq);
+    // 'new': what was stored before the consumer counts as taken (the info is the create's answer, no request).
+    const before = fresh ? (await consumer.info(true)).delivered.stream_seq : 0;
+    if (this.#closed || generation !== this.#generation) return discard(messages);
+    this.#cursor = Math.max(this.#cursor, before);
     this.#messages = messages;
     void this.#read(messages);
     void this.#watch(messages);
@@ -78,10 +108,14 @@ export class StreamReader {
   }
 
   /**
-   * After a reconnect: a fresh consumer from the cursor on (the old one may
-   * sit on a server that is gone). Retried with backoff until it is made (a
-   * NATS cluster that lost a server may be electing JetStream leaders), or
-   * until closed or restarted again; the first failure is reported.
+   * After a reconnect, or when the consumer is lost or ended: a fresh
+   * consumer from the cursor on (the old one may sit on a server that is
+   * gone). Retried after {@link streamRetryDelay} until it is made (a NATS
+   * cluster that lost a server may be electing JetStream leaders, or placing
+   * consumers on the dead server for a while), or until closed or restarted
+   * again; the first failure is reported. It never gives up: the stream
+   * keeps what is stored meanwhile, and the reader delivers it once it reads
+   * again.
    */
   async restart(): Promise<void> {
     if (this.#closed) return;
@@ -89,13 +123,13 @@ export class StreamReader {
     const old = this.#messages;
     this.#messages = undefined;
     void old?.close().catch(() => {});
-    for (let attempt = 0; !this.#closed && generation === this.#generation; attempt++) {
+    for (let attempt = 1; !this.#closed && generation === this.#generation; attempt++) {
       try {
-        await this.start();
+        await this.#begin(generation);
         return;
       } catch (error) {
-        if (attempt === 0) this.#options.failed(fromNatsError(error, 'unavailable'));
-        await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 250 * 2 ** attempt)));
+        if (attempt === 1 && !this.#closed && generation === this.#generation) this.#options.failed(fromNatsError(error, 'unavailable'));
+        await new Promise((resolve) => setTimeout(resolve, streamRetryDelay(attempt)));
       }
     }
   }
@@ -105,7 +139,15 @@ export class StreamReader {
     await this.#messages?.close().catch(() => {});
   }
 
+  /**
+   * Takes what the consumer delivers. Its messages end only when this
+   * reader closes them, or when the library gives up on the consumer (it
+   * stops after 30 failed re-creations, on a bad request, a lost
+   * subscription): then the end is reported and a reader is made again
+   * from the cursor, never left ended.
+   */
   async #read(messages: ConsumerMessages): Promise<void> {
+    let ended: EventwireError | undefined;
     try {
       for await (const message of messages) {
         // An old consumer still delivering after a restart: its seqs were taken already.
@@ -114,7 +156,22 @@ export class StreamReader {
         this.#options.take(message);
       }
     } catch (error) {
-      if (!this.#closed && this.#messages === messages) this.#options.failed(fromNatsError(error, 'unavailable'));
+      ended = fromNatsError(error, 'unavailable');
     }
+    if (this.#closed || this.#messages !== messages) return;
+    this.#options.failed(ended ?? new EventwireError('unavailable', `The history stream's consumer on "${this.#options.subject ?? this.#options.stream}" ended; reading again from after seq ${this.#cursor}`));
+    void this.restart();
   }
+}
+
+/**
+ * Closes messages nobody reads: nats.js queues the end of its iterator, so
+ * close() settles only once they are iterated (awaiting it alone waited for
+ * ever, and the late consumer's subscription stayed). Read through to the end.
+ */
+function discard(messages: ConsumerMessages): void {
+  void messages.close().catch(() => {});
+  void (async () => {
+    for await (const _ of messages) void _;
+  })().catch(() => {});
 }
