@@ -18,21 +18,23 @@
 // `topicRefreshMs`, read from the subscribe time (#positionsSince).
 // First segments Kafka would refuse as names are escaped (kafka-topic-name.ts),
 // after an optional `prefix`. Not yet: history/since, consumer groups.
-import type { Producer } from 'kafkajs';
+import type { Kafka, Producer } from 'kafkajs';
 import { fullJitterBackoff } from '../backoff.js';
 import { answersWithin } from '../deadline.js';
 import { EventwireError, toEventwireError } from '../errors.js';
 import type { EventEnvelope } from '../envelope.js';
 import type { GapReason } from '../gap.js';
+import { KafkaHistory, type KafkaHistoryOptions } from './kafka-history.js';
 import { decodeRecord, recordOf } from './kafka-record.js';
 import { checkKafkaPrefix, firstSegmentOf, kafkaTopicName, kafkaTopicTooLong } from './kafka-topic-name.js';
 import { clusterIdOf, internalCluster, type FetchedPartition, type InternalCluster } from './kafkajs-cluster.js';
 import { RecentIds } from './recent-ids.js';
 import { loadOptionalPeer } from './optional-peer.js';
 import { PubSubTransport, type PubSubBus, type PubSubBusEvents, type PubSubTransportOptions } from './pubsub-transport.js';
+import type { HistoryPage, HistoryQuery } from './transport.js';
 
 /** Options of {@link KafkaTransport}. */
-export interface KafkaTransportOptions extends PubSubTransportOptions {
+export interface KafkaTransportOptions extends PubSubTransportOptions, KafkaHistoryOptions {
   /** `kafka://host:port[,host:port…]`: the bootstrap brokers. */
   readonly url: string;
   /**
@@ -92,6 +94,11 @@ export class KafkaTransport extends PubSubTransport {
   /** Records no event could be made of (a tombstone, not JSON: kafka-record.ts), each reported once as `invalid_envelope` and skipped. */
   get invalidRecords(): number {
     return this.#bus.invalidRecords;
+  }
+
+  /** Read back from the Kafka log itself (kafka-history.ts): `since`, `'earliest'`, `{ last: n }`. */
+  readHistory(pattern: string, query: HistoryQuery): Promise<HistoryPage> {
+    return this.#bus.history.read(pattern, query);
   }
 }
 
@@ -233,6 +240,10 @@ class KafkaBus implements PubSubBus {
    */
   #queue: Produce[] = [];
   #producing = false;
+  /** The client of the current connection (history opens its own connections from it). */
+  #kafka: Kafka | undefined;
+  /** Offsets of live events, and readHistory. */
+  readonly history: KafkaHistory;
   /** The cluster this bus's positions belong to (see #followCluster). */
   #clusterId: string | undefined;
   /** `connected` between `ready` and the next `reconnecting`; `waiting` for the next attempt's timer. */
@@ -260,6 +271,14 @@ class KafkaBus implements PubSubBus {
     this.#backoff = options.backoff ?? fullJitterBackoff();
     this.#prefix = options.prefix ?? kafkaTransportDefaults.prefix;
     checkKafkaPrefix(this.#prefix);
+    this.history = new KafkaHistory(options, {
+      cluster: () => (this.#state === 'connected' ? this.#cluster : undefined),
+      clusterId: () => this.#clusterId,
+      kafkaTopicOf: (topic) => this.#nameOf(topic),
+      ensure: (kafkaTopic) => this.#ensure(kafkaTopic),
+      openCluster: () => this.#kafka && internalCluster(this.#kafka, { allowAutoTopicCreation: true }),
+      livePosition: (kafkaTopic, partition) => this.#readers.get(kafkaTopic)?.positions.get(partition),
+    });
   }
 
   /** The Kafka topic of an eventwire topic or literal-first pattern. */
@@ -321,6 +340,7 @@ class KafkaBus implements PubSubBus {
       await cluster.refreshMetadata();
       this.#producer = producer;
       this.#cluster = cluster;
+      this.#kafka = kafka;
       if (generation !== this.#generation) throw new EventwireError('connection_closed', 'Kafka went away while connecting');
       this.#followCluster(clusterIdOf(cluster));
       await this.#listenAgain(generation);
@@ -839,8 +859,9 @@ class KafkaBus implements PubSubBus {
           if (!recent) reader.recent.set(partition, (recent = new RecentIds(RECENT_IDS)));
           // A record a retried produce wrote twice.
           if (typeof decoded.event.id === 'string' && recent.repeat(decoded.event.id)) continue;
+          const event = this.history.stamp(decoded.event, decoded.topic, reader.kafkaTopic, partition, message.offset);
           // Through both bus subscriptions that read this Kafka topic: the channel keeps the one of the pattern owning the topic.
-          for (const via of [reader.kafkaTopic, EVERY_KAFKA_TOPIC]) this.#events?.message(decoded.event, via, decoded.topic);
+          for (const via of [reader.kafkaTopic, EVERY_KAFKA_TOPIC]) this.#events?.message(event, via, decoded.topic);
         }
         // Reported once, unless it names a topic nobody here subscribed to; the position has moved past it either way.
         else if (decoded.kind === 'invalid' && (decoded.topic === undefined || this.#events?.wants(decoded.topic))) {
@@ -911,7 +932,7 @@ class KafkaBus implements PubSubBus {
     for (const reader of readers) this.#forget(reader);
     await Promise.all(readers.map((reader) => this.#loopsEnded(reader)));
     for (const waiting of this.#queue.splice(0)) waiting.reject(new EventwireError('connection_closed', 'the Kafka transport closed before this was sent'));
-    await Promise.allSettled([this.#producer?.disconnect(), this.#cluster?.disconnect()]);
+    await Promise.allSettled([this.#producer?.disconnect(), this.#cluster?.disconnect(), this.history.close()]);
   }
 }
 
