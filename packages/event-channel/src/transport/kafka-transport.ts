@@ -25,7 +25,7 @@ import { EventwireError, toEventwireError } from '../errors.js';
 import type { EventEnvelope } from '../envelope.js';
 import type { GapReason } from '../gap.js';
 import { KafkaHistory, type KafkaHistoryOptions } from './kafka-history.js';
-import { decodeRecord, recordOf } from './kafka-record.js';
+import { decodeRecord, recordOf, type OutboundRecord } from './kafka-record.js';
 import { checkKafkaPrefix, firstSegmentOf, kafkaTopicName, kafkaTopicTooLong } from './kafka-topic-name.js';
 import { clusterIdOf, internalCluster, type FetchedPartition, type InternalCluster } from './kafkajs-cluster.js';
 import { RecentIds } from './recent-ids.js';
@@ -160,6 +160,16 @@ interface Reader {
 
 /** Tries of one produce while the cluster answers (a lost connection ends them: sent again after the reconnect). */
 const PRODUCE_ATTEMPTS = 5;
+/**
+ * Bounds of one produce's batch. Records: a batch holds at most this many
+ * emits (well under RECENT_IDS, so a re-sent batch's copies are all still
+ * remembered). Bytes (values, keys and header text, estimated as UTF-16
+ * length): under Kafka's default 1 MiB record batch limit
+ * (message.max.bytes) with room for the framing, so a batch of small
+ * records is never refused where each alone would be taken.
+ */
+const PRODUCE_BATCH_RECORDS = 500;
+const PRODUCE_BATCH_BYTES = 512 * 1024;
 /** Event ids a reader remembers per partition, to drop a record a retried produce wrote twice. */
 const RECENT_IDS = 1024;
 
@@ -172,6 +182,13 @@ interface Produce {
   readonly resolve: () => void;
   readonly reject: (error: EventwireError) => void;
 }
+
+/** A record's size for the batch bound (a rough count: value, key and headers as characters). */
+function recordBytes({ topic, payload, envelope }: Produce): number {
+  return payload.length + topic.length * 2 + (envelope ? envelope.id.length + envelope.source.length + envelope.time.length + (envelope.traceparent?.length ?? 0) + 160 : 0);
+}
+
+type OutboundMessage = OutboundRecord | { readonly key: string; readonly value: string };
 
 /** The error and what it was caused by, through kafkajs's `cause` and `originalError` links. */
 function causes(error: unknown): Record<string, unknown>[] {
@@ -540,51 +557,89 @@ class KafkaBus implements PubSubBus {
     });
   }
 
-  /** Sends the queue one produce at a time, while connected. */
+  /**
+   * Sends the queue one produce at a time, while connected: everything that
+   * waited behind the one in flight goes as the next produce (one request
+   * per leader, one record batch per partition), up to PRODUCE_BATCH_RECORDS
+   * records or PRODUCE_BATCH_BYTES. Still one in flight, so a re-send cannot
+   * reorder a publisher's events; the batch is what makes Kafka fast (a
+   * consumer fetches whole record batches: librdkafka's mock answers only
+   * one per partition per fetch, so one record per produce capped the
+   * channel at ~2k/s there, bench/RESULTS.md).
+   */
   async #pump(): Promise<void> {
     if (this.#producing) return;
     this.#producing = true;
     try {
-      let next: Produce | undefined;
-      while (this.#state === 'connected' && (next = this.#queue.shift())) await this.#produce(next);
+      while (this.#state === 'connected' && this.#queue.length > 0) await this.#produce(this.#takeBatch());
     } finally {
       this.#producing = false;
     }
   }
 
-  async #produce({ topic, payload, envelope, resolve, reject }: Produce): Promise<void> {
+  /** The next produce's records, from the front of the queue, in order (at least one, however large). */
+  #takeBatch(): Produce[] {
+    let bytes = 0;
+    let count = 0;
+    for (const waiting of this.#queue) {
+      const size = recordBytes(waiting);
+      if (count > 0 && (count >= PRODUCE_BATCH_RECORDS || bytes + size > PRODUCE_BATCH_BYTES)) break;
+      bytes += size;
+      count++;
+    }
+    return this.#queue.splice(0, count);
+  }
+
+  /** One produce of a batch: one answer settles every emit in it, a refusal refuses them all with its cause. */
+  async #produce(batch: readonly Produce[]): Promise<void> {
+    const settle = (error?: EventwireError): void => {
+      for (const each of batch) {
+        if (error) each.reject(error);
+        else each.resolve();
+      }
+    };
     for (let attempt = 1; ; attempt++) {
       const producer = this.#producer;
-      if (!producer || this.#state !== 'connected') return reject(new EventwireError('connection_closed', 'the connection to Kafka was lost before this was sent'));
+      if (!producer || this.#state !== 'connected') return settle(new EventwireError('connection_closed', 'the connection to Kafka was lost before this was sent'));
       try {
-        await this.#ensure(this.#nameOf(topic));
-        await this.#send(producer, topic, payload, envelope);
-        return resolve();
+        for (const kafkaTopic of new Set(batch.map((each) => this.#nameOf(each.topic)))) await this.#ensure(kafkaTopic);
+        await this.#send(producer, batch);
+        return settle();
       } catch (error) {
-        // A leader move: the old leader refused (nothing written) and kafkajs refreshed its metadata; the new one is asked.
+        // A leader move: the old leader refused (nothing written there) and kafkajs refreshed its metadata; the new one is asked
+        // (a batch over several leaders may have been written at the others: sent again, the copies dropped by id).
         if (isLeaderChange(error) && attempt < 5) {
           if (attempt > 1) await this.#sleep(this.#backoff(attempt - 1));
           continue;
         }
         // Not Kafka's refusal: maybe the whole cluster went away; then the queue behind goes back to the outbox.
-        if (isRefusal(error)) return reject(produceFailure(error));
+        if (isRefusal(error)) return settle(produceFailure(error));
         // Not answered: maybe written, maybe not. Sent again either way (readers drop the copy by its
         // event id: RecentIds) — here while the cluster answers, else after the reconnect (connection_closed).
-        if (await this.#probe(error)) return reject(new EventwireError('connection_closed', 'the connection to Kafka was lost while producing', { cause: error }));
-        if (attempt >= PRODUCE_ATTEMPTS) return reject(produceFailure(error));
+        if (await this.#probe(error)) return settle(new EventwireError('connection_closed', 'the connection to Kafka was lost while producing', { cause: error }));
+        if (attempt >= PRODUCE_ATTEMPTS) return settle(produceFailure(error));
         await this.#sleep(this.#backoff(attempt));
       }
     }
   }
 
-  /** One record to Kafka, answered once every in-sync replica has it (acks -1). */
-  #send(producer: Producer, topic: string, payload: string, envelope: EventEnvelope | undefined): Promise<unknown> {
-    return producer.send({
-      topic: this.#nameOf(topic),
-      acks: -1,
+  /**
+   * One produce to Kafka, answered once every in-sync replica has the
+   * records (acks -1): the records grouped per Kafka topic, in queue order
+   * within each (Kafka keeps order per partition, and the key keeps an
+   * eventwire topic in one partition; nothing orders two Kafka topics'
+   * records for a reader anyway).
+   */
+  #send(producer: Producer, batch: readonly Produce[]): Promise<unknown> {
+    const byTopic = new Map<string, OutboundMessage[]>();
+    for (const { topic, payload, envelope } of batch) {
+      const kafkaTopic = this.#nameOf(topic);
+      let messages = byTopic.get(kafkaTopic);
+      if (!messages) byTopic.set(kafkaTopic, (messages = []));
       // Headers for plain Kafka readers (kafka-record.ts).
-      messages: [envelope ? recordOf(envelope, payload) : { key: topic, value: payload }],
-    });
+      messages.push(envelope ? recordOf(envelope, payload) : { key: topic, value: payload });
+    }
+    return producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
   }
 
   async listen(pattern: string): Promise<void> {
