@@ -12,7 +12,7 @@ import { kafkaServerAvailable, startKafkaServer, type KafkaServer } from '../../
 import { EventChannel } from '../src/index.js';
 import { KafkaTransport } from '../src/transport/kafka-transport.js';
 import { internalCluster } from '../src/transport/kafkajs-cluster.js';
-import { collector, uniqueTopic, until, within } from './helpers.js';
+import { collector, expectCode, uniqueTopic, until, within } from './helpers.js';
 
 const available = kafkaServerAvailable();
 const test = suite<{ server: KafkaServer }>('kafka produce');
@@ -97,6 +97,54 @@ if (!available) {
     } finally {
       await Promise.all([publisher.close(), subscriber.close()]);
     }
+  });
+
+  // The default ensureTopic sends CreateTopics to the cluster's controller.
+  // librdkafka's mock has no CreateTopics and names no controller a client can
+  // find, so what is shown here is the fallback: the channel works on what the
+  // cluster auto-creates (4 partitions on the mock), with no error reported.
+  // The create request itself is not shown: no real Kafka is available here
+  // (a fake listener answering CreateTopics would test our reading of our own
+  // guess at Kafka, not Kafka).
+  test('by default, on a cluster that cannot create topics (the mock): no error, events on auto-created topics — order per eventwire topic (4 partitions), each once', async ({ server }) => {
+    const root = uniqueTopic('auto');
+    const publisher = new EventChannel({ transport: new KafkaTransport({ url: server.url, backoff: () => 50, fetchWaitMs: 20 }) });
+    const subscriber = new EventChannel({ transport: new KafkaTransport({ url: server.url, backoff: () => 50, fetchWaitMs: 20 }) });
+    const errors: string[] = [];
+    for (const each of [publisher, subscriber]) each.onError((error) => void errors.push(error.code));
+    try {
+      const a = collector<number>(50);
+      const b = collector<number>(50);
+      await subscriber.on(`${root}.a`, (data) => a.push((data as { n: number }).n)).ready;
+      await subscriber.on(`${root}.b`, (data) => b.push((data as { n: number }).n)).ready;
+      // A second Kafka topic: the cluster's refusal was remembered, and this one works the same.
+      const other = uniqueTopic('auto2');
+      const c = collector<number>(1);
+      await subscriber.on(`${other}.c`, (data) => c.push((data as { n: number }).n)).ready;
+      await Promise.all(Array.from({ length: 50 }, (_, n) => [publisher.emit(`${root}.a`, { n }, { ack: true }), publisher.emit(`${root}.b`, { n }, { ack: true })]).flat());
+      await publisher.emit(`${other}.c`, { n: 7 }, { ack: true });
+      const expected = Array.from({ length: 50 }, (_, n) => n);
+      assert.equal(await within(a.done, WAIT, 'topic a'), expected);
+      assert.equal(await within(b.done, WAIT, 'topic b'), expected);
+      assert.equal(await within(c.done, WAIT, 'the second Kafka topic'), [7]);
+      assert.equal(errors, []);
+    } finally {
+      await Promise.all([publisher.close(), subscriber.close()]);
+    }
+  });
+
+  test('ensureTopic false: no creation asked, what the cluster auto-creates is used; partitions not a whole number from 1 is invalid_config', async ({ server }) => {
+    const root = uniqueTopic('off');
+    const channel = new EventChannel({ transport: new KafkaTransport({ url: server.url, backoff: () => 50, fetchWaitMs: 20, ensureTopic: false }) });
+    try {
+      const got = collector<number>(1);
+      await channel.on(`${root}.x`, (data) => got.push((data as { n: number }).n)).ready;
+      await channel.emit(`${root}.x`, { n: 1 }, { ack: true });
+      assert.equal(await within(got.done, WAIT, 'the event'), [1]);
+    } finally {
+      await channel.close();
+    }
+    for (const partitions of [0, -1, 1.5, Number.NaN]) await expectCode(() => new KafkaTransport({ url: server.url, partitions }), 'invalid_config');
   });
 }
 

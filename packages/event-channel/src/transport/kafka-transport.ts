@@ -17,7 +17,9 @@
 // Kafka topic, and finds those made later with a Metadata poll every
 // `topicRefreshMs`, read from the subscribe time (#positionsSince).
 // First segments Kafka would refuse as names are escaped (kafka-topic-name.ts),
-// after an optional `prefix`. Not yet: history/since, consumer groups.
+// after an optional `prefix`. Kafka topics are created (CreateTopics, one
+// partition by default) where the cluster lets a client. History and
+// `since` are read from the log itself (kafka-history.ts). Not yet: consumer groups.
 import type { Kafka, Producer } from 'kafkajs';
 import { fullJitterBackoff } from '../backoff.js';
 import { answersWithin } from '../deadline.js';
@@ -45,13 +47,35 @@ export interface KafkaTransportOptions extends PubSubTransportOptions, KafkaHist
    */
   readonly fetchWaitMs?: number;
   /**
-   * Called once per Kafka topic before this channel first produces to it or
-   * reads it, to create it with the partition count wanted (one keeps a
-   * publisher's order across its topics). Without it, topics are what the
-   * cluster has or auto-creates. Tests pass the mock's createTopic (the mock
-   * has no CreateTopics); the default for a real cluster is still to come.
+   * How a Kafka topic is made, once per Kafka topic per connection, before
+   * this channel first produces to it or reads it for a pattern naming it.
+   * By default, CreateTopics at the cluster's controller with `partitions`
+   * partitions and the cluster's default replication factor (Kafka 2.4 and
+   * later); a topic that exists already is taken as it is. When the cluster
+   * will not create topics for this client — no controller in its Metadata
+   * (librdkafka's mock cluster), no CreateTopics (`UNSUPPORTED_VERSION`, a
+   * broker too old for the default replication factor), or refused
+   * (`TOPIC_AUTHORIZATION_FAILED`, `CLUSTER_AUTHORIZATION_FAILED`,
+   * `POLICY_VIOLATION`) — this is remembered for the connection and topics
+   * are what the cluster has or auto-creates (`num.partitions`, often more
+   * than one: then order holds per eventwire topic only). A topic neither
+   * made nor auto-created fails the emit `unavailable`, with Kafka's answer
+   * as the cause. `false`: never create (what the cluster has or
+   * auto-creates); a function: called instead (tests pass the mock's
+   * createTopic).
+   * @default CreateTopics, falling back as above
    */
-  readonly ensureTopic?: (kafkaTopic: string) => Promise<void>;
+  readonly ensureTopic?: false | ((kafkaTopic: string) => Promise<void>);
+  /**
+   * Partitions of a Kafka topic this channel creates (default `ensureTopic`).
+   * One, because PROTOCOL.md §3 promises a publisher's events in order
+   * across all its topics, and the eventwire topics of one first segment
+   * share one Kafka topic: only one partition keeps their order (several
+   * keep it per eventwire topic, the record key). More spread a busy Kafka
+   * topic over brokers and readers, for that order.
+   * @default 1
+   */
+  readonly partitions?: number;
   /**
    * How often a channel with a pattern whose first segment is a wildcard
    * (`*.created`, `#`) asks Kafka for its topic list, to read Kafka topics
@@ -74,6 +98,7 @@ export interface KafkaTransportOptions extends PubSubTransportOptions, KafkaHist
 /** The defaults of {@link KafkaTransportOptions}. */
 export const kafkaTransportDefaults = {
   fetchWaitMs: 100,
+  partitions: 1,
   topicRefreshMs: 5000,
   prefix: '',
   requestTimeoutMs: 10_000,
@@ -219,6 +244,27 @@ function isRefusal(error: unknown): boolean {
   return causes(error).some((link) => link['name'] === 'KafkaJSProtocolError' || typeof link['type'] === 'string');
 }
 
+/** Kafka's answers to CreateTopics, per topic, in kafkajs's KafkaJSAggregateError (or one error). */
+function createTopicsErrors(error: unknown): Record<string, unknown>[] {
+  const errors = (error as { errors?: unknown } | null)?.errors;
+  return Array.isArray(errors) ? errors.flatMap(causes) : causes(error);
+}
+
+function alreadyExists(error: unknown): boolean {
+  const errors = createTopicsErrors(error);
+  return errors.length > 0 && errors.some((link) => link['type'] === 'TOPIC_ALREADY_EXISTS') && errors.every((link) => link['type'] === 'TOPIC_ALREADY_EXISTS' || link['type'] === undefined);
+}
+
+/** Answers meaning this cluster will not create topics for this client (see KafkaTransportOptions.ensureTopic). */
+const CANNOT_CREATE = new Set(['UNSUPPORTED_VERSION', 'TOPIC_AUTHORIZATION_FAILED', 'CLUSTER_AUTHORIZATION_FAILED', 'POLICY_VIOLATION', 'INVALID_REPLICATION_FACTOR']);
+
+function cannotCreateTopics(error: unknown): boolean {
+  // No controller among the brokers (librdkafka's mock answers controller -1 or an id it has not), or no CreateTopics at all.
+  return createTopicsErrors(error).some(
+    (link) => CANNOT_CREATE.has(String(link['type'])) || link['name'] === 'KafkaJSBrokerNotFound' || link['name'] === 'KafkaJSServerDoesNotSupportApiKey',
+  );
+}
+
 /**
  * What a failed produce tells its caller. Refused by Kafka, or no connection
  * made: nothing was written (`connection_closed` is sent again after the
@@ -288,6 +334,8 @@ class KafkaBus implements PubSubBus {
     this.#backoff = options.backoff ?? fullJitterBackoff();
     this.#prefix = options.prefix ?? kafkaTransportDefaults.prefix;
     checkKafkaPrefix(this.#prefix);
+    const partitions = options.partitions ?? kafkaTransportDefaults.partitions;
+    if (!Number.isSafeInteger(partitions) || partitions < 1 || partitions > 2 ** 31 - 1) throw new EventwireError('invalid_config', `partitions must be a whole number from 1, not ${String(partitions)}`);
     this.history = new KafkaHistory(options, {
       cluster: () => (this.#state === 'connected' ? this.#cluster : undefined),
       clusterId: () => this.#clusterId,
@@ -332,6 +380,9 @@ class KafkaBus implements PubSubBus {
     if (this.#state === 'closed') return;
     this.#state = 'connecting';
     const generation = ++this.#generation;
+    // Topic creation is asked again of each connection (it may be another cluster).
+    this.#ensured.clear();
+    this.#cannotCreate = false;
     const module = this.#module!;
     const timeout = this.#options.requestTimeoutMs ?? kafkaTransportDefaults.requestTimeoutMs;
     const kafka = new module.Kafka({
@@ -812,18 +863,43 @@ class KafkaBus implements PubSubBus {
     return new Map((offsets?.partitions ?? []).map((partition) => [partition.partition, BigInt(partition.offset)]));
   }
 
+  /** Kafka topics made (or being made) on this connection; cleared at each connect. */
   readonly #ensured = new Map<string, Promise<void>>();
+  /** This connection's cluster will not create topics (see KafkaTransportOptions.ensureTopic): not asked again. */
+  #cannotCreate = false;
+
   #ensure(kafkaTopic: string): Promise<void> {
     const ensureTopic = this.#options.ensureTopic;
-    if (!ensureTopic) return Promise.resolve();
+    if (ensureTopic === false) return Promise.resolve();
     let ensured = this.#ensured.get(kafkaTopic);
     if (!ensured) {
-      ensured = ensureTopic(kafkaTopic);
+      ensured = ensureTopic ? ensureTopic(kafkaTopic) : this.#createTopic(kafkaTopic);
       this.#ensured.set(kafkaTopic, ensured);
       // A failed attempt is tried again next time.
       ensured.catch(() => this.#ensured.delete(kafkaTopic));
     }
     return ensured;
+  }
+
+  /** The default ensureTopic: CreateTopics at the controller; where the cluster will not, what it has or auto-creates. */
+  async #createTopic(kafkaTopic: string): Promise<void> {
+    const cluster = this.#cluster;
+    if (this.#cannotCreate || !cluster) return;
+    const timeout = this.#options.requestTimeoutMs ?? kafkaTransportDefaults.requestTimeoutMs;
+    const numPartitions = this.#options.partitions ?? kafkaTransportDefaults.partitions;
+    try {
+      const controller = await cluster.findControllerBroker();
+      await controller.createTopics({ topics: [{ topic: kafkaTopic, numPartitions, replicationFactor: -1 }], timeout });
+      // Its leaders, before the first produce or ListOffsets asks for them.
+      await cluster.addTargetTopic(kafkaTopic);
+    } catch (error) {
+      if (alreadyExists(error)) return;
+      if (cannotCreateTopics(error)) {
+        this.#cannotCreate = true;
+        return;
+      }
+      throw error;
+    }
   }
 
   /**

@@ -13,6 +13,8 @@ export interface FetchedPartition {
 }
 
 export interface InternalBroker {
+  /** CreateTopics (replicationFactor -1: the cluster's default, Kafka 2.4 and later). Throws KafkaJSAggregateError of per-topic protocol errors. */
+  createTopics(request: { topics: { topic: string; numPartitions: number; replicationFactor: number }[]; timeout: number }): Promise<unknown>;
   fetch(request: {
     maxWaitTime: number;
     topics: { topic: string; partitions: { partition: number; fetchOffset: string; maxBytes: number }[] }[];
@@ -29,6 +31,8 @@ export interface InternalCluster {
   /** Per partition, the first offset, the next to be written, or (`fromTimestamp`, ms) the first record at or after that time (-1: none). */
   fetchTopicsOffset(topics: { topic: string; partitions: { partition: number }[]; fromBeginning?: boolean; fromTimestamp?: number }[]): Promise<{ topic: string; partitions: { partition: number; offset: string }[] }[]>;
   findBroker(node: { nodeId: string }): Promise<InternalBroker>;
+  /** The controller of the last Metadata answer (KafkaJSBrokerNotFound when no broker has its id: librdkafka's mock). */
+  findControllerBroker(): Promise<InternalBroker>;
   refreshMetadata(): Promise<void>;
   readonly brokerPool: { readonly metadata?: { readonly clusterId?: string | null } | null };
 }
