@@ -213,6 +213,50 @@ if (available) {
     }
   });
 
+  // librdkafka 2.0.2's mock keeps about 5 MiB of record batches per partition
+  // and drops the oldest batch past that (measured: five 1 MiB records to a
+  // 1-partition topic, the fifth moved the log start to 1 — ListOffsets
+  // earliest; 200 records of 1 KB did not move it). 8 events of 1 MiB
+  // produced while a subscriber is away move the log start past its position.
+  test('retention passes a subscriber away: on its return, one trimmed gap for each live pattern on that Kafka topic, then what the log still holds, in order, once', async ({ server }) => {
+    const root = uniqueTopic('trim');
+    const away = channel(server, { backoff: () => 3000 });
+    const other = channel(server);
+    try {
+      const got: number[] = [];
+      const gaps: HistoryGap[] = [];
+      away.onGap((gap) => void gaps.push(gap));
+      await away.on(`${root}.x`, (data) => void got.push((data as { n: number }).n)).ready;
+      await away.on(`${root}.#`, () => {}).ready;
+      await away.on('#', () => {}).ready;
+      // A reader, so the other channel notices the outage too.
+      await other.on(`${root}.y`, () => {}).ready;
+      await other.emit(`${root}.x`, { n: 0 }, { ack: true });
+      await until(() => got.length === 1, 'the first event', WAIT);
+      const down = Promise.all([nextStatus(away, 'reconnecting'), nextStatus(other, 'reconnecting')]);
+      await server.down();
+      await within(down, WAIT, 'both reconnecting');
+      const otherOpen = nextStatus(other, 'open', WAIT);
+      await server.up();
+      await within(otherOpen, WAIT, 'the other channel open again');
+      const pad = 'p'.repeat(1 << 20);
+      for (let n = 1; n <= 8; n++) await other.emit(`${root}.x`, { n, pad }, { ack: true });
+      for (let n = 9; n <= 11; n++) await other.emit(`${root}.x`, { n }, { ack: true });
+      assert.is.not(away.status.state, 'open', 'all of it produced while this channel was still away (its backoff is 3 s)');
+      await until(() => got.includes(11), 'the last event', WAIT);
+      assert.equal(gaps.map((gap) => [gap.pattern, gap.reason]).sort(), [
+        ['#', 'trimmed'],
+        [`${root}.#`, 'trimmed'],
+        [`${root}.x`, 'trimmed'],
+      ]);
+      const after = got.slice(1);
+      assert.ok(after[0]! > 1, `the first events were dropped by retention (first after the gap: ${after[0]})`);
+      assert.equal(after, Array.from({ length: 12 - after[0]! }, (_, i) => after[0]! + i), 'the rest once, in order');
+    } finally {
+      await Promise.all([away.close(), other.close()]);
+    }
+  });
+
   test('a record written twice with one event id (a produce sent again after its answer was lost) is handed on once', async ({ server }) => {
     const root = uniqueTopic('dup');
     await server.createTopic(root, 1);
