@@ -1,10 +1,11 @@
 // Where broadcasts go: the eventwire broker (through an EventChannel, or its
-// HTTP API from a service without a socket), Redis (every broker of a
-// redis:// cluster), a log, or nowhere (tests).
+// HTTP API from a service without a socket), Redis or Kafka (every broker of a
+// redis:// or kafka:// cluster), a log, or nowhere (tests).
 import { EventChannel } from '../channel.js';
 import { EventwireError, UnknownEventError, ValidationError, errorFromWire, isErrorCode, type ErrorCode } from '../errors.js';
 import { createSchemaLookup, runSchema, type EventMap, type UntypedEvents } from '../events.js';
 import { parseWireError } from '../protocol/frames.js';
+import type { KafkaTransportOptions } from '../transport/kafka-transport.js';
 import type { BroadcastMessage } from './broadcastable.js';
 
 /** Sends resolved broadcasts; `TEvents` types the broadcasts of a broadcaster made with it. */
@@ -151,6 +152,38 @@ export function redisDriver<TEvents extends EventMap = UntypedEvents>(options: R
     source: 'urn:eventwire:broadcasting:redis',
     ...(options.events && { events: options.events }),
     ...(options.prefix !== undefined && { redis: { prefix: options.prefix } }),
+  }) as EventChannel<TEvents>;
+  return { ...channelDriver(channel), close: () => channel.close() };
+}
+
+/** Options of {@link kafkaDriver}. */
+export interface KafkaDriverOptions<TEvents extends EventMap = UntypedEvents> {
+  /** The Kafka the brokers share (`event-broker --cluster kafka://…`): `kafka://host:9092[,host:9092]`. */
+  readonly url: string;
+  /**
+   * The channel's `kafka://` options, as the brokers' `cluster.kafka`: the
+   * same `ensureTopic` makes the Kafka topics the same way. The brokers'
+   * engine puts no prefix in front of its Kafka topics, so neither should this.
+   */
+  readonly kafka?: Omit<KafkaTransportOptions, 'url'>;
+  /** The event map: broadcasts are typed by it and their data validated before anything is sent. */
+  readonly events?: TEvents;
+}
+
+/**
+ * Into Kafka, for a service next to a broker cluster on Kafka: one record per
+ * channel, acknowledged by Kafka (acks from every in-sync replica) before the
+ * broadcast resolves; every broker reading that Kafka topic delivers it to its
+ * own clients, and any other kafka:// channel or plain Kafka consumer reads it
+ * too. kafkajs is loaded on the first broadcast; `close()` when done. As with
+ * {@link redisDriver}, the events enter no broker, so broker hooks do not run.
+ */
+export function kafkaDriver<TEvents extends EventMap = UntypedEvents>(options: KafkaDriverOptions<TEvents>): BroadcastDriver<TEvents> & { close(): Promise<void> } {
+  const channel = new EventChannel({
+    url: options.url,
+    source: 'urn:eventwire:broadcasting:kafka',
+    ...(options.events && { events: options.events }),
+    ...(options.kafka && { kafka: options.kafka }),
   }) as EventChannel<TEvents>;
   return { ...channelDriver(channel), close: () => channel.close() };
 }

@@ -1,0 +1,106 @@
+// The kafka broadcasting driver (#34): a service broadcasts into the Kafka a
+// broker cluster shares (`createBroadcaster(kafkaDriver({ url }))`), and every
+// broker on it delivers to its own clients; a plain kafka:// channel reads the
+// same records. On librdkafka's mock cluster (scripts/testing/kafka-server.ts),
+// one-partition Kafka topics made through the same ensureTopic by the driver's
+// channel and the brokers (the mock has no CreateTopics and would auto-create
+// four). Here and not in event-channel's tests: it needs the broker.
+import { EventChannel } from '@eventwire/event-channel';
+import { createBroadcaster, kafkaDriver } from '@eventwire/event-channel/broadcasting';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import WebSocket from 'ws';
+import { kafkaServerAvailable, startKafkaServer, type KafkaServer } from '../../../scripts/testing/kafka-server.js';
+import { startBroker, until, within } from './helpers.js';
+import type { TestBroker } from './helpers.js';
+
+const test = suite('broadcasting API: the kafka driver');
+
+/** Makes each Kafka topic once, with one partition (a topic the mock auto-created first is already there: fine). */
+function topicMaker(server: KafkaServer): (kafkaTopic: string) => Promise<void> {
+  const made = new Map<string, Promise<void>>();
+  return (kafkaTopic) => {
+    let making = made.get(kafkaTopic);
+    if (!making) made.set(kafkaTopic, (making = server.createTopic(kafkaTopic, 1).catch(() => undefined)));
+    return making;
+  };
+}
+
+/** A browser on the broadcasting surface, subscribed to `channel`. */
+async function broadcastingClient(server: TestBroker<never>, user: string, channel: string) {
+  const socket = new WebSocket(`${server.url}/api/v1/broadcasting/ws?token=${user}`);
+  const received: Array<Record<string, unknown>> = [];
+  socket.on('message', (data) => void received.push(JSON.parse(String(data)) as Record<string, unknown>));
+  await within(new Promise((resolve) => socket.once('open', resolve)), 2000, 'open');
+  socket.send(JSON.stringify({ event: 'subscribe', channel }));
+  await until(() => received.some((frame) => frame['event'] === 'subscribed'), 'subscribed');
+  const socketId = String(received.find((frame) => frame['event'] === 'connected')!['socket_id']);
+  const named = (event: string) => received.filter((frame) => frame['event'] === event);
+  return { socket, received, socketId, named };
+}
+
+/** Every frame sent to the client before this has arrived (frames of one connection are in order). */
+async function barrier(client: { socket: WebSocket; received: Array<Record<string, unknown>> }): Promise<void> {
+  const pongs = client.received.filter((frame) => frame['event'] === 'pong').length;
+  client.socket.send(JSON.stringify({ event: 'ping' }));
+  await until(() => client.received.filter((frame) => frame['event'] === 'pong').length > pongs, 'pong');
+}
+
+if (!kafkaServerAvailable()) {
+  test.skip('(cc or librdkafka-dev not installed: no Kafka test server)', () => {});
+} else {
+  test('into Kafka: to a plain kafka:// subscriber and to the clients of every broker clustered on it; toOthers(socketId) leaves that one out; the brokers\' hooks do not run', async () => {
+    const kafka = await startKafkaServer();
+    const ensureTopic = topicMaker(kafka);
+    const hooked: string[] = [];
+    const brokers: TestBroker<never>[] = [];
+    const driver = kafkaDriver({ url: kafka.url, kafka: { ensureTopic } });
+    const reader = new EventChannel({ url: kafka.url, kafka: { ensureTopic, fetchWaitMs: 20 } });
+    const clients: Array<Awaited<ReturnType<typeof broadcastingClient>>> = [];
+    try {
+      for (const node of ['ka', 'kb']) {
+        brokers.push(
+          await startBroker<never>({ cluster: { url: kafka.url, node, reconnectTimeWaitMs: 50, kafka: { ensureTopic, fetchWaitMs: 20 } } }, (broker) =>
+            void broker.observe('orders' as never, (() => void hooked.push(node)) as never),
+          ),
+        );
+      }
+      const [a, b] = brokers as [TestBroker<never>, TestBroker<never>];
+      const plain: Array<{ data: unknown; metadata: unknown }> = [];
+      await reader.on('orders', (data, event) => void plain.push({ data, metadata: event.metadata })).ready;
+      const onA = await broadcastingClient(a, 'ada', 'orders');
+      const onB = await broadcastingClient(b, 'bob', 'orders');
+      const actor = await broadcastingClient(b, 'cy', 'orders');
+      clients.push(onA, onB, actor);
+      await until(() => a.broker.stats().cluster?.state === 'open' && b.broker.stats().cluster?.state === 'open', 'both brokers joined');
+      const broadcast = createBroadcaster(driver);
+      // A broker reads a Kafka topic from its end as it was when its first client asked: probe until both read it.
+      await until(async () => {
+        await broadcast({ broadcastOn: () => 'orders', broadcastAs: () => 'probe' });
+        return onA.named('probe').length > 0 && onB.named('probe').length > 0;
+      }, 'both brokers read orders');
+
+      await broadcast({ broadcastOn: () => 'orders', broadcastAs: () => 'OrderShipped', broadcastWith: () => ({ id: 'o1', carrier: 'DHL' }) }).toOthers(actor.socketId);
+      await until(() => onA.named('OrderShipped').length === 1 && onB.named('OrderShipped').length === 1, 'both brokers delivered');
+      await until(() => plain.some((event) => (event.metadata as { event?: string } | undefined)?.event === 'OrderShipped'), 'the plain kafka:// subscriber got it');
+      await barrier(actor);
+      await barrier(onA);
+      await barrier(onB);
+      for (const page of [onA, onB]) assert.equal(page.named('OrderShipped'), [{ event: 'OrderShipped', channel: 'orders', data: { id: 'o1', carrier: 'DHL' } }]);
+      assert.equal(actor.named('OrderShipped'), [], 'the socket named by toOthers, on broker B, was left out');
+      assert.equal(
+        plain.filter((event) => (event.metadata as { event?: string } | undefined)?.event === 'OrderShipped'),
+        [{ data: { id: 'o1', carrier: 'DHL' }, metadata: { event: 'OrderShipped' } }],
+        'once, with the name in metadata.event',
+      );
+      assert.equal(hooked, [], 'the events entered no broker');
+    } finally {
+      for (const client of clients) client.socket.close();
+      await Promise.all([driver.close(), reader.close()]);
+      await Promise.all(brokers.map((broker) => broker.stop()));
+      await kafka.stop();
+    }
+  });
+}
+
+test.run();
