@@ -1,24 +1,42 @@
-// Three brokers, one event space: nats-server (with JetStream) plus three
-// eventwire brokers joined with `cluster`, and a chat whose members sit on
-// different brokers. Each member prints what it receives and through which
-// broker. The chat keeps history, which in a cluster lives in JetStream: a
-// late member on the third broker reads the last messages, wherever they
-// were sent. Then the brokers stay up for your own clients until Ctrl-C.
+// Three brokers, one event space: a shared server plus three eventwire
+// brokers joined with `cluster`, and a chat whose members sit on different
+// brokers. Each member prints what it receives and through which broker.
+//
+// --engine nats (the default): nats-server with JetStream. The chat keeps
+// history, which in a cluster lives in JetStream: a late member on the third
+// broker reads the last messages, wherever they were sent.
+// --engine kafka: a Kafka-protocol cluster of three brokers (librdkafka's mock
+// cluster from scripts/testing, needs cc and librdkafka-dev; point `url` at
+// your own Kafka the same way). Each broker produces the chat's events to the
+// Kafka topic `chat` (key: the full topic) and reads it without a consumer
+// group. The Kafka engine shares events, not yet history (brokers with history
+// rules on a kafka:// cluster are refused at start, `unsupported_transport`),
+// so this run has no history rules and no late member, and says so.
+//
+// Then the brokers stay up for your own clients until Ctrl-C.
 //
 //   npm run example:cluster                 (from the repository root)
+//   … -- --engine kafka                     (the same chat over Kafka)
 //   … -- --rounds 2 --exit                  (two rounds, then stop: the test's way)
 //   … -- --port 0                           (OS-chosen broker ports)
 import { z } from 'zod';
 import { EventBrokerServer } from '@eventwire/event-broker';
 import { EventChannel, defineEvents } from '@eventwire/event-channel';
 import { exampleArgs, wholeNumber } from '../../shared/command-line.js';
+import { kafkaServerAvailable, startKafkaServer } from '../../../scripts/testing/kafka-server.js';
 import { natsServerAvailable, startNatsServer } from '../../../scripts/testing/nats-server.js';
 
-const usage = `Usage: npm run example:cluster -- [--port 15501] [--rounds 3] [--exit]
+const usage = `Usage: npm run example:cluster -- [--engine nats|kafka] [--port 15501] [--rounds 3] [--exit]
+  --engine  what the brokers share: nats (nats-server with JetStream, the default) or kafka (a mock Kafka cluster)
   --port    the first broker's port; the others take the next two (0: OS-chosen ports)
   --rounds  chat rounds before the brokers wait for your own clients
   --exit    stop after the rounds instead of waiting for Ctrl-C`;
-const values = exampleArgs('cluster', usage, { port: { type: 'string' }, rounds: { type: 'string' }, exit: { type: 'boolean', default: false } });
+const values = exampleArgs('cluster', usage, { engine: { type: 'string', default: 'nats' }, port: { type: 'string' }, rounds: { type: 'string' }, exit: { type: 'boolean', default: false } });
+if (values.engine !== 'nats' && values.engine !== 'kafka') {
+  console.error(`cluster: --engine takes nats or kafka, got "${values.engine}"\n${usage}`);
+  process.exit(2);
+}
+const engine: 'nats' | 'kafka' = values.engine;
 const basePort = wholeNumber('cluster', usage, '--port', values.port, 15501);
 const rounds = wholeNumber('cluster', usage, '--rounds', values.rounds, 3);
 
@@ -26,11 +44,16 @@ const chat = defineEvents({
   'chat.room.*': z.object({ author: z.string(), text: z.string().min(1) }),
 });
 
-if (!natsServerAvailable()) {
+if (engine === 'nats' && !natsServerAvailable()) {
   console.error('cluster: this example needs nats-server (apt-get install -y nats-server, or a binary from nats.io on PATH)');
   process.exit(1);
 }
-let nats: Awaited<ReturnType<typeof startNatsServer>> | undefined;
+if (engine === 'kafka' && !kafkaServerAvailable()) {
+  console.error('cluster: --engine kafka needs cc and librdkafka-dev to build the mock Kafka cluster (apt-get install -y gcc librdkafka-dev)');
+  process.exit(1);
+}
+/** The server the brokers share: nats-server or the Kafka mock, each stopped by its pid. */
+let shared: { readonly url: string; stop(): Promise<void> } | undefined;
 const brokers: EventBrokerServer<typeof chat>[] = [];
 const members: Array<{ name: string; node: string; channel: EventChannel<typeof chat> }> = [];
 let stopping: Promise<void> | undefined;
@@ -38,7 +61,7 @@ const stop = (): Promise<void> =>
   (stopping ??= (async () => {
     await Promise.all(members.map((member) => member.channel.close()));
     await Promise.all(brokers.map((broker) => broker.close()));
-    await nats?.stop();
+    await shared?.stop();
     console.log('cluster: stopped');
   })());
 
@@ -48,16 +71,39 @@ const stop = (): Promise<void> =>
 // mid-shutdown (stop() is idempotent; later ones wait for the same stop).
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => void stop().then(() => process.exit(0)));
 
-nats = await startNatsServer({ jetstream: true });
-console.log(`cluster: nats-server on ${nats.url}`);
+let cluster: { readonly url: string; readonly kafka?: { fetchWaitMs: number; ensureTopic: (kafkaTopic: string) => Promise<void> } };
+if (engine === 'nats') {
+  const nats = (shared = await startNatsServer({ jetstream: true }));
+  console.log(`cluster: nats-server on ${nats.url}`);
+  cluster = { url: nats.url };
+} else {
+  const kafka = await startKafkaServer();
+  shared = kafka;
+  console.log(`cluster: Kafka (librdkafka's mock, 3 brokers) on ${kafka.url}`);
+  const made = new Map<string, Promise<void>>();
+  cluster = {
+    url: kafka.url,
+    kafka: {
+      // The mock holds an empty fetch for the whole wait (real Kafka answers when a record arrives): keep it short.
+      fetchWaitMs: 20,
+      // One partition per Kafka topic, made once (the mock has no CreateTopics and would auto-create four).
+      ensureTopic: (kafkaTopic) => {
+        let making = made.get(kafkaTopic);
+        if (!making) made.set(kafkaTopic, (making = kafka.createTopic(kafkaTopic, 1).catch(() => undefined)));
+        return making;
+      },
+    },
+  };
+}
 
 for (const index of [1, 2, 3]) {
   const broker = new EventBrokerServer({
     events: chat,
     port: basePort === 0 ? 0 : basePort + index - 1,
     host: '127.0.0.1',
-    cluster: { url: nats!.url, node: `broker-${index}` },
-    history: [{ pattern: 'chat.#', maxEvents: 100 }],
+    cluster: { ...cluster, node: `broker-${index}` },
+    // History in a cluster is the engine's to share: JetStream does; the Kafka engine does not yet.
+    ...(engine === 'nats' && { history: [{ pattern: 'chat.#', maxEvents: 100 }] }),
     log: (line) => console.log(`[broker-${index}] ${line}`),
   });
   await broker.listen().catch(exitIfPortBusy('cluster', '--port', basePort + index - 1));
@@ -94,13 +140,17 @@ for (let round = 1; round <= rounds; round++) {
 }
 // Each member hears the other two, every round.
 await waitFor(() => members.every((member) => (heard.get(member.name) ?? 0) === rounds * (members.length - 1)));
-// Dave comes late, on broker-3, and reads the last three messages from the cluster's history.
-const dave = new EventChannel({ url: brokers[2]!.address!.url, events: chat, source: 'dave' });
-members.push({ name: 'dave', node: 'broker-3', channel: dave });
-const backlog: string[] = [];
-await dave.on('chat.room.*', (message) => void backlog.push(`${message.author}: ${message.text}`), { since: { last: 3 } }).ready;
-await waitFor(() => backlog.length === 3);
-console.log(`  dave (late, on broker-3) reads the last 3 from history: ${backlog.join(' | ')}`);
+if (engine === 'nats') {
+  // Dave comes late, on broker-3, and reads the last three messages from the cluster's history.
+  const dave = new EventChannel({ url: brokers[2]!.address!.url, events: chat, source: 'dave' });
+  members.push({ name: 'dave', node: 'broker-3', channel: dave });
+  const backlog: string[] = [];
+  await dave.on('chat.room.*', (message) => void backlog.push(`${message.author}: ${message.text}`), { since: { last: 3 } }).ready;
+  await waitFor(() => backlog.length === 3);
+  console.log(`  dave (late, on broker-3) reads the last 3 from history: ${backlog.join(' | ')}`);
+} else {
+  console.log('cluster: no late member over Kafka: the kafka:// engine shares events, not history (history rules with a kafka:// cluster are refused at start, unsupported_transport); --engine nats shows it from JetStream');
+}
 const totals = await brokers[0]!.clusterStats();
 console.log(`cluster: ${totals.total.nodes} brokers, ${totals.total.published} events entered, ${totals.total.deliveries} deliveries in all`);
 
