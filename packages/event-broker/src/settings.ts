@@ -85,7 +85,8 @@ const milliseconds = z.number({ error: 'expected milliseconds (a number)' }).int
 const count = z.number({ error: 'expected a whole number' }).int().positive();
 /** The schemes a cluster engine speaks (create-engine.ts's table). */
 const clusterUrl = new RegExp(`^(${clusterSchemes.join('|')})://`);
-const clusterUrlProblem = 'expected a nats://, redis:// or postgres:// URL';
+const clusterSchemeList = clusterSchemes.map((scheme) => `${scheme}://`);
+const clusterUrlProblem = `expected a ${clusterSchemeList.slice(0, -1).join(', ')} or ${clusterSchemeList.at(-1)!} URL`;
 const pattern = z.string().refine((text) => findTopicProblem(text, 'pattern') === undefined, {
   error: (issue) => `"${String(issue.input)}" is not a valid topic pattern (${findTopicProblem(String(issue.input), 'pattern')})`,
 });
@@ -448,7 +449,8 @@ export const optionSettings = {
   /**
    * Join a cluster: brokers on one server share one event space. The URL's
    * scheme picks the engine: `'nats://host:4222'` (history in JetStream),
-   * `'redis://host:6379'` or `'postgres://user@host/db'`; or options with
+   * `'redis://host:6379'`, `'postgres://user@host/db'` or
+   * `'kafka://host:9092,host:9092'`; or options with
    * credentials and the node name; or an engine (`createClusterEngine`, or
    * one of your own implementing `ClusterEngine`). See docs/SCALING.md.
    */
@@ -456,7 +458,7 @@ export const optionSettings = {
     flag: 'cluster',
     env: 'EVENTWIRE_CLUSTER',
     arg: '<url>',
-    help: 'share one event space with the brokers on this server: nats://a:4222,b:4222, redis://host:6379 or postgres://user@host/db',
+    help: 'share one event space with the brokers on this server: nats://a:4222,b:4222, redis://host:6379, postgres://user@host/db or kafka://a:9092,b:9092',
     read: asText,
     // One object schema (a URL alone is its `url`), so a wrong key names its path instead of a union's "invalid input".
     schema: z.preprocess(
@@ -483,6 +485,14 @@ export const optionSettings = {
           .optional(),
         presence: z.strictObject({ heartbeatMs: count.optional(), syncTimeoutMs: count.optional(), membersPerPart: count.optional() }).optional(),
         redis: z.strictObject({ prefix: z.string().optional() }).optional(),
+        kafka: z
+          .strictObject({
+            prefix: z.string().optional(),
+            partitions: count.optional(),
+            fetchWaitMs: milliseconds.optional(),
+            topicRefreshMs: count.optional(),
+          })
+          .optional(),
         postgres: z
           .strictObject({
             channel: z.string().min(1).max(63).optional(),

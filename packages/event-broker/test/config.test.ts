@@ -397,6 +397,8 @@ test('each validation error names the key path and what was expected, never a st
     ['presence.json', { cluster: { url: 'nats://n:4222', presence: { heartbeat: 100 } } }, /cluster\.presence\.heartbeat: unknown key/],
     ['redis.json', { cluster: { url: 'redis://r:6379', redis: { prefix: 7 } } }, /cluster\.redis\.prefix: /],
     ['postgres.json', { cluster: { url: 'postgres://p/db', postgres: { table: 'drop table' } } }, /cluster\.postgres\.table: expected a table name/],
+    ['kafka.json', { cluster: { url: 'kafka://k:9092', kafka: { partitions: 0 } } }, /cluster\.kafka\.partitions: expected a whole number/],
+    ['kafka-fn.json', { cluster: { url: 'kafka://k:9092', kafka: { ensureTopic: 'x' } } }, /cluster\.kafka\.ensureTopic: unknown key/],
   ];
   for (const [name, content, expected] of cases) {
     const message = await refusal(['--config', writeJson(dir, name, content)]);
@@ -408,7 +410,7 @@ test('each validation error names the key path and what was expected, never a st
     [['--config', fixture('not-an-object.config.mjs')], {}, /not-an-object\.config\.mjs: \(the whole config\): expected object, got 42/],
     [['--config', join(dir, 'config.yaml')], {}, /config\.yaml: a config file must end in/],
     [['--port', 'abc'], {}, /--port: expected a port number, got "abc"/],
-    [['--cluster', 'http://n:4222'], {}, /--cluster: expected a nats:\/\/, redis:\/\/ or postgres:\/\/ URL, got "http:\/\/n:4222"/],
+    [['--cluster', 'http://n:4222'], {}, /--cluster: expected a nats:\/\/, redis:\/\/, rediss:\/\/, postgres:\/\/, postgresql:\/\/ or kafka:\/\/ URL, got "http:\/\/n:4222"/],
     [[], { EVENTWIRE_PORT: '99999' }, /EVENTWIRE_PORT: expected a port number from 0 to 65535, got 99999/],
   ] as Array<[string[], Record<string, string>, RegExp]>) {
     const message = await refusal(args, env);

@@ -36,8 +36,14 @@ export interface ClusterOptions extends NatsServerOptions {
   readonly redis?: Pick<RedisTransportOptions, 'prefix' | 'redisOptions'>;
   /** For `postgres://`: the NOTIFY channel and large-event table, and postgres.js options. */
   readonly postgres?: Pick<PostgresTransportOptions, 'channel' | 'table' | 'largeEventRetentionMs' | 'postgresOptions'>;
-  /** For `kafka://`: how long a fetch waits at the broker, and how Kafka topics are made. */
-  readonly kafka?: Pick<KafkaTransportOptions, 'fetchWaitMs' | 'ensureTopic'>;
+  /**
+   * For `kafka://`: a Kafka topic prefix (to share a cluster; every broker
+   * and `kafkaDriver` of one eventwire cluster the same), the partitions of
+   * the topics the brokers create, how long a fetch waits at the broker, how
+   * often a wildcard-first pattern looks for new topics, and how Kafka topics
+   * are made (`ensureTopic`, code only).
+   */
+  readonly kafka?: Pick<KafkaTransportOptions, 'prefix' | 'partitions' | 'fetchWaitMs' | 'topicRefreshMs' | 'ensureTopic'>;
 }
 
 /** Defaults of {@link ClusterOptions}, the same on every engine. */

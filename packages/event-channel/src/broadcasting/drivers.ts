@@ -162,8 +162,8 @@ export interface KafkaDriverOptions<TEvents extends EventMap = UntypedEvents> {
   readonly url: string;
   /**
    * The channel's `kafka://` options, as the brokers' `cluster.kafka`: the
-   * same `ensureTopic` makes the Kafka topics the same way. The brokers'
-   * engine puts no prefix in front of its Kafka topics, so neither should this.
+   * same `prefix` (the brokers read only the Kafka topics under theirs) and
+   * the same `partitions`/`ensureTopic`, so topics are made the same way.
    */
   readonly kafka?: Omit<KafkaTransportOptions, 'url'>;
   /** The event map: broadcasts are typed by it and their data validated before anything is sent. */
