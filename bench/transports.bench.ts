@@ -61,7 +61,7 @@ function channelPipe(url: string, options: Record<string, unknown> = {}): PipeFa
 function kafkaChannelPipe(server: KafkaServer, fetchWaitMs?: number): PipeFactory {
   return async (receive) => {
     const open = () =>
-      new EventChannel({ transport: new KafkaTransport({ url: server.url, ensureTopic: kafkaTopicMaker(server), ...(fetchWaitMs !== undefined && { fetchWaitMs }) }) });
+      new EventChannel({ transport: new KafkaTransport({ url: server.url, ensureTopic: server.ensureTopic, ...(fetchWaitMs !== undefined && { fetchWaitMs }) }) });
     const publisher = open();
     const subscriber = open();
     await subscriber.on(TOPIC, (data) => receive(data as { n: number; sentAt: number })).ready;
@@ -72,14 +72,6 @@ function kafkaChannelPipe(server: KafkaServer, fetchWaitMs?: number): PipeFactor
     };
   };
 }
-
-/** Each Kafka topic made once per server, with one partition. */
-const kafkaTopics = new Map<string, Promise<void>>();
-const kafkaTopicMaker = (server: KafkaServer) => (kafkaTopic: string) => {
-  let making = kafkaTopics.get(kafkaTopic);
-  if (!making) kafkaTopics.set(kafkaTopic, (making = server.createTopic(kafkaTopic, 1)));
-  return making;
-};
 
 /**
  * kafkajs's own producer (acks -1, the channel's record: key, headers,

@@ -80,18 +80,13 @@ if (engine === 'nats') {
   const kafka = await startKafkaServer();
   shared = kafka;
   console.log(`cluster: Kafka (librdkafka's mock, 3 brokers) on ${kafka.url}`);
-  const made = new Map<string, Promise<void>>();
   cluster = {
     url: kafka.url,
     kafka: {
       // The mock holds an empty fetch for the whole wait (real Kafka answers when a record arrives): keep it short.
       fetchWaitMs: 20,
       // One partition per Kafka topic, made once (the mock has no CreateTopics and would auto-create four).
-      ensureTopic: (kafkaTopic) => {
-        let making = made.get(kafkaTopic);
-        if (!making) made.set(kafkaTopic, (making = kafka.createTopic(kafkaTopic, 1).catch(() => undefined)));
-        return making;
-      },
+      ensureTopic: kafka.ensureTopic,
     },
   };
 }

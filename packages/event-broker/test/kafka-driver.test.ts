@@ -10,22 +10,13 @@ import { createBroadcaster, kafkaDriver } from '@eventwire/event-channel/broadca
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import WebSocket from 'ws';
-import { kafkaServerAvailable, startKafkaServer, type KafkaServer } from '../../../scripts/testing/kafka-server.js';
+import { kafkaServerAvailable, startKafkaServer } from '../../../scripts/testing/kafka-server.js';
 import { startBroker, until, within } from './helpers.js';
 import type { TestBroker } from './helpers.js';
 
 const test = suite('broadcasting API: the kafka driver');
 
 /** Makes each Kafka topic once, with one partition (a topic the mock auto-created first is already there: fine). */
-function topicMaker(server: KafkaServer): (kafkaTopic: string) => Promise<void> {
-  const made = new Map<string, Promise<void>>();
-  return (kafkaTopic) => {
-    let making = made.get(kafkaTopic);
-    if (!making) made.set(kafkaTopic, (making = server.createTopic(kafkaTopic, 1).catch(() => undefined)));
-    return making;
-  };
-}
-
 /** A browser on the broadcasting surface, subscribed to `channel`. */
 async function broadcastingClient(server: TestBroker<never>, user: string, channel: string) {
   const socket = new WebSocket(`${server.url}/api/v1/broadcasting/ws?token=${user}`);
@@ -51,7 +42,7 @@ if (!kafkaServerAvailable()) {
 } else {
   test('into Kafka: to a plain kafka:// subscriber and to the clients of every broker clustered on it; toOthers(socketId) leaves that one out; the brokers\' hooks do not run', async () => {
     const kafka = await startKafkaServer();
-    const ensureTopic = topicMaker(kafka);
+    const ensureTopic = kafka.ensureTopic;
     const hooked: string[] = [];
     const brokers: TestBroker<never>[] = [];
     const driver = kafkaDriver({ url: kafka.url, kafka: { ensureTopic } });

@@ -58,13 +58,7 @@ const test = suite<{ server: KafkaServer }>('kafka interop with kcat');
 
 /** A channel whose Kafka topics are made with one partition (the mock would auto-create four). */
 function channel(server: KafkaServer, onError?: (error: EventwireError) => void, transports: KafkaTransport[] = []): EventChannel {
-  const made = new Map<string, Promise<void>>();
-  const ensureTopic = (kafkaTopic: string): Promise<void> => {
-    let making = made.get(kafkaTopic);
-    if (!making) made.set(kafkaTopic, (making = server.createTopic(kafkaTopic, 1).catch(() => undefined)));
-    return making;
-  };
-  const transport = new KafkaTransport({ url: server.url, backoff: () => 50, ensureTopic });
+  const transport = new KafkaTransport({ url: server.url, backoff: () => 50, ensureTopic: server.ensureTopic });
   transports.push(transport);
   return new EventChannel({ transport, ...(onError && { onError }) });
 }

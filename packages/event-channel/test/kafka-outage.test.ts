@@ -17,17 +17,8 @@ const available = kafkaServerAvailable();
 const test = suite<{ server: KafkaServer }>('kafka transport: Kafka away and back');
 const WAIT = 10_000;
 
-const made = new WeakMap<KafkaServer, Map<string, Promise<void>>>();
 function channel(server: KafkaServer, options: { backoff?: (attempt: number) => number; requestTimeoutMs?: number } = {}): EventChannel {
-  const ensureTopic = (kafkaTopic: string): Promise<void> => {
-    // Looked up each time: a restarted mock has none of the topics made before (the test forgets them).
-    let topics = made.get(server);
-    if (!topics) made.set(server, (topics = new Map()));
-    let making = topics.get(kafkaTopic);
-    if (!making) topics.set(kafkaTopic, (making = server.createTopic(kafkaTopic, 1)));
-    return making;
-  };
-  return new EventChannel({ transport: new KafkaTransport({ url: server.url, backoff: () => 50, ensureTopic, ...options }), onError: () => {} });
+  return new EventChannel({ transport: new KafkaTransport({ url: server.url, backoff: () => 50, ensureTopic: server.ensureTopic, ...options }), onError: () => {} });
 }
 
 if (!available) {
@@ -198,7 +189,6 @@ if (available) {
       const down = nextStatus(subscriber, 'reconnecting', WAIT);
       await server.kill();
       await server.restart();
-      made.delete(server);
       await within(down, WAIT, 'reconnecting: the positions belong to the old cluster');
       await until(() => gaps.length === 2, 'a gap per live subscription', WAIT);
       assert.equal(gaps.map((gap) => [gap.pattern, gap.reason]).sort(), [

@@ -16,16 +16,8 @@ const available = kafkaServerAvailable();
 const test = suite<{ server: KafkaServer }>('kafka transport: wildcard first segments');
 const WAIT = 10_000;
 
-const made = new WeakMap<KafkaServer, Map<string, Promise<void>>>();
 function channel(server: KafkaServer, options: Partial<KafkaTransportOptions> = {}): EventChannel {
-  let topics = made.get(server);
-  if (!topics) made.set(server, (topics = new Map()));
-  const ensureTopic = (kafkaTopic: string): Promise<void> => {
-    let making = topics.get(kafkaTopic);
-    if (!making) topics.set(kafkaTopic, (making = server.createTopic(kafkaTopic, 1)));
-    return making;
-  };
-  return new EventChannel({ transport: new KafkaTransport({ url: server.url, backoff: () => 50, ensureTopic, topicRefreshMs: 100, ...options }), onError: () => {} });
+  return new EventChannel({ transport: new KafkaTransport({ url: server.url, backoff: () => 50, ensureTopic: server.ensureTopic, topicRefreshMs: 100, ...options }), onError: () => {} });
 }
 
 /** Collects data per pattern; `seen(text)` once it arrived. */

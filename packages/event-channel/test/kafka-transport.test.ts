@@ -17,21 +17,7 @@ const available = kafkaServerAvailable();
 const test = suite<{ server: KafkaServer }>('kafka transport (exact topics)');
 const WAIT = 5000;
 
-/** Creates each Kafka topic once per server, with one partition (the channels of a test share the server). */
-function topicMaker(server: KafkaServer): (kafkaTopic: string) => Promise<void> {
-  const made = new Map<string, Promise<void>>();
-  return (kafkaTopic) => {
-    let making = made.get(kafkaTopic);
-    if (!making) made.set(kafkaTopic, (making = server.createTopic(kafkaTopic, 1)));
-    return making;
-  };
-}
-const makers = new WeakMap<KafkaServer, (kafkaTopic: string) => Promise<void>>();
-const channel = (server: KafkaServer): EventChannel => {
-  let ensureTopic = makers.get(server);
-  if (!ensureTopic) makers.set(server, (ensureTopic = topicMaker(server)));
-  return new EventChannel({ transport: new KafkaTransport({ url: server.url, backoff: () => 50, ensureTopic }) });
-};
+const channel = (server: KafkaServer): EventChannel => new EventChannel({ transport: new KafkaTransport({ url: server.url, backoff: () => 50, ensureTopic: server.ensureTopic }) });
 
 if (available) {
   runTransportSuite('kafka', async () => {
