@@ -4,6 +4,7 @@ import { hostname } from 'node:os';
 import type { KafkaTransportOptions, NatsServerOptions, PostgresTransportOptions, RedisTransportOptions } from '@eventwire/event-channel/protocol';
 import type { ClusterPresenceOptions } from './cluster-presence.js';
 import type { JetStreamHistoryOptions } from './nats/jetstream-history.js';
+import type { KafkaClusterHistoryOptions } from './pubsub/kafka-history.js';
 
 /** `cluster` option of the broker. */
 export interface ClusterOptions extends NatsServerOptions {
@@ -40,10 +41,12 @@ export interface ClusterOptions extends NatsServerOptions {
    * For `kafka://`: a Kafka topic prefix (to share a cluster; every broker
    * and `kafkaDriver` of one eventwire cluster the same), the partitions of
    * the topics the brokers create, how long a fetch waits at the broker, how
-   * often a wildcard-first pattern looks for new topics, and how Kafka topics
-   * are made (`ensureTopic`, code only).
+   * often a wildcard-first pattern looks for new topics, how Kafka topics
+   * are made (`ensureTopic`, code only), and where history is kept (`history`).
    */
-  readonly kafka?: Pick<KafkaTransportOptions, 'prefix' | 'partitions' | 'fetchWaitMs' | 'topicRefreshMs' | 'ensureTopic'>;
+  readonly kafka?: Pick<KafkaTransportOptions, 'prefix' | 'partitions' | 'fetchWaitMs' | 'topicRefreshMs' | 'ensureTopic'> & {
+    readonly history?: KafkaClusterHistoryOptions;
+  };
 }
 
 /** Defaults of {@link ClusterOptions}, the same on every engine. */

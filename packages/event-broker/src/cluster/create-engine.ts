@@ -56,7 +56,7 @@ export function createClusterEngine(option: string | ClusterOptions | ClusterEng
 
 /**
  * The history every broker of the cluster shares, from its engine (NATS:
- * JetStream). An engine that shares events but not history (Redis,
+ * JetStream; Kafka: one topic of one partition). An engine that shares events but not history (Redis,
  * PostgreSQL) is refused `unsupported_transport`: each broker's own store
  * would hold only what entered it, and replay would depend on which broker
  * a client reached, so such brokers need one `historyStore` they all share.
@@ -65,7 +65,7 @@ export function clusterHistory(engine: ClusterEngine, rules: HistoryRules, host:
   if (engine.sharedHistory) return engine.sharedHistory(rules, host);
   throw new EventwireError(
     'unsupported_transport',
-    `history in a cluster is kept in JetStream: use a nats:// cluster, or give every broker the same historyStore (the ${engine.kind}:// engine shares events, not history)`,
+    `history in a cluster is kept in JetStream or Kafka: use a nats:// or kafka:// cluster, or give every broker the same historyStore (the ${engine.kind}:// engine shares events, not history)`,
   );
 }
 
