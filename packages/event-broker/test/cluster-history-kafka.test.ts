@@ -140,7 +140,9 @@ if (!kafkaServerAvailable()) {
       await until(() => late.address !== undefined, 'the late broker bound its port', WAIT);
       const refused = await publish(late.address!.httpUrl, `${root}.during`, 'during');
       assert.is(refused.status, 503, 'refused while the history loads');
-      assert.not.ok(late.stats().history === undefined || late.stats().history!.kind !== 'kafka');
+      const readyz = await fetch(`${late.address!.httpUrl}/readyz`);
+      assert.is(readyz.status, 503);
+      assert.is(((await readyz.json()) as { checks: { history?: string } }).checks.history, 'loading', 'the history says it is loading');
       await context.server.up();
       await within(listening, WAIT, 'the late broker ready once Kafka is back');
       const page = await historyPage({ httpUrl: late.address!.httpUrl } as TestBroker<EventMap>, `${root}.#`);
