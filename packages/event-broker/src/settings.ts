@@ -491,6 +491,13 @@ export const optionSettings = {
             partitions: count.optional(),
             fetchWaitMs: milliseconds.optional(),
             topicRefreshMs: count.optional(),
+            history: z
+              .strictObject({
+                topic: z.string().regex(/^[A-Za-z0-9_-]{1,200}$/, 'expected one segment of letters, digits, _ and -').optional(),
+                mirrorMaxBytes: size.optional(),
+                readyTimeoutMs: milliseconds.optional(),
+              })
+              .optional(),
           })
           .optional(),
         postgres: z

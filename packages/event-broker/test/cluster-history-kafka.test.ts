@@ -20,23 +20,13 @@ const HISTORY_TOPIC = `hist_${process.pid}`;
 
 interface Context {
   server: KafkaServer;
-  made: Map<string, Promise<void>>;
   brokers: Array<TestBroker<EventMap>>;
 }
 
 const test = suite<Context>('history in a cluster (Kafka)');
 
-/** One partition per Kafka topic, made once per run of the mock (a new mock after a restart: made again). */
-function ensureTopic(context: Context): (topic: string) => Promise<void> {
-  return (topic) => {
-    let making = context.made.get(topic);
-    if (!making) context.made.set(topic, (making = context.server.createTopic(topic, 1).catch(() => undefined)));
-    return making;
-  };
-}
-
 function clusterOptions(context: Context, node: string): ClusterOptions {
-  return { url: context.server.url, node, reconnectTimeWaitMs: 50, kafka: { fetchWaitMs: 20, ensureTopic: ensureTopic(context), history: { topic: HISTORY_TOPIC } } };
+  return { url: context.server.url, node, reconnectTimeWaitMs: 50, kafka: { fetchWaitMs: 20, ensureTopic: context.server.ensureTopic, history: { topic: HISTORY_TOPIC } } };
 }
 
 async function historyBroker(context: Context, node: string): Promise<TestBroker<EventMap>> {
@@ -60,7 +50,6 @@ if (!kafkaServerAvailable()) {
 } else {
   test.before(async (context) => {
     context.server = await startKafkaServer();
-    context.made = new Map();
     context.brokers = [await historyBroker(context, 'node-a'), await historyBroker(context, 'node-b')];
   });
   test.after(async (context) => {
@@ -201,7 +190,6 @@ if (!kafkaServerAvailable()) {
     }
     const oldEpoch = b.broker.stats().history!.epoch;
     await context.server.kill();
-    context.made = new Map();
     await context.server.restart();
     // Refused while the brokers find the new cluster; accepted once their mirrors read the new log.
     await until(async () => (await publish(a.httpUrl, `${root}.n`, 2)).status === 200, 'a publish accepted on the new cluster', WAIT);

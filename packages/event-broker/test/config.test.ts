@@ -427,7 +427,7 @@ test('the real CLI refuses a bad config, flag or variable, or a failing setup, w
     [[], { EVENTWIRE_PORT: '99999' }, /^event-broker: EVENTWIRE_PORT: expected a port number from 0 to 65535, got 99999\n/, { usage: true }],
     [['--config', writeJson(dir, 'two-problems.json', { prot: 80, heartbeatMs: 'fast' })], {}, /^event-broker: .*: heartbeatMs: expected milliseconds.*\nevent-broker: .*two-problems\.json: prot: unknown key/, { usage: true }],
     // Valid settings the broker cannot be built from: a setup failure, not a usage error.
-    [['--cluster', 'redis://127.0.0.1:1', '--history', 'room.#'], {}, /^event-broker: setup failed: history in a cluster is kept in JetStream: use a nats:\/\/ cluster, or give every broker the same historyStore/, { usage: false }],
+    [['--cluster', 'redis://127.0.0.1:1', '--history', 'room.#'], {}, /^event-broker: setup failed: history in a cluster is kept in JetStream or Kafka: use a nats:\/\/ or kafka:\/\/ cluster, or give every broker the same historyStore/, { usage: false }],
   ];
   const runs = await Promise.all(cases.map(([args, env]) => runCli(args, env)));
   cases.forEach(([args, , expected, { usage }], index) => {
