@@ -78,6 +78,33 @@ test('the file imports nothing: no import/export-from, no import(), no require()
   assert.is(map.sourcesContent.length, map.sources.length);
 });
 
+test('the package index statically imports no node: module and no package (a page may load dist/ module by module: the Kafka files reach it)', async () => {
+  const found: string[] = [];
+  await build({
+    entryPoints: [join(packageDir, 'src/index.ts')],
+    bundle: true,
+    write: false,
+    format: 'esm',
+    platform: 'neutral',
+    logLevel: 'silent',
+    plugins: [
+      {
+        name: 'record-static-imports',
+        setup(esbuild) {
+          esbuild.onResolve({ filter: /.*/ }, (args) => {
+            // A client loaded on connect (import() of an optional peer) is the transports' way; a static one is not.
+            if (args.kind === 'dynamic-import') return { path: args.path, external: true };
+            if (args.kind === 'entry-point' || args.path.startsWith('.')) return undefined;
+            found.push(`${args.importer.slice(packageDir.length)}: ${args.path}`);
+            return { path: args.path, external: true };
+          });
+        },
+      },
+    ],
+  });
+  assert.equal(found, []);
+});
+
 test('it exports what index.ts does, less the server transports', ({ bundle }) => {
   const expected = Object.keys(nodeEntry).filter((name) => !serverOnly.includes(name)).sort();
   assert.equal(Object.keys(bundle).sort(), expected);

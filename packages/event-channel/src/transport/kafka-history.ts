@@ -18,6 +18,7 @@ import type { GapReason } from '../gap.js';
 import { MAX_HISTORY_PAGE, parseSince } from '../history/page.js';
 import { formatOffset, type ParsedOffset } from '../offset.js';
 import { assertPattern, patternCovers, topicMatches } from '../topic.js';
+import { fnv1a64 } from './fnv1a.js';
 import { decodeRecord, type InboundRecord } from './kafka-record.js';
 import type { InternalCluster } from './kafkajs-cluster.js';
 import type { HistoryPage, HistoryQuery } from './transport.js';
@@ -77,11 +78,7 @@ const FETCH_BYTES = 1 << 20;
  * stamped as it is handed on.
  */
 export function kafkaEpoch(clusterId: string, kafkaTopic: string, partition: number): string {
-  let hash = 0xcbf29ce484222325n;
-  for (const byte of new TextEncoder().encode(`${clusterId}\n${kafkaTopic}\n${partition}`)) {
-    hash = ((hash ^ BigInt(byte)) * 0x100000001b3n) & 0xffffffffffffffffn;
-  }
-  return `K${hash.toString(16).toUpperCase().padStart(16, '0')}`;
+  return `K${fnv1a64(`${clusterId}\n${kafkaTopic}\n${partition}`).toString(16).toUpperCase().padStart(16, '0')}`;
 }
 
 /** A record's offset as an event's: seq = Kafka offset + 1 (seq 0 is "before the first record"). */
