@@ -19,7 +19,8 @@
 // First segments Kafka would refuse as names are escaped (kafka-topic-name.ts),
 // after an optional `prefix`. Kafka topics are created (CreateTopics, one
 // partition by default) where the cluster lets a client. History and
-// `since` are read from the log itself (kafka-history.ts). Not yet: consumer groups.
+// `since` are read from the log itself (kafka-history.ts). With `group`,
+// subscriptions read through a Kafka consumer group instead (kafka-group-bus.ts).
 import type { Kafka, Producer } from 'kafkajs';
 import { fullJitterBackoff } from '../backoff.js';
 import { answersWithin } from '../deadline.js';
@@ -34,9 +35,10 @@ import { RecentIds } from './recent-ids.js';
 import { loadOptionalPeer } from './optional-peer.js';
 import { PubSubTransport, type PubSubBus, type PubSubBusEvents, type PubSubTransportOptions } from './pubsub-transport.js';
 import type { HistoryPage, HistoryQuery } from './transport.js';
+import { KafkaGroupBus, type KafkaGroupOptions } from './kafka-group-bus.js';
 
 /** Options of {@link KafkaTransport}. */
-export interface KafkaTransportOptions extends PubSubTransportOptions, KafkaHistoryOptions {
+export interface KafkaTransportOptions extends PubSubTransportOptions, KafkaHistoryOptions, KafkaGroupOptions {
   /** `kafka://host:port[,host:port…]`: the bootstrap brokers. */
   readonly url: string;
   /**
@@ -104,14 +106,15 @@ export const kafkaTransportDefaults = {
   requestTimeoutMs: 10_000,
 } as const;
 
-type KafkaJsModule = typeof import('kafkajs');
+export type KafkaJsModule = typeof import('kafkajs');
 
 /** A channel over Kafka: emit produces a record, subscribe reads the Kafka topic of the pattern's first segment. */
 export class KafkaTransport extends PubSubTransport {
-  readonly #bus: KafkaBus;
+  readonly #bus: KafkaBus | KafkaGroupBus;
 
   constructor(options: KafkaTransportOptions) {
-    const bus = new KafkaBus(options);
+    // With `group`, reading is the group's (kafka-group-bus.ts); producing is the same.
+    const bus = options.group === undefined ? new KafkaBus(options) : new KafkaGroupBus(options);
     super(bus, options);
     this.#bus = bus;
   }
@@ -121,8 +124,13 @@ export class KafkaTransport extends PubSubTransport {
     return this.#bus.invalidRecords;
   }
 
-  /** Read back from the Kafka log itself (kafka-history.ts): `since`, `'earliest'`, `{ last: n }`. */
+  /**
+   * Read back from the Kafka log itself (kafka-history.ts): `since`,
+   * `'earliest'`, `{ last: n }`. A group channel has none: the group's
+   * committed offsets are its position (a `no_history` gap).
+   */
   readHistory(pattern: string, query: HistoryQuery): Promise<HistoryPage> {
+    if (this.#bus instanceof KafkaGroupBus) return Promise.resolve({ events: [], more: false, gap: 'no_history' });
     return this.#bus.history.read(pattern, query);
   }
 }
@@ -150,7 +158,7 @@ export function kafkaTopicOf(topic: string, prefix = ''): string {
 const EVERY_KAFKA_TOPIC = '*';
 
 /** The first segment names one Kafka topic (`orders.*`, `orders.#`, `orders.created`), not every one (`*.created`, `#`). */
-function hasLiteralFirstSegment(pattern: string): boolean {
+export function hasLiteralFirstSegment(pattern: string): boolean {
   const first = firstSegment(pattern);
   return first !== '*' && first !== '#';
 }
@@ -283,10 +291,29 @@ function produceFailure(error: unknown): EventwireError {
 
 type BusState = 'connecting' | 'connected' | 'waiting' | 'closed';
 
-class KafkaBus implements PubSubBus {
+/**
+ * The client every connection attempt makes (the producer's and readers',
+ * and a group bus's consumer): kafkajs's own reconnects and retries are kept
+ * short, since outages are the bus's to retry with its backoff.
+ */
+export function kafkaClient(module: KafkaJsModule, options: KafkaTransportOptions): InstanceType<KafkaJsModule['Kafka']> {
+  const timeout = options.requestTimeoutMs ?? kafkaTransportDefaults.requestTimeoutMs;
+  return new module.Kafka({
+    clientId: 'eventwire-js',
+    brokers: options.url.slice('kafka://'.length).split(',').filter(Boolean),
+    logLevel: module.logLevel.NOTHING,
+    connectionTimeout: Math.min(timeout, 3000),
+    requestTimeout: timeout,
+    // One quick retry inside kafkajs (a topic just auto-created has no
+    // leader yet); an outage is this transport's to retry, with its backoff.
+    retry: { retries: 1, initialRetryTime: 100, maxRetryTime: 500 },
+  });
+}
+
+/** The plain bus: produces, and reads without a consumer group (every channel gets every record). A group bus uses it to produce and to keep the connection. */
+export class KafkaBus implements PubSubBus {
   readonly kind = 'kafka';
   readonly #options: KafkaTransportOptions;
-  readonly #brokers: string[];
   readonly #backoff: (attempt: number) => number;
   readonly #prefix: string;
   #events: PubSubBusEvents | undefined;
@@ -329,8 +356,8 @@ class KafkaBus implements PubSubBus {
   constructor(options: KafkaTransportOptions) {
     this.#options = options;
     if (!options.url.startsWith('kafka://')) throw new EventwireError('invalid_url', `not a kafka:// URL: ${options.url}`);
-    this.#brokers = options.url.slice('kafka://'.length).split(',').filter(Boolean);
-    if (this.#brokers.length === 0) throw new EventwireError('invalid_url', `no broker in ${options.url}`);
+    // kafkaClient reads the list from the URL on every attempt.
+    if (options.url.slice('kafka://'.length).split(',').filter(Boolean).length === 0) throw new EventwireError('invalid_url', `no broker in ${options.url}`);
     this.#backoff = options.backoff ?? fullJitterBackoff();
     this.#prefix = options.prefix ?? kafkaTransportDefaults.prefix;
     checkKafkaPrefix(this.#prefix);
@@ -384,17 +411,7 @@ class KafkaBus implements PubSubBus {
     this.#ensured.clear();
     this.#cannotCreate = false;
     const module = this.#module!;
-    const timeout = this.#options.requestTimeoutMs ?? kafkaTransportDefaults.requestTimeoutMs;
-    const kafka = new module.Kafka({
-      clientId: 'eventwire-js',
-      brokers: this.#brokers,
-      logLevel: module.logLevel.NOTHING,
-      connectionTimeout: Math.min(timeout, 3000),
-      requestTimeout: timeout,
-      // One quick retry inside kafkajs (a topic just auto-created has no
-      // leader yet); an outage is this transport's to retry, with its backoff.
-      retry: { retries: 1, initialRetryTime: 100, maxRetryTime: 500 },
-    });
+    const kafka = kafkaClient(module, this.#options);
     let producer: Producer | undefined;
     let cluster: InternalCluster | undefined;
     try {
@@ -554,6 +571,21 @@ class KafkaBus implements PubSubBus {
     this.#retry(1, cause);
     for (const waiting of this.#queue.splice(0)) waiting.reject(new EventwireError('connection_closed', 'the connection to Kafka was lost before this was sent'));
     void Promise.allSettled([producer?.disconnect(), cluster?.disconnect()]);
+  }
+
+  /** For a group bus: a failure of its consumer, a lost connection when no broker answers Metadata either (see #probe). */
+  probe(cause: unknown): Promise<boolean> {
+    return this.#probe(cause);
+  }
+
+  /** For a group bus: its consumer could not join; reconnect (see #lost). */
+  lost(cause: unknown): void {
+    this.#lost(cause);
+  }
+
+  /** For a group bus: the Kafka topic made as `ensureTopic` says, once (see #ensure). */
+  ensure(kafkaTopic: string): Promise<void> {
+    return this.#ensure(kafkaTopic);
   }
 
   /** After a failure: true when no broker answers Metadata either (then the connection is lost). */
