@@ -2,16 +2,17 @@
 // brokers joined with `cluster`, and a chat whose members sit on different
 // brokers. Each member prints what it receives and through which broker.
 //
-// --engine nats (the default): nats-server with JetStream. The chat keeps
-// history, which in a cluster lives in JetStream: a late member on the third
-// broker reads the last messages, wherever they were sent.
+// The chat keeps history, which in a cluster is the engine's to share: a late
+// member on the third broker reads the last messages, wherever they were sent.
+// --engine nats (the default): nats-server with JetStream; history lives in a
+// JetStream stream.
 // --engine kafka: a Kafka-protocol cluster of three brokers (librdkafka's mock
 // cluster from scripts/testing, needs cc and librdkafka-dev; point `url` at
-// your own Kafka the same way). Each broker produces the chat's events to the
-// Kafka topic `chat` (key: the full topic) and reads it without a consumer
-// group. The Kafka engine shares events, not yet history (brokers with history
-// rules on a kafka:// cluster are refused at start, `unsupported_transport`),
-// so this run has no history rules and no late member, and says so.
+// your own Kafka the same way). Events no history rule covers go to their own
+// Kafka topic (key: the full topic), read without a consumer group; the chat,
+// which a history rule covers, goes through one single-partition Kafka topic
+// (`_eventwire_history`) that every broker mirrors, so an offset means the
+// same on every broker.
 //
 // Then the brokers stay up for your own clients until Ctrl-C.
 //
@@ -85,7 +86,8 @@ if (engine === 'nats') {
     kafka: {
       // The mock holds an empty fetch for the whole wait (real Kafka answers when a record arrives): keep it short.
       fetchWaitMs: 20,
-      // One partition per Kafka topic, made once (the mock has no CreateTopics and would auto-create four).
+      // One partition per Kafka topic, made once (the mock has no CreateTopics and would auto-create four);
+      // the history topic must have one: its offsets are the cluster's one sequence.
       ensureTopic: kafka.ensureTopic,
     },
   };
@@ -97,8 +99,8 @@ for (const index of [1, 2, 3]) {
     port: basePort === 0 ? 0 : basePort + index - 1,
     host: '127.0.0.1',
     cluster: { ...cluster, node: `broker-${index}` },
-    // History in a cluster is the engine's to share: JetStream does; the Kafka engine does not yet.
-    ...(engine === 'nats' && { history: [{ pattern: 'chat.#', maxEvents: 100 }] }),
+    // History in a cluster is the engine's to share: in JetStream, or in one Kafka topic every broker mirrors.
+    history: [{ pattern: 'chat.#', maxEvents: 100 }],
     log: (line) => console.log(`[broker-${index}] ${line}`),
   });
   await broker.listen().catch(exitIfPortBusy('cluster', '--port', basePort + index - 1));
@@ -123,7 +125,7 @@ for (const member of members) {
 }
 await Promise.all(members.map((member) => member.channel.ready()));
 
-// A new subscription spreads through NATS asynchronously: say hello until everyone hears everyone.
+// A new subscription spreads through the engine asynchronously: say hello until everyone hears everyone.
 await waitFor(async () => {
   for (const member of members) await member.channel.emit('chat.room.lobby', { author: member.name, text: `hello from ${member.node}` }, { ack: true });
   return members.every((member) => (heardFrom.get(member.name)?.size ?? 0) === members.length - 1);
@@ -135,17 +137,13 @@ for (let round = 1; round <= rounds; round++) {
 }
 // Each member hears the other two, every round.
 await waitFor(() => members.every((member) => (heard.get(member.name) ?? 0) === rounds * (members.length - 1)));
-if (engine === 'nats') {
-  // Dave comes late, on broker-3, and reads the last three messages from the cluster's history.
-  const dave = new EventChannel({ url: brokers[2]!.address!.url, events: chat, source: 'dave' });
-  members.push({ name: 'dave', node: 'broker-3', channel: dave });
-  const backlog: string[] = [];
-  await dave.on('chat.room.*', (message) => void backlog.push(`${message.author}: ${message.text}`), { since: { last: 3 } }).ready;
-  await waitFor(() => backlog.length === 3);
-  console.log(`  dave (late, on broker-3) reads the last 3 from history: ${backlog.join(' | ')}`);
-} else {
-  console.log('cluster: no late member over Kafka: the kafka:// engine shares events, not history (history rules with a kafka:// cluster are refused at start, unsupported_transport); --engine nats shows it from JetStream');
-}
+// Dave comes late, on broker-3, and reads the last three messages from the cluster's history.
+const dave = new EventChannel({ url: brokers[2]!.address!.url, events: chat, source: 'dave' });
+members.push({ name: 'dave', node: 'broker-3', channel: dave });
+const backlog: string[] = [];
+await dave.on('chat.room.*', (message) => void backlog.push(`${message.author}: ${message.text}`), { since: { last: 3 } }).ready;
+await waitFor(() => backlog.length === 3);
+console.log(`  dave (late, on broker-3) reads the last 3 from history: ${backlog.join(' | ')}`);
 const totals = await brokers[0]!.clusterStats();
 console.log(`cluster: ${totals.total.nodes} brokers, ${totals.total.published} events entered, ${totals.total.deliveries} deliveries in all`);
 

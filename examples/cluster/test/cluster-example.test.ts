@@ -1,6 +1,8 @@
 // Smoke test: `npm run example:cluster` with two rounds, then stop — every
-// member, each on its own broker, hears the other two every round; on NATS
-// (the default) and on Kafka (`--engine kafka`, librdkafka's mock cluster).
+// member, each on its own broker, hears the other two every round, and a late
+// member reads the last three from the cluster's history; on NATS (the
+// default, JetStream) and on Kafka (`--engine kafka`, librdkafka's mock
+// cluster, one history topic every broker mirrors).
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -57,13 +59,14 @@ if (!natsServerAvailable()) {
 if (!kafkaServerAvailable()) {
   test.skip('(cc or librdkafka-dev not installed: the cluster example over Kafka is skipped)', () => {});
 } else {
-  test('three brokers on one Kafka (--engine kafka): the same chat across them, and why there is no late member', async () => {
+  test('three brokers on one Kafka (--engine kafka): the same chat across them, and a late member reading the last messages', async () => {
     const { stdout } = await run(process.execPath, ['--conditions=@eventwire/source', '--import', 'tsx', main, '--engine', 'kafka', '--port', '0', '--rounds', '2', '--exit'], { timeout: 60_000 });
     assert.match(stdout, /cluster: Kafka \(librdkafka's mock, 3 brokers\) on kafka:\/\/127\.0\.0\.1:\d+,/);
     assertEveryoneHeardEveryone(stdout, [1, 2]);
     assert.match(stdout, /cluster: 3 brokers, \d+ events entered/);
-    assert.match(stdout, /no late member over Kafka: the kafka:\/\/ engine shares events, not history/);
-    assert.not.match(stdout, /dave/);
+    // The last three of the last round, from the history topic every broker mirrors, though they entered brokers 1 to 3.
+    assert.match(stdout, /dave \(late, on broker-3\) reads the last 3 from history: alice: round 2 from broker-1 \| bob: round 2 from broker-2 \| carol: round 2 from broker-3/);
+    assert.not.match(stdout, /no late member/);
     assert.match(stdout, /cluster: stopped\n$/);
   });
 
