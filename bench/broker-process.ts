@@ -1,5 +1,7 @@
 // A broker CLI process for the cluster benchmarks: on a free port, joined to
-// NATS when `cluster` is given (ready once its log says it joined).
+// NATS when `cluster` is given (ready once its log says it joined). A cluster
+// with options the --cluster flag cannot carry (kafka.fetchWaitMs) comes in a
+// --config file among extraArgs, with `joins` true so it is still waited for.
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
@@ -11,7 +13,11 @@ export interface BrokerProcess {
   stop(): Promise<void>;
 }
 
-export async function startBrokerProcess(cluster: string | undefined, extraArgs: readonly string[] = []): Promise<BrokerProcess> {
+export async function startBrokerProcess(
+  cluster: string | undefined,
+  extraArgs: readonly string[] = [],
+  joins: boolean = cluster !== undefined,
+): Promise<BrokerProcess> {
   const args = [cli, '--port', '0', '--host', '127.0.0.1', '--quiet', ...(cluster ? ['--cluster', cluster] : []), ...extraArgs];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let text = '';
@@ -20,7 +26,7 @@ export async function startBrokerProcess(cluster: string | undefined, extraArgs:
     const onData = (chunk: Buffer): void => {
       text += chunk;
       const listening = /listening on (ws:\/\/\S+)/.exec(text);
-      if (listening && (!cluster || /cluster: node \S+ joined/.test(text))) {
+      if (listening && (!joins || /cluster: node \S+ joined/.test(text))) {
         clearTimeout(timer);
         resolve(listening[1]!);
       }
