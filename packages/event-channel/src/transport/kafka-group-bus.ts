@@ -19,9 +19,9 @@ import { answersWithin } from '../deadline.js';
 import { EventwireError } from '../errors.js';
 import type { EventEnvelope } from '../envelope.js';
 import { decodeRecord } from './kafka-record.js';
+import { loadKafkajs } from './kafkajs-cluster.js';
 import { hasLiteralFirstSegment, KafkaBus, kafkaClient, kafkaTopicOf, kafkaTransportDefaults, type KafkaJsModule, type KafkaTransportOptions } from './kafka-transport.js';
 import { kafkaTopicTooLong } from './kafka-topic-name.js';
-import { loadOptionalPeer } from './optional-peer.js';
 import type { PubSubBus, PubSubBusEvents } from './pubsub-transport.js';
 import { RecentIds } from './recent-ids.js';
 
@@ -128,7 +128,7 @@ export class KafkaGroupBus implements PubSubBus {
 
   open(events: PubSubBusEvents): void {
     this.#events = events;
-    void loadOptionalPeer<KafkaJsModule>('kafkajs', 'kafka:// needs its client').then(
+    void loadKafkajs().then(
       (module) => {
         this.#module = module;
         this.#plain.open({

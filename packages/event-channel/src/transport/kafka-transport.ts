@@ -30,9 +30,8 @@ import type { GapReason } from '../gap.js';
 import { KafkaHistory, type KafkaHistoryOptions } from './kafka-history.js';
 import { decodeRecord, recordOf, type OutboundRecord } from './kafka-record.js';
 import { checkKafkaPrefix, firstSegmentOf, kafkaTopicName, kafkaTopicTooLong } from './kafka-topic-name.js';
-import { clusterIdOf, internalCluster, type FetchedPartition, type InternalCluster } from './kafkajs-cluster.js';
+import { clusterIdOf, internalCluster, loadKafkajs, type FetchedPartition, type InternalCluster } from './kafkajs-cluster.js';
 import { RecentIds } from './recent-ids.js';
-import { loadOptionalPeer } from './optional-peer.js';
 import { PubSubTransport, type PubSubBus, type PubSubBusEvents, type PubSubTransportOptions } from './pubsub-transport.js';
 import type { HistoryPage, HistoryQuery } from './transport.js';
 import { KafkaGroupBus, type KafkaGroupOptions } from './kafka-group-bus.js';
@@ -387,7 +386,7 @@ export class KafkaBus implements PubSubBus {
 
   open(events: PubSubBusEvents): void {
     this.#events = events;
-    void loadOptionalPeer<KafkaJsModule>('kafkajs', 'kafka:// needs its client').then(
+    void loadKafkajs().then(
       (module) => {
         this.#module = module;
         return this.#connect(1);

@@ -5,6 +5,7 @@
 // internals this code relies on, so a kafkajs upgrade breaks in one place.
 import type { Kafka, KafkaMessage } from 'kafkajs';
 import { EventwireError } from '../errors.js';
+import { loadOptionalPeer } from './optional-peer.js';
 
 export interface FetchedPartition {
   readonly partition: number;
@@ -48,4 +49,48 @@ export function internalCluster(kafka: Kafka, options: { readonly allowAutoTopic
   if (!key) throw new EventwireError('unsupported_transport', 'kafka:// needs kafkajs 2.2.4 (its cluster layer is not where this version expects it)');
   const create = (kafka as unknown as Record<symbol, (options: { allowAutoTopicCreation: boolean }) => InternalCluster>)[key]!;
   return create.call(kafka, { allowAutoTopicCreation: options.allowAutoTopicCreation });
+}
+
+type KafkaJsModule = typeof import('kafkajs');
+
+/** kafkajs's per-connection request queue, as far as the fix below touches it. */
+interface RequestQueuePrototype {
+  scheduleCheckPendingRequests(this: { pending: unknown[]; throttledUntil: number; throttleCheckTimeoutId: unknown }): void;
+}
+
+let quieted: Promise<void> | undefined;
+
+/**
+ * kafkajs, loaded when a kafka:// transport connects, with its idle busy
+ * loop stopped. kafkajs 2.2.4's request queue re-arms a timer with a
+ * negative delay whenever nothing is pending (tulios/kafkajs#1556, #1704;
+ * fixed upstream in unreleased PRs #1667/#1755): every open connection
+ * wakes the event loop ~1,000 times a second doing nothing — measured here,
+ * three brokers on Kafka burned 350–425 ms of CPU a second at rest. The fix
+ * is theirs: with nothing pending and no throttle to wait out, schedule no
+ * check (a request pushed later is sent at once or checked when an
+ * in-flight one is answered). It patches the class once per process, so
+ * other kafkajs clients in it gain it too (kafka:// pins kafkajs 2.2.4).
+ */
+export async function loadKafkajs(): Promise<KafkaJsModule> {
+  const module = await loadOptionalPeer<KafkaJsModule>('kafkajs', 'kafka:// needs its client');
+  quieted ??= quietIdleQueues().catch(() => undefined);
+  await quieted;
+  return module;
+}
+
+async function quietIdleQueues(): Promise<void> {
+  const loaded = await loadOptionalPeer<{ default?: { prototype?: Partial<RequestQueuePrototype> } }>(
+    'kafkajs/src/network/requestQueue/index.js',
+    'kafka:// needs its client',
+  );
+  const prototype = loaded.default?.prototype;
+  const schedule = prototype?.scheduleCheckPendingRequests;
+  // Not the queue this was written for (another kafkajs): left as it is.
+  if (!prototype || typeof schedule !== 'function') return;
+  prototype.scheduleCheckPendingRequests = function (this) {
+    const idle = Array.isArray(this.pending) && this.pending.length === 0 && typeof this.throttledUntil === 'number' && this.throttledUntil <= Date.now();
+    if (idle && !this.throttleCheckTimeoutId) return;
+    schedule.call(this);
+  };
 }
