@@ -1,7 +1,7 @@
 // kafka:// with `group`: the channel's subscriptions read through a Kafka
 // consumer group, so several instances of one service share the work — each
 // record handled by one member of the group (queue semantics), beside the
-// broadcast of plain subscriptions (kafka-transport.ts's KafkaBus, which
+// broadcast of plain subscriptions (kafka-bus.ts's KafkaBus, which
 // every other channel on the same topics still uses).
 //
 // Reading is kafkajs's public group consumer (`groupId`): Kafka assigns each
@@ -20,76 +20,11 @@ import { EventwireError } from '../errors.js';
 import type { EventEnvelope } from '../envelope.js';
 import { decodeRecord } from './kafka-record.js';
 import { loadKafkajs } from './kafkajs-cluster.js';
-import { hasLiteralFirstSegment, KafkaBus, kafkaClient, kafkaTopicOf, kafkaTransportDefaults, type KafkaJsModule, type KafkaTransportOptions } from './kafka-transport.js';
+import { KafkaBus } from './kafka-bus.js';
+import { hasLiteralFirstSegment, kafkaClient, kafkaGroupDefaults, kafkaTopicOf, kafkaTransportDefaults, type KafkaJsModule, type KafkaTransportOptions } from './kafka-options.js';
 import { kafkaTopicTooLong } from './kafka-topic-name.js';
 import type { PubSubBus, PubSubBusEvents } from './pubsub-transport.js';
 import { RecentIds } from './recent-ids.js';
-
-/** The consumer-group options of KafkaTransportOptions. */
-export interface KafkaGroupOptions {
-  /**
-   * Read through this Kafka consumer group: every channel with the same
-   * `group` (the instances of one service) shares the records of the Kafka
-   * topics they subscribe to — each record handled by ONE of them — while
-   * channels without it (or in another group) still get every record.
-   * The rules:
-   * - Members subscribe to the same patterns. Kafka assigns partitions, not
-   *   patterns: a record on a Kafka topic this member reads that matches none
-   *   of its own patterns is committed and dropped (the member it would have
-   *   matched may never see it).
-   * - Patterns need a literal first segment (`orders.#`, not `#` or
-   *   `*.created`): refused `invalid_pattern`, since a Kafka group's
-   *   subscription is a fixed topic list (kafkajs fixes a regex one at
-   *   subscribe) and picking up a later topic would be a rebalance of every
-   *   member at each discovery.
-   * - A subscribe or unsubscribe that changes the Kafka topics read restarts
-   *   this member's consumer: a rebalance of the whole group. `subscribe`
-   *   resolves once the group has been joined with the new topic list (the
-   *   first join of a group waits ~3 s on Kafka's initial rebalance delay).
-   * - At least once, to the channel: a record's offset is committed after it
-   *   was handed to the channel (not after the handler finished; the handler
-   *   is the application's). A member that dies before committing — or whose
-   *   partitions move in a rebalance meanwhile — leaves the record to the
-   *   member that gets its partition, which handles it again: the envelope's
-   *   `id` is the same both times, for a handler that must dedupe.
-   * - No `since`: the group's committed offsets are its position (a new
-   *   group starts as `groupStart` says), and history is not one member's to
-   *   replay (it would hand it records Kafka assigned to others) — a `since`
-   *   on a group channel gets a `no_history` gap.
-   * - Kafka away: `reconnecting`, then a new consumer joins the group again
-   *   and reading resumes at the committed offsets (nothing is missed while
-   *   Kafka kept it; no gap).
-   * Names are Kafka's: any non-empty string (`invalid_config` otherwise).
-   * @default undefined (no group: every subscription reads every record)
-   */
-  readonly group?: string;
-  /**
-   * Where a group with no committed offset for a partition starts
-   * (Kafka's `auto.offset.reset`): `'latest'`, the log end when the member
-   * that first got the partition joined — committed then, so every record
-   * produced after the members' subscribes resolved is the group's, also
-   * when a rebalance moves the partition later (kafkajs alone would look the
-   * end up again at each such move, and skip what came meanwhile);
-   * `'earliest'`, everything the log still holds.
-   * @default 'latest'
-   */
-  readonly groupStart?: 'latest' | 'earliest';
-  /**
-   * How long Kafka waits for a member's heartbeat before it gives the
-   * member's partitions to the others (kafkajs's `sessionTimeout`).
-   * @default 30_000
-   */
-  readonly sessionTimeoutMs?: number;
-  /** How often a member tells Kafka it is alive (kafkajs's `heartbeatInterval`); well under sessionTimeoutMs. @default 3000 */
-  readonly heartbeatIntervalMs?: number;
-}
-
-/** The defaults of {@link KafkaGroupOptions}. */
-export const kafkaGroupDefaults = {
-  groupStart: 'latest',
-  sessionTimeoutMs: 30_000,
-  heartbeatIntervalMs: 3000,
-} as const;
 
 /** Event ids remembered per partition, to drop a record a retried produce wrote twice (as the plain bus does). */
 const RECENT_IDS = 1024;
