@@ -11,12 +11,12 @@ import { answersWithin } from '../deadline.js';
 import { EventwireError, toEventwireError } from '../errors.js';
 import type { EventEnvelope } from '../envelope.js';
 import { KafkaHistory } from './kafka-history.js';
-import { firstSegment, hasLiteralFirstSegment, kafkaClient, kafkaTopicOf, kafkaTransportDefaults, type KafkaJsModule, type KafkaTransportOptions } from './kafka-options.js';
+import { firstSegment, hasLiteralFirstSegment, kafkaTopicOf, kafkaTransportDefaults, type KafkaTransportOptions } from './kafka-options.js';
 import { KafkaProduceQueue } from './kafka-produce-queue.js';
 import { EVERY_KAFKA_TOPIC, KafkaReading, newReader, type Reader } from './kafka-reader.js';
 import { KafkaTopicCreation } from './kafka-topic-creation.js';
 import { checkKafkaPrefix, firstSegmentOf, kafkaTopicTooLong } from './kafka-topic-name.js';
-import { clusterIdOf, internalCluster, loadKafkajs, type InternalCluster } from './kafkajs-cluster.js';
+import { clusterIdOf, internalCluster, kafkaClient, loadKafkajs, type InternalCluster, type KafkaJsModule } from './kafkajs-cluster.js';
 import type { PubSubBus, PubSubBusEvents } from './pubsub-transport.js';
 
 type BusState = 'connecting' | 'connected' | 'waiting' | 'closed';

@@ -22,24 +22,7 @@ import { fnv1a64 } from './fnv1a.js';
 import { decodeRecord, type InboundRecord } from './kafka-record.js';
 import type { InternalCluster } from './kafkajs-cluster.js';
 import type { HistoryPage, HistoryQuery } from './transport.js';
-
-/** What kafka:// keeps history for. */
-export interface KafkaHistoryOptions {
-  /**
-   * Patterns whose events carry offsets and can be read back (`since`,
-   * `'earliest'`, `{ last: n }`); a subscription outside them gets a
-   * `no_history` gap. Kafka keeps every topic it is given, so by default
-   * every pattern has history (within the limits above: one partition, a
-   * literal first segment).
-   * @default ['#']
-   */
-  readonly history?: readonly string[];
-}
-
-/** The defaults of {@link KafkaHistoryOptions}. */
-export const kafkaHistoryDefaults = {
-  history: ['#'],
-} as const;
+import { kafkaHistoryDefaults, type KafkaHistoryOptions } from './kafka-options.js';
 
 /** What history needs of the bus that owns the connection. */
 export interface KafkaHistoryHost {

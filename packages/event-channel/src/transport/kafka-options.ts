@@ -3,7 +3,6 @@
 // defaults, the eventwire topic → Kafka topic mapping, and the kafkajs client
 // each connection attempt makes. Separate so both buses and the transport
 // import it one way; it imports none of them.
-import type { KafkaHistoryOptions } from './kafka-history.js';
 import { kafkaTopicName } from './kafka-topic-name.js';
 import type { PubSubTransportOptions } from './pubsub-transport.js';
 
@@ -67,6 +66,24 @@ export interface KafkaTransportOptions extends PubSubTransportOptions, KafkaHist
   readonly prefix?: string;
 }
 
+/** What kafka:// keeps history for. */
+export interface KafkaHistoryOptions {
+  /**
+   * Patterns whose events carry offsets and can be read back (`since`,
+   * `'earliest'`, `{ last: n }`); a subscription outside them gets a
+   * `no_history` gap. Kafka keeps every topic it is given, so by default
+   * every pattern has history (within the limits above: one partition, a
+   * literal first segment).
+   * @default ['#']
+   */
+  readonly history?: readonly string[];
+}
+
+/** The defaults of {@link KafkaHistoryOptions}. */
+export const kafkaHistoryDefaults = {
+  history: ['#'],
+} as const;
+
 /** The defaults of {@link KafkaTransportOptions}. */
 export const kafkaTransportDefaults = {
   fetchWaitMs: 100,
@@ -75,8 +92,6 @@ export const kafkaTransportDefaults = {
   prefix: '',
   requestTimeoutMs: 10_000,
 } as const;
-
-export type KafkaJsModule = typeof import('kafkajs');
 
 /** The consumer-group options of KafkaTransportOptions. */
 export interface KafkaGroupOptions {
@@ -162,23 +177,4 @@ export function kafkaTopicOf(topic: string, prefix = ''): string {
 export function hasLiteralFirstSegment(pattern: string): boolean {
   const first = firstSegment(pattern);
   return first !== '*' && first !== '#';
-}
-
-/**
- * The client every connection attempt makes (the producer's and readers',
- * and a group bus's consumer): kafkajs's own reconnects and retries are kept
- * short, since outages are the bus's to retry with its backoff.
- */
-export function kafkaClient(module: KafkaJsModule, options: KafkaTransportOptions): InstanceType<KafkaJsModule['Kafka']> {
-  const timeout = options.requestTimeoutMs ?? kafkaTransportDefaults.requestTimeoutMs;
-  return new module.Kafka({
-    clientId: 'eventwire-js',
-    brokers: options.url.slice('kafka://'.length).split(',').filter(Boolean),
-    logLevel: module.logLevel.NOTHING,
-    connectionTimeout: Math.min(timeout, 3000),
-    requestTimeout: timeout,
-    // One quick retry inside kafkajs (a topic just auto-created has no
-    // leader yet); an outage is this transport's to retry, with its backoff.
-    retry: { retries: 1, initialRetryTime: 100, maxRetryTime: 500 },
-  });
 }

@@ -5,6 +5,7 @@
 // internals this code relies on, so a kafkajs upgrade breaks in one place.
 import type { Kafka, KafkaMessage } from 'kafkajs';
 import { EventwireError } from '../errors.js';
+import { kafkaTransportDefaults, type KafkaTransportOptions } from './kafka-options.js';
 import { loadOptionalPeer } from './optional-peer.js';
 
 export interface FetchedPartition {
@@ -51,7 +52,27 @@ export function internalCluster(kafka: Kafka, options: { readonly allowAutoTopic
   return create.call(kafka, { allowAutoTopicCreation: options.allowAutoTopicCreation });
 }
 
-type KafkaJsModule = typeof import('kafkajs');
+/** The kafkajs module (loaded by loadKafkajs: an optional peer). */
+export type KafkaJsModule = typeof import('kafkajs');
+
+/**
+ * The client every connection attempt makes (the producer's and readers',
+ * and a group bus's consumer): kafkajs's own reconnects and retries are kept
+ * short, since outages are the bus's to retry with its backoff.
+ */
+export function kafkaClient(module: KafkaJsModule, options: KafkaTransportOptions): InstanceType<KafkaJsModule['Kafka']> {
+  const timeout = options.requestTimeoutMs ?? kafkaTransportDefaults.requestTimeoutMs;
+  return new module.Kafka({
+    clientId: 'eventwire-js',
+    brokers: options.url.slice('kafka://'.length).split(',').filter(Boolean),
+    logLevel: module.logLevel.NOTHING,
+    connectionTimeout: Math.min(timeout, 3000),
+    requestTimeout: timeout,
+    // One quick retry inside kafkajs (a topic just auto-created has no
+    // leader yet); an outage is this transport's to retry, with its backoff.
+    retry: { retries: 1, initialRetryTime: 100, maxRetryTime: 500 },
+  });
+}
 
 /** kafkajs's per-connection request queue, as far as the fix below touches it. */
 interface RequestQueuePrototype {
