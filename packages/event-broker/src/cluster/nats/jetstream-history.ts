@@ -34,12 +34,12 @@ import {
   type HistoryRetention,
   type HistoryRules,
   type NatsModule,
-  type StoredEvent,
 } from '@eventwire/event-channel/protocol';
 import type { JetStreamClient, JetStreamManager, JsMsg, StreamConfig, StreamInfo } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { SharedAppend } from '../../history/shared-store.js';
 import type { ClusterHistory, ClusterHistoryHost } from '../cluster-engine.js';
+import { MirroredHistory } from '../mirrored-history.js';
 import type { NatsClusterPart } from './nats-engine.js';
 
 /** `cluster.history`: where the cluster keeps history. */
@@ -95,7 +95,7 @@ const RECENT_DELIVERIES = 4096;
  * and resolves once the event is in JetStream and the mirror here has
  * delivered it.
  */
-export class JetStreamHistory implements ClusterHistory, NatsClusterPart {
+export class JetStreamHistory extends MirroredHistory implements ClusterHistory, NatsClusterPart {
   readonly kind = 'jetstream';
   readonly #options: JetStreamHistoryOptions;
   readonly #rules: HistoryRules;
@@ -103,15 +103,12 @@ export class JetStreamHistory implements ClusterHistory, NatsClusterPart {
   readonly #host: JetStreamHistoryHost;
   readonly #encoder = new TextEncoder();
   readonly #subjects: string[];
-  /** Empty and epoch-less until the stream is found. */
-  #mirror = new MemoryHistoryStore({ epoch: '' });
   #nats: NatsModule | undefined;
   #js: JetStreamClient | undefined;
   #reader: StreamReader | undefined;
   /** Seqs at or below it were stored before this broker started: mirrored, not delivered. */
   #bootLastSeq = 0;
   #ready = false;
-  #readyWaiters: Array<(failure?: EventwireError) => void> = [];
   #lastError: EventwireError | undefined;
   /** JetStream refused the history for good (off, a config it rejects). */
   #failure: EventwireError | undefined;
@@ -122,19 +119,12 @@ export class JetStreamHistory implements ClusterHistory, NatsClusterPart {
   #linkUp = false;
 
   constructor(options: JetStreamHistoryOptions, rules: HistoryRules, node: string, host: JetStreamHistoryHost) {
+    super();
     this.#options = options;
     this.#rules = rules;
     this.#node = node;
     this.#host = host;
     this.#subjects = streamSubjects(rules.rules.map((rule) => rule.pattern));
-  }
-
-  get epoch(): string {
-    return this.#mirror.epoch;
-  }
-
-  get head(): number {
-    return this.#mirror.head;
   }
 
   get stream(): string {
@@ -169,12 +159,12 @@ export class JetStreamHistory implements ClusterHistory, NatsClusterPart {
         const { state } = info;
         const startSeq = state.messages > 0 ? state.first_seq : state.last_seq + 1;
         // The mirror before the reader: the reader's first messages may be taken before start() returns.
-        this.#mirror = new MemoryHistoryStore({
+        this.mirror = new MemoryHistoryStore({
           epoch: await historyEpoch(info.config.name, info.created),
           ...(this.#options.mirrorMaxBytes !== undefined && { maxBytes: this.#options.mirrorMaxBytes }),
         });
         // What the stream no longer holds: a reader behind it is told of a gap.
-        if (startSeq > 1) this.#mirror.forgetThrough(startSeq - 1);
+        if (startSeq > 1) this.mirror.forgetThrough(startSeq - 1);
         this.#bootLastSeq = state.last_seq;
         reader = new StreamReader({
           module,
@@ -228,22 +218,9 @@ export class JetStreamHistory implements ClusterHistory, NatsClusterPart {
     if (this.#ready) return;
     if (this.#failure) throw this.#failure;
     const timeoutMs = this.#options.readyTimeoutMs ?? jetStreamHistoryDefaults.readyTimeoutMs;
-    await new Promise<void>((resolve, reject) => {
-      let seen = this.#mirror.head;
-      const timer = setInterval(() => {
-        if (this.#mirror.head > seen) {
-          seen = this.#mirror.head;
-          return;
-        }
-        clearInterval(timer);
-        const why = this.#lastError ? `: ${this.#lastError.message}` : this.#mirror.epoch ? ` (the mirror stalled at ${seen} of ${this.#bootLastSeq})` : ' (NATS not reachable?)';
-        reject(new EventwireError('unavailable', `History in JetStream (stream ${this.stream}) not ready within ${timeoutMs} ms${why}`));
-      }, timeoutMs);
-      this.#readyWaiters.push((failure) => {
-        clearInterval(timer);
-        if (failure) reject(failure);
-        else resolve();
-      });
+    await this.untilLoaded(timeoutMs, (seen) => {
+      const why = this.#lastError ? `: ${this.#lastError.message}` : this.mirror.epoch ? ` (the mirror stalled at ${seen} of ${this.#bootLastSeq})` : ' (NATS not reachable?)';
+      return new EventwireError('unavailable', `History in JetStream (stream ${this.stream}) not ready within ${timeoutMs} ms${why}`);
     });
   }
 
@@ -268,27 +245,11 @@ export class JetStreamHistory implements ClusterHistory, NatsClusterPart {
       throw new EventwireError('unavailable', `History could not store the event: ${fromNatsError(error, 'unavailable').message}`, { cause: error, retryAfterMs: 1000 });
     }
     if (ack.duplicate) {
-      const stored = this.#mirror.findById(envelope.id)?.envelope ?? { ...envelope, offset: formatOffset(this.epoch, ack.seq) };
+      const stored = this.mirror.findById(envelope.id)?.envelope ?? { ...envelope, offset: formatOffset(this.epoch, ack.seq) };
       return { event: stored, notified: 0, duplicate: true };
     }
     const notified = await this.#delivered(ack.seq);
     return { event: { ...envelope, offset: formatOffset(this.epoch, ack.seq) }, notified, duplicate: false };
-  }
-
-  read(pattern: string, after: number, limit: number): StoredEvent[] {
-    return this.#mirror.read(pattern, after, limit);
-  }
-
-  readLast(pattern: string, count: number): StoredEvent[] {
-    return this.#mirror.readLast(pattern, count);
-  }
-
-  trimmedAfter(pattern: string, after: number): boolean {
-    return this.#mirror.trimmedAfter(pattern, after);
-  }
-
-  findById(id: string): StoredEvent | undefined {
-    return this.#mirror.findById(id);
   }
 
   async close(): Promise<void> {
@@ -341,7 +302,7 @@ export class JetStreamHistory implements ClusterHistory, NatsClusterPart {
       // A subject the rules no longer cover (the stream outlived a config change): not history here.
       if (retention) {
         const stored: EventEnvelope = { ...envelope, offset: formatOffset(this.epoch, seq) };
-        this.#mirror.restore(stored, seq, Number(message.timestampNanos / 1_000_000n), retention);
+        this.mirror.restore(stored, seq, Number(message.timestampNanos / 1_000_000n), retention);
         if (live) notified = this.#host.deliver(stored, message.headers?.get(EXCEPT_HEADER) || undefined, own);
       }
     } catch (error) {
@@ -376,19 +337,19 @@ export class JetStreamHistory implements ClusterHistory, NatsClusterPart {
       this.#recent.delete(seq);
       return Promise.resolve(early);
     }
-    if (seq <= this.#mirror.head) return Promise.resolve(0);
+    if (seq <= this.mirror.head) return Promise.resolve(0);
     return new Promise((resolve) => this.#waiters.set(seq, resolve));
   }
 
   #becomeReady(): void {
     this.#ready = true;
-    for (const waiter of this.#readyWaiters.splice(0)) waiter();
+    for (const waiter of this.readyWaiters.splice(0)) waiter();
   }
 
   #fail(failure: EventwireError): void {
     this.#failure = failure;
     this.#host.report(failure);
-    for (const waiter of this.#readyWaiters.splice(0)) waiter(failure);
+    for (const waiter of this.readyWaiters.splice(0)) waiter(failure);
   }
 }
 

@@ -34,10 +34,10 @@ import {
   formatOffset,
   type HistoryRules,
   type KafkaTransportOptions,
-  type StoredEvent,
 } from '@eventwire/event-channel/protocol';
 import type { SharedAppend } from '../../history/shared-store.js';
 import type { ClusterHistory, ClusterHistoryHost } from '../cluster-engine.js';
+import { MirroredHistory } from '../mirrored-history.js';
 
 /** `cluster.kafka.history`: where a Kafka cluster keeps history. */
 export interface KafkaClusterHistoryOptions {
@@ -86,7 +86,7 @@ const TAKE_TIMEOUT_MS = 30_000;
 /** The mirror's data is the event one level down: room for a depth of MAX_PAYLOAD_DEPTH; the broker checks the event's own. */
 const RECORD_MAX_DEPTH = 1000;
 
-export class KafkaHistory implements ClusterHistory {
+export class KafkaHistory extends MirroredHistory implements ClusterHistory {
   readonly kind = 'kafka';
   readonly #options: KafkaClusterHistoryOptions;
   readonly #rules: HistoryRules;
@@ -94,14 +94,11 @@ export class KafkaHistory implements ClusterHistory {
   readonly #host: KafkaHistoryHost;
   readonly #transport: KafkaTransport;
   readonly #channel: EventChannel;
-  /** Epoch-less until the first record is read (the epoch comes with the offsets). */
-  #mirror: MemoryHistoryStore;
   /** Seqs at or below it were in Kafka before this broker started: mirrored, not delivered. */
   #bootLast = 0;
   /** The next record taken follows a hole (retention dropped what the mirror had not read). */
   #holeBefore = true;
   #ready = false;
-  #readyWaiters: Array<(failure?: EventwireError) => void> = [];
   #failure: EventwireError | undefined;
   #lastError: EventwireError | undefined;
   #open = false;
@@ -115,6 +112,7 @@ export class KafkaHistory implements ClusterHistory {
     node: string,
     host: KafkaHistoryHost,
   ) {
+    super();
     this.#options = options;
     this.#rules = rules;
     this.#node = node;
@@ -122,21 +120,13 @@ export class KafkaHistory implements ClusterHistory {
     if (!/^[A-Za-z0-9_-]{1,200}$/.test(this.topic)) {
       throw new EventwireError('invalid_config', `cluster.kafka.history.topic must be one segment of [A-Za-z0-9_-], got ${JSON.stringify(this.topic).slice(0, 100)}`);
     }
-    this.#mirror = this.#newMirror('');
+    this.mirror = this.#newMirror('');
     this.#transport = new KafkaTransport({ ...transport, history: [this.topic] });
     this.#channel = new EventChannel({ transport: this.#transport, source: `urn:eventwire:broker:${node}`, payloadLimits: { maxDepth: RECORD_MAX_DEPTH } });
   }
 
   get topic(): string {
     return this.#options.topic ?? kafkaClusterHistoryDefaults.topic;
-  }
-
-  get epoch(): string {
-    return this.#mirror.epoch;
-  }
-
-  get head(): number {
-    return this.#mirror.head;
   }
 
   get ready(): boolean {
@@ -183,29 +173,18 @@ export class KafkaHistory implements ClusterHistory {
       return;
     }
     if (this.#failure || this.#closed) return;
-    this.#host.log(`history: Kafka topic ${this.topic} (epoch ${this.epoch || 'none yet'}), ${this.#mirror.head} mirrored`);
+    this.#host.log(`history: Kafka topic ${this.topic} (epoch ${this.epoch || 'none yet'}), ${this.mirror.head} mirrored`);
     this.#ready = true;
-    for (const waiter of this.#readyWaiters.splice(0)) waiter();
+    for (const waiter of this.readyWaiters.splice(0)) waiter();
   }
 
   async whenReady(): Promise<void> {
     if (this.#ready) return;
     if (this.#failure) throw this.#failure;
     const timeoutMs = this.#options.readyTimeoutMs ?? kafkaClusterHistoryDefaults.readyTimeoutMs;
-    await new Promise<void>((resolve, reject) => {
-      // As for JetStream: a load that advances is waited for, however long the log.
-      let seen = this.#mirror.head;
-      const timer = setInterval(() => {
-        if (this.#mirror.head > seen) return void (seen = this.#mirror.head);
-        clearInterval(timer);
-        const why = this.#lastError ? `: ${this.#lastError.message}` : ` (the mirror stalled at ${seen} of ${this.#bootLast})`;
-        reject(new EventwireError('unavailable', `History in Kafka (topic ${this.topic}) not ready within ${timeoutMs} ms${why}`));
-      }, timeoutMs);
-      this.#readyWaiters.push((failure) => {
-        clearInterval(timer);
-        if (failure) reject(failure);
-        else resolve();
-      });
+    await this.untilLoaded(timeoutMs, (seen) => {
+      const why = this.#lastError ? `: ${this.#lastError.message}` : ` (the mirror stalled at ${seen} of ${this.#bootLast})`;
+      return new EventwireError('unavailable', `History in Kafka (topic ${this.topic}) not ready within ${timeoutMs} ms${why}`);
     });
   }
 
@@ -220,7 +199,7 @@ export class KafkaHistory implements ClusterHistory {
     if (!this.#ready || !this.#open) {
       throw new EventwireError('unavailable', 'History is unavailable: this broker is not connected to Kafka', { retryAfterMs: 1000 });
     }
-    const stored = this.#mirror.findById(envelope.id);
+    const stored = this.mirror.findById(envelope.id);
     if (stored) return { event: stored.envelope, notified: 0, duplicate: true };
     const record: EventEnvelope = {
       id: envelope.id,
@@ -242,28 +221,12 @@ export class KafkaHistory implements ClusterHistory {
     return taken.finally(() => clearTimeout(timer));
   }
 
-  read(pattern: string, after: number, limit: number): StoredEvent[] {
-    return this.#mirror.read(pattern, after, limit);
-  }
-
-  readLast(pattern: string, count: number): StoredEvent[] {
-    return this.#mirror.readLast(pattern, count);
-  }
-
-  trimmedAfter(pattern: string, after: number): boolean {
-    return this.#mirror.trimmedAfter(pattern, after);
-  }
-
-  findById(id: string): StoredEvent | undefined {
-    return this.#mirror.findById(id);
-  }
-
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     const closed = new EventwireError('unavailable', 'The history is closed');
     for (const id of [...this.#waiters.keys()]) this.#settle(id, undefined, closed);
-    for (const waiter of this.#readyWaiters.splice(0)) waiter(closed);
+    for (const waiter of this.readyWaiters.splice(0)) waiter(closed);
     await this.#channel.close();
   }
 
@@ -274,14 +237,14 @@ export class KafkaHistory implements ClusterHistory {
     const offset = parseOffsetOf(wrapper.offset);
     if (!offset) return;
     const { epoch, seq } = offset;
-    if (epoch !== this.#mirror.epoch) {
+    if (epoch !== this.mirror.epoch) {
       // Another Kafka cluster at the same addresses (a new log): the mirror starts over, and a client's offset from the old one is an epoch gap.
-      if (this.#mirror.epoch !== '') this.#restart(epoch);
-      else this.#mirror = this.#newMirror(epoch);
+      if (this.mirror.epoch !== '') this.#restart(epoch);
+      else this.mirror = this.#newMirror(epoch);
     }
-    if (seq <= this.#mirror.head) return;
+    if (seq <= this.mirror.head) return;
     // What Kafka's retention dropped before the mirror read it: readers behind it are told of a gap.
-    if (this.#holeBefore && seq > 1) this.#mirror.forgetThrough(seq - 1);
+    if (this.#holeBefore && seq > 1) this.mirror.forgetThrough(seq - 1);
     this.#holeBefore = false;
     const live = seq > this.#bootLast;
     const own = record?.node === this.#node;
@@ -292,9 +255,9 @@ export class KafkaHistory implements ClusterHistory {
       const envelope = this.#host.accept(record?.event, own);
       const retention = this.#rules.retentionFor(envelope.topic);
       // A topic the rules no longer cover (the log outlived a config change), or a copy written twice: not stored again.
-      if (retention && !this.#mirror.findById(envelope.id)) {
+      if (retention && !this.mirror.findById(envelope.id)) {
         stored = { ...envelope, offset: formatOffset(epoch, seq) };
-        this.#mirror.restore(stored, seq, Date.parse(envelope.time) || Date.now(), retention);
+        this.mirror.restore(stored, seq, Date.parse(envelope.time) || Date.now(), retention);
         if (live) notified = this.#host.deliver(stored, except, own);
       }
       this.#settle(envelope.id, stored && { event: stored, notified, duplicate: false });
@@ -311,7 +274,7 @@ export class KafkaHistory implements ClusterHistory {
     if (failure) return waiter.reject(failure);
     if (append) return waiter.resolve(append);
     // Stored already (a copy written twice, or sent through another broker meanwhile): a duplicate, as JetStream answers.
-    const existing = this.#mirror.findById(id);
+    const existing = this.mirror.findById(id);
     if (existing) waiter.resolve({ event: existing.envelope, notified: 0, duplicate: true });
     else waiter.reject(new EventwireError('internal', `History: event ${id} was read back but not stored (its topic has no history rule here)`));
   }
@@ -325,8 +288,8 @@ export class KafkaHistory implements ClusterHistory {
   }
 
   #restart(epoch: string): void {
-    this.#host.log(`history: Kafka topic ${this.topic} is a new log (epoch ${this.#mirror.epoch} -> ${epoch}); the mirror starts over`);
-    this.#mirror = this.#newMirror(epoch);
+    this.#host.log(`history: Kafka topic ${this.topic} is a new log (epoch ${this.mirror.epoch} -> ${epoch}); the mirror starts over`);
+    this.mirror = this.#newMirror(epoch);
     this.#bootLast = 0;
     this.#holeBefore = true;
     // Acknowledged by the cluster that is gone: the publisher is told, and may send it again.
@@ -349,7 +312,7 @@ export class KafkaHistory implements ClusterHistory {
     if (this.#failure) return;
     this.#failure = failure;
     this.#host.report(failure);
-    for (const waiter of this.#readyWaiters.splice(0)) waiter(failure);
+    for (const waiter of this.readyWaiters.splice(0)) waiter(failure);
   }
 }
 
