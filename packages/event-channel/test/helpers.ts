@@ -5,6 +5,8 @@
 // Extending: a helper only this package's tests need goes here; one the
 // broker's (or another package's) tests need too goes in scripts/testing/
 // (waits.ts, unique.ts, or a server's own file) and is re-exported here.
+import type { Test } from 'uvu';
+import { startKafkaServer, type KafkaServer } from '../../../scripts/testing/kafka-server.js';
 import { EventwireError } from '../src/index.js';
 
 export { uniqueTopic } from '../../../scripts/testing/unique.js';
@@ -23,3 +25,28 @@ export async function expectCode(fn: () => unknown, code: string): Promise<Event
   }
   throw new Error(`Expected EventwireError "${code}", but nothing was thrown`);
 }
+
+/**
+ * A Kafka test server for the suite, started before its tests (or before
+ * each, `each`) and stopped after, when the mock can be built here: true.
+ * Else the suite says why it is skipped (under CI=true the availability
+ * check has already failed) and this returns false.
+ */
+export function withKafkaServer(
+  test: Test<{ server: KafkaServer }>,
+  available: boolean,
+  { each = false, skipped = '(cc or librdkafka-dev not installed: no Kafka test server)' }: { each?: boolean; skipped?: string } = {},
+): boolean {
+  if (!available) {
+    test.skip(skipped, () => {});
+    return false;
+  }
+  (each ? test.before.each : test.before)(async (context) => {
+    context.server = await startKafkaServer();
+  });
+  (each ? test.after.each : test.after)(async (context) => {
+    await context.server.stop();
+  });
+  return true;
+}
+

@@ -6,10 +6,10 @@
 // restart is a rejoin of the group (~3 s there).
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { kafkaServerAvailable, startKafkaServer, type KafkaServer } from '../../../scripts/testing/kafka-server.js';
+import { kafkaServerAvailable, type KafkaServer } from '../../../scripts/testing/kafka-server.js';
 import { EventChannel } from '../src/index.js';
 import { KafkaTransport, type KafkaTransportOptions } from '../src/transport/kafka-transport.js';
-import { uniqueTopic, until, within } from './helpers.js';
+import { uniqueTopic, until, within, withKafkaServer } from './helpers.js';
 
 const available = kafkaServerAvailable();
 const test = suite<{ server: KafkaServer }>('kafka consumer groups: subscriptions changed while running');
@@ -24,15 +24,7 @@ function channel(server: KafkaServer, options: Partial<KafkaTransportOptions> = 
   });
 }
 
-if (!available) {
-  test.skip('(cc or librdkafka-dev not installed: no Kafka test server)', () => {});
-} else {
-  test.before(async (context) => {
-    context.server = await startKafkaServer();
-  });
-  test.after(async (context) => {
-    await context.server.stop();
-  });
+if (withKafkaServer(test, available)) {
 
   test('a member adds a Kafka topic, then drops one: the subscribe is live when it resolves; the other topic still read across the rejoin without the dropped one', async ({ server }) => {
     const [first, second] = [uniqueTopic('ga'), uniqueTopic('gb')];

@@ -11,7 +11,7 @@ import * as assert from 'uvu/assert';
 import { kafkaServerAvailable, startKafkaServer, type KafkaServer } from '../../../scripts/testing/kafka-server.js';
 import { EventChannel, type EventwireError, type HistoryGap } from '../src/index.js';
 import { KafkaTransport, type KafkaTransportOptions } from '../src/transport/kafka-transport.js';
-import { expectCode, nextStatus, uniqueTopic, until, within } from './helpers.js';
+import { expectCode, nextStatus, uniqueTopic, until, within, withKafkaServer } from './helpers.js';
 
 const available = kafkaServerAvailable();
 const test = suite<{ server: KafkaServer }>('kafka consumer groups');
@@ -64,15 +64,7 @@ function inTopicOrder(got: readonly Got[]): boolean {
 const numbers = (got: readonly Got[]): number[] => got.map((each) => each.n).sort((a, b) => a - b);
 const range = (from: number, to: number): number[] => Array.from({ length: to - from }, (_, n) => from + n);
 
-if (!available) {
-  test.skip('(cc or librdkafka-dev not installed: no Kafka test server)', () => {});
-} else {
-  test.before(async (context) => {
-    context.server = await startKafkaServer();
-  });
-  test.after(async (context) => {
-    await context.server.stop();
-  });
+if (withKafkaServer(test, available)) {
 
   test('two members of one group share the work — each event once, in per-topic order, what was there before read with groupStart earliest — a plain channel gets all; a member closed, the other takes over its partitions from the committed offsets', async ({ server }) => {
     const root = uniqueTopic('grp');

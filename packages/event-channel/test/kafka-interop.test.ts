@@ -10,10 +10,10 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { kafkaServerAvailable, startKafkaServer, type KafkaServer } from '../../../scripts/testing/kafka-server.js';
+import { kafkaServerAvailable, type KafkaServer } from '../../../scripts/testing/kafka-server.js';
 import { EventChannel, type EventEnvelope, type EventwireError } from '../src/index.js';
 import { KafkaTransport } from '../src/transport/kafka-transport.js';
-import { collector, uniqueTopic, until, within } from './helpers.js';
+import { collector, uniqueTopic, until, within, withKafkaServer } from './helpers.js';
 
 const WAIT = 5000;
 const KCAT_MS = 10_000;
@@ -67,15 +67,7 @@ function channel(server: KafkaServer, onError?: (error: EventwireError) => void,
 const produce = (server: KafkaServer, kafkaTopic: string, lines: readonly string[], extra: readonly string[] = []): Promise<string> =>
   kcat(['-P', '-b', server.bootstrap.join(','), '-t', kafkaTopic, ...extra], lines.map((line) => `${line}\n`).join(''));
 
-if (!available) {
-  test.skip('(kcat, cc or librdkafka-dev not installed: no kcat interop)', () => {});
-} else {
-  test.before(async (context) => {
-    context.server = await startKafkaServer();
-  });
-  test.after(async (context) => {
-    await context.server.stop();
-  });
+if (withKafkaServer(test, available, { skipped: '(kcat, cc or librdkafka-dev not installed: no kcat interop)' })) {
 
   test("kcat's plain JSON record with a key and eventwire-topic/traceparent headers arrives as an event: data, topic, source, time, traceparent", async ({ server }) => {
     const root = uniqueTopic('kp');

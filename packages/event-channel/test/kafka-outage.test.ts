@@ -7,11 +7,11 @@
 // emits bounded while down, and no busy loop.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { kafkaServerAvailable, startKafkaServer, type KafkaServer } from '../../../scripts/testing/kafka-server.js';
+import { kafkaServerAvailable, type KafkaServer } from '../../../scripts/testing/kafka-server.js';
 import { Kafka, logLevel } from 'kafkajs';
 import { EventChannel, type EventwireError, type HistoryGap } from '../src/index.js';
 import { KafkaTransport } from '../src/transport/kafka-transport.js';
-import { collector, nextStatus, uniqueTopic, until, within } from './helpers.js';
+import { collector, nextStatus, uniqueTopic, until, within, withKafkaServer } from './helpers.js';
 
 const available = kafkaServerAvailable();
 const test = suite<{ server: KafkaServer }>('kafka transport: Kafka away and back');
@@ -21,15 +21,7 @@ function channel(server: KafkaServer, options: { backoff?: (attempt: number) => 
   return new EventChannel({ transport: new KafkaTransport({ url: server.url, backoff: () => 50, ensureTopic: server.ensureTopic, ...options }), onError: () => {} });
 }
 
-if (!available) {
-  test.skip('(cc or librdkafka-dev not installed: no Kafka test server)', () => {});
-} else {
-  test.before.each(async (context) => {
-    context.server = await startKafkaServer();
-  });
-  test.after.each(async (context) => {
-    await context.server.stop();
-  });
+if (withKafkaServer(test, available, { each: true })) {
 
   test('every broker down and up: reconnecting with the cause, then open; what another channel produced meanwhile and the emits held arrive once, in order, with no gap', async ({ server }) => {
     const root = uniqueTopic('out');

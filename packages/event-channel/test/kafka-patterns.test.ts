@@ -7,10 +7,10 @@
 // every topic there is.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { kafkaServerAvailable, startKafkaServer, type KafkaServer } from '../../../scripts/testing/kafka-server.js';
+import { kafkaServerAvailable, type KafkaServer } from '../../../scripts/testing/kafka-server.js';
 import { EventChannel, type HistoryGap } from '../src/index.js';
 import { KafkaTransport, type KafkaTransportOptions } from '../src/transport/kafka-transport.js';
-import { nextStatus, uniqueTopic, until, within } from './helpers.js';
+import { nextStatus, uniqueTopic, until, within, withKafkaServer } from './helpers.js';
 
 const available = kafkaServerAvailable();
 const test = suite<{ server: KafkaServer }>('kafka transport: wildcard first segments');
@@ -26,15 +26,7 @@ function recorder(): { readonly got: string[]; handler: (data: unknown) => void;
   return { got, handler: (data) => void got.push(data as string), seen: (text) => got.includes(text) };
 }
 
-if (!available) {
-  test.skip('(cc or librdkafka-dev not installed: no Kafka test server)', () => {});
-} else {
-  test.before.each(async (context) => {
-    context.server = await startKafkaServer();
-  });
-  test.after.each(async (context) => {
-    await context.server.stop();
-  });
+if (withKafkaServer(test, available, { each: true })) {
 
   test('# and *.made receive from a Kafka topic that existed and from one made after the subscribe, once each, and nothing produced before the subscribe', async ({ server }) => {
     const publisher = channel(server);

@@ -8,11 +8,11 @@
 import { Kafka, logLevel } from 'kafkajs';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { kafkaServerAvailable, startKafkaServer, type KafkaServer } from '../../../scripts/testing/kafka-server.js';
+import { kafkaServerAvailable, type KafkaServer } from '../../../scripts/testing/kafka-server.js';
 import { EventChannel } from '../src/index.js';
 import { KafkaTransport } from '../src/transport/kafka-transport.js';
 import { internalCluster } from '../src/transport/kafkajs-cluster.js';
-import { collector, expectCode, uniqueTopic, until, within } from './helpers.js';
+import { collector, expectCode, uniqueTopic, until, within, withKafkaServer } from './helpers.js';
 
 const available = kafkaServerAvailable();
 const test = suite<{ server: KafkaServer }>('kafka produce');
@@ -59,15 +59,7 @@ async function readLog(server: KafkaServer, kafkaTopic: string, count: number): 
   return logged;
 }
 
-if (!available) {
-  test.skip('(cc or librdkafka-dev not installed: no Kafka test server)', () => {});
-} else {
-  test.before(async (context) => {
-    context.server = await startKafkaServer();
-  });
-  test.after(async (context) => {
-    await context.server.stop();
-  });
+if (withKafkaServer(test, available)) {
 
   test('emits made while a produce is in flight go together as the next produce (≤ 500 records): each settled, once and in order in the log and at a subscriber', async ({ server }) => {
     const root = uniqueTopic('batch');

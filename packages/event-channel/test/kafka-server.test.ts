@@ -13,7 +13,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { kafkaServerAvailable, startKafkaServer, type KafkaServer } from '../../../scripts/testing/kafka-server.js';
 import { internalCluster } from '../src/transport/kafkajs-cluster.js';
-import { uniqueTopic, until, within } from './helpers.js';
+import { uniqueTopic, until, within, withKafkaServer } from './helpers.js';
 
 const available = kafkaServerAvailable();
 const test = suite<{ server: KafkaServer }>('kafka test server');
@@ -42,15 +42,7 @@ const readable = (message: Pick<KafkaMessage, 'key' | 'value' | 'headers'>): { k
 });
 
 
-if (!available) {
-  test.skip('(cc or librdkafka-dev not installed: the Kafka test server cannot be built)', () => {});
-} else {
-  test.before(async (context) => {
-    context.server = await startKafkaServer();
-  });
-  test.after(async (context) => {
-    await context.server.stop();
-  });
+if (withKafkaServer(test, available, { skipped: '(cc or librdkafka-dev not installed: the Kafka test server cannot be built)' })) {
 
   test('the brokers it reports are the cluster Kafka describes, and createTopic sets the partition count', async ({ server }) => {
     const admin = client(server).admin();

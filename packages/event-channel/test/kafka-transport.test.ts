@@ -10,7 +10,7 @@ import * as assert from 'uvu/assert';
 import { kafkaServerAvailable, startKafkaServer, type KafkaServer } from '../../../scripts/testing/kafka-server.js';
 import { EventChannel, type EventwireError } from '../src/index.js';
 import { KafkaTransport } from '../src/transport/kafka-transport.js';
-import { collector, uniqueTopic, until, within } from './helpers.js';
+import { collector, uniqueTopic, until, within, withKafkaServer } from './helpers.js';
 import { runTransportSuite } from './transport-suite.js';
 
 const available = kafkaServerAvailable();
@@ -26,15 +26,7 @@ if (available) {
   });
 }
 
-if (!available) {
-  test.skip('(cc or librdkafka-dev not installed: no Kafka test server)', () => {});
-} else {
-  test.before(async (context) => {
-    context.server = await startKafkaServer();
-  });
-  test.after(async (context) => {
-    await context.server.stop();
-  });
+if (withKafkaServer(test, available)) {
 
   test('an acknowledged emit arrives once, in order, at an exact-topic subscriber — not at one of another topic of the same Kafka topic', async ({ server }) => {
     const root = uniqueTopic('k');
