@@ -45,16 +45,57 @@ export class RoutedEvent {
   }
 }
 
+/** Options of a {@link Router}. */
+export interface RouterOptions {
+  /**
+   * How many concrete topics keep their matched subscribers cached in front of
+   * the trie. Bounded because topics are chosen by clients: past it the
+   * oldest cached topic is forgotten.
+   * @default 10_000
+   */
+  readonly matchCacheTopics?: number;
+}
+
+export const routerDefaults = {
+  matchCacheTopics: 10_000,
+} as const satisfies Required<RouterOptions>;
+
+/** Who a topic reaches, as of one subscription generation. */
+interface CachedMatch {
+  readonly generation: number;
+  /** Never mutated once cached: a route in progress may still iterate it. */
+  readonly targets: readonly Subscriber[];
+}
+
 /**
  * Subscriptions of every surface in one trie. Knows nothing about sockets or
  * protocols: surfaces subscribe `Subscriber`s and the core routes envelopes.
+ *
+ * In front of the trie sits a per-topic match cache (as nats-server keeps one
+ * in front of its sublist): a publish to a topic seen since the last
+ * subscription change is one Map lookup instead of a trie walk, a `split`, a
+ * Set and a closure (issue #35; bench/RESULTS.md). Any subscribe, unsubscribe
+ * or removal that changes the trie bumps a generation number, and an entry of
+ * an older generation is recomputed when next used, so churn costs nothing
+ * until a topic is published to again.
  */
 export class Router {
   readonly #trie = new TopicTrie<Subscriber>();
+  readonly #matches = new Map<string, CachedMatch>();
+  readonly #matchCacheTopics: number;
+  #generation = 0;
   // One pattern (the usual case) is kept as a bare string; a Set from the second.
   readonly #patterns = new Map<Subscriber, string | Set<string>>();
   /** Subscribers per distinct pattern, kept only while someone watches interest (a cluster link, Pusher webhooks). */
   #interest: { readonly counts: Map<string, number>; readonly listeners: InterestListener[] } | undefined;
+
+  constructor(options: RouterOptions = {}) {
+    const capacity = options.matchCacheTopics ?? routerDefaults.matchCacheTopics;
+    if (!Number.isInteger(capacity) || capacity < 0) {
+      throw new EventwireError('invalid_config', `matchCacheTopics must be a non-negative integer, got ${String(capacity)}`);
+    }
+    this.#matchCacheTopics = capacity;
+  }
 
   /**
    * Calls `listener(pattern, true)` when a pattern gets its first subscriber
@@ -86,6 +127,7 @@ export class Router {
       held.add(pattern);
     }
     this.#trie.add(pattern, subscriber);
+    this.#generation++;
     if (this.#interest) this.#countInterest(pattern, 1);
     return true;
   }
@@ -102,6 +144,7 @@ export class Router {
       if (held.size === 1) this.#patterns.set(subscriber, held.values().next().value!);
     }
     this.#trie.remove(pattern, subscriber);
+    this.#generation++;
     if (this.#interest) this.#countInterest(pattern, -1);
     return true;
   }
@@ -110,6 +153,9 @@ export class Router {
   remove(subscriber: Subscriber): void {
     for (const pattern of this.#patternsOf(subscriber)) {
       this.#trie.remove(pattern, subscriber);
+      // Per pattern, before the interest listeners run: one that counts
+      // matches meanwhile caches what it sees under this generation only.
+      this.#generation++;
       if (this.#interest) this.#countInterest(pattern, -1);
     }
     this.#patterns.delete(subscriber);
@@ -155,24 +201,53 @@ export class Router {
    * `except`: a publish to others); returns how many that was.
    */
   route(event: RoutedEvent, except?: string): number {
-    const topic = event.envelope.topic;
-    const targets = this.#trie.matchValues(topic);
-    if (except !== undefined) {
-      for (const subscriber of targets) if (subscriber.id === except) targets.delete(subscriber);
+    const targets = this.#targetsOf(event.envelope.topic);
+    if (except === undefined) {
+      for (let i = 0; i < targets.length; i++) targets[i]!.deliver(event);
+      return targets.length;
     }
-    if (channelKind(topic) !== 'public') {
-      // A guarded channel reaches only those who subscribed its exact name
-      // (and passed its rule doing so): never a wildcard such as '#'.
-      let reached = 0;
-      for (const subscriber of targets) {
-        if (!this.has(subscriber, topic)) continue;
-        subscriber.deliver(event);
-        reached++;
-      }
-      return reached;
+    let reached = 0;
+    for (let i = 0; i < targets.length; i++) {
+      const subscriber = targets[i]!;
+      if (subscriber.id === except) continue;
+      subscriber.deliver(event);
+      reached++;
     }
-    for (const subscriber of targets) subscriber.deliver(event);
-    return targets.size;
+    return reached;
+  }
+
+  /**
+   * The distinct subscribers an event on `topic` reaches, from the cache when
+   * no subscription changed since it was computed. The returned array is
+   * shared: never mutate it.
+   */
+  #targetsOf(topic: string): readonly Subscriber[] {
+    const cached = this.#matches.get(topic);
+    if (cached !== undefined && cached.generation === this.#generation) return cached.targets;
+    const targets = this.#computeTargets(topic);
+    if (this.#matchCacheTopics === 0) return targets;
+    if (cached === undefined && this.#matches.size >= this.#matchCacheTopics) {
+      // First in, first out: O(1), and a flood of one-off topics cycles through
+      // without growing the map.
+      this.#matches.delete(this.#matches.keys().next().value!);
+    }
+    this.#matches.set(topic, { generation: this.#generation, targets });
+    return targets;
+  }
+
+  #computeTargets(topic: string): Subscriber[] {
+    const matched = this.#trie.matchValues(topic);
+    if (channelKind(topic) === 'public') return [...matched];
+    // A guarded channel reaches only those who subscribed its exact name
+    // (and passed its rule doing so): never a wildcard such as '#'.
+    const targets: Subscriber[] = [];
+    for (const subscriber of matched) if (this.has(subscriber, topic)) targets.push(subscriber);
+    return targets;
+  }
+
+  /** How many topics the match cache holds now (at most `matchCacheTopics`). */
+  get matchCacheSize(): number {
+    return this.#matches.size;
   }
 
   /** Whether some pattern matches `topic` (a guarded channel's may still refuse the subscriber: an upper bound). */
@@ -182,11 +257,7 @@ export class Router {
 
   /** How many distinct subscribers `topic` would reach now. */
   countMatching(topic: string): number {
-    const targets = this.#trie.matchValues(topic);
-    if (channelKind(topic) === 'public') return targets.size;
-    let reached = 0;
-    for (const subscriber of targets) if (this.has(subscriber, topic)) reached++;
-    return reached;
+    return this.#targetsOf(topic).length;
   }
 
   /** Subscribers with at least one pattern, and the total number of patterns. */
