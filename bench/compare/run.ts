@@ -27,8 +27,16 @@
 //   Node.js) and connect rate.
 // eventwire also runs with 1 and 5 observers on '#' (the cost of hooks).
 // For each throughput scenario, system and run: deliveries/s, server CPU per
-// delivery and publish→deliver latency (HDR) at saturation, then latency at a
-// fixed offered load of half what the bare ws server sustained. Medians of the
+// delivery and publish→deliver latency (HDR) at saturation, then a fixed-load
+// phase at an absolute rate declared once per scenario in the table below
+// (the same for every system and run; --fixed-rate <msg/s> overrides it) for
+// --fixed-seconds (default 10). A short phase made "the p99" the worst 30 ms
+// of the phase, i.e. whether one stall happened, so the fixed-load phase also
+// reports the p99 of each second (by publish time) as their median (a typical
+// second) and max (the worst stall), and, from the server process over the
+// phase, its CPU per delivery, involuntary context switches (/proc) and, for
+// Node.js servers, event-loop delay and GC pauses (servers/phase-stats.mjs):
+// what a tail rests on, printed beside it and kept in the JSON. Medians of the
 // runs go to bench/results/compare.json, tables into bench/RESULTS.md and a
 // chart into bench/results/compare.svg — for a full run only (every system,
 // every scenario, 3+ runs). Any other run (--quick, --systems, --scenarios,
@@ -42,9 +50,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as hdr from 'hdr-histogram-js';
-import { cpuMicros, rssBytes } from '../proc-stats.js';
+import { cpuMicros, involuntarySwitches, rssBytes } from '../proc-stats.js';
 import type { ClientCommand, ClientReply } from './client.js';
-import { systems, type RunningServer, type ScenarioKind, type SystemSpec } from './systems.js';
+import { systems, type PhaseStats, type RunningServer, type ScenarioKind, type SystemSpec } from './systems.js';
 
 const { values } = parseArgs({
   options: {
@@ -57,6 +65,10 @@ const { values } = parseArgs({
     scenarios: { type: 'string' },
     // Rewrites RESULTS.md and the chart from results/compare.json without measuring.
     'from-json': { type: 'boolean' },
+    // Messages/s offered in the fixed-load phase of every scenario run, instead of each scenario's own rate.
+    'fixed-rate': { type: 'string' },
+    // Length of the fixed-load phase in seconds (default 10; --quick 1, --smoke 0.25).
+    'fixed-seconds': { type: 'string' },
   },
 });
 const quick = values.quick === true;
@@ -64,6 +76,11 @@ const smoke = values.smoke === true;
 const scale = values.scale === true;
 const runs = Number(values.runs ?? (quick || smoke ? 1 : 3));
 const chosen = values.systems?.split(',') ?? systems.map((system) => system.key);
+const fixedRate = values['fixed-rate'] === undefined ? undefined : Number(values['fixed-rate']);
+const fixedSeconds = Number(values['fixed-seconds'] ?? (smoke ? 0.25 : quick ? 1 : 10));
+for (const [name, value] of [['--fixed-rate', fixedRate], ['--fixed-seconds', fixedSeconds]] as const) {
+  if (value !== undefined && !(value > 0)) throw new Error(`${name} must be a positive number`);
+}
 
 interface ThroughputScenario {
   readonly kind: 'fan-out' | 'fan-in' | 'wildcard';
@@ -74,8 +91,13 @@ interface ThroughputScenario {
   readonly publishers: number;
   /** Messages published in the saturation phase, in total. */
   readonly messages: number;
-  /** Length of the fixed-load phase. */
-  readonly seconds: number;
+  /**
+   * Messages/s offered in the fixed-load phase, the same for every system and
+   * run: chosen from the committed saturation results so that every system
+   * sustains it on the 2-core machine with room to spare (Aedes excepted:
+   * see RESULTS.md). --fixed-rate overrides it.
+   */
+  readonly fixedPerSecond: number;
   /** Wildcard only: distinct patterns, spread evenly over the subscribers. */
   readonly patterns?: number;
 }
@@ -88,25 +110,28 @@ type Scenario = ThroughputScenario | CapacityScenario;
 
 const scenarios: Scenario[] = scale
   ? [
-      { kind: 'fan-out', label: 'fan-out 1→10,000', subscribers: 10_000, publishers: 1, messages: 400, seconds: 2 },
-      { kind: 'fan-out', label: 'fan-out 1→18,900', subscribers: 18_900, publishers: 1, messages: 200, seconds: 2 },
+      // ws sustained ~9.5 and ~5 messages/s here (RESULTS.md, "At capacity").
+      { kind: 'fan-out', label: 'fan-out 1→10,000', subscribers: 10_000, publishers: 1, messages: 400, fixedPerSecond: 4 },
+      { kind: 'fan-out', label: 'fan-out 1→18,900', subscribers: 18_900, publishers: 1, messages: 200, fixedPerSecond: 2 },
       { kind: 'connections', label: 'connections 10,000 idle', connections: 10_000 },
       { kind: 'connections', label: 'connections 18,900 idle', connections: 18_900 },
     ]
   : smoke
   ? [
-      { kind: 'fan-out', label: 'fan-out 1→10', subscribers: 10, publishers: 1, messages: 200, seconds: 0.25 },
-      { kind: 'fan-in', label: 'fan-in 10→1', subscribers: 1, publishers: 10, messages: 200, seconds: 0.25 },
-      { kind: 'wildcard', label: 'wildcard 100 patterns', subscribers: 10, publishers: 1, messages: 200, seconds: 0.25, patterns: 100 },
+      { kind: 'fan-out', label: 'fan-out 1→10', subscribers: 10, publishers: 1, messages: 200, fixedPerSecond: 200 },
+      { kind: 'fan-in', label: 'fan-in 10→1', subscribers: 1, publishers: 10, messages: 200, fixedPerSecond: 200 },
+      { kind: 'wildcard', label: 'wildcard 100 patterns', subscribers: 10, publishers: 1, messages: 200, fixedPerSecond: 200, patterns: 100 },
       { kind: 'connections', label: 'connections 40 idle', connections: 40 },
     ]
   : quick
-  ? [{ kind: 'fan-out', label: 'fan-out 1→100', subscribers: 100, publishers: 1, messages: 2000, seconds: 1 }]
+  ? [{ kind: 'fan-out', label: 'fan-out 1→100', subscribers: 100, publishers: 1, messages: 2000, fixedPerSecond: 500 }]
   : [
-      { kind: 'fan-out', label: 'fan-out 1→100', subscribers: 100, publishers: 1, messages: 20_000, seconds: 3 },
-      { kind: 'fan-out', label: 'fan-out 1→1000', subscribers: 1000, publishers: 1, messages: 4000, seconds: 3 },
-      { kind: 'fan-in', label: 'fan-in 100→1', subscribers: 1, publishers: 100, messages: 100_000, seconds: 3 },
-      { kind: 'wildcard', label: 'wildcard 10,000 patterns', subscribers: 100, publishers: 1, messages: 100_000, seconds: 3, patterns: 10_000 },
+      // Saturation in results/compare.json (2026-11-23, 3 runs), messages/s: slowest non-Aedes
+      // system ≥ 1,310 (ws) / 55 (ws) / 49,246 (Socket.IO) / 22,884 (Socket.IO); Aedes 198 / 19 / 10,586 / 11,011.
+      { kind: 'fan-out', label: 'fan-out 1→100', subscribers: 100, publishers: 1, messages: 20_000, fixedPerSecond: 500 },
+      { kind: 'fan-out', label: 'fan-out 1→1000', subscribers: 1000, publishers: 1, messages: 4000, fixedPerSecond: 25 },
+      { kind: 'fan-in', label: 'fan-in 100→1', subscribers: 1, publishers: 100, messages: 100_000, fixedPerSecond: 20_000 },
+      { kind: 'wildcard', label: 'wildcard 10,000 patterns', subscribers: 100, publishers: 1, messages: 100_000, fixedPerSecond: 10_000, patterns: 10_000 },
       { kind: 'connections', label: 'connections 10,000 idle', connections: 10_000 },
     ];
 const onlyScenarios = values.scenarios?.split(',');
@@ -232,13 +257,39 @@ interface Latency {
   p999ms: number;
 }
 
+/** The fixed-load phase's latency: over the whole phase, and p99 second by second. */
+interface FixedLatency extends Latency {
+  /**
+   * Median of the per-second p99s (by publish time): the p99 of a typical
+   * second, which one stall cannot move.
+   */
+  p99PerSecondMedianMs: number;
+  /** Worst per-second p99: where a stall shows. */
+  p99PerSecondMaxMs: number;
+  /** Seconds the two figures above rest on. */
+  windows: number;
+}
+
+/** What the server process went through in the fixed-load phase. */
+interface FixedServerStats {
+  /** Server CPU (user + system) over the phase per delivery: not the saturation best case. */
+  cpuMicrosPerDelivery: number;
+  /** Involuntary context switches of the server per second of the phase: waiting for a core. */
+  involuntarySwitchesPerSecond: number;
+  /** Node.js servers only (servers/phase-stats.mjs). */
+  eld?: PhaseStats['eld'];
+  gc?: PhaseStats['gc'];
+}
+
 interface ThroughputRun {
   deliveriesPerSecond: number;
   cpuMicrosPerDelivery: number;
   /** Publish→deliver over the saturation phase. */
   saturated: Latency;
   /** At the fixed offered load. */
-  fixed: Latency;
+  fixed: FixedLatency;
+  /** The server process at the fixed offered load. */
+  fixedServer: FixedServerStats;
   /** Share of the fixed-load deliveries that arrived within the limit. */
   deliveredShare: number;
   /**
@@ -253,19 +304,41 @@ interface ThroughputRun {
   sustainedPerSecond: number;
 }
 
+type Histogram = ReturnType<typeof newHistogram>;
 const newHistogram = () => hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: 3 });
 
-/** Starts recording in every subscriber, runs `phase`, and returns the merged latency. */
-async function recorded(subscribers: Client[], phase: () => Promise<void>): Promise<Latency> {
-  for (const client of subscribers) client.tell({ cmd: 'record', on: true });
+/**
+ * Starts recording in every subscriber, runs `phase`, and returns the merged
+ * latency, and the merged histogram of each second after `origin` when given.
+ */
+async function recorded(subscribers: Client[], phase: () => Promise<void>, origin?: number): Promise<{ latency: Latency; seconds: Histogram[] }> {
+  for (const client of subscribers) client.tell({ cmd: 'record', on: true, ...(origin !== undefined && { origin }) });
   await phase();
   for (const client of subscribers) client.tell({ cmd: 'record', on: false });
   const merged = newHistogram();
+  const seconds: Histogram[] = [];
   for (const client of subscribers) {
     const reply = await client.ask({ cmd: 'histogram' });
-    if (reply.type === 'histogram') merged.add(hdr.decodeFromCompressedBase64(reply.encoded));
+    if (reply.type !== 'histogram') continue;
+    merged.add(hdr.decodeFromCompressedBase64(reply.encoded));
+    reply.perSecond.forEach((encoded, second) => (seconds[second] ??= newHistogram()).add(hdr.decodeFromCompressedBase64(encoded)));
   }
-  return { p50ms: merged.getValueAtPercentile(50) / 1000, p99ms: merged.getValueAtPercentile(99) / 1000, p999ms: merged.getValueAtPercentile(99.9) / 1000 };
+  const latency = { p50ms: merged.getValueAtPercentile(50) / 1000, p99ms: merged.getValueAtPercentile(99) / 1000, p999ms: merged.getValueAtPercentile(99.9) / 1000 };
+  return { latency, seconds };
+}
+
+/**
+ * The median and max of the per-second p99s. Seconds past the phase's end
+ * (a publisher that fell behind) and empty ones do not count; a phase shorter
+ * than a second keeps its one partial second.
+ */
+function perSecondP99(seconds: Histogram[], phaseSeconds: number): Pick<FixedLatency, 'p99PerSecondMedianMs' | 'p99PerSecondMaxMs' | 'windows'> {
+  const p99s = seconds
+    .slice(0, Math.max(1, Math.floor(phaseSeconds)))
+    .filter((second) => second !== undefined && second.totalCount > 0)
+    .map((second) => second.getValueAtPercentile(99) / 1000);
+  if (p99s.length === 0) return { p99PerSecondMedianMs: 0, p99PerSecondMaxMs: 0, windows: 0 };
+  return { p99PerSecondMedianMs: median(p99s), p99PerSecondMaxMs: Math.max(...p99s), windows: p99s.length };
 }
 
 /**
@@ -290,7 +363,7 @@ async function releaseClients(clients: Client[]): Promise<void> {
   idleClients.push(...clients);
 }
 
-async function runThroughput(system: SystemSpec, scenario: ThroughputScenario, offeredPerSecond: number | undefined): Promise<ThroughputRun> {
+async function runThroughput(system: SystemSpec, scenario: ThroughputScenario, rate: number): Promise<ThroughputRun> {
   const { subscriptions, topics } = plan(scenario, system);
   const perMessage = deliveriesPerMessage(scenario);
   const server: RunningServer = await system.start();
@@ -322,7 +395,7 @@ async function runThroughput(system: SystemSpec, scenario: ThroughputScenario, o
     const started = performance.now();
     let reached = before;
     let sent = 0;
-    const saturated = await recorded(subscribers, async () => {
+    const { latency: saturated } = await recorded(subscribers, async () => {
       // Each publisher process holds scenario.publishers / publishers.length connections.
       const replies = await Promise.all(
         publishers.map((client) =>
@@ -344,28 +417,46 @@ async function runThroughput(system: SystemSpec, scenario: ThroughputScenario, o
     const deliveriesPerSecond = delivered / seconds;
     const sustainedPerSecond = deliveriesPerSecond / perMessage;
 
-    // Latency at a fixed offered load.
-    const rate = offeredPerSecond ?? sustainedPerSecond / 2;
+    // Latency at a fixed offered load, the same for every system and run. The
+    // server's figures cover the phase and its drain: the deliveries it made.
     const latencyBefore = await totalReceived(subscribers);
     let expected = 0;
     let latencyReached = latencyBefore;
     const subscriberCpu = () => subscribers.reduce((sum, client) => sum + cpuMicros(client.process.pid!), 0);
     const subscriberCpuBefore = subscriberCpu();
-    const fixed = await recorded(subscribers, async () => {
-      const replies = await Promise.all(
-        publishers.map((client) => client.ask({ cmd: 'rate', topics, perSecond: rate / publishers.length, seconds: scenario.seconds })),
-      );
-      // What the publishers report sending: each rounds its own share of the rate.
-      expected = replies.reduce((sum, reply) => sum + (reply.type === 'done' ? reply.sent : 0), 0) * perMessage;
-      latencyReached = await waitForDeliveries(subscribers, latencyBefore + expected, Math.min(DRAIN_LIMIT_MS, 20_000));
-    });
-    const subscriberCpuMicrosPerDelivery = (subscriberCpu() - subscriberCpuBefore) / Math.max(1, latencyReached - latencyBefore);
+    const stopPhaseStats = await server.startPhaseStats?.();
+    const serverCpuBefore = cpuMicros(server.pid);
+    const switchesBefore = involuntarySwitches(server.pid);
+    const phaseStarted = performance.now();
+    // Every publisher process starts at the same instant, the subscribers' second 0.
+    const origin = performance.timeOrigin + performance.now() + 50;
+    const { latency, seconds: secondsOfPhase } = await recorded(
+      subscribers,
+      async () => {
+        const replies = await Promise.all(
+          publishers.map((client) => client.ask({ cmd: 'rate', topics, perSecond: rate / publishers.length, seconds: fixedSeconds, at: origin })),
+        );
+        // What the publishers report sending: each rounds its own share of the rate.
+        expected = replies.reduce((sum, reply) => sum + (reply.type === 'done' ? reply.sent : 0), 0) * perMessage;
+        latencyReached = await waitForDeliveries(subscribers, latencyBefore + expected, Math.min(DRAIN_LIMIT_MS, 20_000));
+      },
+      origin,
+    );
+    const phaseSeconds = (performance.now() - phaseStarted) / 1000;
+    const fixedDelivered = Math.max(1, latencyReached - latencyBefore);
+    const fixedServer: FixedServerStats = {
+      cpuMicrosPerDelivery: (cpuMicros(server.pid) - serverCpuBefore) / fixedDelivered,
+      involuntarySwitchesPerSecond: (involuntarySwitches(server.pid) - switchesBefore) / phaseSeconds,
+      ...(stopPhaseStats && (await stopPhaseStats())),
+    };
+    const subscriberCpuMicrosPerDelivery = (subscriberCpu() - subscriberCpuBefore) / fixedDelivered;
     return {
       deliveriesPerSecond,
       cpuMicrosPerDelivery,
       sustainedPerSecond,
       saturated,
-      fixed,
+      fixed: { ...latency, ...perSecondP99(secondsOfPhase, fixedSeconds) },
+      fixedServer,
       deliveredShare: (latencyReached - latencyBefore) / expected,
       subscriberCpuMicrosPerDelivery,
       saturatedShare: delivered / (sent * perMessage),
@@ -440,6 +531,27 @@ const medianLatency = (latencies: Latency[]): Latency => ({
   p99ms: median(latencies.map((l) => l.p99ms)),
   p999ms: median(latencies.map((l) => l.p999ms)),
 });
+/** Each figure's median over the runs (so a row's figures may come from different runs). */
+const medianFixed = (latencies: FixedLatency[]): FixedLatency => ({
+  ...medianLatency(latencies),
+  p99PerSecondMedianMs: median(latencies.map((l) => l.p99PerSecondMedianMs)),
+  p99PerSecondMaxMs: median(latencies.map((l) => l.p99PerSecondMaxMs)),
+  windows: median(latencies.map((l) => l.windows)),
+});
+const medianServer = (stats: FixedServerStats[]): FixedServerStats => {
+  const eld = stats.flatMap((s) => (s.eld ? [s.eld] : []));
+  const gc = stats.flatMap((s) => (s.gc ? [s.gc] : []));
+  return {
+    cpuMicrosPerDelivery: median(stats.map((s) => s.cpuMicrosPerDelivery)),
+    involuntarySwitchesPerSecond: median(stats.map((s) => s.involuntarySwitchesPerSecond)),
+    ...(eld.length > 0 && {
+      eld: { p50ms: median(eld.map((e) => e.p50ms)), p99ms: median(eld.map((e) => e.p99ms)), maxMs: median(eld.map((e) => e.maxMs)) },
+    }),
+    ...(gc.length > 0 && {
+      gc: { count: median(gc.map((g) => g.count)), totalMs: median(gc.map((g) => g.totalMs)), maxMs: median(gc.map((g) => g.maxMs)) },
+    }),
+  };
+};
 
 interface Row {
   system: string;
@@ -449,7 +561,15 @@ interface Row {
 type ThroughputRow = Row & Omit<ThroughputRun, 'sustainedPerSecond'> & { runs: ThroughputRun[] };
 type CapacityRow = Row & CapacityRun & { runs: CapacityRun[] };
 type Entry =
-  | { kind: ThroughputScenario['kind']; scenario: string; offeredPerSecond: number; deliveriesPerMessage: number; systems: ThroughputRow[] }
+  | {
+      kind: ThroughputScenario['kind'];
+      scenario: string;
+      offeredPerSecond: number;
+      /** Length of the fixed-load phase (absent in results written before it was recorded: 3 s). */
+      fixedSeconds?: number;
+      deliveriesPerMessage: number;
+      systems: ThroughputRow[];
+    }
   | { kind: 'connections'; scenario: string; connections: number; systems: CapacityRow[] };
 interface Meta {
   date: string;
@@ -469,10 +589,9 @@ async function measureAll(): Promise<{ meta: Meta; report: Entry[] }> {
   const skipped = new Set<string>();
   for (const scenario of scenarios) {
     if (onlyScenarios && !onlyScenarios.includes(scenario.kind)) continue;
-    let offered: number | undefined;
+    const offered = scenario.kind === 'connections' ? 0 : (fixedRate ?? scenario.fixedPerSecond);
     const throughputRows: ThroughputRow[] = [];
     const capacityRows: CapacityRow[] = [];
-    // The bare ws server goes first: the fixed load is half of what it sustains.
     for (const system of systems.filter((s) => takesPart(s, scenario.kind))) {
       const why = system.unavailable?.();
       if (why) {
@@ -505,19 +624,24 @@ async function measureAll(): Promise<{ meta: Meta; report: Entry[] }> {
         const result = await runThroughput(system, scenario, offered);
         results.push(result);
         const lost = result.saturatedShare < 1 ? ` — INCOMPLETE: ${(result.saturatedShare * 100).toFixed(1)}% delivered` : '';
+        const { fixed: f, fixedServer: server } = result;
         console.log(
           `${Math.round(result.deliveriesPerSecond).toLocaleString('en')} deliveries/s, ${result.cpuMicrosPerDelivery.toFixed(2)} µs CPU/delivery${lost}; ` +
-            `fixed load p50/p99 ${result.fixed.p50ms.toFixed(2)}/${result.fixed.p99ms.toFixed(2)} ms, subscribers ${result.subscriberCpuMicrosPerDelivery.toFixed(2)} µs CPU/delivery`,
+            `fixed load p50/p99 ${f.p50ms.toFixed(2)}/${f.p99ms.toFixed(2)} ms, per-second p99 median/max ${f.p99PerSecondMedianMs.toFixed(2)}/${f.p99PerSecondMaxMs.toFixed(2)} ms ` +
+            `(${f.windows} s); server ${server.cpuMicrosPerDelivery.toFixed(2)} µs CPU/delivery, ${Math.round(server.involuntarySwitchesPerSecond)} involuntary switches/s` +
+            (server.eld ? `, loop delay p50/p99/max ${server.eld.p50ms}/${server.eld.p99ms}/${server.eld.maxMs} ms` : '') +
+            (server.gc ? `, GC ${server.gc.totalMs} ms total, max ${server.gc.maxMs} ms` : '') +
+            `; subscribers ${result.subscriberCpuMicrosPerDelivery.toFixed(2)} µs CPU/delivery`,
         );
       }
-      if (system.key === 'ws' && offered === undefined) offered = median(results.map((r) => r.sustainedPerSecond)) / 2;
       throughputRows.push({
         ...row,
         runs: results,
         deliveriesPerSecond: median(results.map((r) => r.deliveriesPerSecond)),
         cpuMicrosPerDelivery: median(results.map((r) => r.cpuMicrosPerDelivery)),
         saturated: medianLatency(results.map((r) => r.saturated)),
-        fixed: medianLatency(results.map((r) => r.fixed)),
+        fixed: medianFixed(results.map((r) => r.fixed)),
+        fixedServer: medianServer(results.map((r) => r.fixedServer)),
         deliveredShare: median(results.map((r) => r.deliveredShare)),
         subscriberCpuMicrosPerDelivery: median(results.map((r) => r.subscriberCpuMicrosPerDelivery)),
         saturatedShare: Math.min(...results.map((r) => r.saturatedShare)),
@@ -529,7 +653,8 @@ async function measureAll(): Promise<{ meta: Meta; report: Entry[] }> {
         : {
             kind: scenario.kind,
             scenario: scenario.label,
-            offeredPerSecond: offered ?? 0,
+            offeredPerSecond: offered,
+            fixedSeconds,
             deliveriesPerMessage: deliveriesPerMessage(scenario),
             systems: throughputRows,
           },
@@ -592,8 +717,16 @@ function writeResultsSection(): void {
   lines.push('no acknowledgements on publish (QoS 0 for MQTT), a server barrier after every window of 200 at');
   lines.push(`saturation (a system still publishing after ${SATURATION_MAX_MS / 1000} s stops there). CPU per delivery is the server process's own user+system time over`);
   lines.push('the saturation phase. Latency (HDR, publish→deliver, ms as p50 / p99 / p999) is');
-  lines.push('measured over the saturation phase and at a fixed offered load of half the bare ws');
-  lines.push(`server's saturation rate. Median of ${meta.runs} run(s); fairness notes follow the tables.`);
+  lines.push('measured over the saturation phase and over a fixed-load phase: the rate in each heading, the same');
+  lines.push('for every system and run (chosen from earlier saturation results so every system but Aedes sustains it;');
+  lines.push('`--fixed-rate` overrides it), for the seconds given there (`--fixed-seconds`, default 10). At the fixed');
+  lines.push('load the p99 is also taken second by second (by publish time): the median of those per-second p99s is a');
+  lines.push("typical second's tail, which one stall cannot move; their max is where a stall shows. Beside it, from the");
+  lines.push("server process over the same phase: its CPU per delivery (not the saturation phase's batched best case),");
+  lines.push('its involuntary context switches per second (all threads; many of them with a high loop delay means it');
+  lines.push('was waiting for a core, not working), and for Node.js servers its event-loop delay (p50 / p99 / max,');
+  lines.push('1 ms resolution) and GC pauses (total / max). Each figure is the median over the runs, so one row\'s');
+  lines.push(`figures may come from different runs. Median of ${meta.runs} run(s); fairness notes follow the tables.`);
   lines.push('');
   lines.push('Latency at saturation is queueing, not the server\'s own delay: a window\'s barrier returns once the');
   lines.push('server has *handled* the window, not once subscribers have read it, so a server that accepts faster');
@@ -624,7 +757,7 @@ function writeResultsSection(): void {
     }
     const ws = entry.systems.find((row) => row.system === 'ws');
     const sio = entry.systems.find((row) => row.system === 'socketio');
-    lines.push(`### ${entry.scenario} (fixed load: ${Math.round(entry.offeredPerSecond).toLocaleString('en')} messages/s)`);
+    lines.push(`### ${entry.scenario} (fixed load: ${Math.round(entry.offeredPerSecond).toLocaleString('en')} messages/s for ${entry.fixedSeconds ?? 3} s)`);
     lines.push('');
     if (entry.kind === 'wildcard') {
       lines.push('Patterns `w.<n>.*` (even n) and `w.*.<n>` (odd n) over 100 connections, 100 each; one');
@@ -643,6 +776,20 @@ function writeResultsSection(): void {
       lines.push(
         `| ${row.name} (${row.version}) | ${Math.round(row.deliveriesPerSecond).toLocaleString('en')}${lost} | ${ratio(row.deliveriesPerSecond, ws?.deliveriesPerSecond)} | ${ratio(row.deliveriesPerSecond, sio?.deliveriesPerSecond)} | ${row.cpuMicrosPerDelivery.toFixed(2)} | ${ratio(row.cpuMicrosPerDelivery, ws?.cpuMicrosPerDelivery)} | ${latencyCell(row.saturated)} | ${latencyCell(row.fixed)}${late}${overloaded} |`,
       );
+    }
+    // Results written before the fixed-load phase had per-second p99s and server figures have no second table.
+    if (entry.systems.every((row) => row.fixedServer !== undefined && row.fixed.windows !== undefined)) {
+      lines.push('');
+      lines.push('At the fixed load:');
+      lines.push('');
+      lines.push('| system | p50 / p99 / p999 ms | per-second p99 median / max ms | server CPU µs/delivery | involuntary switches/s | loop delay p50 / p99 / max ms | GC total / max ms |');
+      lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+      for (const row of entry.systems) {
+        const server = row.fixedServer;
+        lines.push(
+          `| ${row.name} | ${latencyCell(row.fixed)} | ${row.fixed.p99PerSecondMedianMs.toFixed(2)} / ${row.fixed.p99PerSecondMaxMs.toFixed(2)} | ${server.cpuMicrosPerDelivery.toFixed(2)} | ${Math.round(server.involuntarySwitchesPerSecond).toLocaleString('en')} | ${server.eld ? `${server.eld.p50ms.toFixed(2)} / ${server.eld.p99ms.toFixed(2)} / ${server.eld.maxMs.toFixed(2)}` : '–'} | ${server.gc ? `${server.gc.totalMs.toFixed(1)} / ${server.gc.maxMs.toFixed(1)}` : '–'} |`,
+        );
+      }
     }
   }
   lines.push('');

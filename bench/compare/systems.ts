@@ -9,11 +9,24 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { hs256 } from '../jwt.js';
 
+/** What a Node.js server's own process went through in a phase (servers/phase-stats.mjs). */
+export interface PhaseStats {
+  /** Event-loop delay (monitorEventLoopDelay, 1 ms resolution). */
+  readonly eld: { readonly p50ms: number; readonly p99ms: number; readonly maxMs: number };
+  /** GC pauses (PerformanceObserver 'gc'). */
+  readonly gc: { readonly count: number; readonly totalMs: number; readonly maxMs: number };
+}
+
 export interface RunningServer {
   readonly url: string;
   readonly pid: number;
   /** Runs a full GC in the server; only Node.js servers can. */
   collectGarbage?(): Promise<void>;
+  /**
+   * Starts recording the server's event-loop delay and GC pauses; the
+   * function it resolves to stops and returns them. Only Node.js servers can.
+   */
+  startPhaseStats?(): Promise<() => Promise<PhaseStats>>;
   stop(): Promise<void>;
 }
 
@@ -42,6 +55,7 @@ const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 const packageVersion = (path: string) => (JSON.parse(readFileSync(here(path), 'utf8')) as { version: string }).version;
 
 const gcPreload = here('servers/gc-on-signal.mjs');
+const phasePreload = here('servers/phase-stats.mjs');
 
 // BENCH_CPU_PROF_DIR=/tmp/prof profiles every Node.js server (node --cpu-prof);
 // NODE_OPTIONS may not carry --cpu-prof, and it would profile the clients too.
@@ -49,9 +63,19 @@ const profiling = process.env.BENCH_CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-di
 // BENCH_SERVER_LOG=1 passes every server's output through (and the eventwire broker is not --quiet).
 const showServerOutput = process.env.BENCH_SERVER_LOG === '1';
 
-/** A Node.js server script, with a full GC on request (see servers/gc-on-signal.mjs). */
+/**
+ * A Node.js server script, with a full GC on request (see
+ * servers/gc-on-signal.mjs) and its loop delay and GC pauses over a phase
+ * (servers/phase-stats.mjs).
+ */
 const launchNode = (script: string, args: string[] = []): Promise<RunningServer> =>
-  launch(process.execPath, [...profiling, '--expose-gc', '--import', gcPreload, script, ...args], /listening on (ws:\/\/\S+)/, (m) => m[1]!, true);
+  launch(
+    process.execPath,
+    [...profiling, '--expose-gc', '--import', gcPreload, '--import', phasePreload, script, ...args],
+    /listening on (ws:\/\/\S+)/,
+    (m) => m[1]!,
+    true,
+  );
 
 function launch(
   command: string,
@@ -62,9 +86,23 @@ function launch(
 ): Promise<RunningServer> {
   const child: ChildProcess = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const gcWaiters: Array<() => void> = [];
+  const phaseWaiters: Array<(answer: string) => void> = [];
+  let pending = '';
   child.stdout!.on('data', (chunk: Buffer) => {
-    for (const _ of String(chunk).matchAll(/gc done/g)) gcWaiters.shift()?.();
+    // Whole lines only: a phase-stats answer may arrive in two chunks.
+    const lines = (pending + String(chunk)).split('\n');
+    pending = lines.pop()!;
+    for (const line of lines) {
+      if (line === 'gc done') gcWaiters.shift()?.();
+      else if (line.startsWith('phase-stats ')) phaseWaiters.shift()?.(line.slice('phase-stats '.length));
+    }
   });
+  // One SIGWINCH, one answer line (servers/phase-stats.mjs).
+  const askPhase = () =>
+    new Promise<string>((answer) => {
+      phaseWaiters.push(answer);
+      child.kill('SIGWINCH');
+    });
   return new Promise((resolve, reject) => {
     let text = '';
     const timer = setTimeout(() => reject(new Error(`${command} did not start: ${text}`)), 15_000);
@@ -85,6 +123,10 @@ function launch(
               gcWaiters.push(done);
               child.kill('SIGUSR2');
             }),
+          startPhaseStats: async () => {
+            await askPhase();
+            return async () => JSON.parse(await askPhase()) as PhaseStats;
+          },
         }),
         stop: () =>
           new Promise<void>((done) => {
