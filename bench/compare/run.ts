@@ -693,7 +693,9 @@ function fairnessNotes(): string[] {
     'One machine: servers and load generators share 2 cores, so the fastest systems are partly limited by the clients; ' +
       'CPU per delivery is read from the server process alone and does not depend on that.',
     'Node.js servers run with --expose-gc and a preloaded SIGUSR2 handler (servers/gc-on-signal.mjs) that only the ' +
-      'connection scenario uses; nats-server runs from the Debian package with a WebSocket listener and no TLS.',
+      'connection scenario uses, and a preloaded SIGWINCH handler (servers/phase-stats.mjs) that records event-loop ' +
+      'delay (a 1 ms timer) and GC pauses during the fixed-load phase only; nats-server runs from the Debian package ' +
+      'with a WebSocket listener and no TLS.',
   ];
 }
 
@@ -883,7 +885,22 @@ if (smoke) {
       ? entry.systems.filter((row) => !(row.connectsPerSecond > 0)).map((row) => `${entry.scenario} · ${row.name}`)
       : entry.systems.filter((row) => row.saturatedShare < 1 || row.deliveredShare < 1).map((row) => `${entry.scenario} · ${row.name}`),
   );
-  console.log(`SMOKE ${JSON.stringify({ scenarios: report.map((entry) => ({ scenario: entry.scenario, systems: entry.systems.map((row) => row.system) })), incomplete })}`);
+  // What the fixed-load phase measured beside latency, per throughput row: seconds of per-second p99s, and
+  // whether the server's loop delay and GC pauses came back (Node.js servers) and its CPU was read.
+  const fixedLoad = report.flatMap((entry) =>
+    entry.kind === 'connections'
+      ? []
+      : entry.systems.map((row) => ({
+          scenario: entry.scenario,
+          system: row.system,
+          windows: row.fixed.windows,
+          serverCpu: row.fixedServer.cpuMicrosPerDelivery > 0,
+          loopDelay: row.fixedServer.eld !== undefined && row.fixedServer.gc !== undefined,
+        })),
+  );
+  console.log(
+    `SMOKE ${JSON.stringify({ scenarios: report.map((entry) => ({ scenario: entry.scenario, systems: entry.systems.map((row) => row.system) })), incomplete, fixedLoad })}`,
+  );
   process.exit(incomplete.length === 0 ? 0 : 1);
 }
 mkdirSync(resultsDir, { recursive: true });

@@ -29,6 +29,7 @@ test('every system runs every scenario of the comparison and delivers everything
   const summary = JSON.parse(line.slice('SMOKE '.length)) as {
     scenarios: Array<{ scenario: string; systems: string[] }>;
     incomplete: string[];
+    fixedLoad: Array<{ scenario: string; system: string; windows: number; serverCpu: boolean; loopDelay: boolean }>;
   };
   assert.equal(summary.incomplete, [], 'runs that lost deliveries');
   assert.is(code, 0);
@@ -40,6 +41,15 @@ test('every system runs every scenario of the comparison and delivers everything
     // The Synap surface takes part in fan-out and fan-in only.
     const expected = entry.scenario.startsWith('fan-') ? systems : systems.filter((key) => key !== 'eventwire-synap');
     assert.equal([...entry.systems].sort(), [...expected].sort(), entry.scenario);
+  }
+  // The fixed-load phase reports per-second p99s, and what the server went through: its CPU for every
+  // system, its loop delay and GC pauses for the Node.js servers (nats-server is the one Go process).
+  assert.ok(summary.fixedLoad.length > 0);
+  for (const row of summary.fixedLoad) {
+    const where = `${row.scenario} · ${row.system}`;
+    assert.ok(row.windows >= 1, where);
+    assert.ok(row.serverCpu, where);
+    assert.is(row.loopDelay, row.system !== 'nats', where);
   }
 });
 
