@@ -159,6 +159,9 @@ export class Router {
       if (this.#interest) this.#countInterest(pattern, -1);
     }
     this.#patterns.delete(subscriber);
+    // A stale entry would keep the departed connection (and all it holds)
+    // alive until its topic is published to again or evicted: drop them all.
+    this.#matches.clear();
   }
 
   #countInterest(pattern: string, change: 1 | -1): void {

@@ -141,6 +141,20 @@ test('a subscription made after a topic was cached reaches its next publish; an 
   assert.equal([early.received.length, late.received.length], [2, 2]);
 });
 
+test('a removed (disconnected) subscriber is held by no cache entry: the cache is emptied', () => {
+  const router = new Router();
+  const gone = new Recorder('gone');
+  const stays = new Recorder('stays');
+  router.subscribe(gone, 'a.*');
+  router.subscribe(stays, 'b.*');
+  router.route(event('a.x'));
+  router.route(event('b.x'));
+  assert.is(router.matchCacheSize, 2);
+  router.remove(gone);
+  assert.is(router.matchCacheSize, 0);
+  assert.is(router.route(event('b.x')), 1);
+});
+
 test('a bad matchCacheTopics is invalid_config', () => {
   for (const bad of [-1, 1.5, Number.NaN]) {
     try {
