@@ -6,9 +6,9 @@ import { channelDriver, createBroadcaster, httpDriver, logDriver, nullDriver, re
 import { redisServerAvailable, startRedisServer } from '../../../scripts/testing/redis-server.js';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import WebSocket from 'ws';
 import { z } from 'zod';
 import { createApiKeyAuthenticator } from '../src/index.js';
+import { barrier, broadcastingClient } from './broadcasting-client.js';
 import { startBroker, until, within, type TestBroker } from './helpers.js';
 
 const SERVICE_KEY = 'orders-service-key-0123456789';
@@ -52,25 +52,6 @@ class OrderShipped implements Broadcastable {
 }
 
 const order = (status: Order['status'], id = 'o1'): Order => ({ id, userId: 'ada', carrier: 'DHL', status, customerEmail: 'ada@example.com' });
-
-/** A browser on the broadcasting surface, subscribed to `channel`. */
-async function broadcastingClient(server: TestBroker<never>, user: string, channel: string) {
-  const socket = new WebSocket(`${server.url}/api/v1/broadcasting/ws?token=${user}`);
-  const received: Array<Record<string, unknown>> = [];
-  socket.on('message', (data) => void received.push(JSON.parse(String(data)) as Record<string, unknown>));
-  await within(new Promise((resolve) => socket.once('open', resolve)), 2000, 'open');
-  socket.send(JSON.stringify({ event: 'subscribe', channel }));
-  await until(() => received.some((frame) => frame['event'] === 'subscribed'), 'subscribed');
-  const socketId = String(received.find((frame) => frame['event'] === 'connected')!['socket_id']);
-  return { socket, received, socketId, broadcasts: () => received.filter((frame) => !['connected', 'subscribed', 'pong'].includes(String(frame['event']))) };
-}
-
-/** Every frame sent to the client before this has arrived (frames of one connection are in order). */
-async function barrier(client: { socket: WebSocket; received: Array<Record<string, unknown>> }): Promise<void> {
-  const pongs = client.received.filter((frame) => frame['event'] === 'pong').length;
-  client.socket.send(JSON.stringify({ event: 'ping' }));
-  await until(() => client.received.filter((frame) => frame['event'] === 'pong').length > pongs, 'pong');
-}
 
 test('a class with broadcastOn (two channels), broadcastWith (fields hidden), its class name as the event, through an EventChannel', async ({ server, service }) => {
   const broadcast = createBroadcaster(channelDriver(service));

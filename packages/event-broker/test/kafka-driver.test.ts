@@ -9,33 +9,11 @@ import { EventChannel } from '@eventwire/event-channel';
 import { createBroadcaster, kafkaDriver } from '@eventwire/event-channel/broadcasting';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import WebSocket from 'ws';
 import { kafkaServerAvailable, startKafkaServer } from '../../../scripts/testing/kafka-server.js';
-import { startBroker, until, within } from './helpers.js';
-import type { TestBroker } from './helpers.js';
+import { barrier, broadcastingClient } from './broadcasting-client.js';
+import { startBroker, until, type TestBroker } from './helpers.js';
 
 const test = suite('broadcasting API: the kafka driver');
-
-/** Makes each Kafka topic once, with one partition (a topic the mock auto-created first is already there: fine). */
-/** A browser on the broadcasting surface, subscribed to `channel`. */
-async function broadcastingClient(server: TestBroker<never>, user: string, channel: string) {
-  const socket = new WebSocket(`${server.url}/api/v1/broadcasting/ws?token=${user}`);
-  const received: Array<Record<string, unknown>> = [];
-  socket.on('message', (data) => void received.push(JSON.parse(String(data)) as Record<string, unknown>));
-  await within(new Promise((resolve) => socket.once('open', resolve)), 2000, 'open');
-  socket.send(JSON.stringify({ event: 'subscribe', channel }));
-  await until(() => received.some((frame) => frame['event'] === 'subscribed'), 'subscribed');
-  const socketId = String(received.find((frame) => frame['event'] === 'connected')!['socket_id']);
-  const named = (event: string) => received.filter((frame) => frame['event'] === event);
-  return { socket, received, socketId, named };
-}
-
-/** Every frame sent to the client before this has arrived (frames of one connection are in order). */
-async function barrier(client: { socket: WebSocket; received: Array<Record<string, unknown>> }): Promise<void> {
-  const pongs = client.received.filter((frame) => frame['event'] === 'pong').length;
-  client.socket.send(JSON.stringify({ event: 'ping' }));
-  await until(() => client.received.filter((frame) => frame['event'] === 'pong').length > pongs, 'pong');
-}
 
 if (!kafkaServerAvailable()) {
   test.skip('(cc or librdkafka-dev not installed: no Kafka test server)', () => {});
