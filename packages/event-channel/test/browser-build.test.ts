@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { build } from 'esbuild';
+import { build, type OnResolveArgs, type OnResolveResult } from 'esbuild';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as nodeEntry from '../src/index.js';
@@ -34,6 +34,19 @@ test.before(async (context) => {
 });
 test.after((context) => rmSync(context.dir, { recursive: true, force: true }));
 
+/** esbuild's bundler over `entry`, nothing written, every import's resolution decided by `resolve` (undefined: follow it). */
+function walkImports(entry: string, resolve: (args: OnResolveArgs) => OnResolveResult | undefined) {
+  return build({
+    entryPoints: [entry],
+    bundle: true,
+    write: false,
+    format: 'esm',
+    platform: 'neutral',
+    logLevel: 'silent',
+    plugins: [{ name: 'walk-imports', setup: (esbuild) => void esbuild.onResolve({ filter: /.*/ }, resolve) }],
+  });
+}
+
 /**
  * Every module the file would ask the browser for, as esbuild's parser reads
  * it: static imports and re-exports, import() and require() with a literal
@@ -42,25 +55,10 @@ test.after((context) => rmSync(context.dir, { recursive: true, force: true }));
  */
 async function requestedModules(file: string): Promise<string[]> {
   const found: string[] = [];
-  const result = await build({
-    entryPoints: [file],
-    bundle: true,
-    write: false,
-    format: 'esm',
-    platform: 'neutral',
-    logLevel: 'silent',
-    plugins: [
-      {
-        name: 'record-imports',
-        setup(esbuild) {
-          esbuild.onResolve({ filter: /.*/ }, (args) => {
-            if (args.kind === 'entry-point') return undefined;
-            found.push(`${args.kind} ${args.path}`);
-            return { path: args.path, external: true };
-          });
-        },
-      },
-    ],
+  const result = await walkImports(file, (args) => {
+    if (args.kind === 'entry-point') return undefined;
+    found.push(`${args.kind} ${args.path}`);
+    return { path: args.path, external: true };
   });
   const printed = result.outputFiles[0]!.text;
   found.push(...[...printed.matchAll(/\bimport\s*\(([^)]{0,40})/g)].map((match) => `import(${match[1]})`));
@@ -80,27 +78,12 @@ test('the file imports nothing: no import/export-from, no import(), no require()
 
 test('the package index statically imports no node: module and no package (a page may load dist/ module by module: the Kafka files reach it)', async () => {
   const found: string[] = [];
-  await build({
-    entryPoints: [join(packageDir, 'src/index.ts')],
-    bundle: true,
-    write: false,
-    format: 'esm',
-    platform: 'neutral',
-    logLevel: 'silent',
-    plugins: [
-      {
-        name: 'record-static-imports',
-        setup(esbuild) {
-          esbuild.onResolve({ filter: /.*/ }, (args) => {
-            // A client loaded on connect (import() of an optional peer) is the transports' way; a static one is not.
-            if (args.kind === 'dynamic-import') return { path: args.path, external: true };
-            if (args.kind === 'entry-point' || args.path.startsWith('.')) return undefined;
-            found.push(`${args.importer.slice(packageDir.length)}: ${args.path}`);
-            return { path: args.path, external: true };
-          });
-        },
-      },
-    ],
+  await walkImports(join(packageDir, 'src/index.ts'), (args) => {
+    // A client loaded on connect (import() of an optional peer) is the transports' way; a static one is not.
+    if (args.kind === 'dynamic-import') return { path: args.path, external: true };
+    if (args.kind === 'entry-point' || args.path.startsWith('.')) return undefined;
+    found.push(`${args.importer.slice(packageDir.length)}: ${args.path}`);
+    return { path: args.path, external: true };
   });
   assert.equal(found, []);
 });
