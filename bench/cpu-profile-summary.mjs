@@ -15,6 +15,7 @@
 // busy share per 250 ms, to find the phases (the fixed-load phase, say).
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { fileOf, packageOf } from './profile-source.mjs';
 
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { top: { type: 'string' }, window: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, timeline: { type: 'boolean' }, callers: { type: 'string' } } });
 const top = Number(values.top ?? 25);
@@ -56,17 +57,6 @@ if (values.window) {
   }
 }
 
-/** Where a function lives: node internals by module, packages by name and path, the rest as is. */
-function fileOf(url) {
-  if (!url) return '(native / V8)';
-  if (url.startsWith('node:')) return url;
-  const pkg = /\/node_modules\/(?:\.pnpm\/[^/]+\/node_modules\/)?((?:@[^/]+\/)?[^/]+)\/(.*)$/.exec(url);
-  if (pkg) return `${pkg[1]}/${pkg[2]}`;
-  const own = /\/packages\/([^/]+)\/(.*)$/.exec(url);
-  if (own) return `@eventwire/${own[1]}/${own[2]}`;
-  return url.replace(/^file:\/\//, '');
-}
-const packageOf = (file) => (file.startsWith('node:') ? 'node:' + file.slice(5).split('/')[0] : file.startsWith('(') ? file : file.split('/').slice(0, file.startsWith('@') ? 2 : 1).join('/'));
 
 // Self time: each sample's delta goes to the sampled node (time to the next sample).
 const self = new Map();

@@ -9,21 +9,13 @@
 // --per <count>: also bytes per unit of work (deliveries in the run, say).
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { fileOf } from './profile-source.mjs';
 
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { top: { type: 'string' }, per: { type: 'string' } } });
 const top = Number(values.top ?? 25);
 const per = values.per ? Number(values.per) : undefined;
 const profile = JSON.parse(readFileSync(positionals[0], 'utf8'));
 
-function fileOf(url) {
-  if (!url) return '(native / V8)';
-  if (url.startsWith('node:')) return url;
-  const pkg = /\/node_modules\/(?:\.pnpm\/[^/]+\/node_modules\/)?((?:@[^/]+\/)?[^/]+)\/(.*)$/.exec(url);
-  if (pkg) return `${pkg[1]}/${pkg[2]}`;
-  const own = /\/packages\/([^/]+)\/(.*)$/.exec(url);
-  if (own) return `@eventwire/${own[1]}/${own[2]}`;
-  return url.replace(/^file:\/\//, '');
-}
 
 const byFunction = new Map();
 const byFile = new Map();
