@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import * as ws from 'ws';
 import { WebSocket, WebSocketServer } from 'ws';
 import { Connection } from '../src/connection.js';
-import { WsWire } from '../src/wire/ws-wire.js';
+import { TickFlusher, WsWire } from '../src/wire/ws-wire.js';
 import { PreparedTextFrame } from '../src/prepared-frame.js';
 import { RawClient, startBroker, within } from './helpers.js';
 
@@ -105,6 +105,70 @@ test('with permessage-deflate negotiated, prepared frames go through ws and keep
     for (const socket of server.clients) socket.terminate();
     await new Promise((resolve) => server.close(resolve));
   }
+});
+
+/** Two plain ws connections accepted by a server of our own, each behind a WsWire sharing one TickFlusher. */
+async function twoConnections(): Promise<{ connections: Connection[]; received: Promise<string[]>[]; stop(): Promise<void> }> {
+  const server = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+  await new Promise((resolve) => server.once('listening', resolve));
+  const flusher = new TickFlusher();
+  const connections: Connection[] = [];
+  const received: Promise<string[]>[] = [];
+  for (const id of ['c1', 'c2']) {
+    const accepted = new Promise<ws.WebSocket>((resolve) => server.once('connection', resolve));
+    const client = new WebSocket(`ws://127.0.0.1:${(server.address() as { port: number }).port}`);
+    const messages: string[] = [];
+    received.push(
+      new Promise((resolve) => {
+        client.on('message', (data, isBinary) => messages.push(isBinary ? `binary:${String(data)}` : String(data)));
+        client.on('close', (code) => resolve([...messages, `close:${code}`]));
+      }),
+    );
+    const socket = await accepted;
+    const wire = new WsWire(socket, flusher);
+    connections.push(new Connection({ id, wire, surface: 'native', remote: 'test', maxOutboundBytes: 1_048_576, slowConsumerMs: 1000, onSlow: () => {} }));
+  }
+  return {
+    connections,
+    received,
+    stop: async () => {
+      for (const socket of server.clients) socket.terminate();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+test('prepared frames held for the tick keep their order with text, binary and close frames sent between them', async () => {
+  const { connections, received, stop } = await twoConnections();
+  try {
+    const frames = ['p1', 'p2', 'p3', 'p4'].map((text) => new PreparedTextFrame(text));
+    // One tick, as a read of several publishes gives: both connections get the
+    // same prepared frames (a fan-out), with ws's own sends in between.
+    for (const connection of connections) {
+      connection.sendPrepared(frames[0]!);
+      connection.sendPrepared(frames[1]!);
+      connection.send('ack-1');
+      connection.sendPrepared(frames[2]!);
+      connection.sendBinary(Buffer.from('b'));
+      connection.sendPrepared(frames[3]!);
+      connection.close(4000, 'done', 1000);
+    }
+    const expected = ['p1', 'p2', 'ack-1', 'p3', 'binary:b', 'p4', 'close:4000'];
+    for (const messages of received) assert.equal(await within(messages, 2000, 'the messages and the close'), expected);
+  } finally {
+    await stop();
+  }
+});
+
+test("a flush joins a fan-out's frames once for every wire holding the same ones", () => {
+  const flusher = new TickFlusher();
+  const [a, b, c] = ['a', 'b', 'c'].map((text) => new PreparedTextFrame(text).bytes) as [Buffer, Buffer, Buffer];
+  const first = flusher.join([a, b], a.length + b.length);
+  assert.is(flusher.join([a, b], a.length + b.length), first, 'the same frames in the same order: the same Buffer');
+  const other = flusher.join([a, c], a.length + c.length);
+  assert.is.not(other, first, 'other frames: other bytes');
+  assert.ok(other.equals(Buffer.concat([a, c])));
+  assert.ok(flusher.join([b, a], a.length + b.length).equals(Buffer.concat([b, a])), 'the same frames in another order are joined in that order');
 });
 
 test.run();

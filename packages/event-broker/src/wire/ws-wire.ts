@@ -25,6 +25,12 @@ interface TcpSocket {
 export class TickFlusher {
   #wires: WsWire[] = [];
   #scheduled = false;
+  // The frames the last wire of this flush joined, and the bytes it built: a
+  // fan-out hands every subscriber the same frames in the same order, so the
+  // next wire with the same list writes the same Buffer instead of copying
+  // them again (1,000 subscribers: one join per tick, not 1,000).
+  #joinedFrames: readonly Buffer[] = [];
+  #joined: Buffer | undefined;
 
   /** `wire` holds writes until the end of this tick. */
   add(wire: WsWire): void {
@@ -39,7 +45,22 @@ export class TickFlusher {
     const wires = this.#wires;
     this.#wires = [];
     for (const wire of wires) wire.flush();
+    this.#joinedFrames = [];
+    this.#joined = undefined;
   };
+
+  /** `frames` as one Buffer, shared with the previous wire of this flush when it held the same frames. */
+  join(frames: readonly Buffer[], bytes: number): Buffer {
+    const last = this.#joinedFrames;
+    if (this.#joined && last.length === frames.length && sameFrames(last, frames)) return this.#joined;
+    this.#joinedFrames = frames;
+    return (this.#joined = Buffer.concat(frames as Buffer[], bytes));
+  }
+}
+
+function sameFrames(a: readonly Buffer[], b: readonly Buffer[]): boolean {
+  for (let index = 0; index < a.length; index++) if (a[index] !== b[index]) return false;
+  return true;
 }
 
 export class WsWire implements Wire {
@@ -53,6 +74,12 @@ export class WsWire implements Wire {
   readonly #writesPrepared: boolean;
   readonly #flusher: TickFlusher;
   #batching = false;
+  // Prepared frames of this tick, written as one Buffer at the flush: one
+  // stream write per socket per tick instead of one per frame (Node's
+  // Writable allocates and later walks an entry for every write; at 1→1,000
+  // fan-out that was ~27 % of the broker's busy time, bench/RESULTS.md #35).
+  #held: Buffer[] = [];
+  #heldBytes = 0;
   #flushed: (() => void) | undefined;
   #events: WireEvents | undefined;
   #watchingDrain = false;
@@ -69,7 +96,7 @@ export class WsWire implements Wire {
   }
 
   get unsentBytes(): number {
-    return this.#socket.bufferedAmount;
+    return this.#socket.bufferedAmount + this.#heldBytes;
   }
 
   get traffic(): { readonly received: number; readonly sent: number } {
@@ -86,12 +113,15 @@ export class WsWire implements Wire {
   }
 
   send(text: string): void {
+    // After the prepared frames held so far: ws writes to the (corked) socket at once.
+    this.#release();
     // ws drops (and reports to no callback) a send on a socket no longer open.
     this.#socket.send(text);
   }
 
   /** ws frames it (no extension is negotiated, so its sender writes at once, in order with the prepared frames). */
   sendBinary(bytes: Buffer): void {
+    this.#release();
     this.#socket.send(bytes, { binary: true });
   }
 
@@ -102,7 +132,24 @@ export class WsWire implements Wire {
    */
   sendPrepared(frame: PreparedTextFrame): void {
     if (!this.#writesPrepared) return this.send(frame.text);
-    this.#tcp!.write(frame.bytes);
+    const bytes = frame.bytes;
+    if (!this.#batching) {
+      this.#tcp!.write(bytes);
+      return;
+    }
+    this.#held.push(bytes);
+    this.#heldBytes += bytes.length;
+  }
+
+  /** What this tick held goes to the socket (still corked), as one write. */
+  #release(): void {
+    const held = this.#held;
+    if (held.length === 0) return;
+    const bytes = this.#heldBytes;
+    this.#held = [];
+    this.#heldBytes = 0;
+    if (this.#tcp!.destroyed) return;
+    this.#tcp!.write(held.length === 1 ? held[0]! : this.#flusher.join(held, bytes));
   }
 
   /** `ws` corks per frame itself; corks nest, so ours holds the whole tick. */
@@ -119,6 +166,7 @@ export class WsWire implements Wire {
 
   /** The tick is over (TickFlusher): what was held leaves in one write. */
   flush(): void {
+    this.#release();
     this.#batching = false;
     const tcp = this.#tcp!;
     if (tcp.destroyed) return;
@@ -127,11 +175,14 @@ export class WsWire implements Wire {
   }
 
   probe(): void {
+    this.#release();
     this.#socket.ping();
   }
 
   close(code: number, reason: string): void {
     if (this.#socket.readyState === WebSocket.CLOSED) return;
+    // The close frame comes after every frame sent before it.
+    this.#release();
     this.#socket.close(code, reason);
   }
 
