@@ -150,4 +150,33 @@ test('a ping is a barrier: events caused by earlier publishes arrive before the 
   client.close();
 });
 
+test("a publish's topic is checked by the broker's own topic limits, looser or stricter than the defaults", async () => {
+  for (const [limits, accepted, refused] of [
+    // Longer than the default 255: was refused invalid_envelope by the default limits before the broker's were looked at.
+    [{ maxLength: 1000, maxSegments: 40 }, ['x'.repeat(300), Array(36).fill('s').join('.')], ['x'.repeat(1001)]],
+    [{ maxLength: 20, maxSegments: 3 }, ['a.b.c', 'x'.repeat(20)], ['x'.repeat(21), 'a.b.c.d']],
+  ] as const) {
+    const server = await startBroker({ topicLimits: limits });
+    try {
+      const client = await RawClient.native(server.url);
+      client.send({ type: 'subscribe', id: 's', pattern: '#' });
+      await client.next();
+      for (const [id, topic] of accepted.entries()) {
+        client.send({ type: 'publish', id, event: envelope(topic, 1) });
+        const delivered = await client.next();
+        assert.is(delivered['type'], 'event', `${topic.length} characters under ${JSON.stringify(limits)}: ${String(delivered['code'])}`);
+        assert.equal([(await client.next())['type']], ['ack']);
+      }
+      for (const [id, topic] of refused.entries()) {
+        client.send({ type: 'publish', id, event: envelope(topic, 1) });
+        const error = await client.next();
+        assert.equal([error['type'], error['code'], error['id']], ['error', 'invalid_envelope', id]);
+      }
+      client.close();
+    } finally {
+      await server.stop();
+    }
+  }
+});
+
 test.run();

@@ -1,6 +1,7 @@
 import type { EventEnvelope } from '../envelope.js';
 import { gapReasons, type GapReason } from '../gap.js';
 import { parseEnvelope } from '../envelope.js';
+import type { TopicLimits } from '../topic.js';
 import {
   EventwireError,
   isErrorCode,
@@ -172,9 +173,10 @@ export function encodeFrame(frame: ClientFrame | ServerFrame): string {
  * Parses what a client sent. Throws `invalid_frame` (bad JSON, unknown type,
  * wrong field types), `invalid_envelope` (a publish with a malformed event).
  * The thrown error carries the frame's `id` when one could be read, so the
- * server can answer the right request.
+ * server can answer the right request. A publish's topic is checked against
+ * `limits` (the server's own, so it is checked once and by the right bounds).
  */
-export function parseClientFrame(text: string): ClientFrame {
+export function parseClientFrame(text: string, limits?: TopicLimits): ClientFrame {
   const record = parseObject(text);
   const type = record['type'];
   switch (type) {
@@ -229,7 +231,7 @@ export function parseClientFrame(text: string): ClientFrame {
       const id = optionalId(record);
       let event: EventEnvelope;
       try {
-        event = parseEnvelope(record['event']);
+        event = parseEnvelope(record['event'], limits);
       } catch (error) {
         throw withFrameId(error, id);
       }

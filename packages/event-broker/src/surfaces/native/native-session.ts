@@ -1,7 +1,6 @@
 import {
   EventwireError,
   assertPattern,
-  assertTopic,
   toEventwireError,
   type EventEnvelope,
   type GapReason,
@@ -74,6 +73,7 @@ export class NativeSession implements Session {
   readonly #core: BrokerCore;
   readonly #ops: SessionOps;
   readonly #limits: NativeSessionLimits;
+  #origin: PublishOrigin | undefined;
   readonly #own: NativeSessionAccess | undefined;
   #greeted = false;
   readonly #frames = new FrameQueue<string>(
@@ -145,7 +145,7 @@ export class NativeSession implements Session {
   #handle(text: string): Promise<void> | undefined {
     let frame: ClientFrame;
     try {
-      frame = parseClientFrame(text);
+      frame = parseClientFrame(text, this.#limits.topicLimits);
     } catch (error) {
       this.#sendError(error instanceof FrameError ? error.frameId : undefined, error);
       return undefined;
@@ -372,12 +372,8 @@ export class NativeSession implements Session {
 
   #publish(id: FrameId | undefined, event: EventEnvelope, except: string | undefined): Promise<void> | undefined {
     try {
-      assertTopic(event.topic, this.#limits.topicLimits);
-      // Two literals, not a spread: this runs for every publish.
-      const origin: PublishOrigin = except !== undefined
-        ? { surface: 'native', connectionId: this.id, user: this.#connection.user, except }
-        : { surface: 'native', connectionId: this.id, user: this.#connection.user };
-      const result = this.#core.publish(event, origin);
+      // The topic was checked once, by this broker's limits, in parseClientFrame.
+      const result = this.#core.publish(event, this.#originOf(except));
       if (result instanceof Promise) {
         const answered = result.then(
           (settled) => this.#published(id, settled),
@@ -391,6 +387,19 @@ export class NativeSession implements Session {
       this.#sendError(id, error, event.id);
     }
     return undefined;
+  }
+
+  /**
+   * Who published, as hooks and observers see it. Without `except` it is the
+   * same for every publish until the user changes (a re-authentication), so
+   * it is built once then, not once per event.
+   */
+  #originOf(except: string | undefined): PublishOrigin {
+    const user = this.#connection.user;
+    if (except !== undefined) return { surface: 'native', connectionId: this.id, user, except };
+    const origin = this.#origin;
+    if (origin !== undefined && origin.user === user) return origin;
+    return (this.#origin = { surface: 'native', connectionId: this.id, user });
   }
 
   #published(id: FrameId | undefined, result: PublishResult): void {
