@@ -463,7 +463,7 @@ export class BrokerCore {
     return this.#route(rechecked, outcome.derived, origin, depth);
   }
 
-  #route(input: EventEnvelope, derived: DerivedEvent[], origin: PublishOrigin, depth: number): PublishResult | Promise<PublishResult> {
+  #route(input: EventEnvelope, derived: readonly DerivedEvent[], origin: PublishOrigin, depth: number): PublishResult | Promise<PublishResult> {
     let envelope = input;
     const retention = this.history?.rules.retentionFor(envelope.topic);
     if (retention) {
@@ -499,7 +499,7 @@ export class BrokerCore {
     return this.#routed(envelope, notified, derived, origin, depth);
   }
 
-  #afterShared(shared: SharedAppend, derived: DerivedEvent[], origin: PublishOrigin, depth: number): PublishResult {
+  #afterShared(shared: SharedAppend, derived: readonly DerivedEvent[], origin: PublishOrigin, depth: number): PublishResult {
     if (shared.duplicate) {
       this.counters.duplicates++;
       return { event: shared.event, notified: 0, duplicate: true };
@@ -516,7 +516,7 @@ export class BrokerCore {
   }
 
   /** After delivery: counted, handed to the observers, derived events published. */
-  #routed(envelope: EventEnvelope, notified: number, derived: DerivedEvent[], origin: PublishOrigin, depth: number): PublishResult {
+  #routed(envelope: EventEnvelope, notified: number, derived: readonly DerivedEvent[], origin: PublishOrigin, depth: number): PublishResult {
     this.counters.published++;
     if (this.#observers.length > 0) {
       const context: ObserveContext<EventMap> = {

@@ -96,6 +96,9 @@ export interface DerivedEvent {
   readonly data: unknown;
 }
 
+// What a publish with no intercept hooks derives: shared, frozen, one fewer array per publish.
+const noDerived: readonly DerivedEvent[] = Object.freeze([]);
+
 /** Per-hook counters, as reported by `broker.stats().hooks`. */
 export interface HookStats {
   readonly kind: 'intercept' | 'observe';
@@ -172,7 +175,7 @@ class Rejection {
 
 /** The result of running the intercept chain on one event. */
 export type InterceptOutcome =
-  | { readonly ok: true; readonly envelope: EventEnvelope; readonly transformed: boolean; readonly derived: DerivedEvent[] }
+  | { readonly ok: true; readonly envelope: EventEnvelope; readonly transformed: boolean; readonly derived: readonly DerivedEvent[] }
   | { readonly ok: false; readonly error: EventwireError };
 
 interface Interceptor {
@@ -243,7 +246,7 @@ export class InterceptChain {
   }
 
   run(envelope: EventEnvelope, origin: PublishOrigin): InterceptOutcome | Promise<InterceptOutcome> {
-    if (this.#hooks.length === 0) return { ok: true, envelope, transformed: false, derived: [] };
+    if (this.#hooks.length === 0) return { ok: true, envelope, transformed: false, derived: noDerived };
     const draft = new Draft(envelope, origin);
     const hooks = [...this.#hooks];
     for (let index = 0; index < hooks.length; index++) {

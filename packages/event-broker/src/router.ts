@@ -26,8 +26,11 @@ export type InterestListener = (pattern: string, interested: boolean) => void;
  */
 export class RoutedEvent {
   readonly envelope: EventEnvelope;
-  #encoders: Array<(envelope: EventEnvelope) => unknown> = [];
-  #encoded: unknown[] = [];
+  // Most events reach one surface: its encoder and result sit in fields, and
+  // a Map is built only for a second one (no arrays per publish).
+  #encoder: ((envelope: EventEnvelope) => unknown) | undefined;
+  #result: unknown;
+  #others: Map<(envelope: EventEnvelope) => unknown, unknown> | undefined;
 
   constructor(envelope: EventEnvelope) {
     this.envelope = envelope;
@@ -35,12 +38,18 @@ export class RoutedEvent {
 
   /** `encode(envelope)`, computed on first use per encoder and reused. */
   encoded<T>(encode: (envelope: EventEnvelope) => T): T {
-    const index = this.#encoders.indexOf(encode);
-    // Each encoder's own result sits at its index, so it has that encoder's type.
-    if (index >= 0) return this.#encoded[index] as T;
+    // Each encoder's own result is kept beside it, so it has that encoder's type.
+    if (this.#encoder === encode) return this.#result as T;
+    if (this.#encoder === undefined) {
+      const result = encode(this.envelope);
+      this.#encoder = encode;
+      this.#result = result;
+      return result;
+    }
+    const others = (this.#others ??= new Map());
+    if (others.has(encode)) return others.get(encode) as T;
     const result = encode(this.envelope);
-    this.#encoders.push(encode);
-    this.#encoded.push(result);
+    others.set(encode, result);
     return result;
   }
 }
