@@ -3,6 +3,7 @@
 // to every subscriber) lives here, below the connection.
 import { WebSocket } from 'ws';
 import type { PreparedTextFrame } from '../prepared-frame.js';
+import { installTextFrameReader } from './text-frame-reader.js';
 import type { Wire, WireEvents } from './wire.js';
 
 /** The part of ws's underlying net.Socket this wire uses. */
@@ -106,6 +107,10 @@ export class WsWire implements Wire {
   listen(events: WireEvents): void {
     this.#events = events;
     const socket = this.#socket;
+    // Complete text frames (nearly every frame a client sends) skip ws's
+    // Receiver and its 'message' emit (wire/text-frame-reader.ts); the rest
+    // still arrives here, in order, through ws.
+    installTextFrameReader(socket, (payload) => events.message(payload, false));
     socket.on('message', (data, isBinary) => events.message(asBuffer(data), isBinary));
     socket.on('pong', () => events.alive());
     socket.on('error', (error) => events.error(error));
