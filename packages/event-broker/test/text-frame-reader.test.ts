@@ -269,8 +269,9 @@ function terminal(maxPayload: number) {
   );
 }
 
-// The broker's ws maxPayload (upgrade.ts), and one small enough to send a whole oversize frame.
-const configs = [brokerDefaults.maxPayloadBytes * 4, 70_000];
+// The broker's ws maxPayload (upgrade.ts); one just over the 16-bit length
+// encoding; one small enough that a whole oversize frame arrives in one read.
+const configs = [brokerDefaults.maxPayloadBytes * 4, 70_000, 1_000];
 
 /** A client byte stream for one server config, and where it is cut into chunks. */
 const stream = fc.constantFrom(...configs.keys()).chain((config) =>
@@ -304,6 +305,21 @@ test.after(async () => {
   await Promise.all([...plain, ...wired].map((server) => server.close()));
 });
 
+// Streams random chunking rarely produces, where ws is mid-frame or mid-message
+// at a chunk boundary (the fast path must leave the next chunk to it), or a
+// whole oversize frame arrives in one chunk.
+const zeroMask = new Uint8Array(4);
+const edgeCases: { config: number; chunks: Buffer[] }[] = [
+  // A fragmented text message in progress: a text frame in it is ws's 1002.
+  { config: 0, chunks: [encode({ first: 0x01, mask: zeroMask, payload: Buffer.from('a') }), encode({ first: 0x81, mask: zeroMask, payload: Buffer.from('b') })] },
+  // ws holds one header byte (0x82, binary): the next chunk starts with what would read as a text frame.
+  { config: 0, chunks: [Buffer.from([0x82]), Buffer.from([0x81, 0x82, 0, 0, 0, 0, 0x68, 0x69])] },
+  // ws holds a partial payload whose rest is, byte for byte, a masked text frame.
+  { config: 0, chunks: [Buffer.from([0x82, 0x88, 0, 0, 0, 0]), encode({ first: 0x81, mask: zeroMask, payload: Buffer.from('hi') })] },
+  // A whole frame one byte over maxPayload, in one read: ws's 1009.
+  { config: 2, chunks: [encode({ first: 0x81, mask: zeroMask, payload: Buffer.alloc(1_001, 0x61) })] },
+];
+
 test('a WsWire server sees what a plain ws server sees, for any byte stream and chunking', async () => {
   let fast = 0;
   await fc.assert(
@@ -312,7 +328,7 @@ test('a WsWire server sees what a plain ws server sees, for any byte stream and 
       assert.equal(ours.seen, theirs.seen);
       fast += ours.seen.messages.length - ours.viaWs;
     }),
-    { numRuns: 200 },
+    { numRuns: 200, examples: edgeCases.map((edge) => [edge]) },
   );
   // The streams did exercise the fast path, not only ws.
   assert.ok(fast > 100, `${fast} messages took the fast path`);
