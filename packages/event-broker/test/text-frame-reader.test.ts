@@ -328,7 +328,8 @@ test('a WsWire server sees what a plain ws server sees, for any byte stream and 
       assert.equal(ours.seen, theirs.seen);
       fast += ours.seen.messages.length - ours.viaWs;
     }),
-    { numRuns: 200, examples: edgeCases.map((edge) => [edge]) },
+    // Seeded, so CI runs the same streams; TEXT_FRAME_READER_SEED=<n> explores others.
+    { numRuns: 200, seed: Number(process.env['TEXT_FRAME_READER_SEED'] ?? 35), examples: edgeCases.map((edge) => [edge]) },
   );
   // The streams did exercise the fast path, not only ws.
   assert.ok(fast > 100, `${fast} messages took the fast path`);
