@@ -31,8 +31,10 @@ export { TopicTrie } from './topic-trie.js';
 export {
   assertPattern,
   assertTopic,
+  captureParams,
   findTopicProblem,
   isWildcardPattern,
+  parsePattern,
   patternCovers,
   topicLimitDefaults,
   topicMatches,
@@ -52,6 +54,8 @@ export type {
   PatternArgument,
   PatternCheck,
   PatternEvent,
+  PatternHandler,
+  PatternTopics,
   Unsubscribe,
   WaitOptions,
 } from './channel.js';
@@ -79,7 +83,17 @@ export type { OutboxOverflow } from './outbox.js';
 export type { MemberInfo, PresenceInfo, PresenceMember, PresenceOptions } from './presence.js';
 export type { PayloadLimits } from './protocol/payload-shape.js';
 export type { ChannelState, ChannelStatus } from './status.js';
-export type { MatchingTopics, TopicLimits, TopicMatchesPattern, TopicSegments } from './topic.js';
+export type {
+  CaptureName,
+  DuplicateCapture,
+  MatchingTopics,
+  NormalisePattern,
+  ParsedPattern,
+  PatternParams,
+  TopicLimits,
+  TopicMatchesPattern,
+  TopicSegments,
+} from './topic.js';
 export type { TraceParent } from './tracing/traceparent.js';
 export type { EventTracing, TraceSpan } from './tracing/tracing.js';
 export type { MemoryHubOptions } from './transport/memory.js';

@@ -36,10 +36,15 @@ import type { ParsedOffset } from './offset.js';
 import { disconnectReasonOf } from './disconnect-reason.js';
 import type { ChannelStatus } from './status.js';
 import {
-  assertPattern,
   assertTopic,
+  captureParams,
+  parsePattern,
   topicLimitDefaults,
+  type CaptureName,
+  type DuplicateCapture,
   type MatchingTopics,
+  type NormalisePattern,
+  type PatternParams,
   type TopicLimits,
 } from './topic.js';
 import { TopicTrie } from './topic-trie.js';
@@ -180,21 +185,40 @@ export type Unsubscribe = (() => void) & { readonly ready: Promise<void> };
  * Makes a pattern that matches no declared event a compile error, naming the
  * problem in the message. Untyped channels accept any pattern.
  */
-export type PatternCheck<TEvents extends EventMap, TPattern extends string> =
-  string extends EventTopic<TEvents>
+export type PatternCheck<TEvents extends EventMap, TPattern extends string> = ([DuplicateCapture<TPattern>] extends [never]
+  ? unknown
+  : { readonly 'capture name used twice': DuplicateCapture<TPattern> }) &
+  (string extends EventTopic<TEvents>
     ? unknown
-    : [MatchingTopics<EventTopic<TEvents>, TPattern>] extends [never]
+    : [PatternTopics<TEvents, TPattern>] extends [never]
       ? { readonly 'pattern matches no declared event': TPattern }
-      : unknown;
+      : unknown);
 
 /** A pattern argument: any string, with the declared topics offered by autocompletion. */
 export type PatternArgument<TEvents extends EventMap> = EventTopic<TEvents> | '#' | (string & {});
 
-/** The events a pattern delivers on a channel of `TEvents`. */
-export type PatternEvent<TEvents extends EventMap, TPattern extends string> = TypedEvent<
-  TEvents,
-  MatchingTopics<EventTopic<TEvents>, TPattern>
+/** The declared topics a pattern delivers (its `{name}` captures match as `*`). */
+export type PatternTopics<TEvents extends EventMap, TPattern extends string> = MatchingTopics<
+  EventTopic<TEvents>,
+  NormalisePattern<TPattern>
 >;
+
+/**
+ * The events a pattern delivers on a channel of `TEvents`; with `params`
+ * (the captured segments by name) when the pattern captures, e.g.
+ * `'order.{id}.shipped'` → `event.params.id`.
+ */
+export type PatternEvent<TEvents extends EventMap, TPattern extends string> = string extends TPattern
+  ? TypedEvent<TEvents, PatternTopics<TEvents, TPattern>> & { readonly params?: Readonly<Record<string, string>> }
+  : [CaptureName<TPattern>] extends [never]
+    ? TypedEvent<TEvents, PatternTopics<TEvents, TPattern>>
+    : TypedEvent<TEvents, PatternTopics<TEvents, TPattern>> & { readonly params: PatternParams<TPattern> };
+
+/** A handler of `on(pattern, …)`: the validated data, and the event (with `params` for a capturing pattern). */
+export type PatternHandler<TEvents extends EventMap, TPattern extends string> = (
+  data: EventOutput<TEvents, PatternTopics<TEvents, TPattern>>,
+  event: PatternEvent<TEvents, TPattern>,
+) => unknown;
 
 /** Running totals of one channel, for dashboards and tests. */
 export interface ChannelStats {
@@ -215,7 +239,12 @@ export interface ChannelStats {
 }
 
 interface Registration {
+  /** As the caller wrote it (what errors name). */
   readonly pattern: string;
+  /** What the trie, the lease and the transport see: `{name}` captures as `*`. */
+  readonly key: string;
+  /** Per segment, the capture it names, for a capturing pattern. */
+  readonly captures?: readonly (string | undefined)[];
   readonly deliver: (data: unknown, event: EventEnvelope) => unknown;
   active: boolean;
   /** While its history is read: live events wait here (validated), then the seam drops repeats. */
@@ -410,16 +439,12 @@ export class EventChannel<TEvents extends EventMap = UntypedEvents> {
    */
   on<TPattern extends PatternArgument<TEvents>>(
     pattern: TPattern & PatternCheck<TEvents, TPattern>,
-    handler: EventHandler<TEvents, MatchingTopics<EventTopic<TEvents>, TPattern>>,
+    handler: PatternHandler<TEvents, TPattern>,
     options: OnOptions = {},
   ): Unsubscribe {
     return this.#register(
       pattern,
-      (data, event) =>
-        handler(
-          data as EventOutput<TEvents, MatchingTopics<EventTopic<TEvents>, TPattern>>,
-          event as TypedEvent<TEvents, MatchingTopics<EventTopic<TEvents>, TPattern>>,
-        ),
+      (data, event) => handler(data as EventOutput<TEvents, PatternTopics<TEvents, TPattern>>, event as PatternEvent<TEvents, TPattern>),
       options.since,
     );
   }
@@ -625,15 +650,24 @@ export class EventChannel<TEvents extends EventMap = UntypedEvents> {
 
   #register(pattern: string, deliver: Registration['deliver'], since?: HistorySince): Unsubscribe {
     this.#assertOpenForUse();
-    assertPattern(pattern, this.#limits);
-    const registration: Registration = { pattern, deliver, active: true, ...(since !== undefined && { held: [] }) };
-    this.#handlers.add(pattern, registration);
-    const lease = this.#retain(pattern);
+    // `order.{id}` is `order.*` below this line: one lease, one transport
+    // subscription and one trie entry shared with `order.*` and any other spelling.
+    const { pattern: key, captures } = parsePattern(pattern, this.#limits);
+    const registration: Registration = {
+      pattern,
+      key,
+      deliver,
+      active: true,
+      ...(captures !== undefined && { captures }),
+      ...(since !== undefined && { held: [] }),
+    };
+    this.#handlers.add(key, registration);
+    const lease = this.#retain(key);
     const off = (): void => {
       if (!registration.active) return;
       registration.active = false;
-      this.#handlers.remove(pattern, registration);
-      this.#release(pattern, lease);
+      this.#handlers.remove(key, registration);
+      this.#release(key, lease);
     };
     if (since === undefined) return Object.assign(off, { ready: lease.ready });
     // Live first (so nothing published from now on is missed), then history,
@@ -685,7 +719,7 @@ export class EventChannel<TEvents extends EventMap = UntypedEvents> {
     // Replayed events without an offset (a cache channel's last event, kept
     // outside history): the seam knows them by id instead.
     const unnumbered = new Set<string>();
-    const through = await replayHistory(this.#transport, registration.pattern, since, {
+    const through = await replayHistory(this.#transport, registration.key, since, {
       deliver: async (raw) => {
         const checked = this.#check(raw);
         if (!checked) return undefined;
@@ -801,8 +835,10 @@ export class EventChannel<TEvents extends EventMap = UntypedEvents> {
     }
   }
 
-  #deliverTo(registration: Registration, event: EventEnvelope): void {
+  #deliverTo(registration: Registration, routed: EventEnvelope): void {
     this.#stats.delivered++;
+    // Its own copy: the same envelope goes to every other registration.
+    const event = registration.captures ? { ...routed, params: captureParams(registration.captures, routed.topic) } : routed;
     try {
       const tracing = this.#tracing;
       const result = tracing

@@ -159,6 +159,8 @@ export const topicProblems = [
   'wildcard_in_topic',
   'partial_wildcard',
   'hash_not_last',
+  'invalid_capture',
+  'duplicate_capture',
 ] as const;
 
 /** Why a topic or pattern was refused: one of {@link topicProblems}. */

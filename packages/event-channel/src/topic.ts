@@ -101,6 +101,8 @@ const problemText: Record<TopicProblem, string> = {
   wildcard_in_topic: 'contains a wildcard; only subscription patterns may use "*" or "#"',
   partial_wildcard: 'uses "*" or "#" inside a segment; a wildcard must be a whole segment',
   hash_not_last: 'uses "#" before the last segment',
+  invalid_capture: 'uses "{" or "}" other than as a whole-segment capture "{name}" (a letter or "_", then letters, digits or "_")',
+  duplicate_capture: 'names the same capture twice',
 };
 
 /** Throws a {@link TopicError} (`invalid_topic`) unless `topic` is a concrete topic. */
@@ -137,6 +139,71 @@ function topicError(
   const label = code === 'invalid_topic' ? 'Topic' : 'Pattern';
   const preview = shown.length > 80 ? `${shown.slice(0, 77)}...` : shown;
   return new TopicError(code, shown, problem, `${label} "${preview}" ${problemText[problem]}${limit}`);
+}
+
+// ---------------------------------------------------------------------------
+// Captures: `order.{id}.shipped` is `order.*.shipped` whose `*` segment is
+// handed to the handler as `params.id`. Only the APIs that take a pattern from
+// code (a channel's on/once/subscribe) read them; what travels, what tries and
+// transports match, is always the plain `*` pattern.
+
+/** A pattern with its captures read: `pattern` is what transports and tries see. */
+export interface ParsedPattern {
+  /** The pattern with every `{name}` segment as `*`. */
+  readonly pattern: string;
+  /** Per segment, the capture it names (absent when the pattern has none). */
+  readonly captures?: readonly (string | undefined)[];
+}
+
+const CAPTURE = /^\{([A-Za-z_][A-Za-z0-9_]*)\}$/;
+
+/**
+ * Reads `{name}` segments of a pattern given to an API (a one-segment
+ * wildcard whose value is captured) and checks the rest as {@link assertPattern}
+ * does. Throws a {@link TopicError} (`invalid_pattern`): `invalid_capture` for
+ * braces that are not a whole `{name}` segment, `duplicate_capture` for a name
+ * used twice. A pattern without braces costs one `indexOf`.
+ */
+export function parsePattern(text: unknown, limits: TopicLimits = topicLimitDefaults): ParsedPattern {
+  if (typeof text !== 'string' || (text.indexOf('{') < 0 && text.indexOf('}') < 0)) {
+    assertPattern(text, limits);
+    return { pattern: text };
+  }
+  const segments = text.split('.');
+  const captures: (string | undefined)[] = [];
+  const seen = new Set<string>();
+  for (let index = 0; index < segments.length; index++) {
+    const segment = segments[index]!;
+    if (segment.indexOf('{') < 0 && segment.indexOf('}') < 0) {
+      captures.push(undefined);
+      continue;
+    }
+    const name = CAPTURE.exec(segment)?.[1];
+    if (name === undefined) throw topicError('invalid_pattern', text, 'invalid_capture', limits);
+    if (seen.has(name)) throw topicError('invalid_pattern', text, 'duplicate_capture', limits);
+    seen.add(name);
+    captures.push(name);
+    segments[index] = '*';
+  }
+  // Length and segment limits count the pattern as written.
+  const problem = findTopicProblem(text.length > limits.maxLength ? text : segments.join('.'), 'pattern', limits);
+  if (problem) throw topicError('invalid_pattern', text, problem, limits);
+  return { pattern: segments.join('.'), captures };
+}
+
+/**
+ * The captured segments of `topic`, a topic `parsed` matches, by name:
+ * `order.{id}.#` and `order.7.shipped` → `{ id: '7' }`. Plain data
+ * (`Object.fromEntries`: a capture named `__proto__` is an own field).
+ */
+export function captureParams(captures: readonly (string | undefined)[], topic: string): Readonly<Record<string, string>> {
+  const segments = topic.split('.');
+  const entries: [string, string][] = [];
+  for (let index = 0; index < captures.length; index++) {
+    const name = captures[index];
+    if (name !== undefined) entries.push([name, segments[index]!]);
+  }
+  return Object.fromEntries(entries);
 }
 
 /** True when `pattern` contains a wildcard segment. */
@@ -231,3 +298,54 @@ export type MatchingTopics<TTopics extends string, TPattern extends string> = st
         ? TTopics
         : never
       : never;
+
+// Captures at the type level: `on('order.{id}.shipped', (data, event) => event.params.id)`.
+
+type NormaliseSegments<TSegments extends readonly string[]> = TSegments extends readonly [
+  infer Head extends string,
+  ...infer Rest extends string[],
+]
+  ? [Head extends `{${string}}` ? '*' : Head, ...NormaliseSegments<Rest>]
+  : [];
+
+type JoinSegments<TSegments extends readonly string[]> = TSegments extends readonly [infer Only extends string]
+  ? Only
+  : TSegments extends readonly [infer Head extends string, ...infer Rest extends string[]]
+    ? `${Head}.${JoinSegments<Rest>}`
+    : '';
+
+/** `'order.{id}.shipped'` → `'order.*.shipped'`: the pattern a capture pattern matches as. */
+export type NormalisePattern<TPattern extends string> = string extends TPattern
+  ? string
+  : TPattern extends `${string}{${string}`
+    ? JoinSegments<NormaliseSegments<TopicSegments<TPattern>>>
+    : TPattern;
+
+type CaptureNames<TSegments extends readonly string[]> = TSegments extends readonly [
+  infer Head extends string,
+  ...infer Rest extends string[],
+]
+  ? Head extends `{${infer Name}}`
+    ? [Name, ...CaptureNames<Rest>]
+    : CaptureNames<Rest>
+  : [];
+
+type FirstRepeated<TNames extends readonly string[]> = TNames extends readonly [
+  infer Head extends string,
+  ...infer Rest extends string[],
+]
+  ? Head extends Rest[number]
+    ? Head
+    : FirstRepeated<Rest>
+  : never;
+
+/** The names a pattern captures, as a union (`never` when none). */
+export type CaptureName<TPattern extends string> = CaptureNames<TopicSegments<TPattern>>[number];
+
+/** The capture name `TPattern` uses twice, else `never`. */
+export type DuplicateCapture<TPattern extends string> = FirstRepeated<CaptureNames<TopicSegments<TPattern>>>;
+
+/** `'tenant.{tenant}.order.{id}.#'` → `{ readonly tenant: string; readonly id: string }`. */
+export type PatternParams<TPattern extends string> = string extends TPattern
+  ? Readonly<Record<string, string>>
+  : { readonly [K in CaptureName<TPattern>]: string };

@@ -1,10 +1,13 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import fc from 'fast-check';
 import {
   TopicError,
   assertPattern,
   assertTopic,
+  captureParams,
   findTopicProblem,
+  parsePattern,
   patternCovers,
   topicMatches,
   type TopicProblem,
@@ -134,6 +137,76 @@ test('patternCovers agrees with the matcher on every small pattern pair (coverag
   assert.ok(patternCovers('inventory.#', 'inventory'));
   assert.not.ok(patternCovers('order.*', 'order.#'));
   assert.not.ok(patternCovers('order.#', '#'));
+});
+
+// --- captures ------------------------------------------------------------------
+
+test('parsePattern reads {name} segments as * and keeps their names by position', () => {
+  assert.equal(parsePattern('order.{id}.shipped'), { pattern: 'order.*.shipped', captures: [undefined, 'id', undefined] });
+  assert.equal(parsePattern('{tenant}.order.{_id2}.#'), { pattern: '*.order.*.#', captures: ['tenant', undefined, '_id2', undefined] });
+  // No braces: the pattern as given, no captures.
+  assert.equal(parsePattern('order.*.#'), { pattern: 'order.*.#' });
+  assert.equal(captureParams(['tenant', undefined, 'id', undefined], 't1.order.o7.paid.late'), { tenant: 't1', id: 'o7' });
+});
+
+test('a capture named __proto__ is an own field of params, not the prototype', () => {
+  const { captures } = parsePattern('a.{__proto__}');
+  const params = captureParams(captures!, 'a.x');
+  assert.ok(Object.hasOwn(params, '__proto__'));
+  assert.is(Object.getPrototypeOf(params), Object.prototype);
+  assert.is(Object.getOwnPropertyDescriptor(params, '__proto__')?.value, 'x');
+});
+
+test('parsePattern refuses braces that are not a whole {name} segment, repeated names, and what assertPattern refuses', () => {
+  const cases: Array<[string, TopicProblem]> = [
+    ['a.{x', 'invalid_capture'],
+    ['a.x}', 'invalid_capture'],
+    ['a.b{x}', 'invalid_capture'],
+    ['a.{x}b', 'invalid_capture'],
+    ['a.{}', 'invalid_capture'],
+    ['a.{1x}', 'invalid_capture'],
+    ['a.{x-y}', 'invalid_capture'],
+    ['a.{{x}}', 'invalid_capture'],
+    ['a.{x}.{x}', 'duplicate_capture'],
+    ['{x}.b.{y}.{x}.#', 'duplicate_capture'],
+    ['a.{x}.#.b', 'hash_not_last'],
+    ['a..{x}', 'empty_segment'],
+    ['a.{x}.*b', 'partial_wildcard'],
+    [`a.{${'x'.repeat(260)}}`, 'too_long'],
+    [Array.from({ length: 33 }, (_, i) => `{c${i}}`).join('.'), 'too_many_segments'],
+  ];
+  for (const [pattern, problem] of cases) {
+    try {
+      parsePattern(pattern);
+      assert.unreachable(`${pattern} was accepted`);
+    } catch (error) {
+      assert.instance(error, TopicError, pattern);
+      assert.equal([(error as TopicError).code, (error as TopicError).problem], ['invalid_pattern', problem], pattern);
+    }
+  }
+  // The written pattern counts against the length limit, not the shorter * form.
+  const long = `a.{${'x'.repeat(253)}}`;
+  assert.is(findTopicProblem('a.*', 'pattern'), undefined);
+  assert.throws(() => parsePattern(long), (error: TopicError) => error.problem === 'too_long');
+});
+
+test('captures match as * and capture exactly the segments they stand for (generated)', () => {
+  const segment = fc.stringMatching(/^[a-z0-9]{1,3}$/);
+  fc.assert(
+    fc.property(fc.array(segment, { minLength: 1, maxLength: 6 }), fc.array(fc.boolean(), { minLength: 6, maxLength: 6 }), fc.boolean(), (topicSegments, capture, hash) => {
+      const topic = topicSegments.join('.');
+      const kept = hash ? topicSegments.slice(0, Math.max(1, topicSegments.length - 1)) : topicSegments;
+      const written = kept.map((part, index) => (capture[index] ? `{c${index}}` : part));
+      const text = hash ? `${written.join('.')}.#` : written.join('.');
+      const parsed = parsePattern(text);
+      const star = (hash ? [...kept.map((part, index) => (capture[index] ? '*' : part)), '#'] : kept.map((part, index) => (capture[index] ? '*' : part))).join('.');
+      assert.is(parsed.pattern, star);
+      assert.ok(topicMatches(parsed.pattern, topic), `${text} matches ${topic}`);
+      const expected = Object.fromEntries(kept.flatMap((part, index) => (capture[index] ? [[`c${index}`, part]] : [])));
+      assert.equal(parsed.captures ? captureParams(parsed.captures, topic) : {}, expected);
+    }),
+    { numRuns: 500, seed: 36 },
+  );
 });
 
 test.run();

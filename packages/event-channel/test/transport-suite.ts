@@ -78,6 +78,42 @@ export function runTransportSuite(name: string, setup: () => Promise<TransportHa
     assert.equal(await within(hash.done, WAIT, 'hash'), [`${root}.a`, `${root}.b.c`, `${root}.d`, root]);
   });
 
+  test('a {name} capture matches one segment as * does and hands it to the handler as params', async (context) => {
+    const [publisher, subscriber] = [channel(context), channel(context)];
+    const root = uniqueTopic();
+    const got = collector<[string, unknown]>(2);
+    await subscriber.on(`${root}.{id}.shipped`, (_d, e) => got.push([e.topic, e.params])).ready;
+    for (const topic of [`${root}.7.shipped`, `${root}.7.paid`, `${root}.7.x.shipped`, `${root}.8.shipped`]) {
+      await publisher.emit(topic, null);
+    }
+    assert.equal(await within(got.done, WAIT, 'captured'), [
+      [`${root}.7.shipped`, { id: '7' }],
+      [`${root}.8.shipped`, { id: '8' }],
+    ]);
+  });
+
+  test('several captures before a trailing #: every captured segment, for every depth # matches', async (context) => {
+    const [publisher, subscriber] = [channel(context), channel(context)];
+    const root = uniqueTopic();
+    const got = collector<unknown>(2);
+    await subscriber.on(`${root}.{x}.{y}.#`, (_d, e) => got.push(e.params)).ready;
+    for (const topic of [`${root}.1`, `${root}.1.2`, `${root}.3.4.5.6`]) await publisher.emit(topic, null);
+    assert.equal(await within(got.done, WAIT, 'captured'), [{ x: '1', y: '2' }, { x: '3', y: '4' }]);
+  });
+
+  test('a capture and a * on the same segment: each handler once per event, params only where captured', async (context) => {
+    const [publisher, subscriber] = [channel(context), channel(context)];
+    const root = uniqueTopic();
+    const captured = collector<unknown>(2);
+    const plain = collector<unknown>(2);
+    await subscriber.on(`${root}.{n}`, (_d, e) => captured.push(e.params)).ready;
+    await subscriber.on(`${root}.*`, (_d, e) => plain.push(e.params)).ready;
+    await publisher.emit(`${root}.9`, null);
+    await publisher.emit(`${root}.10`, null);
+    assert.equal(await within(captured.done, WAIT, 'captured'), [{ n: '9' }, { n: '10' }]);
+    assert.equal(await within(plain.done, WAIT, 'plain'), [undefined, undefined]);
+  });
+
   test('a channel receives an event once even when several of its patterns match', async (context) => {
     const [publisher, subscriber] = [channel(context), channel(context)];
     const root = uniqueTopic();

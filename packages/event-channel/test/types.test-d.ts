@@ -27,6 +27,8 @@ import {
   type WsTransportOptions,
   type EventStream,
   type MatchingTopics,
+  type NormalisePattern,
+  type PatternParams,
   type TopicMatchesPattern,
   type inferEventInputs,
   type inferEventOutputs,
@@ -115,6 +117,47 @@ channel.on('order.#.created', () => {});
 channel.on('order.created', (data) => {
   // @ts-expect-error carrier is not on order.created
   void data.carrier;
+});
+
+// --- captures: `{name}` is a one-segment wildcard whose value is event.params.name ---
+expectType<Equal<NormalisePattern<'order.{id}.shipped'>, 'order.*.shipped'>>();
+expectType<Equal<NormalisePattern<'order.#'>, 'order.#'>>();
+expectType<Equal<PatternParams<'tenant.{tenant}.order.{id}.#'>, { readonly tenant: string; readonly id: string }>>();
+expectType<Equal<PatternParams<string>, Readonly<Record<string, string>>>>();
+channel.on('order.{id}', (data, event) => {
+  expectType<Equal<typeof event.topic, 'order.created' | 'order.shipped'>>();
+  expectType<Equal<typeof event.params, { readonly id: string }>>();
+  expectType<Equal<typeof data, { id: string; total: number } | { id: string; carrier: string }>>();
+});
+channel.on('{kind}.item.{action}', (_data, event) => {
+  expectType<Equal<typeof event.topic, 'order.item.added'>>();
+  expectType<Equal<typeof event.params, { readonly kind: string; readonly action: string }>>();
+});
+channel.on('order.created', (_data, event) => {
+  // @ts-expect-error a pattern without captures has no params
+  void event.params;
+});
+channel.on('order.{id}', (_data, event) => {
+  // @ts-expect-error only the names the pattern captures
+  void event.params.orderId;
+});
+// @ts-expect-error a capture name used twice
+channel.on('{x}.item.{x}', () => {});
+// @ts-expect-error captures still have to match a declared event
+channel.on('ordr.{id}', () => {});
+async function capturedStreams(): Promise<void> {
+  const shipped = await channel.once('order.{id}', { timeoutMs: 10 });
+  expectType<Equal<typeof shipped.params.id, string>>();
+  for await (const event of channel.subscribe('{kind}.#')) expectType<Equal<typeof event.params.kind, string>>();
+}
+void capturedStreams;
+const untypedCaptures = new EventChannel({ url: 'memory://types-untyped' });
+untypedCaptures.on('a.{x}', (_data, event) => {
+  expectType<Equal<typeof event.params, { readonly x: string }>>();
+});
+const dynamicPattern: string = 'a.{x}';
+untypedCaptures.on(dynamicPattern, (_data, event) => {
+  expectType<Equal<typeof event.params, Readonly<Record<string, string>> | undefined>>();
 });
 
 // --- once / subscribe ----------------------------------------------------------
