@@ -1,14 +1,18 @@
 import { DurationHistogram, type DurationSnapshot } from './duration-histogram.js';
 import {
   EventwireError,
-  assertPattern,
+  captureParams,
+  parsePattern,
   toEventwireError,
   topicMatches,
+  type CaptureName,
   type EventEnvelope,
   type EventInput,
   type EventMap,
   type EventTopic,
   type MatchingTopics,
+  type NormalisePattern,
+  type PatternParams,
   type TopicCheck,
 } from '@eventwire/event-channel';
 import { isMatching, type P } from 'ts-pattern';
@@ -43,11 +47,22 @@ export type HookEvent<TEvents extends EventMap, TTopic extends EventTopic<TEvent
 /** Every event of the map, as a union discriminated by topic. */
 export type AnyHookEvent<TEvents extends EventMap> = HookEvent<TEvents, EventTopic<TEvents>>;
 
-/** The events a topic pattern selects. */
+/** The events a topic pattern selects (its `{name}` captures match as `*`). */
 export type TopicHookEvent<TEvents extends EventMap, TPattern extends string> = HookEvent<
   TEvents,
-  MatchingTopics<EventTopic<TEvents>, TPattern>
+  MatchingTopics<EventTopic<TEvents>, NormalisePattern<TPattern>>
 >;
+
+/**
+ * What a hook's context adds for its topic pattern: `params`, the captured
+ * segments by name, for a pattern with `{name}` captures
+ * (`observe('order.{id}.#', (event, ctx) => ctx.params.id)`); nothing otherwise.
+ */
+export type HookParams<TPattern extends string> = string extends TPattern
+  ? { readonly params?: Readonly<Record<string, string>> }
+  : [CaptureName<TPattern>] extends [never]
+    ? unknown
+    : { readonly params: PatternParams<TPattern> };
 
 /** The events a ts-pattern pattern over the envelope selects. */
 export type PatternHookEvent<TEvents extends EventMap, TPattern> = P.narrow<AnyHookEvent<TEvents>, TPattern>;
@@ -80,14 +95,14 @@ export interface ObserveContext<TEvents extends EventMap> extends EmitContext<TE
   readonly notified: number;
 }
 
-export type InterceptHook<TEvents extends EventMap, TEvent> = (
+export type InterceptHook<TEvents extends EventMap, TEvent, TExtra = unknown> = (
   event: TEvent,
-  context: InterceptContext<TEvents, TEvent>,
+  context: InterceptContext<TEvents, TEvent> & TExtra,
 ) => unknown;
 
-export type ObserveHook<TEvents extends EventMap, TEvent> = (
+export type ObserveHook<TEvents extends EventMap, TEvent, TExtra = unknown> = (
   event: TEvent,
-  context: ObserveContext<TEvents>,
+  context: ObserveContext<TEvents> & TExtra,
 ) => unknown;
 
 /** A derived event a hook asked for, published after its cause. */
@@ -146,11 +161,14 @@ export function isBuiltinHook(options: HookOptions): boolean {
 /** A topic pattern string, or a ts-pattern pattern matched against the envelope. */
 export type HookSelector = string | object;
 
-/** Turns a selector into a predicate; topic patterns are validated here. */
+/**
+ * Turns a selector into a predicate; topic patterns are validated here, their
+ * `{name}` captures matching as `*`.
+ */
 export function compileSelector(selector: HookSelector): (event: EventEnvelope) => boolean {
   if (typeof selector === 'string') {
-    assertPattern(selector);
-    return (event) => topicMatches(selector, event.topic);
+    const { pattern } = parsePattern(selector);
+    return (event) => topicMatches(pattern, event.topic);
   }
   return (event) => isMatching(selector as never, event);
 }
@@ -160,8 +178,26 @@ export function compileSelector(selector: HookSelector): (event: EventEnvelope) 
  * pattern; an object selector may look at anything, so it always could.
  */
 export function compileTopicFilter(selector: HookSelector): (topic: string) => boolean {
-  if (typeof selector === 'string') return (topic) => topicMatches(selector, topic);
+  if (typeof selector === 'string') {
+    const { pattern } = parsePattern(selector);
+    return (topic) => topicMatches(pattern, topic);
+  }
   return () => true;
+}
+
+/**
+ * `hook` as registered: for a topic pattern with captures, each call's
+ * context gains `params` (a copy of the context per call: one context is
+ * shared by every hook an event meets); otherwise `hook` itself.
+ */
+export function withCapturedParams<TContext extends object>(
+  selector: HookSelector,
+  hook: (event: EventEnvelope, context: TContext) => unknown,
+): (event: EventEnvelope, context: TContext) => unknown {
+  if (typeof selector !== 'string') return hook;
+  const { captures } = parsePattern(selector);
+  if (!captures) return hook;
+  return (event, context) => hook(event, { ...context, params: captureParams(captures, event.topic) });
 }
 
 function describeSelector(selector: HookSelector): string {
@@ -211,7 +247,7 @@ export class InterceptChain {
       builtin,
       matches: compileSelector(selector),
       mayMatchTopic: compileTopicFilter(selector),
-      fn,
+      fn: withCapturedParams(selector, fn),
       calls: 0,
       failures: 0,
       durations: new DurationHistogram(),

@@ -57,6 +57,7 @@ export type {
   EmitContext,
   HookEvent,
   HookOptions,
+  HookParams,
   HookStats,
   InterceptContext,
   InterceptHook,

@@ -22,7 +22,7 @@ import { HistoryRules, closeCodes, settlesWithin } from '@eventwire/event-channe
 import { createDefaultHistoryStore } from './history/default-store.js';
 import type { P } from 'ts-pattern';
 import { BrokerCore, type PublishResult } from './core.js';
-import { isBuiltinHook, type AnyHookEvent, type HookOptions, type InterceptHook, type ObserveHook, type PatternHookEvent, type TopicHookEvent } from './hooks.js';
+import { isBuiltinHook, type AnyHookEvent, type HookOptions, type HookParams, type InterceptHook, type ObserveHook, type PatternHookEvent, type TopicHookEvent } from './hooks.js';
 import { Access } from './auth/access.js';
 import type { ChannelRule } from './auth/channels.js';
 import { clientAddress } from './auth/client-address.js';
@@ -396,7 +396,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
    */
   intercept<TPattern extends PatternArgument<TEvents>>(
     selector: TPattern & PatternCheck<TEvents, TPattern>,
-    hook: InterceptHook<TEvents, TopicHookEvent<TEvents, TPattern>>,
+    hook: InterceptHook<TEvents, TopicHookEvent<TEvents, TPattern>, HookParams<TPattern>>,
     options?: HookOptions,
   ): () => void;
   intercept<const TPattern extends P.Pattern<AnyHookEvent<TEvents>>>(
@@ -429,7 +429,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
    */
   observe<TPattern extends PatternArgument<TEvents>>(
     selector: TPattern & PatternCheck<TEvents, TPattern>,
-    hook: ObserveHook<TEvents, TopicHookEvent<TEvents, TPattern>>,
+    hook: ObserveHook<TEvents, TopicHookEvent<TEvents, TPattern>, HookParams<TPattern>>,
     options?: ObserveOptions,
   ): () => void;
   observe<const TPattern extends P.Pattern<AnyHookEvent<TEvents>>>(

@@ -14,8 +14,9 @@
 // authenticators) — and one sample in test/settings.test.ts.
 import {
   MAX_PAYLOAD_DEPTH,
-  findTopicProblem,
+  parsePattern,
   topicLimitDefaults,
+  type TopicError,
   type TopicLimits,
 } from '@eventwire/event-channel';
 import type { HistoryRule } from '@eventwire/event-channel/protocol';
@@ -87,8 +88,17 @@ const count = z.number({ error: 'expected a whole number' }).int().positive();
 const clusterUrl = new RegExp(`^(${clusterSchemes.join('|')})://`);
 const clusterSchemeList = clusterSchemes.map((scheme) => `${scheme}://`);
 const clusterUrlProblem = `expected a ${clusterSchemeList.slice(0, -1).join(', ')} or ${clusterSchemeList.at(-1)!} URL`;
-const pattern = z.string().refine((text) => findTopicProblem(text, 'pattern') === undefined, {
-  error: (issue) => `"${String(issue.input)}" is not a valid topic pattern (${findTopicProblem(String(issue.input), 'pattern')})`,
+/** Why a pattern given in config is not valid (its `{name}` captures read as `*`), or undefined. */
+function patternProblem(text: string): string | undefined {
+  try {
+    parsePattern(text);
+    return undefined;
+  } catch (error) {
+    return (error as TopicError).problem;
+  }
+}
+const pattern = z.string().refine((text) => patternProblem(text) === undefined, {
+  error: (issue) => `"${String(issue.input)}" is not a valid topic pattern (${patternProblem(String(issue.input))})`,
 });
 const redisUrl = z.string().regex(/^rediss?:\/\/\S+$/, 'expected a redis:// or rediss:// URL');
 const httpPath = (example: string) => z.string().regex(/^\/[^?#\s]*$/, `expected a path such as ${example}`);

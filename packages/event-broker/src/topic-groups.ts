@@ -2,7 +2,7 @@
 // Prometheus one series per topic (unbounded, and an attacker's to choose);
 // the operator lists the patterns worth telling apart, and every other topic
 // counts as `other`.
-import { assertPattern, topicMatches } from '@eventwire/event-channel';
+import { parsePattern, topicMatches } from '@eventwire/event-channel';
 
 /** The label value of topics no group matches. */
 export const OTHER_TOPIC_GROUP = 'other';
@@ -19,8 +19,11 @@ export class TopicGroups {
   /** Deliveries to subscribers, by group index. */
   readonly deliveries: Float64Array;
 
+  /** The patterns as matched: `{name}` captures as `*` (labels keep them as written). */
+  readonly #matchable: readonly string[];
+
   constructor(patterns: readonly string[]) {
-    for (const pattern of patterns) assertPattern(pattern);
+    this.#matchable = patterns.map((pattern) => parsePattern(pattern).pattern);
     this.patterns = patterns;
     this.events = new Float64Array(patterns.length + 1);
     this.deliveries = new Float64Array(patterns.length + 1);
@@ -28,7 +31,7 @@ export class TopicGroups {
 
   /** The group index of `topic`: the first matching pattern's, else `other`'s. */
   readonly classify = (topic: string): number => {
-    const index = this.patterns.findIndex((pattern) => topicMatches(pattern, topic));
+    const index = this.#matchable.findIndex((pattern) => topicMatches(pattern, topic));
     return index === -1 ? this.patterns.length : index;
   };
 

@@ -232,4 +232,43 @@ test('hooks see events from every surface', async (context) => {
   assert.equal(origins.sort(), ['broker', 'http', 'native']);
 });
 
+test('a {name} capture in a hook pattern matches as * and hands the segment to intercept and observe as ctx.params', async (context) => {
+  const intercepted: unknown[] = [];
+  const observed: unknown[] = [];
+  const [publisher] = await setup(context, (broker) => {
+    broker.intercept('order.{kind}', (event, ctx) => void intercepted.push([event.topic, ctx.params]));
+    broker.observe('{area}.{kind}', (event, ctx) => void observed.push([event.topic, ctx.params]));
+    // The same event through a pattern without captures: no params on its context.
+    broker.observe('order.created', (event, ctx) => void observed.push([event.topic, 'params' in ctx]));
+  });
+  await publisher.emit('order.created', { id: 'o1', total: 5 }, { ack: true });
+  await publisher.emit('order.shipped', { id: 'o1', carrier: 'ups' }, { ack: true });
+  await publisher.emit('fraud.review', { orderId: 'o1', total: 5 }, { ack: true });
+  await until(() => observed.length === 4, 'observers');
+  assert.equal(intercepted, [
+    ['order.created', { kind: 'created' }],
+    ['order.shipped', { kind: 'shipped' }],
+  ]);
+  assert.equal(observed, [
+    ['order.created', { area: 'order', kind: 'created' }],
+    ['order.created', false],
+    ['order.shipped', { area: 'order', kind: 'shipped' }],
+    ['fraud.review', { area: 'fraud', kind: 'review' }],
+  ]);
+});
+
+test('a malformed or repeated capture in a hook pattern is refused at registration with invalid_pattern', async (context) => {
+  await setup(context, () => {});
+  const broker = context.server.broker as unknown as { observe(p: string, f: () => void): void; intercept(p: string, f: () => void): void };
+  for (const [pattern, problem] of [['order.{k}.{k}', 'duplicate_capture'], ['order.{k', 'invalid_capture']] as const) {
+    for (const register of [broker.observe.bind(broker), broker.intercept.bind(broker)]) {
+      assert.throws(
+        () => register(pattern, () => {}),
+        (error: EventwireError & { problem?: string }) => error.code === 'invalid_pattern' && error.problem === problem,
+        pattern,
+      );
+    }
+  }
+});
+
 test.run();

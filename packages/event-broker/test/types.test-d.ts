@@ -39,6 +39,24 @@ broker.observe({ topic: 'order.created', data: { total: P.number.gte(1000) } }, 
   expectType<Equal<typeof ctx.notified, number>>();
 });
 
+// Captures: `{name}` matches as `*`, and the context carries params typed from the pattern.
+broker.observe('order.{kind}', (event, ctx) => {
+  expectType<Equal<typeof event.topic, 'order.created' | 'order.shipped'>>();
+  expectType<Equal<typeof ctx.params, { readonly kind: string }>>();
+  expectType<Equal<typeof ctx.notified, number>>();
+});
+broker.intercept('{area}.{kind}', (_event, ctx) => {
+  expectType<Equal<typeof ctx.params, { readonly area: string; readonly kind: string }>>();
+  // @ts-expect-error only the names the pattern captures
+  void ctx.params.id;
+});
+broker.observe('order.created', (_event, ctx) => {
+  // @ts-expect-error a pattern without captures gives no params
+  void ctx.params;
+});
+// @ts-expect-error a capture name used twice
+broker.observe('{x}.{x}', () => {});
+
 // @ts-expect-error a topic pattern that matches no declared event
 broker.observe('ordr.*', () => {});
 

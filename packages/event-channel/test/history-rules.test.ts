@@ -21,4 +21,13 @@ test('past the cache bound, answers stay the same for old and new topics alike, 
   }
 });
 
+test('a rule with {name} captures keeps history as the * it stands for', () => {
+  const rules = new HistoryRules([{ pattern: 'order.{id}.#', maxEvents: 5 }]);
+  assert.is(rules.retentionFor('order.7.paid')?.maxEvents, 5);
+  assert.is(rules.retentionFor('order.7')?.maxEvents, 5);
+  assert.is(rules.retentionFor('invoice.7'), undefined);
+  assert.is(rules.rules[0]!.pattern, 'order.*.#');
+  assert.throws(() => new HistoryRules([{ pattern: 'order.{id}.{id}' }]), (error: { code: string }) => error.code === 'invalid_pattern');
+});
+
 test.run();

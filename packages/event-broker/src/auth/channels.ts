@@ -1,6 +1,6 @@
 // Private and presence channels, and the rules that guard them, declared the
 // way Laravel's routes/channels.php declares them.
-import { EventwireError, assertPattern, isWildcardPattern } from '@eventwire/event-channel';
+import { EventwireError, isWildcardPattern, parsePattern } from '@eventwire/event-channel';
 import type { BrokerUser } from './authenticate.js';
 
 /**
@@ -63,15 +63,13 @@ export class ChannelRules {
 
   /** Adds a rule for channels matching `template` (`{name}` is one whole segment). */
   add(template: string, rule: ChannelRule): () => void {
-    const segments = template.split('.').map((segment) => {
-      const param = /^\{([A-Za-z_][A-Za-z0-9_]*)\}$/.exec(segment);
-      if (param) return { param: param[1]! };
-      if (segment.includes('{') || segment.includes('}')) {
-        throw new EventwireError('invalid_pattern', `"${template}": a {param} must be a whole segment`);
-      }
-      return { literal: segment };
+    // The grammar of captures in patterns: `{name}` a whole segment, no name
+    // twice (`invalid_pattern`, problem `invalid_capture` / `duplicate_capture`).
+    const { captures } = parsePattern(template);
+    const segments = template.split('.').map((segment, index) => {
+      const param = captures?.[index];
+      return param === undefined ? { literal: segment } : { param };
     });
-    assertPattern(segments.map((segment) => ('param' in segment ? 'x' : segment.literal)).join('.'));
     const compiled: CompiledRule = { template, segments, rule };
     this.#rules.push(compiled);
     return () => {
@@ -110,14 +108,15 @@ export class ChannelRules {
 
 function matchTemplate(compiled: CompiledRule, parts: readonly string[]): Record<string, string> | undefined {
   if (parts.length !== compiled.segments.length) return undefined;
-  const params: Record<string, string> = {};
+  const params: [string, string][] = [];
   for (let i = 0; i < parts.length; i++) {
     const segment = compiled.segments[i]!;
     if ('literal' in segment) {
       if (segment.literal !== parts[i]) return undefined;
-    } else params[segment.param] = parts[i]!;
+    } else params.push([segment.param, parts[i]!]);
   }
-  return params;
+  // Own fields whatever the names (a param named __proto__ included).
+  return Object.fromEntries(params);
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {

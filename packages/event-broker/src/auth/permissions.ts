@@ -1,6 +1,6 @@
 // What a user may publish and subscribe, by pattern: a service token that may
 // publish `order.*` and read `inventory.#`, and nothing else.
-import { EventwireError, findTopicProblem, patternCovers, topicMatches } from '@eventwire/event-channel';
+import { EventwireError, parsePattern, patternCovers, toEventwireError, topicMatches, type TopicError } from '@eventwire/event-channel';
 import type { BrokerUser } from './authenticate.js';
 
 /**
@@ -33,8 +33,12 @@ export type AccessAction = 'subscribe' | 'publish';
 export function assertPermissions(permissions: Permissions, where: string): void {
   for (const action of ['publish', 'subscribe'] as const) {
     for (const pattern of permissions[action] ?? []) {
-      const problem = findTopicProblem(pattern, 'pattern');
-      if (problem) throw new EventwireError('invalid_pattern', `${where}.${action}: "${pattern}" is not a valid pattern (${problem})`);
+      try {
+        parsePattern(pattern);
+      } catch (error) {
+        const problem = (error as TopicError).problem;
+        throw new EventwireError('invalid_pattern', `${where}.${action}: "${pattern}" is not a valid pattern (${problem})`, { cause: toEventwireError(error) });
+      }
     }
   }
 }
@@ -54,15 +58,39 @@ export function permissionsOf(user: BrokerUser | undefined, rules: PermissionRul
  * list and topic: a publisher repeats its topics.
  */
 export function checkPermission(permissions: Permissions | undefined, action: AccessAction, name: string): void {
-  const granted = permissions?.[action];
-  if (granted === undefined) return;
+  const written = permissions?.[action];
+  if (written === undefined) return;
+  const granted = matchable(written);
   if (action === 'publish' ? publishAllowed(granted, name) : granted.some((pattern) => patternCovers(pattern, name))) return;
+  const shown = written;
   throw new EventwireError(
     'forbidden',
-    granted.length === 0
+    shown.length === 0
       ? `Not allowed to ${action} anything`
-      : `Not allowed to ${action} "${name}" (allowed: ${granted.slice(0, 10).join(', ')}${granted.length > 10 ? ', …' : ''})`,
+      : `Not allowed to ${action} "${name}" (allowed: ${shown.slice(0, 10).join(', ')}${shown.length > 10 ? ', …' : ''})`,
   );
+}
+
+/** Grant lists as matched: `{name}` captures as the `*` they stand for (per list, built once). */
+const matchableGrants = new WeakMap<readonly string[], readonly string[]>();
+
+function matchable(granted: readonly string[]): readonly string[] {
+  let patterns = matchableGrants.get(granted);
+  if (!patterns) {
+    // A malformed grant (from an authenticator's claims, say) stays as written: it matches what it did before.
+    const normalised = granted.map((pattern) => (pattern.includes('{') ? normalisedOrSelf(pattern) : pattern));
+    patterns = normalised.every((pattern, index) => pattern === granted[index]) ? granted : normalised;
+    matchableGrants.set(granted, patterns);
+  }
+  return patterns;
+}
+
+function normalisedOrSelf(pattern: string): string {
+  try {
+    return parsePattern(pattern).pattern;
+  } catch {
+    return pattern;
+  }
 }
 
 /** Decisions per grant list (the same array for every connection of a user or config entry). */

@@ -1,6 +1,6 @@
 // Which topics keep history, and for how long: the broker's `history` option
 // (and a MemoryHub's, so memory:// keeps the same semantics).
-import { assertPattern, findTopicProblem } from '../topic.js';
+import { findTopicProblem, parsePattern } from '../topic.js';
 import { TopicTrie } from '../topic-trie.js';
 import type { HistoryRetention } from './store.js';
 
@@ -35,10 +35,11 @@ export class HistoryRules {
 
   constructor(rules: readonly HistoryRule[]) {
     this.rules = rules.map((rule, index) => {
-      assertPattern(rule.pattern);
-      this.#trie.add(rule.pattern, index);
+      // A `{name}` capture keeps history as the `*` it stands for.
+      const { pattern } = parsePattern(rule.pattern);
+      this.#trie.add(pattern, index);
       return {
-        pattern: rule.pattern,
+        pattern,
         maxEvents: rule.maxEvents ?? historyRuleDefaults.maxEvents,
         maxAgeMs: rule.maxAgeMs ?? historyRuleDefaults.maxAgeMs,
       };
