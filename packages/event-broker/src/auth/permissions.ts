@@ -62,12 +62,12 @@ export function checkPermission(permissions: Permissions | undefined, action: Ac
   if (written === undefined) return;
   const granted = matchable(written);
   if (action === 'publish' ? publishAllowed(granted, name) : granted.some((pattern) => patternCovers(pattern, name))) return;
-  const shown = written;
+  // The grants as the user's config or token wrote them.
   throw new EventwireError(
     'forbidden',
-    shown.length === 0
+    written.length === 0
       ? `Not allowed to ${action} anything`
-      : `Not allowed to ${action} "${name}" (allowed: ${shown.slice(0, 10).join(', ')}${shown.length > 10 ? ', …' : ''})`,
+      : `Not allowed to ${action} "${name}" (allowed: ${written.slice(0, 10).join(', ')}${written.length > 10 ? ', …' : ''})`,
   );
 }
 
