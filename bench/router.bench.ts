@@ -8,17 +8,9 @@
 // Run: node --import tsx router.bench.ts from bench/ (it imports the broker's
 // source file: the router is not public).
 import { RoutedEvent, Router, type Subscriber } from '../packages/event-broker/src/router.js';
+import { patternsFor, seeded, topicsFor } from './topic-space.js';
 
 const CALLS = 400_000;
-
-function seeded(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 let delivered = 0;
 const subscriber = (id: string): Subscriber => ({ id, deliver: () => void delivered++ });
@@ -30,17 +22,9 @@ function build(shape: 'fan-in' | 'wildcard', matchCacheTopics: number): { router
     router.subscribe(subscriber('sink'), 'bench.fanin');
     return { router, topics: JSON.parse(JSON.stringify(Array.from({ length: CALLS }, () => 'bench.fanin'))) as string[] };
   }
-  const patterns = new Set<string>();
-  while (patterns.size < 10_000) {
-    const a = Math.floor(random() * 100);
-    const b = Math.floor(random() * 10);
-    const c = Math.floor(random() * 10);
-    const shapeOf = random();
-    patterns.add(shapeOf < 0.7 ? `svc${a}.entity${b}.act${c}` : shapeOf < 0.9 ? `svc${a}.*.act${c}` : `svc${a}.#`);
-  }
   let i = 0;
-  for (const pattern of patterns) router.subscribe(subscriber(`s${i++}`), pattern);
-  const topics = Array.from({ length: CALLS }, () => `svc${Math.floor(random() * 100)}.entity${Math.floor(random() * 10)}.act${Math.floor(random() * 10)}`);
+  for (const pattern of patternsFor(10_000, random, 10)) router.subscribe(subscriber(`s${i++}`), pattern);
+  const topics = topicsFor(CALLS, random, 10);
   return { router, topics: JSON.parse(JSON.stringify(topics)) as string[] };
 }
 

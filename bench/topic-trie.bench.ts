@@ -7,38 +7,10 @@
 // realistic share of lookups hit.
 import { TopicTrie, topicMatches } from '@eventwire/event-channel';
 import { quick } from './quick.js';
+import { patternsFor, seeded, topicsFor } from './topic-space.js';
 
 const ROUNDS = quick ? 2 : 5;
 const TARGET_MS = quick ? 150 : 300;
-
-function patternsFor(count: number, random: () => number): string[] {
-  const out = new Set<string>();
-  while (out.size < count) {
-    const a = Math.floor(random() * 100);
-    const b = Math.floor(random() * 20);
-    const c = Math.floor(random() * 20);
-    const shape = random();
-    out.add(shape < 0.7 ? `svc${a}.entity${b}.act${c}` : shape < 0.9 ? `svc${a}.*.act${c}` : `svc${a}.#`);
-  }
-  return [...out];
-}
-
-function topicsFor(count: number, random: () => number): string[] {
-  return Array.from(
-    { length: count },
-    () => `svc${Math.floor(random() * 100)}.entity${Math.floor(random() * 20)}.act${Math.floor(random() * 20)}`,
-  );
-}
-
-/** A small deterministic PRNG (mulberry32) so every run measures the same work. */
-function seeded(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function measure(match: (topic: string) => number, topics: string[]): number {
   let sink = 0;
@@ -65,8 +37,8 @@ function measure(match: (topic: string) => number, topics: string[]): number {
 const rows: Array<{ subscriptions: number; matcher: string; matchesPerSecond: number; avgHits: number }> = [];
 for (const count of [10, 1_000, 10_000]) {
   const random = seeded(count);
-  const patterns = patternsFor(count, random);
-  const topics = topicsFor(10_000, random);
+  const patterns = patternsFor(count, random, 20);
+  const topics = topicsFor(10_000, random, 20);
   const trie = new TopicTrie<string>();
   for (const pattern of patterns) trie.add(pattern, pattern);
   let hits = 0;
