@@ -10,10 +10,11 @@
 // cluster, in cluster-helpers.ts); one another package's tests need too goes
 // in scripts/testing/ and is re-exported here. A helper that starts something
 // returns a handle with `stop()` and `[Symbol.asyncDispose]`.
-import type { EventMap, EventwireError } from '@eventwire/event-channel';
+import { EventwireError, type EventMap } from '@eventwire/event-channel';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import * as assert from 'uvu/assert';
 import WebSocket from 'ws';
 import { until, waitDefaults, within } from '../../../scripts/testing/waits.js';
 import { EventBrokerServer, MemoryHistoryStore, type BrokerOptions, type HistoryStore } from '../src/index.js';
@@ -242,4 +243,15 @@ export function memoryOf(pid: number): { rss: number; peak: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)![1]) * 1024;
   return { rss: kb('VmRSS'), peak: kb('VmHWM') };
+}
+
+/** The code of the EventwireError `action` throws (asserted to be one), or undefined when it throws nothing. */
+export function errorCodeOf(action: () => unknown): string | undefined {
+  try {
+    action();
+    return undefined;
+  } catch (error) {
+    assert.instance(error, EventwireError);
+    return (error as EventwireError).code;
+  }
 }

@@ -11,7 +11,7 @@ import type { PeerCertificate } from 'node:tls';
 import { EventwireError } from '@eventwire/event-channel';
 import { EventBrokerServer } from '../src/index.js';
 import { createEchoSurface } from '../examples/echo-surface.js';
-import { RawClient, startBroker, until } from './helpers.js';
+import { RawClient, errorCodeOf, startBroker, until } from './helpers.js';
 import { fingerprintOf, httpsJson, makeCertificates, opensslAvailable, peerCertificate } from './tls-certificates.js';
 
 const test = suite('TLS');
@@ -103,17 +103,9 @@ test('under TLS every 426 hint names wss:// (native, Synap, broadcasting, a cust
 
 test('tlsCert without tlsKey, or unreadable files, is invalid_config at construction (never a silent plain-HTTP broker)', () => {
   if (!certificates) return;
-  const codeOf = (make: () => unknown): string | undefined => {
-    try {
-      make();
-      return undefined;
-    } catch (error) {
-      return (error as EventwireError).code;
-    }
-  };
-  assert.is(codeOf(() => new EventBrokerServer({ port: 0, tlsCert: certificates.a.cert })), 'invalid_config');
-  assert.is(codeOf(() => new EventBrokerServer({ port: 0, tlsCert: certificates.a.cert, tlsKey: join(certificates.dir, 'missing.key') })), 'invalid_config');
-  assert.is(codeOf(() => new EventBrokerServer({ port: 0, tlsCert: certificates.a.cert, tlsKey: certificates.b.key })), 'invalid_config');
+  assert.is(errorCodeOf(() => new EventBrokerServer({ port: 0, tlsCert: certificates.a.cert })), 'invalid_config');
+  assert.is(errorCodeOf(() => new EventBrokerServer({ port: 0, tlsCert: certificates.a.cert, tlsKey: join(certificates.dir, 'missing.key') })), 'invalid_config');
+  assert.is(errorCodeOf(() => new EventBrokerServer({ port: 0, tlsCert: certificates.a.cert, tlsKey: certificates.b.key })), 'invalid_config');
 });
 
 test.run();
