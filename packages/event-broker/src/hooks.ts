@@ -5,14 +5,13 @@ import {
   parsePattern,
   toEventwireError,
   topicMatches,
-  type CaptureName,
   type EventEnvelope,
   type EventInput,
   type EventMap,
   type EventTopic,
   type MatchingTopics,
   type NormalisePattern,
-  type PatternParams,
+  type PatternCaptures,
   type TopicCheck,
 } from '@eventwire/event-channel';
 import { isMatching, type P } from 'ts-pattern';
@@ -58,11 +57,7 @@ export type TopicHookEvent<TEvents extends EventMap, TPattern extends string> = 
  * segments by name, for a pattern with `{name}` captures
  * (`observe('order.{id}.#', (event, ctx) => ctx.params.id)`); nothing otherwise.
  */
-export type HookParams<TPattern extends string> = string extends TPattern
-  ? { readonly params?: Readonly<Record<string, string>> }
-  : [CaptureName<TPattern>] extends [never]
-    ? unknown
-    : { readonly params: PatternParams<TPattern> };
+export type HookParams<TPattern extends string> = PatternCaptures<TPattern>;
 
 /** The events a ts-pattern pattern over the envelope selects. */
 export type PatternHookEvent<TEvents extends EventMap, TPattern> = P.narrow<AnyHookEvent<TEvents>, TPattern>;

@@ -89,6 +89,7 @@ export type {
   MatchingTopics,
   NormalisePattern,
   ParsedPattern,
+  PatternCaptures,
   PatternParams,
   TopicLimits,
   TopicMatchesPattern,

@@ -40,11 +40,10 @@ import {
   captureParams,
   parsePattern,
   topicLimitDefaults,
-  type CaptureName,
   type DuplicateCapture,
   type MatchingTopics,
   type NormalisePattern,
-  type PatternParams,
+  type PatternCaptures,
   type TopicLimits,
 } from './topic.js';
 import { TopicTrie } from './topic-trie.js';
@@ -208,11 +207,8 @@ export type PatternTopics<TEvents extends EventMap, TPattern extends string> = M
  * (the captured segments by name) when the pattern captures, e.g.
  * `'order.{id}.shipped'` → `event.params.id`.
  */
-export type PatternEvent<TEvents extends EventMap, TPattern extends string> = string extends TPattern
-  ? TypedEvent<TEvents, PatternTopics<TEvents, TPattern>> & { readonly params?: Readonly<Record<string, string>> }
-  : [CaptureName<TPattern>] extends [never]
-    ? TypedEvent<TEvents, PatternTopics<TEvents, TPattern>>
-    : TypedEvent<TEvents, PatternTopics<TEvents, TPattern>> & { readonly params: PatternParams<TPattern> };
+export type PatternEvent<TEvents extends EventMap, TPattern extends string> = TypedEvent<TEvents, PatternTopics<TEvents, TPattern>> &
+  PatternCaptures<TPattern>;
 
 /** A handler of `on(pattern, …)`: the validated data, and the event (with `params` for a capturing pattern). */
 export type PatternHandler<TEvents extends EventMap, TPattern extends string> = (

@@ -349,3 +349,14 @@ export type DuplicateCapture<TPattern extends string> = FirstRepeated<CaptureNam
 export type PatternParams<TPattern extends string> = string extends TPattern
   ? Readonly<Record<string, string>>
   : { readonly [K in CaptureName<TPattern>]: string };
+
+/**
+ * What an event (or a hook's context) gains from the pattern it came
+ * through: `{ params }` with exactly its capture names, nothing for a pattern
+ * without captures, optional `params` for a pattern only known as `string`.
+ */
+export type PatternCaptures<TPattern extends string> = string extends TPattern
+  ? { readonly params?: Readonly<Record<string, string>> }
+  : [CaptureName<TPattern>] extends [never]
+    ? unknown
+    : { readonly params: PatternParams<TPattern> };
