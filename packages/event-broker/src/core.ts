@@ -24,9 +24,7 @@ import {
 import {
   InterceptChain,
   ObserverQueue,
-  compileSelector,
-  compileTopicFilter,
-  withCapturedParams,
+  compileHook,
   describeSelector,
   uniqueName,
   type DerivedEvent,
@@ -344,9 +342,7 @@ export class BrokerCore {
     const queue = new ObserverQueue({
       name: uniqueName(name, this.#observers),
       builtin,
-      matches: compileSelector(selector),
-      mayMatchTopic: compileTopicFilter(selector),
-      fn: withCapturedParams(selector, fn),
+      ...compileHook(selector, fn),
       capacity: queueSize,
       timeoutMs: this.#options.observerTimeoutMs,
       report: this.#options.report,

@@ -156,43 +156,36 @@ export function isBuiltinHook(options: HookOptions): boolean {
 /** A topic pattern string, or a ts-pattern pattern matched against the envelope. */
 export type HookSelector = string | object;
 
-/**
- * Turns a selector into a predicate; topic patterns are validated here, their
- * `{name}` captures matching as `*`.
- */
-export function compileSelector(selector: HookSelector): (event: EventEnvelope) => boolean {
-  if (typeof selector === 'string') {
-    const { pattern } = parsePattern(selector);
-    return (event) => topicMatches(pattern, event.topic);
-  }
-  return (event) => isMatching(selector as never, event);
+/** A hook as registered: when it runs, whether it could for a topic, and the function it calls. */
+export interface CompiledHook<TContext extends object> {
+  readonly matches: (event: EventEnvelope) => boolean;
+  /**
+   * Whether it could match some event on `topic`: exact for a topic
+   * pattern; an object selector may look at anything, so it always could.
+   */
+  readonly mayMatchTopic: (topic: string) => boolean;
+  readonly fn: (event: EventEnvelope, context: TContext) => unknown;
 }
 
 /**
- * Whether a selector could match some event on `topic`: exact for a topic
- * pattern; an object selector may look at anything, so it always could.
+ * Compiles a selector once for `hook`: a topic pattern is validated here, its
+ * `{name}` captures matching as `*`; with captures, each call's context gains
+ * `params` (a copy of the context per call: one context is shared by every
+ * hook an event meets).
  */
-export function compileTopicFilter(selector: HookSelector): (topic: string) => boolean {
-  if (typeof selector === 'string') {
-    const { pattern } = parsePattern(selector);
-    return (topic) => topicMatches(pattern, topic);
-  }
-  return () => true;
-}
-
-/**
- * `hook` as registered: for a topic pattern with captures, each call's
- * context gains `params` (a copy of the context per call: one context is
- * shared by every hook an event meets); otherwise `hook` itself.
- */
-export function withCapturedParams<TContext extends object>(
+export function compileHook<TContext extends object>(
   selector: HookSelector,
   hook: (event: EventEnvelope, context: TContext) => unknown,
-): (event: EventEnvelope, context: TContext) => unknown {
-  if (typeof selector !== 'string') return hook;
-  const { captures } = parsePattern(selector);
-  if (!captures) return hook;
-  return (event, context) => hook(event, { ...context, params: captureParams(captures, event.topic) });
+): CompiledHook<TContext> {
+  if (typeof selector !== 'string') {
+    return { matches: (event) => isMatching(selector as never, event), mayMatchTopic: () => true, fn: hook };
+  }
+  const { pattern, captures } = parsePattern(selector);
+  return {
+    matches: (event) => topicMatches(pattern, event.topic),
+    mayMatchTopic: (topic) => topicMatches(pattern, topic),
+    fn: captures ? (event, context) => hook(event, { ...context, params: captureParams(captures, event.topic) }) : hook,
+  };
 }
 
 function describeSelector(selector: HookSelector): string {
@@ -240,9 +233,7 @@ export class InterceptChain {
     const hook: Interceptor = {
       name: uniqueName(name, this.#hooks),
       builtin,
-      matches: compileSelector(selector),
-      mayMatchTopic: compileTopicFilter(selector),
-      fn: withCapturedParams(selector, fn),
+      ...compileHook(selector, fn),
       calls: 0,
       failures: 0,
       durations: new DurationHistogram(),
@@ -423,7 +414,7 @@ export class ObserverQueue {
     name: string;
     builtin?: boolean;
     matches: (event: EventEnvelope) => boolean;
-    /** Whether it could match some event on a topic (see compileTopicFilter); by default it could. */
+    /** Whether it could match some event on a topic (see compileHook); by default it could. */
     mayMatchTopic?: (topic: string) => boolean;
     fn: (event: EventEnvelope, context: ObserveContext<EventMap>) => unknown;
     capacity: number;
