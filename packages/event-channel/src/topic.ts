@@ -185,10 +185,11 @@ export function parsePattern(text: unknown, limits: TopicLimits = topicLimitDefa
     captures.push(name);
     segments[index] = '*';
   }
+  const pattern = segments.join('.');
   // Length and segment limits count the pattern as written.
-  const problem = findTopicProblem(text.length > limits.maxLength ? text : segments.join('.'), 'pattern', limits);
+  const problem = findTopicProblem(text.length > limits.maxLength ? text : pattern, 'pattern', limits);
   if (problem) throw topicError('invalid_pattern', text, problem, limits);
-  return { pattern: segments.join('.'), captures };
+  return { pattern, captures };
 }
 
 /**
