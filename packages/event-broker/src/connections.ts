@@ -52,7 +52,8 @@ export class ConnectionRegistry {
    * A wire that owns its liveness (Engine.IO) is left to its own deadlines.
    */
   startHeartbeat(): void {
-    if (!(this.#heartbeatMs > 0)) return;
+    // Idempotent: a broker serving in-process pipes and then listening starts it once.
+    if (!(this.#heartbeatMs > 0) || this.#heartbeat) return;
     this.#heartbeat = setInterval(() => {
       for (const connection of this.#open.values()) {
         if (connection.wire.ownsLiveness) continue;

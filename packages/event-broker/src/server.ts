@@ -41,7 +41,8 @@ import type { SocketIoSurface } from './surfaces/socketio/socketio-surface.js';
 import { SessionOps } from './surfaces/session-ops.js';
 import type { Surface } from './surfaces/surface.js';
 import type { SurfaceHost } from './surfaces/surface-host.js';
-import { UpgradeAdmission } from './upgrade.js';
+import { UpgradeAdmission, type UpgradeCarrier } from './upgrade.js';
+import { inProcessUpgrade } from './in-process.js';
 import { BrokerMetrics } from './metrics/broker-metrics.js';
 import { ClientScript } from './client-script.js';
 import { Dashboard } from './dashboard/dashboard.js';
@@ -513,6 +514,16 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
    */
   reloadTls(): void {
     this.#listener.reload();
+  }
+
+  /**
+   * Admits an upgrade carried in-process (the test kit's pipes) as one on the
+   * listening port. The broker is then serving without a socket: the first
+   * such upgrade starts the heartbeat `listen()` would have started.
+   */
+  [inProcessUpgrade](request: IncomingMessage, carrier: UpgradeCarrier): Promise<void> {
+    this.#connections.startHeartbeat();
+    return this.#upgrades.upgrade(request, carrier);
   }
 
   /** `await using broker = …` closes it on scope exit. */

@@ -16,7 +16,7 @@ import type { ConnectionRegistry } from './connections.js';
 import type { Router } from './router.js';
 import { refuseSocket, requestUrl } from './http.js';
 import type { OutboundBudget } from './outbound-budget.js';
-import type { Accepted, Session, Surface } from './surfaces/surface.js';
+import type { Accepted, RefusedUpgrade, Session, Surface } from './surfaces/surface.js';
 import type { Wire } from './wire/wire.js';
 import { TickFlusher, WsWire } from './wire/ws-wire.js';
 
@@ -24,6 +24,21 @@ import { TickFlusher, WsWire } from './wire/ws-wire.js';
 interface Admission {
   readonly accepted: Accepted<unknown>;
   readonly user: BrokerUser | undefined;
+}
+
+/**
+ * What one upgrade is accepted or refused over: the socket of an HTTP
+ * upgrade, or an in-process pipe. Admission is the same for both.
+ */
+export interface UpgradeCarrier {
+  /** The client went away while it was admitted. */
+  gone(): boolean;
+  /** Completes the upgrade; `open` gets the wire the connection speaks on. */
+  accept(open: (wire: Wire) => void): void;
+  /** Refuses with a status (an HTTP answer to the upgrade request). */
+  refuse(failure: EventwireError): void;
+  /** Completes the upgrade only to refuse in the surface's protocol terms (Surface.refuse). */
+  readonly acceptToRefuse: RefusedUpgrade['acceptToRefuse'];
 }
 
 /** How long a connect refused in its protocol's terms gets to read its close frame before the socket is dropped. */
@@ -61,7 +76,22 @@ export class UpgradeAdmission {
   }
 
   /** The HTTP server's `upgrade` event. */
-  async handle(request: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
+  handle(request: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
+    return this.upgrade(request, {
+      gone: () => socket.destroyed,
+      accept: (open) => this.#wss.handleUpgrade(request, socket, head, (ws) => open(new WsWire(ws, this.#flusher))),
+      refuse: (failure) => refuseSocket(socket, failure),
+      acceptToRefuse: (refuse) => this.#acceptToRefuse(request, socket, head, refuse),
+    });
+  }
+
+  /**
+   * One upgrade over whatever carries it: a socket (`handle`) or an
+   * in-process pipe (the test kit's). Everything an upgrade decides —
+   * which surface, admission, authentication, the refusal in the surface's
+   * terms — is decided here, once, whatever the carrier.
+   */
+  async upgrade(request: IncomingMessage, carrier: UpgradeCarrier): Promise<void> {
     const ip = this.#options.clientAddress(request);
     let surface: Surface | undefined;
     let admission: Admission;
@@ -72,8 +102,8 @@ export class UpgradeAdmission {
       // A transport upgrade of a connection the surface holds (Engine.IO's ?sid=): admitted when it was born.
       const adopter = surface?.adopt?.({ request, url, ip });
       if (adopter) {
-        if (socket.destroyed) return;
-        return this.#wss.handleUpgrade(request, socket, head, (ws) => adopter(new WsWire(ws, this.#flusher)));
+        if (carrier.gone()) return;
+        return carrier.accept(adopter);
       }
       if (!surface) {
         this.#options.assertServing();
@@ -84,14 +114,13 @@ export class UpgradeAdmission {
       admission = await this.#admit(surface, request, url, ip);
     } catch (error) {
       const failure = toEventwireError(error);
-      if (surface?.refuse) return surface.refuse({ request, acceptToRefuse: (refuse) => this.#acceptToRefuse(request, socket, head, refuse) }, failure);
-      return refuseSocket(socket, failure);
+      if (surface?.refuse) return surface.refuse({ request, acceptToRefuse: carrier.acceptToRefuse }, failure);
+      return carrier.refuse(failure);
     }
-    if (socket.destroyed) return this.#options.access.release(ip);
+    if (carrier.gone()) return this.#options.access.release(ip);
     const claimed = surface;
-    this.#wss.handleUpgrade(request, socket, head, (ws) => {
-      const carrier = new WsWire(ws, this.#flusher);
-      this.#open(admission.accepted.wire ? admission.accepted.wire(carrier) : carrier, request, ip, claimed, admission);
+    carrier.accept((carried) => {
+      this.#open(admission.accepted.wire ? admission.accepted.wire(carried) : carried, request, ip, claimed, admission);
     });
   }
 
