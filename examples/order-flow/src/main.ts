@@ -2,9 +2,10 @@
 // Usage: main.ts [--port 15500] [--orders N] [--interval-ms 1000] [--audit-log path]
 //   default: forever, one order a second; --port 0 picks a free port.
 // The broker comes from ../broker.config.ts; --port and --audit-log override it.
+import { EventChannel } from '@eventwire/event-channel';
 import { exampleArgs, wholeNumber } from '../../shared/command-line.js';
 import { startShopBroker } from './broker.js';
-import { FRAUD_THRESHOLD, say } from './events.js';
+import { FRAUD_THRESHOLD, say, shop } from './events.js';
 import { startAnalyticsService, startFraudDesk } from './services/analytics.js';
 import { startEmailService } from './services/email.js';
 import { startInventoryService } from './services/inventory.js';
@@ -43,12 +44,13 @@ const shopBroker = await startShopBroker({
   ...(values['audit-log'] !== undefined && { auditLog: values['audit-log'] }),
 });
 const { url, httpUrl } = shopBroker.address;
+const connect = (source: string) => new EventChannel({ url, events: shop, source });
 const [orders, email, inventory, analytics, fraudDesk] = await Promise.all([
-  startOrderService(url),
+  startOrderService(connect('order-service')),
   startEmailService(httpUrl),
-  startInventoryService(url),
-  startAnalyticsService(url),
-  startFraudDesk(url),
+  startInventoryService(connect('inventory')),
+  startAnalyticsService(connect('analytics')),
+  startFraudDesk(connect('fraud-desk')),
 ]);
 say('demo', `broker on ${url} (from broker.config.ts); Ctrl-C to stop`);
 say('demo', `inspect: curl ${httpUrl}/pubsub/stats   or watch the raw stream: a WebSocket on ${url}/pubsub/ws?topics=%23`);

@@ -1,9 +1,8 @@
-import { EventChannel } from '@eventwire/event-channel';
-import { say, shop } from '../events.js';
+import type { EventChannel } from '@eventwire/event-channel';
+import { say, type Shop } from '../events.js';
 
-/** Counts everything under events.# and the revenue it represents. */
-export async function startAnalyticsService(url: string) {
-  const channel = new EventChannel({ url, events: shop, source: 'analytics' });
+/** Counts everything under events.# and the revenue it represents, on the channel it is given. */
+export async function startAnalyticsService(channel: EventChannel<Shop>) {
   const counts = new Map<string, number>();
   let revenue = 0;
   channel.on('events.#', (data, event) => {
@@ -19,9 +18,8 @@ export async function startAnalyticsService(url: string) {
   };
 }
 
-/** Acts on the broker's derived fraud.review events. */
-export async function startFraudDesk(url: string) {
-  const channel = new EventChannel({ url, events: shop, source: 'fraud-desk' });
+/** Acts on the broker's derived fraud.review events, on the channel it is given. */
+export async function startFraudDesk(channel: EventChannel<Shop>) {
   const reviews: string[] = [];
   channel.on('fraud.review', (review, event) => {
     reviews.push(review.orderId);

@@ -1,9 +1,8 @@
-import { EventChannel } from '@eventwire/event-channel';
-import { say, shop } from '../events.js';
+import type { EventChannel } from '@eventwire/event-channel';
+import { say, type Shop } from '../events.js';
 
-/** Reserves stock for every new order. */
-export async function startInventoryService(url: string) {
-  const channel = new EventChannel({ url, events: shop, source: 'inventory' });
+/** Reserves stock for every new order, on the channel it is given. */
+export async function startInventoryService(channel: EventChannel<Shop>) {
   const stock = new Map<string, number>();
   channel.on('events.order.created', async (order) => {
     for (const item of order.items) stock.set(item.sku, (stock.get(item.sku) ?? 100) - item.quantity);

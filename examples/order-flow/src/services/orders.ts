@@ -1,9 +1,12 @@
-import { EventChannel } from '@eventwire/event-channel';
-import { say, shop } from '../events.js';
+import type { EventChannel } from '@eventwire/event-channel';
+import { say, type Shop } from '../events.js';
 
-/** Places orders, records payments, marks orders paid once the payment arrived. */
-export async function startOrderService(url: string) {
-  const channel = new EventChannel({ url, events: shop, source: 'order-service' });
+/**
+ * Places orders, records payments, marks orders paid once the payment arrived.
+ * Given its channel (source `order-service`): main.ts connects it to the
+ * broker; the tests, to a test hub.
+ */
+export async function startOrderService(channel: EventChannel<Shop>) {
   channel.on('events.payment.received', async ({ orderId }) => {
     await channel.emit('events.order.paid', { orderId });
   });
