@@ -291,3 +291,26 @@ new EventBrokerServer({ metrics: { topicGroups: 'order.#' } });
   });
   expectType<Equal<SocketIoTypes['socketIoDefaults']['path'], '/socket.io/'>>();
 }
+
+// The test kit (#36): one event map types the hub's channels, next, emitted and where.
+async function testKitTypes(): Promise<void> {
+  const { createTestHub } = await import('../src/testing/index.js');
+  const hub = await createTestHub({ config: defineBrokerConfig({ events: shop }) });
+  const channel = hub.channel({ source: 'orders', token: 'k' });
+  await channel.emit('order.created', { id: 'o1', total: 1 });
+  // @ts-expect-error the channel is typed by the config's map
+  await channel.emit('order.created', { id: 'o1' });
+  const created = await hub.next('order.created', { where: (event) => event.data.total > 10 });
+  expectType<Equal<typeof created.data, { id: string; total: number }>>();
+  const some = await hub.next('order.{id}');
+  expectType<Equal<typeof some.topic, 'order.created' | 'order.shipped'>>();
+  // @ts-expect-error where sees the pattern's events only
+  await hub.next('order.shipped', { where: (event) => event.data.total > 1 });
+  // @ts-expect-error a pattern no declared event matches
+  hub.emitted('invoice.*');
+  expectType<Equal<ReturnType<typeof hub.emitted<'fraud.review'>>[number]['data'], { orderId: string }>>();
+  // @ts-expect-error a capture name used twice
+  await hub.next('{x}.{x}');
+  await hub.close();
+}
+void testKitTypes;
