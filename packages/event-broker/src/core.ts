@@ -359,6 +359,13 @@ export class BrokerCore {
   }
 
   /** Waits until every observer queue is empty (bounded by the caller). */
+  /** Asynchronous intercept chains and observer queues at work now (the test kit's "settled"). */
+  get inFlight(): number {
+    let count = this.#intercepts.inFlight.count;
+    for (const observer of this.#observers) if (observer.running) count++;
+    return count;
+  }
+
   async observersIdle(): Promise<void> {
     await Promise.all(this.#observers.map((observer) => observer.idle()));
   }

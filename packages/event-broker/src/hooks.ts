@@ -1,3 +1,4 @@
+import { InFlight } from './in-flight.js';
 import { DurationHistogram, type DurationSnapshot } from './duration-histogram.js';
 import {
   EventwireError,
@@ -220,6 +221,8 @@ interface Interceptor {
  * (fail closed): an intercept is a gate, and a broken gate must not open.
  */
 export class InterceptChain {
+  /** Chains waiting on an asynchronous hook now. */
+  readonly inFlight = new InFlight();
   readonly #hooks: Interceptor[] = [];
   readonly #timeoutMs: number;
   readonly #report: (error: EventwireError) => void;
@@ -274,7 +277,7 @@ export class InterceptChain {
     for (let index = 0; index < hooks.length; index++) {
       const hook = hooks[index]!;
       const step = this.#call(hook, draft);
-      if (step instanceof Promise) return this.#continue(hooks, index, step, draft);
+      if (step instanceof Promise) return this.inFlight.track(this.#continue(hooks, index, step, draft));
       if (step) return step;
     }
     return draft.outcome();
@@ -452,6 +455,11 @@ export class ObserverQueue {
       // Off the publish path: start after the current publish has returned.
       queueMicrotask(() => void this.#drain());
     }
+  }
+
+  /** Handing events to the hook now (from the first queued until the queue is empty). */
+  get running(): boolean {
+    return this.#running;
   }
 
   /** Resolves when the queue is empty (for shutdown). */

@@ -42,7 +42,7 @@ import { SessionOps } from './surfaces/session-ops.js';
 import type { Surface } from './surfaces/surface.js';
 import type { SurfaceHost } from './surfaces/surface-host.js';
 import { UpgradeAdmission, type UpgradeCarrier } from './upgrade.js';
-import { inProcessUpgrade } from './in-process.js';
+import { inProcessPending, inProcessUpgrade } from './in-process.js';
 import { BrokerMetrics } from './metrics/broker-metrics.js';
 import { ClientScript } from './client-script.js';
 import { Dashboard } from './dashboard/dashboard.js';
@@ -524,6 +524,11 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
   [inProcessUpgrade](request: IncomingMessage, carrier: UpgradeCarrier): Promise<void> {
     this.#connections.startHeartbeat();
     return this.#upgrades.upgrade(request, carrier);
+  }
+
+  /** Work started for clients and not finished (see in-flight.ts), for the test kit's settle. */
+  [inProcessPending](): number {
+    return this.#access.inFlight.count + this.#core.inFlight;
   }
 
   /** `await using broker = …` closes it on scope exit. */

@@ -4,6 +4,7 @@
 // fault or a deadline a real-socket test would wait for in real time.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { SignJWT } from 'jose';
 import { z } from 'zod';
 import { defineEvents, EventwireError, type ChannelStatus, type EventEnvelope, type HistoryGap } from '@eventwire/event-channel';
 import { createTestHub, type TestHub } from '../src/testing/index.js';
@@ -222,6 +223,23 @@ test('presence: members and leaves as a connection is cut', async () => {
     hub.disconnect(bob);
     await hub.settle();
     assert.equal(left, ['bob']);
+  });
+});
+
+test('JWTs are verified on the hub clock: a token expires when virtual time passes its exp, and the channel is told', async () => {
+  const secret = 'a-test-secret-of-32-characters!!';
+  const key = new TextEncoder().encode(secret);
+  await withHub({ config: { events: shop, jwtSecret: secret, jwtClockToleranceSec: 0 } }, async (hub) => {
+    const token = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('ada').setExpirationTime(Math.floor(hub.now / 1000) + 60).sign(key);
+    const errors: string[] = [];
+    const ada = hub.channel({ token, onError: (error) => errors.push(error.code) });
+    await hub.settle();
+    assert.is(ada.status.state, 'open', 'verified within settle');
+    await hub.advance(59_000);
+    assert.is(ada.status.state, 'open');
+    await hub.advance(2000);
+    assert.is(ada.status.state, 'closed', 'cut at expiry, and a fixed token cannot be renewed');
+    assert.ok(errors.includes('token_expired') || errors.includes('unauthorized'), errors.join());
   });
 });
 

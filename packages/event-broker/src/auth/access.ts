@@ -3,6 +3,7 @@
 // and connection caps — and where every refusal is counted.
 import { EventwireError, findTopicProblem, toEventwireError, type TopicLimits } from '@eventwire/event-channel';
 import { authenticateRequest, type AuthRequest, type Authenticator, type BrokerUser } from './authenticate.js';
+import { InFlight } from '../in-flight.js';
 import { ChannelRules, channelKind, type MemberInfo } from './channels.js';
 import { assertPermissions, checkPermission, permissionsOf, type AccessAction, type PermissionRules } from './permissions.js';
 import { KeyedBuckets, TokenBucket, rateLimited, type RateLimit } from './rate-limit.js';
@@ -118,6 +119,8 @@ export class ConnectionLimits {
  */
 export class Access {
   readonly channels: ChannelRules;
+  /** Authentications and channel rules running now. */
+  readonly inFlight = new InFlight();
   readonly #options: AccessOptions;
   readonly #connectionsByIp = new Map<string, number>();
   #connections = 0;
@@ -236,7 +239,7 @@ export class Access {
     const wait = this.#failedAuthPerIp.wait(ip);
     if (wait > 0) throw this.refuse(rateLimited('Too many failed authentications from this address', wait));
     try {
-      return await authenticateRequest(authenticate, request, this.#options.allowAnonymous);
+      return await this.inFlight.track(authenticateRequest(authenticate, request, this.#options.allowAnonymous));
     } catch (error) {
       this.#failedAuthPerIp.take(ip);
       throw this.refuse(toEventwireError(error, 'unauthorized'));
@@ -274,7 +277,7 @@ export class Access {
     }
     if (!guarded) return undefined;
     const checked = guarded;
-    return Promise.all(checked.map((name) => this.channels.authorize(user, name))).then(
+    return this.inFlight.track(Promise.all(checked.map((name) => this.channels.authorize(user, name)))).then(
       (infos) => {
         const granted = new Map<string, MemberInfo>();
         infos.forEach((info, index) => info && granted.set(checked[index]!, info));

@@ -23,7 +23,7 @@ import { createBrokerFromConfig, type ConfiguredBroker } from '../broker-from-co
 import type { BrokerConfig } from '../config.js';
 import { builtinHook, type AnyHookEvent, type HookOptions, type TopicHookEvent } from '../hooks.js';
 import { httpStatusFor } from '../http.js';
-import { inProcessUpgrade } from '../in-process.js';
+import { inProcessPending, inProcessUpgrade } from '../in-process.js';
 import type { EventBrokerServer } from '../server.js';
 import { PipeSocket, PipeTraffic, PipeWire } from './pipe.js';
 import { VirtualClock } from './virtual-clock.js';
@@ -84,13 +84,18 @@ export const testHubDefaults = {
   maxSettleTurns: 100_000,
 } as const;
 
+/** Consecutive turns with nothing in flight that count as settled (a promise chain's hops run within them). */
+const QUIET_TURNS = 3;
+
 /**
- * Consecutive quiet turns that count as settled. The hub sees its own frames
- * and admissions; work it does not see (a hook's promise chain, a token
- * verification in the thread pool) finishes within a few turns of the event
- * loop once nothing is crossing, and these give it the room.
+ * Turns `settle` waits for the broker's own asynchronous work (an
+ * authentication, a channel rule, an asynchronous hook) once nothing else is
+ * in flight. A JWT check takes a few; work still running after these waits
+ * on something else — a timer on the virtual clock (a hook that never
+ * answers, until its timeout), or the application's own I/O — and is the
+ * test's to drive (`advance`) or await (`next`).
  */
-const QUIET_TURNS = 8;
+const BUSY_TURNS = 2000;
 
 /** The URL hub channels connect to (nothing resolves or listens there). */
 const HUB_URL = 'ws://hub.test/';
@@ -296,14 +301,20 @@ class Hub<TEvents extends EventMap> implements TestHub<TEvents> {
   async settle(): Promise<void> {
     const clock = this.#clock;
     let quiet = 0;
+    let busy = 0;
     for (let turn = 0; turn < testHubDefaults.maxSettleTurns; turn++) {
       await new Promise<void>((resolve) => setImmediate(resolve));
       const due = clock?.nextDue();
       if (clock && due !== undefined && due <= clock.now) {
         await clock.tick(0);
         quiet = 0;
-      } else if (this.#traffic.pending > 0) quiet = 0;
-      else if (++quiet >= QUIET_TURNS) return;
+      } else if (this.#traffic.pending > 0) {
+        quiet = 0;
+        busy = 0;
+      } else if (this.broker[inProcessPending]() > 0 && busy < BUSY_TURNS) {
+        busy++;
+        quiet = 0;
+      } else if (++quiet >= QUIET_TURNS) return;
     }
     throw new EventwireError('timeout', `The hub did not settle within ${testHubDefaults.maxSettleTurns} turns: something keeps sending or scheduling timers due now`);
   }
