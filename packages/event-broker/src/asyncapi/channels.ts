@@ -140,8 +140,9 @@ function freeName(names: readonly (string | undefined)[], index: number): string
 
 /**
  * The `{name}`s of `address` that `parameters` does not declare. The AsyncAPI
- * parser flags a declared parameter missing from the address, not the other
- * way round, so the generator checks this itself.
+ * parser (3.6.3) flags one only when the channel has a `parameters` object;
+ * a channel with none at all passes whatever its address holds (checked), so
+ * the generator checks this itself.
  */
 export function undeclaredParameters(channel: AsyncApiChannel): string[] {
   const used = [...channel.address.matchAll(/\{([^}]*)\}/g)].map((match) => match[1]!);
