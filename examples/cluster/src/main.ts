@@ -20,9 +20,9 @@
 //   … -- --engine kafka                     (the same chat over Kafka)
 //   … -- --rounds 2 --exit                  (two rounds, then stop: the test's way)
 //   … -- --port 0                           (OS-chosen broker ports)
-import { z } from 'zod';
 import { EventBrokerServer } from '@eventwire/event-broker';
-import { EventChannel, defineEvents } from '@eventwire/event-channel';
+import { EventChannel } from '@eventwire/event-channel';
+import { chat } from './events.js';
 import { exampleArgs, wholeNumber } from '../../shared/command-line.js';
 import { kafkaServerAvailable, startKafkaServer } from '../../../scripts/testing/kafka-server.js';
 import { natsServerAvailable, startNatsServer } from '../../../scripts/testing/nats-server.js';
@@ -41,9 +41,6 @@ const engine: 'nats' | 'kafka' = values.engine;
 const basePort = wholeNumber('cluster', usage, '--port', values.port, 15501);
 const rounds = wholeNumber('cluster', usage, '--rounds', values.rounds, 3);
 
-const chat = defineEvents({
-  'chat.room.*': z.object({ author: z.string(), text: z.string().min(1) }),
-});
 
 if (engine === 'nats' && !natsServerAvailable()) {
   console.error('cluster: this example needs nats-server (apt-get install -y nats-server, or a binary from nats.io on PATH)');

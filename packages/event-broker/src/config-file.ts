@@ -61,6 +61,34 @@ export async function loadBrokerConfigFile(path: string): Promise<ResolvedBroker
   return validateConfig(exports.default, path, { code: true });
 }
 
+/**
+ * One named export of a JavaScript or TypeScript module (TypeScript through
+ * tsx, as config files): what `eventwire asyncapi --events file.ts#shop`
+ * reads an event map from. Throws `invalid_config` naming the file when it
+ * cannot be loaded or lacks the export.
+ */
+export async function loadModuleExport(path: string, name: string): Promise<unknown> {
+  const file = resolve(path);
+  const extension = extname(file).toLowerCase();
+  if (!(configFileExtensions as readonly string[]).includes(extension) || extension === '.json') {
+    throw new BrokerConfigError([`${path}: a module must end in ${configFileExtensions.filter((each) => each !== '.json').join(', ')}`]);
+  }
+  let module: Record<string, unknown>;
+  try {
+    module = (await importModule(file, extension)) as Record<string, unknown>;
+  } catch (error) {
+    throw new BrokerConfigError([`${path}: failed to load: ${(error as Error).message}`], { cause: error });
+  }
+  // As for configs: a TypeScript file compiled to CommonJS arrives as the default.
+  const compiled = module['default'] as Record<string, unknown> | undefined;
+  const exports = compiled !== null && typeof compiled === 'object' && compiled['__esModule'] === true ? compiled : module;
+  if (!Object.hasOwn(exports, name)) {
+    const names = Object.keys(exports).filter((each) => each !== '__esModule');
+    throw new BrokerConfigError([`${path}: no export "${name}"${names.length > 0 ? ` (it exports ${names.join(', ')})` : ''}`]);
+  }
+  return exports[name];
+}
+
 async function importModule(file: string, extension: string): Promise<unknown> {
   const url = pathToFileURL(file).href;
   if (extension === '.ts' || extension === '.mts' || extension === '.cts') {

@@ -2,11 +2,12 @@
 // /health, /livez and /readyz (unauthenticated, for probes; HEAD answers as
 // GET without the body), the browser build at /eventwire/event-channel.js
 // (public code, any origin), then the broker's credentials for
-// /stats, /metrics, /cluster, /history/{pattern} and
+// /stats, /metrics, /cluster, /asyncapi.json (when on), /history/{pattern} and
 // /channels/{channel}/members. A plain request to a WebSocket path is told
 // how to connect (426).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { EventwireError, assertPattern, assertTopic, parseTraceparent, type TopicLimits } from '@eventwire/event-channel';
+import type { AsyncApiDocument } from './asyncapi/build.js';
 import type { Access } from './auth/access.js';
 import { findToken, type BrokerUser } from './auth/authenticate.js';
 import { channelKind } from './auth/channels.js';
@@ -32,6 +33,8 @@ export interface HttpApiOptions {
   readonly clientScript: ClientScript | undefined;
   readonly metrics: { readonly path: string; readonly registry: BrokerMetrics } | undefined;
   readonly cluster: ClusterEngine | undefined;
+  /** The AsyncAPI document, when `asyncapi` is on. */
+  readonly asyncApi: (() => AsyncApiDocument) | undefined;
   /** Whether the cluster's shared history is loaded, when there is one. */
   historyReady(): boolean | undefined;
   closing(): boolean;
@@ -137,6 +140,10 @@ export class HttpApi {
     if (path === '/cluster') {
       expect('GET');
       return sendJson(response, 200, await options.clusterStats());
+    }
+    if (options.asyncApi && path === '/asyncapi.json') {
+      expect('GET');
+      return sendJson(response, 200, options.asyncApi());
     }
     const history = /^\/history\/([^/]+)$/.exec(path);
     if (history) {

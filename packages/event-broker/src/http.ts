@@ -40,6 +40,8 @@ const statusByCode: { readonly [code in ErrorCode]: number } = {
   aborted: 499,
   // Raised at start-up, never on a request; here because the table covers every code.
   invalid_config: 400,
+  // Raised when an AsyncAPI document is generated (at start-up or by the CLI), never on a request.
+  unsupported_schema: 500,
   internal: 500,
 };
 

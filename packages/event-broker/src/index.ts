@@ -2,6 +2,10 @@
 // types, each module's names alphabetised, modules in path order (the
 // broker's own, then what it re-exports from the channel's protocol module).
 
+export { asyncApiDefaults } from './asyncapi/build.js';
+export { asyncApiDocument } from './asyncapi/document.js';
+export { envelopeHeadersSchema } from './asyncapi/headers.js';
+export { jsonSchemaOf } from './asyncapi/json-schema.js';
 export { failedAuthDefault } from './auth/access.js';
 export { createApiKeyAuthenticator } from './auth/api-keys.js';
 export { findToken } from './auth/authenticate.js';
@@ -11,7 +15,7 @@ export { signChannel, signUser } from './auth/pusher-signature.js';
 export { createBrokerFromConfig } from './broker-from-config.js';
 export { clusterDefaults } from './cluster/cluster-options.js';
 export { createClusterEngine } from './cluster/create-engine.js';
-export { loadBrokerConfigFile } from './config-file.js';
+export { loadBrokerConfigFile, loadModuleExport } from './config-file.js';
 export { BrokerConfigError, defineBrokerConfig, parseSize } from './config.js';
 export { dashboardTopics } from './dashboard/dashboard.js';
 export { LogHistoryStore, logHistoryStoreDefaults } from './history/log-store.js';
@@ -28,6 +32,13 @@ export { socketIoRecoveryDefaults } from './surfaces/socketio/session-store.js';
 export { socketIoDefaults } from './surfaces/socketio/socketio-options.js';
 export { historyRuleDefaults, HistoryRules, MemoryHistoryStore } from '@eventwire/event-channel/protocol';
 
+export type { AsyncApiDocument, AsyncApiInfo } from './asyncapi/build.js';
+export type { AsyncApiChannel, AsyncApiMessage } from './asyncapi/channels.js';
+export type { AsyncApiOptions } from './asyncapi/document.js';
+export type { JsonSchema } from './asyncapi/json-schema.js';
+export type { AsyncApiOperation } from './asyncapi/operations.js';
+export type { AsyncApiSecurityScheme } from './asyncapi/security.js';
+export type { AsyncApiServer } from './asyncapi/servers.js';
 export type { Caller, RateLimits, RefusalCounts } from './auth/access.js';
 export type { ApiKey } from './auth/api-keys.js';
 export type { Authenticator, AuthRequest, BrokerUser } from './auth/authenticate.js';

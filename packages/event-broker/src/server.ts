@@ -33,6 +33,7 @@ import { HttpApi, type Readiness } from './http-api.js';
 import { createBrokerHttpServer, tlsFilesOf, type BrokerHttpServer } from './tls.js';
 import { OutboundBudget } from './outbound-budget.js';
 import { answerClientError } from './http.js';
+import { servedAsyncApi } from './asyncapi/build.js';
 import { resolveBrokerOptions, type BrokerOptions, type ResolvedBrokerOptions } from './options.js';
 import { createBuiltinSurfaces, builtinSurfaceNames } from './surfaces/builtin.js';
 import type { PusherSurface } from './surfaces/pusher/pusher-surface.js';
@@ -154,6 +155,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
     // Every default applied and checked once (options.ts): below, each value is read as it is.
     const options = resolveBrokerOptions(given);
     this.#options = options;
+    const asyncApi = options.asyncapi ? servedAsyncApi(options) : undefined;
     this.#topicLimits = options.topicLimits;
     const { maxPayloadBytes, heartbeatMs, maxOutboundBytes } = options;
     const maxSubscriptions = options.maxSubscriptionsPerConnection;
@@ -294,6 +296,7 @@ export class EventBrokerServer<TEvents extends EventMap = UntypedEvents> {
       clientScript: options.serveClient ? clientScript : undefined,
       metrics: this.#metrics,
       cluster: this.#cluster,
+      asyncApi: asyncApi && (() => asyncApi(this.#access.channels.templates())),
       historyReady: () => this.#sharedHistory?.ready,
       closing: () => this.#closing !== undefined,
       openConnections: () => this.#connections.size,

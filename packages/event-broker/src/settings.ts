@@ -892,6 +892,23 @@ export const optionSettings = {
     default: true,
   }),
   /**
+   * Serve `GET /asyncapi.json`: the AsyncAPI 3.0 document of the event map
+   * and these options (servers per surface, security, operations from
+   * `permissions`, channel rule parameters), behind the same credentials as
+   * `/stats`. Built at construction (a validator without JSON Schema fails
+   * it there, `unsupported_schema`) and again when channel rules change.
+   * @default false
+   */
+  asyncapi: option<boolean>()({
+    flag: 'asyncapi',
+    env: 'EVENTWIRE_ASYNCAPI',
+    arg: '<on|off>',
+    help: 'GET /asyncapi.json, the AsyncAPI 3.0 document of the event map and this broker',
+    read: onOff,
+    schema: z.boolean(),
+    default: false,
+  }),
+  /**
    * How long a cache channel (Pusher's `cache-*`, `private-cache-*`,
    * `presence-cache-*`) keeps its last event for new subscribers; past it
    * they get `pusher:cache_miss`. Pusher documents no figure we could

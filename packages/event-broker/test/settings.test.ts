@@ -85,6 +85,7 @@ const samples = {
   metrics: { file: false, text: 'off', expected: false },
   dashboard: { file: true, text: 'on', expected: true },
   serveClient: { file: false, text: 'off', expected: false },
+  asyncapi: { file: true, text: 'on', expected: true },
   maxPresenceMembers: { file: 10, text: '10', expected: 10 },
   cacheChannelTtlMs: { file: 60000, text: '60000', expected: 60000 },
   auditLog: { file: '/var/log/audit.jsonl', text: '/var/log/audit.jsonl', expected: '/var/log/audit.jsonl' },

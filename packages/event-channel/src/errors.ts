@@ -34,6 +34,7 @@
  * | `gap`                   | events were missed and no `onGap` listener hears it (once per pattern) |
  * | `aborted`               | the caller's `AbortSignal` fired                                   |
  * | `invalid_config`        | a broker config (file, variable, flag) failed validation           |
+ * | `unsupported_schema`    | an event map's validator cannot give JSON Schema (AsyncAPI)        |
  * | `internal`              | anything else; the original is kept as `cause`                     |
  */
 /**
@@ -70,6 +71,7 @@ export const errorCodes = [
   'gap',
   'aborted',
   'invalid_config',
+  'unsupported_schema',
   'internal',
 ] as const;
 

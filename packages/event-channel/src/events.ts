@@ -1,8 +1,8 @@
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import type { EventEnvelope } from './envelope.js';
-import type { TopicMatchesPattern } from './topic.js';
+import type { DuplicateCapture, NormalisePattern, TopicMatchesPattern } from './topic.js';
 import { EventwireError, TopicError, type ValidationIssue } from './errors.js';
-import { assertPattern } from './topic.js';
+import { parsePattern } from './topic.js';
 import { TopicTrie } from './topic-trie.js';
 
 /**
@@ -13,7 +13,9 @@ import { TopicTrie } from './topic-trie.js';
  * `*` segments (`'log.error.*'`): every topic the family matches shares its
  * schema, so open-ended topics (one per service, per room…) are still typed
  * and validated. An exact key wins over a family; among families the first
- * declared wins.
+ * declared wins. A family segment may be named (`'order.{orderId}.shipped'`):
+ * at run time it is a `*`, and the name is what an AsyncAPI document calls the
+ * channel parameter.
  */
 export type EventMap = { readonly [topic: string]: StandardSchemaV1 };
 
@@ -22,15 +24,16 @@ export type UntypedEvents = { readonly [topic: string]: StandardSchemaV1<unknown
 
 /**
  * `'log.error.*'` → `` `log.error.${string}` ``: the concrete topics a key stands
- * for, as autocompletion and narrowing see them. A template cannot say "one
- * segment", so `EventKey` (and through it `emit`'s `TopicCheck`) checks a
- * literal topic segment by segment: `log.error.a.b` is not a `log.error.*`.
+ * for, as autocompletion and narrowing see them (a named segment `{orderId}`
+ * reads as `*`). A template cannot say "one segment", so `EventKey` (and
+ * through it `emit`'s `TopicCheck`) checks a literal topic segment by segment:
+ * `log.error.a.b` is not a `log.error.*`.
  */
 export type FamilyTopic<TKey extends string> = TKey extends `${infer Head}.${infer Rest}`
-  ? `${Head extends '*' ? string : Head}.${FamilyTopic<Rest>}`
-  : TKey extends '*'
-    ? string
-    : TKey;
+  ? `${FamilySegment<Head>}.${FamilyTopic<Rest>}`
+  : FamilySegment<TKey>;
+
+type FamilySegment<TSegment extends string> = TSegment extends '*' | `{${string}}` ? string : TSegment;
 
 /** The topics an event map declares, families as template types (`string` when untyped). */
 export type EventTopic<TEvents extends EventMap> = {
@@ -45,7 +48,7 @@ export type EventKey<TEvents extends EventMap, TTopic extends string> = {
   [TKey in Extract<keyof TEvents, string>]: string extends TKey
     ? TKey // an untyped map (index signature): every topic
     : TTopic extends FamilyTopic<TKey>
-      ? TopicMatchesPattern<TTopic, TKey> extends true
+      ? TopicMatchesPattern<TTopic, NormalisePattern<TKey>> extends true
         ? TKey
         : never
       : never;
@@ -89,18 +92,30 @@ export type TypedEvent<TEvents extends EventMap, TTopic extends EventTopic<TEven
   : never;
 
 /**
+ * Makes a key that names one capture twice (`'a.{x}.{x}'`) a compile error
+ * naming it, as `defineEvents` refuses it at run time (`duplicate_capture`).
+ */
+export type EventMapCheck<TEvents extends EventMap> = {
+  [TKey in Extract<keyof TEvents, string>]: [DuplicateCapture<TKey>] extends [never]
+    ? TEvents[TKey]
+    : { readonly 'capture name used twice in this key': DuplicateCapture<TKey> };
+};
+
+/**
  * Declares a service's events once. Returns the map unchanged, typed precisely,
- * after checking that every key is a concrete topic and every value a schema.
+ * after checking that every key is a concrete topic or a family (`*` or named
+ * `{name}` segments) and every value a schema. The keys stay as written, so a
+ * generator (AsyncAPI) sees the names; lookups read `{name}` as `*`.
  *
  * @example
  * const shop = defineEvents({
  *   'order.created': z.object({ id: z.string(), total: z.number() }),
- *   'order.shipped': z.object({ id: z.string(), carrier: z.string() }),
+ *   'order.{orderId}.shipped': z.object({ carrier: z.string() }),
  * });
  */
-export function defineEvents<const TEvents extends EventMap>(events: TEvents): TEvents {
+export function defineEvents<const TEvents extends EventMap>(events: TEvents & EventMapCheck<TEvents>): TEvents {
   for (const [topic, schema] of Object.entries(events)) {
-    assertPattern(topic);
+    parsePattern(topic);
     if (topic.split('.').includes('#')) {
       throw new TopicError(
         'invalid_topic',
@@ -128,8 +143,10 @@ export function createSchemaLookup(events: EventMap): (topic: string) => Standar
   const order = new Map<string, number>();
   const families = new TopicTrie<string>();
   Object.keys(events).forEach((key, index) => {
-    if (key.split('.').includes('*')) {
-      families.add(key, key);
+    // A named segment ({orderId}) is a family segment: the trie sees it as *.
+    const { pattern } = parsePattern(key);
+    if (pattern.split('.').includes('*')) {
+      families.add(pattern, key);
       order.set(key, index);
     }
   });

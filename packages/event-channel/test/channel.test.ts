@@ -7,12 +7,14 @@ import {
   EventwireError,
   HandlerError,
   MemoryHub,
+  TopicError,
   UnknownEventError,
   ValidationError,
   defineEvents,
   type ChannelStatus,
   type EventEnvelope,
 } from '../src/index.js';
+import { createSchemaLookup } from '../src/protocol/index.js';
 import { collector, deferred, expectCode, uniqueTopic, within } from './helpers.js';
 
 const shop = defineEvents({
@@ -388,6 +390,38 @@ test('topic families: a `*` key types and validates every topic it matches; exac
   ]);
   await b.close();
   assert.ok(context.errors.some((e) => e.code === 'invalid_payload' && (e as ValidationError).direction === 'inbound'));
+});
+
+test('named family keys: `{name}` segments are `*` at run time, the key stays as written', async (context) => {
+  const orders = defineEvents({
+    'order.{orderId}.shipped': z.object({ carrier: z.string() }),
+    'tenant.{tenant}.order.{orderId}': z.object({ total: z.number() }),
+  });
+  assert.equal(Object.keys(orders), ['order.{orderId}.shipped', 'tenant.{tenant}.order.{orderId}']);
+  const lookup = createSchemaLookup(orders);
+  assert.is(lookup('order.7.shipped'), orders['order.{orderId}.shipped']);
+  assert.is(lookup('tenant.acme.order.7'), orders['tenant.{tenant}.order.{orderId}']);
+  assert.is(lookup('order.7.8.shipped'), undefined); // a named segment is one segment
+  const hub = new MemoryHub();
+  const a = new EventChannel({ url: 'memory://named', events: orders, memoryHub: hub, onError: (e) => context.errors.push(e) });
+  context.channels.push(a);
+  const got = collector<[string, unknown]>(1);
+  await a.on('order.#', (data, event) => got.push([event.topic, data])).ready;
+  await a.emit('order.7.shipped', { carrier: 'ups' });
+  await expectCode(() => a.emit('order.7.shipped', { carrier: 1 } as never), 'invalid_payload');
+  await expectCode(() => a.emit('order.7.paid' as never, {} as never), 'unknown_event');
+  assert.equal(await within(got.done, 1000, 'named family event'), [['order.7.shipped', { carrier: 'ups' }]]);
+});
+
+test('defineEvents refuses a capture name used twice in one key (duplicate_capture)', () => {
+  try {
+    defineEvents({ 'a.{x}.{x}': z.string() } as never);
+    assert.unreachable('a repeated capture name was accepted');
+  } catch (caught) {
+    assert.instance(caught, TopicError);
+    assert.is((caught as TopicError).code, 'invalid_pattern');
+    assert.is((caught as TopicError).problem, 'duplicate_capture');
+  }
 });
 
 test('defineEvents refuses `#` keys and non-schemas', () => {

@@ -251,6 +251,32 @@ logChannel.on('chat.room.*.message', (data) => void data.text);
 // @ts-expect-error matches no family
 logChannel.on('metrics.#', () => {});
 
+// --- named family segments: `{name}` keys are families, typed as `*` ---------
+const orderFamily = defineEvents({
+  'order.{orderId}.shipped': z.object({ carrier: z.string() }),
+  'tenant.{tenant}.order.{orderId}': z.object({ total: z.number() }),
+});
+const orderFamilyChannel = new EventChannel({ url: 'memory://named', events: orderFamily });
+void orderFamilyChannel.emit('order.7.shipped', { carrier: 'ups' });
+void orderFamilyChannel.emit('tenant.acme.order.7', { total: 1 });
+// @ts-expect-error the family's schema applies
+void orderFamilyChannel.emit('order.7.shipped', { carrier: 1 });
+// @ts-expect-error a named segment is exactly one segment
+void orderFamilyChannel.emit('order.7.8.shipped', { carrier: 'ups' });
+// @ts-expect-error no key declares order.7.paid
+void orderFamilyChannel.emit('order.7.paid', { carrier: 'ups' });
+orderFamilyChannel.on('order.*.shipped', (data, event) => {
+  expectType<Equal<typeof event.topic, `order.${string}.shipped`>>();
+  expectType<Equal<typeof data, { carrier: string }>>();
+});
+orderFamilyChannel.on('order.{id}.shipped', (data, event) => {
+  expectType<Equal<typeof event.params, { readonly id: string }>>();
+  expectType<Equal<typeof data.carrier, string>>();
+});
+expectType<Equal<keyof typeof orderFamily, 'order.{orderId}.shipped' | 'tenant.{tenant}.order.{orderId}'>>();
+// @ts-expect-error a capture name used twice in one key (duplicate_capture at run time)
+defineEvents({ 'a.{x}.{x}': z.object({}) });
+
 // --- options -----------------------------------------------------------------
 // @ts-expect-error a channel needs a url or a transport
 new EventChannel({ events: shop });

@@ -6,9 +6,11 @@
 // Exit codes (documented in the README, asserted by test/cli.test.ts):
 //   0  done (sub/tail: stopped by Ctrl-C)
 //   1  the operation failed (emit refused, invalid topic or pattern…)
-//   2  usage: unknown command, missing argument, data that is not JSON
+//   2  usage: unknown command, missing argument, data that is not JSON,
+//      asyncapi without --config/--events or without @eventwire/event-broker
 //   3  cannot connect: the broker is unreachable within --timeout, or refused the credentials
 import { parseArgs } from 'node:util';
+import { AsyncApiUsageError, runAsyncApiCommand } from './asyncapi-command.js';
 import { EventChannel, EventwireError, toEventwireError, type EventEnvelope, type HistorySince } from '@eventwire/event-channel';
 
 const usage = `eventwire — talk to an eventwire broker from a terminal
@@ -22,6 +24,9 @@ Usage:
   eventwire presence CHANNEL [--json]       list who is on a presence channel: "id info" lines (--json: JSON lines);
                                             it joins briefly, so this CLI's user is listed too
   eventwire tail [...]                      watch log events (eventwire tail --help)
+  eventwire asyncapi (--config FILE | --events MODULE#EXPORT) [--out FILE] [--title T] [--version V]
+                                            write the AsyncAPI 3.0 document of an event map and a broker
+                                            config (needs @eventwire/event-broker); stdout without --out
 
 Options:
   --url <url>       ws://, wss://, nats://, redis://, postgres://, memory:// (EVENTWIRE_URL, default ws://127.0.0.1:15500)
@@ -117,11 +122,17 @@ async function main(name: string | undefined, args: string[]): Promise<number> {
           return EXIT.ok;
         });
       }
+      case 'asyncapi': {
+        if (positionals.length > 0) throw new UsageError(`asyncapi takes no arguments, got "${positionals[0]}"`);
+        const where = await runAsyncApiCommand(values);
+        if (where !== 'stdout') console.error(`eventwire: AsyncAPI document written to ${where}`);
+        return EXIT.ok;
+      }
       default:
-        throw new UsageError(`unknown command "${name}" (pub, sub, history, presence, tail)`);
+        throw new UsageError(`unknown command "${name}" (pub, sub, history, presence, tail, asyncapi)`);
     }
   } catch (error) {
-    if (error instanceof UsageError) return fail(EXIT.usage, 'usage', error.message);
+    if (error instanceof UsageError || error instanceof AsyncApiUsageError) return fail(EXIT.usage, 'usage', error.message);
     const failure = toEventwireError(error);
     return fail(EXIT.failed, failure.code, failure.message);
   }
@@ -138,6 +149,11 @@ function parse(args: string[]) {
       ack: { type: 'boolean' },
       json: { type: 'boolean' },
       since: { type: 'string' },
+      config: { type: 'string' },
+      events: { type: 'string' },
+      out: { type: 'string' },
+      title: { type: 'string' },
+      version: { type: 'string' },
       limit: { type: 'string' },
       last: { type: 'string' },
       help: { type: 'boolean', short: 'h' },

@@ -78,6 +78,11 @@ export class ChannelRules {
     };
   }
 
+  /** The templates of the rules added so far, in order (a generated AsyncAPI document's guarded channels). */
+  templates(): readonly string[] {
+    return [...new Set(this.#rules.map((compiled) => compiled.template))];
+  }
+
   /**
    * Throws `forbidden` unless `user` may use `name` (a subscription
    * pattern or a publish topic). Public names pass at once. Resolves with the

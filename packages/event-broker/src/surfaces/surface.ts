@@ -69,6 +69,28 @@ export type PublishingSurfaceName = {
   [K in SurfaceName]: SurfaceRegistry[K] extends { publishes: true } ? K : never;
 }[SurfaceName];
 
+/**
+ * What a surface is, known without a running broker: each factory's
+ * `describe…Surface` beside it gives it, the factory takes its paths from it,
+ * and generated documents (AsyncAPI's servers) read the same object, so a
+ * path is written once.
+ */
+export interface SurfaceDescription {
+  readonly name: SurfaceName;
+  /** The WebSocket path clients open; `{name}` parts are `variables` (Pusher's `/app/{key}`). */
+  readonly websocket: string;
+  /** Other paths reaching the same protocol (the native `/ws`). */
+  readonly aliases?: readonly string[];
+  /** The values a `{variable}` of the path takes (Pusher's app keys). */
+  readonly variables?: { readonly [name: string]: { readonly description: string; readonly values: readonly string[] } };
+  /** The protocol, in a few words. */
+  readonly title: string;
+  /** Who speaks it and where its protocol is described. */
+  readonly description: string;
+  /** How clients of this surface show credentials: `none` when the protocol has its own (Pusher's app key and signatures). */
+  readonly credentials: 'required' | 'optional' | 'none';
+}
+
 /** A WebSocket upgrade the surface claimed, after the broker admitted it. */
 export interface UpgradeRequest {
   readonly request: IncomingMessage;

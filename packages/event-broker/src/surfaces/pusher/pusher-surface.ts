@@ -5,7 +5,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { EventwireError } from '@eventwire/event-channel';
 import type { PusherOptions } from '../../options.js';
 import { decodePathSegment } from '../../http.js';
-import type { Surface } from '../surface.js';
+import type { Surface, SurfaceDescription } from '../surface.js';
 import type { SurfaceHost } from '../surface-host.js';
 import { PusherApps, developmentPusherApp, type PusherApp } from './pusher-apps.js';
 import { PusherHttpApi } from './pusher-http.js';
@@ -33,9 +33,24 @@ export interface PusherSurface extends Surface<PusherApp> {
 
 const appPath = /^\/app\/([^/]+)$/;
 
+/** The Pusher surface, known without a broker: `/app/{key}`, one key per app. */
+export function describePusherSurface(options: PusherOptions): SurfaceDescription {
+  return {
+    name: 'pusher',
+    websocket: '/app/{key}',
+    variables: { key: { description: "a Pusher app's public key", values: (options.apps ?? [developmentPusherApp]).map((app) => app.key) } },
+    title: 'Pusher Channels protocol',
+    description: 'The Pusher Channels protocol (pusher-js, Laravel Echo): channels are topics, private and presence channels are signed with the app secret.',
+    // A Pusher socket has no credentials of its own: the app key admits it,
+    // and private and presence channels are let in by their signatures.
+    credentials: 'none',
+  };
+}
+
 export function createPusherSurface(host: SurfaceHost, options: PusherOptions): PusherSurface {
   const { core, access, limits } = host;
   const apps = new PusherApps(options.apps ?? [developmentPusherApp], limits.topicLimits);
+  const description = describePusherSurface(options);
   /** This broker's Pusher connections by socket id. */
   const sockets = new Map<string, PusherSession>();
   const webhookOptions = new Map(apps.all.map((app, index) => [app, options.apps?.[index]?.webhooks ?? []] as const));
@@ -67,10 +82,8 @@ export function createPusherSurface(host: SurfaceHost, options: PusherOptions): 
   };
   return {
     name: 'pusher',
-    endpoints: { websocket: '/app/{key}', http: ['/apps/{id}'] },
-    // A Pusher socket has no credentials of its own: the app key admits it,
-    // and private and presence channels are let in by their signatures.
-    credentials: 'none',
+    endpoints: { websocket: description.websocket, http: ['/apps/{id}'] },
+    credentials: description.credentials,
     claims: (url) => appPath.test(url.pathname),
     accept({ url }) {
       const key = decodePathSegment(appPath.exec(url.pathname)![1]!);

@@ -7,7 +7,7 @@
 // With `redis`, the Redis emitters' bridge runs beside the sessions: started
 // when the broker listens (as the cluster link is), so `setup` has declared
 // its namespaces before the first emit is read; closed with the broker.
-import type { Surface } from '../surface.js';
+import type { Surface, SurfaceDescription } from '../surface.js';
 import type { SurfaceHost } from '../surface-host.js';
 import { EngineServer } from './engine/engine-server.js';
 import { startRedisBridge, type RedisBridge, type RedisBridgeStats } from './redis-bridge.js';
@@ -28,10 +28,22 @@ export interface SocketIoSurface extends Surface<undefined> {
 /** The bridge's counters before it starts. */
 const notStarted: RedisBridgeStats = { subscribed: false, disconnects: 0, received: 0, delivered: 0, unsupported: {}, refused: {} };
 
+/** The Socket.IO surface, known without a broker. */
+export function describeSocketIoSurface(options: SocketIoOptions): SurfaceDescription {
+  return {
+    name: 'socketio',
+    websocket: options.path ?? socketIoDefaults.path,
+    title: 'Socket.IO',
+    description: 'Socket.IO v4/v5 over Engine.IO (socket.io-client unchanged, long-polling or WebSocket): rooms are topics, emits are publishes.',
+    credentials: 'optional',
+  };
+}
+
 export function createSocketIoSurface(host: SurfaceHost, options: SocketIoOptions): SocketIoSurface {
   const server = new SocketIoServerImpl(host, options.namespaces ?? socketIoDefaults.namespaces);
+  const description = describeSocketIoSurface(options);
   const engine: EngineServer = new EngineServer(host, () => surface, {
-    path: options.path ?? socketIoDefaults.path,
+    path: description.websocket,
     pingInterval: options.pingInterval ?? socketIoDefaults.pingInterval,
     pingTimeout: options.pingTimeout ?? socketIoDefaults.pingTimeout,
     maxPayload: options.maxPayload ?? socketIoDefaults.maxPayload,
@@ -53,7 +65,7 @@ export function createSocketIoSurface(host: SurfaceHost, options: SocketIoOption
     endpoints: { websocket: engine.path, http: [engine.path] },
     // A token at the handshake (`?token=`, a header) is checked there; most
     // Socket.IO clients send theirs in CONNECT's auth payload, checked then.
-    credentials: 'optional',
+    credentials: description.credentials,
     claims: (url) => engine.claims(url),
     adopt: (upgrade) => engine.adopt(upgrade),
     accept: ({ url }) => ({ state: undefined, wire: engine.accept(url) }),
