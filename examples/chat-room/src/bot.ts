@@ -1,15 +1,15 @@
-import { EventChannel, type PresenceChannel } from '@eventwire/event-channel';
+import type { EventChannel, PresenceChannel } from '@eventwire/event-channel';
 import type { z } from 'zod';
-import { chat, member } from './events.js';
+import { member, type chat } from './events.js';
 
 /**
  * The room bot, a Node service on the broker like any other: it enters the
  * rooms the web server opens, greets whoever joins (it sees them through
  * presence), answers "!time" and "!who", and echoes anything addressed to it
- * ("bot, …").
+ * ("bot, …"). Given its channel, signed in as `bot` (main.ts connects it to
+ * the broker; the tests, to a test hub).
  */
-export async function startBot(url: string, token: string, log: (line: string) => void) {
-  const channel = new EventChannel({ url, events: chat, source: 'chat-bot', ws: { token } });
+export async function startBot(channel: EventChannel<typeof chat>, log: (line: string) => void) {
   const rooms = new Map<string, PresenceChannel<z.output<typeof member>>>();
   await channel.ready();
 

@@ -3,16 +3,18 @@
 // and a bot. Open the printed URL in a browser (several tabs, or
 // ?user=ada&room=lobby) and chat; the side bar shows who is online.
 // Usage: main.ts [--port 15500] [--web-port 3000]   (0 picks free ports)
-import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { EventBrokerServer } from '@eventwire/event-broker';
+import { createBrokerFromConfig } from '@eventwire/event-broker';
+import { EventChannel } from '@eventwire/event-channel';
 import { exampleArgs, exitIfPortBusy, wholeNumber } from '../../shared/command-line.js';
 import { startBot } from './bot.js';
+import { chatBrokerConfig } from './broker-config.js';
 import { chat, roomName } from './events.js';
+import { createSessions } from './sessions.js';
 
 const usage = `Usage: npm run example:chat -- [--port 15500] [--web-port 3000]
   --port      the broker's port
@@ -36,39 +38,11 @@ const stopped = new Promise<void>((resolve) => {
   process.on('SIGTERM', () => resolve());
 });
 
-// Sign-in, kept small: a session token per person, minted by the web server
-// (the app's backend) and checked by the broker. Tokens live for 10 minutes;
-// the page asks for a new one before then (`getToken`).
-const SESSION_MS = 10 * 60_000;
-const sessions = new Map<string, { user: string; expiresAt: number }>();
-const mint = (user: string) => {
-  const token = randomBytes(18).toString('base64url');
-  sessions.set(token, { user, expiresAt: Date.now() + SESSION_MS });
-  return token;
-};
-const botToken = mint('bot');
-sessions.get(botToken)!.expiresAt = Number.MAX_SAFE_INTEGER;
-
-const broker = new EventBrokerServer({
-  port: brokerPort,
-  events: chat,
-  authenticate: ({ token }) => {
-    const session = token === undefined ? undefined : sessions.get(token);
-    if (!session || session.expiresAt <= Date.now()) return undefined;
-    return { id: session.user, expiresAt: session.expiresAt };
-  },
-});
-// A room is a presence channel: any signed-in person may enter; the info
-// returned here is what everyone in the room sees of them.
-broker.channel('presence-room.{room}', (user, { room }) => (user && roomName.test(room) ? { name: user.id, ...(user.id === 'bot' && { bot: true }) } : false));
-// Who said it is the broker's word, not the sender's.
-broker.intercept('presence-room.*', (event, ctx) => {
-  const author = ctx.origin.user?.id;
-  if (author === undefined) ctx.reject('sign in to speak');
-  if (event.data.user !== author) ctx.transform({ ...event.data, user: author });
-});
+const sessions = createSessions();
+const botToken = sessions.mint('bot', Number.MAX_SAFE_INTEGER - Date.now());
+const { broker } = await createBrokerFromConfig({ ...chatBrokerConfig, port: brokerPort }, { authenticate: sessions.authenticate });
 const { url } = await broker.listen().catch(exitIfPortBusy('chat-room', '--port', brokerPort));
-const bot = await startBot(url, botToken, log);
+const bot = await startBot(new EventChannel({ url, events: chat, source: 'chat-bot', ws: { token: botToken } }), log);
 
 const web = createServer(async (request, response) => {
   const address = new URL(request.url ?? '/', 'http://page');
@@ -86,7 +60,7 @@ const web = createServer(async (request, response) => {
       return;
     }
     await bot.enter(room); // the bot is in the room before its first guest
-    response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token: mint(user) }));
+    response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token: sessions.mint(user) }));
     return;
   }
   const file = normalize(join(dist, path.replace(/^\/eventwire\//, '')));

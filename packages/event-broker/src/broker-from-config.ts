@@ -30,6 +30,13 @@ export interface ConfiguredBrokerOptions {
   /** Receives the same as records (filtered by `quiet`); when set, `log` is not called. See `BrokerOptions.logger`. */
   readonly logger?: BrokerLogger;
   readonly onError?: (error: EventwireError) => void;
+  /**
+   * Your own authentication (sessions of your app, a custom token): what
+   * `BrokerOptions.authenticate` is, for a config that cannot hold a
+   * function that outlives it. Replaces the config's JWT and API key checks.
+   * @default from the config's jwtSecret/jwksUrl and apiKeys, else none
+   */
+  readonly authenticate?: Authenticator;
 }
 
 /**
@@ -53,7 +60,7 @@ export async function createBrokerFromConfig<TEvents extends EventMap = UntypedE
     ...withPusherWebhooks(brokerOptionsOf(config), config.pusherWebhooks),
     ...(config.events && { events: config.events as TEvents }),
     ...(logger ? { logger } : log && { log: config.quiet ? (line: string) => void (!line.startsWith('conn ') && log(line)) : log }),
-    ...authenticatorOf(config),
+    ...(options.authenticate ? { authenticate: options.authenticate } : authenticatorOf(config)),
     ...(options.onError && { onError: options.onError }),
   });
   // The built-in observers take any event: register them on the untyped view.

@@ -23,7 +23,11 @@ import { resolveBrokerOptions, type BrokerOptions } from '../src/options.js';
 import { describeBuiltinSurfaces } from '../src/surfaces/builtin.js';
 import orderFlowConfig from '../../../examples/order-flow/broker.config.js';
 import { shop } from '../../../examples/order-flow/src/events.js';
+import { chatBrokerConfig } from '../../../examples/chat-room/src/broker-config.js';
 import { chat as chatRoom } from '../../../examples/chat-room/src/events.js';
+import { createSessions } from '../../../examples/chat-room/src/sessions.js';
+import { brokerOptionsOf } from '../src/broker-from-config.js';
+import { validateConfig } from '../src/config.js';
 import { chat as clusterChat } from '../../../examples/cluster/src/events.js';
 import { logEvents } from '../../logger-adapter/src/events.js';
 import { errorCodeOf, startBroker } from './helpers.js';
@@ -46,13 +50,19 @@ async function parseClean(document: AsyncApiDocument, what: string): Promise<voi
   );
 }
 
-/** The options each example's main.ts gives its broker (no example but order-flow has a config file). */
+/** Each example's map and broker: its config where it has one (order-flow, chat-room), else the options its main.ts gives the broker. */
 const examples: ReadonlyArray<{ name: string; events: EventMap; document: () => AsyncApiDocument }> = [
   { name: 'order-flow', events: shop, document: () => asyncApiDocument({ config: orderFlowConfig, info: { title: 'order flow' } }) },
   {
     name: 'chat-room',
     events: chatRoom,
-    document: () => served({ port: 15500, events: chatRoom, authenticate: () => undefined }, chatRoom, ['presence-room.{room}']),
+    // Its config file, and its app sessions as the authenticator main.ts gives the broker beside it.
+    document: () =>
+      served(
+        { ...brokerOptionsOf(validateConfig(chatBrokerConfig, 'config', { code: true })), events: chatRoom, authenticate: createSessions().authenticate },
+        chatRoom,
+        Object.keys(chatBrokerConfig.channels ?? {}),
+      ),
   },
   {
     name: 'cluster',

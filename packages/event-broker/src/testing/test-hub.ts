@@ -19,6 +19,7 @@ import {
   type WebSocketConstructor,
   type WsTransportOptions,
 } from '@eventwire/event-channel';
+import type { Authenticator } from '../auth/authenticate.js';
 import { createBrokerFromConfig, type ConfiguredBroker } from '../broker-from-config.js';
 import type { BrokerConfig } from '../config.js';
 import { builtinHook, type AnyHookEvent, type HookOptions, type TopicHookEvent } from '../hooks.js';
@@ -47,6 +48,12 @@ export interface TestHubOptions<TEvents extends EventMap> {
    * @default { now: 0 }
    */
   readonly clock?: { readonly now?: number | Date } | false;
+  /**
+   * Your own authentication, as `createBrokerFromConfig` takes it (app
+   * sessions, a custom token); replaces the config's JWT and API key checks.
+   * @default from the config
+   */
+  readonly authenticate?: Authenticator;
   /** Receives the broker's log lines. @default silent */
   readonly log?: (line: string) => void;
 }
@@ -172,7 +179,10 @@ export async function createTestHub<TEvents extends EventMap = UntypedEvents>(op
   const clock = options.clock === false ? undefined : await VirtualClock.install(Number(options.clock?.now ?? 0));
   let configured: ConfiguredBroker<TEvents>;
   try {
-    configured = await createBrokerFromConfig<TEvents>(inProcessConfig(options.config ?? {}), options.log ? { log: options.log } : {});
+    configured = await createBrokerFromConfig<TEvents>(inProcessConfig(options.config ?? {}), {
+      ...(options.log && { log: options.log }),
+      ...(options.authenticate && { authenticate: options.authenticate }),
+    });
   } catch (error) {
     clock?.uninstall();
     throw error;
