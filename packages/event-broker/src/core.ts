@@ -358,7 +358,6 @@ export class BrokerCore {
     return [...this.#intercepts.stats(), ...this.#observers.map((observer) => observer.stats())];
   }
 
-  /** Waits until every observer queue is empty (bounded by the caller). */
   /** Asynchronous intercept chains and observer queues at work now (the test kit's "settled"). */
   get inFlight(): number {
     let count = this.#intercepts.inFlight.count;
@@ -366,6 +365,7 @@ export class BrokerCore {
     return count;
   }
 
+  /** Waits until every observer queue is empty (bounded by the caller). */
   async observersIdle(): Promise<void> {
     await Promise.all(this.#observers.map((observer) => observer.idle()));
   }

@@ -216,7 +216,7 @@ export class HttpApi {
   #upgradeRequired(surface: Surface, path: string, host: string): EventwireError {
     const origin = originOf(host, this.#options.secure());
     const how = surface.upgradeHint?.(path, origin) ?? `open a WebSocket to ${origin.ws}${path}`;
-    const http = ['/health', '/livez', '/readyz', '/stats', ...this.#options.surfaces.flatMap((each) => each.endpoints.http ?? [])];
+    const http = ['/health', '/livez', '/readyz', '/stats', ...(this.#options.asyncApi ? ['/asyncapi.json'] : []), ...this.#options.surfaces.flatMap((each) => each.endpoints.http ?? [])];
     return new EventwireError('upgrade_required', `${path} is a WebSocket endpoint: ${how}. HTTP endpoints: ${http.join(', ')}`);
   }
 }

@@ -6,7 +6,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { z } from 'zod';
 import { defineEvents } from '@eventwire/event-channel';
-import { EventBrokerServer, createApiKeyAuthenticator, type AsyncApiDocument } from '../src/index.js';
+import { EventBrokerServer, createApiKeyAuthenticator, createJwtAuthenticator, type AsyncApiDocument } from '../src/index.js';
 import { errorCodeOf, startBroker } from './helpers.js';
 
 const events = defineEvents({
@@ -43,7 +43,24 @@ test('on, with authentication: 401 without credentials, 200 JSON with them that 
   const { diagnostics } = await new Parser().parse(document as never);
   assert.equal(diagnostics.filter((diagnostic) => diagnostic.severity <= 1).map((diagnostic) => diagnostic.code), []);
   assert.equal(Object.values(document.channels).map((channel) => channel.address).sort(), ['order.{orderId}.shipped', 'presence-room.{room}']);
-  assert.ok(document.components.securitySchemes?.['bearer'], 'an authenticate function is a bearer credential');
+  assert.ok(document.components.securitySchemes?.['apiKey'], 'the API key authenticator says what it checks');
+  assert.is(document.components.securitySchemes?.['bearer'], undefined);
+  const port = new URL(server.httpUrl).port;
+  const hosts = Object.values(document.servers ?? {}).filter((each) => each.protocol === 'ws').map((each) => each.host);
+  assert.ok(hosts.length > 0 && hosts.every((host) => host.endsWith(`:${port}`)), `the bound port, not port 0: ${hosts.join(', ')}`);
+});
+
+test("an authenticate function of your own is some bearer credential; JWTs say JWT", async () => {
+  const schemesOf = async (authenticate: import('../src/index.js').Authenticator): Promise<string[]> => {
+    await using server = await startBroker({ events, asyncapi: true, allowAnonymous: true, authenticate });
+    return Object.keys(((await get(server.httpUrl)).body as AsyncApiDocument).components.securitySchemes ?? {}).sort();
+  };
+  assert.equal(await schemesOf(() => undefined), ['bearer', 'tokenQuery']);
+  assert.equal(await schemesOf(createJwtAuthenticator({ secret: 'a-secret-of-at-least-thirty-two-chars' })), ['jwt', 'tokenQuery']);
+  assert.equal(
+    await schemesOf(createApiKeyAuthenticator([{ key: apiKey, user: 'svc' }], createJwtAuthenticator({ secret: 'a-secret-of-at-least-thirty-two-chars' }))),
+    ['apiKey', 'jwt', 'tokenQuery'],
+  );
 });
 
 test('a validator without JSON Schema fails the construction with unsupported_schema, not the first request', () => {

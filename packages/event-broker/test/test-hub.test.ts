@@ -279,9 +279,36 @@ test('a raw client of another surface (Synap pub/sub) connects through hub.WebSo
   });
 });
 
-test('one hub holds the clock at a time', async () => {
-  await withHub({ config: { events: shop } }, async () => {
+test('one hub holds the clock at a time; a hub on real time is refused beside it (its waits would never end), and so is a bad start or an endless advance', async () => {
+  await withHub({ config: { events: shop } }, async (hub) => {
     assert.is(await rejection(createTestHub({})), 'invalid_config');
+    assert.is(await rejection(createTestHub({ clock: false })), 'invalid_config');
+    assert.is(await rejection(hub.advance(Number.POSITIVE_INFINITY)), 'invalid_config');
+    assert.is(await rejection(hub.advance(-1)), 'invalid_config');
+  });
+  assert.is(await rejection(createTestHub({ clock: { now: new Date('not a date') } })), 'invalid_config');
+  const real = await createTestHub({ clock: false });
+  try {
+    assert.is(await rejection(createTestHub({})), 'invalid_config', 'virtual time would take the real hub\'s timers');
+  } finally {
+    await real.close();
+  }
+  await (await createTestHub({})).close();
+});
+
+test("the broker's close waits behind a client that stopped reading; never read, the broker drops it after its grace and the client reconnects", async () => {
+  await withHub({ config: { events: shop }, authenticate: () => ({ id: 'ada', expiresAt: Date.now() + 1000 }) }, async (hub) => {
+    const closes: string[] = [];
+    const ada = hub.channel({ token: 'any', ws: { backoff: () => 60_000 }, onError: (error) => closes.push(error.code) });
+    await ada.ready();
+    hub.pause(ada);
+    await hub.advance(1000); // the credentials expire: the broker starts a 4001 close
+    assert.is(ada.status.state, 'open', 'the close frame waits behind the unread ones');
+    await hub.advance(999);
+    assert.is(ada.status.state, 'open');
+    await hub.advance(1); // the broker's 1 s grace for the handshake: it drops the socket
+    assert.is(ada.status.state, 'reconnecting', 'a drop (1006), not the 4001 it never read');
+    assert.ok(closes.includes('connection_closed'), closes.join());
   });
 });
 

@@ -8,6 +8,7 @@ import type { EventMap } from '@eventwire/event-channel';
 import type { ResolvedBrokerOptions } from '../options.js';
 import { describeBuiltinSurfaces } from '../surfaces/builtin.js';
 import { assertParametersDeclared, channelsOf, type AsyncApiChannel, type AsyncApiMessage } from './channels.js';
+import { authDescriptionOf } from '../auth/auth-description.js';
 import type { AuthFacts, BrokerFacts } from './facts.js';
 import { envelopeHeadersSchema } from './headers.js';
 import type { JsonSchema } from './json-schema.js';
@@ -51,25 +52,34 @@ export interface AsyncApiDocument {
 
 /**
  * The document a running broker serves (`GET /asyncapi.json`): from its
- * resolved options, where authentication is a function the document can
- * only call a bearer credential.
+ * resolved options, its address once bound (`port: 0` is published as the
+ * port it got), and what its authenticator says of itself (the built-in JWT
+ * and API key ones say so; a function of your own is some bearer credential).
  */
-export function brokerAsyncApiDocument(options: ResolvedBrokerOptions, events: EventMap | undefined, channelTemplates: readonly string[]): AsyncApiDocument {
-  return documentOf(events ?? {}, factsOfOptions(options, { jwt: false, apiKeys: [], custom: options.authenticate !== undefined }, channelTemplates), undefined, {});
+export function brokerAsyncApiDocument(
+  options: ResolvedBrokerOptions,
+  events: EventMap | undefined,
+  channelTemplates: readonly string[],
+  boundPort?: number,
+): AsyncApiDocument {
+  const auth: AuthFacts = options.authenticate ? authDescriptionOf(options.authenticate) : { jwt: false, apiKeys: [], custom: false };
+  const facts = factsOfOptions(boundPort === undefined ? options : { ...options, port: boundPort }, auth, channelTemplates);
+  return documentOf(events ?? {}, facts, undefined, {});
 }
 
 /**
  * The document a broker serves, built now (so `unsupported_schema` fails the
  * broker's construction, not a request) and again only when the channel
- * rules asked with differ from the last ones (`setup` adds rules after construction).
+ * rules or the bound port differ from the last ones (`setup` adds rules
+ * after construction; `listen` may pick the port).
  */
-export function servedAsyncApi(options: ResolvedBrokerOptions): (channelTemplates: readonly string[]) => AsyncApiDocument {
+export function servedAsyncApi(options: ResolvedBrokerOptions): (channelTemplates: readonly string[], boundPort: number | undefined) => AsyncApiDocument {
   let key = '';
   let document = brokerAsyncApiDocument(options, options.events, []);
-  return (channelTemplates) => {
-    const now = channelTemplates.join('\n');
+  return (channelTemplates, boundPort) => {
+    const now = `${boundPort ?? ''}\n${channelTemplates.join('\n')}`;
     if (now !== key) {
-      document = brokerAsyncApiDocument(options, options.events, channelTemplates);
+      document = brokerAsyncApiDocument(options, options.events, channelTemplates, boundPort);
       key = now;
     }
     return document;

@@ -2,6 +2,7 @@
 // (Synap's SDKs send one as a Bearer token or Basic's password).
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { EventwireError } from '@eventwire/event-channel';
+import { authDescriptionOf, describeAuthenticator } from './auth-description.js';
 import type { Authenticator, BrokerUser } from './authenticate.js';
 import { assertPermissions, type Permissions } from './permissions.js';
 
@@ -35,7 +36,8 @@ export function createApiKeyAuthenticator(keys: readonly ApiKey[], otherwise?: A
     const user: BrokerUser = { id: entry.user, ...(entry.permissions && { permissions: entry.permissions }) };
     return { digest: digestOf(entry.key), user };
   });
-  return (request) => {
+  const other = otherwise && authDescriptionOf(otherwise);
+  return describeAuthenticator((request) => {
     const token = request.token;
     if (token === undefined) return otherwise?.(request);
     const digest = digestOf(token);
@@ -45,7 +47,7 @@ export function createApiKeyAuthenticator(keys: readonly ApiKey[], otherwise?: A
     if (found) return found;
     if (otherwise) return otherwise(request);
     throw new EventwireError('unauthorized', 'Unknown API key');
-  };
+  }, { jwt: other?.jwt ?? false, apiKeys: [...keys, ...(other?.apiKeys ?? [])], custom: other?.custom ?? false });
 }
 
 function digestOf(text: string): Buffer {

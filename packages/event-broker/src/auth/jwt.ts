@@ -3,6 +3,7 @@
 import { EventwireError } from '@eventwire/event-channel';
 import { createRemoteJWKSet, importSPKI, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import type { AuthRequest, Authenticator, BrokerUser } from './authenticate.js';
+import { describeAuthenticator } from './auth-description.js';
 import { assertPermissions, type Permissions } from './permissions.js';
 
 /** Options of {@link createJwtAuthenticator}: one of `secret`, `publicKey`, `jwksUrl`. */
@@ -52,7 +53,7 @@ export function createJwtAuthenticator<TUser extends BrokerUser = JwtUser>(optio
   else if (options.publicKey !== undefined) key = importSPKI(options.publicKey, algorithms[0]!);
   else key = createRemoteJWKSet(new URL(options.jwksUrl!));
   const toUser = options.user ?? ((claims: JWTPayload) => defaultUser(claims) as unknown as TUser);
-  return async (request) => {
+  const verify: Authenticator<TUser> = async (request) => {
     const token = request.token;
     if (token === undefined) return undefined;
     const verifyOptions = {
@@ -70,6 +71,7 @@ export function createJwtAuthenticator<TUser extends BrokerUser = JwtUser>(optio
     if (typeof payload.sub !== 'string' || payload.sub === '') throw new EventwireError('unauthorized', 'Token refused: no "sub"');
     return toUser(payload, request);
   };
+  return describeAuthenticator(verify, { jwt: true, apiKeys: [], custom: false });
 }
 
 /** `sub`, `exp` and an optional `permissions` claim; a malformed `permissions` claim refuses the token. */

@@ -18,6 +18,8 @@ const CLOSED = 3;
 const ABNORMAL = 1006;
 /** The code a receiver reports for a close frame without one (RFC 6455 §7.1.5). */
 const NO_STATUS = 1005;
+/** How long ws lets a peer answer a close frame before it drops the socket (ws's closeTimeout). */
+const CLOSE_TIMEOUT_MS = 30_000;
 
 /**
  * Frames and admissions in flight on a hub's pipes, each crossing on its
@@ -177,6 +179,11 @@ export class PipeSocket implements WebSocketLike {
     return 0;
   }
 
+  /** A frame from the client to the broker (a pong), on a later turn. */
+  toServer(task: () => void): void {
+    this.#traffic.later(task);
+  }
+
   /** A text or binary message, unless the socket has closed meanwhile. */
   message(data: string | Buffer): void {
     if (this.#state === OPEN || this.#state === CLOSING) this.onmessage?.({ data });
@@ -209,7 +216,13 @@ export class PipeSocket implements WebSocketLike {
 export class PipeWire implements Wire {
   readonly #client: PipeSocket;
   #events: WireEvents | undefined;
+  /** May send: until a close begins. */
   #open = true;
+  /** Closed: nothing more either way, and `closed` reported (or waiting for `listen`). */
+  #ended = false;
+  /** A close that came before the connection listened: reported when it does. */
+  #closedEarly: { readonly code: number; readonly reason: string } | undefined;
+  #closeTimer: ReturnType<typeof setTimeout> | undefined;
   #unsent = 0;
   #watchingDrain = false;
   readonly traffic = { received: 0, sent: 0 };
@@ -227,7 +240,13 @@ export class PipeWire implements Wire {
   }
 
   listen(events: WireEvents): void {
-    this.#events = events;
+    const early = this.#closedEarly;
+    if (!early) {
+      this.#events = events;
+      return;
+    }
+    this.#closedEarly = undefined;
+    queueMicrotask(() => events.closed(early.code, early.reason));
   }
 
   send(text: string): void {
@@ -251,13 +270,18 @@ export class PipeWire implements Wire {
     this.#watchingDrain = true;
   }
 
+  /** A ping the client reads in turn (not while paused) and answers on its way back. */
   probe(): void {
     if (!this.#open) return;
-    this.#client.deliver(() => {
-      if (this.#open) this.#client.deliver(() => this.#open && this.#events?.alive());
-    });
+    this.#client.deliver(() => this.#client.toServer(() => !this.#ended && this.#events?.alive()));
   }
 
+  /**
+   * The closing handshake: the close frame reaches the client after what was
+   * sent before it, and what the client sent meanwhile still arrives. A
+   * client that never reads it (paused) is dropped after ws's 30 s, on the
+   * hub's clock.
+   */
   close(code: number, reason: string): void {
     if (!this.#open) return;
     this.#open = false;
@@ -265,10 +289,13 @@ export class PipeWire implements Wire {
       this.#client.closeFrame(code, reason);
       this.#closed(code, reason);
     });
+    this.#closeTimer = setTimeout(() => this.terminate(), CLOSE_TIMEOUT_MS);
+    this.#closeTimer.unref?.();
   }
 
   terminate(): void {
     this.#open = false;
+    if (this.#ended) return;
     this.#client.dropped();
     this.#closed(ABNORMAL, '');
   }
@@ -276,9 +303,9 @@ export class PipeWire implements Wire {
   // ---------------------------------------------------------------------------
   // Called by the client half
 
-  /** A message from the client. */
+  /** A message from the client: taken until the wire has closed (also while it closes, as ws does). */
   receive(text: string): void {
-    if (!this.#open) return;
+    if (this.#ended) return;
     const data = Buffer.from(text);
     this.traffic.received += data.length;
     this.#events?.message(data, false);
@@ -302,9 +329,12 @@ export class PipeWire implements Wire {
   }
 
   #closed(code: number, reason: string): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    clearTimeout(this.#closeTimer);
     const events = this.#events;
-    if (!events) return;
     this.#events = undefined;
-    events.closed(code, reason);
+    if (events) events.closed(code, reason);
+    else this.#closedEarly = { code, reason };
   }
 }

@@ -27,7 +27,7 @@ import { httpStatusFor } from '../http.js';
 import { inProcessPending, inProcessUpgrade } from '../in-process.js';
 import type { EventBrokerServer } from '../server.js';
 import { PipeSocket, PipeTraffic, PipeWire } from './pipe.js';
-import { VirtualClock } from './virtual-clock.js';
+import { VirtualClock, virtualTimeInstalled } from './virtual-clock.js';
 
 /** Options of {@link createTestHub}. */
 export interface TestHubOptions<TEvents extends EventMap> {
@@ -97,12 +97,15 @@ const QUIET_TURNS = 3;
 /**
  * Turns `settle` waits for the broker's own asynchronous work (an
  * authentication, a channel rule, an asynchronous hook) once nothing else is
- * in flight. A JWT check takes a few; work still running after these waits
+ * in flight. A JWT check takes a few (the thread pool answers); work still running after these waits
  * on something else — a timer on the virtual clock (a hook that never
  * answers, until its timeout), or the application's own I/O — and is the
  * test's to drive (`advance`) or await (`next`).
  */
 const BUSY_TURNS = 2000;
+
+/** …and at least this much real time, so a loaded machine's thread pool gets its turn (nanoseconds). */
+const BUSY_REAL_NS = 100_000_000n;
 
 /** The URL hub channels connect to (nothing resolves or listens there). */
 const HUB_URL = 'ws://hub.test/';
@@ -176,7 +179,14 @@ export interface TestHub<TEvents extends EventMap> {
  * await hub.close();
  */
 export async function createTestHub<TEvents extends EventMap = UntypedEvents>(options: TestHubOptions<TEvents> = {}): Promise<TestHub<TEvents>> {
-  const clock = options.clock === false ? undefined : await VirtualClock.install(Number(options.clock?.now ?? 0));
+  const clock = options.clock === false ? undefined : await VirtualClock.install(startOf(options.clock?.now));
+  if (!clock) {
+    // Its waits would be on the virtual hub's fake timers, which nothing moves: it would hang.
+    if (virtualTimeInstalled()) throw new EventwireError('invalid_config', 'A hub on real time cannot run while a hub on virtual time is open (its timers would be virtual): close that one first');
+  } else if (openRealTimeHubs > 0) {
+    clock.uninstall();
+    throw new EventwireError('invalid_config', 'A hub on virtual time cannot start while a hub on real time is open (its timers would turn virtual): close that one first');
+  }
   let configured: ConfiguredBroker<TEvents>;
   try {
     configured = await createBrokerFromConfig<TEvents>(inProcessConfig(options.config ?? {}), {
@@ -187,7 +197,18 @@ export async function createTestHub<TEvents extends EventMap = UntypedEvents>(op
     clock?.uninstall();
     throw error;
   }
+  if (!clock) openRealTimeHubs++;
   return new Hub(configured, clock, options.config?.events);
+}
+
+/** Hubs on real time open now: virtual time would take their timers. */
+let openRealTimeHubs = 0;
+
+/** The virtual clock's start, in ms since the epoch. */
+function startOf(now: number | Date | undefined): number {
+  const start = now === undefined ? 0 : Number(now);
+  if (!Number.isFinite(start)) throw new EventwireError('invalid_config', `clock.now: ${String(now)} is not a time (ms since the epoch, or a valid Date)`);
+  return start;
 }
 
 /** The config without what reaches outside the process. */
@@ -295,7 +316,7 @@ class Hub<TEvents extends EventMap> implements TestHub<TEvents> {
     this.#assertOpen();
     const clock = this.#clock;
     if (!clock) throw new EventwireError('invalid_config', 'hub.advance needs virtual time (the hub was made with clock: false)');
-    if (!(ms >= 0)) throw new EventwireError('invalid_config', `hub.advance: ${ms} is not a duration in ms`);
+    if (!Number.isFinite(ms) || ms < 0) throw new EventwireError('invalid_config', `hub.advance: ${ms} is not a duration in ms`);
     const target = clock.now + ms;
     await this.settle();
     for (;;) {
@@ -311,18 +332,21 @@ class Hub<TEvents extends EventMap> implements TestHub<TEvents> {
   async settle(): Promise<void> {
     const clock = this.#clock;
     let quiet = 0;
-    let busy = 0;
-    for (let turn = 0; turn < testHubDefaults.maxSettleTurns; turn++) {
+    let busy = 0; // consecutive turns spent waiting only for the broker's own work
+    let busySince = 0n;
+    let active = 0; // turns with frames in flight or timers due: a livelock if they never end
+    while (active < testHubDefaults.maxSettleTurns) {
       await new Promise<void>((resolve) => setImmediate(resolve));
       const due = clock?.nextDue();
       if (clock && due !== undefined && due <= clock.now) {
         await clock.tick(0);
-        quiet = 0;
+        active++;
+        quiet = busy = 0;
       } else if (this.#traffic.pending > 0) {
-        quiet = 0;
-        busy = 0;
-      } else if (this.broker[inProcessPending]() > 0 && busy < BUSY_TURNS) {
-        busy++;
+        active++;
+        quiet = busy = 0;
+      } else if (this.broker[inProcessPending]() > 0 && (busy < BUSY_TURNS || process.hrtime.bigint() - busySince < BUSY_REAL_NS)) {
+        if (busy++ === 0) busySince = process.hrtime.bigint();
         quiet = 0;
       } else if (++quiet >= QUIET_TURNS) return;
     }
@@ -345,7 +369,8 @@ class Hub<TEvents extends EventMap> implements TestHub<TEvents> {
         testHubDefaults.closeWithinMs,
       );
     } finally {
-      this.#clock?.uninstall();
+      if (this.#clock) this.#clock.uninstall();
+      else openRealTimeHubs--;
     }
   }
 
@@ -430,6 +455,7 @@ class Hub<TEvents extends EventMap> implements TestHub<TEvents> {
       },
       refuse: (failure) => socket.refused(httpStatusFor(failure.code)),
       acceptToRefuse: (refuse) => {
+        if (socket.readyState !== PipeSocket.CONNECTING) return;
         const wire = new PipeWire(socket);
         socket.accepted(wire);
         refuse({ send: (text) => wire.send(text), close: (code, reason) => wire.close(code, reason) });

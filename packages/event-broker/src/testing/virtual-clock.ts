@@ -14,6 +14,11 @@ type InstalledClock = ReturnType<typeof install>;
 /** One clock per process: the globals it replaces are the process's. */
 let installed: VirtualClock | undefined;
 
+/** Whether a hub's virtual clock holds the process's timers now. */
+export function virtualTimeInstalled(): boolean {
+  return installed !== undefined;
+}
+
 export class VirtualClock {
   readonly #clock: InstalledClock;
 
@@ -27,7 +32,16 @@ export class VirtualClock {
     // Loaded here, not at the top: only a hub on virtual time needs it.
     const { install } = await import('@sinonjs/fake-timers');
     if (installed) throw new EventwireError('invalid_config', 'A test hub with virtual time is open already: close it first (the clock replaces process-wide globals)');
-    const clock = new VirtualClock(install({ now, toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'performance'] }));
+    const fake = install({ now, toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'performance'] });
+    const clock = new VirtualClock(fake);
+    // nextDue reads the library's timer heap: a release without it must fail here, not skip time silently.
+    const probe = setTimeout(() => {}, 1);
+    const readable = clock.nextDue() === now + 1;
+    clearTimeout(probe);
+    if (!readable) {
+      fake.uninstall();
+      throw new EventwireError('internal', "@sinonjs/fake-timers keeps no timer heap this kit can read (it was written against 15.5): virtual time is unavailable");
+    }
     installed = clock;
     return clock;
   }
