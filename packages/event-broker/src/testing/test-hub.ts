@@ -164,6 +164,8 @@ export interface TestHub<TEvents extends EventMap> {
   readonly now: number;
   /** Closes the channels, the broker and the clock (virtual time skips ahead as shutdown needs). */
   close(): Promise<void>;
+  /** `await using hub = await createTestHub(…)` closes it on scope exit, even when the test throws. */
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 /**
@@ -355,6 +357,10 @@ class Hub<TEvents extends EventMap> implements TestHub<TEvents> {
 
   close(): Promise<void> {
     return (this.#closing ??= this.#shutdown());
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 
   // ---------------------------------------------------------------------------
