@@ -22,12 +22,13 @@
 //   … -- --port 0                           (OS-chosen broker ports)
 import { EventBrokerServer } from '@eventwire/event-broker';
 import { EventChannel } from '@eventwire/event-channel';
+import { clusterBrokerOptions, firstBrokerPort } from './broker-config.js';
 import { chat } from './events.js';
 import { exampleArgs, wholeNumber } from '../../shared/command-line.js';
 import { kafkaServerAvailable, startKafkaServer } from '../../../scripts/testing/kafka-server.js';
 import { natsServerAvailable, startNatsServer } from '../../../scripts/testing/nats-server.js';
 
-const usage = `Usage: npm run example:cluster -- [--engine nats|kafka] [--port 15501] [--rounds 3] [--exit]
+const usage = `Usage: npm run example:cluster -- [--engine nats|kafka] [--port ${firstBrokerPort}] [--rounds 3] [--exit]
   --engine  what the brokers share: nats (nats-server with JetStream, the default) or kafka (a mock Kafka cluster)
   --port    the first broker's port; the others take the next two (0: OS-chosen ports)
   --rounds  chat rounds before the brokers wait for your own clients
@@ -38,7 +39,7 @@ if (values.engine !== 'nats' && values.engine !== 'kafka') {
   process.exit(2);
 }
 const engine: 'nats' | 'kafka' = values.engine;
-const basePort = wholeNumber('cluster', usage, '--port', values.port, 15501);
+const basePort = wholeNumber('cluster', usage, '--port', values.port, firstBrokerPort);
 const rounds = wholeNumber('cluster', usage, '--rounds', values.rounds, 3);
 
 
@@ -91,15 +92,8 @@ if (engine === 'nats') {
 }
 
 for (const index of [1, 2, 3]) {
-  const broker = new EventBrokerServer({
-    events: chat,
-    port: basePort === 0 ? 0 : basePort + index - 1,
-    host: '127.0.0.1',
-    cluster: { ...cluster, node: `broker-${index}` },
-    // History in a cluster is the engine's to share: in JetStream, or in one Kafka topic every broker mirrors.
-    history: [{ pattern: 'chat.#', maxEvents: 100 }],
-    log: (line) => console.log(`[broker-${index}] ${line}`),
-  });
+  const node = `broker-${index}`;
+  const broker = new EventBrokerServer(clusterBrokerOptions({ node, port: basePort === 0 ? 0 : basePort + index - 1, cluster, log: (line) => console.log(`[${node}] ${line}`) }));
   await broker.listen().catch(exitIfPortBusy('cluster', '--port', basePort + index - 1));
   brokers.push(broker);
 }

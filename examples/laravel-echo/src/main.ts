@@ -17,9 +17,11 @@ import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { EventBrokerServer } from '@eventwire/event-broker';
+import { createBrokerFromConfig } from '@eventwire/event-broker';
 import Pusher from 'pusher';
 import { exampleArgs, exitIfPortBusy, wholeNumber } from '../../shared/command-line.js';
+import { boardBrokerConfig, ordersApp } from './broker-config.js';
+import { createSessions } from './sessions.js';
 import { startWarehouse } from './warehouse.js';
 
 const usage = `Usage: npm run example:echo -- [--port 15500] [--web-port 3000]
@@ -37,26 +39,10 @@ const stopped = new Promise<void>((resolve) => {
 });
 
 // What a Laravel app keeps in .env (PUSHER_APP_ID, _KEY, _SECRET): a secret made per run here.
-const app = { id: 'orders-app', key: 'orders-key', secret: randomBytes(24).toString('base64url') };
-
-// Sign-in, kept small: a session token per person, minted by the backend and
-// checked by the broker when Echo asks /broadcasting/auth.
-const sessions = new Map<string, string>();
-const warehouseToken = randomBytes(18).toString('base64url');
-sessions.set(warehouseToken, 'warehouse');
-
-const broker = new EventBrokerServer({
-  port: brokerPort,
-  pusher: { apps: [app] },
-  authenticate: ({ token }) => {
-    const user = token === undefined ? undefined : sessions.get(token);
-    return user === undefined ? undefined : { id: user };
-  },
-});
-// routes/channels.php, in TypeScript.
-broker.channel('presence-board', (user) => (user ? { name: user.id } : false));
-// A customer's own channel: the customer reads it, the warehouse writes to it.
-broker.channel('private-user.{id}', (user, { id }) => user?.id === id || user?.id === 'warehouse');
+const app = { ...ordersApp, secret: randomBytes(24).toString('base64url') };
+const sessions = createSessions();
+const warehouseToken = sessions.mint('warehouse');
+const { broker } = await createBrokerFromConfig({ ...boardBrokerConfig(app), port: brokerPort }, { authenticate: sessions.authenticate });
 const { url, port } = await broker.listen().catch(exitIfPortBusy('laravel-echo', '--port', brokerPort));
 const warehouse = await startWarehouse(url, warehouseToken, log);
 
@@ -83,12 +69,10 @@ const web = createServer(async (request, response) => {
       // A demo sign-in: the name is the identity. A real app checks a password or an SSO session here.
       const user = new URL(request.url ?? '/', 'http://board').searchParams.get('user') ?? '';
       if (!/^[a-z][\w-]{0,31}$/.test(user) || user === 'warehouse') return json(response, 400, { error: 'a user name of lower-case letters, digits, - or _' });
-      const token = randomBytes(18).toString('base64url');
-      sessions.set(token, user);
-      return json(response, 200, { token });
+      return json(response, 200, { token: sessions.mint(user) });
     }
     if (path === '/orders' && request.method === 'POST') {
-      const user = sessions.get(bearer(request) ?? '');
+      const user = sessions.userOf(bearer(request));
       if (!user) return json(response, 401, { error: 'sign in first' });
       const { item } = JSON.parse(await body(request)) as { item?: unknown };
       if (typeof item !== 'string' || item.length === 0 || item.length > 40) return json(response, 400, { error: 'an item of 1 to 40 characters' });

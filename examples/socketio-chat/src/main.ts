@@ -20,10 +20,11 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { EventBrokerServer } from '@eventwire/event-broker';
+import { createBrokerFromConfig } from '@eventwire/event-broker';
 import { io } from 'socket.io-client';
 import { redisServerAvailable, startRedisServer } from '../../../scripts/testing/redis-server.js';
 import { exampleArgs, exitIfPortBusy, wholeNumber } from '../../shared/command-line.js';
+import { chatsBrokerConfig } from './broker-config.js';
 
 const name = 'socketio-chat';
 const usage = `Usage: npm run example:socketio -- [--port 15500] [--web-port 3000] [--rounds 0] [--interval-ms 700] [--audit <file>]
@@ -86,30 +87,14 @@ const web = createServer((request, response) => {
 await new Promise<void>((resolve, reject) => web.once('error', reject).listen(webPort, '127.0.0.1', resolve)).catch(exitIfPortBusy(name, '--web-port', webPort));
 const pagePort = (web.address() as AddressInfo).port;
 
-const broker = new EventBrokerServer({
-  port: brokerPort,
-  socketio: {
+const { broker } = await createBrokerFromConfig({
+  ...chatsBrokerConfig({
     redis: redis.url,
-    cors: { origin: [`http://127.0.0.1:${pagePort}`, `http://localhost:${pagePort}`] },
-    // A page may ask to watch more chats: socket.emit('join', 'chat.8', ack).
-    clientJoin: 'join',
-  },
-});
-broker.socketio!.on('connection', (socket) => {
-  const chat = socket.handshake.query['chat'];
-  if (chat === undefined || !/^\d{1,9}$/.test(chat)) return void socket.emit('joined', null);
-  socket.join(`chat.${chat}`).then(
-    () => socket.emit('joined', `chat.${chat}`),
-    () => socket.disconnect(),
-  );
-});
-// Staff-only chats: a room of this shape needs this rule's consent, from a join by the server or the client alike.
-broker.channel('private-chat.{id}', (user) => user?.id === 'staff');
-// The audit trail: every chat update, whoever sent it (the Python service, a page, an HTTP publish).
-broker.observe('chat.#', (event) => {
-  const chat = event.data as { title?: unknown; messages?: unknown } | null;
-  audit.write(`${JSON.stringify({ at: new Date().toISOString(), topic: event.topic, event: event.metadata?.['event'], data: event.data })}\n`);
-  log(`audit ${event.topic} ${String(event.metadata?.['event'] ?? event.topic)}: ${String(chat?.title)} #${String(chat?.messages)}`);
+    pageOrigins: [`http://127.0.0.1:${pagePort}`, `http://localhost:${pagePort}`],
+    audit: (line) => void audit.write(line),
+    log,
+  }),
+  port: brokerPort,
 });
 const { httpUrl } = await broker.listen().catch(exitIfPortBusy(name, '--port', brokerPort));
 page = readFileSync(new URL('../public/index.html', import.meta.url), 'utf8').replace('__BROKER__', httpUrl);

@@ -5,9 +5,9 @@
 // samples and on mutations, and the config's surfaces, security and
 // permissions become servers, schemes and operations.
 //
-// To extend: a new example goes in `examples` below (its map and config as
-// its main.ts builds its broker); a new validator feature a sample should
-// exercise goes in `sampleOf`.
+// To extend: a new example goes in `examples` below (its map, and the module
+// its main.ts builds its broker from, imported); a new validator feature a
+// sample should exercise goes in `sampleOf`.
 import { Parser } from '@asyncapi/parser';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
@@ -16,7 +16,7 @@ import * as assert from 'uvu/assert';
 import { z } from 'zod';
 import { defineEvents, parseEnvelope, parsePattern, type EventMap } from '@eventwire/event-channel';
 import { runSchema } from '@eventwire/event-channel/protocol';
-import { asyncApiDocument, defineBrokerConfig, envelopeHeadersSchema, type AsyncApiDocument, type JsonSchema } from '../src/index.js';
+import { asyncApiDocument, defineBrokerConfig, envelopeHeadersSchema, type AsyncApiDocument, type Authenticator, type BrokerConfig, type JsonSchema } from '../src/index.js';
 import { brokerAsyncApiDocument } from '../src/asyncapi/build.js';
 import { assertParametersDeclared, undeclaredParameters } from '../src/asyncapi/channels.js';
 import { resolveBrokerOptions, type BrokerOptions } from '../src/options.js';
@@ -28,7 +28,11 @@ import { chat as chatRoom } from '../../../examples/chat-room/src/events.js';
 import { createSessions } from '../../../examples/chat-room/src/sessions.js';
 import { brokerOptionsOf } from '../src/broker-from-config.js';
 import { validateConfig } from '../src/config.js';
+import { clusterBrokerOptions, firstBrokerPort } from '../../../examples/cluster/src/broker-config.js';
 import { chat as clusterChat } from '../../../examples/cluster/src/events.js';
+import { boardBrokerConfig, ordersApp } from '../../../examples/laravel-echo/src/broker-config.js';
+import { createSessions as createEchoSessions } from '../../../examples/laravel-echo/src/sessions.js';
+import { chatsBrokerConfig } from '../../../examples/socketio-chat/src/broker-config.js';
 import { logEvents } from '../../logger-adapter/src/events.js';
 import { errorCodeOf, startBroker } from './helpers.js';
 
@@ -50,36 +54,39 @@ async function parseClean(document: AsyncApiDocument, what: string): Promise<voi
   );
 }
 
-/** Each example's map and broker: its config where it has one (order-flow, chat-room), else the options its main.ts gives the broker. */
+/**
+ * Each example's map and broker, imported from the module its main.ts builds
+ * the broker from (a config, or options of the values main.ts decides at run
+ * time), never restated here: an example that changes its broker changes its
+ * document.
+ */
 const examples: ReadonlyArray<{ name: string; events: EventMap; document: () => AsyncApiDocument }> = [
   { name: 'order-flow', events: shop, document: () => asyncApiDocument({ config: orderFlowConfig, info: { title: 'order flow' } }) },
-  {
-    name: 'chat-room',
-    events: chatRoom,
-    // Its config file, and its app sessions as the authenticator main.ts gives the broker beside it.
-    document: () =>
-      served(
-        { ...brokerOptionsOf(validateConfig(chatBrokerConfig, 'config', { code: true })), events: chatRoom, authenticate: createSessions().authenticate },
-        chatRoom,
-        Object.keys(chatBrokerConfig.channels ?? {}),
-      ),
-  },
+  // Its config, and its app sessions as the authenticator main.ts gives the broker beside it.
+  { name: 'chat-room', events: chatRoom, document: () => servedFromConfig(chatBrokerConfig, createSessions().authenticate) },
   {
     name: 'cluster',
     events: clusterChat,
-    document: () =>
-      asyncApiDocument({ config: defineBrokerConfig({ events: clusterChat, host: '127.0.0.1', port: 15501, cluster: 'nats://user:secret@127.0.0.1:4222', history: [{ pattern: 'chat.#', maxEvents: 100 }] }) }),
+    // main.ts learns the cluster URL when it has started nats-server: a test value stands in for it (with credentials, which the document must drop).
+    document: () => served(clusterBrokerOptions({ node: 'broker-1', port: firstBrokerPort, cluster: { url: 'nats://user:secret@127.0.0.1:4222' } }), clusterChat, []),
   },
   { name: 'live-logs', events: logEvents, document: () => asyncApiDocument({ events: logEvents, config: { port: 15500 } }) },
   // laravel-echo and socketio-chat declare no event map: their channels come from their channel rules only.
+  // The Pusher app's secret is made per run by main.ts; any stands in for it.
+  { name: 'laravel-echo', events: {}, document: () => servedFromConfig(boardBrokerConfig({ ...ordersApp, secret: 'app-secret' }), createEchoSessions().authenticate) },
   {
-    name: 'laravel-echo',
+    name: 'socketio-chat',
     events: {},
-    document: () =>
-      served({ port: 15500, pusher: { apps: [{ id: 'app-id', key: 'app-key', secret: 'app-secret' }] }, authenticate: () => undefined }, undefined, ['presence-board', 'private-user.{id}']),
+    // main.ts starts the Redis and the page's server first: stand-ins for their URL and port.
+    document: () => servedFromConfig(chatsBrokerConfig({ redis: 'redis://127.0.0.1:6379', pageOrigins: ['http://127.0.0.1:3000'], audit: () => {}, log: () => {} })),
   },
-  { name: 'socketio-chat', events: {}, document: () => served({ port: 15500, socketio: { clientJoin: 'join' } }, undefined, ['private-chat.{id}']) },
 ];
+
+/** What a broker built by `createBrokerFromConfig(config, { authenticate })` serves: its options, map and channel rules. */
+function servedFromConfig<TEvents extends EventMap>(config: BrokerConfig<TEvents>, authenticate?: Authenticator): AsyncApiDocument {
+  const resolved = validateConfig(config, 'config', { code: true });
+  return served({ ...brokerOptionsOf(resolved), ...(authenticate && { authenticate }) }, resolved.events, Object.keys(resolved.channels ?? {}));
+}
 
 function served(options: BrokerOptions, events: EventMap | undefined, templates: readonly string[]): AsyncApiDocument {
   return brokerAsyncApiDocument(resolveBrokerOptions(options), events, templates);
@@ -119,6 +126,12 @@ test('channel rules: a rule template shares the channel of its map key family an
   assert.ok(Object.values(named.channels)[0]!.parameters?.['orderId']);
   const echo = documents.get('laravel-echo')!;
   assert.equal(Object.values(echo.channels).map((channel) => channel.address).sort(), ['presence-board', 'private-user.{id}']);
+});
+
+test("the cluster example: the brokers' shared server is the document's cluster server, its credentials left out", () => {
+  const cluster = documents.get('cluster')!;
+  assert.equal(cluster.servers?.['cluster'], { ...cluster.servers?.['cluster'], host: '127.0.0.1:4222', protocol: 'nats' });
+  assert.not.ok(JSON.stringify(cluster).includes('secret'), 'no cluster credential in the document');
 });
 
 test('ids are safe in a JSON Pointer; the topic stays in the address', () => {

@@ -7,7 +7,8 @@
 //   0  done (sub/tail: stopped by Ctrl-C)
 //   1  the operation failed (emit refused, invalid topic or pattern…)
 //   2  usage: unknown command, missing argument, data that is not JSON,
-//      asyncapi without --config/--events or without @eventwire/event-broker
+//      asyncapi without --config/--events, or without an @eventwire/event-broker
+//      that has the generator (none installed, or an older one)
 //   3  cannot connect: the broker is unreachable within --timeout, or refused the credentials
 import { parseArgs } from 'node:util';
 import { AsyncApiUsageError, runAsyncApiCommand } from './asyncapi-command.js';
