@@ -59,7 +59,7 @@ const usedExports = ['asyncApiDocument', 'loadBrokerConfigFile', 'loadModuleExpo
 
 /** @eventwire/event-broker, or a usage error naming the version to install: none loads, or it lacks what the command calls. */
 async function loadBroker(): Promise<BrokerModule> {
-  // The peer dependency is this package's own version (pnpm writes `workspace:*` as it): the one to install.
+  // The peer dependency is this package's own version (pnpm packs `workspace:^` as `^` it): the one to install.
   const install = `npm install @eventwire/event-broker@${ownVersion()}`;
   let broker: Partial<BrokerModule>;
   try {
