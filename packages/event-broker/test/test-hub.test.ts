@@ -17,9 +17,6 @@ const shop = defineEvents({
 
 const test = suite('test hub, virtual time');
 
-/** Real nanoseconds: `process.hrtime` is the one clock the hub leaves alone. */
-const realNow = (): bigint => process.hrtime.bigint();
-
 /** The code a promise rejects with (an EventwireError), or undefined once it resolved. */
 async function rejection(promise: Promise<unknown>): Promise<string | undefined> {
   try {
@@ -169,18 +166,19 @@ test('history ages out as virtual time passes', async () => {
   });
 });
 
-test('an hour of virtual time with live connections and heartbeats takes well under two seconds of real time', async () => {
+// How long an hour takes in real time is a benchmark's figure (bench/RESULTS.md, #36), not this test's.
+test('an hour of virtual time with live connections: every heartbeat runs and is answered, timer by timer', async () => {
   await withHub({ config: { events: shop, heartbeatMs: 1000 } }, async (hub) => {
     const a = hub.channel();
-    const b = hub.channel();
+    const b = hub.channel({ ws: { heartbeatMs: 60_000 } }); // its own pings would count as signs of life
     await Promise.all([a.ready(), b.ready()]);
-    const started = realNow();
     await hub.advance(3_600_000);
-    const realMs = Number(realNow() - started) / 1e6;
-    assert.ok(realMs < 2000, `an hour took ${realMs.toFixed(0)} ms of real time`);
     assert.is(hub.now, 3_600_000);
     assert.is(hub.broker.stats().heartbeatTimeouts, 0, 'every probe answered');
     assert.is(hub.broker.stats().connections.native, 2);
+    hub.pause(b); // and the heartbeat still runs after the hour: a reader that stops is found within two beats
+    await hub.advance(2000);
+    assert.is(hub.broker.stats().heartbeatTimeouts, 1);
   });
 });
 
