@@ -252,7 +252,7 @@ test('a channel with a wrong key is closed with unauthorized, as by a real broke
 });
 
 test('next: each routed event once, in order, filtered by where; past `within` it times out at that virtual instant', async () => {
-  await withHub({ config: { events: shop } }, async (hub) => {
+  await withHub({ events: shop }, async (hub) => {
     const orders = hub.channel();
     for (const id of ['o1', 'o2', 'o3']) await orders.emit('order.created', { id, total: id === 'o2' ? 50 : 5 }, { ack: true });
     assert.is((await hub.next('order.created', { where: (event) => event.data.total > 10 })).data.id, 'o2');

@@ -312,5 +312,10 @@ async function testKitTypes(): Promise<void> {
   // @ts-expect-error a capture name used twice
   await hub.next('{x}.{x}');
   await hub.close();
+  // The map alone, as createTestHub({ events }) takes it.
+  const bare = await createTestHub({ events: shop });
+  // @ts-expect-error typed by that map
+  bare.channel().emit('order.shipped', { id: 'o1' });
+  await bare.close();
 }
 void testKitTypes;

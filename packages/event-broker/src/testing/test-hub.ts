@@ -41,6 +41,12 @@ export interface TestHubOptions<TEvents extends EventMap> {
    */
   readonly config?: BrokerConfig<TEvents>;
   /**
+   * The event map, when there is no config to take it from (with a config,
+   * its `events` unless given here).
+   * @default config.events
+   */
+  readonly events?: TEvents;
+  /**
    * Virtual time: the process's `setTimeout`/`setInterval`, `Date` and
    * `performance.now()` follow a clock that only `advance` (and the waits
    * that skip time: `next`, `close`) moves, starting at `now` (ms since the
@@ -191,7 +197,7 @@ export async function createTestHub<TEvents extends EventMap = UntypedEvents>(op
   }
   let configured: ConfiguredBroker<TEvents>;
   try {
-    configured = await createBrokerFromConfig<TEvents>(inProcessConfig(options.config ?? {}), {
+    configured = await createBrokerFromConfig<TEvents>(inProcessConfig({ ...options.config, ...(options.events && { events: options.events }) }), {
       ...(options.log && { log: options.log }),
       ...(options.authenticate && { authenticate: options.authenticate }),
     });
@@ -200,7 +206,7 @@ export async function createTestHub<TEvents extends EventMap = UntypedEvents>(op
     throw error;
   }
   if (!clock) openRealTimeHubs++;
-  return new Hub(configured, clock, options.config?.events);
+  return new Hub(configured, clock, options.events ?? options.config?.events);
 }
 
 /** Hubs on real time open now: virtual time would take their timers. */
