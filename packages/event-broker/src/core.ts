@@ -22,18 +22,17 @@ import {
   type SchemaOutcome,
 } from '@eventwire/event-channel/protocol';
 import {
-  InterceptChain,
-  ObserverQueue,
   compileHook,
   describeSelector,
   uniqueName,
   type DerivedEvent,
   type HookSelector,
   type HookStats,
-  type InterceptOutcome,
   type ObserveContext,
   type PublishOrigin,
 } from './hooks.js';
+import { InterceptChain, type InterceptOutcome } from './intercept-chain.js';
+import { ObserverQueue } from './observer-queue.js';
 import type { HistoryRules, HistoryStore } from '@eventwire/event-channel/protocol';
 import { LastEvents, isCacheTopic } from './last-events.js';
 import { isSharedStore, type SharedAppend, type SharedHistoryStore } from './history/shared-store.js';
