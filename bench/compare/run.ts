@@ -886,7 +886,7 @@ if (smoke) {
       : entry.systems.filter((row) => row.saturatedShare < 1 || row.deliveredShare < 1).map((row) => `${entry.scenario} · ${row.name}`),
   );
   // What the fixed-load phase measured beside latency, per throughput row: seconds of per-second p99s, and
-  // whether the server's loop delay and GC pauses came back (Node.js servers) and its CPU was read.
+  // whether the server's loop delay and GC pauses came back (Node.js servers), and its CPU per delivery as read.
   const fixedLoad = report.flatMap((entry) =>
     entry.kind === 'connections'
       ? []
@@ -894,7 +894,7 @@ if (smoke) {
           scenario: entry.scenario,
           system: row.system,
           windows: row.fixed.windows,
-          serverCpu: row.fixedServer.cpuMicrosPerDelivery > 0,
+          serverCpu: row.fixedServer.cpuMicrosPerDelivery,
           loopDelay: row.fixedServer.eld !== undefined && row.fixedServer.gc !== undefined,
         })),
   );

@@ -29,7 +29,7 @@ test('every system runs every scenario of the comparison and delivers everything
   const summary = JSON.parse(line.slice('SMOKE '.length)) as {
     scenarios: Array<{ scenario: string; systems: string[] }>;
     incomplete: string[];
-    fixedLoad: Array<{ scenario: string; system: string; windows: number; serverCpu: boolean; loopDelay: boolean }>;
+    fixedLoad: Array<{ scenario: string; system: string; windows: number; serverCpu: number; loopDelay: boolean }>;
   };
   assert.equal(summary.incomplete, [], 'runs that lost deliveries');
   assert.is(code, 0);
@@ -48,7 +48,10 @@ test('every system runs every scenario of the comparison and delivers everything
   for (const row of summary.fixedLoad) {
     const where = `${row.scenario} · ${row.system}`;
     assert.ok(row.windows >= 1, where);
-    assert.ok(row.serverCpu, where);
+    assert.ok(Number.isFinite(row.serverCpu) && row.serverCpu >= 0, `${where}: server CPU read`);
+    // /proc counts CPU in 10 ms ticks: over the smoke's tiny fixed load nats-server (Go) may not spend one
+    // (it read 0 in one CI run); the Node.js servers always do.
+    if (row.system !== 'nats') assert.ok(row.serverCpu > 0, `${where}: server CPU above zero`);
     assert.is(row.loopDelay, row.system !== 'nats', where);
   }
 });
