@@ -6,6 +6,7 @@
 // synchronously — as bytes over a socket would — so code that is only right
 // by accident of a synchronous delivery fails here as it would over TCP.
 import type { WebSocketLike } from '@eventwire/event-channel';
+import { InFlight } from '../in-flight.js';
 import type { PreparedTextFrame } from '../prepared-frame.js';
 import type { Wire, WireEvents } from '../wire/wire.js';
 
@@ -26,27 +27,22 @@ const CLOSE_TIMEOUT_MS = 30_000;
  * own turn: the hub is settled only when none are left.
  */
 export class PipeTraffic {
-  #pending = 0;
+  #crossing = 0;
+  /** Upgrades being admitted (authentication may take a few turns). */
+  readonly admissions = new InFlight();
 
   /** Frames crossing and upgrades being admitted now. */
   get pending(): number {
-    return this.#pending;
+    return this.#crossing + this.admissions.count;
   }
 
   /** Runs `task` on a later turn, counted until it has run. */
   later(task: () => void): void {
-    this.#pending++;
+    this.#crossing++;
     setImmediate(() => {
-      this.#pending--;
+      this.#crossing--;
       task();
     });
-  }
-
-  /** Counts `work` until it settles (an admission: authentication may take a few turns). */
-  track(work: Promise<unknown>): void {
-    this.#pending++;
-    const done = (): void => void this.#pending--;
-    work.then(done, done);
   }
 }
 

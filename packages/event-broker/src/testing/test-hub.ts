@@ -322,19 +322,10 @@ class Hub<TEvents extends EventMap> implements TestHub<TEvents> {
 
   async advance(ms: number): Promise<void> {
     this.#assertOpen();
-    const clock = this.#clock;
-    if (!clock) throw new EventwireError('invalid_config', 'hub.advance needs virtual time (the hub was made with clock: false)');
+    if (!this.#clock) throw new EventwireError('invalid_config', 'hub.advance needs virtual time (the hub was made with clock: false)');
     if (!Number.isFinite(ms) || ms < 0) throw new EventwireError('invalid_config', `hub.advance: ${ms} is not a duration in ms`);
-    const target = clock.now + ms;
-    await this.settle();
-    for (;;) {
-      const due = clock.nextDue();
-      if (due === undefined || due > target) break;
-      await clock.tick(Math.max(0, due - clock.now));
-      await this.settle();
-    }
-    await clock.tick(target - clock.now);
-    await this.settle();
+    // Waiting for nothing steps every timer up to the target, settling after each.
+    await this.#until(() => undefined, ms);
   }
 
   async settle(): Promise<void> {
@@ -473,9 +464,8 @@ class Hub<TEvents extends EventMap> implements TestHub<TEvents> {
         refuse({ send: (text) => wire.send(text), close: (code, reason) => wire.close(code, reason) });
       },
     });
-    this.#traffic.track(admitted);
     // The upgrade answers every refusal itself; a throw past it is a broker bug, seen by the client as a 500.
-    admitted.catch(() => socket.refused(500));
+    this.#traffic.admissions.track(admitted).catch(() => socket.refused(500));
   }
 
   #socketsOf(channel: EventChannel<TEvents>): Set<PipeSocket> {
