@@ -1,11 +1,10 @@
 // Operations, from a client's side: `send` is publishing to a channel,
 // `receive` subscribing to it. Without permissions every channel has both.
 // With them, an operation is listed when some grantee's grant list covers
-// the whole channel (`patternCovers`, its parameters as `*`), and its
+// the whole channel (`grantsCover`, its parameters as `*`), and its
 // description names who may: the checks the broker makes (permissions.ts),
 // asked of a family instead of one topic.
-import { parsePattern, patternCovers } from '@eventwire/event-channel';
-import type { Permissions } from '../auth/permissions.js';
+import { grantsCover, type Permissions } from '../auth/permissions.js';
 import { authenticates, type BrokerFacts } from './facts.js';
 import type { PlannedChannel } from './channels.js';
 
@@ -40,16 +39,9 @@ function granteesOf(facts: BrokerFacts): Grantee[] | undefined {
   return grantees;
 }
 
-/** Whether `grants` allow `action` on every topic of `pattern`. */
+/** Whether `grants` allow an action on every topic of `pattern` (no list: unrestricted), as the broker decides it. */
 function allows(grants: readonly string[] | undefined, pattern: string): boolean {
-  if (grants === undefined) return true;
-  return grants.some((grant) => {
-    try {
-      return patternCovers(parsePattern(grant).pattern, pattern);
-    } catch {
-      return false; // a malformed grant allows nothing (the broker refused it where it was declared)
-    }
-  });
+  return grants === undefined || grantsCover(grants, pattern);
 }
 
 /** The operations on `planned` channels, by id (`<channel id>.send`, `<channel id>.receive`). */

@@ -60,8 +60,7 @@ export function permissionsOf(user: BrokerUser | undefined, rules: PermissionRul
 export function checkPermission(permissions: Permissions | undefined, action: AccessAction, name: string): void {
   const written = permissions?.[action];
   if (written === undefined) return;
-  const granted = matchable(written);
-  if (action === 'publish' ? publishAllowed(granted, name) : granted.some((pattern) => patternCovers(pattern, name))) return;
+  if (action === 'publish' ? publishAllowed(matchable(written), name) : grantsCover(written, name)) return;
   // The grants as the user's config or token wrote them.
   throw new EventwireError(
     'forbidden',
@@ -69,6 +68,14 @@ export function checkPermission(permissions: Permissions | undefined, action: Ac
       ? `Not allowed to ${action} anything`
       : `Not allowed to ${action} "${name}" (allowed: ${written.slice(0, 10).join(', ')}${written.length > 10 ? ', …' : ''})`,
   );
+}
+
+/**
+ * Whether the grants allow every topic `pattern` matches: a subscription's
+ * check, and the AsyncAPI generator's for a whole channel (a family).
+ */
+export function grantsCover(granted: readonly string[], pattern: string): boolean {
+  return matchable(granted).some((grant) => patternCovers(grant, pattern));
 }
 
 /** Grant lists as matched: `{name}` captures as the `*` they stand for (per list, built once). */
