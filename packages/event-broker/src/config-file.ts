@@ -35,22 +35,7 @@ export async function loadBrokerConfigFile(path: string): Promise<ResolvedBroker
     }
     return validateConfig(value, path);
   }
-  let module: { default?: unknown };
-  try {
-    module = (await importModule(file, extension)) as { default?: unknown };
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ERR_MODULE_NOT_FOUND' && String((error as Error).message).includes(file)) {
-      throw new BrokerConfigError([`${path}: no such file`]);
-    }
-    // The file itself failed (a syntax error, a throwing import): say where.
-    throw new BrokerConfigError([`${path}: failed to load: ${(error as Error).message}`]);
-  }
-  // A TypeScript file outside an ESM package is compiled to CommonJS: its
-  // exports object (marked __esModule) arrives as the default; its own
-  // default export is inside it.
-  const compiled = module.default as { readonly __esModule?: unknown; readonly default?: unknown } | undefined;
-  const exports = compiled !== null && typeof compiled === 'object' && compiled.__esModule === true ? (compiled as Record<string, unknown>) : module;
+  const exports = await moduleExports(path, file, extension);
   // A config is the default export; named exports alone are a mistake to name, not "unknown keys".
   if (exports.default === undefined) {
     const names = Object.keys(exports).filter((name) => name !== 'default' && name !== '__esModule');
@@ -73,20 +58,34 @@ export async function loadModuleExport(path: string, name: string): Promise<unkn
   if (!(configFileExtensions as readonly string[]).includes(extension) || extension === '.json') {
     throw new BrokerConfigError([`${path}: a module must end in ${configFileExtensions.filter((each) => each !== '.json').join(', ')}`]);
   }
-  let module: Record<string, unknown>;
-  try {
-    module = (await importModule(file, extension)) as Record<string, unknown>;
-  } catch (error) {
-    throw new BrokerConfigError([`${path}: failed to load: ${(error as Error).message}`], { cause: error });
-  }
-  // As for configs: a TypeScript file compiled to CommonJS arrives as the default.
-  const compiled = module['default'] as Record<string, unknown> | undefined;
-  const exports = compiled !== null && typeof compiled === 'object' && compiled['__esModule'] === true ? compiled : module;
+  const exports = await moduleExports(path, file, extension);
   if (!Object.hasOwn(exports, name)) {
     const names = Object.keys(exports).filter((each) => each !== '__esModule');
     throw new BrokerConfigError([`${path}: no export "${name}"${names.length > 0 ? ` (it exports ${names.join(', ')})` : ''}`]);
   }
   return exports[name];
+}
+
+/**
+ * A JavaScript or TypeScript module's exports; throws naming `path` when it
+ * cannot be loaded. A TypeScript file outside an ESM package is compiled to
+ * CommonJS: its exports object (marked __esModule) arrives as the default,
+ * and is what is returned.
+ */
+async function moduleExports(path: string, file: string, extension: string): Promise<Record<string, unknown>> {
+  let module: Record<string, unknown>;
+  try {
+    module = (await importModule(file, extension)) as Record<string, unknown>;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ERR_MODULE_NOT_FOUND' && String((error as Error).message).includes(file)) {
+      throw new BrokerConfigError([`${path}: no such file`]);
+    }
+    // The file itself failed (a syntax error, a throwing import): say where.
+    throw new BrokerConfigError([`${path}: failed to load: ${(error as Error).message}`], { cause: error });
+  }
+  const compiled = module['default'];
+  return compiled !== null && typeof compiled === 'object' && (compiled as { __esModule?: unknown }).__esModule === true ? (compiled as Record<string, unknown>) : module;
 }
 
 async function importModule(file: string, extension: string): Promise<unknown> {
