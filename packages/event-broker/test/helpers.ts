@@ -255,3 +255,14 @@ export function errorCodeOf(action: () => unknown): string | undefined {
     return (error as EventwireError).code;
   }
 }
+
+/** The code of the EventwireError `promise` rejects with (asserted to be one), or undefined when it resolves. */
+export async function rejectionCodeOf(promise: Promise<unknown>): Promise<string | undefined> {
+  try {
+    await promise;
+    return undefined;
+  } catch (error) {
+    assert.instance(error, EventwireError);
+    return (error as EventwireError).code;
+  }
+}

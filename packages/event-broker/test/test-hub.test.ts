@@ -6,8 +6,9 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { SignJWT } from 'jose';
 import { z } from 'zod';
-import { defineEvents, EventwireError, type ChannelStatus, type EventEnvelope, type HistoryGap } from '@eventwire/event-channel';
+import { defineEvents, type ChannelStatus, type EventEnvelope, type HistoryGap } from '@eventwire/event-channel';
 import { createTestHub, type TestHub } from '../src/testing/index.js';
+import { rejectionCodeOf } from './helpers.js';
 
 const shop = defineEvents({
   'order.created': z.object({ id: z.string(), total: z.number() }),
@@ -16,17 +17,6 @@ const shop = defineEvents({
 });
 
 const test = suite('test hub, virtual time');
-
-/** The code a promise rejects with (an EventwireError), or undefined once it resolved. */
-async function rejection(promise: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await promise;
-    return undefined;
-  } catch (error) {
-    assert.instance(error, EventwireError);
-    return (error as EventwireError).code;
-  }
-}
 
 /** Runs `body` with a hub, closing it whatever happens. */
 async function withHub(options: Parameters<typeof createTestHub<typeof shop>>[0], body: (hub: TestHub<typeof shop>) => Promise<void>): Promise<void> {
@@ -74,7 +64,7 @@ test("a hook's refusal reaches the emitter as `rejected`; setup hooks emit deriv
   };
   await withHub({ config }, async (hub) => {
     const orders = hub.channel();
-    assert.is(await rejection(orders.emit('order.created', { id: 'o0', total: 0 }, { ack: true })), 'rejected');
+    assert.is(await rejectionCodeOf(orders.emit('order.created', { id: 'o0', total: 0 }, { ack: true })), 'rejected');
     await orders.emit('order.created', { id: 'o1', total: 5000 }, { ack: true });
     const review = await hub.next('fraud.review');
     assert.equal(review.data, { orderId: 'o1' });
@@ -95,7 +85,7 @@ test("an acknowledged emit's deadline fires at exactly its bound of virtual time
     await orders.ready();
     let outcome: string | undefined | 'pending' = 'pending';
     const emitted = orders.emit('order.created', { id: 'o1', total: 5 }, { ack: true });
-    void rejection(emitted).then((code) => (outcome = code));
+    void rejectionCodeOf(emitted).then((code) => (outcome = code));
     await hub.advance(499);
     assert.is(outcome, 'pending', 'not before its bound');
     await hub.advance(1);
@@ -259,7 +249,7 @@ test('next: each routed event once, in order, filtered by where; past `within` i
     assert.is((await hub.next('order.{id}')).data.id, 'o1');
     assert.is((await hub.next('order.created')).data.id, 'o3');
     const before = hub.now;
-    assert.is(await rejection(hub.next('order.shipped', { within: 5000 })), 'timeout');
+    assert.is(await rejectionCodeOf(hub.next('order.shipped', { within: 5000 })), 'timeout');
     assert.is(hub.now - before, 5000);
   });
 });
@@ -279,15 +269,15 @@ test('a raw client of another surface (Synap pub/sub) connects through hub.WebSo
 
 test('one hub holds the clock at a time; a hub on real time is refused beside it (its waits would never end), and so is a bad start or an endless advance', async () => {
   await withHub({ config: { events: shop } }, async (hub) => {
-    assert.is(await rejection(createTestHub({})), 'invalid_config');
-    assert.is(await rejection(createTestHub({ clock: false })), 'invalid_config');
-    assert.is(await rejection(hub.advance(Number.POSITIVE_INFINITY)), 'invalid_config');
-    assert.is(await rejection(hub.advance(-1)), 'invalid_config');
+    assert.is(await rejectionCodeOf(createTestHub({})), 'invalid_config');
+    assert.is(await rejectionCodeOf(createTestHub({ clock: false })), 'invalid_config');
+    assert.is(await rejectionCodeOf(hub.advance(Number.POSITIVE_INFINITY)), 'invalid_config');
+    assert.is(await rejectionCodeOf(hub.advance(-1)), 'invalid_config');
   });
-  assert.is(await rejection(createTestHub({ clock: { now: new Date('not a date') } })), 'invalid_config');
+  assert.is(await rejectionCodeOf(createTestHub({ clock: { now: new Date('not a date') } })), 'invalid_config');
   const real = await createTestHub({ clock: false });
   try {
-    assert.is(await rejection(createTestHub({})), 'invalid_config', 'virtual time would take the real hub\'s timers');
+    assert.is(await rejectionCodeOf(createTestHub({})), 'invalid_config', 'virtual time would take the real hub\'s timers');
   } finally {
     await real.close();
   }
